@@ -1,0 +1,264 @@
+// The canonical variable registry (domain.md section 2): one name, one scale, one meaning.
+// GraphQL inputs, validation, rule fields, model features and statistics all derive from this module.
+
+export const SESSION_TYPES = [
+  'REST_DAY',
+  'ACTIVE_RECOVERY',
+  'LIGHT_SESSION',
+  'TECHNIQUE',
+  'VOLUME',
+  'PROJECT',
+  'LIMIT_BOULDERING',
+] as const;
+export type SessionType = (typeof SESSION_TYPES)[number];
+
+/** Intensity rank (low to high); LIMIT_BOULDERING ranks with PROJECT. */
+export const SESSION_TYPE_RANK: Record<SessionType, number> = {
+  REST_DAY: 0,
+  ACTIVE_RECOVERY: 1,
+  LIGHT_SESSION: 2,
+  TECHNIQUE: 3,
+  VOLUME: 4,
+  PROJECT: 5,
+  LIMIT_BOULDERING: 5,
+};
+
+export const INTENSITIES = ['MAX', 'HIGH', 'MODERATE', 'LOW'] as const;
+export type Intensity = (typeof INTENSITIES)[number];
+
+export const TIMES_OF_DAY = ['MORNING', 'MIDDAY', 'AFTERNOON', 'EVENING'] as const;
+export type TimeOfDay = (typeof TIMES_OF_DAY)[number];
+
+export type VariableKind = 'int' | 'float' | 'boolean' | 'sessionType' | 'intensity' | 'timeOfDay' | 'niggles';
+
+export interface VariableSpec {
+  readonly name: string;
+  readonly kind: VariableKind;
+  readonly min?: number;
+  readonly max?: number;
+  readonly description: string;
+  /** Used by the model as a (centred) feature. */
+  readonly feature: boolean;
+  /** Can the athlete change it before climbing (used for suggestions)? */
+  readonly actionable?: boolean;
+  /** Summarised by the nightly PopulationStatistic job and compared in the statistical context. */
+  readonly statistic: boolean;
+}
+
+const v = (spec: VariableSpec): VariableSpec => spec;
+
+/** Every pre-session check-in variable, in API order. */
+export const CHECK_IN_VARIABLES = [
+  v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, statistic: true, description: 'Hours slept last night' }),
+  v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Sleep quality, 1-10' }),
+  v({ name: 'energyLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Energy, 1-10' }),
+  v({ name: 'stressLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Stress, 1-10' }),
+  v({ name: 'motivationLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Motivation, 1-10' }),
+  v({ name: 'sorenessLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Muscle soreness, 1-10' }),
+  v({ name: 'daysSinceHardSession', kind: 'int', min: 0, max: 365, feature: true, statistic: true, description: 'Days since the last hard session' }),
+  v({ name: 'caffeineMg', kind: 'int', min: 0, max: 1000, feature: true, actionable: true, statistic: true, description: 'Caffeine planned before climbing, mg' }),
+  v({ name: 'warmupMin', kind: 'int', min: 0, max: 180, feature: true, actionable: true, statistic: true, description: 'Warm-up planned, minutes' }),
+  v({ name: 'daysSinceLastSession', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last session' }),
+  v({ name: 'daysSinceRestDay', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last rest day' }),
+  v({ name: 'injurySeverity', kind: 'int', min: 0, max: 10, feature: false, statistic: true, description: 'Current injury severity, 0 = none' }),
+  v({ name: 'pulleyInjuryGrade', kind: 'int', min: 0, max: 4, feature: false, statistic: false, description: 'Finger pulley injury grade, 0 = none, 4 = complete rupture' }),
+  v({ name: 'fingerInjuryPresent', kind: 'boolean', feature: false, statistic: false, description: 'A finger injury is present' }),
+  v({ name: 'alcoholLast24h', kind: 'boolean', feature: false, statistic: false, description: 'Alcohol in the last 24 hours' }),
+  v({ name: 'caffeineToday', kind: 'boolean', feature: false, statistic: false, description: 'Caffeine taken today' }),
+  v({ name: 'caffeineHabitual', kind: 'boolean', feature: false, statistic: false, description: 'Habitual caffeine user' }),
+  v({ name: 'warmupCompleted', kind: 'boolean', feature: false, statistic: false, description: 'Warm-up already completed' }),
+  v({ name: 'hydrationStatus', kind: 'int', min: 1, max: 10, feature: false, statistic: true, description: 'Hydration, 1-10' }),
+  v({ name: 'temperatureC', kind: 'float', min: -40, max: 60, feature: false, statistic: true, description: 'Air temperature, °C' }),
+  v({ name: 'fearOfFalling', kind: 'int', min: 1, max: 10, feature: false, statistic: true, description: 'Fear of falling today, 1-10' }),
+  v({ name: 'performanceAnxiety', kind: 'int', min: 1, max: 10, feature: false, statistic: true, description: 'Performance anxiety today, 1-10' }),
+  v({ name: 'trainingLoadChange', kind: 'float', min: -1, max: 10, feature: false, statistic: true, description: 'Change in training load as a fraction (0.10 = +10 %)' }),
+  v({ name: 'plannedSessionType', kind: 'sessionType', feature: false, statistic: false, description: 'Planned session type' }),
+  v({ name: 'plannedIntensity', kind: 'intensity', feature: false, statistic: false, description: 'Planned intensity' }),
+  v({ name: 'timeOfDay', kind: 'timeOfDay', feature: false, statistic: false, description: 'Time of day of the session' }),
+  v({ name: 'timeAvailableMin', kind: 'int', min: 0, max: 600, feature: false, statistic: true, description: 'Time available, minutes' }),
+  v({ name: 'currentNiggles', kind: 'niggles', feature: false, statistic: false, description: 'Current niggles: location, severity 1-10, notes, recurring' }),
+] as const satisfies readonly VariableSpec[];
+
+export type CheckInVariableName = (typeof CHECK_IN_VARIABLES)[number]['name'];
+
+export const VARIABLE_BY_NAME: ReadonlyMap<string, VariableSpec> = new Map(
+  CHECK_IN_VARIABLES.map((spec) => [spec.name, spec]),
+);
+
+export interface Niggle {
+  location: string;
+  severity: number;
+  notes?: string | null;
+  recurring?: boolean | null;
+}
+
+/** A check-in: every variable optional; missing means "unknown" (features fall back to the reference value). */
+export interface CheckIn {
+  sleepHours?: number | null;
+  sleepQuality?: number | null;
+  energyLevel?: number | null;
+  stressLevel?: number | null;
+  motivationLevel?: number | null;
+  sorenessLevel?: number | null;
+  daysSinceHardSession?: number | null;
+  caffeineMg?: number | null;
+  warmupMin?: number | null;
+  daysSinceLastSession?: number | null;
+  daysSinceRestDay?: number | null;
+  injurySeverity?: number | null;
+  pulleyInjuryGrade?: number | null;
+  fingerInjuryPresent?: boolean | null;
+  alcoholLast24h?: boolean | null;
+  caffeineToday?: boolean | null;
+  caffeineHabitual?: boolean | null;
+  warmupCompleted?: boolean | null;
+  hydrationStatus?: number | null;
+  temperatureC?: number | null;
+  fearOfFalling?: number | null;
+  performanceAnxiety?: number | null;
+  trainingLoadChange?: number | null;
+  plannedSessionType?: SessionType | null;
+  plannedIntensity?: Intensity | null;
+  timeOfDay?: TimeOfDay | null;
+  timeAvailableMin?: number | null;
+  currentNiggles?: Niggle[] | null;
+}
+
+// ---------------------------------------------------------------------------
+// Model features (domain.md sections 5 and 6)
+
+export const INTERCEPT = 'intercept';
+
+export interface FeatureSpec {
+  readonly name: string;
+  /** Reference value c: the model uses x - c. */
+  readonly reference: number;
+  readonly priorMean: number;
+  readonly priorStd: number;
+  /** Between-athlete variance of the coefficient (tau² prior centre). */
+  readonly individualVariance: number;
+  readonly direction: 'positive' | 'negative' | 'none';
+  readonly optimalMin?: number;
+  readonly optimalMax?: number;
+}
+
+/** Model coefficients in order: intercept first, then the 9 features. p = 10. */
+export const MODEL_TERMS: readonly FeatureSpec[] = [
+  { name: INTERCEPT, reference: 0, priorMean: 6.0, priorStd: 1.0, individualVariance: 1.0, direction: 'none' },
+  { name: 'sleepHours', reference: 7, priorMean: 0.12, priorStd: 0.04, individualVariance: 0.1, direction: 'positive', optimalMin: 7, optimalMax: 9 },
+  { name: 'sleepQuality', reference: 6, priorMean: 0.18, priorStd: 0.05, individualVariance: 0.15, direction: 'positive' },
+  { name: 'energyLevel', reference: 6, priorMean: 0.22, priorStd: 0.06, individualVariance: 0.25, direction: 'positive' },
+  { name: 'stressLevel', reference: 4, priorMean: -0.18, priorStd: 0.06, individualVariance: 0.2, direction: 'negative' },
+  { name: 'motivationLevel', reference: 6, priorMean: 0.15, priorStd: 0.05, individualVariance: 0.1, direction: 'positive' },
+  { name: 'sorenessLevel', reference: 3, priorMean: -0.2, priorStd: 0.1, individualVariance: 0.15, direction: 'negative' },
+  { name: 'daysSinceHardSession', reference: 2, priorMean: 0.3, priorStd: 0.12, individualVariance: 0.2, direction: 'positive', optimalMin: 2, optimalMax: 4 },
+  { name: 'caffeineMg', reference: 0, priorMean: 0.003, priorStd: 0.002, individualVariance: 0.004, direction: 'positive', optimalMin: 100, optimalMax: 300 },
+  { name: 'warmupMin', reference: 15, priorMean: 0.02, priorStd: 0.01, individualVariance: 0.02, direction: 'positive', optimalMin: 10, optimalMax: 15 },
+];
+
+export const P = MODEL_TERMS.length;
+export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);
+export const FEATURE_NAMES: readonly string[] = TERM_NAMES.slice(1);
+
+/** Default residual variance when no population fit exists yet (sigma = 1.5). */
+export const DEFAULT_SIGMA2 = 1.5 * 1.5;
+
+/**
+ * Centred design row for a check-in: [1, x1 - c1, ...]. A missing feature contributes 0
+ * (it is taken at its reference value); a legitimate 0 is a value.
+ */
+export function designRow(values: Readonly<Record<string, unknown>>, out: Float64Array = new Float64Array(P)): Float64Array {
+  out[0] = 1;
+  for (let j = 1; j < P; j++) {
+    const term = MODEL_TERMS[j];
+    const x = values[term.name];
+    out[j] = typeof x === 'number' && Number.isFinite(x) ? x - term.reference : 0;
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Rule-only priors (documentation and analyst queries; domain.md section 5)
+
+export const RULE_ONLY_PRIORS: readonly { name: string; mean: number; std: number }[] = [
+  { name: 'fearOfFalling', mean: -0.12, std: 0.04 },
+  { name: 'performanceAnxiety', mean: -0.2, std: 0.06 },
+  { name: 'alcoholLast24h', mean: -0.18, std: 0.06 },
+  { name: 'injurySeverity', mean: -0.35, std: 0.1 },
+  { name: 'pulleyInjuryGrade', mean: -0.5, std: 0.15 },
+  { name: 'fingerInjuryPresent', mean: -0.45, std: 0.12 },
+  { name: 'hydrationStatus', mean: 0.08, std: 0.03 },
+  { name: 'trainingLoadChange', mean: -0.1, std: 0.04 },
+];
+
+// ---------------------------------------------------------------------------
+// Validation (shared by GraphQL inputs and the engine)
+
+export class VariableRangeError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'VariableRangeError';
+  }
+}
+
+/** Throws VariableRangeError naming the field and the allowed range; never clamps. */
+export function validateVariable(spec: VariableSpec, value: unknown, path: string = spec.name): void {
+  if (value === null || value === undefined) return;
+  switch (spec.kind) {
+    case 'int':
+    case 'float': {
+      if (typeof value !== 'number' || !Number.isFinite(value)) {
+        throw new VariableRangeError(path, `${path} must be a number`);
+      }
+      if (spec.kind === 'int' && !Number.isInteger(value)) {
+        throw new VariableRangeError(path, `${path} must be a whole number between ${spec.min} and ${spec.max}`);
+      }
+      if ((spec.min !== undefined && value < spec.min) || (spec.max !== undefined && value > spec.max)) {
+        throw new VariableRangeError(path, `${path} must be between ${spec.min} and ${spec.max} (got ${value})`);
+      }
+      return;
+    }
+    case 'boolean':
+      if (typeof value !== 'boolean') throw new VariableRangeError(path, `${path} must be true or false`);
+      return;
+    case 'sessionType':
+      if (!(SESSION_TYPES as readonly unknown[]).includes(value)) {
+        throw new VariableRangeError(path, `${path} must be one of ${SESSION_TYPES.join(', ')}`);
+      }
+      return;
+    case 'intensity':
+      if (!(INTENSITIES as readonly unknown[]).includes(value)) {
+        throw new VariableRangeError(path, `${path} must be one of ${INTENSITIES.join(', ')}`);
+      }
+      return;
+    case 'timeOfDay':
+      if (!(TIMES_OF_DAY as readonly unknown[]).includes(value)) {
+        throw new VariableRangeError(path, `${path} must be one of ${TIMES_OF_DAY.join(', ')}`);
+      }
+      return;
+    case 'niggles': {
+      if (!Array.isArray(value)) throw new VariableRangeError(path, `${path} must be a list`);
+      value.forEach((n: unknown, i) => {
+        const item = n as Partial<Niggle> | null;
+        if (!item || typeof item.location !== 'string' || item.location.trim() === '') {
+          throw new VariableRangeError(`${path}[${i}].location`, `${path}[${i}].location must be a non-empty string`);
+        }
+        const s = item.severity;
+        if (typeof s !== 'number' || !Number.isInteger(s) || s < 1 || s > 10) {
+          throw new VariableRangeError(`${path}[${i}].severity`, `${path}[${i}].severity must be a whole number between 1 and 10`);
+        }
+      });
+      return;
+    }
+  }
+}
+
+/** Validates every known variable present in a check-in. */
+export function validateCheckIn(input: Readonly<Record<string, unknown>>, prefix = ''): void {
+  for (const spec of CHECK_IN_VARIABLES) {
+    if (spec.name in input) validateVariable(spec, input[spec.name], prefix + spec.name);
+  }
+}
