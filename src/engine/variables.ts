@@ -1,3 +1,5 @@
+import seedPriors from '../../prisma/seed/population-priors.json' with { type: 'json' };
+
 // The canonical variable registry (domain.md section 2): one name, one scale, one meaning.
 // GraphQL inputs, validation, rule fields, model features and statistics all derive from this module.
 
@@ -142,19 +144,54 @@ export interface FeatureSpec {
   readonly optimalMax?: number;
 }
 
-/** Model coefficients in order: intercept first, then the 9 features. p = 10. */
-export const MODEL_TERMS: readonly FeatureSpec[] = [
-  { name: INTERCEPT, reference: 0, priorMean: 6.0, priorStd: 1.0, individualVariance: 1.0, direction: 'none' },
-  { name: 'sleepHours', reference: 7, priorMean: 0.12, priorStd: 0.04, individualVariance: 0.1, direction: 'positive', optimalMin: 7, optimalMax: 9 },
-  { name: 'sleepQuality', reference: 6, priorMean: 0.18, priorStd: 0.05, individualVariance: 0.15, direction: 'positive' },
-  { name: 'energyLevel', reference: 6, priorMean: 0.22, priorStd: 0.06, individualVariance: 0.25, direction: 'positive' },
-  { name: 'stressLevel', reference: 4, priorMean: -0.18, priorStd: 0.06, individualVariance: 0.2, direction: 'negative' },
-  { name: 'motivationLevel', reference: 6, priorMean: 0.15, priorStd: 0.05, individualVariance: 0.1, direction: 'positive' },
-  { name: 'sorenessLevel', reference: 3, priorMean: -0.2, priorStd: 0.1, individualVariance: 0.15, direction: 'negative' },
-  { name: 'daysSinceHardSession', reference: 2, priorMean: 0.3, priorStd: 0.12, individualVariance: 0.2, direction: 'positive', optimalMin: 2, optimalMax: 4 },
-  { name: 'caffeineMg', reference: 0, priorMean: 0.003, priorStd: 0.002, individualVariance: 0.004, direction: 'positive', optimalMin: 100, optimalMax: 300 },
-  { name: 'warmupMin', reference: 15, priorMean: 0.02, priorStd: 0.01, individualVariance: 0.02, direction: 'positive', optimalMin: 10, optimalMax: 15 },
-];
+/** The model's terms in order (intercept first, then the 9 features; p = 10) with the seed priors. */
+const MODEL_TERM_NAMES = [
+  INTERCEPT,
+  'sleepHours',
+  'sleepQuality',
+  'energyLevel',
+  'stressLevel',
+  'motivationLevel',
+  'sorenessLevel',
+  'daysSinceHardSession',
+  'caffeineMg',
+  'warmupMin',
+] as const;
+
+export interface SeedPrior {
+  variable: string;
+  populationMean: number;
+  populationStd: number;
+  individualVariance?: number | null;
+  referenceValue?: number | null;
+  effectDirection?: string | null;
+  category?: string | null;
+  confidence?: string | null;
+  source?: string | null;
+  literatureRefs: string[];
+  description?: string | null;
+  optimalMin?: number | null;
+  optimalMax?: number | null;
+  isActive: boolean;
+}
+
+/** The seed priors (domain.md section 5): one data file feeds the engine's defaults and the database seed. */
+export const SEED_PRIORS: readonly SeedPrior[] = seedPriors as SeedPrior[];
+
+export const MODEL_TERMS: readonly FeatureSpec[] = MODEL_TERM_NAMES.map((name) => {
+  const prior = SEED_PRIORS.find((p) => p.variable === name);
+  if (!prior || prior.individualVariance == null) throw new Error(`seed prior for model term ${name} is missing`);
+  return {
+    name,
+    reference: prior.referenceValue ?? 0,
+    priorMean: prior.populationMean,
+    priorStd: prior.populationStd,
+    individualVariance: prior.individualVariance,
+    direction: prior.effectDirection === 'positive' || prior.effectDirection === 'negative' ? prior.effectDirection : 'none',
+    optimalMin: prior.optimalMin ?? undefined,
+    optimalMax: prior.optimalMax ?? undefined,
+  };
+});
 
 export const P = MODEL_TERMS.length;
 export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);
@@ -176,20 +213,6 @@ export function designRow(values: Readonly<Record<string, unknown>>, out: Float6
   }
   return out;
 }
-
-// ---------------------------------------------------------------------------
-// Rule-only priors (documentation and analyst queries; domain.md section 5)
-
-export const RULE_ONLY_PRIORS: readonly { name: string; mean: number; std: number }[] = [
-  { name: 'fearOfFalling', mean: -0.12, std: 0.04 },
-  { name: 'performanceAnxiety', mean: -0.2, std: 0.06 },
-  { name: 'alcoholLast24h', mean: -0.18, std: 0.06 },
-  { name: 'injurySeverity', mean: -0.35, std: 0.1 },
-  { name: 'pulleyInjuryGrade', mean: -0.5, std: 0.15 },
-  { name: 'fingerInjuryPresent', mean: -0.45, std: 0.12 },
-  { name: 'hydrationStatus', mean: 0.08, std: 0.03 },
-  { name: 'trainingLoadChange', mean: -0.1, std: 0.04 },
-];
 
 // ---------------------------------------------------------------------------
 // Validation (shared by GraphQL inputs and the engine)
