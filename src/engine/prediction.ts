@@ -1,0 +1,104 @@
+// Prediction of session quality from a user's coefficients (domain.md section 7).
+// Pure and allocation-light: one design row, one x'Vx; runs in microseconds.
+import type { Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
+import { designRow, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
+
+export const QUALITY_MIN = 1;
+export const QUALITY_MAX = 10;
+/** Two-sided 95 % normal quantile. */
+export const Z_95 = 1.959963984540054;
+
+/**
+ * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
+ * The residual alone sets a floor: with sigma = 1.5 the width is at least 2 * 1.96 * 1.5 = 5.88, so the
+ * thresholds sit just above that floor and measure how much coefficient uncertainty (x'Vx) and personal
+ * noise add on top.
+ *   COLD_START                         -> LOW (population priors, nothing personal yet)
+ *   PERSONALIZED and width <= 6.5      -> HIGH
+ *   LEARNING/PERSONALIZED, width <= 8  -> MEDIUM
+ *   otherwise                          -> LOW
+ */
+export const CONFIDENCE_THRESHOLDS = { highMaxWidth: 6.5, mediumMaxWidth: 8 } as const;
+
+export class ModelShapeError extends Error {
+  readonly code = 'MODEL_SHAPE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ModelShapeError';
+  }
+}
+
+export function clampQuality(q: number): number {
+  return q < QUALITY_MIN ? QUALITY_MIN : q > QUALITY_MAX ? QUALITY_MAX : q;
+}
+
+export function confidenceLabel(width: number, phase: ModelPhase): Prediction['confidence'] {
+  if (phase === 'COLD_START') return 'LOW';
+  if (phase === 'PERSONALIZED' && width <= CONFIDENCE_THRESHOLDS.highMaxWidth) return 'HIGH';
+  if (width <= CONFIDENCE_THRESHOLDS.mediumMaxWidth) return 'MEDIUM';
+  return 'LOW';
+}
+
+// Safe to share: predict is synchronous and never yields while the row is in use.
+const scratchRow = new Float64Array(P);
+
+/**
+ * Predicted session quality for a check-in.
+ * rawQuality = beta · (x - c); expectedQuality = clamp(clamp(raw, 1, 10) * multiplier, 1, 10).
+ * The 95 % predictive interval raw ± 1.96 sqrt(x'Vx + sigma²) goes through the same transformation
+ * (clamp, multiply, clamp), so it always contains expectedQuality.
+ * Contributions are beta_j (x_j - c_j) for the 9 features (the intercept is the baseline, not a
+ * contribution), sorted by absolute size, ties in model-term order.
+ */
+export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Prediction {
+  const beta = model.mean;
+  const cov = model.covariance;
+  if (beta.length !== P || cov.length !== P * P) {
+    throw new ModelShapeError(`model has ${beta.length} coefficients and ${cov.length} covariance entries; expected ${P} and ${P * P}`);
+  }
+  const x = designRow(checkIn as Readonly<Record<string, unknown>>, scratchRow);
+
+  let raw = 0;
+  let xVx = 0;
+  for (let i = 0; i < P; i++) {
+    const xi = x[i];
+    raw += beta[i] * xi;
+    if (xi === 0) continue;
+    const rowOffset = i * P;
+    let s = 0;
+    for (let j = 0; j < P; j++) s += cov[rowOffset + j] * x[j];
+    xVx += xi * s;
+  }
+
+  const contributions: Contribution[] = [];
+  for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] });
+  contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+
+  // Guard against a covariance that is numerically slightly indefinite.
+  const halfWidth = Z_95 * Math.sqrt(Math.max(0, xVx) + model.sigma2);
+  const transform = (q: number) => clampQuality(clampQuality(q) * multiplier);
+
+  return {
+    expectedQuality: transform(raw),
+    rawQuality: raw,
+    interval: { low: transform(raw - halfWidth), high: transform(raw + halfWidth) },
+    contributions,
+    phase: model.phase,
+    confidence: confidenceLabel(2 * halfWidth, model.phase),
+  };
+}
+
+/**
+ * The model's session type for a quality (before rule ceilings), domain.md section 7.
+ * A missing energy, motivation or soreness does not meet its ">=" condition.
+ */
+export function sessionTypeFromQuality(q: number, checkIn: CheckIn): SessionType {
+  const atLeast = (value: number | null | undefined, threshold: number) =>
+    typeof value === 'number' && value >= threshold;
+  if (q >= 7.5 && atLeast(checkIn.energyLevel, 7) && atLeast(checkIn.motivationLevel, 7)) return 'PROJECT';
+  if (q >= 6.5) return 'VOLUME';
+  if (q >= 5.5) return atLeast(checkIn.sorenessLevel, 6) ? 'TECHNIQUE' : 'VOLUME';
+  if (q >= 4.5) return 'LIGHT_SESSION';
+  if (q >= 3.0) return 'ACTIVE_RECOVERY';
+  return 'REST_DAY';
+}

@@ -1,0 +1,472 @@
+// Statistical context of a check-in (domain.md section 7): today against the population, the athlete's own
+// history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
+// insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
+import type { PastSession, PopulationStat, UserModel } from './types.ts';
+import { CHECK_IN_VARIABLES, MODEL_TERMS, P, type CheckIn } from './variables.ts';
+
+/** At most this many of the newest completed sessions are read. */
+export const HISTORY_WINDOW = 30;
+export const SIMILAR_SESSION_COUNT = 3;
+/** A grouped comparison is worth a sentence only when both groups have at least this many sessions. */
+export const MIN_GROUP_SIZE = 2;
+export const MAX_INSIGHTS = 5;
+
+/**
+ * Fallback scales for standardising feature differences in the similarity distance when no population
+ * statistic (with a positive std) exists: roughly one typical between-day difference per variable.
+ */
+export const FEATURE_SCALES: Readonly<Record<string, number>> = {
+  sleepHours: 1.5,
+  sleepQuality: 2,
+  energyLevel: 2,
+  stressLevel: 2,
+  motivationLevel: 2,
+  sorenessLevel: 2,
+  daysSinceHardSession: 2,
+  caffeineMg: 100,
+  warmupMin: 10,
+};
+
+/** How features read in sentences. */
+const FEATURE_NOUNS: Readonly<Record<string, string>> = {
+  sleepHours: 'sleep duration',
+  sleepQuality: 'sleep quality',
+  energyLevel: 'energy',
+  stressLevel: 'stress',
+  motivationLevel: 'motivation',
+  sorenessLevel: 'soreness',
+  daysSinceHardSession: 'rest since a hard session',
+  caffeineMg: 'caffeine',
+  warmupMin: 'warm-up length',
+};
+
+// ---------------------------------------------------------------- shapes (JSON-serialisable)
+
+export type Descriptor = 'well below average' | 'below average' | 'about average' | 'above average' | 'well above average';
+
+export interface PopulationComparison {
+  variable: string;
+  value: number;
+  populationMean: number;
+  populationStd: number;
+  zScore: number;
+  /** 0-100, from the normal CDF of zScore. */
+  percentile: number;
+  descriptor: Descriptor;
+}
+
+export interface GroupStat {
+  n: number;
+  /** Mean session quality of the group; null when n = 0. */
+  mean: number | null;
+}
+
+export interface PersonalHistory {
+  n: number;
+  mean: number | null;
+  /** Sample standard deviation (n - 1); null when n < 2. */
+  sd: number | null;
+  best: number | null;
+  worst: number | null;
+  /** Least-squares slope of quality per session, oldest to newest; null when n < 3. */
+  trendPerSession: number | null;
+  sleep: { under6h: GroupStat; atLeast7h: GroupStat };
+  stress: { high: GroupStat; lower: GroupStat };
+  caffeine: { atLeast200mg: GroupStat; under50mg: GroupStat };
+  daysSinceHardSession: { upTo1: GroupStat; from2To4: GroupStat; atLeast5: GroupStat };
+}
+
+export interface SimilarSession {
+  sessionId: string;
+  /** ISO 8601. */
+  date: string;
+  /** 1 / (1 + distance), in (0, 1]; 1 = the same values on every shared feature. */
+  similarity: number;
+  /** Features present on both sides that the distance used. */
+  sharedFeatures: number;
+  sessionQuality: number;
+}
+
+export type Sensitivity = 'MORE_SENSITIVE' | 'LESS_SENSITIVE' | 'SIMILAR' | 'OPPOSITE';
+
+export interface CoefficientComparison {
+  variable: string;
+  userCoefficient: number;
+  populationCoefficient: number;
+  /** userCoefficient - populationCoefficient. */
+  difference: number;
+  /**
+   * Effect in the expected direction relative to the population's (user / population for both signs);
+   * null when the population coefficient is 0 or the athlete's effect has the opposite sign.
+   */
+  ratio: number | null;
+  /** The user's 95 % credible interval (posterior mean ± 1.96 posterior SD). */
+  userInterval: [number, number];
+  /** The population coefficient lies outside the user's 95 % credible interval. */
+  clearlyDifferent: boolean;
+  sensitivity: Sensitivity;
+  message: string;
+}
+
+export interface StatisticalContext {
+  populationComparison: PopulationComparison[];
+  personalHistory: PersonalHistory;
+  similarSessions: SimilarSession[];
+  coefficientComparisons: CoefficientComparison[];
+  insights: string[];
+}
+
+export interface StatisticalContextInput {
+  checkIn: CheckIn;
+  model: UserModel;
+  /** Population mean coefficients in MODEL_TERMS order (intercept first); null when no fit exists. */
+  population: { mu: number[] } | null;
+  populationStats: PopulationStat[];
+  /** Completed, rated sessions, newest first (the first 30 are read). */
+  history: PastSession[];
+}
+
+// ---------------------------------------------------------------- numerics
+
+/** erf, Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
+export function erf(x: number): number {
+  const sign = x < 0 ? -1 : 1;
+  const a = Math.abs(x);
+  const t = 1 / (1 + 0.3275911 * a);
+  const y =
+    1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
+  return sign * y;
+}
+
+export function normalCdf(z: number): number {
+  return 0.5 * (1 + erf(z / Math.SQRT2));
+}
+
+/** |z| <= 0.5 about average; 0.5 < |z| <= 1.5 above/below; beyond 1.5 well above/below. */
+export function describeZ(z: number): Descriptor {
+  if (z < -1.5) return 'well below average';
+  if (z < -0.5) return 'below average';
+  if (z <= 0.5) return 'about average';
+  if (z <= 1.5) return 'above average';
+  return 'well above average';
+}
+
+const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
+const one = (n: number) => n.toFixed(1);
+
+// ---------------------------------------------------------------- (a) population comparison
+
+function comparePopulation(checkIn: CheckIn, stats: ReadonlyMap<string, PopulationStat>): PopulationComparison[] {
+  const out: PopulationComparison[] = [];
+  if (stats.size === 0) return out;
+  const values = checkIn as Readonly<Record<string, unknown>>;
+  for (const spec of CHECK_IN_VARIABLES) {
+    if (!spec.statistic) continue;
+    const value = num(values[spec.name]);
+    const stat = stats.get(spec.name);
+    if (value === null || !stat || !(stat.std > 0)) continue;
+    const z = (value - stat.mean) / stat.std;
+    out.push({
+      variable: spec.name,
+      value,
+      populationMean: stat.mean,
+      populationStd: stat.std,
+      zScore: z,
+      percentile: 100 * normalCdf(z),
+      descriptor: describeZ(z),
+    });
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- (b) personal history
+
+class Group {
+  n = 0;
+  sum = 0;
+  add(q: number) {
+    this.n++;
+    this.sum += q;
+  }
+  stat(): GroupStat {
+    return { n: this.n, mean: this.n > 0 ? this.sum / this.n : null };
+  }
+}
+
+function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
+  const n = sessions.length;
+  const under6 = new Group(), atLeast7 = new Group();
+  const stressHigh = new Group(), stressLower = new Group();
+  const caf200 = new Group(), caf50 = new Group();
+  const hard1 = new Group(), hard24 = new Group(), hard5 = new Group();
+
+  let sum = 0;
+  let best = -Infinity;
+  let worst = Infinity;
+  for (const s of sessions) {
+    const q = s.sessionQuality;
+    sum += q;
+    if (q > best) best = q;
+    if (q < worst) worst = q;
+    const sleep = num(s.checkIn.sleepHours);
+    if (sleep !== null) {
+      if (sleep < 6) under6.add(q);
+      else if (sleep >= 7) atLeast7.add(q);
+    }
+    const stress = num(s.checkIn.stressLevel);
+    if (stress !== null) (stress >= 7 ? stressHigh : stressLower).add(q);
+    const caffeine = num(s.checkIn.caffeineMg);
+    if (caffeine !== null) {
+      if (caffeine >= 200) caf200.add(q);
+      else if (caffeine < 50) caf50.add(q);
+    }
+    const days = num(s.checkIn.daysSinceHardSession);
+    if (days !== null) (days <= 1 ? hard1 : days >= 5 ? hard5 : hard24).add(q);
+  }
+  const mean = n > 0 ? sum / n : null;
+
+  let sd: number | null = null;
+  let trend: number | null = null;
+  if (mean !== null && n >= 2) {
+    // Sessions are newest first: time index t = n - 1 - i (oldest = 0).
+    let ss = 0;
+    let sxy = 0;
+    const tMean = (n - 1) / 2;
+    for (let i = 0; i < n; i++) {
+      const d = sessions[i].sessionQuality - mean;
+      ss += d * d;
+      sxy += (n - 1 - i - tMean) * d;
+    }
+    sd = Math.sqrt(ss / (n - 1));
+    // Sum of (t - tMean)² over t = 0..n-1 is n(n² - 1)/12.
+    if (n >= 3) trend = sxy / ((n * (n * n - 1)) / 12);
+  }
+
+  return {
+    n,
+    mean,
+    sd,
+    best: n > 0 ? best : null,
+    worst: n > 0 ? worst : null,
+    trendPerSession: trend,
+    sleep: { under6h: under6.stat(), atLeast7h: atLeast7.stat() },
+    stress: { high: stressHigh.stat(), lower: stressLower.stat() },
+    caffeine: { atLeast200mg: caf200.stat(), under50mg: caf50.stat() },
+    daysSinceHardSession: { upTo1: hard1.stat(), from2To4: hard24.stat(), atLeast5: hard5.stat() },
+  };
+}
+
+// ---------------------------------------------------------------- (c) similar sessions
+
+function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: ReadonlyMap<string, PopulationStat>): SimilarSession[] {
+  const today = checkIn as Readonly<Record<string, unknown>>;
+  // Today's present features and their scales, computed once.
+  const names: string[] = [];
+  const values: number[] = [];
+  const scales: number[] = [];
+  for (let j = 1; j < P; j++) {
+    const name = MODEL_TERMS[j].name;
+    const v = num(today[name]);
+    if (v === null) continue;
+    const std = stats.get(name)?.std;
+    names.push(name);
+    values.push(v);
+    scales.push(std !== undefined && std > 0 ? std : FEATURE_SCALES[name] ?? 1);
+  }
+  if (names.length === 0) return [];
+
+  const scored: { session: PastSession; distance: number; shared: number }[] = [];
+  for (const session of sessions) {
+    const past = session.checkIn as Readonly<Record<string, unknown>>;
+    let sq = 0;
+    let shared = 0;
+    for (let k = 0; k < names.length; k++) {
+      const v = num(past[names[k]]);
+      if (v === null) continue;
+      const d = (v - values[k]) / scales[k];
+      sq += d * d;
+      shared++;
+    }
+    // Root-mean-square over the shared features, so sessions that share fewer features are comparable.
+    if (shared > 0) scored.push({ session, distance: Math.sqrt(sq / shared), shared });
+  }
+  // Stable sort: equal distances keep newest first.
+  scored.sort((a, b) => a.distance - b.distance);
+  return scored.slice(0, SIMILAR_SESSION_COUNT).map(({ session, distance, shared }) => ({
+    sessionId: session.id,
+    date: session.startedAt.toISOString(),
+    similarity: 1 / (1 + distance),
+    sharedFeatures: shared,
+    sessionQuality: session.sessionQuality,
+  }));
+}
+
+// ---------------------------------------------------------------- (d) coefficient comparisons
+
+/** Relative difference below which the athlete counts as "about as sensitive as most climbers". */
+export const SIMILAR_SENSITIVITY_TOLERANCE = 0.2;
+
+function compareCoefficients(model: UserModel, mu: readonly number[]): CoefficientComparison[] {
+  const out: CoefficientComparison[] = [];
+  for (let j = 1; j < P; j++) {
+    const term = MODEL_TERMS[j];
+    const user = model.mean[j];
+    const pop = mu[j];
+    if (!Number.isFinite(user) || !Number.isFinite(pop)) continue;
+    const sd = Math.sqrt(Math.max(0, model.covariance[j * P + j]));
+    const lo = user - 1.96 * sd;
+    const hi = user + 1.96 * sd;
+    // The expected sign: the documented direction, else the population's own sign.
+    const sign = term.direction === 'negative' ? -1 : term.direction === 'positive' ? 1 : Math.sign(pop) || 1;
+    const userEffect = sign * user; // > 0: the variable acts in the expected direction for this athlete
+    const popEffect = sign * pop;
+    const ratio = popEffect > 0 && userEffect >= 0 ? userEffect / popEffect : null;
+    const noun = FEATURE_NOUNS[term.name] ?? term.name;
+
+    let sensitivity: Sensitivity;
+    let message: string;
+    if (popEffect > 0 && userEffect <= 0) {
+      sensitivity = 'OPPOSITE';
+      message =
+        sign < 0
+          ? `${capitalise(noun)} does not seem to lower your sessions, unlike most climbers'`
+          : `${capitalise(noun)} does not seem to help your sessions, unlike most climbers'`;
+    } else if (Math.abs(userEffect - popEffect) <= SIMILAR_SENSITIVITY_TOLERANCE * Math.abs(popEffect)) {
+      sensitivity = 'SIMILAR';
+      message = `You are about as sensitive to ${noun} as most climbers`;
+    } else if (userEffect > popEffect) {
+      sensitivity = 'MORE_SENSITIVE';
+      message = `You are more sensitive to ${noun} than most climbers`;
+    } else {
+      sensitivity = 'LESS_SENSITIVE';
+      message = `You are less sensitive to ${noun} than most climbers`;
+    }
+    out.push({
+      variable: term.name,
+      userCoefficient: user,
+      populationCoefficient: pop,
+      difference: user - pop,
+      ratio,
+      userInterval: [lo, hi],
+      clearlyDifferent: pop < lo || pop > hi,
+      sensitivity,
+      message,
+    });
+  }
+  return out;
+}
+
+const capitalise = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+// ---------------------------------------------------------------- (e) insights
+
+function groupInsight(a: GroupStat, b: GroupStat, text: (ma: string, mb: string) => string): string | null {
+  if (a.n < MIN_GROUP_SIZE || b.n < MIN_GROUP_SIZE || a.mean === null || b.mean === null) return null;
+  return text(one(a.mean), one(b.mean));
+}
+
+function buildInsights(
+  checkIn: CheckIn,
+  phase: UserModel['phase'],
+  population: readonly PopulationComparison[],
+  history: PersonalHistory,
+  similar: readonly SimilarSession[],
+  coefficients: readonly CoefficientComparison[],
+): string[] {
+  const out: string[] = [];
+  const push = (s: string | null) => {
+    if (s !== null && out.length < MAX_INSIGHTS) out.push(s);
+  };
+
+  push(
+    groupInsight(history.sleep.under6h, history.sleep.atLeast7h, (a, b) => `Your sessions after < 6 h sleep average ${a} vs ${b} after 7+ h.`),
+  );
+  push(groupInsight(history.stress.high, history.stress.lower, (a, b) => `With stress at 7+ your sessions average ${a} vs ${b} when calmer.`));
+  push(
+    groupInsight(history.caffeine.atLeast200mg, history.caffeine.under50mg, (a, b) => `With 200+ mg caffeine your sessions average ${a} vs ${b} with under 50 mg.`),
+  );
+
+  const restGroups: [string, GroupStat][] = [
+    ['0-1 days', history.daysSinceHardSession.upTo1],
+    ['2-4 days', history.daysSinceHardSession.from2To4],
+    ['5+ days', history.daysSinceHardSession.atLeast5],
+  ];
+  const usable = restGroups.filter(([, g]) => g.n >= MIN_GROUP_SIZE && g.mean !== null);
+  if (usable.length >= 2) {
+    let best = usable[0];
+    let worst = usable[0];
+    for (const g of usable) {
+      if (g[1].mean! > best[1].mean!) best = g;
+      if (g[1].mean! < worst[1].mean!) worst = g;
+    }
+    if (best !== worst) {
+      push(`Your sessions ${best[0]} after a hard session average ${one(best[1].mean!)} vs ${one(worst[1].mean!)} after ${worst[0]}.`);
+    }
+  }
+
+  // The clearest coefficient difference the data supports.
+  let strongest: CoefficientComparison | null = null;
+  for (const c of coefficients) {
+    if (!c.clearlyDifferent || c.sensitivity === 'SIMILAR') continue;
+    if (!strongest || Math.abs(c.difference / (c.populationCoefficient || 1)) > Math.abs(strongest.difference / (strongest.populationCoefficient || 1))) {
+      strongest = c;
+    }
+  }
+  if (strongest) push(`${strongest.message}.`);
+
+  if (similar.length > 0) {
+    const avg = similar.reduce((s, x) => s + x.sessionQuality, 0) / similar.length;
+    const list = similar.map((s) => s.sessionQuality).join(', ');
+    push(
+      similar.length === 1
+        ? `Your most similar past check-in led to a session rated ${list}.`
+        : `Your ${similar.length} most similar past check-ins led to sessions averaging ${one(avg)} (${list}).`,
+    );
+  }
+
+  if (history.trendPerSession !== null && Math.abs(history.trendPerSession) >= 0.05) {
+    const t = history.trendPerSession;
+    push(`Your session quality is trending ${t > 0 ? 'up' : 'down'} (${t > 0 ? '+' : ''}${t.toFixed(2)} per session over the last ${history.n}).`);
+  }
+
+  const extreme = population.find((p) => p.descriptor === 'well below average' || p.descriptor === 'well above average');
+  if (extreme) {
+    push(`Your ${FEATURE_NOUNS[extreme.variable] ?? extreme.variable} today (${extreme.value}) is ${extreme.descriptor} for climbers (percentile ${Math.round(extreme.percentile)}).`);
+  }
+
+  if (history.n > 0 && history.mean !== null) {
+    push(`Your last ${history.n} session${history.n === 1 ? '' : 's'} average ${one(history.mean)} (best ${history.best}, worst ${history.worst}).`);
+  }
+
+  // Always at least two sentences.
+  if (out.length < 2 && phase === 'COLD_START') {
+    push('Predictions use population averages until you have rated 10 sessions.');
+  }
+  if (out.length < 2 && history.n === 0) push('Rate each session after climbing to unlock personal statistics.');
+  if (out.length < 2 && Object.keys(checkIn).length === 0) push('Fill in more of the check-in for a sharper prediction.');
+  if (out.length < 2) push('More rated sessions will sharpen these comparisons.');
+  return out;
+}
+
+// ---------------------------------------------------------------- entry point
+
+export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {
+  const { checkIn, model, population, populationStats } = input;
+  const statsByVariable = new Map<string, PopulationStat>();
+  for (const s of populationStats) statsByVariable.set(s.variable, s);
+
+  const sessions: PastSession[] = [];
+  for (const s of input.history) {
+    if (sessions.length >= HISTORY_WINDOW) break;
+    if (Number.isFinite(s.sessionQuality)) sessions.push(s);
+  }
+
+  const populationComparison = comparePopulation(checkIn, statsByVariable);
+  const personalHistory = summariseHistory(sessions);
+  const similarSessions = findSimilar(checkIn, sessions, statsByVariable);
+  const coefficientComparisons =
+    model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu) : [];
+  const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, coefficientComparisons);
+
+  return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };
+}

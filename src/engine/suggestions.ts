@@ -1,0 +1,60 @@
+// Actionable suggestions (domain.md section 7, the `recommendations` phase): for each variable the
+// athlete controls before climbing, the move toward its optimal range that raises predicted quality most.
+import type { Suggestion, UserModel } from './types.ts';
+import { CHECK_IN_VARIABLES, MODEL_TERMS, type CheckIn } from './variables.ts';
+
+export const MAX_SUGGESTIONS = 3;
+/** Smallest expected gain (quality points) worth telling the athlete about. */
+export const MIN_SUGGESTION_GAIN = 0.05;
+
+/** Model features the athlete can change before climbing (VariableSpec.actionable). */
+export const ACTIONABLE_FEATURES: readonly string[] = CHECK_IN_VARIABLES.filter(
+  (spec) => spec.feature && 'actionable' in spec && spec.actionable,
+).map((spec) => spec.name);
+
+const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+
+function suggestionMessage(variable: string, from: number, to: number, gain: number): string {
+  const tail = ` (+${gain.toFixed(2)} expected quality)`;
+  switch (variable) {
+    case 'caffeineMg':
+      return (to >= from ? `Take about ${fmt(to)} mg caffeine` : `Keep caffeine to about ${fmt(to)} mg`) + tail;
+    case 'warmupMin':
+      return (to >= from ? `Warm up for about ${fmt(to)} min` : `Keep the warm-up to about ${fmt(to)} min`) + tail;
+    default:
+      return `${to >= from ? 'Raise' : 'Lower'} ${variable} from ${fmt(from)} to about ${fmt(to)}` + tail;
+  }
+}
+
+/**
+ * Up to 3 suggestions with an expected gain > 0.05, best first.
+ * For each actionable feature with an optimal range: from = the check-in value (the reference value when
+ * missing); to = optimalMax when the user's coefficient is positive, optimalMin when negative, so the
+ * target always lies inside the optimal range; gain = beta_j * (to - from) in the model's own units.
+ * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
+ * Features without an optimal range are never suggested.
+ */
+export function suggestImprovements(
+  model: UserModel,
+  checkIn: CheckIn,
+  actionable: readonly string[] = ACTIONABLE_FEATURES,
+): Suggestion[] {
+  const values = checkIn as Readonly<Record<string, unknown>>;
+  const out: Suggestion[] = [];
+  for (let j = 1; j < MODEL_TERMS.length; j++) {
+    const term = MODEL_TERMS[j];
+    if (!actionable.includes(term.name)) continue;
+    if (term.optimalMin === undefined || term.optimalMax === undefined) continue;
+    const beta = model.mean[j];
+    if (!Number.isFinite(beta) || beta === 0) continue;
+    const raw = values[term.name];
+    const from = typeof raw === 'number' && Number.isFinite(raw) ? raw : term.reference;
+    const to = beta > 0 ? term.optimalMax : term.optimalMin;
+    const gain = beta * (to - from);
+    if (gain > MIN_SUGGESTION_GAIN) {
+      out.push({ variable: term.name, from, to, expectedGain: gain, message: suggestionMessage(term.name, from, to, gain) });
+    }
+  }
+  out.sort((a, b) => b.expectedGain - a.expectedGain);
+  return out.slice(0, MAX_SUGGESTIONS);
+}
