@@ -5,8 +5,8 @@ import { designRow, MODEL_TERMS, P, type CheckIn, type SessionType } from './var
 
 export const QUALITY_MIN = 1;
 export const QUALITY_MAX = 10;
-/** Two-sided 95 % normal quantile. */
-export const Z_95 = 1.959963984540054;
+/** Two-sided 95 % normal quantile, as the domain states it. */
+export const Z_95 = 1.96;
 
 /**
  * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
@@ -71,7 +71,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
   }
 
   const contributions: Contribution[] = [];
-  for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] });
+  for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }); // + 0 turns -0 into 0
   contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
 
   // Guard against a covariance that is numerically slightly indefinite.

@@ -329,8 +329,8 @@ function compareCoefficients(model: UserModel, mu: readonly number[]): Coefficie
       sensitivity = 'OPPOSITE';
       message =
         sign < 0
-          ? `${capitalise(noun)} does not seem to lower your sessions, unlike most climbers'`
-          : `${capitalise(noun)} does not seem to help your sessions, unlike most climbers'`;
+          ? `${capitalise(noun)} does not seem to lower your session quality, unlike for most climbers`
+          : `${capitalise(noun)} does not seem to help your session quality, unlike for most climbers`;
     } else if (Math.abs(userEffect - popEffect) <= SIMILAR_SENSITIVITY_TOLERANCE * Math.abs(popEffect)) {
       sensitivity = 'SIMILAR';
       message = `You are about as sensitive to ${noun} as most climbers`;

@@ -1,0 +1,219 @@
+import { describe, expect, it } from 'vitest';
+import { predict, sessionTypeFromQuality, ModelShapeError } from '../../src/engine/prediction.ts';
+import { ACTIONABLE_FEATURES, suggestImprovements } from '../../src/engine/suggestions.ts';
+import type { ModelPhase, UserModel } from '../../src/engine/types.ts';
+import { DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
+
+/** The cold-start model built by hand: mean = prior means, V = diag(individual variance + prior std²). */
+function priorModel(): UserModel {
+  const covariance = new Array<number>(P * P).fill(0);
+  MODEL_TERMS.forEach((t, j) => {
+    covariance[j * P + j] = t.individualVariance + t.priorStd ** 2;
+  });
+  return {
+    phase: 'COLD_START',
+    mean: MODEL_TERMS.map((t) => t.priorMean),
+    covariance,
+    sigma2: DEFAULT_SIGMA2,
+    sessionsIncluded: 0,
+    shrinkageFactor: 0,
+  };
+}
+
+function modelWith(phase: ModelPhase, varianceDiag: number, sigma2: number, mean = priorModel().mean): UserModel {
+  const covariance = new Array<number>(P * P).fill(0);
+  for (let j = 0; j < P; j++) covariance[j * P + j] = varianceDiag;
+  return { phase, mean, covariance, sigma2, sessionsIncluded: phase === 'PERSONALIZED' ? 40 : 20, shrinkageFactor: 0.5 };
+}
+
+const termIndex = (name: string) => MODEL_TERMS.findIndex((t) => t.name === name);
+
+// The operator checklist's example check-in (sleep_hours 7, energy_level 4, stress_level 2).
+const checklistCheckIn: CheckIn = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+
+describe('predict', () => {
+  it('reproduces the checklist example on the cold-start prior model', () => {
+    const p = predict(priorModel(), checklistCheckIn);
+    // q = 6.0 + 0.22 (4 - 6) + (-0.18)(2 - 4) = 6.0 - 0.44 + 0.36 = 5.92
+    expect(p.rawQuality).toBeCloseTo(5.92, 12);
+    expect(p.expectedQuality).toBeCloseTo(5.92, 12);
+    expect(p.phase).toBe('COLD_START');
+    expect(p.confidence).toBe('LOW');
+    expect(sessionTypeFromQuality(p.expectedQuality, checklistCheckIn)).toBe('VOLUME');
+
+    // x = [1, 0, 0, -2, -2, 0...]; x'Vx = (1 + 1²) + 4 (0.25 + 0.06²) + 4 (0.20 + 0.06²) = 2 + 1.0144 + 0.8144 = 3.8288
+    const half = 1.96 * Math.sqrt(3.8288 + 2.25);
+    expect(half).toBeCloseTo(4.83241, 4);
+    expect(p.interval.low).toBeCloseTo(5.92 - half, 12); // 1.0876
+    expect(p.interval.high).toBe(10); // 10.75 clamped
+  });
+
+  it('lists the 9 feature contributions (no intercept) by absolute size, ties in model-term order', () => {
+    const p = predict(priorModel(), checklistCheckIn);
+    expect(p.contributions.map((c) => c.variable)).toEqual([
+      'energyLevel',
+      'stressLevel',
+      'sleepHours',
+      'sleepQuality',
+      'motivationLevel',
+      'sorenessLevel',
+      'daysSinceHardSession',
+      'caffeineMg',
+      'warmupMin',
+    ]);
+    expect(p.contributions[0].value).toBeCloseTo(-0.44, 12);
+    expect(p.contributions[1].value).toBeCloseTo(0.36, 12);
+    for (const c of p.contributions.slice(2)) expect(Object.is(c.value, 0)).toBe(true);
+    // Contributions plus the intercept add up to the raw quality.
+    const total = p.contributions.reduce((s, c) => s + c.value, 6.0);
+    expect(total).toBeCloseTo(p.rawQuality, 12);
+  });
+
+  it('treats a legitimate 0 as a value, not as missing', () => {
+    const p = predict(priorModel(), { caffeineMg: 0, warmupMin: 0 });
+    // caffeine 0 is its reference; warm-up 0 is 15 below it: 0.02 * -15 = -0.3
+    expect(p.rawQuality).toBeCloseTo(5.7, 12);
+    expect(p.contributions[0]).toEqual({ variable: 'warmupMin', value: expect.closeTo(-0.3, 12) });
+  });
+
+  it('applies a multiplier after clamping and clamps again at 10', () => {
+    const good: CheckIn = { energyLevel: 10, motivationLevel: 10, sleepQuality: 10, stressLevel: 1, sorenessLevel: 1 };
+    // 6 + 0.88 + 0.60 + 0.72 + 0.54 + 0.40 = 9.14; * 1.10 = 10.054 -> 10
+    const p = predict(priorModel(), good, 1.1);
+    expect(p.rawQuality).toBeCloseTo(9.14, 12);
+    expect(p.expectedQuality).toBe(10);
+    expect(p.interval.high).toBe(10);
+
+    const mid = predict(priorModel(), checklistCheckIn, 1.1);
+    expect(mid.expectedQuality).toBeCloseTo(5.92 * 1.1, 12);
+    expect(mid.rawQuality).toBeCloseTo(5.92, 12);
+    expect(mid.interval.low).toBeCloseTo((5.92 - 1.96 * Math.sqrt(6.0788)) * 1.1, 12);
+
+    // raw above 10 is clamped before the multiplier: 6 + 0.12 * 17 + 0.30 * 28 = 16.44 -> 10 * 0.9 = 9
+    const over = predict(priorModel(), { sleepHours: 24, daysSinceHardSession: 30 }, 0.9);
+    expect(over.rawQuality).toBeCloseTo(16.44, 12);
+    expect(over.expectedQuality).toBeCloseTo(9, 12);
+    expect(over.interval.high).toBeCloseTo(9, 12);
+    expect(over.interval.low).toBeLessThanOrEqual(over.expectedQuality);
+  });
+
+  it('clamps low predictions at 1', () => {
+    const p = predict(priorModel(), { energyLevel: 1, stressLevel: 10, sorenessLevel: 10, daysSinceHardSession: 0, sleepHours: 0 });
+    // 6 - 1.10 - 1.08 - 1.40 - 0.60 - 0.84 = 0.98
+    expect(p.rawQuality).toBeCloseTo(0.98, 12);
+    expect(p.expectedQuality).toBe(1);
+    expect(p.interval.low).toBe(1);
+  });
+
+  it('never predicts worse with more sleep, everything else fixed (prior model, 0..24 h)', () => {
+    const model = priorModel();
+    let previous = -Infinity;
+    let previousRaw = -Infinity;
+    for (let h = 0; h <= 24; h += 0.25) {
+      const p = predict(model, { ...checklistCheckIn, sleepHours: h });
+      expect(p.expectedQuality).toBeGreaterThanOrEqual(previous);
+      expect(p.rawQuality).toBeGreaterThan(previousRaw);
+      previous = p.expectedQuality;
+      previousRaw = p.rawQuality;
+    }
+  });
+
+  it('labels confidence from phase and interval width', () => {
+    // x'Vx = 0.01 (1 + 4 + 4) = 0.09
+    const tight = (phase: ModelPhase, sigma2: number) => predict(modelWith(phase, 0.01, sigma2), checklistCheckIn).confidence;
+    expect(tight('PERSONALIZED', 2.25)).toBe('HIGH'); // width 3.92 * sqrt(2.34) = 6.00
+    expect(tight('LEARNING', 2.25)).toBe('MEDIUM');
+    expect(tight('PERSONALIZED', 4)).toBe('MEDIUM'); // width 7.93
+    expect(tight('PERSONALIZED', 5)).toBe('LOW'); // width 8.81
+    expect(tight('COLD_START', 0.01)).toBe('LOW');
+  });
+
+  it('rejects a model of the wrong shape', () => {
+    const bad = { ...priorModel(), mean: [6] };
+    expect(() => predict(bad, {})).toThrow(ModelShapeError);
+  });
+
+  it('takes microseconds', () => {
+    const model = priorModel();
+    const n = 20_000;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) predict(model, { ...checklistCheckIn, sleepHours: i % 24 });
+    const perCallMs = (performance.now() - t0) / n;
+    expect(perCallMs).toBeLessThan(0.1);
+  });
+});
+
+describe('sessionTypeFromQuality', () => {
+  const fit: CheckIn = { energyLevel: 7, motivationLevel: 7 };
+  it.each([
+    [7.5, fit, 'PROJECT'],
+    [10, { energyLevel: 10, motivationLevel: 10 }, 'PROJECT'],
+    [7.49, fit, 'VOLUME'],
+    [7.5, { energyLevel: 6, motivationLevel: 7 }, 'VOLUME'],
+    [7.5, { energyLevel: 7 }, 'VOLUME'], // missing motivation does not meet >= 7
+    [7.5, { motivationLevel: 7 }, 'VOLUME'],
+    [6.5, {}, 'VOLUME'],
+    [6.49, { sorenessLevel: 6 }, 'TECHNIQUE'],
+    [6.49, { sorenessLevel: 5 }, 'VOLUME'],
+    [5.5, { sorenessLevel: 6 }, 'TECHNIQUE'],
+    [5.5, {}, 'VOLUME'], // missing soreness does not meet >= 6
+    [5.49, { sorenessLevel: 9 }, 'LIGHT_SESSION'],
+    [4.5, {}, 'LIGHT_SESSION'],
+    [4.49, {}, 'ACTIVE_RECOVERY'],
+    [3.0, {}, 'ACTIVE_RECOVERY'],
+    [2.99, {}, 'REST_DAY'],
+    [1, fit, 'REST_DAY'],
+  ] as const)('q = %s with %o -> %s', (q, checkIn, expected) => {
+    expect(sessionTypeFromQuality(q, checkIn as CheckIn)).toBe(expected);
+  });
+});
+
+describe('suggestImprovements', () => {
+  it('uses the actionable features of the variable registry', () => {
+    expect(ACTIONABLE_FEATURES).toEqual(['caffeineMg', 'warmupMin']);
+  });
+
+  it('suggests 300 mg caffeine when caffeine is missing (0.003 * 300 = 0.9); a missing warm-up is already at 15', () => {
+    const s = suggestImprovements(priorModel(), checklistCheckIn);
+    expect(s).toHaveLength(1);
+    expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
+    expect(s[0].expectedGain).toBeCloseTo(0.9, 12);
+    expect(s[0].message).toBe('Take about 300 mg caffeine (+0.90 expected quality)');
+  });
+
+  it('moves a 5 min warm-up to 15 (gain 0.2) and sorts by gain', () => {
+    const s = suggestImprovements(priorModel(), { caffeineMg: 100, warmupMin: 5 });
+    expect(s.map((x) => x.variable)).toEqual(['caffeineMg', 'warmupMin']);
+    expect(s[0].expectedGain).toBeCloseTo(0.6, 12); // 0.003 * (300 - 100)
+    expect(s[1]).toMatchObject({ variable: 'warmupMin', from: 5, to: 15 });
+    expect(s[1].expectedGain).toBeCloseTo(0.2, 12);
+    expect(s[1].message).toBe('Warm up for about 15 min (+0.20 expected quality)');
+  });
+
+  it('drops gains of 0.05 or less and never suggests leaving or moving against the range', () => {
+    // warm-up 13 -> 15: 0.04; caffeine 290 -> 300: 0.03
+    expect(suggestImprovements(priorModel(), { caffeineMg: 290, warmupMin: 13 })).toEqual([]);
+    // Above the optimal range with a positive coefficient: moving to the range would lower q.
+    expect(suggestImprovements(priorModel(), { caffeineMg: 500, warmupMin: 40 })).toEqual([]);
+  });
+
+  it('moves to the optimal minimum when the coefficient is negative', () => {
+    const model = priorModel();
+    model.mean[termIndex('caffeineMg')] = -0.004;
+    const s = suggestImprovements(model, { caffeineMg: 400 });
+    expect(s).toHaveLength(1);
+    expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 400, to: 100 });
+    expect(s[0].expectedGain).toBeCloseTo(1.2, 12);
+    expect(s[0].message).toBe('Keep caffeine to about 100 mg (+1.20 expected quality)');
+    // Missing caffeine (reference 0) is below the range: raising it would lower q.
+    expect(suggestImprovements(model, {})).toEqual([]);
+  });
+
+  it('keeps the top 3 when more features are actionable', () => {
+    const actionable = ['caffeineMg', 'warmupMin', 'sleepHours', 'daysSinceHardSession'];
+    const s = suggestImprovements(priorModel(), { caffeineMg: 0, warmupMin: 5, sleepHours: 5, daysSinceHardSession: 0 }, actionable);
+    // days 0 -> 4: 1.2; caffeine 0 -> 300: 0.9; sleep 5 -> 9: 0.48; warm-up 5 -> 15: 0.2 (cut)
+    expect(s.map((x) => x.variable)).toEqual(['daysSinceHardSession', 'caffeineMg', 'sleepHours']);
+    expect(s.map((x) => x.expectedGain)).toEqual([expect.closeTo(1.2, 12), expect.closeTo(0.9, 12), expect.closeTo(0.48, 12)]);
+  });
+});

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import { TtlCache } from '../../src/engine/ttl-cache.ts';
+
+function fakeClock(start = 1_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => void (t += ms) };
+}
+
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('TtlCache', () => {
+  it('expires entries after ttlMs', () => {
+    const clock = fakeClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 300_000, now: clock.now });
+    cache.set('rules', 15);
+    expect(cache.get('rules')).toBe(15);
+    expect(cache.size).toBe(1);
+    clock.advance(299_999);
+    expect(cache.get('rules')).toBe(15);
+    clock.advance(1);
+    expect(cache.get('rules')).toBeUndefined();
+    expect(cache.has('rules')).toBe(false);
+    expect(cache.size).toBe(0);
+  });
+
+  it('counts only live entries in size', () => {
+    const clock = fakeClock();
+    const cache = new TtlCache<string, number>({ ttlMs: 100, now: clock.now });
+    cache.set('a', 1);
+    clock.advance(60);
+    cache.set('b', 2);
+    expect(cache.size).toBe(2);
+    clock.advance(50);
+    expect(cache.size).toBe(1);
+    expect(cache.get('b')).toBe(2);
+  });
+
+  it('caches falsy values other than undefined', async () => {
+    const cache = new TtlCache<string, number | null>({ ttlMs: 100, now: fakeClock().now });
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      return null;
+    };
+    expect(await cache.getOrLoad('user', loader)).toBeNull();
+    expect(await cache.getOrLoad('user', loader)).toBeNull();
+    expect(calls).toBe(1);
+    expect(cache.has('user')).toBe(true);
+  });
+
+  it('coalesces concurrent loads of one key into one loader call', async () => {
+    const clock = fakeClock();
+    const cache = new TtlCache<string, string>({ ttlMs: 1_000, now: clock.now });
+    const d = deferred<string>();
+    let calls = 0;
+    const loader = () => {
+      calls++;
+      return d.promise;
+    };
+    const a = cache.getOrLoad('k', loader);
+    const b = cache.getOrLoad('k', loader);
+    expect(a).toBe(b);
+    expect(calls).toBe(1);
+    d.resolve('v');
+    expect(await a).toBe('v');
+    expect(await b).toBe('v');
+    expect(cache.get('k')).toBe('v');
+
+    // Served from the cache until expiry, then loaded again.
+    expect(await cache.getOrLoad('k', async () => 'other')).toBe('v');
+    clock.advance(1_000);
+    expect(await cache.getOrLoad('k', async () => 'fresh')).toBe('fresh');
+  });
+
+  it('does not cache a failed load, and the next call loads again', async () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    const d = deferred<number>();
+    const a = cache.getOrLoad('k', () => d.promise);
+    const b = cache.getOrLoad('k', () => Promise.resolve(99));
+    d.reject(new Error('db down'));
+    await expect(a).rejects.toThrow('db down');
+    await expect(b).rejects.toThrow('db down'); // coalesced onto the failing load
+    expect(cache.has('k')).toBe(false);
+    expect(cache.size).toBe(0);
+    expect(await cache.getOrLoad('k', async () => 7)).toBe(7);
+  });
+
+  it('turns a synchronously throwing loader into a rejection', async () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    await expect(
+      cache.getOrLoad('k', () => {
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
+    expect(await cache.getOrLoad('k', () => 3)).toBe(3);
+  });
+
+  it('delete invalidates at once, including a load in flight', async () => {
+    const cache = new TtlCache<string, string>({ ttlMs: 1_000, now: fakeClock().now });
+    cache.set('rules', 'old');
+    expect(cache.delete('rules')).toBe(true);
+    expect(cache.get('rules')).toBeUndefined();
+    expect(cache.delete('rules')).toBe(false);
+
+    const stale = deferred<string>();
+    const pending = cache.getOrLoad('rules', () => stale.promise);
+    cache.delete('rules'); // e.g. an admin wrote a rule while the old set was loading
+    const fresh = cache.getOrLoad('rules', async () => 'new');
+    stale.resolve('stale');
+    expect(await pending).toBe('stale'); // its waiting caller still gets an answer
+    expect(await fresh).toBe('new');
+    expect(cache.get('rules')).toBe('new'); // the stale load never lands in the cache
+  });
+
+  it('clear empties everything', () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    cache.set('a', 1).set('b', 2);
+    cache.clear();
+    expect(cache.size).toBe(0);
+    expect(cache.get('a')).toBeUndefined();
+  });
+
+  it('evicts the least recently used entry beyond maxEntries', () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now, maxEntries: 2 });
+    cache.set('a', 1).set('b', 2);
+    expect(cache.get('a')).toBe(1); // a is now more recent than b
+    cache.set('c', 3);
+    expect(cache.size).toBe(2);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('c')).toBe(3);
+  });
+
+  it('rejects invalid options', () => {
+    expect(() => new TtlCache({ ttlMs: -1 })).toThrow(RangeError);
+    expect(() => new TtlCache({ ttlMs: 10, maxEntries: 0 })).toThrow(RangeError);
+  });
+
+  it('uses the real clock by default', () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 60_000 });
+    cache.set('a', 1);
+    expect(cache.get('a')).toBe(1);
+  });
+});
