@@ -8,6 +8,8 @@ export interface Config {
   /** PostgreSQL server URL; null means embedded PGlite in pgliteDir. */
   databaseUrl: string | null;
   pgliteDir: string;
+  /** Where development state lives (generated JWT secret): the parent of pgliteDir. */
+  dataDir: string;
   redisUrl: string | null;
   /** HS256 secret; null means "generate one into the data dir" (development only). */
   jwtSecret: string | null;
@@ -65,6 +67,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: env.HOST || '127.0.0.1',
     databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
     pgliteDir: path.resolve(env.PGLITE_DIR || './data/pglite'),
+    dataDir: path.dirname(path.resolve(env.PGLITE_DIR || './data/pglite')),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     jwtSecret,
     nightlyTrainingCron,

@@ -6,7 +6,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import { PrismaClient } from '../generated/prisma/client.ts';
+import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -43,8 +43,8 @@ export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
   return openPglite(opts.pgliteDir, opts, log);
 }
 
-function queryLogOptions(onQuery?: (sql: string) => void) {
-  return onQuery ? ({ log: [{ emit: 'event', level: 'query' }] } as const) : ({} as const);
+function queryLogOptions(onQuery?: (sql: string) => void): { log?: Prisma.LogDefinition[] } {
+  return onQuery ? { log: [{ emit: 'event', level: 'query' }] } : {};
 }
 
 function attachQueryCounter(prisma: PrismaClient, onQuery?: (sql: string) => void): void {

@@ -31,13 +31,6 @@ export async function applyMigrations(
   }
 }
 
-/** Names of migrations in the folder that the database has not recorded as finished. */
-export async function pendingMigrations(adapter: SqlDriverAdapter): Promise<string[]> {
-  const list = await loadMigrationList();
-  const applied = await appliedNames(adapter);
-  return list.migrationDirectories.map((d) => d.path).filter((name) => !applied.has(name));
-}
-
 async function appliedNames(adapter: SqlDriverAdapter): Promise<Set<string>> {
   const exists = await adapter.queryRaw({
     sql: `SELECT to_regclass('_prisma_migrations') IS NOT NULL AS "exists"`,

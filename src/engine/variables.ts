@@ -81,6 +81,41 @@ export const CHECK_IN_VARIABLES = [
   v({ name: 'currentNiggles', kind: 'niggles', feature: false, statistic: false, description: 'Current niggles: location, severity 1-10, notes, recurring' }),
 ] as const satisfies readonly VariableSpec[];
 
+/** Plan, outcome and deviation fields of a session (validated with the same machinery). */
+export const SESSION_FIELDS = [
+  v({ name: 'plannedDurationMin', kind: 'int', min: 0, max: 1440, feature: false, statistic: false, description: 'Planned duration, minutes' }),
+  v({ name: 'sessionQuality', kind: 'int', min: 1, max: 10, feature: false, statistic: true, description: 'Session quality, 1-10: the key outcome' }),
+  v({ name: 'sessionRpe', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Session RPE, 1-10' }),
+  v({ name: 'satisfaction', kind: 'int', min: 1, max: 5, feature: false, statistic: false, description: 'Satisfaction, 1-5' }),
+  v({ name: 'energyPost', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Energy after the session, 1-10' }),
+  v({ name: 'totalClimbs', kind: 'int', min: 0, max: 1000, feature: false, statistic: false, description: 'Climbs attempted' }),
+  v({ name: 'actualSessionType', kind: 'sessionType', feature: false, statistic: false, description: 'Session type actually done' }),
+  v({ name: 'actualIntensity', kind: 'intensity', feature: false, statistic: false, description: 'Intensity actually done' }),
+  v({ name: 'actualCaffeineMg', kind: 'int', min: 0, max: 1000, feature: false, statistic: false, description: 'Caffeine actually taken, mg' }),
+  v({ name: 'actualWarmupMin', kind: 'int', min: 0, max: 180, feature: false, statistic: false, description: 'Warm-up actually done, minutes' }),
+  v({ name: 'actualDurationMin', kind: 'int', min: 0, max: 1440, feature: false, statistic: false, description: 'Actual duration, minutes' }),
+  v({ name: 'newNiggles', kind: 'niggles', feature: false, statistic: false, description: 'Niggles that appeared during the session' }),
+] as const satisfies readonly VariableSpec[];
+
+/** Numeric fields of a baseline assessment with their plausible ranges. */
+export const BASELINE_NUMERIC_FIELDS = [
+  v({ name: 'age', kind: 'int', min: 5, max: 100, feature: false, statistic: false, description: 'Age, years' }),
+  v({ name: 'heightCm', kind: 'float', min: 80, max: 250, feature: false, statistic: false, description: 'Height, cm' }),
+  v({ name: 'weightKg', kind: 'float', min: 15, max: 250, feature: false, statistic: false, description: 'Body weight, kg' }),
+  v({ name: 'armSpanCm', kind: 'float', min: 80, max: 270, feature: false, statistic: false, description: 'Arm span, cm' }),
+  v({ name: 'yearsClimbing', kind: 'float', min: 0, max: 80, feature: false, statistic: false, description: 'Years climbing' }),
+  v({ name: 'sessionsPerWeek', kind: 'float', min: 0, max: 21, feature: false, statistic: false, description: 'Sessions per week' }),
+  v({ name: 'maxHangWeightKg', kind: 'float', min: -100, max: 200, feature: false, statistic: false, description: 'Max hang: added weight, kg (negative = assisted)' }),
+  v({ name: 'maxHangEdgeMm', kind: 'int', min: 3, max: 60, feature: false, statistic: false, description: 'Max hang edge depth, mm' }),
+  v({ name: 'maxPullups', kind: 'int', min: 0, max: 200, feature: false, statistic: false, description: 'Max pull-ups' }),
+  v({ name: 'fearOfFalling', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical fear of falling, 1-10' }),
+  v({ name: 'performanceAnxiety', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical performance anxiety, 1-10' }),
+  v({ name: 'competitionOrientation', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Competition orientation, 1-10' }),
+  v({ name: 'processVsOutcome', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Process (1) vs outcome (10) focus' }),
+  v({ name: 'typicalRecoveryDays', kind: 'int', min: 0, max: 30, feature: false, statistic: false, description: 'Typical recovery days after a hard session' }),
+  v({ name: 'sleepQualityTypical', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical sleep quality, 1-10' }),
+] as const satisfies readonly VariableSpec[];
+
 export type CheckInVariableName = (typeof CHECK_IN_VARIABLES)[number]['name'];
 
 export const VARIABLE_BY_NAME: ReadonlyMap<string, VariableSpec> = new Map(
@@ -196,6 +231,17 @@ export const MODEL_TERMS: readonly FeatureSpec[] = MODEL_TERM_NAMES.map((name) =
 export const P = MODEL_TERMS.length;
 export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);
 export const FEATURE_NAMES: readonly string[] = TERM_NAMES.slice(1);
+
+/** Term-keyed record -> array in MODEL_TERMS order; null when a term is missing or not a number. */
+export function termArray(record: unknown): number[] | null {
+  if (!record || typeof record !== 'object' || Array.isArray(record)) return null;
+  const r = record as Record<string, unknown>;
+  const out = TERM_NAMES.map((name) => r[name]);
+  return out.every((x) => typeof x === 'number' && Number.isFinite(x)) ? (out as number[]) : null;
+}
+
+/** Array in MODEL_TERMS order -> term-keyed record (the stored JSON shape). */
+export const termRecord = (values: ArrayLike<number>): Record<string, number> => Object.fromEntries(TERM_NAMES.map((name, j) => [name, values[j]]));
 
 /** Default residual variance when no population fit exists yet (sigma = 1.5). */
 export const DEFAULT_SIGMA2 = 1.5 * 1.5;

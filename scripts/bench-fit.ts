@@ -1,0 +1,164 @@
+// Nightly-fit and quick-update benchmark (in memory, no database).
+//
+//   npx tsx scripts/bench-fit.ts            # 1k athletes x 50 sessions
+//   npx tsx scripts/bench-fit.ts --large    # also 10k athletes x 100 sessions (1M sessions)
+//   options: --updates 10000 --seed 7 --no-write
+//
+// Per size: (1) one streaming pass from raw rows (check-in objects, as a database cursor yields them, one
+// athlete's rows at a time) to per-user sufficient statistics; (2) fitHierarchical over those statistics.
+// Row generation is timed separately and excluded. Memory is sampled after every page and every sweep.
+// Then the quick update (addObservation + userPosterior) p50/p99 over --updates completed sessions.
+// Writes the Markdown report between <!-- fit:start --> and <!-- fit:end --> in BENCHMARKS.md.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes.ts';
+import { simulateAthlete } from '../src/engine/synthetic.ts';
+import { P, designRow } from '../src/engine/variables.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    large: { type: 'boolean', default: false },
+    updates: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '7' },
+    'no-write': { type: 'boolean', default: false },
+  },
+});
+const seed = Number(args.seed);
+const sizes: [number, number][] = [[1000, 50]];
+if (args.large) sizes.push([10_000, 100]);
+
+const mb = (b: number) => (b / 1024 / 1024).toFixed(0);
+let peakRss = 0;
+let peakHeap = 0;
+function sampleMemory(): void {
+  const m = process.memoryUsage();
+  if (m.rss > peakRss) peakRss = m.rss;
+  if (m.heapUsed > peakHeap) peakHeap = m.heapUsed;
+}
+function resetPeaks(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+  peakRss = 0;
+  peakHeap = 0;
+  sampleMemory();
+}
+
+interface SizeResult {
+  users: number;
+  sessionsPerUser: number;
+  sessions: number;
+  generateMs: number;
+  statsMs: number;
+  fitMs: number;
+  sweeps: number;
+  converged: boolean;
+  peakRssMb: string;
+  peakHeapMb: string;
+  baseRssMb: string;
+}
+
+const results: SizeResult[] = [];
+let lastFit: { stats: SufficientStats[]; hyper: ReturnType<typeof fitHierarchical>['hyper'] } | null = null;
+
+for (const [users, perUser] of sizes) {
+  resetPeaks();
+  const baseRss = process.memoryUsage().rss;
+  const stats: SufficientStats[] = new Array(users);
+  let generateMs = 0;
+  let statsMs = 0;
+  let sessions = 0;
+  for (let u = 0; u < users; u++) {
+    let t = performance.now();
+    const page = simulateAthlete(u, perUser, { seed }).sessions; // the rows a cursor would yield for this user
+    generateMs += performance.now() - t;
+    t = performance.now();
+    const s = emptyStats();
+    for (const row of page) addSession(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
+    stats[u] = s;
+    statsMs += performance.now() - t;
+    sessions += page.length;
+    if (u % 100 === 0) sampleMemory();
+  }
+  sampleMemory();
+  const fit = fitHierarchical(stats, { onProgress: sampleMemory });
+  sampleMemory();
+  results.push({
+    users,
+    sessionsPerUser: perUser,
+    sessions,
+    generateMs,
+    statsMs,
+    fitMs: fit.diagnostics.elapsedMs,
+    sweeps: fit.diagnostics.iterations,
+    converged: fit.diagnostics.converged,
+    peakRssMb: mb(peakRss),
+    peakHeapMb: mb(peakHeap),
+    baseRssMb: mb(baseRss),
+  });
+  console.log(results.at(-1));
+  lastFit = { stats, hyper: fit.hyper };
+}
+
+// Quick update: one completed session -> rank-1 step on the stored statistics -> conjugate posterior.
+const updates = Number(args.updates);
+const { stats, hyper } = lastFit!;
+const times = new Float64Array(updates);
+const x = new Float64Array(P);
+const rows = simulateAthlete(999_999, 200, { seed: seed + 1 }).sessions;
+for (let i = 0; i < updates; i++) {
+  const userStats = stats[i % stats.length];
+  const row = rows[i % rows.length];
+  const t = process.hrtime.bigint();
+  designRow(row.checkIn as Record<string, unknown>, x);
+  addObservation(userStats, x, row.sessionQuality);
+  const model = userPosterior(userStats, hyper);
+  times[i] = Number(process.hrtime.bigint() - t) / 1000;
+  if (!(model.sigma2 > 0)) throw new Error('unexpected');
+}
+const sorted = Array.from(times).sort((a, b) => a - b);
+const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const quick = { p50: q(0.5), p99: q(0.99), max: sorted.at(-1)! };
+console.log('quick update µs', quick);
+
+// ---------------------------------------------------------------- report
+const cpu = os.cpus();
+const lines: string[] = [];
+lines.push(`Command: \`${`npx tsx scripts/bench-fit.ts ${process.argv.slice(2).join(' ')}`.trim()}\``);
+lines.push('');
+lines.push(`Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}.`);
+lines.push('');
+lines.push('Nightly fit from raw rows: one streaming pass to per-user sufficient statistics (designRow + rank-1 update per row; row generation excluded), then `fitHierarchical` (VB sweeps, each users x p³). Peak memory sampled after every 100 users of the pass and after every sweep (RSS includes the V8 heap and Node itself).');
+lines.push('');
+lines.push('| Users x sessions | Sessions | Stats pass | Fit | Sweeps | Total (pass + fit) | Peak RSS (at start) | Peak heap used |');
+lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of results) {
+  lines.push(
+    `| ${r.users.toLocaleString('en')} x ${r.sessionsPerUser} | ${r.sessions.toLocaleString('en')} | ${(r.statsMs / 1000).toFixed(2)} s | ${(r.fitMs / 1000).toFixed(2)} s | ${r.sweeps}${r.converged ? '' : ' (not converged)'} | ` +
+      `${((r.statsMs + r.fitMs) / 1000).toFixed(2)} s | ${r.peakRssMb} MB (${r.baseRssMb} MB) | ${r.peakHeapMb} MB |`,
+  );
+}
+lines.push('');
+lines.push(
+  `Quick update (designRow + addObservation + userPosterior with the fitted hyperparameters, ${updates.toLocaleString('en')} updates over ` +
+    `${stats.length.toLocaleString('en')} users): p50 ${quick.p50.toFixed(1)} µs, p99 ${quick.p99.toFixed(1)} µs, max ${quick.max.toFixed(0)} µs. Target: far under 20 ms.`,
+);
+if (!args.large) lines.push('', 'The 1M-session size (10k x 100) runs with `--large`.');
+const report = lines.join('\n');
+console.log(report);
+
+function writeBlock(file: string, name: string, body: string): void {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${start}\n${body}\n${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(start);
+  const k = text.indexOf(end);
+  if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
+  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
+  writeFileSync(file, text);
+}
+
+if (!args['no-write']) {
+  writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'fit', `## Nightly fit and quick update (in memory)\n\n${report}`);
+  console.log('\nwritten to BENCHMARKS.md (fit block)');
+}

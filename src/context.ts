@@ -1,0 +1,24 @@
+// What every resolver receives: the viewer (from the JWT) and the application's services.
+import type { Viewer } from './auth.ts';
+import type { TokenService } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Database } from './db/client.ts';
+import type { AppPrisma } from './db/session-hook.ts';
+import type { AppPubSub } from './pubsub.ts';
+import type { EngineStore } from './resolvers/engine-store.ts';
+import type { Loaders } from './resolvers/loaders.ts';
+
+export interface Services {
+  config: Config;
+  db: Database;
+  prisma: AppPrisma;
+  tokens: TokenService;
+  engine: EngineStore;
+  pubsub: AppPubSub;
+}
+
+export interface Context {
+  viewer: Viewer | null;
+  services: Services;
+  loaders: Loaders;
+}

@@ -1,0 +1,55 @@
+// Seed data (priors of domain.md section 5, rules of section 4) from the data files under prisma/seed,
+// inserted at startup when missing; rows that already exist (edited by an admin or not) are never overwritten.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { validateRuleDefinition, type RuleDefinitionInput } from '../engine/rules.ts';
+import { SEED_PRIORS } from '../engine/variables.ts';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { PRISMA_DIR } from './schema-engine.ts';
+
+export async function loadSeedRules(): Promise<RuleDefinitionInput[]> {
+  const text = await readFile(path.join(PRISMA_DIR, 'seed', 'expert-rules.json'), 'utf8');
+  return JSON.parse(text) as RuleDefinitionInput[];
+}
+
+export async function seedReferenceData(prisma: PrismaClient): Promise<{ priors: number; rules: number }> {
+  const priors = await prisma.populationPrior.createMany({
+    data: SEED_PRIORS.map((p) => ({
+      variable: p.variable,
+      populationMean: p.populationMean,
+      populationStd: p.populationStd,
+      individualVariance: p.individualVariance ?? null,
+      referenceValue: p.referenceValue ?? null,
+      effectDirection: p.effectDirection ?? null,
+      category: p.category ?? null,
+      confidence: p.confidence ?? null,
+      source: p.source ?? null,
+      literatureRefs: p.literatureRefs,
+      description: p.description ?? null,
+      optimalMin: p.optimalMin ?? null,
+      optimalMax: p.optimalMax ?? null,
+      isActive: p.isActive,
+    })),
+    skipDuplicates: true,
+  });
+  const seedRules = await loadSeedRules();
+  const rules = await prisma.expertRule.createMany({
+    data: seedRules.map((raw) => {
+      const rule = validateRuleDefinition(raw); // a broken seed file fails loudly at startup
+      return {
+        name: rule.name,
+        description: rule.description,
+        category: rule.category,
+        priority: rule.priority,
+        conditions: rule.conditions as Prisma.InputJsonValue,
+        actions: rule.actions as unknown as Prisma.InputJsonValue,
+        confidence: typeof raw.confidence === 'string' ? raw.confidence : null,
+        source: rule.source ?? null,
+        evidence: rule.evidence ?? null,
+        isActive: raw.isActive !== false,
+      };
+    }),
+    skipDuplicates: true,
+  });
+  return { priors: priors.count, rules: rules.count };
+}

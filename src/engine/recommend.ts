@@ -1,0 +1,47 @@
+// The phases of a pre-session recommendation (domain.md sections 4, 7, 8), each a pure step, so the
+// stream can send every phase the moment it is ready and the one-shot query folds the same steps.
+import { predict, sessionTypeFromQuality } from './prediction.ts';
+import { evaluateRules, finalSessionType, type CompiledRuleSet } from './rules.ts';
+import { buildStatisticalContext, type StatisticalContext } from './statistics.ts';
+import { suggestImprovements } from './suggestions.ts';
+import type { Constraints, PastSession, PopulationStat, Prediction, RuleEvaluation, Suggestion, UserModel } from './types.ts';
+import type { CheckIn, SessionType } from './variables.ts';
+
+export function rulesPhase(rules: CompiledRuleSet, checkIn: CheckIn, baseline: Readonly<Record<string, unknown>> | null): RuleEvaluation {
+  return evaluateRules(rules, { checkIn, baseline });
+}
+
+export interface ModelPhaseResult {
+  prediction: Prediction;
+  /** The model's own choice before any rule ceiling. */
+  modelSessionType: SessionType;
+}
+
+export function predictionPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation): ModelPhaseResult {
+  const prediction = predict(model, checkIn, evaluation.predictionMultiplier);
+  return { prediction, modelSessionType: sessionTypeFromQuality(prediction.expectedQuality, checkIn) };
+}
+
+export interface RecommendationsPhaseResult {
+  sessionType: SessionType;
+  suggestions: Suggestion[];
+  constraints: Constraints;
+}
+
+export function recommendationsPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation, modelSessionType: SessionType): RecommendationsPhaseResult {
+  return {
+    sessionType: finalSessionType(modelSessionType, evaluation.constraints),
+    suggestions: suggestImprovements(model, checkIn),
+    constraints: evaluation.constraints,
+  };
+}
+
+export function statsPhase(input: {
+  checkIn: CheckIn;
+  model: UserModel;
+  population: { mu: number[] } | null;
+  populationStats: PopulationStat[];
+  history: PastSession[];
+}): StatisticalContext {
+  return buildStatisticalContext(input);
+}

@@ -1,0 +1,357 @@
+// The learning loop's jobs: quick per-user updates after session writes, per-user retraining, the nightly
+// hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
+import { performance } from 'node:perf_hooks';
+import cron, { type ScheduledTask } from 'node-cron';
+import { addSession, emptyStats, fitHierarchical, parseStats, userPosterior } from '../engine/bayes.ts';
+import { trainingRow } from '../engine/training-row.ts';
+import type { Services } from '../context.ts';
+import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
+import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
+import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
+import { readTrainingData, readUserData, staleUsers, type UserData } from './training-data.ts';
+
+/** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
+export const NIGHTLY_LOCK_KEY = 0x636c6d62; // "clmb"
+const PAUSE_SETTING = 'trainingSchedule.paused';
+const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
+
+export interface TrainingSchedule {
+  cron: string;
+  timezone: string;
+  paused: boolean;
+  nextRunAt: Date | null;
+  lastRun: TrainingRun | null;
+}
+
+const json = (v: unknown) => v as Prisma.InputJsonValue;
+
+export class TrainingService {
+  private task: ScheduledTask | null = null;
+  private nightlyInFlight: Promise<TrainingRun> | null = null;
+  /** Per-user chain: quick updates of one athlete run one after another, never interleaved. */
+  private readonly userQueues = new Map<string, Promise<void>>();
+  private readonly pending = new Set<Promise<unknown>>();
+  private readonly retryTimers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly log: (msg: string) => void;
+
+  constructor(
+    private readonly services: Services,
+    opts: { log?: (msg: string) => void } = {},
+  ) {
+    this.log = opts.log ?? console.log;
+  }
+
+  private get prisma() {
+    return this.services.db.prisma;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.pending.add(p);
+    p.finally(() => this.pending.delete(p)).catch(() => {});
+    return p;
+  }
+
+  // ------------------------------------------------------------------ quick update
+
+  /** Listener of the session-completion extension: runs after the write has returned to its caller. */
+  onSessionChanges(changes: SessionChange[]): void {
+    if (this.stopped) return;
+    const byUser = new Map<string, SessionChange[]>();
+    for (const c of changes) byUser.set(c.userId, [...(byUser.get(c.userId) ?? []), c]);
+    for (const [userId, list] of byUser) this.enqueue(userId, () => this.quickUpdate(userId, list, 0));
+  }
+
+  private enqueue(userId: string, work: () => Promise<unknown>): Promise<void> {
+    const previous = this.userQueues.get(userId) ?? Promise.resolve();
+    const next = previous.then(work).then(
+      () => {},
+      () => {},
+    );
+    this.userQueues.set(userId, next);
+    void next.finally(() => {
+      if (this.userQueues.get(userId) === next) this.userQueues.delete(userId);
+    });
+    this.track(next);
+    return next;
+  }
+
+  /** Resolves when every queued quick update has finished (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+  }
+
+  /**
+   * Exact conjugate update for one athlete given the cached population hyperparameters. The common case, a
+   * newly rated session, is a rank-1 step on the stored sufficient statistics; anything else (a correction,
+   * a deletion, a write that did not commit as reported) recomputes the athlete's statistics from the table.
+   */
+  async quickUpdate(userId: string, changes: SessionChange[], attempt: number): Promise<TrainingRun | null> {
+    const started = new Date();
+    const t0 = performance.now();
+    try {
+      const { hyper } = await this.services.engine.population();
+      const outcome = await this.prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${userId}))`;
+        const stored = await tx.modelOutput.findUnique({ where: { userId }, select: { sufficientStats: true, dataThrough: true } });
+        let data: UserData | null = null;
+        const stats = stored ? parseStats(stored.sufficientStats) : null;
+        if (stats && stored) {
+          data = { stats, dataThrough: stored.dataThrough };
+          for (const change of changes) {
+            const after = change.after;
+            const pureAddition = !isTrainingRow(change.before) && isTrainingRow(after);
+            const current = after ? await tx.climbingSession.findUnique({ where: { id: after.id }, select: TRAINING_SELECT }) : null;
+            const asReported = current && after && current.updatedAt.getTime() === after.updatedAt.getTime();
+            const alreadyIn = data.dataThrough && after && after.updatedAt <= data.dataThrough;
+            if (!pureAddition || !asReported || alreadyIn) {
+              data = null;
+              break;
+            }
+            const row = trainingRow(current);
+            if (!row) {
+              data = null;
+              break;
+            }
+            addSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
+            data.dataThrough = current.updatedAt;
+          }
+        }
+        const rank1 = data !== null;
+        data ??= await readUserData(tx as unknown as typeof this.prisma, userId);
+        const result = userPosterior(data.stats, hyper);
+        const durationMs = performance.now() - t0;
+        await upsertModelOutput(tx, { userId, result, stats: data.stats, dataThrough: data.dataThrough, trainingDurationMs: durationMs });
+        const run = await tx.trainingRun.create({
+          data: {
+            kind: 'QUICK_UPDATE',
+            status: 'SUCCEEDED',
+            trigger: 'SESSION_COMPLETED',
+            userId,
+            startedAt: started,
+            finishedAt: new Date(),
+            usersTrained: 1,
+            sessionsUsed: data.stats.n,
+            attempts: attempt + 1,
+            stageTimings: json({ totalMs: durationMs, path: rank1 ? 'rank1' : 'recompute' }),
+          },
+        });
+        return run;
+      });
+      this.afterUserModelWrite(userId);
+      return outcome;
+    } catch (err) {
+      const message = (err as Error).message ?? String(err);
+      this.log(`[MODEL] quick update for ${userId} failed (attempt ${attempt + 1}): ${message}`);
+      await this.prisma.trainingRun
+        .create({
+          data: { kind: 'QUICK_UPDATE', status: 'FAILED', trigger: 'SESSION_COMPLETED', userId, startedAt: started, finishedAt: new Date(), error: message, attempts: attempt + 1 },
+        })
+        .catch(() => {});
+      if (attempt < RETRY_DELAYS_MS.length && !this.stopped) {
+        // A retry recomputes from the table, so it does not depend on the reported snapshots any more.
+        const timer = setTimeout(() => {
+          this.retryTimers.delete(timer);
+          void this.enqueue(userId, () => this.quickUpdate(userId, [], attempt + 1));
+        }, RETRY_DELAYS_MS[attempt]);
+        timer.unref();
+        this.retryTimers.add(timer);
+      }
+      return null;
+    }
+  }
+
+  private afterUserModelWrite(userId: string): void {
+    this.services.engine.invalidate({ kind: 'model', userId });
+    this.services.pubsub.publish('modelUpdated', { userId });
+  }
+
+  // ------------------------------------------------------------------ per-user training
+
+  /** Recomputes one athlete from the sessions table (trainUserModel and catch-up). */
+  async trainUser(userId: string, trigger: TrainingTrigger): Promise<TrainingRun> {
+    const run = await this.prisma.trainingRun.create({ data: { kind: 'USER', status: 'RUNNING', trigger, userId } });
+    const t0 = performance.now();
+    try {
+      const { hyper } = await this.services.engine.population();
+      const data = await readUserData(this.prisma, userId);
+      const result = userPosterior(data.stats, hyper);
+      await upsertModelOutput(this.prisma, { userId, result, stats: data.stats, dataThrough: data.dataThrough, trainingDurationMs: performance.now() - t0 });
+      this.afterUserModelWrite(userId);
+      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: 1, sessionsUsed: data.stats.n, stageTimings: json({ totalMs: performance.now() - t0 }) });
+    } catch (err) {
+      return this.finish(run.id, 'FAILED', { error: (err as Error).message });
+    }
+  }
+
+  /** Catches up athletes whose sessions are newer than their model (startup, and missed quick updates). */
+  async catchUp(trigger: TrainingTrigger): Promise<number> {
+    if (this.stopped) return 0;
+    try {
+      const users = await staleUsers(this.prisma);
+      if (users.length === 0) return 0;
+      this.log(`[MODEL] catch-up: ${users.length} athlete(s) have sessions newer than their model`);
+      for (const userId of users) {
+        if (this.stopped) break;
+        await this.enqueue(userId, () => this.trainUser(userId, trigger));
+      }
+      return users.length;
+    } catch (err) {
+      this.log(`[MODEL] catch-up failed: ${(err as Error).message}`);
+      return 0;
+    }
+  }
+
+  // ------------------------------------------------------------------ nightly
+
+  /**
+   * The nightly pipeline: training data -> trained model -> population statistics. One run at a time in this
+   * process (in-flight guard) and across instances (advisory lock); a run that finds either taken is SKIPPED.
+   */
+  runNightly(trigger: TrainingTrigger): Promise<TrainingRun> {
+    if (this.nightlyInFlight) {
+      return this.skipped('NIGHTLY', trigger, 'A nightly training run is already in progress in this instance');
+    }
+    const run = this.track(this.nightlyPipeline(trigger)).finally(() => {
+      this.nightlyInFlight = null;
+    });
+    this.nightlyInFlight = run;
+    return run;
+  }
+
+  /** The run row of the in-flight nightly fit, if any (the mutation returns it at once). */
+  get nightlyRunning(): boolean {
+    return this.nightlyInFlight !== null;
+  }
+
+  private async skipped(kind: TrainingRunKind, trigger: TrainingTrigger, reason: string): Promise<TrainingRun> {
+    this.log(`[TRAIN] ${kind} run skipped: ${reason}`);
+    return this.prisma.trainingRun.create({ data: { kind, status: 'SKIPPED', trigger, startedAt: new Date(), finishedAt: new Date(), error: reason } });
+  }
+
+  private async nightlyPipeline(trigger: TrainingTrigger): Promise<TrainingRun> {
+    const lock = await this.services.db.tryLock(NIGHTLY_LOCK_KEY);
+    if (!lock) return this.skipped('NIGHTLY', trigger, 'Another instance holds the nightly training lock');
+    const run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger } });
+    const timings: Record<string, number> = {};
+    const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const t = performance.now();
+      this.log(`[TRAIN] ${name}: started`);
+      const out = await work();
+      timings[`${name}Ms`] = Math.round(performance.now() - t);
+      this.log(`[TRAIN] ${name}: done in ${(timings[`${name}Ms`] / 1000).toFixed(1)} s`);
+      return out;
+    };
+    try {
+      const t0 = performance.now();
+      const data = await stage('trainingData', () =>
+        readTrainingData(this.prisma, {
+          onBatch: (n) => {
+            if (n > 0 && n % 100_000 < 5000) this.log(`[TRAIN] trainingData: ${n} sessions read`);
+          },
+        }),
+      );
+      this.log(`[TRAIN] trainingData: ${data.sessions} sessions from ${data.users.size} athletes`);
+
+      const fitted = await stage('trainedModel', async () => {
+        // Athletes who still have a model but no rated sessions any more are refreshed to the population.
+        const withModel = await this.prisma.modelOutput.findMany({ select: { userId: true } });
+        for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
+        const userIds = [...data.users.keys()];
+        const tFit = performance.now();
+        const fit = fitHierarchical(
+          userIds.map((id) => data.users.get(id)!.stats),
+          {
+            onProgress: (iteration, delta) => {
+              if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
+            },
+          },
+        );
+        const fitMs = performance.now() - tFit;
+        timings.fitMs = Math.round(fitMs);
+        await this.prisma.populationModel.create({
+          data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: data.sessions, diagnostics: fit.diagnostics }),
+        });
+        const perUserMs = fitMs / Math.max(1, userIds.length);
+        const written = await upsertModelOutputs(
+          this.prisma,
+          userIds.map((userId, i) => ({ userId, result: fit.users[i], stats: data.users.get(userId)!.stats, dataThrough: data.users.get(userId)!.dataThrough, trainingDurationMs: perUserMs })),
+        );
+        this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
+        return { users: userIds.length };
+      });
+
+      await stage('populationStatistics', async () => {
+        const computedAt = new Date();
+        await this.prisma.$transaction([
+          this.prisma.populationStatistic.deleteMany({}),
+          this.prisma.populationStatistic.createMany({ data: data.populationStats.map((s) => ({ ...s, computedAt })) }),
+        ]);
+      });
+
+      timings.totalMs = Math.round(performance.now() - t0);
+      this.services.engine.invalidate({ kind: 'population' });
+      for (const userId of data.users.keys()) this.afterUserModelWrite(userId);
+      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings) });
+    } catch (err) {
+      this.log(`[TRAIN] nightly run failed: ${(err as Error).stack ?? err}`);
+      return this.finish(run.id, 'FAILED', { error: (err as Error).message, stageTimings: json(timings) });
+    } finally {
+      await lock.release();
+    }
+  }
+
+  private finish(id: string, status: 'SUCCEEDED' | 'FAILED', data: Prisma.TrainingRunUpdateInput): Promise<TrainingRun> {
+    return this.prisma.trainingRun.update({ where: { id }, data: { ...data, status, finishedAt: new Date() } });
+  }
+
+  // ------------------------------------------------------------------ schedule
+
+  async isPaused(): Promise<boolean> {
+    const row = await this.prisma.appSetting.findUnique({ where: { key: PAUSE_SETTING } });
+    return row?.value === true;
+  }
+
+  async setPaused(paused: boolean): Promise<void> {
+    await this.prisma.appSetting.upsert({ where: { key: PAUSE_SETTING }, create: { key: PAUSE_SETTING, value: paused }, update: { value: paused } });
+  }
+
+  async startSchedule(): Promise<void> {
+    const expression = this.services.config.nightlyTrainingCron;
+    this.task = cron.createTask(
+      expression,
+      async () => {
+        // Paused is read from the database at each tick, so it holds across restarts and instances.
+        if (await this.isPaused()) {
+          this.log('[TRAIN] scheduled nightly run skipped: the schedule is paused');
+          return;
+        }
+        await this.runNightly('SCHEDULE');
+      },
+      { name: 'nightly-training', timezone: 'UTC', noOverlap: true },
+    );
+    this.task.start();
+    this.log(`[TRAIN] nightly training scheduled "${expression}" (UTC); next run ${this.task.getNextRun()?.toISOString() ?? 'never'}${(await this.isPaused()) ? ' (paused)' : ''}`);
+  }
+
+  async schedule(): Promise<TrainingSchedule> {
+    const [paused, lastRun] = await Promise.all([
+      this.isPaused(),
+      this.prisma.trainingRun.findFirst({ where: { kind: 'NIGHTLY', status: { in: ['SUCCEEDED', 'FAILED', 'RUNNING'] } }, orderBy: { startedAt: 'desc' } }),
+    ]);
+    const nextRunAt = paused ? null : (this.task?.getNextRun() ?? null);
+    return { cron: this.services.config.nightlyTrainingCron, timezone: 'UTC', paused, nextRunAt, lastRun };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.task) {
+      await this.task.destroy();
+      this.task = null;
+    }
+    for (const t of this.retryTimers) clearTimeout(t);
+    this.retryTimers.clear();
+    await this.idle();
+  }
+}
+

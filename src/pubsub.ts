@@ -1,0 +1,31 @@
+// One pub/sub for subscriptions and cache invalidation: in-process, or shared by every instance through Redis.
+import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
+import { createPubSub } from 'graphql-yoga';
+import { Redis } from 'ioredis';
+
+export type CacheScope = { kind: 'rules' } | { kind: 'priors' } | { kind: 'population' } | { kind: 'model'; userId: string };
+
+export interface ModelUpdatedEvent {
+  userId: string;
+}
+
+export type Topics = {
+  cacheInvalidated: [CacheScope];
+  modelUpdated: [ModelUpdatedEvent];
+};
+
+export function createAppPubSub(redisUrl: string | null) {
+  if (!redisUrl) return { pubsub: createPubSub<Topics>(), close: async () => {} };
+  const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
+  return {
+    pubsub,
+    close: async () => {
+      publishClient.disconnect();
+      subscribeClient.disconnect();
+    },
+  };
+}
+
+export type AppPubSub = ReturnType<typeof createAppPubSub>['pubsub'];

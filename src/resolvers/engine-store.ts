@@ -1,0 +1,188 @@
+// What the engine reads, loaded from the database through TTL caches (domain.md section 9):
+// rules 300 s, priors and population 600 s, per-user models 1800 s. Writes invalidate at once, on every
+// instance (the invalidation travels through the shared pub/sub).
+import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes.ts';
+import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
+import { TtlCache } from '../engine/ttl-cache.ts';
+import type { PopulationStat, Rule, UserModel } from '../engine/types.ts';
+import { MODEL_TERMS, P, TERM_NAMES, termArray } from '../engine/variables.ts';
+import type { Config } from '../config.ts';
+import type { AppPrisma } from '../db/session-hook.ts';
+import type { ModelOutput, PopulationPrior } from '../generated/prisma/client.ts';
+import type { AppPubSub, CacheScope } from '../pubsub.ts';
+
+export interface Population {
+  /** Hyperparameters of the last nightly fit, or the priors standing in for them. */
+  hyper: Hyperparameters;
+  source: 'FIT' | 'PRIORS';
+  stats: PopulationStat[];
+}
+
+export interface LoadedUserModel {
+  model: UserModel;
+  /** false when the athlete has no usable ModelOutput and the population model stands in. */
+  personalized: boolean;
+}
+
+/** Stored covariance: { terms, values } so a model trained on other terms is recognised as stale. */
+export function parseCovariance(json: unknown): number[] | null {
+  if (!json || typeof json !== 'object') return null;
+  const { terms, values } = json as { terms?: unknown; values?: unknown };
+  if (!Array.isArray(terms) || terms.length !== P || terms.some((t, j) => t !== TERM_NAMES[j])) return null;
+  if (!Array.isArray(values) || values.length !== P * P || values.some((v) => typeof v !== 'number' || !Number.isFinite(v))) return null;
+  return values as number[];
+}
+
+/** A stored ModelOutput as the engine's UserModel; null for a stale or broken shape (the caller falls back to priors). */
+export function userModelFromOutput(output: ModelOutput, hyper: Hyperparameters): UserModel | null {
+  const mean = termArray(output.coefficients);
+  const covariance = parseCovariance(output.covariance);
+  if (!mean || !covariance) return null;
+  return {
+    phase: output.phase,
+    mean,
+    covariance,
+    sigma2: hyper.sigma2,
+    sessionsIncluded: output.sessionsIncluded,
+    shrinkageFactor: output.shrinkageFactor,
+  };
+}
+
+/** Population priors rows -> hyperparameters (section 5 values for any term an admin has not stored). */
+export function hyperFromPriors(rows: readonly PopulationPrior[]): Hyperparameters {
+  const base = priorHyperparameters();
+  const byName = new Map(rows.filter((r) => r.isActive).map((r) => [r.variable, r]));
+  MODEL_TERMS.forEach((term, j) => {
+    const row = byName.get(term.name);
+    if (!row) return;
+    base.mu[j] = row.populationMean;
+    base.muSd[j] = row.populationStd;
+    if (row.individualVariance && row.individualVariance > 0) base.tau2[j] = row.individualVariance;
+  });
+  return base;
+}
+
+export class EngineStore {
+  private readonly rulesCache: TtlCache<'rules', { set: CompiledRuleSet; count: number }>;
+  private readonly populationCache: TtlCache<'population', Population>;
+  private readonly modelCache: TtlCache<string, ModelOutput | null>;
+  private stopListening: (() => void) | null = null;
+  private priorCount: number | null = null;
+  private ruleCount: number | null = null;
+
+  constructor(
+    private readonly prisma: AppPrisma,
+    config: Pick<Config, 'rulesCacheTtlSeconds' | 'priorsCacheTtlSeconds' | 'modelCacheTtlSeconds'>,
+    private readonly pubsub: AppPubSub,
+    private readonly log: (msg: string) => void = console.log,
+  ) {
+    this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000 });
+    this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
+    this.modelCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
+    this.listen();
+  }
+
+  private listen(): void {
+    const iterator = this.pubsub.subscribe('cacheInvalidated')[Symbol.asyncIterator]();
+    let stopped = false;
+    this.stopListening = () => {
+      stopped = true;
+      void iterator.return?.();
+    };
+    void (async () => {
+      while (!stopped) {
+        const next = await iterator.next();
+        if (next.done) return;
+        this.drop(next.value);
+      }
+    })();
+  }
+
+  private drop(scope: CacheScope): void {
+    if (scope.kind === 'rules') this.rulesCache.clear();
+    else if (scope.kind === 'priors' || scope.kind === 'population') this.populationCache.clear();
+    else this.modelCache.delete(scope.userId);
+  }
+
+  /** Drops the entry here at once and tells the other instances. */
+  invalidate(scope: CacheScope): void {
+    this.drop(scope);
+    this.pubsub.publish('cacheInvalidated', scope);
+  }
+
+  close(): void {
+    this.stopListening?.();
+  }
+
+  async rules(): Promise<CompiledRuleSet> {
+    return (await this.rulesCache.getOrLoad('rules', () => this.loadRules())).set;
+  }
+
+  async population(): Promise<Population> {
+    return this.populationCache.getOrLoad('population', () => this.loadPopulation());
+  }
+
+  async userModel(userId: string): Promise<LoadedUserModel> {
+    const [population, output] = await Promise.all([
+      this.population(),
+      this.modelCache.getOrLoad(userId, () => this.prisma.modelOutput.findUnique({ where: { userId } })),
+    ]);
+    const model = output ? userModelFromOutput(output, population.hyper) : null;
+    if (model && model.phase !== 'COLD_START') return { model, personalized: true };
+    // No model yet, a stale shape, or too few sessions: serve the population directly.
+    const fallback = populationUserModel(population.hyper);
+    return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false };
+  }
+
+  private async loadRules() {
+    const now = new Date();
+    const rows = await this.prisma.expertRule.findMany({
+      where: { isActive: true, supersededById: null, OR: [{ expiresAt: null }, { expiresAt: { gt: now } }] },
+    });
+    const rules: Rule[] = [];
+    for (const row of rows) {
+      try {
+        rules.push(validateRuleDefinition(row));
+      } catch (err) {
+        // One bad row (e.g. edited by hand in SQL) must not take the whole rule set down.
+        this.log(`[ENGINE] Skipping invalid rule ${row.name}: ${(err as Error).message}`);
+      }
+    }
+    this.ruleCount = rules.length;
+    this.logRefresh();
+    return { set: compileRules(rules), count: rules.length };
+  }
+
+  private async loadPopulation(): Promise<Population> {
+    const [priors, fitted, stats] = await Promise.all([
+      this.prisma.populationPrior.findMany({ where: { isActive: true } }),
+      this.prisma.populationModel.findFirst({ orderBy: { fittedAt: 'desc' } }),
+      this.prisma.populationStatistic.findMany(),
+    ]);
+    const fromFit = fitted ? parseFittedModel(fitted) : null;
+    const population = {
+      hyper: fromFit ?? hyperFromPriors(priors),
+      source: fromFit ? ('FIT' as const) : ('PRIORS' as const),
+      stats: stats.map(({ variable, mean, std, min, max, n }) => ({ variable, mean, std, min, max, n })),
+    };
+    this.priorCount = priors.length;
+    this.logRefresh();
+    return population;
+  }
+
+  /** Loads both caches (startup), so the first refresh line has both counts. */
+  async warm(): Promise<void> {
+    await this.population();
+    await this.rules();
+  }
+
+  private logRefresh(): void {
+    if (this.priorCount === null || this.ruleCount === null) return;
+    this.log(`[ENGINE] Cache refreshed: ${this.priorCount} priors, ${this.ruleCount} rules`);
+  }
+}
+
+/** PopulationModel row (term-keyed JSON) -> hyperparameters; null when stale. */
+export function parseFittedModel(row: { mu: unknown; tau2: unknown; muSd: unknown; sigma2: number }): Hyperparameters | null {
+  return parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 });
+}

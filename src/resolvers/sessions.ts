@@ -1,0 +1,197 @@
+// Session lifecycle: ACTIVE (check-in + plan) -> COMPLETED (outcome) | CANCELLED. Ownership checked here.
+import type { Context } from '../context.ts';
+import { AppError, badInput, conflict, notFound } from '../errors.ts';
+import { Prisma } from '../generated/prisma/client.ts';
+import type { CheckIn, Niggle } from '../engine/variables.ts';
+import { assertCanRead, assertCanWrite, canReadEveryone, requireViewer } from './access.ts';
+
+type Query = { include?: Prisma.ClimbingSessionInclude; select?: Prisma.ClimbingSessionSelect };
+
+export interface StartSessionInput extends CheckIn {
+  startedAt?: Date | null;
+  location?: string | null;
+  isOutdoor?: boolean | null;
+  plannedDurationMin?: number | null;
+  preSessionData?: unknown;
+}
+
+export interface OutcomeInput {
+  sessionQuality?: number | null;
+  sessionRpe?: number | null;
+  satisfaction?: number | null;
+  energyPost?: number | null;
+  highestGradeSent?: string | null;
+  totalClimbs?: number | null;
+  notes?: string | null;
+  newNiggles?: Niggle[] | null;
+  deviatedFromPlan?: boolean | null;
+  deviationReason?: string | null;
+  actualSessionType?: CheckIn['plannedSessionType'];
+  actualIntensity?: CheckIn['plannedIntensity'];
+  actualCaffeineMg?: number | null;
+  actualWarmupMin?: number | null;
+  actualDurationMin?: number | null;
+  recommendationFollowed?: boolean | null;
+  endedAt?: Date | null;
+  postSessionData?: unknown;
+}
+
+export type UpdateSessionInput = StartSessionInput & OutcomeInput;
+
+const OUTCOME_KEYS = [
+  'sessionQuality', 'sessionRpe', 'satisfaction', 'energyPost', 'highestGradeSent', 'totalClimbs', 'notes', 'newNiggles',
+  'deviatedFromPlan', 'deviationReason', 'actualSessionType', 'actualIntensity', 'actualCaffeineMg', 'actualWarmupMin',
+  'actualDurationMin', 'recommendationFollowed', 'endedAt', 'postSessionData',
+] as const satisfies readonly (keyof OutcomeInput)[];
+
+const json = (value: unknown) => (value === null || value === undefined ? undefined : (value as Prisma.InputJsonValue));
+
+/** Check-in + plan columns from an input (absent stays absent; explicit null clears on update). */
+function checkInData(input: StartSessionInput): Prisma.ClimbingSessionUncheckedUpdateInput {
+  const { preSessionData, currentNiggles, startedAt: _startedAt, ...rest } = input;
+  const data: Prisma.ClimbingSessionUncheckedUpdateInput = { ...rest };
+  if (currentNiggles !== undefined) data.currentNiggles = currentNiggles === null ? Prisma.DbNull : (currentNiggles as unknown as Prisma.InputJsonValue);
+  if (preSessionData !== undefined) data.preSessionData = preSessionData === null ? Prisma.DbNull : json(preSessionData);
+  // The plan mirrors what the athlete intends before climbing (the check-in's caffeine and warm-up).
+  if (input.caffeineMg !== undefined) data.plannedCaffeineMg = input.caffeineMg;
+  if (input.warmupMin !== undefined) data.plannedWarmupMin = input.warmupMin;
+  return data;
+}
+
+function outcomeData(input: OutcomeInput): Prisma.ClimbingSessionUncheckedUpdateInput {
+  const { newNiggles, postSessionData, deviatedFromPlan, ...rest } = input;
+  const data: Prisma.ClimbingSessionUncheckedUpdateInput = { ...rest };
+  if (deviatedFromPlan !== undefined && deviatedFromPlan !== null) data.deviatedFromPlan = deviatedFromPlan;
+  if (newNiggles !== undefined) data.newNiggles = newNiggles === null ? Prisma.DbNull : (newNiggles as unknown as Prisma.InputJsonValue);
+  if (postSessionData !== undefined) data.postSessionData = postSessionData === null ? Prisma.DbNull : json(postSessionData);
+  return data;
+}
+
+/** Loads a session for a write by its owner; NOT_FOUND / FORBIDDEN otherwise. */
+async function ownedSession(ctx: Context, id: string) {
+  const session = await ctx.services.prisma.climbingSession.findUnique({ where: { id }, select: { id: true, userId: true, status: true, startedAt: true } });
+  if (!session) throw notFound('Session');
+  assertCanWrite(ctx, session.userId);
+  return session;
+}
+
+function checkEndedAt(startedAt: Date, endedAt: Date | null | undefined): void {
+  if (endedAt && endedAt.getTime() < startedAt.getTime()) throw badInput('endedAt', 'endedAt must not be before the session started');
+}
+
+export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationShown?: unknown) {
+  const viewer = requireViewer(ctx);
+  assertCanWrite(ctx, viewer.id);
+  const data = checkInData(input) as Prisma.ClimbingSessionUncheckedCreateInput;
+  return ctx.services.prisma.climbingSession.create({
+    ...query,
+    data: {
+      ...data,
+      startedAt: input.startedAt ?? undefined,
+      userId: viewer.id,
+      status: 'ACTIVE',
+      recommendationShown: json(recommendationShown),
+    },
+  });
+}
+
+export async function completeSession(ctx: Context, id: string, input: OutcomeInput, query: Query) {
+  const session = await ownedSession(ctx, id);
+  if (session.status !== 'ACTIVE') throw conflict(`Only an ACTIVE session can be completed (this one is ${session.status})`);
+  if (input.sessionQuality === null || input.sessionQuality === undefined) throw badInput('sessionQuality', 'sessionQuality is required (1-10)');
+  const endedAt = input.endedAt ?? new Date();
+  checkEndedAt(session.startedAt, endedAt);
+  try {
+    return await ctx.services.prisma.climbingSession.update({
+      ...query,
+      // The status guard makes a concurrent second completion fail instead of overwriting the first.
+      where: { id, status: 'ACTIVE' },
+      data: { ...outcomeData(input), endedAt, status: 'COMPLETED', sessionType: input.actualSessionType ?? undefined },
+    });
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') throw conflict('The session is no longer ACTIVE');
+    throw err;
+  }
+}
+
+export async function cancelSession(ctx: Context, id: string, query: Query) {
+  const session = await ownedSession(ctx, id);
+  if (session.status !== 'ACTIVE') throw conflict(`Only an ACTIVE session can be cancelled (this one is ${session.status})`);
+  try {
+    return await ctx.services.prisma.climbingSession.update({
+      ...query,
+      where: { id, status: 'ACTIVE' },
+      data: { status: 'CANCELLED', endedAt: new Date() },
+    });
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') throw conflict('The session is no longer ACTIVE');
+    throw err;
+  }
+}
+
+export async function updateSession(ctx: Context, id: string, input: UpdateSessionInput, query: Query) {
+  const session = await ownedSession(ctx, id);
+  const outcome: OutcomeInput = {};
+  const checkIn: StartSessionInput = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined) continue;
+    if ((OUTCOME_KEYS as readonly string[]).includes(key)) (outcome as Record<string, unknown>)[key] = value;
+    else (checkIn as Record<string, unknown>)[key] = value;
+  }
+  if (Object.keys(outcome).length > 0 && session.status !== 'COMPLETED') {
+    const field = Object.keys(outcome)[0];
+    throw new AppError('CONFLICT', `${field} can only be changed on a COMPLETED session (this one is ${session.status})`, field);
+  }
+  if (session.status === 'COMPLETED' && outcome.sessionQuality === null) throw badInput('sessionQuality', 'sessionQuality cannot be cleared on a completed session');
+  if (checkIn.startedAt === null) throw badInput('startedAt', 'startedAt cannot be cleared');
+  checkEndedAt(checkIn.startedAt ?? session.startedAt, outcome.endedAt);
+  return ctx.services.prisma.climbingSession.update({
+    ...query,
+    where: { id },
+    data: { ...checkInData(checkIn), ...outcomeData(outcome), startedAt: checkIn.startedAt ?? undefined },
+  });
+}
+
+export async function deleteSession(ctx: Context, id: string): Promise<string> {
+  await ownedSession(ctx, id);
+  try {
+    await ctx.services.prisma.climbingSession.delete({ where: { id } });
+  } catch (err) {
+    if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') throw notFound('Session');
+    throw err;
+  }
+  return id;
+}
+
+export async function readSession(ctx: Context, id: string, query: Query) {
+  requireViewer(ctx);
+  const session = await ctx.services.prisma.climbingSession.findUnique({ ...query, where: { id } });
+  if (!session) return null;
+  assertCanRead(ctx, session.userId);
+  return session;
+}
+
+export interface SessionFilter {
+  userId?: string | null;
+  status?: 'ACTIVE' | 'COMPLETED' | 'CANCELLED' | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** Where-clause for `sessions`: athletes only ever see their own; analysts and admins everyone's (or one user's). */
+export function sessionsWhere(ctx: Context, filter: SessionFilter): Prisma.ClimbingSessionWhereInput {
+  const viewer = requireViewer(ctx);
+  let userId: string | undefined;
+  if (filter.userId) {
+    assertCanRead(ctx, filter.userId);
+    userId = filter.userId;
+  } else if (!canReadEveryone(viewer)) {
+    userId = viewer.id;
+  }
+  if (filter.from && filter.to && filter.from > filter.to) throw badInput('from', 'from must not be after to');
+  return {
+    userId,
+    status: filter.status ?? undefined,
+    startedAt: filter.from || filter.to ? { gte: filter.from ?? undefined, lte: filter.to ?? undefined } : undefined,
+  };
+}

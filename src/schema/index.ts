@@ -1,0 +1,12 @@
+// Every domain type registers itself on the builder; importing them here builds the whole schema.
+import { builder } from './builder.ts';
+import './enums.ts';
+import './check-in.ts';
+import './user.ts';
+import './baseline.ts';
+import './session.ts';
+import './recommendation.ts';
+import './model.ts';
+import './rules.ts';
+
+export const schema = builder.toSchema({ sortSchema: false });

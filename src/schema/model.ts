@@ -1,0 +1,129 @@
+import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
+import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
+import { builder } from './builder.ts';
+import { ModelPhaseEnum } from './enums.ts';
+import { uuid } from './ids.ts';
+import { VariableValueRef } from './recommendation.ts';
+
+interface Coefficient {
+  variable: string;
+  value: number;
+  lower: number;
+  upper: number;
+}
+
+const CoefficientRef = builder.objectRef<Coefficient>('Coefficient').implement({
+  description: 'A model coefficient (quality points per unit of the variable) with its 95 % credible interval',
+  fields: (t) => ({
+    variable: t.exposeString('variable', { description: 'camelCase variable name, or intercept' }),
+    value: t.exposeFloat('value'),
+    lower: t.exposeFloat('lower'),
+    upper: t.exposeFloat('upper'),
+  }),
+});
+
+/** Stored { variable: value } and { variable: [lo, hi] } -> coefficient rows in model-term order. */
+function coefficientRows(values: unknown, intervals: unknown): Coefficient[] {
+  const v = (values ?? {}) as Record<string, unknown>;
+  const ci = (intervals ?? {}) as Record<string, unknown>;
+  return TERM_NAMES.flatMap((variable) => {
+    const value = v[variable];
+    const range = ci[variable];
+    if (typeof value !== 'number') return [];
+    const [lower, upper] = Array.isArray(range) && range.length === 2 ? (range as [number, number]) : [value, value];
+    return [{ variable, value, lower, upper }];
+  });
+}
+
+builder.prismaObject('ModelOutput', {
+  description: "An athlete's fitted model: posterior coefficients, phase and how much is personal vs population",
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    user: t.relation('user'),
+    phase: t.expose('phase', { type: ModelPhaseEnum }),
+    sessionsIncluded: t.exposeInt('sessionsIncluded'),
+    shrinkageFactor: t.exposeFloat('shrinkageFactor', { description: '0 = population, 1 = fully personal' }),
+    modelVersion: t.exposeString('modelVersion'),
+    lastTrainedAt: t.expose('lastTrainedAt', { type: 'DateTime' }),
+    trainingDurationMs: t.exposeFloat('trainingDurationMs'),
+    coefficients: t.field({ type: [CoefficientRef], resolve: (m) => coefficientRows(m.coefficients, m.credibleIntervals) }),
+  }),
+});
+
+builder.prismaObject('PopulationModel', {
+  description: 'Hyperparameters of the last nightly hierarchical fit',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    fittedAt: t.expose('fittedAt', { type: 'DateTime' }),
+    usersIncluded: t.exposeInt('usersIncluded'),
+    sessionsIncluded: t.exposeInt('sessionsIncluded'),
+    modelVersion: t.exposeString('modelVersion'),
+    sigma: t.float({ description: 'Residual sd of session quality', resolve: (m) => Math.sqrt(m.sigma2) }),
+    coefficients: t.field({
+      type: [CoefficientRef],
+      description: 'Population means (mu) with 95 % intervals',
+      resolve: (m) => {
+        const mu = termArray(m.mu) ?? [];
+        const sd = termArray(m.muSd) ?? [];
+        return mu.map((value, j) => ({ variable: TERM_NAMES[j], value, lower: value - 1.96 * sd[j], upper: value + 1.96 * sd[j] }));
+      },
+    }),
+    betweenAthleteSd: t.field({
+      type: [VariableValueRef],
+      description: 'tau: how much athletes differ from each other, per variable',
+      resolve: (m) => (termArray(m.tau2) ?? []).map((tau2, j) => ({ variable: TERM_NAMES[j], value: Math.sqrt(tau2) })),
+    }),
+    diagnostics: t.expose('diagnostics', { type: 'JSON', nullable: true }),
+  }),
+});
+
+builder.prismaObject('PopulationStatistic', {
+  description: 'Observed distribution of a check-in variable (or sessionQuality) over completed sessions',
+  fields: (t) => ({
+    variable: t.exposeString('variable'),
+    mean: t.exposeFloat('mean'),
+    std: t.exposeFloat('std'),
+    min: t.exposeFloat('min'),
+    max: t.exposeFloat('max'),
+    n: t.exposeInt('n'),
+    computedAt: t.expose('computedAt', { type: 'DateTime' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  modelOutput: t.prismaField({
+    type: 'ModelOutput',
+    nullable: true,
+    authScopes: { authenticated: true },
+    description: "A user's model (default: the viewer); null before the first training",
+    args: { userId: t.arg.id({ validate: uuid }) },
+    resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: readableUserId(ctx, args.userId) } }),
+  }),
+  modelOutputs: t.prismaConnection({
+    type: 'ModelOutput',
+    cursor: 'id',
+    authScopes: { authenticated: true },
+    description: 'Model outputs (analysts and admins: everyone; athletes: their own)',
+    args: { phase: t.arg({ type: ModelPhaseEnum }) },
+    resolve: (query, _root, args, ctx) => {
+      const viewer = requireViewer(ctx);
+      return ctx.services.prisma.modelOutput.findMany({
+        ...query,
+        where: { phase: args.phase ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
+        orderBy: { id: 'asc' },
+      });
+    },
+  }),
+  populationModel: t.prismaField({
+    type: 'PopulationModel',
+    nullable: true,
+    authScopes: { authenticated: true },
+    description: 'The latest nightly fit; null before the first one',
+    resolve: (query, _root, _args, ctx) => ctx.services.prisma.populationModel.findFirst({ ...query, orderBy: { fittedAt: 'desc' } }),
+  }),
+  populationStatistics: t.prismaField({
+    type: ['PopulationStatistic'],
+    authScopes: { authenticated: true },
+    resolve: (query, _root, _args, ctx) => ctx.services.prisma.populationStatistic.findMany({ ...query, orderBy: { variable: 'asc' } }),
+  }),
+}));

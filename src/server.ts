@@ -1,0 +1,266 @@
+// Wiring only: config -> database -> caches -> schema -> HTTP + WebSocket -> jobs.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
+import { WebSocketServer } from 'ws';
+import { resolveJwtSecret, TokenService, type Viewer } from './auth.ts';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import type { Context, Services } from './context.ts';
+import { openDatabase, type Database } from './db/client.ts';
+import { seedReferenceData } from './db/seed.ts';
+import { withSessionHook } from './db/session-hook.ts';
+import { TrainingService } from './jobs/training.ts';
+import { createAppPubSub } from './pubsub.ts';
+import { EngineStore } from './resolvers/engine-store.ts';
+import { createLoaders } from './resolvers/loaders.ts';
+import { schema } from './schema/index.ts';
+
+export interface StartOptions {
+  config?: Config;
+  log?: (msg: string) => void;
+  /** Counts SQL statements (tests). */
+  onQuery?: (sql: string) => void;
+  /** Start the cron schedule (default true; tests that drive training by hand pass false). */
+  schedule?: boolean;
+}
+
+export interface RunningServer {
+  url: string;
+  wsUrl: string;
+  port: number;
+  services: Services;
+  training: TrainingService;
+  db: Database;
+  stop(): Promise<void>;
+}
+
+const DEFAULT_QUERY = `# ClimbIQ API. Send "Authorization: Bearer <token>" (Headers tab below).
+# npm run token -- --sub <uuid> --role analyst mints one.
+
+query Me {
+  me { id role currentBaseline { yearsClimbing primaryDiscipline } modelOutput { phase sessionsIncluded } }
+}
+
+query RecentSessions {
+  sessions(first: 10) { edges { node { id startedAt status sleepHours energyLevel sessionQuality } } pageInfo { hasNextPage endCursor } }
+}
+
+query Recommendation {
+  recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
+    source sessionType prediction { expectedQuality interval { low high } contributions { variable value } }
+    warnings { rule message } suggestions { message expectedGain }
+  }
+}
+
+subscription LiveRecommendation {
+  preSessionRecommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
+    type sequence elapsedMs
+    ... on PredictionEvent { prediction { expectedQuality } }
+    ... on RecommendationsEvent { sessionType }
+    ... on RuleOverrideEvent { rule message }
+  }
+}
+`;
+
+/** Known (id, role) pairs: a new `sub` gets its User row on its first request, once. */
+function userRegistry(services: () => Services) {
+  const known = new Set<string>();
+  return async (viewer: Viewer): Promise<void> => {
+    const key = `${viewer.id}:${viewer.role}`;
+    if (known.has(key)) return;
+    await services().prisma.user.upsert({ where: { id: viewer.id }, create: { id: viewer.id, role: viewer.role }, update: { role: viewer.role } });
+    if (known.size > 100_000) known.clear();
+    known.add(key);
+  };
+}
+
+export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? ((msg: string) => console.log(msg));
+  const config = opts.config ?? loadConfig();
+  const started = Date.now();
+
+  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery });
+  let ready = false;
+  try {
+    const migrated = await db.migrate();
+    log(`[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`);
+    const seeded = await seedReferenceData(db.prisma);
+    if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+
+  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
+  const tokens = new TokenService(secret);
+  let training: TrainingService | undefined;
+  const prisma = withSessionHook(db.prisma, (changes) => training?.onSessionChanges(changes));
+  const engine = new EngineStore(prisma, config, pubsub, log);
+  const services: Services = { config, db, prisma, tokens, engine, pubsub };
+  training = new TrainingService(services, { log });
+  await engine.warm();
+  const ensureUser = userRegistry(() => services);
+
+  const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    renderGraphiQL,
+    graphiql: { subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY, title: 'ClimbIQ API' },
+    logging: false,
+    maskedErrors: {
+      maskError: (error, message) => {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (original instanceof GraphQLError && typeof original.extensions.code === 'string') return original;
+        if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
+        console.error('[API] unexpected error', original ?? error);
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+    plugins: [
+      EnvelopArmorPlugin({
+        maxDepth: { n: 12 },
+        maxAliases: { n: 30 },
+        costLimit: { maxCost: 50_000 },
+        maxTokens: { n: 5_000 },
+        blockFieldSuggestion: { enabled: false },
+      }),
+      useReadinessCheck({
+        endpoint: '/ready',
+        // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
+        check: async () => ready && (await db.ping()),
+      }),
+    ],
+    context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
+      const fromHeader = initial.request?.headers.get('authorization');
+      const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
+      const viewer = await tokens.viewerFromAuthorization(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
+      if (viewer) await ensureUser(viewer);
+      return { viewer, services, loaders: createLoaders(prisma) };
+    },
+  });
+
+  const httpServer: Server = createServer(yoga);
+  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const wsCleanup = useServer(
+    {
+      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
+      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      onConnect: async (ctx) => {
+        // A token that is present but invalid closes the socket at once; no token may still run public fields.
+        const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        if (raw === undefined) return true;
+        try {
+          await tokens.viewerFromAuthorization(typeof raw === 'string' ? raw : null);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      onSubscribe: async (ctx, _id, params) => {
+        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          ...ctx,
+          req: ctx.extra.request,
+          socket: ctx.extra.socket,
+          params,
+          connectionParams: ctx.connectionParams,
+        });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          return [err as GraphQLError];
+        }
+        const errors = validate(s, document);
+        if (errors.length) return errors;
+        try {
+          return {
+            schema: s,
+            operationName: params.operationName,
+            document,
+            variableValues: params.variables,
+            contextValue: await contextFactory(),
+            rootValue: { execute, subscribe },
+          };
+        } catch (err) {
+          return [err instanceof GraphQLError ? err : new GraphQLError('Could not start the operation', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
+        }
+      },
+    },
+    wsServer,
+  );
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  ready = true;
+  const port = (httpServer.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}/graphql`;
+  if (opts.schedule !== false) await training.startSchedule();
+  void training.catchUp('STARTUP_CATCH_UP');
+
+  log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
+  if (generated && !config.production) {
+    const token = await tokens.sign({ sub: '00000000-0000-4000-8000-000000000001', role: 'analyst' });
+    log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}):\n${token}`);
+  }
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url,
+    wsUrl: url.replace(/^http/, 'ws'),
+    port,
+    services,
+    training,
+    db,
+    stop() {
+      stopping ??= (async () => {
+        ready = false;
+        await training!.stop();
+        await wsCleanup.dispose();
+        wsServer.close();
+        await new Promise<void>((resolve) => {
+          httpServer.close(() => resolve());
+          httpServer.closeAllConnections();
+        });
+        engine.close();
+        await closePubSub();
+        await db.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+// `npm start`: run until SIGTERM / SIGINT, then shut down gracefully.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  try {
+    const server = await startServer();
+    const shutdown = (signal: string) => {
+      console.log(`[API] ${signal}: shutting down`);
+      const force = setTimeout(() => process.exit(1), 10_000);
+      force.unref();
+      server.stop().then(
+        () => process.exit(0),
+        (err) => {
+          console.error(err);
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+    process.once('SIGINT', () => shutdown('SIGINT'));
+  } catch (err) {
+    console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : err);
+    process.exit(1);
+  }
+}
