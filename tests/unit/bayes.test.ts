@@ -32,7 +32,7 @@ const Z = 1.959963984540054;
 /** Independent reference: Gauss-Jordan inverse with partial pivoting (no Cholesky). */
 function gaussJordanInverse(a: number[], n: number): number[] {
   const m = a.map((v) => v);
-  const inv = Array.from({ length: n * n }, (_, k) => (Math.floor(k / n) === k % n ? 1 : 0));
+  const inv: number[] = Array.from({ length: n * n }, (_, k) => (Math.floor(k / n) === k % n ? 1 : 0));
   for (let c = 0; c < n; c++) {
     let piv = c;
     for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n + c]) > Math.abs(m[piv * n + c])) piv = r;

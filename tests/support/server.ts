@@ -1,0 +1,79 @@
+// Starts the real server on a fresh database: embedded PGlite in memory by default, or a new database on the
+// PostgreSQL server named by TEST_DATABASE_URL (CI runs the suite once each way).
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { TokenService, type Role } from '../../src/auth.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
+
+export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
+export const tokens = new TokenService(TEST_JWT_SECRET);
+export const usingPostgres = !!process.env.TEST_DATABASE_URL;
+
+export interface TestServer extends RunningServer {
+  databaseUrl: string | null;
+  /** Drops the per-test database (PostgreSQL) after stopping the server. */
+  close(): Promise<void>;
+}
+
+/** A fresh, empty database on the PostgreSQL test server; returns its URL. */
+export async function createTestDatabase(): Promise<string> {
+  const adminUrl = process.env.TEST_DATABASE_URL!;
+  const name = `climbiq_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+export async function dropTestDatabase(url: string): Promise<void> {
+  const name = new URL(url).pathname.slice(1);
+  const admin = new pg.Client({ connectionString: process.env.TEST_DATABASE_URL! });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export interface TestServerOptions extends Omit<StartOptions, 'config'> {
+  /** Reuse a database (e.g. two instances on one PostgreSQL database, or a restart on the same PGlite dir). */
+  databaseUrl?: string | null;
+  pgliteDir?: string;
+  env?: Record<string, string>;
+}
+
+export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  const ownDatabase = opts.databaseUrl === undefined && usingPostgres;
+  const databaseUrl = opts.databaseUrl !== undefined ? opts.databaseUrl : usingPostgres ? await createTestDatabase() : null;
+  const config: Config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: TEST_JWT_SECRET,
+    PGLITE_DIR: opts.pgliteDir ?? 'memory://',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...opts.env,
+  });
+  if (!opts.pgliteDir && !databaseUrl) config.pgliteDir = 'memory://';
+  const logs: string[] = [];
+  const server = await startServer({ schedule: false, log: (m) => logs.push(m), ...opts, config });
+  return {
+    ...server,
+    databaseUrl,
+    async close() {
+      await server.stop();
+      if (ownDatabase && databaseUrl) await dropTestDatabase(databaseUrl);
+    },
+  };
+}
+
+export async function tokenFor(role: Lowercase<Role> = 'athlete', sub: string = randomUUID()): Promise<{ token: string; id: string }> {
+  return { token: await tokens.sign({ sub, role }), id: sub };
+}
