@@ -4,6 +4,7 @@ import type { TokenService } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
 import type { AppPrisma } from './db/session-hook.ts';
+import type { TrainingService } from './jobs/training.ts';
 import type { AppPubSub } from './pubsub.ts';
 import type { EngineStore } from './resolvers/engine-store.ts';
 import type { Loaders } from './resolvers/loaders.ts';
@@ -15,6 +16,7 @@ export interface Services {
   tokens: TokenService;
   engine: EngineStore;
   pubsub: AppPubSub;
+  training: TrainingService;
 }
 
 export interface Context {

@@ -9,15 +9,12 @@ import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { resolveJwtSecret, TokenService, type Viewer } from './auth.ts';
+import type { Viewer } from './auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Context, Services } from './context.ts';
-import { openDatabase, type Database } from './db/client.ts';
-import { seedReferenceData } from './db/seed.ts';
-import { withSessionHook } from './db/session-hook.ts';
-import { TrainingService } from './jobs/training.ts';
-import { createAppPubSub } from './pubsub.ts';
-import { EngineStore } from './resolvers/engine-store.ts';
+import type { TrainingService } from './jobs/training.ts';
+import type { Database } from './db/client.ts';
+import { openServices } from './services.ts';
 import { createLoaders } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 
@@ -85,27 +82,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const config = opts.config ?? loadConfig();
   const started = Date.now();
 
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery });
+  const opened = await openServices(config, { log, onQuery: opts.onQuery });
+  const { services } = opened;
+  const { db, engine, tokens, training, prisma } = services;
   let ready = false;
-  try {
-    const migrated = await db.migrate();
-    log(`[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`);
-    const seeded = await seedReferenceData(db.prisma);
-    if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
-
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
-  const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
-  const tokens = new TokenService(secret);
-  let training: TrainingService | undefined;
-  const prisma = withSessionHook(db.prisma, (changes) => training?.onSessionChanges(changes));
-  const engine = new EngineStore(prisma, config, pubsub, log);
-  const services: Services = { config, db, prisma, tokens, engine, pubsub };
-  training = new TrainingService(services, { log });
-  await engine.warm();
   const ensureUser = userRegistry(() => services);
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
@@ -209,7 +189,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   void training.catchUp('STARTUP_CATCH_UP');
 
   log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
-  if (generated && !config.production) {
+  if (opened.generatedSecret && !config.production) {
     const token = await tokens.sign({ sub: '00000000-0000-4000-8000-000000000001', role: 'analyst' });
     log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}):\n${token}`);
   }
@@ -225,16 +205,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     stop() {
       stopping ??= (async () => {
         ready = false;
-        await training!.stop();
+        await training.stop();
         await wsCleanup.dispose();
         wsServer.close();
         await new Promise<void>((resolve) => {
           httpServer.close(() => resolve());
           httpServer.closeAllConnections();
         });
-        engine.close();
-        await closePubSub();
-        await db.close();
+        await opened.close();
       })();
       return stopping;
     },

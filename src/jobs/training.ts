@@ -36,7 +36,7 @@ export class TrainingService {
   private readonly log: (msg: string) => void;
 
   constructor(
-    private readonly services: Services,
+    private readonly services: Pick<Services, 'config' | 'db' | 'engine' | 'pubsub'>,
     opts: { log?: (msg: string) => void } = {},
   ) {
     this.log = opts.log ?? console.log;
@@ -209,19 +209,23 @@ export class TrainingService {
    * process (in-flight guard) and across instances (advisory lock); a run that finds either taken is SKIPPED.
    */
   runNightly(trigger: TrainingTrigger): Promise<TrainingRun> {
-    if (this.nightlyInFlight) {
-      return this.skipped('NIGHTLY', trigger, 'A nightly training run is already in progress in this instance');
-    }
-    const run = this.track(this.nightlyPipeline(trigger)).finally(() => {
-      this.nightlyInFlight = null;
-    });
-    this.nightlyInFlight = run;
-    return run;
+    return this.startNightly(trigger).finished;
   }
 
-  /** The run row of the in-flight nightly fit, if any (the mutation returns it at once). */
-  get nightlyRunning(): boolean {
-    return this.nightlyInFlight !== null;
+  /** Starts the pipeline; `started` resolves with its RUNNING (or SKIPPED) row, `finished` with the final row. */
+  startNightly(trigger: TrainingTrigger): { started: Promise<TrainingRun>; finished: Promise<TrainingRun> } {
+    if (this.nightlyInFlight) {
+      const skipped = this.skipped('NIGHTLY', trigger, 'A nightly training run is already in progress in this instance');
+      return { started: skipped, finished: skipped };
+    }
+    let announce!: (run: TrainingRun) => void;
+    const started = new Promise<TrainingRun>((resolve) => (announce = resolve));
+    const finished = this.track(this.nightlyPipeline(trigger, announce)).finally(() => {
+      this.nightlyInFlight = null;
+    });
+    this.nightlyInFlight = finished;
+    finished.then(announce, () => {});
+    return { started, finished };
   }
 
   private async skipped(kind: TrainingRunKind, trigger: TrainingTrigger, reason: string): Promise<TrainingRun> {
@@ -229,10 +233,17 @@ export class TrainingService {
     return this.prisma.trainingRun.create({ data: { kind, status: 'SKIPPED', trigger, startedAt: new Date(), finishedAt: new Date(), error: reason } });
   }
 
-  private async nightlyPipeline(trigger: TrainingTrigger): Promise<TrainingRun> {
+  private async nightlyPipeline(trigger: TrainingTrigger, announce: (run: TrainingRun) => void): Promise<TrainingRun> {
     const lock = await this.services.db.tryLock(NIGHTLY_LOCK_KEY);
     if (!lock) return this.skipped('NIGHTLY', trigger, 'Another instance holds the nightly training lock');
-    const run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger } });
+    let run: TrainingRun;
+    try {
+      run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger } });
+    } catch (err) {
+      await lock.release();
+      throw err;
+    }
+    announce(run);
     const timings: Record<string, number> = {};
     const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
       const t = performance.now();
@@ -254,6 +265,10 @@ export class TrainingService {
       this.log(`[TRAIN] trainingData: ${data.sessions} sessions from ${data.users.size} athletes`);
 
       const fitted = await stage('trainedModel', async () => {
+        if (data.sessions === 0) {
+          this.log('[TRAIN] trainedModel: no rated sessions yet; the population priors stay in force');
+          return { users: 0 };
+        }
         // Athletes who still have a model but no rated sessions any more are refreshed to the population.
         const withModel = await this.prisma.modelOutput.findMany({ select: { userId: true } });
         for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });

@@ -8,5 +8,6 @@ import './session.ts';
 import './recommendation.ts';
 import './model.ts';
 import './rules.ts';
+import './training.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -35,7 +35,7 @@ function coefficientRows(values: unknown, intervals: unknown): Coefficient[] {
   });
 }
 
-builder.prismaObject('ModelOutput', {
+export const ModelOutputRef = builder.prismaObject('ModelOutput', {
   description: "An athlete's fitted model: posterior coefficients, phase and how much is personal vs population",
   fields: (t) => ({
     id: t.exposeID('id'),

@@ -1,0 +1,30 @@
+// Job control through the API: per-user retraining, the nightly fit on demand, and model-update events.
+import type { Context } from '../context.ts';
+import type { TrainingRun } from '../generated/prisma/client.ts';
+import { assertAdmin, requireViewer } from './access.ts';
+import { forbidden, notFound } from '../errors.ts';
+
+/** Yourself, or (admins) anyone. */
+export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
+  const viewer = requireViewer(ctx);
+  const target = userId ?? viewer.id;
+  if (target !== viewer.id && viewer.role !== 'ADMIN') throw forbidden('Only admins can retrain another athlete');
+  if (viewer.role === 'ANALYST') throw forbidden('Analysts have read-only access');
+  const exists = await ctx.services.prisma.user.findUnique({ where: { id: target }, select: { id: true } });
+  if (!exists) throw notFound('User');
+  return ctx.services.training.trainUser(target, 'MANUAL');
+}
+
+/** Starts the nightly pipeline; returns its run at once (RUNNING), or when finished with wait. */
+export async function runNightlyTraining(ctx: Context, wait: boolean): Promise<TrainingRun> {
+  assertAdmin(ctx);
+  const { started, finished } = ctx.services.training.startNightly('MANUAL');
+  return wait ? finished : started;
+}
+
+/** modelUpdated events for one user, from the shared pub/sub (so any instance's training reaches every subscriber). */
+export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
+  for await (const event of ctx.services.pubsub.subscribe('modelUpdated')) {
+    if (event.userId === userId) yield event;
+  }
+}

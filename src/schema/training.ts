@@ -1,0 +1,98 @@
+import type { Context } from '../context.ts';
+import { assertAdmin, readableUserId, requireViewer, canReadEveryone } from '../resolvers/access.ts';
+import { modelUpdates, runNightlyTraining, trainUserModel } from '../resolvers/training.ts';
+import type { TrainingSchedule } from '../jobs/training.ts';
+import { builder } from './builder.ts';
+import { TrainingRunKindEnum, TrainingRunStatusEnum, TrainingTriggerEnum } from './enums.ts';
+import { uuid } from './ids.ts';
+import { ModelOutputRef } from './model.ts';
+
+const TrainingRunRef = builder.prismaObject('TrainingRun', {
+  description: 'One training job: the nightly fit, a per-user retrain or a quick update after a session',
+  fields: (t) => ({
+    id: t.exposeID('id'),
+    kind: t.expose('kind', { type: TrainingRunKindEnum }),
+    status: t.expose('status', { type: TrainingRunStatusEnum }),
+    trigger: t.expose('trigger', { type: TrainingTriggerEnum }),
+    user: t.relation('user', { nullable: true }),
+    startedAt: t.expose('startedAt', { type: 'DateTime' }),
+    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    usersTrained: t.exposeInt('usersTrained'),
+    sessionsUsed: t.exposeInt('sessionsUsed'),
+    error: t.exposeString('error', { nullable: true }),
+    attempts: t.exposeInt('attempts'),
+    stageTimings: t.expose('stageTimings', { type: 'JSON', nullable: true, description: 'Milliseconds per stage' }),
+  }),
+});
+
+const TrainingScheduleRef = builder.objectRef<TrainingSchedule>('TrainingSchedule').implement({
+  fields: (t) => ({
+    cron: t.exposeString('cron'),
+    timezone: t.exposeString('timezone'),
+    paused: t.exposeBoolean('paused'),
+    nextRunAt: t.expose('nextRunAt', { type: 'DateTime', nullable: true, description: 'null when paused or not scheduled in this process' }),
+    lastRun: t.field({ type: TrainingRunRef, nullable: true, resolve: (s) => s.lastRun }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  trainingRuns: t.prismaConnection({
+    type: 'TrainingRun',
+    cursor: 'id',
+    authScopes: { authenticated: true },
+    description: 'Newest first. Analysts and admins see every run; athletes their own quick updates and retrains.',
+    args: { kind: t.arg({ type: TrainingRunKindEnum }) },
+    resolve: (query, _root, args, ctx: Context) => {
+      const viewer = requireViewer(ctx);
+      return ctx.services.prisma.trainingRun.findMany({
+        ...query,
+        where: { kind: args.kind ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
+        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+      });
+    },
+  }),
+  trainingSchedule: t.field({
+    type: TrainingScheduleRef,
+    authScopes: { authenticated: true },
+    resolve: (_root, _args, ctx) => ctx.services.training.schedule(),
+  }),
+}));
+
+builder.mutationFields((t) => ({
+  trainUserModel: t.prismaField({
+    type: 'TrainingRun',
+    authScopes: { authenticated: true },
+    description: "Retrains one athlete's model from their sessions now (yourself; admins: anyone)",
+    args: { userId: t.arg.id({ validate: uuid }) },
+    resolve: (_query, _root, args, ctx) => trainUserModel(ctx, args.userId ?? null),
+  }),
+  runNightlyTraining: t.prismaField({
+    type: 'TrainingRun',
+    authScopes: { admin: true },
+    description: 'Runs the nightly hierarchical fit now (same code path as the schedule). Returns the run; with wait: true, once it has finished.',
+    args: { wait: t.arg.boolean({ defaultValue: false }) },
+    resolve: (_query, _root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false),
+  }),
+  setTrainingSchedulePaused: t.field({
+    type: TrainingScheduleRef,
+    authScopes: { admin: true },
+    description: 'Pauses or resumes the nightly schedule (persisted: holds across restarts and instances)',
+    args: { paused: t.arg.boolean({ required: true }) },
+    resolve: async (_root, args, ctx) => {
+      assertAdmin(ctx);
+      await ctx.services.training.setPaused(args.paused);
+      return ctx.services.training.schedule();
+    },
+  }),
+}));
+
+builder.subscriptionFields((t) => ({
+  modelUpdated: t.field({
+    type: ModelOutputRef,
+    authScopes: { authenticated: true },
+    description: "Emits a user's model whenever it changes (default: the viewer)",
+    args: { userId: t.arg.id({ validate: uuid }) },
+    subscribe: (_root, args, ctx) => modelUpdates(ctx, readableUserId(ctx, args.userId)),
+    resolve: (payload, _args, ctx) => ctx.services.prisma.modelOutput.findUniqueOrThrow({ where: { userId: payload.userId } }),
+  }),
+}));

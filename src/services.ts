@@ -1,0 +1,50 @@
+// The application's services on an opened, migrated, seeded database: shared by the server and the CLIs.
+import { resolveJwtSecret, TokenService } from './auth.ts';
+import type { Config } from './config.ts';
+import type { Services } from './context.ts';
+import { openDatabase } from './db/client.ts';
+import { seedReferenceData } from './db/seed.ts';
+import { withSessionHook } from './db/session-hook.ts';
+import { TrainingService } from './jobs/training.ts';
+import { createAppPubSub } from './pubsub.ts';
+import { EngineStore } from './resolvers/engine-store.ts';
+
+export interface OpenedServices {
+  services: Services;
+  /** The JWT secret was generated into the data dir (development). */
+  generatedSecret: boolean;
+  close(): Promise<void>;
+}
+
+export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void }): Promise<OpenedServices> {
+  const { log } = opts;
+  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery });
+  try {
+    const migrated = await db.migrate();
+    log(`[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`);
+    const seeded = await seedReferenceData(db.prisma);
+    if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
+  let training: TrainingService | undefined;
+  // Every session write through this client reports training-data changes to the quick update.
+  const prisma = withSessionHook(db.prisma, (changes) => training?.onSessionChanges(changes));
+  const engine = new EngineStore(prisma, config, pubsub, log);
+  training = new TrainingService({ config, db, engine, pubsub }, { log });
+  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
+  await engine.warm();
+  return {
+    services,
+    generatedSecret: generated,
+    async close() {
+      await services.training.stop();
+      engine.close();
+      await closePubSub();
+      await db.close();
+    },
+  };
+}
