@@ -14,14 +14,18 @@ if (!name || !/^[a-z0-9_]+$/i.test(name)) {
 }
 
 const main = new PGlite();
-const shadow = new PGlite();
-// The engine asks the factory for a shadow database; give it the second in-memory PGlite.
+const shadows: PGlite[] = [];
+// Every time the engine asks for a shadow database it expects an empty one: a new in-memory PGlite each time.
 const base = new PrismaPGlite(main);
 const factory: SqlMigrationAwareDriverAdapterFactory = {
   provider: base.provider,
   adapterName: base.adapterName,
   connect: () => base.connect(),
-  connectToShadowDb: () => new PrismaPGlite(shadow).connect(),
+  connectToShadowDb: () => {
+    const shadow = new PGlite();
+    shadows.push(shadow);
+    return new PrismaPGlite(shadow).connect();
+  },
 };
 
 try {
@@ -49,5 +53,5 @@ try {
   }
 } finally {
   await main.close();
-  await shadow.close();
+  for (const shadow of shadows) await shadow.close();
 }
