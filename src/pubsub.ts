@@ -22,8 +22,9 @@ export function createAppPubSub(redisUrl: string | null) {
   return {
     pubsub,
     close: async () => {
-      publishClient.disconnect();
-      subscribeClient.disconnect();
+      // Let unsubscriptions issued by closing iterators go out first, then close politely (QUIT waits for replies).
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
     },
   };
 }

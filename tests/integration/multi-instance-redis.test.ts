@@ -1,0 +1,86 @@
+// Several instances sharing one PostgreSQL database and a Redis: a write on one instance invalidates the
+// caches of every instance at once, and model updates reach subscribers connected to another instance.
+// Runs when the suite has both a PostgreSQL server (TEST_DATABASE_URL) and a Redis (TEST_REDIS_URL), as in CI.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gqlOk, wsClient } from '../support/client.ts';
+import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+
+const redisUrl = process.env.TEST_REDIS_URL;
+const pgUrl = process.env.TEST_DATABASE_URL;
+
+describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
+  let databaseUrl: string;
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    a = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+    b = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+  });
+
+  const RECOMMEND = `query($input: PreSessionInput!) { recommendation(input: $input) { rulesApplied } }`;
+
+  it('a rule written on one instance applies on the other at once, despite the 300 s rules cache', async () => {
+    const athlete = await tokenFor('athlete');
+    const admin = await tokenFor('admin');
+    const input = { stressLevel: 9 };
+    // Warm instance B's rules cache first.
+    const before = await gqlOk<{ recommendation: { rulesApplied: string[] } }>(b.url, RECOMMEND, { input }, athlete.token);
+    expect(before.recommendation.rulesApplied).not.toContain('extreme_stress_light_day');
+    await gqlOk(
+      a.url,
+      `mutation($input: ExpertRuleInput!) { upsertExpertRule(input: $input) { name } }`,
+      {
+        input: {
+          name: 'extreme_stress_light_day',
+          description: 'Very high stress: keep it light',
+          category: 'CONSERVATIVE',
+          priority: 65,
+          conditions: { field: 'stressLevel', op: '>=', value: 9 },
+          actions: [{ type: 'constrain', sessionTypeCeiling: 'LIGHT_SESSION', message: 'Stress is very high today: keep the session light.' }],
+        },
+      },
+      admin.token,
+    );
+    let applied: string[] = [];
+    for (let i = 0; i < 50 && !applied.includes('extreme_stress_light_day'); i++) {
+      applied = (await gqlOk<{ recommendation: { rulesApplied: string[] } }>(b.url, RECOMMEND, { input }, athlete.token)).recommendation.rulesApplied;
+      if (!applied.includes('extreme_stress_light_day')) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(applied).toContain('extreme_stress_light_day');
+  });
+
+  it('modelUpdated reaches a subscriber on the other instance after a completion', async () => {
+    const athlete = await tokenFor('athlete');
+    const client = wsClient(b.wsUrl, athlete.token);
+    const events: unknown[] = [];
+    const received = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no modelUpdated event on instance B')), 20_000);
+      client.subscribe(
+        { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
+        {
+          next: (v) => {
+            events.push(v.data);
+            clearTimeout(timer);
+            resolve();
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
+    });
+    // Let the subscription reach the server before the write.
+    await new Promise((r) => setTimeout(r, 300));
+    const { startSession } = await gqlOk<{ startSession: { id: string } }>(a.url, `mutation { startSession(input: { sleepHours: 7, energyLevel: 6 }) { id } }`, {}, athlete.token);
+    await gqlOk(a.url, `mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 8 }) { id } }`, { id: startSession.id }, athlete.token);
+    await received;
+    await client.dispose();
+    expect(events[0]).toEqual({ modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } });
+  });
+});
