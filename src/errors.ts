@@ -1,5 +1,14 @@
 // Typed errors with the codes of api.md. Anything else that escapes a resolver is masked by Yoga.
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type FieldNode } from 'graphql';
+import {
+  BASELINE_NUMERIC_FIELDS,
+  CHECK_IN_VARIABLES,
+  INTENSITIES,
+  SESSION_FIELDS,
+  SESSION_TYPES,
+  TIMES_OF_DAY,
+  type VariableSpec,
+} from './engine/variables.ts';
 
 export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT';
 
@@ -26,3 +35,73 @@ export const forbidden = (message = 'You are not allowed to do this') => new App
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const badInput = (field: string, message: string) => new AppError('BAD_USER_INPUT', message, field);
 export const conflict = (message: string) => new AppError('CONFLICT', message);
+
+// ---------------------------------------------------------------------------------------------------------
+// Masking (Yoga's maskError): what reaches a client.
+
+/** What a field accepts, for GraphQL's own coercion errors (e.g. 2.5 for an Int): "sleepQuality must be ...". */
+function allowedText(field: string): string | null {
+  if (/^(currentNiggles|newNiggles)\[\d+\]\.severity$/.test(field)) return `${field} must be a whole number between 1 and 10`;
+  const spec = INPUT_SPECS.get(field);
+  if (!spec) return null;
+  switch (spec.kind) {
+    case 'int':
+      return `${field} must be a whole number between ${spec.min} and ${spec.max}`;
+    case 'float':
+      return `${field} must be a number between ${spec.min} and ${spec.max}`;
+    case 'boolean':
+      return `${field} must be true or false`;
+    case 'sessionType':
+      return `${field} must be one of ${SESSION_TYPES.join(', ')}`;
+    case 'intensity':
+      return `${field} must be one of ${INTENSITIES.join(', ')}`;
+    case 'timeOfDay':
+      return `${field} must be one of ${TIMES_OF_DAY.join(', ')}`;
+    case 'niggles':
+      return `${field} must be a list of {location, severity 1-10, notes, recurring}`;
+  }
+}
+
+const INPUT_SPECS: ReadonlyMap<string, VariableSpec> = new Map(
+  [...BASELINE_NUMERIC_FIELDS, ...SESSION_FIELDS, ...CHECK_IN_VARIABLES].map((spec) => [spec.name, spec as VariableSpec]),
+);
+
+/**
+ * Input errors GraphQL and Pothos raise themselves (a variable that does not coerce: 2.5 for an Int, an unknown
+ * enum value; a negative `first`; a malformed cursor) -> BAD_USER_INPUT naming the field, instead of a masked
+ * INTERNAL_SERVER_ERROR.
+ */
+function inputError(error: unknown): AppError | null {
+  if (!(error instanceof GraphQLError)) return null;
+  // Variable coercion: a request error (no path): `Variable "$input" got invalid value 2.5 at "input.sleepQuality"; ...`
+  const coercion = error.path === undefined ? /^Variable "\$(\w+)"(?: got invalid value .*? at "\1((?:\.\w+|\[\d+\])+)")?/s.exec(error.message) : null;
+  if (coercion) {
+    const field = coercion[2] ? coercion[2].replace(/^\./, '') : coercion[1];
+    const detail = error.originalError instanceof GraphQLError ? error.originalError.message : error.message;
+    const allowed = allowedText(field);
+    return new AppError('BAD_USER_INPUT', allowed ? `${allowed} (${detail})` : `${field}: ${detail}`, field);
+  }
+  // Connection arguments (first/last/after/before) rejected by Pothos.
+  const original = error.originalError;
+  if (original instanceof GraphQLError && original.name === 'PothosValidationError') {
+    const named = /Argument "(\w+)"/.exec(original.message)?.[1];
+    const given = (error.nodes?.[0] as FieldNode | undefined)?.arguments?.map((a) => a.name.value) ?? [];
+    const cursorArg = /cursor/i.test(original.message) ? ['after', 'before'].find((a) => given.includes(a)) : undefined;
+    return new AppError('BAD_USER_INPUT', original.message, named ?? cursorArg);
+  }
+  return null;
+}
+
+/** Errors with a code (ours, or GraphQL's parse/validation errors) pass with their path; input errors become BAD_USER_INPUT; the rest is masked. */
+export function maskError(error: unknown, message: string): Error {
+  const original = error instanceof GraphQLError ? error.originalError : error;
+  if (original instanceof GraphQLError && typeof original.extensions.code === 'string') {
+    // The located error carries the original's extensions plus the path and locations of the failing field.
+    return error instanceof GraphQLError && error.extensions.code === original.extensions.code ? error : original;
+  }
+  if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
+  const input = inputError(error);
+  if (input) return input;
+  console.error('[API] unexpected error', original ?? error);
+  return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}

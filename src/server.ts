@@ -11,6 +11,7 @@ import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-
 import { WebSocketServer } from 'ws';
 import type { Viewer } from './auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
+import { maskError } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
@@ -37,8 +38,10 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const DEFAULT_QUERY = `# ClimbIQ API. Send "Authorization: Bearer <token>" (Headers tab below).
-# npm run token -- --sub <uuid> --role analyst mints one.
+const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
+
+const DEFAULT_QUERY = `# ClimbIQ API. Requests need "Authorization: Bearer <token>" (Headers tab below);
+# npm run token -- --sub <uuid> --role analyst mints one. Run an operation with the play button.
 
 query Me {
   me { id role currentBaseline { yearsClimbing primaryDiscipline } modelOutput { phase sessionsIncluded } }
@@ -77,6 +80,17 @@ function userRegistry(services: () => Services) {
   };
 }
 
+/**
+ * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
+ * with each operation (extensions.headers); accept that too, so analysts' subscriptions work in GraphiQL.
+ */
+function withOperationAuthorization(connectionParams: Record<string, unknown> | undefined, extensions: Record<string, unknown> | null | undefined) {
+  if (connectionParams?.authorization ?? connectionParams?.Authorization) return connectionParams;
+  const headers = extensions?.headers as Record<string, unknown> | undefined;
+  const fromHeaders = headers?.authorization ?? headers?.Authorization;
+  return typeof fromHeaders === 'string' ? { ...connectionParams, authorization: fromHeaders } : connectionParams;
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((msg: string) => console.log(msg));
   const config = opts.config ?? loadConfig();
@@ -87,23 +101,23 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { db, engine, tokens, training, prisma } = services;
   let ready = false;
   const ensureUser = userRegistry(() => services);
+  const devToken =
+    opened.generatedSecret && !config.production ? await tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }) : null;
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     renderGraphiQL,
-    graphiql: { subscriptionsProtocol: 'WS', defaultQuery: DEFAULT_QUERY, title: 'ClimbIQ API' },
-    logging: false,
-    maskedErrors: {
-      maskError: (error, message) => {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (original instanceof GraphQLError && typeof original.extensions.code === 'string') return original;
-        if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
-        console.error('[API] unexpected error', original ?? error);
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
-      },
+    graphiql: {
+      subscriptionsProtocol: 'WS',
+      defaultQuery: DEFAULT_QUERY,
+      title: 'ClimbIQ API',
+      // Development only: GraphiQL opens with the printed analyst token already in its Headers tab.
+      ...(devToken ? { headers: JSON.stringify({ Authorization: `Bearer ${devToken}` }, null, 2) } : {}),
     },
+    logging: false,
+    maskedErrors: { maskError },
     plugins: [
       EnvelopArmorPlugin({
         maxDepth: { n: 12 },
@@ -150,7 +164,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params,
-          connectionParams: ctx.connectionParams,
+          connectionParams: withOperationAuthorization(ctx.connectionParams, params.extensions),
         });
         let document;
         try {
@@ -189,9 +203,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   void training.catchUp('STARTUP_CATCH_UP');
 
   log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
-  if (opened.generatedSecret && !config.production) {
-    const token = await tokens.sign({ sub: '00000000-0000-4000-8000-000000000001', role: 'analyst' });
-    log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}):\n${token}`);
+  if (devToken) {
+    log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL has it):\n${devToken}`);
   }
 
   let stopping: Promise<void> | null = null;

@@ -9,13 +9,16 @@ export async function recordBaselineAssessment(ctx: Context, input: BaselineInpu
   const viewer = requireViewer(ctx);
   assertCanWrite(ctx, viewer.id);
   const { prisma } = ctx.services;
-  const [, created] = await prisma.$transaction([
-    prisma.baselineAssessment.updateMany({ where: { userId: viewer.id, isCurrent: true }, data: { isCurrent: false } }),
-    prisma.baselineAssessment.create({
+  const created = await prisma.$transaction(async (tx) => {
+    // Locks the athlete's user row: concurrent recordings queue here, so each one retires the one before it
+    // (without the lock, two transactions each see no other current row and both stay current).
+    await tx.$queryRaw`SELECT 1 FROM "users" WHERE "id" = ${viewer.id}::uuid FOR UPDATE`;
+    await tx.baselineAssessment.updateMany({ where: { userId: viewer.id, isCurrent: true }, data: { isCurrent: false } });
+    return tx.baselineAssessment.create({
       ...query,
       data: { ...input, injuryHistory: input.injuryHistory ?? undefined, userId: viewer.id, isCurrent: true },
-    }),
-  ]);
+    });
+  });
   ctx.loaders.currentBaseline.clear(viewer.id);
   return created;
 }

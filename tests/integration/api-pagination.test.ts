@@ -1,0 +1,162 @@
+// Cursor pagination through the real server: every row exactly once, newest first (ties on startedAt
+// included), the 100-per-page cap, argument errors; and a constant number of SQL statements however many
+// sessions (with their users) a page lists.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CANCEL_SESSION, expectError, gql, gqlOk, mapLimit, startSession } from '../support/foundation.ts';
+import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+
+let server: TestServer;
+let statements: string[] = [];
+let athlete: { token: string; id: string };
+/** The athlete's sessions as created: id and startedAt. */
+const created: { id: string; startedAt: string }[] = [];
+
+const PAGE = `query($first: Int, $after: String, $status: SessionStatus, $userId: ID) {
+  sessions(first: $first, after: $after, status: $status, userId: $userId) {
+    edges { cursor node { id startedAt } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}`;
+
+/** Newest first; equal startedAt ordered by id descending (the server's tie-break). */
+const newestFirst = (rows: { id: string; startedAt: string }[]) =>
+  [...rows].sort((a, b) => (a.startedAt === b.startedAt ? (a.id < b.id ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1)).map((r) => r.id);
+
+async function pageAll(token: string, first: number, args: Record<string, unknown> = {}) {
+  const pages: any[] = [];
+  let after: string | null = null;
+  for (let guard = 0; guard < 100; guard++) {
+    const page: any = (await gqlOk(server.url, PAGE, { ...args, first, after }, token)).sessions;
+    pages.push(page);
+    if (!page.pageInfo.hasNextPage) break;
+    after = page.pageInfo.endCursor;
+  }
+  return { pages, ids: pages.flatMap((p) => p.edges.map((e: any) => e.node.id as string)) };
+}
+
+async function createSessions(count: number, startAt: number) {
+  // Three sessions share each startedAt: ties must still page cleanly.
+  const inputs = Array.from({ length: count }, (_, i) => ({ sleepHours: 7, startedAt: new Date(Date.UTC(2026, 0, 1) + (startAt + Math.floor(i / 3)) * 3_600_000).toISOString() }));
+  const sessions = await mapLimit(inputs, 4, (input) => startSession(server.url, athlete.token, input));
+  created.push(...sessions.map((s) => ({ id: s.id as string, startedAt: s.startedAt as string })));
+}
+
+beforeAll(async () => {
+  server = await startTestServer({ onQuery: (sql) => statements.push(sql) });
+  athlete = await tokenFor('athlete');
+  await createSessions(45, 0);
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('sessions pagination', () => {
+  it('pages of 10 cover 45 sessions exactly once, newest first, with ties on startedAt', async () => {
+    expect(new Set(created.map((c) => c.startedAt)).size).toBe(15);
+    const { pages, ids } = await pageAll(athlete.token, 10);
+    expect(pages.map((p) => p.edges.length)).toEqual([10, 10, 10, 10, 5]);
+    expect(pages.map((p) => p.pageInfo.hasNextPage)).toEqual([true, true, true, true, false]);
+    expect(pages.map((p) => p.pageInfo.hasPreviousPage)).toEqual([false, true, true, true, true]);
+    expect(new Set(ids).size).toBe(45);
+    expect(ids).toEqual(newestFirst(created));
+    for (const p of pages) {
+      expect(p.pageInfo.startCursor).toBe(p.edges[0].cursor);
+      expect(p.pageInfo.endCursor).toBe(p.edges.at(-1).cursor);
+    }
+  });
+
+  it('page sizes that split tie groups (7) and a default page (20) cover the same rows in the same order', async () => {
+    expect((await pageAll(athlete.token, 7)).ids).toEqual(newestFirst(created));
+    const firstPage = (await gqlOk(server.url, '{ sessions { edges { node { id } } pageInfo { hasNextPage } } }', {}, athlete.token)).sessions;
+    expect(firstPage.edges.map((e: any) => e.node.id)).toEqual(newestFirst(created).slice(0, 20));
+    expect(firstPage.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('a filtered listing pages through only the matching rows', async () => {
+    const cancelled = newestFirst(created).filter((_, i) => i % 4 === 1); // 11 sessions spread over the list
+    for (const id of cancelled) await gqlOk(server.url, CANCEL_SESSION, { id }, athlete.token);
+    const { pages, ids } = await pageAll(athlete.token, 5, { status: 'CANCELLED' });
+    expect(pages.map((p) => p.edges.length)).toEqual([5, 5, 1]);
+    expect(ids).toEqual(cancelled);
+    const active = (await pageAll(athlete.token, 10, { status: 'ACTIVE' })).ids;
+    expect(active).toEqual(newestFirst(created).filter((id) => !cancelled.includes(id)));
+  });
+
+  it('another athlete sees none of these rows; an analyst pages through them by userId', async () => {
+    const other = await tokenFor('athlete');
+    expect((await pageAll(other.token, 10)).ids).toEqual([]);
+    const analyst = await tokenFor('analyst');
+    expect((await pageAll(analyst.token, 10, { userId: athlete.id })).ids).toEqual(newestFirst(created));
+  });
+
+  it('caps a page at 100 rows: first: 101 returns 100 and the rest on the next page', async () => {
+    await createSessions(60, 100); // 105 in all
+    expect(created).toHaveLength(105);
+    const expected = newestFirst(created);
+    const big = (await gqlOk(server.url, PAGE, { first: 101 }, athlete.token)).sessions;
+    expect(big.edges).toHaveLength(100);
+    expect(big.pageInfo.hasNextPage).toBe(true);
+    const rest = (await gqlOk(server.url, PAGE, { first: 101, after: big.pageInfo.endCursor }, athlete.token)).sessions;
+    expect(rest.edges).toHaveLength(5);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
+    expect([...big.edges, ...rest.edges].map((e: any) => e.node.id)).toEqual(expected);
+    const huge = (await gqlOk(server.url, PAGE, { first: 10_000 }, athlete.token)).sessions;
+    expect(huge.edges).toHaveLength(100);
+    const exact = (await gqlOk(server.url, PAGE, { first: 100 }, athlete.token)).sessions;
+    expect(exact.edges.map((e: any) => e.node.id)).toEqual(expected.slice(0, 100));
+    expect(exact.pageInfo.hasNextPage).toBe(true);
+  });
+
+  it('refuses a negative page size and a malformed cursor as BAD_USER_INPUT', async () => {
+    expect(expectError(await gql(server.url, PAGE, { first: -1 }, athlete.token), 'BAD_USER_INPUT', 'first').message).toMatch(/first/);
+    expectError(await gql(server.url, PAGE, { first: 10, after: 'not-a-cursor' }, athlete.token), 'BAD_USER_INPUT', 'after');
+    const zero = (await gqlOk(server.url, PAGE, { first: 0 }, athlete.token)).sessions;
+    expect(zero.edges).toEqual([]);
+  });
+});
+
+describe('SQL statements per page', () => {
+  const LIST = `query($first: Int!, $from: DateTime) { sessions(first: $first, from: $from) { edges { node { id startedAt user { id role } } } } }`;
+
+  async function countStatements(token: string, query: string, variables: Record<string, unknown>) {
+    statements = [];
+    const data = await gqlOk(server.url, query, variables, token);
+    const count = statements.length;
+    return { data, count, sql: [...statements] };
+  }
+
+  it('listing 10 or 100 sessions with their users (100 different users) takes the same small number of statements', async () => {
+    // 100 athletes with one session each, after everything else: written directly, as a bulk import would.
+    const users = Array.from({ length: 100 }, () => ({ id: randomUUID(), role: 'ATHLETE' as const }));
+    await server.db.prisma.user.createMany({ data: users });
+    await server.db.prisma.climbingSession.createMany({
+      data: users.map((u, i) => ({ userId: u.id, status: 'ACTIVE' as const, startedAt: new Date(Date.UTC(2030, 0, 1, 0, i)), sleepHours: 7 })),
+    });
+    const analyst = await tokenFor('analyst');
+    await gqlOk(server.url, '{ me { id } }', {}, analyst.token); // the viewer's first request creates its user row
+    const from = '2030-01-01T00:00:00.000Z';
+
+    const ten = await countStatements(analyst.token, LIST, { first: 10, from });
+    const hundred = await countStatements(analyst.token, LIST, { first: 100, from });
+    expect(ten.data.sessions.edges).toHaveLength(10);
+    expect(hundred.data.sessions.edges).toHaveLength(100);
+    expect(new Set(hundred.data.sessions.edges.map((e: any) => e.node.user.id)).size).toBe(100);
+    expect(hundred.data.sessions.edges.every((e: any) => e.node.user.role === 'ATHLETE')).toBe(true);
+    expect(hundred.count, hundred.sql.join('\n')).toBe(ten.count);
+    expect(hundred.count).toBeGreaterThan(0);
+    expect(hundred.count).toBeLessThanOrEqual(3);
+  });
+
+  it('listing users with their baseline, model and latest sessions is constant too', async () => {
+    const analyst = await tokenFor('analyst');
+    await gqlOk(server.url, '{ me { id } }', {}, analyst.token);
+    const query = `query($first: Int!) { users(first: $first) { edges { node { id currentBaseline { id } modelOutput { phase } sessions(first: 2) { edges { node { id } } } } } } }`;
+    const ten = await countStatements(analyst.token, query, { first: 10 });
+    const hundred = await countStatements(analyst.token, query, { first: 100 });
+    expect(hundred.data.users.edges).toHaveLength(100);
+    expect(hundred.count, hundred.sql.join('\n')).toBe(ten.count);
+    expect(hundred.count).toBeLessThanOrEqual(5);
+  });
+});

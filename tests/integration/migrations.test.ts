@@ -1,0 +1,227 @@
+// Migrations and seed data on both databases: the migrations apply to an empty database and are a no-op the
+// second time (Prisma's WASM schema engine, and the plain-SQL fallback runner writing the same
+// `_prisma_migrations` table); the seed is inserted once and never overwrites what an admin edited, across
+// restarts of the server on the same database.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/client.ts';
+import { applyMigrations } from '../../src/db/migrate.ts';
+import { loadMigrationList } from '../../src/db/schema-engine.ts';
+import { gqlOk } from '../support/client.ts';
+import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres } from '../support/server.ts';
+
+const MIGRATION_ROWS = `SELECT id, migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`;
+const TABLES = ['baseline_assessments', 'climbing_sessions', 'expert_rules', 'model_outputs', 'population_models', 'population_priors', 'population_statistics', 'training_runs', 'users'];
+
+/** Every migration folder with the sha256 of its SQL (the checksum Prisma records). */
+async function expectedMigrations(): Promise<{ name: string; checksum: string }[]> {
+  const list = await loadMigrationList();
+  return list.migrationDirectories.map((d) => {
+    if (d.migrationFile.content.tag !== 'ok') throw new Error(`unreadable migration ${d.path}`);
+    return { name: d.path, checksum: createHash('sha256').update(d.migrationFile.content.value).digest('hex') };
+  });
+}
+
+/** A fresh empty database: its URL for openDatabase, an adapter factory for the runners, and raw SQL. */
+interface Target {
+  url: string | null;
+  pgliteDir: string;
+  factory: SqlMigrationAwareDriverAdapterFactory;
+  query(sql: string): Promise<any[]>;
+  close(): Promise<void>;
+}
+
+type TargetKind = 'pglite' | 'postgres';
+const KINDS: TargetKind[] = usingPostgres ? ['pglite', 'postgres'] : ['pglite'];
+const dropLater: string[] = [];
+afterAll(async () => {
+  for (const url of dropLater) await dropTestDatabase(url);
+});
+
+async function freshTarget(kind: TargetKind): Promise<Target> {
+  if (kind === 'pglite') {
+    const client = new PGlite();
+    await client.waitReady;
+    return {
+      url: null,
+      pgliteDir: 'memory://',
+      factory: new PrismaPGlite(client),
+      query: async (sql) => (await client.query<any>(sql)).rows,
+      close: () => client.close(),
+    };
+  }
+  const url = await createTestDatabase();
+  dropLater.push(url);
+  // One connection: the SQL runner's session-level advisory lock and its statements share it (as in src/db/client.ts).
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  return {
+    url,
+    pgliteDir: 'memory://',
+    factory: new PrismaPg(pool),
+    query: async (sql) => (await pool.query(sql)).rows,
+    close: () => pool.end(),
+  };
+}
+
+async function migrationRows(query: Target['query']) {
+  return query(MIGRATION_ROWS);
+}
+
+async function tablesOf(query: Target['query']): Promise<string[]> {
+  return (await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).map((r) => r.table_name);
+}
+
+describe.each(KINDS)('migrations on %s', (kind) => {
+  it('openDatabase().migrate() applies every migration to an empty database, then is a no-op', async () => {
+    const expected = await expectedMigrations();
+    expect(expected.length).toBeGreaterThan(0);
+    let url: string | null = null;
+    if (kind === 'postgres') {
+      url = await createTestDatabase();
+      dropLater.push(url);
+    }
+    const db = await openDatabase({ url, pgliteDir: 'memory://' });
+    try {
+      expect(db.kind).toBe(kind);
+      const first = await db.migrate();
+      expect(first).toEqual({ applied: expected.map((m) => m.name), runner: 'schema-engine' });
+      const rows: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      expect(rows.map((r) => ({ name: r.migration_name, checksum: r.checksum }))).toEqual(expected);
+      for (const r of rows) {
+        expect(r.finished_at).not.toBeNull();
+        expect(r.rolled_back_at).toBeNull();
+      }
+      const tables: any[] = await db.prisma.$queryRawUnsafe(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
+      expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining([...TABLES, '_prisma_migrations']));
+
+      const second = await db.migrate();
+      expect(second).toEqual({ applied: [], runner: 'schema-engine' });
+      const after: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      expect(after).toEqual(rows);
+      // The plain-SQL runner (MIGRATION_RUNNER=sql) reads the same table: nothing to do either.
+      process.env.MIGRATION_RUNNER = 'sql';
+      try {
+        expect(await db.migrate()).toEqual({ applied: [], runner: 'sql' });
+      } finally {
+        delete process.env.MIGRATION_RUNNER;
+      }
+      const afterSql: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      expect(afterSql).toEqual(rows);
+      // The schema is usable: a row goes in and comes out.
+      await db.prisma.user.create({ data: { id: '00000000-0000-4000-8000-0000000000aa', role: 'ATHLETE' } });
+      expect(await db.prisma.user.count()).toBe(1);
+    } finally {
+      await db.close();
+    }
+    if (url) {
+      // A new process on the same database finds nothing to do.
+      const again = await openDatabase({ url, pgliteDir: 'memory://' });
+      try {
+        expect(await again.migrate()).toEqual({ applied: [], runner: 'schema-engine' });
+      } finally {
+        await again.close();
+      }
+    }
+  });
+
+  it('the plain-SQL fallback runner writes the same table, is idempotent, and the two runners agree', async () => {
+    const expected = await expectedMigrations();
+    const target = await freshTarget(kind);
+    try {
+      expect(await tablesOf(target.query)).toEqual([]);
+      expect(await applyMigrations(target.factory, { runner: 'sql' })).toEqual({ applied: expected.map((m) => m.name), runner: 'sql' });
+      const rows = await migrationRows(target.query);
+      expect(rows.map((r) => ({ name: r.migration_name, checksum: r.checksum }))).toEqual(expected);
+      for (const r of rows) {
+        expect(r.finished_at).not.toBeNull();
+        expect(r.rolled_back_at).toBeNull();
+        expect(r.applied_steps_count).toBe(1);
+      }
+      expect(await tablesOf(target.query)).toEqual(expect.arrayContaining([...TABLES, '_prisma_migrations']));
+
+      expect(await applyMigrations(target.factory, { runner: 'sql' })).toEqual({ applied: [], runner: 'sql' });
+      expect(await migrationRows(target.query)).toEqual(rows);
+      // The schema engine takes over a database the SQL runner migrated without reapplying anything.
+      expect(await applyMigrations(target.factory, { runner: 'schema-engine' })).toEqual({ applied: [], runner: 'schema-engine' });
+      expect(await migrationRows(target.query)).toEqual(rows);
+    } finally {
+      await target.close();
+    }
+  });
+});
+
+describe('seed data across restarts', () => {
+  const PRIORS = '{ populationPriors { variable populationMean source } }';
+  const RULES = '{ expertRules(includeInactive: true) { name priority isActive description } }';
+
+  async function restartKeepsAdminEdits(database: { databaseUrl: string | null; pgliteDir?: string }) {
+    const admin = await tokenFor('admin');
+    const logs: string[][] = [[], []];
+
+    const first = await startTestServer({ ...database, log: (m) => logs[0].push(m) });
+    try {
+      expect(logs[0].join('\n')).toMatch(/seeded 18 priors, 15 rules/);
+      const ready = await fetch(first.url.replace(/\/graphql$/, '/ready'));
+      expect(ready.status).toBe(200);
+      await gqlOk(first.url, 'mutation { upsertPopulationPrior(input: { variable: "sleepHours", populationMean: 0.5, populationStd: 0.2, individualVariance: 0.1, source: "admin edit" }) { variable } }', {}, admin.token);
+      await gqlOk(first.url, 'mutation { setExpertRuleActive(name: "warmup_requirement", active: false) { name } }', {}, admin.token);
+      const rule = (await gqlOk(first.url, RULES, {}, admin.token)).expertRules.find((r: any) => r.name === 'training_load_spike');
+      const seededRule = await first.db.prisma.expertRule.findUniqueOrThrow({ where: { name: 'training_load_spike' } });
+      await gqlOk(
+        first.url,
+        'mutation($input: ExpertRuleInput!) { upsertExpertRule(input: $input) { name } }',
+        { input: { name: rule.name, description: 'Load spike (edited)', conditions: seededRule.conditions, actions: seededRule.actions, category: seededRule.category, priority: 12 } },
+        admin.token,
+      );
+    } finally {
+      await first.stop();
+    }
+
+    const second = await startTestServer({ ...database, log: (m) => logs[1].push(m) });
+    try {
+      const boot = logs[1].join('\n');
+      expect(boot).toMatch(/migrations up to date/);
+      expect(boot).not.toMatch(/seeded/);
+      const priors = (await gqlOk(second.url, PRIORS, {}, admin.token)).populationPriors;
+      expect(priors).toHaveLength(18);
+      expect(priors.find((p: any) => p.variable === 'sleepHours')).toEqual({ variable: 'sleepHours', populationMean: 0.5, source: 'admin edit' });
+      expect(priors.find((p: any) => p.variable === 'sleepQuality').populationMean).toBe(0.18);
+      const rules = (await gqlOk(second.url, RULES, {}, admin.token)).expertRules;
+      expect(rules).toHaveLength(15);
+      expect(rules.find((r: any) => r.name === 'warmup_requirement').isActive).toBe(false);
+      expect(rules.find((r: any) => r.name === 'training_load_spike')).toMatchObject({ priority: 12, description: 'Load spike (edited)', isActive: true });
+      expect(rules.at(-1).name).toBe('training_load_spike'); // the edited priority orders it last
+      // The edit is what the engine uses after the restart: warm-up advice is off.
+      const rec = (await gqlOk(second.url, '{ recommendation(input: { warmupCompleted: false }) { rulesApplied } }', {}, admin.token)).recommendation;
+      expect(rec.rulesApplied).not.toContain('warmup_requirement');
+    } finally {
+      await second.stop();
+    }
+  }
+
+  it('on a PGlite data directory: inserted once, admin edits survive a restart', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'climbiq-seed-'));
+    try {
+      await restartKeepsAdminEdits({ databaseUrl: null, pgliteDir: path.join(dir, 'pglite') });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  if (usingPostgres) {
+    it('on a PostgreSQL database: inserted once, admin edits survive a restart', async () => {
+      const url = await createTestDatabase();
+      dropLater.push(url);
+      await restartKeepsAdminEdits({ databaseUrl: url });
+    });
+  }
+});
