@@ -1,6 +1,7 @@
 // The session-completion extension: every ClimbingSession write that can change a user's training data
 // reports (before, after) snapshots to a listener, which runs the quick model update after the write.
 // The write itself never waits for the listener nor fails because of it.
+import type { SessionFeatures } from '../engine/training-row.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 
 /** The columns that make a training row (domain.md section 6). */
@@ -26,25 +27,10 @@ export const TRAINING_SELECT = {
   updatedAt: true,
 } as const;
 
-export interface TrainingSnapshot {
+/** A session's training-relevant columns, as the hook reports them before and after a write. */
+export interface TrainingSnapshot extends SessionFeatures {
   id: string;
   userId: string;
-  status: string;
-  sessionQuality: number | null;
-  deviatedFromPlan: boolean;
-  sleepHours: number | null;
-  sleepQuality: number | null;
-  energyLevel: number | null;
-  stressLevel: number | null;
-  motivationLevel: number | null;
-  sorenessLevel: number | null;
-  daysSinceHardSession: number | null;
-  caffeineMg: number | null;
-  warmupMin: number | null;
-  plannedCaffeineMg: number | null;
-  plannedWarmupMin: number | null;
-  actualCaffeineMg: number | null;
-  actualWarmupMin: number | null;
   updatedAt: Date;
 }
 
