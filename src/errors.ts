@@ -94,14 +94,16 @@ function inputError(error: unknown): AppError | null {
 
 /** Errors with a code (ours, or GraphQL's parse/validation errors) pass with their path; input errors become BAD_USER_INPUT; the rest is masked. */
 export function maskError(error: unknown, message: string): Error {
+  // First: on the subscription path (graphql-ws, SSE) the executor has already tagged a variable that does not
+  // coerce as BAD_USER_INPUT, with GraphQL's raw message and no field; name the field as the query path does.
+  const input = inputError(error);
+  if (input) return input;
   const original = error instanceof GraphQLError ? error.originalError : error;
   if (original instanceof GraphQLError && typeof original.extensions.code === 'string') {
     // The located error carries the original's extensions plus the path and locations of the failing field.
     return error instanceof GraphQLError && error.extensions.code === original.extensions.code ? error : original;
   }
   if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
-  const input = inputError(error);
-  if (input) return input;
   console.error('[API] unexpected error', original ?? error);
   return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }

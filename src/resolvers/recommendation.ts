@@ -57,6 +57,11 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
   const started = performance.now();
   let sequence = 0;
   const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: performance.now() - started }) as RecommendationEvent;
+  // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
+  const done = (source: 'RULE_OVERRIDE' | 'MODEL'): RecommendationEvent => {
+    const elapsedMs = performance.now() - started;
+    return { type: 'DONE', source, totalMs: elapsedMs, sequence: ++sequence, elapsedMs };
+  };
   const viewer = requireViewer(ctx);
   const { engine } = ctx.services;
   let history: Promise<PastSession[]> | null = null;
@@ -80,7 +85,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     if (evaluation.override) {
       const o: RuleOverride = evaluation.override;
       yield event({ type: 'RULE_OVERRIDE', rule: o.rule, category: o.category, sessionType: o.sessionType, message: o.message, warnings: evaluation.warnings });
-      yield event({ type: 'DONE', source: 'RULE_OVERRIDE', totalMs: performance.now() - started });
+      yield done('RULE_OVERRIDE');
       return;
     }
     history = loadHistory(ctx, viewer.id);
@@ -99,7 +104,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       history: await history,
     });
     yield event({ type: 'STATS', context });
-    yield event({ type: 'DONE', source: 'MODEL', totalMs: performance.now() - started });
+    yield done('MODEL');
   } catch (err) {
     const known = err instanceof GraphQLError && typeof err.extensions.code === 'string';
     if (!known) console.error('[ENGINE] recommendation failed', err);

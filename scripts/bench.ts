@@ -1,0 +1,624 @@
+// Recommendation benchmark: pure engine phases, then the real server over loopback.
+//
+//   npm run bench                 # everything; writes BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
+//   options: --no-write  --iterations 20000  --seconds 5  --loops 50  --subscribers 1000
+//            --postgres postgresql://postgres@127.0.0.1:55432/postgres   (also run the server part on a fresh
+//            database of that PostgreSQL server, dropped afterwards)
+//
+// 1. Engine phases (pure calls, no I/O): rules (15 seed rules compiled), prediction (+ session type),
+//    recommendations (ceilings + suggestions), statistics over 30 history sessions; per-call p50/p99 in µs.
+// 2. A real server (startServer from src/server.ts: PORT 0, in-memory PGlite, JWT_SECRET set, schedule off)
+//    in a child process (its own event loop and RSS, so the clients' work is not counted against it),
+//    seeded with 30 completed sessions for every benchmark athlete and one nightly fit (so every stream
+//    takes the full path: personal model, history, population statistics). Over graphql-ws on loopback:
+//    time to first event and to DONE at 1, 100 and 1,000 concurrent subscribers (each its own user token and
+//    its own ws connection); `recommendation` query throughput with N concurrent fetch loops beside a trivial
+//    `{ __typename }`; the server's RSS with 1,000 open ws connections, then with 1,000 open `modelUpdated`
+//    subscriptions (a long-lived subscription) when the schema has it.
+// Bounded loops only; loopback only.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createClient, type Client } from 'graphql-ws';
+import WebSocket from 'ws';
+
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+const { values: args } = parseArgs({
+  options: {
+    serve: { type: 'boolean', default: false },
+    'no-write': { type: 'boolean', default: false },
+    iterations: { type: 'string', default: '20000' },
+    seconds: { type: 'string', default: '5' },
+    loops: { type: 'string', default: '50' },
+    subscribers: { type: 'string', default: '1000' },
+    /** Also run the server part against a fresh database on this PostgreSQL server (admin URL). */
+    postgres: { type: 'string' },
+    /** (child) the database the server uses; in-memory PGlite when absent. */
+    'database-url': { type: 'string' },
+  },
+});
+
+// ================================================================== child: the server
+
+interface ChildRequest {
+  id: number;
+  cmd: 'seed' | 'rss' | 'train' | 'stop';
+  userIds?: string[];
+  sessionsPerUser?: number;
+  userId?: string;
+}
+
+async function serve(): Promise<void> {
+  const { loadConfig } = await import('../src/config.ts');
+  const { startServer } = await import('../src/server.ts');
+  const { simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const databaseUrl = args['database-url'];
+  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, PGLITE_DIR: 'memory://', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  config.pgliteDir = 'memory://';
+  const server = await startServer({ config, schedule: false, log: () => {} });
+  // The floor of one HTTP round trip on this machine: node:http answering a fixed body, same process.
+  const { createServer } = await import('node:http');
+  const plain = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json');
+      res.end('{"data":{"__typename":"Query"}}');
+    });
+  });
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', () => resolve()));
+  const plainUrl = `http://127.0.0.1:${(plain.address() as import('node:net').AddressInfo).port}/`;
+  const send = (msg: unknown) => process.send!(msg);
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) throw new Error('the server child needs --expose-gc');
+  const rss = () => {
+    gc();
+    gc();
+    const m = process.memoryUsage();
+    return { rss: m.rss, heapUsed: m.heapUsed };
+  };
+
+  process.on('message', async (raw) => {
+    const req = raw as ChildRequest;
+    try {
+      switch (req.cmd) {
+        case 'seed': {
+          const prisma = server.db.prisma; // the raw client: no quick update per inserted row
+          const ids = req.userIds!;
+          await prisma.user.createMany({ data: ids.map((id) => ({ id, role: 'ATHLETE' as const })) });
+          const rows = [];
+          const day = 86_400_000;
+          const origin = Date.UTC(2026, 0, 1);
+          for (const [i, userId] of ids.entries()) {
+            for (const s of simulateAthlete(i, req.sessionsPerUser!, { seed: 11 }).sessions) {
+              const startedAt = new Date(origin + s.day * day);
+              rows.push({
+                ...s.checkIn,
+                userId,
+                status: 'COMPLETED' as const,
+                startedAt,
+                endedAt: new Date(startedAt.getTime() + 2 * 3_600_000),
+                sessionQuality: s.sessionQuality,
+              });
+            }
+          }
+          for (let k = 0; k < rows.length; k += 2000) await prisma.climbingSession.createMany({ data: rows.slice(k, k + 2000) as never });
+          const t = performance.now();
+          const run = await server.training.runNightly('MANUAL');
+          send({ id: req.id, ok: true, sessions: rows.length, fitStatus: run.status, fitMs: performance.now() - t });
+          break;
+        }
+        case 'rss':
+          send({ id: req.id, ok: true, ...rss() });
+          break;
+        case 'train': {
+          const run = await server.training.trainUser(req.userId!, 'MANUAL');
+          send({ id: req.id, ok: true, status: run.status });
+          break;
+        }
+        case 'stop':
+          plain.close();
+          await server.stop();
+          send({ id: req.id, ok: true });
+          process.exit(0);
+      }
+    } catch (err) {
+      send({ id: req.id, ok: false, error: String((err as Error).stack ?? err) });
+    }
+  });
+  send({ ready: true, url: server.url, wsUrl: server.wsUrl, plainUrl, ...rss() });
+}
+
+// ================================================================== parent: measurements
+
+interface Stat {
+  n: number;
+  p50: number;
+  p99: number;
+  mean: number;
+  max: number;
+}
+function stat(xs: number[]): Stat {
+  const s = [...xs].sort((a, b) => a - b);
+  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
+  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
+}
+const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
+const signedMb = (b: number) => `${b >= 0 ? '+' : ''}${mb(b)}`;
+/** A memory row with deltas against `base`, per connection / subscription. */
+function memRow(label: string, m: { rss: number; heap: number }, base: { rss: number; heap: number }, count: number): string {
+  const per = (d: number) => `${f1(d / count / 1024)} KB each`;
+  return `| ${label} | ${mb(m.rss)} | ${signedMb(m.rss - base.rss)} (${per(m.rss - base.rss)}) | ${mb(m.heap)} | ${signedMb(m.heap - base.heap)} (${per(m.heap - base.heap)}) |`;
+}
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function engineBench(iterations: number) {
+  const { compileRules, validateRuleDefinition } = await import('../src/engine/rules.ts');
+  const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
+  const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes.ts');
+  const { Random, simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const { CHECK_IN_VARIABLES } = await import('../src/engine/variables.ts');
+  type CheckIn = import('../src/engine/variables.ts').CheckIn;
+
+  const seedRules = JSON.parse(readFileSync(new URL('../prisma/seed/expert-rules.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
+  const rules = compileRules(seedRules.map((r) => validateRuleDefinition(r as never)));
+
+  // Varied check-ins touching every rule field, so every branch of the rule set is exercised.
+  const rng = new Random(20240601);
+  const pick = <T>(xs: T[]) => xs[rng.int(0, xs.length - 1)];
+  const checkIns: CheckIn[] = Array.from({ length: 1000 }, () => ({
+    sleepHours: Math.round((3 + rng.uniform() * 7) * 10) / 10,
+    sleepQuality: rng.int(1, 10),
+    energyLevel: rng.int(1, 10),
+    stressLevel: rng.int(1, 10),
+    motivationLevel: rng.int(1, 10),
+    sorenessLevel: rng.int(1, 10),
+    daysSinceHardSession: rng.int(0, 7),
+    caffeineMg: pick([0, 0, 100, 200, 300]),
+    warmupMin: rng.int(0, 30),
+    daysSinceRestDay: rng.int(0, 7),
+    injurySeverity: rng.bernoulli(0.1) ? rng.int(1, 9) : 0,
+    pulleyInjuryGrade: rng.bernoulli(0.05) ? rng.int(1, 3) : 0,
+    fingerInjuryPresent: rng.bernoulli(0.1),
+    alcoholLast24h: rng.bernoulli(0.15),
+    caffeineToday: rng.bernoulli(0.6),
+    caffeineHabitual: rng.bernoulli(0.5),
+    warmupCompleted: rng.bernoulli(0.5),
+    hydrationStatus: rng.int(1, 10),
+    temperatureC: Math.round((8 + rng.uniform() * 26) * 10) / 10,
+    fearOfFalling: rng.int(1, 10),
+    performanceAnxiety: rng.int(1, 10),
+    trainingLoadChange: Math.round((rng.uniform() * 0.5 - 0.2) * 100) / 100,
+  }));
+
+  // A personalised athlete with 30 completed sessions, and population statistics for every statistic variable.
+  const athlete = simulateAthlete(0, 30, { seed: 7 });
+  const stats = emptyStats();
+  for (const s of athlete.sessions) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
+  const hyper = priorHyperparameters();
+  const model = userPosterior(stats, hyper);
+  const coldModel = populationUserModel(hyper);
+  const origin = Date.UTC(2026, 0, 1);
+  const history = athlete.sessions
+    .map((s, i) => ({ id: `s${i}`, startedAt: new Date(origin + s.day * 86_400_000), sessionQuality: s.sessionQuality, checkIn: s.checkIn }))
+    .reverse(); // newest first, as the resolver reads them
+  const populationStats = CHECK_IN_VARIABLES.filter((v) => v.statistic).map((v) => {
+    const xs = simulateAthlete(1, 200, { seed: 9 }).sessions.map((s) => (s.checkIn as Record<string, unknown>)[v.name]).filter((x): x is number => typeof x === 'number');
+    const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
+    return { variable: v.name, mean, std, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
+  });
+  const evaluations = checkIns.map((c) => rulesPhase(rules, c, null));
+  const overrides = evaluations.filter((e) => e.override).length;
+
+  const time = (fn: (i: number) => unknown): Stat => {
+    let sink = 0;
+    for (let i = 0; i < Math.min(2000, iterations); i++) sink += fn(i) ? 1 : 0; // warm-up (JIT)
+    const us: number[] = new Array(iterations);
+    for (let i = 0; i < iterations; i++) {
+      const t = performance.now();
+      sink += fn(i) ? 1 : 0;
+      us[i] = (performance.now() - t) * 1000;
+    }
+    if (sink < 0) console.log(sink);
+    return stat(us);
+  };
+  const n = checkIns.length;
+  const results = {
+    rules: time((i) => rulesPhase(rules, checkIns[i % n], null)),
+    prediction: time((i) => predictionPhase(model, checkIns[i % n], evaluations[i % n])),
+    predictionCold: time((i) => predictionPhase(coldModel, checkIns[i % n], evaluations[i % n])),
+    recommendations: time((i) => recommendationsPhase(model, checkIns[i % n], evaluations[i % n], 'VOLUME')),
+    statistics: time((i) => statsPhase({ checkIn: checkIns[i % n], model, population: { mu: hyper.mu }, populationStats, history })),
+    all: time((i) => {
+      const c = checkIns[i % n];
+      const e = rulesPhase(rules, c, null);
+      if (e.override) return e;
+      const p = predictionPhase(model, c, e);
+      recommendationsPhase(model, c, e, p.modelSessionType);
+      return statsPhase({ checkIn: c, model, population: { mu: hyper.mu }, populationStats, history });
+    }),
+  };
+  return { results, overrides, checkIns: n, ruleCount: rules.rules.length, historyLength: history.length };
+}
+
+// ---------------------------------------------------------------- the server child
+
+class ServerChild {
+  private next = 1;
+  private readonly waiting = new Map<number, (msg: Record<string, unknown>) => void>();
+  constructor(readonly proc: ChildProcess) {
+    proc.on('message', (raw) => {
+      const msg = raw as Record<string, unknown>;
+      const resolve = this.waiting.get(msg.id as number);
+      if (resolve) {
+        this.waiting.delete(msg.id as number);
+        resolve(msg);
+      }
+    });
+  }
+  request(cmd: ChildRequest['cmd'], extra: Partial<ChildRequest> = {}): Promise<Record<string, unknown>> {
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      this.waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
+      this.proc.send({ id, cmd, ...extra });
+    });
+  }
+}
+
+async function startChild(databaseUrl: string | null): Promise<{ child: ServerChild; url: string; wsUrl: string; plainUrl: string; rss: number; heapUsed: number }> {
+  const proc = fork(fileURLToPath(import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { execArgv: [...process.execArgv, '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as Record<string, unknown>));
+    proc.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+  });
+  return { child: new ServerChild(proc), url: ready.url as string, wsUrl: ready.wsUrl as string, plainUrl: ready.plainUrl as string, rss: ready.rss as number, heapUsed: ready.heapUsed as number };
+}
+
+// ---------------------------------------------------------------- graphql-ws clients
+
+const STREAM = `subscription($input: PreSessionInput!) {
+  preSessionRecommendation(input: $input) {
+    type sequence elapsedMs
+    ... on ContextLoadedEvent { phase hasPersonalization }
+    ... on RuleOverrideEvent { sessionType message }
+    ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
+    ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
+    ... on StatsEvent { context }
+    ... on DoneEvent { source totalMs }
+    ... on ErrorEvent { code message }
+  }
+}`;
+const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+
+function openClient(wsUrl: string, token: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = createClient({
+      url: wsUrl,
+      webSocketImpl: WebSocket,
+      connectionParams: { authorization: `Bearer ${token}` },
+      lazy: false,
+      retryAttempts: 0,
+      onNonLazyError: reject,
+    });
+    const off = client.on('connected', () => {
+      off();
+      resolve(client);
+    });
+  });
+}
+
+interface Timed {
+  firstMs: number;
+  doneMs: number;
+  lastType: string | undefined;
+  error: string | null;
+  serverFirstMs: number;
+}
+
+function timedStream(client: Client, input: Record<string, unknown>): Promise<Timed> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let firstMs = -1;
+    let serverFirstMs = -1;
+    let lastType: string | undefined;
+    let error: string | null = null;
+    client.subscribe<{ preSessionRecommendation: { type: string; elapsedMs: number } }>(
+      { query: STREAM, variables: { input } },
+      {
+        next: (v) => {
+          if (firstMs < 0) {
+            firstMs = performance.now() - t0;
+            serverFirstMs = v.data?.preSessionRecommendation.elapsedMs ?? -1;
+          }
+          if (v.errors) error = JSON.stringify(v.errors);
+          lastType = v.data?.preSessionRecommendation.type;
+        },
+        error: (e) => resolve({ firstMs, doneMs: performance.now() - t0, lastType, error: String(e), serverFirstMs }),
+        complete: () => resolve({ firstMs, doneMs: performance.now() - t0, lastType, error, serverFirstMs }),
+      },
+    );
+  });
+}
+
+async function inChunks<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
+  for (let k = 0; k < items.length; k += size) await Promise.all(items.slice(k, k + size).map(fn));
+}
+
+// ---------------------------------------------------------------- HTTP throughput
+
+async function throughput(url: string, tokens: (string | null)[], body: string, seconds: number) {
+  const deadline = performance.now() + seconds * 1000;
+  const latencies: number[] = [];
+  let errors = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    tokens.map(async (token) => {
+      while (performance.now() < deadline) {
+        const t = performance.now();
+        const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body });
+        const json = (await res.json()) as { errors?: unknown[] };
+        if (!res.ok || json.errors) errors++;
+        latencies.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - t0) / 1000;
+  return { requests: latencies.length, rps: latencies.length / elapsed, errors, latency: stat(latencies) };
+}
+
+// ---------------------------------------------------------------- main
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const iterations = Number(args.iterations);
+  const seconds = Number(args.seconds);
+  const loops = Number(args.loops);
+  const subscribers = Number(args.subscribers);
+  const lines: string[] = [];
+  const cpus = os.cpus();
+  lines.push(
+    '## Recommendation engine and stream',
+    '',
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (\`tsx scripts/bench.ts\`)`,
+    '',
+    `Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GB RAM; Node ${process.version}, ${process.platform} ${process.arch}; run ${new Date().toISOString().slice(0, 10)}.`,
+    '',
+  );
+
+  // ---------------------------------------------------------- 1. pure engine
+  console.log(`[bench] engine phases, ${iterations} iterations each ...`);
+  const engine = await engineBench(iterations);
+  const r = engine.results;
+  const row = (name: string, s: Stat, target: string) => `| ${name} | ${f1(s.p50)} | ${f1(s.p99)} | ${f1(s.mean)} | ${target} |`;
+  lines.push(
+    `### Engine phases (pure calls, µs per call; ${iterations.toLocaleString('en')} calls after 2,000 warm-up, ${engine.checkIns.toLocaleString('en')} varied check-ins cycled)`,
+    '',
+    '| Phase | p50 µs | p99 µs | mean µs | Target |',
+    '|---|---:|---:|---:|---|',
+    row(`rules (${engine.ruleCount} seed rules, compiled; ${((100 * engine.overrides) / engine.checkIns).toFixed(0)} % of check-ins end in an override)`, r.rules, '< 10 ms'),
+    row('prediction + session type (personal model, 30 sessions)', r.prediction, '< 20 ms'),
+    row('prediction + session type (cold start)', r.predictionCold, '< 20 ms'),
+    row('recommendations (ceilings + suggestions)', r.recommendations, '–'),
+    row(`statistics (${engine.historyLength} history sessions, population statistics and coefficients)`, r.statistics, '< 30 ms'),
+    row('all phases (as the stream runs them)', r.all, '–'),
+    '',
+    'Per-call timing with `performance.now()` (its own cost, ~0.1 µs, is included).',
+    '',
+  );
+  console.log(lines.slice(-12).join('\n'));
+
+  // ---------------------------------------------------------- 2. the real server
+  lines.push(...(await serverBench({ label: 'in-memory PGlite', databaseUrl: null, subscribers, loops, seconds })));
+  if (args.postgres) {
+    const { createBenchDatabase, dropBenchDatabase } = await benchDatabases(args.postgres);
+    const databaseUrl = await createBenchDatabase();
+    try {
+      lines.push('', ...(await serverBench({ label: 'PostgreSQL server on the same machine', databaseUrl, subscribers, loops, seconds })));
+    } finally {
+      await dropBenchDatabase(databaseUrl);
+    }
+  }
+  lines.push('', `Targets (domain.md section 9): rules < 10 ms, prediction < 20 ms, statistics < 30 ms, first event < 100 ms. Total run ${f1((Date.now() - started) / 1000)} s.`);
+
+  const report = lines.join('\n');
+  console.log(`\n${report}`);
+  if (!args['no-write']) {
+    writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'bench', report);
+    console.log('\nwritten to BENCHMARKS.md (bench block)');
+  }
+}
+
+/** A fresh database on a PostgreSQL server (dropped afterwards), like the test harness does. */
+async function benchDatabases(adminUrl: string) {
+  const pg = (await import('pg')).default;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  return {
+    async createBenchDatabase() {
+      const name = `climbiq_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+      await admin(`CREATE DATABASE ${name}`);
+      const url = new URL(adminUrl);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    async dropBenchDatabase(url: string) {
+      await admin(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
+    },
+  };
+}
+
+interface ServerBenchOptions {
+  label: string;
+  databaseUrl: string | null;
+  subscribers: number;
+  loops: number;
+  seconds: number;
+}
+
+async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: ServerBenchOptions): Promise<string[]> {
+  console.log(`[bench] starting the server (child process, ${label}) ...`);
+  const loadBefore = os.loadavg();
+  const { child, url, wsUrl, plainUrl, rss: rssAtStart, heapUsed: heapAtStart } = await startChild(databaseUrl);
+  const memory = async () => {
+    await sleep(1000);
+    const m = await child.request('rss');
+    return { rss: m.rss as number, heap: m.heapUsed as number };
+  };
+  const { TokenService } = await import('../src/auth.ts');
+  const tokens = new TokenService(SECRET);
+  const subscriberIds = Array.from({ length: subscribers }, () => randomUUID());
+  const loopIds = Array.from({ length: loops }, () => randomUUID());
+  const seeded = await child.request('seed', { userIds: [...subscriberIds, ...loopIds], sessionsPerUser: 30 });
+  console.log(`[bench] seeded ${seeded.sessions} sessions, nightly fit ${seeded.fitStatus} in ${f1((seeded.fitMs as number) / 1000)} s`);
+  const subscriberTokens = await Promise.all(subscriberIds.map((sub) => tokens.sign({ sub, role: 'athlete' })));
+  const loopTokens = await Promise.all(loopIds.map((sub) => tokens.sign({ sub, role: 'athlete' })));
+  const seededMem = await memory();
+
+  console.log(`[bench] opening ${subscribers} graphql-ws connections ...`);
+  const clients: Client[] = [];
+  for (let k = 0; k < subscribers; k += 100) clients.push(...(await Promise.all(subscriberTokens.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
+
+  // Warm-up: every subscriber once (user row known, model cache filled, JIT warm), untimed.
+  await inChunks(clients, 100, (c) => timedStream(c, OPERATOR));
+
+  const levels: { n: number; rounds: number }[] = [
+    { n: 1, rounds: 200 },
+    { n: Math.min(100, subscribers), rounds: 5 },
+    { n: subscribers, rounds: 3 },
+  ];
+  const streamRows: string[] = [];
+  for (const { n, rounds } of levels) {
+    const all: Timed[] = [];
+    for (let round = 0; round < rounds; round++) {
+      all.push(...(await Promise.all(clients.slice(0, n).map((c) => timedStream(c, OPERATOR)))));
+    }
+    const bad = all.filter((t) => t.error !== null || t.lastType !== 'DONE').length;
+    const first = stat(all.map((t) => t.firstMs));
+    const done = stat(all.map((t) => t.doneMs));
+    const serverFirst = stat(all.map((t) => t.serverFirstMs));
+    streamRows.push(
+      `| ${n.toLocaleString('en')} | ${all.length.toLocaleString('en')} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${f1(serverFirst.p50)} / ${f1(serverFirst.p99)} | ${bad} |`,
+    );
+    console.log(`[bench] ${n} concurrent: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; failures ${bad}`);
+  }
+  const connectionsMem = await memory();
+
+  // Long-lived subscriptions: modelUpdated when the schema has it.
+  const schemaRes = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${loopTokens[0]}` },
+    body: JSON.stringify({ query: '{ __schema { subscriptionType { fields { name } } } }' }),
+  });
+  const subscriptionFields = ((await schemaRes.json()) as { data?: { __schema: { subscriptionType: { fields: { name: string }[] } } } }).data?.__schema.subscriptionType.fields.map((f) => f.name) ?? [];
+  let heldMem: { rss: number; heap: number } | null = null;
+  let liveNote = '';
+  if (subscriptionFields.includes('modelUpdated')) {
+    const received: string[] = [];
+    const errors: unknown[] = [];
+    const disposers = clients.map((c, i) =>
+      c.subscribe(
+        { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
+        { next: (v) => (v.errors ? errors.push(v.errors) : received.push(subscriberIds[i])), error: (e) => errors.push(e), complete: () => {} },
+      ),
+    );
+    await sleep(2000);
+    // Prove the subscriptions are live: retrain one athlete and expect exactly that subscriber to hear of it.
+    await child.request('train', { userId: subscriberIds[0] });
+    for (let i = 0; i < 50 && received.length === 0; i++) await sleep(100);
+    heldMem = await memory();
+    const live = errors.length === 0 && received.length === 1 && received[0] === subscriberIds[0];
+    liveNote = live
+      ? 'Live check of the held subscriptions: after retraining one athlete, exactly that subscriber received its `modelUpdated` event.'
+      : `Live check of the held subscriptions FAILED: ${received.length} event(s) received, ${errors.length} error(s).`;
+    console.log(`[bench] modelUpdated held: rss ${mb(heldMem!.rss)}; live check: ${received.length} event(s), ${errors.length} error(s)`);
+    disposers.forEach((d) => d());
+  } else {
+    liveNote = 'No long-lived subscription in the schema (`modelUpdated` missing): the open-connection row is the measure.';
+  }
+  await sleep(200);
+  await Promise.all(clients.map((c) => c.dispose()));
+  const closedMem = await memory();
+
+  // ---------------------------------------------------------- HTTP throughput
+  console.log(`[bench] query throughput: ${loops} loops x ${seconds} s each ...`);
+  const recQuery = JSON.stringify({
+    query: `query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } statisticalContext } }`,
+    variables: { input: OPERATOR },
+  });
+  await throughput(url, loopTokens, recQuery, 1); // warm-up: user rows, model cache, keep-alive connections
+  const rec = await throughput(url, loopTokens, recQuery, seconds);
+  const trivial = await throughput(url, loopTokens, JSON.stringify({ query: '{ __typename }' }), seconds);
+  const anonymous = await throughput(url, loopTokens.map(() => null), JSON.stringify({ query: '{ __typename }' }), seconds);
+  await throughput(plainUrl, loopTokens.map(() => null), '{}', 1);
+  const floor = await throughput(plainUrl, loopTokens.map(() => null), '{}', seconds);
+  console.log(`[bench] recommendation ${f1(rec.rps)} req/s (p50 ${f1(rec.latency.p50)} ms), __typename ${f1(trivial.rps)} req/s, anonymous ${f1(anonymous.rps)}, plain http ${f1(floor.rps)}`);
+  const loadAfter = os.loadavg();
+
+  await child.request('stop').catch(() => {});
+
+  const connections = `${subscribers.toLocaleString('en')} open graphql-ws connections (idle, after the stream runs)`;
+  return [
+    `### Real server over loopback: ${label} (server in a child process; ${subscribers.toLocaleString('en')} + ${loops} athletes with 30 completed sessions each, ${(seeded.sessions as number).toLocaleString('en')} sessions, one nightly fit ${f1((seeded.fitMs as number) / 1000)} s: every stream takes the full path with a personal model, history and population statistics)`,
+    '',
+    'graphql-ws, one connection and one user token per subscriber, all subscribing at once; the operator check-in (sleepHours 7, energyLevel 4, stressLevel 2). Client-side times from `subscribe()` to the first event and to DONE, after one untimed warm-up stream per subscriber; the server-side column is the first event\'s own `elapsedMs` (from the start of the resolver, so the gap to the client-side figure is time spent queued before it: socket, parse/validate, context with the JWT check).',
+    '',
+    '| Concurrent subscribers | Streams timed | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Server-side first event elapsedMs p50 / p99 | Failed streams |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...streamRows,
+    '',
+    `Query throughput, ${loops} concurrent fetch loops (each its own athlete) for ${seconds} s on one server, after a 1 s warm-up:`,
+    '',
+    '| Query | Requests | req/s | Latency p50 ms | Latency p99 ms | Errors |',
+    '|---|---:|---:|---:|---:|---:|',
+    `| \`recommendation\` (full answer incl. statistical context) | ${rec.requests.toLocaleString('en')} | ${f1(rec.rps)} | ${f2(rec.latency.p50)} | ${f2(rec.latency.p99)} | ${rec.errors} |`,
+    `| \`{ __typename }\` (with the athlete's token: JWT check per request) | ${trivial.requests.toLocaleString('en')} | ${f1(trivial.rps)} | ${f2(trivial.latency.p50)} | ${f2(trivial.latency.p99)} | ${trivial.errors} |`,
+    `| \`{ __typename }\` without a token | ${anonymous.requests.toLocaleString('en')} | ${f1(anonymous.rps)} | ${f2(anonymous.latency.p50)} | ${f2(anonymous.latency.p99)} | ${anonymous.errors} |`,
+    `| floor: plain \`node:http\` fixed answer in the server process (no GraphQL) | ${floor.requests.toLocaleString('en')} | ${f1(floor.rps)} | ${f2(floor.latency.p50)} | ${f2(floor.latency.p99)} | ${floor.errors} |`,
+    '',
+    `Server memory (\`process.memoryUsage()\` of the server process after a forced GC and 1 s of quiet${databaseUrl ? '' : '; RSS includes the embedded PGlite database and its WASM heap'}). Deltas are against the same server after every connection closed: the seeded row still holds several hundred MB that the benchmark's bulk \`createMany\` seeding leaves behind in the database client and that is released later, so it is no baseline:`,
+    '',
+    '| State | RSS | RSS delta | JS heap used | Heap delta |',
+    '|---|---:|---:|---:|---:|',
+    `| started, empty database | ${mb(rssAtStart)} | | ${mb(heapAtStart)} | |`,
+    `| seeded + fitted, before any connection | ${mb(seededMem.rss)} | | ${mb(seededMem.heap)} | |`,
+    memRow(connections, connectionsMem, closedMem, subscribers),
+    ...(heldMem ? [memRow(`${subscribers.toLocaleString('en')} open \`modelUpdated\` subscriptions, one per connection`, heldMem, closedMem, subscribers)] : []),
+    `| all connections closed again (the reference) | ${mb(closedMem.rss)} | | ${mb(closedMem.heap)} | |`,
+    '',
+    liveNote,
+    '',
+    `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}: a shared 2-core machine where other test suites ran at the same time, which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines).`,
+  ];
+}
+
+function writeBlock(file: string, name: string, body: string): void {
+  const start = `<!-- ${name}:start -->`;
+  const end = `<!-- ${name}:end -->`;
+  const block = `${start}\n${body}\n${end}`;
+  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const i = text.indexOf(start);
+  const k = text.indexOf(end);
+  if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
+  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
+  writeFileSync(file, text);
+}
+
+if (args.serve) {
+  await serve();
+} else {
+  await main();
+  process.exit(0);
+}

@@ -1,0 +1,407 @@
+// The phased pre-session recommendation (domain.md sections 7-8, api.md "The phased stream") through the
+// real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, startSession's
+// snapshot, and the personalised path (sessions completed through the API, quick updates, nightly fit).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gql, gqlOk, sse, wsClient, collect } from '../support/client.ts';
+import {
+  coldStartPrediction,
+  eventOf,
+  expectWellFormed,
+  recommendation,
+  recommendationRaw,
+  STREAM_QUERY,
+  streamSse,
+  streamWs,
+  types,
+  type Prediction,
+  type StreamEvent,
+} from '../support/recommendation.ts';
+import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+
+let server: TestServer;
+beforeAll(async () => {
+  server = await startTestServer();
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+/** The operator checklist's example check-in. */
+const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+const MODEL_PATH = ['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE'];
+
+function expectOperatorPrediction(prediction: Prediction): void {
+  const expected = coldStartPrediction(OPERATOR);
+  // 6.0 + 0.22 (4 - 6) - 0.18 (2 - 4): the priors' own arithmetic.
+  expect(expected.raw).toBeCloseTo(6.0 + 0.22 * (4 - 6) - 0.18 * (2 - 4), 12);
+  expect(prediction.expectedQuality).toBeCloseTo(5.92, 10);
+  expect(prediction.rawQuality).toBeCloseTo(5.92, 10);
+  expect(prediction.phase).toBe('COLD_START');
+  expect(prediction.confidence).toBe('LOW');
+  // Interval from the prior covariance diag(individualVariance + populationStd²) plus sigma² = 1.5².
+  expect(expected.variance).toBeCloseTo(1.0 + 1.0 + 4 * (0.25 + 0.06 ** 2) + 4 * (0.2 + 0.06 ** 2) + 2.25, 12);
+  expect(prediction.interval.low).toBeCloseTo(expected.low, 9);
+  expect(prediction.interval.high).toBeCloseTo(expected.high, 9);
+  expect(prediction.interval.high).toBe(10); // 5.92 + 4.83 is clamped to the scale
+  // Contributions beta_j (x_j - c_j), largest first: energy -0.44, stress +0.36, the rest 0.
+  expect(prediction.contributions).toHaveLength(9);
+  expect(prediction.contributions[0].variable).toBe('energyLevel');
+  expect(prediction.contributions[0].value).toBeCloseTo(-0.44, 12);
+  expect(prediction.contributions[1].variable).toBe('stressLevel');
+  expect(prediction.contributions[1].value).toBeCloseTo(0.36, 12);
+  for (const c of prediction.contributions.slice(2)) expect(c.value).toBe(0);
+}
+
+function expectOperatorStream(events: StreamEvent[]): void {
+  expect(types(events)).toEqual(MODEL_PATH);
+  expectWellFormed(events);
+  expect(events[0]).toMatchObject({ __typename: 'ContextLoadedEvent', phase: 'COLD_START', sessionsAvailable: 0, hasBaseline: false, hasPersonalization: false });
+  expectOperatorPrediction(eventOf(events, 'PREDICTION').prediction!);
+  const recs = eventOf(events, 'RECOMMENDATIONS');
+  expect(recs.sessionType).toBe('VOLUME'); // 5.5 <= 5.92 < 6.5, soreness unknown
+  // The only actionable move that helps: caffeine 0 -> 300 mg at 0.003 per mg (warm-up is already at 15).
+  expect(recs.suggestions).toHaveLength(1);
+  expect(recs.suggestions![0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
+  expect(recs.suggestions![0].expectedGain).toBeCloseTo(0.9, 12);
+  expect(recs.constraints).toMatchObject({ sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], reduceVolume: false });
+  const stats = eventOf(events, 'STATS').context;
+  expect(stats.populationComparison).toEqual([]); // no PopulationStatistic rows yet
+  expect(stats.personalHistory).toMatchObject({ n: 0, mean: null, sd: null });
+  expect(stats.similarSessions).toEqual([]);
+  expect(stats.coefficientComparisons).toEqual([]); // no population fit yet
+  expect(stats.insights.length).toBeGreaterThanOrEqual(2);
+  expect(eventOf(events, 'DONE')).toMatchObject({ __typename: 'DoneEvent', source: 'MODEL' });
+}
+
+describe('operator checklist example (sleepHours 7, energyLevel 4, stressLevel 2)', () => {
+  it('streams CONTEXT_LOADED, PREDICTION, RECOMMENDATIONS, STATS, DONE over graphql-ws with the cold-start prediction', async () => {
+    const { token } = await tokenFor('athlete');
+    const out = await streamWs(server.wsUrl, token, OPERATOR);
+    expect(out.errors).toEqual([]);
+    expect(out.completed).toBe(true);
+    expectOperatorStream(out.events);
+  });
+
+  it('streams the same phases over SSE', async () => {
+    const { token } = await tokenFor('athlete');
+    const out = await streamSse(server.url, token, OPERATOR);
+    expect(out.status).toBe(200);
+    expect(out.errors).toEqual([]);
+    expectOperatorStream(out.events);
+  });
+
+  it('answers the same through the recommendation query', async () => {
+    const { token } = await tokenFor('athlete');
+    const rec = await recommendation(server.url, token, OPERATOR);
+    expect(rec).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME', override: null, rulesApplied: [], warnings: [] });
+    expect(rec.personalization).toEqual({ phase: 'COLD_START', sessionsIncluded: 0, hasBaseline: false, hasPersonalization: false });
+    expectOperatorPrediction(rec.prediction!);
+  });
+
+  it('emits RULES_APPLIED between CONTEXT_LOADED and PREDICTION when rules match without an override', async () => {
+    const { token } = await tokenFor('athlete');
+    const out = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 4.5, fingerInjuryPresent: true });
+    expect(types(out.events)).toEqual(['CONTEXT_LOADED', 'RULES_APPLIED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
+    expectWellFormed(out.events);
+    const applied = eventOf(out.events, 'RULES_APPLIED');
+    expect(applied.rules).toEqual(['finger_injury_no_crimp', 'sleep_deprivation_limit_intensity']); // priority 95, then 90
+    expect(applied.warnings!.map((w) => w.rule)).toEqual(applied.rules);
+    expect(applied.warnings![1].reason).toContain('sleepHours < 5');
+    expect(applied.warnings![1].reason).toContain('4.5');
+    expect(applied.constraints!.sessionTypeCeiling).toBe('LIGHT_SESSION');
+    expect(applied.constraints!.avoid).toEqual(['crimp_intensive', 'campus_board', 'hangboard', 'limit_bouldering', 'project']);
+    expect(eventOf(out.events, 'RECOMMENDATIONS').sessionType).toBe('LIGHT_SESSION');
+  });
+});
+
+describe('override path', () => {
+  it('pulleyInjuryGrade 2: CONTEXT_LOADED, RULE_OVERRIDE (REST_DAY), DONE with source RULE_OVERRIDE and no PREDICTION', async () => {
+    const { token } = await tokenFor('athlete');
+    for (const out of [await streamWs(server.wsUrl, token, { ...OPERATOR, pulleyInjuryGrade: 2 }), await streamSse(server.url, token, { ...OPERATOR, pulleyInjuryGrade: 2 })]) {
+      expect(out.errors).toEqual([]);
+      expect(types(out.events)).toEqual(['CONTEXT_LOADED', 'RULE_OVERRIDE', 'DONE']);
+      expectWellFormed(out.events);
+      expect(out.events[1]).toMatchObject({ __typename: 'RuleOverrideEvent', rule: 'pulley_injury_grade2_plus', category: 'SAFETY', sessionType: 'REST_DAY' });
+      expect(out.events[1].message).toMatch(/6-8 weeks/);
+      expect(out.events[1].warnings!.map((w) => w.rule)).toEqual(['pulley_injury_grade2_plus']);
+      expect(out.events[2]).toMatchObject({ __typename: 'DoneEvent', source: 'RULE_OVERRIDE' });
+    }
+    const rec = await recommendation(server.url, token, { ...OPERATOR, pulleyInjuryGrade: 2 });
+    expect(rec).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, suggestions: [], statisticalContext: null, rulesApplied: ['pulley_injury_grade2_plus'] });
+    expect(rec.override).toMatchObject({ rule: 'pulley_injury_grade2_plus', sessionType: 'REST_DAY' });
+  });
+});
+
+describe('the query and the stream agree', () => {
+  const inputs: [string, Record<string, unknown>][] = [
+    ['operator example', OPERATOR],
+    ['rules and a multiplier', { sleepHours: 8, sleepQuality: 8, energyLevel: 8, motivationLevel: 9, sorenessLevel: 2, caffeineMg: 50, warmupMin: 5, warmupCompleted: false, caffeineToday: true, caffeineHabitual: false, trainingLoadChange: 0.2 }],
+    ['ceilings', { sleepHours: 4, stressLevel: 5, sorenessLevel: 8, alcoholLast24h: true, hydrationStatus: 3, temperatureC: 30, daysSinceHardSession: 0 }],
+    ['override', { sleepHours: 5.5, stressLevel: 8, energyLevel: 7 }],
+  ];
+  it.each(inputs)('%s: sessionType, prediction, suggestions, warnings and constraints match', async (_name, input) => {
+    const { token } = await tokenFor('athlete');
+    const rec = await recommendation(server.url, token, input);
+    const out = await streamWs(server.wsUrl, token, input);
+    expect(out.errors).toEqual([]);
+    const events = out.events;
+    expectWellFormed(events);
+    const override = events.find((e) => e.type === 'RULE_OVERRIDE');
+    const done = eventOf(events, 'DONE');
+    expect(rec.source).toBe(done.source);
+    if (override) {
+      expect(rec.sessionType).toBe(override.sessionType);
+      expect(rec.override).toEqual({ rule: override.rule, category: override.category, sessionType: override.sessionType, message: override.message });
+      expect(rec.warnings).toEqual(override.warnings);
+      expect(rec.prediction).toBeNull();
+      return;
+    }
+    const applied = events.find((e) => e.type === 'RULES_APPLIED');
+    const recs = eventOf(events, 'RECOMMENDATIONS');
+    expect(rec.sessionType).toBe(recs.sessionType);
+    expect(rec.prediction).toEqual(eventOf(events, 'PREDICTION').prediction);
+    expect(rec.suggestions).toEqual(recs.suggestions);
+    expect(rec.constraints).toEqual(recs.constraints);
+    expect(rec.warnings).toEqual(applied?.warnings ?? []);
+    expect(rec.rulesApplied).toEqual(applied?.rules ?? []);
+    expect(rec.statisticalContext).toEqual(eventOf(events, 'STATS').context);
+  });
+});
+
+describe('refused requests', () => {
+  it('refuses the subscription without a token: UNAUTHENTICATED over graphql-ws and SSE', async () => {
+    const ws = await streamWs(server.wsUrl, undefined, OPERATOR);
+    expect(ws.events).toEqual([]);
+    expect(ws.errors.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    const viaSse = await streamSse(server.url, undefined, OPERATOR);
+    expect(viaSse.events).toEqual([]);
+    expect(viaSse.errors.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    const query = await recommendationRaw(server.url, undefined, OPERATOR);
+    expect(query.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+  });
+
+  it('closes a graphql-ws connection that presents an invalid token (4403)', async () => {
+    const client = wsClient(server.wsUrl, 'not-a-jwt');
+    const out = await collect(client, STREAM_QUERY, { input: OPERATOR });
+    await client.dispose();
+    expect(out.events).toEqual([]);
+    expect((out.errors[0] as { code?: number }).code).toBe(4403);
+  });
+
+  const invalid: [Record<string, unknown>, string][] = [
+    [{ sleepHours: 25 }, 'sleepHours'],
+    [{ energyLevel: 11 }, 'energyLevel'],
+    [{ pulleyInjuryGrade: 5 }, 'pulleyInjuryGrade'],
+    [{ trainingLoadChange: -2 }, 'trainingLoadChange'],
+    [{ temperatureC: 61 }, 'temperatureC'],
+    [{ currentNiggles: [{ location: 'left ring finger', severity: 11 }] }, 'currentNiggles[0].severity'],
+  ];
+  it.each(invalid)('rejects %j as BAD_USER_INPUT naming %s over graphql-ws, SSE and the query', async (bad, field) => {
+    const { token } = await tokenFor('athlete');
+    const input = { ...OPERATOR, ...bad };
+    const ws = await streamWs(server.wsUrl, token, input);
+    expect(ws.events).toEqual([]);
+    expect(ws.errors).toHaveLength(1);
+    expect(ws.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(ws.errors[0].message).toContain(field);
+    const viaSse = await streamSse(server.url, token, input);
+    expect(viaSse.events).toEqual([]);
+    expect(viaSse.errors).toHaveLength(1);
+    expect(viaSse.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    const query = await recommendationRaw(server.url, token, input);
+    expect(query.data ?? null).toBeNull();
+    expect(query.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+  });
+
+  // Wrong-typed values fail GraphQL's own coercion before any resolver runs; the field is still named.
+  const wrongTyped: [Record<string, unknown>, string, RegExp][] = [
+    [{ energyLevel: 4.5 }, 'energyLevel', /energyLevel must be a whole number between 1 and 10/],
+    [{ sleepHours: 'seven' }, 'sleepHours', /sleepHours must be a number between 0 and 24/],
+    [{ plannedSessionType: 'NAP' }, 'plannedSessionType', /plannedSessionType must be one of REST_DAY/],
+    [{ alcoholLast24h: 'no' }, 'alcoholLast24h', /alcoholLast24h must be true or false/],
+  ];
+  it.each(wrongTyped)('rejects wrong-typed %j as BAD_USER_INPUT naming %s over graphql-ws, SSE and the query', async (bad, field, message) => {
+    const { token } = await tokenFor('athlete');
+    const input = { ...OPERATOR, ...bad };
+    const ws = await streamWs(server.wsUrl, token, input);
+    const viaSse = await streamSse(server.url, token, input);
+    const query = await recommendationRaw(server.url, token, input);
+    expect(ws.events).toEqual([]);
+    expect(viaSse.events).toEqual([]);
+    for (const errors of [ws.errors, viaSse.errors, query.errors ?? []]) {
+      expect(errors).toHaveLength(1);
+      expect(errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+      expect(errors[0].message).toMatch(message);
+    }
+  });
+
+  it('validates an inline (literal) subscription argument too', async () => {
+    const { token } = await tokenFor('athlete');
+    const client = wsClient(server.wsUrl, token);
+    const out = await collect(client, `subscription { preSessionRecommendation(input: { sleepHours: 25 }) { type } }`);
+    await client.dispose();
+    expect(out.events).toEqual([]);
+    expect((out.errors.flat()[0] as { extensions?: unknown }).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'sleepHours' });
+    const viaSse = await sse(server.url, `subscription { preSessionRecommendation(input: { sleepHours: 25 }) { type } }`, {}, token);
+    expect(viaSse.events.flatMap((e) => e.errors ?? [])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'sleepHours' });
+  });
+});
+
+describe('startSession', () => {
+  const START = `mutation($input: StartSessionInput!) { startSession(input: $input) { id status recommendationShown } }`;
+
+  it('stores the recommendation shown (sessionType and prediction) with the session', async () => {
+    const { token } = await tokenFor('athlete');
+    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendationShown: any } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
+    expect(startSession.status).toBe('ACTIVE');
+    const shown = startSession.recommendationShown;
+    expect(shown).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME', override: null });
+    expectOperatorPrediction(shown.prediction);
+    expect(shown.suggestions[0]).toMatchObject({ variable: 'caffeineMg' });
+    // Stored, not only echoed: read it back.
+    const again = await gqlOk<{ session: { recommendationShown: any } }>(server.url, `query($id: ID!) { session(id: $id) { recommendationShown } }`, { id: startSession.id }, token);
+    expect(again.session.recommendationShown).toEqual(shown);
+  });
+
+  it('stores an override as what the athlete was told', async () => {
+    const { token } = await tokenFor('athlete');
+    const { startSession } = await gqlOk<{ startSession: { recommendationShown: any } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
+    expect(startSession.recommendationShown).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required' } });
+  });
+});
+
+describe('personalised path', () => {
+  const START = `mutation($input: StartSessionInput!) { startSession(input: $input) { id } }`;
+  const COMPLETE = `mutation($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id status } }`;
+  // Ten varied check-ins and their ratings (quality tracks sleep and energy, roughly).
+  const HISTORY = [
+    { checkIn: { sleepHours: 8, sleepQuality: 7, energyLevel: 8, stressLevel: 3, motivationLevel: 8, sorenessLevel: 2, daysSinceHardSession: 3, caffeineMg: 100, warmupMin: 15 }, quality: 8 },
+    { checkIn: { sleepHours: 5, sleepQuality: 4, energyLevel: 4, stressLevel: 7, motivationLevel: 5, sorenessLevel: 5, daysSinceHardSession: 1, caffeineMg: 0, warmupMin: 10 }, quality: 4 },
+    { checkIn: { sleepHours: 7, sleepQuality: 6, energyLevel: 6, stressLevel: 4, motivationLevel: 6, sorenessLevel: 3, daysSinceHardSession: 2, caffeineMg: 200, warmupMin: 15 }, quality: 6 },
+    { checkIn: { sleepHours: 9, sleepQuality: 8, energyLevel: 9, stressLevel: 2, motivationLevel: 9, sorenessLevel: 1, daysSinceHardSession: 4, caffeineMg: 100, warmupMin: 20 }, quality: 9 },
+    { checkIn: { sleepHours: 6, sleepQuality: 5, energyLevel: 5, stressLevel: 6, motivationLevel: 5, sorenessLevel: 6, daysSinceHardSession: 0, caffeineMg: 300, warmupMin: 5 }, quality: 5 },
+    { checkIn: { sleepHours: 7.5, sleepQuality: 7, energyLevel: 7, stressLevel: 3, motivationLevel: 7, sorenessLevel: 3, daysSinceHardSession: 2, caffeineMg: 0, warmupMin: 15 }, quality: 7 },
+    { checkIn: { sleepHours: 4.5, sleepQuality: 3, energyLevel: 3, stressLevel: 8, motivationLevel: 4, sorenessLevel: 7, daysSinceHardSession: 1, caffeineMg: 0, warmupMin: 10 }, quality: 3 },
+    { checkIn: { sleepHours: 8, sleepQuality: 8, energyLevel: 7, stressLevel: 4, motivationLevel: 8, sorenessLevel: 2, daysSinceHardSession: 5, caffeineMg: 200, warmupMin: 15 }, quality: 8 },
+    { checkIn: { sleepHours: 6.5, sleepQuality: 6, energyLevel: 6, stressLevel: 5, motivationLevel: 6, sorenessLevel: 4, daysSinceHardSession: 2, caffeineMg: 100, warmupMin: 12 }, quality: 6 },
+    { checkIn: { sleepHours: 7, sleepQuality: 7, energyLevel: 8, stressLevel: 3, motivationLevel: 7, sorenessLevel: 3, daysSinceHardSession: 3, caffeineMg: 0, warmupMin: 15 }, quality: 7 },
+  ];
+
+  async function completeSessions(token: string, rows: typeof HISTORY, startDay: number): Promise<void> {
+    for (const [i, row] of rows.entries()) {
+      const startedAt = new Date(Date.UTC(2026, 0, startDay + i, 17)).toISOString();
+      const { startSession } = await gqlOk<{ startSession: { id: string } }>(server.url, START, { input: { ...row.checkIn, startedAt } }, token);
+      const endedAt = new Date(Date.UTC(2026, 0, startDay + i, 19)).toISOString();
+      const done = await gqlOk<{ completeSession: { status: string } }>(server.url, COMPLETE, { id: startSession.id, input: { sessionQuality: row.quality, endedAt } }, token);
+      expect(done.completeSession.status).toBe('COMPLETED');
+    }
+    await server.training.idle(); // the quick updates run after each completion
+  }
+
+  it('stays COLD_START (population, not personalised) under 10 rated sessions, with personal history in STATS', async () => {
+    const { token } = await tokenFor('athlete');
+    await completeSessions(token, HISTORY.slice(0, 3), 1);
+    const out = await streamWs(server.wsUrl, token, OPERATOR);
+    expect(types(out.events)).toEqual(MODEL_PATH);
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 3, hasPersonalization: false, hasBaseline: false });
+    // Still the population's prediction.
+    expectOperatorPrediction(eventOf(out.events, 'PREDICTION').prediction!);
+    const stats = eventOf(out.events, 'STATS').context;
+    expect(stats.populationComparison).toEqual([]);
+    expect(stats.personalHistory).toMatchObject({ n: 3, mean: 6, best: 8, worst: 4 });
+    expect(stats.personalHistory.sd).toBeCloseTo(2, 12);
+    expect(stats.personalHistory.trendPerSession).toBeCloseTo(-1, 12); // 8, 4, 6 oldest to newest
+    expect(stats.similarSessions).toHaveLength(3);
+    expect(stats.personalHistory.sleep.under6h).toEqual({ n: 1, mean: 4 });
+  });
+
+  it('becomes LEARNING and personalised at 10 rated sessions (quick update, then trainUser), with a baseline', async () => {
+    const { token, id } = await tokenFor('athlete');
+    await gqlOk(server.url, `mutation { recordBaselineAssessment(input: { yearsClimbing: 6, primaryDiscipline: BOULDER }) { id } }`, {}, token);
+    await completeSessions(token, HISTORY.slice(0, 9), 1);
+    let out = await streamWs(server.wsUrl, token, OPERATOR);
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 9, hasPersonalization: false, hasBaseline: true });
+
+    await completeSessions(token, HISTORY.slice(9), 20);
+    out = await streamWs(server.wsUrl, token, OPERATOR);
+    expect(out.errors).toEqual([]);
+    expect(types(out.events)).toEqual(MODEL_PATH);
+    expectWellFormed(out.events);
+    expect(out.events[0]).toMatchObject({ phase: 'LEARNING', sessionsAvailable: 10, hasPersonalization: true, hasBaseline: true });
+    const prediction = eventOf(out.events, 'PREDICTION').prediction!;
+    expect(prediction.phase).toBe('LEARNING');
+    expect(prediction.confidence).not.toBe('HIGH'); // HIGH needs PERSONALIZED
+    expect(prediction.expectedQuality).not.toBeCloseTo(5.92, 6); // no longer the population's answer
+    const stats = eventOf(out.events, 'STATS').context;
+    expect(stats.personalHistory.n).toBe(10);
+    expect(stats.personalHistory.mean).toBeCloseTo(HISTORY.reduce((s, r) => s + r.quality, 0) / 10, 12);
+    expect(stats.personalHistory).toMatchObject({ best: 9, worst: 3 });
+
+    // A full per-user retrain from the sessions table lands on the same phase and count.
+    const run = await server.training.trainUser(id, 'MANUAL');
+    expect(run.status).toBe('SUCCEEDED');
+    const rec = await recommendation(server.url, token, OPERATOR);
+    expect(rec.personalization).toEqual({ phase: 'LEARNING', sessionsIncluded: 10, hasBaseline: true, hasPersonalization: true });
+    expect(rec.prediction!.expectedQuality).toBeCloseTo(prediction.expectedQuality, 9);
+  });
+
+  it('serves a stored PERSONALIZED model as written, and falls back to the population on a stale shape', async () => {
+    const prisma = server.services.db.prisma;
+    const terms = ['intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
+    const coefficients = { intercept: 7.5, sleepHours: 0.3, sleepQuality: 0.1, energyLevel: 0.5, stressLevel: -0.4, motivationLevel: 0.1, sorenessLevel: -0.1, daysSinceHardSession: 0.2, caffeineMg: 0.001, warmupMin: 0.01 };
+    const covariance = terms.flatMap((_, i) => terms.map((__, j) => (i === j ? 0.001 : 0)));
+    const write = async (userId: string, cov: unknown) => {
+      await prisma.user.create({ data: { id: userId, role: 'ATHLETE' } });
+      await prisma.modelOutput.create({
+        data: {
+          userId,
+          coefficients,
+          credibleIntervals: {},
+          covariance: cov as object,
+          sufficientStats: {},
+          phase: 'PERSONALIZED',
+          sessionsIncluded: 40,
+          shrinkageFactor: 0.8,
+          modelVersion: 'test',
+        },
+      });
+    };
+    const personal = await tokenFor('athlete');
+    await write(personal.id, { terms, values: covariance });
+    const out = await streamWs(server.wsUrl, personal.token, OPERATOR);
+    expect(out.events[0]).toMatchObject({ phase: 'PERSONALIZED', sessionsAvailable: 40, hasPersonalization: true });
+    const p = eventOf(out.events, 'PREDICTION').prediction!;
+    expect(p.expectedQuality).toBeCloseTo(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4), 10); // 7.3
+    const half = 1.96 * Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
+    expect(p.interval.low).toBeCloseTo(7.3 - half, 9);
+    expect(p.interval.high).toBeCloseTo(Math.min(10, 7.3 + half), 9);
+    expect(p).toMatchObject({ phase: 'PERSONALIZED', confidence: 'HIGH' });
+    expect(eventOf(out.events, 'RECOMMENDATIONS').sessionType).toBe('VOLUME');
+
+    const stale = await tokenFor('athlete');
+    await write(stale.id, { terms: terms.slice(0, 9), values: covariance.slice(0, 81) });
+    const fallback = await streamWs(server.wsUrl, stale.token, OPERATOR);
+    expect(fallback.events[0]).toMatchObject({ phase: 'COLD_START', hasPersonalization: false });
+    expectOperatorPrediction(eventOf(fallback.events, 'PREDICTION').prediction!);
+  });
+
+  // Last in the file: the nightly fit replaces the priors with a fitted population for everyone after it.
+  it('after the nightly fit, STATS compares today against PopulationStatistic and the fitted coefficients', async () => {
+    const { token } = await tokenFor('athlete');
+    await completeSessions(token, HISTORY, 1);
+    const run = await server.training.runNightly('MANUAL');
+    expect(run.status).toBe('SUCCEEDED');
+    const out = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 4 });
+    const stats = eventOf(out.events, 'STATS').context;
+    const byVariable = new Map<string, any>(stats.populationComparison.map((c: any) => [c.variable, c]));
+    expect([...byVariable.keys()]).toEqual(['sleepHours', 'energyLevel', 'stressLevel']);
+    const sleep = byVariable.get('sleepHours');
+    expect(sleep.value).toBe(4);
+    expect(sleep.zScore).toBeCloseTo((4 - sleep.populationMean) / sleep.populationStd, 12);
+    expect(sleep.zScore).toBeLessThan(0);
+    expect(sleep.percentile).toBeGreaterThan(0);
+    expect(sleep.percentile).toBeLessThan(50);
+    expect(stats.coefficientComparisons).toHaveLength(9);
+    expect(out.events[0]).toMatchObject({ phase: 'LEARNING', hasPersonalization: true });
+  });
+});

@@ -1,0 +1,202 @@
+// Shared pieces of the recommendation integration tests: the query and the stream with every field the
+// tests read, typed results, and the cold-start prediction computed independently from the seed priors file.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { readFileSync } from 'node:fs';
+import { expect } from 'vitest';
+import { collect, gql, gqlOk, sse, wsClient, type GraphQLResponse } from './client.ts';
+
+const CONSTRAINTS = `sessionTypeCeiling suggestedSessionType avoid include warmupMin maxDurationMin reduceVolume hydrationBreaks`;
+const PREDICTION = `expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence`;
+const WARNING = `rule category message reason`;
+const SUGGESTION = `variable from to expectedGain message`;
+
+export const RECOMMENDATION_QUERY = `query Rec($input: PreSessionInput!) {
+  recommendation(input: $input) {
+    source sessionType
+    override { rule category sessionType message }
+    prediction { ${PREDICTION} }
+    rulesApplied
+    warnings { ${WARNING} }
+    constraints { ${CONSTRAINTS} }
+    suggestions { ${SUGGESTION} }
+    statisticalContext
+    personalization { phase sessionsIncluded hasBaseline hasPersonalization }
+    generatedAt
+  }
+}`;
+
+export const STREAM_QUERY = `subscription Stream($input: PreSessionInput!) {
+  preSessionRecommendation(input: $input) {
+    __typename type sequence elapsedMs
+    ... on ContextLoadedEvent { phase sessionsAvailable hasBaseline hasPersonalization }
+    ... on RulesAppliedEvent { rules warnings { ${WARNING} } constraints { ${CONSTRAINTS} } }
+    ... on RuleOverrideEvent { rule category sessionType message warnings { ${WARNING} } }
+    ... on PredictionEvent { prediction { ${PREDICTION} } }
+    ... on RecommendationsEvent { sessionType suggestions { ${SUGGESTION} } constraints { ${CONSTRAINTS} } }
+    ... on StatsEvent { context }
+    ... on DoneEvent { source totalMs }
+    ... on ErrorEvent { code message }
+  }
+}`;
+
+export interface Constraints {
+  sessionTypeCeiling: string | null;
+  suggestedSessionType: string | null;
+  avoid: string[];
+  include: string[];
+  warmupMin: number | null;
+  maxDurationMin: number | null;
+  reduceVolume: boolean;
+  hydrationBreaks: boolean;
+}
+export interface Prediction {
+  expectedQuality: number;
+  rawQuality: number;
+  interval: { low: number; high: number };
+  contributions: { variable: string; value: number }[];
+  phase: string;
+  confidence: string;
+}
+export interface Warning {
+  rule: string;
+  category: string;
+  message: string;
+  reason: string;
+}
+export interface Suggestion {
+  variable: string;
+  from: number;
+  to: number;
+  expectedGain: number;
+  message: string;
+}
+export interface Recommendation {
+  source: 'MODEL' | 'RULE_OVERRIDE';
+  sessionType: string;
+  override: { rule: string; category: string; sessionType: string; message: string } | null;
+  prediction: Prediction | null;
+  rulesApplied: string[];
+  warnings: Warning[];
+  constraints: Constraints | null;
+  suggestions: Suggestion[];
+  statisticalContext: any;
+  personalization: { phase: string; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean };
+  generatedAt: string;
+}
+/** One event of the stream: the union of every concrete type's fields (only the ones of its type are set). */
+export interface StreamEvent {
+  __typename: string;
+  type: string;
+  sequence: number;
+  elapsedMs: number;
+  phase?: string;
+  sessionsAvailable?: number;
+  hasBaseline?: boolean;
+  hasPersonalization?: boolean;
+  rules?: string[];
+  warnings?: Warning[];
+  constraints?: Constraints;
+  rule?: string;
+  category?: string;
+  sessionType?: string;
+  message?: string;
+  prediction?: Prediction;
+  suggestions?: Suggestion[];
+  context?: any;
+  source?: string;
+  totalMs?: number;
+  code?: string;
+}
+
+export type CheckIn = Record<string, unknown>;
+
+export async function recommendation(url: string, token: string, input: CheckIn): Promise<Recommendation> {
+  return (await gqlOk<{ recommendation: Recommendation }>(url, RECOMMENDATION_QUERY, { input }, token)).recommendation;
+}
+
+export async function recommendationRaw(url: string, token: string | undefined, input: CheckIn) {
+  return gql<{ recommendation: Recommendation }>(url, RECOMMENDATION_QUERY, { input }, token);
+}
+
+/** The whole stream over graphql-ws (one connection per call): events, errors, and whether it completed. */
+export async function streamWs(wsUrl: string, token: string | undefined, input: CheckIn) {
+  const client = wsClient(wsUrl, token);
+  try {
+    const out = await collect<{ preSessionRecommendation: StreamEvent }>(client, STREAM_QUERY, { input });
+    return { events: out.events.map((e) => e.preSessionRecommendation), errors: out.errors.flat() as any[], completed: out.completed };
+  } finally {
+    await client.dispose();
+  }
+}
+
+/** The whole stream over SSE. */
+export async function streamSse(url: string, token: string | undefined, input: CheckIn) {
+  const res = await sse<{ preSessionRecommendation: StreamEvent }>(url, STREAM_QUERY, { input }, token);
+  const responses: GraphQLResponse<{ preSessionRecommendation: StreamEvent }>[] = res.events;
+  return {
+    status: res.status,
+    events: responses.filter((r) => r.data?.preSessionRecommendation).map((r) => r.data!.preSessionRecommendation),
+    errors: responses.flatMap((r) => r.errors ?? []),
+  };
+}
+
+export const types = (events: StreamEvent[]) => events.map((e) => e.type);
+export const eventOf = (events: StreamEvent[], type: string): StreamEvent => {
+  const e = events.find((x) => x.type === type);
+  if (!e) throw new Error(`no ${type} event in ${types(events).join(', ')}`);
+  return e;
+};
+
+/** sequence 1..n in order, elapsedMs non-decreasing, DONE's totalMs = its own elapsedMs (the whole request). */
+export function expectWellFormed(events: StreamEvent[]): void {
+  expect(events.map((e) => e.sequence)).toEqual(events.map((_, i) => i + 1));
+  for (let i = 1; i < events.length; i++) expect(events[i].elapsedMs).toBeGreaterThanOrEqual(events[i - 1].elapsedMs);
+  for (const e of events) {
+    expect(e.__typename).toMatch(/Event$/);
+    expect(e.elapsedMs).toBeGreaterThanOrEqual(0);
+  }
+  const done = events.find((e) => e.type === 'DONE');
+  if (done) expect(done.totalMs).toBe(done.elapsedMs);
+}
+
+// ---------------------------------------------------------------- the cold-start model, from the seed file
+
+interface SeedPrior {
+  variable: string;
+  populationMean: number;
+  populationStd: number;
+  individualVariance?: number | null;
+  referenceValue?: number | null;
+}
+
+export const SEED_PRIORS: SeedPrior[] = JSON.parse(readFileSync(new URL('../../prisma/seed/population-priors.json', import.meta.url), 'utf8'));
+/** The 9 model features of domain.md section 2 (written out here, not imported from the engine). */
+export const MODEL_FEATURES = ['sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
+const SIGMA2_DEFAULT = 1.5 ** 2;
+const prior = (name: string) => {
+  const p = SEED_PRIORS.find((x) => x.variable === name);
+  if (!p) throw new Error(`no seed prior for ${name}`);
+  return p;
+};
+const clamp = (q: number) => Math.min(10, Math.max(1, q));
+
+/**
+ * Cold-start prediction as domain.md sections 5-7 document it: mean = intercept + sum prior mean_j (x_j - c_j);
+ * variance = sum over used features of (x - c)² (individualVariance + populationStd²) + intercept's
+ * (individualVariance + populationStd²) + sigma² (1.5²); 95 % interval = mean ± 1.96 sd, clamped to 1-10.
+ */
+export function coldStartPrediction(input: CheckIn, overrides: { interceptMean?: number } = {}) {
+  const intercept = prior('intercept');
+  let mean = overrides.interceptMean ?? intercept.populationMean;
+  let variance = intercept.individualVariance! + intercept.populationStd ** 2 + SIGMA2_DEFAULT;
+  for (const name of MODEL_FEATURES) {
+    const x = input[name];
+    if (typeof x !== 'number') continue;
+    const p = prior(name);
+    const d = x - (p.referenceValue ?? 0);
+    mean += p.populationMean * d;
+    variance += d * d * (p.individualVariance! + p.populationStd ** 2);
+  }
+  const half = 1.96 * Math.sqrt(variance);
+  return { raw: mean, expected: clamp(mean), low: clamp(mean - half), high: clamp(mean + half), variance };
+}
