@@ -1,9 +1,15 @@
 // One pub/sub for subscriptions and cache invalidation: in-process, or shared by every instance through Redis.
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from 'graphql-yoga';
+import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 
-export type CacheScope = { kind: 'rules' } | { kind: 'priors' } | { kind: 'population' } | { kind: 'model'; userId: string };
+export type CacheScope =
+  | { kind: 'rules' }
+  | { kind: 'priors' }
+  | { kind: 'population' }
+  | { kind: 'model'; userId: string }
+  | { kind: 'baseline'; userId: string };
 
 export interface ModelUpdatedEvent {
   userId: string;
@@ -15,7 +21,12 @@ export type Topics = {
 };
 
 export function createAppPubSub(redisUrl: string | null) {
-  if (!redisUrl) return { pubsub: createPubSub<Topics>(), close: async () => {} };
+  if (!redisUrl) {
+    // One listener per open subscription: thousands are normal here, not a leak.
+    const eventTarget = new EventTarget();
+    setMaxListeners(0, eventTarget);
+    return { pubsub: createPubSub<Topics>({ eventTarget }), close: async () => {} };
+  }
   const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });

@@ -20,5 +20,6 @@ export async function recordBaselineAssessment(ctx: Context, input: BaselineInpu
     });
   });
   ctx.loaders.currentBaseline.clear(viewer.id);
+  ctx.services.engine.invalidate({ kind: 'baseline', userId: viewer.id });
   return created;
 }

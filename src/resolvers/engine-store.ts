@@ -8,7 +8,11 @@ import type { PopulationStat, Rule, UserModel } from '../engine/types.ts';
 import { MODEL_TERMS, P, TERM_NAMES, termArray } from '../engine/variables.ts';
 import type { Config } from '../config.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
-import type { ModelOutput, PopulationPrior } from '../generated/prisma/client.ts';
+import DataLoader from 'dataloader';
+import { Prisma, type BaselineAssessment, type ModelOutput, type PopulationPrior } from '../generated/prisma/client.ts';
+import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.ts';
+import { HISTORY_WINDOW } from '../engine/statistics.ts';
+import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
 
 export interface Population {
@@ -66,6 +70,11 @@ export class EngineStore {
   private readonly rulesCache: TtlCache<'rules', { set: CompiledRuleSet; count: number }>;
   private readonly populationCache: TtlCache<'population', Population>;
   private readonly modelCache: TtlCache<string, ModelOutput | null>;
+  private readonly baselineCache: TtlCache<string, BaselineAssessment | null>;
+  // Shared across requests: concurrent check-ins of many athletes become one query per kind per tick.
+  private readonly modelLoader: DataLoader<string, ModelOutput | null>;
+  private readonly baselineLoader: DataLoader<string, BaselineAssessment | null>;
+  private readonly historyLoader: DataLoader<string, PastSession[]>;
   private stopListening: (() => void) | null = null;
   private priorCount: number | null = null;
   private ruleCount: number | null = null;
@@ -79,6 +88,17 @@ export class EngineStore {
     this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000 });
     this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
     this.modelCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
+    this.baselineCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
+    const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => {
+      const map = new Map(rows.map((r) => [r.userId, r]));
+      return ids.map((id) => map.get(id) ?? null);
+    };
+    this.modelLoader = new DataLoader(async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } } })), { cache: false, maxBatchSize: 500 });
+    this.baselineLoader = new DataLoader(
+      async (ids) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } })),
+      { cache: false, maxBatchSize: 500 },
+    );
+    this.historyLoader = new DataLoader((ids) => this.loadHistories(ids), { cache: false, maxBatchSize: 200 });
     this.listen();
   }
 
@@ -101,6 +121,7 @@ export class EngineStore {
   private drop(scope: CacheScope): void {
     if (scope.kind === 'rules') this.rulesCache.clear();
     else if (scope.kind === 'priors' || scope.kind === 'population') this.populationCache.clear();
+    else if (scope.kind === 'baseline') this.baselineCache.delete(scope.userId);
     else this.modelCache.delete(scope.userId);
   }
 
@@ -125,13 +146,44 @@ export class EngineStore {
   async userModel(userId: string): Promise<LoadedUserModel> {
     const [population, output] = await Promise.all([
       this.population(),
-      this.modelCache.getOrLoad(userId, () => this.prisma.modelOutput.findUnique({ where: { userId } })),
+      this.modelCache.getOrLoad(userId, () => this.modelLoader.load(userId)),
     ]);
     const model = output ? userModelFromOutput(output, population.hyper) : null;
     if (model && model.phase !== 'COLD_START') return { model, personalized: true };
     // No model yet, a stale shape, or too few sessions: serve the population directly.
     const fallback = populationUserModel(population.hyper);
     return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false };
+  }
+
+  /** The athlete's current baseline assessment (cached; dropped when a new one is recorded). */
+  baseline(userId: string): Promise<BaselineAssessment | null> {
+    return this.baselineCache.getOrLoad(userId, () => this.baselineLoader.load(userId));
+  }
+
+  /** The athlete's last completed, rated sessions (newest first) as the statistics read them. Not cached: always fresh. */
+  history(userId: string): Promise<PastSession[]> {
+    return this.historyLoader.load(userId);
+  }
+
+  private async loadHistories(userIds: readonly string[]): Promise<PastSession[][]> {
+    type Row = SessionFeatures & { id: string; userId: string; startedAt: Date };
+    const rows = await this.prisma.$queryRaw<Row[]>`
+      SELECT id::text AS id, "userId"::text AS "userId", "startedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
+             "sleepHours", "sleepQuality", "energyLevel", "stressLevel", "motivationLevel", "sorenessLevel", "daysSinceHardSession",
+             "caffeineMg", "warmupMin", "plannedCaffeineMg", "plannedWarmupMin", "actualCaffeineMg", "actualWarmupMin"
+      FROM (
+        SELECT s.*, row_number() OVER (PARTITION BY s."userId" ORDER BY s."startedAt" DESC, s.id DESC) AS rank
+        FROM climbing_sessions s
+        WHERE s."userId" IN (${Prisma.join(userIds.map((id) => Prisma.sql`${id}::uuid`))})
+          AND s.status = 'COMPLETED' AND s."sessionQuality" IS NOT NULL
+      ) ranked
+      WHERE rank <= ${HISTORY_WINDOW}
+      ORDER BY "userId", rank`;
+    const byUser = new Map<string, PastSession[]>(userIds.map((id) => [id, []]));
+    for (const r of rows) {
+      byUser.get(r.userId)?.push({ id: r.id, startedAt: new Date(r.startedAt), sessionQuality: Number(r.sessionQuality), checkIn: effectiveCheckIn(r) });
+    }
+    return userIds.map((id) => byUser.get(id) ?? []);
   }
 
   private async loadRules() {

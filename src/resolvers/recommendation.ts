@@ -4,14 +4,11 @@ import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../engine/recommend.ts';
 import type { StatisticalContext } from '../engine/statistics.ts';
-import { effectiveCheckIn } from '../engine/training-row.ts';
 import type { Constraints, ModelPhase, PastSession, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { Context } from '../context.ts';
-import { TRAINING_SELECT } from '../db/session-hook.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { requireViewer } from './access.ts';
-import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { StartSessionInput } from './sessions.ts';
 
 interface EventBase {
@@ -33,17 +30,6 @@ export type RecommendationEvent = EventBase &
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type EventBody = DistributiveOmit<RecommendationEvent, 'sequence' | 'elapsedMs'>;
-
-/** The athlete's last completed, rated sessions (newest first) as the statistics read them. */
-async function loadHistory(ctx: Context, userId: string): Promise<PastSession[]> {
-  const rows = await ctx.services.prisma.climbingSession.findMany({
-    where: { userId, status: 'COMPLETED', sessionQuality: { not: null } },
-    orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-    take: HISTORY_WINDOW,
-    select: { ...TRAINING_SELECT, startedAt: true },
-  });
-  return rows.map((r) => ({ id: r.id, startedAt: r.startedAt, sessionQuality: r.sessionQuality as number, checkIn: effectiveCheckIn(r) }));
-}
 
 function baselineRecord(baseline: BaselineAssessment | null): Readonly<Record<string, unknown>> | null {
   return baseline as unknown as Record<string, unknown> | null;
@@ -70,7 +56,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       engine.rules(),
       engine.population(),
       engine.userModel(viewer.id),
-      ctx.loaders.currentBaseline.load(viewer.id),
+      engine.baseline(viewer.id),
     ]);
     const { model } = loaded;
     yield event({
@@ -88,7 +74,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       yield done('RULE_OVERRIDE');
       return;
     }
-    history = loadHistory(ctx, viewer.id);
+    history = engine.history(viewer.id);
     history.catch(() => {}); // awaited below; never an unhandled rejection if an earlier phase fails
     if (evaluation.matched.length > 0) {
       yield event({ type: 'RULES_APPLIED', rules: evaluation.matched, warnings: evaluation.warnings, constraints: evaluation.constraints });
