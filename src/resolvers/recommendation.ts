@@ -67,6 +67,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       hasPersonalization: loaded.personalized,
     });
 
+    // Let other athletes' waiting check-ins get their first event out before this one computes further.
+    await new Promise((resolve) => setImmediate(resolve));
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
     if (evaluation.override) {
       const o: RuleOverride = evaluation.override;
