@@ -78,6 +78,8 @@ export async function upsertModelOutputs(prisma: PrismaClient, writes: ModelOutp
        WHERE model_outputs."dataThrough" IS NULL OR EXCLUDED."dataThrough" IS NULL OR model_outputs."dataThrough" <= EXCLUDED."dataThrough"`,
       ...params,
     );
+    // Let requests in between chunks (an embedded PGlite never yields to the event loop by itself).
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return written;
 }

@@ -8,7 +8,7 @@ import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
 import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
-import { readTrainingData, readUserData, staleUsers, type UserData } from './training-data.ts';
+import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
 export const NIGHTLY_LOCK_KEY = 0x636c6d62; // "clmb"
@@ -76,9 +76,16 @@ export class TrainingService {
     return next;
   }
 
-  /** Resolves when every queued quick update has finished (tests and shutdown). */
+  /**
+   * Resolves when every queued quick update has finished (tests, scripts and shutdown). The session hook reports
+   * a write on the next turn of the event loop, so a turn is let through first: a write that has just returned
+   * is waited for too.
+   */
   async idle(): Promise<void> {
-    while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    do {
+      await yieldToEventLoop();
+      while (this.pending.size > 0) await Promise.allSettled([...this.pending]);
+    } while (this.pending.size > 0);
   }
 
   /**
@@ -96,7 +103,8 @@ export class TrainingService {
         const stored = await tx.modelOutput.findUnique({ where: { userId }, select: { sufficientStats: true, dataThrough: true } });
         let data: UserData | null = null;
         const stats = stored ? parseStats(stored.sufficientStats) : null;
-        if (stats && stored) {
+        // No reported changes (a retry) means "recompute": the stored statistics may predate the failed write.
+        if (stats && stored && changes.length > 0) {
           data = { stats, dataThrough: stored.dataThrough };
           for (const change of changes) {
             const after = change.after;
@@ -122,6 +130,8 @@ export class TrainingService {
         const result = userPosterior(data.stats, hyper);
         const durationMs = performance.now() - t0;
         await upsertModelOutput(tx, { userId, result, stats: data.stats, dataThrough: data.dataThrough, trainingDurationMs: durationMs });
+        // totalMs includes the ModelOutput write (trainingDurationMs, stored in that row, cannot).
+        const totalMs = performance.now() - t0;
         const run = await tx.trainingRun.create({
           data: {
             kind: 'QUICK_UPDATE',
@@ -133,7 +143,7 @@ export class TrainingService {
             usersTrained: 1,
             sessionsUsed: data.stats.n,
             attempts: attempt + 1,
-            stageTimings: json({ totalMs: durationMs, path: rank1 ? 'rank1' : 'recompute' }),
+            stageTimings: json({ totalMs, computeMs: durationMs, path: rank1 ? 'rank1' : 'recompute' }),
           },
         });
         return run;
@@ -166,6 +176,19 @@ export class TrainingService {
     this.services.pubsub.publish('modelUpdated', { userId });
   }
 
+  /**
+   * The same for many athletes (the nightly run), a chunk per event-loop turn: every pub/sub subscriber is a
+   * repeater that accepts at most 1024 undelivered events, and thousands published in one go overflow it
+   * (an uncaught RepeaterOverflowError).
+   */
+  private async afterUserModelWrites(userIds: Iterable<string>): Promise<void> {
+    let i = 0;
+    for (const userId of userIds) {
+      this.afterUserModelWrite(userId);
+      if (++i % 200 === 0) await yieldToEventLoop();
+    }
+  }
+
   // ------------------------------------------------------------------ per-user training
 
   /** Recomputes one athlete from the sessions table (trainUserModel and catch-up). */
@@ -174,9 +197,15 @@ export class TrainingService {
     const t0 = performance.now();
     try {
       const { hyper } = await this.services.engine.population();
-      const data = await readUserData(this.prisma, userId);
-      const result = userPosterior(data.stats, hyper);
-      await upsertModelOutput(this.prisma, { userId, result, stats: data.stats, dataThrough: data.dataThrough, trainingDurationMs: performance.now() - t0 });
+      // Under the athlete's lock, like the quick update: a recompute that read the table before a completion
+      // committed must not overwrite the quick update of that completion with older statistics.
+      const data = await this.prisma.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${userId}))`;
+        const read = await readUserData(tx as unknown as typeof this.prisma, userId);
+        const result = userPosterior(read.stats, hyper);
+        await upsertModelOutput(tx, { userId, result, stats: read.stats, dataThrough: read.dataThrough, trainingDurationMs: performance.now() - t0 });
+        return read;
+      });
       this.afterUserModelWrite(userId);
       return await this.finish(run.id, 'SUCCEEDED', { usersTrained: 1, sessionsUsed: data.stats.n, stageTimings: json({ totalMs: performance.now() - t0 }) });
     } catch (err) {
@@ -184,8 +213,15 @@ export class TrainingService {
     }
   }
 
-  /** Catches up athletes whose sessions are newer than their model (startup, and missed quick updates). */
-  async catchUp(trigger: TrainingTrigger): Promise<number> {
+  /**
+   * Catches up athletes whose sessions are newer than their model (startup, and missed quick updates). Tracked
+   * like the quick updates, so idle() and stop() wait for it (the server starts it without awaiting it).
+   */
+  catchUp(trigger: TrainingTrigger): Promise<number> {
+    return this.track(this.runCatchUp(trigger));
+  }
+
+  private async runCatchUp(trigger: TrainingTrigger): Promise<number> {
     if (this.stopped) return 0;
     try {
       const users = await staleUsers(this.prisma);
@@ -246,6 +282,7 @@ export class TrainingService {
     announce(run);
     const timings: Record<string, number> = {};
     const stage = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      await yieldToEventLoop();
       const t = performance.now();
       this.log(`[TRAIN] ${name}: started`);
       const out = await work();
@@ -306,7 +343,7 @@ export class TrainingService {
 
       timings.totalMs = Math.round(performance.now() - t0);
       this.services.engine.invalidate({ kind: 'population' });
-      for (const userId of data.users.keys()) this.afterUserModelWrite(userId);
+      await this.afterUserModelWrites(data.users.keys());
       return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings) });
     } catch (err) {
       this.log(`[TRAIN] nightly run failed: ${(err as Error).stack ?? err}`);

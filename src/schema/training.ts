@@ -59,19 +59,20 @@ builder.queryFields((t) => ({
 }));
 
 builder.mutationFields((t) => ({
-  trainUserModel: t.prismaField({
-    type: 'TrainingRun',
+  // t.field, not t.prismaField: the run is created by the job, not selected by the query (no unused-query warning).
+  trainUserModel: t.field({
+    type: TrainingRunRef,
     authScopes: { authenticated: true },
     description: "Retrains one athlete's model from their sessions now (yourself; admins: anyone)",
     args: { userId: t.arg.id({ validate: uuid }) },
-    resolve: (_query, _root, args, ctx) => trainUserModel(ctx, args.userId ?? null),
+    resolve: (_root, args, ctx) => trainUserModel(ctx, args.userId ?? null),
   }),
-  runNightlyTraining: t.prismaField({
-    type: 'TrainingRun',
+  runNightlyTraining: t.field({
+    type: TrainingRunRef,
     authScopes: { admin: true },
     description: 'Runs the nightly hierarchical fit now (same code path as the schedule). Returns the run; with wait: true, once it has finished.',
     args: { wait: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_query, _root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false),
+    resolve: (_root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false),
   }),
   setTrainingSchedulePaused: t.field({
     type: TrainingScheduleRef,

@@ -1,0 +1,244 @@
+// npm run seed:demo: synthetic athletes with known true coefficients (src/engine/synthetic.ts), written through
+// the application's own write path (the Prisma client with the session hook), so every completed session
+// triggers the quick model update exactly as through the API. Then the nightly pipeline, unless --no-train.
+//
+//   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
+//
+// Demo users have deterministic ids (from the seed and their index): a second run finds them and skips them;
+// --reset deletes them (and everything of theirs) first. Works on PGlite (PGLITE_DIR, default ./data/pglite) and on
+// DATABASE_URL, like the server.
+import { createHash } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from '../src/engine/synthetic.ts';
+import { TERM_NAMES, type CheckIn } from '../src/engine/variables.ts';
+import { openServices } from '../src/services.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    athletes: { type: 'string', default: '24' },
+    seed: { type: 'string', default: '20240601' },
+    'sessions-min': { type: 'string', default: '5' },
+    'sessions-max': { type: 'string', default: '60' },
+    reset: { type: 'boolean', default: false },
+    'no-train': { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+
+if (args.help) {
+  console.log('npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train] [--quiet]');
+  process.exit(0);
+}
+
+function intArg(name: string, min: number, max: number): number {
+  const raw = (args as Record<string, unknown>)[name] as string;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const athletes = intArg('athletes', 1, 10_000);
+const seed = intArg('seed', 0, 2 ** 31 - 1);
+const sessionsMin = intArg('sessions-min', 1, 1000);
+const sessionsMax = intArg('sessions-max', sessionsMin, 1000);
+
+/** Deterministic RFC 4122-shaped (version 4 layout) id of demo athlete i under this seed. */
+function demoUserId(seedValue: number, index: number): string {
+  const h = createHash('sha256').update(`climbiq-demo:${seedValue}:${index}`).digest('hex');
+  const variant = ((parseInt(h[16], 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+const DAY = 86_400_000;
+const fmt = (x: number, digits = 3) => (x >= 0 ? ' ' : '') + x.toFixed(digits);
+const elapsed = (t0: number) => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
+const log = args.quiet ? () => {} : (m: string) => console.log(m);
+
+// Session counts spread over [min, max] (seeded), so the demo shows every phase.
+const counts = (() => {
+  const rng = new Random(seed ^ 0x5eed);
+  return Array.from({ length: athletes }, () => rng.int(sessionsMin, sessionsMax));
+})();
+
+const SESSION_TYPES = ['TECHNIQUE', 'VOLUME', 'PROJECT', 'LIGHT_SESSION'] as const;
+const DISCIPLINES = ['BOULDER', 'SPORT', 'TRAD', 'MIXED'] as const;
+
+let exitCode = 0;
+try {
+  const opened = await openServices(loadConfig(), { log: (m) => (m.startsWith('[DB]') || m.startsWith('[TRAIN]') ? console.log(m) : log(m)) });
+  const { services } = opened;
+  const prisma = services.prisma; // the hooked client: completions trigger the quick update
+  try {
+    const ids = Array.from({ length: athletes }, (_, i) => demoUserId(seed, i));
+    if (args.reset) {
+      const deleted = await prisma.user.deleteMany({ where: { id: { in: ids } } });
+      console.log(`[SEED] --reset: deleted ${deleted.count} demo athlete(s) of seed ${seed} and everything of theirs`);
+      await services.training.idle();
+    }
+    const existing = new Set((await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id));
+    if (existing.size === athletes) {
+      console.log(`[SEED] all ${athletes} demo athletes of seed ${seed} already exist; nothing to write (--reset rewrites them)`);
+    } else if (existing.size > 0) {
+      console.log(`[SEED] ${existing.size} of ${athletes} demo athletes of seed ${seed} already exist and are skipped`);
+    }
+
+    const t0 = performance.now();
+    const written: { index: number; id: string; athlete: SimulatedAthlete }[] = [];
+    let sessionsWritten = 0;
+    const now = Date.now();
+    for (let i = 0; i < athletes; i++) {
+      const id = ids[i];
+      const athlete = simulateAthlete(i, counts[i], { seed });
+      if (existing.has(id)) continue;
+      const rng = new Random((seed * 31 + i) >>> 0);
+      await prisma.user.create({ data: { id, role: 'ATHLETE', email: `demo-${seed}-${i}@climbiq.example` } });
+      await prisma.baselineAssessment.create({
+        data: {
+          userId: id,
+          isCurrent: true,
+          assessedAt: new Date(now - (athlete.sessions.at(-1)!.day + 7) * DAY),
+          age: rng.int(18, 55),
+          sex: rng.pick(['MALE', 'FEMALE', 'OTHER', 'UNDISCLOSED'] as const),
+          heightCm: Math.round(rng.normal(172, 9)),
+          weightKg: Math.round(rng.normal(66, 9)),
+          yearsClimbing: rng.int(1, 15),
+          primaryDiscipline: rng.pick(DISCIPLINES),
+          sessionsPerWeek: rng.int(2, 5),
+          maxPullups: rng.int(3, 25),
+          fearOfFalling: rng.int(1, 9),
+          performanceAnxiety: rng.int(1, 9),
+          competitionOrientation: rng.int(1, 10),
+          processVsOutcome: rng.int(1, 10),
+          typicalRecoveryDays: rng.int(1, 3),
+          sleepQualityTypical: rng.int(4, 9),
+          hasHangboard: rng.bernoulli(0.5),
+          hasHomeWall: rng.bernoulli(0.15),
+          gymAccess: true,
+        },
+      });
+      // Sessions at the simulated days, the last one yesterday, in the evening; started ACTIVE, then completed.
+      const lastDay = athlete.sessions.at(-1)!.day;
+      for (const s of athlete.sessions) {
+        const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
+        const checkIn: CheckIn = s.checkIn;
+        const planned = rng.pick(SESSION_TYPES);
+        const session = await prisma.climbingSession.create({
+          data: {
+            userId: id,
+            status: 'ACTIVE',
+            startedAt,
+            ...checkInColumns(checkIn),
+            plannedSessionType: planned,
+            plannedCaffeineMg: checkIn.caffeineMg ?? null,
+            plannedWarmupMin: checkIn.warmupMin ?? null,
+            plannedDurationMin: rng.pick([60, 90, 120]),
+          },
+          select: { id: true },
+        });
+        await prisma.climbingSession.update({
+          where: { id: session.id, status: 'ACTIVE' },
+          data: {
+            status: 'COMPLETED',
+            endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
+            sessionType: planned,
+            sessionQuality: s.sessionQuality,
+            sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
+            satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
+            totalClimbs: rng.int(8, 40),
+          },
+        });
+        sessionsWritten += 1;
+      }
+      written.push({ index: i, id, athlete });
+      log(`[SEED] athlete ${i + 1}/${athletes}: ${athlete.sessions.length} sessions; ${written.length} athletes and ${sessionsWritten} sessions written in ${elapsed(t0)}`);
+    }
+    await services.training.idle();
+    if (written.length > 0) console.log(`[SEED] wrote ${written.length} athletes, ${sessionsWritten} sessions in ${elapsed(t0)} (quick updates included)`);
+
+    // True coefficients (the demo's ground truth) and what the models learned.
+    const all = Array.from({ length: athletes }, (_, i) => ({ index: i, id: ids[i], athlete: simulateAthlete(i, counts[i], { seed }) }));
+    console.log(`\n[SEED] truth population (seed ${seed}): mean and between-athlete sd per term`);
+    console.log(TERM_NAMES.map((t, j) => `  ${t.padEnd(21)} mean ${fmt(DEFAULT_TRUTH_POPULATION.mean[j], 4)}  sd ${DEFAULT_TRUTH_POPULATION.sd[j].toFixed(4)}`).join('\n'));
+    await summary('after the quick updates', all);
+
+    if (!args['no-train']) {
+      const run = await services.training.runNightly('MANUAL');
+      const timings = (run.stageTimings ?? {}) as Record<string, number>;
+      console.log(
+        `\n[TRAIN] nightly ${run.status}: ${run.usersTrained} athletes, ${run.sessionsUsed} sessions` +
+          (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
+          (run.error ? ` (${run.error})` : ''),
+      );
+      if (run.status === 'FAILED') exitCode = 1;
+      await summary('after the nightly fit', all);
+    }
+  } finally {
+    await opened.close();
+  }
+
+  /** Phases of the demo athletes' models, and how close their sleep and stress coefficients are to the truth. */
+  async function summary(when: string, list: { index: number; id: string; athlete: SimulatedAthlete }[]) {
+    const outputs = await services.db.prisma.modelOutput.findMany({ where: { userId: { in: list.map((a) => a.id) } } });
+    const byUser = new Map(outputs.map((o) => [o.userId, o]));
+    const phases: Record<string, number> = { COLD_START: 0, LEARNING: 0, PERSONALIZED: 0, 'no model': 0 };
+    console.log(`\n[SEED] demo athletes ${when}:`);
+    console.log('  #   id                                    sessions  phase          shrink   sleepHours true / model     stressLevel true / model');
+    const j = { sleep: TERM_NAMES.indexOf('sleepHours'), stress: TERM_NAMES.indexOf('stressLevel') };
+    const errors = { sleepHours: [] as number[], stressLevel: [] as number[] };
+    for (const { index, id, athlete } of list) {
+      const o = byUser.get(id);
+      const c = (o?.coefficients ?? {}) as Record<string, number>;
+      if (typeof c.sleepHours === 'number') errors.sleepHours.push(Math.abs(c.sleepHours - athlete.trueCoefficients[j.sleep]));
+      if (typeof c.stressLevel === 'number') errors.stressLevel.push(Math.abs(c.stressLevel - athlete.trueCoefficients[j.stress]));
+      phases[o?.phase ?? 'no model'] += 1;
+      const coef = (o?.coefficients ?? {}) as Record<string, number>;
+      const model = (name: string) => (typeof coef[name] === 'number' ? fmt(coef[name]) : '     –');
+      console.log(
+        `  ${String(index).padStart(2)}  ${id}  ${String(athlete.sessions.length).padStart(8)}  ${(o?.phase ?? 'no model').padEnd(13)}  ${o ? o.shrinkageFactor.toFixed(2).padStart(6) : '     –'}   ${fmt(athlete.trueCoefficients[j.sleep])} / ${model('sleepHours')}        ${fmt(athlete.trueCoefficients[j.stress])} / ${model('stressLevel')}`,
+      );
+    }
+    const mae = (xs: number[]) => (xs.length ? (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3) : '–');
+    console.log(`  phases: ${Object.entries(phases).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ')}`);
+    console.log(`  mean absolute error vs the truth: sleepHours ${mae(errors.sleepHours)}, stressLevel ${mae(errors.stressLevel)}`);
+  }
+} catch (err) {
+  console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : err);
+  exitCode = 1;
+}
+process.exit(exitCode);
+
+/** The check-in as session columns (every variable of domain.md section 2 is its own column). */
+function checkInColumns(c: CheckIn) {
+  return {
+    sleepHours: c.sleepHours ?? null,
+    sleepQuality: c.sleepQuality ?? null,
+    energyLevel: c.energyLevel ?? null,
+    stressLevel: c.stressLevel ?? null,
+    motivationLevel: c.motivationLevel ?? null,
+    sorenessLevel: c.sorenessLevel ?? null,
+    daysSinceHardSession: c.daysSinceHardSession ?? null,
+    caffeineMg: c.caffeineMg ?? null,
+    warmupMin: c.warmupMin ?? null,
+    daysSinceLastSession: c.daysSinceLastSession ?? null,
+    daysSinceRestDay: c.daysSinceRestDay ?? null,
+    injurySeverity: c.injurySeverity ?? null,
+    pulleyInjuryGrade: c.pulleyInjuryGrade ?? null,
+    fingerInjuryPresent: c.fingerInjuryPresent ?? null,
+    alcoholLast24h: c.alcoholLast24h ?? null,
+    caffeineToday: c.caffeineToday ?? null,
+    caffeineHabitual: c.caffeineHabitual ?? null,
+    warmupCompleted: c.warmupCompleted ?? null,
+    hydrationStatus: c.hydrationStatus ?? null,
+    temperatureC: c.temperatureC ?? null,
+    fearOfFalling: c.fearOfFalling ?? null,
+    performanceAnxiety: c.performanceAnxiety ?? null,
+    trainingLoadChange: c.trainingLoadChange ?? null,
+    timeAvailableMin: c.timeAvailableMin ?? null,
+  };
+}
