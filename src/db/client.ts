@@ -54,6 +54,9 @@ function attachQueryCounter(prisma: PrismaClient, onQuery?: (sql: string) => voi
 
 async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
   const pool = new pg.Pool({ connectionString: url, max: Number(process.env.PG_POOL_MAX ?? 10) });
+  // An idle pooled connection that the server terminates (restart, failover, DROP DATABASE) must not crash the
+  // process: the pool replaces it on the next query.
+  pool.on('error', (err) => log(`[DB] idle PostgreSQL connection lost: ${err.message}`));
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool), ...queryLogOptions(opts.onQuery) });
   attachQueryCounter(prisma, opts.onQuery);
   return {
@@ -70,6 +73,8 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
     },
     async tryLock(key) {
       const client = new pg.Client({ connectionString: url });
+      // Losing this connection releases the lock server-side; it must not crash the process.
+      client.on('error', (err) => log(`[DB] lock connection lost: ${err.message}`));
       await client.connect();
       try {
         const res = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [key]);

@@ -146,7 +146,11 @@ export class EngineStore {
   async userModel(userId: string): Promise<LoadedUserModel> {
     const [population, output] = await Promise.all([
       this.population(),
-      this.modelCache.getOrLoad(userId, () => this.modelLoader.load(userId)),
+      // A failed read falls back to the population model (domain.md section 6) instead of failing the check-in.
+      this.modelCache.getOrLoad(userId, () => this.modelLoader.load(userId)).catch((err: unknown) => {
+        this.log(`[ENGINE] model of ${userId} could not be read (${(err as Error).message}); serving the population model`);
+        return null;
+      }),
     ]);
     const model = output ? userModelFromOutput(output, population.hyper) : null;
     if (model && model.phase !== 'COLD_START') return { model, personalized: true };
