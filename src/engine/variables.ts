@@ -118,9 +118,6 @@ export const BASELINE_NUMERIC_FIELDS = [
 
 export type CheckInVariableName = (typeof CHECK_IN_VARIABLES)[number]['name'];
 
-export const VARIABLE_BY_NAME: ReadonlyMap<string, VariableSpec> = new Map(
-  CHECK_IN_VARIABLES.map((spec) => [spec.name, spec]),
-);
 
 export interface Niggle {
   location: string;
@@ -230,7 +227,6 @@ export const MODEL_TERMS: readonly FeatureSpec[] = MODEL_TERM_NAMES.map((name) =
 
 export const P = MODEL_TERMS.length;
 export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);
-export const FEATURE_NAMES: readonly string[] = TERM_NAMES.slice(1);
 
 /** Term-keyed record -> array in MODEL_TERMS order; null when a term is missing or not a number. */
 export function termArray(record: unknown): number[] | null {
