@@ -9,12 +9,12 @@
 // Row generation is timed separately and excluded. Memory is sampled after every page and every sweep.
 // Then the quick update (addObservation + userPosterior) p50/p99 over --updates completed sessions.
 // Writes the Markdown report between <!-- fit:start --> and <!-- fit:end --> in BENCHMARKS.md.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes.ts';
 import { simulateAthlete } from '../src/engine/synthetic.ts';
 import { P, designRow } from '../src/engine/variables.ts';
+import { writeBlock } from './lib/benchmarks-file.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -154,18 +154,6 @@ lines.push(
 if (!args.large) lines.push('', 'The 1M-session size (10k x 100) runs with `--large`.');
 const report = lines.join('\n');
 console.log(report);
-
-function writeBlock(file: string, name: string, body: string): void {
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const k = text.indexOf(end);
-  if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
-  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
-  writeFileSync(file, text);
-}
 
 if (!args['no-write']) {
   writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'fit', `## Nightly fit and quick update (in memory)\n\n${report}`);

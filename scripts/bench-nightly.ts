@@ -10,7 +10,6 @@
 //          --pglite-large   --no-write (BENCHMARKS.md untouched)   --verbose (the pipeline's own log lines)
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openServices } from '../src/services.ts';
 import { bulkUserIdSql, insertBulkAthletes } from './lib/bulk-sessions.ts';
+import { writeBlock } from './lib/benchmarks-file.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -279,15 +279,7 @@ const block = [
 
 console.log(`\n${block}\n`);
 if (!args['no-write']) {
-  const file = new URL('../BENCHMARKS.md', import.meta.url);
-  const current = await readFile(file, 'utf8').catch(() => '# Benchmarks\n');
-  const start = '<!-- nightly:start -->';
-  const end = '<!-- nightly:end -->';
-  const wrapped = `${start}\n${block}\n${end}`;
-  const i = current.indexOf(start);
-  const j = current.indexOf(end);
-  const next = i >= 0 && j > i ? current.slice(0, i) + wrapped + current.slice(j + end.length) : `${current.trimEnd()}\n\n${wrapped}\n`;
-  await writeFile(file, next);
+  writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'nightly', block);
   console.log('BENCHMARKS.md updated (nightly block).');
 }
 process.exit(0);

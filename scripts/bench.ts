@@ -18,13 +18,14 @@
 // Bounded loops only; loopback only.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
+import { writeBlock } from './lib/benchmarks-file.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -602,18 +603,6 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '',
     `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}: a shared 2-core machine where other test suites ran at the same time, which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines).`,
   ];
-}
-
-function writeBlock(file: string, name: string, body: string): void {
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const k = text.indexOf(end);
-  if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
-  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
-  writeFileSync(file, text);
 }
 
 if (args.serve) {

@@ -6,7 +6,6 @@
 // For every replicate: simulate athletes with `train + holdout` sessions each, fit fitHierarchical on the
 // training sessions of all athletes at once (as the nightly job does), and score the held-out sessions.
 // Writes the Markdown report between <!-- evaluate:start --> and <!-- evaluate:end --> in BENCHMARKS.md.
-import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import {
@@ -26,6 +25,7 @@ import {
   type TruthPopulation,
 } from '../src/engine/synthetic.ts';
 import { P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
+import { writeBlock } from './lib/benchmarks-file.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -299,18 +299,6 @@ lines.push(`Fit: ${fits.map((f) => `${f.iterations} sweeps${f.converged ? '' : '
 
 const report = lines.join('\n');
 console.log(report);
-
-function writeBlock(file: string, name: string, body: string): void {
-  const start = `<!-- ${name}:start -->`;
-  const end = `<!-- ${name}:end -->`;
-  const block = `${start}\n${body}\n${end}`;
-  let text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const i = text.indexOf(start);
-  const k = text.indexOf(end);
-  if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
-  else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
-  writeFileSync(file, text);
-}
 
 if (!args['no-write']) {
   writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'evaluate', `## Model evaluation (synthetic athletes, held-out sessions)\n\n${report}`);
