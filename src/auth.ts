@@ -22,8 +22,12 @@ export function parseRole(raw: unknown): Role | null {
   return (ROLES as readonly string[]).includes(upper) ? (upper as Role) : null;
 }
 
+/** Verified tokens are remembered (until they expire) so a client's repeated operations skip the HMAC check. */
+const VERIFIED_CACHE_SIZE = 50_000;
+
 export class TokenService {
   private readonly key: Uint8Array;
+  private readonly verified = new Map<string, { viewer: Viewer; expiresAt: number }>();
 
   constructor(secret: string) {
     this.key = new TextEncoder().encode(secret);
@@ -46,6 +50,8 @@ export class TokenService {
     if (!header) return null;
     const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
     if (!match) throw unauthenticated('Authorization must be "Bearer <token>"');
+    const known = this.verified.get(match[1]);
+    if (known && known.expiresAt > Date.now()) return known.viewer;
     let payload;
     try {
       ({ payload } = await jwtVerify(match[1], this.key, { algorithms: ['HS256'] }));
@@ -56,7 +62,12 @@ export class TokenService {
     if (typeof payload.sub !== 'string' || !UUID.test(payload.sub)) throw unauthenticated('Token sub must be a user id (uuid)');
     const role = parseRole(payload.role);
     if (!role) throw unauthenticated(`Token role must be one of ${ROLES.join(', ').toLowerCase()}`);
-    return { id: payload.sub.toLowerCase(), role };
+    const viewer: Viewer = { id: payload.sub.toLowerCase(), role };
+    if (typeof payload.exp === 'number') {
+      if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.clear();
+      this.verified.set(match[1], { viewer, expiresAt: payload.exp * 1000 });
+    }
+    return viewer;
   }
 }
 

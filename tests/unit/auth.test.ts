@@ -1,0 +1,30 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { TokenService } from '../../src/auth.ts';
+
+const SECRET = 'unit-secret-unit-secret-unit-secret-0123456789';
+const SUB = '3f1c0a4e-1111-4a4a-9b9b-123456789abc';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('TokenService', () => {
+  it('accepts a valid token repeatedly and rejects it once expired, even after earlier successes', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.setSystemTime(new Date('2026-11-28T12:00:00Z'));
+    const tokens = new TokenService(SECRET);
+    const header = `Bearer ${await tokens.sign({ sub: SUB, role: 'coach' }, '60s')}`;
+    expect(await tokens.viewerFromAuthorization(header)).toEqual({ id: SUB, role: 'COACH' });
+    expect(await tokens.viewerFromAuthorization(header)).toEqual({ id: SUB, role: 'COACH' });
+    vi.setSystemTime(new Date('2026-11-28T12:01:01Z'));
+    await expect(tokens.viewerFromAuthorization(header)).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+  });
+
+  it('rejects a token signed with another secret, and a malformed header', async () => {
+    const other = new TokenService('other-secret-other-secret-other-secret-0123');
+    const header = `Bearer ${await other.sign({ sub: SUB, role: 'admin' })}`;
+    await expect(new TokenService(SECRET).viewerFromAuthorization(header)).rejects.toMatchObject({ message: 'Invalid token' });
+    await expect(new TokenService(SECRET).viewerFromAuthorization('Token abc')).rejects.toMatchObject({ extensions: { code: 'UNAUTHENTICATED' } });
+    expect(await new TokenService(SECRET).viewerFromAuthorization(undefined)).toBeNull();
+  });
+});
