@@ -12,7 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from '../src/engine/synthetic.ts';
-import { TERM_NAMES, type CheckIn } from '../src/engine/variables.ts';
+import { TERM_NAMES, checkInColumns, type CheckIn } from '../src/engine/variables.ts';
 import { openServices } from '../src/services.ts';
 
 const { values: args } = parseArgs({
@@ -212,33 +212,3 @@ try {
   exitCode = 1;
 }
 process.exit(exitCode);
-
-/** The check-in as session columns (every variable of domain.md section 2 is its own column). */
-function checkInColumns(c: CheckIn) {
-  return {
-    sleepHours: c.sleepHours ?? null,
-    sleepQuality: c.sleepQuality ?? null,
-    energyLevel: c.energyLevel ?? null,
-    stressLevel: c.stressLevel ?? null,
-    motivationLevel: c.motivationLevel ?? null,
-    sorenessLevel: c.sorenessLevel ?? null,
-    daysSinceHardSession: c.daysSinceHardSession ?? null,
-    caffeineMg: c.caffeineMg ?? null,
-    warmupMin: c.warmupMin ?? null,
-    daysSinceLastSession: c.daysSinceLastSession ?? null,
-    daysSinceRestDay: c.daysSinceRestDay ?? null,
-    injurySeverity: c.injurySeverity ?? null,
-    pulleyInjuryGrade: c.pulleyInjuryGrade ?? null,
-    fingerInjuryPresent: c.fingerInjuryPresent ?? null,
-    alcoholLast24h: c.alcoholLast24h ?? null,
-    caffeineToday: c.caffeineToday ?? null,
-    caffeineHabitual: c.caffeineHabitual ?? null,
-    warmupCompleted: c.warmupCompleted ?? null,
-    hydrationStatus: c.hydrationStatus ?? null,
-    temperatureC: c.temperatureC ?? null,
-    fearOfFalling: c.fearOfFalling ?? null,
-    performanceAnxiety: c.performanceAnxiety ?? null,
-    trainingLoadChange: c.trainingLoadChange ?? null,
-    timeAvailableMin: c.timeAvailableMin ?? null,
-  };
-}

@@ -158,6 +158,16 @@ export interface CheckIn {
   currentNiggles?: Niggle[] | null;
 }
 
+type CheckInColumns = { [K in Exclude<keyof CheckIn, 'currentNiggles'>]-?: NonNullable<CheckIn[K]> | null };
+
+/** A check-in as session columns: every scalar variable is its own column, null when the check-in lacks it. */
+export function checkInColumns(c: CheckIn): CheckInColumns {
+  const values = c as Readonly<Record<string, unknown>>;
+  return Object.fromEntries(
+    CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => [v.name, values[v.name] ?? null]),
+  ) as CheckInColumns;
+}
+
 // ---------------------------------------------------------------------------
 // Model features (domain.md sections 5 and 6)
 

@@ -3,7 +3,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../src/engine/synthetic.ts';
-import { designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
+import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
 import type { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from './client.ts';
@@ -191,26 +191,9 @@ export function sessionRow(userId: string, s: SimulatedAthlete['sessions'][numbe
     status: 'COMPLETED' as const,
     startedAt,
     endedAt: new Date(startedAt.getTime() + 2 * 3_600_000),
-    sleepHours: c.sleepHours ?? null,
-    sleepQuality: c.sleepQuality ?? null,
-    energyLevel: c.energyLevel ?? null,
-    stressLevel: c.stressLevel ?? null,
-    motivationLevel: c.motivationLevel ?? null,
-    sorenessLevel: c.sorenessLevel ?? null,
-    daysSinceHardSession: c.daysSinceHardSession ?? null,
-    caffeineMg: c.caffeineMg ?? null,
-    warmupMin: c.warmupMin ?? null,
+    ...checkInColumns(c),
     plannedCaffeineMg: c.caffeineMg ?? null,
     plannedWarmupMin: c.warmupMin ?? null,
-    daysSinceLastSession: c.daysSinceLastSession ?? null,
-    daysSinceRestDay: c.daysSinceRestDay ?? null,
-    injurySeverity: c.injurySeverity ?? null,
-    hydrationStatus: c.hydrationStatus ?? null,
-    temperatureC: c.temperatureC ?? null,
-    fearOfFalling: c.fearOfFalling ?? null,
-    performanceAnxiety: c.performanceAnxiety ?? null,
-    trainingLoadChange: c.trainingLoadChange ?? null,
-    timeAvailableMin: c.timeAvailableMin ?? null,
     sessionQuality: s.sessionQuality,
   };
 }
