@@ -10,6 +10,10 @@ import type { Context } from '../context.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { requireViewer } from './access.ts';
 import type { StartSessionInput } from './sessions.ts';
+import { TurnQueue } from './turns.ts';
+
+/** One event loop per process: its streams share the turns. */
+const laterPhases = new TurnQueue();
 
 interface EventBase {
   sequence: number;
@@ -67,8 +71,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       hasPersonalization: loaded.personalized,
     });
 
-    // Let other athletes' waiting check-ins get their first event out before this one computes further.
-    await new Promise((resolve) => setImmediate(resolve));
+    // Continue in turn with the other streams, so newer check-ins get their first event out in between.
+    await laterPhases.next();
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
     if (evaluation.override) {
       const o: RuleOverride = evaluation.override;
