@@ -9,7 +9,9 @@ export type CacheScope =
   | { kind: 'priors' }
   | { kind: 'population' }
   | { kind: 'model'; userId: string }
-  | { kind: 'baseline'; userId: string };
+  | { kind: 'baseline'; userId: string }
+  /** An athlete's completed sessions changed: the statistics' history. */
+  | { kind: 'history'; userId: string };
 
 export interface ModelUpdatedEvent {
   userId: string;

@@ -31,9 +31,14 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
   const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   let training: TrainingService | undefined;
-  // Every session write through this client reports training-data changes to the quick update.
-  const prisma = withSessionHook(db.prisma, (changes) => training?.onSessionChanges(changes));
-  const engine = new EngineStore(prisma, config, pubsub, log);
+  let engine: EngineStore | undefined;
+  // Every session write through this client reports training-data changes: the athlete's cached history is
+  // dropped (here and on the other instances) and the quick model update runs.
+  const prisma = withSessionHook(db.prisma, (changes) => {
+    for (const userId of new Set(changes.map((c) => c.userId))) engine?.invalidate({ kind: 'history', userId });
+    training?.onSessionChanges(changes);
+  });
+  engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
   const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
   await engine.warm();

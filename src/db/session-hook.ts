@@ -43,7 +43,8 @@ export interface SessionChange {
 
 export type SessionChangeListener = (changes: SessionChange[]) => void;
 
-const TRAINING_KEYS = new Set(Object.keys(TRAINING_SELECT));
+// startedAt is no model input, but it orders the history the statistics read.
+const TRAINING_KEYS = new Set([...Object.keys(TRAINING_SELECT), 'startedAt']);
 
 function touchesTrainingData(data: unknown): boolean {
   if (!data || typeof data !== 'object') return true;

@@ -1,6 +1,6 @@
 // What the engine reads, loaded from the database through TTL caches (domain.md section 9):
-// rules 300 s, priors and population 600 s, per-user models 1800 s. Writes invalidate at once, on every
-// instance (the invalidation travels through the shared pub/sub).
+// rules 300 s, priors and population 600 s, per-user models, baselines and recent history 1800 s. Writes
+// invalidate at once, on every instance (the invalidation travels through the shared pub/sub).
 import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes.ts';
 import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
 import { TtlCache } from '../engine/ttl-cache.ts';
@@ -37,8 +37,20 @@ export function parseCovariance(json: unknown): number[] | null {
   return values as number[];
 }
 
+/** The ModelOutput columns a prediction reads (not the sufficient statistics or intervals: less to read and parse). */
+const SERVED_MODEL_SELECT = { userId: true, coefficients: true, covariance: true, phase: true, sessionsIncluded: true, shrinkageFactor: true } as const;
+type ServedModel = Pick<ModelOutput, keyof typeof SERVED_MODEL_SELECT>;
+
+/**
+ * Options of the loaders shared across requests. Node runs the promise jobs after each I/O callback, and each
+ * WebSocket message or HTTP request body is its own callback: with DataLoader's default schedule (the end of
+ * those jobs) every request would be a batch of one. Dispatching from setImmediate waits until every socket
+ * read in this event-loop iteration has asked. Not a cache: the TTL caches are.
+ */
+export const ACROSS_REQUESTS = { cache: false, batchScheduleFn: (dispatch: () => void) => setImmediate(dispatch) } as const;
+
 /** A stored ModelOutput as the engine's UserModel; null for a stale or broken shape (the caller falls back to priors). */
-export function userModelFromOutput(output: ModelOutput, hyper: Hyperparameters): UserModel | null {
+export function userModelFromOutput(output: ServedModel, hyper: Hyperparameters): UserModel | null {
   const mean = termArray(output.coefficients);
   const covariance = parseCovariance(output.covariance);
   if (!mean || !covariance) return null;
@@ -69,10 +81,11 @@ export function hyperFromPriors(rows: readonly PopulationPrior[]): Hyperparamete
 export class EngineStore {
   private readonly rulesCache: TtlCache<'rules', { set: CompiledRuleSet; count: number }>;
   private readonly populationCache: TtlCache<'population', Population>;
-  private readonly modelCache: TtlCache<string, ModelOutput | null>;
+  private readonly modelCache: TtlCache<string, ServedModel | null>;
   private readonly baselineCache: TtlCache<string, BaselineAssessment | null>;
+  private readonly historyCache: TtlCache<string, PastSession[]>;
   // Shared across requests: concurrent check-ins of many athletes become one query per kind per tick.
-  private readonly modelLoader: DataLoader<string, ModelOutput | null>;
+  private readonly modelLoader: DataLoader<string, ServedModel | null>;
   private readonly baselineLoader: DataLoader<string, BaselineAssessment | null>;
   private readonly historyLoader: DataLoader<string, PastSession[]>;
   private stopListening: (() => void) | null = null;
@@ -89,16 +102,21 @@ export class EngineStore {
     this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
     this.modelCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
     this.baselineCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
+    // ~30 sessions per athlete (some 15 KB): fewer entries than the small per-athlete rows above.
+    this.historyCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 10_000 });
     const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => {
       const map = new Map(rows.map((r) => [r.userId, r]));
       return ids.map((id) => map.get(id) ?? null);
     };
-    this.modelLoader = new DataLoader(async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } } })), { cache: false, maxBatchSize: 500 });
+    this.modelLoader = new DataLoader(
+      async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT })),
+      { ...ACROSS_REQUESTS, maxBatchSize: 500 },
+    );
     this.baselineLoader = new DataLoader(
       async (ids) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } })),
-      { cache: false, maxBatchSize: 500 },
+      { ...ACROSS_REQUESTS, maxBatchSize: 500 },
     );
-    this.historyLoader = new DataLoader((ids) => this.loadHistories(ids), { cache: false, maxBatchSize: 200 });
+    this.historyLoader = new DataLoader((ids) => this.loadHistories(ids), { ...ACROSS_REQUESTS, maxBatchSize: 200 });
     this.listen();
   }
 
@@ -122,6 +140,7 @@ export class EngineStore {
     if (scope.kind === 'rules') this.rulesCache.clear();
     else if (scope.kind === 'priors' || scope.kind === 'population') this.populationCache.clear();
     else if (scope.kind === 'baseline') this.baselineCache.delete(scope.userId);
+    else if (scope.kind === 'history') this.historyCache.delete(scope.userId);
     else this.modelCache.delete(scope.userId);
   }
 
@@ -164,9 +183,12 @@ export class EngineStore {
     return this.baselineCache.getOrLoad(userId, () => this.baselineLoader.load(userId));
   }
 
-  /** The athlete's last completed, rated sessions (newest first) as the statistics read them. Not cached: always fresh. */
+  /**
+   * The athlete's last completed, rated sessions (newest first) as the statistics read them. Cached; every
+   * write of a session through the application's client drops the athlete's entry (session hook -> `history`).
+   */
   history(userId: string): Promise<PastSession[]> {
-    return this.historyLoader.load(userId);
+    return this.historyCache.getOrLoad(userId, () => this.historyLoader.load(userId));
   }
 
   private async loadHistories(userIds: readonly string[]): Promise<PastSession[][]> {

@@ -21,13 +21,14 @@ const rename = (from: string, to: string) => server.services.db.prisma.$executeR
 
 describe('engine failure', () => {
   it('streams ..., PREDICTION, RECOMMENDATIONS, ERROR (INTERNAL_SERVER_ERROR) and no DONE when the history read fails', async () => {
-    const { token } = await tokenFor('athlete');
+    const { token, id } = await tokenFor('athlete');
     // The viewer's context (user row, caches) is loaded once before the failure is induced.
     const before = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(before.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
 
     await rename('climbing_sessions', 'climbing_sessions_x');
     try {
+      server.services.engine.invalidate({ kind: 'history', userId: id }); // as a session write would: the next stream reads it
       for (const out of [await streamWs(server.wsUrl, token, OPERATOR), await streamSse(server.url, token, OPERATOR)]) {
         expect(out.errors).toEqual([]); // the failure is an event of the stream, not a GraphQL error
         expect(types(out.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'ERROR']);

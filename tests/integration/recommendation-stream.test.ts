@@ -315,6 +315,31 @@ describe('personalised path', () => {
     expect(stats.personalHistory.sleep.under6h).toEqual({ n: 1, mean: 4 });
   });
 
+  it('reads the history afresh after a session is completed, moved or deleted (the cached history is dropped on each write)', async () => {
+    const { token } = await tokenFor('athlete');
+    const UPDATE = `mutation($id: ID!, $input: UpdateSessionInput!) { updateSession(id: $id, input: $input) { id } }`;
+    const DELETE = `mutation($id: ID!) { deleteSession(id: $id) }`;
+    const history = async () => eventOf((await streamWs(server.wsUrl, token, OPERATOR)).events, 'STATS').context.personalHistory;
+    const ids: string[] = [];
+    for (const [i, row] of HISTORY.slice(0, 3).entries()) {
+      const { startSession } = await gqlOk<{ startSession: { id: string } }>(server.url, START, { input: { ...row.checkIn, startedAt: new Date(Date.UTC(2026, 1, 1 + i, 17)).toISOString() } }, token);
+      ids.push(startSession.id);
+      // Read (and cache) the history while the session is still open: it must not count yet.
+      expect((await history()).n).toBe(i);
+      await gqlOk(server.url, COMPLETE, { id: startSession.id, input: { sessionQuality: row.quality, endedAt: new Date(Date.UTC(2026, 1, 1 + i, 19)).toISOString() } }, token);
+      expect((await history()).n).toBe(i + 1);
+    }
+    expect(await history()).toMatchObject({ n: 3, mean: 6, trendPerSession: -1 }); // 8, 4, 6 oldest to newest
+    // The first session (8) moved after the others: 4, 6, 8.
+    await gqlOk(server.url, UPDATE, { id: ids[0], input: { startedAt: new Date(Date.UTC(2026, 1, 10, 17)).toISOString() } }, token);
+    const moved = await history();
+    expect(moved.n).toBe(3);
+    expect(moved.trendPerSession).toBeCloseTo(2, 12);
+    await gqlOk(server.url, DELETE, { id: ids[1] }, token); // the 4
+    expect(await history()).toMatchObject({ n: 2, mean: 7, worst: 6, best: 8 });
+    await server.training.idle();
+  });
+
   it('becomes LEARNING and personalised at 10 rated sessions (quick update, then trainUser), with a baseline', async () => {
     const { token, id } = await tokenFor('athlete');
     await gqlOk(server.url, `mutation { recordBaselineAssessment(input: { yearsClimbing: 6, primaryDiscipline: BOULDER }) { id } }`, {}, token);
