@@ -347,6 +347,9 @@ function timedStream(client: Client, input: Record<string, unknown>): Promise<Ti
   });
 }
 
+/** Check-ins per second of the steady-arrival rows. */
+const ARRIVAL_RATES = [100, 250, 500, 1000];
+
 async function inChunks<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   for (let k = 0; k < items.length; k += size) await Promise.all(items.slice(k, k + size).map(fn));
 }
@@ -492,8 +495,14 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   const clients: Client[] = [];
   for (let k = 0; k < subscribers; k += 100) clients.push(...(await Promise.all(subscriberTokens.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
 
-  // Warm-up: every subscriber once (user row known, model cache filled, JIT warm), untimed.
-  await inChunks(clients, 100, (c) => timedStream(c, OPERATOR));
+  // Warm-up: every subscriber once, 100 at a time (user row known, caches filled, JIT warm). Its timings are
+  // the cold row: each athlete's first check-in reads model, baseline and history from the database.
+  const cold: Timed[] = [];
+  await inChunks(clients, 100, async (c) => cold.push(await timedStream(c, OPERATOR)));
+  const coldFirst = stat(cold.map((t) => t.firstMs));
+  const coldDone = stat(cold.map((t) => t.doneMs));
+  const coldBad = cold.filter((t) => t.error !== null || t.lastType !== 'DONE').length;
+  console.log(`[bench] cold caches, 100 at a time: first event p50 ${f1(coldFirst.p50)} ms p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms p99 ${f1(coldDone.p99)} ms; failures ${coldBad}`);
 
   const levels: { n: number; rounds: number }[] = [
     { n: 1, rounds: 200 },
@@ -514,6 +523,40 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
       `| ${n.toLocaleString('en')} | ${all.length.toLocaleString('en')} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${f1(serverFirst.p50)} / ${f1(serverFirst.p99)} | ${bad} |`,
     );
     console.log(`[bench] ${n} concurrent: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; failures ${bad}`);
+  }
+
+  // Steady arrivals: every subscriber checks in once, at a random moment of a window (seeded, so every run
+  // and database sees the same schedule); the rate is subscribers / window.
+  const { Random } = await import('../src/engine/synthetic.ts');
+  const arrivalRows: string[] = [];
+  for (const rate of ARRIVAL_RATES) {
+    const windowMs = (1000 * clients.length) / rate;
+    const rng = new Random(rate);
+    const offsets = clients.map(() => rng.uniform() * windowMs);
+    let open = 0;
+    let maxOpen = 0;
+    const all = await Promise.all(
+      clients.map(
+        (c, i) =>
+          new Promise<Timed>((resolve) =>
+            setTimeout(() => {
+              maxOpen = Math.max(maxOpen, ++open);
+              void timedStream(c, OPERATOR).then((t) => {
+                open--;
+                resolve(t);
+              });
+            }, offsets[i]),
+          ),
+      ),
+    );
+    const bad = all.filter((t) => t.error !== null || t.lastType !== 'DONE').length;
+    const first = stat(all.map((t) => t.firstMs));
+    const done = stat(all.map((t) => t.doneMs));
+    arrivalRows.push(
+      `| ${rate.toLocaleString('en')} | ${f1(windowMs / 1000)} | ${all.length.toLocaleString('en')} | ${maxOpen} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${bad} |`,
+    );
+    console.log(`[bench] ${rate} check-ins/s over ${f1(windowMs / 1000)} s: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; at most ${maxOpen} open at once; failures ${bad}`);
+    await sleep(500);
   }
   const connectionsMem = await memory();
 
@@ -574,11 +617,19 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   return [
     `### Real server over loopback: ${label} (server in a child process; ${subscribers.toLocaleString('en')} + ${loops} athletes with 30 completed sessions each, ${(seeded.sessions as number).toLocaleString('en')} sessions, one nightly fit ${f1((seeded.fitMs as number) / 1000)} s: every stream takes the full path with a personal model, history and population statistics)`,
     '',
-    'graphql-ws, one connection and one user token per subscriber, all subscribing at once; the operator check-in (sleepHours 7, energyLevel 4, stressLevel 2). Client-side times from `subscribe()` to the first event and to DONE, after one untimed warm-up stream per subscriber; the server-side column is the first event\'s own `elapsedMs` (from the start of the resolver, so the gap to the client-side figure is time spent queued before it: socket, parse/validate, context with the JWT check).',
+    'graphql-ws, one connection and one user token per subscriber, all subscribing at once; the operator check-in (sleepHours 7, energyLevel 4, stressLevel 2). Client-side times from `subscribe()` to the first event and to DONE, after one warm-up stream per subscriber (timed separately: the cold row below); the server-side column is the first event\'s own `elapsedMs` (from the start of the resolver, so the gap to the client-side figure is time spent queued before it: socket, parse/validate, context with the JWT check).',
     '',
     '| Concurrent subscribers | Streams timed | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Server-side first event elapsedMs p50 / p99 | Failed streams |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...streamRows,
+    '',
+    `Cold caches (the untimed warm-up above, timed): each athlete's first check-in, 100 at a time, reads its model, baseline and last 30 sessions from the database: first event p50 ${f1(coldFirst.p50)} ms, p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms, p99 ${f1(coldDone.p99)} ms; ${coldBad} failed. The rows above and below run with those reads cached (models, baselines and history stay cached for MODEL_CACHE_TTL, 1,800 s, and are dropped at once when the athlete's sessions, baseline or model change).`,
+    '',
+    `Steady arrivals: the same ${subscribers.toLocaleString('en')} connected subscribers each check in once, at a random moment (seeded, uniform) of a window, so the arrival rate is subscribers / window. "Open at once" is the most streams in flight together, as the client saw them.`,
+    '',
+    '| Check-ins per second | Window s | Streams | Open at once (max) | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Failed streams |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...arrivalRows,
     '',
     `Query throughput, ${loops} concurrent fetch loops (each its own athlete) for ${seconds} s on one server, after a 1 s warm-up:`,
     '',
