@@ -3,7 +3,8 @@
 //   npm run bench                 # everything; writes BENCHMARKS.md between <!-- bench:start --> and <!-- bench:end -->
 //   options: --no-write  --iterations 20000  --seconds 5  --loops 50  --subscribers 1000
 //            --postgres postgresql://postgres@127.0.0.1:55432/postgres   (also run the server part on a fresh
-//            database of that PostgreSQL server, dropped afterwards)
+//            database of that PostgreSQL server, dropped afterwards; default BENCH_DATABASE_URL, the variable
+//            through which `BENCH_DATABASE_URL=... npm run bench` reaches every benchmark script)
 //
 // 1. Engine phases (pure calls, no I/O): rules (15 seed rules compiled), prediction (+ session type),
 //    recommendations (ceilings + suggestions), statistics over 30 history sessions; per-call p50/p99 in µs.
@@ -350,6 +351,22 @@ function timedStream(client: Client, input: Record<string, unknown>): Promise<Ti
 /** Check-ins per second of the steady-arrival rows. */
 const ARRIVAL_RATES = [100, 250, 500, 1000];
 
+/** What the burst and steady-arrival tables say together (computed from this run's figures). */
+function readingOfStreams(subscribers: number, burstFirstP99: number, arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[]): string {
+  const under = arrivals.filter((a) => a.firstP99 < 100);
+  const best = under[under.length - 1];
+  const top = arrivals[arrivals.length - 1];
+  const steady = best
+    ? `With steady arrivals the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} streams open at once at most)`
+    : 'With steady arrivals the first event is over 100 ms at p99 at every rate measured';
+  const saturated = top.doneP50 > 100 ? `; at ${top.rate.toLocaleString('en')} per second the later phases queue (DONE p50 ${f1(top.doneP50)} ms: more check-ins than one instance completes per second), yet first events keep leaving first because those phases take turns` : '';
+  return (
+    `Reading: ${steady}${saturated}. A burst is another matter: ${subscribers.toLocaleString('en')} subscriptions arriving in the same few milliseconds queue on one event loop, ` +
+    `and the last waits for the subscribe work of every earlier one (WebSocket frame, GraphQL subscribe, the first event's execution and write; ` +
+    `${f2(burstFirstP99 / subscribers)} ms each here, p99 / subscribers), so its first event p99 is ${f1(burstFirstP99)} ms. More instances shorten that queue; a faster engine does not.`
+  );
+}
+
 async function inChunks<T>(items: T[], size: number, fn: (item: T) => Promise<unknown>): Promise<void> {
   for (let k = 0; k < items.length; k += size) await Promise.all(items.slice(k, k + size).map(fn));
 }
@@ -389,7 +406,7 @@ async function main(): Promise<void> {
   lines.push(
     '## Recommendation engine and stream',
     '',
-    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (\`tsx scripts/bench.ts\`)`,
+    `Command: \`${process.env.BENCH_DATABASE_URL ? 'BENCH_DATABASE_URL=postgresql://... ' : ''}npx tsx scripts/bench.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\` (the first part of \`npm run bench\`)`,
     '',
     `Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GB RAM; Node ${process.version}, ${process.platform} ${process.arch}; run ${new Date().toISOString().slice(0, 10)}.`,
     '',
@@ -419,8 +436,9 @@ async function main(): Promise<void> {
 
   // ---------------------------------------------------------- 2. the real server
   lines.push(...(await serverBench({ label: 'in-memory PGlite', databaseUrl: null, subscribers, loops, seconds })));
-  if (args.postgres) {
-    const { createBenchDatabase, dropBenchDatabase } = await benchDatabases(args.postgres);
+  const postgres = args.postgres ?? (process.env.BENCH_DATABASE_URL || null);
+  if (postgres) {
+    const { createBenchDatabase, dropBenchDatabase } = await benchDatabases(postgres);
     const databaseUrl = await createBenchDatabase();
     try {
       lines.push('', ...(await serverBench({ label: 'PostgreSQL server on the same machine', databaseUrl, subscribers, loops, seconds })));
@@ -510,6 +528,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     { n: subscribers, rounds: 3 },
   ];
   const streamRows: string[] = [];
+  let burstFirstP99 = 0;
   for (const { n, rounds } of levels) {
     const all: Timed[] = [];
     for (let round = 0; round < rounds; round++) {
@@ -519,6 +538,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     const first = stat(all.map((t) => t.firstMs));
     const done = stat(all.map((t) => t.doneMs));
     const serverFirst = stat(all.map((t) => t.serverFirstMs));
+    if (n === subscribers) burstFirstP99 = first.p99;
     streamRows.push(
       `| ${n.toLocaleString('en')} | ${all.length.toLocaleString('en')} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${f1(serverFirst.p50)} / ${f1(serverFirst.p99)} | ${bad} |`,
     );
@@ -529,6 +549,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   // and database sees the same schedule); the rate is subscribers / window.
   const { Random } = await import('../src/engine/synthetic.ts');
   const arrivalRows: string[] = [];
+  const arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[] = [];
   for (const rate of ARRIVAL_RATES) {
     const windowMs = (1000 * clients.length) / rate;
     const rng = new Random(rate);
@@ -555,6 +576,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     arrivalRows.push(
       `| ${rate.toLocaleString('en')} | ${f1(windowMs / 1000)} | ${all.length.toLocaleString('en')} | ${maxOpen} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${bad} |`,
     );
+    arrivals.push({ rate, firstP99: first.p99, doneP50: done.p50, maxOpen });
     console.log(`[bench] ${rate} check-ins/s over ${f1(windowMs / 1000)} s: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; at most ${maxOpen} open at once; failures ${bad}`);
     await sleep(500);
   }
@@ -623,13 +645,15 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...streamRows,
     '',
-    `Cold caches (the untimed warm-up above, timed): each athlete's first check-in, 100 at a time, reads its model, baseline and last 30 sessions from the database: first event p50 ${f1(coldFirst.p50)} ms, p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms, p99 ${f1(coldDone.p99)} ms; ${coldBad} failed. The rows above and below run with those reads cached (models, baselines and history stay cached for MODEL_CACHE_TTL, 1,800 s, and are dropped at once when the athlete's sessions, baseline or model change).`,
+    `Cold caches (the warm-up stream of each subscriber, timed): each athlete's first check-in, 100 at a time, reads its model, baseline and last 30 sessions from the database: first event p50 ${f1(coldFirst.p50)} ms, p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms, p99 ${f1(coldDone.p99)} ms; ${coldBad} failed. The rows above and below run with those reads cached (models, baselines and history stay cached for MODEL_CACHE_TTL, 1,800 s, and are dropped at once when the athlete's sessions, baseline or model change).`,
     '',
     `Steady arrivals: the same ${subscribers.toLocaleString('en')} connected subscribers each check in once, at a random moment (seeded, uniform) of a window, so the arrival rate is subscribers / window. "Open at once" is the most streams in flight together, as the client saw them.`,
     '',
     '| Check-ins per second | Window s | Streams | Open at once (max) | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Failed streams |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...arrivalRows,
+    '',
+    readingOfStreams(subscribers, burstFirstP99, arrivals),
     '',
     `Query throughput, ${loops} concurrent fetch loops (each its own athlete) for ${seconds} s on one server, after a 1 s warm-up:`,
     '',
