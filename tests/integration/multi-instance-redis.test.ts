@@ -56,6 +56,24 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
     expect(applied).toContain('extreme_stress_light_day');
   });
 
+  it("a session completed on one instance shows in the other's statistics at once, despite the cached history", async () => {
+    const athlete = await tokenFor('athlete');
+    const HISTORY = `query($input: PreSessionInput!) { recommendation(input: $input) { statisticalContext } }`;
+    const historyOn = async (server: TestServer) =>
+      (await gqlOk<{ recommendation: { statisticalContext: { personalHistory: { n: number } } } }>(server.url, HISTORY, { input: { sleepHours: 7 } }, athlete.token))
+        .recommendation.statisticalContext.personalHistory.n;
+    expect(await historyOn(b)).toBe(0); // B now holds the (empty) history in its cache
+    const { startSession } = await gqlOk<{ startSession: { id: string } }>(a.url, `mutation { startSession(input: { sleepHours: 7, energyLevel: 6 }) { id } }`, {}, athlete.token);
+    await gqlOk(a.url, `mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 8 }) { id } }`, { id: startSession.id }, athlete.token);
+    let n = 0;
+    for (let i = 0; i < 50 && n === 0; i++) {
+      n = await historyOn(b);
+      if (n === 0) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(n).toBe(1);
+    await a.training.idle();
+  });
+
   it('modelUpdated reaches a subscriber on the other instance after a completion', async () => {
     const athlete = await tokenFor('athlete');
     const client = wsClient(b.wsUrl, athlete.token);
