@@ -5,23 +5,29 @@ import { CHECK_IN_VARIABLES, VariableRangeError, validateVariable, type Variable
 import { builder } from './builder.ts';
 import { IntensityEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 
-/** A Standard Schema validator running the registry's validation (messages name the field and range). */
-export function variableValidator(spec: VariableSpec): StandardSchemaV1 {
+/**
+ * One Standard Schema validator for every registry field of an input object, set on the input type. One call
+ * per object, not one per field: Pothos maps arguments again for each event of a subscription, so per-field
+ * validators ran 28 field checks per event. Messages name the field (and the part of it, for niggles).
+ */
+export function variablesValidator(specs: readonly VariableSpec[]): StandardSchemaV1 {
   return {
     '~standard': {
       version: 1,
       vendor: 'climbiq',
       validate(value) {
-        try {
-          validateVariable(spec, value);
-          return { value };
-        } catch (err) {
-          if (!(err instanceof VariableRangeError)) throw err;
-          // Nested parts (currentNiggles[1].severity) become the issue's path below the field.
-          const rest = err.field.slice(spec.name.length);
-          const path = [...rest.matchAll(/\[(\d+)\]|\.(\w+)/g)].map((m) => (m[1] !== undefined ? Number(m[1]) : m[2]));
-          return { issues: [{ message: err.message, path }] };
+        const input = (value ?? {}) as Record<string, unknown>;
+        for (const spec of specs) {
+          try {
+            validateVariable(spec, input[spec.name]);
+          } catch (err) {
+            if (!(err instanceof VariableRangeError)) throw err;
+            // currentNiggles[1].severity -> ['currentNiggles', 1, 'severity']
+            const path = [...err.field.matchAll(/^(\w+)|\[(\d+)\]|\.(\w+)/g)].map((m) => m[1] ?? (m[2] !== undefined ? Number(m[2]) : m[3]));
+            return { issues: [{ message: err.message, path }] };
+          }
         }
+        return { value };
       },
     },
   };
@@ -38,7 +44,10 @@ export const NiggleInput = builder.inputType('NiggleInput', {
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
-/** Input fields for the given registry variables (all optional; missing means "unknown"). */
+/**
+ * Input fields for the given registry variables (all optional; missing means "unknown"). The input type
+ * validates them: `validate: variablesValidator(specs)` with the same specs.
+ */
 export function variableInputFields<Types extends SchemaTypes>(
   t: InputFieldBuilder<Types, 'InputObject'>,
   specs: readonly VariableSpec[],
@@ -46,7 +55,7 @@ export function variableInputFields<Types extends SchemaTypes>(
   const fields: Fields<Types> = {};
   for (const spec of specs) {
     const description = spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
-    const options = { required: false, description, validate: variableValidator(spec) } as const;
+    const options = { required: false, description } as const;
     switch (spec.kind) {
       case 'int':
         fields[spec.name] = t.int(options) as InputFieldRef<Types, unknown>;
@@ -76,5 +85,6 @@ export function variableInputFields<Types extends SchemaTypes>(
 
 export const PreSessionInput = builder.inputType('PreSessionInput', {
   description: 'A pre-session check-in: the variables of the domain model; any may be omitted.',
+  validate: variablesValidator(CHECK_IN_VARIABLES),
   fields: (t) => variableInputFields(t, CHECK_IN_VARIABLES),
 });

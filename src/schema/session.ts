@@ -14,7 +14,7 @@ import {
 } from '../resolvers/sessions.ts';
 import { startSessionWithRecommendation } from '../resolvers/recommendation.ts';
 import { builder } from './builder.ts';
-import { variableInputFields } from './check-in.ts';
+import { variableInputFields, variablesValidator } from './check-in.ts';
 import { IntensityEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 
@@ -73,6 +73,7 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
 
 const StartSessionInputType = builder.inputType('StartSessionInput', {
   description: 'Check-in and plan; the session starts ACTIVE.',
+  validate: variablesValidator([...CHECK_IN_VARIABLES, ...PLAN_FIELDS]),
   fields: (t) => ({
     ...variableInputFields(t, CHECK_IN_VARIABLES),
     ...variableInputFields(t, PLAN_FIELDS),
@@ -96,11 +97,13 @@ const outcomeFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fi
 
 const CompleteSessionInputType = builder.inputType('CompleteSessionInput', {
   description: 'Outcome of a session; sessionQuality (1-10) is required.',
+  validate: variablesValidator(OUTCOME_FIELDS),
   fields: (t) => outcomeFields(t),
 });
 
 const UpdateSessionInputType = builder.inputType('UpdateSessionInput', {
   description: 'Corrections: any check-in, plan or (for completed sessions) outcome field.',
+  validate: variablesValidator([...CHECK_IN_VARIABLES, ...PLAN_FIELDS, ...OUTCOME_FIELDS]),
   fields: (t) => ({
     ...variableInputFields(t, CHECK_IN_VARIABLES),
     ...variableInputFields(t, PLAN_FIELDS),
