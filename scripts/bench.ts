@@ -357,13 +357,13 @@ function readingOfStreams(subscribers: number, burstFirstP99: number, arrivals: 
   const best = under[under.length - 1];
   const top = arrivals[arrivals.length - 1];
   const steady = best
-    ? `With steady arrivals the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} streams open at once at most)`
-    : 'With steady arrivals the first event is over 100 ms at p99 at every rate measured';
+    ? `with steady arrivals the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} streams open at once at most)`
+    : 'with steady arrivals the first event is over 100 ms at p99 at every rate measured';
   const saturated = top.doneP50 > 100 ? `; at ${top.rate.toLocaleString('en')} per second the later phases queue (DONE p50 ${f1(top.doneP50)} ms: more check-ins than one instance completes per second), yet first events keep leaving first because those phases take turns` : '';
   return (
     `Reading: ${steady}${saturated}. A burst is another matter: ${subscribers.toLocaleString('en')} subscriptions arriving in the same few milliseconds queue on one event loop, ` +
-    `and the last waits for the subscribe work of every earlier one (WebSocket frame, GraphQL subscribe, the first event's execution and write; ` +
-    `${f2(burstFirstP99 / subscribers)} ms each here, p99 / subscribers), so its first event p99 is ${f1(burstFirstP99)} ms. More instances shorten that queue; a faster engine does not.`
+    `and the last waits for the subscribe work of every earlier one (WebSocket frame, GraphQL subscribe, the first event's execution and write, ` +
+    `with the earlier streams' later phases taking their turns in between: ${f2(burstFirstP99 / subscribers)} ms of queue per subscription here, p99 / subscribers), so its first event p99 is ${f1(burstFirstP99)} ms. More instances shorten that queue; a faster engine does not.`
   );
 }
 
