@@ -349,15 +349,15 @@ function timedStream(client: Client, input: Record<string, unknown>): Promise<Ti
 }
 
 /** Check-ins per second of the steady-arrival rows. */
-const ARRIVAL_RATES = [100, 250, 500, 1000];
+const ARRIVAL_RATES = [100, 250, 500, 750, 1000];
 
 /** What the burst and steady-arrival tables say together (computed from this run's figures). */
-function readingOfStreams(subscribers: number, burstFirstP99: number, arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[]): string {
+function readingOfStreams(subscribers: number, heldOpen: number, burstFirstP99: number, arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[]): string {
   const under = arrivals.filter((a) => a.firstP99 < 100);
   const best = under[under.length - 1];
   const top = arrivals[arrivals.length - 1];
   const steady = best
-    ? `with steady arrivals the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} streams open at once at most)`
+    ? `with steady arrivals${heldOpen ? ` and ${heldOpen.toLocaleString('en')} subscriptions held open` : ''} the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} check-in streams open at once at most)`
     : 'with steady arrivals the first event is over 100 ms at p99 at every rate measured';
   const saturated = top.doneP50 > 100 ? `; at ${top.rate.toLocaleString('en')} per second the later phases queue (DONE p50 ${f1(top.doneP50)} ms: more check-ins than one instance completes per second), yet first events keep leaving first because those phases take turns` : '';
   return (
@@ -545,8 +545,36 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     console.log(`[bench] ${n} concurrent: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; failures ${bad}`);
   }
 
-  // Steady arrivals: every subscriber checks in once, at a random moment of a window (seeded, so every run
-  // and database sees the same schedule); the rate is subscribers / window.
+  const connectionsMem = await memory();
+
+  // Long-lived subscriptions: modelUpdated when the schema has it.
+  const schemaRes = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${loopTokens[0]}` },
+    body: JSON.stringify({ query: '{ __schema { subscriptionType { fields { name } } } }' }),
+  });
+  const subscriptionFields = ((await schemaRes.json()) as { data?: { __schema: { subscriptionType: { fields: { name: string }[] } } } }).data?.__schema.subscriptionType.fields.map((f) => f.name) ?? [];
+  let heldMem: { rss: number; heap: number } | null = null;
+  let liveNote = '';
+  const received: string[] = [];
+  const heldErrors: unknown[] = [];
+  const held = subscriptionFields.includes('modelUpdated')
+    ? clients.map((c, i) =>
+        c.subscribe(
+          { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
+          { next: (v) => (v.errors ? heldErrors.push(v.errors) : received.push(subscriberIds[i])), error: (e) => heldErrors.push(e), complete: () => {} },
+        ),
+      )
+    : null;
+  if (held) {
+    await sleep(2000);
+    heldMem = await memory();
+    console.log(`[bench] ${held.length} modelUpdated subscriptions held open: rss ${mb(heldMem.rss)}`);
+  }
+
+  // Steady arrivals, while every subscriber also holds its modelUpdated subscription open: every subscriber
+  // checks in once, at a random moment of a window (seeded, so every run and database sees the same
+  // schedule); the rate is subscribers / window.
   const { Random } = await import('../src/engine/synthetic.ts');
   const arrivalRows: string[] = [];
   const arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[] = [];
@@ -580,37 +608,16 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     console.log(`[bench] ${rate} check-ins/s over ${f1(windowMs / 1000)} s: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; at most ${maxOpen} open at once; failures ${bad}`);
     await sleep(500);
   }
-  const connectionsMem = await memory();
-
-  // Long-lived subscriptions: modelUpdated when the schema has it.
-  const schemaRes = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${loopTokens[0]}` },
-    body: JSON.stringify({ query: '{ __schema { subscriptionType { fields { name } } } }' }),
-  });
-  const subscriptionFields = ((await schemaRes.json()) as { data?: { __schema: { subscriptionType: { fields: { name: string }[] } } } }).data?.__schema.subscriptionType.fields.map((f) => f.name) ?? [];
-  let heldMem: { rss: number; heap: number } | null = null;
-  let liveNote = '';
-  if (subscriptionFields.includes('modelUpdated')) {
-    const received: string[] = [];
-    const errors: unknown[] = [];
-    const disposers = clients.map((c, i) =>
-      c.subscribe(
-        { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
-        { next: (v) => (v.errors ? errors.push(v.errors) : received.push(subscriberIds[i])), error: (e) => errors.push(e), complete: () => {} },
-      ),
-    );
-    await sleep(2000);
-    // Prove the subscriptions are live: retrain one athlete and expect exactly that subscriber to hear of it.
+  if (held) {
+    // Prove the held subscriptions are live: retrain one athlete and expect exactly that subscriber to hear of it.
     await child.request('train', { userId: subscriberIds[0] });
     for (let i = 0; i < 50 && received.length === 0; i++) await sleep(100);
-    heldMem = await memory();
-    const live = errors.length === 0 && received.length === 1 && received[0] === subscriberIds[0];
+    const live = heldErrors.length === 0 && received.length === 1 && received[0] === subscriberIds[0];
     liveNote = live
-      ? 'Live check of the held subscriptions: after retraining one athlete, exactly that subscriber received its `modelUpdated` event.'
-      : `Live check of the held subscriptions FAILED: ${received.length} event(s) received, ${errors.length} error(s).`;
-    console.log(`[bench] modelUpdated held: rss ${mb(heldMem!.rss)}; live check: ${received.length} event(s), ${errors.length} error(s)`);
-    disposers.forEach((d) => d());
+      ? 'Live check of the held subscriptions (after the steady-arrival rows): after retraining one athlete, exactly that subscriber received its `modelUpdated` event.'
+      : `Live check of the held subscriptions FAILED: ${received.length} event(s) received, ${heldErrors.length} error(s).`;
+    console.log(`[bench] modelUpdated live check: ${received.length} event(s), ${heldErrors.length} error(s)`);
+    held.forEach((dispose) => dispose());
   } else {
     liveNote = 'No long-lived subscription in the schema (`modelUpdated` missing): the open-connection row is the measure.';
   }
@@ -647,13 +654,13 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '',
     `Cold caches (the warm-up stream of each subscriber, timed): each athlete's first check-in, 100 at a time, reads its model, baseline and last 30 sessions from the database: first event p50 ${f1(coldFirst.p50)} ms, p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms, p99 ${f1(coldDone.p99)} ms; ${coldBad} failed. The rows above and below run with those reads cached (models, baselines and history stay cached for MODEL_CACHE_TTL, 1,800 s, and are dropped at once when the athlete's sessions, baseline or model change).`,
     '',
-    `Steady arrivals: the same ${subscribers.toLocaleString('en')} connected subscribers each check in once, at a random moment (seeded, uniform) of a window, so the arrival rate is subscribers / window. "Open at once" is the most streams in flight together, as the client saw them.`,
+    `Steady arrivals: the same ${subscribers.toLocaleString('en')} connected subscribers each check in once, at a random moment (seeded, uniform) of a window, so the arrival rate is subscribers / window${heldMem ? `, while each of them also holds its \`modelUpdated\` subscription open (so the server has ${subscribers.toLocaleString('en')} concurrent subscribers throughout, plus the check-in streams)` : ''}. "Open at once" is the most check-in streams in flight together, as the client saw them.`,
     '',
     '| Check-ins per second | Window s | Streams | Open at once (max) | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Failed streams |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...arrivalRows,
     '',
-    readingOfStreams(subscribers, burstFirstP99, arrivals),
+    readingOfStreams(subscribers, held?.length ?? 0, burstFirstP99, arrivals),
     '',
     `Query throughput, ${loops} concurrent fetch loops (each its own athlete) for ${seconds} s on one server, after a 1 s warm-up:`,
     '',
