@@ -6,19 +6,16 @@ import { pathToFileURL } from 'node:url';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
-import DataLoader from 'dataloader';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import type { Viewer } from './auth.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { maskError } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { openServices } from './services.ts';
-import { ACROSS_REQUESTS } from './resolvers/engine-store.ts';
-import { createLoaders } from './resolvers/loaders.ts';
+import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 
 export interface StartOptions {
@@ -71,36 +68,6 @@ subscription LiveRecommendation {
 `;
 
 /**
- * Known (id, role) pairs: a new `sub` gets its User row on its first request, once. First requests of many
- * new tokens at once (a restart under load) share one read and at most one insert.
- */
-function userRegistry(services: () => Services) {
-  const known = new Set<string>();
-  const loader = new DataLoader<Viewer, void, string>(
-    async (viewers) => {
-      const { prisma } = services();
-      const roleOf = new Map(viewers.map((v) => [v.id, v.role])); // one id asking with two roles: the later wins
-      const rows = await prisma.user.findMany({ where: { id: { in: [...roleOf.keys()] } }, select: { id: true, role: true } });
-      const stored = new Map(rows.map((r) => [r.id, r.role]));
-      const missing = [...roleOf].filter(([id]) => !stored.has(id)).map(([id, role]) => ({ id, role }));
-      if (missing.length) await prisma.user.createMany({ data: missing, skipDuplicates: true });
-      for (const [id, role] of roleOf) {
-        if (stored.has(id) && stored.get(id) !== role) await prisma.user.update({ where: { id }, data: { role } });
-      }
-      return viewers.map(() => undefined);
-    },
-    { ...ACROSS_REQUESTS, maxBatchSize: 500 },
-  );
-  return async (viewer: Viewer): Promise<void> => {
-    const key = `${viewer.id}:${viewer.role}`;
-    if (known.has(key)) return;
-    await loader.load(viewer);
-    if (known.size > 100_000) known.clear();
-    known.add(key);
-  };
-}
-
-/**
  * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
  * with each operation (extensions.headers); accept that too, so analysts' subscriptions work in GraphiQL.
  */
@@ -120,7 +87,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { services } = opened;
   const { db, engine, tokens, training, prisma } = services;
   let ready = false;
-  const ensureUser = userRegistry(() => services);
+  const ensureUser = createUserRegistry(() => services.prisma);
   const devToken =
     opened.generatedSecret && !config.production ? await tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }) : null;
 

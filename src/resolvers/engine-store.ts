@@ -14,6 +14,7 @@ import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.t
 import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
+import { ACROSS_REQUESTS, byKey } from './loaders.ts';
 
 export interface Population {
   /** Hyperparameters of the last nightly fit, or the priors standing in for them. */
@@ -40,14 +41,6 @@ export function parseCovariance(json: unknown): number[] | null {
 /** The ModelOutput columns a prediction reads (not the sufficient statistics or intervals: less to read and parse). */
 const SERVED_MODEL_SELECT = { userId: true, coefficients: true, covariance: true, phase: true, sessionsIncluded: true, shrinkageFactor: true } as const;
 type ServedModel = Pick<ModelOutput, keyof typeof SERVED_MODEL_SELECT>;
-
-/**
- * Options of the loaders shared across requests. Node runs the promise jobs after each I/O callback, and each
- * WebSocket message or HTTP request body is its own callback: with DataLoader's default schedule (the end of
- * those jobs) every request would be a batch of one. Dispatching from setImmediate waits until every socket
- * read in this event-loop iteration has asked. Not a cache: the TTL caches are.
- */
-export const ACROSS_REQUESTS = { cache: false, batchScheduleFn: (dispatch: () => void) => setImmediate(dispatch) } as const;
 
 /** A stored ModelOutput as the engine's UserModel; null for a stale or broken shape (the caller falls back to priors). */
 export function userModelFromOutput(output: ServedModel, hyper: Hyperparameters): UserModel | null {
@@ -104,10 +97,7 @@ export class EngineStore {
     this.baselineCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
     // ~30 sessions per athlete (some 15 KB): fewer entries than the small per-athlete rows above.
     this.historyCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 10_000 });
-    const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => {
-      const map = new Map(rows.map((r) => [r.userId, r]));
-      return ids.map((id) => map.get(id) ?? null);
-    };
+    const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => byKey(ids, rows, (r) => r.userId);
     this.modelLoader = new DataLoader(
       async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT })),
       { ...ACROSS_REQUESTS, maxBatchSize: 500 },

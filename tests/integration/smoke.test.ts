@@ -17,6 +17,15 @@ describe('server smoke', () => {
     expect(data.me).toEqual({ id, role: 'ATHLETE' });
   });
 
+  it('creates the rows of many new users asking at once, and follows a later token with another role', async () => {
+    const who = await Promise.all(Array.from({ length: 30 }, (_, i) => tokenFor(i % 2 ? 'coach' : 'athlete')));
+    const answers = await Promise.all(who.map((w) => gqlOk<{ me: { id: string; role: string } }>(server.url, '{ me { id role } }', {}, w.token)));
+    expect(answers.map((a) => a.me)).toEqual(who.map((w, i) => ({ id: w.id, role: i % 2 ? 'COACH' : 'ATHLETE' })));
+    // The same person, promoted: the stored role follows the new token.
+    const promoted = await tokenFor('analyst', who[0].id);
+    expect((await gqlOk<{ me: { role: string } }>(server.url, '{ me { role } }', {}, promoted.token)).me.role).toBe('ANALYST');
+  });
+
   it('refuses me without a token', async () => {
     const res = await gql(server.url, '{ me { id } }');
     expect(res.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
