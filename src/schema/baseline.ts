@@ -2,7 +2,7 @@ import { BASELINE_NUMERIC_FIELDS } from '../engine/variables.ts';
 import { readableUserId } from '../resolvers/access.ts';
 import { recordBaselineAssessment, type BaselineInput } from '../resolvers/baseline.ts';
 import { builder } from './builder.ts';
-import { variableInputFields, variablesValidator } from './check-in.ts';
+import { registryInputType } from './check-in.ts';
 import { DisciplineEnum, SexEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 import { z } from 'zod';
@@ -46,10 +46,9 @@ builder.prismaObject('BaselineAssessment', {
   }),
 });
 
-const BaselineAssessmentInput = builder.inputType('BaselineAssessmentInput', {
-  validate: variablesValidator(BASELINE_NUMERIC_FIELDS),
+const BaselineAssessmentInput = registryInputType('BaselineAssessmentInput', {
+  specs: BASELINE_NUMERIC_FIELDS,
   fields: (t) => ({
-    ...variableInputFields(t, BASELINE_NUMERIC_FIELDS),
     assessedAt: t.field({ type: 'DateTime' }),
     sex: t.field({ type: SexEnum }),
     primaryDiscipline: t.field({ type: DisciplineEnum }),

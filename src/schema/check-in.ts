@@ -44,11 +44,8 @@ export const NiggleInput = builder.inputType('NiggleInput', {
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
-/**
- * Input fields for the given registry variables (all optional; missing means "unknown"). The input type
- * validates them: `validate: variablesValidator(specs)` with the same specs.
- */
-export function variableInputFields<Types extends SchemaTypes>(
+/** Input fields for the given registry variables (all optional; missing means "unknown"). */
+function variableInputFields<Types extends SchemaTypes>(
   t: InputFieldBuilder<Types, 'InputObject'>,
   specs: readonly VariableSpec[],
 ): Fields<Types> {
@@ -83,8 +80,26 @@ export function variableInputFields<Types extends SchemaTypes>(
   return fields;
 }
 
-export const PreSessionInput = builder.inputType('PreSessionInput', {
+type FieldsCallback = Parameters<typeof builder.inputType>[1]['fields'];
+/** The field builder of an input type's `fields` callback. */
+export type InputFields = Parameters<FieldsCallback>[0];
+
+/**
+ * An input type with one field per registry variable of `specs`, validated by one `variablesValidator` over
+ * the same specs (declared and validated from one list), plus the type's other fields.
+ */
+export function registryInputType(
+  name: string,
+  options: { description?: string; specs: readonly VariableSpec[]; fields?: (t: InputFields) => ReturnType<FieldsCallback> },
+) {
+  return builder.inputType(name, {
+    description: options.description,
+    validate: variablesValidator(options.specs),
+    fields: (t) => ({ ...variableInputFields(t, options.specs), ...options.fields?.(t) }),
+  });
+}
+
+export const PreSessionInput = registryInputType('PreSessionInput', {
   description: 'A pre-session check-in: the variables of the domain model; any may be omitted.',
-  validate: variablesValidator(CHECK_IN_VARIABLES),
-  fields: (t) => variableInputFields(t, CHECK_IN_VARIABLES),
+  specs: CHECK_IN_VARIABLES,
 });

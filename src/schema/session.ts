@@ -14,7 +14,7 @@ import {
 } from '../resolvers/sessions.ts';
 import { startSessionWithRecommendation } from '../resolvers/recommendation.ts';
 import { builder } from './builder.ts';
-import { variableInputFields, variablesValidator } from './check-in.ts';
+import { registryInputType, type InputFields } from './check-in.ts';
 import { IntensityEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 
@@ -71,12 +71,10 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
   },
 });
 
-const StartSessionInputType = builder.inputType('StartSessionInput', {
+const StartSessionInputType = registryInputType('StartSessionInput', {
   description: 'Check-in and plan; the session starts ACTIVE.',
-  validate: variablesValidator([...CHECK_IN_VARIABLES, ...PLAN_FIELDS]),
+  specs: [...CHECK_IN_VARIABLES, ...PLAN_FIELDS],
   fields: (t) => ({
-    ...variableInputFields(t, CHECK_IN_VARIABLES),
-    ...variableInputFields(t, PLAN_FIELDS),
     startedAt: t.field({ type: 'DateTime', description: 'Default: now' }),
     location: t.string({ validate: text(200) }),
     isOutdoor: t.boolean(),
@@ -84,8 +82,8 @@ const StartSessionInputType = builder.inputType('StartSessionInput', {
   }),
 });
 
-const outcomeFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fields']>[0]) => ({
-  ...variableInputFields(t, OUTCOME_FIELDS),
+/** The outcome's fields besides its registry variables (OUTCOME_FIELDS). */
+const outcomeFields = (t: InputFields) => ({
   highestGradeSent: t.string({ validate: text(16) }),
   notes: t.string({ validate: text(5000) }),
   deviatedFromPlan: t.boolean({ description: 'Did the session differ from the plan? Then actual* values replace planned ones in training' }),
@@ -95,18 +93,16 @@ const outcomeFields = (t: Parameters<Parameters<typeof builder.inputType>[1]['fi
   postSessionData: t.field({ type: 'JSON', description: 'The full post-session form' }),
 });
 
-const CompleteSessionInputType = builder.inputType('CompleteSessionInput', {
+const CompleteSessionInputType = registryInputType('CompleteSessionInput', {
   description: 'Outcome of a session; sessionQuality (1-10) is required.',
-  validate: variablesValidator(OUTCOME_FIELDS),
-  fields: (t) => outcomeFields(t),
+  specs: OUTCOME_FIELDS,
+  fields: outcomeFields,
 });
 
-const UpdateSessionInputType = builder.inputType('UpdateSessionInput', {
+const UpdateSessionInputType = registryInputType('UpdateSessionInput', {
   description: 'Corrections: any check-in, plan or (for completed sessions) outcome field.',
-  validate: variablesValidator([...CHECK_IN_VARIABLES, ...PLAN_FIELDS, ...OUTCOME_FIELDS]),
+  specs: [...CHECK_IN_VARIABLES, ...PLAN_FIELDS, ...OUTCOME_FIELDS],
   fields: (t) => ({
-    ...variableInputFields(t, CHECK_IN_VARIABLES),
-    ...variableInputFields(t, PLAN_FIELDS),
     startedAt: t.field({ type: 'DateTime' }),
     location: t.string({ validate: text(200) }),
     isOutdoor: t.boolean(),
