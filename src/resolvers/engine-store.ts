@@ -77,7 +77,7 @@ export class EngineStore {
   private readonly modelCache: TtlCache<string, ServedModel | null>;
   private readonly baselineCache: TtlCache<string, BaselineAssessment | null>;
   private readonly historyCache: TtlCache<string, PastSession[]>;
-  // Shared across requests: concurrent check-ins of many athletes become one query per kind per tick.
+  // Shared across requests: concurrent check-ins of many athletes become one query per kind per event-loop iteration (ACROSS_REQUESTS).
   private readonly modelLoader: DataLoader<string, ServedModel | null>;
   private readonly baselineLoader: DataLoader<string, BaselineAssessment | null>;
   private readonly historyLoader: DataLoader<string, PastSession[]>;
