@@ -475,6 +475,8 @@ export interface CompiledRule {
   readonly rule: Rule;
   readonly test: Test;
   readonly describe: (ctx: RuleContext) => string;
+  /** Has a sessionTypeCeiling: the only kind of rule that can still change an override's answer. */
+  readonly imposesCeiling: boolean;
 }
 
 export interface CompiledRuleSet {
@@ -648,7 +650,8 @@ export function compileRules(rules: readonly Rule[]): CompiledRuleSet {
   return {
     rules: ordered.map((rule) => {
       const compiled = compileCondition(rule.conditions);
-      return { rule, test: compiled.test, describe: compiled.describe };
+      const imposesCeiling = rule.actions.some((a) => a.type === 'constrain' && a.sessionTypeCeiling !== undefined);
+      return { rule, test: compiled.test, describe: compiled.describe, imposesCeiling };
     }),
   };
 }
@@ -700,8 +703,10 @@ export function finalSessionType(modelChoice: SessionType, constraints: Constrai
 }
 
 /**
- * Evaluates the compiled rules in order. An override answers at once (rules after it are not evaluated);
- * constraints merge strictest-wins; every action message becomes a warning with the reason it fired.
+ * Evaluates the compiled rules in order. The first override answers, lowered to the strictest ceiling of
+ * every matched rule: after it only the rules with a ceiling are still evaluated (nothing else can change
+ * the answer). Constraints merge strictest-wins; every action message becomes a warning with the reason
+ * it fired.
  */
 export function evaluateRules(set: CompiledRuleSet, ctx: RuleContext): RuleEvaluation {
   const matched: string[] = [];
@@ -713,8 +718,9 @@ export function evaluateRules(set: CompiledRuleSet, ctx: RuleContext): RuleEvalu
   let suggestions: SessionType[] | null = null;
 
   const rules = set.rules;
-  for (let r = 0; r < rules.length && override === null; r++) {
+  for (let r = 0; r < rules.length; r++) {
     const compiled = rules[r];
+    if (override !== null && !compiled.imposesCeiling) continue;
     if (!compiled.test(ctx)) continue;
     const rule = compiled.rule;
     matched.push(rule.name);
@@ -724,13 +730,8 @@ export function evaluateRules(set: CompiledRuleSet, ctx: RuleContext): RuleEvalu
       warnings.push({ rule: rule.name, category: rule.category, message: action.message, reason });
       switch (action.type) {
         case 'override':
-          // A lower-priority override can never loosen a ceiling a higher-priority rule imposed.
-          override = {
-            rule: rule.name,
-            category: rule.category,
-            sessionType: applyCeiling(action.sessionType, constraints),
-            message: action.message,
-          };
+          // Only the first (highest-priority) override answers; its ceiling is applied after the loop.
+          override ??= { rule: rule.name, category: rule.category, sessionType: action.sessionType, message: action.message };
           break;
         case 'constrain': {
           const ceiling = action.sessionTypeCeiling;
@@ -755,6 +756,7 @@ export function evaluateRules(set: CompiledRuleSet, ctx: RuleContext): RuleEvalu
     }
   }
 
+  if (override !== null) override.sessionType = applyCeiling(override.sessionType, constraints);
   if (suggestions !== null) {
     // The first suggestion that respects every ceiling of every matched rule (the strictest one) wins.
     const limit = constraints.sessionTypeCeiling === null ? Infinity : SESSION_TYPE_RANK[constraints.sessionTypeCeiling];

@@ -130,6 +130,22 @@ describe('override path', () => {
     expect(rec).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, suggestions: [], statisticalContext: null, rulesApplied: ['pulley_injury_grade2_plus'] });
     expect(rec.override).toMatchObject({ rule: 'pulley_injury_grade2_plus', sessionType: 'REST_DAY' });
   });
+  it('sleep 5.5 h, stress 8 and 6 days without rest: the LIGHT_SESSION override is lowered to REST_DAY, still without prediction', async () => {
+    const { token } = await tokenFor('athlete');
+    const input = { ...OPERATOR, sleepHours: 5.5, stressLevel: 8, daysSinceRestDay: 6 };
+    for (const out of [await streamWs(server.wsUrl, token, input), await streamSse(server.url, token, input)]) {
+      expect(out.errors).toEqual([]);
+      expect(types(out.events)).toEqual(['CONTEXT_LOADED', 'RULE_OVERRIDE', 'DONE']);
+      expectWellFormed(out.events);
+      expect(out.events[1]).toMatchObject({ rule: 'sleep_plus_stress_compound', category: 'INTERACTION', sessionType: 'REST_DAY' });
+      // The ceiling's own warning says why the answer is stricter than the override's message.
+      expect(out.events[1].warnings!.map((w) => w.rule)).toEqual(['sleep_plus_stress_compound', 'consecutive_days_warning']);
+      expect(out.events[2]).toMatchObject({ source: 'RULE_OVERRIDE' });
+    }
+    const rec = await recommendation(server.url, token, input);
+    expect(rec).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, rulesApplied: ['sleep_plus_stress_compound', 'consecutive_days_warning'] });
+    expect(rec.override).toMatchObject({ rule: 'sleep_plus_stress_compound', sessionType: 'REST_DAY' });
+  });
 });
 
 describe('the query and the stream agree', () => {

@@ -312,18 +312,44 @@ describe('evaluation order and actions', () => {
     expect(evaluateRules(same, ctx({ sleepHours: 3 })).matched).toEqual(['c_rule', 'a_rule', 'b_rule']);
   });
 
-  it('an override stops evaluation and keeps the warnings of rules matched before it', () => {
+  it('an override keeps the warnings of rules matched before it and is lowered by every ceiling', () => {
     const res = evalSeed({ sleepHours: 4, stressLevel: 9, sorenessLevel: 9, alcoholLast24h: true, fingerInjuryPresent: true });
-    expect(res.matched).toEqual(['finger_injury_no_crimp', 'sleep_deprivation_limit_intensity', 'sleep_plus_stress_compound']);
+    // After the override only the rules with a ceiling are still evaluated: alcohol (80) and soreness (70).
+    expect(res.matched).toEqual(['finger_injury_no_crimp', 'sleep_deprivation_limit_intensity', 'sleep_plus_stress_compound', 'alcohol_recent_light_session', 'high_soreness_recovery_focus']);
     expect(res.override).toEqual({
       rule: 'sleep_plus_stress_compound',
       category: 'INTERACTION',
-      sessionType: 'LIGHT_SESSION',
+      sessionType: 'ACTIVE_RECOVERY',
       message: seedRule('sleep_plus_stress_compound').actions[0].message,
     });
-    expect(res.warnings.map((w) => w.rule)).toEqual(['finger_injury_no_crimp', 'sleep_deprivation_limit_intensity', 'sleep_plus_stress_compound']);
-    expect(res.constraints.sessionTypeCeiling).toBe('LIGHT_SESSION');
+    expect(res.warnings.map((w) => w.rule)).toEqual(res.matched);
+    expect(res.constraints.sessionTypeCeiling).toBe('ACTIVE_RECOVERY');
     expect(res.constraints.avoid).toEqual(['crimp_intensive', 'campus_board', 'hangboard', 'limit_bouldering', 'project']);
+  });
+
+  it('sleep 5.5 h, stress 8 and 6 days without rest: the LIGHT_SESSION override is lowered to REST_DAY', () => {
+    const res = evalSeed({ sleepHours: 5.5, stressLevel: 8, daysSinceRestDay: 6 });
+    expect(res.override).toMatchObject({ rule: 'sleep_plus_stress_compound', sessionType: 'REST_DAY' });
+    expect(res.matched).toEqual(['sleep_plus_stress_compound', 'consecutive_days_warning']);
+    expect(res.warnings.find((w) => w.rule === 'consecutive_days_warning')?.reason).toContain('daysSinceRestDay >= 5 (was 6)');
+  });
+
+  it('after an override, rules without a ceiling are not evaluated and no ceiling raises the override', () => {
+    const noRest = evalSeed({ sleepHours: 5.5, stressLevel: 8, motivationLevel: 9, energyLevel: 8, sorenessLevel: 2, warmupCompleted: false });
+    expect(noRest.override).toMatchObject({ rule: 'sleep_plus_stress_compound', sessionType: 'LIGHT_SESSION' });
+    expect(noRest.matched).toEqual(['sleep_plus_stress_compound']);
+    expect(noRest.constraints.suggestedSessionType).toBeNull();
+    expect(noRest.predictionMultiplier).toBe(1);
+    // A looser ceiling after the override leaves it as it is.
+    const loose = rule({
+      name: 'loose_ceiling',
+      priority: 10,
+      conditions: { field: 'stressLevel', op: '>=', value: 1 },
+      actions: [{ type: 'constrain', sessionTypeCeiling: 'PROJECT', message: 'Anything goes.' }],
+    });
+    const res = evaluateRules(compileRules([...SEED, loose]), ctx({ sleepHours: 5.5, stressLevel: 8 }));
+    expect(res.override).toMatchObject({ rule: 'sleep_plus_stress_compound', sessionType: 'LIGHT_SESSION' });
+    expect(res.matched).toEqual(['sleep_plus_stress_compound', 'loose_ceiling']);
   });
 
   it('pulley grade 2 with high motivation: the REST_DAY override is never replaced', () => {
