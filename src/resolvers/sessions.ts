@@ -58,9 +58,11 @@ function checkInData(input: StartSessionInput): Prisma.ClimbingSessionUncheckedU
   return data;
 }
 
+/** Outcome columns from an input. The one place sessionType is derived: it mirrors actualSessionType. */
 function outcomeData(input: OutcomeInput): Prisma.ClimbingSessionUncheckedUpdateInput {
   const { newNiggles, postSessionData, deviatedFromPlan, ...rest } = input;
   const data: Prisma.ClimbingSessionUncheckedUpdateInput = { ...rest };
+  if (input.actualSessionType !== undefined) data.sessionType = input.actualSessionType;
   if (deviatedFromPlan !== undefined && deviatedFromPlan !== null) data.deviatedFromPlan = deviatedFromPlan;
   if (newNiggles !== undefined) data.newNiggles = newNiggles === null ? Prisma.DbNull : (newNiggles as unknown as Prisma.InputJsonValue);
   if (postSessionData !== undefined) data.postSessionData = postSessionData === null ? Prisma.DbNull : json(postSessionData);
@@ -69,14 +71,18 @@ function outcomeData(input: OutcomeInput): Prisma.ClimbingSessionUncheckedUpdate
 
 /** Loads a session for a write by its owner; NOT_FOUND / FORBIDDEN otherwise. */
 async function ownedSession(ctx: Context, id: string) {
-  const session = await ctx.services.prisma.climbingSession.findUnique({ where: { id }, select: { id: true, userId: true, status: true, startedAt: true } });
+  const session = await ctx.services.prisma.climbingSession.findUnique({ where: { id }, select: { id: true, userId: true, status: true, startedAt: true, endedAt: true } });
   if (!session) throw notFound('Session');
   assertCanWrite(ctx, session.userId);
   return session;
 }
 
-function checkEndedAt(startedAt: Date, endedAt: Date | null | undefined): void {
-  if (endedAt && endedAt.getTime() < startedAt.getTime()) throw badInput('endedAt', 'endedAt must not be before the session started');
+/** An end before the start is refused, naming the field being changed (the end when both are). */
+function checkTimes(startedAt: Date, endedAt: Date | null | undefined, field: 'startedAt' | 'endedAt' = 'endedAt'): void {
+  if (!endedAt || endedAt.getTime() >= startedAt.getTime()) return;
+  throw field === 'endedAt'
+    ? badInput('endedAt', 'endedAt must not be before the session started')
+    : badInput('startedAt', 'startedAt must not be after the session ended');
 }
 
 export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationShown?: unknown) {
@@ -100,13 +106,13 @@ export async function completeSession(ctx: Context, id: string, input: OutcomeIn
   if (session.status !== 'ACTIVE') throw conflict(`Only an ACTIVE session can be completed (this one is ${session.status})`);
   if (input.sessionQuality === null || input.sessionQuality === undefined) throw badInput('sessionQuality', 'sessionQuality is required (1-10)');
   const endedAt = input.endedAt ?? new Date();
-  checkEndedAt(session.startedAt, endedAt);
+  checkTimes(session.startedAt, endedAt);
   try {
     return await ctx.services.prisma.climbingSession.update({
       ...query,
       // The status guard makes a concurrent second completion fail instead of overwriting the first.
       where: { id, status: 'ACTIVE' },
-      data: { ...outcomeData(input), endedAt, status: 'COMPLETED', sessionType: input.actualSessionType ?? undefined },
+      data: { ...outcomeData(input), endedAt, status: 'COMPLETED' },
     });
   } catch (err) {
     if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') throw conflict('The session is no longer ACTIVE');
@@ -144,7 +150,10 @@ export async function updateSession(ctx: Context, id: string, input: UpdateSessi
   }
   if (session.status === 'COMPLETED' && outcome.sessionQuality === null) throw badInput('sessionQuality', 'sessionQuality cannot be cleared on a completed session');
   if (checkIn.startedAt === null) throw badInput('startedAt', 'startedAt cannot be cleared');
-  checkEndedAt(checkIn.startedAt ?? session.startedAt, outcome.endedAt);
+  if (checkIn.startedAt !== undefined || outcome.endedAt !== undefined) {
+    const endedAt = outcome.endedAt !== undefined ? outcome.endedAt : session.endedAt;
+    checkTimes(checkIn.startedAt ?? session.startedAt, endedAt, outcome.endedAt !== undefined ? 'endedAt' : 'startedAt');
+  }
   return ctx.services.prisma.climbingSession.update({
     ...query,
     where: { id },

@@ -1,6 +1,7 @@
 // The athlete's loop through the real server (api.md root fields): me, baseline assessments, the session
 // lifecycle (start -> complete | cancel, update, delete), the session queries and their filters, and the
 // model / population read fields. Roles and errors have their own files; this one is the happy paths.
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHECK_IN_VARIABLES, TERM_NAMES } from '../../src/engine/variables.ts';
 import {
@@ -195,6 +196,61 @@ describe('session lifecycle', () => {
     expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { location: null } }, token)).updateSession.location).toBeNull();
     expectError(await gql(server.url, UPDATE_SESSION, { id: s.id, input: { sessionQuality: null } }, token), 'BAD_USER_INPUT', 'sessionQuality');
     expect((await gqlOk(server.url, SESSION, { id: s.id }, token)).session.sessionQuality).toBe(9);
+  });
+
+  it('correcting actualSessionType through updateSession changes sessionType with it, as completeSession does', async () => {
+    const { token } = await tokenFor('athlete');
+    const s = await startSession(server.url, token, { sleepHours: 7, plannedSessionType: 'PROJECT' });
+    const done = (await gqlOk(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionQuality: 6, actualSessionType: 'TECHNIQUE' } }, token)).completeSession;
+    expect(done).toMatchObject({ actualSessionType: 'TECHNIQUE', sessionType: 'TECHNIQUE' });
+    const fixed = (await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { actualSessionType: 'VOLUME' } }, token)).updateSession;
+    expect(fixed).toMatchObject({ actualSessionType: 'VOLUME', sessionType: 'VOLUME' });
+    expect((await gqlOk(server.url, SESSION, { id: s.id }, token)).session).toMatchObject({ actualSessionType: 'VOLUME', sessionType: 'VOLUME' });
+    // Clearing what was done clears both; an update that does not name it leaves both alone.
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { actualSessionType: null } }, token)).updateSession).toMatchObject({ actualSessionType: null, sessionType: null });
+    await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { actualSessionType: 'LIGHT_SESSION' } }, token);
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { notes: 'easy day' } }, token)).updateSession).toMatchObject({ actualSessionType: 'LIGHT_SESSION', sessionType: 'LIGHT_SESSION' });
+  });
+
+  it('the data migration repairs sessions that an earlier correction left with a stale sessionType', async () => {
+    const { token } = await tokenFor('athlete');
+    const stale = await startSession(server.url, token, { sleepHours: 7 });
+    await gqlOk(server.url, COMPLETE_SESSION, { id: stale.id, input: { sessionQuality: 6, actualSessionType: 'TECHNIQUE' } }, token);
+    const untouched = await startSession(server.url, token, { sleepHours: 7 });
+    await gqlOk(server.url, COMPLETE_SESSION, { id: untouched.id, input: { sessionQuality: 6 } }, token);
+    // As updateSession used to leave a correction: actualSessionType changed, sessionType not.
+    await server.db.prisma.climbingSession.update({ where: { id: stale.id }, data: { actualSessionType: 'VOLUME', sessionType: 'TECHNIQUE' } });
+    await server.db.prisma.climbingSession.update({ where: { id: untouched.id }, data: { sessionType: 'PROJECT' } });
+    const sql = readFileSync(new URL('../../prisma/migrations/20261201025618_session_type_mirrors_actual/migration.sql', import.meta.url), 'utf8');
+    await server.db.prisma.$executeRawUnsafe(sql);
+    expect((await gqlOk(server.url, SESSION, { id: stale.id }, token)).session).toMatchObject({ actualSessionType: 'VOLUME', sessionType: 'VOLUME' });
+    // Without an actualSessionType there is nothing to mirror (seed:demo writes sessionType alone).
+    expect((await gqlOk(server.url, SESSION, { id: untouched.id }, token)).session).toMatchObject({ actualSessionType: null, sessionType: 'PROJECT' });
+  });
+
+  it('updateSession refuses a start after the stored end and an end before the stored start; nothing is written', async () => {
+    const { token } = await tokenFor('athlete');
+    const s = await startSession(server.url, token, { sleepHours: 7, startedAt: '2026-03-04T17:00:00.000Z' });
+    await gqlOk(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionQuality: 6, endedAt: '2026-03-04T19:00:00.000Z' } }, token);
+    const stored = { startedAt: '2026-03-04T17:00:00.000Z', endedAt: '2026-03-04T19:00:00.000Z', sleepHours: 7, sessionQuality: 6 };
+
+    const late = expectError(await gql(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T19:30:00.000Z', sleepHours: 4 } }, token), 'BAD_USER_INPUT', 'startedAt');
+    expect(late.message).toMatch(/startedAt must not be after the session ended/);
+    expectError(await gql(server.url, UPDATE_SESSION, { id: s.id, input: { endedAt: '2026-03-04T16:00:00.000Z', sessionQuality: 9 } }, token), 'BAD_USER_INPUT', 'endedAt');
+    // Both at once are checked against each other: the end is named.
+    expectError(await gql(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T20:00:00.000Z' } }, token), 'BAD_USER_INPUT', 'endedAt');
+    expect((await gqlOk(server.url, SESSION, { id: s.id }, token)).session).toMatchObject(stored);
+
+    // Within the stored bounds both may move; start and end may coincide.
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T19:00:00.000Z' } }, token)).updateSession).toMatchObject({ startedAt: '2026-03-04T19:00:00.000Z', endedAt: '2026-03-04T19:00:00.000Z' });
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T22:00:00.000Z' } }, token)).updateSession).toMatchObject({ startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T22:00:00.000Z' });
+
+    // A cancelled session has an end too.
+    const c = await startSession(server.url, token, { sleepHours: 7, startedAt: '2026-03-05T08:00:00.000Z' });
+    const cancelled = (await gqlOk(server.url, CANCEL_SESSION, { id: c.id }, token)).cancelSession;
+    const afterEnd = new Date(new Date(cancelled.endedAt).getTime() + 60_000).toISOString();
+    expectError(await gql(server.url, UPDATE_SESSION, { id: c.id, input: { startedAt: afterEnd } }, token), 'BAD_USER_INPUT', 'startedAt');
+    expect((await gqlOk(server.url, SESSION, { id: c.id }, token)).session.startedAt).toBe('2026-03-05T08:00:00.000Z');
   });
 
   it('deleteSession removes the session and returns its id; a second delete is NOT_FOUND', async () => {
