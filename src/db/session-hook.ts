@@ -3,6 +3,7 @@
 // The write itself never waits for the listener nor fails because of it.
 import type { SessionFeatures } from '../engine/training-row.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { sessionListCursors } from './session-cursors.ts';
 
 /** The columns that make a training row (domain.md section 6). */
 export const TRAINING_SELECT = {
@@ -69,8 +70,9 @@ function report(listener: SessionChangeListener, changes: SessionChange[]): void
 
 type Where = Record<string, unknown>;
 
+/** The application's client: the session lists' keyset cursors, then the session-completion hook. */
 export function withSessionHook(prisma: PrismaClient, listener: SessionChangeListener) {
-  return prisma.$extends({
+  return prisma.$extends(sessionListCursors).$extends({
     name: 'session-completion',
     query: {
       climbingSession: {

@@ -120,7 +120,7 @@ builder.queryFields((t) => ({
   }),
   sessions: t.prismaConnection({
     type: 'ClimbingSession',
-    cursor: 'id',
+    cursor: 'startedAt_id',
     authScopes: { authenticated: true },
     description: 'Sessions, newest first (max 100 a page). Athletes see only their own.',
     args: {

@@ -24,7 +24,7 @@ export const UserRef = builder.prismaObject('User', {
       resolve: (_query, user, _args, ctx) => ctx.loaders.modelOutput.load(user.id),
     }),
     sessions: t.relatedConnection('sessions', {
-      cursor: 'id',
+      cursor: 'startedAt_id',
       description: 'Sessions, newest first',
       query: () => ({ orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
     }),

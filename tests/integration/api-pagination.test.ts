@@ -4,7 +4,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CANCEL_SESSION, expectError, gql, gqlOk, mapLimit, startSession } from '../support/foundation.ts';
+import { CANCEL_SESSION, DELETE_SESSION, expectError, gql, gqlOk, mapLimit, startSession } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -114,6 +114,62 @@ describe('sessions pagination', () => {
     expectError(await gql(server.url, PAGE, { first: 10, after: 'not-a-cursor' }, athlete.token), 'BAD_USER_INPUT', 'after');
     const zero = (await gqlOk(server.url, PAGE, { first: 0 }, athlete.token)).sessions;
     expect(zero.edges).toEqual([]);
+  });
+});
+
+describe('a cursor whose session was deleted', () => {
+  const BACKWARD = `query($last: Int, $before: String) {
+    sessions(last: $last, before: $before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage } }
+  }`;
+  const MY_PAGE = `query($first: Int, $after: String) {
+    me { sessions(first: $first, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }
+  }`;
+
+  /** A fresh athlete with 12 sessions, two to each startedAt (ties), newest first. */
+  async function twelveSessions() {
+    const owner = await tokenFor('athlete');
+    const rows: { id: string; startedAt: string }[] = [];
+    for (let i = 0; i < 12; i++) {
+      const s = await startSession(server.url, owner.token, { sleepHours: 7, startedAt: new Date(Date.UTC(2026, 5, 1) + Math.floor(i / 2) * 3_600_000).toISOString() });
+      rows.push({ id: s.id, startedAt: s.startedAt });
+    }
+    return { owner, order: newestFirst(rows) };
+  }
+  const remove = (token: string, id: string) => gqlOk(server.url, DELETE_SESSION, { id }, token);
+
+  it('sessions(after): the next page still starts right after the deleted row, and the listing goes on to the end', async () => {
+    const { owner, order } = await twelveSessions();
+    const first: any = (await gqlOk(server.url, PAGE, { first: 5 }, owner.token)).sessions;
+    expect(first.edges.map((e: any) => e.node.id)).toEqual(order.slice(0, 5));
+    // The cursor's own row and the one before it go; the cursor shares its startedAt with the next row.
+    await remove(owner.token, order[4]);
+    await remove(owner.token, order[3]);
+    const next: any = (await gqlOk(server.url, PAGE, { first: 5, after: first.pageInfo.endCursor }, owner.token)).sessions;
+    expect(next.edges.map((e: any) => e.node.id)).toEqual(order.slice(5, 10));
+    expect(next.pageInfo.hasNextPage).toBe(true);
+    const last: any = (await gqlOk(server.url, PAGE, { first: 5, after: next.pageInfo.endCursor }, owner.token)).sessions;
+    expect(last.edges.map((e: any) => e.node.id)).toEqual(order.slice(10));
+    expect(last.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('sessions(before): the rows before a deleted cursor', async () => {
+    const { owner, order } = await twelveSessions();
+    const page: any = (await gqlOk(server.url, PAGE, { first: 8 }, owner.token)).sessions;
+    const cursorOf7th = page.edges[7].cursor;
+    await remove(owner.token, order[7]);
+    const back: any = (await gqlOk(server.url, BACKWARD, { last: 3, before: cursorOf7th }, owner.token)).sessions;
+    expect(back.edges.map((e: any) => e.node.id)).toEqual(order.slice(4, 7));
+    expect(back.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: true });
+  });
+
+  it('me.sessions(after) pages on past a deleted cursor too', async () => {
+    const { owner, order } = await twelveSessions();
+    const first: any = (await gqlOk(server.url, MY_PAGE, { first: 4 }, owner.token)).me.sessions;
+    expect(first.edges.map((e: any) => e.node.id)).toEqual(order.slice(0, 4));
+    await remove(owner.token, order[3]);
+    const next: any = (await gqlOk(server.url, MY_PAGE, { first: 4, after: first.pageInfo.endCursor }, owner.token)).me.sessions;
+    expect(next.edges.map((e: any) => e.node.id)).toEqual(order.slice(4, 8));
+    expect(next.pageInfo.hasNextPage).toBe(true);
   });
 });
 
