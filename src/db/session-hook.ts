@@ -179,12 +179,14 @@ export function withSessionHook(prisma: PrismaClient, listener: SessionChangeLis
     },
   });
 
+  type TransactionClient = Parameters<Parameters<typeof client.$transaction>[0]>[0];
   // An interactive transaction runs its writes in a scope: the hook reads on its client and reports on commit.
   // (A batch $transaction([...]) holds no callback to run in a scope: its writes report as they run.)
   const $transaction = (async (input: unknown, options?: unknown) => {
     if (typeof input !== 'function') return client.$transaction(input as never, options as never);
     const changes: SessionChange[] = [];
-    const result: unknown = await client.$transaction((tx) => transactions.run({ reader: tx, changes }, () => input(tx)), options as never);
+    const work = input as (tx: TransactionClient) => Promise<unknown>;
+    const result = await client.$transaction((tx) => transactions.run({ reader: tx, changes }, () => work(tx)), options as never);
     report(listener, changes);
     return result;
   }) as typeof client.$transaction;
