@@ -3,8 +3,8 @@
 // `npm run db:migrate`, each spawned with tsx. The directory is PGlite whatever TEST_DATABASE_URL says: the lock
 // is about the embedded database.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
@@ -157,6 +157,41 @@ describe('one process owns a PGlite directory', () => {
       await stopServerProcess(next);
     }
   }, 300_000);
+
+  it('processes racing to take over the same stale lock: exactly one wins, the others name it', async () => {
+    const dir = path.join(tmp, 'race', 'pglite');
+    mkdirSync(path.dirname(dir), { recursive: true });
+    const gone = spawn(process.execPath, ['-e', '']);
+    await new Promise((r) => gone.on('exit', r));
+    writeFileSync(`${dir}.lock`, JSON.stringify({ command: 'npm start', serves: true, pid: gone.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: 'stale' }));
+    // Each racer holds what it wins long enough for the others to find it alive.
+    const racer = `
+      import { acquireDirectoryLock } from './src/db/pglite-lock.ts';
+      try {
+        const lock = acquireDirectoryLock(${JSON.stringify(dir)}, { command: 'racer', serves: false });
+        console.log('won ' + process.pid);
+        await new Promise((r) => setTimeout(r, 5000));
+        lock.release();
+      } catch (err) {
+        console.log('refused: ' + err.message);
+      }`;
+    const outcomes = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        new Promise<string>((resolve) => {
+          const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', racer], { cwd: process.cwd() });
+          let out = '';
+          child.stdout.on('data', (d) => (out += d));
+          child.on('close', () => resolve(out.trim()));
+        }),
+      ),
+    );
+    const winners = outcomes.filter((o) => o.startsWith('won '));
+    expect(winners, outcomes.join('\n')).toHaveLength(1);
+    const winner = winners[0].slice('won '.length);
+    for (const o of outcomes.filter((x) => x !== winners[0])) expect(o).toContain(`it is in use by "racer" (pid ${winner}`);
+    // The winner released it on its way out: nothing is left behind.
+    expect(readdirSync(path.dirname(dir))).toEqual([]);
+  }, 120_000);
 
   it('a damaged directory, or one made by another PostgreSQL version, is refused in plain words, not a WASM stack', async () => {
     const damaged = path.join(tmp, 'damaged', 'pglite');
