@@ -1,19 +1,24 @@
 // npm run seed:demo: synthetic athletes with known true coefficients (src/engine/synthetic.ts), written through
-// the application's own write path (the Prisma client with the session hook), so every completed session
-// triggers the quick model update exactly as through the API. Then the nightly pipeline, unless --no-train.
+// the GraphQL API (each athlete with their own token: baseline, then every session started and completed), so
+// every completed session triggers the quick model update exactly as an app's would. Then the nightly pipeline
+// (runNightlyTraining), unless --no-train. When a server owns the PGlite directory, all of it goes through that
+// server; otherwise the script starts one in-process on a free loopback port for its run.
 //
 //   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
 //
 // Demo users have deterministic ids (from the seed and their index): a second run finds them and skips them;
-// --reset deletes them (and everything of theirs) first. Works on PGlite (PGLITE_DIR, default ./data/pglite) and on
-// DATABASE_URL, like the server.
+// --reset deletes them (and everything of theirs) first (the API deletes no users: not beside a running server).
+// Works on PGlite (PGLITE_DIR, default ./data/pglite) and on DATABASE_URL, like the server.
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config.ts';
 import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from '../src/engine/synthetic.ts';
 import { TERM_NAMES, checkInColumns, type CheckIn } from '../src/engine/variables.ts';
-import { openServices } from '../src/services.ts';
+import { startServer, type RunningServer } from '../src/server.ts';
+import { startupFailure } from '../src/services.ts';
+import { stripNulls } from '../src/schema/baseline.ts';
+import { CLI_ADMIN_ID, graphql, mintToken, owningServer } from './lib/api-client.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -69,123 +74,153 @@ const counts = (() => {
 const SESSION_TYPES = ['TECHNIQUE', 'VOLUME', 'PROJECT', 'LIGHT_SESSION'] as const;
 const DISCIPLINES = ['BOULDER', 'SPORT', 'TRAD', 'MIXED'] as const;
 
-let exitCode = 0;
-try {
-  const opened = await openServices(loadConfig(), { log: (m) => (m.startsWith('[DB]') || m.startsWith('[TRAIN]') ? console.log(m) : log(m)) });
-  const { services } = opened;
-  const prisma = services.prisma; // the hooked client: completions trigger the quick update
-  try {
-    const ids = Array.from({ length: athletes }, (_, i) => demoUserId(seed, i));
-    if (args.reset) {
-      const deleted = await prisma.user.deleteMany({ where: { id: { in: ids } } });
-      console.log(`[SEED] --reset: deleted ${deleted.count} demo athlete(s) of seed ${seed} and everything of theirs`);
-      await services.training.idle();
-    }
-    const existing = new Set((await prisma.user.findMany({ where: { id: { in: ids } }, select: { id: true } })).map((u) => u.id));
-    if (existing.size === athletes) {
-      console.log(`[SEED] all ${athletes} demo athletes of seed ${seed} already exist; nothing to write (--reset rewrites them)`);
-    } else if (existing.size > 0) {
-      console.log(`[SEED] ${existing.size} of ${athletes} demo athletes of seed ${seed} already exist and are skipped`);
-    }
+/** How long to wait for the quick model updates of the written sessions (they run after each completion). */
+const QUICK_UPDATES_WAIT_MS = 120_000;
 
-    const t0 = performance.now();
-    const written: { index: number; id: string; athlete: SimulatedAthlete }[] = [];
-    let sessionsWritten = 0;
-    const now = Date.now();
-    for (let i = 0; i < athletes; i++) {
-      const id = ids[i];
-      const athlete = simulateAthlete(i, counts[i], { seed });
-      if (existing.has(id)) continue;
-      const rng = new Random((seed * 31 + i) >>> 0);
-      await prisma.user.create({ data: { id, role: 'ATHLETE', email: `demo-${seed}-${i}@climbiq.example` } });
-      await prisma.baselineAssessment.create({
-        data: {
-          userId: id,
-          isCurrent: true,
-          assessedAt: new Date(now - (athlete.sessions.at(-1)!.day + 7) * DAY),
-          age: rng.int(18, 55),
-          sex: rng.pick(['MALE', 'FEMALE', 'OTHER', 'UNDISCLOSED'] as const),
-          heightCm: Math.round(rng.normal(172, 9)),
-          weightKg: Math.round(rng.normal(66, 9)),
-          yearsClimbing: rng.int(1, 15),
-          primaryDiscipline: rng.pick(DISCIPLINES),
-          sessionsPerWeek: rng.int(2, 5),
-          maxPullups: rng.int(3, 25),
-          fearOfFalling: rng.int(1, 9),
-          performanceAnxiety: rng.int(1, 9),
-          competitionOrientation: rng.int(1, 10),
-          processVsOutcome: rng.int(1, 10),
-          typicalRecoveryDays: rng.int(1, 3),
-          sleepQualityTypical: rng.int(4, 9),
-          hasHangboard: rng.bernoulli(0.5),
-          hasHomeWall: rng.bernoulli(0.15),
-          gymAccess: true,
+const RECORD_BASELINE = `mutation ($input: BaselineAssessmentInput!) { recordBaselineAssessment(input: $input) { id } }`;
+const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
+const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
+const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
+const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings } }`;
+
+interface DemoModel {
+  phase: string;
+  sessionsIncluded: number;
+  shrinkageFactor: number;
+  coefficients: { variable: string; value: number }[];
+}
+
+let exitCode = 0;
+let local: RunningServer | null = null;
+try {
+  const config = loadConfig();
+  const dbLog = (m: string) => (m.startsWith('[DB]') || m.startsWith('[TRAIN]') || m.startsWith('[CLI]') ? console.log(m) : log(m));
+  const server = await owningServer(config, dbLog);
+  if (server) {
+    if (args.reset) {
+      throw new Error(
+        `--reset deletes users, which the API does not do, and the server at ${server.url} (pid ${server.owner.pid}) owns ${config.pgliteDir}: stop it (kill ${server.owner.pid}) and run this again`,
+      );
+    }
+    console.log(`[SEED] the server at ${server.url} (pid ${server.owner.pid}) owns ${config.pgliteDir}: writing through its API`);
+  } else {
+    // Its own server for this run, on a free loopback port, holding the directory like any server.
+    local = await startServer({ config: { ...config, host: '127.0.0.1', port: 0 }, schedule: false, log: dbLog, command: 'npm run seed:demo' });
+  }
+  const url = server?.url ?? local!.url;
+  const admin = await mintToken(config, CLI_ADMIN_ID, 'admin');
+  const ids = Array.from({ length: athletes }, (_, i) => demoUserId(seed, i));
+  const demoUser = async (id: string) => (await graphql<{ user: { id: string; modelOutput: DemoModel | null } | null }>(url, admin, DEMO_USER, { id })).user;
+
+  if (args.reset && local) {
+    const deleted = await local.services.prisma.user.deleteMany({ where: { id: { in: ids } } });
+    console.log(`[SEED] --reset: deleted ${deleted.count} demo athlete(s) of seed ${seed} and everything of theirs`);
+    await local.training.idle();
+  }
+  const existing = new Set<string>();
+  for (const id of ids) if (await demoUser(id)) existing.add(id);
+  if (existing.size === athletes) {
+    console.log(`[SEED] all ${athletes} demo athletes of seed ${seed} already exist; nothing to write (--reset rewrites them)`);
+  } else if (existing.size > 0) {
+    console.log(`[SEED] ${existing.size} of ${athletes} demo athletes of seed ${seed} already exist and are skipped`);
+  }
+
+  const t0 = performance.now();
+  const written: { index: number; id: string; athlete: SimulatedAthlete }[] = [];
+  let sessionsWritten = 0;
+  const now = Date.now();
+  for (let i = 0; i < athletes; i++) {
+    const id = ids[i];
+    const athlete = simulateAthlete(i, counts[i], { seed });
+    if (existing.has(id)) continue;
+    const rng = new Random((seed * 31 + i) >>> 0);
+    // The athlete's first request creates them.
+    const token = await mintToken(config, id, 'athlete');
+    await graphql(url, token, RECORD_BASELINE, {
+      input: {
+        assessedAt: new Date(now - (athlete.sessions.at(-1)!.day + 7) * DAY),
+        age: rng.int(18, 55),
+        sex: rng.pick(['MALE', 'FEMALE', 'OTHER', 'UNDISCLOSED'] as const),
+        heightCm: Math.round(rng.normal(172, 9)),
+        weightKg: Math.round(rng.normal(66, 9)),
+        yearsClimbing: rng.int(1, 15),
+        primaryDiscipline: rng.pick(DISCIPLINES),
+        sessionsPerWeek: rng.int(2, 5),
+        maxPullups: rng.int(3, 25),
+        fearOfFalling: rng.int(1, 9),
+        performanceAnxiety: rng.int(1, 9),
+        competitionOrientation: rng.int(1, 10),
+        processVsOutcome: rng.int(1, 10),
+        typicalRecoveryDays: rng.int(1, 3),
+        sleepQualityTypical: rng.int(4, 9),
+        hasHangboard: rng.bernoulli(0.5),
+        hasHomeWall: rng.bernoulli(0.15),
+        gymAccess: true,
+      },
+    });
+    // Sessions at the simulated days, the last one yesterday, in the evening; started ACTIVE, then completed.
+    const lastDay = athlete.sessions.at(-1)!.day;
+    for (const s of athlete.sessions) {
+      const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
+      const checkIn: CheckIn = s.checkIn;
+      const planned = rng.pick(SESSION_TYPES);
+      const started = await graphql<{ startSession: { id: string } }>(url, token, START_SESSION, {
+        input: { ...stripNulls(checkInColumns(checkIn)), startedAt, plannedSessionType: planned, plannedDurationMin: rng.pick([60, 90, 120]) },
+      });
+      await graphql(url, token, COMPLETE_SESSION, {
+        id: started.startSession.id,
+        input: {
+          endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
+          actualSessionType: planned,
+          sessionQuality: s.sessionQuality,
+          sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
+          satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
+          totalClimbs: rng.int(8, 40),
         },
       });
-      // Sessions at the simulated days, the last one yesterday, in the evening; started ACTIVE, then completed.
-      const lastDay = athlete.sessions.at(-1)!.day;
-      for (const s of athlete.sessions) {
-        const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
-        const checkIn: CheckIn = s.checkIn;
-        const planned = rng.pick(SESSION_TYPES);
-        const session = await prisma.climbingSession.create({
-          data: {
-            userId: id,
-            status: 'ACTIVE',
-            startedAt,
-            ...checkInColumns(checkIn),
-            plannedSessionType: planned,
-            plannedCaffeineMg: checkIn.caffeineMg ?? null,
-            plannedWarmupMin: checkIn.warmupMin ?? null,
-            plannedDurationMin: rng.pick([60, 90, 120]),
-          },
-          select: { id: true },
-        });
-        await prisma.climbingSession.update({
-          where: { id: session.id, status: 'ACTIVE' },
-          data: {
-            status: 'COMPLETED',
-            endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
-            sessionType: planned,
-            sessionQuality: s.sessionQuality,
-            sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
-            satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
-            totalClimbs: rng.int(8, 40),
-          },
-        });
-        sessionsWritten += 1;
-      }
-      written.push({ index: i, id, athlete });
-      log(`[SEED] athlete ${i + 1}/${athletes}: ${athlete.sessions.length} sessions; ${written.length} athletes and ${sessionsWritten} sessions written in ${elapsed(t0)}`);
+      sessionsWritten += 1;
     }
-    await services.training.idle();
-    if (written.length > 0) console.log(`[SEED] wrote ${written.length} athletes, ${sessionsWritten} sessions in ${elapsed(t0)} (quick updates included)`);
+    written.push({ index: i, id, athlete });
+    log(`[SEED] athlete ${i + 1}/${athletes}: ${athlete.sessions.length} sessions; ${written.length} athletes and ${sessionsWritten} sessions written in ${elapsed(t0)}`);
+  }
+  await quickUpdatesDone(written);
+  if (written.length > 0) console.log(`[SEED] wrote ${written.length} athletes, ${sessionsWritten} sessions in ${elapsed(t0)} (quick updates included)`);
 
-    // True coefficients (the demo's ground truth) and what the models learned.
-    const all = Array.from({ length: athletes }, (_, i) => ({ index: i, id: ids[i], athlete: simulateAthlete(i, counts[i], { seed }) }));
-    console.log(`\n[SEED] truth population (seed ${seed}): mean and between-athlete sd per term`);
-    console.log(TERM_NAMES.map((t, j) => `  ${t.padEnd(21)} mean ${fmt(DEFAULT_TRUTH_POPULATION.mean[j], 4)}  sd ${DEFAULT_TRUTH_POPULATION.sd[j].toFixed(4)}`).join('\n'));
-    await summary('after the quick updates', all);
+  // True coefficients (the demo's ground truth) and what the models learned.
+  const all = Array.from({ length: athletes }, (_, i) => ({ index: i, id: ids[i], athlete: simulateAthlete(i, counts[i], { seed }) }));
+  console.log(`\n[SEED] truth population (seed ${seed}): mean and between-athlete sd per term`);
+  console.log(TERM_NAMES.map((t, j) => `  ${t.padEnd(21)} mean ${fmt(DEFAULT_TRUTH_POPULATION.mean[j], 4)}  sd ${DEFAULT_TRUTH_POPULATION.sd[j].toFixed(4)}`).join('\n'));
+  await summary('after the quick updates', all);
 
-    if (!args['no-train']) {
-      const run = await services.training.runNightly('MANUAL');
-      const timings = (run.stageTimings ?? {}) as Record<string, number>;
-      console.log(
-        `\n[TRAIN] nightly ${run.status}: ${run.usersTrained} athletes, ${run.sessionsUsed} sessions` +
-          (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
-          (run.error ? ` (${run.error})` : ''),
-      );
-      if (run.status === 'FAILED') exitCode = 1;
-      await summary('after the nightly fit', all);
+  if (!args['no-train']) {
+    const run = (await graphql<{ runNightlyTraining: { status: string; usersTrained: number; sessionsUsed: number; error: string | null; stageTimings: unknown } }>(url, admin, RUN_NIGHTLY))
+      .runNightlyTraining;
+    const timings = (run.stageTimings ?? {}) as Record<string, number>;
+    console.log(
+      `\n[TRAIN] nightly ${run.status}: ${run.usersTrained} athletes, ${run.sessionsUsed} sessions` +
+        (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
+        (run.error ? ` (${run.error})` : ''),
+    );
+    if (run.status === 'FAILED') exitCode = 1;
+    await summary('after the nightly fit', all);
+  }
+
+  /** The quick updates run after each completion: wait until every written athlete's model includes their sessions. */
+  async function quickUpdatesDone(list: { id: string; athlete: SimulatedAthlete }[]) {
+    const deadline = Date.now() + QUICK_UPDATES_WAIT_MS;
+    let pending = list;
+    while (pending.length > 0 && Date.now() < deadline) {
+      const models = await Promise.all(pending.map(async (a) => ({ a, model: (await demoUser(a.id))?.modelOutput })));
+      pending = models.filter(({ a, model }) => (model?.sessionsIncluded ?? 0) < a.athlete.sessions.length).map(({ a }) => a);
+      if (pending.length > 0) await new Promise((r) => setTimeout(r, 200));
     }
-  } finally {
-    await opened.close();
+    if (pending.length > 0) console.log(`[SEED] ${pending.length} athlete(s)' quick updates still running after ${QUICK_UPDATES_WAIT_MS / 1000} s`);
   }
 
   /** Phases of the demo athletes' models, and how close their sleep and stress coefficients are to the truth. */
   async function summary(when: string, list: { index: number; id: string; athlete: SimulatedAthlete }[]) {
-    const outputs = await services.db.prisma.modelOutput.findMany({ where: { userId: { in: list.map((a) => a.id) } } });
-    const byUser = new Map(outputs.map((o) => [o.userId, o]));
+    const byUser = new Map<string, DemoModel | null>();
+    for (const { id } of list) byUser.set(id, (await demoUser(id))?.modelOutput ?? null);
     const phases: Record<string, number> = { COLD_START: 0, LEARNING: 0, PERSONALIZED: 0, 'no model': 0 };
     console.log(`\n[SEED] demo athletes ${when}:`);
     console.log('  #   id                                    sessions  phase          shrink   sleepHours true / model     stressLevel true / model');
@@ -193,12 +228,11 @@ try {
     const errors = { sleepHours: [] as number[], stressLevel: [] as number[] };
     for (const { index, id, athlete } of list) {
       const o = byUser.get(id);
-      const c = (o?.coefficients ?? {}) as Record<string, number>;
+      const c = Object.fromEntries((o?.coefficients ?? []).map((x) => [x.variable, x.value])) as Record<string, number>;
       if (typeof c.sleepHours === 'number') errors.sleepHours.push(Math.abs(c.sleepHours - athlete.trueCoefficients[j.sleep]));
       if (typeof c.stressLevel === 'number') errors.stressLevel.push(Math.abs(c.stressLevel - athlete.trueCoefficients[j.stress]));
       phases[o?.phase ?? 'no model'] += 1;
-      const coef = (o?.coefficients ?? {}) as Record<string, number>;
-      const model = (name: string) => (typeof coef[name] === 'number' ? fmt(coef[name]) : '     –');
+      const model = (name: string) => (typeof c[name] === 'number' ? fmt(c[name]) : '     –');
       console.log(
         `  ${String(index).padStart(2)}  ${id}  ${String(athlete.sessions.length).padStart(8)}  ${(o?.phase ?? 'no model').padEnd(13)}  ${o ? o.shrinkageFactor.toFixed(2).padStart(6) : '     –'}   ${fmt(athlete.trueCoefficients[j.sleep])} / ${model('sleepHours')}        ${fmt(athlete.trueCoefficients[j.stress])} / ${model('stressLevel')}`,
       );
@@ -208,7 +242,9 @@ try {
     console.log(`  mean absolute error vs the truth: sleepHours ${mae(errors.sleepHours)}, stressLevel ${mae(errors.stressLevel)}`);
   }
 } catch (err) {
-  console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : err);
+  console.error(startupFailure(err));
   exitCode = 1;
+} finally {
+  await local?.stop();
 }
 process.exit(exitCode);

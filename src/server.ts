@@ -9,12 +9,12 @@ import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { loadConfig, type Config } from './config.ts';
 import { maskError } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
-import { openServices } from './services.ts';
+import { openServices, startupFailure } from './services.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 
@@ -25,6 +25,8 @@ export interface StartOptions {
   onQuery?: (sql: string) => void;
   /** Start the cron schedule (default true; tests that drive training by hand pass false). */
   schedule?: boolean;
+  /** Named by the PGlite directory's lock to other commands (default "npm start"). */
+  command?: string;
 }
 
 export interface RunningServer {
@@ -83,7 +85,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const config = opts.config ?? loadConfig();
   const started = Date.now();
 
-  const opened = await openServices(config, { log, onQuery: opts.onQuery });
+  const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true } });
   const { services } = opened;
   const { db, engine, tokens, training, prisma } = services;
   let ready = false;
@@ -186,6 +188,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const port = (httpServer.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}/graphql`;
+  // Other commands on this PGlite directory name this server, and work through it, from here on.
+  db.directoryLock?.announce({ port, url });
   if (opts.schedule !== false) await training.startSchedule();
   void training.catchUp('STARTUP_CATCH_UP');
 
@@ -238,7 +242,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.once('SIGTERM', () => shutdown('SIGTERM'));
     process.once('SIGINT', () => shutdown('SIGINT'));
   } catch (err) {
-    console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : err);
+    console.error(startupFailure(err));
     process.exit(1);
   }
 }

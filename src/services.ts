@@ -1,13 +1,21 @@
 // The application's services on an opened, migrated, seeded database: shared by the server and the CLIs.
 import { resolveJwtSecret, TokenService } from './auth.ts';
-import type { Config } from './config.ts';
+import { ConfigError, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { openDatabase } from './db/client.ts';
+import { DatabaseOpenError, type LockHolder } from './db/pglite-lock.ts';
 import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { EngineStore } from './resolvers/engine-store.ts';
+
+/** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
+export function startupFailure(err: unknown): unknown {
+  if (err instanceof ConfigError) return `Configuration error: ${err.message}`;
+  if (err instanceof DatabaseOpenError) return err.message;
+  return err;
+}
 
 export interface OpenedServices {
   services: Services;
@@ -16,9 +24,12 @@ export interface OpenedServices {
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void }): Promise<OpenedServices> {
+export async function openServices(
+  config: Config,
+  opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder },
+): Promise<OpenedServices> {
   const { log } = opts;
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery });
+  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder });
   try {
     const migrated = await db.migrate();
     log(`[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`);

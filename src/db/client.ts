@@ -1,5 +1,6 @@
 // Prisma client factory: DATABASE_URL -> PostgreSQL through adapter-pg; unset -> embedded PGlite. Same client either way.
-import { mkdir } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
@@ -8,6 +9,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
+import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
 
@@ -17,6 +19,8 @@ export interface DatabaseOptions {
   /** PGlite data dir, or 'memory://' for an in-memory database. */
   pgliteDir: string;
   log?: (msg: string) => void;
+  /** Who opens it: the PGlite directory's lock names it to anyone else trying. */
+  holder?: LockHolder;
   /** Called once per SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
 }
@@ -29,6 +33,8 @@ export interface HeldLock {
 export interface Database {
   kind: DatabaseKind;
   prisma: PrismaClient;
+  /** The PGlite directory's lock (null for PostgreSQL and in-memory PGlite). */
+  directoryLock: DirectoryLock | null;
   migrate(): Promise<MigrationResult>;
   /** Session-level advisory lock on its own connection: one holder across every instance sharing the database. */
   tryLock(key: number): Promise<HeldLock | null>;
@@ -62,6 +68,7 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
   return {
     kind: 'postgres',
     prisma,
+    directoryLock: null,
     async migrate() {
       // One connection, so the runner's session-level advisory lock and its statements share it.
       const migrationPool = new pg.Pool({ connectionString: url, max: 1 });
@@ -113,9 +120,24 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
 
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
   const inMemory = dir.startsWith('memory://');
-  if (!inMemory) await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
-  const client = inMemory ? new PGlite() : new PGlite(dir);
-  await client.waitReady;
+  let directoryLock: DirectoryLock | null = null;
+  let client: PGlite;
+  if (inMemory) {
+    client = new PGlite();
+    await client.waitReady;
+  } else {
+    await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
+    directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
+    try {
+      client = new PGlite(dir);
+      await client.waitReady;
+      // A damaged directory may open and fail only at its first statement.
+      await client.query('SELECT 1');
+    } catch (err) {
+      directoryLock.release();
+      throw await explainOpenFailure(dir, err);
+    }
+  }
   const factory: SqlMigrationAwareDriverAdapterFactory = new PrismaPGlite(client);
   const prisma = new PrismaClient({ adapter: factory, ...queryLogOptions(opts.onQuery) });
   attachQueryCounter(prisma, opts.onQuery);
@@ -124,6 +146,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   return {
     kind: 'pglite',
     prisma,
+    directoryLock,
     migrate: () => applyMigrations(factory, { log }),
     async tryLock(key) {
       if (held.has(key)) return null;
@@ -143,8 +166,39 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
       }
     },
     async close() {
-      await prisma.$disconnect();
-      await client.close();
+      try {
+        await prisma.$disconnect();
+        await client.close();
+      } finally {
+        directoryLock?.release();
+      }
     },
   };
+}
+
+/** The PostgreSQL major version of the bundled PGlite (@electric-sql/pglite 0.5.17 writes "18" to PG_VERSION). */
+const PGLITE_POSTGRES_MAJOR = '18';
+
+/** A PGlite directory that does not open, said in plain words with the likely cause and what to do (not a WASM stack). */
+async function explainOpenFailure(dir: string, err: unknown): Promise<DatabaseOpenError> {
+  const moveAside = `Keep it for inspection and start on a fresh directory: mv ${dir} ${dir}.broken (then npm start creates an empty database; npm run seed:demo adds demo data), or restore a backup, or set PGLITE_DIR to another directory.`;
+  const info = await stat(dir).catch(() => null);
+  if (info && !info.isDirectory()) {
+    return new DatabaseOpenError(`Cannot open the embedded database: ${dir} is a file, not a directory. Set PGLITE_DIR to a directory (or remove that file).`);
+  }
+  if (info && (await access(dir, constants.R_OK | constants.W_OK | constants.X_OK).then(() => false, () => true))) {
+    return new DatabaseOpenError(`Cannot open the embedded database: no permission to read and write ${dir}. Run as the user that owns it (ls -ld ${dir}) or fix its permissions.`);
+  }
+  const version = (await readFile(path.join(dir, 'PG_VERSION'), 'utf8').catch(() => '')).trim();
+  if (version && version !== PGLITE_POSTGRES_MAJOR) {
+    return new DatabaseOpenError(
+      `Cannot open the embedded database in ${dir}: it was made by PostgreSQL ${version}, and this PGlite runs PostgreSQL ${PGLITE_POSTGRES_MAJOR}. ` +
+        `Open it with the PGlite/PostgreSQL version that made it and dump it (pg_dump), or start on a fresh directory. ${moveAside}`,
+    );
+  }
+  const detail = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+  return new DatabaseOpenError(
+    `Cannot open the embedded database in ${dir}: its files are damaged or half-written (PGlite: ${detail}). ` +
+      `Likely cause: the process was killed or the disk filled up while writing, or two processes used the directory at once (before this version locked it). ${moveAside}`,
+  );
 }
