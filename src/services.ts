@@ -7,6 +7,7 @@ import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
+import { RateLimits } from './rate-limits.ts';
 import { EngineStore } from './resolvers/engine-store.ts';
 
 export interface OpenedServices {
@@ -40,7 +41,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
+  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training, rateLimits: RateLimits.open(config) };
   await engine.warm();
   return {
     services,
@@ -48,6 +49,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     async close() {
       await services.training.stop();
       engine.close();
+      await services.rateLimits.close();
       await closePubSub();
       await db.close();
     },

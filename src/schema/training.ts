@@ -63,6 +63,7 @@ builder.mutationFields((t) => ({
   trainUserModel: t.field({
     type: TrainingRunRef,
     authScopes: { authenticated: true },
+    rateLimit: 'trainUserModel',
     description: "Retrains one athlete's model from their sessions now (yourself; admins: anyone)",
     args: { userId: t.arg.id({ validate: uuid }) },
     resolve: (_root, args, ctx) => trainUserModel(ctx, args.userId ?? null),
@@ -70,6 +71,7 @@ builder.mutationFields((t) => ({
   runNightlyTraining: t.field({
     type: TrainingRunRef,
     authScopes: { admin: true },
+    rateLimit: 'runNightlyTraining',
     description: 'Runs the nightly hierarchical fit now (same code path as the schedule). Returns the run; with wait: true, once it has finished.',
     args: { wait: t.arg.boolean({ defaultValue: false }) },
     resolve: (_root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false),
