@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
 import { addSession, emptyStats, fitHierarchical, parseStats, userPosterior } from '../engine/bayes.ts';
 import { trainingRow } from '../engine/training-row.ts';
+import { termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
@@ -310,10 +311,13 @@ export class TrainingService {
         const withModel = await this.prisma.modelOutput.findMany({ select: { userId: true } });
         for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
         const userIds = [...data.users.keys()];
+        // The hyperpriors admins edit (upsertPopulationPrior): the PopulationPrior table, not the seed file.
+        const terms = termsWithPriors(await this.prisma.populationPrior.findMany({ where: { isActive: true } }));
         const tFit = performance.now();
         const fit = fitHierarchical(
           userIds.map((id) => data.users.get(id)!.stats),
           {
+            terms,
             onProgress: (iteration, delta) => {
               if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
             },

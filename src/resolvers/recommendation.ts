@@ -93,13 +93,14 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     }
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     yield event({ type: 'PREDICTION', prediction });
-    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType) });
+    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms) });
     const context = statsPhase({
       checkIn,
       model,
       population: population.source === 'FIT' ? { mu: population.hyper.mu } : null,
       populationStats: population.stats,
       history: await history,
+      terms: population.terms,
     });
     yield event({ type: 'STATS', context });
     yield done('MODEL');
