@@ -8,7 +8,7 @@ import { termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
-import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
+import { modelOutputVersions, populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
 import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
@@ -293,6 +293,8 @@ export class TrainingService {
     };
     try {
       const t0 = performance.now();
+      // Before the read: a model rewritten after this point is recomputed at the write (upsertModelOutputs).
+      const versionsAtRead = await modelOutputVersions(this.prisma);
       const data = await stage('trainingData', () =>
         readTrainingData(this.prisma, {
           onBatch: (n) => {
@@ -332,6 +334,13 @@ export class TrainingService {
         const written = await upsertModelOutputs(
           this.prisma,
           userIds.map((userId, i) => ({ userId, result: fit.users[i], stats: data.users.get(userId)!.stats, dataThrough: data.users.get(userId)!.dataThrough, trainingDurationMs: perUserMs })),
+          {
+            versionsAtRead,
+            recompute: async (tx, userId) => {
+              const current = await readUserData(tx as unknown as typeof this.prisma, userId);
+              return { userId, result: userPosterior(current.stats, fit.hyper), stats: current.stats, dataThrough: current.dataThrough, trainingDurationMs: perUserMs };
+            },
+          },
         );
         this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
         return { users: userIds.length };
