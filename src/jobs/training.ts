@@ -244,20 +244,22 @@ export class TrainingService {
   /**
    * The nightly pipeline: training data -> trained model -> population statistics. One run at a time in this
    * process (in-flight guard) and across instances (advisory lock); a run that finds either taken is SKIPPED.
+   * A run for a `slot` (a tick of the schedule) that already SUCCEEDED returns that run and trains nothing, so
+   * each tick trains once whichever instances fire it; a manual run without a slot always trains.
    */
-  runNightly(trigger: TrainingTrigger): Promise<TrainingRun> {
-    return this.startNightly(trigger).finished;
+  runNightly(trigger: TrainingTrigger, slot: Date | null = null): Promise<TrainingRun> {
+    return this.startNightly(trigger, slot).finished;
   }
 
-  /** Starts the pipeline; `started` resolves with its RUNNING (or SKIPPED) row, `finished` with the final row. */
-  startNightly(trigger: TrainingTrigger): { started: Promise<TrainingRun>; finished: Promise<TrainingRun> } {
+  /** Starts the pipeline; `started` resolves with its RUNNING (or SKIPPED, or the slot's earlier) row, `finished` with the final row. */
+  startNightly(trigger: TrainingTrigger, slot: Date | null = null): { started: Promise<TrainingRun>; finished: Promise<TrainingRun> } {
     if (this.nightlyInFlight) {
       const skipped = this.skipped('NIGHTLY', trigger, 'A nightly training run is already in progress in this instance');
       return { started: skipped, finished: skipped };
     }
     let announce!: (run: TrainingRun) => void;
     const started = new Promise<TrainingRun>((resolve) => (announce = resolve));
-    const finished = this.track(this.nightlyPipeline(trigger, announce)).finally(() => {
+    const finished = this.track(this.nightlyPipeline(trigger, slot, announce)).finally(() => {
       this.nightlyInFlight = null;
     });
     this.nightlyInFlight = finished;
@@ -270,12 +272,19 @@ export class TrainingService {
     return this.prisma.trainingRun.create({ data: { kind, status: 'SKIPPED', trigger, startedAt: new Date(), finishedAt: new Date(), error: reason } });
   }
 
-  private async nightlyPipeline(trigger: TrainingTrigger, announce: (run: TrainingRun) => void): Promise<TrainingRun> {
+  private async nightlyPipeline(trigger: TrainingTrigger, slot: Date | null, announce: (run: TrainingRun) => void): Promise<TrainingRun> {
     const lock = await this.services.db.tryLock(NIGHTLY_LOCK_KEY);
     if (!lock) return this.skipped('NIGHTLY', trigger, 'Another instance holds the nightly training lock');
     let run: TrainingRun;
     try {
-      run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger } });
+      // Under the lock: a run of the same slot on another instance has either finished or not started.
+      const done = slot && (await this.prisma.trainingRun.findFirst({ where: { kind: 'NIGHTLY', slot, status: 'SUCCEEDED' }, orderBy: { startedAt: 'asc' } }));
+      if (done) {
+        this.log(`[TRAIN] nightly run for ${slot.toISOString()} already succeeded (run ${done.id}): not training again`);
+        await lock.release();
+        return done;
+      }
+      run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger, slot } });
     } catch (err) {
       await lock.release();
       throw err;
@@ -385,18 +394,29 @@ export class TrainingService {
     const expression = this.services.config.nightlyTrainingCron;
     this.task = cron.createTask(
       expression,
-      async () => {
+      async ({ date }) => {
         // Paused is read from the database at each tick, so it holds across restarts and instances.
         if (await this.isPaused()) {
           this.log('[TRAIN] scheduled nightly run skipped: the schedule is paused');
           return;
         }
-        await this.runNightly('SCHEDULE');
+        // The tick's own time (not the moment it fired) names the slot every instance fires for.
+        await this.runNightly('SCHEDULE', date);
       },
       { name: 'nightly-training', timezone: 'UTC', noOverlap: true },
     );
     this.task.start();
     this.log(`[TRAIN] nightly training scheduled "${expression}" (UTC); next run ${this.task.getNextRun()?.toISOString() ?? 'never'}${(await this.isPaused()) ? ' (paused)' : ''}`);
+  }
+
+  /** Whether `date` is a tick of the nightly schedule (UTC), i.e. a slot a manual run may name; and the next tick. */
+  scheduledSlot(date: Date): { matches: boolean; nextTick: Date } {
+    const matcher = cron.createTask(this.services.config.nightlyTrainingCron, () => {}, { timezone: 'UTC' });
+    try {
+      return { matches: date.getUTCMilliseconds() === 0 && matcher.match(date), nextTick: matcher.getNextRuns(1)[0] };
+    } finally {
+      void matcher.destroy();
+    }
   }
 
   async schedule(): Promise<TrainingSchedule> {
