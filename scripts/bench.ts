@@ -59,7 +59,16 @@ async function serve(): Promise<void> {
   const { startServer } = await import('../src/server.ts');
   const { simulateAthlete } = await import('../src/engine/synthetic.ts');
   const databaseUrl = args['database-url'];
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, PGLITE_DIR: 'memory://', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: SECRET,
+    PGLITE_DIR: 'memory://',
+    // The bench drives a few athletes back to back as fast as the server answers: measured is the engine, not
+    // the per-viewer limit that would refuse them.
+    RATE_LIMIT_RECOMMENDATION: 'off',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
   config.pgliteDir = 'memory://';
   const server = await startServer({ config, schedule: false, log: () => {} });
   // The floor of one HTTP round trip on this machine: node:http answering a fixed body, same process.
@@ -164,7 +173,7 @@ async function engineBench(iterations: number) {
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
   const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes.ts');
   const { Random, simulateAthlete } = await import('../src/engine/synthetic.ts');
-  const { CHECK_IN_VARIABLES } = await import('../src/engine/variables.ts');
+  const { CHECK_IN_VARIABLES, MODEL_TERMS } = await import('../src/engine/variables.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;
 
   const seedRules = JSON.parse(readFileSync(new URL('../prisma/seed/expert-rules.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
@@ -235,15 +244,15 @@ async function engineBench(iterations: number) {
     rules: time((i) => rulesPhase(rules, checkIns[i % n], null)),
     prediction: time((i) => predictionPhase(model, checkIns[i % n], evaluations[i % n])),
     predictionCold: time((i) => predictionPhase(coldModel, checkIns[i % n], evaluations[i % n])),
-    recommendations: time((i) => recommendationsPhase(model, checkIns[i % n], evaluations[i % n], 'VOLUME')),
-    statistics: time((i) => statsPhase({ checkIn: checkIns[i % n], model, population: { mu: hyper.mu }, populationStats, history })),
+    recommendations: time((i) => recommendationsPhase(model, checkIns[i % n], evaluations[i % n], 'VOLUME', MODEL_TERMS)),
+    statistics: time((i) => statsPhase({ checkIn: checkIns[i % n], model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS })),
     all: time((i) => {
       const c = checkIns[i % n];
       const e = rulesPhase(rules, c, null);
       if (e.override) return e;
       const p = predictionPhase(model, c, e);
-      recommendationsPhase(model, c, e, p.modelSessionType);
-      return statsPhase({ checkIn: c, model, population: { mu: hyper.mu }, populationStats, history });
+      recommendationsPhase(model, c, e, p.modelSessionType, MODEL_TERMS);
+      return statsPhase({ checkIn: c, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
     }),
   };
   return { results, overrides, checkIns: n, ruleCount: rules.rules.length, historyLength: history.length };

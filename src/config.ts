@@ -17,7 +17,48 @@ export interface Config {
   rulesCacheTtlSeconds: number;
   priorsCacheTtlSeconds: number;
   modelCacheTtlSeconds: number;
+  /** Per-viewer budget of each expensive operation; null: not limited. */
+  rateLimits: Record<RateLimitedOperation, RateLimit | null>;
   production: boolean;
+}
+
+/** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
+export interface RateLimit {
+  points: number;
+  durationSeconds: number;
+}
+
+/**
+ * The expensive operations and their default budgets. A field opts in with the Pothos field option
+ * `rateLimit: '<name>'`; its setting is RATE_LIMIT_<NAME> in upper snake case (e.g. RATE_LIMIT_TRAIN_USER_MODEL).
+ */
+export const RATE_LIMIT_DEFAULTS = {
+  /** The recommendation query and the preSessionRecommendation stream share one budget. */
+  recommendation: { points: 60, durationSeconds: 60 },
+  trainUserModel: { points: 10, durationSeconds: 3600 },
+  runNightlyTraining: { points: 12, durationSeconds: 3600 },
+  /** The analysts' aggregates. */
+  insights: { points: 30, durationSeconds: 60 },
+  modelQuality: { points: 30, durationSeconds: 60 },
+} as const satisfies Record<string, RateLimit>;
+
+export type RateLimitedOperation = keyof typeof RATE_LIMIT_DEFAULTS;
+
+export const rateLimitVariable = (operation: RateLimitedOperation) => `RATE_LIMIT_${operation.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** "<calls>/<seconds>" (e.g. 60/60), or "off". */
+function rateLimit(env: NodeJS.ProcessEnv, operation: RateLimitedOperation): RateLimit | null {
+  const name = rateLimitVariable(operation);
+  const raw = env[name];
+  if (raw === undefined || raw === '') return RATE_LIMIT_DEFAULTS[operation];
+  if (raw === 'off') return null;
+  const match = /^(\d+)\/(\d+)$/.exec(raw);
+  const points = Number(match?.[1]);
+  const durationSeconds = Number(match?.[2]);
+  if (!match || points < 1 || points > 1_000_000 || durationSeconds < 1 || durationSeconds > 86_400) {
+    throw new ConfigError(`${name} must be <calls>/<seconds> (calls 1-1000000, seconds 1-86400), e.g. 60/60, or off (got "${raw}")`);
+  }
+  return { points, durationSeconds };
 }
 
 export class ConfigError extends Error {
@@ -74,6 +115,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
+    rateLimits: Object.fromEntries(
+      (Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)]),
+    ) as Record<RateLimitedOperation, RateLimit | null>,
     production,
   };
 }

@@ -6,6 +6,7 @@ import type { Database } from './db/client.ts';
 import type { AppPrisma } from './db/session-hook.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { AppPubSub } from './pubsub.ts';
+import type { RateLimits } from './rate-limits.ts';
 import type { EngineStore } from './resolvers/engine-store.ts';
 import type { Loaders } from './resolvers/loaders.ts';
 
@@ -17,6 +18,7 @@ export interface Services {
   engine: EngineStore;
   pubsub: AppPubSub;
   training: TrainingService;
+  rateLimits: RateLimits;
 }
 
 export interface Context {

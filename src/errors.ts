@@ -10,7 +10,7 @@ import {
   type VariableSpec,
 } from './engine/variables.ts';
 
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT';
+export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -18,6 +18,7 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   BAD_USER_INPUT: 400,
   NOT_FOUND: 404,
   CONFLICT: 409,
+  RATE_LIMITED: 429,
 };
 
 export class AppError extends GraphQLError {
@@ -25,8 +26,11 @@ export class AppError extends GraphQLError {
     readonly code: ErrorCode,
     message: string,
     readonly field?: string,
+    extra: { extensions?: Record<string, unknown>; headers?: Record<string, string> } = {},
   ) {
-    super(message, { extensions: { code, ...(field ? { field } : {}), http: { status: HTTP_STATUS[code] } } });
+    super(message, {
+      extensions: { code, ...(field ? { field } : {}), ...extra.extensions, http: { status: HTTP_STATUS[code], ...(extra.headers ? { headers: extra.headers } : {}) } },
+    });
   }
 }
 
@@ -35,6 +39,9 @@ export const forbidden = (message = 'You are not allowed to do this') => new App
 export const notFound = (what: string) => new AppError('NOT_FOUND', `${what} not found`);
 export const badInput = (field: string, message: string) => new AppError('BAD_USER_INPUT', message, field);
 export const conflict = (message: string) => new AppError('CONFLICT', message);
+/** Over HTTP: status 429 with Retry-After (Yoga applies extensions.http and leaves it out of the body). */
+export const rateLimited = (message: string, retryAfterSeconds: number) =>
+  new AppError('RATE_LIMITED', message, undefined, { extensions: { retryAfterSeconds }, headers: { 'Retry-After': String(retryAfterSeconds) } });
 
 // ---------------------------------------------------------------------------------------------------------
 // Masking (Yoga's maskError): what reaches a client.

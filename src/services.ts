@@ -8,6 +8,7 @@ import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
+import { RateLimits } from './rate-limits.ts';
 import { EngineStore } from './resolvers/engine-store.ts';
 
 /** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
@@ -51,7 +52,7 @@ export async function openServices(
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
+  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training, rateLimits: RateLimits.open(config) };
   await engine.warm();
   return {
     services,
@@ -59,6 +60,7 @@ export async function openServices(
     async close() {
       await services.training.stop();
       engine.close();
+      await services.rateLimits.close();
       await closePubSub();
       await db.close();
     },

@@ -8,7 +8,7 @@
 // The quick update is the exact conjugate posterior of beta_u given cached hyperparameters; the nightly fit
 // is mean-field variational Bayes over (beta_u for every user, mu, tau², sigma²), driven only by per-user
 // sufficient statistics, so one iteration costs users x p³ whatever the number of sessions.
-import { DEFAULT_SIGMA2, MODEL_TERMS, P as TERM_COUNT, TERM_NAMES, designRow } from './variables.ts';
+import { DEFAULT_SIGMA2, MODEL_TERMS, P as TERM_COUNT, TERM_NAMES, designRow, type FeatureSpec } from './variables.ts';
 import type { ModelPhase, UserModel } from './types.ts';
 import { cholesky, choleskyInverse, choleskyLogDet } from './linalg.ts';
 
@@ -95,13 +95,13 @@ export interface Hyperparameters {
   muSd: number[];
 }
 
-/** The seed priors of domain.md section 5 standing in for a population fit. */
-export function priorHyperparameters(): Hyperparameters {
+/** The priors (default: the seed of domain.md section 5) standing in for a population fit. */
+export function priorHyperparameters(terms: readonly FeatureSpec[] = MODEL_TERMS): Hyperparameters {
   return {
-    mu: MODEL_TERMS.map((t) => t.priorMean),
-    tau2: MODEL_TERMS.map((t) => t.individualVariance),
+    mu: terms.map((t) => t.priorMean),
+    tau2: terms.map((t) => t.individualVariance),
     sigma2: DEFAULT_SIGMA2,
-    muSd: MODEL_TERMS.map((t) => t.priorStd),
+    muSd: terms.map((t) => t.priorStd),
   };
 }
 
@@ -335,6 +335,8 @@ export interface FitOptions {
    * (plain coordinate ascent: the ELBO never decreases, but it can take thousands of sweeps). Same fixed point.
    */
   tau2Step?: 'fixedPoint' | 'coordinate';
+  /** The terms' hyperpriors (priorMean, priorStd, individualVariance): the PopulationPrior table. Default: the seed. */
+  terms?: readonly FeatureSpec[];
 }
 
 export interface FitDiagnostics {
@@ -385,11 +387,11 @@ class VariationalFit {
   readonly N: number;
   readonly aTau: number;
   readonly aSig: number;
-  readonly mu0 = MODEL_TERMS.map((t) => t.priorMean);
-  readonly s02 = MODEL_TERMS.map((t) => t.priorStd * t.priorStd);
-  readonly iv = MODEL_TERMS.map((t) => t.individualVariance);
-  readonly ivSd = this.iv.map(Math.sqrt);
-  readonly bTau0 = this.iv.map((v) => (TAU2_IG_SHAPE + 1) * v);
+  readonly mu0: number[];
+  readonly s02: number[];
+  readonly iv: number[];
+  readonly ivSd: number[];
+  readonly bTau0: number[];
   private readonly mean = new Float64Array(P);
   private readonly cov = new Float64Array(P * P);
   private readonly m: Float64Array;
@@ -404,7 +406,13 @@ class VariationalFit {
     private readonly activeIndex: readonly number[],
     readonly tauPrior: Tau2Prior,
     readonly tau2Step: 'fixedPoint' | 'coordinate',
+    terms: readonly FeatureSpec[],
   ) {
+    this.mu0 = terms.map((t) => t.priorMean);
+    this.s02 = terms.map((t) => t.priorStd * t.priorStd);
+    this.iv = terms.map((t) => t.individualVariance);
+    this.ivSd = this.iv.map(Math.sqrt);
+    this.bTau0 = this.iv.map((v) => (TAU2_IG_SHAPE + 1) * v);
     this.U = active.length;
     let n = 0;
     for (const u of active) n += u.n;
@@ -565,6 +573,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   const tolerance = opts.tolerance ?? 1e-6;
   const tauPrior: Tau2Prior = opts.tau2Prior ?? 'halfCauchy';
   const accelerate = opts.accelerate ?? true;
+  const terms = opts.terms ?? MODEL_TERMS;
 
   const activeIndex: number[] = [];
   users.forEach((u, i) => {
@@ -575,6 +584,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
     activeIndex,
     tauPrior,
     opts.tau2Step ?? 'fixedPoint',
+    terms,
   );
 
   const trace: number[] = [];
@@ -648,7 +658,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
     delta = 0;
   }
 
-  const hyper = vb.U > 0 ? vb.hyperparameters(theta) : priorHyperparameters();
+  const hyper = vb.U > 0 ? vb.hyperparameters(theta) : priorHyperparameters(terms);
   const tauInv = Float64Array.from(hyper.tau2, (t) => 1 / t);
   const ws = workspace();
   const results = users.map((st) => {

@@ -5,7 +5,7 @@ import { evaluateRules, finalSessionType, type CompiledRuleSet } from './rules.t
 import { buildStatisticalContext, type StatisticalContext } from './statistics.ts';
 import { suggestImprovements } from './suggestions.ts';
 import type { Constraints, PastSession, PopulationStat, Prediction, RuleEvaluation, Suggestion, UserModel } from './types.ts';
-import type { CheckIn, SessionType } from './variables.ts';
+import type { CheckIn, FeatureSpec, SessionType } from './variables.ts';
 
 export function rulesPhase(rules: CompiledRuleSet, checkIn: CheckIn, baseline: Readonly<Record<string, unknown>> | null): RuleEvaluation {
   return evaluateRules(rules, { checkIn, baseline });
@@ -28,10 +28,17 @@ export interface RecommendationsPhaseResult {
   constraints: Constraints;
 }
 
-export function recommendationsPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation, modelSessionType: SessionType): RecommendationsPhaseResult {
+/** `terms`: the model's terms with the optimal ranges of the PopulationPrior table. */
+export function recommendationsPhase(
+  model: UserModel,
+  checkIn: CheckIn,
+  evaluation: RuleEvaluation,
+  modelSessionType: SessionType,
+  terms: readonly FeatureSpec[],
+): RecommendationsPhaseResult {
   return {
     sessionType: finalSessionType(modelSessionType, evaluation.constraints),
-    suggestions: suggestImprovements(model, checkIn),
+    suggestions: suggestImprovements(model, checkIn, terms),
     constraints: evaluation.constraints,
   };
 }
@@ -42,6 +49,7 @@ export function statsPhase(input: {
   population: { mu: number[] } | null;
   populationStats: PopulationStat[];
   history: PastSession[];
+  terms: readonly FeatureSpec[];
 }): StatisticalContext {
   return buildStatisticalContext(input);
 }

@@ -2,7 +2,7 @@
 // history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
 // insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
-import { CHECK_IN_VARIABLES, MODEL_TERMS, P, type CheckIn } from './variables.ts';
+import { CHECK_IN_VARIABLES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
 
 /** At most this many of the newest completed sessions are read. */
 export const HISTORY_WINDOW = 30;
@@ -121,6 +121,8 @@ export interface StatisticalContextInput {
   model: UserModel;
   /** Population mean coefficients in MODEL_TERMS order (intercept first); null when no fit exists. */
   population: { mu: number[] } | null;
+  /** The model's terms with the expected directions of the PopulationPrior table. */
+  terms: readonly FeatureSpec[];
   populationStats: PopulationStat[];
   /** Completed, rated sessions, newest first (the first 30 are read). */
   history: PastSession[];
@@ -306,10 +308,10 @@ function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: 
 /** Relative difference below which the athlete counts as "about as sensitive as most climbers". */
 export const SIMILAR_SENSITIVITY_TOLERANCE = 0.2;
 
-function compareCoefficients(model: UserModel, mu: readonly number[]): CoefficientComparison[] {
+function compareCoefficients(model: UserModel, mu: readonly number[], terms: readonly FeatureSpec[]): CoefficientComparison[] {
   const out: CoefficientComparison[] = [];
   for (let j = 1; j < P; j++) {
-    const term = MODEL_TERMS[j];
+    const term = terms[j];
     const user = model.mean[j];
     const pop = mu[j];
     if (!Number.isFinite(user) || !Number.isFinite(pop)) continue;
@@ -465,7 +467,7 @@ export function buildStatisticalContext(input: StatisticalContextInput): Statist
   const personalHistory = summariseHistory(sessions);
   const similarSessions = findSimilar(checkIn, sessions, statsByVariable);
   const coefficientComparisons =
-    model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu) : [];
+    model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu, input.terms) : [];
   const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, coefficientComparisons);
 
   return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };

@@ -1,7 +1,7 @@
 // Actionable suggestions (domain.md section 7, the `recommendations` phase): for each variable the
 // athlete controls before climbing, the move toward its optimal range that raises predicted quality most.
 import type { Suggestion, UserModel } from './types.ts';
-import { CHECK_IN_VARIABLES, MODEL_TERMS, type CheckIn } from './variables.ts';
+import { CHECK_IN_VARIABLES, type CheckIn, type FeatureSpec } from './variables.ts';
 
 export const MAX_SUGGESTIONS = 3;
 /** Smallest expected gain (quality points) worth telling the athlete about. */
@@ -32,17 +32,18 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
  * missing); to = optimalMax when the user's coefficient is positive, optimalMin when negative, so the
  * target always lies inside the optimal range; gain = beta_j * (to - from) in the model's own units.
  * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
- * Features without an optimal range are never suggested.
+ * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table).
  */
 export function suggestImprovements(
   model: UserModel,
   checkIn: CheckIn,
+  terms: readonly FeatureSpec[],
   actionable: readonly string[] = ACTIONABLE_FEATURES,
 ): Suggestion[] {
   const values = checkIn as Readonly<Record<string, unknown>>;
   const out: Suggestion[] = [];
-  for (let j = 1; j < MODEL_TERMS.length; j++) {
-    const term = MODEL_TERMS[j];
+  for (let j = 1; j < terms.length; j++) {
+    const term = terms[j];
     if (!actionable.includes(term.name)) continue;
     if (term.optimalMin === undefined || term.optimalMax === undefined) continue;
     const beta = model.mean[j];

@@ -220,20 +220,47 @@ export interface SeedPrior {
 /** The seed priors (domain.md section 5): one data file feeds the engine's defaults and the database seed. */
 export const SEED_PRIORS: readonly SeedPrior[] = seedPriors as SeedPrior[];
 
-export const MODEL_TERMS: readonly FeatureSpec[] = MODEL_TERM_NAMES.map((name) => {
-  const prior = SEED_PRIORS.find((p) => p.variable === name);
-  if (!prior || prior.individualVariance == null) throw new Error(`seed prior for model term ${name} is missing`);
+/** A stored population prior: a row of the PopulationPrior table (the seed file has the same shape). */
+export type PriorRow = Pick<
+  SeedPrior,
+  'variable' | 'populationMean' | 'populationStd' | 'individualVariance' | 'effectDirection' | 'optimalMin' | 'optimalMax' | 'isActive'
+>;
+
+/** A term with the prior, optimal range and direction of its prior row. */
+function termSpec(name: string, reference: number, prior: PriorRow, seedIndividualVariance?: number): FeatureSpec {
+  const individualVariance = prior.individualVariance ?? seedIndividualVariance;
+  if (individualVariance == null) throw new Error(`prior for model term ${name} has no individualVariance`);
   return {
     name,
-    reference: prior.referenceValue ?? 0,
+    reference,
     priorMean: prior.populationMean,
     priorStd: prior.populationStd,
-    individualVariance: prior.individualVariance,
+    individualVariance,
     direction: prior.effectDirection === 'positive' || prior.effectDirection === 'negative' ? prior.effectDirection : 'none',
     optimalMin: prior.optimalMin ?? undefined,
     optimalMax: prior.optimalMax ?? undefined,
   };
+}
+
+/** The model's terms with the seed priors: what the PopulationPrior table holds until an admin edits it. */
+export const MODEL_TERMS: readonly FeatureSpec[] = MODEL_TERM_NAMES.map((name) => {
+  const prior = SEED_PRIORS.find((p) => p.variable === name);
+  if (!prior) throw new Error(`seed prior for model term ${name} is missing`);
+  return termSpec(name, prior.referenceValue ?? 0, prior);
 });
+
+/**
+ * The model's terms with the priors, optimal ranges and directions of the PopulationPrior table, the one source
+ * an admin edits (upsertPopulationPrior); a term without an active row keeps its seed values. The reference
+ * values are not editable: stored sufficient statistics are centred on them.
+ */
+export function termsWithPriors(rows: readonly PriorRow[]): readonly FeatureSpec[] {
+  const byName = new Map(rows.filter((r) => r.isActive).map((r) => [r.variable, r]));
+  return MODEL_TERMS.map((term) => {
+    const row = byName.get(term.name);
+    return row ? termSpec(term.name, term.reference, row, term.individualVariance) : term;
+  });
+}
 
 export const P = MODEL_TERMS.length;
 export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);

@@ -4,10 +4,11 @@ import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
 import { addSession, emptyStats, fitHierarchical, parseStats, userPosterior } from '../engine/bayes.ts';
 import { trainingRow } from '../engine/training-row.ts';
+import { termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
-import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
+import { modelOutputVersions, populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
 import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
@@ -243,20 +244,22 @@ export class TrainingService {
   /**
    * The nightly pipeline: training data -> trained model -> population statistics. One run at a time in this
    * process (in-flight guard) and across instances (advisory lock); a run that finds either taken is SKIPPED.
+   * A run for a `slot` (a tick of the schedule) that already SUCCEEDED returns that run and trains nothing, so
+   * each tick trains once whichever instances fire it; a manual run without a slot always trains.
    */
-  runNightly(trigger: TrainingTrigger): Promise<TrainingRun> {
-    return this.startNightly(trigger).finished;
+  runNightly(trigger: TrainingTrigger, slot: Date | null = null): Promise<TrainingRun> {
+    return this.startNightly(trigger, slot).finished;
   }
 
-  /** Starts the pipeline; `started` resolves with its RUNNING (or SKIPPED) row, `finished` with the final row. */
-  startNightly(trigger: TrainingTrigger): { started: Promise<TrainingRun>; finished: Promise<TrainingRun> } {
+  /** Starts the pipeline; `started` resolves with its RUNNING (or SKIPPED, or the slot's earlier) row, `finished` with the final row. */
+  startNightly(trigger: TrainingTrigger, slot: Date | null = null): { started: Promise<TrainingRun>; finished: Promise<TrainingRun> } {
     if (this.nightlyInFlight) {
       const skipped = this.skipped('NIGHTLY', trigger, 'A nightly training run is already in progress in this instance');
       return { started: skipped, finished: skipped };
     }
     let announce!: (run: TrainingRun) => void;
     const started = new Promise<TrainingRun>((resolve) => (announce = resolve));
-    const finished = this.track(this.nightlyPipeline(trigger, announce)).finally(() => {
+    const finished = this.track(this.nightlyPipeline(trigger, slot, announce)).finally(() => {
       this.nightlyInFlight = null;
     });
     this.nightlyInFlight = finished;
@@ -269,12 +272,19 @@ export class TrainingService {
     return this.prisma.trainingRun.create({ data: { kind, status: 'SKIPPED', trigger, startedAt: new Date(), finishedAt: new Date(), error: reason } });
   }
 
-  private async nightlyPipeline(trigger: TrainingTrigger, announce: (run: TrainingRun) => void): Promise<TrainingRun> {
+  private async nightlyPipeline(trigger: TrainingTrigger, slot: Date | null, announce: (run: TrainingRun) => void): Promise<TrainingRun> {
     const lock = await this.services.db.tryLock(NIGHTLY_LOCK_KEY);
     if (!lock) return this.skipped('NIGHTLY', trigger, 'Another instance holds the nightly training lock');
     let run: TrainingRun;
     try {
-      run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger } });
+      // Under the lock: a run of the same slot on another instance has either finished or not started.
+      const done = slot && (await this.prisma.trainingRun.findFirst({ where: { kind: 'NIGHTLY', slot, status: 'SUCCEEDED' }, orderBy: { startedAt: 'asc' } }));
+      if (done) {
+        this.log(`[TRAIN] nightly run for ${slot.toISOString()} already succeeded (run ${done.id}): not training again`);
+        await lock.release();
+        return done;
+      }
+      run = await this.prisma.trainingRun.create({ data: { kind: 'NIGHTLY', status: 'RUNNING', trigger, slot } });
     } catch (err) {
       await lock.release();
       throw err;
@@ -292,6 +302,8 @@ export class TrainingService {
     };
     try {
       const t0 = performance.now();
+      // Before the read: a model rewritten after this point is recomputed at the write (upsertModelOutputs).
+      const versionsAtRead = await modelOutputVersions(this.prisma);
       const data = await stage('trainingData', () =>
         readTrainingData(this.prisma, {
           onBatch: (n) => {
@@ -310,10 +322,13 @@ export class TrainingService {
         const withModel = await this.prisma.modelOutput.findMany({ select: { userId: true } });
         for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
         const userIds = [...data.users.keys()];
+        // The hyperpriors admins edit (upsertPopulationPrior): the PopulationPrior table, not the seed file.
+        const terms = termsWithPriors(await this.prisma.populationPrior.findMany({ where: { isActive: true } }));
         const tFit = performance.now();
         const fit = fitHierarchical(
           userIds.map((id) => data.users.get(id)!.stats),
           {
+            terms,
             onProgress: (iteration, delta) => {
               if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
             },
@@ -328,6 +343,13 @@ export class TrainingService {
         const written = await upsertModelOutputs(
           this.prisma,
           userIds.map((userId, i) => ({ userId, result: fit.users[i], stats: data.users.get(userId)!.stats, dataThrough: data.users.get(userId)!.dataThrough, trainingDurationMs: perUserMs })),
+          {
+            versionsAtRead,
+            recompute: async (tx, userId) => {
+              const current = await readUserData(tx as unknown as typeof this.prisma, userId);
+              return { userId, result: userPosterior(current.stats, fit.hyper), stats: current.stats, dataThrough: current.dataThrough, trainingDurationMs: perUserMs };
+            },
+          },
         );
         this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
         return { users: userIds.length };
@@ -372,18 +394,29 @@ export class TrainingService {
     const expression = this.services.config.nightlyTrainingCron;
     this.task = cron.createTask(
       expression,
-      async () => {
+      async ({ date }) => {
         // Paused is read from the database at each tick, so it holds across restarts and instances.
         if (await this.isPaused()) {
           this.log('[TRAIN] scheduled nightly run skipped: the schedule is paused');
           return;
         }
-        await this.runNightly('SCHEDULE');
+        // The tick's own time (not the moment it fired) names the slot every instance fires for.
+        await this.runNightly('SCHEDULE', date);
       },
       { name: 'nightly-training', timezone: 'UTC', noOverlap: true },
     );
     this.task.start();
     this.log(`[TRAIN] nightly training scheduled "${expression}" (UTC); next run ${this.task.getNextRun()?.toISOString() ?? 'never'}${(await this.isPaused()) ? ' (paused)' : ''}`);
+  }
+
+  /** Whether `date` is a tick of the nightly schedule (UTC), i.e. a slot a manual run may name; and the next tick. */
+  scheduledSlot(date: Date): { matches: boolean; nextTick: Date } {
+    const matcher = cron.createTask(this.services.config.nightlyTrainingCron, () => {}, { timezone: 'UTC' });
+    try {
+      return { matches: date.getUTCMilliseconds() === 0 && matcher.match(date), nextTick: matcher.getNextRuns(1)[0] };
+    } finally {
+      void matcher.destroy();
+    }
   }
 
   async schedule(): Promise<TrainingSchedule> {

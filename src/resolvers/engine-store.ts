@@ -5,11 +5,11 @@ import { parseHyperparameters, populationUserModel, priorHyperparameters, type H
 import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
 import { TtlCache } from '../engine/ttl-cache.ts';
 import type { PopulationStat, Rule, UserModel } from '../engine/types.ts';
-import { MODEL_TERMS, P, TERM_NAMES, termArray } from '../engine/variables.ts';
+import { P, TERM_NAMES, termArray, termsWithPriors, type FeatureSpec } from '../engine/variables.ts';
 import type { Config } from '../config.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
 import DataLoader from 'dataloader';
-import { Prisma, type BaselineAssessment, type ModelOutput, type PopulationPrior } from '../generated/prisma/client.ts';
+import { Prisma, type BaselineAssessment, type ModelOutput } from '../generated/prisma/client.ts';
 import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.ts';
 import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
@@ -21,6 +21,8 @@ export interface Population {
   hyper: Hyperparameters;
   source: 'FIT' | 'PRIORS';
   stats: PopulationStat[];
+  /** The model's terms with the priors, optimal ranges and directions of the PopulationPrior table. */
+  terms: readonly FeatureSpec[];
 }
 
 export interface LoadedUserModel {
@@ -55,20 +57,6 @@ export function userModelFromOutput(output: ServedModel, hyper: Hyperparameters)
     sessionsIncluded: output.sessionsIncluded,
     shrinkageFactor: output.shrinkageFactor,
   };
-}
-
-/** Population priors rows -> hyperparameters (section 5 values for any term an admin has not stored). */
-export function hyperFromPriors(rows: readonly PopulationPrior[]): Hyperparameters {
-  const base = priorHyperparameters();
-  const byName = new Map(rows.filter((r) => r.isActive).map((r) => [r.variable, r]));
-  MODEL_TERMS.forEach((term, j) => {
-    const row = byName.get(term.name);
-    if (!row) return;
-    base.mu[j] = row.populationMean;
-    base.muSd[j] = row.populationStd;
-    if (row.individualVariance && row.individualVariance > 0) base.tau2[j] = row.individualVariance;
-  });
-  return base;
 }
 
 export class EngineStore {
@@ -228,10 +216,12 @@ export class EngineStore {
       this.prisma.populationStatistic.findMany(),
     ]);
     const fromFit = fitted ? parseFittedModel(fitted) : null;
+    const terms = termsWithPriors(priors);
     const population = {
-      hyper: fromFit ?? hyperFromPriors(priors),
+      hyper: fromFit ?? priorHyperparameters(terms),
       source: fromFit ? ('FIT' as const) : ('PRIORS' as const),
       stats: stats.map(({ variable, mean, std, min, max, n }) => ({ variable, mean, std, min, max, n })),
+      terms,
     };
     this.priorCount = priors.length;
     this.logRefresh();

@@ -7,6 +7,7 @@ import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, PastSession, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { Context } from '../context.ts';
+import type { AppError } from '../errors.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { requireViewer } from './access.ts';
 import type { StartSessionInput } from './sessions.ts';
@@ -31,6 +32,11 @@ export type RecommendationEvent = EventBase &
     | { type: 'DONE'; source: 'RULE_OVERRIDE' | 'MODEL'; totalMs: number }
     | { type: 'ERROR'; code: string; message: string }
   );
+
+/** The only event of a stream refused before it starts (e.g. RATE_LIMITED): the ERROR event with the refusal's code. */
+export function refusedStreamEvent(error: AppError): RecommendationEvent {
+  return { type: 'ERROR', code: error.code, message: error.message, sequence: 1, elapsedMs: 0 };
+}
 
 type DistributiveOmit<T, K extends keyof T> = T extends unknown ? Omit<T, K> : never;
 type EventBody = DistributiveOmit<RecommendationEvent, 'sequence' | 'elapsedMs'>;
@@ -87,13 +93,14 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     }
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     yield event({ type: 'PREDICTION', prediction });
-    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType) });
+    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms) });
     const context = statsPhase({
       checkIn,
       model,
       population: population.source === 'FIT' ? { mu: population.hyper.mu } : null,
       populationStats: population.stats,
       history: await history,
+      terms: population.terms,
     });
     yield event({ type: 'STATS', context });
     yield done('MODEL');

@@ -2,7 +2,7 @@
 import type { Context } from '../context.ts';
 import type { TrainingRun } from '../generated/prisma/client.ts';
 import { assertAdmin, requireViewer } from './access.ts';
-import { forbidden, notFound } from '../errors.ts';
+import { badInput, forbidden, notFound } from '../errors.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
@@ -15,10 +15,21 @@ export async function trainUserModel(ctx: Context, userId: string | null): Promi
   return ctx.services.training.trainUser(target, 'MANUAL');
 }
 
-/** Starts the nightly pipeline; returns its run at once (RUNNING), or when finished with wait. */
-export async function runNightlyTraining(ctx: Context, wait: boolean): Promise<TrainingRun> {
+/**
+ * Starts the nightly pipeline; returns its run at once (RUNNING), or when finished with wait. With a slot (a tick
+ * of the schedule, e.g. a night that failed) it is that night's run: if the slot already succeeded, that run is
+ * returned and nothing is trained. Without one it always trains, and belongs to no slot.
+ */
+export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date | null): Promise<TrainingRun> {
   assertAdmin(ctx);
-  const { started, finished } = ctx.services.training.startNightly('MANUAL');
+  const { training, config } = ctx.services;
+  if (slot) {
+    const { matches, nextTick } = training.scheduledSlot(slot);
+    if (!matches || slot.getTime() > Date.now()) {
+      throw badInput('slot', `slot must be a past tick of the nightly schedule "${config.nightlyTrainingCron}" (UTC; the next is ${nextTick.toISOString()})`);
+    }
+  }
+  const { started, finished } = training.startNightly('MANUAL', slot);
   return wait ? finished : started;
 }
 

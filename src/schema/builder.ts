@@ -8,6 +8,7 @@ import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
 import { AppError, forbidden, unauthenticated } from '../errors.ts';
 import { getDatamodel, type default as PrismaTypes } from '../generated/pothos-types.ts';
+import RateLimitPlugin from './rate-limit-plugin.ts';
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -25,7 +26,8 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
+  // Last, so it wraps innermost: a call refused by authScopes is not counted against the viewer's budget.
+  plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin, RateLimitPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({

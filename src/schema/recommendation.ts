@@ -1,6 +1,6 @@
 import type { Constraints, Contribution, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { recommend, recommendationEvents, type Recommendation, type RecommendationEvent } from '../resolvers/recommendation.ts';
+import { recommend, recommendationEvents, refusedStreamEvent, type Recommendation, type RecommendationEvent } from '../resolvers/recommendation.ts';
 import { builder } from './builder.ts';
 import { PreSessionInput } from './check-in.ts';
 import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
@@ -177,6 +177,7 @@ builder.queryFields((t) => ({
   recommendation: t.field({
     type: RecommendationRef,
     authScopes: { authenticated: true },
+    rateLimit: 'recommendation',
     description: 'The whole recommendation in one answer (the fallback when streaming is unavailable)',
     args: { input: t.arg({ type: PreSessionInput, required: true }) },
     resolve: (_root, args, ctx) => recommend(ctx, args.input as CheckIn),
@@ -187,6 +188,8 @@ builder.subscriptionFields((t) => ({
   preSessionRecommendation: t.field({
     type: EventRef,
     authScopes: { authenticated: true },
+    // Shares the query's budget; a refusal is the stream's own ERROR event (code RATE_LIMITED).
+    rateLimit: { operation: 'recommendation', refusalEvent: refusedStreamEvent },
     description: 'The recommendation phase by phase: CONTEXT_LOADED first, DONE (or ERROR) last',
     args: { input: t.arg({ type: PreSessionInput, required: true }) },
     subscribe: (_root, args, ctx) => recommendationEvents(ctx, args.input as CheckIn),

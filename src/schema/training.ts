@@ -21,6 +21,11 @@ const TrainingRunRef = builder.prismaObject('TrainingRun', {
     sessionsUsed: t.exposeInt('sessionsUsed'),
     error: t.exposeString('error', { nullable: true }),
     attempts: t.exposeInt('attempts'),
+    slot: t.expose('slot', {
+      type: 'DateTime',
+      nullable: true,
+      description: "NIGHTLY: the schedule's tick (UTC) this run is for; null for a manual run given no slot",
+    }),
     stageTimings: t.expose('stageTimings', { type: 'JSON', nullable: true, description: 'Milliseconds per stage' }),
   }),
 });
@@ -63,6 +68,7 @@ builder.mutationFields((t) => ({
   trainUserModel: t.field({
     type: TrainingRunRef,
     authScopes: { authenticated: true },
+    rateLimit: 'trainUserModel',
     description: "Retrains one athlete's model from their sessions now (yourself; admins: anyone)",
     args: { userId: t.arg.id({ validate: uuid }) },
     resolve: (_root, args, ctx) => trainUserModel(ctx, args.userId ?? null),
@@ -70,9 +76,13 @@ builder.mutationFields((t) => ({
   runNightlyTraining: t.field({
     type: TrainingRunRef,
     authScopes: { admin: true },
-    description: 'Runs the nightly hierarchical fit now (same code path as the schedule). Returns the run; with wait: true, once it has finished.',
-    args: { wait: t.arg.boolean({ defaultValue: false }) },
-    resolve: (_root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false),
+    rateLimit: 'runNightlyTraining',
+    description:
+      'Runs the nightly hierarchical fit now (same code path as the schedule). Returns the run; with wait: true, once it has finished. ' +
+      "With slot (a tick of the schedule, UTC), it is that night's run: a slot that already succeeded returns that run and trains nothing. " +
+      'Without slot it always trains.',
+    args: { wait: t.arg.boolean({ defaultValue: false }), slot: t.arg({ type: 'DateTime' }) },
+    resolve: (_root, args, ctx) => runNightlyTraining(ctx, args.wait ?? false, args.slot ?? null),
   }),
   setTrainingSchedulePaused: t.field({
     type: TrainingScheduleRef,

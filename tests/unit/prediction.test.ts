@@ -174,7 +174,7 @@ describe('suggestImprovements', () => {
   });
 
   it('suggests 300 mg caffeine when caffeine is missing (0.003 * 300 = 0.9); a missing warm-up is already at 15', () => {
-    const s = suggestImprovements(priorModel(), checklistCheckIn);
+    const s = suggestImprovements(priorModel(), checklistCheckIn, MODEL_TERMS);
     expect(s).toHaveLength(1);
     expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
     expect(s[0].expectedGain).toBeCloseTo(0.9, 12);
@@ -182,7 +182,7 @@ describe('suggestImprovements', () => {
   });
 
   it('moves a 5 min warm-up to 15 (gain 0.2) and sorts by gain', () => {
-    const s = suggestImprovements(priorModel(), { caffeineMg: 100, warmupMin: 5 });
+    const s = suggestImprovements(priorModel(), { caffeineMg: 100, warmupMin: 5 }, MODEL_TERMS);
     expect(s.map((x) => x.variable)).toEqual(['caffeineMg', 'warmupMin']);
     expect(s[0].expectedGain).toBeCloseTo(0.6, 12); // 0.003 * (300 - 100)
     expect(s[1]).toMatchObject({ variable: 'warmupMin', from: 5, to: 15 });
@@ -192,26 +192,26 @@ describe('suggestImprovements', () => {
 
   it('drops gains of 0.05 or less and never suggests leaving or moving against the range', () => {
     // warm-up 13 -> 15: 0.04; caffeine 290 -> 300: 0.03
-    expect(suggestImprovements(priorModel(), { caffeineMg: 290, warmupMin: 13 })).toEqual([]);
+    expect(suggestImprovements(priorModel(), { caffeineMg: 290, warmupMin: 13 }, MODEL_TERMS)).toEqual([]);
     // Above the optimal range with a positive coefficient: moving to the range would lower q.
-    expect(suggestImprovements(priorModel(), { caffeineMg: 500, warmupMin: 40 })).toEqual([]);
+    expect(suggestImprovements(priorModel(), { caffeineMg: 500, warmupMin: 40 }, MODEL_TERMS)).toEqual([]);
   });
 
   it('moves to the optimal minimum when the coefficient is negative', () => {
     const model = priorModel();
     model.mean[termIndex('caffeineMg')] = -0.004;
-    const s = suggestImprovements(model, { caffeineMg: 400 });
+    const s = suggestImprovements(model, { caffeineMg: 400 }, MODEL_TERMS);
     expect(s).toHaveLength(1);
     expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 400, to: 100 });
     expect(s[0].expectedGain).toBeCloseTo(1.2, 12);
     expect(s[0].message).toBe('Keep caffeine to about 100 mg (+1.20 expected quality)');
     // Missing caffeine (reference 0) is below the range: raising it would lower q.
-    expect(suggestImprovements(model, {})).toEqual([]);
+    expect(suggestImprovements(model, {}, MODEL_TERMS)).toEqual([]);
   });
 
   it('keeps the top 3 when more features are actionable', () => {
     const actionable = ['caffeineMg', 'warmupMin', 'sleepHours', 'daysSinceHardSession'];
-    const s = suggestImprovements(priorModel(), { caffeineMg: 0, warmupMin: 5, sleepHours: 5, daysSinceHardSession: 0 }, actionable);
+    const s = suggestImprovements(priorModel(), { caffeineMg: 0, warmupMin: 5, sleepHours: 5, daysSinceHardSession: 0 }, MODEL_TERMS, actionable);
     // days 0 -> 4: 1.2; caffeine 0 -> 300: 0.9; sleep 5 -> 9: 0.48; warm-up 5 -> 15: 0.2 (cut)
     expect(s.map((x) => x.variable)).toEqual(['daysSinceHardSession', 'caffeineMg', 'sleepHours']);
     expect(s.map((x) => x.expectedGain)).toEqual([expect.closeTo(1.2, 12), expect.closeTo(0.9, 12), expect.closeTo(0.48, 12)]);

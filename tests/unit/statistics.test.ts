@@ -28,7 +28,7 @@ function history(rows: { q: number; c?: CheckIn }[]): PastSession[] {
 }
 
 function input(partial: Partial<StatisticalContextInput>): StatisticalContextInput {
-  return { checkIn: {}, model: model('COLD_START'), population: null, populationStats: [], history: [], ...partial };
+  return { checkIn: {}, model: model('COLD_START'), population: null, populationStats: [], history: [], terms: MODEL_TERMS, ...partial };
 }
 
 const stat = (variable: string, mean: number, std: number): PopulationStat => ({ variable, mean, std, min: 0, max: 100, n: 500 });
