@@ -40,7 +40,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
+  const services: Services = { config, db, prisma, tokens: new TokenService(secret, config.tokenMaxLifetimeSeconds), engine, pubsub, training };
   await engine.warm();
   return {
     services,
