@@ -29,3 +29,18 @@ describe('TokenService', () => {
     expect(await new TokenService(SECRET).authenticate(undefined)).toBeNull();
   });
 });
+
+describe('token lifetime (TOKEN_MAX_LIFETIME_SECONDS)', () => {
+  it('mints and accepts up to the maximum lifetime, and refuses longer', async () => {
+    const hourly = new TokenService(SECRET, 3600);
+    await expect(hourly.sign({ sub: SUB, role: 'athlete' }, '2h')).rejects.toThrow(/maximum token lifetime of 3600 s/);
+    const header = `Bearer ${await hourly.sign({ sub: SUB, role: 'athlete' })}`;
+    expect((await hourly.authenticate(header))?.viewer).toEqual({ id: SUB, role: 'ATHLETE' });
+    const daily = `Bearer ${await new TokenService(SECRET, 86_400).sign({ sub: SUB, role: 'athlete' }, '2h')}`;
+    await expect(hourly.authenticate(daily)).rejects.toMatchObject({ message: 'Token lifetime is longer than the maximum of 3600 s' });
+  });
+
+  it('mints only roles spelled as claims', async () => {
+    await expect(new TokenService(SECRET).sign({ sub: SUB, role: 'ADMIN' })).rejects.toThrow(/role must be one of athlete, coach, analyst, admin/);
+  });
+});
