@@ -215,7 +215,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   if (opts.schedule !== false) await training.startSchedule();
   void training.catchUp('STARTUP_CATCH_UP');
 
-  log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
+  log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${config.graphiqlEnabled ? 'GraphiQL' : 'GraphQL'} at ${url}`);
   if (devTokens) {
     log(
       `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${await devToken()}`,
