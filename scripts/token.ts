@@ -1,5 +1,6 @@
-// npm run token -- --sub <uuid> --role analyst [--expires 30d]
-// Mints an HS256 development token with JWT_SECRET, or the secret the server generated into the data dir.
+// npm run token -- --sub <uuid> --role analyst [--expires 8h]
+// Mints an HS256 development token with JWT_SECRET, or the secret the server generated into the data dir. It
+// expires after --expires (default and maximum: TOKEN_MAX_LIFETIME_SECONDS, 30 days unless set).
 import { randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { resolveJwtSecret, TokenService } from '../src/auth.ts';
@@ -7,17 +8,17 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 
 try {
   const { values } = parseArgs({
-    options: { sub: { type: 'string' }, role: { type: 'string', default: 'athlete' }, expires: { type: 'string', default: '30d' } },
+    options: { sub: { type: 'string' }, role: { type: 'string', default: 'athlete' }, expires: { type: 'string' } },
     strict: true,
   });
   const config = loadConfig();
   const { secret } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const sub = values.sub ?? randomUUID();
-  const token = await new TokenService(secret).sign({ sub, role: values.role! }, values.expires);
+  const token = await new TokenService(secret, config.tokenMaxLifetimeSeconds).sign({ sub, role: values.role! }, values.expires);
   if (!values.sub) console.error(`(no --sub given: minted for a new user ${sub})`);
   console.log(token);
 } catch (err) {
   console.error(err instanceof ConfigError ? `Configuration error: ${err.message}` : `token: ${(err as Error).message}`);
-  console.error('usage: npm run token -- --sub <uuid> --role athlete|coach|analyst|admin [--expires 30d]');
+  console.error('usage: npm run token -- --sub <uuid> --role athlete|coach|analyst|admin [--expires 8h|30d, at most TOKEN_MAX_LIFETIME_SECONDS]');
   process.exit(2);
 }

@@ -20,6 +20,17 @@ export interface Config {
   /** Per-viewer budget of each expensive operation; null: not limited. */
   rateLimits: Record<RateLimitedOperation, RateLimit | null>;
   production: boolean;
+  /** Origins answered cross-origin (CORS) and allowed to open a WebSocket; empty: same origin only. */
+  corsOrigins: string[];
+  /** Tokens whose lifetime (exp - iat, or exp - now) is longer are refused; `npm run token` mints at most this. */
+  tokenMaxLifetimeSeconds: number;
+  /** Operations open at once on one graphql-ws connection. */
+  maxSubscriptionsPerConnection: number;
+  /** Larger request bodies are refused with 413 while they are read. */
+  maxRequestBodyBytes: number;
+  /** Default: on in development, off in production. */
+  introspectionEnabled: boolean;
+  graphiqlEnabled: boolean;
 }
 
 /** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
@@ -90,6 +101,35 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}
+
+/** Comma-separated origins, each exactly scheme://host[:port] as a browser sends it in the Origin header. */
+function origins(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name] ?? '';
+  return raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((origin) => {
+      let parsed: URL | null = null;
+      try {
+        parsed = new URL(origin);
+      } catch {
+        // reported below
+      }
+      if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin) {
+        throw new ConfigError(`${name} must list origins like https://app.example.com (scheme://host[:port], no path or "*"; got "${origin}")`);
+      }
+      return origin;
+    });
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
   const jwtSecret = env.JWT_SECRET && env.JWT_SECRET !== '' ? env.JWT_SECRET : null;
@@ -119,5 +159,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       (Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)]),
     ) as Record<RateLimitedOperation, RateLimit | null>,
     production,
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
+    tokenMaxLifetimeSeconds: integer(env, 'TOKEN_MAX_LIFETIME_SECONDS', 30 * 86_400, 60, 365 * 86_400),
+    maxSubscriptionsPerConnection: integer(env, 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
+    maxRequestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_048_576, 1024, 1_073_741_824),
+    introspectionEnabled: flag(env, 'INTROSPECTION_ENABLED', !production),
+    graphiqlEnabled: flag(env, 'GRAPHIQL_ENABLED', !production),
   };
 }

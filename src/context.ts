@@ -23,6 +23,8 @@ export interface Services {
 
 export interface Context {
   viewer: Viewer | null;
+  /** When the viewer's token expires (ms since epoch): open subscriptions end then. Null without a viewer. */
+  viewerExpiresAt: number | null;
   services: Services;
   loaders: Loaders;
 }

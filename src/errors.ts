@@ -10,7 +10,18 @@ import {
   type VariableSpec,
 } from './engine/variables.ts';
 
-export type ErrorCode = 'UNAUTHENTICATED' | 'FORBIDDEN' | 'BAD_USER_INPUT' | 'NOT_FOUND' | 'CONFLICT' | 'RATE_LIMITED';
+export type ErrorCode =
+  | 'UNAUTHENTICATED'
+  | 'FORBIDDEN'
+  | 'BAD_USER_INPUT'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  /** A query over a graphql-armor limit (depth, aliases, cost, tokens, directives). */
+  | 'QUERY_LIMIT_EXCEEDED'
+  /** One graphql-ws connection already has MAX_SUBSCRIPTIONS_PER_CONNECTION operations open. */
+  | 'TOO_MANY_SUBSCRIPTIONS'
+  /** A per-viewer rate limit refused the call (HTTP 429 with Retry-After). */
+  | 'RATE_LIMITED';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -19,6 +30,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   NOT_FOUND: 404,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  QUERY_LIMIT_EXCEEDED: 400,
+  TOO_MANY_SUBSCRIPTIONS: 429,
 };
 
 export class AppError extends GraphQLError {
@@ -42,6 +55,16 @@ export const conflict = (message: string) => new AppError('CONFLICT', message);
 /** Over HTTP: status 429 with Retry-After (Yoga applies extensions.http and leaves it out of the body). */
 export const rateLimited = (message: string, retryAfterSeconds: number) =>
   new AppError('RATE_LIMITED', message, undefined, { extensions: { retryAfterSeconds }, headers: { 'Retry-After': String(retryAfterSeconds) } });
+
+/**
+ * The name of an input field in errors: argument and input-field names with list indexes
+ * ("currentNiggles[1].location"). Arguments are named `input`, `id`, ...: a field inside the input object is
+ * named without it.
+ */
+export function fieldPath(segments: readonly PropertyKey[]): string {
+  const named = segments[0] === 'input' && segments.length > 1 ? segments.slice(1) : segments;
+  return named.reduce<string>((acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)), '');
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Masking (Yoga's maskError): what reaches a client.
@@ -113,4 +136,14 @@ export function maskError(error: unknown, message: string): Error {
   if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
   console.error('[API] unexpected error', original ?? error);
   return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+}
+
+/** GraphQL's "Did you mean ...?" hints, which name schema members a client did not ask about. */
+const SUGGESTION = /\s*Did you mean [^?]*\?/g;
+
+/** Production's maskError: the same, with suggestions left out (armor drops them from validation errors). */
+export function maskErrorWithoutSuggestions(error: unknown, message: string): Error {
+  const masked = maskError(error, message);
+  masked.message = masked.message.replace(SUGGESTION, '');
+  return masked;
 }

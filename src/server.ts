@@ -1,19 +1,20 @@
 // Wiring only: config -> database -> caches -> schema -> HTTP + WebSocket -> jobs.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { loadConfig, type Config } from './config.ts';
-import { maskError } from './errors.ts';
+import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
+import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
+import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
 import { openServices, startupFailure } from './services.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
@@ -40,6 +41,8 @@ export interface RunningServer {
 }
 
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
+/** The development token GraphiQL holds (and the one printed at startup) is short-lived: minted afresh per page. */
+const DEV_TOKEN_LIFETIME = '8h';
 
 const DEFAULT_QUERY = `# ClimbIQ API. Requests need "Authorization: Bearer <token>" (Headers tab below);
 # npm run token -- --sub <uuid> --role analyst mints one. Run an operation with the play button.
@@ -90,31 +93,39 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { db, engine, tokens, training, prisma } = services;
   let ready = false;
   const ensureUser = createUserRegistry(() => services.prisma);
-  const devToken =
-    opened.generatedSecret && !config.production ? await tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }) : null;
+  // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
+  const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
+  const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
     landingPage: false,
     renderGraphiQL,
-    graphiql: {
-      subscriptionsProtocol: 'WS',
-      defaultQuery: DEFAULT_QUERY,
-      title: 'ClimbIQ API',
-      // Development only: GraphiQL opens with the printed analyst token already in its Headers tab.
-      ...(devToken ? { headers: JSON.stringify({ Authorization: `Bearer ${devToken}` }, null, 2) } : {}),
-    },
+    graphiql: config.graphiqlEnabled
+      ? async (request) => ({
+          subscriptionsProtocol: 'WS',
+          defaultQuery: DEFAULT_QUERY,
+          title: 'ClimbIQ API',
+          // Development only: GraphiQL opens with an analyst token in its Headers tab, when the page was asked
+          // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
+          ...(devTokens && isLoopback(new URL(request.url).hostname)
+            ? { headers: JSON.stringify({ Authorization: `Bearer ${await devToken()}` }, null, 2) }
+            : {}),
+        })
+      : false,
+    cors: corsFor(config),
+    maxRequestBodySize: config.maxRequestBodyBytes,
+    multipart: false,
     logging: false,
-    maskedErrors: { maskError },
+    maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
     plugins: [
-      EnvelopArmorPlugin({
-        maxDepth: { n: 12 },
-        maxAliases: { n: 30 },
-        costLimit: { maxCost: 50_000 },
-        maxTokens: { n: 5_000 },
-        blockFieldSuggestion: { enabled: false },
-      }),
+      useSecurityHeaders(),
+      useJsonRequestsOnly(),
+      useQueryLimits(config, log),
+      useIntrospectionSetting(config),
+      useNulGuard(),
+      useSubscriptionExpiry(),
       useReadinessCheck({
         endpoint: '/ready',
         // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
@@ -124,14 +135,18 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');
       const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
-      const viewer = await tokens.viewerFromAuthorization(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
-      if (viewer) await ensureUser(viewer);
-      return { viewer, services, loaders: createLoaders(prisma) };
+      const authenticated = await tokens.authenticate(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
+      if (authenticated) await ensureUser(authenticated.viewer);
+      return { viewer: authenticated?.viewer ?? null, viewerExpiresAt: authenticated?.expiresAt ?? null, services, loaders: createLoaders(prisma) };
     },
   });
 
   const httpServer: Server = createServer(yoga);
-  const wsServer = new WebSocketServer({ server: httpServer, path: yoga.graphqlEndpoint });
+  const wsServer = new WebSocketServer({
+    server: httpServer,
+    path: yoga.graphqlEndpoint,
+    verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) => webSocketOriginAllowed(config, origin, req.headers.host),
+  });
   const wsCleanup = useServer(
     {
       execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
@@ -141,13 +156,22 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         if (raw === undefined) return true;
         try {
-          await tokens.viewerFromAuthorization(typeof raw === 'string' ? raw : null);
+          await tokens.authenticate(typeof raw === 'string' ? raw : null);
           return true;
         } catch {
           return false;
         }
       },
       onSubscribe: async (ctx, _id, params) => {
+        // ctx.subscriptions already holds this operation.
+        if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {
+          return [
+            new AppError(
+              'TOO_MANY_SUBSCRIPTIONS',
+              `This connection already has ${config.maxSubscriptionsPerConnection} operations open (MAX_SUBSCRIPTIONS_PER_CONNECTION): complete one first, or open another connection`,
+            ),
+          ];
+        }
         const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
@@ -156,12 +180,14 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           connectionParams: withOperationAuthorization(ctx.connectionParams, params.extensions),
         });
         let document;
+        let errors: readonly GraphQLError[];
+        // Parse errors and query-limit refusals are thrown; validation errors are returned.
         try {
           document = parse(params.query);
+          errors = validate(s, document);
         } catch (err) {
           return [err as GraphQLError];
         }
-        const errors = validate(s, document);
         if (errors.length) return errors;
         try {
           return {
@@ -193,9 +219,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   if (opts.schedule !== false) await training.startSchedule();
   void training.catchUp('STARTUP_CATCH_UP');
 
-  log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
-  if (devToken) {
-    log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL has it):\n${devToken}`);
+  log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${config.graphiqlEnabled ? 'GraphiQL' : 'GraphQL'} at ${url}`);
+  if (devTokens) {
+    log(
+      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${await devToken()}`,
+    );
   }
 
   let stopping: Promise<void> | null = null;

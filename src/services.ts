@@ -52,7 +52,16 @@ export async function openServices(
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training, rateLimits: RateLimits.open(config) };
+  const services: Services = {
+    config,
+    db,
+    prisma,
+    tokens: new TokenService(secret, config.tokenMaxLifetimeSeconds),
+    engine,
+    pubsub,
+    training,
+    rateLimits: RateLimits.open(config),
+  };
   await engine.warm();
   return {
     services,

@@ -6,7 +6,7 @@ import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
-import { AppError, forbidden, unauthenticated } from '../errors.ts';
+import { AppError, fieldPath, forbidden, unauthenticated } from '../errors.ts';
 import { getDatamodel, type default as PrismaTypes } from '../generated/pothos-types.ts';
 import RateLimitPlugin from './rate-limit-plugin.ts';
 
@@ -55,13 +55,7 @@ export const builder = new SchemaBuilder<{
   validation: {
     validationError: (result) => {
       const issue = result.issues[0];
-      const segments = (issue?.path ?? []).map((p) => (typeof p === 'object' && p !== null ? p.key : p));
-      // Arguments are named `input`, `id`, ...: report the field inside the input object.
-      if (segments[0] === 'input' && segments.length > 1) segments.shift();
-      const field = segments.reduce<string>(
-        (acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : acc ? `${acc}.${String(s)}` : String(s)),
-        '',
-      );
+      const field = fieldPath((issue?.path ?? []).map((p) => (typeof p === 'object' && p !== null ? p.key : p)));
       const message = !issue ? 'Invalid input' : field && !issue.message.startsWith(field) ? `${field}: ${issue.message}` : issue.message;
       return new AppError('BAD_USER_INPUT', message, field || undefined);
     },

@@ -1,0 +1,76 @@
+// The HTTP face: which origins may call cross-origin, which request bodies are read, the headers every response
+// carries, and when the development GraphiQL page may hold a token.
+import type { Plugin } from 'graphql-yoga';
+import type { Config } from './config.ts';
+
+/**
+ * Yoga's `cors` option: only the origins listed in CORS_ORIGINS get CORS headers, and never with credentials
+ * (clients authenticate with a bearer token, not cookies). Any other origin gets none, so a browser keeps the
+ * response from the calling page. Yoga's default would reflect any Origin with credentials.
+ */
+export function corsFor(config: Pick<Config, 'corsOrigins'>) {
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (!origin || !config.corsOrigins.includes(origin)) return false as const;
+    return {
+      origin: [origin],
+      credentials: false,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'accept'],
+      maxAge: 600,
+    };
+  };
+}
+
+/** A WebSocket upgrade (browsers do not apply CORS to it) from a page of another origin is refused the same way. */
+export function webSocketOriginAllowed(config: Pick<Config, 'corsOrigins'>, origin: string | undefined, host: string | undefined): boolean {
+  if (!origin) return true; // not a browser
+  if (config.corsOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false;
+  }
+}
+
+/** Media types Yoga's JSON request parser reads. */
+const JSON_TYPES = ['application/json', 'application/graphql+json'];
+
+/**
+ * JSON POSTs and GET queries only. A form (urlencoded or multipart) or text/plain POST is what a foreign page can
+ * send without a CORS preflight; those, and application/graphql, are refused with 415 before anything is parsed.
+ */
+export function useJsonRequestsOnly(): Plugin {
+  return {
+    onRequestParse({ request, endResponse, fetchAPI }) {
+      if (request.method !== 'POST') return;
+      const type = request.headers.get('content-type')?.split(';')[0].trim().toLowerCase() ?? '';
+      if (JSON_TYPES.includes(type)) return;
+      const message = `POST bodies must be application/json (got ${type ? `"${type}"` : 'no Content-Type'}); queries may also use GET`;
+      endResponse(
+        new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: 'UNSUPPORTED_MEDIA_TYPE' } }] }), {
+          status: 415,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+        }),
+      );
+    },
+  };
+}
+
+/** On every response: no MIME sniffing, no caching of (per-viewer) answers, and no framing of any page. */
+export function useSecurityHeaders(): Plugin {
+  return {
+    onResponse({ response }) {
+      response.headers.set('X-Content-Type-Options', 'nosniff');
+      response.headers.set('Cache-Control', 'no-store');
+      response.headers.set('X-Frame-Options', 'DENY');
+      response.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
+    },
+  };
+}
+
+/** 127.0.0.0/8, ::1 or localhost (a host name, or the hostname of a URL, IPv6 with or without brackets). */
+export function isLoopback(host: string): boolean {
+  const name = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  return name === 'localhost' || name === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(name);
+}

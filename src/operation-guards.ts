@@ -1,0 +1,185 @@
+// Guards every operation passes on every transport (HTTP, SSE, graphql-ws): query-size limits, introspection,
+// NUL characters in input, and subscriptions that outlive their token.
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { BREAK, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type ASTNode, type DocumentNode } from 'graphql';
+import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { Config } from './config.ts';
+import type { Context } from './context.ts';
+import { AppError, badInput, fieldPath, unauthenticated } from './errors.ts';
+
+/**
+ * graphql-armor's limits. Armor throws `Syntax Error: <limit message>`, which Yoga would mask as an unexpected
+ * error (HTTP 200, a stack in the log): each refusal is instead a client error with the limit's own message,
+ * code QUERY_LIMIT_EXCEEDED and HTTP 400, logged as one line.
+ */
+export function useQueryLimits(config: Pick<Config, 'production'>, log: (msg: string) => void): Plugin {
+  const refuse = (_context: unknown, armorError: GraphQLError) => {
+    const message = armorError.message.replace(/^Syntax Error: /, '');
+    log(`[API] refused an operation: ${message}`);
+    throw new AppError('QUERY_LIMIT_EXCEEDED', message);
+  };
+  const onReject = [refuse];
+  return EnvelopArmorPlugin({
+    maxDepth: { n: 12, onReject },
+    maxAliases: { n: 30, onReject },
+    costLimit: { maxCost: 50_000, onReject },
+    maxTokens: { n: 5_000, onReject },
+    maxDirectives: { n: 50, onReject },
+    // Suggestions name fields and arguments a client did not ask about: hidden where introspection is.
+    blockFieldSuggestion: { enabled: config.production, mask: '' },
+  });
+}
+
+/** Refuses __schema / __type unless INTROSPECTION_ENABLED (graphql's own rule; __typename stays allowed). */
+export function useIntrospectionSetting(config: Pick<Config, 'introspectionEnabled'>): Plugin {
+  if (config.introspectionEnabled) return {};
+  return {
+    onValidate({ addValidationRule }) {
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// NUL characters: PostgreSQL refuses "\u0000" in text and jsonb, so it never gets as far as a write.
+
+type Segment = string | number;
+
+/** The path (inside `value`) of the first string or object key holding a NUL character, or null. */
+function nulPath(value: unknown): Segment[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? [] : null;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const inner = nulPath(value[i]);
+      if (inner) return [i, ...inner];
+    }
+    return null;
+  }
+  if (value !== null && typeof value === 'object') {
+    for (const [key, child] of Object.entries(value)) {
+      if (key.includes('\u0000')) return []; // the object holding the key
+      const inner = nulPath(child);
+      if (inner) return [key, ...inner];
+    }
+  }
+  return null;
+}
+
+/**
+ * Where the operation's input holds a NUL character: in a string literal of the document, or in the value of a
+ * variable where it is used. Returns the field path (argument / input field names and list indexes) or null.
+ */
+export function findNulInput(document: DocumentNode, variables: Record<string, unknown> | null | undefined): Segment[] | null {
+  const segments: Segment[] = [];
+  // Which nodes pushed a segment, so leave() pops exactly those.
+  const pushed = new Set<ASTNode>();
+  let found: Segment[] | null = null;
+  visit(document, {
+    enter(node, key, _parent, _path, ancestors) {
+      const owner = ancestors[ancestors.length - 2];
+      let segment: Segment | undefined;
+      if (node.kind === Kind.ARGUMENT || node.kind === Kind.OBJECT_FIELD) segment = node.name.value;
+      else if (node.kind === Kind.VARIABLE_DEFINITION) segment = node.variable.name.value;
+      else if (typeof key === 'number' && owner && 'kind' in owner && owner.kind === Kind.LIST) segment = key;
+      if (segment !== undefined) {
+        segments.push(segment);
+        pushed.add(node);
+      }
+      if (node.kind === Kind.STRING && node.value.includes('\u0000')) {
+        found = [...segments];
+        return BREAK;
+      }
+      if (node.kind === Kind.VARIABLE && !(owner && 'kind' in owner && owner.kind === Kind.VARIABLE_DEFINITION)) {
+        const inner = nulPath(variables?.[node.name.value]);
+        if (inner) {
+          found = [...segments, ...inner];
+          return BREAK;
+        }
+      }
+      return undefined;
+    },
+    leave(node) {
+      if (pushed.delete(node)) segments.pop();
+    },
+  });
+  return found;
+}
+
+/** A NUL character anywhere in an operation's input: BAD_USER_INPUT naming the field, before anything runs. */
+export function useNulGuard(): Plugin {
+  const check = (document: DocumentNode, variables: Record<string, unknown> | null | undefined) => {
+    const path = findNulInput(document, variables);
+    if (!path) return null;
+    const field = fieldPath(path);
+    return { errors: [badInput(field, `${field} must not contain the NUL character (\\u0000)`)] };
+  };
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const refused = check(args.document, args.variableValues);
+      if (refused) setResultAndStopExecution(refused);
+    },
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const refused = check(args.document, args.variableValues);
+      if (refused) setResultAndStopExecution(refused);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Subscriptions end when the token that opened them expires.
+
+/** setTimeout holds at most 2^31-1 ms (~24.8 days); a 30-day token needs its wait in steps. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function untilTime(at: number): { reached: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const reached = new Promise<void>((resolve) => {
+    const wait = () => {
+      const left = at - Date.now();
+      if (left <= 0) return resolve();
+      timer = setTimeout(wait, Math.min(left, MAX_TIMER_MS));
+    };
+    wait();
+  });
+  return { reached, cancel: () => clearTimeout(timer) };
+}
+
+/** The stream's events until `expiresAt`; then one UNAUTHENTICATED error and the end of the stream. */
+async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncGenerator<T | { errors: GraphQLError[] }> {
+  const iterator = source[Symbol.asyncIterator]();
+  const expiry = untilTime(expiresAt);
+  const expired = expiry.reached.then(() => 'expired' as const);
+  let finished = false;
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), expired]);
+      if (next === 'expired') {
+        yield { errors: [unauthenticated('Token expired: the subscription has ended; subscribe again with a new token')] };
+        return;
+      }
+      if (next.done) {
+        finished = true;
+        return;
+      }
+      yield next.value;
+    }
+  } finally {
+    expiry.cancel();
+    // Not awaited: a source generator parked on its own pending next() only returns after that settles.
+    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  }
+}
+
+export function useSubscriptionExpiry(): Plugin<Context> {
+  return {
+    onSubscribe({ args }) {
+      const expiresAt = (args.contextValue as Partial<Context>).viewerExpiresAt;
+      if (typeof expiresAt !== 'number') return undefined;
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result)) setResult(untilExpiry(result, expiresAt) as typeof result);
+        },
+      };
+    },
+  };
+}

@@ -1,0 +1,288 @@
+// Issue 12 section 3, through real HTTP (and graphql-ws where a guard must hold there too): only JSON POSTs
+// (and GET queries) are executed, bodies are limited, hostile queries are refused with the limit's own message as
+// a client error, NUL characters never reach the database, and production closes introspection and GraphiQL.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { request as httpRequest } from 'node:http';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { collect, wsClient } from '../support/client.ts';
+import { expectError, gql, gqlOk, RECORD_BASELINE, START_SESSION } from '../support/foundation.ts';
+import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+
+let server: TestServer;
+let athlete: { token: string; id: string };
+const logs: string[] = [];
+
+beforeAll(async () => {
+  server = await startTestServer({ log: (m) => logs.push(m) });
+  athlete = await tokenFor('athlete');
+  await gqlOk(server.url, '{ me { id } }', {}, athlete.token);
+});
+afterAll(async () => {
+  await server?.close();
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const sessionCount = () => server.db.prisma.climbingSession.count({ where: { userId: athlete.id } });
+
+describe('content types', () => {
+  const mutation = 'mutation { startSession(input: { sleepHours: 7 }) { id } }';
+
+  const bodies: [string, () => string | FormData][] = [
+    ['application/x-www-form-urlencoded', () => new URLSearchParams({ query: mutation }).toString()],
+    ['multipart/form-data', () => formWith(mutation)],
+    ['text/plain', () => JSON.stringify({ query: mutation })],
+    ['application/graphql', () => mutation],
+  ];
+  it.each(bodies)('a %s POST is refused with 415 and executes nothing', async (type, body) => {
+    const made = body();
+    const res = await fetch(server.url, {
+      method: 'POST',
+      // multipart: fetch sets the boundary itself from the FormData body
+      headers: { ...(typeof made === 'string' ? { 'content-type': type } : {}), authorization: `Bearer ${athlete.token}` },
+      body: made,
+    });
+    expect(res.status).toBe(415);
+    expect(await sessionCount()).toBe(0);
+  });
+
+  it('JSON POSTs and GET queries still work; a GET mutation is refused', async () => {
+    expect((await gqlOk(server.url, '{ me { id } }', {}, athlete.token)).me.id).toBe(athlete.id);
+    const get = await fetch(`${server.url}?query=${encodeURIComponent('{ me { id } }')}`, {
+      headers: { authorization: `Bearer ${athlete.token}`, accept: 'application/graphql-response+json' },
+    });
+    expect(get.status).toBe(200);
+    expect(((await get.json()) as any).data.me.id).toBe(athlete.id);
+    const getMutation = await fetch(`${server.url}?query=${encodeURIComponent(mutation)}`, { headers: { authorization: `Bearer ${athlete.token}` } });
+    expect(getMutation.status).toBe(405);
+    expect(await sessionCount()).toBe(0);
+  });
+});
+
+function formWith(query: string): FormData {
+  const form = new FormData();
+  form.set('operations', JSON.stringify({ query }));
+  form.set('map', '{}');
+  return form;
+}
+
+describe('request body limit (default 1 MB)', () => {
+  /** A JSON body of `size` bytes: a valid query with padding in an unused variable. */
+  const bodyOf = (size: number) => {
+    const head = '{"query":"{ __typename }","variables":{"pad":"';
+    const tail = '"}}';
+    return head + 'x'.repeat(size - head.length - tail.length) + tail;
+  };
+
+  it('a body just under the limit is executed', async () => {
+    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyOf(1_000_000) });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+
+  it('a 20 MB body with Content-Length is refused with 413', async () => {
+    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyOf(20 * 1024 * 1024) });
+    expect(res.status).toBe(413);
+  });
+
+  it('a chunked 20 MB body is refused with 413 before the client has sent it all', async () => {
+    const total = 20 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 'x');
+    const { status, sent } = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+      let sent = 0;
+      let answered = false;
+      const url = new URL(server.url);
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+        answered = true;
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, sent });
+        req.destroy();
+      });
+      req.on('error', (err) => {
+        if (!answered) reject(err);
+      });
+      // Write as the socket drains, and stop as soon as the server has answered.
+      const pump = () => {
+        while (!answered && sent < total) {
+          const first = sent === 0 ? Buffer.from('{"query":"{ __typename }","variables":{"pad":"') : chunk;
+          sent += first.length;
+          if (!req.write(first)) return void req.once('drain', pump);
+        }
+        if (!answered) req.end('"}}');
+      };
+      pump();
+    });
+    expect(status).toBe(413);
+    // The server stopped reading near the limit: most of the 20 MB was never sent (socket buffers hold a few MB).
+    expect(sent).toBeLessThan(total / 2);
+  });
+});
+
+/** A selection nested `depth` levels deep: me { currentBaseline { user { currentBaseline { ... { id } } } } }. */
+function nested(depth: number): string {
+  let inner = 'id';
+  for (let level = depth - 1; level >= 1; level--) {
+    const field = level === 1 ? 'me' : level % 2 === 0 ? 'currentBaseline' : 'user';
+    inner = `${field} { ${inner} }`;
+  }
+  return `{ ${inner} }`;
+}
+
+describe('query limits (graphql-armor)', () => {
+  const hostile: [string, () => string, RegExp][] = [
+    ['depth', () => nested(14), /^Query depth limit of 12 exceeded, found 14\.$/],
+    ['aliases', () => `{ ${Array.from({ length: 31 }, (_, i) => `a${i}: me { id }`).join(' ')} }`, /^Aliases limit of 30 exceeded, found 31\.$/],
+    [
+      'cost',
+      // Each fragment spreads the previous one twice: a short document whose cost doubles per level.
+      () => {
+        const fragments = ['fragment F0 on User { id role }'];
+        for (let i = 1; i <= 14; i++) fragments.push(`fragment F${i} on User { ...F${i - 1} currentBaseline { user { ...F${i - 1} } } }`);
+        return `{ me { ...F14 } } ${fragments.join(' ')}`;
+      },
+      /^Query Cost limit of 50000 exceeded, found [\d.]+\.$/,
+    ],
+    ['directives', () => `{ __typename ${'@skip(if: false) '.repeat(51)}}`, /^Directives limit of 50 exceeded, found 51\.$/],
+    ['tokens', () => `{ ${'__typename '.repeat(5_000)}}`, /^Token limit of 5000 exceeded\.$/],
+  ];
+
+  it.each(hostile)('too many %s: HTTP 400, the limit in the message, QUERY_LIMIT_EXCEEDED, one log line and no stack', async (_name, query, message) => {
+    const errorLog = vi.spyOn(console, 'error');
+    const before = logs.length;
+    const res = await gql(server.url, query(), {}, athlete.token);
+    expect(res.status, JSON.stringify(res)).toBe(400);
+    expect(res.errors).toHaveLength(1);
+    expect(res.errors![0].message).toMatch(message);
+    expect(res.errors![0].extensions?.code).toBe('QUERY_LIMIT_EXCEEDED');
+    expect(res.data ?? null).toBeNull();
+    const lines = logs.slice(before);
+    expect(lines, lines.join('\n')).toHaveLength(1);
+    expect(lines[0]).toContain(res.errors![0].message);
+    expect(lines[0]).not.toContain('\n');
+    expect(errorLog).not.toHaveBeenCalled();
+  });
+
+  it('the same query just inside the limits is executed', async () => {
+    const res = await gql(server.url, nested(12), {}, athlete.token);
+    expect(res.errors).toBeUndefined();
+    expect(res.status).toBe(200);
+  });
+
+  it('over graphql-ws the refusal is the same error', async () => {
+    const client = wsClient(server.wsUrl, athlete.token);
+    try {
+      const out = await collect(client, nested(14));
+      expect(out.events).toEqual([]);
+      const error = (out.errors.flat() as any[])[0];
+      expect(error.message).toBe('Query depth limit of 12 exceeded, found 14.');
+      expect(error.extensions.code).toBe('QUERY_LIMIT_EXCEEDED');
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe('NUL characters in input', () => {
+  it('a NUL in a string variable is BAD_USER_INPUT naming the field, and nothing is written', async () => {
+    const res = await gql(server.url, START_SESSION, { input: { sleepHours: 7, location: 'crag\u0000' } }, athlete.token);
+    expectError(res, 'BAD_USER_INPUT', 'location');
+    expect(res.errors![0].message).toMatch(/location/);
+    expect(res.status).toBe(400);
+    expect(await sessionCount()).toBe(0);
+  });
+
+  it('a NUL inside a JSON field, in a nested list, or in a JSON key', async () => {
+    expectError(await gql(server.url, START_SESSION, { input: { sleepHours: 7, preSessionData: { form: { answers: ['ok', 'bad\u0000'] } } } }, athlete.token), 'BAD_USER_INPUT', 'preSessionData.form.answers[1]');
+    expectError(await gql(server.url, RECORD_BASELINE, { input: { injuryHistory: [{ 'part\u0000': 'finger' }] } }, athlete.token), 'BAD_USER_INPUT', 'injuryHistory[0]');
+    expectError(
+      await gql(server.url, START_SESSION, { input: { sleepHours: 7, currentNiggles: [{ location: 'knee', severity: 2 }, { location: 'finger\u0000', severity: 3 }] } }, athlete.token),
+      'BAD_USER_INPUT',
+      'currentNiggles[1].location',
+    );
+    expect(await sessionCount()).toBe(0);
+    expect(await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } })).toBe(0);
+  });
+
+  it('a NUL written as an escape in the query text itself', async () => {
+    const res = await gql(server.url, 'mutation { startSession(input: { sleepHours: 7, location: "crag\\u0000" }) { id } }', {}, athlete.token);
+    expectError(res, 'BAD_USER_INPUT', 'location');
+    expect(await sessionCount()).toBe(0);
+  });
+
+  it('over graphql-ws too', async () => {
+    const client = wsClient(server.wsUrl, athlete.token);
+    try {
+      const out = await collect(client, START_SESSION, { input: { sleepHours: 7, location: 'crag\u0000' } });
+      expect((out.errors.flat() as any[])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'location' });
+    } finally {
+      await client.dispose();
+    }
+    expect(await sessionCount()).toBe(0);
+  });
+});
+
+describe('response headers', () => {
+  it('every response carries nosniff and no-store, and cannot be framed', async () => {
+    const responses = await Promise.all([
+      fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ __typename }' }) }),
+      fetch(server.url, { headers: { accept: 'text/html' } }),
+      fetch(new URL('/health', server.url)),
+      fetch(new URL('/nowhere', server.url)),
+      fetch(server.url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' }),
+    ]);
+    for (const res of responses) {
+      expect(res.headers.get('x-content-type-options'), res.url).toBe('nosniff');
+      expect(res.headers.get('cache-control'), res.url).toBe('no-store');
+      expect(res.headers.get('x-frame-options'), res.url).toBe('DENY');
+      expect(res.headers.get('content-security-policy'), res.url).toContain("frame-ancestors 'none'");
+    }
+  });
+});
+
+describe('NODE_ENV=production', () => {
+  let production: TestServer;
+  let quiet: TestServer | undefined;
+  beforeAll(async () => {
+    production = await startTestServer({ env: { NODE_ENV: 'production' } });
+  });
+  afterAll(async () => {
+    await production?.close();
+    await quiet?.close();
+  });
+
+  it('introspection is refused, GraphiQL is not served, and errors suggest no names', async () => {
+    const { token } = await tokenFor('athlete');
+    const introspection = await gql(production.url, '{ __schema { queryType { name } } }', {}, token);
+    expect(introspection.status).toBe(400);
+    expect(introspection.errors?.[0]?.message).toMatch(/introspection/i);
+    expect((await gql(production.url, '{ __type(name: "User") { name } }', {}, token)).errors?.[0]?.message).toMatch(/introspection/i);
+    expect((await gql(production.url, '{ __typename }', {}, token)).data).toEqual({ __typename: 'Query' });
+
+    const page = await fetch(production.url, { headers: { accept: 'text/html' } });
+    expect(await page.text()).not.toMatch(/graphiql/i);
+
+    const typo = await gql(production.url, '{ mee { id } }', {}, token);
+    expect(typo.errors?.[0]?.message).toMatch(/Cannot query field "mee"/);
+    expect(JSON.stringify(typo.errors)).not.toMatch(/Did you mean/);
+    const badArg = await gql(production.url, '{ sessions(firts: 5) { edges { node { id } } } }', {}, token);
+    expect(badArg.errors?.[0]?.message).toMatch(/Unknown argument "firts"/);
+    expect(JSON.stringify(badArg.errors)).not.toMatch(/Did you mean/);
+    const badEnum = await gql(production.url, 'query($s: SessionStatus) { sessions(status: $s) { edges { node { id } } } }', { s: 'ACTIVEE' }, token);
+    expectError(badEnum, 'BAD_USER_INPUT', 's');
+    expect(JSON.stringify(badEnum.errors)).not.toMatch(/Did you mean/);
+  });
+
+  it('settings enable introspection and GraphiQL again', async () => {
+    quiet = await startTestServer({ env: { NODE_ENV: 'production', INTROSPECTION_ENABLED: 'true', GRAPHIQL_ENABLED: 'true' } });
+    const { token } = await tokenFor('athlete');
+    expect((await gqlOk(quiet.url, '{ __schema { queryType { name } } }', {}, token)).__schema.queryType.name).toBe('Query');
+    const page = await fetch(quiet.url, { headers: { accept: 'text/html' } });
+    expect(await page.text()).toMatch(/graphiql/i);
+  });
+
+  it('in development a typo is still answered with a suggestion', async () => {
+    const typo = await gql(server.url, '{ mee { id } }', {}, athlete.token);
+    expect(typo.errors?.[0]?.message).toMatch(/Did you mean "me"\?/);
+  });
+});

@@ -1,0 +1,289 @@
+// Issue 12 section 2, through real HTTP, WebSocket and SSE: the development token is handed out only on loopback
+// and lives hours; other origins get no CORS answer; tokens must expire within the configured lifetime and carry
+// an exact role; open subscriptions end when their token does; one connection holds a bounded number of them.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { decodeJwt, SignJWT } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
+
+const DAY = 86_400;
+const MODEL_UPDATED = 'subscription($u: ID) { modelUpdated(userId: $u) { user { id } } }';
+
+let server: TestServer; // test secret, MAX_SUBSCRIPTIONS_PER_CONNECTION=3, no CORS_ORIGINS
+let dev: TestServer; // development: generated secret, loopback, CORS_ORIGINS set
+let exposed: TestServer; // development, but listening on every interface
+const devLogs: string[] = [];
+const exposedLogs: string[] = [];
+let dataDirs: string[] = [];
+
+beforeAll(async () => {
+  dataDirs = await Promise.all([mkdtemp(path.join(tmpdir(), 'climbiq-sec-')), mkdtemp(path.join(tmpdir(), 'climbiq-sec-'))]);
+  [server, dev, exposed] = await Promise.all([
+    startTestServer({ env: { MAX_SUBSCRIPTIONS_PER_CONNECTION: '3' } }),
+    startTestServer({ env: { JWT_SECRET: '', PGLITE_DIR: path.join(dataDirs[0], 'pglite'), CORS_ORIGINS: 'https://app.example.com' }, log: (m) => devLogs.push(m) }),
+    startTestServer({ env: { JWT_SECRET: '', PGLITE_DIR: path.join(dataDirs[1], 'pglite'), HOST: '0.0.0.0' }, log: (m) => exposedLogs.push(m) }),
+  ]);
+});
+afterAll(async () => {
+  await Promise.all([server?.close(), dev?.close(), exposed?.close()]);
+  await Promise.all(dataDirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+const key = new TextEncoder().encode(TEST_JWT_SECRET);
+const now = () => Math.floor(Date.now() / 1000);
+/** A token signed with the test secret, with exactly the claims given. */
+function signed(claims: { role?: unknown; iat?: number; exp?: number }, sub: string = randomUUID()): Promise<string> {
+  const jwt = new SignJWT(claims.role === undefined ? {} : { role: claims.role }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub);
+  if (claims.iat !== undefined) jwt.setIssuedAt(claims.iat);
+  if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
+  return jwt.sign(key);
+}
+
+/** GET the GraphiQL page with a given Host header (fetch cannot set Host). */
+function graphiqlPage(url: string, host?: string): Promise<string> {
+  const target = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      { host: '127.0.0.1', port: target.port, path: target.pathname, headers: { accept: 'text/html', ...(host ? { host } : {}) } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      },
+    );
+    req.on('error', reject);
+    req.end();
+  });
+}
+const tokenIn = (text: string) => /\b(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(text)?.[1] ?? null;
+
+describe('the development token', () => {
+  it('GraphiQL on loopback holds a working analyst token that lives hours, minted afresh per page', async () => {
+    const page = await graphiqlPage(dev.url);
+    const token = tokenIn(page);
+    expect(token, 'GraphiQL page has a token').not.toBeNull();
+    const { iat, exp } = decodeJwt(token!);
+    expect(exp! - iat!).toBeGreaterThan(0);
+    expect(exp! - iat!).toBeLessThanOrEqual(12 * 3600);
+    expect((await gqlOk(dev.url, '{ me { role } }', {}, token!)).me.role).toBe('ANALYST');
+    const printed = tokenIn(devLogs.join('\n'));
+    expect(printed, devLogs.join('\n')).not.toBeNull();
+    const lifetime = decodeJwt(printed!);
+    expect(lifetime.exp! - lifetime.iat!).toBeLessThanOrEqual(12 * 3600);
+  });
+
+  it('a page asked for under a foreign host name (DNS rebinding) holds no token', async () => {
+    const page = await graphiqlPage(dev.url, `rebind.example:${dev.port}`);
+    expect(page).toMatch(/graphiql/i);
+    expect(tokenIn(page)).toBeNull();
+  });
+
+  it('a server listening beyond loopback neither prints nor embeds one', async () => {
+    const page = await graphiqlPage(`http://127.0.0.1:${exposed.port}/graphql`);
+    expect(page).toMatch(/graphiql/i);
+    expect(tokenIn(page)).toBeNull();
+    expect(exposedLogs.join('\n')).not.toMatch(/ey[\w-]+\.[\w-]+\.[\w-]+/);
+  });
+});
+
+describe('CORS', () => {
+  const preflight = (url: string, origin: string) =>
+    fetch(url, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
+  const post = async (url: string, origin: string, token: string) =>
+    fetch(url, {
+      method: 'POST',
+      headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query: '{ me { id } }' }),
+    });
+
+  it('by default no origin is answered: neither the preflight nor the response carries CORS headers', async () => {
+    const { token } = await tokenFor('analyst');
+    for (const res of [await preflight(server.url, 'https://evil.example'), await post(server.url, 'https://evil.example', token)]) {
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    }
+  });
+
+  it('an origin in CORS_ORIGINS is answered (without credentials); any other is not', async () => {
+    const token = tokenIn(await graphiqlPage(dev.url))!;
+    const allowed = await preflight(dev.url, 'https://app.example.com');
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(allowed.headers.get('access-control-allow-headers')).toMatch(/authorization/i);
+    expect(allowed.headers.get('access-control-allow-credentials')).toBeNull();
+    const answered = await post(dev.url, 'https://app.example.com', token);
+    expect(answered.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    for (const res of [await preflight(dev.url, 'https://evil.example'), await post(dev.url, 'https://evil.example', token)]) {
+      expect(res.headers.get('access-control-allow-origin')).toBeNull();
+      expect(res.headers.get('access-control-allow-credentials')).toBeNull();
+    }
+  });
+
+  it('a WebSocket opened by a page of another origin is refused; same origin and listed origins connect', async () => {
+    const opens = (url: string, origin?: string) =>
+      new Promise<boolean>((resolve) => {
+        const socket = new WebSocket(url, 'graphql-transport-ws', origin ? { origin } : {});
+        socket.once('open', () => {
+          socket.close();
+          resolve(true);
+        });
+        socket.once('error', () => resolve(false));
+      });
+    expect(await opens(dev.wsUrl, 'https://evil.example')).toBe(false);
+    expect(await opens(dev.wsUrl, `http://127.0.0.1:${dev.port}`)).toBe(true);
+    expect(await opens(dev.wsUrl, 'https://app.example.com')).toBe(true);
+    expect(await opens(dev.wsUrl)).toBe(true);
+  });
+});
+
+describe('token claims', () => {
+  const me = (token: string) => gql(server.url, '{ me { id role } }', {}, token);
+  const refused = async (token: string, message: RegExp) => {
+    const res = await me(token);
+    expect(res.status, JSON.stringify(res)).toBe(401);
+    expect(res.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(res.errors?.[0]?.message).toMatch(message);
+  };
+
+  it('a token without exp is refused', async () => {
+    await refused(await signed({ role: 'admin', iat: now() }), /exp/);
+  });
+
+  it('a token living longer than TOKEN_MAX_LIFETIME_SECONDS (30 days) is refused, by exp - iat or by exp - now', async () => {
+    await refused(await signed({ role: 'athlete', iat: now(), exp: now() + 60 * DAY }), /lifetime/);
+    await refused(await signed({ role: 'athlete', exp: now() + 31 * DAY }), /lifetime/);
+    await refused(await signed({ role: 'athlete', iat: now() - 40 * DAY, exp: now() + DAY }), /lifetime/);
+    await refused(await signed({ role: 'athlete', iat: now() + 300 * DAY, exp: now() + 310 * DAY }), /lifetime/);
+    const sub = randomUUID();
+    expect((await me(await signed({ role: 'athlete', iat: now(), exp: now() + 30 * DAY }, sub))).data?.me).toEqual({ id: sub, role: 'ATHLETE' });
+  });
+
+  it('the role claim matches exactly: "admin" is an admin, "ADMIN" and "Admin" are refused', async () => {
+    for (const role of ['ADMIN', 'Admin', 'athlete ']) await refused(await signed({ role, iat: now(), exp: now() + 3600 }), /role/);
+    const sub = randomUUID();
+    expect((await me(await signed({ role: 'admin', iat: now(), exp: now() + 3600 }, sub))).data?.me).toEqual({ id: sub, role: 'ADMIN' });
+  });
+
+  const run = promisify(execFile);
+  const mint = (args: string[], env: Record<string, string> = {}) =>
+    run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...args], { cwd: process.cwd(), env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, ...env } });
+
+  it('npm run token mints tokens with exp (default the maximum lifetime) that the server accepts', async () => {
+    const sub = randomUUID();
+    const [byDefault, short, capped] = await Promise.all([
+      mint(['--sub', sub, '--role', 'admin']),
+      mint(['--sub', sub, '--role', 'admin', '--expires', '8h']),
+      mint(['--sub', sub], { TOKEN_MAX_LIFETIME_SECONDS: '3600' }),
+    ]);
+    const lifetime = (out: string) => {
+      const { iat, exp } = decodeJwt(out.trim());
+      return exp! - iat!;
+    };
+    expect(lifetime(byDefault.stdout)).toBe(30 * DAY);
+    expect(lifetime(short.stdout)).toBe(8 * 3600);
+    expect(lifetime(capped.stdout)).toBe(3600);
+    expect((await me(byDefault.stdout.trim())).data?.me).toEqual({ id: sub, role: 'ADMIN' });
+  });
+
+  it('npm run token refuses a lifetime over the maximum and a role not spelled as a claim', async () => {
+    const tooLong = mint(['--role', 'admin', '--expires', '31d']);
+    await expect(tooLong).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/TOKEN_MAX_LIFETIME_SECONDS/) });
+    await expect(mint(['--role', 'ADMIN'])).rejects.toMatchObject({ code: 2, stderr: expect.stringMatching(/role must be one of athlete, coach, analyst, admin/) });
+  });
+});
+
+describe('subscriptions', () => {
+  /** An athlete with a model (one completed session), so modelUpdated has something to send. */
+  async function athleteWithModel(): Promise<{ token: string; id: string }> {
+    const athlete = await tokenFor('athlete');
+    const { startSession } = await gqlOk(server.url, 'mutation { startSession(input: { sleepHours: 7 }) { id } }', {}, athlete.token);
+    await gqlOk(server.url, 'mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 7 }) { id } }', { id: startSession.id }, athlete.token);
+    await server.training.idle();
+    return athlete;
+  }
+
+  /** Publishes modelUpdated for `userId` every 200 ms until stopped. */
+  function poke(userId: string) {
+    const timer = setInterval(() => void server.services.pubsub.publish('modelUpdated', { userId }), 200);
+    return () => clearInterval(timer);
+  }
+
+  it('over graphql-ws an open subscription ends when its token expires: an UNAUTHENTICATED error, then complete', async () => {
+    const sub = (await athleteWithModel()).id;
+    const expiresAt = now() + 4;
+    const token = await signed({ role: 'athlete', iat: now(), exp: expiresAt }, sub);
+    const client = wsClient(server.wsUrl, token);
+    const stop = poke(sub);
+    try {
+      const out = await collect<any>(client, MODEL_UPDATED, {}, 20_000);
+      expect(out.events.length, 'events were delivered while the token was valid').toBeGreaterThan(0);
+      expect(out.events.every((e) => e.modelUpdated.user.id === sub)).toBe(true);
+      expect((out.errors.flat() as any[]).map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+      expect(out.completed).toBe(true);
+      expect(Date.now()).toBeGreaterThanOrEqual(expiresAt * 1000);
+    } finally {
+      stop();
+      await client.dispose();
+    }
+  });
+
+  it('over SSE the stream ends the same way', async () => {
+    const sub = (await athleteWithModel()).id;
+    const token = await signed({ role: 'athlete', iat: now(), exp: now() + 4 }, sub);
+    const stop = poke(sub);
+    try {
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: MODEL_UPDATED }),
+        signal: AbortSignal.timeout(20_000),
+      });
+      const blocks = (await res.text()).split('\n\n').filter((b) => b.trim() && !b.startsWith(':'));
+      const events = blocks.map((b) => ({ event: /^event: ?(.*)$/m.exec(b)?.[1], data: /^data: ?(.*)$/m.exec(b)?.[1] }));
+      const payloads = events.filter((e) => e.event === 'next').map((e) => JSON.parse(e.data!));
+      expect(payloads.filter((p) => p.data?.modelUpdated?.user?.id === sub).length).toBeGreaterThan(0);
+      expect(payloads.at(-1).errors[0].extensions.code).toBe('UNAUTHENTICATED');
+      expect(events.at(-1)!.event).toBe('complete');
+    } finally {
+      stop();
+    }
+  });
+
+  it('a graphql-ws connection holds at most MAX_SUBSCRIPTIONS_PER_CONNECTION operations; the next is refused clearly', async () => {
+    const { token, id } = await athleteWithModel();
+    const client = wsClient(server.wsUrl, token);
+    const stop = poke(id);
+    try {
+      const open: (() => void)[] = [];
+      const firstEvents = Array.from({ length: 3 }, () => new Promise<void>((resolve) => open.push(client.subscribe({ query: MODEL_UPDATED }, { next: () => resolve(), error: () => undefined, complete: () => undefined }))));
+      await Promise.all(firstEvents);
+      const fourth = await collect(client, MODEL_UPDATED, {}, 10_000);
+      expect(fourth.events).toEqual([]);
+      const error = (fourth.errors.flat() as any[])[0];
+      expect(error.extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+      expect(error.message).toMatch(/3 operations open/);
+      // Once one is completed there is room again.
+      open[0]();
+      const again = await new Promise<unknown>((resolve, reject) => {
+        const dispose = client.subscribe({ query: MODEL_UPDATED }, { next: (v) => (dispose(), resolve(v)), error: reject, complete: () => undefined });
+      });
+      expect(again).toMatchObject({ data: { modelUpdated: { user: { id } } } });
+      for (const dispose of open.slice(1)) dispose();
+    } finally {
+      stop();
+      await client.dispose();
+    }
+  });
+});

@@ -1,0 +1,22 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
+
+describe('loadConfig: hardening settings', () => {
+  it('defaults: no CORS origin, 30-day tokens, 100 subscriptions a connection, 1 MB bodies, introspection and GraphiQL in development only', () => {
+    const dev = loadConfig({});
+    expect(dev).toMatchObject({ corsOrigins: [], tokenMaxLifetimeSeconds: 2_592_000, maxSubscriptionsPerConnection: 100, maxRequestBodyBytes: 1_048_576 });
+    expect(dev).toMatchObject({ introspectionEnabled: true, graphiqlEnabled: true });
+    const production = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) });
+    expect(production).toMatchObject({ introspectionEnabled: false, graphiqlEnabled: false });
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), INTROSPECTION_ENABLED: 'true' }).introspectionEnabled).toBe(true);
+  });
+
+  it('CORS_ORIGINS takes exact origins and refuses wildcards and paths, naming the variable', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
+    for (const bad of ['*', 'https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
+      expect(() => loadConfig({ CORS_ORIGINS: bad }), bad).toThrow(/^CORS_ORIGINS must list origins/);
+    }
+    expect(() => loadConfig({ GRAPHIQL_ENABLED: 'yes' })).toThrow(/^GRAPHIQL_ENABLED must be true or false/);
+    expect(() => loadConfig({ MAX_REQUEST_BODY_BYTES: '-1' })).toThrow(/^MAX_REQUEST_BODY_BYTES must be a whole number/);
+  });
+});
