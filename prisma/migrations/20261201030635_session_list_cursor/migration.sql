@@ -1,2 +1,2 @@
--- Session list cursors carry (startedAt, id) and page by those values (keyset); id alone makes the pair unique.
+-- Session list cursors carry (startedAt, id) and page by those values (keyset). The id alone makes the pair unique.
 CREATE UNIQUE INDEX "climbing_sessions_startedAt_id_key" ON "climbing_sessions"("startedAt", "id");
