@@ -147,7 +147,13 @@ export function acquireDirectoryLock(dir: string, holder: LockHolder): Directory
       writeComplete(file, owner, (tmp) => linkSync(tmp, file));
       break;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new DatabaseOpenError(
+          `Cannot open the embedded database ${dir}: no permission to write its lock file ${file} (${code}). Run as the user that owns ${path.dirname(file)} (ls -ld ${path.dirname(file)}) or fix its permissions.`,
+        );
+      }
+      if (code !== 'EEXIST') throw err;
     }
     const current = readOwner(file);
     if (current === null) continue; // released meanwhile
