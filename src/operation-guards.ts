@@ -144,30 +144,56 @@ function untilTime(at: number): { reached: Promise<void>; cancel(): void } {
   return { reached, cancel: () => clearTimeout(timer) };
 }
 
-/** The stream's events until `expiresAt`; then one UNAUTHENTICATED error and the end of the stream. */
-async function* untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncGenerator<T | { errors: GraphQLError[] }> {
+/**
+ * The stream's events until `expiresAt`; then one UNAUTHENTICATED error and the end of the stream. An iterator
+ * object rather than an async generator: a generator parked on the source's next() would only act on the
+ * client's return() (unsubscribe) once another event or the expiry arrived.
+ */
+function untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncIterableIterator<T | { errors: GraphQLError[] }> {
   const iterator = source[Symbol.asyncIterator]();
   const expiry = untilTime(expiresAt);
   const expired = expiry.reached.then(() => 'expired' as const);
-  let finished = false;
-  try {
-    for (;;) {
-      const next = await Promise.race([iterator.next(), expired]);
-      if (next === 'expired') {
-        yield { errors: [unauthenticated('Token expired: the subscription has ended; subscribe again with a new token')] };
-        return;
-      }
-      if (next.done) {
-        finished = true;
-        return;
-      }
-      yield next.value;
-    }
-  } finally {
+  let stop = () => {};
+  const stopped = new Promise<'stopped'>((resolve) => (stop = () => resolve('stopped')));
+  let ended = false;
+  const end = (returnSource: boolean) => {
+    if (ended) return;
+    ended = true;
     expiry.cancel();
-    // Not awaited: a source generator parked on its own pending next() only returns after that settles.
-    if (!finished) void Promise.resolve(iterator.return?.()).catch(() => undefined);
-  }
+    stop();
+    if (returnSource) void Promise.resolve(iterator.return?.()).catch(() => undefined);
+  };
+  const done = { done: true, value: undefined } as const;
+  return {
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+    async next() {
+      if (ended) return done;
+      let next;
+      try {
+        next = await Promise.race([iterator.next(), expired, stopped]);
+      } catch (error) {
+        end(false); // the source failed: it is over
+        throw error;
+      }
+      if (next === 'stopped') return done;
+      if (next === 'expired') {
+        end(true);
+        return { done: false, value: { errors: [unauthenticated('Token expired: the subscription has ended; subscribe again with a new token')] } };
+      }
+      if (next.done) end(false);
+      return next;
+    },
+    async return() {
+      end(true);
+      return done;
+    },
+    async throw(error: unknown) {
+      end(true);
+      throw error;
+    },
+  };
 }
 
 export function useSubscriptionExpiry(): Plugin<Context> {

@@ -242,13 +242,15 @@ describe('response headers', () => {
 
 describe('NODE_ENV=production', () => {
   let production: TestServer;
-  let quiet: TestServer | undefined;
+  let opened: TestServer; // production with both settings enabled
   beforeAll(async () => {
-    production = await startTestServer({ env: { NODE_ENV: 'production' } });
+    [production, opened] = await Promise.all([
+      startTestServer({ env: { NODE_ENV: 'production' } }),
+      startTestServer({ env: { NODE_ENV: 'production', INTROSPECTION_ENABLED: 'true', GRAPHIQL_ENABLED: 'true' } }),
+    ]);
   });
   afterAll(async () => {
-    await production?.close();
-    await quiet?.close();
+    await Promise.all([production?.close(), opened?.close()]);
   });
 
   it('introspection is refused, GraphiQL is not served, and errors suggest no names', async () => {
@@ -274,10 +276,9 @@ describe('NODE_ENV=production', () => {
   });
 
   it('settings enable introspection and GraphiQL again', async () => {
-    quiet = await startTestServer({ env: { NODE_ENV: 'production', INTROSPECTION_ENABLED: 'true', GRAPHIQL_ENABLED: 'true' } });
     const { token } = await tokenFor('athlete');
-    expect((await gqlOk(quiet.url, '{ __schema { queryType { name } } }', {}, token)).__schema.queryType.name).toBe('Query');
-    const page = await fetch(quiet.url, { headers: { accept: 'text/html' } });
+    expect((await gqlOk(opened.url, '{ __schema { queryType { name } } }', {}, token)).__schema.queryType.name).toBe('Query');
+    const page = await fetch(opened.url, { headers: { accept: 'text/html' } });
     expect(await page.text()).toMatch(/graphiql/i);
   });
 
