@@ -347,7 +347,8 @@ describe('personalised path', () => {
     }
     expect(await history()).toMatchObject({ n: 3, mean: 6, trendPerSession: -1 }); // 8, 4, 6 oldest to newest
     // The first session (8) moved after the others: 4, 6, 8.
-    await gqlOk(server.url, UPDATE, { id: ids[0], input: { startedAt: new Date(Date.UTC(2026, 1, 10, 17)).toISOString() } }, token);
+    const moveTo = { startedAt: new Date(Date.UTC(2026, 1, 10, 17)).toISOString(), endedAt: new Date(Date.UTC(2026, 1, 10, 19)).toISOString() };
+    await gqlOk(server.url, UPDATE, { id: ids[0], input: moveTo }, token);
     const moved = await history();
     expect(moved.n).toBe(3);
     expect(moved.trendPerSession).toBeCloseTo(2, 12);
