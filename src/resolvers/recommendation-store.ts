@@ -71,7 +71,7 @@ function createInput(row: RecommendationRow): Prisma.RecommendationCreateManyInp
   };
 }
 
-/** Rows per INSERT: 26 columns each stays far below PostgreSQL's 65,535 bind parameters. */
+/** Rows per INSERT: 27 columns each stays far below PostgreSQL's 65,535 bind parameters. */
 const ROWS_PER_INSERT = 500;
 
 /**

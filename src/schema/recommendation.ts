@@ -223,7 +223,12 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     description: 'The whole recommendation in one answer (the fallback when streaming is unavailable); stored like a stream\'s',
     args: { input: t.arg({ type: PreSessionInput, required: true }) },
-    resolve: (_root, args, ctx) => recommend(ctx, args.input as CheckIn),
+    // The answer leaves once stored (its batch with the streams'): its relations and any instance can read it.
+    resolve: async (_root, args, ctx) => {
+      const row = await recommend(ctx, args.input as CheckIn);
+      await ctx.services.recommendations.written(row.id);
+      return row;
+    },
   }),
 }));
 

@@ -109,6 +109,10 @@ describe('stored recommendations', () => {
     expect(row.predictionMultiplier).not.toBe(1);
     expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, row.rawQuality! * row.predictionMultiplier)), 10);
     expect(await storedCount(id)).toBe(1);
+    // The answer leaves stored: its relations resolve at once.
+    const linked = await gqlOk<{ recommendation: any }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`, { input: OPERATOR }, token);
+    expect(linked.recommendation).toMatchObject({ user: { id }, session: null });
+    expect(await storedCount(id)).toBe(2);
   });
 
   it('streams finishing together are written in one batch: every DONE id stored, fewer INSERTs than streams', async () => {
