@@ -300,8 +300,8 @@ const STREAM = `subscription($input: PreSessionInput!) {
     ... on RuleOverrideEvent { sessionType message }
     ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
     ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
-    ... on StatsEvent { context }
-    ... on DoneEvent { source totalMs }
+    ... on StatsEvent { context { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } }
+    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
     ... on ErrorEvent { code message }
   }
 }`;
@@ -637,7 +637,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   // ---------------------------------------------------------- HTTP throughput
   console.log(`[bench] query throughput: ${loops} loops x ${seconds} s each ...`);
   const recQuery = JSON.stringify({
-    query: `query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } statisticalContext } }`,
+    query: `query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } statisticalContext { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } } }`,
     variables: { input: OPERATOR },
   });
   await throughput(url, loopTokens, recQuery, 1); // warm-up: user rows, model cache, keep-alive connections

@@ -1,8 +1,10 @@
 // npm run seed:demo: synthetic athletes with known true coefficients (src/engine/synthetic.ts), written through
-// the GraphQL API (each athlete with their own token: baseline, then every session started and completed), so
-// every completed session triggers the quick model update exactly as an app's would. Then the nightly pipeline
-// (runNightlyTraining), unless --no-train. When a server owns the PGlite directory, all of it goes through that
-// server; otherwise the script starts one in-process on a free loopback port for its run.
+// the GraphQL API, as an athlete's client does it (each athlete with their own token): a baseline, then per session
+// a check-in whose stored recommendation (the `recommendation` query) starts the session (startSession with
+// recommendationId), completed with a rating, so every demo session has a prediction linked to its outcome and
+// every completion triggers the quick model update. Then the nightly pipeline (runNightlyTraining), unless
+// --no-train. When a server owns the PGlite directory, all of it goes through that server; otherwise the script
+// starts one in-process on a free loopback port for its run.
 //
 //   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
 //
@@ -78,6 +80,7 @@ const DISCIPLINES = ['BOULDER', 'SPORT', 'TRAD', 'MIXED'] as const;
 const QUICK_UPDATES_WAIT_MS = 120_000;
 
 const RECORD_BASELINE = `mutation ($input: BaselineAssessmentInput!) { recordBaselineAssessment(input: $input) { id } }`;
+const RECOMMEND = `query ($input: PreSessionInput!) { recommendation(input: $input) { id } }`;
 const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
 const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
 const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
@@ -164,8 +167,11 @@ try {
       const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
       const checkIn: CheckIn = s.checkIn;
       const planned = rng.pick(SESSION_TYPES);
+      const shown = await graphql<{ recommendation: { id: string } }>(url, token, RECOMMEND, {
+        input: { ...stripNulls(checkInColumns(checkIn)), plannedSessionType: planned },
+      });
       const started = await graphql<{ startSession: { id: string } }>(url, token, START_SESSION, {
-        input: { ...stripNulls(checkInColumns(checkIn)), startedAt, plannedSessionType: planned, plannedDurationMin: rng.pick([60, 90, 120]) },
+        input: { recommendationId: shown.recommendation.id, startedAt, plannedDurationMin: rng.pick([60, 90, 120]) },
       });
       await graphql(url, token, COMPLETE_SESSION, {
         id: started.startSession.id,

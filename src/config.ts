@@ -19,6 +19,8 @@ export interface Config {
   modelCacheTtlSeconds: number;
   /** Per-viewer budget of each expensive operation; null: not limited. */
   rateLimits: Record<RateLimitedOperation, RateLimit | null>;
+  /** Days of nightly model snapshots kept (ModelOutput.history). */
+  modelHistoryRetentionDays: number;
   production: boolean;
   /** Origins answered cross-origin (CORS) and allowed to open a WebSocket; empty: same origin only. */
   corsOrigins: string[];
@@ -158,6 +160,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: Object.fromEntries(
       (Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)]),
     ) as Record<RateLimitedOperation, RateLimit | null>,
+    modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
     production,
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     tokenMaxLifetimeSeconds: integer(env, 'TOKEN_MAX_LIFETIME_SECONDS', 30 * 86_400, 60, 365 * 86_400),

@@ -9,6 +9,7 @@ import type { AppPubSub } from './pubsub.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { EngineStore } from './resolvers/engine-store.ts';
 import type { Loaders } from './resolvers/loaders.ts';
+import type { RecommendationWriter } from './resolvers/recommendation-store.ts';
 
 export interface Services {
   config: Config;
@@ -16,6 +17,8 @@ export interface Services {
   prisma: AppPrisma;
   tokens: TokenService;
   engine: EngineStore;
+  /** Stores every recommendation given, batched, after its answer has left. */
+  recommendations: RecommendationWriter;
   pubsub: AppPubSub;
   training: TrainingService;
   rateLimits: RateLimits;

@@ -10,6 +10,7 @@ import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { RateLimits } from './rate-limits.ts';
 import { EngineStore } from './resolvers/engine-store.ts';
+import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 
 /** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
 export function startupFailure(err: unknown): unknown {
@@ -52,12 +53,14 @@ export async function openServices(
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
+  const recommendations = new RecommendationWriter(prisma, log);
   const services: Services = {
     config,
     db,
     prisma,
     tokens: new TokenService(secret, config.tokenMaxLifetimeSeconds),
     engine,
+    recommendations,
     pubsub,
     training,
     rateLimits: RateLimits.open(config),
@@ -68,6 +71,7 @@ export async function openServices(
     generatedSecret: generated,
     async close() {
       await services.training.stop();
+      await recommendations.close();
       engine.close();
       await services.rateLimits.close();
       await closePubSub();

@@ -8,6 +8,7 @@ import { termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
+import { heldOutColumns, measureHeldOutError, snapshotModels } from './model-evaluation.ts';
 import { modelOutputVersions, populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
 import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
@@ -355,6 +356,9 @@ export class TrainingService {
         return { users: userIds.length };
       });
 
+      const heldOut = await stage('heldOutError', () => measureHeldOutError(this.prisma, data.users));
+      await stage('modelHistory', () => snapshotModels(this.prisma, run.id, this.services.config.modelHistoryRetentionDays));
+
       await stage('populationStatistics', async () => {
         const computedAt = new Date();
         await this.prisma.$transaction([
@@ -366,7 +370,7 @@ export class TrainingService {
       timings.totalMs = Math.round(performance.now() - t0);
       this.services.engine.invalidate({ kind: 'population' });
       await this.afterUserModelWrites(data.users.keys());
-      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings) });
+      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings), ...heldOutColumns(heldOut) });
     } catch (err) {
       this.log(`[TRAIN] nightly run failed: ${(err as Error).stack ?? err}`);
       return this.finish(run.id, 'FAILED', { error: (err as Error).message, stageTimings: json(timings) });

@@ -1,5 +1,6 @@
 // The phased pre-session recommendation (domain.md section 8): CONTEXT_LOADED -> (RULE_OVERRIDE -> DONE) |
 // (RULES_APPLIED? -> PREDICTION -> RECOMMENDATIONS -> STATS -> DONE); an error ends with one ERROR event.
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../engine/recommend.ts';
@@ -10,7 +11,7 @@ import type { Context } from '../context.ts';
 import type { AppError } from '../errors.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { requireViewer } from './access.ts';
-import type { StartSessionInput } from './sessions.ts';
+import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from './turns.ts';
 
 /** One event loop per process: its streams share the turns. */
@@ -29,7 +30,13 @@ export type RecommendationEvent = EventBase &
     | { type: 'PREDICTION'; prediction: Prediction }
     | { type: 'RECOMMENDATIONS'; sessionType: SessionType; suggestions: Suggestion[]; constraints: Constraints }
     | { type: 'STATS'; context: StatisticalContext }
-    | { type: 'DONE'; source: 'RULE_OVERRIDE' | 'MODEL'; totalMs: number }
+    | {
+        type: 'DONE';
+        source: 'RULE_OVERRIDE' | 'MODEL';
+        totalMs: number;
+        /** The whole answer as stored (queued for the write when DONE leaves). */
+        recommendation: RecommendationRow;
+      }
     | { type: 'ERROR'; code: string; message: string }
   );
 
@@ -47,19 +54,23 @@ function baselineRecord(baseline: BaselineAssessment | null): Readonly<Record<st
 
 /**
  * Streams the phases for the viewer's check-in. Slow work (history for the statistics) starts at once but
- * is awaited only by the STATS phase, so earlier phases never wait for it.
+ * is awaited only by the STATS phase, so earlier phases never wait for it. The complete answer is queued
+ * for storage as DONE is produced: written after the first event has long left, in one batch with the other
+ * streams finishing in the same event-loop iteration, never delaying an event.
  */
 export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): AsyncGenerator<RecommendationEvent> {
   const started = performance.now();
   let sequence = 0;
   const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: performance.now() - started }) as RecommendationEvent;
-  // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
-  const done = (source: 'RULE_OVERRIDE' | 'MODEL'): RecommendationEvent => {
-    const elapsedMs = performance.now() - started;
-    return { type: 'DONE', source, totalMs: elapsedMs, sequence: ++sequence, elapsedMs };
-  };
   const viewer = requireViewer(ctx);
-  const { engine } = ctx.services;
+  const { engine, recommendations } = ctx.services;
+  // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
+  const done = (parts: RecommendationParts): RecommendationEvent => {
+    const elapsedMs = performance.now() - started;
+    const recommendation = recommendationRow(randomUUID(), new Date(), parts);
+    recommendations.enqueue(recommendation);
+    return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };
+  };
   let history: Promise<PastSession[]> | null = null;
   try {
     const [rules, population, loaded, baseline] = await Promise.all([
@@ -69,21 +80,45 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       engine.baseline(viewer.id),
     ]);
     const { model } = loaded;
+    const personalization = {
+      phase: model.phase,
+      sessionsIncluded: model.sessionsIncluded,
+      hasBaseline: baseline !== null,
+      hasPersonalization: loaded.personalized,
+      fittedAt: loaded.fittedAt,
+    };
     yield event({
       type: 'CONTEXT_LOADED',
       phase: model.phase,
       sessionsAvailable: model.sessionsIncluded,
-      hasBaseline: baseline !== null,
-      hasPersonalization: loaded.personalized,
+      hasBaseline: personalization.hasBaseline,
+      hasPersonalization: personalization.hasPersonalization,
     });
 
     // Continue in turn with the other streams, so newer check-ins get their first event out in between.
     await laterPhases.next();
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
+    const common = {
+      userId: viewer.id,
+      checkIn,
+      matchedRules: evaluation.matched,
+      warnings: evaluation.warnings,
+      predictionMultiplier: evaluation.predictionMultiplier,
+      personalization,
+    };
     if (evaluation.override) {
       const o: RuleOverride = evaluation.override;
       yield event({ type: 'RULE_OVERRIDE', rule: o.rule, category: o.category, sessionType: o.sessionType, message: o.message, warnings: evaluation.warnings });
-      yield done('RULE_OVERRIDE');
+      yield done({
+        ...common,
+        source: 'RULE_OVERRIDE',
+        sessionType: o.sessionType,
+        override: o,
+        prediction: null,
+        constraints: null,
+        suggestions: [],
+        statisticalContext: null,
+      });
       return;
     }
     history = engine.history(viewer.id);
@@ -93,7 +128,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     }
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     yield event({ type: 'PREDICTION', prediction });
-    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms) });
+    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms);
+    yield event({ type: 'RECOMMENDATIONS', ...advice });
     const context = statsPhase({
       checkIn,
       model,
@@ -103,7 +139,16 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       terms: population.terms,
     });
     yield event({ type: 'STATS', context });
-    yield done('MODEL');
+    yield done({
+      ...common,
+      source: 'MODEL',
+      sessionType: advice.sessionType,
+      override: null,
+      prediction,
+      constraints: advice.constraints,
+      suggestions: advice.suggestions,
+      statisticalContext: context,
+    });
   } catch (err) {
     const known = err instanceof GraphQLError && typeof err.extensions.code === 'string';
     if (!known) console.error('[ENGINE] recommendation failed', err);
@@ -115,82 +160,11 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
   }
 }
 
-export interface Recommendation {
-  source: 'RULE_OVERRIDE' | 'MODEL';
-  sessionType: SessionType;
-  override: RuleOverride | null;
-  prediction: Prediction | null;
-  rulesApplied: string[];
-  warnings: RuleWarning[];
-  constraints: Constraints | null;
-  suggestions: Suggestion[];
-  statisticalContext: StatisticalContext | null;
-  personalization: { phase: ModelPhase; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean };
-  generatedAt: Date;
-}
-
-/** The one-shot answer: the same phases, folded into one object. */
-export async function recommend(ctx: Context, checkIn: CheckIn): Promise<Recommendation> {
-  const out: Partial<Recommendation> & { rulesApplied: string[]; warnings: RuleWarning[]; suggestions: Suggestion[] } = {
-    rulesApplied: [],
-    warnings: [],
-    suggestions: [],
-    override: null,
-    prediction: null,
-    constraints: null,
-    statisticalContext: null,
-  };
+/** The one-shot answer: the same phases; the stored recommendation DONE carries. */
+export async function recommend(ctx: Context, checkIn: CheckIn): Promise<RecommendationRow> {
   for await (const e of recommendationEvents(ctx, checkIn)) {
-    switch (e.type) {
-      case 'CONTEXT_LOADED':
-        out.personalization = { phase: e.phase, sessionsIncluded: e.sessionsAvailable, hasBaseline: e.hasBaseline, hasPersonalization: e.hasPersonalization };
-        break;
-      case 'RULE_OVERRIDE': {
-        out.override = { rule: e.rule, category: e.category, sessionType: e.sessionType, message: e.message };
-        out.sessionType = e.sessionType;
-        out.warnings = e.warnings;
-        out.rulesApplied = [...new Set(e.warnings.map((w) => w.rule))];
-        break;
-      }
-      case 'RULES_APPLIED':
-        out.rulesApplied = e.rules;
-        out.warnings = e.warnings;
-        out.constraints = e.constraints;
-        break;
-      case 'PREDICTION':
-        out.prediction = e.prediction;
-        break;
-      case 'RECOMMENDATIONS':
-        out.sessionType = e.sessionType;
-        out.suggestions = e.suggestions;
-        out.constraints = e.constraints;
-        break;
-      case 'STATS':
-        out.statisticalContext = e.context;
-        break;
-      case 'DONE':
-        out.source = e.source;
-        break;
-      case 'ERROR':
-        throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
-    }
+    if (e.type === 'DONE') return e.recommendation;
+    if (e.type === 'ERROR') throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
   }
-  return { ...out, generatedAt: new Date() } as Recommendation;
-}
-
-/** startSession runs the same engine on the check-in and stores what the athlete was told. */
-export async function startSessionWithRecommendation<T>(
-  ctx: Context,
-  input: StartSessionInput,
-  query: object,
-  start: (ctx: Context, input: StartSessionInput, query: object, shown: unknown) => Promise<T>,
-): Promise<T> {
-  requireViewer(ctx);
-  const { startedAt: _s, location: _l, isOutdoor: _o, plannedDurationMin: _d, preSessionData: _p, ...checkIn } = input;
-  // The advice is a snapshot for analysts; a failure to compute it must not stop the athlete checking in.
-  const shown = await recommend(ctx, checkIn).then(
-    (r) => JSON.parse(JSON.stringify(r)) as unknown,
-    (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
-  );
-  return start(ctx, input, query, shown);
+  throw new Error('The recommendation ended without an answer');
 }
