@@ -164,27 +164,34 @@ describe('one process owns a PGlite directory', () => {
     const gone = spawn(process.execPath, ['-e', '']);
     await new Promise((r) => gone.on('exit', r));
     writeFileSync(`${dir}.lock`, JSON.stringify({ command: 'npm start', serves: true, pid: gone.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: 'stale' }));
-    // Each racer holds what it wins long enough for the others to find it alive.
+    // A winner holds the lock until every racer has tried (its stdin is closed then), so no one wins a freed lock.
     const racer = `
       import { acquireDirectoryLock } from './src/db/pglite-lock.ts';
       try {
         const lock = acquireDirectoryLock(${JSON.stringify(dir)}, { command: 'racer', serves: false });
         console.log('won ' + process.pid);
-        await new Promise((r) => setTimeout(r, 5000));
+        process.stdin.resume();
+        await new Promise((r) => process.stdin.on('end', r));
         lock.release();
       } catch (err) {
         console.log('refused: ' + err.message);
       }`;
-    const outcomes = await Promise.all(
-      Array.from({ length: 6 }, () =>
-        new Promise<string>((resolve) => {
-          const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', racer], { cwd: process.cwd() });
-          let out = '';
-          child.stdout.on('data', (d) => (out += d));
-          child.on('close', () => resolve(out.trim()));
-        }),
-      ),
-    );
+    const racers = Array.from({ length: 6 }, () => {
+      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', racer], { cwd: process.cwd() });
+      const closed = new Promise((r) => child.on('close', r));
+      const outcome = new Promise<string>((resolve) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (out.includes('\n')) resolve(out.trim());
+        });
+        void closed.then(() => resolve(out.trim()));
+      });
+      return { child, closed, outcome };
+    });
+    const outcomes = await Promise.all(racers.map((r) => r.outcome));
+    for (const r of racers) r.child.stdin.end();
+    await Promise.all(racers.map((r) => r.closed));
     const winners = outcomes.filter((o) => o.startsWith('won '));
     expect(winners, outcomes.join('\n')).toHaveLength(1);
     const winner = winners[0].slice('won '.length);
