@@ -81,19 +81,22 @@ describe('request body limit (default 1 MB)', () => {
     expect(await res.json()).toEqual({ data: { __typename: 'Query' } });
   });
 
-  it('a 20 MB body with Content-Length is refused with 413', async () => {
-    const res = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: bodyOf(20 * 1024 * 1024) });
-    expect(res.status).toBe(413);
-  });
-
-  it('a chunked 20 MB body is refused with 413 before the client has sent it all', async () => {
+  /**
+   * POSTs a 20 MB JSON body (declared by Content-Length, or chunked), writing as the socket drains and stopping as
+   * soon as the server answers; returns the status and how much was sent by then. (fetch would report the
+   * server's early close as a failed request instead of its answer.)
+   */
+  function postLarge(declared: boolean): Promise<{ status: number; sent: number }> {
     const total = 20 * 1024 * 1024;
+    const head = Buffer.from('{"query":"{ __typename }","variables":{"pad":"');
+    const tail = Buffer.from('"}}');
     const chunk = Buffer.alloc(64 * 1024, 'x');
-    const { status, sent } = await new Promise<{ status: number; sent: number }>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       let sent = 0;
       let answered = false;
       const url = new URL(server.url);
-      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+      const headers = { 'content-type': 'application/json', ...(declared ? { 'content-length': String(total) } : {}) };
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers }, (res) => {
         answered = true;
         res.resume();
         resolve({ status: res.statusCode ?? 0, sent });
@@ -102,20 +105,26 @@ describe('request body limit (default 1 MB)', () => {
       req.on('error', (err) => {
         if (!answered) reject(err);
       });
-      // Write as the socket drains, and stop as soon as the server has answered.
       const pump = () => {
-        while (!answered && sent < total) {
-          const first = sent === 0 ? Buffer.from('{"query":"{ __typename }","variables":{"pad":"') : chunk;
-          sent += first.length;
-          if (!req.write(first)) return void req.once('drain', pump);
+        while (!answered && sent < total - tail.length) {
+          const piece = sent === 0 ? head : chunk.subarray(0, Math.min(chunk.length, total - tail.length - sent));
+          sent += piece.length;
+          if (!req.write(piece)) return void req.once('drain', pump);
         }
-        if (!answered) req.end('"}}');
+        if (!answered) req.end(tail);
       };
       pump();
     });
+  }
+
+  it.each([
+    ['with Content-Length', true],
+    ['chunked', false],
+  ])('a 20 MB body %s is refused with 413 before the client has sent it all', async (_how, declared) => {
+    const { status, sent } = await postLarge(declared);
     expect(status).toBe(413);
     // The server stopped reading near the limit: most of the 20 MB was never sent (socket buffers hold a few MB).
-    expect(sent).toBeLessThan(total / 2);
+    expect(sent).toBeLessThan(10 * 1024 * 1024);
   });
 });
 
