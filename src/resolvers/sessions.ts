@@ -80,7 +80,7 @@ function checkEndedAt(startedAt: Date, endedAt: Date | null | undefined): void {
   if (endedAt && endedAt.getTime() < startedAt.getTime()) throw badInput('endedAt', 'endedAt must not be before the session started');
 }
 
-export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationShown?: unknown) {
+export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationId?: string) {
   const viewer = requireViewer(ctx);
   assertCanWrite(ctx, viewer.id);
   const data = checkInData(input) as Prisma.ClimbingSessionUncheckedCreateInput;
@@ -91,7 +91,7 @@ export async function startSession(ctx: Context, input: StartSessionInput, query
       startedAt: input.startedAt ?? undefined,
       userId: viewer.id,
       status: 'ACTIVE',
-      recommendationShown: json(recommendationShown),
+      recommendationId,
     },
   });
 }

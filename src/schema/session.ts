@@ -62,7 +62,6 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
       notes: t.exposeString('notes', { nullable: true }),
       deviatedFromPlan: t.exposeBoolean('deviatedFromPlan'),
       deviationReason: t.exposeString('deviationReason', { nullable: true }),
-      recommendationShown: t.expose('recommendationShown', { type: 'JSON', nullable: true, description: 'Snapshot of the recommendation the athlete saw at check-in' }),
       recommendationFollowed: t.exposeBoolean('recommendationFollowed', { nullable: true }),
       preSessionData: t.expose('preSessionData', { type: 'JSON', nullable: true }),
       postSessionData: t.expose('postSessionData', { type: 'JSON', nullable: true }),
