@@ -20,8 +20,9 @@ CREATE TABLE "session_rule_days" (
 -- CreateIndex
 CREATE INDEX "climbing_sessions_startedAt_idx" ON "climbing_sessions"("startedAt");
 
--- Rollup maintenance (hand-written: Prisma does not model triggers). A session counts while COMPLETED with a
--- quality, on the UTC day of startedAt; per rule through the rules its linked recommendation matched (a stored
+-- Rollup maintenance (hand-written: Prisma does not model triggers). The trigger bodies are E'' strings with \073
+-- for each semicolon: Prisma's pg driver adapter applies a migration by splitting it at every semicolon. A session counts while COMPLETED with a
+-- quality, on the UTC day of startedAt, and per rule through the rules its linked recommendation matched (a stored
 -- recommendation never changes). Inserts and updates: statement-level triggers with transition tables, one
 -- aggregated upsert per statement, so a bulk INSERT ... SELECT costs one pass, not one per row.
 -- Deletes: the per-rule part runs per row BEFORE the row goes, while the session and its recommendation are
@@ -32,7 +33,7 @@ RETURNS VOID LANGUAGE sql AS $$
   INSERT INTO "session_quality_days" AS t ("day", "quality", "sessions")
   SELECT d.day, d.quality, sum(d.sign) FROM unnest(days, qualities, signs) AS d(day, quality, sign)
   GROUP BY 1, 2 HAVING sum(d.sign) <> 0 ORDER BY 1, 2
-  ON CONFLICT ("day", "quality") DO UPDATE SET "sessions" = t."sessions" + EXCLUDED."sessions";
+  ON CONFLICT ("day", "quality") DO UPDATE SET "sessions" = t."sessions" + EXCLUDED."sessions"
 $$;
 
 CREATE FUNCTION "session_rules_add"(days DATE[], qualities INTEGER[], recommendation_ids UUID[], signs INTEGER[])
@@ -43,18 +44,18 @@ RETURNS VOID LANGUAGE sql AS $$
   JOIN "recommendations" rec ON rec."id" = d.rec
   CROSS JOIN LATERAL unnest(rec."matchedRules") AS r(rule)
   GROUP BY 1, 2, 3 HAVING sum(d.sign) <> 0 ORDER BY 1, 2, 3
-  ON CONFLICT ("day", "rule", "quality") DO UPDATE SET "sessions" = t."sessions" + EXCLUDED."sessions";
+  ON CONFLICT ("day", "rule", "quality") DO UPDATE SET "sessions" = t."sessions" + EXCLUDED."sessions"
 $$;
 
-CREATE FUNCTION "session_rollup_trigger"() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION "session_rollup_trigger"() RETURNS TRIGGER LANGUAGE plpgsql AS E'
 BEGIN
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP = \'INSERT\' THEN
     PERFORM "session_quality_add"(array_agg(n."startedAt"::date), array_agg(n."sessionQuality"), array_agg(1)),
             "session_rules_add"(array_agg(n."startedAt"::date), array_agg(n."sessionQuality"), array_agg(n."recommendationId"), array_agg(1))
-    FROM new_rows n WHERE n."status" = 'COMPLETED' AND n."sessionQuality" IS NOT NULL HAVING count(*) > 0;
-  ELSIF TG_OP = 'DELETE' THEN
+    FROM new_rows n WHERE n."status" = \'COMPLETED\' AND n."sessionQuality" IS NOT NULL HAVING count(*) > 0\073
+  ELSIF TG_OP = \'DELETE\' THEN
     PERFORM "session_quality_add"(array_agg(o."startedAt"::date), array_agg(o."sessionQuality"), array_agg(-1))
-    FROM old_rows o WHERE o."status" = 'COMPLETED' AND o."sessionQuality" IS NOT NULL HAVING count(*) > 0;
+    FROM old_rows o WHERE o."status" = \'COMPLETED\' AND o."sessionQuality" IS NOT NULL HAVING count(*) > 0\073
   ELSE
     -- Only rows whose counted values changed (most updates touch other columns).
     PERFORM "session_quality_add"(array_agg(c.day), array_agg(c.quality), array_agg(c.sign)),
@@ -68,26 +69,26 @@ BEGIN
       ) AS x(day, quality, rec, sign, status)
       WHERE (o."status", o."sessionQuality", o."startedAt"::date, o."recommendationId")
             IS DISTINCT FROM (n."status", n."sessionQuality", n."startedAt"::date, n."recommendationId")
-        AND x.status = 'COMPLETED' AND x.quality IS NOT NULL
-    ) c HAVING count(*) > 0;
-  END IF;
-  RETURN NULL;
-END $$;
+        AND x.status = \'COMPLETED\' AND x.quality IS NOT NULL
+    ) c HAVING count(*) > 0\073
+  END IF\073
+  RETURN NULL\073
+END ';
 
 -- Whichever of a linked session and its recommendation is deleted first takes the session out of the per-rule
 -- rollup (the other then no longer sees it).
-CREATE FUNCTION "session_rules_before_delete"() RETURNS TRIGGER LANGUAGE plpgsql AS $$
+CREATE FUNCTION "session_rules_before_delete"() RETURNS TRIGGER LANGUAGE plpgsql AS E'
 BEGIN
-  IF TG_TABLE_NAME = 'climbing_sessions' THEN
-    IF OLD."status" = 'COMPLETED' AND OLD."sessionQuality" IS NOT NULL AND OLD."recommendationId" IS NOT NULL THEN
-      PERFORM "session_rules_add"(ARRAY[OLD."startedAt"::date], ARRAY[OLD."sessionQuality"], ARRAY[OLD."recommendationId"], ARRAY[-1]);
-    END IF;
+  IF TG_TABLE_NAME = \'climbing_sessions\' THEN
+    IF OLD."status" = \'COMPLETED\' AND OLD."sessionQuality" IS NOT NULL AND OLD."recommendationId" IS NOT NULL THEN
+      PERFORM "session_rules_add"(ARRAY[OLD."startedAt"::date], ARRAY[OLD."sessionQuality"], ARRAY[OLD."recommendationId"], ARRAY[-1])\073
+    END IF\073
   ELSE
     PERFORM "session_rules_add"(ARRAY[s."startedAt"::date], ARRAY[s."sessionQuality"], ARRAY[OLD."id"], ARRAY[-1])
-    FROM "climbing_sessions" s WHERE s."recommendationId" = OLD."id" AND s."status" = 'COMPLETED' AND s."sessionQuality" IS NOT NULL;
-  END IF;
-  RETURN OLD;
-END $$;
+    FROM "climbing_sessions" s WHERE s."recommendationId" = OLD."id" AND s."status" = \'COMPLETED\' AND s."sessionQuality" IS NOT NULL\073
+  END IF\073
+  RETURN OLD\073
+END ';
 
 CREATE TRIGGER "climbing_sessions_rollup_insert" AFTER INSERT ON "climbing_sessions"
   REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "session_rollup_trigger"();
