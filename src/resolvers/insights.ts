@@ -26,35 +26,53 @@ export function insightsPeriod(from?: Date | null, to?: Date | null): InsightsPe
 }
 
 /**
- * (day or startedAt, quality, sessions) of the completed, rated sessions started in the period: whole UTC days
- * [ceil(from), floor(to)) from `rollup`, the partial days at either end from climbing_sessions. `rule` adds the
- * rule column (per matched rule of the linked recommendation).
+ * Rows of a daily rollup for the whole UTC days [ceil(from), floor(to)) of the period, UNION ALL the same rows
+ * computed from climbing_sessions (alias s) for the partial days at either end, so any from..to is exact.
+ * `rollup` gets the condition on "day", `raw` the condition on s."startedAt".
  */
-function countedSessions(p: InsightsPeriod, perRule: boolean): Prisma.Sql {
+export function rollupWithEdges(p: InsightsPeriod, rollup: (days: Prisma.Sql) => Prisma.Sql, raw: (times: Prisma.Sql) => Prisma.Sql): Prisma.Sql {
   const wholeFrom = p.from ? ceilDay(p.from) : null;
   const wholeTo = p.to ? floorDay(p.to) : null;
-  const rollup = perRule ? Prisma.sql`SELECT "day"::timestamp AS at, "rule", "quality", "sessions" FROM "session_rule_days"` : Prisma.sql`SELECT "day"::timestamp AS at, "quality", "sessions" FROM "session_quality_days"`;
-  const raw = perRule
-    ? // A correlated lookup per session (primary key): a join let the planner hash all recommendations (1M rows: 1 s).
-      Prisma.sql`SELECT s."startedAt" AS at, r.rule, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s
-        CROSS JOIN LATERAL unnest((SELECT rec."matchedRules" FROM "recommendations" rec WHERE rec."id" = s."recommendationId")) AS r(rule)`
-    : Prisma.sql`SELECT s."startedAt" AS at, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s`;
-  const rated = Prisma.sql`s."status" = 'COMPLETED' AND s."sessionQuality" IS NOT NULL`;
   const parts = [
-    Prisma.sql`${rollup} WHERE "sessions" <> 0
-      ${wholeFrom ? Prisma.sql`AND "day" >= ${wholeFrom}::date` : Prisma.empty}
-      ${wholeTo ? Prisma.sql`AND "day" < ${wholeTo}::date` : Prisma.empty}`,
+    rollup(
+      Prisma.join(
+        [Prisma.sql`TRUE`, ...(wholeFrom ? [Prisma.sql`"day" >= ${wholeFrom}::date`] : []), ...(wholeTo ? [Prisma.sql`"day" < ${wholeTo}::date`] : [])],
+        ' AND ',
+      ),
+    ),
   ];
   if (p.from && wholeFrom) {
-    parts.push(Prisma.sql`${raw} WHERE ${rated} AND s."startedAt" >= ${p.from} AND s."startedAt" < ${wholeFrom}
-      ${p.to ? Prisma.sql`AND s."startedAt" <= ${p.to}` : Prisma.empty}`);
+    parts.push(raw(Prisma.sql`s."startedAt" >= ${p.from} AND s."startedAt" < ${wholeFrom} ${p.to ? Prisma.sql`AND s."startedAt" <= ${p.to}` : Prisma.empty}`));
   }
   if (p.to && wholeTo) {
     // Starts at the later of floor(to) and ceil(from): within one day the head part above has it all.
     const tailFrom = wholeFrom && wholeFrom > wholeTo ? wholeFrom : wholeTo;
-    parts.push(Prisma.sql`${raw} WHERE ${rated} AND s."startedAt" >= ${tailFrom} AND s."startedAt" <= ${p.to}`);
+    parts.push(raw(Prisma.sql`s."startedAt" >= ${tailFrom} AND s."startedAt" <= ${p.to}`));
   }
   return Prisma.join(parts, ' UNION ALL ');
+}
+
+const RATED = Prisma.sql`s."status" = 'COMPLETED' AND s."sessionQuality" IS NOT NULL`;
+
+/**
+ * (at, quality, sessions) of the completed, rated sessions started in the period; `perRule` adds the rule
+ * column (one row per rule the linked recommendation matched).
+ */
+function countedSessions(p: InsightsPeriod, perRule: boolean): Prisma.Sql {
+  return perRule
+    ? rollupWithEdges(
+        p,
+        (days) => Prisma.sql`SELECT "day"::timestamp AS at, "rule", "quality", "sessions" FROM "session_rule_days" WHERE "sessions" <> 0 AND ${days}`,
+        // A correlated lookup per session (primary key): a join let the planner hash all recommendations (1M rows: 1 s).
+        (times) => Prisma.sql`SELECT s."startedAt" AS at, r.rule, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s
+          CROSS JOIN LATERAL unnest((SELECT rec."matchedRules" FROM "recommendations" rec WHERE rec."id" = s."recommendationId")) AS r(rule)
+          WHERE ${RATED} AND ${times}`,
+      )
+    : rollupWithEdges(
+        p,
+        (days) => Prisma.sql`SELECT "day"::timestamp AS at, "quality", "sessions" FROM "session_quality_days" WHERE "sessions" <> 0 AND ${days}`,
+        (times) => Prisma.sql`SELECT s."startedAt" AS at, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s WHERE ${RATED} AND ${times}`,
+      );
 }
 
 const BUCKET_UNIT: Record<TimeBucket, string> = { DAY: 'day', WEEK: 'week', MONTH: 'month' };
