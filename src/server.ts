@@ -17,6 +17,7 @@ import type { Database } from './db/client.ts';
 import { openServices } from './services.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
+import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './graphiql-examples.ts';
 
 export interface StartOptions {
   config?: Config;
@@ -38,34 +39,6 @@ export interface RunningServer {
 }
 
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
-
-const DEFAULT_QUERY = `# ClimbIQ API. Requests need "Authorization: Bearer <token>" (Headers tab below);
-# npm run token -- --sub <uuid> --role analyst mints one. Run an operation with the play button.
-
-query Me {
-  me { id role currentBaseline { yearsClimbing primaryDiscipline } modelOutput { phase sessionsIncluded } }
-}
-
-query RecentSessions {
-  sessions(first: 10) { edges { node { id startedAt status sleepHours energyLevel sessionQuality } } pageInfo { hasNextPage endCursor } }
-}
-
-query Recommendation {
-  recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-    source sessionType prediction { expectedQuality interval { low high } contributions { variable value } }
-    warnings { rule message } suggestions { message expectedGain }
-  }
-}
-
-subscription LiveRecommendation {
-  preSessionRecommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-    type sequence elapsedMs
-    ... on PredictionEvent { prediction { expectedQuality } }
-    ... on RecommendationsEvent { sessionType }
-    ... on RuleOverrideEvent { rule message }
-  }
-}
-`;
 
 /**
  * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
@@ -91,6 +64,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const devToken =
     opened.generatedSecret && !config.production ? await tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }) : null;
 
+  const devHeaders = devToken ? JSON.stringify({ Authorization: `Bearer ${devToken}` }, null, 2) : null;
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -98,10 +72,11 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     renderGraphiQL,
     graphiql: {
       subscriptionsProtocol: 'WS',
-      defaultQuery: DEFAULT_QUERY,
+      defaultQuery: ATHLETE_OPERATIONS,
+      defaultTabs: [ATHLETE_OPERATIONS, ANALYST_OPERATIONS].map((query) => ({ query, headers: devHeaders })),
       title: 'ClimbIQ API',
-      // Development only: GraphiQL opens with the printed analyst token already in its Headers tab.
-      ...(devToken ? { headers: JSON.stringify({ Authorization: `Bearer ${devToken}` }, null, 2) } : {}),
+      // Development only: GraphiQL opens with the printed analyst token already in its Headers tabs.
+      ...(devHeaders ? { headers: devHeaders } : {}),
     },
     logging: false,
     maskedErrors: { maskError },
