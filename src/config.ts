@@ -17,6 +17,8 @@ export interface Config {
   rulesCacheTtlSeconds: number;
   priorsCacheTtlSeconds: number;
   modelCacheTtlSeconds: number;
+  /** Days of nightly model snapshots kept (ModelOutput.history). */
+  modelHistoryRetentionDays: number;
   production: boolean;
 }
 
@@ -74,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
+    modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
     production,
   };
 }

@@ -20,7 +20,7 @@ import { gqlOk } from '../support/client.ts';
 import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres } from '../support/server.ts';
 
 const MIGRATION_ROWS = `SELECT id, migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`;
-const TABLES = ['baseline_assessments', 'climbing_sessions', 'expert_rules', 'model_outputs', 'population_models', 'population_priors', 'population_statistics', 'training_runs', 'users'];
+const TABLES = ['baseline_assessments', 'climbing_sessions', 'expert_rules', 'model_outputs', 'model_snapshots', 'population_models', 'population_priors', 'population_statistics', 'recommendations', 'training_runs', 'users'];
 
 /** Every migration folder with the sha256 of its SQL (the checksum Prisma records). */
 async function expectedMigrations(): Promise<{ name: string; checksum: string }[]> {
@@ -36,7 +36,9 @@ interface Target {
   url: string | null;
   pgliteDir: string;
   factory: SqlMigrationAwareDriverAdapterFactory;
-  query(sql: string): Promise<any[]>;
+  query(sql: string, params?: unknown[]): Promise<any[]>;
+  /** Several statements at once (a migration file). */
+  exec(sql: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -55,7 +57,8 @@ async function freshTarget(kind: TargetKind): Promise<Target> {
       url: null,
       pgliteDir: 'memory://',
       factory: new PrismaPGlite(client),
-      query: async (sql) => (await client.query<any>(sql)).rows,
+      query: async (sql, params) => (await client.query<any>(sql, params)).rows,
+      exec: async (sql) => void (await client.exec(sql)),
       close: () => client.close(),
     };
   }
@@ -67,7 +70,8 @@ async function freshTarget(kind: TargetKind): Promise<Target> {
     url,
     pgliteDir: 'memory://',
     factory: new PrismaPg(pool),
-    query: async (sql) => (await pool.query(sql)).rows,
+    query: async (sql, params) => (await pool.query(sql, params)).rows,
+    exec: async (sql) => void (await pool.query(sql)),
     close: () => pool.end(),
   };
 }
@@ -81,6 +85,51 @@ async function tablesOf(query: Target['query']): Promise<string[]> {
 }
 
 describe.each(KINDS)('migrations on %s', (kind) => {
+  it('the stored-recommendations migration turns each recommendationShown snapshot into a linked, typed record', async () => {
+    const target = await freshTarget(kind);
+    try {
+      const list = await loadMigrationList();
+      const sql = list.migrationDirectories.map((d) => ({ name: d.path, text: d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '' }));
+      const split = sql.findIndex((m) => m.name.endsWith('_stored_recommendations'));
+      for (const m of sql.slice(0, split)) await target.exec(m.text);
+      const user = '11111111-1111-4111-8111-111111111111';
+      const shown = {
+        source: 'MODEL', sessionType: 'VOLUME', override: null,
+        prediction: { expectedQuality: 6.5, rawQuality: 6.4, interval: { low: 3.6, high: 9.4 }, contributions: [{ variable: 'sleepHours', value: 0.3 }], phase: 'LEARNING', confidence: 'MEDIUM' },
+        rulesApplied: ['dehydration_warning'], warnings: [{ rule: 'dehydration_warning', category: 'CONSERVATIVE', message: 'Drink', reason: 'hydrationStatus <= 4 (3)' }],
+        constraints: { sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], include: [], warmupMin: null, maxDurationMin: null, reduceVolume: false, hydrationBreaks: true },
+        suggestions: [], statisticalContext: { insights: ['x'] },
+        personalization: { phase: 'LEARNING', sessionsIncluded: 12, hasBaseline: true, hasPersonalization: true }, generatedAt: '2026-03-01T10:00:00.123Z',
+      };
+      const override = { ...shown, source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required', category: 'SAFETY', sessionType: 'REST_DAY', message: 'Rest' } };
+      await target.exec(`INSERT INTO users (id) VALUES ('${user}')`);
+      const insert = `INSERT INTO climbing_sessions (id, "userId", "sleepHours", "hydrationStatus", "recommendationShown", "updatedAt") VALUES ($1, '${user}', 7.5, 3, $2::jsonb, now())`;
+      const ids = ['a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000003', 'a0000000-0000-4000-8000-000000000004'];
+      await target.query(insert, [ids[0], JSON.stringify(shown)]);
+      await target.query(insert, [ids[1], JSON.stringify(override)]);
+      await target.query(insert, [ids[2], JSON.stringify({ error: 'engine down' })]);
+      await target.query(insert, [ids[3], null]);
+      for (const m of sql.slice(split)) await target.exec(m.text);
+
+      const rows = await target.query(`SELECT s.id AS "sessionId", r.* FROM climbing_sessions s LEFT JOIN recommendations r ON r.id = s."recommendationId" ORDER BY s.id`);
+      expect(rows.map((r) => r.source)).toEqual(['MODEL', 'RULE_OVERRIDE', null, null]);
+      expect(rows[0]).toMatchObject({
+        userId: user, sessionType: 'VOLUME', expectedQuality: 6.5, rawQuality: 6.4, intervalLow: 3.6, intervalHigh: 9.4, confidence: 'MEDIUM', phase: 'LEARNING',
+        modelSessionsIncluded: 12, hasBaseline: true, hasPersonalization: true, checkIn: { sleepHours: 7.5, hydrationStatus: 3 },
+        matchedRules: ['dehydration_warning'], overrideRule: null, warnings: shown.warnings, constraints: shown.constraints, contributions: shown.prediction.contributions,
+        statisticalContext: { insights: ['x'] },
+      });
+      // createdAt is the snapshot's generatedAt (UTC, as Prisma stores timestamps)
+      expect(await target.query(`SELECT "createdAt" = '2026-03-01 10:00:00.123'::timestamp AS same FROM recommendations WHERE source = 'MODEL'`)).toEqual([{ same: true }]);
+      expect(rows[1]).toMatchObject({ expectedQuality: null, intervalLow: null, overrideRule: 'severe_injury_rest_required', overrideCategory: 'SAFETY', overrideMessage: 'Rest' });
+      expect((await target.query(`SELECT count(*)::int AS n FROM recommendations`))[0].n).toBe(2);
+      const columns = await target.query(`SELECT column_name FROM information_schema.columns WHERE table_name = 'climbing_sessions' AND column_name = 'recommendationShown'`);
+      expect(columns).toEqual([]);
+    } finally {
+      await target.close();
+    }
+  }, 120_000); // a fresh database and three migration files applied by hand: over a minute on a loaded shared machine
+
   it('openDatabase().migrate() applies every migration to an empty database, then is a no-op', async () => {
     const expected = await expectedMigrations();
     expect(expected.length).toBeGreaterThan(0);
