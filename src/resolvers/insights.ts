@@ -4,11 +4,10 @@
 import type { Context } from '../context.ts';
 import { standardizedEffects, type StandardizedEffect } from '../engine/effects.ts';
 import { termArray } from '../engine/variables.ts';
-import { Prisma } from '../generated/prisma/client.ts';
+import { Prisma, type ModelPhase } from '../generated/prisma/client.ts';
 import { period } from './filters.ts';
 
 export type TimeBucket = 'DAY' | 'WEEK' | 'MONTH';
-export type ModelPhase = 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
 
 /** The period an Insights object answers for. */
 export interface InsightsPeriod {

@@ -1,5 +1,6 @@
 // insights: the analyst's aggregates over a period. Each selected part runs its own single SQL statement.
 import type { StandardizedEffect } from '../engine/effects.ts';
+import type { ModelPhase } from '../generated/prisma/client.ts';
 import { roundRating } from '../engine/rounding.ts';
 import {
   athletesByPhase,
@@ -9,7 +10,6 @@ import {
   ruleInsights,
   sessionsOverTime,
   type InsightsPeriod,
-  type ModelPhase,
   type RuleInsight,
   type TimeBucketCount,
 } from '../resolvers/insights.ts';

@@ -2,7 +2,7 @@ import type { Context } from '../context.ts';
 import { forbidden } from '../errors.ts';
 import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
-import type { Prisma } from '../generated/prisma/client.ts';
+import type { ModelPhase, Prisma } from '../generated/prisma/client.ts';
 import { sessionsOrderBy } from '../resolvers/sessions.ts';
 import { ModelPhaseEnum, RoleEnum } from './enums.ts';
 import { ClimbingSessionConnection } from './session.ts';
@@ -39,8 +39,6 @@ export const UserRef = builder.prismaObject('User', {
     ),
   }),
 });
-
-type ModelPhase = 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
 
 function usersWhere(ctx: Context, args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
   if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins list users');
