@@ -18,6 +18,7 @@ import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionEx
 import { openServices, startupFailure } from './services.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
+import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './graphiql-examples.ts';
 
 export interface StartOptions {
   config?: Config;
@@ -43,34 +44,6 @@ export interface RunningServer {
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
 /** The development token GraphiQL holds (and the one printed at startup) is short-lived: minted afresh per page. */
 const DEV_TOKEN_LIFETIME = '8h';
-
-const DEFAULT_QUERY = `# ClimbIQ API. Requests need "Authorization: Bearer <token>" (Headers tab below);
-# npm run token -- --sub <uuid> --role analyst mints one. Run an operation with the play button.
-
-query Me {
-  me { id role currentBaseline { yearsClimbing primaryDiscipline } modelOutput { phase sessionsIncluded } }
-}
-
-query RecentSessions {
-  sessions(first: 10) { edges { node { id startedAt status sleepHours energyLevel sessionQuality } } pageInfo { hasNextPage endCursor } }
-}
-
-query Recommendation {
-  recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-    source sessionType prediction { expectedQuality interval { low high } contributions { variable value } }
-    warnings { rule message } suggestions { message expectedGain }
-  }
-}
-
-subscription LiveRecommendation {
-  preSessionRecommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-    type sequence elapsedMs
-    ... on PredictionEvent { prediction { expectedQuality } }
-    ... on RecommendationsEvent { sessionType }
-    ... on RuleOverrideEvent { rule message }
-  }
-}
-`;
 
 /**
  * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
@@ -103,16 +76,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     landingPage: false,
     renderGraphiQL,
     graphiql: config.graphiqlEnabled
-      ? async (request) => ({
-          subscriptionsProtocol: 'WS',
-          defaultQuery: DEFAULT_QUERY,
-          title: 'ClimbIQ API',
-          // Development only: GraphiQL opens with an analyst token in its Headers tab, when the page was asked
+      ? async (request) => {
+          // Development only: GraphiQL opens with an analyst token in its Headers tabs, when the page was asked
           // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
-          ...(devTokens && isLoopback(new URL(request.url).hostname)
-            ? { headers: JSON.stringify({ Authorization: `Bearer ${await devToken()}` }, null, 2) }
-            : {}),
-        })
+          const headers =
+            devTokens && isLoopback(new URL(request.url).hostname)
+              ? JSON.stringify({ Authorization: `Bearer ${await devToken()}` }, null, 2)
+              : undefined;
+          return {
+            subscriptionsProtocol: 'WS' as const,
+            defaultQuery: ATHLETE_OPERATIONS,
+            defaultTabs: [ATHLETE_OPERATIONS, ANALYST_OPERATIONS].map((query) => ({ query, headers })),
+            title: 'ClimbIQ API',
+            ...(headers ? { headers } : {}),
+          };
+        }
       : false,
     cors: corsFor(config),
     maxRequestBodySize: config.maxRequestBodyBytes,

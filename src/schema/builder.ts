@@ -25,6 +25,8 @@ export const builder = new SchemaBuilder<{
     admin: boolean;
   };
   DefaultFieldNullability: false;
+  /** Every connection carries its total (relatedConnection: a number; prismaConnection: a lazy count). */
+  Connection: { totalCount: number | (() => number | Promise<number>) };
 }>({
   // Last, so it wraps innermost: a call refused by authScopes is not counted against the viewer's budget.
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin, RateLimitPlugin],
@@ -64,6 +66,14 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
+
+// Every connection reports how many rows match its filters, not just the page.
+builder.globalConnectionField('totalCount', (t) =>
+  t.int({
+    description: 'Rows matching the filters (all pages)',
+    resolve: (connection) => (typeof connection.totalCount === 'function' ? connection.totalCount() : connection.totalCount),
+  }),
+);
 
 builder.queryType({});
 builder.mutationType({});

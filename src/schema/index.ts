@@ -10,5 +10,6 @@ import './model.ts';
 import './model-quality.ts';
 import './rules.ts';
 import './training.ts';
+import './insights.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

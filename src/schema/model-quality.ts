@@ -53,6 +53,7 @@ builder.queryFields((t) => ({
   modelQuality: t.field({
     type: ModelQualityRef,
     authScopes: { authenticated: true },
+    rateLimit: 'modelQuality',
     description: 'Live model quality over completed, rated sessions linked to a MODEL recommendation. Analysts and admins: everyone (or userId); athletes: themselves only.',
     args: {
       from: t.arg({ type: 'DateTime', description: 'Session startedAt >= from' }),

@@ -1,3 +1,7 @@
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
+import type { FitDiagnostics } from '../engine/bayes.ts';
 import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
 import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
@@ -76,6 +80,21 @@ export const ModelOutputRef = builder.prismaObject('ModelOutput', {
   }),
 });
 
+const FitDiagnosticsRef = builder.objectRef<FitDiagnostics>('FitDiagnostics').implement({
+  description: 'How the nightly variational fit went',
+  fields: (t) => ({
+    iterations: t.exposeInt('iterations', { description: 'Variational sweeps over all athletes' }),
+    converged: t.exposeBoolean('converged'),
+    delta: t.exposeFloat('delta', { description: 'Final change between sweeps' }),
+    elbo: t.exposeFloat('elbo', { description: 'Evidence lower bound (nats) after the last sweep' }),
+    elboTrace: t.exposeFloatList('elboTrace', { description: 'The last values of the ELBO, oldest first' }),
+    usersWithData: t.exposeInt('usersWithData'),
+    sessions: t.exposeInt('sessions'),
+    tau2Prior: t.exposeString('tau2Prior', { description: 'Prior on the between-athlete variances' }),
+    elapsedMs: t.exposeFloat('elapsedMs'),
+  }),
+});
+
 builder.prismaObject('PopulationModel', {
   description: 'Hyperparameters of the last nightly hierarchical fit',
   fields: (t) => ({
@@ -99,7 +118,7 @@ builder.prismaObject('PopulationModel', {
       description: 'tau: how much athletes differ from each other, per variable',
       resolve: (m) => (termArray(m.tau2) ?? []).map((tau2, j) => ({ variable: TERM_NAMES[j], value: Math.sqrt(tau2) })),
     }),
-    diagnostics: t.expose('diagnostics', { type: 'JSON', nullable: true }),
+    diagnostics: t.field({ type: FitDiagnosticsRef, nullable: true, resolve: (m) => (m.diagnostics as FitDiagnostics | null) ?? null }),
   }),
 });
 
@@ -116,6 +135,15 @@ builder.prismaObject('PopulationStatistic', {
   }),
 });
 
+function modelOutputsWhere(ctx: Context, args: { phase?: ModelOutput['phase'] | null; minSessions?: number | null }): Prisma.ModelOutputWhereInput {
+  const viewer = requireViewer(ctx);
+  return {
+    phase: args.phase ?? undefined,
+    sessionsIncluded: args.minSessions != null ? { gte: args.minSessions } : undefined,
+    userId: canReadEveryone(viewer) ? undefined : viewer.id,
+  };
+}
+
 builder.queryFields((t) => ({
   modelOutput: t.prismaField({
     type: 'ModelOutput',
@@ -125,21 +153,21 @@ builder.queryFields((t) => ({
     args: { userId: t.arg.id({ validate: uuid }) },
     resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: readableUserId(ctx, args.userId) } }),
   }),
-  modelOutputs: t.prismaConnection({
-    type: 'ModelOutput',
-    cursor: 'id',
-    authScopes: { authenticated: true },
-    description: 'Model outputs (analysts and admins: everyone; athletes: their own)',
-    args: { phase: t.arg({ type: ModelPhaseEnum }) },
-    resolve: (query, _root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      return ctx.services.prisma.modelOutput.findMany({
-        ...query,
-        where: { phase: args.phase ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
-        orderBy: { id: 'asc' },
-      });
+  modelOutputs: t.prismaConnection(
+    {
+      type: 'ModelOutput',
+      cursor: 'id',
+      authScopes: { authenticated: true },
+      description: 'Model outputs (analysts and admins: everyone; athletes: their own)',
+      args: {
+        phase: t.arg({ type: ModelPhaseEnum }),
+        minSessions: t.arg.int({ validate: z.number().int().min(0, { error: 'must not be negative' }), description: 'sessionsIncluded >= minSessions' }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.modelOutput.count({ where: modelOutputsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findMany({ ...query, where: modelOutputsWhere(ctx, args), orderBy: { id: 'asc' } }),
     },
-  }),
+    builder.connectionObject({ type: ModelOutputRef, name: 'ModelOutputConnection' }),
+  ),
   populationModel: t.prismaField({
     type: 'PopulationModel',
     nullable: true,

@@ -2,10 +2,44 @@ import type { Context } from '../context.ts';
 import { assertAdmin, readableUserId, requireViewer, canReadEveryone } from '../resolvers/access.ts';
 import { modelUpdates, runNightlyTraining, trainUserModel } from '../resolvers/training.ts';
 import type { TrainingSchedule } from '../jobs/training.ts';
+import type { Prisma, TrainingRun } from '../generated/prisma/client.ts';
+import { period } from '../resolvers/filters.ts';
 import { builder } from './builder.ts';
 import { TrainingRunKindEnum, TrainingRunStatusEnum, TrainingTriggerEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 import { ModelOutputRef } from './model.ts';
+
+/** A run's stored timings: stage name + 'Ms' -> milliseconds, and the quick update's path. */
+type StoredTimings = Record<string, number | string>;
+
+function stageTimings(stored: unknown): StoredTimings | null {
+  return stored && typeof stored === 'object' && !Array.isArray(stored) ? (stored as StoredTimings) : null;
+}
+
+const ms = (value: number | string | undefined) => (typeof value === 'number' ? value : null);
+
+const StageTimingRef = builder.objectRef<{ stage: string; ms: number }>('StageTiming').implement({
+  fields: (t) => ({ stage: t.exposeString('stage'), ms: t.exposeFloat('ms') }),
+});
+
+const StageTimingsRef = builder.objectRef<StoredTimings>('StageTimings').implement({
+  description: 'Where the time of a training run went. Null where the kind of run has no such stage.',
+  fields: (t) => ({
+    totalMs: t.float({ nullable: true, resolve: (s) => ms(s.totalMs) }),
+    trainingDataMs: t.float({ nullable: true, description: 'Nightly: reading the sessions into sufficient statistics', resolve: (s) => ms(s.trainingDataMs) }),
+    trainedModelMs: t.float({ nullable: true, description: 'Nightly: the fit and the model writes', resolve: (s) => ms(s.trainedModelMs) }),
+    fitMs: t.float({ nullable: true, description: 'Nightly: the hierarchical fit alone', resolve: (s) => ms(s.fitMs) }),
+    populationStatisticsMs: t.float({ nullable: true, description: 'Nightly: the PopulationStatistic rows', resolve: (s) => ms(s.populationStatisticsMs) }),
+    computeMs: t.float({ nullable: true, description: "Quick update: the model update before it is written", resolve: (s) => ms(s.computeMs) }),
+    path: t.string({ nullable: true, description: 'Quick update: rank1 (one-session step) or recompute', resolve: (s) => (typeof s.path === 'string' ? s.path : null) }),
+    stages: t.field({
+      type: [StageTimingRef],
+      description: 'Every timed stage in the order recorded (totalMs excluded)',
+      resolve: (s) =>
+        Object.entries(s).flatMap(([key, value]) => (key.endsWith('Ms') && key !== 'totalMs' && typeof value === 'number' ? [{ stage: key.slice(0, -2), ms: value }] : [])),
+    }),
+  }),
+});
 
 interface HeldOut {
   n: number;
@@ -45,7 +79,7 @@ const TrainingRunRef = builder.prismaObject('TrainingRun', {
       nullable: true,
       description: "NIGHTLY: the schedule's tick (UTC) this run is for; null for a manual run given no slot",
     }),
-    stageTimings: t.expose('stageTimings', { type: 'JSON', nullable: true, description: 'Milliseconds per stage' }),
+    stageTimings: t.field({ type: StageTimingsRef, nullable: true, description: 'Milliseconds per stage', resolve: (run) => stageTimings(run.stageTimings) }),
     heldOut: t.field({
       type: HeldOutErrorRef,
       nullable: true,
@@ -66,22 +100,42 @@ const TrainingScheduleRef = builder.objectRef<TrainingSchedule>('TrainingSchedul
   }),
 });
 
+interface TrainingRunFilter {
+  kind?: TrainingRun['kind'] | null;
+  status?: TrainingRun['status'] | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+function trainingRunsWhere(ctx: Context, args: TrainingRunFilter): Prisma.TrainingRunWhereInput {
+  const viewer = requireViewer(ctx);
+  return {
+    kind: args.kind ?? undefined,
+    status: args.status ?? undefined,
+    startedAt: period(args.from, args.to),
+    userId: canReadEveryone(viewer) ? undefined : viewer.id,
+  };
+}
+
 builder.queryFields((t) => ({
-  trainingRuns: t.prismaConnection({
-    type: 'TrainingRun',
-    cursor: 'id',
-    authScopes: { authenticated: true },
-    description: 'Newest first. Analysts and admins see every run; athletes their own quick updates and retrains.',
-    args: { kind: t.arg({ type: TrainingRunKindEnum }) },
-    resolve: (query, _root, args, ctx: Context) => {
-      const viewer = requireViewer(ctx);
-      return ctx.services.prisma.trainingRun.findMany({
-        ...query,
-        where: { kind: args.kind ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-      });
+  trainingRuns: t.prismaConnection(
+    {
+      type: 'TrainingRun',
+      cursor: 'id',
+      authScopes: { authenticated: true },
+      description: 'Newest first. Analysts and admins see every run; athletes their own quick updates and retrains.',
+      args: {
+        kind: t.arg({ type: TrainingRunKindEnum }),
+        status: t.arg({ type: TrainingRunStatusEnum }),
+        from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
+        to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.trainingRun.count({ where: trainingRunsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) =>
+        ctx.services.prisma.trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
     },
-  }),
+    builder.connectionObject({ type: TrainingRunRef, name: 'TrainingRunConnection' }),
+  ),
   trainingSchedule: t.field({
     type: TrainingScheduleRef,
     authScopes: { authenticated: true },

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
 import { eventOf, streamWs } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { roundRating } from '../../src/engine/rounding.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -42,10 +43,14 @@ async function rated(token: string, checkIn: Record<string, unknown>, actual: nu
   if (done.source !== 'MODEL') return null;
   const p = eventOf(out.events, 'PREDICTION').prediction!;
   expect(done.expectedQuality).toBe(p.expectedQuality);
-  return { predicted: p.expectedQuality, low: p.interval.low, high: p.interval.high, actual, day };
+  // The API shows 2 decimals; the stored prediction (what modelQuality scores) keeps full precision.
+  const stored = await server.db.prisma.recommendation.findUniqueOrThrow({ where: { id: done.recommendationId } });
+  expect(p.expectedQuality).toBe(roundRating(stored.expectedQuality!));
+  expect(p.interval).toEqual({ low: roundRating(stored.intervalLow!), high: roundRating(stored.intervalHigh!) });
+  return { predicted: stored.expectedQuality!, low: stored.intervalLow!, high: stored.intervalHigh!, actual, day };
 }
 
-/** The figures computed here, from the values the API showed. */
+/** The figures computed here, from the predictions stored and the ratings given. */
 function expected(rows: Scored[]) {
   const n = rows.length;
   const err = rows.map((r) => r.predicted - r.actual);
