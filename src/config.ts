@@ -17,6 +17,8 @@ export interface Config {
   rulesCacheTtlSeconds: number;
   priorsCacheTtlSeconds: number;
   modelCacheTtlSeconds: number;
+  /** Serve the insights page at /insights (default: on in development, off in production). */
+  insightsEnabled: boolean;
   production: boolean;
 }
 
@@ -32,6 +34,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
   }
   return value;
+}
+
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
 }
 
 function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | null {
@@ -74,6 +84,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
+    insightsEnabled: flag(env, 'INSIGHTS_ENABLED', !production),
     production,
   };
 }

@@ -15,6 +15,7 @@ import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { openServices } from './services.ts';
+import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 
@@ -118,6 +119,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
         check: async () => ready && (await db.ping()),
       }),
+      ...(config.insightsEnabled ? [useInsightsPage()] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');
@@ -192,6 +194,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: GraphiQL at ${url}`);
   if (devToken) {
     log(`[API] Development analyst token (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL has it):\n${devToken}`);
+  }
+  if (config.insightsEnabled) {
+    const insightsUrl = url.replace(/\/graphql$/, INSIGHTS_PATH);
+    log(devToken ? `[API] Insights page, signed in as that analyst: ${insightsUrl}#token=${devToken}` : `[API] Insights page at ${insightsUrl}`);
   }
 
   let stopping: Promise<void> | null = null;

@@ -1,0 +1,328 @@
+// The five views: each panel is one GraphQL request of the public API and one chart (or table) of its answer.
+import * as chart from './charts.js';
+import { format } from './charts.js';
+
+const DAY = 86_400_000;
+
+/** A small table: columns are [heading, row => text]. */
+function table(columns, rows) {
+  const el = document.createElement('table');
+  const head = el.createTHead().insertRow();
+  for (const [heading] of columns) head.appendChild(document.createElement('th')).textContent = heading;
+  const body = el.createTBody();
+  for (const row of rows) {
+    const tr = body.insertRow();
+    for (const [, cell] of columns) tr.insertCell().textContent = cell(row);
+  }
+  return el;
+}
+
+/** Bucket size for a period: days for a week, weeks up to about four months, else months. */
+function bucketFor(period) {
+  const days = period.from ? (Date.parse(period.to ?? new Date().toISOString()) - Date.parse(period.from)) / DAY : Infinity;
+  if (days <= 14) return { name: 'DAY', days: 1 };
+  if (days <= 120) return { name: 'WEEK', days: 7 };
+  return { name: 'MONTH', days: 30 };
+}
+
+/**
+ * Consecutive time buckets covering the period (at most 24, the last ending now), for figures that are asked
+ * once per bucket; an open-ended period ("all time") shows the last 12 months.
+ */
+function timeBuckets(period) {
+  const end = period.to ? Date.parse(period.to) : Date.now();
+  const start = period.from ? Date.parse(period.from) : end - 365 * DAY;
+  const step = Math.max(DAY, Math.ceil((end - start) / 24 / DAY) * DAY);
+  const buckets = [];
+  for (let t = end; t > start; t -= step) buckets.unshift({ from: new Date(Math.max(start, t - step)).toISOString(), to: new Date(t).toISOString() });
+  return buckets;
+}
+
+const insightsPart = (selection) => `query Insights($from: DateTime, $to: DateTime) { insights(from: $from, to: $to) { ${selection} } }`;
+
+const NIGHTLY_RUNS = `query NightlyRuns($from: DateTime, $to: DateTime) {
+  trainingRuns(kind: NIGHTLY, from: $from, to: $to, first: 100) {
+    totalCount
+    edges { node { id status startedAt finishedAt usersTrained sessionsUsed stageTimings { stage ms } } }
+  }
+}`;
+
+const MODEL_QUALITY = `query ModelQuality($from: DateTime, $to: DateTime) {
+  modelQuality(from: $from, to: $to) {
+    n rmse mae bias intervalCoverage
+    byPhase { phase n rmse mae bias intervalCoverage calibration { low high n meanPredicted meanActual } }
+  }
+}`;
+
+const HELD_OUT = `query HeldOutError($from: DateTime, $to: DateTime) {
+  trainingRuns(kind: NIGHTLY, status: SUCCEEDED, from: $from, to: $to, first: 100) {
+    edges { node { startedAt heldOut { n rmse mae } } }
+  }
+}`;
+
+const POPULATION = `query Population {
+  populationModel { fittedAt usersIncluded sessionsIncluded sigma }
+  populationStatistics { variable mean std min max n computedAt }
+}`;
+
+const ATHLETE_SESSIONS = `query AthleteSessions($userId: ID!, $from: DateTime, $to: DateTime) {
+  sessions(userId: $userId, status: COMPLETED, from: $from, to: $to, first: 100, orderBy: { field: STARTED_AT, direction: DESC }) {
+    totalCount
+    edges { node { startedAt sessionQuality recommendation { source prediction { expectedQuality interval { low high } } } } }
+  }
+}`;
+
+const ATHLETE_MODEL = `query AthleteModel($userId: ID!) {
+  modelOutput(userId: $userId) {
+    phase sessionsIncluded lastTrainedAt
+    history { fittedAt phase sessionsIncluded coefficients { variable value } }
+  }
+}`;
+
+const ATHLETE_CHOICES = `query AthleteChoices { users(role: ATHLETE, first: 100) { edges { node { id modelOutput { phase sessionsIncluded } } } } }`;
+
+const inPeriod = (period, at) => (!period.from || at >= period.from) && (!period.to || at < period.to);
+
+export const VIEWS = {
+  overview: {
+    title: 'Overview',
+    panels: [
+      {
+        id: 'athletes-by-phase',
+        title: 'Athletes per model phase',
+        load: (ctx) => ctx.query(insightsPart('athletesByPhase { phase count }')).then((d) => d.insights.athletesByPhase),
+        empty: (rows) => rows.every((d) => d.count === 0),
+        render: (rows, width) => chart.athletesByPhase(rows, width),
+      },
+      {
+        id: 'sessions-over-time',
+        title: (ctx) => `Sessions and mean quality per ${bucketFor(ctx.period).name.toLowerCase()}`,
+        load: async (ctx) => {
+          const bucket = bucketFor(ctx.period);
+          const data = await ctx.query(
+            `query SessionsOverTime($from: DateTime, $to: DateTime, $bucket: TimeBucket!) { insights(from: $from, to: $to) { sessionsOverTime(bucket: $bucket) { start count meanQuality } } }`,
+            { bucket: bucket.name },
+          );
+          return { bucket, rows: data.insights.sessionsOverTime };
+        },
+        empty: (data) => data.rows.every((d) => d.count === 0),
+        render: (data, width) => chart.sessionsOverTime(data.rows, width, data.bucket.days),
+      },
+      {
+        id: 'quality-histogram',
+        title: 'Session quality ratings',
+        load: (ctx) => ctx.query(insightsPart('qualityHistogram { quality count }')).then((d) => d.insights.qualityHistogram),
+        empty: (rows) => rows.every((d) => d.count === 0),
+        render: (rows, width) => chart.qualityHistogram(rows, width),
+      },
+      {
+        id: 'training-runs',
+        title: 'Nightly training runs: duration and status',
+        load: (ctx) => ctx.shared('nightly', () => ctx.query(NIGHTLY_RUNS)).then(nightlyRuns),
+        empty: (runs) => runs.length === 0,
+        render: (runs, width) => chart.trainingRunsOverTime(runs, width),
+      },
+      {
+        id: 'training-stages',
+        title: 'Duration by stage, latest 20 nightly runs',
+        load: (ctx) => ctx.shared('nightly', () => ctx.query(NIGHTLY_RUNS)).then(nightlyRuns),
+        empty: (runs) => runs.every((run) => run.stages.length === 0),
+        render: (runs, width) =>
+          chart.trainingRunStages(
+            runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
+            width,
+          ),
+      },
+    ],
+  },
+
+  quality: {
+    title: 'Model quality',
+    panels: [
+      {
+        id: 'quality-summary',
+        title: 'Predictions scored against the ratings that followed',
+        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => d.modelQuality),
+        empty: (q) => q.n === 0,
+        render: (q) =>
+          table(
+            [
+              ['phase', (r) => r.phase ?? 'all'],
+              ['sessions', (r) => String(r.n)],
+              ['RMSE', (r) => format.number(r.rmse)],
+              ['MAE', (r) => format.number(r.mae)],
+              ['bias (predicted - actual)', (r) => format.number(r.bias)],
+              ['inside the 95 % interval', (r) => format.share(r.intervalCoverage)],
+            ],
+            [{ ...q, phase: 'all phases' }, ...q.byPhase.filter((p) => p.n > 0)],
+          ),
+      },
+      {
+        id: 'calibration',
+        title: 'Calibration: mean actual vs mean predicted quality, per phase (dot area: sessions)',
+        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => d.modelQuality.byPhase.flatMap((p) => p.calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase: p.phase })))),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.calibration(rows, width),
+      },
+      {
+        id: 'quality-over-time',
+        title: 'RMSE and 95 % interval coverage over time',
+        load: async (ctx) => {
+          // One aliased modelQuality per bucket, all in one request.
+          const buckets = timeBuckets(ctx.period);
+          const vars = buckets.map((_, i) => `$f${i}: DateTime, $t${i}: DateTime`).join(', ');
+          const fields = buckets.map((_, i) => `b${i}: modelQuality(from: $f${i}, to: $t${i}) { n rmse intervalCoverage }`).join('\n');
+          const variables = Object.fromEntries(buckets.flatMap((b, i) => [[`f${i}`, b.from], [`t${i}`, b.to]]));
+          const data = await ctx.query(`query QualityOverTime(${vars}) { ${fields} }`, variables, { withPeriod: false });
+          return buckets.map((b, i) => ({ start: b.from, ...data[`b${i}`] })).filter((d) => d.n > 0);
+        },
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.qualityOverTime(rows, width),
+      },
+      {
+        id: 'held-out-error',
+        title: 'Nightly held-out error (recent sessions predicted by a fit that did not see them)',
+        load: (ctx) =>
+          ctx.query(HELD_OUT).then((d) =>
+            d.trainingRuns.edges
+              .map((e) => e.node)
+              .filter((run) => run.heldOut && run.heldOut.n > 0)
+              .flatMap((run) => [
+                { at: new Date(run.startedAt), measure: 'RMSE', value: run.heldOut.rmse, n: run.heldOut.n },
+                { at: new Date(run.startedAt), measure: 'MAE', value: run.heldOut.mae, n: run.heldOut.n },
+              ]),
+          ),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.heldOutError(rows, width),
+      },
+    ],
+  },
+
+  population: {
+    title: 'Population model',
+    panels: [
+      {
+        id: 'effects',
+        title: 'Effect of one SD of each variable on session quality: 95 % interval, and how much athletes differ (band)',
+        load: (ctx) => ctx.query(insightsPart('effects { variable perSd lower upper betweenAthleteSd }')).then((d) => d.insights.effects),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.forest(rows, width),
+      },
+      {
+        id: 'population-statistics',
+        title: 'Population statistics',
+        load: (ctx) => ctx.query(POPULATION, {}, { withPeriod: false }),
+        empty: (d) => !d.populationModel && d.populationStatistics.length === 0,
+        render: (d) => {
+          const fit = d.populationModel;
+          const summary = document.createElement('p');
+          summary.textContent = fit
+            ? `Last nightly fit ${format.dateTime(fit.fittedAt)} UTC: ${fit.usersIncluded} athletes, ${fit.sessionsIncluded} sessions, residual sd ${format.number(fit.sigma)}.`
+            : 'No nightly fit yet.';
+          return [
+            summary,
+            table(
+              [
+                ['variable', (r) => r.variable],
+                ['mean', (r) => format.number(r.mean)],
+                ['sd', (r) => format.number(r.std)],
+                ['min', (r) => format.number(r.min)],
+                ['max', (r) => format.number(r.max)],
+                ['sessions', (r) => String(r.n)],
+              ],
+              d.populationStatistics,
+            ),
+          ];
+        },
+      },
+    ],
+  },
+
+  rules: {
+    title: 'Rules',
+    panels: [
+      {
+        id: 'rule-matches',
+        title: 'How often each rule matched',
+        load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.ruleMatches(rows, width),
+      },
+      {
+        id: 'rule-quality',
+        title: 'Mean quality of the sessions where each rule matched, against the sessions where it did not',
+        load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.ruleQuality(rows, width),
+      },
+    ],
+  },
+
+  athlete: {
+    title: 'One athlete',
+    needsAthlete: true,
+    choices: (ctx) =>
+      ctx.query(ATHLETE_CHOICES, {}, { withPeriod: false }).then((d) =>
+        d.users.edges.map(({ node }) => ({ id: node.id, label: node.modelOutput ? `${node.modelOutput.phase}, ${node.modelOutput.sessionsIncluded} sessions` : 'no model yet' })),
+      ),
+    panels: [
+      {
+        id: 'athlete-predictions',
+        title: 'Predicted (with 95 % interval) vs actual session quality',
+        load: (ctx) =>
+          ctx.query(ATHLETE_SESSIONS, { userId: ctx.athlete }).then((d) =>
+            d.sessions.edges
+              .map(({ node }) => {
+                const prediction = node.recommendation?.prediction;
+                return {
+                  startedAt: node.startedAt,
+                  sessionQuality: node.sessionQuality,
+                  expectedQuality: prediction?.expectedQuality ?? null,
+                  low: prediction?.interval?.low ?? null,
+                  high: prediction?.interval?.high ?? null,
+                };
+              })
+              .reverse(),
+          ),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.athletePredictions(rows, width),
+      },
+      {
+        id: 'athlete-coefficients',
+        title: 'Coefficient history (nightly fits)',
+        load: (ctx) =>
+          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }, { withPeriod: false })).then((d) =>
+            (d.modelOutput?.history ?? [])
+              .filter((h) => inPeriod(ctx.period, h.fittedAt))
+              .flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
+          ),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.coefficientHistory(rows, width),
+      },
+      {
+        id: 'athlete-phases',
+        title: 'Model phase over time (rings: a change of phase)',
+        load: (ctx) =>
+          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }, { withPeriod: false })).then((d) =>
+            (d.modelOutput?.history ?? [])
+              .filter((h) => inPeriod(ctx.period, h.fittedAt))
+              .map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded })),
+          ),
+        empty: (rows) => rows.length === 0,
+        render: (rows, width) => chart.phaseChanges(rows, width),
+      },
+    ],
+  },
+};
+
+function nightlyRuns(data) {
+  return data.trainingRuns.edges
+    .map(({ node }) => ({
+      ...node,
+      durationMs: node.finishedAt ? Date.parse(node.finishedAt) - Date.parse(node.startedAt) : 0,
+      stages: node.stageTimings ?? [],
+    }))
+    .reverse(); // oldest first
+}
+
+const matchedRules = (data) => data.insights.rules.filter((r) => r.matched > 0).sort((a, b) => b.matched - a.matched);
