@@ -242,7 +242,10 @@ async function show() {
   content.replaceChildren(...children, ...figures);
 
   await Promise.all(panels.map((panel, i) => renderPanel(panel, figures[i], ctx)));
-  if (!controller.signal.aborted) content.dataset.state = 'done';
+  if (controller.signal.aborted) return;
+  content.dataset.state = 'done';
+  // "<view> done": when every panel of the view has settled (read by scripts/bench-insights.ts).
+  performance.mark(`${name} done`);
 }
 
 window.addEventListener('hashchange', () => void show());
