@@ -171,19 +171,13 @@ export async function recommend(ctx: Context, checkIn: CheckIn): Promise<Recomme
   return { ...out, generatedAt: new Date() } as Recommendation;
 }
 
-/** startSession runs the same engine on the check-in and stores what the athlete was told. */
+/** startSession runs the same engine on the check-in (storing it: interim, see the store). */
 export async function startSessionWithRecommendation<T>(
   ctx: Context,
   input: StartSessionInput,
   query: object,
-  start: (ctx: Context, input: StartSessionInput, query: object, shown: unknown) => Promise<T>,
+  start: (ctx: Context, input: StartSessionInput, query: object, recommendationId?: string) => Promise<T>,
 ): Promise<T> {
   requireViewer(ctx);
-  const { startedAt: _s, location: _l, isOutdoor: _o, plannedDurationMin: _d, preSessionData: _p, ...checkIn } = input;
-  // The advice is a snapshot for analysts; a failure to compute it must not stop the athlete checking in.
-  const shown = await recommend(ctx, checkIn).then(
-    (r) => JSON.parse(JSON.stringify(r)) as unknown,
-    (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
-  );
-  return start(ctx, input, query, shown);
+  return start(ctx, input, query, undefined);
 }

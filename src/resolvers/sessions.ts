@@ -3,6 +3,7 @@ import type { Context } from '../context.ts';
 import { AppError, badInput, conflict, notFound } from '../errors.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { CheckIn, Niggle } from '../engine/variables.ts';
+import { period } from './filters.ts';
 import { assertCanRead, assertCanWrite, canReadEveryone, requireViewer } from './access.ts';
 
 type Query = { include?: Prisma.ClimbingSessionInclude; select?: Prisma.ClimbingSessionSelect };
@@ -79,7 +80,7 @@ function checkEndedAt(startedAt: Date, endedAt: Date | null | undefined): void {
   if (endedAt && endedAt.getTime() < startedAt.getTime()) throw badInput('endedAt', 'endedAt must not be before the session started');
 }
 
-export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationShown?: unknown) {
+export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationId?: string) {
   const viewer = requireViewer(ctx);
   assertCanWrite(ctx, viewer.id);
   const data = checkInData(input) as Prisma.ClimbingSessionUncheckedCreateInput;
@@ -90,7 +91,7 @@ export async function startSession(ctx: Context, input: StartSessionInput, query
       startedAt: input.startedAt ?? undefined,
       userId: viewer.id,
       status: 'ACTIVE',
-      recommendationShown: json(recommendationShown),
+      recommendationId,
     },
   });
 }
@@ -176,6 +177,14 @@ export interface SessionFilter {
   status?: 'ACTIVE' | 'COMPLETED' | 'CANCELLED' | null;
   from?: Date | null;
   to?: Date | null;
+  sessionType?: CheckIn['plannedSessionType'];
+  qualityMin?: number | null;
+  qualityMax?: number | null;
+}
+
+export interface SessionOrder {
+  field: 'STARTED_AT' | 'QUALITY';
+  direction: 'ASC' | 'DESC';
 }
 
 /** Where-clause for `sessions`: athletes only ever see their own; analysts and admins everyone's (or one user's). */
@@ -188,10 +197,23 @@ export function sessionsWhere(ctx: Context, filter: SessionFilter): Prisma.Climb
   } else if (!canReadEveryone(viewer)) {
     userId = viewer.id;
   }
-  if (filter.from && filter.to && filter.from > filter.to) throw badInput('from', 'from must not be after to');
+  const { qualityMin, qualityMax } = filter;
+  if (qualityMin != null && qualityMax != null && qualityMin > qualityMax) throw badInput('qualityMin', 'qualityMin must not be above qualityMax');
   return {
     userId,
     status: filter.status ?? undefined,
-    startedAt: filter.from || filter.to ? { gte: filter.from ?? undefined, lte: filter.to ?? undefined } : undefined,
+    sessionType: filter.sessionType ?? undefined,
+    startedAt: period(filter.from, filter.to),
+    sessionQuality: qualityMin != null || qualityMax != null ? { gte: qualityMin ?? undefined, lte: qualityMax ?? undefined } : undefined,
   };
+}
+
+/**
+ * A total order for cursor pagination: the chosen field, then startedAt and id as tie-breaks (cursors are ids,
+ * so rows with equal values must still have one fixed position). Unrated sessions come last either way.
+ */
+export function sessionsOrderBy(order: SessionOrder | null | undefined): Prisma.ClimbingSessionOrderByWithRelationInput[] {
+  const sort = order?.direction === 'ASC' ? 'asc' : 'desc';
+  const tail: Prisma.ClimbingSessionOrderByWithRelationInput[] = [{ startedAt: sort }, { id: sort }];
+  return order?.field === 'QUALITY' ? [{ sessionQuality: { sort, nulls: 'last' } }, ...tail] : tail;
 }

@@ -24,6 +24,8 @@ export const builder = new SchemaBuilder<{
     admin: boolean;
   };
   DefaultFieldNullability: false;
+  /** Every connection carries its total (relatedConnection: a number; prismaConnection: a lazy count). */
+  Connection: { totalCount: number | (() => number | Promise<number>) };
 }>({
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin],
   defaultFieldNullability: false,
@@ -68,6 +70,14 @@ export const builder = new SchemaBuilder<{
 
 builder.addScalarType('DateTime', DateTimeResolver);
 builder.addScalarType('JSON', JSONResolver);
+
+// Every connection reports how many rows match its filters, not just the page.
+builder.globalConnectionField('totalCount', (t) =>
+  t.int({
+    description: 'Rows matching the filters (all pages)',
+    resolve: (connection) => (typeof connection.totalCount === 'function' ? connection.totalCount() : connection.totalCount),
+  }),
+);
 
 builder.queryType({});
 builder.mutationType({});

@@ -17,3 +17,4 @@ export const RuleCategoryEnum = builder.enumType(E.RuleCategory, { name: 'RuleCa
 export const TrainingRunKindEnum = builder.enumType(E.TrainingRunKind, { name: 'TrainingRunKind' });
 export const TrainingRunStatusEnum = builder.enumType(E.TrainingRunStatus, { name: 'TrainingRunStatus' });
 export const TrainingTriggerEnum = builder.enumType(E.TrainingTrigger, { name: 'TrainingTrigger' });
+export const OrderDirectionEnum = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });

@@ -9,5 +9,6 @@ import './recommendation.ts';
 import './model.ts';
 import './rules.ts';
 import './training.ts';
+import './insights.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

@@ -1,3 +1,6 @@
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
 import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
 import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
@@ -90,6 +93,15 @@ builder.prismaObject('PopulationStatistic', {
   }),
 });
 
+function modelOutputsWhere(ctx: Context, args: { phase?: ModelOutput['phase'] | null; minSessions?: number | null }): Prisma.ModelOutputWhereInput {
+  const viewer = requireViewer(ctx);
+  return {
+    phase: args.phase ?? undefined,
+    sessionsIncluded: args.minSessions != null ? { gte: args.minSessions } : undefined,
+    userId: canReadEveryone(viewer) ? undefined : viewer.id,
+  };
+}
+
 builder.queryFields((t) => ({
   modelOutput: t.prismaField({
     type: 'ModelOutput',
@@ -99,21 +111,21 @@ builder.queryFields((t) => ({
     args: { userId: t.arg.id({ validate: uuid }) },
     resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: readableUserId(ctx, args.userId) } }),
   }),
-  modelOutputs: t.prismaConnection({
-    type: 'ModelOutput',
-    cursor: 'id',
-    authScopes: { authenticated: true },
-    description: 'Model outputs (analysts and admins: everyone; athletes: their own)',
-    args: { phase: t.arg({ type: ModelPhaseEnum }) },
-    resolve: (query, _root, args, ctx) => {
-      const viewer = requireViewer(ctx);
-      return ctx.services.prisma.modelOutput.findMany({
-        ...query,
-        where: { phase: args.phase ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
-        orderBy: { id: 'asc' },
-      });
+  modelOutputs: t.prismaConnection(
+    {
+      type: 'ModelOutput',
+      cursor: 'id',
+      authScopes: { authenticated: true },
+      description: 'Model outputs (analysts and admins: everyone; athletes: their own)',
+      args: {
+        phase: t.arg({ type: ModelPhaseEnum }),
+        minSessions: t.arg.int({ validate: z.number().int().min(0, { error: 'must not be negative' }), description: 'sessionsIncluded >= minSessions' }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.modelOutput.count({ where: modelOutputsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findMany({ ...query, where: modelOutputsWhere(ctx, args), orderBy: { id: 'asc' } }),
     },
-  }),
+    builder.connectionObject({ type: ModelOutputRef, name: 'ModelOutputConnection' }),
+  ),
   populationModel: t.prismaField({
     type: 'PopulationModel',
     nullable: true,

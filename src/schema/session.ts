@@ -5,6 +5,7 @@ import {
   completeSession,
   deleteSession,
   readSession,
+  sessionsOrderBy,
   sessionsWhere,
   startSession,
   updateSession,
@@ -15,7 +16,7 @@ import {
 import { startSessionWithRecommendation } from '../resolvers/recommendation.ts';
 import { builder } from './builder.ts';
 import { registryInputType, type InputFields } from './check-in.ts';
-import { IntensityEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
+import { IntensityEnum, OrderDirectionEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 
 const text = (max: number) => z.string().max(max, { error: `must be at most ${max} characters` });
@@ -61,7 +62,6 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
       notes: t.exposeString('notes', { nullable: true }),
       deviatedFromPlan: t.exposeBoolean('deviatedFromPlan'),
       deviationReason: t.exposeString('deviationReason', { nullable: true }),
-      recommendationShown: t.expose('recommendationShown', { type: 'JSON', nullable: true, description: 'Snapshot of the recommendation the athlete saw at check-in' }),
       recommendationFollowed: t.exposeBoolean('recommendationFollowed', { nullable: true }),
       preSessionData: t.expose('preSessionData', { type: 'JSON', nullable: true }),
       postSessionData: t.expose('postSessionData', { type: 'JSON', nullable: true }),
@@ -70,6 +70,20 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
     };
   },
 });
+
+/** The one connection type of session lists (Query.sessions, User.sessions). */
+export const ClimbingSessionConnection = builder.connectionObject({ type: ClimbingSessionRef, name: 'ClimbingSessionConnection' });
+
+const SessionOrderFieldEnum = builder.enumType('SessionOrderField', { values: ['STARTED_AT', 'QUALITY'] as const });
+const SessionOrderInput = builder.inputType('SessionOrder', {
+  description: 'Ties are broken by startedAt, then id, in the same direction; unrated sessions come last',
+  fields: (t) => ({
+    field: t.field({ type: SessionOrderFieldEnum, required: true }),
+    direction: t.field({ type: OrderDirectionEnum, required: true, defaultValue: 'DESC' }),
+  }),
+});
+
+const quality = z.number().int({ error: 'must be a whole number between 1 and 10' }).min(1, { error: 'must be a whole number between 1 and 10' }).max(10, { error: 'must be a whole number between 1 and 10' });
 
 const StartSessionInputType = registryInputType('StartSessionInput', {
   description: 'Check-in and plan; the session starts ACTIVE.',
@@ -118,24 +132,28 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true, validate: uuid }) },
     resolve: (query, _root, args, ctx) => readSession(ctx, args.id, query),
   }),
-  sessions: t.prismaConnection({
-    type: 'ClimbingSession',
-    cursor: 'id',
-    authScopes: { authenticated: true },
-    description: 'Sessions, newest first (max 100 a page). Athletes see only their own.',
-    args: {
-      userId: t.arg.id({ validate: uuid }),
-      status: t.arg({ type: SessionStatusEnum }),
-      from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
-      to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
+  sessions: t.prismaConnection(
+    {
+      type: 'ClimbingSession',
+      cursor: 'id',
+      authScopes: { authenticated: true },
+      description: 'Sessions, newest first unless orderBy says otherwise (max 100 a page). Athletes see only their own.',
+      args: {
+        userId: t.arg.id({ validate: uuid }),
+        status: t.arg({ type: SessionStatusEnum }),
+        from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
+        to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
+        sessionType: t.arg({ type: SessionTypeEnum, description: 'The session type actually done' }),
+        qualityMin: t.arg.int({ validate: quality, description: 'sessionQuality >= qualityMin (unrated sessions never match)' }),
+        qualityMax: t.arg.int({ validate: quality, description: 'sessionQuality <= qualityMax' }),
+        orderBy: t.arg({ type: SessionOrderInput, description: 'Default: STARTED_AT DESC' }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.climbingSession.count({ where: sessionsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) =>
+        ctx.services.prisma.climbingSession.findMany({ ...query, where: sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
     },
-    resolve: (query, _root, args, ctx) =>
-      ctx.services.prisma.climbingSession.findMany({
-        ...query,
-        where: sessionsWhere(ctx, args),
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-      }),
-  }),
+    ClimbingSessionConnection,
+  ),
 }));
 
 builder.mutationFields((t) => ({

@@ -2,6 +2,8 @@ import type { Context } from '../context.ts';
 import { assertAdmin, readableUserId, requireViewer, canReadEveryone } from '../resolvers/access.ts';
 import { modelUpdates, runNightlyTraining, trainUserModel } from '../resolvers/training.ts';
 import type { TrainingSchedule } from '../jobs/training.ts';
+import type { Prisma, TrainingRun } from '../generated/prisma/client.ts';
+import { period } from '../resolvers/filters.ts';
 import { builder } from './builder.ts';
 import { TrainingRunKindEnum, TrainingRunStatusEnum, TrainingTriggerEnum } from './enums.ts';
 import { uuid } from './ids.ts';
@@ -35,22 +37,42 @@ const TrainingScheduleRef = builder.objectRef<TrainingSchedule>('TrainingSchedul
   }),
 });
 
+interface TrainingRunFilter {
+  kind?: TrainingRun['kind'] | null;
+  status?: TrainingRun['status'] | null;
+  from?: Date | null;
+  to?: Date | null;
+}
+
+function trainingRunsWhere(ctx: Context, args: TrainingRunFilter): Prisma.TrainingRunWhereInput {
+  const viewer = requireViewer(ctx);
+  return {
+    kind: args.kind ?? undefined,
+    status: args.status ?? undefined,
+    startedAt: period(args.from, args.to),
+    userId: canReadEveryone(viewer) ? undefined : viewer.id,
+  };
+}
+
 builder.queryFields((t) => ({
-  trainingRuns: t.prismaConnection({
-    type: 'TrainingRun',
-    cursor: 'id',
-    authScopes: { authenticated: true },
-    description: 'Newest first. Analysts and admins see every run; athletes their own quick updates and retrains.',
-    args: { kind: t.arg({ type: TrainingRunKindEnum }) },
-    resolve: (query, _root, args, ctx: Context) => {
-      const viewer = requireViewer(ctx);
-      return ctx.services.prisma.trainingRun.findMany({
-        ...query,
-        where: { kind: args.kind ?? undefined, userId: canReadEveryone(viewer) ? undefined : viewer.id },
-        orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
-      });
+  trainingRuns: t.prismaConnection(
+    {
+      type: 'TrainingRun',
+      cursor: 'id',
+      authScopes: { authenticated: true },
+      description: 'Newest first. Analysts and admins see every run; athletes their own quick updates and retrains.',
+      args: {
+        kind: t.arg({ type: TrainingRunKindEnum }),
+        status: t.arg({ type: TrainingRunStatusEnum }),
+        from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
+        to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.trainingRun.count({ where: trainingRunsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) =>
+        ctx.services.prisma.trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
     },
-  }),
+    builder.connectionObject({ type: TrainingRunRef, name: 'TrainingRunConnection' }),
+  ),
   trainingSchedule: t.field({
     type: TrainingScheduleRef,
     authScopes: { authenticated: true },

@@ -1,7 +1,11 @@
 import type { Context } from '../context.ts';
+import { forbidden } from '../errors.ts';
 import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
-import { RoleEnum } from './enums.ts';
+import type { Prisma } from '../generated/prisma/client.ts';
+import { sessionsOrderBy } from '../resolvers/sessions.ts';
+import { ModelPhaseEnum, RoleEnum } from './enums.ts';
+import { ClimbingSessionConnection } from './session.ts';
 import { uuid } from './ids.ts';
 
 export const UserRef = builder.prismaObject('User', {
@@ -23,13 +27,28 @@ export const UserRef = builder.prismaObject('User', {
       description: "This athlete's trained model (null until the first training)",
       resolve: (_query, user, _args, ctx) => ctx.loaders.modelOutput.load(user.id),
     }),
-    sessions: t.relatedConnection('sessions', {
-      cursor: 'id',
-      description: 'Sessions, newest first',
-      query: () => ({ orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
-    }),
+    sessions: t.relatedConnection(
+      'sessions',
+      {
+        cursor: 'id',
+        description: 'Sessions, newest first',
+        totalCount: true,
+        query: () => ({ orderBy: sessionsOrderBy(null) }),
+      },
+      ClimbingSessionConnection,
+    ),
   }),
 });
+
+type ModelPhase = 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
+
+function usersWhere(ctx: Context, args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
+  if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins list users');
+  const { phase } = args;
+  const byPhase: Prisma.UserWhereInput | undefined =
+    phase === 'COLD_START' ? { OR: [{ modelOutput: { is: null } }, { modelOutput: { is: { phase } } }] } : phase ? { modelOutput: { is: { phase } } } : undefined;
+  return { role: args.role ?? undefined, ...byPhase };
+}
 
 builder.queryFields((t) => ({
   me: t.prismaField({
@@ -45,14 +64,20 @@ builder.queryFields((t) => ({
     args: { id: t.arg.id({ required: true, validate: uuid }) },
     resolve: (query, _root, args, ctx) => ctx.services.prisma.user.findUnique({ ...query, where: { id: readableUserId(ctx, args.id) } }),
   }),
-  users: t.prismaConnection({
-    type: 'User',
-    cursor: 'id',
-    authScopes: { reader: true },
-    description: 'Every user (analysts and admins)',
-    resolve: (query, _root, _args, ctx) => {
-      if (!canReadEveryone(requireViewer(ctx))) return [];
-      return ctx.services.prisma.user.findMany({ ...query, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+  users: t.prismaConnection(
+    {
+      type: 'User',
+      cursor: 'id',
+      authScopes: { reader: true },
+      description: 'Every user, oldest first (analysts and admins)',
+      args: {
+        role: t.arg({ type: RoleEnum }),
+        phase: t.arg({ type: ModelPhaseEnum, description: "The athlete's model phase (COLD_START includes users never trained)" }),
+      },
+      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx) =>
+        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(ctx, args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
     },
-  }),
+    builder.connectionObject({ type: UserRef, name: 'UserConnection' }),
+  ),
 }));

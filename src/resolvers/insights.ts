@@ -1,0 +1,142 @@
+// The analyst's aggregates (issue 8 section 3). Each part is one SQL statement computed by the database:
+// session counts and qualities come from the daily rollups (session_quality_days, session_rule_days, kept by
+// triggers), plus the raw sessions of the period's partial first and last days, so any from..to is exact.
+import type { Context } from '../context.ts';
+import { standardizedEffects, type StandardizedEffect } from '../engine/effects.ts';
+import { termArray } from '../engine/variables.ts';
+import { Prisma } from '../generated/prisma/client.ts';
+import { period } from './filters.ts';
+
+export type TimeBucket = 'DAY' | 'WEEK' | 'MONTH';
+export type ModelPhase = 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
+
+/** The period an Insights object answers for. */
+export interface InsightsPeriod {
+  from: Date | null;
+  to: Date | null;
+}
+
+const DAY_MS = 86_400_000;
+const floorDay = (d: Date) => new Date(Math.floor(d.getTime() / DAY_MS) * DAY_MS);
+const ceilDay = (d: Date) => new Date(Math.ceil(d.getTime() / DAY_MS) * DAY_MS);
+
+export function insightsPeriod(from?: Date | null, to?: Date | null): InsightsPeriod {
+  period(from, to);
+  return { from: from ?? null, to: to ?? null };
+}
+
+/**
+ * (day or startedAt, quality, sessions) of the completed, rated sessions started in the period: whole UTC days
+ * [ceil(from), floor(to)) from `rollup`, the partial days at either end from climbing_sessions. `rule` adds the
+ * rule column (per matched rule of the linked recommendation).
+ */
+function countedSessions(p: InsightsPeriod, perRule: boolean): Prisma.Sql {
+  const wholeFrom = p.from ? ceilDay(p.from) : null;
+  const wholeTo = p.to ? floorDay(p.to) : null;
+  const rollup = perRule ? Prisma.sql`SELECT "day"::timestamp AS at, "rule", "quality", "sessions" FROM "session_rule_days"` : Prisma.sql`SELECT "day"::timestamp AS at, "quality", "sessions" FROM "session_quality_days"`;
+  const raw = perRule
+    ? Prisma.sql`SELECT s."startedAt" AS at, r.rule, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s
+        JOIN "recommendations" rec ON rec."id" = s."recommendationId" CROSS JOIN LATERAL unnest(rec."matchedRules") AS r(rule)`
+    : Prisma.sql`SELECT s."startedAt" AS at, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s`;
+  const rated = Prisma.sql`s."status" = 'COMPLETED' AND s."sessionQuality" IS NOT NULL`;
+  const parts = [
+    Prisma.sql`${rollup} WHERE "sessions" <> 0
+      ${wholeFrom ? Prisma.sql`AND "day" >= ${wholeFrom}::date` : Prisma.empty}
+      ${wholeTo ? Prisma.sql`AND "day" < ${wholeTo}::date` : Prisma.empty}`,
+  ];
+  if (p.from && wholeFrom) {
+    parts.push(Prisma.sql`${raw} WHERE ${rated} AND s."startedAt" >= ${p.from} AND s."startedAt" < ${wholeFrom}
+      ${p.to ? Prisma.sql`AND s."startedAt" <= ${p.to}` : Prisma.empty}`);
+  }
+  if (p.to && wholeTo) {
+    // Starts at the later of floor(to) and ceil(from): within one day the head part above has it all.
+    const tailFrom = wholeFrom && wholeFrom > wholeTo ? wholeFrom : wholeTo;
+    parts.push(Prisma.sql`${raw} WHERE ${rated} AND s."startedAt" >= ${tailFrom} AND s."startedAt" <= ${p.to}`);
+  }
+  return Prisma.join(parts, ' UNION ALL ');
+}
+
+const BUCKET_UNIT: Record<TimeBucket, string> = { DAY: 'day', WEEK: 'week', MONTH: 'month' };
+
+export interface TimeBucketCount {
+  start: Date;
+  count: number;
+  meanQuality: number | null;
+}
+
+/** Sessions per UTC day, ISO week (from Monday) or month, every bucket from the first to the last with sessions. */
+export async function sessionsOverTime(ctx: Context, p: InsightsPeriod, bucket: TimeBucket): Promise<TimeBucketCount[]> {
+  const unit = BUCKET_UNIT[bucket];
+  return ctx.services.prisma.$queryRaw<TimeBucketCount[]>`
+    WITH counted AS (${countedSessions(p, false)}),
+    buckets AS (
+      SELECT date_trunc(${unit}, at) AS start, sum(sessions)::int AS count, sum(quality * sessions)::float8 / sum(sessions) AS mean
+      FROM counted GROUP BY 1
+    )
+    SELECT g.start, COALESCE(b.count, 0) AS count, b.mean AS "meanQuality"
+    FROM generate_series((SELECT min(start) FROM buckets), (SELECT max(start) FROM buckets), ${`1 ${unit}`}::interval) AS g(start)
+    LEFT JOIN buckets b ON b.start = g.start
+    ORDER BY g.start`;
+}
+
+/** Completed sessions per quality 1-10 (every quality listed, zeros included). */
+export async function qualityHistogram(ctx: Context, p: InsightsPeriod): Promise<{ quality: number; count: number }[]> {
+  return ctx.services.prisma.$queryRaw`
+    WITH counted AS (${countedSessions(p, false)})
+    SELECT q.quality, COALESCE(sum(c.sessions), 0)::int AS count
+    FROM generate_series(1, 10) AS q(quality) LEFT JOIN counted c ON c.quality = q.quality
+    GROUP BY q.quality ORDER BY q.quality`;
+}
+
+export interface RuleInsight {
+  name: string;
+  matched: number;
+  meanQuality: number;
+  meanQualityOthers: number | null;
+}
+
+/**
+ * Per rule matched at least once: the completed sessions of the period whose recommendation matched it, their
+ * mean quality, and the mean quality of all the period's other completed sessions. Most matched first.
+ */
+export async function ruleInsights(ctx: Context, p: InsightsPeriod): Promise<RuleInsight[]> {
+  return ctx.services.prisma.$queryRaw`
+    WITH ruled AS (${countedSessions(p, true)}),
+    counted AS (${countedSessions(p, false)}),
+    total AS (SELECT COALESCE(sum(sessions), 0) AS n, COALESCE(sum(quality * sessions), 0) AS q FROM counted),
+    per_rule AS (SELECT rule, sum(sessions) AS n, sum(quality * sessions) AS q FROM ruled GROUP BY rule HAVING sum(sessions) > 0)
+    SELECT r.rule AS name, r.n::int AS matched, r.q::float8 / r.n AS "meanQuality",
+      (t.q - r.q)::float8 / NULLIF(t.n - r.n, 0) AS "meanQualityOthers"
+    FROM per_rule r CROSS JOIN total t
+    ORDER BY r.n DESC, r.rule`;
+}
+
+/** Athletes per current model phase (never trained: COLD_START); every phase listed. */
+export async function athletesByPhase(ctx: Context): Promise<{ phase: ModelPhase; count: number }[]> {
+  return ctx.services.prisma.$queryRaw`
+    SELECT p.phase::text AS phase, count(a.id)::int AS count
+    FROM unnest(enum_range(NULL::"ModelPhase")) AS p(phase)
+    LEFT JOIN (
+      SELECT u."id", COALESCE(m."phase", 'COLD_START'::"ModelPhase") AS phase
+      FROM "users" u LEFT JOIN "model_outputs" m ON m."userId" = u."id" WHERE u."role" = 'ATHLETE'
+    ) a ON a.phase = p.phase
+    GROUP BY p.phase ORDER BY p.phase`;
+}
+
+/**
+ * Standardized population effects of the nightly fit in force at the end of the period (the latest fitted at or
+ * before `to`), scaled by the observed sd of each variable; [] before the first fit.
+ */
+export async function populationEffects(ctx: Context, p: InsightsPeriod): Promise<StandardizedEffect[]> {
+  const rows = await ctx.services.prisma.$queryRaw<{ mu: unknown; muSd: unknown; tau2: unknown; sd: Record<string, number> | null }[]>`
+    SELECT m."mu", m."muSd", m."tau2", (SELECT json_object_agg(s."variable", s."std") FROM "population_statistics" s) AS sd
+    FROM "population_models" m
+    ${p.to ? Prisma.sql`WHERE m."fittedAt" <= ${p.to}` : Prisma.empty}
+    ORDER BY m."fittedAt" DESC LIMIT 1`;
+  const row = rows[0];
+  const mu = termArray(row?.mu);
+  const muSd = termArray(row?.muSd);
+  const tau2 = termArray(row?.tau2);
+  if (!row || !mu || !muSd || !tau2) return [];
+  return standardizedEffects(mu, muSd, tau2, row.sd ?? {});
+}

@@ -1,0 +1,106 @@
+// insights: the analyst's aggregates over a period. Each selected part runs its own single SQL statement.
+import type { StandardizedEffect } from '../engine/effects.ts';
+import { roundRating } from '../engine/rounding.ts';
+import {
+  athletesByPhase,
+  insightsPeriod,
+  populationEffects,
+  qualityHistogram,
+  ruleInsights,
+  sessionsOverTime,
+  type InsightsPeriod,
+  type ModelPhase,
+  type RuleInsight,
+  type TimeBucketCount,
+} from '../resolvers/insights.ts';
+import { builder } from './builder.ts';
+import { ModelPhaseEnum } from './enums.ts';
+
+const TimeBucketEnum = builder.enumType('TimeBucket', {
+  description: 'UTC calendar buckets; a WEEK starts on Monday',
+  values: ['DAY', 'WEEK', 'MONTH'] as const,
+});
+
+const PhaseCountRef = builder.objectRef<{ phase: ModelPhase; count: number }>('PhaseCount').implement({
+  fields: (t) => ({ phase: t.expose('phase', { type: ModelPhaseEnum }), count: t.exposeInt('count') }),
+});
+
+const TimeBucketCountRef = builder.objectRef<TimeBucketCount>('TimeBucketCount').implement({
+  fields: (t) => ({
+    start: t.expose('start', { type: 'DateTime', description: 'First instant of the bucket (UTC)' }),
+    count: t.exposeInt('count', { description: 'Completed sessions started in the bucket' }),
+    meanQuality: t.float({ nullable: true, description: 'null for a bucket without sessions', resolve: (b) => roundRating(b.meanQuality) }),
+  }),
+});
+
+const QualityCountRef = builder.objectRef<{ quality: number; count: number }>('QualityCount').implement({
+  fields: (t) => ({ quality: t.exposeInt('quality'), count: t.exposeInt('count') }),
+});
+
+const RuleInsightRef = builder.objectRef<RuleInsight>('RuleInsight').implement({
+  fields: (t) => ({
+    name: t.exposeString('name'),
+    matched: t.exposeInt('matched', { description: "Completed sessions of the period whose recommendation matched the rule" }),
+    meanQuality: t.float({ description: 'Their mean session quality', resolve: (r) => roundRating(r.meanQuality) }),
+    meanQualityOthers: t.float({
+      nullable: true,
+      description: "Mean quality of the period's other completed sessions (null when there are none)",
+      resolve: (r) => roundRating(r.meanQualityOthers),
+    }),
+  }),
+});
+
+const EffectRef = builder.objectRef<StandardizedEffect>('StandardizedEffect').implement({
+  description: 'A population effect in quality points per standard deviation of the observed variable',
+  fields: (t) => ({
+    variable: t.exposeString('variable'),
+    perSd: t.exposeFloat('perSd', { description: 'mu * sd: the effect of one sd of the variable' }),
+    lower: t.exposeFloat('lower', { description: 'Lower bound of the 95 % interval of perSd' }),
+    upper: t.exposeFloat('upper', { description: 'Upper bound of the 95 % interval of perSd' }),
+    betweenAthleteSd: t.exposeFloat('betweenAthleteSd', { description: 'tau * sd: how much athletes differ in this effect' }),
+  }),
+});
+
+const InsightsRef = builder.objectRef<InsightsPeriod>('Insights').implement({
+  description: 'Aggregates over completed sessions started in the period (both ends inclusive, either open)',
+  fields: (t) => ({
+    from: t.expose('from', { type: 'DateTime', nullable: true }),
+    to: t.expose('to', { type: 'DateTime', nullable: true }),
+    athletesByPhase: t.field({
+      type: [PhaseCountRef],
+      description: "Athletes per current model phase (not limited to the period); never trained counts as COLD_START",
+      resolve: (_p, _args, ctx) => athletesByPhase(ctx),
+    }),
+    sessionsOverTime: t.field({
+      type: [TimeBucketCountRef],
+      description: 'Every bucket from the first to the last with sessions, oldest first',
+      args: { bucket: t.arg({ type: TimeBucketEnum, required: true, defaultValue: 'WEEK' }) },
+      resolve: (p, args, ctx) => sessionsOverTime(ctx, p, args.bucket),
+    }),
+    qualityHistogram: t.field({
+      type: [QualityCountRef],
+      description: 'Sessions per quality 1-10',
+      resolve: (p, _args, ctx) => qualityHistogram(ctx, p),
+    }),
+    rules: t.field({
+      type: [RuleInsightRef],
+      description: 'Rules that matched in the period, most matched first',
+      resolve: (p, _args, ctx) => ruleInsights(ctx, p),
+    }),
+    effects: t.field({
+      type: [EffectRef],
+      description: 'Standardized population effects of the nightly fit in force at `to`, largest first; empty before the first fit',
+      resolve: (p, _args, ctx) => populationEffects(ctx, p),
+    }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  insights: t.field({
+    type: InsightsRef,
+    authScopes: { reader: true },
+    description: 'Aggregates for analysts and admins',
+    args: { from: t.arg({ type: 'DateTime' }), to: t.arg({ type: 'DateTime' }) },
+    resolve: (_root, args, _ctx) => insightsPeriod(args.from, args.to),
+  }),
+}));
