@@ -34,9 +34,8 @@ export function athletesByPhase(rows, width) {
   });
 }
 
-/** Sessions per bucket (bars) above their mean quality (line), on one time axis. */
-export function sessionsOverTime(rows, width, bucketDays) {
-  const data = rows.map((d) => ({ ...d, start: utc(d.start), end: new Date(utc(d.start).getTime() + bucketDays * 86_400_000) }));
+/** Sessions per bucket (bars) above their mean quality (line), on one time axis (rows: { start, end, count, meanQuality }). */
+export function sessionsOverTime(data, width) {
   const x = { type: 'utc', label: null, domain: [data[0].start, data.at(-1).end] };
   return [
     Plot.plot({

@@ -17,12 +17,12 @@ function table(columns, rows) {
   return el;
 }
 
-/** Bucket size for a period: days for a week, weeks up to about four months, else months. */
+/** Calendar bucket (UTC) for a period: days up to two weeks, weeks up to about four months, else months. */
 function bucketFor(period) {
   const days = period.from ? (Date.parse(period.to ?? new Date().toISOString()) - Date.parse(period.from)) / DAY : Infinity;
-  if (days <= 14) return { name: 'DAY', days: 1 };
-  if (days <= 120) return { name: 'WEEK', days: 7 };
-  return { name: 'MONTH', days: 30 };
+  if (days <= 14) return { name: 'DAY', end: (start) => new Date(start.getTime() + DAY) };
+  if (days <= 120) return { name: 'WEEK', end: (start) => new Date(start.getTime() + 7 * DAY) };
+  return { name: 'MONTH', end: (start) => new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)) };
 }
 
 /**
@@ -103,10 +103,10 @@ export const VIEWS = {
             `query SessionsOverTime($from: DateTime, $to: DateTime, $bucket: TimeBucket!) { insights(from: $from, to: $to) { sessionsOverTime(bucket: $bucket) { start count meanQuality } } }`,
             { bucket: bucket.name },
           );
-          return { bucket, rows: data.insights.sessionsOverTime };
+          return data.insights.sessionsOverTime.map((d) => ({ ...d, start: new Date(d.start), end: bucket.end(new Date(d.start)) }));
         },
-        empty: (data) => data.rows.every((d) => d.count === 0),
-        render: (data, width) => chart.sessionsOverTime(data.rows, width, data.bucket.days),
+        empty: (rows) => rows.every((d) => d.count === 0),
+        render: (rows, width) => chart.sessionsOverTime(rows, width),
       },
       {
         id: 'quality-histogram',
