@@ -8,6 +8,7 @@ import type { TrainingService } from './jobs/training.ts';
 import type { AppPubSub } from './pubsub.ts';
 import type { EngineStore } from './resolvers/engine-store.ts';
 import type { Loaders } from './resolvers/loaders.ts';
+import type { RecommendationWriter } from './resolvers/recommendation-store.ts';
 
 export interface Services {
   config: Config;
@@ -15,6 +16,8 @@ export interface Services {
   prisma: AppPrisma;
   tokens: TokenService;
   engine: EngineStore;
+  /** Stores every recommendation given, batched, after its answer has left. */
+  recommendations: RecommendationWriter;
   pubsub: AppPubSub;
   training: TrainingService;
 }

@@ -8,6 +8,7 @@ import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { EngineStore } from './resolvers/engine-store.ts';
+import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 
 export interface OpenedServices {
   services: Services;
@@ -40,13 +41,15 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, pubsub, training };
+  const recommendations = new RecommendationWriter(prisma, log);
+  const services: Services = { config, db, prisma, tokens: new TokenService(secret), engine, recommendations, pubsub, training };
   await engine.warm();
   return {
     services,
     generatedSecret: generated,
     async close() {
       await services.training.stop();
+      await recommendations.close();
       engine.close();
       await closePubSub();
       await db.close();

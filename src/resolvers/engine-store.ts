@@ -20,6 +20,8 @@ export interface Population {
   /** Hyperparameters of the last nightly fit, or the priors standing in for them. */
   hyper: Hyperparameters;
   source: 'FIT' | 'PRIORS';
+  /** When the nightly fit was made; null for the priors. */
+  fittedAt: Date | null;
   stats: PopulationStat[];
 }
 
@@ -27,6 +29,8 @@ export interface LoadedUserModel {
   model: UserModel;
   /** false when the athlete has no usable ModelOutput and the population model stands in. */
   personalized: boolean;
+  /** When the model served was fitted (the athlete's own, else the population's); null for the priors. */
+  fittedAt: Date | null;
 }
 
 /** Stored covariance: { terms, values } so a model trained on other terms is recognised as stale. */
@@ -39,7 +43,7 @@ export function parseCovariance(json: unknown): number[] | null {
 }
 
 /** The ModelOutput columns a prediction reads (not the sufficient statistics or intervals: less to read and parse). */
-const SERVED_MODEL_SELECT = { userId: true, coefficients: true, covariance: true, phase: true, sessionsIncluded: true, shrinkageFactor: true } as const;
+const SERVED_MODEL_SELECT = { userId: true, coefficients: true, covariance: true, phase: true, sessionsIncluded: true, shrinkageFactor: true, lastTrainedAt: true } as const;
 type ServedModel = Pick<ModelOutput, keyof typeof SERVED_MODEL_SELECT>;
 
 /** A stored ModelOutput as the engine's UserModel; null for a stale or broken shape (the caller falls back to priors). */
@@ -162,10 +166,10 @@ export class EngineStore {
       }),
     ]);
     const model = output ? userModelFromOutput(output, population.hyper) : null;
-    if (model && model.phase !== 'COLD_START') return { model, personalized: true };
+    if (model && model.phase !== 'COLD_START') return { model, personalized: true, fittedAt: output?.lastTrainedAt ?? null };
     // No model yet, a stale shape, or too few sessions: serve the population directly.
     const fallback = populationUserModel(population.hyper);
-    return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false };
+    return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false, fittedAt: population.fittedAt };
   }
 
   /** The athlete's current baseline assessment (cached; dropped when a new one is recorded). */
@@ -231,6 +235,7 @@ export class EngineStore {
     const population = {
       hyper: fromFit ?? hyperFromPriors(priors),
       source: fromFit ? ('FIT' as const) : ('PRIORS' as const),
+      fittedAt: fromFit && fitted ? fitted.fittedAt : null,
       stats: stats.map(({ variable, mean, std, min, max, n }) => ({ variable, mean, std, min, max, n })),
     };
     this.priorCount = priors.length;

@@ -1,5 +1,6 @@
 // The phased pre-session recommendation (domain.md section 8): CONTEXT_LOADED -> (RULE_OVERRIDE -> DONE) |
 // (RULES_APPLIED? -> PREDICTION -> RECOMMENDATIONS -> STATS -> DONE); an error ends with one ERROR event.
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../engine/recommend.ts';
@@ -9,7 +10,7 @@ import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { Context } from '../context.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { requireViewer } from './access.ts';
-import type { StartSessionInput } from './sessions.ts';
+import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from './turns.ts';
 
 /** One event loop per process: its streams share the turns. */
@@ -28,7 +29,13 @@ export type RecommendationEvent = EventBase &
     | { type: 'PREDICTION'; prediction: Prediction }
     | { type: 'RECOMMENDATIONS'; sessionType: SessionType; suggestions: Suggestion[]; constraints: Constraints }
     | { type: 'STATS'; context: StatisticalContext }
-    | { type: 'DONE'; source: 'RULE_OVERRIDE' | 'MODEL'; totalMs: number }
+    | {
+        type: 'DONE';
+        source: 'RULE_OVERRIDE' | 'MODEL';
+        totalMs: number;
+        /** The whole answer as stored (queued for the write when DONE leaves). */
+        recommendation: RecommendationRow;
+      }
     | { type: 'ERROR'; code: string; message: string }
   );
 
@@ -41,19 +48,23 @@ function baselineRecord(baseline: BaselineAssessment | null): Readonly<Record<st
 
 /**
  * Streams the phases for the viewer's check-in. Slow work (history for the statistics) starts at once but
- * is awaited only by the STATS phase, so earlier phases never wait for it.
+ * is awaited only by the STATS phase, so earlier phases never wait for it. The complete answer is queued
+ * for storage as DONE is produced: written after the first event has long left, in one batch with the other
+ * streams finishing in the same event-loop iteration, never delaying an event.
  */
 export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): AsyncGenerator<RecommendationEvent> {
   const started = performance.now();
   let sequence = 0;
   const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: performance.now() - started }) as RecommendationEvent;
-  // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
-  const done = (source: 'RULE_OVERRIDE' | 'MODEL'): RecommendationEvent => {
-    const elapsedMs = performance.now() - started;
-    return { type: 'DONE', source, totalMs: elapsedMs, sequence: ++sequence, elapsedMs };
-  };
   const viewer = requireViewer(ctx);
-  const { engine } = ctx.services;
+  const { engine, recommendations } = ctx.services;
+  // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
+  const done = (parts: RecommendationParts): RecommendationEvent => {
+    const elapsedMs = performance.now() - started;
+    const recommendation = recommendationRow(randomUUID(), new Date(), parts);
+    recommendations.enqueue(recommendation);
+    return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };
+  };
   let history: Promise<PastSession[]> | null = null;
   try {
     const [rules, population, loaded, baseline] = await Promise.all([
@@ -63,21 +74,45 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       engine.baseline(viewer.id),
     ]);
     const { model } = loaded;
+    const personalization = {
+      phase: model.phase,
+      sessionsIncluded: model.sessionsIncluded,
+      hasBaseline: baseline !== null,
+      hasPersonalization: loaded.personalized,
+      fittedAt: loaded.fittedAt,
+    };
     yield event({
       type: 'CONTEXT_LOADED',
       phase: model.phase,
       sessionsAvailable: model.sessionsIncluded,
-      hasBaseline: baseline !== null,
-      hasPersonalization: loaded.personalized,
+      hasBaseline: personalization.hasBaseline,
+      hasPersonalization: personalization.hasPersonalization,
     });
 
     // Continue in turn with the other streams, so newer check-ins get their first event out in between.
     await laterPhases.next();
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
+    const common = {
+      userId: viewer.id,
+      checkIn,
+      matchedRules: evaluation.matched,
+      warnings: evaluation.warnings,
+      predictionMultiplier: evaluation.predictionMultiplier,
+      personalization,
+    };
     if (evaluation.override) {
       const o: RuleOverride = evaluation.override;
       yield event({ type: 'RULE_OVERRIDE', rule: o.rule, category: o.category, sessionType: o.sessionType, message: o.message, warnings: evaluation.warnings });
-      yield done('RULE_OVERRIDE');
+      yield done({
+        ...common,
+        source: 'RULE_OVERRIDE',
+        sessionType: o.sessionType,
+        override: o,
+        prediction: null,
+        constraints: null,
+        suggestions: [],
+        statisticalContext: null,
+      });
       return;
     }
     history = engine.history(viewer.id);
@@ -87,7 +122,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     }
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     yield event({ type: 'PREDICTION', prediction });
-    yield event({ type: 'RECOMMENDATIONS', ...recommendationsPhase(model, checkIn, evaluation, modelSessionType) });
+    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType);
+    yield event({ type: 'RECOMMENDATIONS', ...advice });
     const context = statsPhase({
       checkIn,
       model,
@@ -96,7 +132,16 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       history: await history,
     });
     yield event({ type: 'STATS', context });
-    yield done('MODEL');
+    yield done({
+      ...common,
+      source: 'MODEL',
+      sessionType: advice.sessionType,
+      override: null,
+      prediction,
+      constraints: advice.constraints,
+      suggestions: advice.suggestions,
+      statisticalContext: context,
+    });
   } catch (err) {
     const known = err instanceof GraphQLError && typeof err.extensions.code === 'string';
     if (!known) console.error('[ENGINE] recommendation failed', err);
@@ -108,76 +153,11 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
   }
 }
 
-export interface Recommendation {
-  source: 'RULE_OVERRIDE' | 'MODEL';
-  sessionType: SessionType;
-  override: RuleOverride | null;
-  prediction: Prediction | null;
-  rulesApplied: string[];
-  warnings: RuleWarning[];
-  constraints: Constraints | null;
-  suggestions: Suggestion[];
-  statisticalContext: StatisticalContext | null;
-  personalization: { phase: ModelPhase; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean };
-  generatedAt: Date;
-}
-
-/** The one-shot answer: the same phases, folded into one object. */
-export async function recommend(ctx: Context, checkIn: CheckIn): Promise<Recommendation> {
-  const out: Partial<Recommendation> & { rulesApplied: string[]; warnings: RuleWarning[]; suggestions: Suggestion[] } = {
-    rulesApplied: [],
-    warnings: [],
-    suggestions: [],
-    override: null,
-    prediction: null,
-    constraints: null,
-    statisticalContext: null,
-  };
+/** The one-shot answer: the same phases; the stored recommendation DONE carries. */
+export async function recommend(ctx: Context, checkIn: CheckIn): Promise<RecommendationRow> {
   for await (const e of recommendationEvents(ctx, checkIn)) {
-    switch (e.type) {
-      case 'CONTEXT_LOADED':
-        out.personalization = { phase: e.phase, sessionsIncluded: e.sessionsAvailable, hasBaseline: e.hasBaseline, hasPersonalization: e.hasPersonalization };
-        break;
-      case 'RULE_OVERRIDE': {
-        out.override = { rule: e.rule, category: e.category, sessionType: e.sessionType, message: e.message };
-        out.sessionType = e.sessionType;
-        out.warnings = e.warnings;
-        out.rulesApplied = [...new Set(e.warnings.map((w) => w.rule))];
-        break;
-      }
-      case 'RULES_APPLIED':
-        out.rulesApplied = e.rules;
-        out.warnings = e.warnings;
-        out.constraints = e.constraints;
-        break;
-      case 'PREDICTION':
-        out.prediction = e.prediction;
-        break;
-      case 'RECOMMENDATIONS':
-        out.sessionType = e.sessionType;
-        out.suggestions = e.suggestions;
-        out.constraints = e.constraints;
-        break;
-      case 'STATS':
-        out.statisticalContext = e.context;
-        break;
-      case 'DONE':
-        out.source = e.source;
-        break;
-      case 'ERROR':
-        throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
-    }
+    if (e.type === 'DONE') return e.recommendation;
+    if (e.type === 'ERROR') throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
   }
-  return { ...out, generatedAt: new Date() } as Recommendation;
-}
-
-/** startSession runs the same engine on the check-in (storing it: interim, see the store). */
-export async function startSessionWithRecommendation<T>(
-  ctx: Context,
-  input: StartSessionInput,
-  query: object,
-  start: (ctx: Context, input: StartSessionInput, query: object, recommendationId?: string) => Promise<T>,
-): Promise<T> {
-  requireViewer(ctx);
-  return start(ctx, input, query, undefined);
+  throw new Error('The recommendation ended without an answer');
 }

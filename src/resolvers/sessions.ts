@@ -5,10 +5,13 @@ import { Prisma } from '../generated/prisma/client.ts';
 import type { CheckIn, Niggle } from '../engine/variables.ts';
 import { period } from './filters.ts';
 import { assertCanRead, assertCanWrite, canReadEveryone, requireViewer } from './access.ts';
+import { recommend } from './recommendation.ts';
 
 type Query = { include?: Prisma.ClimbingSessionInclude; select?: Prisma.ClimbingSessionSelect };
 
 export interface StartSessionInput extends CheckIn {
+  /** The stored recommendation the athlete is acting on (stream DONE or the `recommendation` query). */
+  recommendationId?: string | null;
   startedAt?: Date | null;
   location?: string | null;
   isOutdoor?: boolean | null;
@@ -80,20 +83,59 @@ function checkEndedAt(startedAt: Date, endedAt: Date | null | undefined): void {
   if (endedAt && endedAt.getTime() < startedAt.getTime()) throw badInput('endedAt', 'endedAt must not be before the session started');
 }
 
-export async function startSession(ctx: Context, input: StartSessionInput, query: Query, recommendationId?: string) {
+const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+
+/**
+ * Starts a session. With `recommendationId` the session is linked to that stored recommendation (the
+ * viewer's own) and takes its check-in where the input leaves a value out; starting with the same id again
+ * returns the session already started. Without one, the check-in is recommended on now and linked: what
+ * the athlete was told is always on record.
+ */
+export async function startSession(ctx: Context, input: StartSessionInput, query: Query) {
   const viewer = requireViewer(ctx);
   assertCanWrite(ctx, viewer.id);
+  const { recommendationId, ...fields } = input;
+  if (recommendationId) return startWithRecommendation(ctx, recommendationId, fields, query);
+  const { startedAt: _s, location: _l, isOutdoor: _o, plannedDurationMin: _d, preSessionData: _p, ...checkIn } = fields;
+  const { recommendations } = ctx.services;
+  // The advice is a record for analysts; failing to compute or store it must not stop the athlete checking in.
+  const shown = await recommend(ctx, checkIn).then(
+    async (r) => (await recommendations.written(r.id), r.id),
+    (err: unknown) => {
+      console.error('[ENGINE] startSession: no recommendation stored', err);
+      return undefined;
+    },
+  );
+  return createSession(ctx, fields, query, shown);
+}
+
+function createSession(ctx: Context, input: StartSessionInput, query: Query, recommendationId: string | undefined) {
   const data = checkInData(input) as Prisma.ClimbingSessionUncheckedCreateInput;
   return ctx.services.prisma.climbingSession.create({
     ...query,
-    data: {
-      ...data,
-      startedAt: input.startedAt ?? undefined,
-      userId: viewer.id,
-      status: 'ACTIVE',
-      recommendationId,
-    },
+    data: { ...data, startedAt: input.startedAt ?? undefined, userId: requireViewer(ctx).id, status: 'ACTIVE', recommendationId },
   });
+}
+
+async function startWithRecommendation(ctx: Context, recommendationId: string, input: StartSessionInput, query: Query) {
+  const { prisma, recommendations } = ctx.services;
+  // DONE leaves before its batch is written: a client starting right after it waits for that batch here.
+  await recommendations.written(recommendationId).catch(() => {}); // a failed write leaves no row: NOT_FOUND below
+  const stored = await prisma.recommendation.findUnique({
+    where: { id: recommendationId },
+    select: { userId: true, checkIn: true, session: { select: { id: true } } },
+  });
+  if (!stored) throw new AppError('NOT_FOUND', 'Recommendation not found', 'recommendationId');
+  if (stored.userId !== requireViewer(ctx).id) throw new AppError('FORBIDDEN', 'recommendationId must be one of your own recommendations', 'recommendationId');
+  const existing = () => prisma.climbingSession.findUniqueOrThrow({ ...query, where: { recommendationId } });
+  if (stored.session) return existing();
+  try {
+    return await createSession(ctx, { ...(stored.checkIn as CheckIn), ...input }, query, recommendationId);
+  } catch (err) {
+    // A concurrent start with the same recommendation won the unique link: answer with its session.
+    if (isUniqueViolation(err)) return existing();
+    throw err;
+  }
 }
 
 export async function completeSession(ctx: Context, id: string, input: OutcomeInput, query: Query) {

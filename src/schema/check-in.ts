@@ -1,7 +1,7 @@
 // GraphQL input fields derived from the canonical variable registry, validated by the registry's own rules.
 import type { InputFieldBuilder, InputFieldRef, SchemaTypes } from '@pothos/core';
 import type { StandardSchemaV1 } from '@pothos/plugin-validation';
-import { CHECK_IN_VARIABLES, VariableRangeError, validateVariable, type VariableSpec } from '../engine/variables.ts';
+import { CHECK_IN_VARIABLES, VariableRangeError, validateVariable, type CheckIn, type Niggle, type VariableSpec } from '../engine/variables.ts';
 import { builder } from './builder.ts';
 import { IntensityEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 
@@ -102,4 +102,41 @@ export function registryInputType(
 export const PreSessionInput = registryInputType('PreSessionInput', {
   description: 'A pre-session check-in: the variables of the domain model; any may be omitted.',
   specs: CHECK_IN_VARIABLES,
+});
+
+const NiggleRef = builder.objectRef<Niggle>('Niggle').implement({
+  fields: (t) => ({
+    location: t.exposeString('location'),
+    severity: t.exposeInt('severity', { description: '1-10' }),
+    notes: t.exposeString('notes', { nullable: true }),
+    recurring: t.exposeBoolean('recurring', { nullable: true }),
+  }),
+});
+
+/** A check-in as submitted (the registry's variables; null = not given). */
+export const CheckInRef = builder.objectRef<CheckIn>('CheckIn').implement({
+  description: 'A pre-session check-in as submitted; a variable left out is null.',
+  fields: (t) =>
+    Object.fromEntries(
+      CHECK_IN_VARIABLES.map((spec) => {
+        const opts = { nullable: true, description: spec.description } as const;
+        const value = (c: CheckIn) => (c as Readonly<Record<string, unknown>>)[spec.name] ?? null;
+        switch (spec.kind) {
+          case 'int':
+            return [spec.name, t.int({ ...opts, resolve: (c) => value(c) as number | null })];
+          case 'float':
+            return [spec.name, t.float({ ...opts, resolve: (c) => value(c) as number | null })];
+          case 'boolean':
+            return [spec.name, t.boolean({ ...opts, resolve: (c) => value(c) as boolean | null })];
+          case 'sessionType':
+            return [spec.name, t.field({ ...opts, type: SessionTypeEnum, resolve: (c) => c.plannedSessionType ?? null })];
+          case 'intensity':
+            return [spec.name, t.field({ ...opts, type: IntensityEnum, resolve: (c) => c.plannedIntensity ?? null })];
+          case 'timeOfDay':
+            return [spec.name, t.field({ ...opts, type: TimeOfDayEnum, resolve: (c) => c.timeOfDay ?? null })];
+          case 'niggles':
+            return [spec.name, t.field({ ...opts, type: [NiggleRef], resolve: (c) => c.currentNiggles ?? null })];
+        }
+      }),
+    ),
 });

@@ -1,9 +1,12 @@
-import type { Constraints, Contribution, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import type { StatisticalContext } from '../engine/statistics.ts';
+import type { Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { recommend, recommendationEvents, type Recommendation, type RecommendationEvent } from '../resolvers/recommendation.ts';
+import { recommend, recommendationEvents, type RecommendationEvent } from '../resolvers/recommendation.ts';
+import type { RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { builder } from './builder.ts';
-import { PreSessionInput } from './check-in.ts';
+import { CheckInRef, PreSessionInput } from './check-in.ts';
 import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
+import { IntervalRef, StatisticalContextRef } from './statistics.ts';
 
 export const VariableValueRef = builder.objectRef<Contribution>('VariableValue').implement({
   fields: (t) => ({ variable: t.exposeString('variable'), value: t.exposeFloat('value') }),
@@ -47,10 +50,6 @@ const RuleOverrideRef = builder.objectRef<RuleOverride>('RuleOverride').implemen
   }),
 });
 
-const IntervalRef = builder.objectRef<{ low: number; high: number }>('Interval').implement({
-  fields: (t) => ({ low: t.exposeFloat('low'), high: t.exposeFloat('high') }),
-});
-
 const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
   fields: (t) => ({
     expectedQuality: t.exposeFloat('expectedQuality', { description: 'Predicted session quality 1-10, after rule multipliers' }),
@@ -72,7 +71,14 @@ const SuggestionRef = builder.objectRef<Suggestion>('Suggestion').implement({
   }),
 });
 
-const PersonalizationRef = builder.objectRef<Recommendation['personalization']>('Personalization').implement({
+interface Personalization {
+  phase: ModelPhase;
+  sessionsIncluded: number;
+  hasBaseline: boolean;
+  hasPersonalization: boolean;
+}
+
+const PersonalizationRef = builder.objectRef<Personalization>('Personalization').implement({
   fields: (t) => ({
     phase: t.expose('phase', { type: ModelPhaseEnum }),
     sessionsIncluded: t.exposeInt('sessionsIncluded'),
@@ -81,19 +87,51 @@ const PersonalizationRef = builder.objectRef<Recommendation['personalization']>(
   }),
 });
 
-const RecommendationRef = builder.objectRef<Recommendation>('Recommendation').implement({
+/** The stored prediction of a MODEL recommendation; null after an override. */
+function predictionOf(r: RecommendationRow): Prediction | null {
+  if (r.expectedQuality === null || r.rawQuality === null || r.intervalLow === null || r.intervalHigh === null || r.confidence === null) return null;
+  return {
+    expectedQuality: r.expectedQuality,
+    rawQuality: r.rawQuality,
+    interval: { low: r.intervalLow, high: r.intervalHigh },
+    contributions: (r.contributions ?? []) as unknown as Contribution[],
+    phase: r.phase,
+    confidence: r.confidence,
+  };
+}
+
+export const RecommendationRef = builder.prismaObject('Recommendation', {
+  description: 'A recommendation as the athlete was given it (stream or query), stored: what a session links to.',
   fields: (t) => ({
+    id: t.exposeID('id'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    user: t.relation('user'),
     source: t.expose('source', { type: SourceEnum }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum }),
-    override: t.field({ type: RuleOverrideRef, nullable: true, resolve: (r) => r.override }),
-    prediction: t.field({ type: PredictionRef, nullable: true, resolve: (r) => r.prediction }),
-    rulesApplied: t.exposeStringList('rulesApplied'),
-    warnings: t.field({ type: [RuleWarningRef], resolve: (r) => r.warnings }),
-    constraints: t.field({ type: ConstraintsRef, nullable: true, resolve: (r) => r.constraints }),
-    suggestions: t.field({ type: [SuggestionRef], resolve: (r) => r.suggestions }),
-    statisticalContext: t.expose('statisticalContext', { type: 'JSON', nullable: true }),
-    personalization: t.field({ type: PersonalizationRef, resolve: (r) => r.personalization }),
-    generatedAt: t.expose('generatedAt', { type: 'DateTime' }),
+    checkIn: t.field({ type: CheckInRef, description: 'The check-in it answered', resolve: (r) => r.checkIn as CheckIn }),
+    override: t.field({
+      type: RuleOverrideRef,
+      nullable: true,
+      resolve: (r): RuleOverride | null =>
+        r.overrideRule && r.overrideCategory && r.overrideMessage !== null
+          ? { rule: r.overrideRule, category: r.overrideCategory, sessionType: r.sessionType, message: r.overrideMessage }
+          : null,
+    }),
+    prediction: t.field({ type: PredictionRef, nullable: true, resolve: predictionOf }),
+    predictionMultiplier: t.exposeFloat('predictionMultiplier', { description: 'Product of the matched rules\' prediction adjustments (1 = none)' }),
+    rulesApplied: t.exposeStringList('matchedRules', { description: 'Names of the matched rules, in evaluation order' }),
+    warnings: t.field({ type: [RuleWarningRef], resolve: (r) => r.warnings as unknown as RuleWarning[] }),
+    constraints: t.field({ type: ConstraintsRef, nullable: true, resolve: (r) => r.constraints as unknown as Constraints | null }),
+    suggestions: t.field({ type: [SuggestionRef], resolve: (r) => r.suggestions as unknown as Suggestion[] }),
+    statisticalContext: t.field({ type: StatisticalContextRef, nullable: true, resolve: (r) => r.statisticalContext as unknown as StatisticalContext | null }),
+    personalization: t.field({
+      type: PersonalizationRef,
+      resolve: (r) => ({ phase: r.phase, sessionsIncluded: r.modelSessionsIncluded, hasBaseline: r.hasBaseline, hasPersonalization: r.hasPersonalization }),
+    }),
+    modelFittedAt: t.expose('modelFittedAt', { type: 'DateTime', nullable: true, description: 'When the model that answered was fitted (null: the priors)' }),
+    modelSessionsIncluded: t.exposeInt('modelSessionsIncluded', { description: "Sessions in the athlete's model at the time" }),
+    session: t.relation('session', { nullable: true, description: 'The session started with it, if any' }),
+    generatedAt: t.expose('createdAt', { type: 'DateTime', deprecationReason: 'Use createdAt' }),
   }),
 });
 
@@ -162,11 +200,17 @@ builder.objectRef<EventOf<'RECOMMENDATIONS'>>('RecommendationsEvent').implement(
 });
 builder.objectRef<EventOf<'STATS'>>('StatsEvent').implement({
   interfaces: [EventRef],
-  fields: (t) => ({ context: t.expose('context', { type: 'JSON' }) }),
+  fields: (t) => ({ context: t.field({ type: StatisticalContextRef, resolve: (e) => e.context }) }),
 });
 builder.objectRef<EventOf<'DONE'>>('DoneEvent').implement({
   interfaces: [EventRef],
-  fields: (t) => ({ source: t.expose('source', { type: SourceEnum }), totalMs: t.exposeFloat('totalMs') }),
+  fields: (t) => ({
+    source: t.expose('source', { type: SourceEnum }),
+    totalMs: t.exposeFloat('totalMs'),
+    recommendationId: t.id({ description: 'The stored recommendation: pass it to startSession', resolve: (e) => e.recommendation.id }),
+    sessionType: t.field({ type: SessionTypeEnum, resolve: (e) => e.recommendation.sessionType }),
+    expectedQuality: t.float({ nullable: true, description: 'Null after a rule override', resolve: (e) => e.recommendation.expectedQuality }),
+  }),
 });
 builder.objectRef<EventOf<'ERROR'>>('ErrorEvent').implement({
   interfaces: [EventRef],
@@ -177,7 +221,7 @@ builder.queryFields((t) => ({
   recommendation: t.field({
     type: RecommendationRef,
     authScopes: { authenticated: true },
-    description: 'The whole recommendation in one answer (the fallback when streaming is unavailable)',
+    description: 'The whole recommendation in one answer (the fallback when streaming is unavailable); stored like a stream\'s',
     args: { input: t.arg({ type: PreSessionInput, required: true }) },
     resolve: (_root, args, ctx) => recommend(ctx, args.input as CheckIn),
   }),

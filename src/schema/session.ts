@@ -13,7 +13,6 @@ import {
   type StartSessionInput,
   type UpdateSessionInput,
 } from '../resolvers/sessions.ts';
-import { startSessionWithRecommendation } from '../resolvers/recommendation.ts';
 import { builder } from './builder.ts';
 import { registryInputType, type InputFields } from './check-in.ts';
 import { IntensityEnum, OrderDirectionEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
@@ -62,6 +61,7 @@ export const ClimbingSessionRef = builder.prismaObject('ClimbingSession', {
       notes: t.exposeString('notes', { nullable: true }),
       deviatedFromPlan: t.exposeBoolean('deviatedFromPlan'),
       deviationReason: t.exposeString('deviationReason', { nullable: true }),
+      recommendation: t.relation('recommendation', { nullable: true, description: 'The recommendation the session was started with' }),
       recommendationFollowed: t.exposeBoolean('recommendationFollowed', { nullable: true }),
       preSessionData: t.expose('preSessionData', { type: 'JSON', nullable: true }),
       postSessionData: t.expose('postSessionData', { type: 'JSON', nullable: true }),
@@ -89,6 +89,10 @@ const StartSessionInputType = registryInputType('StartSessionInput', {
   description: 'Check-in and plan; the session starts ACTIVE.',
   specs: [...CHECK_IN_VARIABLES, ...PLAN_FIELDS],
   fields: (t) => ({
+    recommendationId: t.id({
+      validate: uuid,
+      description: 'The recommendation acted on (your own); check-in values left out here are taken from it',
+    }),
     startedAt: t.field({ type: 'DateTime', description: 'Default: now' }),
     location: t.string({ validate: text(200) }),
     isOutdoor: t.boolean(),
@@ -160,9 +164,10 @@ builder.mutationFields((t) => ({
   startSession: t.prismaField({
     type: 'ClimbingSession',
     authScopes: { authenticated: true },
-    description: 'Check in and start a session; the recommendation shown is stored with it',
+    description:
+      'Check in and start a session, linked to the recommendation acted on (recommendationId, from the stream or the recommendation query); without one the check-in is recommended on now and linked. A repeated start with the same recommendationId returns the session already started.',
     args: { input: t.arg({ type: StartSessionInputType, required: true }) },
-    resolve: (query, _root, args, ctx) => startSessionWithRecommendation(ctx, args.input as StartSessionInput, query, startSession),
+    resolve: (query, _root, args, ctx) => startSession(ctx, args.input as StartSessionInput, query),
   }),
   completeSession: t.prismaField({
     type: 'ClimbingSession',

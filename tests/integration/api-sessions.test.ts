@@ -116,10 +116,10 @@ describe('session lifecycle', () => {
     expect(s).toMatchObject({ plannedDurationMin: 90, location: 'Boulderwelt', isOutdoor: false, startedAt: '2026-03-01T17:30:00.000Z', preSessionData: { form: 'v2' } });
     // The plan mirrors the check-in's caffeine and warm-up.
     expect(s).toMatchObject({ plannedCaffeineMg: 100, plannedWarmupMin: 15, endedAt: null, sessionQuality: null, deviatedFromPlan: false });
-    // What the athlete was told is stored with the session.
-    expect(s.recommendationShown).toMatchObject({ source: 'MODEL', override: null });
-    expect(['REST_DAY', 'ACTIVE_RECOVERY', 'LIGHT_SESSION', 'TECHNIQUE', 'VOLUME', 'PROJECT', 'LIMIT_BOULDERING']).toContain(s.recommendationShown.sessionType);
-    expect(s.recommendationShown.prediction.expectedQuality).toBeGreaterThanOrEqual(1);
+    // What the athlete was told is stored and linked to the session.
+    expect(s.recommendation).toMatchObject({ source: 'MODEL', override: null });
+    expect(['REST_DAY', 'ACTIVE_RECOVERY', 'LIGHT_SESSION', 'TECHNIQUE', 'VOLUME', 'PROJECT', 'LIMIT_BOULDERING']).toContain(s.recommendation.sessionType);
+    expect(s.recommendation.prediction.expectedQuality).toBeGreaterThanOrEqual(1);
     // session(id) reads back the same row
     const read = (await gqlOk(server.url, SESSION, { id: s.id }, token)).session;
     expect(read).toEqual(s);
@@ -128,7 +128,7 @@ describe('session lifecycle', () => {
   it('startSession with a safety condition stores the override that was shown', async () => {
     const { token } = await tokenFor('athlete');
     const s = await startSession(server.url, token, { pulleyInjuryGrade: 3, sleepHours: 8 });
-    expect(s.recommendationShown).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', override: { rule: 'pulley_injury_grade2_plus' } });
+    expect(s.recommendation).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', override: { rule: 'pulley_injury_grade2_plus' }, prediction: null });
   });
 
   it('completeSession records the outcome and deviation; the session becomes COMPLETED and cannot be completed twice', async () => {

@@ -58,7 +58,7 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
 
   it("a session completed on one instance shows in the other's statistics at once, despite the cached history", async () => {
     const athlete = await tokenFor('athlete');
-    const HISTORY = `query($input: PreSessionInput!) { recommendation(input: $input) { statisticalContext } }`;
+    const HISTORY = `query($input: PreSessionInput!) { recommendation(input: $input) { statisticalContext { personalHistory { n } } } }`;
     const historyOn = async (server: TestServer) =>
       (await gqlOk<{ recommendation: { statisticalContext: { personalHistory: { n: number } } } }>(server.url, HISTORY, { input: { sleepHours: 7 } }, athlete.token))
         .recommendation.statisticalContext.personalHistory.n;

@@ -1,6 +1,6 @@
 // The phased pre-session recommendation (domain.md sections 7-8, api.md "The phased stream") through the
-// real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, startSession's
-// snapshot, and the personalised path (sessions completed through the API, quick updates, nightly fit).
+// real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, the recommendation
+// startSession stores and links, and the personalised path (sessions completed through the API, quick updates, nightly fit).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk, sse, wsClient, collect } from '../support/client.ts';
 import {
@@ -248,25 +248,27 @@ describe('refused requests', () => {
 });
 
 describe('startSession', () => {
-  const START = `mutation($input: StartSessionInput!) { startSession(input: $input) { id status recommendationShown } }`;
+  const START = `mutation($input: StartSessionInput!) {
+    startSession(input: $input) { id status recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } }
+  }`;
 
-  it('stores the recommendation shown (sessionType and prediction) with the session', async () => {
+  it('stores the recommendation shown (sessionType and prediction) and links it to the session', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendationShown: any } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
+    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendation: any } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
     expect(startSession.status).toBe('ACTIVE');
-    const shown = startSession.recommendationShown;
+    const shown = startSession.recommendation;
     expect(shown).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME', override: null });
     expectOperatorPrediction(shown.prediction);
     expect(shown.suggestions[0]).toMatchObject({ variable: 'caffeineMg' });
     // Stored, not only echoed: read it back.
-    const again = await gqlOk<{ session: { recommendationShown: any } }>(server.url, `query($id: ID!) { session(id: $id) { recommendationShown } }`, { id: startSession.id }, token);
-    expect(again.session.recommendationShown).toEqual(shown);
+    const again = await gqlOk<{ session: { recommendation: any } }>(server.url, `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } } }`, { id: startSession.id }, token);
+    expect(again.session.recommendation).toEqual(shown);
   });
 
   it('stores an override as what the athlete was told', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { recommendationShown: any } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
-    expect(startSession.recommendationShown).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required' } });
+    const { startSession } = await gqlOk<{ startSession: { recommendation: any } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
+    expect(startSession.recommendation).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required' } });
   });
 });
 

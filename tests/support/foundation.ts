@@ -58,7 +58,7 @@ export const SESSION_SELECTION = `
   ${CHECK_IN_VARIABLES.map((v) => v.name).join(' ')}
   ${OUTCOME_NAMES.join(' ')}
   plannedCaffeineMg plannedWarmupMin highestGradeSent notes deviatedFromPlan deviationReason
-  recommendationShown recommendationFollowed preSessionData postSessionData createdAt updatedAt
+  recommendation { id source sessionType override { rule } prediction { expectedQuality } } recommendationFollowed preSessionData postSessionData createdAt updatedAt
   user { id role }
 `;
 

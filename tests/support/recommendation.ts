@@ -9,17 +9,30 @@ const CONSTRAINTS = `sessionTypeCeiling suggestedSessionType avoid include warmu
 const PREDICTION = `expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence`;
 const WARNING = `rule category message reason`;
 const SUGGESTION = `variable from to expectedGain message`;
+const GROUP = `n mean`;
+export const STATISTICAL_CONTEXT = `
+  populationComparison { variable value populationMean populationStd zScore percentile descriptor }
+  personalHistory {
+    n mean sd best worst trendPerSession
+    sleep { under6h { ${GROUP} } atLeast7h { ${GROUP} } }
+    stress { high { ${GROUP} } lower { ${GROUP} } }
+    caffeine { atLeast200mg { ${GROUP} } under50mg { ${GROUP} } }
+    daysSinceHardSession { upTo1 { ${GROUP} } from2To4 { ${GROUP} } atLeast5 { ${GROUP} } }
+  }
+  similarSessions { sessionId date similarity sharedFeatures sessionQuality }
+  coefficientComparisons { variable userCoefficient populationCoefficient difference ratio userInterval { low high } clearlyDifferent sensitivity message }
+  insights`;
 
 export const RECOMMENDATION_QUERY = `query Rec($input: PreSessionInput!) {
   recommendation(input: $input) {
-    source sessionType
+    id createdAt source sessionType
     override { rule category sessionType message }
     prediction { ${PREDICTION} }
     rulesApplied
     warnings { ${WARNING} }
     constraints { ${CONSTRAINTS} }
     suggestions { ${SUGGESTION} }
-    statisticalContext
+    statisticalContext { ${STATISTICAL_CONTEXT} }
     personalization { phase sessionsIncluded hasBaseline hasPersonalization }
     generatedAt
   }
@@ -33,8 +46,8 @@ export const STREAM_QUERY = `subscription Stream($input: PreSessionInput!) {
     ... on RuleOverrideEvent { rule category sessionType message warnings { ${WARNING} } }
     ... on PredictionEvent { prediction { ${PREDICTION} } }
     ... on RecommendationsEvent { sessionType suggestions { ${SUGGESTION} } constraints { ${CONSTRAINTS} } }
-    ... on StatsEvent { context }
-    ... on DoneEvent { source totalMs }
+    ... on StatsEvent { context { ${STATISTICAL_CONTEXT} } }
+    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
     ... on ErrorEvent { code message }
   }
 }`;
@@ -71,6 +84,8 @@ export interface Suggestion {
   message: string;
 }
 export interface Recommendation {
+  id: string;
+  createdAt: string;
   source: 'MODEL' | 'RULE_OVERRIDE';
   sessionType: string;
   override: { rule: string; category: string; sessionType: string; message: string } | null;
@@ -105,6 +120,8 @@ export interface StreamEvent {
   context?: any;
   source?: string;
   totalMs?: number;
+  recommendationId?: string;
+  expectedQuality?: number | null;
   code?: string;
 }
 
