@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
+import type { FitDiagnostics } from '../engine/bayes.ts';
 import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
 import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
@@ -53,6 +54,21 @@ export const ModelOutputRef = builder.prismaObject('ModelOutput', {
   }),
 });
 
+const FitDiagnosticsRef = builder.objectRef<FitDiagnostics>('FitDiagnostics').implement({
+  description: 'How the nightly variational fit went',
+  fields: (t) => ({
+    iterations: t.exposeInt('iterations', { description: 'Variational sweeps over all athletes' }),
+    converged: t.exposeBoolean('converged'),
+    delta: t.exposeFloat('delta', { description: 'Final change between sweeps' }),
+    elbo: t.exposeFloat('elbo', { description: 'Evidence lower bound (nats) after the last sweep' }),
+    elboTrace: t.exposeFloatList('elboTrace', { description: 'The last values of the ELBO, oldest first' }),
+    usersWithData: t.exposeInt('usersWithData'),
+    sessions: t.exposeInt('sessions'),
+    tau2Prior: t.exposeString('tau2Prior', { description: 'Prior on the between-athlete variances' }),
+    elapsedMs: t.exposeFloat('elapsedMs'),
+  }),
+});
+
 builder.prismaObject('PopulationModel', {
   description: 'Hyperparameters of the last nightly hierarchical fit',
   fields: (t) => ({
@@ -76,7 +92,7 @@ builder.prismaObject('PopulationModel', {
       description: 'tau: how much athletes differ from each other, per variable',
       resolve: (m) => (termArray(m.tau2) ?? []).map((tau2, j) => ({ variable: TERM_NAMES[j], value: Math.sqrt(tau2) })),
     }),
-    diagnostics: t.expose('diagnostics', { type: 'JSON', nullable: true }),
+    diagnostics: t.field({ type: FitDiagnosticsRef, nullable: true, resolve: (m) => (m.diagnostics as FitDiagnostics | null) ?? null }),
   }),
 });
 

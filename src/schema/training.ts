@@ -9,6 +9,38 @@ import { TrainingRunKindEnum, TrainingRunStatusEnum, TrainingTriggerEnum } from 
 import { uuid } from './ids.ts';
 import { ModelOutputRef } from './model.ts';
 
+/** A run's stored timings: stage name + 'Ms' -> milliseconds, and the quick update's path. */
+type StoredTimings = Record<string, number | string>;
+
+function stageTimings(stored: unknown): StoredTimings | null {
+  return stored && typeof stored === 'object' && !Array.isArray(stored) ? (stored as StoredTimings) : null;
+}
+
+const ms = (value: number | string | undefined) => (typeof value === 'number' ? value : null);
+
+const StageTimingRef = builder.objectRef<{ stage: string; ms: number }>('StageTiming').implement({
+  fields: (t) => ({ stage: t.exposeString('stage'), ms: t.exposeFloat('ms') }),
+});
+
+const StageTimingsRef = builder.objectRef<StoredTimings>('StageTimings').implement({
+  description: 'Where the time of a training run went. Null where the kind of run has no such stage.',
+  fields: (t) => ({
+    totalMs: t.float({ nullable: true, resolve: (s) => ms(s.totalMs) }),
+    trainingDataMs: t.float({ nullable: true, description: 'Nightly: reading the sessions into sufficient statistics', resolve: (s) => ms(s.trainingDataMs) }),
+    trainedModelMs: t.float({ nullable: true, description: 'Nightly: the fit and the model writes', resolve: (s) => ms(s.trainedModelMs) }),
+    fitMs: t.float({ nullable: true, description: 'Nightly: the hierarchical fit alone', resolve: (s) => ms(s.fitMs) }),
+    populationStatisticsMs: t.float({ nullable: true, description: 'Nightly: the PopulationStatistic rows', resolve: (s) => ms(s.populationStatisticsMs) }),
+    computeMs: t.float({ nullable: true, description: "Quick update: the model update before it is written", resolve: (s) => ms(s.computeMs) }),
+    path: t.string({ nullable: true, description: 'Quick update: rank1 (one-session step) or recompute', resolve: (s) => (typeof s.path === 'string' ? s.path : null) }),
+    stages: t.field({
+      type: [StageTimingRef],
+      description: 'Every timed stage in the order recorded (totalMs excluded)',
+      resolve: (s) =>
+        Object.entries(s).flatMap(([key, value]) => (key.endsWith('Ms') && key !== 'totalMs' && typeof value === 'number' ? [{ stage: key.slice(0, -2), ms: value }] : [])),
+    }),
+  }),
+});
+
 const TrainingRunRef = builder.prismaObject('TrainingRun', {
   description: 'One training job: the nightly fit, a per-user retrain or a quick update after a session',
   fields: (t) => ({
@@ -23,7 +55,7 @@ const TrainingRunRef = builder.prismaObject('TrainingRun', {
     sessionsUsed: t.exposeInt('sessionsUsed'),
     error: t.exposeString('error', { nullable: true }),
     attempts: t.exposeInt('attempts'),
-    stageTimings: t.expose('stageTimings', { type: 'JSON', nullable: true, description: 'Milliseconds per stage' }),
+    stageTimings: t.field({ type: StageTimingsRef, nullable: true, description: 'Milliseconds per stage', resolve: (run) => stageTimings(run.stageTimings) }),
   }),
 });
 

@@ -210,4 +210,24 @@ describe('users, training runs and model outputs', () => {
     expect((await runs({ status: 'FAILED' })).totalCount).toBe(1);
     expectError(await gql(server.url, RUNS, { from: at(3).toISOString(), to: at(1).toISOString() }, analyst.token), 'BAD_USER_INPUT', 'from');
   });
+
+  it('a nightly run reports typed stage timings, and its fit typed diagnostics', async () => {
+    const admin = await tokenFor('admin');
+    const run = (await gqlOk(server.url, 'mutation { runNightlyTraining(wait: true) { id status stageTimings { totalMs trainingDataMs fitMs computeMs path stages { stage ms } } } }', {}, admin.token))
+      .runNightlyTraining;
+    expect(run.status).toBe('SUCCEEDED');
+    const timings = run.stageTimings;
+    expect(timings.totalMs).toBeTypeOf('number');
+    expect(timings.trainingDataMs).toBeTypeOf('number');
+    expect(timings.fitMs).toBeTypeOf('number');
+    expect(timings).toMatchObject({ computeMs: null, path: null }); // quick-update stages only
+    expect(timings.stages.map((s: any) => s.stage)).toEqual(expect.arrayContaining(['trainingData', 'trainedModel', 'fit', 'populationStatistics']));
+    expect(timings.stages.find((s: any) => s.stage === 'fit').ms).toBe(timings.fitMs);
+    const model = (await gqlOk(server.url, '{ populationModel { sessionsIncluded diagnostics { iterations converged delta elbo elboTrace usersWithData sessions tau2Prior elapsedMs } } }', {}, analyst.token))
+      .populationModel;
+    expect(model.diagnostics.iterations).toBeGreaterThan(0);
+    expect(model.diagnostics.sessions).toBe(model.sessionsIncluded);
+    expect(model.diagnostics.elboTrace.length).toBeGreaterThan(0);
+    expect(typeof model.diagnostics.converged).toBe('boolean');
+  });
 });

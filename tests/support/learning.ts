@@ -143,7 +143,7 @@ export async function logAthlete(url: string, token: string, athlete: SimulatedA
   return ids;
 }
 
-export const TRAINING_RUN_FIELDS = `id kind status trigger startedAt finishedAt usersTrained sessionsUsed error attempts stageTimings user { id }`;
+export const TRAINING_RUN_FIELDS = `id kind status trigger startedAt finishedAt usersTrained sessionsUsed error attempts stageTimings { totalMs trainingDataMs trainedModelMs fitMs populationStatisticsMs computeMs path } user { id }`;
 
 export interface TrainingRunView {
   id: string;
@@ -156,7 +156,7 @@ export interface TrainingRunView {
   sessionsUsed: number;
   error: string | null;
   attempts: number;
-  stageTimings: Record<string, number | string> | null;
+  stageTimings: Record<string, number | string | null> | null;
   user: { id: string } | null;
 }
 
