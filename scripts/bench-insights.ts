@@ -111,7 +111,8 @@ try {
         const states = await panelStates(page);
         const notDrawn = Object.entries(states).filter(([, state]) => state !== 'ready');
         if (notDrawn.length) throw new Error(`overview panels not drawn: ${JSON.stringify(notDrawn)}`);
-        return page.evaluate(() => performance.getEntriesByName('overview done')[0].startTime);
+        if (process.env.BENCH_DEBUG) console.log(await page.evaluate(() => JSON.stringify(performance.getEntriesByType('resource').map((e) => [e.name.slice(-30), Math.round(e.startTime), Math.round(e.duration)]))));
+        return await page.evaluate(() => performance.getEntriesByName('overview done')[0].startTime);
       } finally {
         await context.close();
       }

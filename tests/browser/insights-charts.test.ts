@@ -54,7 +54,7 @@ beforeAll(async () => {
   await server.training.idle();
   for (let r = 0; r < NIGHTLY_RUNS; r++) await gqlOk(server.url, 'mutation { runNightlyTraining(wait: true) { status } }', {}, admin);
   page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
-});
+}, 300_000); // 46 sessions through the API, each with its quick model update, and two nightly fits
 
 afterAll(async () => {
   await browser?.close();

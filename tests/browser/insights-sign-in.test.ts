@@ -21,7 +21,7 @@ beforeAll(async () => {
     startTestServer({ env: { JWT_SECRET: '', PGLITE_DIR: path.join(dataDir, 'pglite') }, log: (m) => logs.push(m) }),
     launchChromium(),
   ]);
-});
+}, 300_000);
 
 afterAll(async () => {
   await browser?.close();
@@ -166,7 +166,7 @@ describe('insights page setting', () => {
     } finally {
       await on.close();
     }
-  });
+  }, 180_000); // two servers, one after the other, and the chart library bundled once
 
   it('INSIGHTS_ENABLED takes only true or false', () => {
     expect(() => loadConfig({ INSIGHTS_ENABLED: 'yes' })).toThrow('INSIGHTS_ENABLED must be true or false (got "yes")');

@@ -1,7 +1,8 @@
 // Chart builders (Observable Plot): each takes rows already shaped by the API and returns DOM nodes.
 import * as Plot from '/insights/vendor/plot.js';
+import { format } from './format.js';
 
-export const PHASES = ['COLD_START', 'LEARNING', 'PERSONALIZED'];
+const PHASES = ['COLD_START', 'LEARNING', 'PERSONALIZED'];
 const phaseColor = { domain: PHASES, range: ['#9aa5b1', '#e0a030', '#2f7ed8'], legend: true };
 const statusColor = {
   domain: ['SUCCEEDED', 'FAILED', 'SKIPPED', 'RUNNING', 'QUEUED'],
@@ -10,13 +11,6 @@ const statusColor = {
 };
 const QUALITY = [1, 10];
 const utc = (date) => new Date(date);
-
-export const format = {
-  number: (x, digits = 2) => (x === null || x === undefined ? '–' : Number(x).toFixed(digits)),
-  share: (x) => (x === null || x === undefined ? '–' : `${(x * 100).toFixed(1)} %`),
-  date: (x) => (x ? new Date(x).toISOString().slice(0, 10) : '–'),
-  dateTime: (x) => (x ? new Date(x).toISOString().slice(0, 16).replace('T', ' ') : '–'),
-};
 
 export function athletesByPhase(rows, width) {
   return Plot.plot({

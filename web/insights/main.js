@@ -3,6 +3,9 @@
 import { ApiError, SignedOut, graphql, session } from './api.js';
 import { VIEWS } from './views.js';
 
+// The charts (and the charting library, the page's largest file) load while the first requests are in flight.
+const charts = import('./charts.js');
+
 const DAY = 86_400_000;
 const PRESETS = ['7', '30', '90', '365', 'all', 'custom'];
 const DEFAULT_PRESET = '90';
@@ -16,7 +19,7 @@ const nav = $('#views');
 const periodForm = $('#period');
 const signOutButton = $('#sign-out');
 
-/** The viewer behind the stored token, checked once per sign-in. */
+/** The viewer behind the stored token (a promise of it), checked once per sign-in. */
 let viewer = null;
 /** Cancels the requests of the view on screen when another one replaces it. */
 let onScreen = null;
@@ -142,8 +145,10 @@ async function renderPanel(panel, figure, ctx) {
       setState(figure, 'empty', message(panel.emptyText ?? 'No data in this period.', 'empty'));
       return;
     }
+    const chart = await charts;
+    if (ctx.signal.aborted) return;
     const width = Math.max(320, figure.querySelector('.panel-body').clientWidth);
-    setState(figure, 'ready', ...[panel.render(data, width)].flat());
+    setState(figure, 'ready', ...[panel.render(data, width, chart)].flat());
   } catch (err) {
     if (ctx.signal.aborted) return;
     if (err instanceof SignedOut) return signOut(err.message);
@@ -185,17 +190,16 @@ async function show() {
   signIn.hidden = true;
   document.body.dataset.state = 'signed-in';
   if (!viewer) {
-    content.hidden = false;
-    content.replaceChildren(message('Signing in…', 'loading'));
-    try {
-      viewer = await whoAmI();
-    } catch (err) {
-      if (controller.signal.aborted) return;
+    // Checked beside the view's own requests, not before them: a refused token still ends at the prompt.
+    const check = whoAmI();
+    viewer = check;
+    check.catch((err) => {
+      if (viewer !== check) return; // signed out, or in with another token, meanwhile
       if (err instanceof SignedOut) return signOut(err.message);
+      viewer = null;
+      onScreen?.abort();
       content.replaceChildren(message(`The server could not be reached (${err.message}).`, 'error'));
-      return;
-    }
-    if (controller.signal.aborted) return;
+    });
   }
   for (const el of [nav, periodForm, signOutButton, content]) el.hidden = false;
 

@@ -1,6 +1,7 @@
 // The five views: each panel is one GraphQL request of the public API and one chart (or table) of its answer.
-import * as chart from './charts.js';
-import { format } from './charts.js';
+// render(data, width, chart) gets the chart module from the caller, which loads it (and the charting library)
+// while the panels' requests are in flight.
+import { format } from './format.js';
 
 const DAY = 86_400_000;
 
@@ -92,7 +93,7 @@ export const VIEWS = {
         title: 'Athletes per model phase',
         load: (ctx) => ctx.query(insightsPart('athletesByPhase { phase count }')).then((d) => d.insights.athletesByPhase),
         empty: (rows) => rows.every((d) => d.count === 0),
-        render: (rows, width) => chart.athletesByPhase(rows, width),
+        render: (rows, width, chart) => chart.athletesByPhase(rows, width),
       },
       {
         id: 'sessions-over-time',
@@ -106,28 +107,28 @@ export const VIEWS = {
           return data.insights.sessionsOverTime.map((d) => ({ ...d, start: new Date(d.start), end: bucket.end(new Date(d.start)) }));
         },
         empty: (rows) => rows.every((d) => d.count === 0),
-        render: (rows, width) => chart.sessionsOverTime(rows, width),
+        render: (rows, width, chart) => chart.sessionsOverTime(rows, width),
       },
       {
         id: 'quality-histogram',
         title: 'Session quality ratings',
         load: (ctx) => ctx.query(insightsPart('qualityHistogram { quality count }')).then((d) => d.insights.qualityHistogram),
         empty: (rows) => rows.every((d) => d.count === 0),
-        render: (rows, width) => chart.qualityHistogram(rows, width),
+        render: (rows, width, chart) => chart.qualityHistogram(rows, width),
       },
       {
         id: 'training-runs',
         title: 'Nightly training runs: duration and status',
         load: (ctx) => ctx.shared('nightly', () => ctx.query(NIGHTLY_RUNS)).then(nightlyRuns),
         empty: (runs) => runs.length === 0,
-        render: (runs, width) => chart.trainingRunsOverTime(runs, width),
+        render: (runs, width, chart) => chart.trainingRunsOverTime(runs, width),
       },
       {
         id: 'training-stages',
         title: 'Duration by stage, latest 20 nightly runs',
         load: (ctx) => ctx.shared('nightly', () => ctx.query(NIGHTLY_RUNS)).then(nightlyRuns),
         empty: (runs) => runs.every((run) => run.stages.length === 0),
-        render: (runs, width) =>
+        render: (runs, width, chart) =>
           chart.trainingRunStages(
             runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
             width,
@@ -162,7 +163,7 @@ export const VIEWS = {
         title: 'Calibration: mean actual vs mean predicted quality, per phase (dot area: sessions)',
         load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => d.modelQuality.byPhase.flatMap((p) => p.calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase: p.phase })))),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.calibration(rows, width),
+        render: (rows, width, chart) => chart.calibration(rows, width),
       },
       {
         id: 'quality-over-time',
@@ -177,7 +178,7 @@ export const VIEWS = {
           return buckets.map((b, i) => ({ start: b.from, ...data[`b${i}`] })).filter((d) => d.n > 0);
         },
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.qualityOverTime(rows, width),
+        render: (rows, width, chart) => chart.qualityOverTime(rows, width),
       },
       {
         id: 'held-out-error',
@@ -193,7 +194,7 @@ export const VIEWS = {
               ]),
           ),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.heldOutError(rows, width),
+        render: (rows, width, chart) => chart.heldOutError(rows, width),
       },
     ],
   },
@@ -206,7 +207,7 @@ export const VIEWS = {
         title: 'Effect of one SD of each variable on session quality: 95 % interval, and how much athletes differ (band)',
         load: (ctx) => ctx.query(insightsPart('effects { variable perSd lower upper betweenAthleteSd }')).then((d) => d.insights.effects),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.forest(rows, width),
+        render: (rows, width, chart) => chart.forest(rows, width),
       },
       {
         id: 'population-statistics',
@@ -246,14 +247,14 @@ export const VIEWS = {
         title: 'How often each rule matched',
         load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.ruleMatches(rows, width),
+        render: (rows, width, chart) => chart.ruleMatches(rows, width),
       },
       {
         id: 'rule-quality',
         title: 'Mean quality of the sessions where each rule matched, against the sessions where it did not',
         load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.ruleQuality(rows, width),
+        render: (rows, width, chart) => chart.ruleQuality(rows, width),
       },
     ],
   },
@@ -285,7 +286,7 @@ export const VIEWS = {
               .reverse(),
           ),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.athletePredictions(rows, width),
+        render: (rows, width, chart) => chart.athletePredictions(rows, width),
       },
       {
         id: 'athlete-coefficients',
@@ -297,7 +298,7 @@ export const VIEWS = {
               .flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
           ),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.coefficientHistory(rows, width),
+        render: (rows, width, chart) => chart.coefficientHistory(rows, width),
       },
       {
         id: 'athlete-phases',
@@ -309,7 +310,7 @@ export const VIEWS = {
               .map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded })),
           ),
         empty: (rows) => rows.length === 0,
-        render: (rows, width) => chart.phaseChanges(rows, width),
+        render: (rows, width, chart) => chart.phaseChanges(rows, width),
       },
     ],
   },
