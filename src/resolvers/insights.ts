@@ -35,8 +35,9 @@ function countedSessions(p: InsightsPeriod, perRule: boolean): Prisma.Sql {
   const wholeTo = p.to ? floorDay(p.to) : null;
   const rollup = perRule ? Prisma.sql`SELECT "day"::timestamp AS at, "rule", "quality", "sessions" FROM "session_rule_days"` : Prisma.sql`SELECT "day"::timestamp AS at, "quality", "sessions" FROM "session_quality_days"`;
   const raw = perRule
-    ? Prisma.sql`SELECT s."startedAt" AS at, r.rule, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s
-        JOIN "recommendations" rec ON rec."id" = s."recommendationId" CROSS JOIN LATERAL unnest(rec."matchedRules") AS r(rule)`
+    ? // A correlated lookup per session (primary key): a join let the planner hash all recommendations (1M rows: 1 s).
+      Prisma.sql`SELECT s."startedAt" AS at, r.rule, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s
+        CROSS JOIN LATERAL unnest((SELECT rec."matchedRules" FROM "recommendations" rec WHERE rec."id" = s."recommendationId")) AS r(rule)`
     : Prisma.sql`SELECT s."startedAt" AS at, s."sessionQuality" AS quality, 1 AS sessions FROM "climbing_sessions" s`;
   const rated = Prisma.sql`s."status" = 'COMPLETED' AND s."sessionQuality" IS NOT NULL`;
   const parts = [

@@ -9,7 +9,8 @@ import type { Constraints, ModelPhase, PastSession, Prediction, RuleOverride, Ru
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { Context } from '../context.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
-import { requireViewer } from './access.ts';
+import { forbidden, notFound } from '../errors.ts';
+import { canReadEveryone, requireViewer } from './access.ts';
 import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from './turns.ts';
 
@@ -50,19 +51,20 @@ function baselineRecord(baseline: BaselineAssessment | null): Readonly<Record<st
  * Streams the phases for the viewer's check-in. Slow work (history for the statistics) starts at once but
  * is awaited only by the STATS phase, so earlier phases never wait for it. The complete answer is queued
  * for storage as DONE is produced: written after the first event has long left, in one batch with the other
- * streams finishing in the same event-loop iteration, never delaying an event.
+ * streams finishing in the same event-loop iteration, never delaying an event. `replayAs` (an analyst's
+ * replay, access checked by the caller) runs the check-in as that athlete and stores nothing.
  */
-export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): AsyncGenerator<RecommendationEvent> {
+export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): AsyncGenerator<RecommendationEvent> {
   const started = performance.now();
   let sequence = 0;
   const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: performance.now() - started }) as RecommendationEvent;
-  const viewer = requireViewer(ctx);
+  const athleteId = replayAs ?? requireViewer(ctx).id;
   const { engine, recommendations } = ctx.services;
   // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
   const done = (parts: RecommendationParts): RecommendationEvent => {
     const elapsedMs = performance.now() - started;
     const recommendation = recommendationRow(randomUUID(), new Date(), parts);
-    recommendations.enqueue(recommendation);
+    if (!replayAs) recommendations.enqueue(recommendation);
     return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };
   };
   let history: Promise<PastSession[]> | null = null;
@@ -70,8 +72,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     const [rules, population, loaded, baseline] = await Promise.all([
       engine.rules(),
       engine.population(),
-      engine.userModel(viewer.id),
-      engine.baseline(viewer.id),
+      engine.userModel(athleteId),
+      engine.baseline(athleteId),
     ]);
     const { model } = loaded;
     const personalization = {
@@ -93,7 +95,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
     await laterPhases.next();
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
     const common = {
-      userId: viewer.id,
+      userId: athleteId,
       checkIn,
       matchedRules: evaluation.matched,
       warnings: evaluation.warnings,
@@ -115,7 +117,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
       });
       return;
     }
-    history = engine.history(viewer.id);
+    history = engine.history(athleteId);
     history.catch(() => {}); // awaited below; never an unhandled rejection if an earlier phase fails
     if (evaluation.matched.length > 0) {
       yield event({ type: 'RULES_APPLIED', rules: evaluation.matched, warnings: evaluation.warnings, constraints: evaluation.constraints });
@@ -154,10 +156,18 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn): Asy
 }
 
 /** The one-shot answer: the same phases; the stored recommendation DONE carries. */
-export async function recommend(ctx: Context, checkIn: CheckIn): Promise<RecommendationRow> {
-  for await (const e of recommendationEvents(ctx, checkIn)) {
+export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): Promise<RecommendationRow> {
+  for await (const e of recommendationEvents(ctx, checkIn, replayAs)) {
     if (e.type === 'DONE') return e.recommendation;
     if (e.type === 'ERROR') throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
   }
   throw new Error('The recommendation ended without an answer');
+}
+
+/** An analyst's or admin's replay of a check-in as a given athlete: read-only, nothing stored. */
+export async function replayRecommendation(ctx: Context, checkIn: CheckIn, userId: string): Promise<RecommendationRow> {
+  if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins replay a check-in as another athlete');
+  const athlete = await ctx.services.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+  if (!athlete) throw notFound('User');
+  return recommend(ctx, checkIn, athlete.id);
 }

@@ -7,6 +7,7 @@ import './baseline.ts';
 import './session.ts';
 import './recommendation.ts';
 import './model.ts';
+import './model-quality.ts';
 import './rules.ts';
 import './training.ts';
 import './insights.ts';

@@ -1,9 +1,11 @@
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { recommend, recommendationEvents, type RecommendationEvent } from '../resolvers/recommendation.ts';
+import { recommend, replayRecommendation, recommendationEvents, type RecommendationEvent } from '../resolvers/recommendation.ts';
 import type { RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { roundRating } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
+import { uuid } from './ids.ts';
 import { CheckInRef, PreSessionInput } from './check-in.ts';
 import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
 import { IntervalRef, StatisticalContextRef } from './statistics.ts';
@@ -52,9 +54,14 @@ const RuleOverrideRef = builder.objectRef<RuleOverride>('RuleOverride').implemen
 
 const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
   fields: (t) => ({
-    expectedQuality: t.exposeFloat('expectedQuality', { description: 'Predicted session quality 1-10, after rule multipliers' }),
-    rawQuality: t.exposeFloat('rawQuality', { description: "The model's value before clamping and multipliers" }),
-    interval: t.field({ type: IntervalRef, description: '95 % predictive interval', resolve: (p) => p.interval }),
+    // Rating-scale values leave with 2 decimals; contributions (effects) keep full precision.
+    expectedQuality: t.float({ description: 'Predicted session quality 1-10, after rule multipliers (2 decimals)', resolve: (p) => roundRating(p.expectedQuality) }),
+    rawQuality: t.float({ description: "The model's value before clamping and multipliers (2 decimals)", resolve: (p) => roundRating(p.rawQuality) }),
+    interval: t.field({
+      type: IntervalRef,
+      description: '95 % predictive interval (2 decimals)',
+      resolve: (p) => ({ low: roundRating(p.interval.low), high: roundRating(p.interval.high) }),
+    }),
     contributions: t.field({ type: [VariableValueRef], description: 'Per feature, largest effect first', resolve: (p) => p.contributions }),
     phase: t.expose('phase', { type: ModelPhaseEnum }),
     confidence: t.expose('confidence', { type: ConfidenceEnum }),
@@ -209,7 +216,7 @@ builder.objectRef<EventOf<'DONE'>>('DoneEvent').implement({
     totalMs: t.exposeFloat('totalMs'),
     recommendationId: t.id({ description: 'The stored recommendation: pass it to startSession', resolve: (e) => e.recommendation.id }),
     sessionType: t.field({ type: SessionTypeEnum, resolve: (e) => e.recommendation.sessionType }),
-    expectedQuality: t.float({ nullable: true, description: 'Null after a rule override', resolve: (e) => e.recommendation.expectedQuality }),
+    expectedQuality: t.float({ nullable: true, description: 'Null after a rule override (2 decimals)', resolve: (e) => roundRating(e.recommendation.expectedQuality) }),
   }),
 });
 builder.objectRef<EventOf<'ERROR'>>('ErrorEvent').implement({
@@ -221,9 +228,13 @@ builder.queryFields((t) => ({
   recommendation: t.field({
     type: RecommendationRef,
     authScopes: { authenticated: true },
-    description: 'The whole recommendation in one answer (the fallback when streaming is unavailable); stored like a stream\'s',
-    args: { input: t.arg({ type: PreSessionInput, required: true }) },
-    resolve: (_root, args, ctx) => recommend(ctx, args.input as CheckIn),
+    description:
+      "The whole recommendation in one answer (the fallback when streaming is unavailable); stored like a stream's. With userId (analysts and admins): a replay of the check-in as that athlete, not stored (its id names no stored row)",
+    args: {
+      input: t.arg({ type: PreSessionInput, required: true }),
+      userId: t.arg.id({ validate: uuid, description: 'Replay as this athlete (analysts and admins)' }),
+    },
+    resolve: (_root, args, ctx) => (args.userId ? replayRecommendation(ctx, args.input as CheckIn, args.userId) : recommend(ctx, args.input as CheckIn)),
   }),
 }));
 

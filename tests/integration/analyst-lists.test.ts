@@ -8,6 +8,7 @@ import { expectError, gql, gqlOk } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
+let statements: string[] = [];
 let analyst: { token: string; id: string };
 let athlete: { token: string; id: string };
 
@@ -53,7 +54,7 @@ function byQuality(list: Row[], dir: 'ASC' | 'DESC'): string[] {
 }
 
 beforeAll(async () => {
-  server = await startTestServer();
+  server = await startTestServer({ onQuery: (sql) => statements.push(sql) });
   analyst = await tokenFor('analyst');
   athlete = await tokenFor('athlete');
   await gqlOk(server.url, '{ me { id } }', {}, athlete.token);
@@ -229,5 +230,39 @@ describe('users, training runs and model outputs', () => {
     expect(model.diagnostics.sessions).toBe(model.sessionsIncluded);
     expect(model.diagnostics.elboTrace.length).toBeGreaterThan(0);
     expect(typeof model.diagnostics.converged).toBe('boolean');
+  });
+});
+
+describe('SQL statements per list page', () => {
+  async function countStatements(query: string, variables: Record<string, unknown>) {
+    statements = [];
+    const data = await gqlOk(server.url, query, variables, analyst.token);
+    return { data, count: statements.length, sql: statements.join('\n') };
+  }
+
+  it('the same number for 10 or 100 rows: sessions by quality with totalCount and users; users with their sessions count and model', async () => {
+    // 120 athletes with two completed sessions each, written in bulk.
+    const users = Array.from({ length: 120 }, () => ({ id: randomUUID(), role: 'ATHLETE' as const }));
+    await server.db.prisma.user.createMany({ data: users });
+    await server.db.prisma.climbingSession.createMany({
+      data: users.flatMap((u, i) => [0, 1].map((k) => ({ userId: u.id, status: 'COMPLETED' as const, sessionQuality: 1 + ((i + k) % 10), startedAt: new Date(Date.UTC(2027, 0, 1, k, i)) }))),
+    });
+    const SESSIONS_PAGE = `query($first: Int!) { sessions(first: $first, qualityMin: 2, orderBy: {field: QUALITY, direction: DESC}) {
+      totalCount edges { node { id sessionQuality user { id role } } } pageInfo { hasNextPage endCursor } } }`;
+    const ten = await countStatements(SESSIONS_PAGE, { first: 10 });
+    const hundred = await countStatements(SESSIONS_PAGE, { first: 100 });
+    expect(hundred.data.sessions.edges).toHaveLength(100);
+    expect(hundred.data.sessions.totalCount).toBe(ten.data.sessions.totalCount);
+    expect(hundred.count, hundred.sql).toBe(ten.count);
+    expect(hundred.count).toBeLessThanOrEqual(4);
+
+    const USERS_PAGE = `query($first: Int!) { users(first: $first, role: ATHLETE, phase: COLD_START) {
+      totalCount edges { node { id modelOutput { phase } sessions(first: 1) { totalCount edges { node { id } } } } } } }`;
+    const u10 = await countStatements(USERS_PAGE, { first: 10 });
+    const u100 = await countStatements(USERS_PAGE, { first: 100 });
+    expect(u100.data.users.edges).toHaveLength(100);
+    expect(u100.data.users.edges.filter((e: any) => users.some((u) => u.id === e.node.id)).every((e: any) => e.node.sessions.totalCount === 2)).toBe(true);
+    expect(u100.count, u100.sql).toBe(u10.count);
+    expect(u100.count).toBeLessThanOrEqual(5);
   });
 });

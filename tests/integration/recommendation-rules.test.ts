@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
 import { coldStartPrediction, eventOf, recommendation, streamWs, types, type Recommendation } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { roundRating } from '../../src/engine/rounding.ts';
 
 let server: TestServer;
 let athlete: string;
@@ -45,8 +46,8 @@ const override = (rule: string, type: string) => (r: Recommendation) => {
 /** The multiplier applies to the clamped model value; the cold-start raw value comes from the priors file. */
 const multiplies = (m: number) => (r: Recommendation, input: Record<string, unknown>) => {
   const base = coldStartPrediction(input);
-  expect(r.prediction!.rawQuality).toBeCloseTo(base.raw, 10);
-  expect(r.prediction!.expectedQuality).toBeCloseTo(Math.min(10, base.expected * m), 10);
+  expect(r.prediction!.rawQuality).toBeCloseTo(roundRating(base.raw), 10);
+  expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(Math.min(10, base.expected * m)), 10);
 };
 
 const RULES: RuleCase[] = [
@@ -197,7 +198,7 @@ describe('the 15 seed rules at their thresholds (recommendation query)', () => {
       expect(r.source).toBe('MODEL');
       // Nothing imposed, nothing multiplied: the plain cold-start prediction.
       expect(r.constraints).toMatchObject({ sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], warmupMin: null, maxDurationMin: null, reduceVolume: false, hydrationBreaks: false });
-      expect(r.prediction!.expectedQuality).toBeCloseTo(coldStartPrediction(input).expected, 10);
+      expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(coldStartPrediction(input).expected), 10);
     }
   });
 
@@ -255,7 +256,7 @@ describe('priority conflicts', () => {
     const r = await rec(input);
     expect(r.rulesApplied).toEqual(['optimal_sleep_green_light', 'caffeine_timing_boost']);
     const base = coldStartPrediction(input);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(Math.min(10, base.expected * 1.1 * 1.05), 10);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(Math.min(10, base.expected * 1.1 * 1.05)), 10);
     expect(r.prediction!.expectedQuality).toBeLessThanOrEqual(10);
     expect(r.prediction!.interval.high).toBeLessThanOrEqual(10);
   });
@@ -277,7 +278,7 @@ describe('monotonic in sleep, everything else fixed', () => {
     const q = results.map((r) => r.prediction!.expectedQuality);
     for (let i = 1; i < q.length; i++) expect(q[i], `${HOURS[i - 1]} h -> ${HOURS[i]} h`).toBeGreaterThan(q[i - 1]);
     // Exactly the prior slope, 0.12 per hour, around the reference 7 h.
-    for (const [i, r] of results.entries()) expect(r.prediction!.expectedQuality).toBeCloseTo(6 + 0.12 * (HOURS[i] - 7), 10);
+    for (const [i, r] of results.entries()) expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(6 + 0.12 * (HOURS[i] - 7)), 10);
     expect(results.slice(0, 2).every((r) => r.rulesApplied.includes('sleep_deprivation_limit_intensity'))).toBe(true);
     expect(results.slice(2).every((r) => r.rulesApplied.length === 0)).toBe(true);
   });
@@ -317,7 +318,7 @@ describe('monotonic in sleep, everything else fixed', () => {
     HOURS.forEach((h, i) => {
       const inBand = h >= 7 && h <= 9;
       expect(results[i].rulesApplied.includes('optimal_sleep_green_light')).toBe(inBand);
-      expect(results[i].prediction!.expectedQuality).toBeCloseTo(raw[i] * (inBand ? 1.1 : 1), 10);
+      expect(results[i].prediction!.expectedQuality).toBeCloseTo(raw[i] * (inBand ? 1.1 : 1), 1); // both leave the API rounded to 2 decimals
     });
     // Inside the band, expectedQuality is monotonic as well.
     const band = results.filter((_, i) => HOURS[i] >= 7 && HOURS[i] <= 9).map((r) => r.prediction!.expectedQuality);
@@ -390,7 +391,7 @@ describe('cache invalidation by admin writes (no waiting for the TTL)', () => {
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 7.0, populationStd: 1.0, individualVariance: 1.0 } }, admin);
     let r = await rec(input);
     expect(r.prediction!.expectedQuality).toBeCloseTo(6.92, 10);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(coldStartPrediction(input, { interceptMean: 7.0 }).expected, 10);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(coldStartPrediction(input, { interceptMean: 7.0 }).expected), 10);
     expect(r.sessionType).toBe('VOLUME'); // 6.92 >= 6.5
     // The stream reads the same cache.
     const out = await streamWs(server.wsUrl, athlete, input);
@@ -399,12 +400,12 @@ describe('cache invalidation by admin writes (no waiting for the TTL)', () => {
     // A feature prior too: energy 0.22 -> 0.5 per point.
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'energyLevel', populationMean: 0.5, populationStd: 0.06, individualVariance: 0.25 } }, admin);
     r = await rec(input);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(7.0 + 0.5 * (4 - 6) - 0.18 * (2 - 4), 10);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(7.0 + 0.5 * (4 - 6) - 0.18 * (2 - 4)), 10);
 
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 6.0, populationStd: 1.0, individualVariance: 1.0 } }, admin);
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'energyLevel', populationMean: 0.22, populationStd: 0.06, individualVariance: 0.25 } }, admin);
     r = await rec(input);
     expect(r.prediction!.expectedQuality).toBeCloseTo(5.92, 10);
-    expect(r.prediction!.interval.low).toBeCloseTo(coldStartPrediction(input).low, 9);
+    expect(r.prediction!.interval.low).toBeCloseTo(roundRating(coldStartPrediction(input).low), 9);
   });
 });

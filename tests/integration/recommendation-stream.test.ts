@@ -17,6 +17,7 @@ import {
   type StreamEvent,
 } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { roundRating } from '../../src/engine/rounding.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -40,8 +41,8 @@ function expectOperatorPrediction(prediction: Prediction): void {
   expect(prediction.confidence).toBe('LOW');
   // Interval from the prior covariance diag(individualVariance + populationStd²) plus sigma² = 1.5².
   expect(expected.variance).toBeCloseTo(1.0 + 1.0 + 4 * (0.25 + 0.06 ** 2) + 4 * (0.2 + 0.06 ** 2) + 2.25, 12);
-  expect(prediction.interval.low).toBeCloseTo(expected.low, 9);
-  expect(prediction.interval.high).toBeCloseTo(expected.high, 9);
+  expect(prediction.interval.low).toBeCloseTo(roundRating(expected.low), 9);
+  expect(prediction.interval.high).toBeCloseTo(roundRating(expected.high), 9);
   expect(prediction.interval.high).toBe(10); // 5.92 + 4.83 is clamped to the scale
   // Contributions beta_j (x_j - c_j), largest first: energy -0.44, stress +0.36, the rest 0.
   expect(prediction.contributions).toHaveLength(9);
@@ -398,10 +399,10 @@ describe('personalised path', () => {
     const out = await streamWs(server.wsUrl, personal.token, OPERATOR);
     expect(out.events[0]).toMatchObject({ phase: 'PERSONALIZED', sessionsAvailable: 40, hasPersonalization: true });
     const p = eventOf(out.events, 'PREDICTION').prediction!;
-    expect(p.expectedQuality).toBeCloseTo(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4), 10); // 7.3
+    expect(p.expectedQuality).toBeCloseTo(roundRating(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4)), 10); // 7.3
     const half = 1.96 * Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
-    expect(p.interval.low).toBeCloseTo(7.3 - half, 9);
-    expect(p.interval.high).toBeCloseTo(Math.min(10, 7.3 + half), 9);
+    expect(p.interval.low).toBeCloseTo(roundRating(7.3 - half), 9);
+    expect(p.interval.high).toBeCloseTo(roundRating(Math.min(10, 7.3 + half)), 9);
     expect(p).toMatchObject({ phase: 'PERSONALIZED', confidence: 'HIGH' });
     expect(eventOf(out.events, 'RECOMMENDATIONS').sessionType).toBe('VOLUME');
 

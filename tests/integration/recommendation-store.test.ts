@@ -1,0 +1,227 @@
+// Issue 8 section 1 through the real server: every recommendation (stream or query, MODEL or RULE_OVERRIDE)
+// is stored as a typed record, DONE names it, a session started with it links to it (idempotently, only the
+// athlete's own), and a start sent right after DONE waits for the batch that stores it.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { coldStartPrediction, eventOf, recommendation, streamWs } from '../support/recommendation.ts';
+import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+
+let server: TestServer;
+const statements: string[] = [];
+beforeAll(async () => {
+  server = await startTestServer({ onQuery: (sql) => statements.push(sql) });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+const PULLEY = { ...OPERATOR, pulleyInjuryGrade: 2 };
+const RECOMMENDATION = `
+  id createdAt source sessionType
+  checkIn { sleepHours energyLevel stressLevel pulleyInjuryGrade sorenessLevel currentNiggles { location severity } }
+  prediction { expectedQuality rawQuality interval { low high } phase confidence }
+  override { rule category sessionType message }
+  rulesApplied predictionMultiplier warnings { rule category }
+  personalization { phase sessionsIncluded hasBaseline hasPersonalization }
+  modelFittedAt modelSessionsIncluded
+  statisticalContext { personalHistory { n } insights }
+  user { id }`;
+const START = `mutation($input: StartSessionInput!) {
+  startSession(input: $input) { id status sleepHours energyLevel stressLevel location recommendation { ${RECOMMENDATION} } }
+}`;
+
+const start = (token: string, input: Record<string, unknown>) => gql<{ startSession: any }>(server.url, START, { input }, token);
+const startOk = async (token: string, input: Record<string, unknown>) => (await gqlOk<{ startSession: any }>(server.url, START, { input }, token)).startSession;
+const storedCount = (userId: string) => server.services.prisma.recommendation.count({ where: { userId } });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe('stored recommendations', () => {
+  it('a MODEL stream: DONE names the stored record, whose typed fields are what the stream said', async () => {
+    const { token, id } = await tokenFor('athlete');
+    const out = await streamWs(server.wsUrl, token, OPERATOR);
+    expect(out.errors).toEqual([]);
+    const done = eventOf(out.events, 'DONE');
+    const prediction = eventOf(out.events, 'PREDICTION').prediction!;
+    expect(done.recommendationId).toMatch(UUID);
+    expect(done).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME' });
+    expect(done.expectedQuality).toBeCloseTo(coldStartPrediction(OPERATOR).expected, 10);
+
+    // Starting with it takes the check-in from the recommendation and links the record.
+    const session = await startOk(token, { recommendationId: done.recommendationId, location: 'Gym' });
+    expect(session).toMatchObject({ status: 'ACTIVE', sleepHours: 7, energyLevel: 4, stressLevel: 2, location: 'Gym' });
+    const rec = session.recommendation;
+    expect(rec).toMatchObject({
+      id: done.recommendationId,
+      source: 'MODEL',
+      sessionType: 'VOLUME',
+      checkIn: { sleepHours: 7, energyLevel: 4, stressLevel: 2, pulleyInjuryGrade: null, sorenessLevel: null, currentNiggles: null },
+      override: null,
+      rulesApplied: [],
+      predictionMultiplier: 1,
+      personalization: { phase: 'COLD_START', sessionsIncluded: 0, hasBaseline: false, hasPersonalization: false },
+      modelFittedAt: null, // the priors: no nightly fit yet
+      modelSessionsIncluded: 0,
+      statisticalContext: { personalHistory: { n: 0 } },
+      user: { id },
+    });
+    expect(rec.prediction).toEqual({ expectedQuality: prediction.expectedQuality, rawQuality: prediction.rawQuality, interval: prediction.interval, phase: 'COLD_START', confidence: 'LOW' });
+    expect(rec.statisticalContext.insights).toEqual(eventOf(out.events, 'STATS').context.insights);
+    expect(Date.now() - Date.parse(rec.createdAt)).toBeLessThan(10 * 60_000);
+    expect(await storedCount(id)).toBe(1);
+  });
+
+  it('a RULE_OVERRIDE stream: DONE has no expected quality; the record keeps the rule and its effect', async () => {
+    const { token, id } = await tokenFor('athlete');
+    const out = await streamWs(server.wsUrl, token, PULLEY);
+    const done = eventOf(out.events, 'DONE');
+    expect(done).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', expectedQuality: null });
+    const session = await startOk(token, { recommendationId: done.recommendationId });
+    expect(session.recommendation).toMatchObject({
+      id: done.recommendationId,
+      source: 'RULE_OVERRIDE',
+      sessionType: 'REST_DAY',
+      prediction: null,
+      override: { rule: 'pulley_injury_grade2_plus', category: 'SAFETY', sessionType: 'REST_DAY' },
+      rulesApplied: ['pulley_injury_grade2_plus'],
+      warnings: [{ rule: 'pulley_injury_grade2_plus', category: 'SAFETY' }],
+      statisticalContext: null,
+      checkIn: { pulleyInjuryGrade: 2 },
+    });
+    // The matched rule is queryable in SQL (what the insights and filters group on).
+    const rows = await server.services.prisma.recommendation.findMany({ where: { userId: id, matchedRules: { has: 'pulley_injury_grade2_plus' } } });
+    expect(rows.map((r) => r.id)).toEqual([done.recommendationId]);
+  });
+
+  it('the recommendation query is stored too, with its id and createdAt, and rule multipliers recorded', async () => {
+    const { token, id } = await tokenFor('athlete');
+    const input = { sleepHours: 8, sleepQuality: 8, energyLevel: 8, motivationLevel: 9, sorenessLevel: 2, caffeineMg: 50, warmupMin: 5, warmupCompleted: false, caffeineToday: true, caffeineHabitual: false, trainingLoadChange: 0.2 };
+    const rec = await recommendation(server.url, token, input);
+    expect(rec.id).toMatch(UUID);
+    expect(rec.rulesApplied.length).toBeGreaterThan(0);
+    const session = await startOk(token, { recommendationId: rec.id });
+    expect(session.recommendation).toMatchObject({ id: rec.id, createdAt: rec.createdAt, sessionType: rec.sessionType, rulesApplied: rec.rulesApplied });
+    expect(session.recommendation.prediction.expectedQuality).toBe(rec.prediction!.expectedQuality);
+    const row = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: rec.id } });
+    // expected = raw x the product of the matched rules' multipliers (clamped to the scale)
+    expect(row.predictionMultiplier).not.toBe(1);
+    expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, row.rawQuality! * row.predictionMultiplier)), 10);
+    expect(await storedCount(id)).toBe(1);
+  });
+
+  it('streams finishing together are written in one batch: every DONE id stored, fewer INSERTs than streams', async () => {
+    const { token } = await tokenFor('athlete');
+    await streamWs(server.wsUrl, token, OPERATOR); // warm the athlete's caches
+    // Twelve check-ins on one open connection arrive together, so their streams finish in the same turns.
+    const client = wsClient(server.wsUrl, token);
+    try {
+      await collect(client, '{ __typename }'); // connected before the burst
+      await server.services.recommendations.close(); // nothing pending from the warm-up
+      const before = statements.length;
+      const query = `subscription($input: PreSessionInput!) { preSessionRecommendation(input: $input) { type ... on DoneEvent { recommendationId } } }`;
+      const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => collect<any>(client, query, { input: { ...OPERATOR, sleepHours: 6 + i / 10 } })));
+      const ids = outs.map((o) => o.events.at(-1).preSessionRecommendation.recommendationId as string);
+      expect(new Set(ids).size).toBe(12);
+      await server.services.recommendations.close();
+      const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } }, select: { id: true, checkIn: true } });
+      const sleepOf = new Map(stored.map((r) => [r.id, (r.checkIn as { sleepHours: number }).sleepHours]));
+      expect(ids.map((id) => sleepOf.get(id))).toEqual(Array.from({ length: 12 }, (_, i) => 6 + i / 10));
+      const inserts = statements.slice(before).filter((sql) => /INSERT INTO "public"\."recommendations"/i.test(sql));
+      expect(inserts.length).toBeGreaterThan(0);
+      expect(inserts.length).toBeLessThan(12);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe('startSession with a recommendationId', () => {
+  it('is idempotent: a repeated start, and two concurrent starts, return the one session', async () => {
+    const { token, id } = await tokenFor('athlete');
+    const rec = await recommendation(server.url, token, OPERATOR);
+    const first = await startOk(token, { recommendationId: rec.id });
+    const again = await startOk(token, { recommendationId: rec.id, location: 'ignored on a retry' });
+    expect(again.id).toBe(first.id);
+    expect(again.location).toBeNull();
+
+    const other = await recommendation(server.url, token, { ...OPERATOR, energyLevel: 6 });
+    const [a, b] = await Promise.all([start(token, { recommendationId: other.id }), start(token, { recommendationId: other.id })]);
+    expect(a.errors).toBeUndefined();
+    expect(b.errors).toBeUndefined();
+    expect(a.data!.startSession.id).toBe(b.data!.startSession.id);
+    expect(a.data!.startSession.recommendation.id).toBe(other.id);
+    expect(await server.services.prisma.climbingSession.count({ where: { userId: id } })).toBe(2);
+  });
+
+  it("refuses another athlete's recommendation (FORBIDDEN) and an unknown one (NOT_FOUND), naming the field", async () => {
+    const owner = await tokenFor('athlete');
+    const intruder = await tokenFor('athlete');
+    const rec = await recommendation(server.url, owner.token, OPERATOR);
+    const res = await start(intruder.token, { recommendationId: rec.id });
+    expect(res.errors?.[0].extensions).toMatchObject({ code: 'FORBIDDEN', field: 'recommendationId' });
+    expect(await server.services.prisma.climbingSession.count({ where: { userId: intruder.id } })).toBe(0);
+    const unknown = await start(owner.token, { recommendationId: '00000000-0000-4000-8000-00000000abcd' });
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'recommendationId' });
+    const malformed = await start(owner.token, { recommendationId: 'nope' });
+    expect(malformed.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
+  });
+
+  it('started on the same socket the moment DONE arrives, it links the recommendation that DONE named', async () => {
+    const { token } = await tokenFor('athlete');
+    const client = wsClient(server.wsUrl, token);
+    try {
+      const started = new Promise<any>((resolve, reject) => {
+        let fired = false;
+        client.subscribe<{ preSessionRecommendation: { type: string; recommendationId?: string } }>(
+          { query: `subscription($input: PreSessionInput!) { preSessionRecommendation(input: $input) { type ... on DoneEvent { recommendationId } } }`, variables: { input: OPERATOR } },
+          {
+            next: (v) => {
+              const e = v.data?.preSessionRecommendation;
+              if (e?.type !== 'DONE' || fired) return;
+              fired = true;
+              collect(client, START, { input: { recommendationId: e.recommendationId } }).then((r) => resolve({ id: e.recommendationId, r }), reject);
+            },
+            error: reject,
+            complete: () => {},
+          },
+        );
+      });
+      const { id, r } = await started;
+      expect(r.errors).toEqual([]);
+      expect(r.events[0].startSession.recommendation.id).toBe(id);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  // PostgreSQL only: a second connection can hold the table's INSERTs back while reads go on, so the batch
+  // is provably still unwritten when the start arrives (PGlite has one connection: nothing can overtake).
+  it.runIf(usingPostgres)('waits for the pending write instead of failing when the batch is not yet stored', async () => {
+    const { token, id } = await tokenFor('athlete');
+    await streamWs(server.wsUrl, token, OPERATOR); // warm caches: the next stream reads nothing that the lock holds
+    const locker = new pg.Client({ connectionString: server.databaseUrl! });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE recommendations IN SHARE MODE'); // blocks INSERT, not SELECT
+      const out = await streamWs(server.wsUrl, token, { ...OPERATOR, energyLevel: 5 });
+      const recommendationId = eventOf(out.events, 'DONE').recommendationId!;
+      let settled = false;
+      const pending = start(token, { recommendationId }).finally(() => (settled = true));
+      // The row is provably not there yet, and the start has not answered (NOT_FOUND) meanwhile.
+      const seen = await locker.query('SELECT count(*)::int AS n FROM recommendations WHERE id = $1', [recommendationId]);
+      expect(seen.rows[0].n).toBe(0);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      await locker.query('COMMIT');
+      const res = await pending;
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
+      expect(await storedCount(id)).toBe(2);
+    } finally {
+      await locker.end();
+    }
+  });
+});
