@@ -249,7 +249,7 @@ const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
 const machine = `${cpu}, ${os.cpus().length} cores, Node ${process.version}, ${process.platform} ${process.arch}; run ${started.toISOString().slice(0, 10)}, load average at the end ${os.loadavg()[0].toFixed(1)}`;
 const rows = results.map(
   (r) =>
-    `| ${r.engine} | ${r.users.toLocaleString('en')} x ${r.sessionsPerUser} | ${r.sessions.toLocaleString('en')} | ${fmtS(r.stages.trainingDataMs)} | ${fmtS(r.stages.trainedModelMs)} (fit ${fmtS(r.stages.fitMs)}, ${r.sweeps ?? '?'} sweeps) | ${fmtS(r.stages.populationStatisticsMs)} | ${fmtS(r.stages.totalMs)} | ${mb(r.peakRss)} (${mb(r.startRss)}) | ${fmtS(r.generateMs)} |`,
+    `| ${r.engine} | ${r.users.toLocaleString('en')} x ${r.sessionsPerUser} | ${r.sessions.toLocaleString('en')} | ${fmtS(r.stages.trainingDataMs)} | ${fmtS(r.stages.trainedModelMs)} (fit ${fmtS(r.stages.fitMs)}, ${r.sweeps ?? '?'} sweeps) | ${fmtS(r.stages.heldOutErrorMs)} | ${fmtS(r.stages.modelHistoryMs)} | ${fmtS(r.stages.populationStatisticsMs)} | ${fmtS(r.stages.totalMs)} | ${mb(r.peakRss)} (${mb(r.startRss)}) | ${fmtS(r.generateMs)} |`,
 );
 const quickLines = results
   .filter((r) => r.quick)
@@ -264,10 +264,10 @@ const block = [
   '',
   `Machine: ${machine}${serverUrl ? '; PostgreSQL 15 server on the same machine' : ''}.`,
   '',
-  'TrainingService.runNightly as the schedule runs it: one streaming read of the completed, rated sessions into per-user sufficient statistics and the population statistics (trainingData), the variational fit plus the PopulationModel and ModelOutput writes (trainedModel), the PopulationStatistic rows (populationStatistics). Rows generated server-side (INSERT ... SELECT generate_series, then ANALYZE on PostgreSQL as autovacuum would; PGlite, which has no autovacuum, runs unanalysed as in use; not part of the run). Each size runs in a fresh Node process; peak RSS of that process sampled every 100 ms during the run (value at its start in brackets; the PGlite database lives in the same process).',
+  'TrainingService.runNightly as the schedule runs it: one streaming read of the completed, rated sessions into per-user sufficient statistics and the population statistics (trainingData), the variational fit plus the PopulationModel and ModelOutput writes (trainedModel), the held-out error (heldOutError: each athlete\'s latest rated session read and predicted from the rest), the model snapshots and their pruning (modelHistory), the PopulationStatistic rows (populationStatistics). Rows generated server-side (INSERT ... SELECT generate_series, then ANALYZE on PostgreSQL as autovacuum would; PGlite, which has no autovacuum, runs unanalysed as in use; not part of the run). Each size runs in a fresh Node process; peak RSS of that process sampled every 100 ms during the run (value at its start in brackets; the PGlite database lives in the same process).',
   '',
-  '| Database | Users x sessions | Sessions | trainingData | trainedModel | populationStatistics | Total | Peak RSS (start) | Generate rows |',
-  '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+  '| Database | Users x sessions | Sessions | trainingData | trainedModel | heldOutError | modelHistory | populationStatistics | Total | Peak RSS (start) | Generate rows |',
+  '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows,
   '',
   'Quick update through the database, after the nightly run (every athlete has stored statistics): sessions started (ACTIVE) and completed with a rating through the hooked Prisma client, the writes startSession / completeSession make, one at a time after 10 untimed warm-ups. stageTimings.totalMs of the QUICK_UPDATE TrainingRun covers reading the stored statistics and the session, the rank-1 step, the posterior and the ModelOutput upsert; the second figure runs from the completing write\'s return to the quick update\'s commit (deferral, advisory lock, TrainingRun insert, commit).',

@@ -1,6 +1,8 @@
 // npm run seed:demo: synthetic athletes with known true coefficients (src/engine/synthetic.ts), written through
-// the application's own write path (the Prisma client with the session hook), so every completed session
-// triggers the quick model update exactly as through the API. Then the nightly pipeline, unless --no-train.
+// the application's own write path, as an athlete's client does it: each check-in gets a stored recommendation,
+// the session is started with it (startSession with recommendationId) and completed with a rating, so every
+// demo session has a prediction linked to its outcome and every completion triggers the quick model update.
+// Then the nightly pipeline, unless --no-train.
 //
 //   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
 //
@@ -12,7 +14,11 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from '../src/engine/synthetic.ts';
-import { TERM_NAMES, checkInColumns, type CheckIn } from '../src/engine/variables.ts';
+import { TERM_NAMES, type CheckIn } from '../src/engine/variables.ts';
+import type { Context } from '../src/context.ts';
+import { createLoaders } from '../src/resolvers/loaders.ts';
+import { recommend } from '../src/resolvers/recommendation.ts';
+import { completeSession, startSession } from '../src/resolvers/sessions.ts';
 import { openServices } from '../src/services.ts';
 
 const { values: args } = parseArgs({
@@ -122,37 +128,38 @@ try {
           gymAccess: true,
         },
       });
-      // Sessions at the simulated days, the last one yesterday, in the evening; started ACTIVE, then completed.
+      // Sessions at the simulated days, the last one yesterday, in the evening: check-in -> stored
+      // recommendation -> session started with it -> completed with a rating, as the athlete's client does.
+      const ctx: Context = { viewer: { id, role: 'ATHLETE' }, services, loaders: createLoaders(prisma) };
       const lastDay = athlete.sessions.at(-1)!.day;
       for (const s of athlete.sessions) {
         const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
         const checkIn: CheckIn = s.checkIn;
         const planned = rng.pick(SESSION_TYPES);
-        const session = await prisma.climbingSession.create({
-          data: {
-            userId: id,
-            status: 'ACTIVE',
-            startedAt,
-            ...checkInColumns(checkIn),
-            plannedSessionType: planned,
-            plannedCaffeineMg: checkIn.caffeineMg ?? null,
-            plannedWarmupMin: checkIn.warmupMin ?? null,
-            plannedDurationMin: rng.pick([60, 90, 120]),
-          },
-          select: { id: true },
-        });
-        await prisma.climbingSession.update({
-          where: { id: session.id, status: 'ACTIVE' },
-          data: {
-            status: 'COMPLETED',
+        const shown = await recommend(ctx, { ...checkIn, plannedSessionType: planned });
+        await services.recommendations.written(shown.id);
+        // The demo's history happened in the past: date the recommendation at its session.
+        await prisma.recommendation.update({ where: { id: shown.id }, data: { createdAt: startedAt } });
+        const session = await startSession(
+          ctx,
+          { recommendationId: shown.id, startedAt, plannedDurationMin: rng.pick([60, 90, 120]) },
+          { select: { id: true } },
+        );
+        await completeSession(
+          ctx,
+          session.id,
+          {
             endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
-            sessionType: planned,
+            actualSessionType: planned,
             sessionQuality: s.sessionQuality,
             sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
             satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
             totalClimbs: rng.int(8, 40),
           },
-        });
+          { select: { id: true } },
+        );
+        // The next check-in is predicted by the model this rating updated, as it would be live.
+        await services.training.idle();
         sessionsWritten += 1;
       }
       written.push({ index: i, id, athlete });

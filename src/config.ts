@@ -19,6 +19,8 @@ export interface Config {
   modelCacheTtlSeconds: number;
   /** Serve the insights page at /insights (default: on in development, off in production). */
   insightsEnabled: boolean;
+  /** Days of nightly model snapshots kept (ModelOutput.history). */
+  modelHistoryRetentionDays: number;
   production: boolean;
 }
 
@@ -85,6 +87,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
     insightsEnabled: flag(env, 'INSIGHTS_ENABLED', !production),
+    modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
     production,
   };
 }

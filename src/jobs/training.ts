@@ -7,6 +7,7 @@ import { trainingRow } from '../engine/training-row.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
+import { heldOutColumns, measureHeldOutError, snapshotModels } from './model-evaluation.ts';
 import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
 import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
@@ -333,6 +334,9 @@ export class TrainingService {
         return { users: userIds.length };
       });
 
+      const heldOut = await stage('heldOutError', () => measureHeldOutError(this.prisma, data.users));
+      await stage('modelHistory', () => snapshotModels(this.prisma, run.id, this.services.config.modelHistoryRetentionDays));
+
       await stage('populationStatistics', async () => {
         const computedAt = new Date();
         await this.prisma.$transaction([
@@ -344,7 +348,7 @@ export class TrainingService {
       timings.totalMs = Math.round(performance.now() - t0);
       this.services.engine.invalidate({ kind: 'population' });
       await this.afterUserModelWrites(data.users.keys());
-      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings) });
+      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings), ...heldOutColumns(heldOut) });
     } catch (err) {
       this.log(`[TRAIN] nightly run failed: ${(err as Error).stack ?? err}`);
       return this.finish(run.id, 'FAILED', { error: (err as Error).message, stageTimings: json(timings) });

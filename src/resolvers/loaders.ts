@@ -3,7 +3,7 @@
 import DataLoader from 'dataloader';
 import type { Viewer } from '../auth.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
-import type { BaselineAssessment, ModelOutput } from '../generated/prisma/client.ts';
+import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase } from '../generated/prisma/client.ts';
 
 /**
  * Options of the loaders shared across requests. Node runs the promise jobs after each I/O callback, and each
@@ -13,9 +13,20 @@ import type { BaselineAssessment, ModelOutput } from '../generated/prisma/client
  */
 export const ACROSS_REQUESTS = { cache: false, batchScheduleFn: (dispatch: () => void) => setImmediate(dispatch) } as const;
 
+/** One nightly snapshot of an athlete's model, with the population's of the same fit. */
+export interface ModelSnapshotEntry {
+  fittedAt: Date;
+  phase: ModelPhase | null;
+  sessionsIncluded: number;
+  coefficients: Prisma.JsonValue;
+  populationCoefficients: Prisma.JsonValue | null;
+}
+
 export interface Loaders {
   currentBaseline: DataLoader<string, BaselineAssessment | null>;
   modelOutput: DataLoader<string, ModelOutput | null>;
+  /** Per athlete, oldest first (at most the retention period's nightly runs). */
+  modelHistory: DataLoader<string, ModelSnapshotEntry[]>;
 }
 
 /** Rows in the order of the keys asked for (null where none). */
@@ -32,6 +43,18 @@ export function createLoaders(prisma: AppPrisma): Loaders {
     modelOutput: new DataLoader(async (userIds) =>
       byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId),
     ),
+    modelHistory: new DataLoader(async (userIds) => {
+      const rows = await prisma.$queryRaw<(ModelSnapshotEntry & { userId: string })[]>`
+        SELECT s."userId"::text AS "userId", s."fittedAt", s.phase::text AS phase, s."sessionsIncluded", s.coefficients,
+               p.coefficients AS "populationCoefficients"
+        FROM model_snapshots s
+        LEFT JOIN model_snapshots p ON p."trainingRunId" = s."trainingRunId" AND p."userId" IS NULL
+        WHERE s."userId" IN (${Prisma.join(userIds.map((id) => Prisma.sql`${id}::uuid`))})
+        ORDER BY s."fittedAt", s.id`;
+      const byUser = new Map<string, ModelSnapshotEntry[]>(userIds.map((id) => [id, []]));
+      for (const { userId, ...entry } of rows) byUser.get(userId)?.push({ ...entry, fittedAt: new Date(entry.fittedAt) });
+      return userIds.map((id) => byUser.get(id) ?? []);
+    }),
   };
 }
 

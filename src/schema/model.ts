@@ -7,6 +7,7 @@ import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/acc
 import { builder } from './builder.ts';
 import { ModelPhaseEnum } from './enums.ts';
 import { uuid } from './ids.ts';
+import type { ModelSnapshotEntry } from '../resolvers/loaders.ts';
 import { VariableValueRef } from './recommendation.ts';
 
 interface Coefficient {
@@ -39,6 +40,23 @@ function coefficientRows(values: unknown, intervals: unknown): Coefficient[] {
   });
 }
 
+/** Stored { variable: value } -> rows in model-term order. */
+function variableValues(values: unknown): { variable: string; value: number }[] {
+  const v = (values ?? {}) as Record<string, unknown>;
+  return TERM_NAMES.flatMap((variable) => (typeof v[variable] === 'number' ? [{ variable, value: v[variable] as number }] : []));
+}
+
+const ModelSnapshotRef = builder.objectRef<ModelSnapshotEntry>('ModelSnapshot').implement({
+  description: "An athlete's served model as one nightly fit left it, beside the population's of the same fit",
+  fields: (t) => ({
+    fittedAt: t.expose('fittedAt', { type: 'DateTime' }),
+    phase: t.expose('phase', { type: ModelPhaseEnum, nullable: true }),
+    sessionsIncluded: t.exposeInt('sessionsIncluded'),
+    coefficients: t.field({ type: [VariableValueRef], description: 'Served coefficients (quality points per unit)', resolve: (s) => variableValues(s.coefficients) }),
+    populationCoefficients: t.field({ type: [VariableValueRef], description: 'The population means of the same fit', resolve: (s) => variableValues(s.populationCoefficients) }),
+  }),
+});
+
 export const ModelOutputRef = builder.prismaObject('ModelOutput', {
   description: "An athlete's fitted model: posterior coefficients, phase and how much is personal vs population",
   fields: (t) => ({
@@ -51,6 +69,14 @@ export const ModelOutputRef = builder.prismaObject('ModelOutput', {
     lastTrainedAt: t.expose('lastTrainedAt', { type: 'DateTime' }),
     trainingDurationMs: t.exposeFloat('trainingDurationMs'),
     coefficients: t.field({ type: [CoefficientRef], resolve: (m) => coefficientRows(m.coefficients, m.credibleIntervals) }),
+    history: t.field({
+      type: [ModelSnapshotRef],
+      description: 'One snapshot per nightly fit, oldest first, within the retention period (MODEL_HISTORY_RETENTION_DAYS)',
+      args: { from: t.arg({ type: 'DateTime' }), to: t.arg({ type: 'DateTime' }) },
+      select: { userId: true },
+      resolve: async (m, args, ctx) =>
+        (await ctx.loaders.modelHistory.load(m.userId)).filter((s) => (!args.from || s.fittedAt >= args.from) && (!args.to || s.fittedAt <= args.to)),
+    }),
   }),
 });
 

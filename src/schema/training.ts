@@ -41,6 +41,25 @@ const StageTimingsRef = builder.objectRef<StoredTimings>('StageTimings').impleme
   }),
 });
 
+interface HeldOut {
+  n: number;
+  rmse: number | null;
+  mae: number | null;
+  bias: number | null;
+  intervalCoverage: number | null;
+}
+
+const HeldOutErrorRef = builder.objectRef<HeldOut>('HeldOutError').implement({
+  description: "Each athlete's most recent rated session predicted by a model fitted without it (the athlete's other sessions)",
+  fields: (t) => ({
+    n: t.exposeInt('n', { description: 'Sessions held out (one per athlete)' }),
+    rmse: t.exposeFloat('rmse', { nullable: true }),
+    mae: t.exposeFloat('mae', { nullable: true }),
+    bias: t.exposeFloat('bias', { nullable: true, description: 'Mean predicted - actual' }),
+    intervalCoverage: t.exposeFloat('intervalCoverage', { nullable: true, description: 'Share inside the 95 % predictive interval' }),
+  }),
+});
+
 const TrainingRunRef = builder.prismaObject('TrainingRun', {
   description: 'One training job: the nightly fit, a per-user retrain or a quick update after a session',
   fields: (t) => ({
@@ -56,6 +75,13 @@ const TrainingRunRef = builder.prismaObject('TrainingRun', {
     error: t.exposeString('error', { nullable: true }),
     attempts: t.exposeInt('attempts'),
     stageTimings: t.field({ type: StageTimingsRef, nullable: true, description: 'Milliseconds per stage', resolve: (run) => stageTimings(run.stageTimings) }),
+    heldOut: t.field({
+      type: HeldOutErrorRef,
+      nullable: true,
+      description: 'Nightly runs: honest held-out error of the fit (null for other runs)',
+      resolve: (r) =>
+        r.heldOutN === null ? null : { n: r.heldOutN, rmse: r.heldOutRmse, mae: r.heldOutMae, bias: r.heldOutBias, intervalCoverage: r.heldOutCoverage },
+    }),
   }),
 });
 
