@@ -13,7 +13,7 @@ const DAY = 86_400_000;
 const SESSIONS = [4, 12, 30];
 const TOTAL = SESSIONS.reduce((a, b) => a + b, 0);
 const NIGHTLY_RUNS = 2;
-const RECOMMENDATION = 'query($input: PreSessionInput!) { recommendation(input: $input) { id } }';
+const RECOMMENDATION = 'query($input: PreSessionInput!) { recommendation(input: $input) { id source } }';
 /** Sessions whose check-in trips sleep_deprivation_limit_intensity (sleepHours < 5): every fourth. */
 const LITTLE_SLEEP = SESSIONS.reduce((a, n) => a + Math.ceil(n / 4), 0);
 
@@ -21,6 +21,9 @@ let server: TestServer;
 let browser: Browser;
 let page: Page;
 let analyst: string;
+/** What was written, per session: its athlete, start and the source of the recommendation it was started with. */
+const written: { athlete: string; startedAt: string; source: 'MODEL' | 'RULE_OVERRIDE' }[] = [];
+const athletes: string[] = [];
 
 /** Session k of athlete i: a check-in that sometimes trips a rule (little sleep, soreness), and its rating. */
 function sessionOf(i: number, k: number, n: number) {
@@ -42,13 +45,15 @@ beforeAll(async () => {
   analyst = (await tokenFor('analyst')).token;
   const admin = (await tokenFor('admin')).token;
   await mapLimit(SESSIONS, SESSIONS.length, async (n, i) => {
-    const { token } = await tokenFor('athlete');
+    const { token, id } = await tokenFor('athlete');
+    athletes[i] = id;
     for (let k = 0; k < n; k++) {
       const s = sessionOf(i, k, n);
       // The path an athlete's app takes: a recommendation (stored), then the session started with it.
       const { recommendation } = await gqlOk(server.url, RECOMMENDATION, { input: s.checkIn }, token);
       const started = await gqlOk(server.url, START_SESSION, { input: { ...s.checkIn, startedAt: s.startedAt, recommendationId: recommendation.id } }, token);
       await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: s.sessionQuality } }, token);
+      written.push({ athlete: id, startedAt: s.startedAt, source: recommendation.source });
     }
   });
   await server.training.idle();
@@ -67,8 +72,11 @@ async function open(view: InsightsView, extra: Record<string, string> = {}) {
   await viewSettled(page, view);
 }
 
-/** The marks Plot drew for one mark type (its aria-label: bar, rect, dot, line, rule, text, area, link) in a panel. */
-const marks = (chart: string, mark: string) => page.locator(`figure[data-chart="${chart}"] svg g[aria-label="${mark}"] > *`);
+/**
+ * The marks Plot drew for one mark type (its aria-label: bar, rect, dot, line, rule, text, area, link) in a panel:
+ * the shapes under that mark's group, however Plot nests them (facets add a group per facet).
+ */
+const marks = (chart: string, mark: string) => page.locator(`figure[data-chart="${chart}"] svg g[aria-label="${mark}"] :not(g)`);
 const markTexts = (chart: string) => marks(chart, 'text').allTextContents();
 
 /** The API's own answer for the period the page shows. */
@@ -143,6 +151,66 @@ describe('insights charts with seeded data', () => {
     const compared = rules.filter((r) => r.meanQualityOthers !== null);
     expect(await marks('rule-quality', 'dot').count()).toBe(rules.length + compared.length);
     expect(await marks('rule-quality', 'link').count()).toBe(compared.length);
+  });
+
+  it('model quality: scores, calibration per phase, RMSE and coverage per week, the nightly held-out error', async () => {
+    await open('quality');
+    expect(await panelStates(page)).toEqual({ 'quality-summary': 'ready', calibration: 'ready', 'quality-over-time': 'ready', 'held-out-error': 'ready' });
+    const { modelQuality, ...perPhase } = await api(`query($from: DateTime) { modelQuality(from: $from) { n byPhase { phase n } }
+      ${['COLD_START', 'LEARNING', 'PERSONALIZED'].map((p) => `${p}: modelQuality(from: $from, phase: ${p}) { calibration { n } }`).join(' ')} }`);
+    // Every session started with a MODEL recommendation (not an override) is scored.
+    const scored = written.filter((w) => w.source === 'MODEL');
+    expect(modelQuality.n).toBe(scored.length);
+    const phases = modelQuality.byPhase.filter((p: any) => p.n > 0);
+    const cells = await page.locator('figure[data-chart="quality-summary"] tbody tr td:nth-child(2)').allTextContents();
+    expect(cells).toEqual([String(scored.length), ...phases.map((p: any) => String(p.n))]);
+
+    const bins = Object.values(perPhase).flatMap((p: any) => p.calibration.filter((b: any) => b.n > 0));
+    expect(bins.length).toBeGreaterThan(0);
+    expect(await marks('calibration', 'dot').count()).toBe(bins.length);
+    expect((await markTexts('calibration')).sort()).toEqual(bins.map((b: any) => `n=${b.n}`).sort());
+
+    // One point per Monday-to-Sunday week (UTC) with a scored session, in each of the two plots.
+    const weeks = new Set(scored.map((w) => {
+      const t = new Date(w.startedAt);
+      return Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7));
+    }));
+    expect(await marks('quality-over-time', 'dot').count()).toBe(2 * weeks.size);
+
+    // Each nightly run measured its held-out error: an RMSE and an MAE point per run.
+    expect(await marks('held-out-error', 'dot').count()).toBe(2 * NIGHTLY_RUNS);
+  });
+
+  it('one athlete: predicted vs actual with intervals, coefficient history, phase changes', async () => {
+    const personalized = athletes[SESSIONS.length - 1];
+    await open('athlete', { athlete: personalized });
+    expect(await page.inputValue('.athlete-picker input')).toBe(personalized);
+    expect(await panelStates(page)).toEqual({ 'athlete-predictions': 'ready', 'athlete-coefficients': 'ready', 'athlete-phases': 'ready' });
+    const mine = written.filter((w) => w.athlete === personalized);
+    expect(await marks('athlete-predictions', 'dot').count()).toBe(mine.length);
+    expect(await marks('athlete-predictions', 'area').count()).toBe(1);
+    expect(await marks('athlete-predictions', 'line').count()).toBe(1);
+
+    const { modelOutput } = await gqlOk(server.url, 'query($id: ID) { modelOutput(userId: $id) { history { phase coefficients { variable } } } }', { id: personalized }, analyst);
+    expect(modelOutput.history).toHaveLength(NIGHTLY_RUNS);
+    const points = modelOutput.history.reduce((a: number, h: any) => a + h.coefficients.filter((c: any) => c.variable !== 'intercept').length, 0);
+    expect(await marks('athlete-coefficients', 'dot').count()).toBe(points);
+    // Two snapshots in the same phase: two points, one ring where the phase (first) appears.
+    expect(await page.locator('figure[data-chart="athlete-phases"] svg g[aria-label="dot"]').nth(0).locator(':not(g)').count()).toBe(NIGHTLY_RUNS);
+    expect(await page.locator('figure[data-chart="athlete-phases"] svg g[aria-label="dot"]').nth(1).locator(':not(g)').count()).toBe(1);
+  });
+
+  it('the athlete picker refuses what is not an id, and opens the athlete chosen', async () => {
+    await open('athlete');
+    expect(await page.$$('figure.panel')).toHaveLength(0);
+    await page.fill('.athlete-picker input', 'not-an-id');
+    await page.click('.athlete-picker button');
+    expect(await page.textContent('.athlete-picker .error')).toContain('An athlete id is a uuid');
+    await page.fill('.athlete-picker input', athletes[0]);
+    await page.click('.athlete-picker button');
+    await page.waitForSelector(`#content[data-view="athlete"][data-state="done"] figure[data-chart="athlete-predictions"]`);
+    expect(await page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get('athlete'))).toBe(athletes[0]);
+    expect(await marks('athlete-predictions', 'dot').count()).toBe(SESSIONS[0]);
   });
 
   it('a period without sessions shows the empty state, not an empty chart', async () => {

@@ -18,25 +18,30 @@ function table(columns, rows) {
   return el;
 }
 
-/** Calendar bucket (UTC) for a period: days up to two weeks, weeks up to about four months, else months. */
+/** Calendar bucket (UTC, as the API's sessionsOverTime) for a period: days up to two weeks, weeks up to about four months, else months. */
 function bucketFor(period) {
   const days = period.from ? (Date.parse(period.to ?? new Date().toISOString()) - Date.parse(period.from)) / DAY : Infinity;
-  if (days <= 14) return { name: 'DAY', end: (start) => new Date(start.getTime() + DAY) };
-  if (days <= 120) return { name: 'WEEK', end: (start) => new Date(start.getTime() + 7 * DAY) };
-  return { name: 'MONTH', end: (start) => new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)) };
+  if (days <= 14) return { name: 'DAY', start: (t) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate())), end: (start) => new Date(start.getTime() + DAY) };
+  if (days <= 120) {
+    // Weeks start on Monday.
+    return { name: 'WEEK', start: (t) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7))), end: (start) => new Date(start.getTime() + 7 * DAY) };
+  }
+  return { name: 'MONTH', start: (t) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1)), end: (start) => new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)) };
 }
 
 /**
- * Consecutive time buckets covering the period (at most 24, the last ending now), for figures that are asked
- * once per bucket; an open-ended period ("all time") shows the last 12 months.
+ * The period's calendar buckets, for figures asked once per bucket (one alias each, so at most the last 24);
+ * an open-ended period ("all time") shows the last 12 months.
  */
 function timeBuckets(period) {
-  const end = period.to ? Date.parse(period.to) : Date.now();
-  const start = period.from ? Date.parse(period.from) : end - 365 * DAY;
-  const step = Math.max(DAY, Math.ceil((end - start) / 24 / DAY) * DAY);
+  const end = period.to ? new Date(period.to) : new Date();
+  const from = period.from ? new Date(period.from) : new Date(Date.UTC(end.getUTCFullYear() - 1, end.getUTCMonth() + 1, 1));
+  const bucket = bucketFor({ from: from.toISOString(), to: end.toISOString() });
   const buckets = [];
-  for (let t = end; t > start; t -= step) buckets.unshift({ from: new Date(Math.max(start, t - step)).toISOString(), to: new Date(t).toISOString() });
-  return buckets;
+  for (let start = bucket.start(from); start < end; start = bucket.end(start)) {
+    buckets.push({ from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(bucket.end(start), end) - 1).toISOString() });
+  }
+  return buckets.slice(-24);
 }
 
 const insightsPart = (selection) => `query Insights($from: DateTime, $to: DateTime) { insights(from: $from, to: $to) { ${selection} } }`;
@@ -48,11 +53,13 @@ const NIGHTLY_RUNS = `query NightlyRuns($from: DateTime, $to: DateTime) {
   }
 }`;
 
+const PHASES = ['COLD_START', 'LEARNING', 'PERSONALIZED'];
+const CALIBRATION = 'calibration { low high n meanPredicted meanActual }';
+
+/** The figures over all phases and per phase, and each phase's calibration (one alias per phase). */
 const MODEL_QUALITY = `query ModelQuality($from: DateTime, $to: DateTime) {
-  modelQuality(from: $from, to: $to) {
-    n rmse mae bias intervalCoverage
-    byPhase { phase n rmse mae bias intervalCoverage calibration { low high n meanPredicted meanActual } }
-  }
+  modelQuality(from: $from, to: $to) { n rmse mae bias intervalCoverage byPhase { phase n rmse mae bias intervalCoverage } }
+  ${PHASES.map((phase) => `${phase}: modelQuality(from: $from, to: $to, phase: ${phase}) { ${CALIBRATION} }`).join('\n  ')}
 }`;
 
 const HELD_OUT = `query HeldOutError($from: DateTime, $to: DateTime) {
@@ -161,13 +168,13 @@ export const VIEWS = {
       {
         id: 'calibration',
         title: 'Calibration: mean actual vs mean predicted quality, per phase (dot area: sessions)',
-        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => d.modelQuality.byPhase.flatMap((p) => p.calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase: p.phase })))),
+        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => PHASES.flatMap((phase) => d[phase].calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase })))),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.calibration(rows, width),
       },
       {
         id: 'quality-over-time',
-        title: 'RMSE and 95 % interval coverage over time',
+        title: (ctx) => `RMSE and 95 % interval coverage per ${bucketFor(ctx.period).name.toLowerCase()}`,
         load: async (ctx) => {
           // One aliased modelQuality per bucket, all in one request.
           const buckets = timeBuckets(ctx.period);
