@@ -51,14 +51,14 @@ function go(changes) {
 const isoDate = (t) => new Date(t).toISOString().slice(0, 10);
 const validDate = (text) => (/^\d{4}-\d{2}-\d{2}$/.test(text ?? '') && !Number.isNaN(Date.parse(text)) ? text : null);
 
-/** The period as the API takes it: from inclusive, to exclusive, UTC; null = open. */
+/** The period as the API takes it: both ends inclusive, UTC; null = open. */
 function periodOf(params) {
   const preset = PRESETS.includes(params.get('period')) ? params.get('period') : DEFAULT_PRESET;
   if (preset === 'all') return { preset, from: null, to: null };
   if (preset === 'custom') {
     const from = validDate(params.get('from'));
     const to = validDate(params.get('to'));
-    return { preset, from: from && `${from}T00:00:00.000Z`, to: to && new Date(Date.parse(to) + DAY).toISOString() };
+    return { preset, from: from && `${from}T00:00:00.000Z`, to: to && `${to}T23:59:59.999Z` };
   }
   const today = Date.parse(isoDate(Date.now()));
   return { preset, from: new Date(today - (Number(preset) - 1) * DAY).toISOString(), to: null };
@@ -110,7 +110,7 @@ periodForm.addEventListener('change', (event) => {
 function showPeriod(period) {
   periodForm.preset.value = period.preset;
   periodForm.from.value = period.from ? isoDate(period.from) : '';
-  periodForm.to.value = period.to ? isoDate(Date.parse(period.to) - DAY) : period.preset === 'all' ? '' : isoDate(Date.now());
+  periodForm.to.value = period.to ? isoDate(period.to) : period.preset === 'all' ? '' : isoDate(Date.now());
 }
 
 // ---- views

@@ -39,7 +39,7 @@ function timeBuckets(period) {
   const bucket = bucketFor({ from: from.toISOString(), to: end.toISOString() });
   const buckets = [];
   for (let start = bucket.start(from); start < end; start = bucket.end(start)) {
-    buckets.push({ from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(bucket.end(start), end) - 1).toISOString() });
+    buckets.push({ from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(bucket.end(start) - 1, end)).toISOString() });
   }
   return buckets.slice(-24);
 }
@@ -80,16 +80,11 @@ const ATHLETE_SESSIONS = `query AthleteSessions($userId: ID!, $from: DateTime, $
   }
 }`;
 
-const ATHLETE_MODEL = `query AthleteModel($userId: ID!) {
-  modelOutput(userId: $userId) {
-    phase sessionsIncluded lastTrainedAt
-    history { fittedAt phase sessionsIncluded coefficients { variable value } }
-  }
+const ATHLETE_MODEL = `query AthleteModel($userId: ID!, $from: DateTime, $to: DateTime) {
+  modelOutput(userId: $userId) { history(from: $from, to: $to) { fittedAt phase sessionsIncluded coefficients { variable value } } }
 }`;
 
 const ATHLETE_CHOICES = `query AthleteChoices { users(role: ATHLETE, first: 100) { edges { node { id modelOutput { phase sessionsIncluded } } } } }`;
-
-const inPeriod = (period, at) => (!period.from || at >= period.from) && (!period.to || at < period.to);
 
 export const VIEWS = {
   overview: {
@@ -299,10 +294,8 @@ export const VIEWS = {
         id: 'athlete-coefficients',
         title: 'Coefficient history (nightly fits)',
         load: (ctx) =>
-          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }, { withPeriod: false })).then((d) =>
-            (d.modelOutput?.history ?? [])
-              .filter((h) => inPeriod(ctx.period, h.fittedAt))
-              .flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
+          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete })).then((d) =>
+            (d.modelOutput?.history ?? []).flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
           ),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.coefficientHistory(rows, width),
@@ -311,10 +304,8 @@ export const VIEWS = {
         id: 'athlete-phases',
         title: 'Model phase over time (rings: a change of phase)',
         load: (ctx) =>
-          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }, { withPeriod: false })).then((d) =>
-            (d.modelOutput?.history ?? [])
-              .filter((h) => inPeriod(ctx.period, h.fittedAt))
-              .map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded })),
+          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete })).then((d) =>
+            (d.modelOutput?.history ?? []).map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded })),
           ),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.phaseChanges(rows, width),
