@@ -19,6 +19,8 @@ export interface Config {
   modelCacheTtlSeconds: number;
   /** Per-viewer budget of each expensive operation; null: not limited. */
   rateLimits: Record<RateLimitedOperation, RateLimit | null>;
+  /** Serve the insights page at /insights (default: on in development, off in production). */
+  insightsEnabled: boolean;
   /** Days of nightly model snapshots kept (ModelOutput.history). */
   modelHistoryRetentionDays: number;
   production: boolean;
@@ -88,6 +90,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   return value;
 }
 
+function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
+}
+
 function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string | null {
   const raw = env[name];
   if (raw === undefined || raw === '') return null;
@@ -101,14 +111,6 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
     throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`);
   }
   return raw;
-}
-
-function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return fallback;
-  if (raw === 'true' || raw === '1') return true;
-  if (raw === 'false' || raw === '0') return false;
-  throw new ConfigError(`${name} must be true or false (got "${raw}")`);
 }
 
 /** Comma-separated origins, each exactly scheme://host[:port] as a browser sends it in the Origin header. */
@@ -160,6 +162,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rateLimits: Object.fromEntries(
       (Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)]),
     ) as Record<RateLimitedOperation, RateLimit | null>,
+    insightsEnabled: flag(env, 'INSIGHTS_ENABLED', !production),
     modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
     production,
     corsOrigins: origins(env, 'CORS_ORIGINS'),

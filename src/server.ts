@@ -16,6 +16,7 @@ import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
 import { openServices, startupFailure } from './services.ts';
+import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './graphiql-examples.ts';
@@ -109,6 +110,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
         check: async () => ready && (await db.ping()),
       }),
+      ...(config.insightsEnabled ? [useInsightsPage()] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');
@@ -198,10 +200,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   void training.catchUp('STARTUP_CATCH_UP');
 
   log(`[API] ClimbIQ ready in ${((Date.now() - started) / 1000).toFixed(1)} s: ${config.graphiqlEnabled ? 'GraphiQL' : 'GraphQL'} at ${url}`);
-  if (devTokens) {
+  const printedToken = devTokens ? await devToken() : null;
+  if (printedToken) {
     log(
-      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${await devToken()}`,
+      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${printedToken}`,
     );
+  }
+  if (config.insightsEnabled) {
+    const insightsUrl = url.replace(/\/graphql$/, INSIGHTS_PATH);
+    log(printedToken ? `[API] Insights page, signed in as that analyst: ${insightsUrl}#token=${printedToken}` : `[API] Insights page at ${insightsUrl}`);
   }
 
   let stopping: Promise<void> | null = null;

@@ -1,0 +1,105 @@
+// The insights page (web/insights/): its static files and the charting library, served beside the API by a Yoga
+// plugin. The page itself talks only to the public GraphQL endpoint, like any other client.
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import type { Plugin } from 'graphql-yoga';
+
+export const INSIGHTS_PATH = '/insights';
+const WEB_DIR = fileURLToPath(new URL('../web/insights/', import.meta.url));
+const CHART_LIBRARY_FILE = 'vendor/plot.js';
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
+// Scripts only from this origin and no inline script: a token in sessionStorage is only as safe as the page's
+// script sources. Plot writes a <style> element into each chart, hence 'unsafe-inline' for styles only.
+const SECURITY_HEADERS = {
+  'content-security-policy':
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; " +
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  'referrer-policy': 'no-referrer',
+  'x-content-type-options': 'nosniff',
+};
+
+type Bytes = Uint8Array<ArrayBuffer>;
+
+interface Asset {
+  body: Bytes;
+  gzipped: Bytes | null;
+  etag: string;
+}
+
+function asset(body: Bytes, compress: boolean): Asset {
+  return {
+    body,
+    gzipped: compress ? gzipSync(body) : null,
+    etag: `"${createHash('sha1').update(body).digest('base64url')}"`,
+  };
+}
+
+/**
+ * Observable Plot (and the parts of d3 it uses) as one ES module, bundled from the installed package on first
+ * request: no build step at install, no CDN, and the browser makes one request instead of hundreds.
+ */
+let chartLibrary: Promise<Asset> | null = null;
+function bundledChartLibrary(): Promise<Asset> {
+  chartLibrary ??= build({
+    stdin: { contents: "export * from '@observablehq/plot';", resolveDir: WEB_DIR, loader: 'js' },
+    bundle: true,
+    format: 'esm',
+    minify: true,
+    target: 'es2020',
+    write: false,
+    logLevel: 'silent',
+  }).then(
+    (result) => asset(new Uint8Array(result.outputFiles[0].contents), true),
+    (err: unknown) => {
+      chartLibrary = null; // a later request tries again
+      throw err;
+    },
+  );
+  return chartLibrary;
+}
+
+/** Serves GET /insights (index.html) and /insights/<file> from web/insights/; anything else goes on to Yoga. */
+export function useInsightsPage(): Plugin {
+  // Only the files present at startup are served: a request path never reaches the file system as a path.
+  const files = new Set(readdirSync(WEB_DIR).filter((name) => CONTENT_TYPES[path.extname(name)]));
+  return {
+    async onRequest({ url, request, endResponse, fetchAPI }) {
+      if (url.pathname !== INSIGHTS_PATH && !url.pathname.startsWith(`${INSIGHTS_PATH}/`)) return;
+      const name = url.pathname.slice(INSIGHTS_PATH.length + 1) || 'index.html';
+      const respond = (status: number, body: Bytes | string | null, headers: Record<string, string> = {}) =>
+        endResponse(new fetchAPI.Response(body, { status, headers: { ...SECURITY_HEADERS, ...headers } }));
+      if (request.method !== 'GET' && request.method !== 'HEAD') return respond(405, 'Method not allowed', { allow: 'GET, HEAD' });
+
+      let file: Asset;
+      if (name === CHART_LIBRARY_FILE) {
+        file = await bundledChartLibrary();
+      } else if (files.has(name)) {
+        file = asset(await readFile(path.join(WEB_DIR, name)), false);
+      } else {
+        return respond(404, 'Not found', { 'content-type': 'text/plain; charset=utf-8' });
+      }
+      // Revalidated on every load (the files change with the server), answered 304 when unchanged.
+      const headers: Record<string, string> = {
+        'content-type': CONTENT_TYPES[path.extname(name)],
+        'cache-control': 'no-cache',
+        etag: file.etag,
+        vary: 'accept-encoding',
+      };
+      if (request.headers.get('if-none-match') === file.etag) return respond(304, null, headers);
+      const gzip = file.gzipped && /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
+      if (gzip) headers['content-encoding'] = 'gzip';
+      respond(200, request.method === 'HEAD' ? null : gzip ? file.gzipped : file.body, headers);
+    },
+  };
+}
