@@ -84,7 +84,7 @@ const RECOMMEND = `query ($input: PreSessionInput!) { recommendation(input: $inp
 const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
 const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
 const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
-const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings } }`;
+const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
 
 interface DemoModel {
   phase: string;

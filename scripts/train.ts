@@ -13,7 +13,7 @@ interface RunSummary {
   stageTimings?: unknown;
 }
 
-const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings } }`;
+const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
 
 async function train(): Promise<RunSummary> {
   const log = (m: string) => console.log(m);

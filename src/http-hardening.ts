@@ -57,14 +57,18 @@ export function useJsonRequestsOnly(): Plugin {
   };
 }
 
-/** On every response: no MIME sniffing, no caching of (per-viewer) answers, and no framing of any page. */
+/**
+ * On every response: no MIME sniffing, no caching of (per-viewer) answers, and no framing of any page. A page that
+ * sets its own policy or caching (the insights page: a stricter CSP that also forbids framing, ETags on its static
+ * files) keeps them.
+ */
 export function useSecurityHeaders(): Plugin {
   return {
     onResponse({ response }) {
       response.headers.set('X-Content-Type-Options', 'nosniff');
-      response.headers.set('Cache-Control', 'no-store');
       response.headers.set('X-Frame-Options', 'DENY');
-      response.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
+      if (!response.headers.has('Cache-Control')) response.headers.set('Cache-Control', 'no-store');
+      if (!response.headers.has('Content-Security-Policy')) response.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
     },
   };
 }

@@ -72,13 +72,15 @@ describe('nightly held-out error and model history', () => {
   it('keeps one snapshot per nightly fit: after two runs the history shows both, beside the population', async () => {
     // Second run after the athlete gained 8 sessions, so the model moves.
     const [, learner] = ids;
-    const now = Date.now();
-    await server.services.prisma.climbingSession.createMany({ data: sleepStressAthlete(8, 9).sessions.map((s, k) => sessionRow(learner, s, new Date(now + (k + 1) * 60_000))) });
     const firstPopulation = (await gqlOk<{ populationModel: any }>(server.url, POPULATION, {}, analyst)).populationModel;
     const firstModel = (await gqlOk<{ modelOutput: any }>(server.url, HISTORY, { userId: learner }, analyst)).modelOutput;
     expect(firstModel.history).toHaveLength(1);
     expect(firstModel.history[0].coefficients).toEqual(firstModel.coefficients);
     expect(firstModel.history[0].populationCoefficients).toEqual(firstPopulation.coefficients.map(({ variable, value }: any) => ({ variable, value })));
+    // The new sessions' quick updates (the session hook sees createMany) settle before the second fit.
+    const now = Date.now();
+    await server.services.prisma.climbingSession.createMany({ data: sleepStressAthlete(8, 9).sessions.map((s, k) => sessionRow(learner, s, new Date(now + (k + 1) * 60_000))) });
+    await server.services.training.idle();
 
     expect((await gqlOk<{ runNightlyTraining: any }>(server.url, NIGHTLY, {}, admin)).runNightlyTraining.status).toBe('SUCCEEDED');
     const model = (await gqlOk<{ modelOutput: any }>(server.url, HISTORY, { userId: learner }, analyst)).modelOutput;
