@@ -161,11 +161,6 @@ export function predictiveVariance(x: ArrayLike<number>, cov: ArrayLike<number>,
 export interface UserPosteriorResult extends UserModel {
   credibleIntervals: Record<string, [number, number]>;
   coefficients: Record<string, number>;
-  /**
-   * The exact posterior of beta_u given the hyperparameters, whatever the phase. For LEARNING and
-   * PERSONALIZED it is the served model; for COLD_START the served model is the population instead.
-   */
-  posterior: { mean: number[]; covariance: number[]; shrinkageFactor: number };
 }
 
 interface Workspace {
@@ -259,9 +254,9 @@ function expectedRss(stats: SufficientStats, mean: ArrayLike<number>, cov: Array
 const sharedWs = workspace();
 
 /**
- * The quick update: the exact conjugate posterior of the user's coefficients given the hyperparameters,
- * and the model to serve by phase (COLD_START serves the population: mean mu, covariance diag(tau² + muSd²),
- * the prior predictive of a new athlete's coefficients).
+ * The quick update: the exact conjugate posterior of the user's coefficients given the hyperparameters. It is
+ * what every phase serves (domain.md section 6: the phase is a label, not a switch); with no data it is the
+ * population, N(mu, diag(tau²)).
  */
 export function userPosterior(stats: SufficientStats, hyper: Hyperparameters): UserPosteriorResult {
   const tauInv = new Float64Array(P);
@@ -273,27 +268,17 @@ export function userPosterior(stats: SufficientStats, hyper: Hyperparameters): U
 }
 
 function servedModel(n: number, mean: Float64Array, cov: Float64Array, hyper: Hyperparameters): UserPosteriorResult {
-  const posterior = { mean: Array.from(mean), covariance: Array.from(cov), shrinkageFactor: shrinkageFactor(cov, hyper.tau2) };
-  const phase = phaseFor(n);
-  let servedMean = posterior.mean;
-  let servedCov = posterior.covariance;
-  let shrink = posterior.shrinkageFactor;
-  if (phase === 'COLD_START') {
-    servedMean = [...hyper.mu];
-    servedCov = new Array<number>(P * P).fill(0);
-    for (let j = 0; j < P; j++) servedCov[j * P + j] = hyper.tau2[j] + hyper.muSd[j] * hyper.muSd[j];
-    shrink = 0;
-  }
+  const servedMean = Array.from(mean);
+  const servedCov = Array.from(cov);
   return {
-    phase,
+    phase: phaseFor(n),
     mean: servedMean,
     covariance: servedCov,
     sigma2: hyper.sigma2,
     sessionsIncluded: n,
-    shrinkageFactor: shrink,
+    shrinkageFactor: shrinkageFactor(cov, hyper.tau2),
     credibleIntervals: credibleIntervals(servedMean, servedCov),
     coefficients: coefficientsRecord(servedMean),
-    posterior,
   };
 }
 
