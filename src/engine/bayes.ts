@@ -267,7 +267,8 @@ export function userPosterior(stats: SufficientStats, hyper: Hyperparameters): U
   return servedModel(stats.n, mean, cov, hyper);
 }
 
-function servedModel(n: number, mean: Float64Array, cov: Float64Array, hyper: Hyperparameters): UserPosteriorResult {
+/** The served model of an athlete with n rated sessions from their posterior mean and covariance. */
+export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<number>, hyper: Hyperparameters): UserPosteriorResult {
   const servedMean = Array.from(mean);
   const servedCov = Array.from(cov);
   return {

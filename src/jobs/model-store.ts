@@ -40,7 +40,12 @@ const timestamp = (d: Date | null) => (d ? d.toISOString().replace('Z', '') : nu
  * Batch upsert for the nightly fit: one statement per `chunk` users. A row whose stored data is newer than
  * what this fit saw (a quick update landed meanwhile) is kept, not overwritten with older data.
  */
-export async function upsertModelOutputs(prisma: PrismaClient, writes: ModelOutputWrite[], chunk = 500): Promise<number> {
+export async function upsertModelOutputs(
+  prisma: PrismaClient,
+  writes: ModelOutputWrite[],
+  opts: { chunk?: number; onChunk?: (writtenSoFar: number) => void } = {},
+): Promise<number> {
+  const chunk = opts.chunk ?? 500;
   let written = 0;
   for (let start = 0; start < writes.length; start += chunk) {
     const part = writes.slice(start, start + chunk);
@@ -78,6 +83,7 @@ export async function upsertModelOutputs(prisma: PrismaClient, writes: ModelOutp
        WHERE model_outputs."dataThrough" IS NULL OR EXCLUDED."dataThrough" IS NULL OR model_outputs."dataThrough" <= EXCLUDED."dataThrough"`,
       ...params,
     );
+    opts.onChunk?.(Math.min(start + chunk, writes.length));
     // Let requests in between chunks (an embedded PGlite never yields to the event loop by itself).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

@@ -2,12 +2,13 @@
 // hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import { addSession, emptyStats, fitHierarchical, parseStats, userPosterior } from '../engine/bayes.ts';
+import { addSession, emptyStats, parseStats, userPosterior } from '../engine/bayes.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
-import { populationModelData, upsertModelOutput, upsertModelOutputs } from './model-store.ts';
+import { FitControl, fitInWorker } from './fit-worker.ts';
+import { populationModelData, upsertModelOutput, upsertModelOutputs, type ModelOutputWrite } from './model-store.ts';
 import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
@@ -34,6 +35,8 @@ export class TrainingService {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly log: (msg: string) => void;
+  /** Holds the nightly fit's worker between sweeps (tests and benchmarks measure the API while a fit runs). */
+  readonly fitControl = new FitControl();
 
   constructor(
     private readonly services: Pick<Services, 'config' | 'db' | 'engine' | 'pubsub'>,
@@ -311,9 +314,12 @@ export class TrainingService {
         for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
         const userIds = [...data.users.keys()];
         const tFit = performance.now();
-        const fit = fitHierarchical(
+        // In a worker thread: the fit is seconds of pure CPU, and this instance keeps serving meanwhile.
+        this.log(`[TRAIN] trainedModel: fitting ${userIds.length} athletes in a worker thread`);
+        const fit = await fitInWorker(
           userIds.map((id) => data.users.get(id)!.stats),
           {
+            control: this.fitControl,
             onProgress: (iteration, delta) => {
               if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
             },
@@ -321,14 +327,23 @@ export class TrainingService {
         );
         const fitMs = performance.now() - tFit;
         timings.fitMs = Math.round(fitMs);
+        this.log(`[TRAIN] trainedModel: fit done in ${(fitMs / 1000).toFixed(1)} s, ${fit.diagnostics.iterations} sweeps`);
         await this.prisma.populationModel.create({
           data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: data.sessions, diagnostics: fit.diagnostics }),
         });
         const perUserMs = fitMs / Math.max(1, userIds.length);
-        const written = await upsertModelOutputs(
-          this.prisma,
-          userIds.map((userId, i) => ({ userId, result: fit.users[i], stats: data.users.get(userId)!.stats, dataThrough: data.users.get(userId)!.dataThrough, trainingDurationMs: perUserMs })),
-        );
+        // The served models are built a chunk per event-loop turn (10,000 at once would stall the requests).
+        const writes: ModelOutputWrite[] = [];
+        for (const [i, userId] of userIds.entries()) {
+          const { stats, dataThrough } = data.users.get(userId)!;
+          writes.push({ userId, result: fit.user(i), stats, dataThrough, trainingDurationMs: perUserMs });
+          if (i % 500 === 499) await yieldToEventLoop();
+        }
+        const written = await upsertModelOutputs(this.prisma, writes, {
+          onChunk: (done) => {
+            if (done % 2000 < 500) this.log(`[TRAIN] trainedModel: ${done} of ${writes.length} athlete models written`);
+          },
+        });
         this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
         return { users: userIds.length };
       });

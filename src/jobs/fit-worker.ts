@@ -1,0 +1,141 @@
+// The nightly fit in a worker thread (node:worker_threads), so that the instance running it keeps serving:
+// fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: fitInWorker (main
+// thread) packs the statistics into one transferable buffer and starts a worker on this same file, which
+// unpacks them, fits, and sends back the posteriors packed the same way.
+//
+// The worker loads TypeScript through tsx's API (tsImport) from a small evaluated bootstrap: Node's own loader
+// does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { fitHierarchical, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
+import { P } from '../engine/variables.ts';
+
+/** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y. */
+const STATS_WIDTH = 1 + P * P + P + 1;
+
+export function packStats(users: readonly SufficientStats[]): Float64Array {
+  const out = new Float64Array(users.length * STATS_WIDTH);
+  users.forEach((u, i) => {
+    let o = i * STATS_WIDTH;
+    out[o++] = u.n;
+    out.set(u.xtx, o);
+    o += P * P;
+    out.set(u.xty, o);
+    out[o + P] = u.yty;
+  });
+  return out;
+}
+
+export function unpackStats(packed: Float64Array): SufficientStats[] {
+  const users: SufficientStats[] = [];
+  for (let o = 0; o < packed.length; o += STATS_WIDTH) {
+    users.push({
+      n: packed[o],
+      xtx: Array.from(packed.subarray(o + 1, o + 1 + P * P)),
+      xty: Array.from(packed.subarray(o + 1 + P * P, o + 1 + P * P + P)),
+      yty: packed[o + 1 + P * P + P],
+    });
+  }
+  return users;
+}
+
+/**
+ * Holds a fit between sweeps: while held, the worker waits (Atomics.wait, off the main thread) before its next
+ * sweep. Tests and benchmarks hold a fit running to measure the API meanwhile; release() lets it go on.
+ */
+export class FitControl {
+  /** [0] = 1 while held; [1] = 1 while a worker is waiting on it. */
+  readonly flags = new Int32Array(new SharedArrayBuffer(8));
+
+  hold(): void {
+    Atomics.store(this.flags, 0, 1);
+  }
+
+  release(): void {
+    Atomics.store(this.flags, 0, 0);
+    Atomics.notify(this.flags, 0);
+  }
+
+  /** A worker is waiting on the hold (the fit is running, between two sweeps). */
+  get waiting(): boolean {
+    return Atomics.load(this.flags, 1) === 1;
+  }
+}
+
+export interface WorkerFit {
+  hyper: Hyperparameters;
+  diagnostics: FitDiagnostics;
+  /** The served model of athlete i (in the order of the statistics passed in), built on demand. */
+  user(i: number): UserPosteriorResult;
+}
+
+interface FitRequest {
+  task: 'nightly-fit';
+  stats: Float64Array;
+  flags: Int32Array;
+}
+
+type FitMessage =
+  | { type: 'progress'; iteration: number; delta: number }
+  | { type: 'done'; hyper: Hyperparameters; diagnostics: FitDiagnostics; means: Float64Array; covariances: Float64Array };
+
+/** fitHierarchical on a worker thread; the main thread only packs, unpacks and relays progress. */
+export function fitInWorker(
+  users: readonly SufficientStats[],
+  opts: { onProgress?: (iteration: number, delta: number) => void; control?: FitControl } = {},
+): Promise<WorkerFit> {
+  const stats = packStats(users);
+  const request: FitRequest = { task: 'nightly-fit', stats, flags: (opts.control ?? new FitControl()).flags };
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const self = import.meta.url;
+  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  return new Promise<WorkerFit>((resolve, reject) => {
+    const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: [stats.buffer as ArrayBuffer] });
+    let settled = false;
+    worker.on('message', (m: FitMessage) => {
+      if (m.type === 'progress') {
+        opts.onProgress?.(m.iteration, m.delta);
+        return;
+      }
+      settled = true;
+      const { hyper, diagnostics, means, covariances } = m;
+      resolve({
+        hyper,
+        diagnostics,
+        user: (i) => servedModel(users[i].n, means.subarray(i * P, (i + 1) * P), covariances.subarray(i * P * P, (i + 1) * P * P), hyper),
+      });
+      void worker.terminate();
+    });
+    worker.on('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.on('exit', (code) => {
+      if (!settled) reject(new Error(`the fit worker exited with code ${code} before it finished`));
+    });
+  });
+}
+
+function runFit(request: FitRequest): void {
+  const { flags } = request;
+  const users = unpackStats(request.stats);
+  const fit = fitHierarchical(users, {
+    onProgress: (iteration, delta) => {
+      parentPort!.postMessage({ type: 'progress', iteration, delta } satisfies FitMessage);
+      while (Atomics.load(flags, 0) === 1) {
+        Atomics.store(flags, 1, 1);
+        Atomics.wait(flags, 0, 1);
+      }
+      Atomics.store(flags, 1, 0);
+    },
+  });
+  const means = new Float64Array(users.length * P);
+  const covariances = new Float64Array(users.length * P * P);
+  fit.users.forEach((u, i) => {
+    means.set(u.mean, i * P);
+    covariances.set(u.covariance, i * P * P);
+  });
+  const done: FitMessage = { type: 'done', hyper: fit.hyper, diagnostics: fit.diagnostics, means, covariances };
+  parentPort!.postMessage(done, [means.buffer, covariances.buffer]);
+}
+
+if (!isMainThread && (workerData as FitRequest | undefined)?.task === 'nightly-fit') runFit(workerData as FitRequest);
