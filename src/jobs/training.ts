@@ -295,13 +295,7 @@ export class TrainingService {
     };
     try {
       const t0 = performance.now();
-      const data = await stage('trainingData', () =>
-        readTrainingData(this.prisma, {
-          onBatch: (n) => {
-            if (n > 0 && n % 100_000 < 5000) this.log(`[TRAIN] trainingData: ${n} sessions read`);
-          },
-        }),
-      );
+      const data = await stage('trainingData', () => readTrainingData(this.prisma));
       this.log(`[TRAIN] trainingData: ${data.sessions} sessions from ${data.users.size} athletes`);
 
       const fitted = await stage('trainedModel', async () => {

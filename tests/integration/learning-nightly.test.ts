@@ -2,7 +2,7 @@
 // population statistics and refreshes every athlete; one run at a time in a process, and (PostgreSQL) one run
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addSession, emptyStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes.ts';
 import { simulateAthletes, type SimulatedAthlete } from '../../src/engine/synthetic.ts';
 import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
@@ -14,6 +14,7 @@ import {
   logAthlete,
   modelOutput,
   RUN_NIGHTLY,
+  sessionRow,
   trainingRuns,
   type ModelOutputView,
   type TrainingRunView,
@@ -82,10 +83,14 @@ beforeAll(async () => {
   athletes.slice(3).forEach((a, i) => {
     for (const s of a.sessions) written.push({ userId: directIds[i], quality: s.sessionQuality, checkIn: s.checkIn });
   });
-  // Not training data: an ACTIVE session, a CANCELLED one, a COMPLETED one without a rating.
+  // Not training data: an ACTIVE session, a CANCELLED one, a COMPLETED one without a rating. And one that is: a
+  // session climbed off plan, which trains on what was actually taken (300 mg, not the planned 100 mg).
   const [first] = athletes[0].sessions;
+  const deviated = { ...first.checkIn, caffeineMg: 300 };
+  written.push({ userId: directIds[1], quality: 7, checkIn: deviated });
   await server.services.db.prisma.climbingSession.createMany({
     data: [
+      { ...sessionRow(directIds[1], { ...first, checkIn: { ...first.checkIn, caffeineMg: null } }, new Date()), plannedCaffeineMg: 100, actualCaffeineMg: 300, deviatedFromPlan: true, sessionQuality: 7 },
       { userId: directIds[0], status: 'ACTIVE', sleepHours: 2 },
       { userId: directIds[0], status: 'CANCELLED', sleepHours: 2, sessionQuality: null },
       { userId: directIds[0], status: 'COMPLETED', sleepHours: first.checkIn.sleepHours, sessionQuality: null },
@@ -155,6 +160,18 @@ describe('runNightlyTraining', () => {
       expect(stat!.mean).toBeCloseTo(mean, 9);
       expect(stat!.std).toBeCloseTo(sd, 9);
       expect(new Date(stat!.computedAt).getTime()).toBeGreaterThanOrEqual(runStart);
+    }
+
+    // The statistics the database aggregated are those of the athlete's rows folded one by one.
+    for (const userId of withData) {
+      const expected = emptyStats();
+      for (const w of written.filter((r) => r.userId === userId)) addSession(expected, w.checkIn as Record<string, unknown>, w.quality);
+      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true } });
+      const stored = parseStats(row.sufficientStats)!;
+      expect(stored.n, userId).toBe(expected.n);
+      stored.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 6));
+      stored.xty.forEach((v, i) => expect(v).toBeCloseTo(expected.xty[i], 6));
+      expect(stored.yty).toBeCloseTo(expected.yty, 6);
     }
 
     // Every athlete refreshed, with the phase of their session count.
