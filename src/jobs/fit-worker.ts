@@ -9,11 +9,17 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import { fitHierarchical, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
 import { P } from '../engine/variables.ts';
 
-/** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y. */
-const STATS_WIDTH = 1 + P * P + P + 1;
+/** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
+const STATS_WIDTH = 1 + P * P + P + 1 + 1;
+/** Numbers per bounded row: upper, then the design row. */
+const BOUNDED_WIDTH = 1 + P;
 
-export function packStats(users: readonly SufficientStats[]): Float64Array {
+/** Statistics as two flat buffers (transferable to the worker): per athlete, and every bounded row in order. */
+export function packStats(users: readonly SufficientStats[]): { stats: Float64Array; bounded: Float64Array } {
   const out = new Float64Array(users.length * STATS_WIDTH);
+  const rows = users.reduce((s, u) => s + (u.bounded?.upper.length ?? 0), 0);
+  const bounded = new Float64Array(rows * BOUNDED_WIDTH);
+  let b = 0;
   users.forEach((u, i) => {
     let o = i * STATS_WIDTH;
     out[o++] = u.n;
@@ -21,19 +27,36 @@ export function packStats(users: readonly SufficientStats[]): Float64Array {
     o += P * P;
     out.set(u.xty, o);
     out[o + P] = u.yty;
+    const k = u.bounded?.upper.length ?? 0;
+    out[o + P + 1] = k;
+    for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
+      bounded[b] = u.bounded!.upper[r];
+      for (let j = 0; j < P; j++) bounded[b + 1 + j] = u.bounded!.x[r * P + j];
+    }
   });
-  return out;
+  return { stats: out, bounded };
 }
 
-export function unpackStats(packed: Float64Array): SufficientStats[] {
+export function unpackStats(packed: { stats: Float64Array; bounded: Float64Array }): SufficientStats[] {
   const users: SufficientStats[] = [];
-  for (let o = 0; o < packed.length; o += STATS_WIDTH) {
-    users.push({
-      n: packed[o],
-      xtx: Array.from(packed.subarray(o + 1, o + 1 + P * P)),
-      xty: Array.from(packed.subarray(o + 1 + P * P, o + 1 + P * P + P)),
-      yty: packed[o + 1 + P * P + P],
-    });
+  const { stats, bounded } = packed;
+  let b = 0;
+  for (let o = 0; o < stats.length; o += STATS_WIDTH) {
+    const u: SufficientStats = {
+      n: stats[o],
+      xtx: Array.from(stats.subarray(o + 1, o + 1 + P * P)),
+      xty: Array.from(stats.subarray(o + 1 + P * P, o + 1 + P * P + P)),
+      yty: stats[o + 1 + P * P + P],
+    };
+    const k = stats[o + 1 + P * P + P + 1];
+    if (k > 0) {
+      u.bounded = { x: [], upper: [] };
+      for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
+        u.bounded.upper.push(bounded[b]);
+        for (let j = 0; j < P; j++) u.bounded.x.push(bounded[b + 1 + j]);
+      }
+    }
+    users.push(u);
   }
   return users;
 }
@@ -71,6 +94,7 @@ export interface WorkerFit {
 interface FitRequest {
   task: 'nightly-fit';
   stats: Float64Array;
+  bounded: Float64Array;
   flags: Int32Array;
 }
 
@@ -83,13 +107,13 @@ export function fitInWorker(
   users: readonly SufficientStats[],
   opts: { onProgress?: (iteration: number, delta: number) => void; control?: FitControl } = {},
 ): Promise<WorkerFit> {
-  const stats = packStats(users);
-  const request: FitRequest = { task: 'nightly-fit', stats, flags: (opts.control ?? new FitControl()).flags };
+  const { stats, bounded } = packStats(users);
+  const request: FitRequest = { task: 'nightly-fit', stats, bounded, flags: (opts.control ?? new FitControl()).flags };
   const tsx = import.meta.resolve('tsx/esm/api');
   const self = import.meta.url;
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
   return new Promise<WorkerFit>((resolve, reject) => {
-    const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: [stats.buffer as ArrayBuffer] });
+    const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: [stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer] });
     let settled = false;
     worker.on('message', (m: FitMessage) => {
       if (m.type === 'progress') {
@@ -117,7 +141,7 @@ export function fitInWorker(
 
 function runFit(request: FitRequest): void {
   const { flags } = request;
-  const users = unpackStats(request.stats);
+  const users = unpackStats(request);
   const fit = fitHierarchical(users, {
     onProgress: (iteration, delta) => {
       parentPort!.postMessage({ type: 'progress', iteration, delta } satisfies FitMessage);

@@ -1,7 +1,8 @@
 // Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
 // statistics, aggregated by the database (GROUP BY "userId" over sums of products of centred features), so the
 // nightly run moves one row per athlete into Node, not one per session.
-import { addSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
+import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
+import { RATING_MAX, RATING_MIN } from '../engine/normal.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
@@ -31,7 +32,7 @@ function fold(users: Map<string, UserData>, userId: string, row: { values: Check
     data = { stats: emptyStats(), dataThrough: null };
     users.set(userId, data);
   }
-  addSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
+  addRatedSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
   if (!data.dataThrough || updatedAt > data.dataThrough) data.dataThrough = updatedAt;
 }
 
@@ -51,11 +52,16 @@ const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effective(t.nam
 /** x_j as SQL: the intercept column is the constant 1. */
 const x = (j: number) => (j === 0 ? '1' : `x${j}`);
 
-/** n, then X'X's upper triangle row by row, X'y, y'y: the sums one row per athlete carries. */
+/** Ratings inside the scale: a rating at 1 or 10 is censored and kept apart (bayes.ts SufficientStats.bounded). */
+const INTERIOR = `FILTER (WHERE y NOT IN (${RATING_MIN}, ${RATING_MAX}))`;
+
+/** n (every rated row), then over the rows inside the scale: X'X's upper triangle row by row, X'y, y'y. */
 const SUMS: string[] = ['count(*)'];
-for (let i = 0; i < P; i++) for (let k = i; k < P; k++) SUMS.push(i === 0 && k === 0 ? 'count(*)' : `sum(${x(i)} * ${x(k)})`);
-for (let j = 0; j < P; j++) SUMS.push(`sum(${x(j)} * y)`);
-SUMS.push('sum(y * y)');
+for (let i = 0; i < P; i++) for (let k = i; k < P; k++) SUMS.push(i === 0 && k === 0 ? `count(*) ${INTERIOR}` : `coalesce(sum(${x(i)} * ${x(k)}) ${INTERIOR}, 0)`);
+for (let j = 0; j < P; j++) SUMS.push(`coalesce(sum(${x(j)} * y) ${INTERIOR}, 0)`);
+SUMS.push(`coalesce(sum(y * y) ${INTERIOR}, 0)`);
+
+const DESIGN_ROWS = `SELECT "userId", "updatedAt", "sessionQuality"::float8 AS y, ${FEATURES.join(', ')} ${TRAINING_ROWS}`;
 
 /**
  * One text cell per athlete (both drivers decode a result cell by cell, so 68 numbers in one cell are several
@@ -64,8 +70,14 @@ SUMS.push('sum(y * y)');
 const USER_STATS_SQL = `
   SELECT "userId"::text AS "userId", (extract(epoch from max("updatedAt")) * 1000)::bigint::text AS through,
          concat_ws(',', ${SUMS.map((e) => `(${e})::text`).join(', ')}) AS v
-  FROM (SELECT "userId", "updatedAt", "sessionQuality"::float8 AS y, ${FEATURES.join(', ')} ${TRAINING_ROWS}) rows
+  FROM (${DESIGN_ROWS}) rows
   GROUP BY "userId"`;
+
+/** The rows at a bound of the scale, one by one (each needs its own augmentation): 1 for a 10, then x_1..x_9. */
+const BOUNDED_ROWS_SQL = `
+  SELECT "userId"::text AS "userId", concat_ws(',', (y = ${RATING_MAX})::int::text, ${FEATURES.map((_, i) => `x${i + 1}::text`).join(', ')}) AS v
+  FROM (${DESIGN_ROWS}) rows
+  WHERE y IN (${RATING_MIN}, ${RATING_MAX})`;
 
 function parseUserStats(text: string): SufficientStats {
   const v = text.split(',').map(Number);
@@ -102,12 +114,14 @@ function parsePopulationStats(text: string): PopulationStat[] {
 }
 
 /**
- * Every athlete's statistics and the population statistics, aggregated in the database: two scans of the
- * sessions table, one row per athlete back. Cost in Node grows with athletes, not with sessions.
+ * Every athlete's statistics and the population statistics, aggregated in the database: one scan for the sums of
+ * the rows inside the scale, one for the rows at its bounds (a minority, fetched row by row: each is augmented
+ * by the fit), one for the population statistics. Cost in Node grows with athletes and bounded rows.
  */
 export async function readTrainingData(prisma: PrismaClient): Promise<TrainingData> {
-  const [rows, population] = await Promise.all([
+  const [rows, bounded, population] = await Promise.all([
     prisma.$queryRawUnsafe<{ userId: string; through: string; v: string }[]>(USER_STATS_SQL),
+    prisma.$queryRawUnsafe<{ userId: string; v: string }[]>(BOUNDED_ROWS_SQL),
     prisma.$queryRawUnsafe<{ v: string }[]>(POPULATION_SQL),
   ]);
   const users = new Map<string, UserData>();
@@ -116,6 +130,14 @@ export async function readTrainingData(prisma: PrismaClient): Promise<TrainingDa
     const stats = parseUserStats(r.v);
     sessions += stats.n;
     users.set(r.userId, { stats, dataThrough: new Date(Number(r.through)) });
+  }
+  for (const r of bounded) {
+    const v = r.v.split(',').map(Number);
+    const stats = users.get(r.userId)?.stats;
+    if (!stats || v.length !== P) throw new Error(`training data: unexpected bounded row for ${r.userId}`);
+    stats.bounded ??= { x: [], upper: [] };
+    stats.bounded.x.push(1, ...v.slice(1));
+    stats.bounded.upper.push(v[0]);
   }
   return { users, sessions, populationStats: parsePopulationStats(population[0].v) };
 }

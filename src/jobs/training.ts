@@ -2,7 +2,8 @@
 // hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import { addSession, emptyStats, parseStats, userPosterior } from '../engine/bayes.ts';
+import { addRatingLinearised, emptyStats, linearisedStats, parseStats, userPosterior } from '../engine/bayes.ts';
+import { designRow } from '../engine/variables.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
@@ -124,7 +125,8 @@ export class TrainingService {
               data = null;
               break;
             }
-            addSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
+            // A rating at 1 or 10 is linearised at the current posterior (the nightly fit re-linearises it exactly).
+            data.stats = addRatingLinearised(data.stats, designRow(row.values as Readonly<Record<string, unknown>>), row.quality, hyper);
             data.dataThrough = current.updatedAt;
           }
         }
@@ -132,7 +134,8 @@ export class TrainingService {
         data ??= await readUserData(tx as unknown as typeof this.prisma, userId);
         const result = userPosterior(data.stats, hyper);
         const durationMs = performance.now() - t0;
-        await upsertModelOutput(tx, { userId, result, stats: data.stats, dataThrough: data.dataThrough, trainingDurationMs: durationMs });
+        const toStore = linearisedStats(data.stats, result.mean, hyper);
+        await upsertModelOutput(tx, { userId, result, stats: toStore, dataThrough: data.dataThrough, trainingDurationMs: durationMs });
         // totalMs includes the ModelOutput write (trainingDurationMs, stored in that row, cannot).
         const totalMs = performance.now() - t0;
         const run = await tx.trainingRun.create({
@@ -206,7 +209,7 @@ export class TrainingService {
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${userId}))`;
         const read = await readUserData(tx as unknown as typeof this.prisma, userId);
         const result = userPosterior(read.stats, hyper);
-        await upsertModelOutput(tx, { userId, result, stats: read.stats, dataThrough: read.dataThrough, trainingDurationMs: performance.now() - t0 });
+        await upsertModelOutput(tx, { userId, result, stats: linearisedStats(read.stats, result.mean, hyper), dataThrough: read.dataThrough, trainingDurationMs: performance.now() - t0 });
         return read;
       });
       this.afterUserModelWrite(userId);
@@ -330,7 +333,9 @@ export class TrainingService {
         const writes: ModelOutputWrite[] = [];
         for (const [i, userId] of userIds.entries()) {
           const { stats, dataThrough } = data.users.get(userId)!;
-          writes.push({ userId, result: fit.user(i), stats, dataThrough, trainingDurationMs: perUserMs });
+          const result = fit.user(i);
+          // Stored for the quick update: the bounded rows linearised at this fit's posterior.
+          writes.push({ userId, result, stats: linearisedStats(stats, result.mean, fit.hyper), dataThrough, trainingDurationMs: perUserMs });
           if (i % 500 === 499) await yieldToEventLoop();
         }
         const written = await upsertModelOutputs(this.prisma, writes, {

@@ -2,9 +2,9 @@
 // population statistics and refreshes every athlete; one run at a time in a process, and (PostgreSQL) one run
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes.ts';
+import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes.ts';
 import { simulateAthletes, type SimulatedAthlete } from '../../src/engine/synthetic.ts';
-import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
+import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';
 import {
@@ -162,11 +162,17 @@ describe('runNightlyTraining', () => {
       expect(new Date(stat!.computedAt).getTime()).toBeGreaterThanOrEqual(runStart);
     }
 
-    // The statistics the database aggregated are those of the athlete's rows folded one by one.
+    // The statistics the database aggregated are those of the athlete's rows folded one by one (ratings at 1 or 10
+    // kept apart, then stored linearised at the fitted posterior for the quick update), and so is the served model.
+    const fitted = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
+    const fittedHyper = parseHyperparameters({ mu: termArray(fitted.mu), tau2: termArray(fitted.tau2), muSd: termArray(fitted.muSd), sigma2: fitted.sigma2 })!;
     for (const userId of withData) {
-      const expected = emptyStats();
-      for (const w of written.filter((r) => r.userId === userId)) addSession(expected, w.checkIn as Record<string, unknown>, w.quality);
-      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true } });
+      const rows = emptyStats();
+      for (const w of written.filter((r) => r.userId === userId)) addRatedSession(rows, w.checkIn as Record<string, unknown>, w.quality);
+      const posterior = userPosterior(rows, fittedHyper);
+      const expected = linearisedStats(rows, posterior.mean, fittedHyper);
+      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true, coefficients: true } });
+      termArray(row.coefficients)!.forEach((v, j) => expect(v).toBeCloseTo(posterior.mean[j], 6));
       const stored = parseStats(row.sufficientStats)!;
       expect(stored.n, userId).toBe(expected.n);
       stored.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 6));
@@ -212,9 +218,11 @@ describe('runNightlyTraining', () => {
     const extra = athlete.sessions[0];
     await logAthlete(server.url, token, { ...athlete, sessions: [extra] });
     await server.training.idle();
-    const stats = emptyStats();
-    for (const s of [...athlete.sessions, extra]) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
-    const expected = userPosterior(stats, hyper);
+    // The quick update's step: the statistics the nightly stored (bounded rows linearised at its posterior) plus this row.
+    const before = emptyStats();
+    for (const s of athlete.sessions) addRatedSession(before, s.checkIn as Record<string, unknown>, s.sessionQuality);
+    const stored = linearisedStats(before, userPosterior(before, hyper).mean, hyper);
+    const expected = userPosterior(addRatingLinearised(stored, designRow(extra.checkIn as Record<string, unknown>), extra.sessionQuality, hyper), hyper);
     const model = (await modelOutput(server.url, token))!;
     expect(model.sessionsIncluded).toBe(athlete.sessions.length + 1);
     TERM_NAMES.forEach((name, j) => expect(coefficient(model, name).value).toBeCloseTo(expected.mean[j], 8));
@@ -226,7 +234,7 @@ describe('runNightlyTraining', () => {
     await server.training.idle();
     const cold = (await modelOutput(server.url, fresh.token))!;
     expect(cold.phase).toBe('COLD_START');
-    const first = userPosterior(addSession(emptyStats(), extra.checkIn as Record<string, unknown>, extra.sessionQuality), hyper);
+    const first = userPosterior(addRatedSession(emptyStats(), extra.checkIn as Record<string, unknown>, extra.sessionQuality), hyper);
     TERM_NAMES.forEach((name, j) => expect(coefficient(cold, name).value).toBeCloseTo(first.mean[j], 8));
     written.push({ userId: fresh.id, quality: extra.sessionQuality, checkIn: extra.checkIn });
   });

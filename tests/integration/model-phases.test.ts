@@ -3,7 +3,16 @@
 // recomputed here from the sessions they logged: under the seed priors after the quick updates, and under the
 // fitted population after the nightly run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseHyperparameters, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes.ts';
+import {
+  addRatedSession,
+  addRatingLinearised,
+  emptyStats,
+  linearisedStats,
+  parseHyperparameters,
+  priorHyperparameters,
+  userPosterior,
+  type Hyperparameters,
+} from '../../src/engine/bayes.ts';
 import { designRow, P, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { coefficient, logAthlete, modelOutput } from '../support/learning.ts';
 import { simulateAthlete } from '../../src/engine/synthetic.ts';
@@ -40,20 +49,28 @@ describe('the served model in every phase', () => {
     await server.training.idle();
   });
 
-  /** The athlete's posterior recomputed from what they logged, and its prediction for CHECK_IN. */
-  function expected(sessions: (typeof athletes)[number]['sessions'], hyper: Hyperparameters) {
-    const stats = emptyStats();
-    for (const s of sessions) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
+  /**
+   * The athlete's posterior recomputed from what they logged, and its prediction for CHECK_IN. `quick`: the way the
+   * quick updates got there (the first session in full, then one step per session, a rating at 1 or 10 linearised
+   * at the posterior of the sessions before it); otherwise the exact posterior (the nightly fit's).
+   */
+  function expected(sessions: (typeof athletes)[number]['sessions'], hyper: Hyperparameters, quick: boolean) {
+    let stats = emptyStats();
+    for (const [i, s] of sessions.entries()) {
+      if (quick && i > 0) stats = addRatingLinearised(stats, designRow(s.checkIn as Record<string, unknown>), s.sessionQuality, hyper);
+      else addRatedSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
+      if (quick && i === 0) stats = linearisedStats(stats, userPosterior(stats, hyper).mean, hyper);
+    }
     const posterior = userPosterior(stats, hyper);
     const x = designRow(CHECK_IN);
     const raw = posterior.mean.reduce((sum, b, j) => sum + b * x[j], 0);
     return { posterior, raw, population: hyper.mu.reduce((sum, b, j) => sum + b * x[j], 0) };
   }
 
-  async function expectPosteriorServed(hyper: Hyperparameters) {
+  async function expectPosteriorServed(hyper: Hyperparameters, quick: boolean) {
     for (const [i, { sessions, phase }] of PHASES.entries()) {
       const { token, sessions: logged } = athletes[i];
-      const want = expected(logged, hyper);
+      const want = expected(logged, hyper, quick);
       const rec = await recommendation(server.url, token, CHECK_IN);
       expect(rec.personalization, `${sessions} sessions`).toMatchObject({ phase, sessionsIncluded: sessions, hasPersonalization: sessions > 0 });
       expect(rec.prediction!.phase).toBe(phase);
@@ -71,7 +88,9 @@ describe('the served model in every phase', () => {
   }
 
   it('after the quick updates, under the seed priors', async () => {
-    await expectPosteriorServed(priorHyperparameters());
+    // Some of these ratings are 10s: the quick updates' linearisation is part of what is checked.
+    expect(athletes.some((a) => a.sessions.some((s) => s.sessionQuality === 10))).toBe(true);
+    await expectPosteriorServed(priorHyperparameters(), true);
   });
 
   it('after the nightly fit, under the fitted population', async () => {
@@ -79,6 +98,6 @@ describe('the served model in every phase', () => {
     expect(run.status).toBe('SUCCEEDED');
     const row = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
     const fitted = parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 })!;
-    await expectPosteriorServed(fitted);
+    await expectPosteriorServed(fitted, false);
   });
 });
