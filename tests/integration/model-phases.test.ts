@@ -5,16 +5,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addRatedSession,
-  addRatingLinearised,
   emptyStats,
-  linearisedStats,
   parseHyperparameters,
   priorHyperparameters,
   userPosterior,
   type Hyperparameters,
 } from '../../src/engine/bayes.ts';
 import { designRow, P, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
-import { coefficient, logAthlete, modelOutput } from '../support/learning.ts';
+import { coefficient, logAthlete, modelOutput, quickUpdateStats } from '../support/learning.ts';
 import { simulateAthlete } from '../../src/engine/synthetic.ts';
 import { recommendation } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
@@ -55,12 +53,8 @@ describe('the served model in every phase', () => {
    * at the posterior of the sessions before it); otherwise the exact posterior (the nightly fit's).
    */
   function expected(sessions: (typeof athletes)[number]['sessions'], hyper: Hyperparameters, quick: boolean) {
-    let stats = emptyStats();
-    for (const [i, s] of sessions.entries()) {
-      if (quick && i > 0) stats = addRatingLinearised(stats, designRow(s.checkIn as Record<string, unknown>), s.sessionQuality, hyper);
-      else addRatedSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
-      if (quick && i === 0) stats = linearisedStats(stats, userPosterior(stats, hyper).mean, hyper);
-    }
+    const stats = quick ? quickUpdateStats(sessions, hyper) : emptyStats();
+    if (!quick) for (const s of sessions) addRatedSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
     const posterior = userPosterior(stats, hyper);
     const x = designRow(CHECK_IN);
     const raw = posterior.mean.reduce((sum, b, j) => sum + b * x[j], 0);
