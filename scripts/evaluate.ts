@@ -9,8 +9,7 @@
 // at once (as the nightly job does), and score the held-out sessions. Models, all fitted here to the same rows:
 //   bounded   - the hierarchical fit with ratings at 1 or 10 censored (engine: SufficientStats.bounded), predicting
 //               E[rating | bounds]
-//   gaussian  - the same hierarchical fit treating every rating as an observed value (what the nightly job and the API
-//               run today)
+//   gaussian  - the same hierarchical fit treating every rating as an observed value (the model before the bounds)
 //   LMM       - a standard linear mixed model, ML by EM: fixed effects for every term, independent random
 //               intercept and slopes, no priors (what lme4 fits with (1 + x1 + ... || athlete))
 // The Gaussian models predict clamp(x beta, 1, 10), as the product did.
@@ -324,12 +323,12 @@ lines.push(
 lines.push('');
 lines.push(
   'Models, all fitted here to the same training rows: **bounded** = the hierarchical fit with ratings at 1 or 10 censored ' +
-    '(latent <= 1.5 / >= 9.5), predicting E[rating | bounds] (in the engine; the nightly job and the API do not use it yet); **gaussian** = the same hierarchical fit treating every rating as observed, what the nightly job and the API serve today (in every phase), ' +
+    '(latent <= 1.5 / >= 9.5), predicting E[rating | bounds] (the nightly job and the quick update fit it; the API still predicts clamp(x·beta, 1, 10) from its posterior); **gaussian** = the same hierarchical fit treating every rating as observed (the model before the bounds), ' +
     'predicting clamp(x·beta, 1, 10); **LMM** = a standard linear mixed model fitted by maximum likelihood (EM), independent random intercept and slopes, no priors, ' +
     'predicting clamp(x·BLUP, 1, 10). On the unbounded control every model predicts x·beta. Coverage: share of true per-athlete coefficients inside the model\'s 95 % interval.',
 );
 lines.push('');
-lines.push('| Scenario | Ratings at 1 / 10 | Training sessions | Athletes | RMSE bounded | RMSE gaussian (served today) | RMSE LMM | Bounded < LMM | Coverage bounded | Coverage gaussian | Coverage LMM |');
+lines.push('| Scenario | Ratings at 1 / 10 | Training sessions | Athletes | RMSE bounded | RMSE gaussian (before) | RMSE LMM | Bounded < LMM | Coverage bounded | Coverage gaussian | Coverage LMM |');
 lines.push('|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|');
 const verdicts: string[] = [];
 for (const res of results) {
@@ -350,7 +349,7 @@ for (const res of results) {
   const cov = (m: Model) => [...res.byBucket.values()].reduce((s, a) => s + a.covered[m], 0) / [...res.byBucket.values()].reduce((s, a) => s + a.coefficients, 0);
   verdicts.push(
     `**${res.scenario.name}**: bounded below the LMM in every bucket: **${wins ? 'yes' : 'NO'}**; ` +
-      `no worse than the gaussian model (served today) in every bucket: **${noWorse ? 'yes' : 'NO'}**; bounded coverage ${pct(cov('bounded'))} pooled ` +
+      `no worse than the gaussian model (before the bounds) in every bucket: **${noWorse ? 'yes' : 'NO'}**; bounded coverage ${pct(cov('bounded'))} pooled ` +
       `(per replicate ${res.byReplicateCoverage.bounded.map(pct).join(', ')}; target 93-97 %: **${cov('bounded') >= 0.93 && cov('bounded') <= 0.97 ? 'yes' : 'NO'}**), ` +
       `gaussian ${pct(cov('gaussian'))}, LMM ${pct(cov('lmm'))}.`,
   );
