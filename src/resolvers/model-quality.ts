@@ -1,8 +1,8 @@
 // Live model quality (issue 8 section 2): what MODEL recommendations predicted against the ratings the
 // sessions started with them received. Aggregated in SQL (one GROUP BY per part), never row by row in Node.
 import type { Context } from '../context.ts';
-import { badInput } from '../errors.ts';
 import { Prisma, type ModelPhase } from '../generated/prisma/client.ts';
+import { checkPeriod } from './filters.ts';
 import { rollupWithEdges } from './insights.ts';
 import { assertCanRead, canReadEveryone, requireViewer } from './access.ts';
 
@@ -44,7 +44,7 @@ const BAND_WIDTH = 1;
 
 export async function modelQuality(ctx: Context, filter: ModelQualityFilter): Promise<ModelQuality> {
   const viewer = requireViewer(ctx);
-  if (filter.from && filter.to && filter.from > filter.to) throw badInput('from', 'from must not be after to');
+  checkPeriod(filter.from, filter.to);
   // Athletes (and coaches) only ever see themselves; analysts and admins everyone, or one athlete.
   if (filter.userId) assertCanRead(ctx, filter.userId);
   const userId = filter.userId ?? (canReadEveryone(viewer) ? null : viewer.id);

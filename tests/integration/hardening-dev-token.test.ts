@@ -8,7 +8,7 @@ import path from 'node:path';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { gqlOk } from '../support/client.ts';
+import { corsPost as post, corsPreflight as preflight, gqlOk } from '../support/client.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 
 let dev: TestServer; // development: generated secret, loopback, CORS_ORIGINS set
@@ -79,17 +79,6 @@ describe('the development token', () => {
 });
 
 describe('CORS_ORIGINS', () => {
-  const preflight = (url: string, origin: string) =>
-    fetch(url, {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
-    });
-  const post = async (url: string, origin: string, token: string) =>
-    fetch(url, {
-      method: 'POST',
-      headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ me { id } }' }),
-    });
 
   it('an origin in CORS_ORIGINS is answered (without credentials); any other is not', async () => {
     const token = tokenIn(await graphiqlPage(dev.url))!;

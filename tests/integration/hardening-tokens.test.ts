@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { collect, corsPost as post, corsPreflight as preflight, gql, gqlOk, wsClient } from '../support/client.ts';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
 
 const DAY = 86_400;
@@ -34,17 +34,6 @@ function signed(claims: { role?: unknown; iat?: number; exp?: number }, sub: str
 }
 
 describe('CORS', () => {
-  const preflight = (url: string, origin: string) =>
-    fetch(url, {
-      method: 'OPTIONS',
-      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
-    });
-  const post = async (url: string, origin: string, token: string) =>
-    fetch(url, {
-      method: 'POST',
-      headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query: '{ me { id } }' }),
-    });
 
   it('by default no origin is answered: neither the preflight nor the response carries CORS headers', async () => {
     const { token } = await tokenFor('analyst');

@@ -9,6 +9,21 @@ export interface GraphQLResponse<T = Record<string, any>> {
   errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
 }
 
+/** A browser's CORS preflight for a POST with a token, from `origin`. */
+export const corsPreflight = (url: string, origin: string) =>
+  fetch(url, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+  });
+
+/** A cross-origin POST of `{ me { id } }` with a token, from `origin`. */
+export const corsPost = (url: string, origin: string, token: string) =>
+  fetch(url, {
+    method: 'POST',
+    headers: { origin, 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query: '{ me { id } }' }),
+  });
+
 export async function gql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T> & { status: number }> {
   const res = await fetch(url, {
     method: 'POST',

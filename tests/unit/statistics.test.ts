@@ -241,7 +241,7 @@ describe('insights and the whole context', () => {
     expect(ctx.insights.length).toBeLessThanOrEqual(5);
   });
 
-  it('is JSON-serialisable and takes microseconds for 30 sessions', () => {
+  it('is JSON-serialisable for 30 sessions (its speed is a row of npm run bench)', () => {
     const thirty = history(
       Array.from({ length: 30 }, (_, i) => ({
         q: 3 + (i % 7),
@@ -258,10 +258,5 @@ describe('insights and the whole context', () => {
     const ctx = buildStatisticalContext(args);
     expect(JSON.parse(JSON.stringify(ctx))).toEqual(ctx);
     expect(ctx.similarSessions).toHaveLength(3);
-
-    const n = 2_000;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) buildStatisticalContext(args);
-    expect((performance.now() - t0) / n).toBeLessThan(1); // ms per call; typically a few microseconds
   });
 });
