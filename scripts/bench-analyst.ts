@@ -101,7 +101,16 @@ async function benchEngine(engine: Engine, users: number, perUser: number): Prom
     url.pathname = `/${dbName}`;
     databaseUrl = url.toString();
   }
-  const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, PGLITE_DIR: 'memory://', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) });
+  // Each operation is timed back to back, far beyond the per-viewer limits: measured is the query, not the limiter.
+  const config = loadConfig({
+    PORT: '0',
+    HOST: '127.0.0.1',
+    JWT_SECRET: SECRET,
+    PGLITE_DIR: 'memory://',
+    RATE_LIMIT_INSIGHTS: 'off',
+    RATE_LIMIT_MODEL_QUALITY: 'off',
+    ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  });
   config.pgliteDir = 'memory://';
   const server = await startServer({ config, schedule: false, log: () => {} });
   try {

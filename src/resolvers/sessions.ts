@@ -1,4 +1,5 @@
 // Session lifecycle: ACTIVE (check-in + plan) -> COMPLETED (outcome) | CANCELLED. Ownership checked here.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Context } from '../context.ts';
 import { AppError, badInput, conflict, notFound } from '../errors.ts';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -123,14 +124,26 @@ function createSession(ctx: Context, input: StartSessionInput, query: Query, rec
   });
 }
 
+/** Waits before a recommendation id not (yet) stored is NOT_FOUND: about 0.4 s in all. */
+const CROSS_INSTANCE_WAITS_MS = [25, 75, 300];
+
 async function startWithRecommendation(ctx: Context, recommendationId: string, input: StartSessionInput, query: Query) {
   const { prisma, recommendations } = ctx.services;
   // DONE leaves before its batch is written: a client starting right after it waits for that batch here.
   await recommendations.written(recommendationId).catch(() => {}); // a failed write leaves no row: NOT_FOUND below
-  const stored = await prisma.recommendation.findUnique({
-    where: { id: recommendationId },
-    select: { userId: true, checkIn: true, session: { select: { id: true } } },
-  });
+  const find = () =>
+    prisma.recommendation.findUnique({
+      where: { id: recommendationId },
+      select: { userId: true, checkIn: true, session: { select: { id: true } } },
+    });
+  let stored = await find();
+  // Given by another instance, the row may be in that instance's batch still: its INSERT follows DONE within
+  // an event-loop iteration, so a few short waits cover it before the id is called unknown.
+  for (const ms of CROSS_INSTANCE_WAITS_MS) {
+    if (stored) break;
+    await delay(ms);
+    stored = await find();
+  }
   if (!stored) throw new AppError('NOT_FOUND', 'Recommendation not found', 'recommendationId');
   if (stored.userId !== requireViewer(ctx).id) throw new AppError('FORBIDDEN', 'recommendationId must be one of your own recommendations', 'recommendationId');
   const existing = () => prisma.climbingSession.findUniqueOrThrow({ ...query, where: { recommendationId } });

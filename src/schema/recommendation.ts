@@ -6,6 +6,7 @@ import type { RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { roundRating } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
 import { uuid } from './ids.ts';
+import { selectsAny } from './selection.ts';
 import { CheckInRef, PreSessionInput } from './check-in.ts';
 import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
 import { IntervalRef, StatisticalContextRef } from './statistics.ts';
@@ -224,6 +225,9 @@ builder.objectRef<EventOf<'ERROR'>>('ErrorEvent').implement({
   fields: (t) => ({ code: t.exposeString('code'), message: t.exposeString('message') }),
 });
 
+/** Recommendation fields read from the stored row rather than from the answer in hand. */
+const STORED_RELATIONS: ReadonlySet<string> = new Set(['user', 'session']);
+
 builder.queryFields((t) => ({
   recommendation: t.field({
     type: RecommendationRef,
@@ -235,11 +239,12 @@ builder.queryFields((t) => ({
       input: t.arg({ type: PreSessionInput, required: true }),
       userId: t.arg.id({ validate: uuid, description: 'Replay as this athlete (analysts and admins)' }),
     },
-    // The answer leaves once stored (its batch with the streams'): its relations and any instance can read it.
-    resolve: async (_root, args, ctx) => {
+    resolve: async (_root, args, ctx, info) => {
       if (args.userId) return replayRecommendation(ctx, args.input as CheckIn, args.userId);
       const row = await recommend(ctx, args.input as CheckIn);
-      await ctx.services.recommendations.written(row.id);
+      // The answer leaves before its row is stored (batched with the streams'), as a stream's DONE does; only
+      // the relations (user, session) are read from the stored row, so asking for them waits for its batch.
+      if (selectsAny(info, STORED_RELATIONS)) await ctx.services.recommendations.written(row.id);
       return row;
     },
   }),

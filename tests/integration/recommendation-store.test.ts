@@ -3,10 +3,10 @@
 // athlete's own), and a start sent right after DONE waits for the batch that stores it.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import { coldStartPrediction, eventOf, recommendation, streamWs } from '../support/recommendation.ts';
-import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
 const statements: string[] = [];
@@ -227,5 +227,77 @@ describe('startSession with a recommendationId', () => {
     } finally {
       await locker.end();
     }
+  });
+});
+
+// PostgreSQL only (two instances share one database; a second connection holds the INSERTs back, as above).
+describe.runIf(usingPostgres)('the recommendation query answers before its row is written', () => {
+  let databaseUrl: string;
+  let a: TestServer;
+  let b: TestServer;
+  let locker: pg.Client | null = null;
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    a = await startTestServer({ databaseUrl });
+    b = await startTestServer({ databaseUrl });
+  });
+  afterEach(async () => {
+    if (locker) await release(); // a failed assertion must not leave the table locked
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+  });
+  const holdInserts = async () => {
+    const client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    await client.query('BEGIN');
+    await client.query('LOCK TABLE recommendations IN SHARE MODE'); // blocks INSERT, not SELECT
+    locker = client;
+    return client;
+  };
+  const release = async () => {
+    const client = locker!;
+    locker = null;
+    await client.query('COMMIT');
+    await client.end();
+  };
+  const ask = (server: TestServer, token: string, selection: string) =>
+    gql<{ recommendation: any }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${selection} } }`, { input: OPERATOR }, token);
+
+  it('answers while the INSERT is held back; asking for a stored relation waits for it', async () => {
+    const { token } = await tokenFor('athlete');
+    await ask(a, token, 'id'); // warm caches: the next answer reads nothing that the lock holds
+    const held = await holdInserts();
+    const answered = await ask(a, token, 'id source prediction { expectedQuality }');
+    expect(answered.errors).toBeUndefined();
+    expect(answered.data!.recommendation.source).toBe('MODEL');
+    const seen = await held.query('SELECT count(*)::int AS n FROM recommendations WHERE id = $1', [answered.data!.recommendation.id]);
+    expect(seen.rows[0].n).toBe(0); // answered, not yet stored
+
+    let settled = false;
+    const withSession = ask(a, token, 'id session { id } user { id }').finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(settled).toBe(false);
+    await release();
+    const res = await withSession;
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.recommendation.session).toBeNull();
+  });
+
+  it("a start on another instance right after the answer finds the row once the first instance's batch lands", async () => {
+    const { token } = await tokenFor('athlete');
+    await ask(a, token, 'id');
+    await holdInserts();
+    const answered = await ask(a, token, 'id');
+    const recommendationId = answered.data!.recommendation.id;
+    // Instance b has never seen the id; the row lands 150 ms after b first looks for it.
+    const started = gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token);
+    await new Promise((r) => setTimeout(r, 150));
+    await release();
+    const res = await started;
+    expect(res.errors).toBeUndefined();
+    expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
   });
 });
