@@ -48,7 +48,7 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
@@ -130,6 +130,10 @@ async function serve(): Promise<void> {
           send({ id: req.id, ok: true, status: run.status });
           break;
         }
+        case 'store':
+          await server.services.recommendations.flush();
+          send({ id: req.id, ok: true, ...server.services.recommendations.totals });
+          break;
         case 'stop':
           plain.close();
           await server.stop();
@@ -536,6 +540,8 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     { n: Math.min(100, subscribers), rounds: 5 },
     { n: subscribers, rounds: 3 },
   ];
+  type StoreTotals = { rows: number; batches: number; inserts: number; writeMs: number };
+  const storedBefore = (await child.request('store')) as unknown as StoreTotals;
   const streamRows: string[] = [];
   let burstFirstP99 = 0;
   for (const { n, rounds } of levels) {
@@ -554,6 +560,14 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     console.log(`[bench] ${n} concurrent: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; failures ${bad}`);
   }
 
+  // The write cost of the streams above: every DONE's recommendation, stored behind the events in batches.
+  const storedAfter = (await child.request('store')) as unknown as StoreTotals;
+  const stored = { rows: storedAfter.rows - storedBefore.rows, batches: storedAfter.batches - storedBefore.batches, inserts: storedAfter.inserts - storedBefore.inserts, writeMs: storedAfter.writeMs - storedBefore.writeMs };
+  const storeNote =
+    `Storing the recommendations of the rows above (written after DONE has left, one multi-row INSERT per event-loop iteration's worth of finished streams): ` +
+    `${stored.rows.toLocaleString('en')} rows in ${stored.batches.toLocaleString('en')} batches (${f1(stored.rows / Math.max(1, stored.batches))} rows each on average, ${stored.inserts.toLocaleString('en')} INSERT statements), ` +
+    `${f1(stored.writeMs)} ms of writing in all: ${f2(stored.writeMs / Math.max(1, stored.batches))} ms per batch, ${f1((1000 * stored.writeMs) / Math.max(1, stored.rows))} µs per row (wall time awaiting the database, during which the event loop serves other work).`;
+  console.log(`[bench] ${storeNote}`);
   const connectionsMem = await memory();
 
   // Long-lived subscriptions: modelUpdated when the schema has it.
@@ -661,6 +675,8 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...streamRows,
     '',
+    storeNote,
+    '',
     `Cold caches (the warm-up stream of each subscriber, timed): each athlete's first check-in, 100 at a time, reads its model, baseline and last 30 sessions from the database: first event p50 ${f1(coldFirst.p50)} ms, p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms, p99 ${f1(coldDone.p99)} ms; ${coldBad} failed. The rows above and below run with those reads cached (models, baselines and history stay cached for MODEL_CACHE_TTL, 1,800 s, and are dropped at once when the athlete's sessions, baseline or model change).`,
     '',
     `Steady arrivals: the same ${subscribers.toLocaleString('en')} connected subscribers each check in once, at a random moment (seeded, uniform) of a window, so the arrival rate is subscribers / window${heldMem ? `, while each of them also holds its \`modelUpdated\` subscription open (so the server has ${subscribers.toLocaleString('en')} concurrent subscribers throughout, plus the check-in streams)` : ''}. "Open at once" is the most check-in streams in flight together, as the client saw them.`,
@@ -692,7 +708,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '',
     liveNote,
     '',
-    `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}: a shared 2-core machine where other test suites ran at the same time, which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines).`,
+    `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}${Math.max(loadBefore[0], loadAfter[0]) > os.cpus().length ? `: the machine (${os.cpus().length} cores) was shared with other work, which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines)` : ''}.`,
   ];
 }
 

@@ -1,5 +1,6 @@
 // Stored recommendations: the row a recommendation becomes (the same object the API answers with, so a
 // stored and a just-computed recommendation read alike), and the write-behind queue that stores them.
+import { performance } from 'node:perf_hooks';
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
@@ -86,6 +87,8 @@ export class RecommendationWriter {
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
   private readonly flushes = new Set<Promise<void>>();
+  /** What this instance has stored so far: rows, batches, INSERT statements and the time they took (the write cost). */
+  readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
 
   constructor(
     private readonly prisma: AppPrisma,
@@ -122,9 +125,14 @@ export class RecommendationWriter {
     if (!batch || rows.length === 0) return Promise.resolve();
     const done = (async () => {
       try {
+        const started = performance.now();
         for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
           await this.prisma.recommendation.createMany({ data: rows.slice(i, i + ROWS_PER_INSERT).map(createInput) });
+          this.totals.inserts++;
         }
+        this.totals.writeMs += performance.now() - started;
+        this.totals.rows += rows.length;
+        this.totals.batches++;
         batch.resolve();
       } catch (err) {
         this.log(`[ENGINE] ${rows.length} recommendation(s) could not be stored: ${(err as Error).message}`);
