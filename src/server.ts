@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -55,6 +56,16 @@ function withOperationAuthorization(connectionParams: Record<string, unknown> | 
   const headers = extensions?.headers as Record<string, unknown> | undefined;
   const fromHeaders = headers?.authorization ?? headers?.Authorization;
   return typeof fromHeaders === 'string' ? { ...connectionParams, authorization: fromHeaders } : connectionParams;
+}
+
+/**
+ * What onSubscribe hands graphql-ws for one operation: the arguments plus that operation's own execute and subscribe
+ * from Yoga's envelope, so every plugin (guards, expiry, masking) runs on WebSocket operations as on HTTP
+ * (the pattern of Yoga's graphql-ws example).
+ */
+interface EnvelopedExecutionArgs extends ExecutionArgs {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
 }
 
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
@@ -129,8 +140,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   });
   const wsCleanup = useServer(
     {
-      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      execute: (args) => (args as EnvelopedExecutionArgs).execute(args),
+      subscribe: (args) => (args as EnvelopedExecutionArgs).subscribe(args),
       onConnect: async (ctx) => {
         // A token that is present but invalid closes the socket at once; no token may still run public fields.
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -170,14 +181,16 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         }
         if (errors.length) return errors;
         try {
-          return {
+          const args: EnvelopedExecutionArgs = {
             schema: s,
             operationName: params.operationName,
             document,
             variableValues: params.variables,
             contextValue: await contextFactory(),
-            rootValue: { execute, subscribe },
+            execute,
+            subscribe,
           };
+          return args;
         } catch (err) {
           return [err instanceof GraphQLError ? err : new GraphQLError('Could not start the operation', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         }
