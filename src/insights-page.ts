@@ -5,9 +5,9 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import type { Plugin } from 'graphql-yoga';
+import { CompressedBodies, negotiateEncoding, type Bytes } from './http-pages.ts';
 
 export const INSIGHTS_PATH = '/insights';
 const WEB_DIR = fileURLToPath(new URL('../web/insights/', import.meta.url));
@@ -29,20 +29,15 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-type Bytes = Uint8Array<ArrayBuffer>;
-
 interface Asset {
   body: Bytes;
-  gzipped: Bytes | null;
+  /** Sent compressed when the client accepts it (the chart library; the page's own files are small). */
+  compress: boolean;
   etag: string;
 }
 
 function asset(body: Bytes, compress: boolean): Asset {
-  return {
-    body,
-    gzipped: compress ? gzipSync(body) : null,
-    etag: `"${createHash('sha1').update(body).digest('base64url')}"`,
-  };
+  return { body, compress, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
 }
 
 /**
@@ -73,6 +68,7 @@ function bundledChartLibrary(): Promise<Asset> {
 export function useInsightsPage(): Plugin {
   // Only the files present at startup are served: a request path never reaches the file system as a path.
   const files = new Set(readdirSync(WEB_DIR).filter((name) => CONTENT_TYPES[path.extname(name)]));
+  const compressed = new CompressedBodies(2);
   return {
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (url.pathname !== INSIGHTS_PATH && !url.pathname.startsWith(`${INSIGHTS_PATH}/`)) return;
@@ -97,9 +93,10 @@ export function useInsightsPage(): Plugin {
         vary: 'accept-encoding',
       };
       if (request.headers.get('if-none-match') === file.etag) return respond(304, null, headers);
-      const gzip = file.gzipped && /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
-      if (gzip) headers['content-encoding'] = 'gzip';
-      respond(200, request.method === 'HEAD' ? null : gzip ? file.gzipped : file.body, headers);
+      const encoding = file.compress ? negotiateEncoding(request.headers.get('accept-encoding')) : null;
+      if (encoding) headers['content-encoding'] = encoding;
+      if (request.method === 'HEAD') return respond(200, null, headers);
+      respond(200, encoding ? await compressed.get(file.etag, file.body, encoding) : file.body, headers);
     },
   };
 }

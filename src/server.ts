@@ -16,6 +16,7 @@ import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
+import { useCompressedGraphiQL, useRootPage } from './http-pages.ts';
 import { openServices, startupFailure } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
@@ -43,9 +44,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+const GRAPHQL_ENDPOINT = '/graphql';
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
-/** The development token GraphiQL holds (and the one printed at startup) is short-lived: minted afresh per page. */
+/** The development token GraphiQL holds (and the one printed at startup) is short-lived. */
 const DEV_TOKEN_LIFETIME = '8h';
+/**
+ * GraphiQL's token is renewed hourly rather than per page (so it has 7 to 8 hours left): the 9 MB page then stays
+ * the same meanwhile, and its compressed bytes come from the cache.
+ */
+const GRAPHIQL_TOKEN_RENEWAL_MS = 3_600_000;
 
 /**
  * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
@@ -81,10 +88,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
   const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);
+  let graphiqlToken: { token: Promise<string>; renewAt: number } | null = null;
+  const currentGraphiqlToken = () => {
+    if (!graphiqlToken || Date.now() >= graphiqlToken.renewAt) graphiqlToken = { token: devToken(), renewAt: Date.now() + GRAPHIQL_TOKEN_RENEWAL_MS };
+    return graphiqlToken.token;
+  };
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     renderGraphiQL,
     graphiql: config.graphiqlEnabled
@@ -93,7 +105,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
           const headers =
             devTokens && isLoopback(new URL(request.url).hostname)
-              ? JSON.stringify({ Authorization: `Bearer ${await devToken()}` }, null, 2)
+              ? JSON.stringify({ Authorization: `Bearer ${await currentGraphiqlToken()}` }, null, 2)
               : undefined;
           return {
             subscriptionsProtocol: 'WS' as const,
@@ -110,7 +122,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     logging: false,
     maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
     plugins: [
+      useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
+      ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
@@ -216,7 +230,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const printedToken = devTokens ? await devToken() : null;
   if (printedToken) {
     log(
-      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${printedToken}`,
+      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address holds one too):\n${printedToken}`,
     );
   }
   if (config.insightsEnabled) {
