@@ -21,7 +21,11 @@ export type ErrorCode =
   /** One graphql-ws connection already has MAX_SUBSCRIPTIONS_PER_CONNECTION operations open. */
   | 'TOO_MANY_SUBSCRIPTIONS'
   /** A per-viewer rate limit refused the call (HTTP 429 with Retry-After). */
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  /** PERSISTED_OPERATIONS is set and the request sent a document (or no operation id) instead of a listed id. */
+  | 'PERSISTED_QUERY_ONLY'
+  /** PERSISTED_OPERATIONS is set and the request's operation id is not in the manifest. */
+  | 'PERSISTED_QUERY_NOT_FOUND';
 
 const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
@@ -32,6 +36,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   QUERY_LIMIT_EXCEEDED: 400,
   TOO_MANY_SUBSCRIPTIONS: 429,
+  PERSISTED_QUERY_ONLY: 400,
+  PERSISTED_QUERY_NOT_FOUND: 400,
 };
 
 export class AppError extends GraphQLError {

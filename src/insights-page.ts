@@ -12,6 +12,8 @@ import { CompressedBodies, negotiateEncoding, type Bytes } from './http-pages.ts
 export const INSIGHTS_PATH = '/insights';
 const WEB_DIR = fileURLToPath(new URL('../web/insights/', import.meta.url));
 const CHART_LIBRARY_FILE = 'vendor/plot.js';
+const PERSISTED_OPERATIONS_OFF = '<meta name="climbiq-persisted-operations" content="off">';
+const PERSISTED_OPERATIONS_ON = '<meta name="climbiq-persisted-operations" content="on">';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -64,8 +66,11 @@ function bundledChartLibrary(): Promise<Asset> {
   return chartLibrary;
 }
 
-/** Serves GET /insights (index.html) and /insights/<file> from web/insights/; anything else goes on to Yoga. */
-export function useInsightsPage(): Plugin {
+/**
+ * Serves GET /insights (index.html) and /insights/<file> from web/insights/; anything else goes on to Yoga. With
+ * `persistedOperations` the page is told (a meta tag in index.html) to send its operations' ids, not their text.
+ */
+export function useInsightsPage({ persistedOperations }: { persistedOperations: boolean }): Plugin {
   // Only the files present at startup are served: a request path never reaches the file system as a path.
   const files = new Set(readdirSync(WEB_DIR).filter((name) => CONTENT_TYPES[path.extname(name)]));
   const compressed = new CompressedBodies(2);
@@ -80,6 +85,9 @@ export function useInsightsPage(): Plugin {
       let file: Asset;
       if (name === CHART_LIBRARY_FILE) {
         file = await bundledChartLibrary();
+      } else if (name === 'index.html' && persistedOperations) {
+        const page = (await readFile(path.join(WEB_DIR, name), 'utf8')).replace(PERSISTED_OPERATIONS_OFF, PERSISTED_OPERATIONS_ON);
+        file = asset(new TextEncoder().encode(page) as Bytes, false);
       } else if (files.has(name)) {
         file = asset(await readFile(path.join(WEB_DIR, name)), false);
       } else {

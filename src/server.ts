@@ -17,6 +17,7 @@ import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http-pages.ts';
+import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
@@ -80,6 +81,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const config = opts.config ?? loadConfig();
   const started = Date.now();
 
+  // Checked before the database opens: a manifest that does not fit this schema stops the start.
+  const persistedOperations = config.persistedOperationsFile ? await loadPersistedOperations(config.persistedOperationsFile, schema) : null;
   const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true } });
   const { services } = opened;
   const { db, engine, tokens, training, prisma } = services;
@@ -125,6 +128,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
       ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
+      ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
@@ -135,7 +139,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
         check: async () => ready && (await db.ping()),
       }),
-      ...(config.insightsEnabled ? [useInsightsPage()] : []),
+      ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');
@@ -177,18 +181,20 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
             ),
           ];
         }
+        const query = persistedOperations ? persistedDocument(persistedOperations, params) : params.query;
+        if (query instanceof GraphQLError) return [query];
         const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          params,
+          params: { ...params, query },
           connectionParams: withOperationAuthorization(ctx.connectionParams, params.extensions),
         });
         let document;
         let errors: readonly GraphQLError[];
         // Parse errors and query-limit refusals are thrown; validation errors are returned.
         try {
-          document = parse(params.query);
+          document = parse(query);
           errors = validate(s, document);
         } catch (err) {
           return [err as GraphQLError];
