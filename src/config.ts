@@ -1,4 +1,4 @@
-// Every environment variable of api.md, parsed and validated once.
+// Every environment variable (README "Environment"), parsed and validated once.
 import path from 'node:path';
 import cron from 'node-cron';
 

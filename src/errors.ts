@@ -1,4 +1,4 @@
-// Typed errors with the codes of api.md. Anything else that escapes a resolver is masked by Yoga.
+// Typed errors with the codes of docs/api.md ("Errors"). Anything else that escapes a resolver is masked by Yoga.
 import { GraphQLError, type FieldNode } from 'graphql';
 import {
   BASELINE_NUMERIC_FIELDS,
@@ -27,7 +27,8 @@ export type ErrorCode =
   /** PERSISTED_OPERATIONS is set and the request's operation id is not in the manifest. */
   | 'PERSISTED_QUERY_NOT_FOUND';
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
+/** The HTTP status of each code (docs/api.md "Errors" lists them; a test holds the two together). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   BAD_USER_INPUT: 400,
