@@ -1,6 +1,8 @@
 // The pages the server answers beside the API: GET / and the GraphiQL page, which goes out compressed (gzip or
 // brotli, as the client accepts). Compressed bytes are cached by content: compressing the 9 MB GraphiQL page costs
-// about half a second (gzip) to a second (brotli) of CPU, too much to spend on every load.
+// about half a second (gzip) to a second (brotli) of CPU, too much to spend on every load. (@whatwg-node/server's
+// useContentEncoding does not fit: it compresses every response anew as it streams, SSE included, and would also
+// inflate compressed request bodies past MAX_REQUEST_BODY_BYTES.)
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
