@@ -1,4 +1,4 @@
-// Every environment variable of api.md, parsed and validated once.
+// Every environment variable (README "Environment"), parsed and validated once.
 import path from 'node:path';
 import cron from 'node-cron';
 
@@ -35,6 +35,8 @@ export interface Config {
   /** Default: on in development, off in production. */
   introspectionEnabled: boolean;
   graphiqlEnabled: boolean;
+  /** Manifest of trusted documents (operation id -> document): only those run. Null: any document runs. */
+  persistedOperationsFile: string | null;
 }
 
 /** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
@@ -143,6 +145,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (production && jwtSecret === null) {
     throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
   }
+  const persistedOperationsFile = env.PERSISTED_OPERATIONS ? path.resolve(env.PERSISTED_OPERATIONS) : null;
+  // GraphiQL sends what is typed in it as text, which that mode refuses: it is off there, and may not be turned on.
+  const graphiqlEnabled = flag(env, 'GRAPHIQL_ENABLED', !production && !persistedOperationsFile);
+  if (graphiqlEnabled && persistedOperationsFile) {
+    throw new ConfigError('GRAPHIQL_ENABLED=true cannot be combined with PERSISTED_OPERATIONS: GraphiQL sends documents, which that mode refuses');
+  }
   const nightlyTrainingCron = env.NIGHTLY_TRAINING_CRON || '0 2 * * *';
   if (!cron.validate(nightlyTrainingCron)) {
     throw new ConfigError(`NIGHTLY_TRAINING_CRON is not a valid cron expression: "${nightlyTrainingCron}"`);
@@ -170,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxSubscriptionsPerConnection: integer(env, 'MAX_SUBSCRIPTIONS_PER_CONNECTION', 100, 1, 100_000),
     maxRequestBodyBytes: integer(env, 'MAX_REQUEST_BODY_BYTES', 1_048_576, 1024, 1_073_741_824),
     introspectionEnabled: flag(env, 'INTROSPECTION_ENABLED', !production),
-    graphiqlEnabled: flag(env, 'GRAPHIQL_ENABLED', !production),
+    graphiqlEnabled,
+    persistedOperationsFile,
   };
 }

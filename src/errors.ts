@@ -1,4 +1,4 @@
-// Typed errors with the codes of api.md. Anything else that escapes a resolver is masked by Yoga.
+// Typed errors with the codes of docs/api.md ("Errors"). Anything else that escapes a resolver is masked by Yoga.
 import { GraphQLError, type FieldNode } from 'graphql';
 import {
   BASELINE_NUMERIC_FIELDS,
@@ -21,9 +21,14 @@ export type ErrorCode =
   /** One graphql-ws connection already has MAX_SUBSCRIPTIONS_PER_CONNECTION operations open. */
   | 'TOO_MANY_SUBSCRIPTIONS'
   /** A per-viewer rate limit refused the call (HTTP 429 with Retry-After). */
-  | 'RATE_LIMITED';
+  | 'RATE_LIMITED'
+  /** PERSISTED_OPERATIONS is set and the request sent a document (or no operation id) instead of a listed id. */
+  | 'PERSISTED_QUERY_ONLY'
+  /** PERSISTED_OPERATIONS is set and the request's operation id is not in the manifest. */
+  | 'PERSISTED_QUERY_NOT_FOUND';
 
-const HTTP_STATUS: Record<ErrorCode, number> = {
+/** The HTTP status of each code (docs/api.md "Errors" lists them; a test holds the two together). */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
   BAD_USER_INPUT: 400,
@@ -32,6 +37,8 @@ const HTTP_STATUS: Record<ErrorCode, number> = {
   RATE_LIMITED: 429,
   QUERY_LIMIT_EXCEEDED: 400,
   TOO_MANY_SUBSCRIPTIONS: 429,
+  PERSISTED_QUERY_ONLY: 400,
+  PERSISTED_QUERY_NOT_FOUND: 400,
 };
 
 export class AppError extends GraphQLError {

@@ -5,13 +5,15 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
 import { build } from 'esbuild';
 import type { Plugin } from 'graphql-yoga';
+import { CompressedBodies, negotiateEncoding, type Bytes } from './http-pages.ts';
 
 export const INSIGHTS_PATH = '/insights';
 const WEB_DIR = fileURLToPath(new URL('../web/insights/', import.meta.url));
 const CHART_LIBRARY_FILE = 'vendor/plot.js';
+const PERSISTED_OPERATIONS_OFF = '<meta name="climbiq-persisted-operations" content="off">';
+const PERSISTED_OPERATIONS_ON = '<meta name="climbiq-persisted-operations" content="on">';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -29,20 +31,15 @@ const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
 };
 
-type Bytes = Uint8Array<ArrayBuffer>;
-
 interface Asset {
   body: Bytes;
-  gzipped: Bytes | null;
+  /** Sent compressed when the client accepts it (the chart library; the page's own files are small). */
+  compress: boolean;
   etag: string;
 }
 
 function asset(body: Bytes, compress: boolean): Asset {
-  return {
-    body,
-    gzipped: compress ? gzipSync(body) : null,
-    etag: `"${createHash('sha1').update(body).digest('base64url')}"`,
-  };
+  return { body, compress, etag: `"${createHash('sha1').update(body).digest('base64url')}"` };
 }
 
 /**
@@ -69,10 +66,14 @@ function bundledChartLibrary(): Promise<Asset> {
   return chartLibrary;
 }
 
-/** Serves GET /insights (index.html) and /insights/<file> from web/insights/; anything else goes on to Yoga. */
-export function useInsightsPage(): Plugin {
+/**
+ * Serves GET /insights (index.html) and /insights/<file> from web/insights/; anything else goes on to Yoga. With
+ * `persistedOperations` the page is told (a meta tag in index.html) to send its operations' ids, not their text.
+ */
+export function useInsightsPage({ persistedOperations }: { persistedOperations: boolean }): Plugin {
   // Only the files present at startup are served: a request path never reaches the file system as a path.
   const files = new Set(readdirSync(WEB_DIR).filter((name) => CONTENT_TYPES[path.extname(name)]));
+  const compressed = new CompressedBodies(2);
   return {
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (url.pathname !== INSIGHTS_PATH && !url.pathname.startsWith(`${INSIGHTS_PATH}/`)) return;
@@ -84,6 +85,9 @@ export function useInsightsPage(): Plugin {
       let file: Asset;
       if (name === CHART_LIBRARY_FILE) {
         file = await bundledChartLibrary();
+      } else if (name === 'index.html' && persistedOperations) {
+        const page = (await readFile(path.join(WEB_DIR, name), 'utf8')).replace(PERSISTED_OPERATIONS_OFF, PERSISTED_OPERATIONS_ON);
+        file = asset(new TextEncoder().encode(page) as Bytes, false);
       } else if (files.has(name)) {
         file = asset(await readFile(path.join(WEB_DIR, name)), false);
       } else {
@@ -97,9 +101,10 @@ export function useInsightsPage(): Plugin {
         vary: 'accept-encoding',
       };
       if (request.headers.get('if-none-match') === file.etag) return respond(304, null, headers);
-      const gzip = file.gzipped && /\bgzip\b/.test(request.headers.get('accept-encoding') ?? '');
-      if (gzip) headers['content-encoding'] = 'gzip';
-      respond(200, request.method === 'HEAD' ? null : gzip ? file.gzipped : file.body, headers);
+      const encoding = file.compress ? negotiateEncoding(request.headers.get('accept-encoding')) : null;
+      if (encoding) headers['content-encoding'] = encoding;
+      if (request.method === 'HEAD') return respond(200, null, headers);
+      respond(200, encoding ? await compressed.get(file.etag, file.body, encoding) : file.body, headers);
     },
   };
 }

@@ -4,7 +4,8 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -15,6 +16,8 @@ import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
+import { useCompressedGraphiQL, useRootPage } from './http-pages.ts';
+import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
@@ -42,9 +45,15 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+const GRAPHQL_ENDPOINT = '/graphql';
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
-/** The development token GraphiQL holds (and the one printed at startup) is short-lived: minted afresh per page. */
+/** The development token GraphiQL holds (and the one printed at startup) is short-lived. */
 const DEV_TOKEN_LIFETIME = '8h';
+/**
+ * GraphiQL's token is renewed hourly rather than per page (so it has 7 to 8 hours left): the 9 MB page then stays
+ * the same meanwhile, and its compressed bytes come from the cache.
+ */
+const GRAPHIQL_TOKEN_RENEWAL_MS = 3_600_000;
 
 /**
  * The API contract puts the token in connectionParams. GraphiQL's WebSocket client instead sends its Headers tab
@@ -57,11 +66,23 @@ function withOperationAuthorization(connectionParams: Record<string, unknown> | 
   return typeof fromHeaders === 'string' ? { ...connectionParams, authorization: fromHeaders } : connectionParams;
 }
 
+/**
+ * What onSubscribe hands graphql-ws for one operation: the arguments plus that operation's own execute and subscribe
+ * from Yoga's envelope, so every plugin (guards, expiry, masking) runs on WebSocket operations as on HTTP
+ * (the pattern of Yoga's graphql-ws example).
+ */
+interface EnvelopedExecutionArgs extends ExecutionArgs {
+  execute: (args: ExecutionArgs) => OperationResult;
+  subscribe: (args: ExecutionArgs) => OperationResult;
+}
+
 export async function startServer(opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? ((msg: string) => console.log(msg));
   const config = opts.config ?? loadConfig();
   const started = Date.now();
 
+  // Checked before the database opens: a manifest that does not fit this schema stops the start.
+  const persistedOperations = config.persistedOperationsFile ? await loadPersistedOperations(config.persistedOperationsFile, schema) : null;
   const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true } });
   const { services } = opened;
   const { db, engine, tokens, training, prisma } = services;
@@ -70,10 +91,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
   const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);
+  let graphiqlToken: { token: Promise<string>; renewAt: number } | null = null;
+  const currentGraphiqlToken = () => {
+    if (!graphiqlToken || Date.now() >= graphiqlToken.renewAt) graphiqlToken = { token: devToken(), renewAt: Date.now() + GRAPHIQL_TOKEN_RENEWAL_MS };
+    return graphiqlToken.token;
+  };
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
-    graphqlEndpoint: '/graphql',
+    graphqlEndpoint: GRAPHQL_ENDPOINT,
     landingPage: false,
     renderGraphiQL,
     graphiql: config.graphiqlEnabled
@@ -82,7 +108,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
           const headers =
             devTokens && isLoopback(new URL(request.url).hostname)
-              ? JSON.stringify({ Authorization: `Bearer ${await devToken()}` }, null, 2)
+              ? JSON.stringify({ Authorization: `Bearer ${await currentGraphiqlToken()}` }, null, 2)
               : undefined;
           return {
             subscriptionsProtocol: 'WS' as const,
@@ -99,7 +125,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     logging: false,
     maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
     plugins: [
+      useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
+      ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
+      ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
@@ -110,7 +139,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
         check: async () => ready && (await db.ping()),
       }),
-      ...(config.insightsEnabled ? [useInsightsPage()] : []),
+      ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');
@@ -129,8 +158,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   });
   const wsCleanup = useServer(
     {
-      execute: (args) => (args.rootValue as { execute: typeof import('graphql').execute }).execute(args),
-      subscribe: (args) => (args.rootValue as { subscribe: typeof import('graphql').subscribe }).subscribe(args),
+      execute: (args) => (args as EnvelopedExecutionArgs).execute(args),
+      subscribe: (args) => (args as EnvelopedExecutionArgs).subscribe(args),
       onConnect: async (ctx) => {
         // A token that is present but invalid closes the socket at once; no token may still run public fields.
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
@@ -152,32 +181,36 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
             ),
           ];
         }
+        const query = persistedOperations ? persistedDocument(persistedOperations, params) : params.query;
+        if (query instanceof GraphQLError) return [query];
         const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
-          params,
+          params: { ...params, query },
           connectionParams: withOperationAuthorization(ctx.connectionParams, params.extensions),
         });
         let document;
         let errors: readonly GraphQLError[];
         // Parse errors and query-limit refusals are thrown; validation errors are returned.
         try {
-          document = parse(params.query);
+          document = parse(query);
           errors = validate(s, document);
         } catch (err) {
           return [err as GraphQLError];
         }
         if (errors.length) return errors;
         try {
-          return {
+          const args: EnvelopedExecutionArgs = {
             schema: s,
             operationName: params.operationName,
             document,
             variableValues: params.variables,
             contextValue: await contextFactory(),
-            rootValue: { execute, subscribe },
+            execute,
+            subscribe,
           };
+          return args;
         } catch (err) {
           return [err instanceof GraphQLError ? err : new GraphQLError('Could not start the operation', { extensions: { code: 'INTERNAL_SERVER_ERROR' } })];
         }
@@ -203,7 +236,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const printedToken = devTokens ? await devToken() : null;
   if (printedToken) {
     log(
-      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address has a fresh one):\n${printedToken}`,
+      `[API] Development analyst token, valid ${DEV_TOKEN_LIFETIME} (JWT_SECRET unset; secret kept in ${path.join(config.dataDir, 'jwt-secret')}; GraphiQL opened at this address holds one too):\n${printedToken}`,
     );
   }
   if (config.insightsEnabled) {

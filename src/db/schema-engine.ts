@@ -1,4 +1,4 @@
-// Drives Prisma's WASM schema engine (the CLI's native engine cannot be downloaded here; stack.md).
+// Drives Prisma's WASM schema engine (the CLI's native engine cannot be downloaded here; README "Migrations").
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-// Who may do what (api.md "Auth"): no token / a bad token is UNAUTHENTICATED; athletes (and coaches) see
+// Who may do what (docs/api.md "Auth"): no token / a bad token is UNAUTHENTICATED; athletes (and coaches) see
 // and change only their own data; analysts read everything and change nothing; admins also manage rules and
 // priors. Over HTTP and over graphql-ws (token in connectionParams).
 /* eslint-disable @typescript-eslint/no-explicit-any */

@@ -1,4 +1,4 @@
-// The athlete's loop through the real server (api.md root fields): me, baseline assessments, the session
+// The athlete's loop through the real server (docs/api.md "Operations"): me, baseline assessments, the session
 // lifecycle (start -> complete | cancel, update, delete), the session queries and their filters, and the
 // model / population read fields. Roles and errors have their own files; this one is the happy paths.
 import { readFileSync } from 'node:fs';

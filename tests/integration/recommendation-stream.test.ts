@@ -1,4 +1,4 @@
-// The phased pre-session recommendation (domain.md sections 7-8, api.md "The phased stream") through the
+// The phased pre-session recommendation (domain.md sections 7-8, docs/api.md "The phased stream") through the
 // real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, the recommendation
 // startSession stores and links, and the personalised path (sessions completed through the API, quick updates, nightly fit).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 
@@ -18,5 +19,15 @@ describe('loadConfig: hardening settings', () => {
     }
     expect(() => loadConfig({ GRAPHIQL_ENABLED: 'yes' })).toThrow(/^GRAPHIQL_ENABLED must be true or false/);
     expect(() => loadConfig({ MAX_REQUEST_BODY_BYTES: '-1' })).toThrow(/^MAX_REQUEST_BODY_BYTES must be a whole number/);
+  });
+
+  it('PERSISTED_OPERATIONS: off by default; when set, GraphiQL (which sends documents) is off and cannot be turned on', () => {
+    expect(loadConfig({}).persistedOperationsFile).toBeNull();
+    const persisted = loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json' });
+    expect(persisted.persistedOperationsFile).toBe(path.resolve('persisted-operations.json'));
+    expect(persisted.graphiqlEnabled).toBe(false);
+    expect(() => loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json', GRAPHIQL_ENABLED: 'true' })).toThrow(
+      /^GRAPHIQL_ENABLED=true cannot be combined with PERSISTED_OPERATIONS/,
+    );
   });
 });

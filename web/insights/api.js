@@ -19,9 +19,32 @@ export const session = {
   signOut: () => sessionStorage.removeItem(TOKEN_KEY),
 };
 
+/**
+ * A server with PERSISTED_OPERATIONS runs only the documents of its manifest, listed under their SHA-256: the page
+ * (told so by the server, in index.html) then sends each operation's hash instead of its text.
+ */
+const persistedOperations = document.querySelector('meta[name="climbiq-persisted-operations"]')?.content === 'on';
+const operationIds = new Map();
+
+function operationId(query) {
+  // crypto.subtle exists only in a secure context: https, or http on localhost / 127.0.0.1.
+  if (!crypto.subtle) throw new ApiError('This server accepts only persisted operations, whose ids the page computes over https (or on localhost) only');
+  if (!operationIds.has(query)) {
+    const digest = crypto.subtle.digest('SHA-256', new TextEncoder().encode(query));
+    operationIds.set(query, digest.then((hash) => Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('')));
+  }
+  return operationIds.get(query);
+}
+
+async function requestBody(query, variables) {
+  if (!persistedOperations) return { query, variables };
+  return { variables, extensions: { persistedQuery: { version: 1, sha256Hash: await operationId(query) } } };
+}
+
 export async function graphql(query, variables = {}, { signal } = {}) {
   const token = session.token();
   if (!token) throw new SignedOut('Sign in to see the insights.');
+  const body = JSON.stringify(await requestBody(query, variables));
   const response = await fetch('/graphql', {
     method: 'POST',
     signal,
@@ -30,13 +53,13 @@ export async function graphql(query, variables = {}, { signal } = {}) {
       accept: 'application/graphql-response+json, application/json',
       authorization: `Bearer ${token}`,
     },
-    body: JSON.stringify({ query, variables }),
+    body,
   });
-  const body = await response.json().catch(() => null);
-  const errors = body?.errors ?? [];
+  const answer = await response.json().catch(() => null);
+  const errors = answer?.errors ?? [];
   const refused = errors.find((e) => e.extensions?.code === 'UNAUTHENTICATED');
   if (response.status === 401 || refused) throw new SignedOut(`${refused?.message ?? 'The token was refused'}: sign in again.`);
   if (errors.length) throw new ApiError(errors.map((e) => e.message).join('; '), errors[0].extensions?.code);
-  if (!response.ok || !body?.data) throw new ApiError(`The server answered ${response.status}`);
-  return body.data;
+  if (!response.ok || !answer?.data) throw new ApiError(`The server answered ${response.status}`);
+  return answer.data;
 }

@@ -1,6 +1,7 @@
 // The insights page: sign-in, the address (view, period, athlete), and each view's panels with their
 // loading, empty and error states. All data comes from the public GraphQL API (api.js).
 import { ApiError, SignedOut, graphql, session } from './api.js';
+import { VIEWER } from './operations.js';
 import { VIEWS } from './views.js';
 
 // The charts (and the charting library, the page's largest file) load while the first requests are in flight.
@@ -94,7 +95,7 @@ signIn.querySelector('form').addEventListener('submit', (event) => {
 signOutButton.addEventListener('click', () => signOut('Signed out.'));
 
 async function whoAmI() {
-  const { me } = await graphql('query Viewer { me { id role } }');
+  const { me } = await graphql(VIEWER);
   if (!READERS.includes(me.role)) throw new SignedOut(`This token is an ${me.role.toLowerCase()}'s: the insights page needs an analyst or admin token.`);
   return me;
 }

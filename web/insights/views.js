@@ -2,6 +2,23 @@
 // render(data, width, chart) gets the chart module from the caller, which loads it (and the charting library)
 // while the panels' requests are in flight.
 import { format } from './format.js';
+import {
+  ATHLETE_CHOICES,
+  ATHLETE_MODEL,
+  ATHLETE_SESSIONS,
+  ATHLETES_BY_PHASE,
+  EFFECTS,
+  HELD_OUT,
+  MAX_QUALITY_BUCKETS,
+  MODEL_QUALITY,
+  NIGHTLY_RUNS,
+  PHASES,
+  POPULATION,
+  QUALITY_HISTOGRAM,
+  RULES,
+  SESSIONS_OVER_TIME,
+  qualityOverTime,
+} from './operations.js';
 
 const DAY = 86_400_000;
 
@@ -41,50 +58,8 @@ function timeBuckets(period) {
   for (let start = bucket.start(from); start < end; start = bucket.end(start)) {
     buckets.push({ from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(bucket.end(start) - 1, end)).toISOString() });
   }
-  return buckets.slice(-24);
+  return buckets.slice(-MAX_QUALITY_BUCKETS);
 }
-
-const insightsPart = (selection) => `query Insights($from: DateTime, $to: DateTime) { insights(from: $from, to: $to) { ${selection} } }`;
-
-const NIGHTLY_RUNS = `query NightlyRuns($from: DateTime, $to: DateTime) {
-  trainingRuns(kind: NIGHTLY, from: $from, to: $to, first: 100) {
-    totalCount
-    edges { node { id status startedAt finishedAt usersTrained sessionsUsed stageTimings { totalMs stages { stage ms } } } }
-  }
-}`;
-
-const PHASES = ['COLD_START', 'LEARNING', 'PERSONALIZED'];
-const CALIBRATION = 'calibration { low high n meanPredicted meanActual }';
-
-/** The figures over all phases and per phase, and each phase's calibration (one alias per phase). */
-const MODEL_QUALITY = `query ModelQuality($from: DateTime, $to: DateTime) {
-  modelQuality(from: $from, to: $to) { n rmse mae bias intervalCoverage byPhase { phase n rmse mae bias intervalCoverage } }
-  ${PHASES.map((phase) => `${phase}: modelQuality(from: $from, to: $to, phase: ${phase}) { ${CALIBRATION} }`).join('\n  ')}
-}`;
-
-const HELD_OUT = `query HeldOutError($from: DateTime, $to: DateTime) {
-  trainingRuns(kind: NIGHTLY, status: SUCCEEDED, from: $from, to: $to, first: 100) {
-    edges { node { startedAt heldOut { n rmse mae } } }
-  }
-}`;
-
-const POPULATION = `query Population {
-  populationModel { fittedAt usersIncluded sessionsIncluded sigma }
-  populationStatistics { variable mean std min max n computedAt }
-}`;
-
-const ATHLETE_SESSIONS = `query AthleteSessions($userId: ID!, $from: DateTime, $to: DateTime) {
-  sessions(userId: $userId, status: COMPLETED, from: $from, to: $to, first: 100, orderBy: { field: STARTED_AT, direction: DESC }) {
-    totalCount
-    edges { node { startedAt sessionQuality recommendation { source prediction { expectedQuality interval { low high } } } } }
-  }
-}`;
-
-const ATHLETE_MODEL = `query AthleteModel($userId: ID!, $from: DateTime, $to: DateTime) {
-  modelOutput(userId: $userId) { history(from: $from, to: $to) { fittedAt phase sessionsIncluded coefficients { variable value } } }
-}`;
-
-const ATHLETE_CHOICES = `query AthleteChoices { users(role: ATHLETE, first: 100) { edges { node { id modelOutput { phase sessionsIncluded } } } } }`;
 
 export const VIEWS = {
   overview: {
@@ -93,7 +68,7 @@ export const VIEWS = {
       {
         id: 'athletes-by-phase',
         title: 'Athletes per model phase',
-        load: (ctx) => ctx.query(insightsPart('athletesByPhase { phase count }')).then((d) => d.insights.athletesByPhase),
+        load: (ctx) => ctx.query(ATHLETES_BY_PHASE).then((d) => d.insights.athletesByPhase),
         empty: (rows) => rows.every((d) => d.count === 0),
         render: (rows, width, chart) => chart.athletesByPhase(rows, width),
       },
@@ -102,10 +77,7 @@ export const VIEWS = {
         title: (ctx) => `Sessions and mean quality per ${bucketFor(ctx.period).name.toLowerCase()}`,
         load: async (ctx) => {
           const bucket = bucketFor(ctx.period);
-          const data = await ctx.query(
-            `query SessionsOverTime($from: DateTime, $to: DateTime, $bucket: TimeBucket!) { insights(from: $from, to: $to) { sessionsOverTime(bucket: $bucket) { start count meanQuality } } }`,
-            { bucket: bucket.name },
-          );
+          const data = await ctx.query(SESSIONS_OVER_TIME, { bucket: bucket.name });
           return data.insights.sessionsOverTime.map((d) => ({ ...d, start: new Date(d.start), end: bucket.end(new Date(d.start)) }));
         },
         empty: (rows) => rows.every((d) => d.count === 0),
@@ -114,7 +86,7 @@ export const VIEWS = {
       {
         id: 'quality-histogram',
         title: 'Session quality ratings',
-        load: (ctx) => ctx.query(insightsPart('qualityHistogram { quality count }')).then((d) => d.insights.qualityHistogram),
+        load: (ctx) => ctx.query(QUALITY_HISTOGRAM).then((d) => d.insights.qualityHistogram),
         empty: (rows) => rows.every((d) => d.count === 0),
         render: (rows, width, chart) => chart.qualityHistogram(rows, width),
       },
@@ -173,10 +145,8 @@ export const VIEWS = {
         load: async (ctx) => {
           // One aliased modelQuality per bucket, all in one request.
           const buckets = timeBuckets(ctx.period);
-          const vars = buckets.map((_, i) => `$f${i}: DateTime, $t${i}: DateTime`).join(', ');
-          const fields = buckets.map((_, i) => `b${i}: modelQuality(from: $f${i}, to: $t${i}) { n rmse intervalCoverage }`).join('\n');
           const variables = Object.fromEntries(buckets.flatMap((b, i) => [[`f${i}`, b.from], [`t${i}`, b.to]]));
-          const data = await ctx.query(`query QualityOverTime(${vars}) { ${fields} }`, variables, { withPeriod: false });
+          const data = await ctx.query(qualityOverTime(buckets.length), variables, { withPeriod: false });
           return buckets.map((b, i) => ({ start: b.from, ...data[`b${i}`] })).filter((d) => d.n > 0);
         },
         empty: (rows) => rows.length === 0,
@@ -207,7 +177,7 @@ export const VIEWS = {
       {
         id: 'effects',
         title: 'Effect of one SD of each variable on session quality: 95 % interval, and how much athletes differ (band)',
-        load: (ctx) => ctx.query(insightsPart('effects { variable perSd lower upper betweenAthleteSd }')).then((d) => d.insights.effects),
+        load: (ctx) => ctx.query(EFFECTS).then((d) => d.insights.effects),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.forest(rows, width),
       },
@@ -247,14 +217,14 @@ export const VIEWS = {
       {
         id: 'rule-matches',
         title: 'How often each rule matched',
-        load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
+        load: (ctx) => ctx.shared('rules', () => ctx.query(RULES)).then(matchedRules),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.ruleMatches(rows, width),
       },
       {
         id: 'rule-quality',
         title: 'Mean quality of the sessions where each rule matched, against the sessions where it did not',
-        load: (ctx) => ctx.shared('rules', () => ctx.query(insightsPart('rules { name matched meanQuality meanQualityOthers }'))).then(matchedRules),
+        load: (ctx) => ctx.shared('rules', () => ctx.query(RULES)).then(matchedRules),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.ruleQuality(rows, width),
       },

@@ -1,0 +1,8 @@
+// negotiator's own API for the one call the server makes (@types/negotiator lacks the `preferred` option, which
+// picks brotli over gzip when a client accepts both equally, as browsers do).
+declare module 'negotiator' {
+  export default class Negotiator {
+    constructor(request: { headers: Record<string, string | undefined> });
+    encoding(available: readonly string[], options?: { preferred?: readonly string[] }): string | undefined;
+  }
+}
