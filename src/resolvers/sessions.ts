@@ -144,10 +144,10 @@ async function startWithRecommendation(ctx: Context, recommendationId: string, i
   }
 }
 
+/** The outcome carries its rating: CompleteSessionInput.sessionQuality is non-null in the schema. */
 export async function completeSession(ctx: Context, id: string, input: OutcomeInput, query: Query) {
   const session = await ownedSession(ctx, id);
   if (session.status !== 'ACTIVE') throw conflict(`Only an ACTIVE session can be completed (this one is ${session.status})`);
-  if (input.sessionQuality === null || input.sessionQuality === undefined) throw badInput('sessionQuality', 'sessionQuality is required (1-10)');
   const endedAt = input.endedAt ?? new Date();
   checkTimes(session.startedAt, endedAt);
   try {

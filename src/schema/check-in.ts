@@ -44,15 +44,16 @@ export const NiggleInput = builder.inputType('NiggleInput', {
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
-/** Input fields for the given registry variables (all optional; missing means "unknown"). */
+/** Input fields for the given registry variables: optional (missing means "unknown") unless named in `required`. */
 function variableInputFields<Types extends SchemaTypes>(
   t: InputFieldBuilder<Types, 'InputObject'>,
   specs: readonly VariableSpec[],
+  required: readonly string[] = [],
 ): Fields<Types> {
   const fields: Fields<Types> = {};
   for (const spec of specs) {
     const description = spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
-    const options = { required: false, description } as const;
+    const options = { required: required.includes(spec.name), description };
     switch (spec.kind) {
       case 'int':
         fields[spec.name] = t.int(options) as InputFieldRef<Types, unknown>;
@@ -90,12 +91,18 @@ export type InputFields = Parameters<FieldsCallback>[0];
  */
 export function registryInputType(
   name: string,
-  options: { description?: string; specs: readonly VariableSpec[]; fields?: (t: InputFields) => ReturnType<FieldsCallback> },
+  options: {
+    description?: string;
+    specs: readonly VariableSpec[];
+    /** Variables of `specs` the input cannot leave out (non-null in the schema). */
+    required?: readonly string[];
+    fields?: (t: InputFields) => ReturnType<FieldsCallback>;
+  },
 ) {
   return builder.inputType(name, {
     description: options.description,
     validate: variablesValidator(options.specs),
-    fields: (t) => ({ ...variableInputFields(t, options.specs), ...options.fields?.(t) }),
+    fields: (t) => ({ ...variableInputFields(t, options.specs, options.required), ...options.fields?.(t) }),
   });
 }
 

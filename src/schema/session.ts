@@ -114,6 +114,7 @@ const outcomeFields = (t: InputFields) => ({
 const CompleteSessionInputType = registryInputType('CompleteSessionInput', {
   description: 'Outcome of a session; sessionQuality (1-10) is required.',
   specs: OUTCOME_FIELDS,
+  required: ['sessionQuality'],
   fields: outcomeFields,
 });
 
