@@ -33,9 +33,23 @@ export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date
   return wait ? finished : started;
 }
 
-/** modelUpdated events for one user, from the shared pub/sub (so any instance's training reaches every subscriber). */
+/**
+ * modelUpdated events for one user: the current model at once (when there is one), so a client that subscribes
+ * again after a disconnect is current, then every update from the shared pub/sub (so any instance's training
+ * reaches every subscriber).
+ */
 export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
-  for await (const event of ctx.services.pubsub.subscribe('modelUpdated')) {
-    if (event.userId === userId) yield event;
+  const updates = ctx.services.pubsub.subscribe('modelUpdated')[Symbol.asyncIterator]();
+  // Listening starts with the first next(): before the current model is read, so no update falls in between.
+  let next = updates.next();
+  try {
+    const current = await ctx.services.prisma.modelOutput.findUnique({ where: { userId }, select: { userId: true } });
+    if (current) yield current;
+    for (let event = await next; !event.done; event = await next) {
+      next = updates.next();
+      if (event.value.userId === userId) yield event.value;
+    }
+  } finally {
+    await updates.return?.();
   }
 }

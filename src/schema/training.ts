@@ -181,7 +181,8 @@ builder.subscriptionFields((t) => ({
   modelUpdated: t.field({
     type: ModelOutputRef,
     authScopes: { authenticated: true },
-    description: "Emits a user's model whenever it changes (default: the viewer)",
+    description:
+      "A user's model (default: the viewer): the current one at once on subscribe (none before the first training), then every update. A client that subscribes again after a disconnect is current without a refetch. Athletes: their own; analysts and admins: anyone's",
     args: { userId: t.arg.id({ validate: uuid }) },
     subscribe: (_root, args, ctx) => modelUpdates(ctx, readableUserId(ctx, args.userId)),
     resolve: (payload, _args, ctx) => ctx.services.prisma.modelOutput.findUniqueOrThrow({ where: { userId: payload.userId } }),

@@ -198,6 +198,41 @@ describe('modelUpdated over graphql-ws', () => {
     }
   });
 
+  /** The first event of a new subscription on its own connection, or null if none arrives within 10 s; then disconnects. */
+  async function firstUpdate(token: string): Promise<(ModelOutputView & { user: { id: string } }) | null> {
+    const client = wsClient(server.wsUrl, token);
+    try {
+      return await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve(null), 10_000);
+        client.subscribe<{ modelUpdated: ModelOutputView & { user: { id: string } } }>(
+          { query: SUBSCRIPTION },
+          {
+            next: (v) => (clearTimeout(timer), v.data ? resolve(v.data.modelUpdated) : reject(new Error(JSON.stringify(v.errors)))),
+            error: (e) => (clearTimeout(timer), reject(e)),
+            complete: () => {},
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+  }
+
+  it('sends the current model at once on subscribe, so a client that reconnects sees an update made while it was away', async () => {
+    const me = await tokenFor('athlete');
+    const [first, second] = sleepStressAthlete(2, 7).sessions;
+    await logSession(server.url, me.token, first.checkIn, { sessionQuality: 6 });
+    await server.training.idle();
+    expect(await firstUpdate(me.token)).toMatchObject({ sessionsIncluded: 1, user: { id: me.id } });
+
+    // Disconnected (firstUpdate closed its connection): the second session updates the model meanwhile.
+    await logSession(server.url, me.token, second.checkIn, { sessionQuality: 8 });
+    await server.training.idle();
+    const current = await firstUpdate(me.token);
+    expect(current).toMatchObject({ sessionsIncluded: 2, user: { id: me.id } });
+    expect(current).toEqual({ ...(await modelOutput(server.url, me.token)), user: { id: me.id } });
+  });
+
   it("is refused for another athlete's model", async () => {
     const me = await tokenFor('athlete');
     const client = wsClient(server.wsUrl, me.token);
