@@ -7,6 +7,7 @@ import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
 import { AppError, fieldPath, forbidden, unauthenticated } from '../errors.ts';
+import { isAdmin, readsEveryone } from '../resolvers/access.ts';
 import { getDatamodel, type default as PrismaTypes } from '../generated/pothos-types.ts';
 import RateLimitPlugin from './rate-limit-plugin.ts';
 
@@ -32,11 +33,14 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin, RateLimitPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // The field gates; whose rows a request touches is decided by src/resolvers/access.ts (authorizeOwner).
     authScopes: (ctx) => ({
       authenticated: ctx.viewer !== null,
-      reader: ctx.viewer?.role === 'ANALYST' || ctx.viewer?.role === 'ADMIN',
-      admin: ctx.viewer?.role === 'ADMIN',
+      reader: readsEveryone(ctx.viewer),
+      admin: isAdmin(ctx.viewer),
     }),
+    // A subscription is checked once, when subscribed to, not on each event it sends.
+    authorizeOnSubscribe: true,
     unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
   },
   prisma: {

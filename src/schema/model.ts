@@ -3,7 +3,7 @@ import type { Context } from '../context.ts';
 import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
 import type { FitDiagnostics } from '../engine/bayes.ts';
 import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
-import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
+import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import { ModelPhaseEnum } from './enums.ts';
 import { uuid } from './ids.ts';
@@ -136,11 +136,10 @@ builder.prismaObject('PopulationStatistic', {
 });
 
 function modelOutputsWhere(ctx: Context, args: { phase?: ModelOutput['phase'] | null; minSessions?: number | null }): Prisma.ModelOutputWhereInput {
-  const viewer = requireViewer(ctx);
   return {
     phase: args.phase ?? undefined,
     sessionsIncluded: args.minSessions != null ? { gte: args.minSessions } : undefined,
-    userId: canReadEveryone(viewer) ? undefined : viewer.id,
+    userId: readableOwnerFilter(ctx),
   };
 }
 

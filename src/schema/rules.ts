@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { upsertExpertRule, setExpertRuleActive, upsertPopulationPrior, type ExpertRuleInput, type PopulationPriorInput } from '../resolvers/admin.ts';
-import { canReadEveryone, requireViewer } from '../resolvers/access.ts';
+import { readsEveryone } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import { RuleCategoryEnum } from './enums.ts';
 
@@ -97,7 +97,7 @@ builder.queryFields((t) => ({
     description: 'Rules in evaluation order (priority desc, name asc); inactive ones for analysts and admins on request',
     args: { includeInactive: t.arg.boolean() },
     resolve: (query, _root, args, ctx: Context) => {
-      const all = args.includeInactive === true && canReadEveryone(requireViewer(ctx));
+      const all = args.includeInactive === true && readsEveryone(ctx.viewer);
       return ctx.services.prisma.expertRule.findMany({ ...query, where: all ? {} : { isActive: true }, orderBy: [{ priority: 'desc' }, { name: 'asc' }] });
     },
   }),

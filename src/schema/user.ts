@@ -1,6 +1,5 @@
 import type { Context } from '../context.ts';
-import { forbidden } from '../errors.ts';
-import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
+import { readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import type { ModelPhase, Prisma } from '../generated/prisma/client.ts';
 import { sessionsOrderBy } from '../resolvers/sessions.ts';
@@ -40,8 +39,7 @@ export const UserRef = builder.prismaObject('User', {
   }),
 });
 
-function usersWhere(ctx: Context, args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
-  if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins list users');
+function usersWhere(args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
   const { phase } = args;
   const byPhase: Prisma.UserWhereInput | undefined =
     phase === 'COLD_START' ? { OR: [{ modelOutput: { is: null } }, { modelOutput: { is: { phase } } }] } : phase ? { modelOutput: { is: { phase } } } : undefined;
@@ -72,9 +70,9 @@ builder.queryFields((t) => ({
         role: t.arg({ type: RoleEnum }),
         phase: t.arg({ type: ModelPhaseEnum, description: "The athlete's model phase (COLD_START includes users never trained)" }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(ctx, args) }),
+      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(ctx, args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
     },
     builder.connectionObject({ type: UserRef, name: 'UserConnection' }),
   ),
