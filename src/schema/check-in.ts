@@ -34,13 +34,18 @@ export function variablesValidator(specs: readonly VariableSpec[]): StandardSche
 }
 
 export const NiggleInput = builder.inputType('NiggleInput', {
+  description: 'A minor pain or injury the athlete reports',
   fields: (t) => ({
     location: t.string({ required: true, description: 'Body part, e.g. "left ring finger A2"' }),
     severity: t.int({ required: true, description: '1-10' }),
-    notes: t.string(),
-    recurring: t.boolean(),
+    notes: t.string({ description: 'Free text' }),
+    recurring: t.boolean({ description: 'Has it happened before?' }),
   }),
 });
+
+/** A registry variable's description for the docs: its label, with its range where it has one. */
+export const describeVariable = (spec: VariableSpec): string =>
+  spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
@@ -52,8 +57,7 @@ function variableInputFields<Types extends SchemaTypes>(
 ): Fields<Types> {
   const fields: Fields<Types> = {};
   for (const spec of specs) {
-    const description = spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
-    const options = { required: required.includes(spec.name), description };
+    const options = { required: required.includes(spec.name), description: describeVariable(spec) };
     switch (spec.kind) {
       case 'int':
         fields[spec.name] = t.int(options) as InputFieldRef<Types, unknown>;
@@ -112,11 +116,12 @@ export const PreSessionInput = registryInputType('PreSessionInput', {
 });
 
 const NiggleRef = builder.objectRef<Niggle>('Niggle').implement({
+  description: 'A minor pain or injury the athlete reported',
   fields: (t) => ({
-    location: t.exposeString('location'),
+    location: t.exposeString('location', { description: 'Body part, e.g. "left ring finger A2"' }),
     severity: t.exposeInt('severity', { description: '1-10' }),
-    notes: t.exposeString('notes', { nullable: true }),
-    recurring: t.exposeBoolean('recurring', { nullable: true }),
+    notes: t.exposeString('notes', { nullable: true, description: 'Free text; null if none' }),
+    recurring: t.exposeBoolean('recurring', { nullable: true, description: 'Has it happened before? Null: not said' }),
   }),
 });
 
