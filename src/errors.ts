@@ -113,8 +113,11 @@ function inputError(error: unknown): AppError | null {
   // Variable coercion: a request error (no path): `Variable "$input" got invalid value 2.5 at "input.sleepQuality"; ...`
   const coercion = error.path === undefined ? /^Variable "\$(\w+)"(?: got invalid value .*? at "\1((?:\.\w+|\[\d+\])+)")?/s.exec(error.message) : null;
   if (coercion) {
-    const field = coercion[2] ? coercion[2].replace(/^\./, '') : coercion[1];
     const detail = error.originalError instanceof GraphQLError ? error.originalError.message : error.message;
+    // A required input field left out is reported on its object: name the field itself.
+    const missing = /Field "(\w+)" of required type "[^"]+" was not provided/.exec(detail)?.[1];
+    const field = [coercion[2]?.replace(/^\./, ''), missing].filter(Boolean).join('.') || coercion[1];
+    if (missing) return new AppError('BAD_USER_INPUT', `${field} is required (${detail})`, field);
     const allowed = allowedText(field);
     return new AppError('BAD_USER_INPUT', allowed ? `${allowed} (${detail})` : `${field}: ${detail}`, field);
   }

@@ -1,38 +1,49 @@
-// Ownership: athletes (and coaches) see and change only their own data; analysts read everything and
-// change nothing; admins read everything, change their own data, and manage rules, priors and jobs.
+// Who may read and change whose data, decided here only. Athletes (and coaches) see and change only their own
+// data; analysts read everything and change nothing; admins read everything, change their own data, and manage
+// rules, priors and jobs. Field gates (signed in, analysts and admins, admins) are the Pothos authScopes of
+// src/schema/builder.ts, computed from the role predicates below; whose rows a request touches is `authorizeOwner`.
 import type { Viewer } from '../auth.ts';
 import type { Context } from '../context.ts';
 import { forbidden, unauthenticated } from '../errors.ts';
+
+/** Analysts and admins read every athlete's data. */
+export const readsEveryone = (viewer: Viewer | null): boolean => viewer?.role === 'ANALYST' || viewer?.role === 'ADMIN';
+
+export const isAdmin = (viewer: Viewer | null): boolean => viewer?.role === 'ADMIN';
 
 export function requireViewer(ctx: Context): Viewer {
   if (!ctx.viewer) throw unauthenticated();
   return ctx.viewer;
 }
 
-export const canReadEveryone = (viewer: Viewer): boolean => viewer.role === 'ANALYST' || viewer.role === 'ADMIN';
-
-/** The user whose data a read is about: the viewer by default; someone else only for analysts and admins. */
-export function readableUserId(ctx: Context, userId?: string | null): string {
+/**
+ * The ownership rule: may the viewer read (own data, or anyone's for analysts and admins) or change (own data
+ * only, never as an analyst) the data of `ownerId`? FORBIDDEN otherwise; returns the viewer.
+ */
+export function authorizeOwner(ctx: Context, ownerId: string, access: 'read' | 'write'): Viewer {
   const viewer = requireViewer(ctx);
-  if (!userId || userId === viewer.id) return viewer.id;
-  if (!canReadEveryone(viewer)) throw forbidden("You can only read your own data");
+  if (access === 'write') {
+    if (viewer.role === 'ANALYST') throw forbidden('Analysts have read-only access');
+    if (ownerId !== viewer.id) throw forbidden('You can only change your own data');
+  } else if (ownerId !== viewer.id && !readsEveryone(viewer)) {
+    throw forbidden('You can only read your own data');
+  }
+  return viewer;
+}
+
+/** The user a read of one user's data is about: `userId` when the viewer may read it, by default the viewer. */
+export function readableUserId(ctx: Context, userId?: string | null): string {
+  if (!userId) return requireViewer(ctx).id;
+  authorizeOwner(ctx, userId, 'read');
   return userId;
 }
 
-export function assertCanRead(ctx: Context, ownerId: string): void {
-  readableUserId(ctx, ownerId);
-}
-
-/** Writes to athlete data: only the owner, and never an analyst. */
-export function assertCanWrite(ctx: Context, ownerId: string): Viewer {
+/**
+ * The owner filter of a list: `userId` when the viewer may read it; without one, everyone (undefined) for
+ * analysts and admins, the viewer for everyone else.
+ */
+export function readableOwnerFilter(ctx: Context, userId?: string | null): string | undefined {
+  if (userId) return readableUserId(ctx, userId);
   const viewer = requireViewer(ctx);
-  if (viewer.role === 'ANALYST') throw forbidden('Analysts have read-only access');
-  if (ownerId !== viewer.id) throw forbidden('You can only change your own data');
-  return viewer;
-}
-
-export function assertAdmin(ctx: Context): Viewer {
-  const viewer = requireViewer(ctx);
-  if (viewer.role !== 'ADMIN') throw forbidden('Only admins can do this');
-  return viewer;
+  return readsEveryone(viewer) ? undefined : viewer.id;
 }

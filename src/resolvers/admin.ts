@@ -1,10 +1,9 @@
-// Admin writes: expert rules and population priors. Validated before anything is written; caches dropped after.
+// Admin writes (the fields' authScopes admit admins only): expert rules and population priors. Validated before anything is written; caches dropped after.
 import type { Context } from '../context.ts';
 import { badInput, notFound } from '../errors.ts';
 import { RuleValidationError, validateRuleDefinition } from '../engine/rules.ts';
 import { CHECK_IN_VARIABLES, TERM_NAMES } from '../engine/variables.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import { assertAdmin } from './access.ts';
 
 export interface ExpertRuleInput {
   name: string;
@@ -22,7 +21,6 @@ export interface ExpertRuleInput {
 }
 
 export async function upsertExpertRule(ctx: Context, input: ExpertRuleInput, query: { include?: Prisma.ExpertRuleInclude; select?: Prisma.ExpertRuleSelect }) {
-  assertAdmin(ctx);
   let rule;
   try {
     rule = validateRuleDefinition(input);
@@ -58,7 +56,6 @@ export async function upsertExpertRule(ctx: Context, input: ExpertRuleInput, que
 }
 
 export async function setExpertRuleActive(ctx: Context, name: string, active: boolean, query: { include?: Prisma.ExpertRuleInclude; select?: Prisma.ExpertRuleSelect }) {
-  assertAdmin(ctx);
   const { prisma } = ctx.services;
   const existing = await prisma.expertRule.findUnique({ where: { name }, select: { id: true } });
   if (!existing) throw notFound(`Rule ${name}`);
@@ -86,7 +83,6 @@ export interface PopulationPriorInput {
 const PRIOR_VARIABLES = new Set<string>([...TERM_NAMES, ...CHECK_IN_VARIABLES.map((v) => v.name)]);
 
 export async function upsertPopulationPrior(ctx: Context, input: PopulationPriorInput, query: { select?: Prisma.PopulationPriorSelect }) {
-  assertAdmin(ctx);
   if (!PRIOR_VARIABLES.has(input.variable)) {
     throw badInput('variable', `Unknown variable "${input.variable}": use intercept or a check-in variable name (e.g. sleepHours)`);
   }

@@ -1,13 +1,13 @@
 import type { Context } from '../context.ts';
 import type { Prisma } from '../generated/prisma/client.ts';
-import { assertCanWrite, requireViewer } from './access.ts';
+import { authorizeOwner, requireViewer } from './access.ts';
 
 export type BaselineInput = Omit<Prisma.BaselineAssessmentUncheckedCreateInput, 'id' | 'userId' | 'isCurrent' | 'createdAt'>;
 
 /** Records a new current baseline; the previous current one is retired in the same transaction. */
 export async function recordBaselineAssessment(ctx: Context, input: BaselineInput, query: { include?: Prisma.BaselineAssessmentInclude; select?: Prisma.BaselineAssessmentSelect }) {
   const viewer = requireViewer(ctx);
-  assertCanWrite(ctx, viewer.id);
+  authorizeOwner(ctx, viewer.id, 'write');
   const { prisma } = ctx.services;
   const created = await prisma.$transaction(async (tx) => {
     // Locks the athlete's user row: concurrent recordings queue here, so each one retires the one before it

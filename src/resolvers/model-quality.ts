@@ -4,7 +4,7 @@ import type { Context } from '../context.ts';
 import { Prisma, type ModelPhase } from '../generated/prisma/client.ts';
 import { checkPeriod } from './filters.ts';
 import { rollupWithEdges } from './insights.ts';
-import { assertCanRead, canReadEveryone, requireViewer } from './access.ts';
+import { readableOwnerFilter } from './access.ts';
 
 export interface QualityFigures {
   n: number;
@@ -43,11 +43,9 @@ export interface ModelQualityFilter {
 const BAND_WIDTH = 1;
 
 export async function modelQuality(ctx: Context, filter: ModelQualityFilter): Promise<ModelQuality> {
-  const viewer = requireViewer(ctx);
   checkPeriod(filter.from, filter.to);
   // Athletes (and coaches) only ever see themselves; analysts and admins everyone, or one athlete.
-  if (filter.userId) assertCanRead(ctx, filter.userId);
-  const userId = filter.userId ?? (canReadEveryone(viewer) ? null : viewer.id);
+  const userId = readableOwnerFilter(ctx, filter.userId) ?? null;
 
   const band = Prisma.raw(String(BAND_WIDTH));
   // Per scored session or per rollup row: (phase, band, sessions, sums of predicted, actual, |error|, error², covered).

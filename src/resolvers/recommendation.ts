@@ -11,7 +11,7 @@ import type { Context } from '../context.ts';
 import type { AppError } from '../errors.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { forbidden, notFound } from '../errors.ts';
-import { canReadEveryone, requireViewer } from './access.ts';
+import { readsEveryone, requireViewer } from './access.ts';
 import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from './turns.ts';
 
@@ -173,7 +173,7 @@ export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string
 
 /** An analyst's or admin's replay of a check-in as a given athlete: read-only, nothing stored. */
 export async function replayRecommendation(ctx: Context, checkIn: CheckIn, userId: string): Promise<RecommendationRow> {
-  if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins replay a check-in as another athlete');
+  if (!readsEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins replay a check-in as another athlete');
   const athlete = await ctx.services.prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
   if (!athlete) throw notFound('User');
   return recommend(ctx, checkIn, athlete.id);

@@ -5,7 +5,7 @@ import { AppError, badInput, conflict, notFound } from '../errors.ts';
 import { Prisma } from '../generated/prisma/client.ts';
 import type { CheckIn, Niggle } from '../engine/variables.ts';
 import { period } from './filters.ts';
-import { assertCanRead, assertCanWrite, canReadEveryone, requireViewer } from './access.ts';
+import { authorizeOwner, readableOwnerFilter, requireViewer } from './access.ts';
 import { recommend } from './recommendation.ts';
 
 type Query = { include?: Prisma.ClimbingSessionInclude; select?: Prisma.ClimbingSessionSelect };
@@ -78,7 +78,7 @@ function outcomeData(input: OutcomeInput): Prisma.ClimbingSessionUncheckedUpdate
 async function ownedSession(ctx: Context, id: string) {
   const session = await ctx.services.prisma.climbingSession.findUnique({ where: { id }, select: { id: true, userId: true, status: true, startedAt: true, endedAt: true } });
   if (!session) throw notFound('Session');
-  assertCanWrite(ctx, session.userId);
+  authorizeOwner(ctx, session.userId, 'write');
   return session;
 }
 
@@ -100,7 +100,7 @@ const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKn
  */
 export async function startSession(ctx: Context, input: StartSessionInput, query: Query) {
   const viewer = requireViewer(ctx);
-  assertCanWrite(ctx, viewer.id);
+  authorizeOwner(ctx, viewer.id, 'write');
   const { recommendationId, ...fields } = input;
   if (recommendationId) return startWithRecommendation(ctx, recommendationId, fields, query);
   const { startedAt: _s, location: _l, isOutdoor: _o, plannedDurationMin: _d, preSessionData: _p, ...checkIn } = fields;
@@ -157,10 +157,10 @@ async function startWithRecommendation(ctx: Context, recommendationId: string, i
   }
 }
 
+/** The outcome carries its rating: CompleteSessionInput.sessionQuality is non-null in the schema. */
 export async function completeSession(ctx: Context, id: string, input: OutcomeInput, query: Query) {
   const session = await ownedSession(ctx, id);
   if (session.status !== 'ACTIVE') throw conflict(`Only an ACTIVE session can be completed (this one is ${session.status})`);
-  if (input.sessionQuality === null || input.sessionQuality === undefined) throw badInput('sessionQuality', 'sessionQuality is required (1-10)');
   const endedAt = input.endedAt ?? new Date();
   checkTimes(session.startedAt, endedAt);
   try {
@@ -232,7 +232,7 @@ export async function readSession(ctx: Context, id: string, query: Query) {
   requireViewer(ctx);
   const session = await ctx.services.prisma.climbingSession.findUnique({ ...query, where: { id } });
   if (!session) return null;
-  assertCanRead(ctx, session.userId);
+  authorizeOwner(ctx, session.userId, 'read');
   return session;
 }
 
@@ -253,14 +253,7 @@ export interface SessionOrder {
 
 /** Where-clause for `sessions`: athletes only ever see their own; analysts and admins everyone's (or one user's). */
 export function sessionsWhere(ctx: Context, filter: SessionFilter): Prisma.ClimbingSessionWhereInput {
-  const viewer = requireViewer(ctx);
-  let userId: string | undefined;
-  if (filter.userId) {
-    assertCanRead(ctx, filter.userId);
-    userId = filter.userId;
-  } else if (!canReadEveryone(viewer)) {
-    userId = viewer.id;
-  }
+  const userId = readableOwnerFilter(ctx, filter.userId);
   const { qualityMin, qualityMax } = filter;
   if (qualityMin != null && qualityMax != null && qualityMin > qualityMax) throw badInput('qualityMin', 'qualityMin must not be above qualityMax');
   return {

@@ -1,15 +1,15 @@
 // Job control through the API: per-user retraining, the nightly fit on demand, and model-update events.
 import type { Context } from '../context.ts';
 import type { TrainingRun } from '../generated/prisma/client.ts';
-import { assertAdmin, requireViewer } from './access.ts';
+import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
   const viewer = requireViewer(ctx);
   const target = userId ?? viewer.id;
-  if (target !== viewer.id && viewer.role !== 'ADMIN') throw forbidden('Only admins can retrain another athlete');
-  if (viewer.role === 'ANALYST') throw forbidden('Analysts have read-only access');
+  if (target !== viewer.id && !isAdmin(viewer)) throw forbidden('Only admins can retrain another athlete');
+  if (target === viewer.id) authorizeOwner(ctx, target, 'write');
   const exists = await ctx.services.prisma.user.findUnique({ where: { id: target }, select: { id: true } });
   if (!exists) throw notFound('User');
   return ctx.services.training.trainUser(target, 'MANUAL');
@@ -21,7 +21,6 @@ export async function trainUserModel(ctx: Context, userId: string | null): Promi
  * returned and nothing is trained. Without one it always trains, and belongs to no slot.
  */
 export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date | null): Promise<TrainingRun> {
-  assertAdmin(ctx);
   const { training, config } = ctx.services;
   if (slot) {
     const { matches, nextTick } = training.scheduledSlot(slot);
@@ -33,9 +32,23 @@ export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date
   return wait ? finished : started;
 }
 
-/** modelUpdated events for one user, from the shared pub/sub (so any instance's training reaches every subscriber). */
+/**
+ * modelUpdated events for one user: the current model at once (when there is one), so a client that subscribes
+ * again after a disconnect is current, then every update from the shared pub/sub (so any instance's training
+ * reaches every subscriber).
+ */
 export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
-  for await (const event of ctx.services.pubsub.subscribe('modelUpdated')) {
-    if (event.userId === userId) yield event;
+  const updates = ctx.services.pubsub.subscribe('modelUpdated')[Symbol.asyncIterator]();
+  // Listening starts with the first next(): before the current model is read, so no update falls in between.
+  let next = updates.next();
+  try {
+    const current = await ctx.services.prisma.modelOutput.findUnique({ where: { userId }, select: { userId: true } });
+    if (current) yield current;
+    for (let event = await next; !event.done; event = await next) {
+      next = updates.next();
+      if (event.value.userId === userId) yield event.value;
+    }
+  } finally {
+    await updates.return?.();
   }
 }

@@ -7,6 +7,7 @@ import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
 import { AppError, fieldPath, forbidden, unauthenticated } from '../errors.ts';
+import { isAdmin, readsEveryone } from '../resolvers/access.ts';
 import { getDatamodel, type default as PrismaTypes } from '../generated/pothos-types.ts';
 import RateLimitPlugin from './rate-limit-plugin.ts';
 
@@ -32,11 +33,14 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, PrismaPlugin, RelayPlugin, ValidationPlugin, RateLimitPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
+    // The field gates; whose rows a request touches is decided by src/resolvers/access.ts (authorizeOwner).
     authScopes: (ctx) => ({
       authenticated: ctx.viewer !== null,
-      reader: ctx.viewer?.role === 'ANALYST' || ctx.viewer?.role === 'ADMIN',
-      admin: ctx.viewer?.role === 'ADMIN',
+      reader: readsEveryone(ctx.viewer),
+      admin: isAdmin(ctx.viewer),
     }),
+    // A subscription is checked once, when subscribed to, not on each event it sends.
+    authorizeOnSubscribe: true,
     unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
   },
   prisma: {
@@ -53,6 +57,20 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     nodeQueryOptions: false,
     nodesQueryOptions: false,
+    // The parts every connection shares (Relay cursor connections), described once.
+    pageInfoTypeOptions: { description: 'Where a page sits in the whole list: pass endCursor as `after` (or startCursor as `before`) for the next page' },
+    hasNextPageFieldOptions: { description: 'More rows follow this page (in the direction of `first`/`after`)' },
+    hasPreviousPageFieldOptions: { description: 'Rows precede this page (in the direction of `last`/`before`)' },
+    startCursorFieldOptions: { description: "The first edge's cursor; null on an empty page" },
+    endCursorFieldOptions: { description: "The last edge's cursor; null on an empty page" },
+    edgesFieldOptions: { description: 'The rows of this page, each with its cursor' },
+    pageInfoFieldOptions: { description: 'Cursors and whether more pages exist' },
+    cursorFieldOptions: { description: 'Opaque position of this row: pass it as `after` or `before`' },
+    nodeFieldOptions: { description: 'The row' },
+    firstArgOptions: { description: 'Page size from the start or from `after` (default 20, at most 100)' },
+    lastArgOptions: { description: 'Page size from the end or from `before` (at most 100)' },
+    afterArgOptions: { description: 'A cursor: the rows after it' },
+    beforeArgOptions: { description: 'A cursor: the rows before it' },
   },
   validation: {
     validationError: (result) => {
@@ -64,8 +82,10 @@ export const builder = new SchemaBuilder<{
   },
 });
 
-builder.addScalarType('DateTime', DateTimeResolver);
-builder.addScalarType('JSON', JSONResolver);
+builder.addScalarType('DateTime', DateTimeResolver, {
+  description: 'An instant as an ISO 8601 / RFC 3339 string with a time zone, e.g. 2026-03-02T17:00:00.000Z; answered in UTC',
+});
+builder.addScalarType('JSON', JSONResolver, { description: 'Any JSON value (object, array, string, number, boolean or null)' });
 
 // Every connection reports how many rows match its filters, not just the page.
 builder.globalConnectionField('totalCount', (t) =>
@@ -75,6 +95,6 @@ builder.globalConnectionField('totalCount', (t) =>
   }),
 );
 
-builder.queryType({});
-builder.mutationType({});
-builder.subscriptionType({});
+builder.queryType({ description: 'Reads. Every field needs a token (Authorization: Bearer <token>) unless it says otherwise.' });
+builder.mutationType({ description: "Writes: athletes change their own data, analysts nothing, admins also rules, priors and jobs." });
+builder.subscriptionType({ description: 'Live streams over graphql-ws (same path) or Server-Sent Events; checked when subscribed to.' });

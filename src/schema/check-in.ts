@@ -34,25 +34,30 @@ export function variablesValidator(specs: readonly VariableSpec[]): StandardSche
 }
 
 export const NiggleInput = builder.inputType('NiggleInput', {
+  description: 'A minor pain or injury the athlete reports',
   fields: (t) => ({
     location: t.string({ required: true, description: 'Body part, e.g. "left ring finger A2"' }),
     severity: t.int({ required: true, description: '1-10' }),
-    notes: t.string(),
-    recurring: t.boolean(),
+    notes: t.string({ description: 'Free text' }),
+    recurring: t.boolean({ description: 'Has it happened before?' }),
   }),
 });
 
+/** A registry variable's description for the docs: its label, with its range where it has one. */
+export const describeVariable = (spec: VariableSpec): string =>
+  spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
+
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
-/** Input fields for the given registry variables (all optional; missing means "unknown"). */
+/** Input fields for the given registry variables: optional (missing means "unknown") unless named in `required`. */
 function variableInputFields<Types extends SchemaTypes>(
   t: InputFieldBuilder<Types, 'InputObject'>,
   specs: readonly VariableSpec[],
+  required: readonly string[] = [],
 ): Fields<Types> {
   const fields: Fields<Types> = {};
   for (const spec of specs) {
-    const description = spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
-    const options = { required: false, description } as const;
+    const options = { required: required.includes(spec.name), description: describeVariable(spec) };
     switch (spec.kind) {
       case 'int':
         fields[spec.name] = t.int(options) as InputFieldRef<Types, unknown>;
@@ -90,12 +95,18 @@ export type InputFields = Parameters<FieldsCallback>[0];
  */
 export function registryInputType(
   name: string,
-  options: { description?: string; specs: readonly VariableSpec[]; fields?: (t: InputFields) => ReturnType<FieldsCallback> },
+  options: {
+    description?: string;
+    specs: readonly VariableSpec[];
+    /** Variables of `specs` the input cannot leave out (non-null in the schema). */
+    required?: readonly string[];
+    fields?: (t: InputFields) => ReturnType<FieldsCallback>;
+  },
 ) {
   return builder.inputType(name, {
     description: options.description,
     validate: variablesValidator(options.specs),
-    fields: (t) => ({ ...variableInputFields(t, options.specs), ...options.fields?.(t) }),
+    fields: (t) => ({ ...variableInputFields(t, options.specs, options.required), ...options.fields?.(t) }),
   });
 }
 
@@ -105,11 +116,12 @@ export const PreSessionInput = registryInputType('PreSessionInput', {
 });
 
 const NiggleRef = builder.objectRef<Niggle>('Niggle').implement({
+  description: 'A minor pain or injury the athlete reported',
   fields: (t) => ({
-    location: t.exposeString('location'),
+    location: t.exposeString('location', { description: 'Body part, e.g. "left ring finger A2"' }),
     severity: t.exposeInt('severity', { description: '1-10' }),
-    notes: t.exposeString('notes', { nullable: true }),
-    recurring: t.exposeBoolean('recurring', { nullable: true }),
+    notes: t.exposeString('notes', { nullable: true, description: 'Free text; null if none' }),
+    recurring: t.exposeBoolean('recurring', { nullable: true, description: 'Has it happened before? Null: not said' }),
   }),
 });
 

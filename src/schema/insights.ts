@@ -18,14 +18,23 @@ import { ModelPhaseEnum } from './enums.ts';
 
 const TimeBucketEnum = builder.enumType('TimeBucket', {
   description: 'UTC calendar buckets; a WEEK starts on Monday',
-  values: ['DAY', 'WEEK', 'MONTH'] as const,
+  values: {
+    DAY: { description: 'A UTC day' },
+    WEEK: { description: 'A week from Monday 00:00 UTC' },
+    MONTH: { description: 'A calendar month (UTC)' },
+  } as const,
 });
 
 const PhaseCountRef = builder.objectRef<{ phase: ModelPhase; count: number }>('PhaseCount').implement({
-  fields: (t) => ({ phase: t.expose('phase', { type: ModelPhaseEnum }), count: t.exposeInt('count') }),
+  description: 'Athletes in one model phase',
+  fields: (t) => ({
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The phase' }),
+    count: t.exposeInt('count', { description: 'Athletes in it' }),
+  }),
 });
 
 const TimeBucketCountRef = builder.objectRef<TimeBucketCount>('TimeBucketCount').implement({
+  description: 'Completed sessions in one time bucket',
   fields: (t) => ({
     start: t.expose('start', { type: 'DateTime', description: 'First instant of the bucket (UTC)' }),
     count: t.exposeInt('count', { description: 'Completed sessions started in the bucket' }),
@@ -34,12 +43,17 @@ const TimeBucketCountRef = builder.objectRef<TimeBucketCount>('TimeBucketCount')
 });
 
 const QualityCountRef = builder.objectRef<{ quality: number; count: number }>('QualityCount').implement({
-  fields: (t) => ({ quality: t.exposeInt('quality'), count: t.exposeInt('count') }),
+  description: 'Completed sessions with one rating',
+  fields: (t) => ({
+    quality: t.exposeInt('quality', { description: 'The rating, 1-10' }),
+    count: t.exposeInt('count', { description: 'Sessions rated so' }),
+  }),
 });
 
 const RuleInsightRef = builder.objectRef<RuleInsight>('RuleInsight').implement({
+  description: "How often a rule matched in the period and the quality that followed",
   fields: (t) => ({
-    name: t.exposeString('name'),
+    name: t.exposeString('name', { description: 'The rule name' }),
     matched: t.exposeInt('matched', { description: "Completed sessions of the period whose recommendation matched the rule" }),
     meanQuality: t.float({ description: 'Their mean session quality', resolve: (r) => roundRating(r.meanQuality) }),
     meanQualityOthers: t.float({
@@ -53,7 +67,7 @@ const RuleInsightRef = builder.objectRef<RuleInsight>('RuleInsight').implement({
 const EffectRef = builder.objectRef<StandardizedEffect>('StandardizedEffect').implement({
   description: 'A population effect in quality points per standard deviation of the observed variable',
   fields: (t) => ({
-    variable: t.exposeString('variable'),
+    variable: t.exposeString('variable', { description: 'The model variable (camelCase name)' }),
     perSd: t.exposeFloat('perSd', { description: 'mu * sd: the effect of one sd of the variable' }),
     lower: t.exposeFloat('lower', { description: 'Lower bound of the 95 % interval of perSd' }),
     upper: t.exposeFloat('upper', { description: 'Upper bound of the 95 % interval of perSd' }),
@@ -64,8 +78,8 @@ const EffectRef = builder.objectRef<StandardizedEffect>('StandardizedEffect').im
 const InsightsRef = builder.objectRef<InsightsPeriod>('Insights').implement({
   description: 'Aggregates over completed sessions started in the period (both ends inclusive, either open)',
   fields: (t) => ({
-    from: t.expose('from', { type: 'DateTime', nullable: true }),
-    to: t.expose('to', { type: 'DateTime', nullable: true }),
+    from: t.expose('from', { type: 'DateTime', nullable: true, description: 'Start of the period as asked; null: open' }),
+    to: t.expose('to', { type: 'DateTime', nullable: true, description: 'End of the period as asked; null: open' }),
     athletesByPhase: t.field({
       type: [PhaseCountRef],
       description: "Athletes per current model phase (not limited to the period); never trained counts as COLD_START",
@@ -74,7 +88,7 @@ const InsightsRef = builder.objectRef<InsightsPeriod>('Insights').implement({
     sessionsOverTime: t.field({
       type: [TimeBucketCountRef],
       description: 'Every bucket from the first to the last with sessions, oldest first',
-      args: { bucket: t.arg({ type: TimeBucketEnum, required: true, defaultValue: 'WEEK' }) },
+      args: { bucket: t.arg({ type: TimeBucketEnum, required: true, defaultValue: 'WEEK', description: 'Bucket size (default WEEK)' }) },
       resolve: (p, args, ctx) => sessionsOverTime(ctx, p, args.bucket),
     }),
     qualityHistogram: t.field({
@@ -101,7 +115,10 @@ builder.queryFields((t) => ({
     authScopes: { reader: true },
     rateLimit: 'insights',
     description: 'Aggregates for analysts and admins',
-    args: { from: t.arg({ type: 'DateTime' }), to: t.arg({ type: 'DateTime' }) },
+    args: {
+      from: t.arg({ type: 'DateTime', description: 'Sessions started at or after this instant (default: open)' }),
+      to: t.arg({ type: 'DateTime', description: 'Sessions started at or before this instant (default: open)' }),
+    },
     resolve: (_root, args, _ctx) => insightsPeriod(args.from, args.to),
   }),
 }));

@@ -8,11 +8,11 @@ import { uuid } from './ids.ts';
 const CalibrationBinRef = builder.objectRef<CalibrationBin>('CalibrationBin').implement({
   description: 'Sessions whose predicted quality fell in [low, high) (the last band includes 10)',
   fields: (t) => ({
-    low: t.exposeFloat('low'),
-    high: t.exposeFloat('high'),
-    n: t.exposeInt('n'),
-    meanPredicted: t.exposeFloat('meanPredicted'),
-    meanActual: t.exposeFloat('meanActual'),
+    low: t.exposeFloat('low', { description: 'Lower end of the band of predicted quality' }),
+    high: t.exposeFloat('high', { description: 'Upper end of the band' }),
+    n: t.exposeInt('n', { description: 'Sessions in the band' }),
+    meanPredicted: t.exposeFloat('meanPredicted', { description: 'Their mean predicted quality' }),
+    meanActual: t.exposeFloat('meanActual', { description: 'Their mean actual rating' }),
   }),
 });
 
@@ -27,7 +27,7 @@ const figureFields = {
 const PhaseQualityRef = builder.objectRef<QualityFigures & { phase: ModelPhase }>('PhaseQuality').implement({
   description: 'The quality figures of the recommendations given in one model phase',
   fields: (t) => ({
-    phase: t.expose('phase', { type: ModelPhaseEnum }),
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The model phase the recommendations were given in' }),
     n: t.exposeInt('n', figureFields.n),
     rmse: t.exposeFloat('rmse', { nullable: true, ...figureFields.rmse }),
     mae: t.exposeFloat('mae', { nullable: true, ...figureFields.mae }),
@@ -59,7 +59,7 @@ builder.queryFields((t) => ({
       from: t.arg({ type: 'DateTime', description: 'Session startedAt >= from' }),
       to: t.arg({ type: 'DateTime', description: 'Session startedAt <= to' }),
       phase: t.arg({ type: ModelPhaseEnum, description: 'The model phase the recommendation was given in' }),
-      userId: t.arg.id({ validate: uuid }),
+      userId: t.arg.id({ validate: uuid, description: 'Only this athlete (another athlete: analysts and admins only)' }),
     },
     resolve: (_root, args, ctx) => modelQuality(ctx, args),
   }),

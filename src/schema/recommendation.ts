@@ -3,6 +3,7 @@ import type { Constraints, Contribution, ModelPhase, Prediction, RuleOverride, R
 import type { CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
 import type { RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
 import { uuid } from './ids.ts';
@@ -12,20 +13,48 @@ import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
 import { IntervalRef, StatisticalContextRef } from './statistics.ts';
 
 export const VariableValueRef = builder.objectRef<Contribution>('VariableValue').implement({
-  fields: (t) => ({ variable: t.exposeString('variable'), value: t.exposeFloat('value') }),
+  description: 'A number for one model variable (its meaning and unit: see the field that lists it)',
+  fields: (t) => ({
+    variable: t.exposeString('variable', { description: 'The variable (camelCase name), or intercept' }),
+    value: t.exposeFloat('value', { description: 'Its value' }),
+  }),
 });
 
-const ConfidenceEnum = builder.enumType('Confidence', { values: ['LOW', 'MEDIUM', 'HIGH'] as const });
-const SourceEnum = builder.enumType('RecommendationSource', { values: ['RULE_OVERRIDE', 'MODEL'] as const });
+const ConfidenceEnum = builder.enumType('Confidence', {
+  description: 'How much to trust a prediction: from the model phase and the width of its interval',
+  values: {
+    LOW: { description: `COLD_START, or an interval wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
+    MEDIUM: { description: `LEARNING or PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
+    HIGH: { description: `PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
+  } as const,
+});
+const SourceEnum = builder.enumType('RecommendationSource', {
+  description: 'What decided the recommended session type',
+  values: {
+    RULE_OVERRIDE: { description: 'An expert rule overrode the model (see override); there is no prediction' },
+    MODEL: { description: "The athlete's model: the predicted quality, within the rules' constraints" },
+  } as const,
+});
 const EventTypeEnum = builder.enumType('RecommendationEventType', {
-  values: ['CONTEXT_LOADED', 'RULES_APPLIED', 'RULE_OVERRIDE', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE', 'ERROR'] as const,
+  description: 'The phases of preSessionRecommendation, in the order they are sent',
+  values: {
+    CONTEXT_LOADED: { description: "The athlete's model, baseline and history are loaded" },
+    RULES_APPLIED: { description: 'The expert rules were evaluated: warnings and constraints' },
+    RULE_OVERRIDE: { description: 'A rule decided the session type; PREDICTION and RECOMMENDATIONS are skipped' },
+    PREDICTION: { description: 'The predicted session quality' },
+    RECOMMENDATIONS: { description: 'The session type and suggestions' },
+    STATS: { description: 'The statistical context' },
+    DONE: { description: 'The last event: the stored recommendation' },
+    ERROR: { description: 'The last event when the recommendation failed' },
+  } as const,
 });
 
 const RuleWarningRef = builder.objectRef<RuleWarning>('RuleWarning').implement({
+  description: 'A matched expert rule, with what it tells the athlete',
   fields: (t) => ({
-    rule: t.exposeString('rule'),
-    category: t.expose('category', { type: RuleCategoryEnum }),
-    message: t.exposeString('message'),
+    rule: t.exposeString('rule', { description: 'The rule name (snake_case)' }),
+    category: t.expose('category', { type: RuleCategoryEnum, description: "The rule's category" }),
+    message: t.exposeString('message', { description: 'The advice, for the athlete' }),
     reason: t.exposeString('reason', { description: 'The condition that matched, with the actual values' }),
   }),
 });
@@ -34,26 +63,28 @@ const ConstraintsRef = builder.objectRef<Constraints>('Constraints').implement({
   description: 'What matched rules impose on the session',
   fields: (t) => ({
     sessionTypeCeiling: t.expose('sessionTypeCeiling', { type: SessionTypeEnum, nullable: true, description: 'The strictest ceiling of all matched rules' }),
-    suggestedSessionType: t.expose('suggestedSessionType', { type: SessionTypeEnum, nullable: true }),
-    avoid: t.exposeStringList('avoid'),
-    include: t.exposeStringList('include'),
-    warmupMin: t.exposeInt('warmupMin', { nullable: true }),
-    maxDurationMin: t.exposeInt('maxDurationMin', { nullable: true }),
-    reduceVolume: t.exposeBoolean('reduceVolume'),
-    hydrationBreaks: t.exposeBoolean('hydrationBreaks'),
+    suggestedSessionType: t.expose('suggestedSessionType', { type: SessionTypeEnum, nullable: true, description: "A PERFORMANCE rule's suggestion within every ceiling; null if none" }),
+    avoid: t.exposeStringList('avoid', { description: 'Activities to leave out, e.g. hangboard, limit_bouldering' }),
+    include: t.exposeStringList('include', { description: 'Activities to include, e.g. mobility' }),
+    warmupMin: t.exposeInt('warmupMin', { nullable: true, description: 'Minimum warm-up, minutes; null if no rule sets one' }),
+    maxDurationMin: t.exposeInt('maxDurationMin', { nullable: true, description: 'Longest session, minutes; null if no rule sets one' }),
+    reduceVolume: t.exposeBoolean('reduceVolume', { description: 'Climb less than usual' }),
+    hydrationBreaks: t.exposeBoolean('hydrationBreaks', { description: 'Take drinking breaks' }),
   }),
 });
 
 const RuleOverrideRef = builder.objectRef<RuleOverride>('RuleOverride').implement({
+  description: 'The expert rule that decided the session type instead of the model',
   fields: (t) => ({
-    rule: t.exposeString('rule'),
-    category: t.expose('category', { type: RuleCategoryEnum }),
-    sessionType: t.expose('sessionType', { type: SessionTypeEnum }),
-    message: t.exposeString('message'),
+    rule: t.exposeString('rule', { description: 'The rule name (snake_case)' }),
+    category: t.expose('category', { type: RuleCategoryEnum, description: "The rule's category" }),
+    sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The session type it imposes' }),
+    message: t.exposeString('message', { description: 'Why, for the athlete' }),
   }),
 });
 
 const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
+  description: "The athlete's model's prediction of the session quality for this check-in",
   fields: (t) => ({
     // Rating-scale values leave with 2 decimals; contributions (effects) keep full precision.
     expectedQuality: t.float({ description: 'Predicted session quality 1-10, after rule multipliers (2 decimals)', resolve: (p) => roundRating(p.expectedQuality) }),
@@ -64,18 +95,19 @@ const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
       resolve: (p) => ({ low: roundRating(p.interval.low), high: roundRating(p.interval.high) }),
     }),
     contributions: t.field({ type: [VariableValueRef], description: 'Per feature, largest effect first', resolve: (p) => p.contributions }),
-    phase: t.expose('phase', { type: ModelPhaseEnum }),
-    confidence: t.expose('confidence', { type: ConfidenceEnum }),
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The model phase that predicted' }),
+    confidence: t.expose('confidence', { type: ConfidenceEnum, description: 'How much to trust it' }),
   }),
 });
 
 const SuggestionRef = builder.objectRef<Suggestion>('Suggestion').implement({
+  description: 'A change the athlete can still make before climbing (caffeine, warm-up) and what it is expected to bring',
   fields: (t) => ({
-    variable: t.exposeString('variable'),
-    from: t.exposeFloat('from'),
-    to: t.exposeFloat('to'),
+    variable: t.exposeString('variable', { description: 'The check-in variable to change (camelCase name)' }),
+    from: t.exposeFloat('from', { description: 'Its value now (or the reference value when not given)' }),
+    to: t.exposeFloat('to', { description: 'The suggested value' }),
     expectedGain: t.exposeFloat('expectedGain', { description: 'Expected quality points gained' }),
-    message: t.exposeString('message'),
+    message: t.exposeString('message', { description: 'The suggestion, for the athlete' }),
   }),
 });
 
@@ -87,11 +119,12 @@ interface Personalization {
 }
 
 const PersonalizationRef = builder.objectRef<Personalization>('Personalization').implement({
+  description: 'How personal the answer was',
   fields: (t) => ({
-    phase: t.expose('phase', { type: ModelPhaseEnum }),
-    sessionsIncluded: t.exposeInt('sessionsIncluded'),
-    hasBaseline: t.exposeBoolean('hasBaseline'),
-    hasPersonalization: t.exposeBoolean('hasPersonalization'),
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The athlete\'s model phase at the time' }),
+    sessionsIncluded: t.exposeInt('sessionsIncluded', { description: "Rated sessions in the athlete's model" }),
+    hasBaseline: t.exposeBoolean('hasBaseline', { description: 'Did the athlete have a current baseline assessment?' }),
+    hasPersonalization: t.exposeBoolean('hasPersonalization', { description: 'Did a personal model answer (false: the population model)?' }),
   }),
 });
 
@@ -111,35 +144,42 @@ function predictionOf(r: RecommendationRow): Prediction | null {
 export const RecommendationRef = builder.prismaObject('Recommendation', {
   description: 'A recommendation as the athlete was given it (stream or query), stored: what a session links to.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    user: t.relation('user'),
-    source: t.expose('source', { type: SourceEnum }),
-    sessionType: t.expose('sessionType', { type: SessionTypeEnum }),
+    id: t.exposeID('id', { description: 'The recommendation id (uuid): pass it to startSession' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was given' }),
+    user: t.relation('user', { description: 'The athlete it was given to' }),
+    source: t.expose('source', { type: SourceEnum, description: 'Rule override or model' }),
+    sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
     checkIn: t.field({ type: CheckInRef, description: 'The check-in it answered', resolve: (r) => r.checkIn as CheckIn }),
     override: t.field({
       type: RuleOverrideRef,
       nullable: true,
+      description: 'The rule that decided; null for a MODEL recommendation',
       resolve: (r): RuleOverride | null =>
         r.overrideRule && r.overrideCategory && r.overrideMessage !== null
           ? { rule: r.overrideRule, category: r.overrideCategory, sessionType: r.sessionType, message: r.overrideMessage }
           : null,
     }),
-    prediction: t.field({ type: PredictionRef, nullable: true, resolve: predictionOf }),
+    prediction: t.field({ type: PredictionRef, nullable: true, description: 'The predicted quality; null after a rule override', resolve: predictionOf }),
     predictionMultiplier: t.exposeFloat('predictionMultiplier', { description: 'Product of the matched rules\' prediction adjustments (1 = none)' }),
     rulesApplied: t.exposeStringList('matchedRules', { description: 'Names of the matched rules, in evaluation order' }),
-    warnings: t.field({ type: [RuleWarningRef], resolve: (r) => r.warnings as unknown as RuleWarning[] }),
-    constraints: t.field({ type: ConstraintsRef, nullable: true, resolve: (r) => r.constraints as unknown as Constraints | null }),
-    suggestions: t.field({ type: [SuggestionRef], resolve: (r) => r.suggestions as unknown as Suggestion[] }),
-    statisticalContext: t.field({ type: StatisticalContextRef, nullable: true, resolve: (r) => r.statisticalContext as unknown as StatisticalContext | null }),
+    warnings: t.field({ type: [RuleWarningRef], description: 'One per matched rule, in evaluation order', resolve: (r) => r.warnings as unknown as RuleWarning[] }),
+    constraints: t.field({ type: ConstraintsRef, nullable: true, description: 'What the matched rules impose; null after a rule override', resolve: (r) => r.constraints as unknown as Constraints | null }),
+    suggestions: t.field({ type: [SuggestionRef], description: 'Changes that would raise the expected quality, largest gain first; empty after a rule override', resolve: (r) => r.suggestions as unknown as Suggestion[] }),
+    statisticalContext: t.field({
+      type: StatisticalContextRef,
+      nullable: true,
+      description: 'The check-in in context; null after a rule override',
+      resolve: (r) => r.statisticalContext as unknown as StatisticalContext | null,
+    }),
     personalization: t.field({
       type: PersonalizationRef,
+      description: 'How personal the answer was',
       resolve: (r) => ({ phase: r.phase, sessionsIncluded: r.modelSessionsIncluded, hasBaseline: r.hasBaseline, hasPersonalization: r.hasPersonalization }),
     }),
     modelFittedAt: t.expose('modelFittedAt', { type: 'DateTime', nullable: true, description: 'When the model that answered was fitted (null: the priors)' }),
     modelSessionsIncluded: t.exposeInt('modelSessionsIncluded', { description: "Sessions in the athlete's model at the time" }),
     session: t.relation('session', { nullable: true, description: 'The session started with it, if any' }),
-    generatedAt: t.expose('createdAt', { type: 'DateTime', deprecationReason: 'Use createdAt' }),
+    generatedAt: t.expose('createdAt', { type: 'DateTime', description: 'The same as createdAt', deprecationReason: 'Use createdAt' }),
   }),
 });
 
@@ -148,10 +188,11 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
 type EventOf<T extends RecommendationEvent['type']> = Extract<RecommendationEvent, { type: T }>;
 
 const EventRef = builder.interfaceRef<RecommendationEvent>('RecommendationEvent').implement({
+  description: 'One phase of preSessionRecommendation; select the fields of each phase with `... on <Type>Event`',
   resolveType: (e) => EVENT_TYPE_NAMES[e.type],
   fields: (t) => ({
-    type: t.expose('type', { type: EventTypeEnum }),
-    sequence: t.exposeInt('sequence'),
+    type: t.expose('type', { type: EventTypeEnum, description: 'The phase' }),
+    sequence: t.exposeInt('sequence', { description: 'Position in the stream, from 1' }),
     elapsedMs: t.exposeFloat('elapsedMs', { description: 'Milliseconds since the request started' }),
   }),
 });
@@ -168,61 +209,72 @@ const EVENT_TYPE_NAMES: Record<RecommendationEvent['type'], string> = {
 };
 
 builder.objectRef<EventOf<'CONTEXT_LOADED'>>('ContextLoadedEvent').implement({
+  description: "First: what the answer will be based on",
   interfaces: [EventRef],
   fields: (t) => ({
-    phase: t.expose('phase', { type: ModelPhaseEnum }),
-    sessionsAvailable: t.exposeInt('sessionsAvailable'),
-    hasBaseline: t.exposeBoolean('hasBaseline'),
-    hasPersonalization: t.exposeBoolean('hasPersonalization'),
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: "The athlete's model phase" }),
+    sessionsAvailable: t.exposeInt('sessionsAvailable', { description: "Rated sessions in the athlete's model" }),
+    hasBaseline: t.exposeBoolean('hasBaseline', { description: 'Does the athlete have a current baseline assessment?' }),
+    hasPersonalization: t.exposeBoolean('hasPersonalization', { description: 'Will a personal model answer (false: the population model)?' }),
   }),
 });
 builder.objectRef<EventOf<'RULES_APPLIED'>>('RulesAppliedEvent').implement({
+  description: 'The expert rules that matched, when none overrides the model',
   interfaces: [EventRef],
   fields: (t) => ({
-    rules: t.exposeStringList('rules'),
-    warnings: t.field({ type: [RuleWarningRef], resolve: (e) => e.warnings }),
-    constraints: t.field({ type: ConstraintsRef, resolve: (e) => e.constraints }),
+    rules: t.exposeStringList('rules', { description: 'Names of the matched rules, in evaluation order' }),
+    warnings: t.field({ type: [RuleWarningRef], description: 'One per matched rule', resolve: (e) => e.warnings }),
+    constraints: t.field({ type: ConstraintsRef, description: 'What they impose on the session', resolve: (e) => e.constraints }),
   }),
 });
 builder.objectRef<EventOf<'RULE_OVERRIDE'>>('RuleOverrideEvent').implement({
+  description: 'An expert rule decided the session type (a safety override answers at once); DONE follows',
   interfaces: [EventRef],
   fields: (t) => ({
-    rule: t.exposeString('rule'),
-    category: t.expose('category', { type: RuleCategoryEnum }),
-    sessionType: t.expose('sessionType', { type: SessionTypeEnum }),
-    message: t.exposeString('message'),
-    warnings: t.field({ type: [RuleWarningRef], resolve: (e) => e.warnings }),
+    rule: t.exposeString('rule', { description: 'The rule name (snake_case)' }),
+    category: t.expose('category', { type: RuleCategoryEnum, description: "The rule's category" }),
+    sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The session type it imposes' }),
+    message: t.exposeString('message', { description: 'Why, for the athlete' }),
+    warnings: t.field({ type: [RuleWarningRef], description: 'Every matched rule', resolve: (e) => e.warnings }),
   }),
 });
 builder.objectRef<EventOf<'PREDICTION'>>('PredictionEvent').implement({
+  description: "The model's predicted session quality",
   interfaces: [EventRef],
-  fields: (t) => ({ prediction: t.field({ type: PredictionRef, resolve: (e) => e.prediction }) }),
+  fields: (t) => ({ prediction: t.field({ type: PredictionRef, description: 'The prediction', resolve: (e) => e.prediction }) }),
 });
 builder.objectRef<EventOf<'RECOMMENDATIONS'>>('RecommendationsEvent').implement({
+  description: 'The recommended session type and suggestions',
   interfaces: [EventRef],
   fields: (t) => ({
-    sessionType: t.expose('sessionType', { type: SessionTypeEnum }),
-    suggestions: t.field({ type: [SuggestionRef], resolve: (e) => e.suggestions }),
-    constraints: t.field({ type: ConstraintsRef, resolve: (e) => e.constraints }),
+    sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
+    suggestions: t.field({ type: [SuggestionRef], description: 'Changes that would raise the expected quality, largest gain first', resolve: (e) => e.suggestions }),
+    constraints: t.field({ type: ConstraintsRef, description: 'What the matched rules impose', resolve: (e) => e.constraints }),
   }),
 });
 builder.objectRef<EventOf<'STATS'>>('StatsEvent').implement({
+  description: 'The statistical context of the check-in',
   interfaces: [EventRef],
-  fields: (t) => ({ context: t.field({ type: StatisticalContextRef, resolve: (e) => e.context }) }),
+  fields: (t) => ({ context: t.field({ type: StatisticalContextRef, description: 'The check-in in context', resolve: (e) => e.context }) }),
 });
 builder.objectRef<EventOf<'DONE'>>('DoneEvent').implement({
+  description: 'Last: the answer, stored',
   interfaces: [EventRef],
   fields: (t) => ({
-    source: t.expose('source', { type: SourceEnum }),
-    totalMs: t.exposeFloat('totalMs'),
+    source: t.expose('source', { type: SourceEnum, description: 'Rule override or model' }),
+    totalMs: t.exposeFloat('totalMs', { description: 'Milliseconds the whole recommendation took' }),
     recommendationId: t.id({ description: 'The stored recommendation: pass it to startSession', resolve: (e) => e.recommendation.id }),
-    sessionType: t.field({ type: SessionTypeEnum, resolve: (e) => e.recommendation.sessionType }),
+    sessionType: t.field({ type: SessionTypeEnum, description: 'The recommended session type', resolve: (e) => e.recommendation.sessionType }),
     expectedQuality: t.float({ nullable: true, description: 'Null after a rule override (2 decimals)', resolve: (e) => roundRating(e.recommendation.expectedQuality) }),
   }),
 });
 builder.objectRef<EventOf<'ERROR'>>('ErrorEvent').implement({
+  description: 'Last, instead of DONE: the recommendation failed',
   interfaces: [EventRef],
-  fields: (t) => ({ code: t.exposeString('code'), message: t.exposeString('message') }),
+  fields: (t) => ({
+    code: t.exposeString('code', { description: 'An error code as in errors[].extensions.code, e.g. RATE_LIMITED or INTERNAL_SERVER_ERROR' }),
+    message: t.exposeString('message', { description: 'What went wrong, for the client developer' }),
+  }),
 });
 
 /** Recommendation fields read from the stored row rather than from the answer in hand. */
@@ -236,7 +288,7 @@ builder.queryFields((t) => ({
     description:
       "The whole recommendation in one answer (the fallback when streaming is unavailable); stored like a stream's. With userId (analysts and admins): a replay of the check-in as that athlete, not stored (its id names no stored row)",
     args: {
-      input: t.arg({ type: PreSessionInput, required: true }),
+      input: t.arg({ type: PreSessionInput, required: true, description: 'The check-in' }),
       userId: t.arg.id({ validate: uuid, description: 'Replay as this athlete (analysts and admins)' }),
     },
     resolve: async (_root, args, ctx, info) => {
@@ -257,7 +309,7 @@ builder.subscriptionFields((t) => ({
     // Shares the query's budget; a refusal is the stream's own ERROR event (code RATE_LIMITED).
     rateLimit: { operation: 'recommendation', refusalEvent: refusedStreamEvent },
     description: 'The recommendation phase by phase: CONTEXT_LOADED first, DONE (or ERROR) last',
-    args: { input: t.arg({ type: PreSessionInput, required: true }) },
+    args: { input: t.arg({ type: PreSessionInput, required: true, description: 'The check-in' }) },
     subscribe: (_root, args, ctx) => recommendationEvents(ctx, args.input as CheckIn),
     resolve: (event) => event,
   }),

@@ -1,6 +1,5 @@
 import type { Context } from '../context.ts';
-import { forbidden } from '../errors.ts';
-import { canReadEveryone, readableUserId, requireViewer } from '../resolvers/access.ts';
+import { readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import type { ModelPhase, Prisma } from '../generated/prisma/client.ts';
 import { sessionsOrderBy } from '../resolvers/sessions.ts';
@@ -11,14 +10,14 @@ import { uuid } from './ids.ts';
 export const UserRef = builder.prismaObject('User', {
   description: 'An athlete, coach, analyst or admin. Created by their first authenticated request.',
   fields: (t) => ({
-    id: t.exposeID('id'),
-    email: t.exposeString('email', { nullable: true }),
-    role: t.expose('role', { type: RoleEnum }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.exposeID('id', { description: "The user id (uuid): the token's `sub`" }),
+    email: t.exposeString('email', { nullable: true, description: 'Null when unknown' }),
+    role: t.expose('role', { type: RoleEnum, description: 'The role of the latest token seen for this user' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the first request with this user id arrived' }),
     currentBaseline: t.prismaField({
       type: 'BaselineAssessment',
       nullable: true,
-      description: 'The current baseline assessment',
+      description: 'The current baseline assessment; null if none was recorded',
       resolve: (_query, user, _args, ctx) => ctx.loaders.currentBaseline.load(user.id),
     }),
     modelOutput: t.prismaField({
@@ -40,8 +39,7 @@ export const UserRef = builder.prismaObject('User', {
   }),
 });
 
-function usersWhere(ctx: Context, args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
-  if (!canReadEveryone(requireViewer(ctx))) throw forbidden('Only analysts and admins list users');
+function usersWhere(args: { role?: Prisma.UserWhereInput['role'] | null; phase?: ModelPhase | null }): Prisma.UserWhereInput {
   const { phase } = args;
   const byPhase: Prisma.UserWhereInput | undefined =
     phase === 'COLD_START' ? { OR: [{ modelOutput: { is: null } }, { modelOutput: { is: { phase } } }] } : phase ? { modelOutput: { is: { phase } } } : undefined;
@@ -52,6 +50,7 @@ builder.queryFields((t) => ({
   me: t.prismaField({
     type: 'User',
     authScopes: { authenticated: true },
+    description: "The viewer: the token's user (created by the first request)",
     resolve: (query, _root, _args, ctx: Context) =>
       ctx.services.prisma.user.findUniqueOrThrow({ ...query, where: { id: requireViewer(ctx).id } }),
   }),
@@ -59,7 +58,8 @@ builder.queryFields((t) => ({
     type: 'User',
     nullable: true,
     authScopes: { authenticated: true },
-    args: { id: t.arg.id({ required: true, validate: uuid }) },
+    description: 'A user by id: yourself, or anyone for analysts and admins; null if there is no such user',
+    args: { id: t.arg.id({ required: true, validate: uuid, description: 'The user id (uuid)' }) },
     resolve: (query, _root, args, ctx) => ctx.services.prisma.user.findUnique({ ...query, where: { id: readableUserId(ctx, args.id) } }),
   }),
   users: t.prismaConnection(
@@ -69,13 +69,13 @@ builder.queryFields((t) => ({
       authScopes: { reader: true },
       description: 'Every user, oldest first (analysts and admins)',
       args: {
-        role: t.arg({ type: RoleEnum }),
+        role: t.arg({ type: RoleEnum, description: 'Only users with this role' }),
         phase: t.arg({ type: ModelPhaseEnum, description: "The athlete's model phase (COLD_START includes users never trained)" }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(ctx, args) }),
+      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(args) }),
       resolve: (query, _root, args, ctx) =>
-        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(ctx, args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
     },
-    builder.connectionObject({ type: UserRef, name: 'UserConnection' }),
+    builder.connectionObject({ type: UserRef, name: 'UserConnection', description: 'A page of users' }, { description: 'A user in a page' }),
   ),
 }));

@@ -165,7 +165,14 @@ describe('session lifecycle', () => {
   it('completeSession requires sessionQuality and an end not before the start', async () => {
     const { token } = await tokenFor('athlete');
     const s = await startSession(server.url, token, { sleepHours: 7, startedAt: '2026-03-02T17:00:00.000Z' });
-    expectError(await gql(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionRpe: 5 } }, token), 'BAD_USER_INPUT', 'sessionQuality');
+    // Non-null in the schema, so codegen types it as required and GraphQL refuses it before any resolver runs.
+    const input = await gqlOk(server.url, '{ __type(name: "CompleteSessionInput") { inputFields { name type { kind ofType { name } } } } }', {}, token);
+    expect(input.__type.inputFields.find((f: { name: string }) => f.name === 'sessionQuality').type).toEqual({ kind: 'NON_NULL', ofType: { name: 'Int' } });
+    expect(expectError(await gql(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionRpe: 5 } }, token), 'BAD_USER_INPUT', 'sessionQuality').message).toMatch(/^sessionQuality is required/);
+    expectError(await gql(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionQuality: null } }, token), 'BAD_USER_INPUT', 'sessionQuality');
+    const inline = await gql(server.url, 'mutation($id: ID!) { completeSession(id: $id, input: { sessionRpe: 5 }) { id } }', { id: s.id }, token);
+    expect(inline.errors?.[0].message).toMatch(/sessionQuality.*required/);
+    expect(expectError(await gql(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionQuality: 11 } }, token), 'BAD_USER_INPUT', 'sessionQuality').message).toMatch(/between 1 and 10/);
     expectError(await gql(server.url, COMPLETE_SESSION, { id: s.id, input: { sessionQuality: 5, endedAt: '2026-03-02T16:00:00.000Z' } }, token), 'BAD_USER_INPUT', 'endedAt');
     expect((await gqlOk(server.url, SESSION, { id: s.id }, token)).session).toMatchObject({ status: 'ACTIVE', sessionQuality: null, endedAt: null });
   });

@@ -5,7 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSession, emptyStats, parseStats, priorHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
 import { P, TERM_NAMES } from '../../src/engine/variables.ts';
-import { gql, gqlOk, wsClient } from '../support/client.ts';
+import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import {
   coefficient,
   logAthlete,
@@ -27,9 +27,7 @@ const Z95 = 1.959963984540054;
 
 let server: TestServer;
 beforeAll(async () => {
-  // The modelUpdated test retrains until its subscription is live (up to 20 times on a loaded machine), beyond
-  // trainUserModel's default budget of 10 an hour; the limits have their own tests (rate-limits.test.ts).
-  server = await startTestServer({ env: { RATE_LIMIT_TRAIN_USER_MODEL: 'off' } });
+  server = await startTestServer();
 });
 afterAll(async () => {
   await server?.close();
@@ -134,12 +132,12 @@ describe('modelUpdated over graphql-ws', () => {
     const me = await tokenFor('athlete');
     const other = await tokenFor('athlete');
     const [first] = sleepStressAthlete(2, 99).sessions;
+    // A model to start from (retraining yourself without sessions writes one), published before anyone listens.
+    await gqlOk(server.url, `mutation { trainUserModel { id } }`, {}, me.token);
+    await server.training.idle();
     const client = wsClient(server.wsUrl, me.token);
     const events: { modelUpdated: ModelOutputView & { user: { id: string } } }[] = [];
     const errors: unknown[] = [];
-    let connected!: () => void;
-    const isConnected = new Promise<void>((resolve) => (connected = resolve));
-    client.on('connected', () => connected());
     let arrived: () => void = () => {};
     const nextEvent = (ms: number) =>
       new Promise<boolean>((resolve) => {
@@ -149,6 +147,8 @@ describe('modelUpdated over graphql-ws', () => {
           resolve(true);
         };
       });
+    // The subscription is live once its first event, the current model, has arrived.
+    const live = nextEvent(10_000);
     const dispose = client.subscribe<{ modelUpdated: ModelOutputView & { user: { id: string } } }>(
       { query: SUBSCRIPTION },
       {
@@ -165,16 +165,9 @@ describe('modelUpdated over graphql-ws', () => {
       },
     );
     try {
-      await isConnected;
-      // The subscription is live once an event gets through: retraining yourself (no sessions yet) publishes one.
-      let live = false;
-      for (let i = 0; i < 20 && !live; i++) {
-        const waiting = nextEvent(500);
-        await gqlOk(server.url, `mutation { trainUserModel { id } }`, {}, me.token);
-        live = await waiting;
-      }
-      expect(live).toBe(true);
-      expect(events.at(-1)!.modelUpdated).toMatchObject({ sessionsIncluded: 0, user: { id: me.id } });
+      expect(await live, 'the current model at once').toBe(true);
+      expect(events).toHaveLength(1);
+      expect(events[0].modelUpdated).toMatchObject({ sessionsIncluded: 0, user: { id: me.id } });
       events.length = 0;
 
       await logSession(server.url, other.token, first.checkIn, { sessionQuality: 6 });
@@ -195,6 +188,52 @@ describe('modelUpdated over graphql-ws', () => {
     } finally {
       dispose();
       await client.dispose();
+    }
+  });
+
+  /** The first event of a new subscription on its own connection, or null if none arrives within 10 s; then disconnects. */
+  async function firstUpdate(token: string): Promise<(ModelOutputView & { user: { id: string } }) | null> {
+    const client = wsClient(server.wsUrl, token);
+    try {
+      return await new Promise((resolve, reject) => {
+        const timer = setTimeout(() => resolve(null), 10_000);
+        client.subscribe<{ modelUpdated: ModelOutputView & { user: { id: string } } }>(
+          { query: SUBSCRIPTION },
+          {
+            next: (v) => (clearTimeout(timer), v.data ? resolve(v.data.modelUpdated) : reject(new Error(JSON.stringify(v.errors)))),
+            error: (e) => (clearTimeout(timer), reject(e)),
+            complete: () => {},
+          },
+        );
+      });
+    } finally {
+      await client.dispose();
+    }
+  }
+
+  it('sends the current model at once on subscribe, so a client that reconnects sees an update made while it was away', async () => {
+    const me = await tokenFor('athlete');
+    const [first, second] = sleepStressAthlete(2, 7).sessions;
+    await logSession(server.url, me.token, first.checkIn, { sessionQuality: 6 });
+    await server.training.idle();
+    expect(await firstUpdate(me.token)).toMatchObject({ sessionsIncluded: 1, user: { id: me.id } });
+
+    // Disconnected (firstUpdate closed its connection): the second session updates the model meanwhile.
+    await logSession(server.url, me.token, second.checkIn, { sessionQuality: 8 });
+    await server.training.idle();
+    const current = await firstUpdate(me.token);
+    expect(current).toMatchObject({ sessionsIncluded: 2, user: { id: me.id } });
+    expect(current).toEqual({ ...(await modelOutput(server.url, me.token)), user: { id: me.id } });
+  });
+
+  it('is refused without a token when subscribed to, with one UNAUTHENTICATED error and no event', async () => {
+    const anonymous = wsClient(server.wsUrl);
+    try {
+      const out = await collect(anonymous, SUBSCRIPTION, {}, 10_000);
+      expect(out.events).toEqual([]);
+      expect((out.errors.flat() as { extensions?: { code?: string } }[]).map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+    } finally {
+      await anonymous.dispose();
     }
   });
 
