@@ -244,6 +244,10 @@ export interface SessionFilter {
   sessionType?: CheckIn['plannedSessionType'];
   qualityMin?: number | null;
   qualityMax?: number | null;
+  /** Source of the linked recommendation. */
+  source?: 'MODEL' | 'RULE_OVERRIDE' | null;
+  /** An expert rule the linked recommendation matched (by name). */
+  rule?: string | null;
 }
 
 export interface SessionOrder {
@@ -252,16 +256,23 @@ export interface SessionOrder {
 }
 
 /** Where-clause for `sessions`: athletes only ever see their own; analysts and admins everyone's (or one user's). */
-export function sessionsWhere(ctx: Context, filter: SessionFilter): Prisma.ClimbingSessionWhereInput {
+export async function sessionsWhere(ctx: Context, filter: SessionFilter): Promise<Prisma.ClimbingSessionWhereInput> {
   const userId = readableOwnerFilter(ctx, filter.userId);
-  const { qualityMin, qualityMax } = filter;
+  const { qualityMin, qualityMax, source } = filter;
   if (qualityMin != null && qualityMax != null && qualityMin > qualityMax) throw badInput('qualityMin', 'qualityMin must not be above qualityMax');
+  const rule = filter.rule?.trim() || null;
+  // A misspelt rule would list nothing and look like "never matched": an unknown name is refused instead.
+  if (rule && !(await ctx.services.prisma.expertRule.findUnique({ where: { name: rule }, select: { id: true } }))) {
+    throw badInput('rule', `rule: there is no expert rule named "${rule}" (the names are listed by the rules query)`);
+  }
   return {
     userId,
     status: filter.status ?? undefined,
     sessionType: filter.sessionType ?? undefined,
     startedAt: period(filter.from, filter.to),
     sessionQuality: qualityMin != null || qualityMax != null ? { gte: qualityMin ?? undefined, lte: qualityMax ?? undefined } : undefined,
+    // matchedRules has a GIN index: `has` is its array containment.
+    recommendation: source || rule ? { source: source ?? undefined, matchedRules: rule ? { has: rule } : undefined } : undefined,
   };
 }
 

@@ -99,3 +99,7 @@ export const OrderDirectionEnum = builder.enumType('OrderDirection', {
   description: 'Sort direction',
   values: { ASC: { description: 'Smallest (oldest) first' }, DESC: { description: 'Largest (newest) first' } } as const,
 });
+export const RecommendationSourceEnum = describedEnum('RecommendationSource', E.RecommendationSource, 'What decided the recommended session type', {
+  RULE_OVERRIDE: 'An expert rule overrode the model (see override); there is no prediction',
+  MODEL: "The athlete's model: the predicted quality, within the rules' constraints",
+});

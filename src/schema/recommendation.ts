@@ -9,7 +9,7 @@ import { builder } from './builder.ts';
 import { uuid } from './ids.ts';
 import { selectsAny } from './selection.ts';
 import { CheckInRef, PreSessionInput } from './check-in.ts';
-import { ModelPhaseEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
+import { ModelPhaseEnum, RecommendationSourceEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
 import { IntervalRef, StatisticalContextRef } from './statistics.ts';
 
 export const VariableValueRef = builder.objectRef<Contribution>('VariableValue').implement({
@@ -26,13 +26,6 @@ const ConfidenceEnum = builder.enumType('Confidence', {
     LOW: { description: `COLD_START, or an interval wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
     MEDIUM: { description: `LEARNING or PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
     HIGH: { description: `PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
-  } as const,
-});
-const SourceEnum = builder.enumType('RecommendationSource', {
-  description: 'What decided the recommended session type',
-  values: {
-    RULE_OVERRIDE: { description: 'An expert rule overrode the model (see override); there is no prediction' },
-    MODEL: { description: "The athlete's model: the predicted quality, within the rules' constraints" },
   } as const,
 });
 const EventTypeEnum = builder.enumType('RecommendationEventType', {
@@ -147,7 +140,7 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
     id: t.exposeID('id', { description: 'The recommendation id (uuid): pass it to startSession' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was given' }),
     user: t.relation('user', { description: 'The athlete it was given to' }),
-    source: t.expose('source', { type: SourceEnum, description: 'Rule override or model' }),
+    source: t.expose('source', { type: RecommendationSourceEnum, description: 'Rule override or model' }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
     checkIn: t.field({ type: CheckInRef, description: 'The check-in it answered', resolve: (r) => r.checkIn as CheckIn }),
     override: t.field({
@@ -261,7 +254,7 @@ builder.objectRef<EventOf<'DONE'>>('DoneEvent').implement({
   description: 'Last: the answer, stored',
   interfaces: [EventRef],
   fields: (t) => ({
-    source: t.expose('source', { type: SourceEnum, description: 'Rule override or model' }),
+    source: t.expose('source', { type: RecommendationSourceEnum, description: 'Rule override or model' }),
     totalMs: t.exposeFloat('totalMs', { description: 'Milliseconds the whole recommendation took' }),
     recommendationId: t.id({ description: 'The stored recommendation: pass it to startSession', resolve: (e) => e.recommendation.id }),
     sessionType: t.field({ type: SessionTypeEnum, description: 'The recommended session type', resolve: (e) => e.recommendation.sessionType }),

@@ -15,7 +15,7 @@ import {
 } from '../resolvers/sessions.ts';
 import { builder } from './builder.ts';
 import { registryInputType, type InputFields } from './check-in.ts';
-import { IntensityEnum, OrderDirectionEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
+import { IntensityEnum, OrderDirectionEnum, RecommendationSourceEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 
 const text = (max: number) => z.string().max(max, { error: `must be at most ${max} characters` });
@@ -158,11 +158,16 @@ builder.queryFields((t) => ({
         sessionType: t.arg({ type: SessionTypeEnum, description: 'The session type actually done' }),
         qualityMin: t.arg.int({ validate: quality, description: 'sessionQuality >= qualityMin (unrated sessions never match)' }),
         qualityMax: t.arg.int({ validate: quality, description: 'sessionQuality <= qualityMax' }),
+        source: t.arg({ type: RecommendationSourceEnum, description: 'Only sessions started with a recommendation from this source (a rule override or the model)' }),
+        rule: t.arg.string({
+          validate: z.string().trim().min(1, 'rule must name an expert rule').max(200, 'rule is at most 200 characters'),
+          description: "Only sessions whose recommendation matched this expert rule (its name, as in rules { name }; an unknown name is refused)",
+        }),
         orderBy: t.arg({ type: SessionOrderInput, description: 'Default: STARTED_AT DESC' }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.climbingSession.count({ where: sessionsWhere(ctx, args) }),
-      resolve: (query, _root, args, ctx) =>
-        ctx.services.prisma.climbingSession.findMany({ ...query, where: sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
+      totalCount: async (_root, args, ctx) => ctx.services.prisma.climbingSession.count({ where: await sessionsWhere(ctx, args) }),
+      resolve: async (query, _root, args, ctx) =>
+        ctx.services.prisma.climbingSession.findMany({ ...query, where: await sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
     },
     ClimbingSessionConnection,
   ),

@@ -95,6 +95,45 @@ describe('stored recommendations', () => {
     expect(rows.map((r) => r.id)).toEqual([done.recommendationId]);
   });
 
+  it("an analyst filters sessions by their recommendation's source and by a rule it matched; an unknown rule is refused", async () => {
+    const { token, id } = await tokenFor('athlete');
+    const analyst = await tokenFor('analyst');
+    const model = await startOk(token, { recommendationId: eventOf((await streamWs(server.wsUrl, token, OPERATOR)).events, 'DONE').recommendationId });
+    const overridden = await startOk(token, { recommendationId: eventOf((await streamWs(server.wsUrl, token, PULLEY)).events, 'DONE').recommendationId });
+    await startOk(token, { sleepHours: 7 }); // recommended on at the start: linked too
+    const LIST = `query($userId: ID, $source: RecommendationSource, $rule: String) {
+      sessions(userId: $userId, source: $source, rule: $rule) { totalCount edges { node { id recommendation { source rulesApplied } } } }
+    }`;
+    const list = async (vars: Record<string, unknown>) => (await gqlOk<{ sessions: any }>(server.url, LIST, { userId: id, ...vars }, analyst.token)).sessions;
+    const ids = (page: any) => page.edges.map((e: any) => e.node.id).sort();
+
+    const all = await list({});
+    expect(all.totalCount).toBe(3);
+    const bySource = (source: string) => all.edges.filter((e: any) => e.node.recommendation.source === source).map((e: any) => e.node.id).sort();
+    expect(bySource('RULE_OVERRIDE')).toEqual([overridden.id]);
+    for (const source of ['MODEL', 'RULE_OVERRIDE']) {
+      const page = await list({ source });
+      expect(ids(page)).toEqual(bySource(source));
+      expect(page.totalCount).toBe(bySource(source).length);
+    }
+    expect(bySource('MODEL')).toContain(model.id);
+
+    // By rule: exactly the sessions whose recommendation lists it, counted the same way.
+    const rule = overridden.recommendation.rulesApplied[0];
+    const expected = all.edges.filter((e: any) => e.node.recommendation.rulesApplied.includes(rule)).map((e: any) => e.node.id).sort();
+    const byRule = await list({ rule });
+    expect(ids(byRule)).toEqual(expected);
+    expect(byRule.totalCount).toBe(expected.length);
+    expect(expected).toContain(overridden.id);
+    expect(ids(await list({ rule, source: 'MODEL' }))).toEqual([]);
+
+    const unknown = await gql(server.url, LIST, { userId: id, rule: 'no_such_rule' }, analyst.token);
+    expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'rule' });
+    expect(unknown.errors?.[0].message).toContain('no_such_rule');
+    // An athlete's own list takes the same filters.
+    expect(ids((await gqlOk<{ sessions: any }>(server.url, LIST, { source: 'RULE_OVERRIDE' }, token)).sessions)).toEqual([overridden.id]);
+  });
+
   it('the recommendation query is stored too, with its id and createdAt, and rule multipliers recorded', async () => {
     const { token, id } = await tokenFor('athlete');
     const input = { sleepHours: 8, sleepQuality: 8, energyLevel: 8, motivationLevel: 9, sorenessLevel: 2, caffeineMg: 50, warmupMin: 5, warmupCompleted: false, caffeineToday: true, caffeineHabitual: false, trainingLoadChange: 0.2 };
