@@ -591,6 +591,9 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     : null;
   if (held) {
     await sleep(2000);
+    // Each subscription opens with the athlete's current model: count those, then listen for updates only.
+    const initial = received.splice(0).length;
+    console.log(`[bench] modelUpdated: ${initial} of ${held.length} subscriptions opened with the current model`);
     heldMem = await memory();
     console.log(`[bench] ${held.length} modelUpdated subscriptions held open: rss ${mb(heldMem.rss)}`);
   }
