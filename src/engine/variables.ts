@@ -1,18 +1,11 @@
 import seedPriors from '../../prisma/seed/population-priors.json' with { type: 'json' };
+import { INTENSITIES, SESSION_TYPES, TIMES_OF_DAY, type Intensity, type SessionType, type TimeOfDay } from './enums.ts';
 
 // The canonical variable registry (domain.md section 2): one name, one scale, one meaning.
 // GraphQL inputs, validation, rule fields, model features and statistics all derive from this module.
 
-export const SESSION_TYPES = [
-  'REST_DAY',
-  'ACTIVE_RECOVERY',
-  'LIGHT_SESSION',
-  'TECHNIQUE',
-  'VOLUME',
-  'PROJECT',
-  'LIMIT_BOULDERING',
-] as const;
-export type SessionType = (typeof SESSION_TYPES)[number];
+// Re-exported: the rest of the code reads the closed sets beside the variables that use them.
+export { INTENSITIES, SESSION_TYPES, TIMES_OF_DAY, type Intensity, type SessionType, type TimeOfDay };
 
 /** Intensity rank (low to high); LIMIT_BOULDERING ranks with PROJECT. */
 export const SESSION_TYPE_RANK: Record<SessionType, number> = {
@@ -24,12 +17,6 @@ export const SESSION_TYPE_RANK: Record<SessionType, number> = {
   PROJECT: 5,
   LIMIT_BOULDERING: 5,
 };
-
-export const INTENSITIES = ['MAX', 'HIGH', 'MODERATE', 'LOW'] as const;
-export type Intensity = (typeof INTENSITIES)[number];
-
-export const TIMES_OF_DAY = ['MORNING', 'MIDDAY', 'AFTERNOON', 'EVENING'] as const;
-export type TimeOfDay = (typeof TIMES_OF_DAY)[number];
 
 export type VariableKind = 'int' | 'float' | 'boolean' | 'sessionType' | 'intensity' | 'timeOfDay' | 'niggles';
 
