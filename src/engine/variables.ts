@@ -32,21 +32,29 @@ export interface VariableSpec {
   readonly actionable?: boolean;
   /** Summarised by the nightly PopulationStatistic job and compared in the statistical context. */
   readonly statistic: boolean;
+  /** Features: how the variable reads in sentences ("your sleep duration ..."). */
+  readonly noun?: string;
+  /**
+   * Features: a typical between-day difference, the similarity distance's scale when no population statistic
+   * (with a positive std) exists.
+   */
+  readonly typicalDifference?: number;
 }
 
-const v = (spec: VariableSpec): VariableSpec => spec;
+// Keeps each spec's literal name and flags (FeatureName below is read from them) while every spec stays a VariableSpec.
+const v = <const S extends VariableSpec>(spec: S): S & VariableSpec => spec;
 
 /** Every pre-session check-in variable, in API order. */
 export const CHECK_IN_VARIABLES = [
-  v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, statistic: true, description: 'Hours slept last night' }),
-  v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Sleep quality, 1-10' }),
-  v({ name: 'energyLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Energy, 1-10' }),
-  v({ name: 'stressLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Stress, 1-10' }),
-  v({ name: 'motivationLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Motivation, 1-10' }),
-  v({ name: 'sorenessLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Muscle soreness, 1-10' }),
-  v({ name: 'daysSinceHardSession', kind: 'int', min: 0, max: 365, feature: true, statistic: true, description: 'Days since the last hard session' }),
-  v({ name: 'caffeineMg', kind: 'int', min: 0, max: 1000, feature: true, actionable: true, statistic: true, description: 'Caffeine planned before climbing, mg' }),
-  v({ name: 'warmupMin', kind: 'int', min: 0, max: 180, feature: true, actionable: true, statistic: true, description: 'Warm-up planned, minutes' }),
+  v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, noun: 'sleep duration', typicalDifference: 1.5, statistic: true, description: 'Hours slept last night' }),
+  v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, noun: 'sleep quality', typicalDifference: 2, statistic: true, description: 'Sleep quality, 1-10' }),
+  v({ name: 'energyLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'energy', typicalDifference: 2, statistic: true, description: 'Energy, 1-10' }),
+  v({ name: 'stressLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'stress', typicalDifference: 2, statistic: true, description: 'Stress, 1-10' }),
+  v({ name: 'motivationLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'motivation', typicalDifference: 2, statistic: true, description: 'Motivation, 1-10' }),
+  v({ name: 'sorenessLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'soreness', typicalDifference: 2, statistic: true, description: 'Muscle soreness, 1-10' }),
+  v({ name: 'daysSinceHardSession', kind: 'int', min: 0, max: 365, feature: true, noun: 'rest since a hard session', typicalDifference: 2, statistic: true, description: 'Days since the last hard session' }),
+  v({ name: 'caffeineMg', kind: 'int', min: 0, max: 1000, feature: true, noun: 'caffeine', typicalDifference: 100, actionable: true, statistic: true, description: 'Caffeine planned before climbing, mg' }),
+  v({ name: 'warmupMin', kind: 'int', min: 0, max: 180, feature: true, noun: 'warm-up length', typicalDifference: 10, actionable: true, statistic: true, description: 'Warm-up planned, minutes' }),
   v({ name: 'daysSinceLastSession', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last session' }),
   v({ name: 'daysSinceRestDay', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last rest day' }),
   v({ name: 'injurySeverity', kind: 'int', min: 0, max: 10, feature: false, statistic: true, description: 'Current injury severity, 0 = none' }),
@@ -173,19 +181,18 @@ export interface FeatureSpec {
   readonly optimalMax?: number;
 }
 
-/** The model's terms in order (intercept first, then the 9 features; p = 10) with the seed priors. */
-const MODEL_TERM_NAMES = [
-  INTERCEPT,
-  'sleepHours',
-  'sleepQuality',
-  'energyLevel',
-  'stressLevel',
-  'motivationLevel',
-  'sorenessLevel',
-  'daysSinceHardSession',
-  'caffeineMg',
-  'warmupMin',
-] as const;
+/** The check-in variables the model uses as features, in registry order. */
+export type FeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }>['name'];
+/** The features the athlete can still change before climbing: a session plans them and records what was done. */
+export type ActionableFeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true; actionable: true }>['name'];
+
+export const FEATURES: readonly (VariableSpec & { name: FeatureName })[] = CHECK_IN_VARIABLES.filter(
+  (spec): spec is Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }> => spec.feature,
+);
+export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((spec) => spec.name);
+
+/** The model's terms in order: intercept first, then the features (p = 10 with the 9 features). */
+const MODEL_TERM_NAMES: readonly string[] = [INTERCEPT, ...FEATURE_NAMES];
 
 export interface SeedPrior {
   variable: string;
@@ -342,12 +349,5 @@ export function validateVariable(spec: VariableSpec, value: unknown, path: strin
       });
       return;
     }
-  }
-}
-
-/** Validates every known variable present in a check-in. */
-export function validateCheckIn(input: Readonly<Record<string, unknown>>, prefix = ''): void {
-  for (const spec of CHECK_IN_VARIABLES) {
-    if (spec.name in input) validateVariable(spec, input[spec.name], prefix + spec.name);
   }
 }
