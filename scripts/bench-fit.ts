@@ -12,7 +12,7 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes.ts';
-import { simulateAthlete } from '../src/engine/synthetic.ts';
+import { simulateAthlete } from './lib/synthetic.ts';
 import { P, designRow } from '../src/engine/variables.ts';
 import { writeBlock } from './lib/benchmarks-file.ts';
 

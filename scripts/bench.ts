@@ -57,7 +57,7 @@ interface ChildRequest {
 async function serve(): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
   const { startServer } = await import('../src/server.ts');
-  const { simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const { simulateAthlete } = await import('./lib/synthetic.ts');
   const databaseUrl = args['database-url'];
   const config = loadConfig({
     PORT: '0',
@@ -172,7 +172,7 @@ async function engineBench(iterations: number) {
   const { compileRules, validateRuleDefinition } = await import('../src/engine/rules.ts');
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
   const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes.ts');
-  const { Random, simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const { Random, simulateAthlete } = await import('./lib/synthetic.ts');
   const { CHECK_IN_VARIABLES, MODEL_TERMS } = await import('../src/engine/variables.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;
 
@@ -584,7 +584,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   // Steady arrivals, while every subscriber also holds its modelUpdated subscription open: every subscriber
   // checks in once, at a random moment of a window (seeded, so every run and database sees the same
   // schedule); the rate is subscribers / window.
-  const { Random } = await import('../src/engine/synthetic.ts');
+  const { Random } = await import('./lib/synthetic.ts');
   const arrivalRows: string[] = [];
   const arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[] = [];
   for (const rate of ARRIVAL_RATES) {

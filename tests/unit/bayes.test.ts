@@ -23,7 +23,7 @@ import {
   mulberry32,
   simulateAthletes,
   type SimulatedAthlete,
-} from '../../src/engine/synthetic.ts';
+} from '../../scripts/lib/synthetic.ts';
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
 
 const hyper = priorHyperparameters();

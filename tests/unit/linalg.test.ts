@@ -12,7 +12,7 @@ import {
   symmetricRank1Update,
   traceOfProduct,
 } from '../../src/engine/linalg.ts';
-import { mulberry32 } from '../../src/engine/synthetic.ts';
+import { mulberry32 } from '../../scripts/lib/synthetic.ts';
 
 // The classic worked example: A = L L' with L = [[2,0,0],[6,1,0],[-8,5,3]].
 const A3 = [4, 12, -16, 12, 37, -43, -16, -43, 98];
