@@ -111,8 +111,6 @@ export const BASELINE_NUMERIC_FIELDS = [
   v({ name: 'sleepQualityTypical', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical sleep quality, 1-10' }),
 ] as const satisfies readonly VariableSpec[];
 
-export type CheckInVariableName = (typeof CHECK_IN_VARIABLES)[number]['name'];
-
 
 export interface Niggle {
   location: string;
@@ -189,7 +187,7 @@ export type ActionableFeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number],
 export const FEATURES: readonly (VariableSpec & { name: FeatureName })[] = CHECK_IN_VARIABLES.filter(
   (spec): spec is Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }> => spec.feature,
 );
-export const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((spec) => spec.name);
+const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((spec) => spec.name);
 
 /** The model's terms in order: intercept first, then the features (p = 10 with the 9 features). */
 const MODEL_TERM_NAMES: readonly string[] = [INTERCEPT, ...FEATURE_NAMES];
