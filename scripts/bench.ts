@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, percentile, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -154,8 +154,7 @@ interface Stat {
 }
 function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
 }
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const signedMb = (b: number) => `${b >= 0 ? '+' : ''}${mb(b)}`;
@@ -447,12 +446,11 @@ async function main(): Promise<void> {
   lines.push(...(await serverBench({ label: 'in-memory PGlite', databaseUrl: null, subscribers, loops, seconds })));
   const postgres = args.postgres ?? (process.env.BENCH_DATABASE_URL || null);
   if (postgres) {
-    const { createBenchDatabase, dropBenchDatabase } = await benchDatabases(postgres);
-    const databaseUrl = await createBenchDatabase();
+    const databaseUrl = await createDatabase(postgres);
     try {
       lines.push('', ...(await serverBench({ label: 'PostgreSQL server on the same machine', databaseUrl, subscribers, loops, seconds })));
     } finally {
-      await dropBenchDatabase(databaseUrl);
+      await dropDatabase(postgres, databaseUrl);
     }
   }
   lines.push('', `Targets (domain.md section 9): rules < 10 ms, prediction < 20 ms, statistics < 30 ms, first event < 100 ms. Total run ${f1((Date.now() - started) / 1000)} s.`);
@@ -460,35 +458,9 @@ async function main(): Promise<void> {
   const report = lines.join('\n');
   console.log(`\n${report}`);
   if (!args['no-write']) {
-    writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'bench', report);
+    writeBlock(BENCHMARKS_FILE, 'bench', report);
     console.log('\nwritten to BENCHMARKS.md (bench block)');
   }
-}
-
-/** A fresh database on a PostgreSQL server (dropped afterwards), like the test harness does. */
-async function benchDatabases(adminUrl: string) {
-  const pg = (await import('pg')).default;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  return {
-    async createBenchDatabase() {
-      const name = `climbiq_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-      await admin(`CREATE DATABASE ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      return url.toString();
-    },
-    async dropBenchDatabase(url: string) {
-      await admin(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-    },
-  };
 }
 
 interface ServerBenchOptions {

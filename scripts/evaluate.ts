@@ -25,7 +25,7 @@ import {
   type TruthPopulation,
 } from './lib/synthetic.ts';
 import { P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { writeBlock } from './lib/benchmarking.ts';
 
 const { values: args } = parseArgs({
   options: {
