@@ -598,7 +598,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
       ? 'Live check of the held subscriptions (after the steady-arrival rows): after retraining one athlete, exactly that subscriber received its `modelUpdated` event.'
       : `Live check of the held subscriptions FAILED: ${received.length} event(s) received, ${heldErrors.length} error(s).`;
     console.log(`[bench] modelUpdated live check: ${received.length} event(s), ${heldErrors.length} error(s)`);
-    held.forEach((dispose) => dispose());
+    for (const dispose of held) dispose();
   } else {
     liveNote = 'No long-lived subscription in the schema (`modelUpdated` missing): the open-connection row is the measure.';
   }

@@ -13,7 +13,11 @@ export function percentile(sorted: readonly number[], p: number): number {
 }
 
 /** The (lower) median of unsorted values. */
-export const median = (values: readonly number[]): number => percentile([...values].sort((a, b) => a - b), 50);
+export const median = (values: readonly number[]): number =>
+  percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  );
 
 // ---------------------------------------------------------------- throwaway databases
 

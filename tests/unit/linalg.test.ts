@@ -59,14 +59,14 @@ describe('cholesky', () => {
 
   it('inverse matches the adjugate formula and is exactly symmetric', () => {
     const inv = choleskyInverse(cholesky(Float64Array.from(A3), 3), 3);
-    inv.forEach((v, i) => expect(v).toBeCloseTo(INV3[i], 10));
+    for (const [i, v] of inv.entries()) expect(v).toBeCloseTo(INV3[i], 10);
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expect(inv[i * 3 + j]).toBe(inv[j * 3 + i]);
   });
 
   it('solves A x = b', () => {
     const b = matVec(A3, 3, [1, 2, 3]);
     const x = choleskySolve(cholesky(Float64Array.from(A3), 3), 3, b);
-    [1, 2, 3].forEach((v, i) => expect(x[i]).toBeCloseTo(v, 10));
+    for (const [i, v] of [1, 2, 3].entries()) expect(x[i]).toBeCloseTo(v, 10);
   });
 
   it('throws a typed error naming the pivot when the matrix is not positive definite', () => {
@@ -91,7 +91,7 @@ describe('cholesky', () => {
       const b = Float64Array.from({ length: 10 }, (_, i) => i - 4.5);
       const x = choleskySolve(l, 10, b);
       const r = matVec(a, 10, x);
-      r.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-12));
+      for (const [i, v] of r.entries()) expect(Math.abs(v - b[i])).toBeLessThan(1e-12);
       const logDetInv = choleskyLogDet(cholesky(inv.slice(), 10), 10);
       expect(choleskyLogDet(l, 10) + logDetInv).toBeCloseTo(0, 10);
     }
@@ -108,6 +108,6 @@ describe('cholesky', () => {
     const l = cholesky(Float64Array.from(A3), 3);
     const b = matVec(A3, 3, [3, -1, 2]);
     choleskySolve(l, 3, b, b);
-    [3, -1, 2].forEach((v, i) => expect(b[i]).toBeCloseTo(v, 10));
+    for (const [i, v] of [3, -1, 2].entries()) expect(b[i]).toBeCloseTo(v, 10);
   });
 });

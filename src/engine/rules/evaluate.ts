@@ -70,7 +70,10 @@ export function evaluateRules(set: CompiledRuleSet, ctx: RuleContext): RuleEvalu
           if (ceiling && (constraints.sessionTypeCeiling === null || SESSION_TYPE_RANK[ceiling] < SESSION_TYPE_RANK[constraints.sessionTypeCeiling])) {
             constraints.sessionTypeCeiling = ceiling;
           }
-          if (action.sessionType && rule.category === 'PERFORMANCE') (suggestions ??= []).push(action.sessionType);
+          if (action.sessionType && rule.category === 'PERFORMANCE') {
+            suggestions ??= [];
+            suggestions.push(action.sessionType);
+          }
           if (action.avoid) appendUnique(constraints.avoid, action.avoid);
           if (action.include) appendUnique(constraints.include, action.include);
           if (action.warmupMin !== undefined) constraints.warmupMin = Math.max(constraints.warmupMin ?? action.warmupMin, action.warmupMin);

@@ -2,14 +2,7 @@
 // holds, which operators apply to it, and the error every later stage reports with.
 import { DISCIPLINES, RULE_CATEGORIES, SEXES } from '../enums.ts';
 import type { ComparisonOp } from '../types.ts';
-import {
-  BASELINE_NUMERIC_FIELDS,
-  CHECK_IN_VARIABLES,
-  INTENSITIES,
-  SESSION_TYPES,
-  TIMES_OF_DAY,
-  type VariableSpec,
-} from '../variables.ts';
+import { BASELINE_NUMERIC_FIELDS, CHECK_IN_VARIABLES, INTENSITIES, SESSION_TYPES, TIMES_OF_DAY, type VariableSpec } from '../variables.ts';
 
 export { RULE_CATEGORIES };
 

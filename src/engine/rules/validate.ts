@@ -2,19 +2,7 @@
 // and the database rows all pass here before the engine compiles them.
 import type { Condition, ConditionLeaf, ComparisonOp, Rule, RuleAction, RuleCategory } from '../types.ts';
 import { CHECK_IN_VARIABLES, SESSION_TYPES, SESSION_TYPE_RANK, type SessionType } from '../variables.ts';
-import {
-  BASELINE_PREFIX,
-  BASELINE_RULE_FIELDS,
-  COMPARISON_OPS,
-  FIELD_KINDS,
-  NUMERIC_OPS,
-  OPS_BY_KIND,
-  RULE_CATEGORIES,
-  describeKind,
-  fail,
-  quote,
-  type FieldKind,
-} from './grammar.ts';
+import { BASELINE_PREFIX, BASELINE_RULE_FIELDS, COMPARISON_OPS, FIELD_KINDS, NUMERIC_OPS, OPS_BY_KIND, RULE_CATEGORIES, describeKind, fail, quote, type FieldKind } from './grammar.ts';
 
 /** A rule as written by an admin or read from the database / seed file: everything still unchecked. */
 export interface RuleDefinitionInput {
@@ -37,8 +25,7 @@ const MAX_CONDITION_DEPTH = 16;
 const MIN_PREDICTION_MULTIPLIER = 0.5;
 const MAX_PREDICTION_MULTIPLIER = 1.5;
 
-const isPlainObject = (x: unknown): x is Record<string, unknown> =>
-  typeof x === 'object' && x !== null && !Array.isArray(x);
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 
 /**
  * Validates a rule definition against the grammar of domain.md section 4 and returns a clean Rule
@@ -149,7 +136,7 @@ function validateLeaf(obj: Record<string, unknown>, path: string): ConditionLeaf
   const vpath = `${path}.value`;
   if (op === 'in') {
     if (!Array.isArray(value) || value.length === 0) fail(vpath, `"in" needs a non-empty array of values for ${field} (${describeKind(kind!)})`);
-    (value as unknown[]).forEach((item, i) => validateScalarValue(item, kind!, field as string, `${vpath}[${i}]`));
+    for (const [i, item] of (value as unknown[]).entries()) validateScalarValue(item, kind!, field as string, `${vpath}[${i}]`);
     return { field: field as string, op: 'in', value: [...(value as unknown[])] };
   }
   if (op === 'containsLocation') {
@@ -233,7 +220,7 @@ function validateActions(actions: unknown, category: RuleCategory): RuleAction[]
     fail('actions', 'must be a non-empty array of {type: "override" | "constrain" | "adjustPrediction", ..., message}');
   }
   let overrides = 0;
-  return (actions as unknown[]).map((raw, i): RuleAction => {
+  function validateAction(raw: unknown, i: number): RuleAction {
     const path = `actions[${i}]`;
     if (!isPlainObject(raw)) fail(path, 'must be an object {type, ..., message}');
     const a = raw as Record<string, unknown>;
@@ -286,5 +273,6 @@ function validateActions(actions: unknown, category: RuleCategory): RuleAction[]
         return out;
       }
     }
-  });
+  }
+  return (actions as unknown[]).map(validateAction);
 }
