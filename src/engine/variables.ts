@@ -119,37 +119,19 @@ export interface Niggle {
   recurring?: boolean | null;
 }
 
-/** A check-in: every variable optional; missing means "unknown" (features fall back to the reference value). */
-export interface CheckIn {
-  sleepHours?: number | null;
-  sleepQuality?: number | null;
-  energyLevel?: number | null;
-  stressLevel?: number | null;
-  motivationLevel?: number | null;
-  sorenessLevel?: number | null;
-  daysSinceHardSession?: number | null;
-  caffeineMg?: number | null;
-  warmupMin?: number | null;
-  daysSinceLastSession?: number | null;
-  daysSinceRestDay?: number | null;
-  injurySeverity?: number | null;
-  pulleyInjuryGrade?: number | null;
-  fingerInjuryPresent?: boolean | null;
-  alcoholLast24h?: boolean | null;
-  caffeineToday?: boolean | null;
-  caffeineHabitual?: boolean | null;
-  warmupCompleted?: boolean | null;
-  hydrationStatus?: number | null;
-  temperatureC?: number | null;
-  fearOfFalling?: number | null;
-  performanceAnxiety?: number | null;
-  trainingLoadChange?: number | null;
-  plannedSessionType?: SessionType | null;
-  plannedIntensity?: Intensity | null;
-  timeOfDay?: TimeOfDay | null;
-  timeAvailableMin?: number | null;
-  currentNiggles?: Niggle[] | null;
+/** The value a variable of each kind holds. */
+interface KindValues {
+  int: number;
+  float: number;
+  boolean: boolean;
+  sessionType: SessionType;
+  intensity: Intensity;
+  timeOfDay: TimeOfDay;
+  niggles: Niggle[];
 }
+
+/** A check-in, one optional field per registry variable; missing means "unknown" (features fall back to the reference value). */
+export type CheckIn = { [S in (typeof CHECK_IN_VARIABLES)[number] as S['name']]?: KindValues[S['kind']] | null };
 
 type CheckInColumns = { [K in Exclude<keyof CheckIn, 'currentNiggles'>]-?: NonNullable<CheckIn[K]> | null };
 
