@@ -45,6 +45,7 @@ export interface VariableSpec {
 const v = <const S extends VariableSpec>(spec: S): S & VariableSpec => spec;
 
 /** Every pre-session check-in variable, in API order. */
+// biome-ignore format: one variable a line reads as a table
 export const CHECK_IN_VARIABLES = [
   v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, noun: 'sleep duration', typicalDifference: 1.5, statistic: true, description: 'Hours slept last night' }),
   v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, noun: 'sleep quality', typicalDifference: 2, statistic: true, description: 'Sleep quality, 1-10' }),
@@ -111,7 +112,6 @@ export const BASELINE_NUMERIC_FIELDS = [
   v({ name: 'sleepQualityTypical', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical sleep quality, 1-10' }),
 ] as const satisfies readonly VariableSpec[];
 
-
 export interface Niggle {
   location: string;
   severity: number;
@@ -138,9 +138,7 @@ type CheckInColumns = { [K in Exclude<keyof CheckIn, 'currentNiggles'>]-?: NonNu
 /** A check-in as session columns: every scalar variable is its own column, null when the check-in lacks it. */
 export function checkInColumns(c: CheckIn): CheckInColumns {
   const values = c as Readonly<Record<string, unknown>>;
-  return Object.fromEntries(
-    CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => [v.name, values[v.name] ?? null]),
-  ) as CheckInColumns;
+  return Object.fromEntries(CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => [v.name, values[v.name] ?? null])) as CheckInColumns;
 }
 
 // ---------------------------------------------------------------------------
@@ -166,9 +164,7 @@ export type FeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature
 /** The features the athlete can still change before climbing: a session plans them and records what was done. */
 export type ActionableFeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true; actionable: true }>['name'];
 
-export const FEATURES: readonly (VariableSpec & { name: FeatureName })[] = CHECK_IN_VARIABLES.filter(
-  (spec): spec is Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }> => spec.feature,
-);
+export const FEATURES: readonly (VariableSpec & { name: FeatureName })[] = CHECK_IN_VARIABLES.filter((spec): spec is Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }> => spec.feature);
 const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((spec) => spec.name);
 
 /** The model's terms in order: intercept first, then the features (p = 10 with the 9 features). */
@@ -195,10 +191,7 @@ export interface SeedPrior {
 export const SEED_PRIORS: readonly SeedPrior[] = seedPriors as SeedPrior[];
 
 /** A stored population prior: a row of the PopulationPrior table (the seed file has the same shape). */
-export type PriorRow = Pick<
-  SeedPrior,
-  'variable' | 'populationMean' | 'populationStd' | 'individualVariance' | 'effectDirection' | 'optimalMin' | 'optimalMax' | 'isActive'
->;
+export type PriorRow = Pick<SeedPrior, 'variable' | 'populationMean' | 'populationStd' | 'individualVariance' | 'effectDirection' | 'optimalMin' | 'optimalMax' | 'isActive'>;
 
 /** A term with the prior, optimal range and direction of its prior row. */
 function termSpec(name: string, reference: number, prior: PriorRow, seedIndividualVariance?: number): FeatureSpec {
