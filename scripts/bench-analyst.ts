@@ -14,13 +14,12 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { TokenService } from '../src/auth.ts';
 import { loadConfig } from '../src/config.ts';
 import { SEED_PRIORS, TERM_NAMES } from '../src/engine/variables.ts';
 import { startServer } from '../src/server.ts';
 import { insertBulkAthletes } from './lib/bulk-sessions.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, percentile, throwawayDatabaseName, writeBlock } from './lib/benchmarking.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,17 +45,6 @@ if (args.only !== 'pglite' && serverUrl) plan.push({ engine: 'PostgreSQL', ...pa
 if (plan.length === 0) throw new Error('nothing to run (--only postgres needs BENCH_DATABASE_URL or TEST_DATABASE_URL)');
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-
-async function adminQuery(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: serverUrl! });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** The operations timed: each insights part alone, over all time and over a period cutting days mid-way. */
 function operations(now: Date, hasModelQuality: boolean): { name: string; query: string }[] {
@@ -93,14 +81,7 @@ interface Row {
 }
 
 async function benchEngine(engine: Engine, users: number, perUser: number): Promise<{ rows: Row[]; loadMs: number; sessions: number }> {
-  const dbName = `climbiq_bench_analyst_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  let databaseUrl: string | null = null;
-  if (engine === 'PostgreSQL') {
-    await adminQuery(`CREATE DATABASE ${dbName}`);
-    const url = new URL(serverUrl!);
-    url.pathname = `/${dbName}`;
-    databaseUrl = url.toString();
-  }
+  const databaseUrl = engine === 'PostgreSQL' ? await createDatabase(serverUrl!, throwawayDatabaseName('climbiq_bench_analyst')) : null;
   // Each operation is timed back to back, far beyond the per-viewer limits: measured is the query, not the limiter.
   const config = loadConfig({
     PORT: '0',
@@ -184,14 +165,14 @@ async function benchEngine(engine: Engine, users: number, perUser: number): Prom
         times.push(performance.now() - t);
       }
       times.sort((a, b) => a - b);
-      const row = { engine, size: `${users.toLocaleString('en')} x ${perUser}`, name: op.name, p50: pct(times, 50), p99: pct(times, 99), max: times.at(-1)! };
+      const row = { engine, size: `${users.toLocaleString('en')} x ${perUser}`, name: op.name, p50: percentile(times, 50), p99: percentile(times, 99), max: times.at(-1)! };
       console.log(`  ${op.name}: p50 ${row.p50.toFixed(1)} ms, p99 ${row.p99.toFixed(1)} ms, max ${row.max.toFixed(1)} ms`);
       rows.push(row);
     }
     return { rows, loadMs, sessions };
   } finally {
     await server.stop();
-    if (engine === 'PostgreSQL') await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    if (databaseUrl) await dropDatabase(serverUrl!, databaseUrl);
   }
 }
 
@@ -224,7 +205,7 @@ const block = [
 
 console.log(`\n${block}\n`);
 if (!args['no-write']) {
-  writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'analyst', block);
+  writeBlock(BENCHMARKS_FILE, 'analyst', block);
   console.log('BENCHMARKS.md updated (analyst block).');
 }
 process.exit(0);

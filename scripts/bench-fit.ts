@@ -12,9 +12,9 @@
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes.ts';
-import { simulateAthlete } from '../src/engine/synthetic.ts';
+import { simulateAthlete } from './lib/synthetic.ts';
 import { P, designRow } from '../src/engine/variables.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { percentile, writeBlock } from './lib/benchmarking.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -120,7 +120,7 @@ for (let i = -warmup; i < updates; i++) {
   if (!(model.sigma2 > 0)) throw new Error('unexpected');
 }
 const sorted = Array.from(times).sort((a, b) => a - b);
-const q = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const q = (p: number) => percentile(sorted, 100 * p);
 const quick = { p50: q(0.5), p99: q(0.99), max: sorted.at(-1)! };
 console.log('quick update µs', quick);
 

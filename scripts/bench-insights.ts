@@ -11,12 +11,11 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startServer } from '../src/server.ts';
 import { openServices } from '../src/services.ts';
 import { insertBulkAthletes } from './lib/bulk-sessions.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { adminQuery, BENCHMARKS_FILE, createDatabase, databaseUrl as databaseUrlOn, dropDatabase, median, throwawayDatabaseName, writeBlock } from './lib/benchmarking.ts';
 import { insightsUrl, launchChromium, panelStates, viewSettled } from './lib/insights-browser.ts';
 
 const { values: args } = parseArgs({
@@ -42,27 +41,15 @@ for (const [name, n] of Object.entries({ users, sessions: perUser, loads })) {
 }
 const JWT_SECRET = 'bench-secret-bench-secret-bench-secret-0123';
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
-async function admin<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: adminUrl! });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
-const dbName = args.database ?? `insights_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+const dbName = args.database ?? throwawayDatabaseName('insights_bench');
 if (!/^[a-z_][a-z0-9_]*$/.test(dbName)) throw new Error('--database must be a plain lower-case PostgreSQL name');
-const databaseUrl = Object.assign(new URL(adminUrl), { pathname: `/${dbName}` }).toString();
+const databaseUrl = databaseUrlOn(adminUrl, dbName);
 const config = loadConfig({ ...process.env, DATABASE_URL: databaseUrl, PORT: '0', HOST: '127.0.0.1', JWT_SECRET, INSIGHTS_ENABLED: 'true' });
 
-await admin(async (client) => {
-  const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
-  if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${dbName}`);
-});
+// --database reuses a database this script filled before.
+const exists = await adminQuery(adminUrl, 'SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+if (exists.rowCount === 0) await createDatabase(adminUrl, dbName);
 
 let generateMs: number | null = null;
 let nightlyMs: number | null = null;
@@ -149,7 +136,7 @@ try {
     ].join('\n');
     console.log(`\n${block}\n`);
     if (!args['no-write']) {
-      writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'insights', block);
+      writeBlock(BENCHMARKS_FILE, 'insights', block);
       console.log('BENCHMARKS.md updated (insights block).');
     }
   } finally {
@@ -157,6 +144,6 @@ try {
     await server.stop();
   }
 } finally {
-  if (!args.database) await admin((client) => client.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`));
+  if (!args.database) await dropDatabase(adminUrl, databaseUrl);
 }
 process.exit(0);

@@ -9,16 +9,14 @@
 // Options: --sizes 1000x50,10000x100 (both engines)   --only pglite|postgres   --quick-updates 200
 //          --pglite-large   --no-write (BENCHMARKS.md untouched)   --verbose (the pipeline's own log lines)
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { openServices } from '../src/services.ts';
 import { bulkUserIdSql, insertBulkAthletes } from './lib/bulk-sessions.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { createDatabase, dropDatabase, percentile as pct, writeBlock } from './lib/benchmarking.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -48,31 +46,6 @@ const quickUpdates = Number(args['quick-updates']);
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-
-async function createDatabase(adminUrl: string): Promise<string> {
-  const name = `climbiq_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
-async function dropDatabase(adminUrl: string, url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: adminUrl });
-  await client.connect();
-  try {
-    await client.query(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Peak RSS while `work` runs, sampled every 100 ms. */
 async function withRss<T>(work: () => Promise<T>): Promise<{ result: T; peakRss: number; startRss: number }> {

@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, percentile, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -57,7 +57,7 @@ interface ChildRequest {
 async function serve(): Promise<void> {
   const { loadConfig } = await import('../src/config.ts');
   const { startServer } = await import('../src/server.ts');
-  const { simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const { simulateAthlete } = await import('./lib/synthetic.ts');
   const databaseUrl = args['database-url'];
   const config = loadConfig({
     PORT: '0',
@@ -158,8 +158,7 @@ interface Stat {
 }
 function stat(xs: number[]): Stat {
   const s = [...xs].sort((a, b) => a - b);
-  const q = (p: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(p * s.length) - 1))];
-  return { n: s.length, p50: q(0.5), p99: q(0.99), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), mean: s.reduce((a, b) => a + b, 0) / s.length, max: s[s.length - 1] };
 }
 const mb = (b: number) => `${(b / 1024 / 1024).toFixed(0)} MB`;
 const signedMb = (b: number) => `${b >= 0 ? '+' : ''}${mb(b)}`;
@@ -176,7 +175,7 @@ async function engineBench(iterations: number) {
   const { compileRules, validateRuleDefinition } = await import('../src/engine/rules.ts');
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
   const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes.ts');
-  const { Random, simulateAthlete } = await import('../src/engine/synthetic.ts');
+  const { Random, simulateAthlete } = await import('./lib/synthetic.ts');
   const { CHECK_IN_VARIABLES, MODEL_TERMS } = await import('../src/engine/variables.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;
 
@@ -451,12 +450,11 @@ async function main(): Promise<void> {
   lines.push(...(await serverBench({ label: 'in-memory PGlite', databaseUrl: null, subscribers, loops, seconds })));
   const postgres = args.postgres ?? (process.env.BENCH_DATABASE_URL || null);
   if (postgres) {
-    const { createBenchDatabase, dropBenchDatabase } = await benchDatabases(postgres);
-    const databaseUrl = await createBenchDatabase();
+    const databaseUrl = await createDatabase(postgres);
     try {
       lines.push('', ...(await serverBench({ label: 'PostgreSQL server on the same machine', databaseUrl, subscribers, loops, seconds })));
     } finally {
-      await dropBenchDatabase(databaseUrl);
+      await dropDatabase(postgres, databaseUrl);
     }
   }
   lines.push('', `Targets (domain.md section 9): rules < 10 ms, prediction < 20 ms, statistics < 30 ms, first event < 100 ms. Total run ${f1((Date.now() - started) / 1000)} s.`);
@@ -464,35 +462,9 @@ async function main(): Promise<void> {
   const report = lines.join('\n');
   console.log(`\n${report}`);
   if (!args['no-write']) {
-    writeBlock(new URL('../BENCHMARKS.md', import.meta.url).pathname, 'bench', report);
+    writeBlock(BENCHMARKS_FILE, 'bench', report);
     console.log('\nwritten to BENCHMARKS.md (bench block)');
   }
-}
-
-/** A fresh database on a PostgreSQL server (dropped afterwards), like the test harness does. */
-async function benchDatabases(adminUrl: string) {
-  const pg = (await import('pg')).default;
-  const admin = async (sql: string) => {
-    const client = new pg.Client({ connectionString: adminUrl });
-    await client.connect();
-    try {
-      await client.query(sql);
-    } finally {
-      await client.end();
-    }
-  };
-  return {
-    async createBenchDatabase() {
-      const name = `climbiq_bench_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-      await admin(`CREATE DATABASE ${name}`);
-      const url = new URL(adminUrl);
-      url.pathname = `/${name}`;
-      return url.toString();
-    },
-    async dropBenchDatabase(url: string) {
-      await admin(`DROP DATABASE IF EXISTS ${new URL(url).pathname.slice(1)} WITH (FORCE)`);
-    },
-  };
 }
 
 interface ServerBenchOptions {
@@ -601,7 +573,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   // Steady arrivals, while every subscriber also holds its modelUpdated subscription open: every subscriber
   // checks in once, at a random moment of a window (seeded, so every run and database sees the same
   // schedule); the rate is subscribers / window.
-  const { Random } = await import('../src/engine/synthetic.ts');
+  const { Random } = await import('./lib/synthetic.ts');
   const arrivalRows: string[] = [];
   const arrivals: { rate: number; firstP99: number; doneP50: number; maxOpen: number }[] = [];
   for (const rate of ARRIVAL_RATES) {
@@ -643,7 +615,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
       ? 'Live check of the held subscriptions (after the steady-arrival rows): after retraining one athlete, exactly that subscriber received its `modelUpdated` event.'
       : `Live check of the held subscriptions FAILED: ${received.length} event(s) received, ${heldErrors.length} error(s).`;
     console.log(`[bench] modelUpdated live check: ${received.length} event(s), ${heldErrors.length} error(s)`);
-    held.forEach((dispose) => dispose());
+    for (const dispose of held) dispose();
   } else {
     liveNote = 'No long-lived subscription in the schema (`modelUpdated` missing): the open-connection row is the measure.';
   }

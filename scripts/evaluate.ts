@@ -23,9 +23,9 @@ import {
   simulateAthletes,
   type SimulatedAthlete,
   type TruthPopulation,
-} from '../src/engine/synthetic.ts';
+} from './lib/synthetic.ts';
 import { P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
-import { writeBlock } from './lib/benchmarks-file.ts';
+import { writeBlock } from './lib/benchmarking.ts';
 
 const { values: args } = parseArgs({
   options: {

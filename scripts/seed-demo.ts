@@ -1,4 +1,4 @@
-// npm run seed:demo: synthetic athletes with known true coefficients (src/engine/synthetic.ts), written through
+// npm run seed:demo: synthetic athletes with known true coefficients (scripts/lib/synthetic.ts), written through
 // the GraphQL API, as an athlete's client does it (each athlete with their own token): a baseline, then per session
 // a check-in whose stored recommendation (the `recommendation` query) starts the session (startSession with
 // recommendationId), completed with a rating, so every demo session has a prediction linked to its outcome and
@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config.ts';
-import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from '../src/engine/synthetic.ts';
+import { Random, simulateAthlete, DEFAULT_TRUTH_POPULATION, type SimulatedAthlete } from './lib/synthetic.ts';
 import { TERM_NAMES, checkInColumns, type CheckIn } from '../src/engine/variables.ts';
 import { startServer, type RunningServer } from '../src/server.ts';
 import { startupFailure } from '../src/services.ts';

@@ -85,7 +85,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const persistedOperations = config.persistedOperationsFile ? await loadPersistedOperations(config.persistedOperationsFile, schema) : null;
   const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true } });
   const { services } = opened;
-  const { db, engine, tokens, training, prisma } = services;
+  const { db, tokens, training, prisma } = services;
   let ready = false;
   const ensureUser = createUserRegistry(() => services.prisma);
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).

@@ -9,7 +9,7 @@ import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { RateLimits } from './rate-limits.ts';
-import { EngineStore } from './resolvers/engine-store.ts';
+import { EngineStore } from './engine-runtime/engine-store.ts';
 import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 
 /** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */

@@ -15,7 +15,7 @@ export async function applyMigrations(
 ): Promise<MigrationResult> {
   const log = opts.log ?? (() => {});
   if ((opts.runner ?? process.env.MIGRATION_RUNNER) === 'sql') return { applied: await applyWithSql(factory, log), runner: 'sql' };
-  let engine;
+  let engine: Awaited<ReturnType<typeof openSchemaEngine>>;
   try {
     engine = await openSchemaEngine(factory);
   } catch (err) {

@@ -5,30 +5,18 @@
 // reported once it commits (never if it rolls back). The write never waits for the listener nor fails because of it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { SessionFeatures } from '../engine/training-row.ts';
+import { FEATURE_COLUMNS, type FeatureColumn, type SessionFeatures } from '../engine/training-row.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { sessionListCursors } from './session-cursors.ts';
 
-/** The columns that make a training row (domain.md section 6). */
+/** The columns that make a training row (domain.md section 6); the features' come from the variable registry. */
 export const TRAINING_SELECT = {
   id: true,
   userId: true,
   status: true,
   sessionQuality: true,
   deviatedFromPlan: true,
-  sleepHours: true,
-  sleepQuality: true,
-  energyLevel: true,
-  stressLevel: true,
-  motivationLevel: true,
-  sorenessLevel: true,
-  daysSinceHardSession: true,
-  caffeineMg: true,
-  warmupMin: true,
-  plannedCaffeineMg: true,
-  plannedWarmupMin: true,
-  actualCaffeineMg: true,
-  actualWarmupMin: true,
+  ...(Object.fromEntries(FEATURE_COLUMNS.map((column) => [column, true])) as Record<FeatureColumn, true>),
   updatedAt: true,
 } as const;
 

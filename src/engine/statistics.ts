@@ -2,7 +2,7 @@
 // history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
 // insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
-import { CHECK_IN_VARIABLES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
+import { CHECK_IN_VARIABLES, FEATURES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
 
 /** At most this many of the newest completed sessions are read. */
 export const HISTORY_WINDOW = 30;
@@ -11,34 +11,11 @@ export const SIMILAR_SESSION_COUNT = 3;
 export const MIN_GROUP_SIZE = 2;
 export const MAX_INSIGHTS = 5;
 
-/**
- * Fallback scales for standardising feature differences in the similarity distance when no population
- * statistic (with a positive std) exists: roughly one typical between-day difference per variable.
- */
-export const FEATURE_SCALES: Readonly<Record<string, number>> = {
-  sleepHours: 1.5,
-  sleepQuality: 2,
-  energyLevel: 2,
-  stressLevel: 2,
-  motivationLevel: 2,
-  sorenessLevel: 2,
-  daysSinceHardSession: 2,
-  caffeineMg: 100,
-  warmupMin: 10,
-};
+/** Fallback scales of the similarity distance: each feature's typical between-day difference (the registry's). */
+const FEATURE_SCALES: ReadonlyMap<string, number> = new Map(FEATURES.map((spec) => [spec.name, spec.typicalDifference ?? 1]));
 
-/** How features read in sentences. */
-const FEATURE_NOUNS: Readonly<Record<string, string>> = {
-  sleepHours: 'sleep duration',
-  sleepQuality: 'sleep quality',
-  energyLevel: 'energy',
-  stressLevel: 'stress',
-  motivationLevel: 'motivation',
-  sorenessLevel: 'soreness',
-  daysSinceHardSession: 'rest since a hard session',
-  caffeineMg: 'caffeine',
-  warmupMin: 'warm-up length',
-};
+/** How features read in sentences (the registry's nouns). */
+const FEATURE_NOUNS: ReadonlyMap<string, string> = new Map(FEATURES.map((spec) => [spec.name, spec.noun ?? spec.name]));
 
 // ---------------------------------------------------------------- shapes (JSON-serialisable)
 
@@ -273,7 +250,7 @@ function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: 
     const std = stats.get(name)?.std;
     names.push(name);
     values.push(v);
-    scales.push(std !== undefined && std > 0 ? std : FEATURE_SCALES[name] ?? 1);
+    scales.push(std !== undefined && std > 0 ? std : FEATURE_SCALES.get(name) ?? 1);
   }
   if (names.length === 0) return [];
 
@@ -323,7 +300,7 @@ function compareCoefficients(model: UserModel, mu: readonly number[], terms: rea
     const userEffect = sign * user; // > 0: the variable acts in the expected direction for this athlete
     const popEffect = sign * pop;
     const ratio = popEffect > 0 && userEffect >= 0 ? userEffect / popEffect : null;
-    const noun = FEATURE_NOUNS[term.name] ?? term.name;
+    const noun = FEATURE_NOUNS.get(term.name) ?? term.name;
 
     let sensitivity: Sensitivity;
     let message: string;
@@ -433,7 +410,7 @@ function buildInsights(
 
   const extreme = population.find((p) => p.descriptor === 'well below average' || p.descriptor === 'well above average');
   if (extreme) {
-    push(`Your ${FEATURE_NOUNS[extreme.variable] ?? extreme.variable} today (${extreme.value}) is ${extreme.descriptor} for climbers (percentile ${Math.round(extreme.percentile)}).`);
+    push(`Your ${FEATURE_NOUNS.get(extreme.variable) ?? extreme.variable} today (${extreme.value}) is ${extreme.descriptor} for climbers (percentile ${Math.round(extreme.percentile)}).`);
   }
 
   if (history.n > 0 && history.mean !== null) {

@@ -1,26 +1,26 @@
 // A session as training data (domain.md section 6): completed and rated; when the athlete deviated from
 // the plan, what was actually done replaces what was planned. A legitimate 0 is a value; a missing
 // feature stays missing (it contributes 0 after centring).
-import type { CheckIn } from './variables.ts';
+import { FEATURES, type ActionableFeatureName, type CheckIn, type FeatureName } from './variables.ts';
 
-export interface SessionFeatures {
+/** The session columns of an actionable feature's plan and of what was actually done. */
+type PlanColumn = `planned${Capitalize<ActionableFeatureName>}` | `actual${Capitalize<ActionableFeatureName>}`;
+export type FeatureColumn = FeatureName | PlanColumn;
+
+const capitalize = (name: string): string => name[0].toUpperCase() + name.slice(1);
+const plannedColumn = (name: ActionableFeatureName) => `planned${capitalize(name)}` as PlanColumn;
+const actualColumn = (name: ActionableFeatureName) => `actual${capitalize(name)}` as PlanColumn;
+
+/** Every session column a training row reads besides status and quality, derived from the variable registry. */
+export const FEATURE_COLUMNS: readonly FeatureColumn[] = FEATURES.flatMap((spec): FeatureColumn[] =>
+  spec.actionable ? [spec.name, plannedColumn(spec.name as ActionableFeatureName), actualColumn(spec.name as ActionableFeatureName)] : [spec.name],
+);
+
+export type SessionFeatures = {
   status: string;
   sessionQuality: number | null;
   deviatedFromPlan: boolean;
-  sleepHours: number | null;
-  sleepQuality: number | null;
-  energyLevel: number | null;
-  stressLevel: number | null;
-  motivationLevel: number | null;
-  sorenessLevel: number | null;
-  daysSinceHardSession: number | null;
-  caffeineMg: number | null;
-  warmupMin: number | null;
-  plannedCaffeineMg: number | null;
-  plannedWarmupMin: number | null;
-  actualCaffeineMg: number | null;
-  actualWarmupMin: number | null;
-}
+} & { [K in FeatureColumn]: number | null };
 
 const pick = (...values: (number | null | undefined)[]): number | null => {
   for (const v of values) if (v !== null && v !== undefined) return v;
@@ -29,18 +29,18 @@ const pick = (...values: (number | null | undefined)[]): number | null => {
 
 /** The check-in values the session was actually climbed with. */
 export function effectiveCheckIn(s: SessionFeatures): CheckIn {
-  const deviated = s.deviatedFromPlan;
-  return {
-    sleepHours: s.sleepHours,
-    sleepQuality: s.sleepQuality,
-    energyLevel: s.energyLevel,
-    stressLevel: s.stressLevel,
-    motivationLevel: s.motivationLevel,
-    sorenessLevel: s.sorenessLevel,
-    daysSinceHardSession: s.daysSinceHardSession,
-    caffeineMg: deviated ? pick(s.actualCaffeineMg, s.caffeineMg, s.plannedCaffeineMg) : pick(s.caffeineMg, s.plannedCaffeineMg),
-    warmupMin: deviated ? pick(s.actualWarmupMin, s.warmupMin, s.plannedWarmupMin) : pick(s.warmupMin, s.plannedWarmupMin),
-  };
+  const out: CheckIn = {};
+  for (const spec of FEATURES) {
+    const name = spec.name;
+    if (!spec.actionable) {
+      out[name] = s[name];
+      continue;
+    }
+    const actionable = name as ActionableFeatureName;
+    const planned = s[plannedColumn(actionable)];
+    out[name] = s.deviatedFromPlan ? pick(s[actualColumn(actionable)], s[name], planned) : pick(s[name], planned);
+  }
+  return out;
 }
 
 export const isRated = (s: Pick<SessionFeatures, 'status' | 'sessionQuality'>): boolean => s.status === 'COMPLETED' && s.sessionQuality !== null;

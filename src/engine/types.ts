@@ -1,8 +1,8 @@
 // Shapes shared by the engine's modules (rules, prediction, recommendation, statistics, Bayesian model).
-import type { CheckIn, SessionType } from './variables.ts';
+import type { ModelPhase, RuleCategory, SessionType } from './enums.ts';
+import type { CheckIn } from './variables.ts';
 
-export type RuleCategory = 'SAFETY' | 'INTERACTION' | 'CONSERVATIVE' | 'PERFORMANCE' | 'EDGE_CASE';
-export type ModelPhase = 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
+export type { ModelPhase, RuleCategory };
 
 // ---------------------------------------------------------------- rules (domain.md section 4)
 

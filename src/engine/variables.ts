@@ -1,18 +1,11 @@
 import seedPriors from '../../prisma/seed/population-priors.json' with { type: 'json' };
+import { INTENSITIES, SESSION_TYPES, TIMES_OF_DAY, type Intensity, type SessionType, type TimeOfDay } from './enums.ts';
 
 // The canonical variable registry (domain.md section 2): one name, one scale, one meaning.
 // GraphQL inputs, validation, rule fields, model features and statistics all derive from this module.
 
-export const SESSION_TYPES = [
-  'REST_DAY',
-  'ACTIVE_RECOVERY',
-  'LIGHT_SESSION',
-  'TECHNIQUE',
-  'VOLUME',
-  'PROJECT',
-  'LIMIT_BOULDERING',
-] as const;
-export type SessionType = (typeof SESSION_TYPES)[number];
+// Re-exported: the rest of the code reads the closed sets beside the variables that use them.
+export { INTENSITIES, SESSION_TYPES, TIMES_OF_DAY, type Intensity, type SessionType, type TimeOfDay };
 
 /** Intensity rank (low to high); LIMIT_BOULDERING ranks with PROJECT. */
 export const SESSION_TYPE_RANK: Record<SessionType, number> = {
@@ -24,12 +17,6 @@ export const SESSION_TYPE_RANK: Record<SessionType, number> = {
   PROJECT: 5,
   LIMIT_BOULDERING: 5,
 };
-
-export const INTENSITIES = ['MAX', 'HIGH', 'MODERATE', 'LOW'] as const;
-export type Intensity = (typeof INTENSITIES)[number];
-
-export const TIMES_OF_DAY = ['MORNING', 'MIDDAY', 'AFTERNOON', 'EVENING'] as const;
-export type TimeOfDay = (typeof TIMES_OF_DAY)[number];
 
 export type VariableKind = 'int' | 'float' | 'boolean' | 'sessionType' | 'intensity' | 'timeOfDay' | 'niggles';
 
@@ -45,21 +32,30 @@ export interface VariableSpec {
   readonly actionable?: boolean;
   /** Summarised by the nightly PopulationStatistic job and compared in the statistical context. */
   readonly statistic: boolean;
+  /** Features: how the variable reads in sentences ("your sleep duration ..."). */
+  readonly noun?: string;
+  /**
+   * Features: a typical between-day difference, the similarity distance's scale when no population statistic
+   * (with a positive std) exists.
+   */
+  readonly typicalDifference?: number;
 }
 
-const v = (spec: VariableSpec): VariableSpec => spec;
+// Keeps each spec's literal name and flags (FeatureName below is read from them) while every spec stays a VariableSpec.
+const v = <const S extends VariableSpec>(spec: S): S & VariableSpec => spec;
 
 /** Every pre-session check-in variable, in API order. */
+// biome-ignore format: one variable a line reads as a table
 export const CHECK_IN_VARIABLES = [
-  v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, statistic: true, description: 'Hours slept last night' }),
-  v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Sleep quality, 1-10' }),
-  v({ name: 'energyLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Energy, 1-10' }),
-  v({ name: 'stressLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Stress, 1-10' }),
-  v({ name: 'motivationLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Motivation, 1-10' }),
-  v({ name: 'sorenessLevel', kind: 'int', min: 1, max: 10, feature: true, statistic: true, description: 'Muscle soreness, 1-10' }),
-  v({ name: 'daysSinceHardSession', kind: 'int', min: 0, max: 365, feature: true, statistic: true, description: 'Days since the last hard session' }),
-  v({ name: 'caffeineMg', kind: 'int', min: 0, max: 1000, feature: true, actionable: true, statistic: true, description: 'Caffeine planned before climbing, mg' }),
-  v({ name: 'warmupMin', kind: 'int', min: 0, max: 180, feature: true, actionable: true, statistic: true, description: 'Warm-up planned, minutes' }),
+  v({ name: 'sleepHours', kind: 'float', min: 0, max: 24, feature: true, noun: 'sleep duration', typicalDifference: 1.5, statistic: true, description: 'Hours slept last night' }),
+  v({ name: 'sleepQuality', kind: 'int', min: 1, max: 10, feature: true, noun: 'sleep quality', typicalDifference: 2, statistic: true, description: 'Sleep quality, 1-10' }),
+  v({ name: 'energyLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'energy', typicalDifference: 2, statistic: true, description: 'Energy, 1-10' }),
+  v({ name: 'stressLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'stress', typicalDifference: 2, statistic: true, description: 'Stress, 1-10' }),
+  v({ name: 'motivationLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'motivation', typicalDifference: 2, statistic: true, description: 'Motivation, 1-10' }),
+  v({ name: 'sorenessLevel', kind: 'int', min: 1, max: 10, feature: true, noun: 'soreness', typicalDifference: 2, statistic: true, description: 'Muscle soreness, 1-10' }),
+  v({ name: 'daysSinceHardSession', kind: 'int', min: 0, max: 365, feature: true, noun: 'rest since a hard session', typicalDifference: 2, statistic: true, description: 'Days since the last hard session' }),
+  v({ name: 'caffeineMg', kind: 'int', min: 0, max: 1000, feature: true, noun: 'caffeine', typicalDifference: 100, actionable: true, statistic: true, description: 'Caffeine planned before climbing, mg' }),
+  v({ name: 'warmupMin', kind: 'int', min: 0, max: 180, feature: true, noun: 'warm-up length', typicalDifference: 10, actionable: true, statistic: true, description: 'Warm-up planned, minutes' }),
   v({ name: 'daysSinceLastSession', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last session' }),
   v({ name: 'daysSinceRestDay', kind: 'int', min: 0, max: 365, feature: false, statistic: true, description: 'Days since the last rest day' }),
   v({ name: 'injurySeverity', kind: 'int', min: 0, max: 10, feature: false, statistic: true, description: 'Current injury severity, 0 = none' }),
@@ -116,9 +112,6 @@ export const BASELINE_NUMERIC_FIELDS = [
   v({ name: 'sleepQualityTypical', kind: 'int', min: 1, max: 10, feature: false, statistic: false, description: 'Typical sleep quality, 1-10' }),
 ] as const satisfies readonly VariableSpec[];
 
-export type CheckInVariableName = (typeof CHECK_IN_VARIABLES)[number]['name'];
-
-
 export interface Niggle {
   location: string;
   severity: number;
@@ -126,46 +119,26 @@ export interface Niggle {
   recurring?: boolean | null;
 }
 
-/** A check-in: every variable optional; missing means "unknown" (features fall back to the reference value). */
-export interface CheckIn {
-  sleepHours?: number | null;
-  sleepQuality?: number | null;
-  energyLevel?: number | null;
-  stressLevel?: number | null;
-  motivationLevel?: number | null;
-  sorenessLevel?: number | null;
-  daysSinceHardSession?: number | null;
-  caffeineMg?: number | null;
-  warmupMin?: number | null;
-  daysSinceLastSession?: number | null;
-  daysSinceRestDay?: number | null;
-  injurySeverity?: number | null;
-  pulleyInjuryGrade?: number | null;
-  fingerInjuryPresent?: boolean | null;
-  alcoholLast24h?: boolean | null;
-  caffeineToday?: boolean | null;
-  caffeineHabitual?: boolean | null;
-  warmupCompleted?: boolean | null;
-  hydrationStatus?: number | null;
-  temperatureC?: number | null;
-  fearOfFalling?: number | null;
-  performanceAnxiety?: number | null;
-  trainingLoadChange?: number | null;
-  plannedSessionType?: SessionType | null;
-  plannedIntensity?: Intensity | null;
-  timeOfDay?: TimeOfDay | null;
-  timeAvailableMin?: number | null;
-  currentNiggles?: Niggle[] | null;
+/** The value a variable of each kind holds. */
+interface KindValues {
+  int: number;
+  float: number;
+  boolean: boolean;
+  sessionType: SessionType;
+  intensity: Intensity;
+  timeOfDay: TimeOfDay;
+  niggles: Niggle[];
 }
+
+/** A check-in, one optional field per registry variable; missing means "unknown" (features fall back to the reference value). */
+export type CheckIn = { [S in (typeof CHECK_IN_VARIABLES)[number] as S['name']]?: KindValues[S['kind']] | null };
 
 type CheckInColumns = { [K in Exclude<keyof CheckIn, 'currentNiggles'>]-?: NonNullable<CheckIn[K]> | null };
 
 /** A check-in as session columns: every scalar variable is its own column, null when the check-in lacks it. */
 export function checkInColumns(c: CheckIn): CheckInColumns {
   const values = c as Readonly<Record<string, unknown>>;
-  return Object.fromEntries(
-    CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => [v.name, values[v.name] ?? null]),
-  ) as CheckInColumns;
+  return Object.fromEntries(CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => [v.name, values[v.name] ?? null])) as CheckInColumns;
 }
 
 // ---------------------------------------------------------------------------
@@ -186,19 +159,16 @@ export interface FeatureSpec {
   readonly optimalMax?: number;
 }
 
-/** The model's terms in order (intercept first, then the 9 features; p = 10) with the seed priors. */
-const MODEL_TERM_NAMES = [
-  INTERCEPT,
-  'sleepHours',
-  'sleepQuality',
-  'energyLevel',
-  'stressLevel',
-  'motivationLevel',
-  'sorenessLevel',
-  'daysSinceHardSession',
-  'caffeineMg',
-  'warmupMin',
-] as const;
+/** The check-in variables the model uses as features, in registry order. */
+export type FeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }>['name'];
+/** The features the athlete can still change before climbing: a session plans them and records what was done. */
+export type ActionableFeatureName = Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true; actionable: true }>['name'];
+
+export const FEATURES: readonly (VariableSpec & { name: FeatureName })[] = CHECK_IN_VARIABLES.filter((spec): spec is Extract<(typeof CHECK_IN_VARIABLES)[number], { feature: true }> => spec.feature);
+const FEATURE_NAMES: readonly FeatureName[] = FEATURES.map((spec) => spec.name);
+
+/** The model's terms in order: intercept first, then the features (p = 10 with the 9 features). */
+const MODEL_TERM_NAMES: readonly string[] = [INTERCEPT, ...FEATURE_NAMES];
 
 export interface SeedPrior {
   variable: string;
@@ -221,10 +191,7 @@ export interface SeedPrior {
 export const SEED_PRIORS: readonly SeedPrior[] = seedPriors as SeedPrior[];
 
 /** A stored population prior: a row of the PopulationPrior table (the seed file has the same shape). */
-export type PriorRow = Pick<
-  SeedPrior,
-  'variable' | 'populationMean' | 'populationStd' | 'individualVariance' | 'effectDirection' | 'optimalMin' | 'optimalMax' | 'isActive'
->;
+export type PriorRow = Pick<SeedPrior, 'variable' | 'populationMean' | 'populationStd' | 'individualVariance' | 'effectDirection' | 'optimalMin' | 'optimalMax' | 'isActive'>;
 
 /** A term with the prior, optimal range and direction of its prior row. */
 function termSpec(name: string, reference: number, prior: PriorRow, seedIndividualVariance?: number): FeatureSpec {
@@ -355,12 +322,5 @@ export function validateVariable(spec: VariableSpec, value: unknown, path: strin
       });
       return;
     }
-  }
-}
-
-/** Validates every known variable present in a check-in. */
-export function validateCheckIn(input: Readonly<Record<string, unknown>>, prefix = ''): void {
-  for (const spec of CHECK_IN_VARIABLES) {
-    if (spec.name in input) validateVariable(spec, input[spec.name], prefix + spec.name);
   }
 }

@@ -3,7 +3,7 @@
 import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
 import { trainingRow, type SessionFeatures } from '../engine/training-row.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import { parseFittedModel } from '../resolvers/engine-store.ts';
+import { parseFittedModel } from '../engine-runtime/engine-store.ts';
 import type { UserData } from './training-data.ts';
 
 /**

@@ -1,7 +1,7 @@
 // Writes fitted models: ModelOutput rows (one per user) and PopulationModel rows, in their stored JSON shapes.
 import { randomUUID } from 'node:crypto';
 import { MODEL_VERSION, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
-import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
+import { TERM_NAMES, termRecord } from '../engine/variables.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export interface ModelOutputWrite {

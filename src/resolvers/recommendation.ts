@@ -13,7 +13,7 @@ import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { readsEveryone, requireViewer } from './access.ts';
 import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
-import { TurnQueue } from './turns.ts';
+import { TurnQueue } from '../engine-runtime/turns.ts';
 
 /** One event loop per process: its streams share the turns. */
 const laterPhases = new TurnQueue();

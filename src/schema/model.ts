@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
 import type { FitDiagnostics } from '../engine/bayes.ts';
-import { TERM_NAMES, termArray, termRecord } from '../engine/variables.ts';
+import { TERM_NAMES, termArray } from '../engine/variables.ts';
 import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import { ModelPhaseEnum } from './enums.ts';

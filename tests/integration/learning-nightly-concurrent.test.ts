@@ -4,7 +4,7 @@
 // second connection (PostgreSQL: an embedded PGlite has one connection, the server's).
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateAthletes } from '../../src/engine/synthetic.ts';
+import { simulateAthletes } from '../../scripts/lib/synthetic.ts';
 import { gqlOk } from '../support/client.ts';
 import { insertAthletes, logAthlete, logSession, modelOutput, RUN_NIGHTLY, waitFor, type TrainingRunView } from '../support/learning.ts';
 import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';

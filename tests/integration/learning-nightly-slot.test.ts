@@ -1,7 +1,7 @@
 // Issue 12 section 4: a nightly run asked for a slot (a tick of the schedule) that already succeeded returns that
 // run instead of training again; a manual run without a slot always trains.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateAthletes } from '../../src/engine/synthetic.ts';
+import { simulateAthletes } from '../../scripts/lib/synthetic.ts';
 import { gql, gqlOk } from '../support/client.ts';
 import { insertAthletes, TRAINING_RUN_FIELDS, waitFor, type TrainingRunView } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';

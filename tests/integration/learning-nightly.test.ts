@@ -3,7 +3,7 @@
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
-import { simulateAthletes, type SimulatedAthlete } from '../../src/engine/synthetic.ts';
+import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';

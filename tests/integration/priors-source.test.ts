@@ -2,7 +2,7 @@
 // reaches the nightly fit (its hyperpriors) and, once a population fit exists, the suggestions (optimal ranges)
 // and the statistics (expected directions).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { simulateAthletes } from '../../src/engine/synthetic.ts';
+import { simulateAthletes } from '../../scripts/lib/synthetic.ts';
 import { SEED_PRIORS } from '../../src/engine/variables.ts';
 import { gqlOk } from '../support/client.ts';
 import { insertAthletes, RUN_NIGHTLY, type TrainingRunView } from '../support/learning.ts';

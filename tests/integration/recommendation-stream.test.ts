@@ -2,7 +2,7 @@
 // real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, the recommendation
 // startSession stores and links, and the personalised path (sessions completed through the API, quick updates, nightly fit).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, gqlOk, sse, wsClient, collect } from '../support/client.ts';
+import { gqlOk, sse, wsClient, collect } from '../support/client.ts';
 import {
   coldStartPrediction,
   eventOf,

@@ -2,7 +2,7 @@
 // the API (startSession with the check-in, completeSession with the outcome), and the model queries.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
-import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../src/engine/synthetic.ts';
+import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../scripts/lib/synthetic.ts';
 import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
 import type { PrismaClient } from '../../src/generated/prisma/client.ts';

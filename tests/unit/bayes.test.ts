@@ -23,8 +23,8 @@ import {
   mulberry32,
   simulateAthletes,
   type SimulatedAthlete,
-} from '../../src/engine/synthetic.ts';
-import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateCheckIn } from '../../src/engine/variables.ts';
+} from '../../scripts/lib/synthetic.ts';
+import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
 
 const hyper = priorHyperparameters();
 const Z = 1.959963984540054;
@@ -266,7 +266,7 @@ describe('synthetic athletes', () => {
       expect(athlete.sessions).toHaveLength(5 + athlete.index);
       expect(athlete.trueCoefficients).toHaveLength(P);
       for (const s of athlete.sessions) {
-        expect(() => validateCheckIn(s.checkIn as Record<string, unknown>)).not.toThrow();
+        for (const spec of CHECK_IN_VARIABLES) expect(() => validateVariable(spec, (s.checkIn as Record<string, unknown>)[spec.name])).not.toThrow();
         expect(Number.isInteger(s.sessionQuality)).toBe(true);
         expect(s.sessionQuality).toBeGreaterThanOrEqual(1);
         expect(s.sessionQuality).toBeLessThanOrEqual(10);

@@ -4,15 +4,9 @@ import {
   cholesky,
   choleskyInverse,
   choleskyLogDet,
-  choleskyRank1Update,
   choleskySolve,
-  matMul,
-  matVec,
-  quadForm,
-  symmetricRank1Update,
-  traceOfProduct,
 } from '../../src/engine/linalg.ts';
-import { mulberry32 } from '../../src/engine/synthetic.ts';
+import { mulberry32 } from '../../scripts/lib/synthetic.ts';
 
 // The classic worked example: A = L L' with L = [[2,0,0],[6,1,0],[-8,5,3]].
 const A3 = [4, 12, -16, 12, 37, -43, -16, -43, 98];
@@ -35,6 +29,20 @@ function randomSpd(n: number, seed: number, scale: number[] = []): Float64Array 
   return a;
 }
 
+/** A x for a full n x n A (row-major): the check of a solve. */
+function matVec(a: ArrayLike<number>, n: number, x: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i] += a[i * n + j] * x[j];
+  return out;
+}
+
+/** A B for full n x n matrices (row-major): the check of an inverse. */
+function matMul(a: ArrayLike<number>, b: ArrayLike<number>, n: number): Float64Array {
+  const out = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) for (let k = 0; k < n; k++) for (let j = 0; j < n; j++) out[i * n + j] += a[i * n + k] * b[k * n + j];
+  return out;
+}
+
 function expectIdentity(m: Float64Array, n: number, tol: number): void {
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) expect(Math.abs(m[i * n + j] - (i === j ? 1 : 0))).toBeLessThan(tol);
 }
@@ -51,14 +59,14 @@ describe('cholesky', () => {
 
   it('inverse matches the adjugate formula and is exactly symmetric', () => {
     const inv = choleskyInverse(cholesky(Float64Array.from(A3), 3), 3);
-    inv.forEach((v, i) => expect(v).toBeCloseTo(INV3[i], 10));
+    for (const [i, v] of inv.entries()) expect(v).toBeCloseTo(INV3[i], 10);
     for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) expect(inv[i * 3 + j]).toBe(inv[j * 3 + i]);
   });
 
   it('solves A x = b', () => {
     const b = matVec(A3, 3, [1, 2, 3]);
     const x = choleskySolve(cholesky(Float64Array.from(A3), 3), 3, b);
-    [1, 2, 3].forEach((v, i) => expect(x[i]).toBeCloseTo(v, 10));
+    for (const [i, v] of [1, 2, 3].entries()) expect(x[i]).toBeCloseTo(v, 10);
   });
 
   it('throws a typed error naming the pivot when the matrix is not positive definite', () => {
@@ -83,7 +91,7 @@ describe('cholesky', () => {
       const b = Float64Array.from({ length: 10 }, (_, i) => i - 4.5);
       const x = choleskySolve(l, 10, b);
       const r = matVec(a, 10, x);
-      r.forEach((v, i) => expect(Math.abs(v - b[i])).toBeLessThan(1e-12));
+      for (const [i, v] of r.entries()) expect(Math.abs(v - b[i])).toBeLessThan(1e-12);
       const logDetInv = choleskyLogDet(cholesky(inv.slice(), 10), 10);
       expect(choleskyLogDet(l, 10) + logDetInv).toBeCloseTo(0, 10);
     }
@@ -100,38 +108,6 @@ describe('cholesky', () => {
     const l = cholesky(Float64Array.from(A3), 3);
     const b = matVec(A3, 3, [3, -1, 2]);
     choleskySolve(l, 3, b, b);
-    [3, -1, 2].forEach((v, i) => expect(b[i]).toBeCloseTo(v, 10));
-  });
-});
-
-describe('helpers', () => {
-  it("quadForm is x'Ax", () => {
-    // [1,2,3] A3 [1,2,3]' = sum_ij x_i A_ij x_j
-    let s = 0;
-    for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) s += [1, 2, 3][i] * A3[i * 3 + j] * [1, 2, 3][j];
-    expect(quadForm(A3, 3, [1, 2, 3])).toBe(s);
-    expect(quadForm(A3, 3, [1, 0, 0])).toBe(4);
-  });
-
-  it("symmetricRank1Update adds alpha x x'", () => {
-    const a = Float64Array.from(A3);
-    symmetricRank1Update(a, 3, [1, 2, 3], 0.5);
-    expect(Array.from(a)).toEqual(A3.map((v, k) => v + 0.5 * [1, 2, 3][Math.floor(k / 3)] * [1, 2, 3][k % 3]));
-  });
-
-  it("choleskyRank1Update gives the factor of A + x x'", () => {
-    const a = randomSpd(10, 4);
-    const x = Float64Array.from({ length: 10 }, (_, i) => Math.sin(i + 1));
-    const l = cholesky(a.slice(), 10);
-    choleskyRank1Update(l, 10, x.slice());
-    const updated = a.slice();
-    symmetricRank1Update(updated, 10, x);
-    const direct = cholesky(updated, 10);
-    l.forEach((v, i) => expect(v).toBeCloseTo(direct[i], 10));
-  });
-
-  it('traceOfProduct is tr(AB) for symmetric matrices', () => {
-    const inv = choleskyInverse(cholesky(Float64Array.from(A3), 3), 3);
-    expect(traceOfProduct(A3, inv, 3)).toBeCloseTo(3, 10);
+    for (const [i, v] of [3, -1, 2].entries()) expect(b[i]).toBeCloseTo(v, 10);
   });
 });

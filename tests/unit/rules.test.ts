@@ -8,12 +8,11 @@ import {
   emptyConstraints,
   evaluateRules,
   finalSessionType,
-  ruleFieldsRead,
   validateRuleDefinition,
   type RuleDefinitionInput,
 } from '../../src/engine/rules.ts';
 import type { Rule, RuleContext } from '../../src/engine/types.ts';
-import type { CheckIn } from '../../src/engine/variables.ts';
+import { BASELINE_NUMERIC_FIELDS, type CheckIn } from '../../src/engine/variables.ts';
 
 const SEED: Rule[] = (seedRules as RuleDefinitionInput[]).map((r) => validateRuleDefinition(r));
 const SEED_SET = compileRules(SEED);
@@ -295,9 +294,14 @@ describe('condition semantics', () => {
     expect(r.warnings[0].reason).toBe('currentNiggles containsLocation "finger" (was Left index finger)');
   });
 
-  it('ruleFieldsRead lists each field once', () => {
-    expect(ruleFieldsRead(seedRule('optimal_sleep_green_light'))).toEqual(['sleepHours', 'sleepQuality']);
+  it('baseline fields take their range from the variable registry, as the baseline input does', () => {
     expect(BASELINE_RULE_FIELDS).toContain('fearOfFalling');
+    for (const spec of BASELINE_NUMERIC_FIELDS) {
+      const leaf = (value: number) => def({ conditions: { field: `baseline.${spec.name}`, op: '>=', value } });
+      expect(() => validateRuleDefinition(leaf(spec.min!))).not.toThrow();
+      expect(() => validateRuleDefinition(leaf(spec.min! - 1)), spec.name).toThrow(`baseline.${spec.name} ranges ${spec.min}-${spec.max}`);
+      expect(() => validateRuleDefinition(leaf(spec.max! + 1)), spec.name).toThrow(RuleValidationError);
+    }
   });
 });
 

@@ -3,7 +3,12 @@ import { TtlCache } from '../../src/engine/ttl-cache.ts';
 
 function fakeClock(start = 1_000) {
   let t = start;
-  return { now: () => t, advance: (ms: number) => void (t += ms) };
+  return {
+    now: () => t,
+    advance: (ms: number) => {
+      t += ms;
+    },
+  };
 }
 
 function deferred<T>() {

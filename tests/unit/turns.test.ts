@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TurnQueue } from '../../src/resolvers/turns.ts';
+import { TurnQueue } from '../../src/engine-runtime/turns.ts';
 
 /** Resolves after the current event-loop iteration's immediates (one macrotask later). */
 const nextIteration = () => new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { CHECK_IN_VARIABLES, checkInColumns, designRow, validateCheckIn, VariableRangeError } from '../../src/engine/variables.ts';
+import { effectiveCheckIn, FEATURE_COLUMNS, type SessionFeatures } from '../../src/engine/training-row.ts';
+import {
+  CHECK_IN_VARIABLES,
+  checkInColumns,
+  designRow,
+  FEATURES,
+  TERM_NAMES,
+  validateVariable,
+  VariableRangeError,
+} from '../../src/engine/variables.ts';
+
+const spec = (name: string) => CHECK_IN_VARIABLES.find((v) => v.name === name)!;
 
 describe('variable registry', () => {
   it('maps a check-in to one column per scalar variable: null when missing, 0 and false kept', () => {
@@ -19,7 +30,32 @@ describe('variable registry', () => {
   });
 
   it('rejects out-of-range values naming the field and the range, never clamping', () => {
-    expect(() => validateCheckIn({ sorenessLevel: 11 })).toThrow(new VariableRangeError('sorenessLevel', 'sorenessLevel must be between 1 and 10 (got 11)'));
-    expect(() => validateCheckIn({ currentNiggles: [{ location: 'knee', severity: 0 }] })).toThrow(/currentNiggles\[0\]\.severity/);
+    expect(() => validateVariable(spec('sorenessLevel'), 11)).toThrow(new VariableRangeError('sorenessLevel', 'sorenessLevel must be between 1 and 10 (got 11)'));
+    expect(() => validateVariable(spec('currentNiggles'), [{ location: 'knee', severity: 0 }])).toThrow(/currentNiggles\[0\]\.severity/);
+  });
+
+  it('lists the model features once: the terms, the training columns and the sentences all follow the registry', () => {
+    const features = CHECK_IN_VARIABLES.filter((v) => v.feature).map((v) => v.name);
+    expect(features).toHaveLength(9);
+    expect(TERM_NAMES).toEqual(['intercept', ...features]);
+    expect(FEATURES.every((f) => f.noun && f.typicalDifference! > 0)).toBe(true);
+    expect(FEATURE_COLUMNS).toEqual([...features.slice(0, 7), 'caffeineMg', 'plannedCaffeineMg', 'actualCaffeineMg', 'warmupMin', 'plannedWarmupMin', 'actualWarmupMin']);
+  });
+
+  it('a training row takes what was actually done when the athlete deviated from the plan, else the check-in, else the plan', () => {
+    const columns = Object.fromEntries(FEATURE_COLUMNS.map((c) => [c, null])) as Omit<SessionFeatures, 'status' | 'sessionQuality' | 'deviatedFromPlan'>;
+    const session: SessionFeatures = {
+      ...columns,
+      status: 'COMPLETED',
+      sessionQuality: 7,
+      deviatedFromPlan: false,
+      sleepHours: 6.5,
+      plannedCaffeineMg: 100,
+      actualCaffeineMg: 300,
+      warmupMin: 20,
+      actualWarmupMin: 5,
+    };
+    expect(effectiveCheckIn(session)).toMatchObject({ sleepHours: 6.5, caffeineMg: 100, warmupMin: 20, energyLevel: null });
+    expect(effectiveCheckIn({ ...session, deviatedFromPlan: true })).toMatchObject({ sleepHours: 6.5, caffeineMg: 300, warmupMin: 5 });
   });
 });

@@ -14,7 +14,7 @@ import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.t
 import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
-import { ACROSS_REQUESTS, byKey } from './loaders.ts';
+import { ACROSS_REQUESTS, byKey } from '../resolvers/loaders.ts';
 
 export interface Population {
   /** Hyperparameters of the last nightly fit, or the priors standing in for them. */

@@ -2,7 +2,7 @@
 // Each athlete's true coefficients come from a known population; check-ins stay inside the ranges of
 // variables.ts (integers where the variable is an integer); the outcome follows the model's own form,
 // rounded and clamped to the 1-10 scale an athlete would report.
-import { MODEL_TERMS, P as TERM_COUNT, designRow, type CheckIn } from './variables.ts';
+import { MODEL_TERMS, P as TERM_COUNT, designRow, type CheckIn } from '../../src/engine/variables.ts';
 
 const P = TERM_COUNT;
 
