@@ -151,7 +151,13 @@ async function benchEngine(engine: Engine, users: number, perUser: number): Prom
       const body = (await res.json()) as { errors?: unknown[] };
       if (body.errors) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
     };
-    const introspection = (await (await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: '{ __type(name: "Query") { fields { name } } }' }) })).json()) as {
+    const introspection = (await (
+      await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({ query: '{ __type(name: "Query") { fields { name } } }' }),
+      })
+    ).json()) as {
       data: { __type: { fields: { name: string }[] } };
     };
     const hasModelQuality = introspection.data.__type.fields.some((f) => f.name === 'modelQuality');

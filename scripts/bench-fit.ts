@@ -134,7 +134,9 @@ lines.push(
     `load average at the end ${os.loadavg()[0].toFixed(1)} (shared machine).`,
 );
 lines.push('');
-lines.push('Nightly fit from raw rows: one streaming pass to per-user sufficient statistics (designRow + rank-1 update per row; row generation excluded), then `fitHierarchical` (VB sweeps, each users x p³). Peak memory sampled after every 100 users of the pass and after every sweep (RSS includes the V8 heap and Node itself).');
+lines.push(
+  'Nightly fit from raw rows: one streaming pass to per-user sufficient statistics (designRow + rank-1 update per row; row generation excluded), then `fitHierarchical` (VB sweeps, each users x p³). Peak memory sampled after every 100 users of the pass and after every sweep (RSS includes the V8 heap and Node itself).',
+);
 lines.push('');
 lines.push('| Users x sessions | Sessions | Stats pass | Fit | Sweeps | Total (pass + fit) | Peak RSS (at start) | Peak heap used |');
 lines.push('|---|---:|---:|---:|---:|---:|---:|---:|');
@@ -148,7 +150,7 @@ lines.push('');
 lines.push(
   `Quick update (designRow + addObservation + userPosterior with the fitted hyperparameters, ${updates.toLocaleString('en')} updates after ${warmup.toLocaleString('en')} untimed warm-up updates, over ` +
     `${stats.length.toLocaleString('en')} users): p50 ${quick.p50.toFixed(1)} µs, p99 ${quick.p99.toFixed(1)} µs, max ${quick.max.toFixed(0)} µs. ` +
-    'The max is a full mark-compact GC of the whole process (the benchmark holds 10k users\' statistics; visible with `node --import tsx --trace-gc`), ' +
+    "The max is a full mark-compact GC of the whole process (the benchmark holds 10k users' statistics; visible with `node --import tsx --trace-gc`), " +
     'not the update itself. Target: far under 20 ms.',
 );
 if (!args.large) lines.push('', 'The 1M-session size (10k x 100) runs with `--large`.');

@@ -218,11 +218,11 @@ async function engineBench(iterations: number) {
   const model = userPosterior(stats, hyper);
   const coldModel = populationUserModel(hyper);
   const origin = Date.UTC(2026, 0, 1);
-  const history = athlete.sessions
-    .map((s, i) => ({ id: `s${i}`, startedAt: new Date(origin + s.day * 86_400_000), sessionQuality: s.sessionQuality, checkIn: s.checkIn }))
-    .reverse(); // newest first, as the resolver reads them
+  const history = athlete.sessions.map((s, i) => ({ id: `s${i}`, startedAt: new Date(origin + s.day * 86_400_000), sessionQuality: s.sessionQuality, checkIn: s.checkIn })).reverse(); // newest first, as the resolver reads them
   const populationStats = CHECK_IN_VARIABLES.filter((v) => v.statistic).map((v) => {
-    const xs = simulateAthlete(1, 200, { seed: 9 }).sessions.map((s) => (s.checkIn as Record<string, unknown>)[v.name]).filter((x): x is number => typeof x === 'number');
+    const xs = simulateAthlete(1, 200, { seed: 9 })
+      .sessions.map((s) => (s.checkIn as Record<string, unknown>)[v.name])
+      .filter((x): x is number => typeof x === 'number');
     const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
     const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
     return { variable: v.name, mean, std, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
@@ -286,7 +286,10 @@ class ServerChild {
 }
 
 async function startChild(databaseUrl: string | null): Promise<{ child: ServerChild; url: string; wsUrl: string; plainUrl: string; rss: number; heapUsed: number }> {
-  const proc = fork(fileURLToPath(import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { execArgv: [...process.execArgv, '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const proc = fork(fileURLToPath(import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], {
+    execArgv: [...process.execArgv, '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     proc.once('message', (m) => resolve(m as Record<string, unknown>));
     proc.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
@@ -371,7 +374,10 @@ function readingOfStreams(subscribers: number, heldOpen: number, burstFirstP99: 
   const steady = best
     ? `with steady arrivals${heldOpen ? ` and ${heldOpen.toLocaleString('en')} subscriptions held open` : ''} the first event stays under 100 ms at p99 up to ${best.rate.toLocaleString('en')} check-ins per second (p99 ${f1(best.firstP99)} ms, ${best.maxOpen} check-in streams open at once at most)`
     : 'with steady arrivals the first event is over 100 ms at p99 at every rate measured';
-  const saturated = top.doneP50 > 100 ? `; at ${top.rate.toLocaleString('en')} per second the later phases queue (DONE p50 ${f1(top.doneP50)} ms: more check-ins than one instance completes per second), yet first events keep leaving first because those phases take turns` : '';
+  const saturated =
+    top.doneP50 > 100
+      ? `; at ${top.rate.toLocaleString('en')} per second the later phases queue (DONE p50 ${f1(top.doneP50)} ms: more check-ins than one instance completes per second), yet first events keep leaving first because those phases take turns`
+      : '';
   return (
     `Reading: ${steady}${saturated}. A burst is another matter: ${subscribers.toLocaleString('en')} subscriptions arriving in the same few milliseconds queue on one event loop, ` +
     `and the last waits for the subscribe work of every earlier one (WebSocket frame, GraphQL subscribe, the first event's execution and write, ` +
@@ -505,7 +511,9 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   const coldFirst = stat(cold.map((t) => t.firstMs));
   const coldDone = stat(cold.map((t) => t.doneMs));
   const coldBad = cold.filter((t) => t.error !== null || t.lastType !== 'DONE').length;
-  console.log(`[bench] cold caches, 100 at a time: first event p50 ${f1(coldFirst.p50)} ms p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms p99 ${f1(coldDone.p99)} ms; failures ${coldBad}`);
+  console.log(
+    `[bench] cold caches, 100 at a time: first event p50 ${f1(coldFirst.p50)} ms p99 ${f1(coldFirst.p99)} ms; DONE p50 ${f1(coldDone.p50)} ms p99 ${f1(coldDone.p99)} ms; failures ${coldBad}`,
+  );
 
   const levels: { n: number; rounds: number }[] = [
     { n: 1, rounds: 200 },
@@ -534,7 +542,12 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
 
   // The write cost of the streams above: every DONE's recommendation, stored behind the events in batches.
   const storedAfter = (await child.request('store')) as unknown as StoreTotals;
-  const stored = { rows: storedAfter.rows - storedBefore.rows, batches: storedAfter.batches - storedBefore.batches, inserts: storedAfter.inserts - storedBefore.inserts, writeMs: storedAfter.writeMs - storedBefore.writeMs };
+  const stored = {
+    rows: storedAfter.rows - storedBefore.rows,
+    batches: storedAfter.batches - storedBefore.batches,
+    inserts: storedAfter.inserts - storedBefore.inserts,
+    writeMs: storedAfter.writeMs - storedBefore.writeMs,
+  };
   const storeNote =
     `Storing the recommendations of the rows above (written after DONE has left, one multi-row INSERT per event-loop iteration's worth of finished streams): ` +
     `${stored.rows.toLocaleString('en')} rows in ${stored.batches.toLocaleString('en')} batches (${f1(stored.rows / Math.max(1, stored.batches))} rows each on average, ${stored.inserts.toLocaleString('en')} INSERT statements), ` +
@@ -548,7 +561,8 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     headers: { 'content-type': 'application/json', authorization: `Bearer ${loopTokens[0]}` },
     body: JSON.stringify({ query: '{ __schema { subscriptionType { fields { name } } } }' }),
   });
-  const subscriptionFields = ((await schemaRes.json()) as { data?: { __schema: { subscriptionType: { fields: { name: string }[] } } } }).data?.__schema.subscriptionType.fields.map((f) => f.name) ?? [];
+  const subscriptionFields =
+    ((await schemaRes.json()) as { data?: { __schema: { subscriptionType: { fields: { name: string }[] } } } }).data?.__schema.subscriptionType.fields.map((f) => f.name) ?? [];
   let heldMem: { rss: number; heap: number } | null = null;
   let liveNote = '';
   const received: string[] = [];
@@ -603,7 +617,9 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
       `| ${rate.toLocaleString('en')} | ${f1(windowMs / 1000)} | ${all.length.toLocaleString('en')} | ${maxOpen} | ${f1(first.p50)} | ${f1(first.p99)} | ${f1(done.p50)} | ${f1(done.p99)} | ${bad} |`,
     );
     arrivals.push({ rate, firstP99: first.p99, doneP50: done.p50, maxOpen });
-    console.log(`[bench] ${rate} check-ins/s over ${f1(windowMs / 1000)} s: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; at most ${maxOpen} open at once; failures ${bad}`);
+    console.log(
+      `[bench] ${rate} check-ins/s over ${f1(windowMs / 1000)} s: first event p50 ${f1(first.p50)} ms p99 ${f1(first.p99)} ms; DONE p50 ${f1(done.p50)} ms p99 ${f1(done.p99)} ms; at most ${maxOpen} open at once; failures ${bad}`,
+    );
     await sleep(500);
   }
   if (held) {
@@ -632,9 +648,24 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   await throughput(url, loopTokens, recQuery, 1); // warm-up: user rows, model cache, keep-alive connections
   const rec = await throughput(url, loopTokens, recQuery, seconds);
   const trivial = await throughput(url, loopTokens, JSON.stringify({ query: '{ __typename }' }), seconds);
-  const anonymous = await throughput(url, loopTokens.map(() => null), JSON.stringify({ query: '{ __typename }' }), seconds);
-  await throughput(plainUrl, loopTokens.map(() => null), '{}', 1);
-  const floor = await throughput(plainUrl, loopTokens.map(() => null), '{}', seconds);
+  const anonymous = await throughput(
+    url,
+    loopTokens.map(() => null),
+    JSON.stringify({ query: '{ __typename }' }),
+    seconds,
+  );
+  await throughput(
+    plainUrl,
+    loopTokens.map(() => null),
+    '{}',
+    1,
+  );
+  const floor = await throughput(
+    plainUrl,
+    loopTokens.map(() => null),
+    '{}',
+    seconds,
+  );
   console.log(`[bench] recommendation ${f1(rec.rps)} req/s (p50 ${f1(rec.latency.p50)} ms), __typename ${f1(trivial.rps)} req/s, anonymous ${f1(anonymous.rps)}, plain http ${f1(floor.rps)}`);
   const loadAfter = os.loadavg();
 
@@ -644,7 +675,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
   return [
     `### Real server over loopback: ${label} (server in a child process; ${subscribers.toLocaleString('en')} + ${loops} athletes with 30 completed sessions each, ${(seeded.sessions as number).toLocaleString('en')} sessions, one nightly fit ${f1((seeded.fitMs as number) / 1000)} s: every stream takes the full path with a personal model, history and population statistics)`,
     '',
-    'graphql-ws, one connection and one user token per subscriber, all subscribing at once; the operator check-in (sleepHours 7, energyLevel 4, stressLevel 2). Client-side times from `subscribe()` to the first event and to DONE, after one warm-up stream per subscriber (timed separately: the cold row below); the server-side column is the first event\'s own `elapsedMs` (from the start of the resolver, so the gap to the client-side figure is time spent queued before it: socket, parse/validate, context with the JWT check).',
+    "graphql-ws, one connection and one user token per subscriber, all subscribing at once; the operator check-in (sleepHours 7, energyLevel 4, stressLevel 2). Client-side times from `subscribe()` to the first event and to DONE, after one warm-up stream per subscriber (timed separately: the cold row below); the server-side column is the first event's own `elapsedMs` (from the start of the resolver, so the gap to the client-side figure is time spent queued before it: socket, parse/validate, context with the JWT check).",
     '',
     '| Concurrent subscribers | Streams timed | First event p50 ms | First event p99 ms | DONE p50 ms | DONE p99 ms | Server-side first event elapsedMs p50 / p99 | Failed streams |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|',

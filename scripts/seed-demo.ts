@@ -244,7 +244,12 @@ try {
       );
     }
     const mae = (xs: number[]) => (xs.length ? (xs.reduce((a, b) => a + b, 0) / xs.length).toFixed(3) : '–');
-    console.log(`  phases: ${Object.entries(phases).filter(([, n]) => n > 0).map(([p, n]) => `${p} ${n}`).join(', ')}`);
+    console.log(
+      `  phases: ${Object.entries(phases)
+        .filter(([, n]) => n > 0)
+        .map(([p, n]) => `${p} ${n}`)
+        .join(', ')}`,
+    );
     console.log(`  mean absolute error vs the truth: sleepHours ${mae(errors.sleepHours)}, stressLevel ${mae(errors.stressLevel)}`);
   }
 } catch (err) {

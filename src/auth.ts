@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { decodeJwt, jwtVerify, SignJWT, errors as joseErrors } from 'jose';
+import { decodeJwt, jwtVerify, SignJWT, errors as joseErrors, type JWTPayload } from 'jose';
 import { unauthenticated } from './errors.ts';
 
 export const ROLES = ['ATHLETE', 'COACH', 'ANALYST', 'ADMIN'] as const;
@@ -70,7 +70,7 @@ export class TokenService {
     if (!match) throw unauthenticated('Authorization must be "Bearer <token>"');
     const known = this.verified.get(match[1]);
     if (known && known.expiresAt > Date.now()) return known;
-    let payload;
+    let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], this.key, { algorithms: ['HS256'], requiredClaims: ['exp'] }));
     } catch (err) {

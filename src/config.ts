@@ -167,9 +167,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
-    rateLimits: Object.fromEntries(
-      (Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)]),
-    ) as Record<RateLimitedOperation, RateLimit | null>,
+    rateLimits: Object.fromEntries((Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)])) as Record<
+      RateLimitedOperation,
+      RateLimit | null
+    >,
     insightsEnabled: flag(env, 'INSIGHTS_ENABLED', !production),
     modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
     production,

@@ -1,14 +1,6 @@
 // Typed errors with the codes of docs/api.md ("Errors"). Anything else that escapes a resolver is masked by Yoga.
 import { GraphQLError, type FieldNode } from 'graphql';
-import {
-  BASELINE_NUMERIC_FIELDS,
-  CHECK_IN_VARIABLES,
-  INTENSITIES,
-  SESSION_FIELDS,
-  SESSION_TYPES,
-  TIMES_OF_DAY,
-  type VariableSpec,
-} from './engine/variables.ts';
+import { BASELINE_NUMERIC_FIELDS, CHECK_IN_VARIABLES, INTENSITIES, SESSION_FIELDS, SESSION_TYPES, TIMES_OF_DAY, type VariableSpec } from './engine/variables.ts';
 
 export type ErrorCode =
   | 'UNAUTHENTICATED'
@@ -99,9 +91,7 @@ function allowedText(field: string): string | null {
   }
 }
 
-const INPUT_SPECS: ReadonlyMap<string, VariableSpec> = new Map(
-  [...BASELINE_NUMERIC_FIELDS, ...SESSION_FIELDS, ...CHECK_IN_VARIABLES].map((spec) => [spec.name, spec as VariableSpec]),
-);
+const INPUT_SPECS: ReadonlyMap<string, VariableSpec> = new Map([...BASELINE_NUMERIC_FIELDS, ...SESSION_FIELDS, ...CHECK_IN_VARIABLES].map((spec) => [spec.name, spec as VariableSpec]));
 
 /**
  * Input errors GraphQL and Pothos raise themselves (a variable that does not coerce: 2.5 for an Int, an unknown

@@ -1,7 +1,7 @@
 // Guards every operation passes on every transport (HTTP, SSE, graphql-ws): query-size limits, introspection,
 // NUL characters in input, and subscriptions that outlive their token.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { BREAK, GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type ASTNode, type DocumentNode } from 'graphql';
+import { BREAK, type GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Config } from './config.ts';
 import type { Context } from './context.ts';
@@ -170,7 +170,7 @@ function untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncItera
     },
     async next() {
       if (ended) return done;
-      let next;
+      let next: IteratorResult<T> | 'expired' | 'stopped';
       try {
         next = await Promise.race([iterator.next(), expired, stopped]);
       } catch (error) {

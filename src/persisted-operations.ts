@@ -28,8 +28,7 @@ const documentRefused = () =>
     'PERSISTED_QUERY_ONLY',
     'This server runs only persisted operations (PERSISTED_OPERATIONS): send extensions.persistedQuery {version: 1, sha256Hash: "<id>"} of an operation in its manifest, without the query text',
   );
-const unknownOperation = (id: string | null) =>
-  new AppError('PERSISTED_QUERY_NOT_FOUND', `No persisted operation has the id "${id}": the client was built against another manifest`);
+const unknownOperation = (id: string | null) => new AppError('PERSISTED_QUERY_NOT_FOUND', `No persisted operation has the id "${id}": the client was built against another manifest`);
 
 /**
  * Reads and checks the manifest at startup: a JSON object of id -> document, each document parsing and valid

@@ -19,9 +19,7 @@ export class RateLimits {
     for (const [operation, limit] of Object.entries(config.rateLimits) as [RateLimitedOperation, RateLimit | null][]) {
       if (!limit) continue;
       const options = { points: limit.points, duration: limit.durationSeconds, keyPrefix: `climbiq:rate:${operation}` };
-      const limiter = redis
-        ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) })
-        : new RateLimiterMemory(options);
+      const limiter = redis ? new RateLimiterRedis({ ...options, storeClient: redis, insuranceLimiter: new RateLimiterMemory(options) }) : new RateLimiterMemory(options);
       limits.limiters.set(operation, { limit, limiter });
     }
     return limits;
@@ -37,10 +35,7 @@ export class RateLimits {
       if (!(refusal instanceof RateLimiterRes)) throw refusal;
       const retryAfterSeconds = Math.max(1, Math.ceil(refusal.msBeforeNext / 1000));
       const { points, durationSeconds } = entry.limit;
-      throw rateLimited(
-        `Too many ${operation} requests: at most ${points} per ${durationSeconds} s. Try again in ${retryAfterSeconds} s.`,
-        retryAfterSeconds,
-      );
+      throw rateLimited(`Too many ${operation} requests: at most ${points} per ${durationSeconds} s. Try again in ${retryAfterSeconds} s.`, retryAfterSeconds);
     }
   }
 

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
@@ -106,10 +106,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       ? async (request) => {
           // Development only: GraphiQL opens with an analyst token in its Headers tabs, when the page was asked
           // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
-          const headers =
-            devTokens && isLoopback(new URL(request.url).hostname)
-              ? JSON.stringify({ Authorization: `Bearer ${await currentGraphiqlToken()}` }, null, 2)
-              : undefined;
+          const headers = devTokens && isLoopback(new URL(request.url).hostname) ? JSON.stringify({ Authorization: `Bearer ${await currentGraphiqlToken()}` }, null, 2) : undefined;
           return {
             subscriptionsProtocol: 'WS' as const,
             defaultQuery: ATHLETE_OPERATIONS,
@@ -183,14 +180,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         }
         const query = persistedOperations ? persistedDocument(persistedOperations, params) : params.query;
         if (query instanceof GraphQLError) return [query];
-        const { schema: s, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        const {
+          schema: s,
+          execute,
+          subscribe,
+          contextFactory,
+          parse,
+          validate,
+        } = yoga.getEnveloped({
           ...ctx,
           req: ctx.extra.request,
           socket: ctx.extra.socket,
           params: { ...params, query },
           connectionParams: withOperationAuthorization(ctx.connectionParams, params.extensions),
         });
-        let document;
+        let document: DocumentNode;
         let errors: readonly GraphQLError[];
         // Parse errors and query-limit refusals are thrown; validation errors are returned.
         try {

@@ -26,15 +26,14 @@ export interface OpenedServices {
   close(): Promise<void>;
 }
 
-export async function openServices(
-  config: Config,
-  opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder },
-): Promise<OpenedServices> {
+export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder }): Promise<OpenedServices> {
   const { log } = opts;
   const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder });
   try {
     const migrated = await db.migrate();
-    log(`[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`);
+    log(
+      `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`,
+    );
     const seeded = await seedReferenceData(db.prisma);
     if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
   } catch (err) {

@@ -30,10 +30,7 @@ export async function insertBulkAthletes(prisma: PrismaClient, opts: BulkOptions
   const step = Math.max(1, int(opts.usersPerStatement ?? Math.max(1, Math.floor(200_000 / Math.max(1, perUser))), 'usersPerStatement'));
   const seed = opts.seed ?? 0.42;
   // One interactive transaction per chunk pins one connection, so setseed applies to the INSERT after it.
-  await prisma.$executeRawUnsafe(
-    `INSERT INTO users (id, role, "createdAt") SELECT ${bulkUserIdSql('$1::text', 'i::text')}, 'ATHLETE', now() FROM generate_series(1, ${users}) AS i`,
-    opts.tag,
-  );
+  await prisma.$executeRawUnsafe(`INSERT INTO users (id, role, "createdAt") SELECT ${bulkUserIdSql('$1::text', 'i::text')}, 'ATHLETE', now() FROM generate_series(1, ${users}) AS i`, opts.tag);
   let sessions = 0;
   for (let from = 1; from <= users; from += step) {
     const to = Math.min(users, from + step - 1);

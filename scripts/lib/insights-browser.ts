@@ -27,7 +27,5 @@ export async function viewSettled(page: Page, view: InsightsView, timeout = 60_0
 
 /** Each panel's id and state ("ready", "empty", "error") on the view on screen. */
 export function panelStates(page: Page): Promise<Record<string, string>> {
-  return page.$$eval('#content figure.panel', (figures) =>
-    Object.fromEntries(figures.map((f) => [(f as HTMLElement).dataset.chart ?? '', (f as HTMLElement).dataset.state ?? ''])),
-  );
+  return page.$$eval('#content figure.panel', (figures) => Object.fromEntries(figures.map((f) => [(f as HTMLElement).dataset.chart ?? '', (f as HTMLElement).dataset.state ?? ''])));
 }

@@ -186,7 +186,13 @@ async function explainOpenFailure(dir: string, err: unknown): Promise<DatabaseOp
   if (info && !info.isDirectory()) {
     return new DatabaseOpenError(`Cannot open the embedded database: ${dir} is a file, not a directory. Set PGLITE_DIR to a directory (or remove that file).`);
   }
-  if (info && (await access(dir, constants.R_OK | constants.W_OK | constants.X_OK).then(() => false, () => true))) {
+  if (
+    info &&
+    (await access(dir, constants.R_OK | constants.W_OK | constants.X_OK).then(
+      () => false,
+      () => true,
+    ))
+  ) {
     return new DatabaseOpenError(`Cannot open the embedded database: no permission to read and write ${dir}. Run as the user that owns it (ls -ld ${dir}) or fix its permissions.`);
   }
   const version = (await readFile(path.join(dir, 'PG_VERSION'), 'utf8').catch(() => '')).trim();

@@ -9,10 +9,7 @@ export interface MigrationResult {
   runner: 'schema-engine' | 'sql';
 }
 
-export async function applyMigrations(
-  factory: SqlMigrationAwareDriverAdapterFactory,
-  opts: { runner?: 'schema-engine' | 'sql'; log?: (msg: string) => void } = {},
-): Promise<MigrationResult> {
+export async function applyMigrations(factory: SqlMigrationAwareDriverAdapterFactory, opts: { runner?: 'schema-engine' | 'sql'; log?: (msg: string) => void } = {}): Promise<MigrationResult> {
   const log = opts.log ?? (() => {});
   if ((opts.runner ?? process.env.MIGRATION_RUNNER) === 'sql') return { applied: await applyWithSql(factory, log), runner: 'sql' };
   let engine: Awaited<ReturnType<typeof openSchemaEngine>>;
@@ -80,8 +77,8 @@ async function applyWithSql(factory: SqlMigrationAwareDriverAdapterFactory, log:
         // The script and its record commit together: a failed migration leaves nothing half-applied.
         await adapter
           .executeScript(
-          `BEGIN;\n${sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)` +
-            ` VALUES ('${id}', '${checksum}', '${dir.path.replace(/'/g, "''")}', now(), now(), 1);\nCOMMIT;`,
+            `BEGIN;\n${sql}\n;INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at, finished_at, applied_steps_count)` +
+              ` VALUES ('${id}', '${checksum}', '${dir.path.replace(/'/g, "''")}', now(), now(), 1);\nCOMMIT;`,
           )
           .catch(async (err: unknown) => {
             await adapter.executeScript('ROLLBACK').catch(() => {});

@@ -59,12 +59,7 @@ export function choleskySolve(l: Float64Array, n: number, b: ArrayLike<number>, 
  * Inverse of A = L L' from its factor: A^-1 = L^-T L^-1, returned full and exactly symmetric.
  * `work` (n*n) avoids an allocation when given.
  */
-export function choleskyInverse(
-  l: Float64Array,
-  n: number,
-  out: Float64Array = new Float64Array(n * n),
-  work: Float64Array = new Float64Array(n * n),
-): Float64Array {
+export function choleskyInverse(l: Float64Array, n: number, out: Float64Array = new Float64Array(n * n), work: Float64Array = new Float64Array(n * n)): Float64Array {
   // work := L^-1 (lower triangular), column by column of the identity.
   work.fill(0);
   for (let j = 0; j < n; j++) {

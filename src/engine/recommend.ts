@@ -29,13 +29,7 @@ export interface RecommendationsPhaseResult {
 }
 
 /** `terms`: the model's terms with the optimal ranges of the PopulationPrior table. */
-export function recommendationsPhase(
-  model: UserModel,
-  checkIn: CheckIn,
-  evaluation: RuleEvaluation,
-  modelSessionType: SessionType,
-  terms: readonly FeatureSpec[],
-): RecommendationsPhaseResult {
+export function recommendationsPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation, modelSessionType: SessionType, terms: readonly FeatureSpec[]): RecommendationsPhaseResult {
   return {
     sessionType: finalSessionType(modelSessionType, evaluation.constraints),
     suggestions: suggestImprovements(model, checkIn, terms),

@@ -8,9 +8,7 @@ export const MAX_SUGGESTIONS = 3;
 export const MIN_SUGGESTION_GAIN = 0.05;
 
 /** Model features the athlete can change before climbing (VariableSpec.actionable). */
-export const ACTIONABLE_FEATURES: readonly string[] = CHECK_IN_VARIABLES.filter(
-  (spec) => spec.feature && 'actionable' in spec && spec.actionable,
-).map((spec) => spec.name);
+export const ACTIONABLE_FEATURES: readonly string[] = CHECK_IN_VARIABLES.filter((spec) => spec.feature && 'actionable' in spec && spec.actionable).map((spec) => spec.name);
 
 const fmt = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
 
@@ -34,12 +32,7 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
  * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
  * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table).
  */
-export function suggestImprovements(
-  model: UserModel,
-  checkIn: CheckIn,
-  terms: readonly FeatureSpec[],
-  actionable: readonly string[] = ACTIONABLE_FEATURES,
-): Suggestion[] {
+export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: readonly FeatureSpec[], actionable: readonly string[] = ACTIONABLE_FEATURES): Suggestion[] {
   const values = checkIn as Readonly<Record<string, unknown>>;
   const out: Suggestion[] = [];
   for (let j = 1; j < terms.length; j++) {

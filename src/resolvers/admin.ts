@@ -21,7 +21,7 @@ export interface ExpertRuleInput {
 }
 
 export async function upsertExpertRule(ctx: Context, input: ExpertRuleInput, query: { include?: Prisma.ExpertRuleInclude; select?: Prisma.ExpertRuleSelect }) {
-  let rule;
+  let rule: ReturnType<typeof validateRuleDefinition>;
   try {
     rule = validateRuleDefinition(input);
   } catch (err) {

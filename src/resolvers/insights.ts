@@ -32,14 +32,7 @@ export function insightsPeriod(from?: Date | null, to?: Date | null): InsightsPe
 export function rollupWithEdges(p: InsightsPeriod, rollup: (days: Prisma.Sql) => Prisma.Sql, raw: (times: Prisma.Sql) => Prisma.Sql): Prisma.Sql {
   const wholeFrom = p.from ? ceilDay(p.from) : null;
   const wholeTo = p.to ? floorDay(p.to) : null;
-  const parts = [
-    rollup(
-      Prisma.join(
-        [Prisma.sql`TRUE`, ...(wholeFrom ? [Prisma.sql`"day" >= ${wholeFrom}::date`] : []), ...(wholeTo ? [Prisma.sql`"day" < ${wholeTo}::date`] : [])],
-        ' AND ',
-      ),
-    ),
-  ];
+  const parts = [rollup(Prisma.join([Prisma.sql`TRUE`, ...(wholeFrom ? [Prisma.sql`"day" >= ${wholeFrom}::date`] : []), ...(wholeTo ? [Prisma.sql`"day" < ${wholeTo}::date`] : [])], ' AND '))];
   if (p.from && wholeFrom) {
     parts.push(raw(Prisma.sql`s."startedAt" >= ${p.from} AND s."startedAt" < ${wholeFrom} ${p.to ? Prisma.sql`AND s."startedAt" <= ${p.to}` : Prisma.empty}`));
   }

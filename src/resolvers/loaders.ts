@@ -37,12 +37,8 @@ export function byKey<T>(keys: readonly string[], rows: T[], key: (row: T) => st
 
 export function createLoaders(prisma: AppPrisma): Loaders {
   return {
-    currentBaseline: new DataLoader(async (userIds) =>
-      byKey(userIds, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...userIds] }, isCurrent: true } }), (r) => r.userId),
-    ),
-    modelOutput: new DataLoader(async (userIds) =>
-      byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId),
-    ),
+    currentBaseline: new DataLoader(async (userIds) => byKey(userIds, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...userIds] }, isCurrent: true } }), (r) => r.userId)),
+    modelOutput: new DataLoader(async (userIds) => byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId)),
     modelHistory: new DataLoader(async (userIds) => {
       const rows = await prisma.$queryRaw<(ModelSnapshotEntry & { userId: string })[]>`
         SELECT s."userId"::text AS "userId", s."fittedAt", s.phase::text AS phase, s."sessionsIncluded", s.coefficients,

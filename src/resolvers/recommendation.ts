@@ -75,12 +75,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
   };
   let history: Promise<PastSession[]> | null = null;
   try {
-    const [rules, population, loaded, baseline] = await Promise.all([
-      engine.rules(),
-      engine.population(),
-      engine.userModel(athleteId),
-      engine.baseline(athleteId),
-    ]);
+    const [rules, population, loaded, baseline] = await Promise.all([engine.rules(), engine.population(), engine.userModel(athleteId), engine.baseline(athleteId)]);
     const { model } = loaded;
     const personalization = {
       phase: model.phase,

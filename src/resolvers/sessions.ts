@@ -44,9 +44,24 @@ export interface OutcomeInput {
 export type UpdateSessionInput = StartSessionInput & OutcomeInput;
 
 const OUTCOME_KEYS = [
-  'sessionQuality', 'sessionRpe', 'satisfaction', 'energyPost', 'highestGradeSent', 'totalClimbs', 'notes', 'newNiggles',
-  'deviatedFromPlan', 'deviationReason', 'actualSessionType', 'actualIntensity', 'actualCaffeineMg', 'actualWarmupMin',
-  'actualDurationMin', 'recommendationFollowed', 'endedAt', 'postSessionData',
+  'sessionQuality',
+  'sessionRpe',
+  'satisfaction',
+  'energyPost',
+  'highestGradeSent',
+  'totalClimbs',
+  'notes',
+  'newNiggles',
+  'deviatedFromPlan',
+  'deviationReason',
+  'actualSessionType',
+  'actualIntensity',
+  'actualCaffeineMg',
+  'actualWarmupMin',
+  'actualDurationMin',
+  'recommendationFollowed',
+  'endedAt',
+  'postSessionData',
 ] as const satisfies readonly (keyof OutcomeInput)[];
 
 const json = (value: unknown) => (value === null || value === undefined ? undefined : (value as Prisma.InputJsonValue));
@@ -85,9 +100,7 @@ async function ownedSession(ctx: Context, id: string) {
 /** An end before the start is refused, naming the field being changed (the end when both are). */
 function checkTimes(startedAt: Date, endedAt: Date | null | undefined, field: 'startedAt' | 'endedAt' = 'endedAt'): void {
   if (!endedAt || endedAt.getTime() >= startedAt.getTime()) return;
-  throw field === 'endedAt'
-    ? badInput('endedAt', 'endedAt must not be before the session started')
-    : badInput('startedAt', 'startedAt must not be after the session ended');
+  throw field === 'endedAt' ? badInput('endedAt', 'endedAt must not be before the session started') : badInput('startedAt', 'startedAt must not be after the session ended');
 }
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';

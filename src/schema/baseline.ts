@@ -10,10 +10,11 @@ import { z } from 'zod';
 const grade = z.string().trim().min(1).max(16);
 
 /** The registry's description of a numeric baseline field; null in the answer means not assessed. */
-const measured = (name: (typeof BASELINE_NUMERIC_FIELDS)[number]['name']) => ({
-  nullable: true,
-  description: `${describeVariable(BASELINE_NUMERIC_FIELDS.find((f) => f.name === name) as VariableSpec)}; null if not given`,
-} as const);
+const measured = (name: (typeof BASELINE_NUMERIC_FIELDS)[number]['name']) =>
+  ({
+    nullable: true,
+    description: `${describeVariable(BASELINE_NUMERIC_FIELDS.find((f) => f.name === name) as VariableSpec)}; null if not given`,
+  }) as const;
 
 const FIELD_TEXT = {
   assessedAt: 'When the assessment was made (default: when it was recorded)',
@@ -29,7 +30,7 @@ const FIELD_TEXT = {
   hasHomeWall: 'Has a home wall',
   gymAccess: 'Has access to a climbing gym',
 } as const;
-const text = (name: keyof typeof FIELD_TEXT) => ({ nullable: true, description: `${FIELD_TEXT[name]}; null if not given` } as const);
+const text = (name: keyof typeof FIELD_TEXT) => ({ nullable: true, description: `${FIELD_TEXT[name]}; null if not given` }) as const;
 
 builder.prismaObject('BaselineAssessment', {
   description: "An athlete's profile: body, experience, strength and psychology. Exactly one is current per athlete.",

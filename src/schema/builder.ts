@@ -96,5 +96,5 @@ builder.globalConnectionField('totalCount', (t) =>
 );
 
 builder.queryType({ description: 'Reads. Every field needs a token (Authorization: Bearer <token>) unless it says otherwise.' });
-builder.mutationType({ description: "Writes: athletes change their own data, analysts nothing, admins also rules, priors and jobs." });
+builder.mutationType({ description: 'Writes: athletes change their own data, analysts nothing, admins also rules, priors and jobs.' });
 builder.subscriptionType({ description: 'Live streams over graphql-ws (same path) or Server-Sent Events; checked when subscribed to.' });

@@ -44,17 +44,12 @@ export const NiggleInput = builder.inputType('NiggleInput', {
 });
 
 /** A registry variable's description for the docs: its label, with its range where it has one. */
-export const describeVariable = (spec: VariableSpec): string =>
-  spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description;
+export const describeVariable = (spec: VariableSpec): string => (spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description);
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 
 /** Input fields for the given registry variables: optional (missing means "unknown") unless named in `required`. */
-function variableInputFields<Types extends SchemaTypes>(
-  t: InputFieldBuilder<Types, 'InputObject'>,
-  specs: readonly VariableSpec[],
-  required: readonly string[] = [],
-): Fields<Types> {
+function variableInputFields<Types extends SchemaTypes>(t: InputFieldBuilder<Types, 'InputObject'>, specs: readonly VariableSpec[], required: readonly string[] = []): Fields<Types> {
   const fields: Fields<Types> = {};
   for (const spec of specs) {
     const options = { required: required.includes(spec.name), description: describeVariable(spec) };
@@ -148,6 +143,8 @@ export const CheckInRef = builder.objectRef<CheckIn>('CheckIn').implement({
             return [spec.name, t.field({ ...opts, type: TimeOfDayEnum, resolve: (c) => c.timeOfDay ?? null })];
           case 'niggles':
             return [spec.name, t.field({ ...opts, type: [NiggleRef], resolve: (c) => c.currentNiggles ?? null })];
+          default:
+            throw new Error(`No GraphQL field for variable kind ${String((spec as { kind: unknown }).kind)}`);
         }
       }),
     ),

@@ -4,12 +4,7 @@ import * as E from '../generated/prisma/enums.ts';
 import { builder } from './builder.ts';
 
 /** A Prisma enum as a GraphQL enum, every value described (a value missing here fails to compile). */
-function describedEnum<V extends string>(
-  name: string,
-  values: Readonly<Record<string, V>>,
-  description: string,
-  valueDescriptions: Readonly<Record<V, string>>,
-) {
+function describedEnum<V extends string>(name: string, values: Readonly<Record<string, V>>, description: string, valueDescriptions: Readonly<Record<V, string>>) {
   return builder.enumType(name, {
     description,
     values: Object.fromEntries(Object.values(values).map((value) => [value, { value, description: valueDescriptions[value] }])) as Record<V, { value: V; description: string }>,
@@ -34,7 +29,7 @@ export const DisciplineEnum = describedEnum('Discipline', E.Discipline, 'Kind of
   TRAD: 'Traditional climbing (own protection)',
   MIXED: 'Several of these',
 });
-export const SessionStatusEnum = describedEnum('SessionStatus', E.SessionStatus, "Where a session is in its life: it starts ACTIVE, then is completed or cancelled", {
+export const SessionStatusEnum = describedEnum('SessionStatus', E.SessionStatus, 'Where a session is in its life: it starts ACTIVE, then is completed or cancelled', {
   ACTIVE: 'Started, not yet ended',
   COMPLETED: 'Ended with a rating (sessionQuality): it trains the model',
   CANCELLED: 'Ended without an outcome: never used for training',

@@ -51,10 +51,10 @@ const QualityCountRef = builder.objectRef<{ quality: number; count: number }>('Q
 });
 
 const RuleInsightRef = builder.objectRef<RuleInsight>('RuleInsight').implement({
-  description: "How often a rule matched in the period and the quality that followed",
+  description: 'How often a rule matched in the period and the quality that followed',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The rule name' }),
-    matched: t.exposeInt('matched', { description: "Completed sessions of the period whose recommendation matched the rule" }),
+    matched: t.exposeInt('matched', { description: 'Completed sessions of the period whose recommendation matched the rule' }),
     meanQuality: t.float({ description: 'Their mean session quality', resolve: (r) => roundRating(r.meanQuality) }),
     meanQualityOthers: t.float({
       nullable: true,
@@ -82,7 +82,7 @@ const InsightsRef = builder.objectRef<InsightsPeriod>('Insights').implement({
     to: t.expose('to', { type: 'DateTime', nullable: true, description: 'End of the period as asked; null: open' }),
     athletesByPhase: t.field({
       type: [PhaseCountRef],
-      description: "Athletes per current model phase (not limited to the period); never trained counts as COLD_START",
+      description: 'Athletes per current model phase (not limited to the period); never trained counts as COLD_START',
       resolve: (_p, _args, ctx) => athletesByPhase(ctx),
     }),
     sessionsOverTime: t.field({

@@ -77,8 +77,7 @@ export const ModelOutputRef = builder.prismaObject('ModelOutput', {
         to: t.arg({ type: 'DateTime', description: 'Only fits at or before this instant' }),
       },
       select: { userId: true },
-      resolve: async (m, args, ctx) =>
-        (await ctx.loaders.modelHistory.load(m.userId)).filter((s) => (!args.from || s.fittedAt >= args.from) && (!args.to || s.fittedAt <= args.to)),
+      resolve: async (m, args, ctx) => (await ctx.loaders.modelHistory.load(m.userId)).filter((s) => (!args.from || s.fittedAt >= args.from) && (!args.to || s.fittedAt <= args.to)),
     }),
   }),
 });
@@ -168,10 +167,7 @@ builder.queryFields((t) => ({
       totalCount: (_root, args, ctx) => ctx.services.prisma.modelOutput.count({ where: modelOutputsWhere(ctx, args) }),
       resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findMany({ ...query, where: modelOutputsWhere(ctx, args), orderBy: { id: 'asc' } }),
     },
-    builder.connectionObject(
-      { type: ModelOutputRef, name: 'ModelOutputConnection', description: 'A page of athletes\' models' },
-      { description: "An athlete's model in a page" },
-    ),
+    builder.connectionObject({ type: ModelOutputRef, name: 'ModelOutputConnection', description: "A page of athletes' models" }, { description: "An athlete's model in a page" }),
   ),
   populationModel: t.prismaField({
     type: 'PopulationModel',

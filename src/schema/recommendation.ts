@@ -114,7 +114,7 @@ interface Personalization {
 const PersonalizationRef = builder.objectRef<Personalization>('Personalization').implement({
   description: 'How personal the answer was',
   fields: (t) => ({
-    phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The athlete\'s model phase at the time' }),
+    phase: t.expose('phase', { type: ModelPhaseEnum, description: "The athlete's model phase at the time" }),
     sessionsIncluded: t.exposeInt('sessionsIncluded', { description: "Rated sessions in the athlete's model" }),
     hasBaseline: t.exposeBoolean('hasBaseline', { description: 'Did the athlete have a current baseline assessment?' }),
     hasPersonalization: t.exposeBoolean('hasPersonalization', { description: 'Did a personal model answer (false: the population model)?' }),
@@ -148,16 +148,23 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
       nullable: true,
       description: 'The rule that decided; null for a MODEL recommendation',
       resolve: (r): RuleOverride | null =>
-        r.overrideRule && r.overrideCategory && r.overrideMessage !== null
-          ? { rule: r.overrideRule, category: r.overrideCategory, sessionType: r.sessionType, message: r.overrideMessage }
-          : null,
+        r.overrideRule && r.overrideCategory && r.overrideMessage !== null ? { rule: r.overrideRule, category: r.overrideCategory, sessionType: r.sessionType, message: r.overrideMessage } : null,
     }),
     prediction: t.field({ type: PredictionRef, nullable: true, description: 'The predicted quality; null after a rule override', resolve: predictionOf }),
-    predictionMultiplier: t.exposeFloat('predictionMultiplier', { description: 'Product of the matched rules\' prediction adjustments (1 = none)' }),
+    predictionMultiplier: t.exposeFloat('predictionMultiplier', { description: "Product of the matched rules' prediction adjustments (1 = none)" }),
     rulesApplied: t.exposeStringList('matchedRules', { description: 'Names of the matched rules, in evaluation order' }),
     warnings: t.field({ type: [RuleWarningRef], description: 'One per matched rule, in evaluation order', resolve: (r) => r.warnings as unknown as RuleWarning[] }),
-    constraints: t.field({ type: ConstraintsRef, nullable: true, description: 'What the matched rules impose; null after a rule override', resolve: (r) => r.constraints as unknown as Constraints | null }),
-    suggestions: t.field({ type: [SuggestionRef], description: 'Changes that would raise the expected quality, largest gain first; empty after a rule override', resolve: (r) => r.suggestions as unknown as Suggestion[] }),
+    constraints: t.field({
+      type: ConstraintsRef,
+      nullable: true,
+      description: 'What the matched rules impose; null after a rule override',
+      resolve: (r) => r.constraints as unknown as Constraints | null,
+    }),
+    suggestions: t.field({
+      type: [SuggestionRef],
+      description: 'Changes that would raise the expected quality, largest gain first; empty after a rule override',
+      resolve: (r) => r.suggestions as unknown as Suggestion[],
+    }),
     statisticalContext: t.field({
       type: StatisticalContextRef,
       nullable: true,
@@ -202,7 +209,7 @@ const EVENT_TYPE_NAMES: Record<RecommendationEvent['type'], string> = {
 };
 
 builder.objectRef<EventOf<'CONTEXT_LOADED'>>('ContextLoadedEvent').implement({
-  description: "First: what the answer will be based on",
+  description: 'First: what the answer will be based on',
   interfaces: [EventRef],
   fields: (t) => ({
     phase: t.expose('phase', { type: ModelPhaseEnum, description: "The athlete's model phase" }),

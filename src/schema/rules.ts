@@ -57,7 +57,7 @@ const PRIOR_TEXT = {
   optimalMax: 'Upper end of the recommended range (suggestions move a value toward it)',
   isActive: 'Is the prior used? An inactive one leaves the seed values in force (default true)',
 } as const;
-const priorText = (name: keyof typeof PRIOR_TEXT) => ({ nullable: true, description: `${PRIOR_TEXT[name]}; null if not given` } as const);
+const priorText = (name: keyof typeof PRIOR_TEXT) => ({ nullable: true, description: `${PRIOR_TEXT[name]}; null if not given` }) as const;
 
 builder.prismaObject('PopulationPrior', {
   description: 'Literature prior for a variable: effect on session quality per unit',

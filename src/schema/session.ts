@@ -89,7 +89,11 @@ const SessionOrderInput = builder.inputType('SessionOrder', {
   }),
 });
 
-const quality = z.number().int({ error: 'must be a whole number between 1 and 10' }).min(1, { error: 'must be a whole number between 1 and 10' }).max(10, { error: 'must be a whole number between 1 and 10' });
+const quality = z
+  .number()
+  .int({ error: 'must be a whole number between 1 and 10' })
+  .min(1, { error: 'must be a whole number between 1 and 10' })
+  .max(10, { error: 'must be a whole number between 1 and 10' });
 
 const StartSessionInputType = registryInputType('StartSessionInput', {
   description: 'Check-in and plan; the session starts ACTIVE.',
@@ -161,13 +165,12 @@ builder.queryFields((t) => ({
         source: t.arg({ type: RecommendationSourceEnum, description: 'Only sessions started with a recommendation from this source (a rule override or the model)' }),
         rule: t.arg.string({
           validate: z.string().trim().min(1, 'rule must name an expert rule').max(200, 'rule is at most 200 characters'),
-          description: "Only sessions whose recommendation matched this expert rule (its name, as in rules { name }; an unknown name is refused)",
+          description: 'Only sessions whose recommendation matched this expert rule (its name, as in rules { name }; an unknown name is refused)',
         }),
         orderBy: t.arg({ type: SessionOrderInput, description: 'Default: STARTED_AT DESC' }),
       },
       totalCount: async (_root, args, ctx) => ctx.services.prisma.climbingSession.count({ where: await sessionsWhere(ctx, args) }),
-      resolve: async (query, _root, args, ctx) =>
-        ctx.services.prisma.climbingSession.findMany({ ...query, where: await sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
+      resolve: async (query, _root, args, ctx) => ctx.services.prisma.climbingSession.findMany({ ...query, where: await sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
     },
     ClimbingSessionConnection,
   ),
@@ -185,7 +188,7 @@ builder.mutationFields((t) => ({
   completeSession: t.prismaField({
     type: 'ClimbingSession',
     authScopes: { authenticated: true },
-    description: "Ends one of your ACTIVE sessions with its outcome: it becomes COMPLETED and updates your model at once (CONFLICT if it is not ACTIVE)",
+    description: 'Ends one of your ACTIVE sessions with its outcome: it becomes COMPLETED and updates your model at once (CONFLICT if it is not ACTIVE)',
     args: {
       id: t.arg.id({ required: true, validate: uuid, description: 'The session id (uuid)' }),
       input: t.arg({ type: CompleteSessionInputType, required: true, description: 'The outcome, with its rating' }),

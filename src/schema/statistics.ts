@@ -1,12 +1,5 @@
 // The statistical context of a check-in (domain.md section 7), typed field by field.
-import type {
-  CoefficientComparison,
-  GroupStat,
-  PersonalHistory,
-  PopulationComparison,
-  SimilarSession,
-  StatisticalContext,
-} from '../engine/statistics.ts';
+import type { CoefficientComparison, GroupStat, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import { builder } from './builder.ts';
 
 export const IntervalRef = builder.objectRef<{ low: number; high: number }>('Interval').implement({
@@ -62,9 +55,7 @@ const groups = <K extends string>(name: string, description: string, keys: Reado
   builder.objectRef<Groups<K>>(name).implement({
     description,
     fields: (t) =>
-      Object.fromEntries(
-        (Object.entries(keys) as [K, string][]).map(([k, condition]) => [k, t.field({ type: GroupStatRef, description: `Sessions ${condition}`, resolve: (g) => g[k] })]),
-      ),
+      Object.fromEntries((Object.entries(keys) as [K, string][]).map(([k, condition]) => [k, t.field({ type: GroupStatRef, description: `Sessions ${condition}`, resolve: (g) => g[k] })])),
   });
 
 const SleepGroupsRef = groups('SleepGroups', "The athlete's sessions by the sleep before them", { under6h: 'after less than 6 h of sleep', atLeast7h: 'after 7 h of sleep or more' });
@@ -124,7 +115,11 @@ const CoefficientComparisonRef = builder.objectRef<CoefficientComparison>('Coeff
 export const StatisticalContextRef = builder.objectRef<StatisticalContext>('StatisticalContext').implement({
   description: "Numbers that put today's check-in in context: the population, the athlete's own history and model",
   fields: (t) => ({
-    populationComparison: t.field({ type: [PopulationComparisonRef], description: 'Each given check-in variable against the population (variables without statistics left out)', resolve: (c) => c.populationComparison }),
+    populationComparison: t.field({
+      type: [PopulationComparisonRef],
+      description: 'Each given check-in variable against the population (variables without statistics left out)',
+      resolve: (c) => c.populationComparison,
+    }),
     personalHistory: t.field({ type: PersonalHistoryRef, description: "The athlete's recent rated sessions", resolve: (c) => c.personalHistory }),
     similarSessions: t.field({ type: [SimilarSessionRef], description: 'The most similar past sessions, most similar first', resolve: (c) => c.similarSessions }),
     coefficientComparisons: t.field({ type: [CoefficientComparisonRef], description: "Each model variable's effect for the athlete against the population", resolve: (c) => c.coefficientComparisons }),

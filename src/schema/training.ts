@@ -34,13 +34,12 @@ const StageTimingsRef = builder.objectRef<StoredTimings>('StageTimings').impleme
     trainedModelMs: t.float({ nullable: true, description: 'Nightly: the fit and the model writes', resolve: (s) => ms(s.trainedModelMs) }),
     fitMs: t.float({ nullable: true, description: 'Nightly: the hierarchical fit alone', resolve: (s) => ms(s.fitMs) }),
     populationStatisticsMs: t.float({ nullable: true, description: 'Nightly: the PopulationStatistic rows', resolve: (s) => ms(s.populationStatisticsMs) }),
-    computeMs: t.float({ nullable: true, description: "Quick update: the model update before it is written", resolve: (s) => ms(s.computeMs) }),
+    computeMs: t.float({ nullable: true, description: 'Quick update: the model update before it is written', resolve: (s) => ms(s.computeMs) }),
     path: t.string({ nullable: true, description: 'Quick update: rank1 (one-session step) or recompute', resolve: (s) => (typeof s.path === 'string' ? s.path : null) }),
     stages: t.field({
       type: [StageTimingRef],
       description: 'Every timed stage in the order recorded (totalMs excluded)',
-      resolve: (s) =>
-        Object.entries(s).flatMap(([key, value]) => (key.endsWith('Ms') && key !== 'totalMs' && typeof value === 'number' ? [{ stage: key.slice(0, -2), ms: value }] : [])),
+      resolve: (s) => Object.entries(s).flatMap(([key, value]) => (key.endsWith('Ms') && key !== 'totalMs' && typeof value === 'number' ? [{ stage: key.slice(0, -2), ms: value }] : [])),
     }),
   }),
 });
@@ -88,8 +87,7 @@ const TrainingRunRef = builder.prismaObject('TrainingRun', {
       type: HeldOutErrorRef,
       nullable: true,
       description: 'Nightly runs: honest held-out error of the fit (null for other runs)',
-      resolve: (r) =>
-        r.heldOutN === null ? null : { n: r.heldOutN, rmse: r.heldOutRmse, mae: r.heldOutMae, bias: r.heldOutBias, intervalCoverage: r.heldOutCoverage },
+      resolve: (r) => (r.heldOutN === null ? null : { n: r.heldOutN, rmse: r.heldOutRmse, mae: r.heldOutMae, bias: r.heldOutBias, intervalCoverage: r.heldOutCoverage }),
     }),
   }),
 });
@@ -135,8 +133,7 @@ builder.queryFields((t) => ({
         to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
       },
       totalCount: (_root, args, ctx) => ctx.services.prisma.trainingRun.count({ where: trainingRunsWhere(ctx, args) }),
-      resolve: (query, _root, args, ctx) =>
-        ctx.services.prisma.trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
+      resolve: (query, _root, args, ctx) => ctx.services.prisma.trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
     },
     builder.connectionObject({ type: TrainingRunRef, name: 'TrainingRunConnection', description: 'A page of training runs' }, { description: 'A training run in a page' }),
   ),

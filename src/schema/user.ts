@@ -51,8 +51,7 @@ builder.queryFields((t) => ({
     type: 'User',
     authScopes: { authenticated: true },
     description: "The viewer: the token's user (created by the first request)",
-    resolve: (query, _root, _args, ctx: Context) =>
-      ctx.services.prisma.user.findUniqueOrThrow({ ...query, where: { id: requireViewer(ctx).id } }),
+    resolve: (query, _root, _args, ctx: Context) => ctx.services.prisma.user.findUniqueOrThrow({ ...query, where: { id: requireViewer(ctx).id } }),
   }),
   user: t.prismaField({
     type: 'User',
@@ -73,8 +72,7 @@ builder.queryFields((t) => ({
         phase: t.arg({ type: ModelPhaseEnum, description: "The athlete's model phase (COLD_START includes users never trained)" }),
       },
       totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(args) }),
-      resolve: (query, _root, args, ctx) =>
-        ctx.services.prisma.user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+      resolve: (query, _root, args, ctx) => ctx.services.prisma.user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
     },
     builder.connectionObject({ type: UserRef, name: 'UserConnection', description: 'A page of users' }, { description: 'A user in a page' }),
   ),

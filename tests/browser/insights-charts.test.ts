@@ -171,10 +171,12 @@ describe('insights charts with seeded data', () => {
     expect((await markTexts('calibration')).sort()).toEqual(bins.map((b: any) => `n=${b.n}`).sort());
 
     // One point per Monday-to-Sunday week (UTC) with a scored session, in each of the two plots.
-    const weeks = new Set(scored.map((w) => {
-      const t = new Date(w.startedAt);
-      return Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7));
-    }));
+    const weeks = new Set(
+      scored.map((w) => {
+        const t = new Date(w.startedAt);
+        return Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7));
+      }),
+    );
     expect(await marks('quality-over-time', 'dot').count()).toBe(2 * weeks.size);
 
     // Each nightly run measured its held-out error: an RMSE and an MAE point per run.

@@ -43,7 +43,10 @@ describe('insights page with PERSISTED_OPERATIONS', () => {
       await viewSettled(page, view);
       const states = await panelStates(page);
       expect(Object.keys(states).length, view).toBeGreaterThan(0);
-      expect(Object.entries(states).filter(([, state]) => state === 'error'), view).toEqual([]);
+      expect(
+        Object.entries(states).filter(([, state]) => state === 'error'),
+        view,
+      ).toEqual([]);
     }
     expect(bodies.length).toBeGreaterThan(5);
     for (const body of bodies) {

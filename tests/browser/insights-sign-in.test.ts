@@ -17,10 +17,7 @@ const logs: string[] = [];
 beforeAll(async () => {
   // JWT_SECRET unset, as in development: the server generates one into the data dir and prints a sign-in link.
   dataDir = await mkdtemp(path.join(os.tmpdir(), 'climbiq-insights-'));
-  [server, browser] = await Promise.all([
-    startTestServer({ env: { JWT_SECRET: '', PGLITE_DIR: path.join(dataDir, 'pglite') }, log: (m) => logs.push(m) }),
-    launchChromium(),
-  ]);
+  [server, browser] = await Promise.all([startTestServer({ env: { JWT_SECRET: '', PGLITE_DIR: path.join(dataDir, 'pglite') }, log: (m) => logs.push(m) }), launchChromium()]);
 }, 300_000);
 
 afterAll(async () => {

@@ -107,9 +107,7 @@ describe('one connection type per node, with totalCount', () => {
     expect(me.sessions.totalCount).toBe(30);
     expect(me.sessions.edges).toHaveLength(2);
     // only the count selected
-    expect((await gqlOk(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(
-      rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length,
-    );
+    expect((await gqlOk(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length);
   });
 });
 
@@ -139,7 +137,12 @@ describe('session filters and ordering', () => {
     const expected = [...rows].sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime() || (a.id < b.id ? -1 : 1)).map((r) => r.id);
     expect(asc.ids).toEqual(expected);
     const high = await pageAll({ userId: athlete.id, qualityMin: 5, orderBy: { field: 'QUALITY', direction: 'DESC' } }, 3);
-    expect(high.ids).toEqual(byQuality(rows.filter((r) => (r.sessionQuality ?? 0) >= 5), 'DESC'));
+    expect(high.ids).toEqual(
+      byQuality(
+        rows.filter((r) => (r.sessionQuality ?? 0) >= 5),
+        'DESC',
+      ),
+    );
   });
 
   it('refuses qualityMin above qualityMax, a quality outside 1-10 and from after to, naming the field', async () => {
@@ -224,8 +227,9 @@ describe('users, training runs and model outputs', () => {
     expect(timings).toMatchObject({ computeMs: null, path: null }); // quick-update stages only
     expect(timings.stages.map((s: any) => s.stage)).toEqual(expect.arrayContaining(['trainingData', 'trainedModel', 'fit', 'populationStatistics']));
     expect(timings.stages.find((s: any) => s.stage === 'fit').ms).toBe(timings.fitMs);
-    const model = (await gqlOk(server.url, '{ populationModel { sessionsIncluded diagnostics { iterations converged delta elbo elboTrace usersWithData sessions tau2Prior elapsedMs } } }', {}, analyst.token))
-      .populationModel;
+    const model = (
+      await gqlOk(server.url, '{ populationModel { sessionsIncluded diagnostics { iterations converged delta elbo elboTrace usersWithData sessions tau2Prior elapsedMs } } }', {}, analyst.token)
+    ).populationModel;
     expect(model.diagnostics.iterations).toBeGreaterThan(0);
     expect(model.diagnostics.sessions).toBe(model.sessionsIncluded);
     expect(model.diagnostics.elboTrace.length).toBeGreaterThan(0);

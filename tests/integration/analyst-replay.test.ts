@@ -27,7 +27,18 @@ beforeAll(async () => {
   await gqlOk(server.url, '{ me { id } }', {}, athlete.token);
   // A personal model with coefficients that give long decimals.
   const terms = ['intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
-  const coefficients = { intercept: 5.4321, sleepHours: 0.23457, sleepQuality: 0.1789, energyLevel: 0.31234, stressLevel: -0.2111, motivationLevel: 0.1333, sorenessLevel: -0.1777, daysSinceHardSession: 0.2, caffeineMg: 0.00234, warmupMin: 0.0213 };
+  const coefficients = {
+    intercept: 5.4321,
+    sleepHours: 0.23457,
+    sleepQuality: 0.1789,
+    energyLevel: 0.31234,
+    stressLevel: -0.2111,
+    motivationLevel: 0.1333,
+    sorenessLevel: -0.1777,
+    daysSinceHardSession: 0.2,
+    caffeineMg: 0.00234,
+    warmupMin: 0.0213,
+  };
   await server.db.prisma.modelOutput.create({
     data: {
       userId: athlete.id,

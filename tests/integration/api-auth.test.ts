@@ -8,19 +8,7 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth.ts';
 import { collect, wsClient } from '../support/client.ts';
-import {
-  CANCEL_SESSION,
-  COMPLETE_SESSION,
-  DELETE_SESSION,
-  expectError,
-  gql,
-  gqlOk,
-  listSessionIds,
-  RECORD_BASELINE,
-  SESSION,
-  startSession,
-  UPDATE_SESSION,
-} from '../support/foundation.ts';
+import { CANCEL_SESSION, COMPLETE_SESSION, DELETE_SESSION, expectError, gql, gqlOk, listSessionIds, RECORD_BASELINE, SESSION, startSession, UPDATE_SESSION } from '../support/foundation.ts';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -111,7 +99,12 @@ describe('without a valid token', () => {
     const key = new TextEncoder().encode(TEST_JWT_SECRET);
     const sub = randomUUID();
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({ role: 'athlete' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setIssuedAt(now - 3600).setExpirationTime(now - 60).sign(key);
+    const expired = await new SignJWT({ role: 'athlete' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(sub)
+      .setIssuedAt(now - 3600)
+      .setExpirationTime(now - 60)
+      .sign(key);
     const wrongSecret = await new TokenService('another-secret-another-secret-0123456789xx').sign({ sub, role: 'admin' });
     const badRole = await new SignJWT({ role: 'superuser' }).setProtectedHeader({ alg: 'HS256' }).setSubject(sub).setExpirationTime('1h').sign(key);
     const badSub = await new SignJWT({ role: 'athlete' }).setProtectedHeader({ alg: 'HS256' }).setSubject('not-a-uuid').setExpirationTime('1h').sign(key);
@@ -335,7 +328,12 @@ describe('over graphql-ws', () => {
     }
     const key = new TextEncoder().encode(TEST_JWT_SECRET);
     const now = Math.floor(Date.now() / 1000);
-    const expired = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setSubject(athlete.id).setIssuedAt(now - 3600).setExpirationTime(now - 60).sign(key);
+    const expired = await new SignJWT({ role: 'admin' })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(athlete.id)
+      .setIssuedAt(now - 3600)
+      .setExpirationTime(now - 60)
+      .sign(key);
     const wrongSecret = await new TokenService('another-secret-another-secret-0123456789xx').sign({ sub: athlete.id, role: 'admin' });
     for (const bad of ['garbage', expired, wrongSecret]) {
       const client = wsClient(server.wsUrl, bad);

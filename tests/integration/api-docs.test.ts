@@ -18,9 +18,7 @@ import { startTestServer, tokenFor, type TestServer } from '../support/server.ts
 const API_MD = readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8');
 
 /** The "Errors" table: code -> the HTTP column as written ("401", "400 / 405", "(graphql-ws only)"). */
-const documented = new Map(
-  [...API_MD.slice(API_MD.indexOf('## Errors'), API_MD.indexOf('## Limits')).matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]),
-);
+const documented = new Map([...API_MD.slice(API_MD.indexOf('## Errors'), API_MD.indexOf('## Limits')).matchAll(/^\| `([A-Z_]+)` \| ([^|]+) \|/gm)].map((m) => [m[1], m[2].trim()]));
 
 let server: TestServer;
 let persisted: TestServer;
@@ -67,7 +65,11 @@ describe('docs/api.md', () => {
   it('every GraphQL example is valid against the schema', () => {
     const blocks = [...API_MD.matchAll(/```graphql\n([\s\S]*?)```/g)].map((m) => m[1]);
     expect(blocks.length).toBeGreaterThan(8);
-    for (const block of blocks) expect(validate(schema, parse(block)).map((e) => e.message), block).toEqual([]);
+    for (const block of blocks)
+      expect(
+        validate(schema, parse(block)).map((e) => e.message),
+        block,
+      ).toEqual([]);
   });
 
   it('lists every error code the server defines, with its status', () => {

@@ -47,7 +47,9 @@ describe('me and user', () => {
     const seen: string[] = [];
     let after: string | null = null;
     for (;;) {
-      const page: any = (await gqlOk(server.url, 'query($after: String) { users(first: 2, after: $after) { edges { node { id role createdAt } } pageInfo { hasNextPage endCursor } } }', { after }, analyst.token)).users;
+      const page: any = (
+        await gqlOk(server.url, 'query($after: String) { users(first: 2, after: $after) { edges { node { id role createdAt } } pageInfo { hasNextPage endCursor } } }', { after }, analyst.token)
+      ).users;
       expect(page.edges.length).toBeLessThanOrEqual(2);
       seen.push(...page.edges.map((e: any) => e.node.id));
       if (!page.pageInfo.hasNextPage) break;
@@ -216,7 +218,10 @@ describe('session lifecycle', () => {
     // Clearing what was done clears both; an update that does not name it leaves both alone.
     expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { actualSessionType: null } }, token)).updateSession).toMatchObject({ actualSessionType: null, sessionType: null });
     await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { actualSessionType: 'LIGHT_SESSION' } }, token);
-    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { notes: 'easy day' } }, token)).updateSession).toMatchObject({ actualSessionType: 'LIGHT_SESSION', sessionType: 'LIGHT_SESSION' });
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { notes: 'easy day' } }, token)).updateSession).toMatchObject({
+      actualSessionType: 'LIGHT_SESSION',
+      sessionType: 'LIGHT_SESSION',
+    });
   });
 
   it('the data migration repairs sessions that an earlier correction left with a stale sessionType', async () => {
@@ -249,8 +254,14 @@ describe('session lifecycle', () => {
     expect((await gqlOk(server.url, SESSION, { id: s.id }, token)).session).toMatchObject(stored);
 
     // Within the stored bounds both may move; start and end may coincide.
-    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T19:00:00.000Z' } }, token)).updateSession).toMatchObject({ startedAt: '2026-03-04T19:00:00.000Z', endedAt: '2026-03-04T19:00:00.000Z' });
-    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T22:00:00.000Z' } }, token)).updateSession).toMatchObject({ startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T22:00:00.000Z' });
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T19:00:00.000Z' } }, token)).updateSession).toMatchObject({
+      startedAt: '2026-03-04T19:00:00.000Z',
+      endedAt: '2026-03-04T19:00:00.000Z',
+    });
+    expect((await gqlOk(server.url, UPDATE_SESSION, { id: s.id, input: { startedAt: '2026-03-04T21:00:00.000Z', endedAt: '2026-03-04T22:00:00.000Z' } }, token)).updateSession).toMatchObject({
+      startedAt: '2026-03-04T21:00:00.000Z',
+      endedAt: '2026-03-04T22:00:00.000Z',
+    });
 
     // A cancelled session has an end too.
     const c = await startSession(server.url, token, { sleepHours: 7, startedAt: '2026-03-05T08:00:00.000Z' });

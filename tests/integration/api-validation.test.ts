@@ -52,7 +52,8 @@ function badValues(spec: VariableSpec): BadValue[] {
         { label: 'below min', value: Number((spec.min! - step(spec)).toFixed(2)), field: spec.name, message: range(spec) },
         { label: 'above max', value: Number((spec.max! + step(spec)).toFixed(2)), field: spec.name, message: range(spec) },
       ];
-      if (spec.kind === 'int') out.push({ label: 'non-integer', value: spec.min! + 0.5, field: spec.name, message: new RegExp(`${spec.name} must be a whole number between ${spec.min} and ${spec.max}`) });
+      if (spec.kind === 'int')
+        out.push({ label: 'non-integer', value: spec.min! + 0.5, field: spec.name, message: new RegExp(`${spec.name} must be a whole number between ${spec.min} and ${spec.max}`) });
       return out;
     }
     case 'boolean':
@@ -136,28 +137,25 @@ describe('check-in variables', () => {
 });
 
 describe('session outcome fields', () => {
-  it.each(OUTCOME_FIELDS.map((spec) => [spec.name, spec] as const))(
-    '%s: completeSession and updateSession refuse every bad value; the session keeps its state',
-    async (_name, spec) => {
-      const activeBefore = await sessionRow(active);
-      const completedBefore = await sessionRow(completed);
-      for (const bad of badValues(spec)) {
-        const what = `${spec.name} ${bad.label} (${JSON.stringify(bad.value)})`;
-        expectRejected(await gql(server.url, COMPLETE_SESSION, { id: active, input: { sessionQuality: 6, [spec.name]: bad.value } }, athlete.token), bad, `completeSession ${what}`);
-        expectRejected(await gql(server.url, UPDATE_SESSION, { id: completed, input: { sessionQuality: 8, [spec.name]: bad.value } }, athlete.token), bad, `updateSession ${what}`);
-      }
-      // The failed completion left the session ACTIVE without any outcome; the completed one kept its outcome.
-      const after = await sessionRow(active);
-      expect(after).toEqual(activeBefore);
-      expect(after).toMatchObject({ status: 'ACTIVE', sessionQuality: null, endedAt: null });
-      expect((await gqlOk(server.url, 'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }', { id: active }, athlete.token)).session).toEqual({
-        status: 'ACTIVE',
-        sessionQuality: null,
-        endedAt: null,
-      });
-      expect(await sessionRow(completed)).toEqual(completedBefore);
-    },
-  );
+  it.each(OUTCOME_FIELDS.map((spec) => [spec.name, spec] as const))('%s: completeSession and updateSession refuse every bad value; the session keeps its state', async (_name, spec) => {
+    const activeBefore = await sessionRow(active);
+    const completedBefore = await sessionRow(completed);
+    for (const bad of badValues(spec)) {
+      const what = `${spec.name} ${bad.label} (${JSON.stringify(bad.value)})`;
+      expectRejected(await gql(server.url, COMPLETE_SESSION, { id: active, input: { sessionQuality: 6, [spec.name]: bad.value } }, athlete.token), bad, `completeSession ${what}`);
+      expectRejected(await gql(server.url, UPDATE_SESSION, { id: completed, input: { sessionQuality: 8, [spec.name]: bad.value } }, athlete.token), bad, `updateSession ${what}`);
+    }
+    // The failed completion left the session ACTIVE without any outcome; the completed one kept its outcome.
+    const after = await sessionRow(active);
+    expect(after).toEqual(activeBefore);
+    expect(after).toMatchObject({ status: 'ACTIVE', sessionQuality: null, endedAt: null });
+    expect((await gqlOk(server.url, 'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }', { id: active }, athlete.token)).session).toEqual({
+      status: 'ACTIVE',
+      sessionQuality: null,
+      endedAt: null,
+    });
+    expect(await sessionRow(completed)).toEqual(completedBefore);
+  });
 
   it('satisfaction is rated 1-5: 6 is refused and 5 accepted', async () => {
     const error = expectError(await gql(server.url, UPDATE_SESSION, { id: completed, input: { satisfaction: 6 } }, athlete.token), 'BAD_USER_INPUT', 'satisfaction');
@@ -170,17 +168,14 @@ describe('session outcome fields', () => {
 describe('baseline assessment fields', () => {
   const current = async () => (await gqlOk(server.url, '{ baselineAssessment { id age heightCm maxHangEdgeMm isCurrent } }', {}, athlete.token)).baselineAssessment;
 
-  it.each(BASELINE_NUMERIC_FIELDS.map((spec) => [spec.name, spec] as const))(
-    '%s: recordBaselineAssessment refuses every bad value and keeps the current baseline',
-    async (_name, spec) => {
-      const countBefore = await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } });
-      for (const bad of badValues(spec)) {
-        expectRejected(await gql(server.url, RECORD_BASELINE, { input: { age: 35, [spec.name]: bad.value } }, athlete.token), bad, `${spec.name} ${bad.label}`);
-      }
-      expect(await current()).toEqual({ id: baselineId, age: 30, heightCm: 180, maxHangEdgeMm: 20, isCurrent: true });
-      expect(await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } })).toBe(countBefore);
-    },
-  );
+  it.each(BASELINE_NUMERIC_FIELDS.map((spec) => [spec.name, spec] as const))('%s: recordBaselineAssessment refuses every bad value and keeps the current baseline', async (_name, spec) => {
+    const countBefore = await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } });
+    for (const bad of badValues(spec)) {
+      expectRejected(await gql(server.url, RECORD_BASELINE, { input: { age: 35, [spec.name]: bad.value } }, athlete.token), bad, `${spec.name} ${bad.label}`);
+    }
+    expect(await current()).toEqual({ id: baselineId, age: 30, heightCm: 180, maxHangEdgeMm: 20, isCurrent: true });
+    expect(await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } })).toBe(countBefore);
+  });
 
   it('grades must be short non-empty strings; enums must be known', async () => {
     expectError(await gql(server.url, RECORD_BASELINE, { input: { currentBoulderGrade: '' } }, athlete.token), 'BAD_USER_INPUT', 'currentBoulderGrade');

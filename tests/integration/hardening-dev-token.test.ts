@@ -34,15 +34,12 @@ afterAll(async () => {
 function graphiqlPage(url: string, host?: string): Promise<string> {
   const target = new URL(url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      { host: '127.0.0.1', port: target.port, path: target.pathname, headers: { accept: 'text/html', ...(host ? { host } : {}) } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(body));
-      },
-    );
+    const req = httpRequest({ host: '127.0.0.1', port: target.port, path: target.pathname, headers: { accept: 'text/html', ...(host ? { host } : {}) } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
     req.on('error', reject);
     req.end();
   });
@@ -80,7 +77,6 @@ describe('the development token', () => {
 });
 
 describe('CORS_ORIGINS', () => {
-
   it('an origin in CORS_ORIGINS is answered (without credentials); any other is not', async () => {
     const token = tokenIn(await graphiqlPage(dev.url))!;
     const allowed = await preflight(dev.url, 'https://app.example.com');

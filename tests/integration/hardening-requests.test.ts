@@ -202,10 +202,27 @@ describe('NUL characters in input', () => {
   });
 
   it('a NUL inside a JSON field, in a nested list, or in a JSON key', async () => {
-    expectError(await gql(server.url, START_SESSION, { input: { sleepHours: 7, preSessionData: { form: { answers: ['ok', 'bad\u0000'] } } } }, athlete.token), 'BAD_USER_INPUT', 'preSessionData.form.answers[1]');
+    expectError(
+      await gql(server.url, START_SESSION, { input: { sleepHours: 7, preSessionData: { form: { answers: ['ok', 'bad\u0000'] } } } }, athlete.token),
+      'BAD_USER_INPUT',
+      'preSessionData.form.answers[1]',
+    );
     expectError(await gql(server.url, RECORD_BASELINE, { input: { injuryHistory: [{ 'part\u0000': 'finger' }] } }, athlete.token), 'BAD_USER_INPUT', 'injuryHistory[0]');
     expectError(
-      await gql(server.url, START_SESSION, { input: { sleepHours: 7, currentNiggles: [{ location: 'knee', severity: 2 }, { location: 'finger\u0000', severity: 3 }] } }, athlete.token),
+      await gql(
+        server.url,
+        START_SESSION,
+        {
+          input: {
+            sleepHours: 7,
+            currentNiggles: [
+              { location: 'knee', severity: 2 },
+              { location: 'finger\u0000', severity: 3 },
+            ],
+          },
+        },
+        athlete.token,
+      ),
       'BAD_USER_INPUT',
       'currentNiggles[1].location',
     );

@@ -34,7 +34,6 @@ function signed(claims: { role?: unknown; iat?: number; exp?: number }, sub: str
 }
 
 describe('CORS', () => {
-
   it('by default no origin is answered: neither the preflight nor the response carries CORS headers', async () => {
     const { token } = await tokenFor('analyst');
     for (const res of [await preflight(server.url, 'https://evil.example'), await post(server.url, 'https://evil.example', token)]) {
@@ -163,7 +162,10 @@ describe('subscriptions', () => {
     const stop = poke(id);
     try {
       const open: (() => void)[] = [];
-      const firstEvents = Array.from({ length: 3 }, () => new Promise<void>((resolve) => open.push(client.subscribe({ query: MODEL_UPDATED }, { next: () => resolve(), error: () => undefined, complete: () => undefined }))));
+      const firstEvents = Array.from(
+        { length: 3 },
+        () => new Promise<void>((resolve) => open.push(client.subscribe({ query: MODEL_UPDATED }, { next: () => resolve(), error: () => undefined, complete: () => undefined }))),
+      );
       await Promise.all(firstEvents);
       const fourth = await collect(client, MODEL_UPDATED, {}, 10_000);
       expect(fourth.events).toEqual([]);

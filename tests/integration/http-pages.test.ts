@@ -9,10 +9,7 @@ let dev: TestServer;
 let production: TestServer;
 
 beforeAll(async () => {
-  [dev, production] = await Promise.all([
-    startTestServer(),
-    startTestServer({ env: { NODE_ENV: 'production', INSIGHTS_ENABLED: 'true' } }),
-  ]);
+  [dev, production] = await Promise.all([startTestServer(), startTestServer({ env: { NODE_ENV: 'production', INSIGHTS_ENABLED: 'true' } })]);
 });
 afterAll(async () => {
   await Promise.all([dev?.close(), production?.close()]);

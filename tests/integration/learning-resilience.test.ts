@@ -138,8 +138,7 @@ describe('across a restart', () => {
     const prisma = server.services.db.prisma;
     const newcomer = randomUUID();
     await prisma.user.create({ data: { id: newcomer, role: 'ATHLETE' } });
-    const rows = (userId: string, from: number, to: number) =>
-      athlete.sessions.slice(from, to).map((s, i) => sessionRow(userId, s, new Date(Date.now() - (20 - i) * 86_400_000)));
+    const rows = (userId: string, from: number, to: number) => athlete.sessions.slice(from, to).map((s, i) => sessionRow(userId, s, new Date(Date.now() - (20 - i) * 86_400_000)));
     await prisma.climbingSession.createMany({ data: [...rows(known.id, 2, 12), ...rows(newcomer, 0, 12)] });
     await server.training.idle();
     expect((await modelOutput(server.url, known.token))!.sessionsIncluded).toBe(2);

@@ -20,7 +20,19 @@ import { gqlOk } from '../support/client.ts';
 import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres } from '../support/server.ts';
 
 const MIGRATION_ROWS = `SELECT id, migration_name, checksum, finished_at, rolled_back_at, applied_steps_count FROM "_prisma_migrations" ORDER BY migration_name`;
-const TABLES = ['baseline_assessments', 'climbing_sessions', 'expert_rules', 'model_outputs', 'model_snapshots', 'population_models', 'population_priors', 'population_statistics', 'recommendations', 'training_runs', 'users'];
+const TABLES = [
+  'baseline_assessments',
+  'climbing_sessions',
+  'expert_rules',
+  'model_outputs',
+  'model_snapshots',
+  'population_models',
+  'population_priors',
+  'population_statistics',
+  'recommendations',
+  'training_runs',
+  'users',
+];
 
 /** Every migration folder with the sha256 of its SQL (the checksum Prisma records). */
 async function expectedMigrations(): Promise<{ name: string; checksum: string }[]> {
@@ -94,14 +106,25 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       for (const m of sql.slice(0, split)) await target.exec(m.text);
       const user = '11111111-1111-4111-8111-111111111111';
       const shown = {
-        source: 'MODEL', sessionType: 'VOLUME', override: null,
+        source: 'MODEL',
+        sessionType: 'VOLUME',
+        override: null,
         prediction: { expectedQuality: 6.5, rawQuality: 6.4, interval: { low: 3.6, high: 9.4 }, contributions: [{ variable: 'sleepHours', value: 0.3 }], phase: 'LEARNING', confidence: 'MEDIUM' },
-        rulesApplied: ['dehydration_warning'], warnings: [{ rule: 'dehydration_warning', category: 'CONSERVATIVE', message: 'Drink', reason: 'hydrationStatus <= 4 (3)' }],
+        rulesApplied: ['dehydration_warning'],
+        warnings: [{ rule: 'dehydration_warning', category: 'CONSERVATIVE', message: 'Drink', reason: 'hydrationStatus <= 4 (3)' }],
         constraints: { sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], include: [], warmupMin: null, maxDurationMin: null, reduceVolume: false, hydrationBreaks: true },
-        suggestions: [], statisticalContext: { insights: ['x'] },
-        personalization: { phase: 'LEARNING', sessionsIncluded: 12, hasBaseline: true, hasPersonalization: true }, generatedAt: '2026-03-01T10:00:00.123Z',
+        suggestions: [],
+        statisticalContext: { insights: ['x'] },
+        personalization: { phase: 'LEARNING', sessionsIncluded: 12, hasBaseline: true, hasPersonalization: true },
+        generatedAt: '2026-03-01T10:00:00.123Z',
       };
-      const override = { ...shown, source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required', category: 'SAFETY', sessionType: 'REST_DAY', message: 'Rest' } };
+      const override = {
+        ...shown,
+        source: 'RULE_OVERRIDE',
+        sessionType: 'REST_DAY',
+        prediction: null,
+        override: { rule: 'severe_injury_rest_required', category: 'SAFETY', sessionType: 'REST_DAY', message: 'Rest' },
+      };
       await target.exec(`INSERT INTO users (id) VALUES ('${user}')`);
       const insert = `INSERT INTO climbing_sessions (id, "userId", "sleepHours", "hydrationStatus", "recommendationShown", "updatedAt") VALUES ($1, '${user}', 7.5, 3, $2::jsonb, now())`;
       const ids = ['a0000000-0000-4000-8000-000000000001', 'a0000000-0000-4000-8000-000000000002', 'a0000000-0000-4000-8000-000000000003', 'a0000000-0000-4000-8000-000000000004'];
@@ -114,9 +137,23 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       const rows = await target.query(`SELECT s.id AS "sessionId", r.* FROM climbing_sessions s LEFT JOIN recommendations r ON r.id = s."recommendationId" ORDER BY s.id`);
       expect(rows.map((r) => r.source)).toEqual(['MODEL', 'RULE_OVERRIDE', null, null]);
       expect(rows[0]).toMatchObject({
-        userId: user, sessionType: 'VOLUME', expectedQuality: 6.5, rawQuality: 6.4, intervalLow: 3.6, intervalHigh: 9.4, confidence: 'MEDIUM', phase: 'LEARNING',
-        modelSessionsIncluded: 12, hasBaseline: true, hasPersonalization: true, checkIn: { sleepHours: 7.5, hydrationStatus: 3 },
-        matchedRules: ['dehydration_warning'], overrideRule: null, warnings: shown.warnings, constraints: shown.constraints, contributions: shown.prediction.contributions,
+        userId: user,
+        sessionType: 'VOLUME',
+        expectedQuality: 6.5,
+        rawQuality: 6.4,
+        intervalLow: 3.6,
+        intervalHigh: 9.4,
+        confidence: 'MEDIUM',
+        phase: 'LEARNING',
+        modelSessionsIncluded: 12,
+        hasBaseline: true,
+        hasPersonalization: true,
+        checkIn: { sleepHours: 7.5, hydrationStatus: 3 },
+        matchedRules: ['dehydration_warning'],
+        overrideRule: null,
+        warnings: shown.warnings,
+        constraints: shown.constraints,
+        contributions: shown.prediction.contributions,
         statisticalContext: { insights: ['x'] },
       });
       // createdAt is the snapshot's generatedAt (UTC, as Prisma stores timestamps)
@@ -221,7 +258,12 @@ describe('seed data across restarts', () => {
       expect(logs[0].join('\n')).toMatch(/seeded 18 priors, 15 rules/);
       const ready = await fetch(first.url.replace(/\/graphql$/, '/ready'));
       expect(ready.status).toBe(200);
-      await gqlOk(first.url, 'mutation { upsertPopulationPrior(input: { variable: "sleepHours", populationMean: 0.5, populationStd: 0.2, individualVariance: 0.1, source: "admin edit" }) { variable } }', {}, admin.token);
+      await gqlOk(
+        first.url,
+        'mutation { upsertPopulationPrior(input: { variable: "sleepHours", populationMean: 0.5, populationStd: 0.2, individualVariance: 0.1, source: "admin edit" }) { variable } }',
+        {},
+        admin.token,
+      );
       await gqlOk(first.url, 'mutation { setExpertRuleActive(name: "warmup_requirement", active: false) { name } }', {}, admin.token);
       const rule = (await gqlOk(first.url, RULES, {}, admin.token)).expertRules.find((r: any) => r.name === 'training_load_spike');
       const seededRule = await first.db.prisma.expertRule.findUniqueOrThrow({ where: { name: 'training_load_spike' } });

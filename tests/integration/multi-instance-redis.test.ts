@@ -60,8 +60,8 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
     const athlete = await tokenFor('athlete');
     const HISTORY = `query($input: PreSessionInput!) { recommendation(input: $input) { statisticalContext { personalHistory { n } } } }`;
     const historyOn = async (server: TestServer) =>
-      (await gqlOk<{ recommendation: { statisticalContext: { personalHistory: { n: number } } } }>(server.url, HISTORY, { input: { sleepHours: 7 } }, athlete.token))
-        .recommendation.statisticalContext.personalHistory.n;
+      (await gqlOk<{ recommendation: { statisticalContext: { personalHistory: { n: number } } } }>(server.url, HISTORY, { input: { sleepHours: 7 } }, athlete.token)).recommendation.statisticalContext
+        .personalHistory.n;
     expect(await historyOn(b)).toBe(0); // B now holds the (empty) history in its cache
     const { startSession } = await gqlOk<{ startSession: { id: string } }>(a.url, `mutation { startSession(input: { sleepHours: 7, energyLevel: 6 }) { id } }`, {}, athlete.token);
     await gqlOk(a.url, `mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 8 }) { id } }`, { id: startSession.id }, athlete.token);

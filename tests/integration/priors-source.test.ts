@@ -42,8 +42,7 @@ async function populationCoefficient(variable: string): Promise<number> {
   return data.populationModel.coefficients.find((c) => c.variable === variable)!.value;
 }
 
-const comparison = (r: Recommendation, variable: string): Comparison =>
-  (r.statisticalContext.coefficientComparisons as Comparison[]).find((c) => c.variable === variable)!;
+const comparison = (r: Recommendation, variable: string): Comparison => (r.statisticalContext.coefficientComparisons as Comparison[]).find((c) => c.variable === variable)!;
 
 /** What the statistics say with the expected sign `sign` (statistics.ts: effects measured in the expected direction). */
 function expectedSensitivity(c: Comparison, sign: 1 | -1): { sensitivity: string; ratio: number | null } {

@@ -29,7 +29,9 @@ function expectRefused(res: Awaited<ReturnType<typeof post>>, operation: string,
   expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= windowSeconds).toBe(true);
   const [error] = res.body.errors ?? [];
   expect(error.extensions).toMatchObject({ code: 'RATE_LIMITED', retryAfterSeconds: retryAfter });
-  expect(error.message).toBe(`Too many ${operation} requests: at most ${operation === 'recommendation' ? 3 : operation === 'trainUserModel' ? 2 : 1} per ${windowSeconds} s. Try again in ${retryAfter} s.`);
+  expect(error.message).toBe(
+    `Too many ${operation} requests: at most ${operation === 'recommendation' ? 3 : operation === 'trainUserModel' ? 2 : 1} per ${windowSeconds} s. Try again in ${retryAfter} s.`,
+  );
   // Yoga takes the status and header from the error; they are not part of the body.
   expect(error.extensions).not.toHaveProperty('http');
 }

@@ -98,8 +98,14 @@ export async function sse<T = Record<string, any>>(url: string, query: string, v
   const events: GraphQLResponse<T>[] = [];
   for (const block of text.split('\n\n')) {
     const lines = block.split('\n');
-    const event = lines.find((l) => l.startsWith('event:'))?.slice(6).trim();
-    const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+    const event = lines
+      .find((l) => l.startsWith('event:'))
+      ?.slice(6)
+      .trim();
+    const data = lines
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trim())
+      .join('\n');
     if ((event === undefined || event === 'next') && data) events.push(JSON.parse(data) as GraphQLResponse<T>);
   }
   return { status: res.status, events };

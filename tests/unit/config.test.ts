@@ -26,8 +26,6 @@ describe('loadConfig: hardening settings', () => {
     const persisted = loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json' });
     expect(persisted.persistedOperationsFile).toBe(path.resolve('persisted-operations.json'));
     expect(persisted.graphiqlEnabled).toBe(false);
-    expect(() => loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json', GRAPHIQL_ENABLED: 'true' })).toThrow(
-      /^GRAPHIQL_ENABLED=true cannot be combined with PERSISTED_OPERATIONS/,
-    );
+    expect(() => loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json', GRAPHIQL_ENABLED: 'true' })).toThrow(/^GRAPHIQL_ENABLED=true cannot be combined with PERSISTED_OPERATIONS/);
   });
 });

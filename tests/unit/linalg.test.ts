@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  NotPositiveDefiniteError,
-  cholesky,
-  choleskyInverse,
-  choleskyLogDet,
-  choleskySolve,
-} from '../../src/engine/linalg.ts';
+import { NotPositiveDefiniteError, cholesky, choleskyInverse, choleskyLogDet, choleskySolve } from '../../src/engine/linalg.ts';
 import { mulberry32 } from '../../scripts/lib/synthetic.ts';
 
 // The classic worked example: A = L L' with L = [[2,0,0],[6,1,0],[-8,5,3]].

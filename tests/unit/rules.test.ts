@@ -100,7 +100,10 @@ const SEED_TABLE: Record<string, { priority: number; category: string; actions: 
     category: 'INTERACTION',
     actions: [{ type: 'constrain', avoid: ['lead_climbing', 'runout_routes'] }],
     fires: [{ fearOfFalling: 7, energyLevel: 4 }],
-    silent: [{ fearOfFalling: 6, energyLevel: 4 }, { fearOfFalling: 7, energyLevel: 5 }],
+    silent: [
+      { fearOfFalling: 6, energyLevel: 4 },
+      { fearOfFalling: 7, energyLevel: 5 },
+    ],
   },
   alcohol_recent_light_session: {
     priority: 80,
@@ -114,7 +117,10 @@ const SEED_TABLE: Record<string, { priority: number; category: string; actions: 
     category: 'INTERACTION',
     actions: [{ type: 'constrain', maxDurationMin: 90, hydrationBreaks: true }],
     fires: [{ hydrationStatus: 4, temperatureC: 25 }],
-    silent: [{ hydrationStatus: 5, temperatureC: 25 }, { hydrationStatus: 4, temperatureC: 24.9 }],
+    silent: [
+      { hydrationStatus: 5, temperatureC: 25 },
+      { hydrationStatus: 4, temperatureC: 24.9 },
+    ],
   },
   training_load_spike: {
     priority: 75,
@@ -152,8 +158,15 @@ const SEED_TABLE: Record<string, { priority: number; category: string; actions: 
     priority: 50,
     category: 'PERFORMANCE',
     actions: [{ type: 'adjustPrediction', multiplier: 1.1 }],
-    fires: [{ sleepHours: 7, sleepQuality: 7 }, { sleepHours: 9, sleepQuality: 7 }],
-    silent: [{ sleepHours: 6.9, sleepQuality: 7 }, { sleepHours: 9.1, sleepQuality: 7 }, { sleepHours: 8, sleepQuality: 6 }],
+    fires: [
+      { sleepHours: 7, sleepQuality: 7 },
+      { sleepHours: 9, sleepQuality: 7 },
+    ],
+    silent: [
+      { sleepHours: 6.9, sleepQuality: 7 },
+      { sleepHours: 9.1, sleepQuality: 7 },
+      { sleepHours: 8, sleepQuality: 6 },
+    ],
   },
   caffeine_timing_boost: {
     priority: 40,
@@ -168,9 +181,7 @@ describe('seed rules (prisma/seed/expert-rules.json)', () => {
   it('are the 15 rules of the domain table, each valid', () => {
     expect(SEED.map((r) => r.name).sort()).toEqual(Object.keys(SEED_TABLE).sort());
     for (const raw of seedRules as Array<Record<string, unknown>>) {
-      expect(Object.keys(raw).sort()).toEqual(
-        ['actions', 'category', 'conditions', 'confidence', 'description', 'evidence', 'isActive', 'name', 'priority', 'source'],
-      );
+      expect(Object.keys(raw).sort()).toEqual(['actions', 'category', 'conditions', 'confidence', 'description', 'evidence', 'isActive', 'name', 'priority', 'source']);
       expect(raw.isActive).toBe(true);
     }
     expect(seedRule('pulley_injury_grade2_plus').source).toContain('Schöffl 2003');
@@ -208,9 +219,21 @@ describe('condition semantics', () => {
     rule({
       conditions: {
         all: [
-          { any: [{ field: 'sleepHours', op: '<', value: 6 }, { field: 'stressLevel', op: '>=', value: 8 }] },
+          {
+            any: [
+              { field: 'sleepHours', op: '<', value: 6 },
+              { field: 'stressLevel', op: '>=', value: 8 },
+            ],
+          },
           { not: { field: 'plannedSessionType', op: 'in', value: ['REST_DAY', 'ACTIVE_RECOVERY'] } },
-          { not: { all: [{ field: 'energyLevel', op: '>=', value: 8 }, { field: 'motivationLevel', op: '>=', value: 8 }] } },
+          {
+            not: {
+              all: [
+                { field: 'energyLevel', op: '>=', value: 8 },
+                { field: 'motivationLevel', op: '>=', value: 8 },
+              ],
+            },
+          },
         ],
       },
     }),
@@ -288,7 +311,14 @@ describe('condition semantics', () => {
     expect(compound.warnings[0].reason).toBe('hydrationStatus <= 4 (was 3) and temperatureC >= 25 (was 31)');
 
     const anyRule = compileRules([
-      rule({ conditions: { any: [{ field: 'sleepHours', op: '<', value: 5 }, { field: 'currentNiggles', op: 'containsLocation', value: 'finger' }] } }),
+      rule({
+        conditions: {
+          any: [
+            { field: 'sleepHours', op: '<', value: 5 },
+            { field: 'currentNiggles', op: 'containsLocation', value: 'finger' },
+          ],
+        },
+      }),
     ]);
     const r = evaluateRules(anyRule, ctx({ sleepHours: 8, currentNiggles: [{ location: 'Left index finger', severity: 4 }] }));
     expect(r.warnings[0].reason).toBe('currentNiggles containsLocation "finger" (was Left index finger)');
@@ -482,9 +512,33 @@ describe('validateRuleDefinition', () => {
     ['missing conditions', { conditions: null }, 'conditions'],
     ['empty all', { conditions: { all: [] } }, 'conditions.all', /at least one/],
     ['empty nested any', { conditions: { all: [{ field: 'sleepHours', op: '<', value: 5 }, { any: [] }] } }, 'conditions.all[1].any'],
-    ['unknown field', { conditions: { all: [{ field: 'sleepHours', op: '<', value: 5 }, { field: 'mood', op: '<', value: 5 }] } }, 'conditions.all[1].field', /unknown field "mood"/],
+    [
+      'unknown field',
+      {
+        conditions: {
+          all: [
+            { field: 'sleepHours', op: '<', value: 5 },
+            { field: 'mood', op: '<', value: 5 },
+          ],
+        },
+      },
+      'conditions.all[1].field',
+      /unknown field "mood"/,
+    ],
     ['unknown baseline field', { conditions: { field: 'baseline.shoeSize', op: '>', value: 40 } }, 'conditions.field', /baseline fields are/],
-    ['unknown op', { conditions: { all: [{ field: 'sleepHours', op: '<', value: 5 }, { field: 'stressLevel', op: '=>', value: 7 }] } }, 'conditions.all[1].op', /use one of >= <= > < == != in contains containsLocation/],
+    [
+      'unknown op',
+      {
+        conditions: {
+          all: [
+            { field: 'sleepHours', op: '<', value: 5 },
+            { field: 'stressLevel', op: '=>', value: 7 },
+          ],
+        },
+      },
+      'conditions.all[1].op',
+      /use one of >= <= > < == != in contains containsLocation/,
+    ],
     ['op not fitting the kind', { conditions: { field: 'alcoholLast24h', op: '>=', value: true } }, 'conditions.op', /use one of == !=/],
     ['containsLocation off currentNiggles', { conditions: { field: 'sleepHours', op: 'containsLocation', value: 'finger' } }, 'conditions.op'],
     ['wrong value type', { conditions: { not: { field: 'sleepHours', op: '<', value: 'five' } } }, 'conditions.not.value', /needs a number/],
@@ -497,7 +551,16 @@ describe('validateRuleDefinition', () => {
     ['unknown key in a leaf', { conditions: { field: 'sleepHours', op: '<', value: 5, unit: 'h' } }, 'conditions.unit'],
     ['two groups in one node', { conditions: { all: [{ field: 'sleepHours', op: '<', value: 5 }], any: [] } }, 'conditions.any'],
     ['bad enum value in actions', { actions: [{ type: 'override', sessionType: 'NAP', message: 'Nap.' }] }, 'actions[0].sessionType', /REST_DAY, ACTIVE_RECOVERY/],
-    ['bad ceiling', { actions: [{ type: 'constrain', reduceVolume: true, message: 'ok' }, { type: 'constrain', sessionTypeCeiling: 'EASY', message: 'x' }] }, 'actions[1].sessionTypeCeiling'],
+    [
+      'bad ceiling',
+      {
+        actions: [
+          { type: 'constrain', reduceVolume: true, message: 'ok' },
+          { type: 'constrain', sessionTypeCeiling: 'EASY', message: 'x' },
+        ],
+      },
+      'actions[1].sessionTypeCeiling',
+    ],
     ['missing message', { actions: [{ type: 'constrain', reduceVolume: true }] }, 'actions[0].message', /required/],
     ['unknown action type', { actions: [{ type: 'warn', message: 'x' }] }, 'actions[0].type', /override, constrain, adjustPrediction/],
     ['unknown action key', { actions: [{ type: 'constrain', avoids: ['hangboard'], message: 'x' }] }, 'actions[0].avoids'],

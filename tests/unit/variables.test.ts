@@ -1,21 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveCheckIn, FEATURE_COLUMNS, type SessionFeatures } from '../../src/engine/training-row.ts';
-import {
-  CHECK_IN_VARIABLES,
-  checkInColumns,
-  designRow,
-  FEATURES,
-  TERM_NAMES,
-  validateVariable,
-  VariableRangeError,
-} from '../../src/engine/variables.ts';
+import { CHECK_IN_VARIABLES, checkInColumns, designRow, FEATURES, TERM_NAMES, validateVariable, VariableRangeError } from '../../src/engine/variables.ts';
 
 const spec = (name: string) => CHECK_IN_VARIABLES.find((v) => v.name === name)!;
 
 describe('variable registry', () => {
   it('maps a check-in to one column per scalar variable: null when missing, 0 and false kept', () => {
     const cols = checkInColumns({ sleepHours: 0, alcoholLast24h: false, plannedSessionType: 'VOLUME', currentNiggles: [{ location: 'A2', severity: 3 }] });
-    expect(Object.keys(cols).sort()).toEqual(CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles').map((v) => v.name).sort());
+    expect(Object.keys(cols).sort()).toEqual(
+      CHECK_IN_VARIABLES.filter((v) => v.kind !== 'niggles')
+        .map((v) => v.name)
+        .sort(),
+    );
     expect(cols).toMatchObject({ sleepHours: 0, alcoholLast24h: false, plannedSessionType: 'VOLUME', energyLevel: null });
     expect('currentNiggles' in cols).toBe(false);
   });

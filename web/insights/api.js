@@ -31,7 +31,10 @@ function operationId(query) {
   if (!crypto.subtle) throw new ApiError('This server accepts only persisted operations, whose ids the page computes over https (or on localhost) only');
   if (!operationIds.has(query)) {
     const digest = crypto.subtle.digest('SHA-256', new TextEncoder().encode(query));
-    operationIds.set(query, digest.then((hash) => Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('')));
+    operationIds.set(
+      query,
+      digest.then((hash) => Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, '0')).join('')),
+    );
   }
   return operationIds.get(query);
 }

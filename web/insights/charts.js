@@ -45,8 +45,14 @@ export function sessionsOverTime(data, width) {
       x,
       y: { label: 'mean quality', domain: QUALITY, grid: true },
       marks: [
-        Plot.lineY(data.filter((d) => d.meanQuality !== null), { x: (d) => new Date((d.start.getTime() + d.end.getTime()) / 2), y: 'meanQuality', stroke: '#e0a030' }),
-        Plot.dot(data.filter((d) => d.meanQuality !== null), { x: (d) => new Date((d.start.getTime() + d.end.getTime()) / 2), y: 'meanQuality', fill: '#e0a030', tip: true }),
+        Plot.lineY(
+          data.filter((d) => d.meanQuality !== null),
+          { x: (d) => new Date((d.start.getTime() + d.end.getTime()) / 2), y: 'meanQuality', stroke: '#e0a030' },
+        ),
+        Plot.dot(
+          data.filter((d) => d.meanQuality !== null),
+          { x: (d) => new Date((d.start.getTime() + d.end.getTime()) / 2), y: 'meanQuality', fill: '#e0a030', tip: true },
+        ),
       ],
     }),
   ];
@@ -99,7 +105,13 @@ export function calibration(rows, width) {
     color: phaseColor,
     marks: [
       Plot.frame({ stroke: '#ddd' }),
-      Plot.line([[1, 1], [10, 10]], { stroke: '#999', strokeDasharray: '4,3' }),
+      Plot.line(
+        [
+          [1, 1],
+          [10, 10],
+        ],
+        { stroke: '#999', strokeDasharray: '4,3' },
+      ),
       Plot.line(rows, { fx: 'phase', x: 'meanPredicted', y: 'meanActual', stroke: 'phase' }),
       Plot.dot(rows, { fx: 'phase', x: 'meanPredicted', y: 'meanActual', r: 'n', fill: 'phase', tip: true }),
       Plot.text(rows, { fx: 'phase', x: 'meanPredicted', y: 'meanActual', text: (d) => `n=${d.n}`, dy: -12, fontSize: 9 }),
@@ -179,10 +191,12 @@ export function ruleMatches(rows, width) {
 
 /** Mean quality after sessions where each rule matched vs sessions where it did not (a dumbbell per rule). */
 export function ruleQuality(rows, width) {
-  const points = rows.flatMap((d) => [
-    { name: d.name, group: 'rule matched', quality: d.meanQuality },
-    { name: d.name, group: 'rule not matched', quality: d.meanQualityOthers },
-  ]).filter((d) => d.quality !== null);
+  const points = rows
+    .flatMap((d) => [
+      { name: d.name, group: 'rule matched', quality: d.meanQuality },
+      { name: d.name, group: 'rule not matched', quality: d.meanQualityOthers },
+    ])
+    .filter((d) => d.quality !== null);
   return Plot.plot({
     width,
     height: 40 + 22 * rows.length,
@@ -191,7 +205,10 @@ export function ruleQuality(rows, width) {
     y: { label: null, domain: rows.map((d) => d.name) },
     color: { domain: ['rule matched', 'rule not matched'], range: ['#d64541', '#9aa5b1'], legend: true },
     marks: [
-      Plot.link(rows.filter((d) => d.meanQuality !== null && d.meanQualityOthers !== null), { y1: 'name', y2: 'name', x1: 'meanQualityOthers', x2: 'meanQuality', stroke: '#ccc' }),
+      Plot.link(
+        rows.filter((d) => d.meanQuality !== null && d.meanQualityOthers !== null),
+        { y1: 'name', y2: 'name', x1: 'meanQualityOthers', x2: 'meanQuality', stroke: '#ccc' },
+      ),
       Plot.dot(points, { y: 'name', x: 'quality', fill: 'group', r: 5, tip: true }),
     ],
   });
@@ -210,7 +227,10 @@ export function athletePredictions(rows, width) {
     marks: [
       Plot.areaY(predicted, { x: 'at', y1: 'low', y2: 'high', fill: '#2f7ed8', fillOpacity: 0.15, curve: 'step' }),
       Plot.lineY(predicted, { x: 'at', y: 'expectedQuality', stroke: '#2f7ed8', curve: 'step' }),
-      Plot.dot(data.filter((d) => d.sessionQuality !== null), { x: 'at', y: 'sessionQuality', fill: '#d64541', r: 3.5, tip: true }),
+      Plot.dot(
+        data.filter((d) => d.sessionQuality !== null),
+        { x: 'at', y: 'sessionQuality', fill: '#d64541', r: 3.5, tip: true },
+      ),
     ],
   });
 }
@@ -223,11 +243,7 @@ export function coefficientHistory(rows, width) {
     x: { type: 'utc', label: null },
     y: { label: 'coefficient (quality points per unit)', grid: true },
     color: { legend: true, scheme: 'tableau10' },
-    marks: [
-      Plot.ruleY([0], { stroke: '#999' }),
-      Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'variable' }),
-      Plot.dot(rows, { x: 'at', y: 'value', fill: 'variable', r: 2.5, tip: true }),
-    ],
+    marks: [Plot.ruleY([0], { stroke: '#999' }), Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'variable' }), Plot.dot(rows, { x: 'at', y: 'value', fill: 'variable', r: 2.5, tip: true })],
   });
 }
 

@@ -162,7 +162,8 @@ async function renderPanel(panel, figure, ctx) {
 function athletePicker(view, ctx) {
   const form = document.createElement('form');
   form.className = 'athlete-picker';
-  form.innerHTML = '<label>Athlete id <input name="athlete" list="athlete-choices" size="40" spellcheck="false" autocomplete="off" required></label> <button type="submit">Show</button> <span class="error" role="alert"></span><datalist id="athlete-choices"></datalist>';
+  form.innerHTML =
+    '<label>Athlete id <input name="athlete" list="athlete-choices" size="40" spellcheck="false" autocomplete="off" required></label> <button type="submit">Show</button> <span class="error" role="alert"></span><datalist id="athlete-choices"></datalist>';
   form.athlete.value = ctx.athlete ?? '';
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -222,8 +223,7 @@ async function show() {
     period,
     athlete,
     signal: controller.signal,
-    query: (query, variables = {}, { withPeriod = true } = {}) =>
-      graphql(query, withPeriod ? { from: period.from, to: period.to, ...variables } : variables, { signal: controller.signal }),
+    query: (query, variables = {}, { withPeriod = true } = {}) => graphql(query, withPeriod ? { from: period.from, to: period.to, ...variables } : variables, { signal: controller.signal }),
     /** Panels that read the same answer share one request. */
     shared: (key, load) => {
       if (!shared.has(key)) shared.set(key, load());

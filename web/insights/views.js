@@ -145,7 +145,12 @@ export const VIEWS = {
         load: async (ctx) => {
           // One aliased modelQuality per bucket, all in one request.
           const buckets = timeBuckets(ctx.period);
-          const variables = Object.fromEntries(buckets.flatMap((b, i) => [[`f${i}`, b.from], [`t${i}`, b.to]]));
+          const variables = Object.fromEntries(
+            buckets.flatMap((b, i) => [
+              [`f${i}`, b.from],
+              [`t${i}`, b.to],
+            ]),
+          );
           const data = await ctx.query(qualityOverTime(buckets.length), variables, { withPeriod: false });
           return buckets.map((b, i) => ({ start: b.from, ...data[`b${i}`] })).filter((d) => d.n > 0);
         },
@@ -235,9 +240,9 @@ export const VIEWS = {
     title: 'One athlete',
     needsAthlete: true,
     choices: (ctx) =>
-      ctx.query(ATHLETE_CHOICES, {}, { withPeriod: false }).then((d) =>
-        d.users.edges.map(({ node }) => ({ id: node.id, label: node.modelOutput ? `${node.modelOutput.phase}, ${node.modelOutput.sessionsIncluded} sessions` : 'no model yet' })),
-      ),
+      ctx
+        .query(ATHLETE_CHOICES, {}, { withPeriod: false })
+        .then((d) => d.users.edges.map(({ node }) => ({ id: node.id, label: node.modelOutput ? `${node.modelOutput.phase}, ${node.modelOutput.sessionsIncluded} sessions` : 'no model yet' }))),
     panels: [
       {
         id: 'athlete-predictions',
@@ -264,9 +269,11 @@ export const VIEWS = {
         id: 'athlete-coefficients',
         title: 'Coefficient history (nightly fits)',
         load: (ctx) =>
-          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete })).then((d) =>
-            (d.modelOutput?.history ?? []).flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
-          ),
+          ctx
+            .shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }))
+            .then((d) =>
+              (d.modelOutput?.history ?? []).flatMap((h) => h.coefficients.filter((c) => c.variable !== 'intercept').map((c) => ({ at: new Date(h.fittedAt), variable: c.variable, value: c.value }))),
+            ),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.coefficientHistory(rows, width),
       },
@@ -274,9 +281,9 @@ export const VIEWS = {
         id: 'athlete-phases',
         title: 'Model phase over time (rings: a change of phase)',
         load: (ctx) =>
-          ctx.shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete })).then((d) =>
-            (d.modelOutput?.history ?? []).map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded })),
-          ),
+          ctx
+            .shared('athlete-model', () => ctx.query(ATHLETE_MODEL, { userId: ctx.athlete }))
+            .then((d) => (d.modelOutput?.history ?? []).map((h) => ({ at: new Date(h.fittedAt), phase: h.phase, sessionsIncluded: h.sessionsIncluded }))),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.phaseChanges(rows, width),
       },
