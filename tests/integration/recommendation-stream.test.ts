@@ -39,8 +39,8 @@ function expectOperatorPrediction(prediction: Prediction): void {
   expect(prediction.rawQuality).toBeCloseTo(5.92, 10);
   expect(prediction.phase).toBe('COLD_START');
   expect(prediction.confidence).toBe('LOW');
-  // Interval from the prior covariance diag(individualVariance + populationStd²) plus sigma² = 1.5².
-  expect(expected.variance).toBeCloseTo(1.0 + 1.0 + 4 * (0.25 + 0.06 ** 2) + 4 * (0.2 + 0.06 ** 2) + 2.25, 12);
+  // Interval from the population covariance diag(individualVariance) (the posterior with no data) plus sigma² = 1.5².
+  expect(expected.variance).toBeCloseTo(1.0 + 4 * 0.25 + 4 * 0.2 + 2.25, 12);
   expect(prediction.interval.low).toBeCloseTo(roundRating(expected.low), 9);
   expect(prediction.interval.high).toBeCloseTo(roundRating(expected.high), 9);
   expect(prediction.interval.high).toBe(10); // 5.92 + 4.83 is clamped to the scale
@@ -317,14 +317,16 @@ describe('personalised path', () => {
     await server.training.idle(); // the quick updates run after each completion
   }
 
-  it('stays COLD_START (population, not personalised) under 10 rated sessions, with personal history in STATS', async () => {
+  it('is labelled COLD_START under 10 rated sessions yet personalised by them, with personal history in STATS', async () => {
     const { token } = await tokenFor('athlete');
     await completeSessions(token, HISTORY.slice(0, 3), 1);
     const out = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(out.events)).toEqual(MODEL_PATH);
-    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 3, hasPersonalization: false, hasBaseline: false });
-    // Still the population's prediction.
-    expectOperatorPrediction(eventOf(out.events, 'PREDICTION').prediction!);
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 3, hasPersonalization: true, hasBaseline: false });
+    // The phase is a label: three sessions (8, 4, 6) already move the prediction off the population's 5.92.
+    const prediction = eventOf(out.events, 'PREDICTION').prediction!;
+    expect(prediction).toMatchObject({ phase: 'COLD_START', confidence: 'LOW' });
+    expect(prediction.rawQuality).not.toBeCloseTo(5.92, 3);
     const stats = eventOf(out.events, 'STATS').context;
     expect(stats.populationComparison).toEqual([]);
     expect(stats.personalHistory).toMatchObject({ n: 3, mean: 6, best: 8, worst: 4 });
@@ -365,7 +367,7 @@ describe('personalised path', () => {
     await gqlOk(server.url, `mutation { recordBaselineAssessment(input: { yearsClimbing: 6, primaryDiscipline: BOULDER }) { id } }`, {}, token);
     await completeSessions(token, HISTORY.slice(0, 9), 1);
     let out = await streamWs(server.wsUrl, token, OPERATOR);
-    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 9, hasPersonalization: false, hasBaseline: true });
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 9, hasPersonalization: true, hasBaseline: true });
 
     await completeSessions(token, HISTORY.slice(9), 20);
     out = await streamWs(server.wsUrl, token, OPERATOR);

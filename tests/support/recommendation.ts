@@ -198,21 +198,22 @@ const prior = (name: string) => {
 const clamp = (q: number) => Math.min(10, Math.max(1, q));
 
 /**
- * Cold-start prediction as domain.md sections 5-7 document it: mean = intercept + sum prior mean_j (x_j - c_j);
- * variance = sum over used features of (x - c)² (individualVariance + populationStd²) + intercept's
- * (individualVariance + populationStd²) + sigma² (1.5²); 95 % interval = mean ± 1.96 sd, clamped to 1-10.
+ * Prediction for an athlete with no rated session, as domain.md sections 5-7 document it (the posterior with no
+ * data is the population): mean = intercept + sum prior mean_j (x_j - c_j); variance = sum over used features of
+ * (x - c)² individualVariance + the intercept's individualVariance + sigma² (1.5²); 95 % interval = mean ± 1.96 sd,
+ * clamped to 1-10.
  */
 export function coldStartPrediction(input: CheckIn, overrides: { interceptMean?: number } = {}) {
   const intercept = prior('intercept');
   let mean = overrides.interceptMean ?? intercept.populationMean;
-  let variance = intercept.individualVariance! + intercept.populationStd ** 2 + SIGMA2_DEFAULT;
+  let variance = intercept.individualVariance! + SIGMA2_DEFAULT;
   for (const name of MODEL_FEATURES) {
     const x = input[name];
     if (typeof x !== 'number') continue;
     const p = prior(name);
     const d = x - (p.referenceValue ?? 0);
     mean += p.populationMean * d;
-    variance += d * d * (p.individualVariance! + p.populationStd ** 2);
+    variance += d * d * p.individualVariance!;
   }
   const half = 1.96 * Math.sqrt(variance);
   return { raw: mean, expected: clamp(mean), low: clamp(mean - half), high: clamp(mean + half), variance };
