@@ -80,6 +80,11 @@ export function censoredEntropy(upper: boolean, eta: number, s: number): number 
   return 0.5 * Math.log(2 * Math.PI * Math.E) + Math.log(s) + logP - 0.5 * z * inverseMills(z);
 }
 
+/** The rating a latent value gives: 1 at or below LOWER_CUT, 10 at or above UPPER_CUT, the value itself in between. */
+export function ratingOfLatent(latent: number): number {
+  return latent <= LOWER_CUT ? RATING_MIN : latent >= UPPER_CUT ? RATING_MAX : latent;
+}
+
 /**
  * E[rating] when the latent value is N(eta, s²) and the scale is bounded: 1 below LOWER_CUT, 10 above UPPER_CUT,
  * the latent value itself in between:
