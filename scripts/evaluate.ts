@@ -26,6 +26,7 @@ import {
   type Hyperparameters,
   type SufficientStats,
 } from '../src/engine/bayes.ts';
+import { Z95 } from '../src/engine/normal.ts';
 import { predict } from '../src/engine/prediction.ts';
 import { compileRules, evaluateRules, validateRuleDefinition } from '../src/engine/rules.ts';
 import {
@@ -56,7 +57,6 @@ const perGroup = Number(args['per-group']);
 const groups = args.groups!.split(',').map(Number);
 const holdout = Number(args.holdout);
 const replicates = Number(args.replicates);
-const Z95 = 1.959963984540054;
 
 interface Scenario {
   name: string;

@@ -19,15 +19,12 @@
 import { DEFAULT_SIGMA2, MODEL_TERMS, P as TERM_COUNT, TERM_NAMES, designRow, type FeatureSpec } from './variables.ts';
 import type { ModelPhase, UserModel } from './types.ts';
 import { cholesky, choleskyInverse, choleskyLogDet } from './linalg.ts';
-import { censoredEntropy, censoredObservation, isBoundedRating, RATING_MAX } from './normal.ts';
+import { censoredEntropy, censoredObservation, digamma, isBoundedRating, lgamma, RATING_MAX, Z95 } from './normal.ts';
 
 export const MODEL_VERSION = 'hier-vb-1';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
-
-/** 97.5 % standard normal quantile. */
-const Z95 = 1.959963984540054;
 
 // ---------------------------------------------------------------- sufficient statistics
 
@@ -755,10 +752,10 @@ class VariationalFit {
       elbo += -0.5 * Math.log(2 * Math.PI * s02[j]) - ((muJ - mu0[j]) ** 2 + sMu2[j]) / (2 * s02[j]);
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
       if (halfCauchy) {
-        const eLogLam = Math.log(bLam) - DIGAMMA_1;
+        const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
-        elbo += -0.5 * eLogLam - LGAMMA_HALF - 1.5 * eLogTau - eInvLam * eInvTauNew;
-        elbo += -0.5 * Math.log(iv[j]) - LGAMMA_HALF - 1.5 * eLogLam - eInvLam / iv[j];
+        elbo += -0.5 * eLogLam - lgamma(0.5) - 1.5 * eLogTau - eInvLam * eInvTauNew;
+        elbo += -0.5 * Math.log(iv[j]) - lgamma(0.5) - 1.5 * eLogLam - eInvLam / iv[j];
         elbo += invGammaEntropy(1, bLam);
       } else {
         elbo += TAU2_IG_SHAPE * Math.log(this.bTau0[j]) - lgamma(TAU2_IG_SHAPE) - (TAU2_IG_SHAPE + 1) * eLogTau - this.bTau0[j] * eInvTauNew;
@@ -912,36 +909,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   };
 }
 
-// ---------------------------------------------------------------- special functions (for the ELBO)
-
-const LGAMMA_HALF = 0.5 * Math.log(Math.PI);
-const DIGAMMA_1 = -0.5772156649015329;
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/** log Gamma(x) for x > 0 (Lanczos, g = 7). */
-export function lgamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
-  const z = x - 1;
-  let a = LANCZOS[0];
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** digamma(x) for x > 0 (recurrence to x >= 6, then the asymptotic series). */
-export function digamma(x: number): number {
-  let r = 0;
-  while (x < 6) {
-    r -= 1 / x;
-    x += 1;
-  }
-  const f = 1 / (x * x);
-  return r + Math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))));
-}
-
+/** Entropy of InvGamma(a, b) (a term of the ELBO). */
 function invGammaEntropy(a: number, b: number): number {
   return a + Math.log(b) + lgamma(a) - (1 + a) * digamma(a);
 }

@@ -1,13 +1,11 @@
 // Prediction of session quality from a user's coefficients (domain.md section 7).
 // Pure and allocation-light: one design row, one x'Vx; runs in microseconds.
-import { expectedBoundedRating, RATING_MAX, RATING_MIN, ratingOfLatent } from './normal.ts';
+import { expectedBoundedRating, RATING_MAX, RATING_MIN, ratingOfLatent, Z95 } from './normal.ts';
 import type { Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
 import { designRow, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
 
 export const QUALITY_MIN = RATING_MIN;
 export const QUALITY_MAX = RATING_MAX;
-/** Two-sided 95 % normal quantile, as the domain states it. */
-export const Z_95 = 1.96;
 
 /**
  * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
@@ -82,7 +80,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
 
   // Guard against a covariance that is numerically slightly indefinite.
   const sd = Math.sqrt(Math.max(0, xVx) + model.sigma2);
-  const halfWidth = Z_95 * sd;
+  const halfWidth = Z95 * sd;
   const transform = (q: number) => clampQuality(q * multiplier);
 
   const expected = expectedBoundedRating(raw, sd);

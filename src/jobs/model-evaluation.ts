@@ -1,8 +1,8 @@
 // Nightly stages beside the fit: the sessions held out to measure the fit's error, and the model history (a
 // compact snapshot of every served model and the population's, pruned after the retention period).
 import type { HeldOutError, HeldOutSession } from '../engine/held-out.ts';
-import { trainingRow, type SessionFeatures } from '../engine/training-row.ts';
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { featureColumnsSql, trainingRow, type SessionFeatures } from '../engine/training-row.ts';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import type { UserData } from './training-data.ts';
 
 /** An athlete's most recent rated session as stored (latestRatedSessions). */
@@ -12,8 +12,7 @@ export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: 
 export function latestRatedSessions(prisma: PrismaClient): Promise<LatestRatedSession[]> {
   return prisma.$queryRaw<LatestRatedSession[]>`
     SELECT DISTINCT ON ("userId") "userId"::text AS "userId", "updatedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-           "sleepHours", "sleepQuality", "energyLevel", "stressLevel", "motivationLevel", "sorenessLevel", "daysSinceHardSession",
-           "caffeineMg", "warmupMin", "plannedCaffeineMg", "plannedWarmupMin", "actualCaffeineMg", "actualWarmupMin"
+           ${Prisma.raw(featureColumnsSql())}
     FROM climbing_sessions
     WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL
     ORDER BY "userId", "startedAt" DESC, id DESC`;

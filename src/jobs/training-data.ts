@@ -4,7 +4,7 @@
 import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
 import { RATING_MAX, RATING_MIN } from '../engine/normal.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
-import { trainingRow } from '../engine/training-row.ts';
+import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
@@ -39,15 +39,8 @@ function fold(users: Map<string, UserData>, userId: string, row: { values: Check
 /** The training rows (training-row.ts: completed and rated). */
 const TRAINING_ROWS = `FROM climbing_sessions WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL`;
 
-/** Effective values (training-row.ts effectiveCheckIn): what was actually done replaces the plan when deviated. */
-const EFFECTIVE: Record<string, string> = {
-  caffeineMg: `CASE WHEN "deviatedFromPlan" THEN coalesce("actualCaffeineMg", "caffeineMg", "plannedCaffeineMg") ELSE coalesce("caffeineMg", "plannedCaffeineMg") END`,
-  warmupMin: `CASE WHEN "deviatedFromPlan" THEN coalesce("actualWarmupMin", "warmupMin", "plannedWarmupMin") ELSE coalesce("warmupMin", "plannedWarmupMin") END`,
-};
-const effective = (name: string) => EFFECTIVE[name] ?? `"${name}"`;
-
 /** The centred design column x_j - c_j of designRow (a missing feature contributes 0), for j >= 1. */
-const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effective(t.name)})::float8 - ${t.reference}, 0) AS x${i + 1}`);
+const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effectiveFeatureSql(t.name)})::float8 - ${t.reference}, 0) AS x${i + 1}`);
 
 /** x_j as SQL: the intercept column is the constant 1. */
 const x = (j: number) => (j === 0 ? '1' : `x${j}`);
@@ -97,9 +90,12 @@ function parseUserStats(text: string): SufficientStats {
   return stats;
 }
 
+/** A statistic variable's value as the training row reads it (a model feature's effective value, else its column). */
+const effectiveSql = (name: string) => (MODEL_TERMS.some((t) => t.name === name) ? effectiveFeatureSql(name) : `"${name}"`);
+
 /** count, mean, sample sd, min, max of every statistic variable (effective values) over the training rows. */
 const POPULATION_SQL = `SELECT concat_ws(',', ${STATISTIC_VARIABLES.map((name) => {
-  const e = `(${effective(name)})::float8`;
+  const e = `(${effectiveSql(name)})::float8`;
   return `count(${e})::text, coalesce(avg(${e})::text, ''), coalesce(stddev_samp(${e})::text, ''), coalesce(min(${e})::text, ''), coalesce(max(${e})::text, '')`;
 }).join(', ')}) AS v ${TRAINING_ROWS}`;
 

@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
 import DataLoader from 'dataloader';
 import { Prisma, type BaselineAssessment, type ModelOutput } from '../generated/prisma/client.ts';
-import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.ts';
+import { effectiveCheckIn, featureColumnsSql, type SessionFeatures } from '../engine/training-row.ts';
 import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
@@ -178,8 +178,7 @@ export class EngineStore {
     type Row = SessionFeatures & { id: string; userId: string; startedAt: Date };
     const rows = await this.prisma.$queryRaw<Row[]>`
       SELECT id::text AS id, "userId"::text AS "userId", "startedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-             "sleepHours", "sleepQuality", "energyLevel", "stressLevel", "motivationLevel", "sorenessLevel", "daysSinceHardSession",
-             "caffeineMg", "warmupMin", "plannedCaffeineMg", "plannedWarmupMin", "actualCaffeineMg", "actualWarmupMin"
+             ${Prisma.raw(featureColumnsSql())}
       FROM (
         SELECT s.*, row_number() OVER (PARTITION BY s."userId" ORDER BY s."startedAt" DESC, s.id DESC) AS rank
         FROM climbing_sessions s

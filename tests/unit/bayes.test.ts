@@ -34,7 +34,7 @@ import {
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateCheckIn } from '../../src/engine/variables.ts';
 
 const hyper = priorHyperparameters();
-const Z = 1.959963984540054;
+const Z = 1.96;
 
 /** Independent reference: Gauss-Jordan inverse with partial pivoting (no Cholesky). */
 function gaussJordanInverse(a: number[], n: number): number[] {
