@@ -1,7 +1,8 @@
 // The nightly fit in a worker thread (node:worker_threads), so that the instance running it keeps serving:
 // fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: fitInWorker (main
 // thread) packs the statistics into one transferable buffer and starts a worker on this same file, which
-// unpacks them, fits, and sends back the posteriors packed the same way.
+// unpacks them, fits, measures the held-out error of the fit (heldOutError), and sends back the posteriors packed
+// the same way.
 //
 // The worker loads TypeScript through tsx's API (tsImport) from a small evaluated bootstrap: Node's own loader
 // does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
