@@ -120,10 +120,10 @@ export function withoutStats(a: SufficientStats, b: SufficientStats): Sufficient
     xty: a.xty.map((v, i) => v - b.xty[i]),
     yty: a.yty - b.yty,
   };
-  if (!a.bounded) return out;
-  const x = [...a.bounded.x];
-  const upper = [...a.bounded.upper];
   const rows = b.bounded?.upper.length ?? 0;
+  if (!a.bounded && rows === 0) return out;
+  const x = [...(a.bounded?.x ?? [])];
+  const upper = [...(a.bounded?.upper ?? [])];
   for (let r = 0; r < rows; r++) {
     const i = upper.findIndex((u, k) => u === b.bounded!.upper[r] && sameRow(x, k, b.bounded!.x, r));
     if (i < 0) throw new Error('withoutStats: a bounded row to remove is not in the statistics');

@@ -19,6 +19,7 @@ import {
   priorHyperparameters,
   shrinkageFactor,
   userPosterior,
+  withoutStats,
   type Hyperparameters,
   type SufficientStats,
 } from '../../src/engine/bayes.ts';
@@ -132,6 +133,24 @@ describe('sufficient statistics', () => {
     const b = addSession(emptyStats(), { stressLevel: 2 }, 9);
     const both = addSession(addSession(emptyStats(), { energyLevel: 8 }, 6), { stressLevel: 2 }, 9);
     expect(mergeStats(a, b)).toEqual(both);
+  });
+
+  it('withoutStats takes rows back out: a 1 or 10 leaves the bounded rows, another rating X\'X, X\'y, y\'y', () => {
+    const rows: [Record<string, unknown>, number][] = [[{ energyLevel: 8 }, 6], [{ stressLevel: 2 }, 10], [{ sleepHours: 5 }, 1], [{ caffeineMg: 200 }, 10]];
+    const all = emptyStats();
+    for (const [values, q] of rows) addRatedSession(all, values, q);
+    const held = addRatedSession(addRatedSession(emptyStats(), { stressLevel: 2 }, 10), { energyLevel: 8 }, 6);
+    const rest = emptyStats();
+    for (const [values, q] of [rows[2], rows[3]]) addRatedSession(rest, values, q);
+    const out = withoutStats(all, held);
+    expect(out.n).toBe(2);
+    expect(out.bounded).toEqual(rest.bounded);
+    out.xtx.forEach((v, i) => expect(v).toBeCloseTo(rest.xtx[i], 9));
+    out.xty.forEach((v, i) => expect(v).toBeCloseTo(rest.xty[i], 9));
+    expect(out.yty).toBeCloseTo(rest.yty, 9);
+    // A bounded row that is not there is an error, not a silent wrong downdate.
+    expect(() => withoutStats(rest, addRatedSession(emptyStats(), { motivationLevel: 9 }, 10))).toThrow(/not in the statistics/);
+    expect(() => withoutStats(emptyStats(), addRatedSession(emptyStats(), { motivationLevel: 9 }, 10))).toThrow(/not in the statistics/);
   });
 });
 
