@@ -82,6 +82,17 @@ export const DEFAULT_TRUTH_POPULATION: TruthPopulation = {
 /** Outcome noise sd (before rounding to the 1-10 scale). */
 export const DEFAULT_NOISE_SD = 1.2;
 
+/**
+ * Ratings that pile at the ends of the scale, as real ones do: athletes spread wider around a higher mean
+ * (intercept 6.5, between-athlete sd 2.6) with noisier sessions (BOUNDED_NOISE_SD): about 27 % of ratings are 1
+ * or 10 (8 % with the default population).
+ */
+export const BOUNDED_TRUTH_POPULATION: TruthPopulation = {
+  mean: DEFAULT_TRUTH_POPULATION.mean.map((m, j) => (j === 0 ? 6.5 : m)),
+  sd: DEFAULT_TRUTH_POPULATION.sd.map((sd, j) => (j === 0 ? 2.6 : sd)),
+};
+export const BOUNDED_NOISE_SD = 1.8;
+
 export interface SimulatedSession {
   /** Days since the athlete's first simulated session. */
   day: number;

@@ -10,7 +10,7 @@ import type { Config } from '../config.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
 import DataLoader from 'dataloader';
 import { Prisma, type BaselineAssessment, type ModelOutput } from '../generated/prisma/client.ts';
-import { effectiveCheckIn, type SessionFeatures } from '../engine/training-row.ts';
+import { effectiveCheckIn, featureColumnsSql, type SessionFeatures } from '../engine/training-row.ts';
 import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
@@ -29,7 +29,7 @@ export interface Population {
 
 export interface LoadedUserModel {
   model: UserModel;
-  /** false when the athlete has no usable ModelOutput and the population model stands in. */
+  /** true when the served model is the athlete's posterior with at least one rated session in it. */
   personalized: boolean;
   /** When the model served was fitted (the athlete's own, else the population's); null for the priors. */
   fittedAt: Date | null;
@@ -154,8 +154,9 @@ export class EngineStore {
       }),
     ]);
     const model = output ? userModelFromOutput(output, population.hyper) : null;
-    if (model && model.phase !== 'COLD_START') return { model, personalized: true, fittedAt: output?.lastTrainedAt ?? null };
-    // No model yet, a stale shape, or too few sessions: serve the population directly.
+    // Every phase serves the athlete's posterior (domain.md section 6); it is personal once a rated session is in.
+    if (model) return { model, personalized: model.sessionsIncluded > 0, fittedAt: output?.lastTrainedAt ?? null };
+    // No model yet or a stale shape: serve the population directly.
     const fallback = populationUserModel(population.hyper);
     return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false, fittedAt: population.fittedAt };
   }
@@ -177,8 +178,7 @@ export class EngineStore {
     type Row = SessionFeatures & { id: string; userId: string; startedAt: Date };
     const rows = await this.prisma.$queryRaw<Row[]>`
       SELECT id::text AS id, "userId"::text AS "userId", "startedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-             "sleepHours", "sleepQuality", "energyLevel", "stressLevel", "motivationLevel", "sorenessLevel", "daysSinceHardSession",
-             "caffeineMg", "warmupMin", "plannedCaffeineMg", "plannedWarmupMin", "actualCaffeineMg", "actualWarmupMin"
+             ${Prisma.raw(featureColumnsSql())}
       FROM (
         SELECT s.*, row_number() OVER (PARTITION BY s."userId" ORDER BY s."startedAt" DESC, s.id DESC) AS rank
         FROM climbing_sessions s

@@ -8,22 +8,32 @@
 // The quick update is the exact conjugate posterior of beta_u given cached hyperparameters; the nightly fit
 // is mean-field variational Bayes over (beta_u for every user, mu, tau², sigma²), driven only by per-user
 // sufficient statistics, so one iteration costs users x p³ whatever the number of sessions.
+//
+// The rating scale is bounded: a rating of 1 says only that the latent quality was <= 1.5, a 10 that it was
+// >= 9.5 (normal.ts). Those rows are kept apart (SufficientStats.bounded) and enter through their censored
+// likelihood: data augmentation, the latent value's truncated-normal moments given the current posterior, inside
+// the same variational sweeps. An athlete's q(beta_u) is centred at the mode of the censored posterior (the fixed
+// point of the augmentation, found by Newton steps) with the censored likelihood's curvature as its precision: a
+// bounded row informs less than an observed one (weight in (0, 1)), so the intervals do not claim what a pile
+// of 10s cannot say.
 import { DEFAULT_SIGMA2, MODEL_TERMS, P as TERM_COUNT, TERM_NAMES, designRow, type FeatureSpec } from './variables.ts';
 import type { ModelPhase, UserModel } from './types.ts';
 import { cholesky, choleskyInverse, choleskyLogDet } from './linalg.ts';
+import { censoredEntropy, censoredObservation, digamma, isBoundedRating, lgamma, RATING_MAX, Z95 } from './normal.ts';
 
 export const MODEL_VERSION = 'hier-vb-1';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
 
-/** 97.5 % standard normal quantile. */
-const Z95 = 1.959963984540054;
-
 // ---------------------------------------------------------------- sufficient statistics
 
-/** Per-user sufficient statistics of the centred design (JSON-safe: plain numbers and arrays). */
+/**
+ * Per-user sufficient statistics of the centred design (JSON-safe: plain numbers and arrays). Without `bounded`
+ * every rated row is in X'X, X'y, y'y (the stored form, bounded rows linearised: see linearisedStats).
+ */
 export interface SufficientStats {
+  /** Rated sessions, bounded ones included. */
   n: number;
   /** X'X, P x P row-major (both triangles). */
   xtx: number[];
@@ -31,6 +41,16 @@ export interface SufficientStats {
   xty: number[];
   /** y'y. */
   yty: number;
+  /** Ratings at a bound of the scale (1 or 10), kept apart for the censored likelihood; not in X'X, X'y, y'y. */
+  bounded?: BoundedRows;
+}
+
+/** An athlete's ratings at 1 or 10: their centred design rows and which bound. */
+export interface BoundedRows {
+  /** Design rows, k x P row-major. */
+  x: number[];
+  /** 1 for a rating of 10 (latent >= 9.5), 0 for a rating of 1 (latent <= 1.5). */
+  upper: number[];
 }
 
 export function emptyStats(): SufficientStats {
@@ -58,6 +78,24 @@ export function addSession(stats: SufficientStats, values: Readonly<Record<strin
   return addObservation(stats, designRow(values, rowScratch), quality);
 }
 
+/**
+ * Adds one rated row the bounded model's way: a rating at 1 or 10 goes to `bounded`, any other into X'X, X'y,
+ * y'y (the nightly fit and full recomputes).
+ */
+export function addRating(stats: SufficientStats, x: ArrayLike<number>, y: number): SufficientStats {
+  if (!isBoundedRating(y)) return addObservation(stats, x, y);
+  stats.bounded ??= { x: [], upper: [] };
+  for (let j = 0; j < P; j++) stats.bounded.x.push(x[j]);
+  stats.bounded.upper.push(y === RATING_MAX ? 1 : 0);
+  stats.n += 1;
+  return stats;
+}
+
+/** addRating for a check-in-like record. */
+export function addRatedSession(stats: SufficientStats, values: Readonly<Record<string, unknown>>, quality: number): SufficientStats {
+  return addRating(stats, designRow(values, rowScratch), quality);
+}
+
 /** Sum of two users' (or two batches') statistics, as a new object. */
 export function mergeStats(a: SufficientStats, b: SufficientStats): SufficientStats {
   return {
@@ -65,7 +103,41 @@ export function mergeStats(a: SufficientStats, b: SufficientStats): SufficientSt
     xtx: a.xtx.map((v, i) => v + b.xtx[i]),
     xty: a.xty.map((v, i) => v + b.xty[i]),
     yty: a.yty + b.yty,
+    ...(a.bounded || b.bounded
+      ? { bounded: { x: [...(a.bounded?.x ?? []), ...(b.bounded?.x ?? [])], upper: [...(a.bounded?.upper ?? []), ...(b.bounded?.upper ?? [])] } }
+      : {}),
   };
+}
+
+/**
+ * a without b's rows (an exact downdate: b's rows must be part of a). A bounded row of b is taken out of a's
+ * bounded rows (the first with the same side and design row), the others out of X'X, X'y, y'y.
+ */
+export function withoutStats(a: SufficientStats, b: SufficientStats): SufficientStats {
+  const out: SufficientStats = {
+    n: a.n - b.n,
+    xtx: a.xtx.map((v, i) => v - b.xtx[i]),
+    xty: a.xty.map((v, i) => v - b.xty[i]),
+    yty: a.yty - b.yty,
+  };
+  const rows = b.bounded?.upper.length ?? 0;
+  if (!a.bounded && rows === 0) return out;
+  const x = [...(a.bounded?.x ?? [])];
+  const upper = [...(a.bounded?.upper ?? [])];
+  for (let r = 0; r < rows; r++) {
+    const i = upper.findIndex((u, k) => u === b.bounded!.upper[r] && sameRow(x, k, b.bounded!.x, r));
+    if (i < 0) throw new Error('withoutStats: a bounded row to remove is not in the statistics');
+    upper.splice(i, 1);
+    x.splice(i * P, P);
+  }
+  if (upper.length > 0) out.bounded = { x, upper };
+  return out;
+}
+
+/** Row k of a and row r of b (k x P row-major) agree (to rounding: one may come from SQL, one from designRow). */
+function sameRow(a: readonly number[], k: number, b: readonly number[], r: number): boolean {
+  for (let j = 0; j < P; j++) if (Math.abs(a[k * P + j] - b[r * P + j]) > 1e-9 * (1 + Math.abs(b[r * P + j]))) return false;
+  return true;
 }
 
 function finiteArray(v: unknown, length: number): v is number[] {
@@ -80,8 +152,8 @@ export function parseStats(json: unknown): SufficientStats | null {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) return null;
   if (typeof yty !== 'number' || !Number.isFinite(yty) || yty < 0) return null;
   if (!finiteArray(o.xtx, P * P) || !finiteArray(o.xty, P)) return null;
-  // X'X[0][0] counts the rows (the intercept column is all ones).
-  if (Math.abs(o.xtx[0] - n) > 1e-6 * Math.max(1, n)) return null;
+  // X'X[0][0] counts the rows (the intercept column is all ones); a linearised bounded row counts its weight in (0, 1].
+  if (o.xtx[0] < 0 || o.xtx[0] - n > 1e-6 * Math.max(1, n)) return null;
   return { n, xtx: [...o.xtx], xty: [...o.xty], yty };
 }
 
@@ -161,11 +233,6 @@ export function predictiveVariance(x: ArrayLike<number>, cov: ArrayLike<number>,
 export interface UserPosteriorResult extends UserModel {
   credibleIntervals: Record<string, [number, number]>;
   coefficients: Record<string, number>;
-  /**
-   * The exact posterior of beta_u given the hyperparameters, whatever the phase. For LEARNING and
-   * PERSONALIZED it is the served model; for COLD_START the served model is the population instead.
-   */
-  posterior: { mean: number[]; covariance: number[]; shrinkageFactor: number };
 }
 
 interface Workspace {
@@ -258,42 +325,184 @@ function expectedRss(stats: SufficientStats, mean: ArrayLike<number>, cov: Array
 
 const sharedWs = workspace();
 
+/** Newton steps to the censored posterior's mode: from a warm start it takes 2-4. */
+const MAX_NEWTON = 50;
+const NEWTON_TOLERANCE = 1e-9;
+
+interface CensoredScratch {
+  xtx: Float64Array;
+  xty: Float64Array;
+  prev: Float64Array;
+}
+
+const censoredScratch = (): CensoredScratch => ({ xtx: new Float64Array(P * P), xty: new Float64Array(P), prev: new Float64Array(P) });
+
 /**
- * The quick update: the exact conjugate posterior of the user's coefficients given the hyperparameters,
- * and the model to serve by phase (COLD_START serves the population: mean mu, covariance diag(tau² + muSd²),
- * the prior predictive of a new athlete's coefficients).
+ * The statistics with every bounded row linearised at `mean`: a row of weight w = the censored likelihood's
+ * curvature (in units of an observed row) and working response eta + s² score / w, i.e. X'X + w x x' and
+ * X'y + x (w eta + s² score). Returns y'y with each bounded row's E[latent²] (truncated normal) in place of y².
+ */
+function linearise(st: SufficientStats, mean: ArrayLike<number>, s: number, xtx: Float64Array, xty: Float64Array): number {
+  xtx.set(st.xtx);
+  xty.set(st.xty);
+  let yty = st.yty;
+  const b = st.bounded;
+  if (!b) return yty;
+  const s2 = s * s;
+  for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
+    let eta = 0;
+    for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
+    const c = censoredObservation(b.upper[i] === 1, eta, s);
+    const r = c.weight * eta + s2 * c.score;
+    for (let j = 0; j < P; j++) {
+      const xj = b.x[o + j];
+      xty[j] += xj * r;
+      const wx = c.weight * xj;
+      const rj = j * P;
+      for (let k = 0; k < P; k++) xtx[rj + k] += wx * b.x[o + k];
+    }
+    yty += c.variance + c.mean * c.mean;
+  }
+  return yty;
+}
+
+/**
+ * posteriorInto for statistics with bounded rows: Newton steps from `mean` (a warm start; overwritten with the
+ * mode) on the censored posterior, each one posteriorInto on the statistics linearised at the current mean. The
+ * covariance is the inverse curvature at the mode. Returns log det V.
+ */
+function censoredPosteriorInto(
+  st: SufficientStats,
+  tauInv: ArrayLike<number>,
+  mu: ArrayLike<number>,
+  sigma2Inv: number,
+  mean: Float64Array,
+  cov: Float64Array,
+  ws: Workspace,
+  cs: CensoredScratch,
+): number {
+  const s = Math.sqrt(1 / sigma2Inv);
+  let logDetV = 0;
+  for (let iter = 0; iter < MAX_NEWTON; iter++) {
+    linearise(st, mean, s, cs.xtx, cs.xty);
+    cs.prev.set(mean);
+    logDetV = posteriorInto(cs.xtx, cs.xty, tauInv, mu, sigma2Inv, mean, cov, ws);
+    let change = 0;
+    for (let j = 0; j < P; j++) change = Math.max(change, Math.abs(mean[j] - cs.prev[j]) / Math.sqrt(cov[j * P + j]));
+    if (change < NEWTON_TOLERANCE) break;
+  }
+  return logDetV;
+}
+
+const hasBounded = (st: SufficientStats): boolean => (st.bounded?.upper.length ?? 0) > 0;
+
+/** The posterior of one athlete given the hyperparameters, bounded rows or not; `mean` is a warm start if given. */
+function athletePosteriorInto(
+  st: SufficientStats,
+  tauInv: ArrayLike<number>,
+  mu: ArrayLike<number>,
+  sigma2Inv: number,
+  mean: Float64Array,
+  cov: Float64Array,
+  ws: Workspace,
+  cs: CensoredScratch,
+  warm = false,
+): number {
+  if (st.n === 0) {
+    // No data: the population itself, exactly (not a solve that rounds it).
+    cov.fill(0);
+    let logDetV = 0;
+    for (let j = 0; j < P; j++) {
+      mean[j] = mu[j];
+      cov[j * P + j] = 1 / tauInv[j];
+      logDetV -= Math.log(tauInv[j]);
+    }
+    return logDetV;
+  }
+  if (!hasBounded(st)) return posteriorInto(st.xtx, st.xty, tauInv, mu, sigma2Inv, mean, cov, ws);
+  if (!warm) mean.set(mu);
+  return censoredPosteriorInto(st, tauInv, mu, sigma2Inv, mean, cov, ws, cs);
+}
+
+/**
+ * Bounded rows' share of the expected residual sum of squares, E[(latent - x beta)²] = Var + (E - eta)² + x'Vx
+ * under the truncated normal of each latent value, and the entropy of those truncated normals.
+ */
+function boundedRss(b: BoundedRows, mean: ArrayLike<number>, cov: ArrayLike<number>, s: number): { rss: number; entropy: number } {
+  let rss = 0;
+  let entropy = 0;
+  for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
+    let eta = 0;
+    let xvx = 0;
+    for (let j = 0; j < P; j++) {
+      const xj = b.x[o + j];
+      eta += xj * mean[j];
+      let r = 0;
+      for (let k = 0; k < P; k++) r += cov[j * P + k] * b.x[o + k];
+      xvx += xj * r;
+    }
+    const upper = b.upper[i] === 1;
+    const c = censoredObservation(upper, eta, s);
+    rss += c.variance + (c.mean - eta) ** 2 + xvx;
+    entropy += censoredEntropy(upper, eta, s);
+  }
+  return { rss, entropy };
+}
+
+const sharedCs = censoredScratch();
+
+/**
+ * The quick update: the exact conjugate posterior of the user's coefficients given the hyperparameters. It is
+ * what every phase serves (domain.md section 6: the phase is a label, not a switch); with no data it is the
+ * population, N(mu, diag(tau²)).
  */
 export function userPosterior(stats: SufficientStats, hyper: Hyperparameters): UserPosteriorResult {
   const tauInv = new Float64Array(P);
   for (let j = 0; j < P; j++) tauInv[j] = 1 / hyper.tau2[j];
   const mean = new Float64Array(P);
   const cov = new Float64Array(P * P);
-  posteriorInto(stats.xtx, stats.xty, tauInv, hyper.mu, 1 / hyper.sigma2, mean, cov, sharedWs);
+  athletePosteriorInto(stats, tauInv, hyper.mu, 1 / hyper.sigma2, mean, cov, sharedWs, sharedCs);
   return servedModel(stats.n, mean, cov, hyper);
 }
 
-function servedModel(n: number, mean: Float64Array, cov: Float64Array, hyper: Hyperparameters): UserPosteriorResult {
-  const posterior = { mean: Array.from(mean), covariance: Array.from(cov), shrinkageFactor: shrinkageFactor(cov, hyper.tau2) };
-  const phase = phaseFor(n);
-  let servedMean = posterior.mean;
-  let servedCov = posterior.covariance;
-  let shrink = posterior.shrinkageFactor;
-  if (phase === 'COLD_START') {
-    servedMean = [...hyper.mu];
-    servedCov = new Array<number>(P * P).fill(0);
-    for (let j = 0; j < P; j++) servedCov[j * P + j] = hyper.tau2[j] + hyper.muSd[j] * hyper.muSd[j];
-    shrink = 0;
-  }
+/**
+ * The statistics to store for the quick update: bounded rows linearised at the athlete's posterior mode `mean`
+ * (userPosterior's), so that userPosterior of the result reproduces that posterior with no rows kept.
+ */
+export function linearisedStats(stats: SufficientStats, mean: ArrayLike<number>, hyper: Hyperparameters): SufficientStats {
+  if (!hasBounded(stats)) return { n: stats.n, xtx: [...stats.xtx], xty: [...stats.xty], yty: stats.yty };
+  const xtx = new Float64Array(P * P);
+  const xty = new Float64Array(P);
+  const yty = linearise(stats, mean, Math.sqrt(hyper.sigma2), xtx, xty);
+  return { n: stats.n, xtx: Array.from(xtx), xty: Array.from(xty), yty };
+}
+
+/**
+ * The quick update's step for a new rated row on stored (linearised) statistics: a rating inside the scale is
+ * a rank-1 step; one at 1 or 10 is linearised at the athlete's current posterior mode (an approximation the
+ * nightly fit corrects: it re-linearises every bounded row at the final mode).
+ */
+export function addRatingLinearised(stats: SufficientStats, x: ArrayLike<number>, y: number, hyper: Hyperparameters): SufficientStats {
+  if (!isBoundedRating(y)) return addObservation(stats, x, y);
+  const { mean } = userPosterior(stats, hyper);
+  const one: SufficientStats = { ...emptyStats(), bounded: { x: Array.from({ length: P }, (_, j) => x[j]), upper: [y === RATING_MAX ? 1 : 0] } };
+  const row = linearisedStats(one, mean, hyper);
+  return { n: stats.n + 1, xtx: stats.xtx.map((v, i) => v + row.xtx[i]), xty: stats.xty.map((v, i) => v + row.xty[i]), yty: stats.yty + row.yty };
+}
+
+/** The served model of an athlete with n rated sessions from their posterior mean and covariance. */
+export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<number>, hyper: Hyperparameters): UserPosteriorResult {
+  const servedMean = Array.from(mean);
+  const servedCov = Array.from(cov);
   return {
-    phase,
+    phase: phaseFor(n),
     mean: servedMean,
     covariance: servedCov,
     sigma2: hyper.sigma2,
     sessionsIncluded: n,
-    shrinkageFactor: shrink,
+    shrinkageFactor: shrinkageFactor(cov, hyper.tau2),
     credibleIntervals: credibleIntervals(servedMean, servedCov),
     coefficients: coefficientsRecord(servedMean),
-    posterior,
   };
 }
 
@@ -397,6 +606,9 @@ class VariationalFit {
   private readonly m: Float64Array;
   private readonly vdiag: Float64Array;
   private readonly ws = workspace();
+  private readonly cs = censoredScratch();
+  /** q(beta_u) means hold the previous sweep's (the warm start of the censored Newton steps). */
+  private warm = false;
   private readonly eInvTau = new Float64Array(P);
   private readonly mMu = new Float64Array(P);
   readonly sMu2 = new Float64Array(P);
@@ -463,27 +675,38 @@ class VariationalFit {
     }
     const eInvSig = Math.exp(-tin[3 * P]);
 
-    // q(beta_u): exact Gaussian given E[mu], E[1/tau²], E[1/sigma²].
+    // q(beta_u): exact Gaussian given E[mu], E[1/tau²], E[1/sigma²]; with bounded rows, centred at the censored
+    // posterior's mode (warm-started from the previous sweep) with its curvature, and each bounded row's latent
+    // value augmented by its truncated normal.
     let sumLogDetV = 0;
     let sumRss = 0;
+    let sumEntropy = 0;
+    const s = Math.sqrt(1 / eInvSig);
     for (let u = 0; u < U; u++) {
       const st = this.active[u];
+      const o = u * P;
       let logDetV: number;
       try {
-        logDetV = posteriorInto(st.xtx, st.xty, eInvTau, mMu, eInvSig, mean, cov, this.ws);
+        if (this.warm) for (let j = 0; j < P; j++) mean[j] = m[o + j];
+        logDetV = athletePosteriorInto(st, eInvTau, mMu, eInvSig, mean, cov, this.ws, this.cs, this.warm);
       } catch (err) {
         throw new Error(`fitHierarchical: statistics of user #${this.activeIndex[u]} are not usable: ${(err as Error).message}`);
       }
       sumLogDetV += logDetV;
       sumRss += expectedRss(st, mean, cov);
-      const o = u * P;
+      if (st.bounded) {
+        const b = boundedRss(st.bounded, mean, cov, s);
+        sumRss += b.rss;
+        sumEntropy += b.entropy;
+      }
       for (let j = 0; j < P; j++) {
         m[o + j] = mean[j];
         vdiag[o + j] = cov[j * P + j];
       }
     }
 
-    let elbo = -0.5 * N * LOG2PI + U * 0.5 * P * (1 + LOG2PI) + 0.5 * sumLogDetV;
+    this.warm = true;
+    let elbo = -0.5 * N * LOG2PI + U * 0.5 * P * (1 + LOG2PI) + 0.5 * sumLogDetV + sumEntropy;
     let delta = 0;
     const psiATau = digamma(aTau);
     for (let j = 0; j < P; j++) {
@@ -529,10 +752,10 @@ class VariationalFit {
       elbo += -0.5 * Math.log(2 * Math.PI * s02[j]) - ((muJ - mu0[j]) ** 2 + sMu2[j]) / (2 * s02[j]);
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
       if (halfCauchy) {
-        const eLogLam = Math.log(bLam) - DIGAMMA_1;
+        const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
-        elbo += -0.5 * eLogLam - LGAMMA_HALF - 1.5 * eLogTau - eInvLam * eInvTauNew;
-        elbo += -0.5 * Math.log(iv[j]) - LGAMMA_HALF - 1.5 * eLogLam - eInvLam / iv[j];
+        elbo += -0.5 * eLogLam - lgamma(0.5) - 1.5 * eLogTau - eInvLam * eInvTauNew;
+        elbo += -0.5 * Math.log(iv[j]) - lgamma(0.5) - 1.5 * eLogLam - eInvLam / iv[j];
         elbo += invGammaEntropy(1, bLam);
       } else {
         elbo += TAU2_IG_SHAPE * Math.log(this.bTau0[j]) - lgamma(TAU2_IG_SHAPE) - (TAU2_IG_SHAPE + 1) * eLogTau - this.bTau0[j] * eInvTauNew;
@@ -661,10 +884,11 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   const hyper = vb.U > 0 ? vb.hyperparameters(theta) : priorHyperparameters(terms);
   const tauInv = Float64Array.from(hyper.tau2, (t) => 1 / t);
   const ws = workspace();
+  const cs = censoredScratch();
   const results = users.map((st) => {
     const mOut = new Float64Array(P);
     const cOut = new Float64Array(P * P);
-    posteriorInto(st.xtx, st.xty, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws);
+    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws, cs);
     return servedModel(st.n, mOut, cOut, hyper);
   });
 
@@ -685,36 +909,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   };
 }
 
-// ---------------------------------------------------------------- special functions (for the ELBO)
-
-const LGAMMA_HALF = 0.5 * Math.log(Math.PI);
-const DIGAMMA_1 = -0.5772156649015329;
-const LANCZOS = [
-  0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-  12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
-];
-
-/** log Gamma(x) for x > 0 (Lanczos, g = 7). */
-export function lgamma(x: number): number {
-  if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lgamma(1 - x);
-  const z = x - 1;
-  let a = LANCZOS[0];
-  const t = z + 7.5;
-  for (let i = 1; i < 9; i++) a += LANCZOS[i] / (z + i);
-  return 0.5 * Math.log(2 * Math.PI) + (z + 0.5) * Math.log(t) - t + Math.log(a);
-}
-
-/** digamma(x) for x > 0 (recurrence to x >= 6, then the asymptotic series). */
-export function digamma(x: number): number {
-  let r = 0;
-  while (x < 6) {
-    r -= 1 / x;
-    x += 1;
-  }
-  const f = 1 / (x * x);
-  return r + Math.log(x) - 0.5 / x - f * (1 / 12 - f * (1 / 120 - f * (1 / 252 - f * (1 / 240 - f / 132))));
-}
-
+/** Entropy of InvGamma(a, b) (a term of the ELBO). */
 function invGammaEntropy(a: number, b: number): number {
   return a + Math.log(b) + lgamma(a) - (1 + a) * digamma(a);
 }

@@ -1,5 +1,6 @@
 // Population effects on a common scale: quality points per standard deviation of each variable, so a
 // caffeine effect (per mg) and an energy effect (per point) can be ranked side by side.
+import { Z95 } from './normal.ts';
 import { TERM_NAMES } from './variables.ts';
 
 export interface StandardizedEffect {
@@ -22,6 +23,6 @@ export function standardizedEffects(mu: readonly number[], muSd: readonly number
     const s = sd[variable];
     if (typeof s !== 'number' || !Number.isFinite(s)) return [];
     // sd >= 0, so scaling keeps the bounds in order.
-    return [{ variable, perSd: mu[j] * s, lower: (mu[j] - 1.96 * muSd[j]) * s, upper: (mu[j] + 1.96 * muSd[j]) * s, betweenAthleteSd: Math.sqrt(tau2[j]) * s }];
+    return [{ variable, perSd: mu[j] * s, lower: (mu[j] - Z95 * muSd[j]) * s, upper: (mu[j] + Z95 * muSd[j]) * s, betweenAthleteSd: Math.sqrt(tau2[j]) * s }];
   }).sort((x, y) => Math.abs(y.perSd) - Math.abs(x.perSd));
 }

@@ -1,10 +1,10 @@
 // Honest held-out error of the nightly fit: sessions predicted by a model that did not see them. Each
-// held-out session is removed from its athlete's sufficient statistics (an exact downdate), the athlete's
-// posterior is recomputed from the rest under the fit's population hyperparameters, and the session is
-// predicted as a check-in would be (the served model of the phase the athlete would then be in, no rule
-// multipliers). The population hyperparameters did see the held-out sessions: one session per athlete among
+// held-out session is removed from its athlete's sufficient statistics (an exact downdate; a rating at 1 or 10
+// leaves the bounded rows), the athlete's posterior is recomputed from the rest under the fit's population
+// hyperparameters, and the session is predicted as a check-in would be (that posterior, whatever the phase; no
+// rule multipliers). The population hyperparameters did see the held-out sessions: one session per athlete among
 // all of them, a small optimism that a full refit per athlete would remove at many times the cost.
-import { addSession, emptyStats, mergeStats, userPosterior, type Hyperparameters, type SufficientStats } from './bayes.ts';
+import { addRatedSession, emptyStats, userPosterior, withoutStats, type Hyperparameters, type SufficientStats } from './bayes.ts';
 import { predict } from './prediction.ts';
 import type { CheckIn } from './variables.ts';
 
@@ -25,11 +25,6 @@ export interface HeldOutError {
   intervalCoverage: number;
 }
 
-/** a - b (b's rows must be part of a). */
-function withoutRows(a: SufficientStats, b: SufficientStats): SufficientStats {
-  return mergeStats(a, { n: -b.n, xtx: b.xtx.map((v) => -v), xty: b.xty.map((v) => -v), yty: -b.yty });
-}
-
 /**
  * @param held the sessions to hold out (any number per athlete); each must be folded into `statsOf(userId)`
  * @returns null when nothing could be held out
@@ -46,8 +41,8 @@ export function heldOutError(held: readonly HeldOutSession[], statsOf: (userId: 
     const stats = statsOf(userId);
     if (!stats || stats.n < sessions.length) continue;
     const heldStats = emptyStats();
-    for (const s of sessions) addSession(heldStats, s.values as Readonly<Record<string, unknown>>, s.quality);
-    const model = userPosterior(withoutRows(stats, heldStats), hyper);
+    for (const s of sessions) addRatedSession(heldStats, s.values as Readonly<Record<string, unknown>>, s.quality);
+    const model = userPosterior(withoutStats(stats, heldStats), hyper);
     for (const s of sessions) {
       const p = predict(model, s.values);
       const e = p.expectedQuality - s.quality;

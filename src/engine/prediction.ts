@@ -1,19 +1,18 @@
 // Prediction of session quality from a user's coefficients (domain.md section 7).
 // Pure and allocation-light: one design row, one x'Vx; runs in microseconds.
+import { expectedBoundedRating, RATING_MAX, RATING_MIN, ratingOfLatent, Z95 } from './normal.ts';
 import type { Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
 import { designRow, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
 
-export const QUALITY_MIN = 1;
-export const QUALITY_MAX = 10;
-/** Two-sided 95 % normal quantile, as the domain states it. */
-export const Z_95 = 1.96;
+export const QUALITY_MIN = RATING_MIN;
+export const QUALITY_MAX = RATING_MAX;
 
 /**
  * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
  * The residual alone sets a floor: with sigma = 1.5 the width is at least 2 * 1.96 * 1.5 = 5.88, so the
  * thresholds sit just above that floor and measure how much coefficient uncertainty (x'Vx) and personal
  * noise add on top.
- *   COLD_START                         -> LOW (population priors, nothing personal yet)
+ *   COLD_START                         -> LOW (under 10 sessions: the posterior is still mostly the population)
  *   PERSONALIZED and width <= 6.5      -> HIGH
  *   LEARNING/PERSONALIZED, width <= 8  -> MEDIUM
  *   otherwise                          -> LOW
@@ -43,10 +42,15 @@ export function confidenceLabel(width: number, phase: ModelPhase): Prediction['c
 const scratchRow = new Float64Array(P);
 
 /**
- * Predicted session quality for a check-in.
- * rawQuality = beta · (x - c); expectedQuality = clamp(clamp(raw, 1, 10) * multiplier, 1, 10).
- * The 95 % predictive interval raw ± 1.96 sqrt(x'Vx + sigma²) goes through the same transformation
- * (clamp, multiply, clamp), so it always contains expectedQuality.
+ * Predicted session quality for a check-in, on the bounded 1-10 scale (domain.md section 7). The latent quality
+ * is N(eta, s²): eta = beta · (x - c) (rawQuality) and s² = x'Vx + sigma², the predictive variance (the posterior's
+ * uncertainty and the session noise). A rating of 1 means a latent value <= 1.5 and a 10 one >= 9.5, as the
+ * bounded model fits them, so expectedQuality = E[rating | bounds] (normal.ts), times the rule multiplier,
+ * clamped to 1-10. The 95 % predictive interval is the rating of the latent eta ± 1.96 s: the rating is a
+ * monotone function of the latent value, so these are its 2.5 % and 97.5 % quantiles. When nearly all of the
+ * mass sits at a bound (both quantiles 1, say) the expected rating lies a little beyond it, and the interval is
+ * widened to reach it, so it always contains expectedQuality; the multiplier and the clamp go over it too.
+ * Held-out errors, evaluate and the API all predict through here.
  * Contributions are beta_j (x_j - c_j) for the 9 features (the intercept is the baseline, not a
  * contribution), sorted by absolute size, ties in model-term order.
  */
@@ -75,13 +79,19 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
   contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
 
   // Guard against a covariance that is numerically slightly indefinite.
-  const halfWidth = Z_95 * Math.sqrt(Math.max(0, xVx) + model.sigma2);
-  const transform = (q: number) => clampQuality(clampQuality(q) * multiplier);
+  const sd = Math.sqrt(Math.max(0, xVx) + model.sigma2);
+  const halfWidth = Z95 * sd;
+  const transform = (q: number) => clampQuality(q * multiplier);
+
+  const expected = expectedBoundedRating(raw, sd);
 
   return {
-    expectedQuality: transform(raw),
+    expectedQuality: transform(expected),
     rawQuality: raw,
-    interval: { low: transform(raw - halfWidth), high: transform(raw + halfWidth) },
+    interval: {
+      low: transform(Math.min(expected, ratingOfLatent(raw - halfWidth))),
+      high: transform(Math.max(expected, ratingOfLatent(raw + halfWidth))),
+    },
     contributions,
     phase: model.phase,
     confidence: confidenceLabel(2 * halfWidth, model.phase),

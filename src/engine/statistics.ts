@@ -1,6 +1,7 @@
 // Statistical context of a check-in (domain.md section 7): today against the population, the athlete's own
 // history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
 // insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
+import { normalCdf, Z95 } from './normal.ts';
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
 import { CHECK_IN_VARIABLES, FEATURES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
 
@@ -106,20 +107,6 @@ export interface StatisticalContextInput {
 }
 
 // ---------------------------------------------------------------- numerics
-
-/** erf, Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
-export function erf(x: number): number {
-  const sign = x < 0 ? -1 : 1;
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.3275911 * a);
-  const y =
-    1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-a * a);
-  return sign * y;
-}
-
-export function normalCdf(z: number): number {
-  return 0.5 * (1 + erf(z / Math.SQRT2));
-}
 
 /** |z| <= 0.5 about average; 0.5 < |z| <= 1.5 above/below; beyond 1.5 well above/below. */
 export function describeZ(z: number): Descriptor {
@@ -293,8 +280,8 @@ function compareCoefficients(model: UserModel, mu: readonly number[], terms: rea
     const pop = mu[j];
     if (!Number.isFinite(user) || !Number.isFinite(pop)) continue;
     const sd = Math.sqrt(Math.max(0, model.covariance[j * P + j]));
-    const lo = user - 1.96 * sd;
-    const hi = user + 1.96 * sd;
+    const lo = user - Z95 * sd;
+    const hi = user + Z95 * sd;
     // The expected sign: the documented direction, else the population's own sign.
     const sign = term.direction === 'negative' ? -1 : term.direction === 'positive' ? 1 : Math.sign(pop) || 1;
     const userEffect = sign * user; // > 0: the variable acts in the expected direction for this athlete

@@ -43,6 +43,18 @@ export function effectiveCheckIn(s: SessionFeatures): CheckIn {
   return out;
 }
 
+/** FEATURE_COLUMNS as a SELECT list over climbing_sessions (quoted, optionally qualified by a table alias). */
+export const featureColumnsSql = (alias?: string): string => FEATURE_COLUMNS.map((c) => (alias ? `${alias}."${c}"` : `"${c}"`)).join(', ');
+
+/** effectiveCheckIn of one feature as SQL over climbing_sessions' columns (what the database aggregates). */
+export function effectiveFeatureSql(name: string): string {
+  const spec = FEATURES.find((f) => f.name === name);
+  if (!spec) throw new Error(`${name} is not a model feature`);
+  if (!spec.actionable) return `"${name}"`;
+  const actionable = name as ActionableFeatureName;
+  return `CASE WHEN "deviatedFromPlan" THEN coalesce("${actualColumn(actionable)}", "${name}", "${plannedColumn(actionable)}") ELSE coalesce("${name}", "${plannedColumn(actionable)}") END`;
+}
+
 export const isRated = (s: Pick<SessionFeatures, 'status' | 'sessionQuality'>): boolean => s.status === 'COMPLETED' && s.sessionQuality !== null;
 
 /** The training row of a session, or null when it is not training data. */

@@ -1,36 +1,37 @@
-// Nightly stages after the fit: the held-out error of the fit, and the model history (a compact snapshot of
-// every served model and the population's, pruned after the retention period).
-import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
-import { trainingRow, type SessionFeatures } from '../engine/training-row.ts';
-import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import { parseFittedModel } from '../engine-runtime/engine-store.ts';
+// Nightly stages beside the fit: the sessions held out to measure the fit's error, and the model history (a
+// compact snapshot of every served model and the population's, pruned after the retention period).
+import type { HeldOutError, HeldOutSession } from '../engine/held-out.ts';
+import { featureColumnsSql, trainingRow, type SessionFeatures } from '../engine/training-row.ts';
+import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
 import type { UserData } from './training-data.ts';
 
-/**
- * Each athlete's most recent rated session, predicted from the rest of their sessions under the population
- * model just fitted. A session rated or edited after the training data was read is not in the fit's
- * statistics in that form: such an athlete is left out.
- */
-export async function measureHeldOutError(prisma: PrismaClient, users: ReadonlyMap<string, UserData>): Promise<HeldOutError | null> {
-  const fitted = await prisma.populationModel.findFirst({ orderBy: { fittedAt: 'desc' } });
-  const hyper = fitted ? parseFittedModel(fitted) : null;
-  if (!hyper) return null;
-  type Row = SessionFeatures & { userId: string; updatedAt: Date };
-  const rows = await prisma.$queryRaw<Row[]>`
+/** An athlete's most recent rated session as stored (latestRatedSessions). */
+export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: Date };
+
+/** Each athlete's most recent rated session (read beside the training data, for the held-out error). */
+export function latestRatedSessions(prisma: PrismaClient): Promise<LatestRatedSession[]> {
+  return prisma.$queryRaw<LatestRatedSession[]>`
     SELECT DISTINCT ON ("userId") "userId"::text AS "userId", "updatedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-           "sleepHours", "sleepQuality", "energyLevel", "stressLevel", "motivationLevel", "sorenessLevel", "daysSinceHardSession",
-           "caffeineMg", "warmupMin", "plannedCaffeineMg", "plannedWarmupMin", "actualCaffeineMg", "actualWarmupMin"
+           ${Prisma.raw(featureColumnsSql())}
     FROM climbing_sessions
     WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL
     ORDER BY "userId", "startedAt" DESC, id DESC`;
+}
+
+/**
+ * The sessions to hold out: each athlete's most recent rated session, predicted from the rest of their sessions
+ * under the population model the nightly run fits (heldOutError, in the fit's worker). A session rated or edited
+ * after the training data was read is not in the fit's statistics in that form: such an athlete is left out.
+ */
+export function heldOutSessions(latest: readonly LatestRatedSession[], users: ReadonlyMap<string, UserData>): HeldOutSession[] {
   const held: HeldOutSession[] = [];
-  for (const r of rows) {
+  for (const r of latest) {
     const through = users.get(r.userId)?.dataThrough;
     const row = trainingRow(r);
     if (!row || !through || new Date(r.updatedAt) > through) continue;
     held.push({ userId: r.userId, values: row.values, quality: row.quality });
   }
-  return heldOutError(held, (userId) => users.get(userId)?.stats, hyper);
+  return held;
 }
 
 /** TrainingRun columns of a held-out measure (all null when there was nothing to hold out). */

@@ -58,10 +58,17 @@ export interface NightlyWriteGuard {
  * instead. Under the athletes' locks (the ones the quick update and the retrain take), so none of them writes
  * between that check and this write.
  */
-export async function upsertModelOutputs(prisma: PrismaClient, writes: ModelOutputWrite[], guard: NightlyWriteGuard, chunk = 500): Promise<number> {
+export async function upsertModelOutputs(
+  prisma: PrismaClient,
+  writes: ModelOutputWrite[],
+  guard: NightlyWriteGuard,
+  opts: { chunk?: number; onChunk?: (writtenSoFar: number) => void } = {},
+): Promise<number> {
+  const chunk = opts.chunk ?? 500;
   let written = 0;
   for (let start = 0; start < writes.length; start += chunk) {
     written += await prisma.$transaction((tx) => upsertChunk(tx, writes.slice(start, start + chunk), guard));
+    opts.onChunk?.(Math.min(start + chunk, writes.length));
     // Let requests in between chunks (an embedded PGlite never yields to the event loop by itself).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }

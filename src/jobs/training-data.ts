@@ -1,9 +1,12 @@
-// Training data: completed, rated sessions, read in cursor batches (never all sessions in memory), folded
-// into per-user sufficient statistics and the population statistics in one streaming pass.
-import { addSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
-import { PopulationStatsAccumulator } from '../engine/population-stats.ts';
-import { trainingRow } from '../engine/training-row.ts';
+// Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
+// statistics, aggregated by the database (GROUP BY "userId" over sums of products of centred features), so the
+// nightly run moves one row per athlete into Node, not one per session.
+import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
+import { RATING_MAX, RATING_MIN } from '../engine/normal.ts';
+import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
+import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
+import { MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
 import { TRAINING_SELECT } from '../db/session-hook.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
@@ -23,134 +26,116 @@ export interface TrainingData {
   populationStats: PopulationStat[];
 }
 
-const STATS_SELECT = {
-  ...TRAINING_SELECT,
-  daysSinceLastSession: true,
-  daysSinceRestDay: true,
-  injurySeverity: true,
-  hydrationStatus: true,
-  temperatureC: true,
-  fearOfFalling: true,
-  performanceAnxiety: true,
-  trainingLoadChange: true,
-  timeAvailableMin: true,
-} as const;
-
 function fold(users: Map<string, UserData>, userId: string, row: { values: CheckIn; quality: number }, updatedAt: Date) {
   let data = users.get(userId);
   if (!data) {
     data = { stats: emptyStats(), dataThrough: null };
     users.set(userId, data);
   }
-  addSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
+  addRatedSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
   if (!data.dataThrough || updatedAt > data.dataThrough) data.dataThrough = updatedAt;
 }
 
-/** The numeric columns of STATS_SELECT, in the order they are packed and unpacked below. */
-const NUMERIC_COLUMNS = [
-  'sessionQuality', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel',
-  'daysSinceHardSession', 'caffeineMg', 'warmupMin', 'plannedCaffeineMg', 'plannedWarmupMin', 'actualCaffeineMg',
-  'actualWarmupMin', 'daysSinceLastSession', 'daysSinceRestDay', 'injurySeverity', 'hydrationStatus', 'temperatureC',
-  'fearOfFalling', 'performanceAnxiety', 'trainingLoadChange', 'timeAvailableMin',
-] as const;
-{
-  const expected = Object.keys(STATS_SELECT).filter((k) => !['id', 'userId', 'status', 'deviatedFromPlan', 'updatedAt'].includes(k));
-  if (expected.length !== NUMERIC_COLUMNS.length || expected.some((k) => !(NUMERIC_COLUMNS as readonly string[]).includes(k))) {
-    throw new Error('training-data: NUMERIC_COLUMNS is out of step with STATS_SELECT');
-  }
-}
+/** The training rows (training-row.ts: completed and rated). */
+const TRAINING_ROWS = `FROM climbing_sessions WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL`;
+
+/** The centred design column x_j - c_j of designRow (a missing feature contributes 0), for j >= 1. */
+const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effectiveFeatureSql(t.name)})::float8 - ${t.reference}, 0) AS x${i + 1}`);
+
+/** x_j as SQL: the intercept column is the constant 1. */
+const x = (j: number) => (j === 0 ? '1' : `x${j}`);
+
+/** Ratings inside the scale: a rating at 1 or 10 is censored and kept apart (bayes.ts SufficientStats.bounded). */
+const INTERIOR = `FILTER (WHERE y NOT IN (${RATING_MIN}, ${RATING_MAX}))`;
+
+/** n (every rated row), then over the rows inside the scale: X'X's upper triangle row by row, X'y, y'y. */
+const SUMS: string[] = ['count(*)'];
+for (let i = 0; i < P; i++) for (let k = i; k < P; k++) SUMS.push(i === 0 && k === 0 ? `count(*) ${INTERIOR}` : `coalesce(sum(${x(i)} * ${x(k)}) ${INTERIOR}, 0)`);
+for (let j = 0; j < P; j++) SUMS.push(`coalesce(sum(${x(j)} * y) ${INTERIOR}, 0)`);
+SUMS.push(`coalesce(sum(y * y) ${INTERIOR}, 0)`);
+
+const DESIGN_ROWS = `SELECT "userId", "updatedAt", "sessionQuality"::float8 AS y, ${FEATURES.join(', ')} ${TRAINING_ROWS}`;
 
 /**
- * One text value per row: userId, status, updatedAt (epoch ms), deviatedFromPlan (t/f), then NUMERIC_COLUMNS,
- * comma-separated, '' for NULL. Both drivers decode a result cell by cell (PGlite at several microseconds a cell),
- * so one cell instead of 28 makes the pass 2x (PostgreSQL) to 5x (PGlite) faster. float8 text output is exact
- * (shortest round-trip digits), integers and uuids are plain.
+ * One text cell per athlete (both drivers decode a result cell by cell, so 68 numbers in one cell are several
+ * times faster than 68 cells); float8 text output is exact (shortest round-trip digits).
  */
-const PACKED_ROW = `concat_ws(',', "userId"::text, status::text, (extract(epoch from "updatedAt") * 1000)::bigint::text,
-  CASE WHEN "deviatedFromPlan" THEN 't' ELSE 'f' END, ${NUMERIC_COLUMNS.map((c) => `coalesce("${c}"::text, '')`).join(', ')})`;
+const USER_STATS_SQL = `
+  SELECT "userId"::text AS "userId", (extract(epoch from max("updatedAt")) * 1000)::bigint::text AS through,
+         concat_ws(',', ${SUMS.map((e) => `(${e})::text`).join(', ')}) AS v
+  FROM (${DESIGN_ROWS}) rows
+  GROUP BY "userId"`;
 
-const num = (v: string): number | null => (v === '' ? null : Number(v));
+/** The rows at a bound of the scale, one by one (each needs its own augmentation): 1 for a 10, then x_1..x_9. */
+const BOUNDED_ROWS_SQL = `
+  SELECT "userId"::text AS "userId", concat_ws(',', (y = ${RATING_MAX})::int::text, ${FEATURES.map((_, i) => `x${i + 1}::text`).join(', ')}) AS v
+  FROM (${DESIGN_ROWS}) rows
+  WHERE y IN (${RATING_MIN}, ${RATING_MAX})`;
 
-/** A packed row as a session record; one object literal, so every row has the same (fast) shape. */
-function unpack(text: string) {
-  const p = text.split(',');
-  if (p.length !== 4 + NUMERIC_COLUMNS.length) throw new Error(`training data: unexpected row shape (${p.length} fields)`);
-  return {
-    userId: p[0],
-    status: p[1],
-    updatedAt: new Date(Number(p[2])),
-    deviatedFromPlan: p[3] === 't',
-    sessionQuality: num(p[4]),
-    sleepHours: num(p[5]),
-    sleepQuality: num(p[6]),
-    energyLevel: num(p[7]),
-    stressLevel: num(p[8]),
-    motivationLevel: num(p[9]),
-    sorenessLevel: num(p[10]),
-    daysSinceHardSession: num(p[11]),
-    caffeineMg: num(p[12]),
-    warmupMin: num(p[13]),
-    plannedCaffeineMg: num(p[14]),
-    plannedWarmupMin: num(p[15]),
-    actualCaffeineMg: num(p[16]),
-    actualWarmupMin: num(p[17]),
-    daysSinceLastSession: num(p[18]),
-    daysSinceRestDay: num(p[19]),
-    injurySeverity: num(p[20]),
-    hydrationStatus: num(p[21]),
-    temperatureC: num(p[22]),
-    fearOfFalling: num(p[23]),
-    performanceAnxiety: num(p[24]),
-    trainingLoadChange: num(p[25]),
-    timeAvailableMin: num(p[26]),
-  };
-}
-
-/**
- * Every user's statistics and the population statistics, batchSize rows at a time, by keyset pagination on the
- * primary key in plain SQL (Prisma's cursor pagination adds a sub-select per batch, and its result mapping cost
- * more than the fold itself). Training rows are picked in JS, not in the WHERE clause: `id > $1 ORDER BY id LIMIT n`
- * is an index range scan whatever the planner knows, while a status filter without table statistics (PGlite has
- * no autovacuum, so no ANALYZE) turned every batch into a scan and sort of the whole table.
- */
-export async function readTrainingData(
-  prisma: PrismaClient,
-  opts: { batchSize?: number; onBatch?: (sessionsSoFar: number) => void } = {},
-): Promise<TrainingData> {
-  const batchSize = Math.max(1, Math.floor(opts.batchSize ?? 10_000));
-  const users = new Map<string, UserData>();
-  const population = new PopulationStatsAccumulator();
-  let sessions = 0;
-  // `id` stays a uuid in the select list: ORDER BY names the output column, and a text alias sorts the table.
-  const read = (after: string) => {
-    const p = prisma.$queryRawUnsafe<{ id: string; v: string }[]>(
-      `SELECT id, ${PACKED_ROW} AS v FROM climbing_sessions WHERE id > $1::uuid ORDER BY id LIMIT ${batchSize}`,
-      after,
-    );
-    p.catch(() => {}); // awaited below; never an unhandled rejection if the fold throws meanwhile
-    return p;
-  };
-  let next = read('00000000-0000-0000-0000-000000000000');
-  for (;;) {
-    const batch = await next;
-    const more = batch.length === batchSize;
-    // The next batch is read while this one is folded (a PostgreSQL server works in parallel with the fold).
-    if (more) next = read(batch[batch.length - 1].id);
-    for (const { v } of batch) {
-      const s = unpack(v);
-      const row = trainingRow(s);
-      if (!row) continue;
-      fold(users, s.userId, row, s.updatedAt);
-      // The effective check-in (actual values when deviated) replaces the planned one in place (same keys).
-      population.add(Object.assign(s, row.values) as unknown as Readonly<Record<string, unknown>>);
-      sessions += 1;
+function parseUserStats(text: string): SufficientStats {
+  const v = text.split(',').map(Number);
+  if (v.length !== SUMS.length || v.some((n) => !Number.isFinite(n))) throw new Error(`training data: unexpected statistics row (${v.length} fields)`);
+  const stats = emptyStats();
+  stats.n = v[0];
+  let o = 1;
+  for (let i = 0; i < P; i++) {
+    for (let k = i; k < P; k++) {
+      stats.xtx[i * P + k] = v[o];
+      stats.xtx[k * P + i] = v[o];
+      o++;
     }
-    opts.onBatch?.(sessions);
-    if (!more) break;
-    // Let requests in between: an embedded PGlite answers without ever giving the event loop a turn.
-    await yieldToEventLoop();
   }
-  return { users, sessions, populationStats: population.result() };
+  for (let j = 0; j < P; j++) stats.xty[j] = v[o++];
+  stats.yty = v[o];
+  return stats;
+}
+
+/** A statistic variable's value as the training row reads it (a model feature's effective value, else its column). */
+const effectiveSql = (name: string) => (MODEL_TERMS.some((t) => t.name === name) ? effectiveFeatureSql(name) : `"${name}"`);
+
+/** count, mean, sample sd, min, max of every statistic variable (effective values) over the training rows. */
+const POPULATION_SQL = `SELECT concat_ws(',', ${STATISTIC_VARIABLES.map((name) => {
+  const e = `(${effectiveSql(name)})::float8`;
+  return `count(${e})::text, coalesce(avg(${e})::text, ''), coalesce(stddev_samp(${e})::text, ''), coalesce(min(${e})::text, ''), coalesce(max(${e})::text, '')`;
+}).join(', ')}) AS v ${TRAINING_ROWS}`;
+
+function parsePopulationStats(text: string): PopulationStat[] {
+  const v = text.split(',');
+  return STATISTIC_VARIABLES.flatMap((variable, i) => {
+    const [n, mean, std, min, max] = v.slice(5 * i, 5 * i + 5);
+    if (Number(n) === 0) return [];
+    // stddev_samp is NULL for a single value: its spread is 0.
+    return [{ variable, n: Number(n), mean: Number(mean), std: std === '' ? 0 : Number(std), min: Number(min), max: Number(max) }];
+  });
+}
+
+/**
+ * Every athlete's statistics and the population statistics, aggregated in the database: one scan for the sums of
+ * the rows inside the scale, one for the rows at its bounds (a minority, fetched row by row: each is augmented
+ * by the fit), one for the population statistics. Cost in Node grows with athletes and bounded rows.
+ */
+export async function readTrainingData(prisma: PrismaClient): Promise<TrainingData> {
+  const [rows, bounded, population] = await Promise.all([
+    prisma.$queryRawUnsafe<{ userId: string; through: string; v: string }[]>(USER_STATS_SQL),
+    prisma.$queryRawUnsafe<{ userId: string; v: string }[]>(BOUNDED_ROWS_SQL),
+    prisma.$queryRawUnsafe<{ v: string }[]>(POPULATION_SQL),
+  ]);
+  const users = new Map<string, UserData>();
+  let sessions = 0;
+  for (const r of rows) {
+    const stats = parseUserStats(r.v);
+    sessions += stats.n;
+    users.set(r.userId, { stats, dataThrough: new Date(Number(r.through)) });
+  }
+  for (const r of bounded) {
+    const v = r.v.split(',').map(Number);
+    const stats = users.get(r.userId)?.stats;
+    if (!stats || v.length !== P) throw new Error(`training data: unexpected bounded row for ${r.userId}`);
+    stats.bounded ??= { x: [], upper: [] };
+    stats.bounded.x.push(1, ...v.slice(1));
+    stats.bounded.upper.push(v[0]);
+  }
+  return { users, sessions, populationStats: parsePopulationStats(population[0].v) };
 }
 
 /** One user's statistics from their sessions (full recompute). */

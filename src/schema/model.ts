@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
 import type { FitDiagnostics } from '../engine/bayes.ts';
+import { Z95 } from '../engine/normal.ts';
 import { TERM_NAMES, termArray } from '../engine/variables.ts';
 import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
@@ -112,7 +113,7 @@ builder.prismaObject('PopulationModel', {
       resolve: (m) => {
         const mu = termArray(m.mu) ?? [];
         const sd = termArray(m.muSd) ?? [];
-        return mu.map((value, j) => ({ variable: TERM_NAMES[j], value, lower: value - 1.96 * sd[j], upper: value + 1.96 * sd[j] }));
+        return mu.map((value, j) => ({ variable: TERM_NAMES[j], value, lower: value - Z95 * sd[j], upper: value + Z95 * sd[j] }));
       },
     }),
     betweenAthleteSd: t.field({

@@ -3,7 +3,9 @@
 // a malformed rule is BAD_USER_INPUT naming the bad part and leaves the stored rule as it was.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roundRating } from '../../src/engine/rounding.ts';
 import { expectError, gql, gqlOk } from '../support/foundation.ts';
+import { coldStartPrediction } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -26,7 +28,7 @@ const RULES = `query($all: Boolean) { expertRules(includeInactive: $all) { ${RUL
 const PRIOR_FIELDS = 'id variable populationMean populationStd individualVariance referenceValue effectDirection category confidence source literatureRefs description optimalMin optimalMax isActive updatedAt';
 const UPSERT_PRIOR = `mutation($input: PopulationPriorInput!) { upsertPopulationPrior(input: $input) { ${PRIOR_FIELDS} } }`;
 const PRIORS = `{ populationPriors { ${PRIOR_FIELDS} } }`;
-const RECOMMEND = 'query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType override { rule sessionType message } prediction { expectedQuality } } }';
+const RECOMMEND = 'query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType override { rule sessionType message } prediction { expectedQuality rawQuality } } }';
 
 /** The seed rules of domain.md section 4 in evaluation order: priority descending, then name ascending. */
 const SEED_RULE_ORDER = [
@@ -206,16 +208,17 @@ describe('rule validation', () => {
 describe('population priors', () => {
   it('an admin edits a prior: it is served at once and the cold-start prediction follows it', async () => {
     const input = { input: {} };
-    const before = (await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction.expectedQuality;
-    expect(before).toBe(6); // intercept prior mean at the reference values
+    // The intercept's prior mean at the reference values, and the expected rating given the bounds of the scale.
+    const prediction = async () => (await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction;
+    expect(await prediction()).toEqual({ rawQuality: 6, expectedQuality: roundRating(coldStartPrediction({}).expected) });
     const edited = (
       await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 7, populationStd: 1, individualVariance: 1, source: 'test edit', literatureRefs: ['Test 2026'] } }, admin.token)
     ).upsertPopulationPrior;
     expect(edited).toMatchObject({ variable: 'intercept', populationMean: 7, populationStd: 1, source: 'test edit', literatureRefs: ['Test 2026'] });
     expect((await priors()).find((p) => p.variable === 'intercept')).toMatchObject({ populationMean: 7, source: 'test edit' });
-    expect((await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction.expectedQuality).toBe(7);
+    expect(await prediction()).toEqual({ rawQuality: 7, expectedQuality: roundRating(coldStartPrediction({}, { interceptMean: 7 }).expected) });
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 6, populationStd: 1, individualVariance: 1 } }, admin.token);
-    expect((await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction.expectedQuality).toBe(6);
+    expect(await prediction()).toEqual({ rawQuality: 6, expectedQuality: roundRating(coldStartPrediction({}).expected) });
   });
 
   it('an admin adds a prior for a check-in variable that had none', async () => {

@@ -20,10 +20,10 @@ import {
   trainingRuns,
   type ModelOutputView,
   type TrainingRunView,
+  quickUpdateStats,
 } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
-const Z95 = 1.959963984540054;
 
 let server: TestServer;
 beforeAll(async () => {
@@ -69,9 +69,9 @@ describe('an athlete whose outcomes depend on sleep and stress', () => {
     // The priors alone would not contain the truth this tightly: the data did the work.
     expect(Math.abs(coefficient(model, 'sleepHours').value - PRIOR_MEAN.sleepHours)).toBeGreaterThan(0.15);
 
-    // What is served is the exact conjugate posterior of these 40 rows under the (seed-prior) hyperparameters.
-    const stats = emptyStats();
-    for (const s of athlete.sessions) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
+    // What is served is the posterior of these 40 rows under the (seed-prior) hyperparameters, reached by the quick
+    // updates (exact for ratings inside the scale; a 1 or 10 linearised at the posterior before it).
+    const stats = quickUpdateStats(athlete.sessions, priorHyperparameters());
     const expected = userPosterior(stats, priorHyperparameters());
     for (const [j, name] of TERM_NAMES.entries()) {
       expect(coefficient(model, name).value).toBeCloseTo(expected.mean[j], 9);
@@ -90,7 +90,7 @@ describe('an athlete whose outcomes depend on sleep and stress', () => {
     expect(runs.every((r) => typeof r.stageTimings?.totalMs === 'number')).toBe(true);
   });
 
-  it('is COLD_START with the population priors below 10 sessions and LEARNING, visibly shrunk, at 12', async () => {
+  it('is COLD_START below 10 sessions yet serves the posterior of those sessions, and LEARNING, visibly shrunk, at 12', async () => {
     const athlete = sleepStressAthlete(12, 777);
     const { token } = await tokenFor('athlete');
     await logAthlete(server.url, token, { ...athlete, sessions: athlete.sessions.slice(0, 9) });
@@ -99,15 +99,15 @@ describe('an athlete whose outcomes depend on sleep and stress', () => {
     const cold = (await modelOutput(server.url, token))!;
     expect(cold.phase).toBe('COLD_START');
     expect(cold.sessionsIncluded).toBe(9);
-    expect(cold.shrinkageFactor).toBe(0);
-    const hyper = priorHyperparameters();
+    // The phase is a label: the 9 sessions already moved the model off the population, as far as they justify.
+    expect(cold.shrinkageFactor).toBeGreaterThan(0);
+    const expected = userPosterior(quickUpdateStats(athlete.sessions.slice(0, 9), priorHyperparameters()), priorHyperparameters());
     for (const [j, name] of TERM_NAMES.entries()) {
       const c = coefficient(cold, name);
-      expect(c.value).toBeCloseTo(PRIOR_MEAN[name], 12);
-      // The population's predictive spread for a new athlete: tau² + sd(mu)².
-      const half = Z95 * Math.sqrt(hyper.tau2[j] + hyper.muSd[j] ** 2);
-      expect(c.upper - c.value).toBeCloseTo(half, 9);
+      expect(c.value).toBeCloseTo(expected.mean[j], 9);
+      expect(c.upper).toBeCloseTo(expected.credibleIntervals[name][1], 9);
     }
+    expect(coefficient(cold, 'intercept').value).not.toBeCloseTo(PRIOR_MEAN.intercept, 3);
 
     for (const s of athlete.sessions.slice(9)) await logSession(server.url, token, s.checkIn, { sessionQuality: s.sessionQuality });
     await server.training.idle();
@@ -326,10 +326,12 @@ describe('deviation from the plan', () => {
     const mFollowed = (await modelOutput(server.url, followed.token))!;
     const expectDeviated = userPosterior(withActual, priorHyperparameters());
     const expectFollowed = userPosterior(withPlan, priorHyperparameters());
-    expect(expectDeviated.posterior.mean[CAFFEINE]).not.toBeCloseTo(expectFollowed.posterior.mean[CAFFEINE], 8);
-    // Both are COLD_START (2 sessions): served coefficients are the population; the posterior is in the stats.
+    expect(expectDeviated.mean[CAFFEINE]).not.toBeCloseTo(expectFollowed.mean[CAFFEINE], 8);
+    // Both are COLD_START (2 sessions), and each serves its own posterior.
     expect(mDeviated.phase).toBe('COLD_START');
     expect(mFollowed.phase).toBe('COLD_START');
+    expect(coefficient(mDeviated, 'caffeineMg').value).toBeCloseTo(expectDeviated.mean[CAFFEINE], 9);
+    expect(coefficient(mFollowed, 'caffeineMg').value).toBeCloseTo(expectFollowed.mean[CAFFEINE], 9);
   });
 });
 

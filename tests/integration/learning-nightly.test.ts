@@ -2,9 +2,9 @@
 // population statistics and refreshes every athlete; one run at a time in a process, and (PostgreSQL) one run
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes.ts';
 import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
-import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
+import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';
 import {
@@ -14,6 +14,7 @@ import {
   logAthlete,
   modelOutput,
   RUN_NIGHTLY,
+  sessionRow,
   trainingRuns,
   type ModelOutputView,
   type TrainingRunView,
@@ -82,10 +83,14 @@ beforeAll(async () => {
   athletes.slice(3).forEach((a, i) => {
     for (const s of a.sessions) written.push({ userId: directIds[i], quality: s.sessionQuality, checkIn: s.checkIn });
   });
-  // Not training data: an ACTIVE session, a CANCELLED one, a COMPLETED one without a rating.
+  // Not training data: an ACTIVE session, a CANCELLED one, a COMPLETED one without a rating. And one that is: a
+  // session climbed off plan, which trains on what was actually taken (300 mg, not the planned 100 mg).
   const [first] = athletes[0].sessions;
+  const deviated = { ...first.checkIn, caffeineMg: 300 };
+  written.push({ userId: directIds[1], quality: 7, checkIn: deviated });
   await server.services.db.prisma.climbingSession.createMany({
     data: [
+      { ...sessionRow(directIds[1], { ...first, checkIn: { ...first.checkIn, caffeineMg: null } }, new Date()), plannedCaffeineMg: 100, actualCaffeineMg: 300, deviatedFromPlan: true, sessionQuality: 7 },
       { userId: directIds[0], status: 'ACTIVE', sleepHours: 2 },
       { userId: directIds[0], status: 'CANCELLED', sleepHours: 2, sessionQuality: null },
       { userId: directIds[0], status: 'COMPLETED', sleepHours: first.checkIn.sleepHours, sessionQuality: null },
@@ -157,6 +162,24 @@ describe('runNightlyTraining', () => {
       expect(new Date(stat!.computedAt).getTime()).toBeGreaterThanOrEqual(runStart);
     }
 
+    // The statistics the database aggregated are those of the athlete's rows folded one by one (ratings at 1 or 10
+    // kept apart, then stored linearised at the fitted posterior for the quick update), and so is the served model.
+    const fitted = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
+    const fittedHyper = parseHyperparameters({ mu: termArray(fitted.mu), tau2: termArray(fitted.tau2), muSd: termArray(fitted.muSd), sigma2: fitted.sigma2 })!;
+    for (const userId of withData) {
+      const rows = emptyStats();
+      for (const w of written.filter((r) => r.userId === userId)) addRatedSession(rows, w.checkIn as Record<string, unknown>, w.quality);
+      const posterior = userPosterior(rows, fittedHyper);
+      const expected = linearisedStats(rows, posterior.mean, fittedHyper);
+      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true, coefficients: true } });
+      termArray(row.coefficients)!.forEach((v, j) => expect(v).toBeCloseTo(posterior.mean[j], 6));
+      const stored = parseStats(row.sufficientStats)!;
+      expect(stored.n, userId).toBe(expected.n);
+      stored.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 6));
+      stored.xty.forEach((v, i) => expect(v).toBeCloseTo(expected.xty[i], 6));
+      expect(stored.yty).toBeCloseTo(expected.yty, 6);
+    }
+
     // Every athlete refreshed, with the phase of their session count.
     const after = await allModels(server.url, admin.token);
     expect(after.map((m) => m.user.id).sort()).toEqual([...withData, emptiedId].sort());
@@ -167,13 +190,15 @@ describe('runNightlyTraining', () => {
       const n = counts.get(m.user.id) ?? 0;
       expect(m.sessionsIncluded).toBe(n);
       expect(m.phase).toBe(n < 10 ? 'COLD_START' : n < 30 ? 'LEARNING' : 'PERSONALIZED');
-      if (m.phase === 'COLD_START') {
-        // Below 10 sessions an athlete is served the fitted population.
+      if (n === 0) {
+        // An athlete with no rated session left is served the fitted population.
         m.coefficients.forEach((c, j) => expect(c.value).toBeCloseTo(pop.coefficients[j].value, 9));
-        expect(m.shrinkageFactor).toBe(0);
+        expect(m.shrinkageFactor).toBeCloseTo(0, 12);
       } else {
+        // Every phase, COLD_START included, serves the athlete's posterior.
         expect(m.shrinkageFactor).toBeGreaterThan(0);
         expect(m.shrinkageFactor).toBeLessThan(1);
+        expect(m.coefficients.some((c, j) => Math.abs(c.value - pop.coefficients[j].value) > 1e-6)).toBe(true);
       }
     }
 
@@ -193,21 +218,24 @@ describe('runNightlyTraining', () => {
     const extra = athlete.sessions[0];
     await logAthlete(server.url, token, { ...athlete, sessions: [extra] });
     await server.training.idle();
-    const stats = emptyStats();
-    for (const s of [...athlete.sessions, extra]) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
-    const expected = userPosterior(stats, hyper);
+    // The quick update's step: the statistics the nightly stored (bounded rows linearised at its posterior) plus this row.
+    const before = emptyStats();
+    for (const s of athlete.sessions) addRatedSession(before, s.checkIn as Record<string, unknown>, s.sessionQuality);
+    const stored = linearisedStats(before, userPosterior(before, hyper).mean, hyper);
+    const expected = userPosterior(addRatingLinearised(stored, designRow(extra.checkIn as Record<string, unknown>), extra.sessionQuality, hyper), hyper);
     const model = (await modelOutput(server.url, token))!;
     expect(model.sessionsIncluded).toBe(athlete.sessions.length + 1);
     TERM_NAMES.forEach((name, j) => expect(coefficient(model, name).value).toBeCloseTo(expected.mean[j], 8));
     written.push({ userId: id, quality: extra.sessionQuality, checkIn: extra.checkIn });
 
-    // And a brand-new athlete's first session is served the fitted population as well.
+    // And a brand-new athlete's first session moves them off the fitted population by their posterior.
     const fresh = await tokenFor('athlete');
     await logAthlete(server.url, fresh.token, { ...athlete, sessions: [extra] });
     await server.training.idle();
     const cold = (await modelOutput(server.url, fresh.token))!;
     expect(cold.phase).toBe('COLD_START');
-    TERM_NAMES.forEach((name, j) => expect(coefficient(cold, name).value).toBeCloseTo(hyper.mu[j], 9));
+    const first = userPosterior(addRatedSession(emptyStats(), extra.checkIn as Record<string, unknown>, extra.sessionQuality), hyper);
+    TERM_NAMES.forEach((name, j) => expect(coefficient(cold, name).value).toBeCloseTo(first.mean[j], 8));
     written.push({ userId: fresh.id, quality: extra.sessionQuality, checkIn: extra.checkIn });
   });
 

@@ -3,7 +3,7 @@
 // pruned after the retention period.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addRatedSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
 import { predict } from '../../src/engine/prediction.ts';
 import { effectiveCheckIn } from '../../src/engine/training-row.ts';
 import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
@@ -32,8 +32,13 @@ describe('nightly held-out error and model history', () => {
   let analyst: string;
 
   beforeAll(async () => {
-    // Athletes with 4, 12 and 25 sessions: cold start, learning and personalised once their last is held out.
-    ids = await insertAthletes(server.services.prisma as any, [sleepStressAthlete(4, 1), sleepStressAthlete(12, 2), sleepStressAthlete(25, 3)]);
+    // Athletes with 4, 12 and 25 sessions: cold start, learning and personalised once their last is held out; and
+    // one whose ratings reach the bounds, the held-out one a 10 (it leaves the bounded rows, not X'X).
+    const atBounds = sleepStressAthlete(8, 4);
+    atBounds.sessions[2].sessionQuality = 1;
+    atBounds.sessions[5].sessionQuality = 10;
+    atBounds.sessions[7].sessionQuality = 10;
+    ids = await insertAthletes(server.services.prisma as any, [sleepStressAthlete(4, 1), sleepStressAthlete(12, 2), sleepStressAthlete(25, 3), atBounds]);
     admin = (await tokenFor('admin')).token;
     analyst = (await tokenFor('analyst')).token;
   });
@@ -51,22 +56,22 @@ describe('nightly held-out error and model history', () => {
       const sessions = await server.services.prisma.climbingSession.findMany({ where: { userId }, orderBy: { startedAt: 'asc' } });
       const last = sessions.at(-1)!;
       const stats = emptyStats();
-      for (const s of sessions.slice(0, -1)) addSession(stats, effectiveCheckIn(s) as Record<string, unknown>, s.sessionQuality!);
+      for (const s of sessions.slice(0, -1)) addRatedSession(stats, effectiveCheckIn(s) as Record<string, unknown>, s.sessionQuality!);
       const p = predict(userPosterior(stats, hyper), effectiveCheckIn(last));
       errors.push(p.expectedQuality - last.sessionQuality!);
       if (last.sessionQuality! >= p.interval.low && last.sessionQuality! <= p.interval.high) covered += 1;
     }
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    expect(run.heldOut.n).toBe(3);
+    expect(run.heldOut.n).toBe(4);
     expect(run.heldOut.rmse).toBeCloseTo(Math.sqrt(mean(errors.map((e) => e * e))), 6);
     expect(run.heldOut.mae).toBeCloseTo(mean(errors.map(Math.abs)), 6);
     expect(run.heldOut.bias).toBeCloseTo(mean(errors), 6);
-    expect(run.heldOut.intervalCoverage).toBeCloseTo(covered / 3, 12);
+    expect(run.heldOut.intervalCoverage).toBeCloseTo(covered / 4, 12);
 
     // Readable typed on the run list too; other kinds of run have none.
     const runs = await gqlOk<{ trainingRuns: any }>(server.url, `{ trainingRuns(first: 10) { edges { node { id kind heldOut { n } } } } }`, {}, analyst);
     const nodes = runs.trainingRuns.edges.map((e: any) => e.node);
-    expect(nodes.find((n: any) => n.id === run.id).heldOut.n).toBe(3);
+    expect(nodes.find((n: any) => n.id === run.id).heldOut.n).toBe(4);
   });
 
   it('keeps one snapshot per nightly fit: after two runs the history shows both, beside the population', async () => {

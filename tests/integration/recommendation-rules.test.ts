@@ -3,7 +3,7 @@
 // (and the stream where it matters), against the seeded database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
-import { coldStartPrediction, eventOf, recommendation, streamWs, types, type Recommendation } from '../support/recommendation.ts';
+import { boundedExpectation, coldStartPrediction, eventOf, recommendation, streamWs, types, type Recommendation } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 
@@ -45,7 +45,7 @@ const override = (rule: string, type: string) => (r: Recommendation) => {
   expect(r.sessionType).toBe(type);
   expect(r.prediction).toBeNull();
 };
-/** The multiplier applies to the clamped model value; the cold-start raw value comes from the priors file. */
+/** The multiplier applies to the expected rating; the cold-start raw value comes from the priors file. */
 const multiplies = (m: number) => (r: Recommendation, input: Record<string, unknown>) => {
   const base = coldStartPrediction(input);
   expect(r.prediction!.rawQuality).toBeCloseTo(roundRating(base.raw), 10);
@@ -279,8 +279,12 @@ describe('monotonic in sleep, everything else fixed', () => {
     const results = await sweep(base);
     const q = results.map((r) => r.prediction!.expectedQuality);
     for (let i = 1; i < q.length; i++) expect(q[i], `${HOURS[i - 1]} h -> ${HOURS[i]} h`).toBeGreaterThan(q[i - 1]);
-    // Exactly the prior slope, 0.12 per hour, around the reference 7 h.
-    for (const [i, r] of results.entries()) expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(6 + 0.12 * (HOURS[i] - 7)), 10);
+    // Exactly the prior slope, 0.12 per hour, around the reference 7 h, on the latent scale; the expected rating
+    // given the bounds of the scale from it.
+    for (const [i, r] of results.entries()) {
+      expect(r.prediction!.rawQuality).toBeCloseTo(roundRating(6 + 0.12 * (HOURS[i] - 7)), 10);
+      expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(coldStartPrediction({ ...base, sleepHours: HOURS[i] }).expected), 10);
+    }
     expect(results.slice(0, 2).every((r) => r.rulesApplied.includes('sleep_deprivation_limit_intensity'))).toBe(true);
     expect(results.slice(2).every((r) => r.rulesApplied.length === 0)).toBe(true);
   });
@@ -389,25 +393,30 @@ describe('cache invalidation by admin writes (no waiting for the TTL)', () => {
 
   it('upsertPopulationPrior on the intercept mean changes the cold-start prediction at once, and back', async () => {
     const input = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
-    expect((await rec(input)).prediction!.expectedQuality).toBeCloseTo(5.92, 10);
+    const seeded = coldStartPrediction(input);
+    expect((await rec(input)).prediction!.rawQuality).toBeCloseTo(5.92, 10);
+    expect((await rec(input)).prediction!.expectedQuality).toBeCloseTo(roundRating(seeded.expected), 10);
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 7.0, populationStd: 1.0, individualVariance: 1.0 } }, admin);
     let r = await rec(input);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(6.92, 10);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(coldStartPrediction(input, { interceptMean: 7.0 }).expected), 10);
-    expect(r.sessionType).toBe('VOLUME'); // 6.92 >= 6.5
+    expect(r.prediction!.rawQuality).toBeCloseTo(6.92, 10);
+    const raised = roundRating(coldStartPrediction(input, { interceptMean: 7.0 }).expected);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(raised, 10);
+    expect(r.sessionType).toBe('VOLUME'); // >= 6.5
     // The stream reads the same cache.
     const out = await streamWs(server.wsUrl, athlete, input);
-    expect(eventOf(out.events, 'PREDICTION').prediction!.expectedQuality).toBeCloseTo(6.92, 10);
+    expect(eventOf(out.events, 'PREDICTION').prediction!.expectedQuality).toBeCloseTo(raised, 10);
 
-    // A feature prior too: energy 0.22 -> 0.5 per point.
+    // A feature prior too: energy 0.22 -> 0.5 per point (its spread unchanged, so the same predictive sd).
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'energyLevel', populationMean: 0.5, populationStd: 0.06, individualVariance: 0.25 } }, admin);
     r = await rec(input);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(7.0 + 0.5 * (4 - 6) - 0.18 * (2 - 4)), 10);
+    const latent = 7.0 + 0.5 * (4 - 6) - 0.18 * (2 - 4);
+    expect(r.prediction!.rawQuality).toBeCloseTo(roundRating(latent), 10);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(boundedExpectation(latent, Math.sqrt(seeded.variance))), 10);
 
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 6.0, populationStd: 1.0, individualVariance: 1.0 } }, admin);
     await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'energyLevel', populationMean: 0.22, populationStd: 0.06, individualVariance: 0.25 } }, admin);
     r = await rec(input);
-    expect(r.prediction!.expectedQuality).toBeCloseTo(5.92, 10);
+    expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(seeded.expected), 10);
     expect(r.prediction!.interval.low).toBeCloseTo(roundRating(coldStartPrediction(input).low), 9);
   });
 });

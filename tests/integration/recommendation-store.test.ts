@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { roundRating } from '../../src/engine/rounding.ts';
 import { coldStartPrediction, eventOf, recommendation, streamWs } from '../support/recommendation.ts';
 import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
@@ -47,7 +48,7 @@ describe('stored recommendations', () => {
     const prediction = eventOf(out.events, 'PREDICTION').prediction!;
     expect(done.recommendationId).toMatch(UUID);
     expect(done).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME' });
-    expect(done.expectedQuality).toBeCloseTo(coldStartPrediction(OPERATOR).expected, 10);
+    expect(done.expectedQuality).toBeCloseTo(roundRating(coldStartPrediction(OPERATOR).expected), 10);
 
     // Starting with it takes the check-in from the recommendation and links the record.
     const session = await startOk(token, { recommendationId: done.recommendationId, location: 'Gym' });
@@ -144,9 +145,11 @@ describe('stored recommendations', () => {
     expect(session.recommendation).toMatchObject({ id: rec.id, createdAt: rec.createdAt, sessionType: rec.sessionType, rulesApplied: rec.rulesApplied });
     expect(session.recommendation.prediction.expectedQuality).toBe(rec.prediction!.expectedQuality);
     const row = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: rec.id } });
-    // expected = raw x the product of the matched rules' multipliers (clamped to the scale)
+    // expected = the expected rating given the bounds x the product of the matched rules' multipliers (clamped to the scale)
     expect(row.predictionMultiplier).not.toBe(1);
-    expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, row.rawQuality! * row.predictionMultiplier)), 10);
+    const model = coldStartPrediction(input);
+    expect(row.rawQuality).toBeCloseTo(model.raw, 10);
+    expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, model.expected * row.predictionMultiplier)), 6);
     expect(await storedCount(id)).toBe(1);
     // The answer leaves stored: its relations resolve at once.
     const linked = await gqlOk<{ recommendation: any }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`, { input: OPERATOR }, token);

@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk, sse, wsClient, collect } from '../support/client.ts';
 import {
+  boundedExpectation,
   coldStartPrediction,
   eventOf,
   expectWellFormed,
@@ -35,15 +36,18 @@ function expectOperatorPrediction(prediction: Prediction): void {
   const expected = coldStartPrediction(OPERATOR);
   // 6.0 + 0.22 (4 - 6) - 0.18 (2 - 4): the priors' own arithmetic.
   expect(expected.raw).toBeCloseTo(6.0 + 0.22 * (4 - 6) - 0.18 * (2 - 4), 12);
-  expect(prediction.expectedQuality).toBeCloseTo(5.92, 10);
+  // The latent 5.92; the expected rating given the bounds of the scale (1 below 1.5, 10 above 9.5) a little under it.
   expect(prediction.rawQuality).toBeCloseTo(5.92, 10);
+  expect(prediction.expectedQuality).toBeCloseTo(roundRating(expected.expected), 10);
+  expect(prediction.expectedQuality).toBeLessThan(5.92);
   expect(prediction.phase).toBe('COLD_START');
   expect(prediction.confidence).toBe('LOW');
-  // Interval from the prior covariance diag(individualVariance + populationStd²) plus sigma² = 1.5².
-  expect(expected.variance).toBeCloseTo(1.0 + 1.0 + 4 * (0.25 + 0.06 ** 2) + 4 * (0.2 + 0.06 ** 2) + 2.25, 12);
+  // Interval from the population covariance diag(individualVariance) (the posterior with no data) plus sigma² = 1.5².
+  expect(expected.variance).toBeCloseTo(1.0 + 4 * 0.25 + 4 * 0.2 + 2.25, 12);
   expect(prediction.interval.low).toBeCloseTo(roundRating(expected.low), 9);
   expect(prediction.interval.high).toBeCloseTo(roundRating(expected.high), 9);
-  expect(prediction.interval.high).toBe(10); // 5.92 + 4.83 is clamped to the scale
+  expect(prediction.interval.low).toBeCloseTo(1.52, 10); // 5.92 - 4.40, just above the 1.5 cut: the latent value itself
+  expect(prediction.interval.high).toBe(10); // 5.92 + 4.40 is above the 9.5 cut: a rating of 10
   // Contributions beta_j (x_j - c_j), largest first: energy -0.44, stress +0.36, the rest 0.
   expect(prediction.contributions).toHaveLength(9);
   expect(prediction.contributions[0].variable).toBe('energyLevel');
@@ -59,7 +63,7 @@ function expectOperatorStream(events: StreamEvent[]): void {
   expect(events[0]).toMatchObject({ __typename: 'ContextLoadedEvent', phase: 'COLD_START', sessionsAvailable: 0, hasBaseline: false, hasPersonalization: false });
   expectOperatorPrediction(eventOf(events, 'PREDICTION').prediction!);
   const recs = eventOf(events, 'RECOMMENDATIONS');
-  expect(recs.sessionType).toBe('VOLUME'); // 5.5 <= 5.92 < 6.5, soreness unknown
+  expect(recs.sessionType).toBe('VOLUME'); // 5.5 <= 5.9 < 6.5, soreness unknown
   // The only actionable move that helps: caffeine 0 -> 300 mg at 0.003 per mg (warm-up is already at 15).
   expect(recs.suggestions).toHaveLength(1);
   expect(recs.suggestions![0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
@@ -317,14 +321,16 @@ describe('personalised path', () => {
     await server.training.idle(); // the quick updates run after each completion
   }
 
-  it('stays COLD_START (population, not personalised) under 10 rated sessions, with personal history in STATS', async () => {
+  it('is labelled COLD_START under 10 rated sessions yet personalised by them, with personal history in STATS', async () => {
     const { token } = await tokenFor('athlete');
     await completeSessions(token, HISTORY.slice(0, 3), 1);
     const out = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(out.events)).toEqual(MODEL_PATH);
-    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 3, hasPersonalization: false, hasBaseline: false });
-    // Still the population's prediction.
-    expectOperatorPrediction(eventOf(out.events, 'PREDICTION').prediction!);
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 3, hasPersonalization: true, hasBaseline: false });
+    // The phase is a label: three sessions (8, 4, 6) already move the prediction off the population's 5.92.
+    const prediction = eventOf(out.events, 'PREDICTION').prediction!;
+    expect(prediction).toMatchObject({ phase: 'COLD_START', confidence: 'LOW' });
+    expect(prediction.rawQuality).not.toBeCloseTo(5.92, 3);
     const stats = eventOf(out.events, 'STATS').context;
     expect(stats.populationComparison).toEqual([]);
     expect(stats.personalHistory).toMatchObject({ n: 3, mean: 6, best: 8, worst: 4 });
@@ -365,7 +371,7 @@ describe('personalised path', () => {
     await gqlOk(server.url, `mutation { recordBaselineAssessment(input: { yearsClimbing: 6, primaryDiscipline: BOULDER }) { id } }`, {}, token);
     await completeSessions(token, HISTORY.slice(0, 9), 1);
     let out = await streamWs(server.wsUrl, token, OPERATOR);
-    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 9, hasPersonalization: false, hasBaseline: true });
+    expect(out.events[0]).toMatchObject({ phase: 'COLD_START', sessionsAvailable: 9, hasPersonalization: true, hasBaseline: true });
 
     await completeSessions(token, HISTORY.slice(9), 20);
     out = await streamWs(server.wsUrl, token, OPERATOR);
@@ -376,7 +382,7 @@ describe('personalised path', () => {
     const prediction = eventOf(out.events, 'PREDICTION').prediction!;
     expect(prediction.phase).toBe('LEARNING');
     expect(prediction.confidence).not.toBe('HIGH'); // HIGH needs PERSONALIZED
-    expect(prediction.expectedQuality).not.toBeCloseTo(5.92, 6); // no longer the population's answer
+    expect(prediction.expectedQuality).not.toBeCloseTo(roundRating(coldStartPrediction(OPERATOR).expected), 6); // no longer the population's answer
     const stats = eventOf(out.events, 'STATS').context;
     expect(stats.personalHistory.n).toBe(10);
     expect(stats.personalHistory.mean).toBeCloseTo(HISTORY.reduce((s, r) => s + r.quality, 0) / 10, 12);
@@ -416,10 +422,11 @@ describe('personalised path', () => {
     const out = await streamWs(server.wsUrl, personal.token, OPERATOR);
     expect(out.events[0]).toMatchObject({ phase: 'PERSONALIZED', sessionsAvailable: 40, hasPersonalization: true });
     const p = eventOf(out.events, 'PREDICTION').prediction!;
-    expect(p.expectedQuality).toBeCloseTo(roundRating(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4)), 10); // 7.3
-    const half = 1.96 * Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
-    expect(p.interval.low).toBeCloseTo(roundRating(7.3 - half), 9);
-    expect(p.interval.high).toBeCloseTo(roundRating(Math.min(10, 7.3 + half)), 9);
+    expect(p.rawQuality).toBeCloseTo(roundRating(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4)), 10); // 7.3
+    const sd = Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
+    expect(p.expectedQuality).toBeCloseTo(roundRating(boundedExpectation(7.3, sd)), 10);
+    expect(p.interval.low).toBeCloseTo(roundRating(7.3 - 1.96 * sd), 9);
+    expect(p.interval.high).toBe(10); // 7.3 + 2.95 is above the 9.5 cut
     expect(p).toMatchObject({ phase: 'PERSONALIZED', confidence: 'HIGH' });
     expect(eventOf(out.events, 'RECOMMENDATIONS').sessionType).toBe('VOLUME');
 

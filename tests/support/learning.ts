@@ -3,6 +3,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../scripts/lib/synthetic.ts';
+import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes.ts';
 import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
 import type { PrismaClient } from '../../src/generated/prisma/client.ts';
@@ -11,6 +12,21 @@ import { dropTestDatabase } from './server.ts';
 
 export const PRIOR_MEAN: Record<string, number> = Object.fromEntries(MODEL_TERMS.map((t) => [t.name, t.priorMean]));
 export const PRIOR_TAU2: Record<string, number> = Object.fromEntries(MODEL_TERMS.map((t) => [t.name, t.individualVariance]));
+
+/**
+ * The statistics the quick updates store for sessions completed one by one: the first recomputed in full, then
+ * one step per session, a rating at 1 or 10 linearised at the posterior of the sessions before it.
+ */
+export function quickUpdateStats(sessions: readonly { checkIn: CheckIn; sessionQuality: number }[], hyper: Hyperparameters): SufficientStats {
+  let stats = emptyStats();
+  for (const [i, s] of sessions.entries()) {
+    if (i === 0) {
+      addRatedSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
+      stats = linearisedStats(stats, userPosterior(stats, hyper).mean, hyper);
+    } else stats = addRatingLinearised(stats, designRow(s.checkIn as Record<string, unknown>), s.sessionQuality, hyper);
+  }
+  return stats;
+}
 
 /** Every coefficient at its prior mean except sleepHours 0.5 and stressLevel -0.4; no between-athlete spread. */
 export const SLEEP_STRESS_TRUTH: Record<string, number> = { ...PRIOR_MEAN, sleepHours: 0.5, stressLevel: -0.4 };

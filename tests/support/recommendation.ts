@@ -195,25 +195,48 @@ const prior = (name: string) => {
   if (!p) throw new Error(`no seed prior for ${name}`);
   return p;
 };
-const clamp = (q: number) => Math.min(10, Math.max(1, q));
+/** The rating a latent quality gives on the bounded scale: 1 at or below 1.5, 10 at or above 9.5, itself in between. */
+export const ratingOf = (latent: number) => (latent <= 1.5 ? 1 : latent >= 9.5 ? 10 : latent);
 
 /**
- * Cold-start prediction as domain.md sections 5-7 document it: mean = intercept + sum prior mean_j (x_j - c_j);
- * variance = sum over used features of (x - c)² (individualVariance + populationStd²) + intercept's
- * (individualVariance + populationStd²) + sigma² (1.5²); 95 % interval = mean ± 1.96 sd, clamped to 1-10.
+ * E[rating] for a latent quality N(mean, sd²) on the bounded scale, by numerical integration (Simpson on each
+ * smooth piece between the cuts): the tests' own account of the bounded model's expected rating.
+ */
+export function boundedExpectation(mean: number, sd: number): number {
+  const density = (z: number) => Math.exp(-0.5 * ((z - mean) / sd) ** 2) / (sd * Math.sqrt(2 * Math.PI));
+  const simpson = (f: (z: number) => number, a: number, b: number) => {
+    if (b <= a) return 0;
+    const n = 4000;
+    const h = (b - a) / n;
+    let sum = f(a) + f(b);
+    for (let i = 1; i < n; i++) sum += (i % 2 ? 4 : 2) * f(a + i * h);
+    return (sum * h) / 3;
+  };
+  const lo = mean - 12 * sd;
+  const hi = mean + 12 * sd;
+  const cut1 = Math.min(Math.max(1.5, lo), hi);
+  const cut2 = Math.min(Math.max(9.5, lo), hi);
+  return simpson(density, lo, cut1) * 1 + simpson((z) => z * density(z), cut1, cut2) + simpson(density, cut2, hi) * 10;
+}
+
+/**
+ * Prediction for an athlete with no rated session, as domain.md sections 5-7 document it (the posterior with no
+ * data is the population): mean = intercept + sum prior mean_j (x_j - c_j); variance = sum over used features of
+ * (x - c)² individualVariance + the intercept's individualVariance + sigma² (1.5²); the expected rating given the
+ * bounds of the scale (boundedExpectation); 95 % interval = the ratings of mean ± 1.96 sd.
  */
 export function coldStartPrediction(input: CheckIn, overrides: { interceptMean?: number } = {}) {
   const intercept = prior('intercept');
   let mean = overrides.interceptMean ?? intercept.populationMean;
-  let variance = intercept.individualVariance! + intercept.populationStd ** 2 + SIGMA2_DEFAULT;
+  let variance = intercept.individualVariance! + SIGMA2_DEFAULT;
   for (const name of MODEL_FEATURES) {
     const x = input[name];
     if (typeof x !== 'number') continue;
     const p = prior(name);
     const d = x - (p.referenceValue ?? 0);
     mean += p.populationMean * d;
-    variance += d * d * (p.individualVariance! + p.populationStd ** 2);
+    variance += d * d * p.individualVariance!;
   }
   const half = 1.96 * Math.sqrt(variance);
-  return { raw: mean, expected: clamp(mean), low: clamp(mean - half), high: clamp(mean + half), variance };
+  return { raw: mean, expected: boundedExpectation(mean, Math.sqrt(variance)), low: ratingOf(mean - half), high: ratingOf(mean + half), variance };
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { predict, sessionTypeFromQuality, ModelShapeError } from '../../src/engine/prediction.ts';
 import { ACTIONABLE_FEATURES, suggestImprovements } from '../../src/engine/suggestions.ts';
 import type { ModelPhase, UserModel } from '../../src/engine/types.ts';
-import { DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
+import { DEFAULT_SIGMA2, designRow, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
+import { boundedExpectation, ratingOf } from '../support/recommendation.ts';
 
 /** The cold-start model built by hand: mean = prior means, V = diag(individual variance + prior std²). */
 function priorModel(): UserModel {
@@ -28,24 +29,59 @@ function modelWith(phase: ModelPhase, varianceDiag: number, sigma2: number, mean
 
 const termIndex = (name: string) => MODEL_TERMS.findIndex((t) => t.name === name);
 
+/** sqrt(x'Vx + sigma²) of a model with a diagonal covariance: the predictive sd of the latent quality. */
+function predictiveSd(model: UserModel, checkIn: CheckIn): number {
+  const x = designRow(checkIn as Record<string, unknown>);
+  let v = model.sigma2;
+  for (let j = 0; j < P; j++) v += x[j] * x[j] * model.covariance[j * P + j];
+  return Math.sqrt(v);
+}
+
 // The operator checklist's example check-in (sleep_hours 7, energy_level 4, stress_level 2).
 const checklistCheckIn: CheckIn = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 
 describe('predict', () => {
-  it('reproduces the checklist example on the cold-start prior model', () => {
+  it('reproduces the checklist example on the cold-start prior model: E[rating | bounds] and the rating interval', () => {
     const p = predict(priorModel(), checklistCheckIn);
     // q = 6.0 + 0.22 (4 - 6) + (-0.18)(2 - 4) = 6.0 - 0.44 + 0.36 = 5.92
     expect(p.rawQuality).toBeCloseTo(5.92, 12);
-    expect(p.expectedQuality).toBeCloseTo(5.92, 12);
+    // x = [1, 0, 0, -2, -2, 0...]; x'Vx = (1 + 1²) + 4 (0.25 + 0.06²) + 4 (0.20 + 0.06²) = 2 + 1.0144 + 0.8144 = 3.8288
+    const sd = Math.sqrt(3.8288 + 2.25);
+    expect(predictiveSd(priorModel(), checklistCheckIn)).toBeCloseTo(sd, 12);
+    // The expected rating given the bounds: a latent N(5.92, sd²) rated 1 below 1.5 and 10 above 9.5.
+    expect(p.expectedQuality).toBeCloseTo(boundedExpectation(5.92, sd), 6);
+    expect(p.expectedQuality).not.toBeCloseTo(5.92, 2);
     expect(p.phase).toBe('COLD_START');
     expect(p.confidence).toBe('LOW');
     expect(sessionTypeFromQuality(p.expectedQuality, checklistCheckIn)).toBe('VOLUME');
 
-    // x = [1, 0, 0, -2, -2, 0...]; x'Vx = (1 + 1²) + 4 (0.25 + 0.06²) + 4 (0.20 + 0.06²) = 2 + 1.0144 + 0.8144 = 3.8288
-    const half = 1.96 * Math.sqrt(3.8288 + 2.25);
+    const half = 1.96 * sd;
     expect(half).toBeCloseTo(4.83241, 4);
-    expect(p.interval.low).toBeCloseTo(5.92 - half, 12); // 1.0876
-    expect(p.interval.high).toBe(10); // 10.75 clamped
+    expect(p.interval.low).toBe(1); // 5.92 - 4.83 = 1.09: below the 1.5 cut, a rating of 1
+    expect(p.interval.high).toBe(10); // 10.75: above the 9.5 cut
+    const inside = predict(modelWith('LEARNING', 0.001, 1), checklistCheckIn);
+    const halfInside = 1.96 * predictiveSd(modelWith('LEARNING', 0.001, 1), checklistCheckIn);
+    expect(inside.interval.low).toBeCloseTo(5.92 - halfInside, 12); // inside the cuts, the latent value itself
+    expect(inside.interval.high).toBeCloseTo(5.92 + halfInside, 12);
+  });
+
+  it('keeps the expected rating inside its interval, whatever the latent value, spread and multiplier', () => {
+    // Nearly all of the mass at 1 (both quantiles 1): the expected rating, just above 1, widens the interval.
+    const piled = predict({ ...modelWith('LEARNING', 0, 1), mean: [-2, ...priorModel().mean.slice(1)] }, {});
+    expect(piled.expectedQuality).toBeGreaterThan(1);
+    expect(piled.interval).toEqual({ low: 1, high: piled.expectedQuality });
+    for (let raw = -6; raw <= 16; raw += 0.25) {
+      for (const variance of [0.001, 0.5, 2, 8, 40]) {
+        for (const multiplier of [0.9, 1, 1.05, 1.1 * 1.05]) {
+          const intercept = raw - 6 + priorModel().mean[0];
+          const p = predict({ ...modelWith('LEARNING', 0, variance), mean: [intercept, ...priorModel().mean.slice(1)] }, {}, multiplier);
+          expect(p.interval.low).toBeLessThanOrEqual(p.expectedQuality);
+          expect(p.expectedQuality).toBeLessThanOrEqual(p.interval.high);
+          expect(p.expectedQuality).toBeGreaterThanOrEqual(1);
+          expect(p.expectedQuality).toBeLessThanOrEqual(10);
+        }
+      }
+    }
   });
 
   it('lists the 9 feature contributions (no intercept) by absolute size, ties in model-term order', () => {
@@ -76,33 +112,36 @@ describe('predict', () => {
     expect(p.contributions[0]).toEqual({ variable: 'warmupMin', value: expect.closeTo(-0.3, 12) });
   });
 
-  it('applies a multiplier after clamping and clamps again at 10', () => {
+  it('applies a multiplier to the expected rating and clamps at 10', () => {
     const good: CheckIn = { energyLevel: 10, motivationLevel: 10, sleepQuality: 10, stressLevel: 1, sorenessLevel: 1 };
-    // 6 + 0.88 + 0.60 + 0.72 + 0.54 + 0.40 = 9.14; * 1.10 = 10.054 -> 10
+    // 6 + 0.88 + 0.60 + 0.72 + 0.54 + 0.40 = 9.14
     const p = predict(priorModel(), good, 1.1);
     expect(p.rawQuality).toBeCloseTo(9.14, 12);
-    expect(p.expectedQuality).toBe(10);
+    expect(p.expectedQuality).toBeCloseTo(Math.min(10, boundedExpectation(9.14, predictiveSd(priorModel(), good)) * 1.1), 6);
     expect(p.interval.high).toBe(10);
 
     const mid = predict(priorModel(), checklistCheckIn, 1.1);
-    expect(mid.expectedQuality).toBeCloseTo(5.92 * 1.1, 12);
+    expect(mid.expectedQuality).toBeCloseTo(boundedExpectation(5.92, Math.sqrt(6.0788)) * 1.1, 6);
     expect(mid.rawQuality).toBeCloseTo(5.92, 12);
-    expect(mid.interval.low).toBeCloseTo((5.92 - 1.96 * Math.sqrt(6.0788)) * 1.1, 12);
+    expect(mid.interval.low).toBeCloseTo(1.1, 12); // a rating of 1, times 1.1
 
-    // raw above 10 is clamped before the multiplier: 6 + 0.12 * 17 + 0.30 * 28 = 16.44 -> 10 * 0.9 = 9
+    // 6 + 0.12 * 17 + 0.30 * 28 = 16.44: nearly surely a 10, times 0.9
     const over = predict(priorModel(), { sleepHours: 24, daysSinceHardSession: 30 }, 0.9);
     expect(over.rawQuality).toBeCloseTo(16.44, 12);
-    expect(over.expectedQuality).toBeCloseTo(9, 12);
+    expect(over.expectedQuality).toBeCloseTo(boundedExpectation(16.44, predictiveSd(priorModel(), { sleepHours: 24, daysSinceHardSession: 30 })) * 0.9, 6);
     expect(over.interval.high).toBeCloseTo(9, 12);
     expect(over.interval.low).toBeLessThanOrEqual(over.expectedQuality);
   });
 
-  it('clamps low predictions at 1', () => {
-    const p = predict(priorModel(), { energyLevel: 1, stressLevel: 10, sorenessLevel: 10, daysSinceHardSession: 0, sleepHours: 0 });
+  it('a latent value below the scale: the expected rating given the bounds, the interval from 1', () => {
+    const input: CheckIn = { energyLevel: 1, stressLevel: 10, sorenessLevel: 10, daysSinceHardSession: 0, sleepHours: 0 };
+    const p = predict(priorModel(), input);
     // 6 - 1.10 - 1.08 - 1.40 - 0.60 - 0.84 = 0.98
     expect(p.rawQuality).toBeCloseTo(0.98, 12);
-    expect(p.expectedQuality).toBe(1);
+    expect(p.expectedQuality).toBeCloseTo(boundedExpectation(0.98, predictiveSd(priorModel(), input)), 6);
+    expect(p.expectedQuality).toBeGreaterThan(1);
     expect(p.interval.low).toBe(1);
+    expect(p.interval.high).toBeCloseTo(ratingOf(0.98 + 1.96 * predictiveSd(priorModel(), input)), 12);
   });
 
   it('never predicts worse with more sleep, everything else fixed (prior model, 0..24 h)', () => {

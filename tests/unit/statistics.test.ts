@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   buildStatisticalContext,
   describeZ,
-  normalCdf,
   type StatisticalContextInput,
 } from '../../src/engine/statistics.ts';
+import { normalCdf } from '../../src/engine/normal.ts';
 import type { ModelPhase, PastSession, PopulationStat, UserModel } from '../../src/engine/types.ts';
 import { DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
 
