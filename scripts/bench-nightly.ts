@@ -138,10 +138,7 @@ async function benchSize(engine: Engine, users: number, perUser: number, measure
  * (services.training.idle()), so the figures are unloaded latencies.
  */
 async function benchQuickUpdates(services: Awaited<ReturnType<typeof openServices>>['services'], tag: string, count: number) {
-  const ids = await services.db.prisma.$queryRawUnsafe<{ id: string }[]>(
-    `SELECT ${bulkUserIdSql('$1::text', 'i::text')}::text AS id FROM generate_series(1, ${count}) AS i`,
-    tag,
-  );
+  const ids = await services.db.prisma.$queryRawUnsafe<{ id: string }[]>(`SELECT ${bulkUserIdSql('$1::text', 'i::text')}::text AS id FROM generate_series(1, ${count}) AS i`, tag);
   const e2e: number[] = [];
   let since = new Date();
   // The first 10 completions warm up (JIT, caches, connections) and are not counted.
@@ -153,7 +150,16 @@ async function benchQuickUpdates(services: Awaited<ReturnType<typeof openService
       e2e.length = 0;
     }
     const session = await services.prisma.climbingSession.create({
-      data: { userId, status: 'ACTIVE', sleepHours: 6 + (i % 5) * 0.5, sleepQuality: 1 + (i % 10), energyLevel: 1 + ((i * 3) % 10), stressLevel: 1 + ((i * 7) % 10), caffeineMg: (i % 4) * 100, plannedCaffeineMg: (i % 4) * 100 },
+      data: {
+        userId,
+        status: 'ACTIVE',
+        sleepHours: 6 + (i % 5) * 0.5,
+        sleepQuality: 1 + (i % 10),
+        energyLevel: 1 + ((i * 3) % 10),
+        stressLevel: 1 + ((i * 7) % 10),
+        caffeineMg: (i % 4) * 100,
+        plannedCaffeineMg: (i % 4) * 100,
+      },
       select: { id: true },
     });
     const t = performance.now();
@@ -176,22 +182,36 @@ async function benchQuickUpdates(services: Awaited<ReturnType<typeof openService
   }
   e2e.sort((a, b) => a - b);
   const quick = { n: totals.length, p50: pct(totals, 50), p99: pct(totals, 99), max: totals[totals.length - 1], e2eP50: pct(e2e, 50), e2eP99: pct(e2e, 99), paths };
-  console.log(`  quick update x${quick.n}: p50 ${quick.p50.toFixed(2)} ms, p99 ${quick.p99.toFixed(2)} ms (write returned -> model written: p50 ${quick.e2eP50.toFixed(2)} ms, p99 ${quick.e2eP99.toFixed(2)} ms) ${JSON.stringify(paths)}`);
+  console.log(
+    `  quick update x${quick.n}: p50 ${quick.p50.toFixed(2)} ms, p99 ${quick.p99.toFixed(2)} ms (write returned -> model written: p50 ${quick.e2eP50.toFixed(2)} ms, p99 ${quick.e2eP99.toFixed(2)} ms) ${JSON.stringify(paths)}`,
+  );
   return quick;
 }
 
 /** One measurement in a fresh process, so its RSS is its own (PGlite keeps its WASM heap for the process's life). */
 function inChild(engine: Engine, users: number, perUser: number, measureQuick: boolean): Promise<SizeResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', `${engine}:${users}x${perUser}:${measureQuick ? 'quick' : ''}`, '--quick-updates', String(quickUpdates), ...(args.verbose ? ['--verbose'] : [])], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        fileURLToPath(import.meta.url),
+        '--child',
+        `${engine}:${users}x${perUser}:${measureQuick ? 'quick' : ''}`,
+        '--quick-updates',
+        String(quickUpdates),
+        ...(args.verbose ? ['--verbose'] : []),
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
     let result: SizeResult | null = null;
     let buffered = '';
     child.stdout.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
-      let nl: number;
-      while ((nl = buffered.indexOf('\n')) >= 0) {
+      for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
         const line = buffered.slice(0, nl);
         buffered = buffered.slice(nl + 1);
         if (line.startsWith('RESULT ')) result = JSON.parse(line.slice(7)) as SizeResult;
@@ -231,7 +251,11 @@ const quickLines = results
   .filter((r) => r.quick)
   .map((r) => {
     const q = r.quick!;
-    return `- ${r.engine} (${r.users.toLocaleString('en')} x ${r.sessionsPerUser}): stageTimings.totalMs p50 ${q.p50.toFixed(2)} ms, p99 ${q.p99.toFixed(2)} ms, max ${q.max.toFixed(2)} ms; write returned -> quick update committed p50 ${q.e2eP50.toFixed(2)} ms, p99 ${q.e2eP99.toFixed(2)} ms (${q.n} updates; ${Object.entries(q.paths).map(([k, v]) => `${k} ${v}`).join(', ')}).`;
+    return `- ${r.engine} (${r.users.toLocaleString('en')} x ${r.sessionsPerUser}): stageTimings.totalMs p50 ${q.p50.toFixed(2)} ms, p99 ${q.p99.toFixed(2)} ms, max ${q.max.toFixed(2)} ms; write returned -> quick update committed p50 ${q.e2eP50.toFixed(2)} ms, p99 ${q.e2eP99.toFixed(2)} ms (${q.n} updates; ${Object.entries(
+      q.paths,
+    )
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}).`;
   });
 const block = [
   '## Nightly pipeline and quick update through the database',
@@ -240,17 +264,20 @@ const block = [
   '',
   `Machine: ${machine}${serverUrl ? '; PostgreSQL 15 server on the same machine' : ''}.`,
   '',
-  'TrainingService.runNightly as the schedule runs it: per-athlete sufficient statistics of the ratings inside the scale and the population statistics aggregated by the database, the ratings at 1 or 10 row by row (the bounded model\'s censored rows), and each athlete\'s latest rated session (trainingData); the variational fit of the bounded model in a worker thread (fit), then in the same worker the held-out error of each athlete\'s latest rated session predicted from the rest (heldOutError), and the PopulationModel and ModelOutput writes under the athletes\' locks (trainedModel: fit, heldOutError and the writes); the model snapshots and their pruning (modelHistory), the PopulationStatistic rows (populationStatistics). Rows generated server-side (INSERT ... SELECT generate_series, then ANALYZE on PostgreSQL as autovacuum would; PGlite, which has no autovacuum, runs unanalysed as in use; not part of the run). Each size runs in a fresh Node process; peak RSS of that process sampled every 100 ms during the run (value at its start in brackets; the PGlite database lives in the same process).',
+  "TrainingService.runNightly as the schedule runs it: per-athlete sufficient statistics of the ratings inside the scale and the population statistics aggregated by the database, the ratings at 1 or 10 row by row (the bounded model's censored rows), and each athlete's latest rated session (trainingData); the variational fit of the bounded model in a worker thread (fit), then in the same worker the held-out error of each athlete's latest rated session predicted from the rest (heldOutError), and the PopulationModel and ModelOutput writes under the athletes' locks (trainedModel: fit, heldOutError and the writes); the model snapshots and their pruning (modelHistory), the PopulationStatistic rows (populationStatistics). Rows generated server-side (INSERT ... SELECT generate_series, then ANALYZE on PostgreSQL as autovacuum would; PGlite, which has no autovacuum, runs unanalysed as in use; not part of the run). Each size runs in a fresh Node process; peak RSS of that process sampled every 100 ms during the run (value at its start in brackets; the PGlite database lives in the same process).",
   '',
   '| Database | Users x sessions | Sessions | At 1 or 10 | trainingData | trainedModel | heldOutError | modelHistory | populationStatistics | Total | Peak RSS (start) | Generate rows |',
   '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ...rows,
   '',
-  'Quick update through the database, after the nightly run (every athlete has stored statistics): sessions started (ACTIVE) and completed with a rating through the hooked Prisma client, the writes startSession / completeSession make, one at a time after 10 untimed warm-ups. stageTimings.totalMs of the QUICK_UPDATE TrainingRun covers reading the stored statistics and the session, the rank-1 step, the posterior and the ModelOutput upsert; the second figure runs from the completing write\'s return to the quick update\'s commit (deferral, advisory lock, TrainingRun insert, commit).',
+  "Quick update through the database, after the nightly run (every athlete has stored statistics): sessions started (ACTIVE) and completed with a rating through the hooked Prisma client, the writes startSession / completeSession make, one at a time after 10 untimed warm-ups. stageTimings.totalMs of the QUICK_UPDATE TrainingRun covers reading the stored statistics and the session, the rank-1 step, the posterior and the ModelOutput upsert; the second figure runs from the completing write's return to the quick update's commit (deferral, advisory lock, TrainingRun insert, commit).",
   '',
   ...quickLines,
   '',
-  `Target (issue 10): 1M sessions on PostgreSQL under 30 s with the bounded model: ${results.some((r) => r.engine === 'PostgreSQL' && r.sessions >= 1_000_000) ? (results.filter((r) => r.engine === 'PostgreSQL' && r.sessions >= 1_000_000).every((r) => r.stages.totalMs < 30_000) ? '**yes**' : '**no**') : 'not measured in this run'}. Load average (1/5/15 min) at the end ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')}${os.loadavg()[0] > os.cpus().length ? ' (a shared machine: other engineers\' tests ran meanwhile; every figure is inflated)' : ''}.`,
+  `Target (issue 10): 1M sessions on PostgreSQL under 30 s with the bounded model: ${results.some((r) => r.engine === 'PostgreSQL' && r.sessions >= 1_000_000) ? (results.filter((r) => r.engine === 'PostgreSQL' && r.sessions >= 1_000_000).every((r) => r.stages.totalMs < 30_000) ? '**yes**' : '**no**') : 'not measured in this run'}. Load average (1/5/15 min) at the end ${os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' / ')}${os.loadavg()[0] > os.cpus().length ? " (a shared machine: other engineers' tests ran meanwhile; every figure is inflated)" : ''}.`,
 ].join('\n');
 
 console.log(`\n${block}\n`);

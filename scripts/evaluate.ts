@@ -17,27 +17,11 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  addRatedSession,
-  addSession,
-  emptyStats,
-  fitHierarchical,
-  userPosterior,
-  type Hyperparameters,
-  type SufficientStats,
-} from '../src/engine/bayes.ts';
+import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior, type Hyperparameters, type SufficientStats } from '../src/engine/bayes.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { predict } from '../src/engine/prediction.ts';
 import { compileRules, evaluateRules, validateRuleDefinition } from '../src/engine/rules.ts';
-import {
-  BOUNDED_NOISE_SD,
-  BOUNDED_TRUTH_POPULATION,
-  DEFAULT_NOISE_SD,
-  DEFAULT_TRUTH_POPULATION,
-  simulateAthletes,
-  type SimulatedAthlete,
-  type TruthPopulation,
-} from './lib/synthetic.ts';
+import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type SimulatedAthlete, type TruthPopulation } from './lib/synthetic.ts';
 import { P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
 import { writeBlock } from './lib/benchmarking.ts';
 
@@ -137,7 +121,9 @@ function fitLmm(users: readonly SufficientStats[], maxSteps = 3000, tolerance = 
   const pooled = users.reduce((a, b) => ({ n: a.n + b.n, xtx: a.xtx.map((v, i) => v + b.xtx[i]), xty: a.xty.map((v, i) => v + b.xty[i]), yty: a.yty + b.yty }), emptyStats());
   let theta: Float64Array = new Float64Array(2 * P + 1);
   const flat = { mu: new Array<number>(P).fill(0), tau2: new Array<number>(P).fill(1e8), sigma2: 2, muSd: new Array<number>(P).fill(0) };
-  userPosterior(pooled, flat).mean.forEach((m, j) => (theta[j] = m));
+  userPosterior(pooled, flat).mean.forEach((m, j) => {
+    theta[j] = m;
+  });
   for (let j = 0; j < P; j++) theta[P + j] = Math.log(j === 0 ? 1 : pooled.n / Math.max(1e-9, pooled.xtx[j * P + j]));
   theta[2 * P] = Math.log(2);
   let converged = false;
@@ -316,24 +302,28 @@ const lines: string[] = [];
 const cpu = os.cpus();
 lines.push(`Command: \`${`npx tsx scripts/evaluate.ts ${process.argv.slice(2).join(' ')}`.trim()}\``);
 lines.push('');
-lines.push(`Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}, ${(totalMs / 1000).toFixed(1)} s.`);
+lines.push(
+  `Machine: ${cpu[0]?.model ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}, ${(totalMs / 1000).toFixed(1)} s.`,
+);
 lines.push('');
 lines.push(
   `Setup: ${replicates} replicates (seeds ${seed}..${seed + replicates - 1}) x ${perGroup} athletes per group x ${groups.length} groups ` +
     `(${groups.join(', ')} training sessions) + ${holdout} held-out sessions each, per scenario; one fit of each model per replicate over all its athletes. ` +
     'Ratings: clamp(round(beta·(x - c) + noise), 1, 10). **piled at the bounds**: intercept mean 6.5, between-athlete sd 2.6, noise sd 1.8; ' +
     '**default**: intercept mean 6.0, sd 1.0, noise sd 1.2; both with the seed prior means for the features and a between-athlete sd of half of each; ' +
-    '**unbounded control**: the default athletes\' latent value itself (unrounded, unclamped).',
+    "**unbounded control**: the default athletes' latent value itself (unrounded, unclamped).",
 );
 lines.push('');
 lines.push(
   'Models, all fitted here to the same training rows: **bounded** = the hierarchical fit with ratings at 1 or 10 censored ' +
-    '(latent <= 1.5 / >= 9.5), predicting E[rating | bounds] from the posterior mean and the predictive variance x\'Vx + sigma² (the nightly job and the quick update fit it, and the API serves exactly this: the engine\'s predict, in every phase); **gaussian** = the same hierarchical fit treating every rating as observed (the model before the bounds), ' +
+    "(latent <= 1.5 / >= 9.5), predicting E[rating | bounds] from the posterior mean and the predictive variance x'Vx + sigma² (the nightly job and the quick update fit it, and the API serves exactly this: the engine's predict, in every phase); **gaussian** = the same hierarchical fit treating every rating as observed (the model before the bounds), " +
     'predicting clamp(x·beta, 1, 10); **LMM** = a standard linear mixed model fitted by maximum likelihood (EM), independent random intercept and slopes, no priors, ' +
-    'predicting clamp(x·BLUP, 1, 10). On the unbounded control every model predicts x·beta. Coverage: share of true per-athlete coefficients inside the model\'s 95 % interval.',
+    "predicting clamp(x·BLUP, 1, 10). On the unbounded control every model predicts x·beta. Coverage: share of true per-athlete coefficients inside the model's 95 % interval.",
 );
 lines.push('');
-lines.push('| Scenario | Ratings at 1 / 10 | Training sessions | Phase served | Athletes | RMSE bounded (served) | RMSE gaussian (before) | RMSE LMM | Bounded < LMM | Coverage bounded | Coverage gaussian | Coverage LMM |');
+lines.push(
+  '| Scenario | Ratings at 1 / 10 | Training sessions | Phase served | Athletes | RMSE bounded (served) | RMSE gaussian (before) | RMSE LMM | Bounded < LMM | Coverage bounded | Coverage gaussian | Coverage LMM |',
+);
 lines.push('|---|---|---|---|---:|---:|---:|---:|---|---:|---:|---:|');
 const verdicts: string[] = [];
 for (const res of results) {
@@ -370,7 +360,10 @@ lines.push('');
 lines.push(
   'Fits per replicate: ' +
     results
-      .map((r) => `${r.scenario.name}: bounded ${r.fits.map((f) => `${f.bounded.sweeps} sweeps ${(f.bounded.ms / 1000).toFixed(2)} s`).join(', ')}; LMM ${r.fits.map((f) => `${f.lmm.iterations} EM steps${f.lmm.converged ? '' : ' (NOT converged)'} ${(f.lmm.ms / 1000).toFixed(1)} s`).join(', ')}`)
+      .map(
+        (r) =>
+          `${r.scenario.name}: bounded ${r.fits.map((f) => `${f.bounded.sweeps} sweeps ${(f.bounded.ms / 1000).toFixed(2)} s`).join(', ')}; LMM ${r.fits.map((f) => `${f.lmm.iterations} EM steps${f.lmm.converged ? '' : ' (NOT converged)'} ${(f.lmm.ms / 1000).toFixed(1)} s`).join(', ')}`,
+      )
       .join('; ') +
     '.',
 );
@@ -379,8 +372,8 @@ lines.push('### What the rule multipliers cost');
 lines.push('');
 lines.push(
   'The `adjustPrediction` seed rules (x1.10 optimal_sleep_green_light: 7-9 h of sleep with quality >= 7; x1.05 caffeine_timing_boost: caffeine today, not habitual) multiply the ' +
-    'prediction, clamp(E[rating | bounds] x multiplier, 1, 10), on top of a model that already has sleep and caffeine terms. The synthetic truth has no rule effects, so any change is the rules\' cost. ' +
-    'Held-out check-ins without a rule override, the bounded model\'s prediction with and without the multipliers:',
+    "prediction, clamp(E[rating | bounds] x multiplier, 1, 10), on top of a model that already has sleep and caffeine terms. The synthetic truth has no rule effects, so any change is the rules' cost. " +
+    "Held-out check-ins without a rule override, the bounded model's prediction with and without the multipliers:",
 );
 lines.push('');
 lines.push('| Scenario | Held-out check-ins | With a multiplier | RMSE without rules | RMSE with rules | RMSE without / with, adjusted rows only |');

@@ -90,14 +90,14 @@ export class EngineStore {
     // ~30 sessions per athlete (some 15 KB): fewer entries than the small per-athlete rows above.
     this.historyCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 10_000 });
     const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => byKey(ids, rows, (r) => r.userId);
-    this.modelLoader = new DataLoader(
-      async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT })),
-      { ...ACROSS_REQUESTS, maxBatchSize: 500 },
-    );
-    this.baselineLoader = new DataLoader(
-      async (ids) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } })),
-      { ...ACROSS_REQUESTS, maxBatchSize: 500 },
-    );
+    this.modelLoader = new DataLoader(async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT })), {
+      ...ACROSS_REQUESTS,
+      maxBatchSize: 500,
+    });
+    this.baselineLoader = new DataLoader(async (ids) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } })), {
+      ...ACROSS_REQUESTS,
+      maxBatchSize: 500,
+    });
     this.historyLoader = new DataLoader((ids) => this.loadHistories(ids), { ...ACROSS_REQUESTS, maxBatchSize: 200 });
     this.listen();
   }
@@ -148,10 +148,12 @@ export class EngineStore {
     const [population, output] = await Promise.all([
       this.population(),
       // A failed read falls back to the population model (domain.md section 6) instead of failing the check-in.
-      this.modelCache.getOrLoad(userId, () => this.modelLoader.load(userId)).catch((err: unknown) => {
-        this.log(`[ENGINE] model of ${userId} could not be read (${(err as Error).message}); serving the population model`);
-        return null;
-      }),
+      this.modelCache
+        .getOrLoad(userId, () => this.modelLoader.load(userId))
+        .catch((err: unknown) => {
+          this.log(`[ENGINE] model of ${userId} could not be read (${(err as Error).message}); serving the population model`);
+          return null;
+        }),
     ]);
     const model = output ? userModelFromOutput(output, population.hyper) : null;
     // Every phase serves the athlete's posterior (domain.md section 6); it is personal once a rated session is in.

@@ -103,9 +103,7 @@ export function mergeStats(a: SufficientStats, b: SufficientStats): SufficientSt
     xtx: a.xtx.map((v, i) => v + b.xtx[i]),
     xty: a.xty.map((v, i) => v + b.xty[i]),
     yty: a.yty + b.yty,
-    ...(a.bounded || b.bounded
-      ? { bounded: { x: [...(a.bounded?.x ?? []), ...(b.bounded?.x ?? [])], upper: [...(a.bounded?.upper ?? []), ...(b.bounded?.upper ?? [])] } }
-      : {}),
+    ...(a.bounded || b.bounded ? { bounded: { x: [...(a.bounded?.x ?? []), ...(b.bounded?.x ?? [])], upper: [...(a.bounded?.upper ?? []), ...(b.bounded?.upper ?? [])] } } : {}),
   };
 }
 
@@ -770,11 +768,7 @@ class VariationalFit {
     const eInvSigNew = aSig / bSig;
     const eLogSig = Math.log(bSig) - digamma(aSig);
     elbo += -0.5 * N * eLogSig - 0.5 * eInvSigNew * sumRss;
-    elbo +=
-      SIGMA2_PRIOR_SHAPE * Math.log(SIGMA2_PRIOR_SCALE) -
-      lgamma(SIGMA2_PRIOR_SHAPE) -
-      (SIGMA2_PRIOR_SHAPE + 1) * eLogSig -
-      SIGMA2_PRIOR_SCALE * eInvSigNew;
+    elbo += SIGMA2_PRIOR_SHAPE * Math.log(SIGMA2_PRIOR_SCALE) - lgamma(SIGMA2_PRIOR_SHAPE) - (SIGMA2_PRIOR_SHAPE + 1) * eLogSig - SIGMA2_PRIOR_SCALE * eInvSigNew;
     elbo += invGammaEntropy(aSig, bSig);
     return { elbo, delta };
   }

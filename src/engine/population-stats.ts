@@ -2,6 +2,4 @@
 import { CHECK_IN_VARIABLES, SESSION_FIELDS } from './variables.ts';
 
 /** Variables summarised by the nightly job: numeric check-in variables marked `statistic`, and sessionQuality. */
-export const STATISTIC_VARIABLES: readonly string[] = [...CHECK_IN_VARIABLES, ...SESSION_FIELDS]
-  .filter((v) => v.statistic && (v.kind === 'int' || v.kind === 'float'))
-  .map((v) => v.name);
+export const STATISTIC_VARIABLES: readonly string[] = [...CHECK_IN_VARIABLES, ...SESSION_FIELDS].filter((v) => v.statistic && (v.kind === 'int' || v.kind === 'float')).map((v) => v.name);

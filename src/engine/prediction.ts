@@ -103,8 +103,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
  * A missing energy, motivation or soreness does not meet its ">=" condition.
  */
 export function sessionTypeFromQuality(q: number, checkIn: CheckIn): SessionType {
-  const atLeast = (value: number | null | undefined, threshold: number) =>
-    typeof value === 'number' && value >= threshold;
+  const atLeast = (value: number | null | undefined, threshold: number) => typeof value === 'number' && value >= threshold;
   if (q >= 7.5 && atLeast(checkIn.energyLevel, 7) && atLeast(checkIn.motivationLevel, 7)) return 'PROJECT';
   if (q >= 6.5) return 'VOLUME';
   if (q >= 5.5) return atLeast(checkIn.sorenessLevel, 6) ? 'TECHNIQUE' : 'VOLUME';

@@ -161,10 +161,15 @@ class Group {
 
 function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
   const n = sessions.length;
-  const under6 = new Group(), atLeast7 = new Group();
-  const stressHigh = new Group(), stressLower = new Group();
-  const caf200 = new Group(), caf50 = new Group();
-  const hard1 = new Group(), hard24 = new Group(), hard5 = new Group();
+  const under6 = new Group(),
+    atLeast7 = new Group();
+  const stressHigh = new Group(),
+    stressLower = new Group();
+  const caf200 = new Group(),
+    caf50 = new Group();
+  const hard1 = new Group(),
+    hard24 = new Group(),
+    hard5 = new Group();
 
   let sum = 0;
   let best = -Infinity;
@@ -237,7 +242,7 @@ function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: 
     const std = stats.get(name)?.std;
     names.push(name);
     values.push(v);
-    scales.push(std !== undefined && std > 0 ? std : FEATURE_SCALES.get(name) ?? 1);
+    scales.push(std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1));
   }
   if (names.length === 0) return [];
 
@@ -344,13 +349,9 @@ function buildInsights(
     if (s !== null && out.length < MAX_INSIGHTS) out.push(s);
   };
 
-  push(
-    groupInsight(history.sleep.under6h, history.sleep.atLeast7h, (a, b) => `Your sessions after < 6 h sleep average ${a} vs ${b} after 7+ h.`),
-  );
+  push(groupInsight(history.sleep.under6h, history.sleep.atLeast7h, (a, b) => `Your sessions after < 6 h sleep average ${a} vs ${b} after 7+ h.`));
   push(groupInsight(history.stress.high, history.stress.lower, (a, b) => `With stress at 7+ your sessions average ${a} vs ${b} when calmer.`));
-  push(
-    groupInsight(history.caffeine.atLeast200mg, history.caffeine.under50mg, (a, b) => `With 200+ mg caffeine your sessions average ${a} vs ${b} with under 50 mg.`),
-  );
+  push(groupInsight(history.caffeine.atLeast200mg, history.caffeine.under50mg, (a, b) => `With 200+ mg caffeine your sessions average ${a} vs ${b} with under 50 mg.`));
 
   const restGroups: [string, GroupStat][] = [
     ['0-1 days', history.daysSinceHardSession.upTo1],
@@ -384,9 +385,7 @@ function buildInsights(
     const avg = similar.reduce((s, x) => s + x.sessionQuality, 0) / similar.length;
     const list = similar.map((s) => s.sessionQuality).join(', ');
     push(
-      similar.length === 1
-        ? `Your most similar past check-in led to a session rated ${list}.`
-        : `Your ${similar.length} most similar past check-ins led to sessions averaging ${one(avg)} (${list}).`,
+      similar.length === 1 ? `Your most similar past check-in led to a session rated ${list}.` : `Your ${similar.length} most similar past check-ins led to sessions averaging ${one(avg)} (${list}).`,
     );
   }
 
@@ -430,8 +429,7 @@ export function buildStatisticalContext(input: StatisticalContextInput): Statist
   const populationComparison = comparePopulation(checkIn, statsByVariable);
   const personalHistory = summariseHistory(sessions);
   const similarSessions = findSimilar(checkIn, sessions, statsByVariable);
-  const coefficientComparisons =
-    model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu, input.terms) : [];
+  const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu, input.terms) : [];
   const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, coefficientComparisons);
 
   return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };

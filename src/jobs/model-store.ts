@@ -78,10 +78,7 @@ export async function upsertModelOutputs(
 async function upsertChunk(tx: Transaction, part: ModelOutputWrite[], guard: NightlyWriteGuard): Promise<number> {
   const ids = part.map((w) => w.userId);
   await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest($1::text[]) AS id`, ids);
-  const current = await tx.$queryRawUnsafe<{ userId: string; version: string }[]>(
-    `SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`,
-    ids,
-  );
+  const current = await tx.$queryRawUnsafe<{ userId: string; version: string }[]>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`, ids);
   const changed = new Set(current.filter((r) => guard.versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId));
   const rows: ModelOutputWrite[] = [];
   for (const w of part) rows.push(changed.has(w.userId) ? await guard.recompute(tx, w.userId) : w);

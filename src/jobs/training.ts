@@ -371,8 +371,10 @@ export class TrainingService {
         }
         const guard = {
           versionsAtRead,
-          recompute: async (tx: Parameters<NightlyWriteGuard['recompute']>[0], userId: string) =>
-            ({ ...recomputedWrite(userId, await readUserData(tx as unknown as typeof this.prisma, userId), fit.hyper), trainingDurationMs: perUserMs }),
+          recompute: async (tx: Parameters<NightlyWriteGuard['recompute']>[0], userId: string) => ({
+            ...recomputedWrite(userId, await readUserData(tx as unknown as typeof this.prisma, userId), fit.hyper),
+            trainingDurationMs: perUserMs,
+          }),
         };
         // 100 rows per statement: a chunk's parameters and JSON hold the event loop about 15 ms (70 ms at 500 rows,
         // measured at 10,000 athletes), which requests wait through.
@@ -391,10 +393,7 @@ export class TrainingService {
 
       await stage('populationStatistics', async () => {
         const computedAt = new Date();
-        await this.prisma.$transaction([
-          this.prisma.populationStatistic.deleteMany({}),
-          this.prisma.populationStatistic.createMany({ data: data.populationStats.map((s) => ({ ...s, computedAt })) }),
-        ]);
+        await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: data.populationStats.map((s) => ({ ...s, computedAt })) })]);
       });
 
       timings.totalMs = Math.round(performance.now() - t0);
@@ -473,4 +472,3 @@ export class TrainingService {
     await this.idle();
   }
 }
-

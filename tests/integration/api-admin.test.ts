@@ -25,7 +25,8 @@ const RULE_FIELDS = 'id name description conditions actions category priority co
 const UPSERT_RULE = `mutation($input: ExpertRuleInput!) { upsertExpertRule(input: $input) { ${RULE_FIELDS} } }`;
 const SET_ACTIVE = `mutation($name: String!, $active: Boolean!) { setExpertRuleActive(name: $name, active: $active) { ${RULE_FIELDS} } }`;
 const RULES = `query($all: Boolean) { expertRules(includeInactive: $all) { ${RULE_FIELDS} } }`;
-const PRIOR_FIELDS = 'id variable populationMean populationStd individualVariance referenceValue effectDirection category confidence source literatureRefs description optimalMin optimalMax isActive updatedAt';
+const PRIOR_FIELDS =
+  'id variable populationMean populationStd individualVariance referenceValue effectDirection category confidence source literatureRefs description optimalMin optimalMax isActive updatedAt';
 const UPSERT_PRIOR = `mutation($input: PopulationPriorInput!) { upsertPopulationPrior(input: $input) { ${PRIOR_FIELDS} } }`;
 const PRIORS = `{ populationPriors { ${PRIOR_FIELDS} } }`;
 const RECOMMEND = 'query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType override { rule sessionType message } prediction { expectedQuality rawQuality } } }';
@@ -60,8 +61,24 @@ describe('seeded reference data', () => {
     expect(list.map((p) => p.variable)).toEqual([...list.map((p) => p.variable)].sort());
     expect(list.map((p) => p.variable).sort()).toEqual(
       [
-        'intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin',
-        'fearOfFalling', 'performanceAnxiety', 'alcoholLast24h', 'injurySeverity', 'pulleyInjuryGrade', 'fingerInjuryPresent', 'hydrationStatus', 'trainingLoadChange',
+        'intercept',
+        'sleepHours',
+        'sleepQuality',
+        'energyLevel',
+        'stressLevel',
+        'motivationLevel',
+        'sorenessLevel',
+        'daysSinceHardSession',
+        'caffeineMg',
+        'warmupMin',
+        'fearOfFalling',
+        'performanceAnxiety',
+        'alcoholLast24h',
+        'injurySeverity',
+        'pulleyInjuryGrade',
+        'fingerInjuryPresent',
+        'hydrationStatus',
+        'trainingLoadChange',
       ].sort(),
     );
     // Numbers of domain.md section 5.
@@ -100,7 +117,12 @@ describe('expert rules', () => {
     const names = (await rulesAs(athlete.token)).map((r) => r.name);
     expect(names).toEqual([...SEED_RULE_ORDER.slice(0, 2), 'admin_cold_override', ...SEED_RULE_ORDER.slice(2)]);
     const after = await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token);
-    expect(after.recommendation).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', override: { rule: 'admin_cold_override', message: 'Too cold to climb safely today' }, prediction: null });
+    expect(after.recommendation).toMatchObject({
+      source: 'RULE_OVERRIDE',
+      sessionType: 'REST_DAY',
+      override: { rule: 'admin_cold_override', message: 'Too cold to climb safely today' },
+      prediction: null,
+    });
     // Not matching: warm-up done.
     expect((await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35, warmupCompleted: true } }, athlete.token)).recommendation.source).toBe('MODEL');
   });
@@ -149,7 +171,12 @@ describe('rule validation', () => {
   const base = {
     name: 'validation_probe_rule',
     description: 'Short sleep: lighter session',
-    conditions: { all: [{ field: 'sleepHours', op: '<', value: 4 }, { field: 'stressLevel', op: '>=', value: 8 }] },
+    conditions: {
+      all: [
+        { field: 'sleepHours', op: '<', value: 4 },
+        { field: 'stressLevel', op: '>=', value: 8 },
+      ],
+    },
     actions: [{ type: 'constrain', sessionTypeCeiling: 'LIGHT_SESSION', message: 'Keep it light today' }],
     category: 'CONSERVATIVE',
     priority: 45,
@@ -196,7 +223,12 @@ describe('rule validation', () => {
 
   it('a malformed edit of a seeded rule leaves it working as before', async () => {
     const before = await ruleNamed('sleep_deprivation_limit_intensity');
-    const res = await gql(server.url, UPSERT_RULE, { input: { ...base, name: 'sleep_deprivation_limit_intensity', conditions: { all: [{ field: 'sleepHours', op: 'lessThan', value: 5 }] } } }, admin.token);
+    const res = await gql(
+      server.url,
+      UPSERT_RULE,
+      { input: { ...base, name: 'sleep_deprivation_limit_intensity', conditions: { all: [{ field: 'sleepHours', op: 'lessThan', value: 5 }] } } },
+      admin.token,
+    );
     expectError(res, 'BAD_USER_INPUT', 'conditions.all[0].op');
     expect(await ruleNamed('sleep_deprivation_limit_intensity')).toEqual(before);
     const rec = (await gqlOk(server.url, 'query { recommendation(input: { sleepHours: 4 }) { rulesApplied constraints { sessionTypeCeiling } } }', {}, athlete.token)).recommendation;
@@ -212,7 +244,12 @@ describe('population priors', () => {
     const prediction = async () => (await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction;
     expect(await prediction()).toEqual({ rawQuality: 6, expectedQuality: roundRating(coldStartPrediction({}).expected) });
     const edited = (
-      await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'intercept', populationMean: 7, populationStd: 1, individualVariance: 1, source: 'test edit', literatureRefs: ['Test 2026'] } }, admin.token)
+      await gqlOk(
+        server.url,
+        UPSERT_PRIOR,
+        { input: { variable: 'intercept', populationMean: 7, populationStd: 1, individualVariance: 1, source: 'test edit', literatureRefs: ['Test 2026'] } },
+        admin.token,
+      )
     ).upsertPopulationPrior;
     expect(edited).toMatchObject({ variable: 'intercept', populationMean: 7, populationStd: 1, source: 'test edit', literatureRefs: ['Test 2026'] });
     expect((await priors()).find((p) => p.variable === 'intercept')).toMatchObject({ populationMean: 7, source: 'test edit' });
@@ -222,8 +259,14 @@ describe('population priors', () => {
   });
 
   it('an admin adds a prior for a check-in variable that had none', async () => {
-    const created = (await gqlOk(server.url, UPSERT_PRIOR, { input: { variable: 'temperatureC', populationMean: -0.01, populationStd: 0.01, effectDirection: 'negative', optimalMin: 10, optimalMax: 22 } }, admin.token))
-      .upsertPopulationPrior;
+    const created = (
+      await gqlOk(
+        server.url,
+        UPSERT_PRIOR,
+        { input: { variable: 'temperatureC', populationMean: -0.01, populationStd: 0.01, effectDirection: 'negative', optimalMin: 10, optimalMax: 22 } },
+        admin.token,
+      )
+    ).upsertPopulationPrior;
     expect(created).toMatchObject({ variable: 'temperatureC', populationMean: -0.01, effectDirection: 'negative', optimalMin: 10, optimalMax: 22, literatureRefs: [], isActive: true });
     expect(await priors()).toHaveLength(19);
   });

@@ -24,7 +24,6 @@ import {
 } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
-
 let server: TestServer;
 beforeAll(async () => {
   server = await startTestServer();
@@ -79,7 +78,9 @@ describe('an athlete whose outcomes depend on sleep and stress', () => {
     }
     const stored = (await storedStats(id))!;
     expect(stored.n).toBe(40);
-    stored.xty.forEach((v, j) => expect(v).toBeCloseTo(stats.xty[j], 6));
+    stored.xty.forEach((v, j) => {
+      expect(v).toBeCloseTo(stats.xty[j], 6);
+    });
 
     // One quick update per completion, each a rank-1 step on the stored statistics.
     const runs = await trainingRuns(server.url, token, 'QUICK_UPDATE');
@@ -302,8 +303,12 @@ describe('deviation from the plan', () => {
     const check = async (userId: string, expected: ReturnType<typeof emptyStats>) => {
       const stats = (await storedStats(userId))!;
       expect(stats.n).toBe(expected.n);
-      stats.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 6));
-      stats.xty.forEach((v, i) => expect(v).toBeCloseTo(expected.xty[i], 6));
+      stats.xtx.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected.xtx[i], 6);
+      });
+      stats.xty.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected.xty[i], 6);
+      });
     };
     // Quick update path (rank-1 steps).
     await check(deviated.id, withActual);

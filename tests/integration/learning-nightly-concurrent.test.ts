@@ -13,8 +13,7 @@ import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../su
  * Ratings kept inside the scale (2-9): a stored 1 or 10 is linearised at the athlete's posterior (the bounded
  * model), so the sum of squared ratings below is the stored y'y only for ratings inside it.
  */
-const insideTheScale = (athletes: SimulatedAthlete[]) =>
-  athletes.map((a) => ({ ...a, sessions: a.sessions.map((s) => ({ ...s, sessionQuality: Math.min(9, Math.max(2, s.sessionQuality)) })) }));
+const insideTheScale = (athletes: SimulatedAthlete[]) => athletes.map((a) => ({ ...a, sessions: a.sessions.map((s) => ({ ...s, sessionQuality: Math.min(9, Math.max(2, s.sessionQuality)) })) }));
 
 describe.runIf(usingPostgres)('a nightly run and quick updates committed between its read and its write', () => {
   let server: TestServer;
@@ -46,7 +45,7 @@ describe.runIf(usingPostgres)('a nightly run and quick updates committed between
     return { n: stats.n, yty: stats.yty };
   }
 
-  it("keeps a first completion and a deletion committed meanwhile, and the next quick updates build on them", async () => {
+  it('keeps a first completion and a deletion committed meanwhile, and the next quick updates build on them', async () => {
     const admin = await tokenFor('admin');
     // A: a model before any rated session (a retrain), then a session started, to be completed during the run.
     const a = await tokenFor('athlete');
@@ -72,10 +71,15 @@ describe.runIf(usingPostgres)('a nightly run and quick updates committed between
       return rows[0].waiting > 0;
     }, 60_000);
 
-    await gqlOk(server.url, `mutation($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`, {
-      id: started.startSession.id,
-      input: { sessionQuality: aFirst.sessionQuality },
-    }, a.token);
+    await gqlOk(
+      server.url,
+      `mutation($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`,
+      {
+        id: started.startSession.id,
+        input: { sessionQuality: aFirst.sessionQuality },
+      },
+      a.token,
+    );
     await gqlOk(server.url, `mutation($id: ID!) { deleteSession(id: $id) }`, { id: bIds[3] }, b.token);
     // Both quick updates commit while the run waits.
     await waitFor(async () => (await storedStats(a.id)).n === 1 && (await storedStats(b.id)).n === 11, 30_000);

@@ -7,18 +7,7 @@ import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synth
 import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';
-import {
-  coefficient,
-  dropWhenIdle,
-  insertAthletes,
-  logAthlete,
-  modelOutput,
-  RUN_NIGHTLY,
-  sessionRow,
-  trainingRuns,
-  type ModelOutputView,
-  type TrainingRunView,
-} from '../support/learning.ts';
+import { coefficient, dropWhenIdle, insertAthletes, logAthlete, modelOutput, RUN_NIGHTLY, sessionRow, trainingRuns, type ModelOutputView, type TrainingRunView } from '../support/learning.ts';
 import { createTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 const POPULATION = `{ populationModel { fittedAt usersIncluded sessionsIncluded sigma modelVersion
@@ -90,7 +79,13 @@ beforeAll(async () => {
   written.push({ userId: directIds[1], quality: 7, checkIn: deviated });
   await server.services.db.prisma.climbingSession.createMany({
     data: [
-      { ...sessionRow(directIds[1], { ...first, checkIn: { ...first.checkIn, caffeineMg: null } }, new Date()), plannedCaffeineMg: 100, actualCaffeineMg: 300, deviatedFromPlan: true, sessionQuality: 7 },
+      {
+        ...sessionRow(directIds[1], { ...first, checkIn: { ...first.checkIn, caffeineMg: null } }, new Date()),
+        plannedCaffeineMg: 100,
+        actualCaffeineMg: 300,
+        deviatedFromPlan: true,
+        sessionQuality: 7,
+      },
       { userId: directIds[0], status: 'ACTIVE', sleepHours: 2 },
       { userId: directIds[0], status: 'CANCELLED', sleepHours: 2, sessionQuality: null },
       { userId: directIds[0], status: 'COMPLETED', sleepHours: first.checkIn.sleepHours, sessionQuality: null },
@@ -172,11 +167,17 @@ describe('runNightlyTraining', () => {
       const posterior = userPosterior(rows, fittedHyper);
       const expected = linearisedStats(rows, posterior.mean, fittedHyper);
       const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true, coefficients: true } });
-      termArray(row.coefficients)!.forEach((v, j) => expect(v).toBeCloseTo(posterior.mean[j], 6));
+      termArray(row.coefficients)!.forEach((v, j) => {
+        expect(v).toBeCloseTo(posterior.mean[j], 6);
+      });
       const stored = parseStats(row.sufficientStats)!;
       expect(stored.n, userId).toBe(expected.n);
-      stored.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 6));
-      stored.xty.forEach((v, i) => expect(v).toBeCloseTo(expected.xty[i], 6));
+      stored.xtx.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected.xtx[i], 6);
+      });
+      stored.xty.forEach((v, i) => {
+        expect(v).toBeCloseTo(expected.xty[i], 6);
+      });
       expect(stored.yty).toBeCloseTo(expected.yty, 6);
     }
 
@@ -192,7 +193,9 @@ describe('runNightlyTraining', () => {
       expect(m.phase).toBe(n < 10 ? 'COLD_START' : n < 30 ? 'LEARNING' : 'PERSONALIZED');
       if (n === 0) {
         // An athlete with no rated session left is served the fitted population.
-        m.coefficients.forEach((c, j) => expect(c.value).toBeCloseTo(pop.coefficients[j].value, 9));
+        m.coefficients.forEach((c, j) => {
+          expect(c.value).toBeCloseTo(pop.coefficients[j].value, 9);
+        });
         expect(m.shrinkageFactor).toBeCloseTo(0, 12);
       } else {
         // Every phase, COLD_START included, serves the athlete's posterior.
@@ -225,7 +228,9 @@ describe('runNightlyTraining', () => {
     const expected = userPosterior(addRatingLinearised(stored, designRow(extra.checkIn as Record<string, unknown>), extra.sessionQuality, hyper), hyper);
     const model = (await modelOutput(server.url, token))!;
     expect(model.sessionsIncluded).toBe(athlete.sessions.length + 1);
-    TERM_NAMES.forEach((name, j) => expect(coefficient(model, name).value).toBeCloseTo(expected.mean[j], 8));
+    TERM_NAMES.forEach((name, j) => {
+      expect(coefficient(model, name).value).toBeCloseTo(expected.mean[j], 8);
+    });
     written.push({ userId: id, quality: extra.sessionQuality, checkIn: extra.checkIn });
 
     // And a brand-new athlete's first session moves them off the fitted population by their posterior.
@@ -235,7 +240,9 @@ describe('runNightlyTraining', () => {
     const cold = (await modelOutput(server.url, fresh.token))!;
     expect(cold.phase).toBe('COLD_START');
     const first = userPosterior(addRatedSession(emptyStats(), extra.checkIn as Record<string, unknown>, extra.sessionQuality), hyper);
-    TERM_NAMES.forEach((name, j) => expect(coefficient(cold, name).value).toBeCloseTo(first.mean[j], 8));
+    TERM_NAMES.forEach((name, j) => {
+      expect(coefficient(cold, name).value).toBeCloseTo(first.mean[j], 8);
+    });
     written.push({ userId: fresh.id, quality: extra.sessionQuality, checkIn: extra.checkIn });
   });
 
@@ -291,8 +298,12 @@ describe('the nightly read', () => {
     const stored = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId: who.id } });
     const stats = stored.sufficientStats as unknown as ReturnType<typeof emptyStats>;
     expect(stats.n).toBe(2);
-    stats.xtx.forEach((v, i) => expect(v).toBeCloseTo(expected.xtx[i], 9));
-    stats.xty.forEach((v, i) => expect(v).toBeCloseTo(expected.xty[i], 9));
+    stats.xtx.forEach((v, i) => {
+      expect(v).toBeCloseTo(expected.xtx[i], 9);
+    });
+    stats.xty.forEach((v, i) => {
+      expect(v).toBeCloseTo(expected.xty[i], 9);
+    });
     expect(stats.yty).toBe(expected.yty);
   });
 });

@@ -3,14 +3,7 @@
 // recomputed here from the sessions they logged: under the seed priors after the quick updates, and under the
 // fitted population after the nightly run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  addRatedSession,
-  emptyStats,
-  parseHyperparameters,
-  priorHyperparameters,
-  userPosterior,
-  type Hyperparameters,
-} from '../../src/engine/bayes.ts';
+import { addRatedSession, emptyStats, parseHyperparameters, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 import { designRow, P, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { coefficient, logAthlete, modelOutput, quickUpdateStats } from '../support/learning.ts';
@@ -75,7 +68,9 @@ describe('the served model in every phase', () => {
         expect(want.raw - want.population, `${sessions} sessions`).toBeGreaterThan(0.1);
         const stored = (await modelOutput(server.url, token))!;
         expect(stored.phase).toBe(phase);
-        TERM_NAMES.forEach((name, j) => expect(coefficient(stored, name).value).toBeCloseTo(want.posterior.mean[j], 8));
+        TERM_NAMES.forEach((name, j) => {
+          expect(coefficient(stored, name).value).toBeCloseTo(want.posterior.mean[j], 8);
+        });
       } else {
         expect(want.raw).toBeCloseTo(want.population, 12);
       }

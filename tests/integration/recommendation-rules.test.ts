@@ -36,9 +36,11 @@ interface RuleCase {
 const ceiling = (type: string) => (r: Recommendation) => {
   expect(r.constraints!.sessionTypeCeiling).toBe(type);
 };
-const avoids = (...tags: string[]) => (r: Recommendation) => {
-  for (const t of tags) expect(r.constraints!.avoid).toContain(t);
-};
+const avoids =
+  (...tags: string[]) =>
+  (r: Recommendation) => {
+    for (const t of tags) expect(r.constraints!.avoid).toContain(t);
+  };
 const override = (rule: string, type: string) => (r: Recommendation) => {
   expect(r.source).toBe('RULE_OVERRIDE');
   expect(r.override).toMatchObject({ rule, sessionType: type });
@@ -297,7 +299,18 @@ describe('monotonic in sleep, everything else fixed', () => {
     await prisma.modelOutput.create({
       data: {
         userId: id,
-        coefficients: { intercept: 5.5, sleepHours: 0.25, sleepQuality: 0.2, energyLevel: 0.3, stressLevel: -0.2, motivationLevel: 0.1, sorenessLevel: -0.2, daysSinceHardSession: 0.2, caffeineMg: 0.002, warmupMin: 0.02 },
+        coefficients: {
+          intercept: 5.5,
+          sleepHours: 0.25,
+          sleepQuality: 0.2,
+          energyLevel: 0.3,
+          stressLevel: -0.2,
+          motivationLevel: 0.1,
+          sorenessLevel: -0.2,
+          daysSinceHardSession: 0.2,
+          caffeineMg: 0.002,
+          warmupMin: 0.02,
+        },
         credibleIntervals: {},
         covariance: { terms, values: terms.flatMap((_, i) => terms.map((__, j) => (i === j ? 0.01 : 0))) },
         sufficientStats: {},
@@ -383,7 +396,14 @@ describe('cache invalidation by admin writes (no waiting for the TTL)', () => {
   });
 
   it('refuses rule and prior writes from non-admins, and an invalid rule, without touching the cache', async () => {
-    const rule = { name: 'sneaky', description: 'x', category: 'SAFETY', priority: 100, conditions: { field: 'sleepHours', op: '>=', value: 0 }, actions: [{ type: 'override', sessionType: 'REST_DAY', message: 'no' }] };
+    const rule = {
+      name: 'sneaky',
+      description: 'x',
+      category: 'SAFETY',
+      priority: 100,
+      conditions: { field: 'sleepHours', op: '>=', value: 0 },
+      actions: [{ type: 'override', sessionType: 'REST_DAY', message: 'no' }],
+    };
     const res = await gql(server.url, UPSERT_RULE, { input: rule }, athlete);
     expect(res.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const bad = await gql(server.url, UPSERT_RULE, { input: { ...rule, conditions: { field: 'sleepHourz', op: '>=', value: 0 } } }, admin);

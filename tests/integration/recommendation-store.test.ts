@@ -110,7 +110,11 @@ describe('stored recommendations', () => {
 
     const all = await list({});
     expect(all.totalCount).toBe(3);
-    const bySource = (source: string) => all.edges.filter((e: any) => e.node.recommendation.source === source).map((e: any) => e.node.id).sort();
+    const bySource = (source: string) =>
+      all.edges
+        .filter((e: any) => e.node.recommendation.source === source)
+        .map((e: any) => e.node.id)
+        .sort();
     expect(bySource('RULE_OVERRIDE')).toEqual([overridden.id]);
     for (const source of ['MODEL', 'RULE_OVERRIDE']) {
       const page = await list({ source });
@@ -121,7 +125,10 @@ describe('stored recommendations', () => {
 
     // By rule: exactly the sessions whose recommendation lists it, counted the same way.
     const rule = overridden.recommendation.rulesApplied[0];
-    const expected = all.edges.filter((e: any) => e.node.recommendation.rulesApplied.includes(rule)).map((e: any) => e.node.id).sort();
+    const expected = all.edges
+      .filter((e: any) => e.node.recommendation.rulesApplied.includes(rule))
+      .map((e: any) => e.node.id)
+      .sort();
     const byRule = await list({ rule });
     expect(ids(byRule)).toEqual(expected);
     expect(byRule.totalCount).toBe(expected.length);
@@ -137,7 +144,19 @@ describe('stored recommendations', () => {
 
   it('the recommendation query is stored too, with its id and createdAt, and rule multipliers recorded', async () => {
     const { token, id } = await tokenFor('athlete');
-    const input = { sleepHours: 8, sleepQuality: 8, energyLevel: 8, motivationLevel: 9, sorenessLevel: 2, caffeineMg: 50, warmupMin: 5, warmupCompleted: false, caffeineToday: true, caffeineHabitual: false, trainingLoadChange: 0.2 };
+    const input = {
+      sleepHours: 8,
+      sleepQuality: 8,
+      energyLevel: 8,
+      motivationLevel: 9,
+      sorenessLevel: 2,
+      caffeineMg: 50,
+      warmupMin: 5,
+      warmupCompleted: false,
+      caffeineToday: true,
+      caffeineHabitual: false,
+      trainingLoadChange: 0.2,
+    };
     const rec = await recommendation(server.url, token, input);
     expect(rec.id).toMatch(UUID);
     expect(rec.rulesApplied.length).toBeGreaterThan(0);

@@ -156,7 +156,22 @@ describe('override path', () => {
 describe('the query and the stream agree', () => {
   const inputs: [string, Record<string, unknown>][] = [
     ['operator example', OPERATOR],
-    ['rules and a multiplier', { sleepHours: 8, sleepQuality: 8, energyLevel: 8, motivationLevel: 9, sorenessLevel: 2, caffeineMg: 50, warmupMin: 5, warmupCompleted: false, caffeineToday: true, caffeineHabitual: false, trainingLoadChange: 0.2 }],
+    [
+      'rules and a multiplier',
+      {
+        sleepHours: 8,
+        sleepQuality: 8,
+        energyLevel: 8,
+        motivationLevel: 9,
+        sorenessLevel: 2,
+        caffeineMg: 50,
+        warmupMin: 5,
+        warmupCompleted: false,
+        caffeineToday: true,
+        caffeineHabitual: false,
+        trainingLoadChange: 0.2,
+      },
+    ],
     ['ceilings', { sleepHours: 4, stressLevel: 5, sorenessLevel: 8, alcoholLast24h: true, hydrationStatus: 3, temperatureC: 30, daysSinceHardSession: 0 }],
     ['override', { sleepHours: 5.5, stressLevel: 8, energyLevel: 7 }],
   ];
@@ -282,7 +297,12 @@ describe('startSession', () => {
     expectOperatorPrediction(shown.prediction);
     expect(shown.suggestions[0]).toMatchObject({ variable: 'caffeineMg' });
     // Stored, not only echoed: read it back.
-    const again = await gqlOk<{ session: { recommendation: any } }>(server.url, `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } } }`, { id: startSession.id }, token);
+    const again = await gqlOk<{ session: { recommendation: any } }>(
+      server.url,
+      `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } } }`,
+      { id: startSession.id },
+      token,
+    );
     expect(again.session.recommendation).toEqual(shown);
   });
 
@@ -399,7 +419,18 @@ describe('personalised path', () => {
   it('serves a stored PERSONALIZED model as written, and falls back to the population on a stale shape', async () => {
     const prisma = server.services.db.prisma;
     const terms = ['intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
-    const coefficients = { intercept: 7.5, sleepHours: 0.3, sleepQuality: 0.1, energyLevel: 0.5, stressLevel: -0.4, motivationLevel: 0.1, sorenessLevel: -0.1, daysSinceHardSession: 0.2, caffeineMg: 0.001, warmupMin: 0.01 };
+    const coefficients = {
+      intercept: 7.5,
+      sleepHours: 0.3,
+      sleepQuality: 0.1,
+      energyLevel: 0.5,
+      stressLevel: -0.4,
+      motivationLevel: 0.1,
+      sorenessLevel: -0.1,
+      daysSinceHardSession: 0.2,
+      caffeineMg: 0.001,
+      warmupMin: 0.01,
+    };
     const covariance = terms.flatMap((_, i) => terms.map((__, j) => (i === j ? 0.001 : 0)));
     const write = async (userId: string, cov: unknown) => {
       await prisma.user.create({ data: { id: userId, role: 'ATHLETE' } });

@@ -135,13 +135,7 @@ export async function completeSession(url: string, token: string, id: string, ou
 }
 
 /** startSession with the check-in, then completeSession with the outcome; returns the session id. */
-export async function logSession(
-  url: string,
-  token: string,
-  checkIn: CheckIn,
-  outcome: Record<string, unknown>,
-  startedAt?: Date,
-): Promise<{ id: string; completed: any }> {
+export async function logSession(url: string, token: string, checkIn: CheckIn, outcome: Record<string, unknown>, startedAt?: Date): Promise<{ id: string; completed: any }> {
   const id = await startSession(url, token, checkIn, startedAt);
   return { id, completed: await completeSession(url, token, id, outcome) };
 }

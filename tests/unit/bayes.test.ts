@@ -24,14 +24,7 @@ import {
   type SufficientStats,
 } from '../../src/engine/bayes.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
-import {
-  BOUNDED_NOISE_SD,
-  BOUNDED_TRUTH_POPULATION,
-  DEFAULT_TRUTH_POPULATION,
-  mulberry32,
-  simulateAthletes,
-  type SimulatedAthlete,
-} from '../../scripts/lib/synthetic.ts';
+import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_TRUTH_POPULATION, mulberry32, simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
 
 const hyper = priorHyperparameters();
@@ -85,7 +78,7 @@ function relClose(a: number, b: number, rel: number, abs = 1e-12): void {
 }
 
 describe('sufficient statistics', () => {
-  it('accumulate X\'X, X\'y, y\'y, n on the centred design', () => {
+  it("accumulate X'X, X'y, y'y, n on the centred design", () => {
     const s = emptyStats();
     addSession(s, { sleepHours: 8, caffeineMg: 200 }, 7);
     addSession(s, { sleepHours: 6 }, 5);
@@ -135,8 +128,13 @@ describe('sufficient statistics', () => {
     expect(mergeStats(a, b)).toEqual(both);
   });
 
-  it('withoutStats takes rows back out: a 1 or 10 leaves the bounded rows, another rating X\'X, X\'y, y\'y', () => {
-    const rows: [Record<string, unknown>, number][] = [[{ energyLevel: 8 }, 6], [{ stressLevel: 2 }, 10], [{ sleepHours: 5 }, 1], [{ caffeineMg: 200 }, 10]];
+  it("withoutStats takes rows back out: a 1 or 10 leaves the bounded rows, another rating X'X, X'y, y'y", () => {
+    const rows: [Record<string, unknown>, number][] = [
+      [{ energyLevel: 8 }, 6],
+      [{ stressLevel: 2 }, 10],
+      [{ sleepHours: 5 }, 1],
+      [{ caffeineMg: 200 }, 10],
+    ];
     const all = emptyStats();
     for (const [values, q] of rows) addRatedSession(all, values, q);
     const held = addRatedSession(addRatedSession(emptyStats(), { stressLevel: 2 }, 10), { energyLevel: 8 }, 6);
@@ -145,8 +143,12 @@ describe('sufficient statistics', () => {
     const out = withoutStats(all, held);
     expect(out.n).toBe(2);
     expect(out.bounded).toEqual(rest.bounded);
-    out.xtx.forEach((v, i) => expect(v).toBeCloseTo(rest.xtx[i], 9));
-    out.xty.forEach((v, i) => expect(v).toBeCloseTo(rest.xty[i], 9));
+    out.xtx.forEach((v, i) => {
+      expect(v).toBeCloseTo(rest.xtx[i], 9);
+    });
+    out.xty.forEach((v, i) => {
+      expect(v).toBeCloseTo(rest.xty[i], 9);
+    });
     expect(out.yty).toBeCloseTo(rest.yty, 9);
     // A bounded row that is not there is an error, not a silent wrong downdate.
     expect(() => withoutStats(rest, addRatedSession(emptyStats(), { motivationLevel: 9 }, 10))).toThrow(/not in the statistics/);
@@ -202,8 +204,12 @@ describe('userPosterior (quick update)', () => {
     const merged = mergeStats(statsOf({ ...athlete, sessions: athlete.sessions.slice(0, 17) }), statsOf({ ...athlete, sessions: athlete.sessions.slice(17) }));
     for (const other of [batch, merged]) {
       const r = userPosterior(other, hyper);
-      r.mean.forEach((v, i) => relClose(last.mean[i], v, 1e-10));
-      r.covariance.forEach((v, i) => relClose(last.covariance[i], v, 1e-9, 1e-15));
+      r.mean.forEach((v, i) => {
+        relClose(last.mean[i], v, 1e-10);
+      });
+      r.covariance.forEach((v, i) => {
+        relClose(last.covariance[i], v, 1e-9, 1e-15);
+      });
     }
     expect(last.sessionsIncluded).toBe(40);
   });
@@ -231,7 +237,9 @@ describe('userPosterior (quick update)', () => {
     expect(r5.mean).not.toEqual(hyper.mu);
     expect(r5.shrinkageFactor).toBeGreaterThan(0);
     expect(r5.sessionsIncluded).toBe(5);
-    directPosterior(statsOf(athlete, 5), hyper).mean.forEach((v, i) => relClose(r5.mean[i], v, 1e-9));
+    directPosterior(statsOf(athlete, 5), hyper).mean.forEach((v, i) => {
+      relClose(r5.mean[i], v, 1e-9);
+    });
     // shrinkage grows with data and stays in (0, 1)
     expect(r12.shrinkageFactor).toBeGreaterThan(r5.shrinkageFactor);
     expect(r12.shrinkageFactor).toBeGreaterThan(0);
@@ -469,7 +477,7 @@ describe('the bounded rating scale (ratings at 1 or 10 censored)', () => {
     return s;
   });
 
-  it('keeps ratings at 1 and 10 apart from X\'X, X\'y, y\'y', () => {
+  it("keeps ratings at 1 and 10 apart from X'X, X'y, y'y", () => {
     const s = boundedStats[2];
     const atBounds = athletes[2].sessions.filter((r) => r.sessionQuality === 1 || r.sessionQuality === 10);
     expect(atBounds.length).toBeGreaterThan(0);
@@ -511,7 +519,11 @@ describe('the bounded rating scale (ratings at 1 or 10 censored)', () => {
     const gaussian = fitHierarchical(athletes.map((a) => statsOf(a)));
     const coverage = (users: { mean: number[]; covariance: number[] }[]) => {
       let covered = 0;
-      athletes.forEach((a, u) => a.trueCoefficients.forEach((b, j) => (covered += Math.abs(b - users[u].mean[j]) <= Z * Math.sqrt(users[u].covariance[j * P + j]) ? 1 : 0)));
+      athletes.forEach((a, u) => {
+        a.trueCoefficients.forEach((b, j) => {
+          covered += Math.abs(b - users[u].mean[j]) <= Z * Math.sqrt(users[u].covariance[j * P + j]) ? 1 : 0;
+        });
+      });
       return covered / (athletes.length * P);
     };
     expect(fit.diagnostics.converged).toBe(true);
@@ -532,11 +544,15 @@ describe('the bounded rating scale (ratings at 1 or 10 censored)', () => {
     const st = boundedStats[1];
     const stored = linearisedStats(st, fit.users[1].mean, fit.hyper);
     expect(stored.bounded).toBeUndefined();
-    userPosterior(stored, fit.hyper).mean.forEach((v, j) => relClose(v, fit.users[1].mean[j], 1e-6, 1e-9));
+    userPosterior(stored, fit.hyper).mean.forEach((v, j) => {
+      relClose(v, fit.users[1].mean[j], 1e-6, 1e-9);
+    });
     const x = designRow({ sleepHours: 8, energyLevel: 8 });
     const exact = userPosterior(addRating({ ...st, xtx: [...st.xtx], xty: [...st.xty], bounded: { x: [...st.bounded!.x], upper: [...st.bounded!.upper] } }, x, 10), fit.hyper);
     const quick = userPosterior(addRatingLinearised(stored, x, 10, fit.hyper), fit.hyper);
-    quick.mean.forEach((v, j) => expect(Math.abs(v - exact.mean[j])).toBeLessThan(0.05 * Math.sqrt(exact.covariance[j * P + j])));
+    quick.mean.forEach((v, j) => {
+      expect(Math.abs(v - exact.mean[j])).toBeLessThan(0.05 * Math.sqrt(exact.covariance[j * P + j]));
+    });
     expect(quick.sessionsIncluded).toBe(exact.sessionsIncluded);
   });
 });

@@ -26,7 +26,12 @@ describe('normal distribution', () => {
   });
 
   it('truncated moments and the censored score match numerical integration and differentiation', () => {
-    for (const [upper, eta, s] of [[true, 8.7, 1.5], [false, 2.3, 1.2], [true, 12, 1], [false, 5, 2]] as const) {
+    for (const [upper, eta, s] of [
+      [true, 8.7, 1.5],
+      [false, 2.3, 1.2],
+      [true, 12, 1],
+      [false, 5, 2],
+    ] as const) {
       const inside = (y: number) => (upper ? y >= UPPER_CUT : y <= LOWER_CUT);
       const density = (y: number) => (inside(y) ? normalPdf((y - eta) / s) / s : 0);
       const [lo, hi] = upper ? [UPPER_CUT, eta + 12 * s] : [eta - 12 * s, LOWER_CUT];
@@ -46,9 +51,14 @@ describe('normal distribution', () => {
   });
 
   it('E[rating | bounds] is the mean of 1 below 1.5, the latent value in between, 10 above 9.5', () => {
-    for (const [eta, s] of [[5.9, 2.2], [9.4, 1.3], [0.5, 1], [11, 0.8]]) {
+    for (const [eta, s] of [
+      [5.9, 2.2],
+      [9.4, 1.3],
+      [0.5, 1],
+      [11, 0.8],
+    ]) {
       const g = (y: number) => (y < LOWER_CUT ? 1 : y > UPPER_CUT ? 10 : y);
-      const expected = integrate((y) => g(y) * normalPdf((y - eta) / s) / s, eta - 12 * s, eta + 12 * s);
+      const expected = integrate((y) => (g(y) * normalPdf((y - eta) / s)) / s, eta - 12 * s, eta + 12 * s);
       // (the midpoint rule is only first-order accurate across the jumps at the cuts)
       expect(expectedBoundedRating(eta, s)).toBeCloseTo(expected, 4);
     }

@@ -1,9 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  buildStatisticalContext,
-  describeZ,
-  type StatisticalContextInput,
-} from '../../src/engine/statistics.ts';
+import { buildStatisticalContext, describeZ, type StatisticalContextInput } from '../../src/engine/statistics.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
 import type { ModelPhase, PastSession, PopulationStat, UserModel } from '../../src/engine/types.ts';
 import { DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
@@ -22,9 +18,7 @@ function model(phase: ModelPhase, overrides: Record<string, number> = {}, varian
 const day0 = Date.UTC(2025, 0, 1);
 /** Sessions given oldest first; returned newest first as the engine expects. */
 function history(rows: { q: number; c?: CheckIn }[]): PastSession[] {
-  return rows
-    .map((r, i) => ({ id: `s${i}`, startedAt: new Date(day0 + i * 86_400_000), sessionQuality: r.q, checkIn: r.c ?? {} }))
-    .reverse();
+  return rows.map((r, i) => ({ id: `s${i}`, startedAt: new Date(day0 + i * 86_400_000), sessionQuality: r.q, checkIn: r.c ?? {} })).reverse();
 }
 
 function input(partial: Partial<StatisticalContextInput>): StatisticalContextInput {
@@ -162,9 +156,7 @@ describe('similar sessions', () => {
 describe('coefficient comparisons', () => {
   const pop = { mu: MU };
   const compare = (overrides: Record<string, number>, variable: string) =>
-    buildStatisticalContext(input({ model: model('LEARNING', overrides), population: pop })).coefficientComparisons.find(
-      (c) => c.variable === variable,
-    )!;
+    buildStatisticalContext(input({ model: model('LEARNING', overrides), population: pop })).coefficientComparisons.find((c) => c.variable === variable)!;
 
   it('reads a more negative stress coefficient as more sensitive to stress', () => {
     const c = compare({ stressLevel: -0.3 }, 'stressLevel');

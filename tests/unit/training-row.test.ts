@@ -6,8 +6,19 @@ describe('training rows in SQL, from the variable registry', () => {
   it('reads every feature column, and the plan and what was done of the actionable features', () => {
     expect([...FEATURE_COLUMNS].sort()).toEqual(
       [
-        'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession',
-        'caffeineMg', 'plannedCaffeineMg', 'actualCaffeineMg', 'warmupMin', 'plannedWarmupMin', 'actualWarmupMin',
+        'sleepHours',
+        'sleepQuality',
+        'energyLevel',
+        'stressLevel',
+        'motivationLevel',
+        'sorenessLevel',
+        'daysSinceHardSession',
+        'caffeineMg',
+        'plannedCaffeineMg',
+        'actualCaffeineMg',
+        'warmupMin',
+        'plannedWarmupMin',
+        'actualWarmupMin',
       ].sort(),
     );
     // The session hook reads the same columns for the quick update.
