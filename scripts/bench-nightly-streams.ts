@@ -263,7 +263,7 @@ async function main(): Promise<void> {
       `Command: \`BENCH_DATABASE_URL=postgresql://... npx tsx scripts/bench-nightly-streams.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
       '',
       `Machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}, ${process.platform} ${process.arch}; run ${new Date().toISOString().slice(0, 10)}; PostgreSQL 15 server on the same machine. ` +
-        `Load average (1/5/15 min) at the start ${loadAtStart.map(f1).join(' / ')}, at the end ${loadAtEnd.map(f1).join(' / ')}${loadAtEnd[0] > cpu.length ? " (a shared machine: other engineers' tests and benchmarks ran meanwhile)" : ''}.`,
+        `Load average (1/5/15 min) at the start ${loadAtStart.map(f1).join(' / ')}, at the end ${loadAtEnd.map(f1).join(' / ')}${loadAtEnd[0] > cpu.length ? " (above the cores: the database, the fit's worker, the server and this client share them, and anything else running then)" : ''}.`,
       '',
       `${users.toLocaleString('en')} athletes x ${perUser} rated sessions (${generated.sessions.toLocaleString('en')}, ${((100 * generated.atBounds) / generated.sessions).toFixed(1)} % at 1 or 10: the bounded model's censored rows), every athlete with a model from a first nightly run. ` +
         `The server in a child process; this process opens \`preSessionRecommendation\` streams over graphql-ws at ${rate} per second, round-robin over ${connections} athletes' connections (each warmed by one untimed stream): ` +

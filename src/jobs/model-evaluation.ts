@@ -9,7 +9,7 @@ import type { UserData } from './training-data.ts';
 export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: Date };
 
 /** Each athlete's most recent rated session (read beside the training data, for the held-out error). */
-export function latestRatedSessions(prisma: PrismaClient): Promise<LatestRatedSession[]> {
+export function latestRatedSessions(prisma: Pick<PrismaClient, '$queryRaw'>): Promise<LatestRatedSession[]> {
   return prisma.$queryRaw<LatestRatedSession[]>`
     SELECT DISTINCT ON ("userId") "userId"::text AS "userId", "updatedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
            ${Prisma.raw(featureColumnsSql())}

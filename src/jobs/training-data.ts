@@ -114,20 +114,21 @@ function parsePopulationStats(text: string): PopulationStat[] {
  * the rows inside the scale, one for the rows at its bounds (a minority, fetched row by row: each is augmented
  * by the fit), one for the population statistics. Cost in Node grows with athletes and bounded rows.
  */
-export async function readTrainingData(prisma: PrismaClient): Promise<TrainingData> {
-  const [rows, bounded, population] = await Promise.all([
-    prisma.$queryRawUnsafe<{ userId: string; through: string; v: string }[]>(USER_STATS_SQL),
-    prisma.$queryRawUnsafe<{ userId: string; v: string }[]>(BOUNDED_ROWS_SQL),
-    prisma.$queryRawUnsafe<{ v: string }[]>(POPULATION_SQL),
-  ]);
+export async function readTrainingData(prisma: Pick<PrismaClient, '$queryRawUnsafe'>): Promise<TrainingData> {
+  const rows = await prisma.$queryRawUnsafe<{ userId: string; through: string; v: string }[]>(USER_STATS_SQL);
+  const bounded = await prisma.$queryRawUnsafe<{ userId: string; v: string }[]>(BOUNDED_ROWS_SQL);
+  const population = await prisma.$queryRawUnsafe<{ v: string }[]>(POPULATION_SQL);
   const users = new Map<string, UserData>();
   let sessions = 0;
-  for (const r of rows) {
+  // Parsed a slice per event-loop turn: 10,000 athletes' statistics at once held requests up for over 100 ms.
+  for (const [i, r] of rows.entries()) {
     const stats = parseUserStats(r.v);
     sessions += stats.n;
     users.set(r.userId, { stats, dataThrough: new Date(Number(r.through)) });
+    if (i % 1000 === 999) await yieldToEventLoop();
   }
-  for (const r of bounded) {
+  for (const [i, r] of bounded.entries()) {
+    if (i % 5000 === 4999) await yieldToEventLoop();
     const v = r.v.split(',').map(Number);
     const stats = users.get(r.userId)?.stats;
     if (!stats || v.length !== P) throw new Error(`training data: unexpected bounded row for ${r.userId}`);

@@ -318,11 +318,21 @@ export class TrainingService {
       const t0 = performance.now();
       // Before the read: a model rewritten after this point is recomputed at the write (upsertModelOutputs).
       const versionsAtRead = await modelOutputVersions(this.prisma);
-      const { data, held } = await stage('trainingData', async () => {
-        // Beside the statistics: each athlete's latest rated session, for the held-out error the fit's worker measures.
-        const [data, latest] = await Promise.all([readTrainingData(this.prisma), latestRatedSessions(this.prisma)]);
-        return { data, held: heldOutSessions(latest, data.users) };
-      });
+      const { data, held } = await stage('trainingData', () =>
+        // The reads are CPU-heavy aggregations. One at a time and without parallel workers, the database takes one
+        // core: with it on the API's machine, three queries with their parallel workers took every core from this
+        // instance's requests (stream first-event p99 during the run 520 ms instead of about 60; bench-nightly-streams).
+        this.prisma.$transaction(
+          async (tx) => {
+            await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
+            const data = await readTrainingData(tx);
+            // Beside the statistics: each athlete's latest rated session, for the held-out error the fit's worker measures.
+            const latest = await latestRatedSessions(tx);
+            return { data, held: heldOutSessions(latest, data.users) };
+          },
+          { maxWait: 60_000, timeout: 60 * 60_000 },
+        ),
+      );
       this.log(`[TRAIN] trainingData: ${data.sessions} sessions from ${data.users.size} athletes, ${held.length} to hold out`);
 
       const fitted = await stage('trainedModel', async () => {
