@@ -576,8 +576,10 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
       )
     : null;
   if (held) {
-    await sleep(2000);
-    // Each subscription opens with the athlete's current model: count those, then listen for updates only.
+    // Each subscription opens with the athlete's current model (every subscriber has one): wait for those, then
+    // count updates only.
+    for (let i = 0; i < 300 && received.length < held.length; i++) await sleep(100);
+    await sleep(500);
     const initial = received.splice(0).length;
     console.log(`[bench] modelUpdated: ${initial} of ${held.length} subscriptions opened with the current model`);
     heldMem = await memory();
