@@ -716,7 +716,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     '',
     liveNote,
     '',
-    `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}${Math.max(loadBefore[0], loadAfter[0]) > os.cpus().length ? `: the machine (${os.cpus().length} cores) was shared with other work, which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines)` : ''}.`,
+    `Load average (1/5/15 min) at the server start ${loadBefore.map((x) => x.toFixed(1)).join(' / ')}, at the end ${loadAfter.map((x) => x.toFixed(1)).join(' / ')}${Math.max(loadBefore[0], loadAfter[0]) > os.cpus().length ? `: above the machine's ${os.cpus().length} cores (this benchmark's client and server, and anything else running then), which inflates every latency here (the plain \`node:http\` floor included: compare rows with each other rather than with other machines)` : ''}.`,
   ];
 }
 
