@@ -144,6 +144,11 @@ export class EngineStore {
     return this.populationCache.getOrLoad('population', () => this.loadPopulation());
   }
 
+  /** Whether the athlete has a stored model: the cached, batched read the streams use (dropped on every model write). */
+  async hasStoredModel(userId: string): Promise<boolean> {
+    return (await this.modelCache.getOrLoad(userId, () => this.modelLoader.load(userId))) !== null;
+  }
+
   async userModel(userId: string): Promise<LoadedUserModel> {
     const [population, output] = await Promise.all([
       this.population(),

@@ -27,6 +27,8 @@ export interface Loaders {
   modelOutput: DataLoader<string, ModelOutput | null>;
   /** Per athlete, oldest first (at most the retention period's nightly runs). */
   modelHistory: DataLoader<string, ModelSnapshotEntry[]>;
+  /** Whether an expert rule of that name exists (active or not): a list's filter and its totalCount ask once. */
+  ruleExists: DataLoader<string, boolean>;
 }
 
 /** Rows in the order of the keys asked for (null where none). */
@@ -50,6 +52,10 @@ export function createLoaders(prisma: AppPrisma): Loaders {
       const byUser = new Map<string, ModelSnapshotEntry[]>(userIds.map((id) => [id, []]));
       for (const { userId, ...entry } of rows) byUser.get(userId)?.push({ ...entry, fittedAt: new Date(entry.fittedAt) });
       return userIds.map((id) => byUser.get(id) ?? []);
+    }),
+    ruleExists: new DataLoader(async (names) => {
+      const found = new Set((await prisma.expertRule.findMany({ where: { name: { in: [...names] } }, select: { name: true } })).map((r) => r.name));
+      return names.map((name) => found.has(name));
     }),
   };
 }

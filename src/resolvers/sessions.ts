@@ -275,7 +275,7 @@ export async function sessionsWhere(ctx: Context, filter: SessionFilter): Promis
   if (qualityMin != null && qualityMax != null && qualityMin > qualityMax) throw badInput('qualityMin', 'qualityMin must not be above qualityMax');
   const rule = filter.rule?.trim() || null;
   // A misspelt rule would list nothing and look like "never matched": an unknown name is refused instead.
-  if (rule && !(await ctx.services.prisma.expertRule.findUnique({ where: { name: rule }, select: { id: true } }))) {
+  if (rule && !(await ctx.loaders.ruleExists.load(rule))) {
     throw badInput('rule', `rule: there is no expert rule named "${rule}" (the names are listed by the rules query)`);
   }
   return {

@@ -42,8 +42,8 @@ export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerato
   // Listening starts with the first next(): before the current model is read, so no update falls in between.
   let next = updates.next();
   try {
-    const current = await ctx.services.prisma.modelOutput.findUnique({ where: { userId }, select: { userId: true } });
-    if (current) yield current;
+    // Through the engine's model cache: a thousand clients resubscribing after a restart share its batched reads.
+    if (await ctx.services.engine.hasStoredModel(userId)) yield { userId };
     for (let event = await next; !event.done; event = await next) {
       next = updates.next();
       if (event.value.userId === userId) yield event.value;
