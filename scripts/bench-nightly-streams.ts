@@ -17,9 +17,8 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
-import { createDatabase, dropDatabase, percentile, writeBlock } from './lib/benchmarking.ts';
+import type { Client } from 'graphql-ws';
+import { createDatabase, dropDatabase, openClient, percentile, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -105,16 +104,6 @@ const STREAM = `subscription($input: PreSessionInput!) {
   }
 }`;
 const CHECK_IN = { sleepHours: 7, sleepQuality: 6, energyLevel: 6, stressLevel: 4, motivationLevel: 7, sorenessLevel: 3, daysSinceHardSession: 2, caffeineMg: 100, warmupMin: 15 };
-
-function openClient(wsUrl: string, token: string): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0, onNonLazyError: reject });
-    const off = client.on('connected', () => {
-      off();
-      resolve(client);
-    });
-  });
-}
 
 interface Timed {
   firstMs: number;

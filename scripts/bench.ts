@@ -24,9 +24,8 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { createClient, type Client } from 'graphql-ws';
-import WebSocket from 'ws';
-import { BENCHMARKS_FILE, createDatabase, dropDatabase, percentile, writeBlock } from './lib/benchmarking.ts';
+import type { Client } from 'graphql-ws';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, percentile, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -312,23 +311,6 @@ const STREAM = `subscription($input: PreSessionInput!) {
   }
 }`;
 const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
-
-function openClient(wsUrl: string, token: string): Promise<Client> {
-  return new Promise((resolve, reject) => {
-    const client = createClient({
-      url: wsUrl,
-      webSocketImpl: WebSocket,
-      connectionParams: { authorization: `Bearer ${token}` },
-      lazy: false,
-      retryAttempts: 0,
-      onNonLazyError: reject,
-    });
-    const off = client.on('connected', () => {
-      off();
-      resolve(client);
-    });
-  });
-}
 
 interface Timed {
   firstMs: number;

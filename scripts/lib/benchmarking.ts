@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createClient, type Client } from 'graphql-ws';
 import pg from 'pg';
+import WebSocket from 'ws';
 
 // ---------------------------------------------------------------- figures
 
@@ -64,4 +66,17 @@ export function writeBlock(file: string, name: string, body: string): void {
   if (i >= 0 && k > i) text = text.slice(0, i) + block + text.slice(k + end.length);
   else text = `${text.replace(/\s*$/, '')}\n\n${block}\n`;
   writeFileSync(file, text);
+}
+
+// ---------------------------------------------------------------- clients
+
+/** A graphql-ws client with the athlete's token, resolved once connected (no retries: a benchmark counts failures). */
+export function openClient(wsUrl: string, token: string): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const client = createClient({ url: wsUrl, webSocketImpl: WebSocket, connectionParams: { authorization: `Bearer ${token}` }, lazy: false, retryAttempts: 0, onNonLazyError: reject });
+    const off = client.on('connected', () => {
+      off();
+      resolve(client);
+    });
+  });
 }

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { gql, wsClient } from '../support/client.ts';
-import { eventOf, expectWellFormed, recommendation, RECOMMENDATION_QUERY, streamSse, streamWs, types } from '../support/recommendation.ts';
+import { eventOf, expectWellFormed, OPERATOR, recommendation, RECOMMENDATION_QUERY, streamSse, streamWs, types } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -16,7 +16,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 const rename = (from: string, to: string) => server.services.db.prisma.$executeRawUnsafe(`ALTER TABLE ${from} RENAME TO ${to}`);
 
 describe('engine failure', () => {

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
-import { coldStartPrediction, eventOf, recommendation, streamWs } from '../support/recommendation.ts';
+import { coldStartPrediction, eventOf, MULTIPLIER_CHECK_IN, OPERATOR, recommendation, streamWs } from '../support/recommendation.ts';
 import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -18,7 +18,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 const PULLEY = { ...OPERATOR, pulleyInjuryGrade: 2 };
 const RECOMMENDATION = `
   id createdAt source sessionType
@@ -144,19 +143,7 @@ describe('stored recommendations', () => {
 
   it('the recommendation query is stored too, with its id and createdAt, and rule multipliers recorded', async () => {
     const { token, id } = await tokenFor('athlete');
-    const input = {
-      sleepHours: 8,
-      sleepQuality: 8,
-      energyLevel: 8,
-      motivationLevel: 9,
-      sorenessLevel: 2,
-      caffeineMg: 50,
-      warmupMin: 5,
-      warmupCompleted: false,
-      caffeineToday: true,
-      caffeineHabitual: false,
-      trainingLoadChange: 0.2,
-    };
+    const input = MULTIPLIER_CHECK_IN;
     const rec = await recommendation(server.url, token, input);
     expect(rec.id).toMatch(UUID);
     expect(rec.rulesApplied.length).toBeGreaterThan(0);

@@ -8,6 +8,8 @@ import {
   coldStartPrediction,
   eventOf,
   expectWellFormed,
+  MULTIPLIER_CHECK_IN,
+  OPERATOR,
   recommendation,
   recommendationRaw,
   STREAM_QUERY,
@@ -29,7 +31,6 @@ afterAll(async () => {
 });
 
 /** The operator checklist's example check-in. */
-const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 const MODEL_PATH = ['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE'];
 
 function expectOperatorPrediction(prediction: Prediction): void {
@@ -156,22 +157,7 @@ describe('override path', () => {
 describe('the query and the stream agree', () => {
   const inputs: [string, Record<string, unknown>][] = [
     ['operator example', OPERATOR],
-    [
-      'rules and a multiplier',
-      {
-        sleepHours: 8,
-        sleepQuality: 8,
-        energyLevel: 8,
-        motivationLevel: 9,
-        sorenessLevel: 2,
-        caffeineMg: 50,
-        warmupMin: 5,
-        warmupCompleted: false,
-        caffeineToday: true,
-        caffeineHabitual: false,
-        trainingLoadChange: 0.2,
-      },
-    ],
+    ['rules and a multiplier', MULTIPLIER_CHECK_IN],
     ['ceilings', { sleepHours: 4, stressLevel: 5, sorenessLevel: 8, alcoholLast24h: true, hydrationStatus: 3, temperatureC: 30, daysSinceHardSession: 0 }],
     ['override', { sleepHours: 5.5, stressLevel: 8, energyLevel: 7 }],
   ];

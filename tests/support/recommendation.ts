@@ -10,6 +10,23 @@ const PREDICTION = `expectedQuality rawQuality interval { low high } contributio
 const WARNING = `rule category message reason`;
 const SUGGESTION = `variable from to expectedGain message`;
 const GROUP = `n mean`;
+/** The operator's example check-in (domain.md section 8): no rule overrides it. */
+export const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+/** A check-in that matches rules with prediction multipliers (good sleep, caffeine timing) and warnings. */
+export const MULTIPLIER_CHECK_IN = {
+  sleepHours: 8,
+  sleepQuality: 8,
+  energyLevel: 8,
+  motivationLevel: 9,
+  sorenessLevel: 2,
+  caffeineMg: 50,
+  warmupMin: 5,
+  warmupCompleted: false,
+  caffeineToday: true,
+  caffeineHabitual: false,
+  trainingLoadChange: 0.2,
+};
+
 export const STATISTICAL_CONTEXT = `
   populationComparison { variable value populationMean populationStd zScore percentile descriptor }
   personalHistory {
