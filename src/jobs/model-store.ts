@@ -1,5 +1,4 @@
 // Writes fitted models: ModelOutput rows (one per user) and PopulationModel rows, in their stored JSON shapes.
-import { randomUUID } from 'node:crypto';
 import { MODEL_VERSION, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
 import { TERM_NAMES, termRecord } from '../engine/variables.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
@@ -29,12 +28,18 @@ export function modelOutputColumns(w: ModelOutputWrite) {
   };
 }
 
+/**
+ * A ModelOutput row as one JSON object (the nightly's bulk write reads an array of them with jsonb_to_recordset).
+ * Pure: the fit's worker builds these. Dates serialise as ISO strings, which the timestamp columns read as UTC.
+ */
+export function modelOutputRecord(w: ModelOutputWrite) {
+  return { userId: w.userId, ...modelOutputColumns(w) };
+}
+
 export async function upsertModelOutput(prisma: Pick<PrismaClient, 'modelOutput'>, w: ModelOutputWrite) {
   const data = modelOutputColumns(w);
   return prisma.modelOutput.upsert({ where: { userId: w.userId }, create: { userId: w.userId, ...data }, update: data });
 }
-
-const timestamp = (d: Date | null) => (d ? d.toISOString().replace('Z', '') : null);
 
 type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
 
@@ -51,70 +56,60 @@ export interface NightlyWriteGuard {
   recompute: (tx: Transaction, userId: string) => Promise<ModelOutputWrite>;
 }
 
+/** The updated columns of modelOutputRecord (besides "userId"), with the types jsonb_to_recordset reads them as. */
+const RECORD_COLUMNS: Record<keyof ReturnType<typeof modelOutputColumns>, string> = {
+  coefficients: 'jsonb',
+  credibleIntervals: 'jsonb',
+  covariance: 'jsonb',
+  sufficientStats: 'jsonb',
+  phase: '"ModelPhase"',
+  sessionsIncluded: 'int',
+  shrinkageFactor: 'float8',
+  modelVersion: 'text',
+  lastTrainedAt: 'timestamp(3)',
+  trainingDurationMs: 'float8',
+  dataThrough: 'timestamp(3)',
+};
+const UPDATED = Object.keys(RECORD_COLUMNS) as (keyof typeof RECORD_COLUMNS)[];
+
+/** Upserts a JSON array of modelOutputRecord ($1), leaving out the athletes of $2. One parameter per chunk: no per-value work here. */
+const BULK_UPSERT_SQL = `
+  INSERT INTO model_outputs (id, "userId", ${UPDATED.map((c) => `"${c}"`).join(', ')}, "createdAt", "updatedAt")
+  SELECT gen_random_uuid(), r."userId", ${UPDATED.map((c) => `r."${c}"`).join(', ')}, now(), now()
+  FROM jsonb_to_recordset($1::jsonb) AS r("userId" uuid, ${UPDATED.map((c) => `"${c}" ${RECORD_COLUMNS[c]}`).join(', ')})
+  WHERE r."userId" <> ALL($2::uuid[])
+  ON CONFLICT ("userId") DO UPDATE SET ${UPDATED.map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ')}, "updatedAt" = now()`;
+
 /**
- * Batch upsert for the nightly fit: one transaction and one statement per `chunk` users. A quick update or a
- * retrain committed since the fit read its data may include sessions (or miss deleted ones) the fit did not
- * see: such an athlete, known by a row version changed since `versionsAtRead`, is recomputed from the rows
- * instead. Under the athletes' locks (the ones the quick update and the retrain take), so none of them writes
- * between that check and this write.
+ * Batch upsert for the nightly fit: one transaction and one statement per chunk of models (built and serialised
+ * by the fit's worker, fit-worker.ts). A quick update or a retrain committed since the fit read its data may
+ * include sessions (or miss deleted ones) the fit did not see: such an athlete, known by a row version changed
+ * since `versionsAtRead`, is recomputed from the rows instead. Under the athletes' locks (the ones the quick
+ * update and the retrain take), so none of them writes between that check and this write.
  */
 export async function upsertModelOutputs(
   prisma: PrismaClient,
-  writes: ModelOutputWrite[],
+  chunks: AsyncIterable<{ userIds: string[]; json: string }>,
   guard: NightlyWriteGuard,
-  opts: { chunk?: number; onChunk?: (writtenSoFar: number) => void } = {},
+  opts: { onChunk?: (writtenSoFar: number) => void } = {},
 ): Promise<number> {
-  const chunk = opts.chunk ?? 500;
   let written = 0;
-  for (let start = 0; start < writes.length; start += chunk) {
-    written += await prisma.$transaction((tx) => upsertChunk(tx, writes.slice(start, start + chunk), guard));
-    opts.onChunk?.(Math.min(start + chunk, writes.length));
+  for await (const { userIds, json } of chunks) {
+    await prisma.$transaction((tx) => upsertChunk(tx, userIds, json, guard));
+    written += userIds.length;
+    opts.onChunk?.(written);
     // Let requests in between chunks (an embedded PGlite never yields to the event loop by itself).
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return written;
 }
 
-async function upsertChunk(tx: Transaction, part: ModelOutputWrite[], guard: NightlyWriteGuard): Promise<number> {
-  const ids = part.map((w) => w.userId);
+async function upsertChunk(tx: Transaction, ids: string[], json: string, guard: NightlyWriteGuard): Promise<void> {
   await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest($1::text[]) AS id`, ids);
   const current = await tx.$queryRawUnsafe<{ userId: string; version: string }[]>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`, ids);
-  const changed = new Set(current.filter((r) => guard.versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId));
-  const rows: ModelOutputWrite[] = [];
-  for (const w of part) rows.push(changed.has(w.userId) ? await guard.recompute(tx, w.userId) : w);
-  const params: unknown[] = [];
-  const tuples = rows.map((w) => {
-    const c = modelOutputColumns(w);
-    const values = [
-      randomUUID(),
-      w.userId,
-      JSON.stringify(c.coefficients),
-      JSON.stringify(c.credibleIntervals),
-      JSON.stringify(c.covariance),
-      JSON.stringify(c.sufficientStats),
-      c.phase,
-      c.sessionsIncluded,
-      c.shrinkageFactor,
-      c.modelVersion,
-      timestamp(c.lastTrainedAt),
-      c.trainingDurationMs,
-      timestamp(c.dataThrough),
-    ];
-    const base = params.length;
-    params.push(...values);
-    const p = (i: number) => `$${base + i + 1}`;
-    return `(${p(0)}::uuid, ${p(1)}::uuid, ${p(2)}::jsonb, ${p(3)}::jsonb, ${p(4)}::jsonb, ${p(5)}::jsonb, ${p(6)}::"ModelPhase", ${p(7)}::int, ${p(8)}::float8, ${p(9)}, ${p(10)}::timestamp(3), ${p(11)}::float8, ${p(12)}::timestamp(3), now(), now())`;
-  });
-  return tx.$executeRawUnsafe(
-    `INSERT INTO model_outputs (id, "userId", coefficients, "credibleIntervals", covariance, "sufficientStats", phase, "sessionsIncluded", "shrinkageFactor", "modelVersion", "lastTrainedAt", "trainingDurationMs", "dataThrough", "createdAt", "updatedAt")
-     VALUES ${tuples.join(',\n')}
-     ON CONFLICT ("userId") DO UPDATE SET
-       coefficients = EXCLUDED.coefficients, "credibleIntervals" = EXCLUDED."credibleIntervals", covariance = EXCLUDED.covariance,
-       "sufficientStats" = EXCLUDED."sufficientStats", phase = EXCLUDED.phase, "sessionsIncluded" = EXCLUDED."sessionsIncluded",
-       "shrinkageFactor" = EXCLUDED."shrinkageFactor", "modelVersion" = EXCLUDED."modelVersion", "lastTrainedAt" = EXCLUDED."lastTrainedAt",
-       "trainingDurationMs" = EXCLUDED."trainingDurationMs", "dataThrough" = EXCLUDED."dataThrough", "updatedAt" = now()`,
-    ...params,
-  );
+  const changed = current.filter((r) => guard.versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId);
+  await tx.$executeRawUnsafe(BULK_UPSERT_SQL, json, changed);
+  for (const userId of changed) await upsertModelOutput(tx, await guard.recompute(tx, userId));
 }
 
 export function populationModelData(hyper: Hyperparameters, meta: { usersIncluded: number; sessionsIncluded: number; diagnostics: unknown }) {

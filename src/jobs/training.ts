@@ -347,54 +347,49 @@ export class TrainingService {
         // The hyperpriors admins edit (upsertPopulationPrior): the PopulationPrior table, not the seed file.
         const terms = termsWithPriors(await this.prisma.populationPrior.findMany({ where: { isActive: true } }));
         const tFit = performance.now();
-        // In a worker thread: the fit is seconds of pure CPU, and this instance keeps serving meanwhile.
+        // In a worker thread: the fit is seconds of pure CPU, and this instance keeps serving meanwhile. The worker
+        // also builds and serialises the stored models; this thread passes them on to the database.
         this.log(`[TRAIN] trainedModel: fitting ${userIds.length} athletes in a worker thread`);
         const fit = await fitInWorker(
           userIds.map((id) => data.users.get(id)!.stats),
           {
             terms,
             control: this.fitControl,
-            heldOut: { userIds, sessions: held },
+            userIds,
+            dataThrough: userIds.map((id) => data.users.get(id)!.dataThrough),
+            heldOut: held,
             onProgress: (iteration, delta) => {
               if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
             },
           },
         );
-        // The worker's time less the held-out error it measured after the fit.
-        const fitMs = performance.now() - tFit - fit.heldOutMs;
-        timings.fitMs = Math.round(fitMs);
-        this.log(`[TRAIN] trainedModel: fit done in ${(fitMs / 1000).toFixed(1)} s, ${fit.diagnostics.iterations} sweeps`);
-        timings.heldOutErrorMs = Math.round(fit.heldOutMs);
-        this.log(`[TRAIN] heldOutError: ${fit.heldOut?.n ?? 0} sessions predicted in ${(fit.heldOutMs / 1000).toFixed(1)} s (in the worker)`);
-        await this.prisma.populationModel.create({
-          data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: data.sessions, diagnostics: fit.diagnostics }),
-        });
-        const perUserMs = fitMs / Math.max(1, userIds.length);
-        // The served models are built a chunk per event-loop turn (10,000 at once would stall the requests).
-        const writes: ModelOutputWrite[] = [];
-        for (const [i, userId] of userIds.entries()) {
-          const { stats, dataThrough } = data.users.get(userId)!;
-          const result = fit.user(i);
-          // Stored for the quick update: the bounded rows linearised at this fit's posterior.
-          writes.push({ userId, result, stats: linearisedStats(stats, result.mean, fit.hyper), dataThrough, trainingDurationMs: perUserMs });
-          if (i % 500 === 499) await yieldToEventLoop();
+        let written: number;
+        try {
+          // The worker's time less the held-out error it measured after the fit.
+          const fitMs = performance.now() - tFit - fit.heldOutMs;
+          timings.fitMs = Math.round(fitMs);
+          this.log(`[TRAIN] trainedModel: fit done in ${(fitMs / 1000).toFixed(1)} s, ${fit.diagnostics.iterations} sweeps`);
+          timings.heldOutErrorMs = Math.round(fit.heldOutMs);
+          this.log(`[TRAIN] heldOutError: ${fit.heldOut?.n ?? 0} sessions predicted in ${(fit.heldOutMs / 1000).toFixed(1)} s (in the worker)`);
+          await this.prisma.populationModel.create({
+            data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: data.sessions, diagnostics: fit.diagnostics }),
+          });
+          const perUserMs = fitMs / Math.max(1, userIds.length);
+          const guard = {
+            versionsAtRead,
+            recompute: async (tx: Parameters<NightlyWriteGuard['recompute']>[0], userId: string) => ({
+              ...recomputedWrite(userId, await readUserData(tx as unknown as typeof this.prisma, userId), fit.hyper),
+              trainingDurationMs: perUserMs,
+            }),
+          };
+          written = await upsertModelOutputs(this.prisma, fit.models, guard, {
+            onChunk: (done) => {
+              if (done % 2000 < 100 || done === userIds.length) this.log(`[TRAIN] trainedModel: ${done} of ${userIds.length} athlete models written`);
+            },
+          });
+        } finally {
+          await fit.dispose();
         }
-        const guard = {
-          versionsAtRead,
-          recompute: async (tx: Parameters<NightlyWriteGuard['recompute']>[0], userId: string) => ({
-            ...recomputedWrite(userId, await readUserData(tx as unknown as typeof this.prisma, userId), fit.hyper),
-            trainingDurationMs: perUserMs,
-          }),
-        };
-        // 100 rows per statement: a chunk's parameters and JSON hold the event loop about 15 ms (70 ms at 500 rows,
-        // measured at 10,000 athletes), which requests wait through.
-        const chunk = 100;
-        const written = await upsertModelOutputs(this.prisma, writes, guard, {
-          chunk,
-          onChunk: (done) => {
-            if (done % 2000 < chunk || done === writes.length) this.log(`[TRAIN] trainedModel: ${done} of ${writes.length} athlete models written`);
-          },
-        });
         this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
         return { users: userIds.length, heldOut: fit.heldOut };
       });
