@@ -14,7 +14,7 @@
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
@@ -36,12 +36,31 @@ const TAG = 'nightly-streams';
 
 // ================================================================== child: the server
 
-type ToChild = { cmd: 'generate'; users: number; sessions: number } | { cmd: 'nightly' } | { cmd: 'stop' };
+/** The server's event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution) over one phase of the run. */
+interface LoopDelay {
+  phase: string;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/**
+ * The phase of the run a progress line starts: the stage names of training.ts, with the trained-model stage cut
+ * in two at the end of the fit (the worker's fit, then the main thread building and writing the models).
+ */
+function phaseOf(line: string): string | null {
+  const started = /^\[TRAIN\] (\w+): started/.exec(line);
+  if (started) return started[1] === 'trainedModel' ? 'fit (worker)' : started[1];
+  if (/^\[TRAIN\] trainedModel: fit done/.test(line)) return 'model writes';
+  return null;
+}
+
+type ToChild = { cmd: 'generate'; users: number; sessions: number } | { cmd: 'idle' } | { cmd: 'nightly' } | { cmd: 'stop' };
 type FromChild =
   | { type: 'ready'; wsUrl: string }
   | { type: 'generated'; sessions: number; atBounds: number; ms: number }
   | { type: 'nightly-started' }
-  | { type: 'nightly-finished'; status: string; stageTimings: Record<string, number>; sessions: number; progressLines: number }
+  | { type: 'phase'; name: string }
+  | { type: 'nightly-finished'; status: string; stageTimings: Record<string, number>; sessions: number; progressLines: number; loopDelay: LoopDelay[] }
   | { type: 'failed'; error: string };
 
 async function serve(databaseUrl: string): Promise<void> {
@@ -50,17 +69,40 @@ async function serve(databaseUrl: string): Promise<void> {
   const { insertBulkAthletes } = await import('./lib/bulk-sessions.ts');
   const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', JWT_SECRET: SECRET, DATABASE_URL: databaseUrl, RATE_LIMIT_RECOMMENDATION: 'off' });
   let progressLines = 0;
+  const loop = monitorEventLoopDelay({ resolution: 1 });
+  let phase: string | null = null;
+  let loopDelay: LoopDelay[] = [];
+  const endPhase = () => {
+    if (phase) loopDelay.push({ phase, p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 });
+    loop.reset();
+  };
+  const send = (m: FromChild) => process.send!(m);
+  // BENCH_STALL_PROBE=<ms>: print every event-loop stall longer than that, with the time (to set beside --trace-gc).
+  const probeMs = Number(process.env.BENCH_STALL_PROBE ?? 0);
+  if (probeMs > 0) {
+    let last = performance.now();
+    setInterval(() => {
+      const now = performance.now();
+      if (now - last - 5 > probeMs) console.log(`  stall ${(now - last - 5).toFixed(0)} ms at ${now.toFixed(0)} ms (${phase ?? '-'})`);
+      last = now;
+    }, 5).unref();
+  }
   const server = await startServer({
     config,
     schedule: false,
     log: (m) => {
-      if (m.startsWith('[TRAIN]')) {
-        progressLines++;
-        console.log(`  server: ${m}`);
+      if (!m.startsWith('[TRAIN]')) return;
+      progressLines++;
+      console.log(`  server: ${m}`);
+      const next = phaseOf(m);
+      if (next && phase) {
+        if (process.env.BENCH_CHILD_ARGS) console.log(`  phase ${next} at ${process.hrtime.bigint() / 1000n} us`);
+        endPhase();
+        phase = next;
+        send({ type: 'phase', name: next });
       }
     },
   });
-  const send = (m: FromChild) => process.send!(m);
   process.on('message', async (raw) => {
     const req = raw as ToChild;
     try {
@@ -70,13 +112,25 @@ async function serve(databaseUrl: string): Promise<void> {
         await server.db.prisma.$executeRawUnsafe('ANALYZE');
         const [{ n }] = await server.db.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM climbing_sessions WHERE "sessionQuality" IN (1, 10)`);
         send({ type: 'generated', sessions, atBounds: n, ms: performance.now() - t });
+      } else if (req.cmd === 'idle') {
+        loopDelay = [];
+        loop.enable();
+        loop.reset();
+        phase = 'idle';
       } else if (req.cmd === 'nightly') {
         progressLines = 0;
+        endPhase();
+        loop.enable();
+        loop.reset();
+        phase = 'start';
         const { started, finished } = server.training.startNightly('MANUAL');
         await started;
         send({ type: 'nightly-started' });
         const run = await finished;
-        send({ type: 'nightly-finished', status: run.status, stageTimings: run.stageTimings as Record<string, number>, sessions: run.sessionsUsed ?? 0, progressLines });
+        endPhase();
+        phase = null;
+        loop.disable();
+        send({ type: 'nightly-finished', status: run.status, stageTimings: run.stageTimings as Record<string, number>, sessions: run.sessionsUsed ?? 0, progressLines, loopDelay });
       } else {
         await server.stop();
         process.exit(0);
@@ -106,12 +160,14 @@ const STREAM = `subscription($input: PreSessionInput!) {
 const CHECK_IN = { sleepHours: 7, sleepQuality: 6, energyLevel: 6, stressLevel: 4, motivationLevel: 7, sorenessLevel: 3, daysSinceHardSession: 2, caffeineMg: 100, warmupMin: 15 };
 
 interface Timed {
+  /** The phase of the nightly run the stream was opened in ('idle' outside a run). */
+  phase: string;
   firstMs: number;
   doneMs: number;
   failed: boolean;
 }
 
-function timedStream(client: Client): Promise<Timed> {
+function timedStream(client: Client, phase = 'idle'): Promise<Timed> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     let firstMs = -1;
@@ -123,19 +179,19 @@ function timedStream(client: Client): Promise<Timed> {
           if (firstMs < 0) firstMs = performance.now() - t0;
           last = v.data?.preSessionRecommendation.type;
         },
-        error: () => resolve({ firstMs, doneMs: performance.now() - t0, failed: true }),
-        complete: () => resolve({ firstMs, doneMs: performance.now() - t0, failed: last !== 'DONE' }),
+        error: () => resolve({ phase, firstMs, doneMs: performance.now() - t0, failed: true }),
+        complete: () => resolve({ phase, firstMs, doneMs: performance.now() - t0, failed: last !== 'DONE' }),
       },
     );
   });
 }
 
 /** Streams opened at `rate` per second, round-robin over the clients, until `until()` says stop. */
-async function steadyStreams(clients: Client[], rate: number, until: () => boolean): Promise<Timed[]> {
+async function steadyStreams(clients: Client[], rate: number, until: () => boolean, phase: () => string = () => 'idle'): Promise<Timed[]> {
   const pending: Promise<Timed>[] = [];
   const t0 = performance.now();
   for (let k = 0; !until(); k++) {
-    pending.push(timedStream(clients[k % clients.length]));
+    pending.push(timedStream(clients[k % clients.length], phase()));
     const wait = t0 + ((k + 1) * 1000) / rate - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
   }
@@ -182,10 +238,17 @@ async function main(): Promise<void> {
   const connections = Math.min(users, Number(args.connections));
   const loadAtStart = os.loadavg();
   const url = await createDatabase(adminUrl);
-  const child = fork(fileURLToPath(import.meta.url), ['--serve', url.toString()], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_CHILD_ARGS: Node options for the server process (e.g. --cpu-prof, --trace-gc) when looking into a stall.
+  const execArgv = [...process.execArgv, ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  const child = fork(fileURLToPath(import.meta.url), ['--serve', url.toString()], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv });
   const messages: FromChild[] = [];
   let wake: () => void = () => {};
+  let phase = 'start';
   child.on('message', (m) => {
+    if ((m as FromChild).type === 'phase') {
+      phase = (m as Extract<FromChild, { type: 'phase' }>).name;
+      return;
+    }
     messages.push(m as FromChild);
     wake();
   });
@@ -219,10 +282,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((c) => timedStream(c)));
 
     console.log(`idle: ${rate} streams/s for ${idleSeconds} s`);
+    child.send({ cmd: 'idle' } satisfies ToChild);
     const tIdle = performance.now();
-    const idle = summarise(await steadyStreams(clients, rate, () => performance.now() - tIdle >= idleSeconds * 1000), idleSeconds);
+    const idleTimed = await steadyStreams(clients, rate, () => performance.now() - tIdle >= idleSeconds * 1000);
+    const idle = summarise(idleTimed, idleSeconds);
 
     console.log(`during the nightly run: ${rate} streams/s until it finishes`);
+    phase = 'start';
     child.send({ cmd: 'nightly' } satisfies ToChild);
     await next('nightly-started');
     let running = true;
@@ -231,7 +297,12 @@ async function main(): Promise<void> {
       return m;
     });
     const tRun = performance.now();
-    const duringTimed = await steadyStreams(clients, rate, () => !running);
+    const duringTimed = await steadyStreams(
+      clients,
+      rate,
+      () => !running,
+      () => phase,
+    );
     const run = await finished;
     const during = summarise(duringTimed, (performance.now() - tRun) / 1000);
     if (run.status !== 'SUCCEEDED') throw new Error(`the measured nightly run ${run.status}`);
@@ -265,6 +336,18 @@ async function main(): Promise<void> {
       '',
       `First-event p99 during the run / idle: **${ratio.toFixed(2)}x** (target within 2x: **${ratio <= 2 ? 'yes' : 'no'}**). ` +
         `The run: ${run.sessions.toLocaleString('en')} sessions, total ${(run.stageTimings.totalMs / 1000).toFixed(2)} s (${stages}); ${run.progressLines} progress lines logged.`,
+      '',
+      "By phase of the run (and the idle window): the streams opened in it (client-side first event) and the server's event-loop delay over it (`monitorEventLoopDelay`, 1 ms resolution: how late a timer due then ran).",
+      '',
+      '| Phase | Streams | First event p50 ms | First event p99 ms | First event max ms | Loop delay p99 ms | Loop delay max ms |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      ...run.loopDelay.map((d) => {
+        const first = (d.phase === 'idle' ? idleTimed : duringTimed)
+          .filter((t) => t.phase === d.phase && !t.failed)
+          .map((t) => t.firstMs)
+          .sort((a, b) => a - b);
+        return `| ${d.phase} | ${first.length} | ${f1(percentile(first, 50))} | ${f1(percentile(first, 99))} | ${f1(first.at(-1) ?? NaN)} | ${f1(d.p99Ms)} | ${f1(d.maxMs)} |`;
+      }),
     ].join('\n');
     console.log(`\n${block}\n`);
     if (!args['no-write']) {
