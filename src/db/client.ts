@@ -32,6 +32,8 @@ export interface HeldLock {
 
 export interface Database {
   kind: DatabaseKind;
+  /** The server's connection string (null for PGlite): a worker thread opens its own connection with it. */
+  url: string | null;
   prisma: PrismaClient;
   /** The PGlite directory's lock (null for PostgreSQL and in-memory PGlite). */
   directoryLock: DirectoryLock | null;
@@ -67,6 +69,7 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
   attachQueryCounter(prisma, opts.onQuery);
   return {
     kind: 'postgres',
+    url,
     prisma,
     directoryLock: null,
     async migrate() {
@@ -145,6 +148,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   const held = new Set<number>();
   return {
     kind: 'pglite',
+    url: null,
     prisma,
     directoryLock,
     migrate: () => applyMigrations(factory, { log }),

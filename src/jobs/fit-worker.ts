@@ -1,20 +1,24 @@
 // The nightly fit in a worker thread (node:worker_threads), so that the instance running it keeps serving:
-// fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: fitInWorker (main
-// thread) packs the statistics into one transferable buffer and starts a worker on this same file, which
-// unpacks them, fits, measures the held-out error of the fit (heldOutError), then builds every athlete's stored
-// model (the served posterior, the linearised statistics) and serialises them as JSON a chunk at a time, so the
-// main thread only passes each chunk on to the database. The worker runs at the lowest CPU priority: where it
-// shares the cores with the API's thread (and the database), the requests come first.
+// fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: startNightlyFit (main
+// thread) starts a worker on this same file, which fits, measures the held-out error of the fit (heldOutError),
+// then builds every athlete's stored model (the served posterior, the linearised statistics) as JSON, a chunk of
+// athletes at a time. On a PostgreSQL server the worker also reads the training data and writes the models on its
+// own connection, so neither passes through the API's thread (parsing them there, and the garbage they left,
+// doubled the first-event latency of streams during the run). An embedded PGlite lives on the API's thread: there
+// the main thread reads, packs the statistics into transferable buffers, and writes each chunk the worker posts.
+// The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
+// database), the requests come first.
 //
 // The worker loads TypeScript through tsx's API (tsImport) from a small evaluated bootstrap: Node's own loader
 // does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
-import { readlinkSync } from 'node:fs';
-import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { fitHierarchical, linearisedStats, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes.ts';
 import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
 import { P, type FeatureSpec } from '../engine/variables.ts';
-import { modelOutputRecord } from './model-store.ts';
+import { connectSql } from '../db/sql.ts';
+import type { PopulationStat } from '../engine/types.ts';
+import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
+import { readNightlyInput, type NightlyInput } from './training-data.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
@@ -91,10 +95,37 @@ export class FitControl {
   }
 }
 
-/** Stored models of a run of athletes, as the JSON array model-store.ts writes (jsonb_to_recordset). */
-export interface ModelChunk {
+/**
+ * The worker's thread at the lowest CPU priority, first thing in its bootstrap (loading and compiling its modules
+ * is CPU work too). On Linux a thread has its own nice value, set through its thread id; elsewhere (or where it is
+ * not permitted) the worker runs at the process's priority.
+ */
+const LOWER_PRIORITY = `if (process.platform === 'linux') {
+  try {
+    const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) require('node:os').setPriority(tid, require('node:os').constants.priority.PRIORITY_LOW);
+  } catch {}
+}`;
+
+/** Where the nightly fit's worker gets its input and where its models go. */
+export type NightlySource =
+  /** A PostgreSQL server: the worker reads the input and writes the models on its own connection. */
+  | { kind: 'server'; url: string }
+  /** Read by the caller (an embedded PGlite lives on the API's thread); the caller writes each chunk and returns the athletes it left out (writeModelChunk). */
+  | { kind: 'input'; input: NightlyInput; write: (chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>) => Promise<string[]> };
+
+/** The read's outcome, for the run's log and record. */
+export interface NightlyReadSummary {
+  sessions: number;
+  users: number;
+  heldOut: number;
+  populationStats: PopulationStat[];
+}
+
+/** A chunk of models written: its athletes, and those left out because their model changed since the read (to recompute). */
+export interface WrittenChunk {
   userIds: string[];
-  json: string;
+  changed: string[];
 }
 
 export interface WorkerFit {
@@ -103,29 +134,30 @@ export interface WorkerFit {
   /** The held-out error of the fit (null when nothing was held out) and the milliseconds it took in the worker. */
   heldOut: HeldOutError | null;
   heldOutMs: number;
-  /**
-   * Every athlete's stored model, built in the worker `chunk` athletes at a time, in the order of the statistics
-   * passed in. The worker builds at most two chunks ahead of the reader; it ends when this is read to the end,
-   * or by dispose().
-   */
-  models: AsyncIterable<ModelChunk>;
-  /** Ends the worker (after the models are read, or when they will not be). */
+  /** Every athlete's model written, a chunk at a time, in the order of the input; it ends when every chunk is written. */
+  written: AsyncIterable<WrittenChunk>;
+}
+
+export interface NightlyFit {
+  /** Resolves when the input is read (at once for a 'input' source). With no rated sessions the worker ends there. */
+  read: Promise<NightlyReadSummary>;
+  /** Resolves when the fit and its held-out error are done. */
+  fitted: Promise<WorkerFit>;
+  /** Ends the worker (after the models are written, or when they will not be). */
   dispose(): Promise<void>;
 }
 
+type Source =
+  | { kind: 'server'; url: string }
+  | { kind: 'input'; sessions: number; stats: Float64Array; bounded: Float64Array; userIds: readonly string[]; heldOut: readonly HeldOutSession[]; dataThrough: Float64Array };
+
 interface FitRequest {
   task: 'nightly-fit';
-  stats: Float64Array;
-  bounded: Float64Array;
+  source: Source;
   flags: Int32Array;
-  /** [0]: model chunks the main thread has taken (the worker builds at most CHUNKS_AHEAD beyond it). */
+  /** [0]: model chunks the main thread has taken (an 'input' worker builds at most CHUNKS_AHEAD beyond it). */
   taken: Int32Array;
   terms?: readonly FeatureSpec[];
-  /** The athletes of `stats`, in order, and the sessions to hold out (each one's userId among them). */
-  userIds: readonly string[];
-  heldOut: readonly HeldOutSession[];
-  /** Each athlete's newest folded session (epoch ms; NaN for none), stored with their model. */
-  dataThrough: Float64Array;
   chunk: number;
 }
 
@@ -133,9 +165,11 @@ interface FitRequest {
 const CHUNKS_AHEAD = 2;
 
 type FitMessage =
+  | ({ type: 'read' } & NightlyReadSummary)
   | { type: 'progress'; iteration: number; delta: number }
   | { type: 'fitted'; hyper: Hyperparameters; diagnostics: FitDiagnostics; heldOut: HeldOutError | null; heldOutMs: number }
   | ({ type: 'models' } & ModelChunk)
+  | ({ type: 'written' } & WrittenChunk)
   | { type: 'end' };
 
 export interface WorkerFitOptions {
@@ -143,47 +177,55 @@ export interface WorkerFitOptions {
   control?: FitControl;
   /** The terms' hyperpriors (the PopulationPrior table). Default: the seed. */
   terms?: readonly FeatureSpec[];
-  /** The athletes, in the order of the statistics: their ids and newest folded sessions, stored with their models. */
-  userIds: readonly string[];
-  dataThrough: readonly (Date | null)[];
-  /** Sessions to predict from their athlete's other sessions under the fitted population (heldOutError). */
-  heldOut?: readonly HeldOutSession[];
   /** Athletes per model chunk (default 100). */
   chunk?: number;
 }
 
+const summary = (input: NightlyInput): NightlyReadSummary => ({
+  sessions: input.data.sessions,
+  users: input.data.users.size,
+  heldOut: input.held.length,
+  populationStats: input.data.populationStats,
+});
+
+/** A promise and its settlers (Promise.withResolvers, from Node 22). */
+function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (err: Error) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (err: Error) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
 /**
- * fitHierarchical on a worker thread, then the held-out error of that fit (an athlete posterior per held-out
- * athlete: as heavy as a sweep) and the stored models; the main thread only packs the statistics, relays
- * progress and takes the models' JSON.
+ * The nightly fit on a worker thread: the fit (fitHierarchical), the held-out error of that fit (an athlete
+ * posterior per held-out athlete: as heavy as a sweep), every athlete's stored model. On a server the worker also
+ * reads the input and writes the models; otherwise this thread packs the input for it and writes the models' JSON.
  */
-export function fitInWorker(users: readonly SufficientStats[], opts: WorkerFitOptions): Promise<WorkerFit> {
-  const { stats, bounded } = packStats(users);
-  const dataThrough = Float64Array.from(opts.dataThrough, (d) => (d ? d.getTime() : Number.NaN));
+export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = {}): NightlyFit {
   const taken = new Int32Array(new SharedArrayBuffer(4));
-  const request: FitRequest = {
-    task: 'nightly-fit',
-    stats,
-    bounded,
-    flags: (opts.control ?? new FitControl()).flags,
-    taken,
-    terms: opts.terms,
-    userIds: opts.userIds,
-    heldOut: opts.heldOut ?? [],
-    dataThrough,
-    chunk: opts.chunk ?? 100,
-  };
+  let request: FitRequest;
+  const transfer: ArrayBuffer[] = [];
+  const base = { task: 'nightly-fit' as const, flags: (opts.control ?? new FitControl()).flags, taken, terms: opts.terms, chunk: opts.chunk ?? 100 };
+  if (source.kind === 'server') request = { ...base, source };
+  else {
+    const { data, held } = source.input;
+    const userIds = [...data.users.keys()];
+    const users = userIds.map((id) => data.users.get(id)!);
+    const { stats, bounded } = packStats(users.map((u) => u.stats));
+    const dataThrough = Float64Array.from(users, (u) => (u.dataThrough ? u.dataThrough.getTime() : Number.NaN));
+    transfer.push(stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer);
+    request = { ...base, source: { kind: 'input', sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough } };
+  }
   const tsx = import.meta.resolve('tsx/esm/api');
   const self = import.meta.url;
-  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
-  const worker = new Worker(bootstrap, {
-    eval: true,
-    workerData: request,
-    transferList: [stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer],
-  });
+  const bootstrap = `${LOWER_PRIORITY}\nimport(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer });
 
   // The model chunks as they arrive, and the reader waiting for the next (or for the end, or a failure).
-  const chunks: ModelChunk[] = [];
+  const chunks: (ModelChunk | WrittenChunk)[] = [];
   let ended = false;
   let failure: Error | null = null;
   let wake: (() => void) | null = null;
@@ -196,14 +238,17 @@ export function fitInWorker(users: readonly SufficientStats[], opts: WorkerFitOp
     signal();
     await worker.terminate();
   };
-  async function* models(): AsyncGenerator<ModelChunk> {
+  async function* written(): AsyncGenerator<WrittenChunk> {
     try {
       for (;;) {
         const next = chunks.shift();
         if (next) {
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
-          yield next;
+          if ('json' in next) {
+            if (source.kind !== 'input') throw new Error('the fit worker sent models to write for a server source');
+            yield { userIds: next.userIds, changed: await source.write(next, source.input.versionsAtRead) };
+          } else yield next;
         } else if (failure) throw failure;
         else if (ended) return;
         else await new Promise<void>((resolve) => (wake = resolve));
@@ -213,52 +258,57 @@ export function fitInWorker(users: readonly SufficientStats[], opts: WorkerFitOp
     }
   }
 
-  return new Promise<WorkerFit>((resolve, reject) => {
-    let fitted = false;
-    const fail = (err: Error) => {
-      failure ??= err;
-      if (fitted) signal();
-      else reject(err);
-    };
-    worker.on('message', (m: FitMessage) => {
-      if (m.type === 'progress') opts.onProgress?.(m.iteration, m.delta);
-      else if (m.type === 'fitted') {
-        fitted = true;
-        resolve({ hyper: m.hyper, diagnostics: m.diagnostics, heldOut: m.heldOut, heldOutMs: m.heldOutMs, models: models(), dispose });
-      } else if (m.type === 'models') {
-        chunks.push({ userIds: m.userIds, json: m.json });
-        signal();
-      } else {
-        ended = true;
-        signal();
-      }
-    });
-    worker.on('error', fail);
-    worker.on('exit', (code) => {
-      if (!ended) fail(new Error(`the fit worker exited with code ${code} before it finished`));
-    });
+  const read = deferred<NightlyReadSummary>();
+  const fitted = deferred<WorkerFit>();
+  // The caller awaits `fitted` only when there is something to fit: a failure nobody awaits is not unhandled.
+  read.promise.catch(() => {});
+  fitted.promise.catch(() => {});
+  if (source.kind === 'input') read.resolve(summary(source.input));
+  let wasFitted = false;
+  const fail = (err: Error) => {
+    failure ??= err;
+    read.reject(err);
+    if (wasFitted) signal();
+    else fitted.reject(err);
+  };
+  worker.on('message', (m: FitMessage) => {
+    if (m.type === 'read') read.resolve({ sessions: m.sessions, users: m.users, heldOut: m.heldOut, populationStats: m.populationStats });
+    else if (m.type === 'progress') opts.onProgress?.(m.iteration, m.delta);
+    else if (m.type === 'fitted') {
+      wasFitted = true;
+      fitted.resolve({ hyper: m.hyper, diagnostics: m.diagnostics, heldOut: m.heldOut, heldOutMs: m.heldOutMs, written: written() });
+    } else if (m.type === 'models') {
+      chunks.push({ userIds: m.userIds, json: m.json });
+      signal();
+    } else if (m.type === 'written') {
+      chunks.push({ userIds: m.userIds, changed: m.changed });
+      signal();
+    } else {
+      ended = true;
+      if (!wasFitted) fitted.reject(new Error('the fit worker ended without fitting (no rated sessions)'));
+      signal();
+    }
   });
+  worker.on('error', fail);
+  worker.on('exit', (code) => {
+    if (!ended) fail(new Error(`the fit worker exited with code ${code} before it finished`));
+  });
+  return { read: read.promise, fitted: fitted.promise, dispose };
 }
 
-/**
- * This thread at the lowest CPU priority. On Linux a thread has its own nice value, set through its thread id;
- * elsewhere (or where it is not permitted) the fit runs at the process's priority.
- */
-function lowerThisThreadsPriority(): void {
-  if (process.platform !== 'linux') return;
-  try {
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, os.constants.priority.PRIORITY_LOW);
-  } catch {
-    // No /proc, or not permitted.
-  }
+/** The fit's input inside the worker: athletes in order, their statistics and newest folded sessions (epoch ms, NaN for none). */
+interface WorkerInput {
+  userIds: readonly string[];
+  users: SufficientStats[];
+  dataThrough: ArrayLike<number>;
+  heldOut: readonly HeldOutSession[];
 }
 
-function runFit(request: FitRequest): void {
-  lowerThisThreadsPriority();
-  const { flags, taken } = request;
+/** Fits, measures the held-out error, posts 'fitted'; then hands each chunk of stored models to `emit`, in order. */
+async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk: ModelChunk, index: number) => Promise<void> | void): Promise<void> {
+  const { flags } = request;
+  const { users, userIds } = input;
   const t0 = performance.now();
-  const users = unpackStats(request);
   const fit = fitHierarchical(users, {
     terms: request.terms,
     onProgress: (iteration, delta) => {
@@ -272,26 +322,60 @@ function runFit(request: FitRequest): void {
   });
   const perUserMs = (performance.now() - t0) / Math.max(1, users.length);
   const t1 = performance.now();
-  const byId = new Map(request.userIds.map((id, i) => [id, users[i]]));
-  const heldOut = heldOutError(request.heldOut, (id) => byId.get(id), fit.hyper);
+  const byId = new Map(userIds.map((id, i) => [id, users[i]]));
+  const heldOut = heldOutError(input.heldOut, (id) => byId.get(id), fit.hyper);
   const heldOutMs = performance.now() - t1;
   parentPort!.postMessage({ type: 'fitted', hyper: fit.hyper, diagnostics: fit.diagnostics, heldOut, heldOutMs } satisfies FitMessage);
 
   for (let start = 0, k = 0; start < users.length; start += request.chunk, k++) {
-    for (let seen = Atomics.load(taken, 0); k - seen >= CHUNKS_AHEAD; seen = Atomics.load(taken, 0)) Atomics.wait(taken, 0, seen);
-    const userIds = request.userIds.slice(start, start + request.chunk);
-    const records = userIds.map((userId, j) => {
+    const ids = userIds.slice(start, start + request.chunk);
+    const records = ids.map((userId, j) => {
       const i = start + j;
       const u = fit.users[i];
       const result = servedModel(users[i].n, u.mean, u.covariance, fit.hyper);
-      const through = request.dataThrough[i];
+      const through = input.dataThrough[i];
       // Stored for the quick update: the bounded rows linearised at this fit's posterior.
       const stats = linearisedStats(users[i], result.mean, fit.hyper);
       return modelOutputRecord({ userId, result, stats, dataThrough: Number.isNaN(through) ? null : new Date(through), trainingDurationMs: perUserMs });
     });
-    parentPort!.postMessage({ type: 'models', userIds, json: JSON.stringify(records) } satisfies FitMessage);
+    await emit({ userIds: ids, json: JSON.stringify(records) }, k);
   }
+}
+
+/** On a server: read the input and write the models on this worker's own connection. */
+async function runFromServer(request: FitRequest, url: string): Promise<void> {
+  const db = await connectSql(url);
+  try {
+    const input = await db.transaction(() => readNightlyInput(db.sql));
+    parentPort!.postMessage({ type: 'read', ...summary(input) } satisfies FitMessage);
+    if (input.data.sessions === 0) return;
+    const userIds = [...input.data.users.keys()];
+    const data = userIds.map((id) => input.data.users.get(id)!);
+    const workerInput = { userIds, users: data.map((d) => d.stats), dataThrough: data.map((d) => (d.dataThrough ? d.dataThrough.getTime() : Number.NaN)), heldOut: input.held };
+    await fitAndBuild(request, workerInput, async (chunk) => {
+      const changed = await db.transaction(() => writeModelChunk(db.sql, chunk, input.versionsAtRead));
+      parentPort!.postMessage({ type: 'written', userIds: chunk.userIds, changed } satisfies FitMessage);
+    });
+  } finally {
+    await db.close();
+  }
+}
+
+/** From the caller's packed input: post each chunk of models for the caller to write, at most CHUNKS_AHEAD ahead of it. */
+async function runFromInput(request: FitRequest, source: Extract<Source, { kind: 'input' }>): Promise<void> {
+  if (source.sessions === 0) return;
+  const input = { userIds: source.userIds, users: unpackStats(source), dataThrough: source.dataThrough, heldOut: source.heldOut };
+  await fitAndBuild(request, input, (chunk, k) => {
+    for (let seen = Atomics.load(request.taken, 0); k - seen >= CHUNKS_AHEAD; seen = Atomics.load(request.taken, 0)) Atomics.wait(request.taken, 0, seen);
+    parentPort!.postMessage({ type: 'models', ...chunk } satisfies FitMessage);
+  });
+}
+
+async function runNightly(request: FitRequest): Promise<void> {
+  if (request.source.kind === 'server') await runFromServer(request, request.source.url);
+  else await runFromInput(request, request.source);
   parentPort!.postMessage({ type: 'end' } satisfies FitMessage);
 }
 
-if (!isMainThread && (workerData as FitRequest | undefined)?.task === 'nightly-fit') runFit(workerData as FitRequest);
+// A failure rejects here, which ends the worker with an 'error' event on its Worker (startNightlyFit's fail).
+if (!isMainThread && (workerData as FitRequest | undefined)?.task === 'nightly-fit') void runNightly(workerData as FitRequest);

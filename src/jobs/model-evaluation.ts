@@ -2,20 +2,21 @@
 // compact snapshot of every served model and the population's, pruned after the retention period).
 import type { HeldOutError, HeldOutSession } from '../engine/held-out.ts';
 import { featureColumnsSql, trainingRow, type SessionFeatures } from '../engine/training-row.ts';
-import { Prisma, type PrismaClient } from '../generated/prisma/client.ts';
+import type { SqlRunner } from '../db/sql.ts';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import type { UserData } from './training-data.ts';
 
 /** An athlete's most recent rated session as stored (latestRatedSessions). */
 export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: Date };
 
 /** Each athlete's most recent rated session (read beside the training data, for the held-out error). */
-export function latestRatedSessions(prisma: Pick<PrismaClient, '$queryRaw'>): Promise<LatestRatedSession[]> {
-  return prisma.$queryRaw<LatestRatedSession[]>`
+export function latestRatedSessions(sql: SqlRunner): Promise<LatestRatedSession[]> {
+  return sql.query<LatestRatedSession>(`
     SELECT DISTINCT ON ("userId") "userId"::text AS "userId", "updatedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-           ${Prisma.raw(featureColumnsSql())}
+           ${featureColumnsSql()}
     FROM climbing_sessions
     WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL
-    ORDER BY "userId", "startedAt" DESC, id DESC`;
+    ORDER BY "userId", "startedAt" DESC, id DESC`);
 }
 
 /**

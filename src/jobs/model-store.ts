@@ -1,6 +1,7 @@
 // Writes fitted models: ModelOutput rows (one per user) and PopulationModel rows, in their stored JSON shapes.
 import { MODEL_VERSION, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
 import { TERM_NAMES, termRecord } from '../engine/variables.ts';
+import type { SqlRunner } from '../db/sql.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export interface ModelOutputWrite {
@@ -41,19 +42,10 @@ export async function upsertModelOutput(prisma: Pick<PrismaClient, 'modelOutput'
   return prisma.modelOutput.upsert({ where: { userId: w.userId }, create: { userId: w.userId, ...data }, update: data });
 }
 
-type Transaction = Parameters<Parameters<PrismaClient['$transaction']>[0]>[0];
-
 /** Every stored model's row version (its xmin: the transaction that wrote it; any rewrite changes it), by user. */
-export async function modelOutputVersions(prisma: PrismaClient): Promise<Map<string, string>> {
-  const rows = await prisma.$queryRaw<{ userId: string; version: string }[]>`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs`;
+export async function modelOutputVersions(sql: SqlRunner): Promise<Map<string, string>> {
+  const rows = await sql.query<{ userId: string; version: string }>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs`);
   return new Map(rows.map((r) => [r.userId, r.version]));
-}
-
-export interface NightlyWriteGuard {
-  /** modelOutputVersions() read before the fit's training data. */
-  versionsAtRead: ReadonlyMap<string, string>;
-  /** The athlete's model recomputed from their rows (inside the write's transaction, under their lock). */
-  recompute: (tx: Transaction, userId: string) => Promise<ModelOutputWrite>;
 }
 
 /** The updated columns of modelOutputRecord (besides "userId"), with the types jsonb_to_recordset reads them as. */
@@ -80,36 +72,24 @@ const BULK_UPSERT_SQL = `
   WHERE r."userId" <> ALL($2::uuid[])
   ON CONFLICT ("userId") DO UPDATE SET ${UPDATED.map((c) => `"${c}" = EXCLUDED."${c}"`).join(', ')}, "updatedAt" = now()`;
 
-/**
- * Batch upsert for the nightly fit: one transaction and one statement per chunk of models (built and serialised
- * by the fit's worker, fit-worker.ts). A quick update or a retrain committed since the fit read its data may
- * include sessions (or miss deleted ones) the fit did not see: such an athlete, known by a row version changed
- * since `versionsAtRead`, is recomputed from the rows instead. Under the athletes' locks (the ones the quick
- * update and the retrain take), so none of them writes between that check and this write.
- */
-export async function upsertModelOutputs(
-  prisma: PrismaClient,
-  chunks: AsyncIterable<{ userIds: string[]; json: string }>,
-  guard: NightlyWriteGuard,
-  opts: { onChunk?: (writtenSoFar: number) => void } = {},
-): Promise<number> {
-  let written = 0;
-  for await (const { userIds, json } of chunks) {
-    await prisma.$transaction((tx) => upsertChunk(tx, userIds, json, guard));
-    written += userIds.length;
-    opts.onChunk?.(written);
-    // Let requests in between chunks (an embedded PGlite never yields to the event loop by itself).
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  }
-  return written;
+/** A chunk of the nightly fit's models: the athletes, and their modelOutputRecords as one JSON array. */
+export interface ModelChunk {
+  userIds: string[];
+  json: string;
 }
 
-async function upsertChunk(tx: Transaction, ids: string[], json: string, guard: NightlyWriteGuard): Promise<void> {
-  await tx.$executeRawUnsafe(`SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest($1::text[]) AS id`, ids);
-  const current = await tx.$queryRawUnsafe<{ userId: string; version: string }[]>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`, ids);
-  const changed = current.filter((r) => guard.versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId);
-  await tx.$executeRawUnsafe(BULK_UPSERT_SQL, json, changed);
-  for (const userId of changed) await upsertModelOutput(tx, await guard.recompute(tx, userId));
+/**
+ * The nightly fit's write of one chunk of models, inside the caller's transaction, under the athletes' locks (the
+ * ones the quick update and the retrain take). A quick update or a retrain committed since the fit read its data
+ * may include sessions (or miss deleted ones) the fit did not see: such an athlete, known by a row version
+ * changed since `versionsAtRead`, is left out and returned, for the caller to recompute from the rows.
+ */
+export async function writeModelChunk(sql: SqlRunner, chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>): Promise<string[]> {
+  await sql.execute(`SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest($1::text[]) AS id`, [chunk.userIds]);
+  const current = await sql.query<{ userId: string; version: string }>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`, [chunk.userIds]);
+  const changed = current.filter((r) => versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId);
+  await sql.execute(BULK_UPSERT_SQL, [chunk.json, changed]);
+  return changed;
 }
 
 export function populationModelData(hyper: Hyperparameters, meta: { usersIncluded: number; sessionsIncluded: number; diagnostics: unknown }) {

@@ -9,6 +9,10 @@ import type { PopulationStat } from '../engine/types.ts';
 import { MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
 import { TRAINING_SELECT } from '../db/session-hook.ts';
+import type { SqlRunner } from '../db/sql.ts';
+import type { HeldOutSession } from '../engine/held-out.ts';
+import { heldOutSessions, latestRatedSessions } from './model-evaluation.ts';
+import { modelOutputVersions } from './model-store.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 
 /** Resolves on the next turn of the event loop (after pending I/O), not just after the current microtasks. */
@@ -118,20 +122,17 @@ const PAGE = 1000;
  * every scavenge while the rest arrives (with the whole result at once, the API's scavenges took 20-30 ms).
  * Inside a transaction (a cursor lives in one).
  */
-async function forEachPage<T>(tx: TrainingReader, cursor: string, sql: string, each: (rows: T[]) => void): Promise<void> {
-  await tx.$executeRawUnsafe(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`);
+async function forEachPage<T>(tx: SqlRunner, cursor: string, sql: string, each: (rows: T[]) => void): Promise<void> {
+  await tx.execute(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`);
   for (;;) {
-    const rows = await tx.$queryRawUnsafe<T[]>(`FETCH ${PAGE} FROM ${cursor}`);
+    const rows = await tx.query<T>(`FETCH ${PAGE} FROM ${cursor}`);
     each(rows);
     if (rows.length < PAGE) break;
     // An embedded PGlite answers without returning to the event loop: let requests in between pages.
     await yieldToEventLoop();
   }
-  await tx.$executeRawUnsafe(`CLOSE ${cursor}`);
+  await tx.execute(`CLOSE ${cursor}`);
 }
-
-/** What the training read needs of a transaction client. */
-export type TrainingReader = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>;
 
 /**
  * Every athlete's statistics and the population statistics, aggregated in the database: one scan for the sums of
@@ -139,7 +140,7 @@ export type TrainingReader = Pick<PrismaClient, '$queryRawUnsafe' | '$executeRaw
  * by the fit), one for the population statistics. Cost in Node grows with athletes and bounded rows. Inside a
  * transaction: the two large results are read through cursors.
  */
-export async function readTrainingData(tx: TrainingReader): Promise<TrainingData> {
+export async function readTrainingData(tx: SqlRunner): Promise<TrainingData> {
   const users = new Map<string, UserData>();
   let sessions = 0;
   await forEachPage<{ userId: string; through: string; v: string }>(tx, 'training_user_stats', USER_STATS_SQL, (rows) => {
@@ -159,8 +160,33 @@ export async function readTrainingData(tx: TrainingReader): Promise<TrainingData
       stats.bounded.upper.push(v[0]);
     }
   });
-  const population = await tx.$queryRawUnsafe<{ v: string }[]>(POPULATION_SQL);
+  const population = await tx.query<{ v: string }>(POPULATION_SQL);
   return { users, sessions, populationStats: parsePopulationStats(population[0].v) };
+}
+
+/** What the nightly fit reads, in one transaction (readNightlyInput). */
+export interface NightlyInput {
+  /** Every stored model's row version before the read (modelOutputVersions): a model rewritten since is recomputed at the write. */
+  versionsAtRead: Map<string, string>;
+  data: TrainingData;
+  /** Each athlete's latest rated session, held out to measure the fit's error. */
+  held: HeldOutSession[];
+}
+
+/**
+ * The nightly fit's input, inside the caller's transaction: the stored models' versions, the training data, the
+ * sessions to hold out. Athletes who still have a model but no rated sessions any more are fitted (to the
+ * population) with empty statistics. The reads are CPU-heavy aggregations: one at a time and without parallel
+ * workers, the database takes one core (with it on the API's machine, three queries with their parallel workers
+ * took every core from the API's requests: bench-nightly-streams).
+ */
+export async function readNightlyInput(tx: SqlRunner): Promise<NightlyInput> {
+  await tx.execute('SET LOCAL max_parallel_workers_per_gather = 0');
+  const versionsAtRead = await modelOutputVersions(tx);
+  const data = await readTrainingData(tx);
+  const held = heldOutSessions(await latestRatedSessions(tx), data.users);
+  for (const userId of versionsAtRead.keys()) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
+  return { versionsAtRead, data, held };
 }
 
 /** One user's statistics from their sessions (full recompute). */

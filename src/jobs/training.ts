@@ -2,16 +2,17 @@
 // hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import { addRatingLinearised, emptyStats, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes.ts';
+import { addRatingLinearised, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import { designRow, termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
-import { FitControl, fitInWorker } from './fit-worker.ts';
-import { heldOutColumns, heldOutSessions, latestRatedSessions, snapshotModels } from './model-evaluation.ts';
-import { modelOutputVersions, populationModelData, upsertModelOutput, upsertModelOutputs, type ModelOutputWrite, type NightlyWriteGuard } from './model-store.ts';
-import { readTrainingData, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
+import { prismaSql } from '../db/sql.ts';
+import { FitControl, startNightlyFit, type NightlyFit } from './fit-worker.ts';
+import { heldOutColumns, snapshotModels } from './model-evaluation.ts';
+import { populationModelData, upsertModelOutput, writeModelChunk, type ModelOutputWrite } from './model-store.ts';
+import { readNightlyInput, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /**
  * An athlete's model from their statistics: the posterior, and the statistics stored for the quick update (the
@@ -191,19 +192,6 @@ export class TrainingService {
     this.services.pubsub.publish('modelUpdated', { userId });
   }
 
-  /**
-   * The same for many athletes (the nightly run), a chunk per event-loop turn: every pub/sub subscriber is a
-   * repeater that accepts at most 1024 undelivered events, and thousands published in one go overflow it
-   * (an uncaught RepeaterOverflowError).
-   */
-  private async afterUserModelWrites(userIds: Iterable<string>): Promise<void> {
-    let i = 0;
-    for (const userId of userIds) {
-      this.afterUserModelWrite(userId);
-      if (++i % 200 === 0) await yieldToEventLoop();
-    }
-  }
-
   // ------------------------------------------------------------------ per-user training
 
   /** Recomputes one athlete from the sessions table (trainUserModel and catch-up). */
@@ -212,20 +200,27 @@ export class TrainingService {
     const t0 = performance.now();
     try {
       const { hyper } = await this.services.engine.population();
-      // Under the athlete's lock, like the quick update: a recompute that read the table before a completion
-      // committed must not overwrite the quick update of that completion with older statistics.
-      const data = await this.prisma.$transaction(async (tx) => {
-        await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${userId}))`;
-        const read = await readUserData(tx as unknown as typeof this.prisma, userId);
-        const write = recomputedWrite(userId, read, hyper);
-        await upsertModelOutput(tx, { ...write, trainingDurationMs: performance.now() - t0 });
-        return read;
-      });
+      const data = await this.recompute(userId, hyper, () => performance.now() - t0);
       this.afterUserModelWrite(userId);
       return await this.finish(run.id, 'SUCCEEDED', { usersTrained: 1, sessionsUsed: data.stats.n, stageTimings: json({ totalMs: performance.now() - t0 }) });
     } catch (err) {
       return this.finish(run.id, 'FAILED', { error: (err as Error).message });
     }
+  }
+
+  /**
+   * Recomputes an athlete's model from their rows under `hyper` and stores it. Under the athlete's lock, like the
+   * quick update: a recompute that read the table before a completion committed must not overwrite the quick
+   * update of that completion with older statistics.
+   */
+  private recompute(userId: string, hyper: Hyperparameters, durationMs: number | (() => number)): Promise<UserData> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${userId}))`;
+      const read = await readUserData(tx as unknown as typeof this.prisma, userId);
+      const write = recomputedWrite(userId, read, hyper);
+      await upsertModelOutput(tx, { ...write, trainingDurationMs: typeof durationMs === 'number' ? durationMs : durationMs() });
+      return read;
+    });
   }
 
   /**
@@ -314,101 +309,88 @@ export class TrainingService {
       this.log(`[TRAIN] ${name}: done in ${(timings[`${name}Ms`] / 1000).toFixed(1)} s`);
       return out;
     };
+    let nightly: NightlyFit | null = null;
     try {
       const t0 = performance.now();
-      // Before the read: a model rewritten after this point is recomputed at the write (upsertModelOutputs).
-      const versionsAtRead = await modelOutputVersions(this.prisma);
-      const { data, held } = await stage('trainingData', () =>
-        // The reads are CPU-heavy aggregations. One at a time and without parallel workers, the database takes one
-        // core: with it on the API's machine, three queries with their parallel workers took every core from this
-        // instance's requests (stream first-event p99 during the run 520 ms instead of about 60; bench-nightly-streams).
-        this.prisma.$transaction(
-          async (tx) => {
-            await tx.$executeRawUnsafe('SET LOCAL max_parallel_workers_per_gather = 0');
-            const data = await readTrainingData(tx);
-            // Beside the statistics: each athlete's latest rated session, for the held-out error the fit's worker measures.
-            const latest = await latestRatedSessions(tx);
-            return { data, held: heldOutSessions(latest, data.users) };
-          },
-          { maxWait: 60_000, timeout: 60 * 60_000 },
-        ),
-      );
-      this.log(`[TRAIN] trainingData: ${data.sessions} sessions from ${data.users.size} athletes, ${held.length} to hold out`);
+      // The hyperpriors admins edit (upsertPopulationPrior): the PopulationPrior table, not the seed file.
+      const terms = termsWithPriors(await this.prisma.populationPrior.findMany({ where: { isActive: true } }));
+      const options = {
+        terms,
+        control: this.fitControl,
+        onProgress: (iteration: number, delta: number) => {
+          if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
+        },
+      };
+      const url = this.services.db.url;
+      const read = await stage('trainingData', async () => {
+        // On a server, a worker thread reads, fits and writes on its own connection: the training data and the
+        // models never pass through this thread, which keeps serving. An embedded PGlite lives on this thread:
+        // it reads here, and writes each chunk of models the worker builds.
+        if (url) this.log('[TRAIN] trainingData: reading in the fit worker');
+        nightly = url
+          ? startNightlyFit({ kind: 'server', url }, options)
+          : startNightlyFit(
+              {
+                kind: 'input',
+                input: await this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx)), { maxWait: 60_000, timeout: 60 * 60_000 }),
+                write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions)),
+              },
+              options,
+            );
+        return nightly.read;
+      });
+      this.log(`[TRAIN] trainingData: ${read.sessions} sessions from ${read.users} athletes, ${read.heldOut} to hold out`);
 
       const fitted = await stage('trainedModel', async () => {
-        if (data.sessions === 0) {
+        if (read.sessions === 0) {
           this.log('[TRAIN] trainedModel: no rated sessions yet; the population priors stay in force');
           return { users: 0, heldOut: null };
         }
-        // Athletes who still have a model but no rated sessions any more are refreshed to the population.
-        const withModel = await this.prisma.modelOutput.findMany({ select: { userId: true } });
-        for (const { userId } of withModel) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
-        const userIds = [...data.users.keys()];
-        // The hyperpriors admins edit (upsertPopulationPrior): the PopulationPrior table, not the seed file.
-        const terms = termsWithPriors(await this.prisma.populationPrior.findMany({ where: { isActive: true } }));
         const tFit = performance.now();
-        // In a worker thread: the fit is seconds of pure CPU, and this instance keeps serving meanwhile. The worker
-        // also builds and serialises the stored models; this thread passes them on to the database.
-        this.log(`[TRAIN] trainedModel: fitting ${userIds.length} athletes in a worker thread`);
-        const fit = await fitInWorker(
-          userIds.map((id) => data.users.get(id)!.stats),
-          {
-            terms,
-            control: this.fitControl,
-            userIds,
-            dataThrough: userIds.map((id) => data.users.get(id)!.dataThrough),
-            heldOut: held,
-            onProgress: (iteration, delta) => {
-              if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
-            },
-          },
-        );
-        let written: number;
-        try {
-          // The worker's time less the held-out error it measured after the fit.
-          const fitMs = performance.now() - tFit - fit.heldOutMs;
-          timings.fitMs = Math.round(fitMs);
-          this.log(`[TRAIN] trainedModel: fit done in ${(fitMs / 1000).toFixed(1)} s, ${fit.diagnostics.iterations} sweeps`);
-          timings.heldOutErrorMs = Math.round(fit.heldOutMs);
-          this.log(`[TRAIN] heldOutError: ${fit.heldOut?.n ?? 0} sessions predicted in ${(fit.heldOutMs / 1000).toFixed(1)} s (in the worker)`);
-          await this.prisma.populationModel.create({
-            data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: data.sessions, diagnostics: fit.diagnostics }),
-          });
-          const perUserMs = fitMs / Math.max(1, userIds.length);
-          const guard = {
-            versionsAtRead,
-            recompute: async (tx: Parameters<NightlyWriteGuard['recompute']>[0], userId: string) => ({
-              ...recomputedWrite(userId, await readUserData(tx as unknown as typeof this.prisma, userId), fit.hyper),
-              trainingDurationMs: perUserMs,
-            }),
-          };
-          written = await upsertModelOutputs(this.prisma, fit.models, guard, {
-            onChunk: (done) => {
-              if (done % 2000 < 100 || done === userIds.length) this.log(`[TRAIN] trainedModel: ${done} of ${userIds.length} athlete models written`);
-            },
-          });
-        } finally {
-          await fit.dispose();
+        this.log(`[TRAIN] trainedModel: fitting ${read.users} athletes in a worker thread`);
+        const fit = await nightly!.fitted;
+        // The worker's time less the held-out error it measured after the fit.
+        const fitMs = performance.now() - tFit - fit.heldOutMs;
+        timings.fitMs = Math.round(fitMs);
+        this.log(`[TRAIN] trainedModel: fit done in ${(fitMs / 1000).toFixed(1)} s, ${fit.diagnostics.iterations} sweeps`);
+        timings.heldOutErrorMs = Math.round(fit.heldOutMs);
+        this.log(`[TRAIN] heldOutError: ${fit.heldOut?.n ?? 0} sessions predicted in ${(fit.heldOutMs / 1000).toFixed(1)} s (in the worker)`);
+        await this.prisma.populationModel.create({
+          data: populationModelData(fit.hyper, { usersIncluded: fit.diagnostics.usersWithData, sessionsIncluded: read.sessions, diagnostics: fit.diagnostics }),
+        });
+        const perUserMs = fitMs / Math.max(1, read.users);
+        let recomputed = 0;
+        let written = 0;
+        for await (const chunk of fit.written) {
+          // Athletes whose model changed since the read (a quick update, a retrain): recomputed from their rows.
+          for (const userId of chunk.changed) await this.recompute(userId, fit.hyper, perUserMs);
+          recomputed += chunk.changed.length;
+          for (const userId of chunk.userIds) this.afterUserModelWrite(userId);
+          written += chunk.userIds.length;
+          if (written % 2000 < chunk.userIds.length || written === read.users) this.log(`[TRAIN] trainedModel: ${written} of ${read.users} athlete models written`);
+          // Between chunks: an embedded PGlite never yields to the event loop by itself, and each subscriber's
+          // repeater takes at most 1024 undelivered events (thousands of modelUpdated at once would overflow it).
+          await yieldToEventLoop();
         }
-        this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written`);
-        return { users: userIds.length, heldOut: fit.heldOut };
+        this.log(`[TRAIN] trainedModel: ${fit.diagnostics.iterations} sweeps, ${written} athlete models written (${recomputed} recomputed: changed since the read)`);
+        return { users: read.users, heldOut: fit.heldOut };
       });
 
       await stage('modelHistory', () => snapshotModels(this.prisma, run.id, this.services.config.modelHistoryRetentionDays));
 
       await stage('populationStatistics', async () => {
         const computedAt = new Date();
-        await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: data.populationStats.map((s) => ({ ...s, computedAt })) })]);
+        await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: read.populationStats.map((s) => ({ ...s, computedAt })) })]);
       });
 
       timings.totalMs = Math.round(performance.now() - t0);
       this.services.engine.invalidate({ kind: 'population' });
-      await this.afterUserModelWrites(data.users.keys());
-      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: data.sessions, stageTimings: json(timings), ...heldOutColumns(fitted.heldOut) });
+      return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: read.sessions, stageTimings: json(timings), ...heldOutColumns(fitted.heldOut) });
     } catch (err) {
       this.log(`[TRAIN] nightly run failed: ${(err as Error).stack ?? err}`);
       return this.finish(run.id, 'FAILED', { error: (err as Error).message, stageTimings: json(timings) });
     } finally {
+      await (nightly as NightlyFit | null)?.dispose();
       await lock.release();
     }
   }

@@ -1,0 +1,53 @@
+// Raw SQL on either side of the nightly run: through a Prisma (transaction) client on the API's thread, or through
+// a plain pg connection in the fit's worker thread (a worker cannot share the API's Prisma client; on a PostgreSQL
+// server it opens its own connection, so the training rows and the model writes never pass through the API's thread).
+import pg from 'pg';
+import type { PrismaClient } from '../generated/prisma/client.ts';
+
+/** Positional-parameter SQL ($1, $2, ...); rows decode as Prisma's raw queries decode them (timestamps as UTC Dates). */
+export interface SqlRunner {
+  query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
+  /** A statement without rows (DECLARE, SET, INSERT): the number of rows it touched. */
+  execute(sql: string, params?: readonly unknown[]): Promise<number>;
+}
+
+export function prismaSql(client: Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>): SqlRunner {
+  return {
+    query: <T>(sql: string, params: readonly unknown[] = []) => client.$queryRawUnsafe<T[]>(sql, ...params),
+    execute: (sql, params = []) => client.$executeRawUnsafe(sql, ...params),
+  };
+}
+
+/** timestamp(3) columns hold UTC (Prisma's convention); pg would read them as local time. */
+const TIMESTAMP_OID = 1114;
+const utcTimestamps = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === TIMESTAMP_OID && format !== 'binary') return (text: string) => new Date(`${text.replace(' ', 'T')}Z`);
+    return pg.types.getTypeParser(oid, format);
+  },
+} as pg.CustomTypesConfig;
+
+/** A dedicated connection to `url`, and its SqlRunner; `transaction` runs work between BEGIN and COMMIT (ROLLBACK on failure). */
+export async function connectSql(url: string): Promise<{ sql: SqlRunner; transaction<T>(work: () => Promise<T>): Promise<T>; close(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url, types: utcTimestamps });
+  await client.connect();
+  const sql: SqlRunner = {
+    query: async <T>(text: string, params: readonly unknown[] = []) => (await client.query(text, params as unknown[])).rows as T[],
+    execute: async (text, params = []) => (await client.query(text, params as unknown[])).rowCount ?? 0,
+  };
+  return {
+    sql,
+    async transaction(work) {
+      await client.query('BEGIN');
+      try {
+        const out = await work();
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      }
+    },
+    close: () => client.end(),
+  };
+}
