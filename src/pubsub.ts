@@ -17,8 +17,11 @@ export interface ModelUpdatedEvent {
   userId: string;
 }
 
+/** An invalidation as published: its scope, and the instance that published it (which has already dropped it). */
+export type CacheInvalidation = CacheScope & { origin?: string };
+
 export type Topics = {
-  cacheInvalidated: [CacheScope];
+  cacheInvalidated: [CacheInvalidation];
   modelUpdated: [ModelUpdatedEvent];
 };
 

@@ -1,6 +1,7 @@
 // What the engine reads, loaded from the database through TTL caches (domain.md section 9):
 // rules 300 s, priors and population 600 s, per-user models, baselines and recent history 1800 s. Writes
 // invalidate at once, on every instance (the invalidation travels through the shared pub/sub).
+import { randomUUID } from 'node:crypto';
 import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes.ts';
 import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
 import { TtlCache } from '../engine/ttl-cache.ts';
@@ -66,6 +67,8 @@ export function userModelFromOutput(output: ServedModel, hyper: Hyperparameters)
 export class EngineStore {
   private readonly rulesCache: TtlCache<'rules', { set: CompiledRuleSet; count: number }>;
   private readonly populationCache: TtlCache<'population', Population>;
+  /** Names this instance in the invalidations it publishes. */
+  private readonly origin = randomUUID();
   private readonly modelCache: TtlCache<string, ServedModel | null>;
   private readonly baselineCache: TtlCache<string, BaselineAssessment | null>;
   private readonly historyCache: TtlCache<string, PastSession[]>;
@@ -113,7 +116,8 @@ export class EngineStore {
       while (!stopped) {
         const next = await iterator.next();
         if (next.done) return;
-        this.drop(next.value);
+        // This instance's own invalidations come back too: it has dropped them already (and may have reloaded since).
+        if (next.value.origin !== this.origin) this.drop(next.value);
       }
     })();
   }
@@ -129,7 +133,17 @@ export class EngineStore {
   /** Drops the entry here at once and tells the other instances. */
   invalidate(scope: CacheScope): void {
     this.drop(scope);
-    this.pubsub.publish('cacheInvalidated', scope);
+    this.pubsub.publish('cacheInvalidated', { ...scope, origin: this.origin });
+  }
+
+  /**
+   * Athletes' models rewritten in bulk (the nightly run): the ones cached here are reloaded in one batched read
+   * while the current value keeps being served, so no stream waits for a reload; the other instances drop theirs.
+   * Resolves when the reloads are settled.
+   */
+  async modelsRewritten(userIds: readonly string[]): Promise<void> {
+    for (const userId of userIds) this.pubsub.publish('cacheInvalidated', { kind: 'model', userId, origin: this.origin });
+    await Promise.all(userIds.map((userId) => this.modelCache.refresh(userId, () => this.modelLoader.load(userId))));
   }
 
   close(): void {

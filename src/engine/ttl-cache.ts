@@ -82,6 +82,35 @@ export class TtlCache<K, V> {
     return promise;
   }
 
+  /**
+   * Reloads a live entry in the background, serving the current value until the new one is in (a key that is not
+   * cached is left alone: nobody is reading it; a load of it under way is abandoned). A `delete` or `clear` during
+   * the reload discards its result, as for getOrLoad; a failed reload drops the entry (the next read loads it). Resolves when the reload is settled.
+   */
+  async refresh(key: K, loader: () => Promise<V>): Promise<void> {
+    // A load already under way may have read the value before it changed: abandoned, as by delete.
+    this.inflight.delete(key);
+    if (!this.live(key)) return;
+    const promise: Promise<V> = loader().then(
+      (value) => {
+        if (this.inflight.get(key) === promise) {
+          this.inflight.delete(key);
+          this.set(key, value);
+        }
+        return value;
+      },
+      (error: unknown) => {
+        if (this.inflight.get(key) === promise) {
+          this.inflight.delete(key);
+          this.entries.delete(key);
+        }
+        throw error;
+      },
+    );
+    this.inflight.set(key, promise);
+    await promise.catch(() => {});
+  }
+
   /** Invalidates one key (also abandons an in-flight load's write). True when a live or pending entry existed. */
   delete(key: K): boolean {
     const hadPending = this.inflight.delete(key);

@@ -365,7 +365,8 @@ export class TrainingService {
           // Athletes whose model changed since the read (a quick update, a retrain): recomputed from their rows.
           for (const userId of chunk.changed) await this.recompute(userId, fit.hyper, perUserMs);
           recomputed += chunk.changed.length;
-          for (const userId of chunk.userIds) this.afterUserModelWrite(userId);
+          await this.services.engine.modelsRewritten(chunk.userIds);
+          for (const userId of chunk.userIds) this.services.pubsub.publish('modelUpdated', { userId });
           written += chunk.userIds.length;
           if (written % 2000 < chunk.userIds.length || written === read.users) this.log(`[TRAIN] trainedModel: ${written} of ${read.users} athlete models written`);
           // Between chunks: an embedded PGlite never yields to the event loop by itself, and each subscriber's

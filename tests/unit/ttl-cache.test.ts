@@ -144,6 +144,45 @@ describe('TtlCache', () => {
     expect(cache.get('c')).toBe(3);
   });
 
+  it('refresh serves the current value until the reload is in, then the new one', async () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    cache.set('a', 1);
+    let finish!: (v: number) => void;
+    const done = cache.refresh('a', () => new Promise<number>((resolve) => (finish = resolve)));
+    expect(await cache.getOrLoad('a', () => 99)).toBe(1);
+    finish(2);
+    await done;
+    expect(cache.get('a')).toBe(2);
+  });
+
+  it('refresh leaves a key that is not cached alone, and abandons a load of it under way', async () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    let loads = 0;
+    await cache.refresh('a', async () => ++loads);
+    expect(loads).toBe(0);
+    expect(cache.has('a')).toBe(false);
+    let finish!: (v: number) => void;
+    const stale = cache.getOrLoad('a', () => new Promise<number>((resolve) => (finish = resolve)));
+    await cache.refresh('a', async () => ++loads);
+    finish(1);
+    expect(await stale).toBe(1); // its caller still gets it, the cache does not keep it
+    expect(cache.has('a')).toBe(false);
+  });
+
+  it('refresh results are discarded by a delete meanwhile; a failed refresh drops the entry', async () => {
+    const cache = new TtlCache<string, number>({ ttlMs: 1_000, now: fakeClock().now });
+    cache.set('a', 1);
+    let finish!: (v: number) => void;
+    const done = cache.refresh('a', () => new Promise<number>((resolve) => (finish = resolve)));
+    cache.delete('a');
+    finish(2);
+    await done;
+    expect(cache.has('a')).toBe(false);
+    cache.set('b', 1);
+    await cache.refresh('b', () => Promise.reject(new Error('database down')));
+    expect(cache.has('b')).toBe(false);
+  });
+
   it('rejects invalid options', () => {
     expect(() => new TtlCache({ ttlMs: -1 })).toThrow(RangeError);
     expect(() => new TtlCache({ ttlMs: 10, maxEntries: 0 })).toThrow(RangeError);
