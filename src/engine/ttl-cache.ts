@@ -59,6 +59,27 @@ export class TtlCache<K, V> {
     const pending = this.inflight.get(key);
     if (pending) return pending;
 
+    return this.load(key, loader);
+  }
+
+  /**
+   * Reloads a live entry in the background, serving the current value until the new one is in (a key that is not
+   * cached is left alone: nobody is reading it; a load of it under way is abandoned). A `delete` or `clear` during
+   * the reload discards its result, as for getOrLoad; a failed reload drops the entry (the next read loads it).
+   * Resolves when the reload is settled.
+   */
+  async refresh(key: K, loader: () => Promise<V> | V): Promise<void> {
+    // A load already under way may have read the value before it changed: abandoned, as by delete.
+    this.inflight.delete(key);
+    if (!this.live(key)) return;
+    await this.load(key, loader).catch(() => {});
+  }
+
+  /**
+   * Runs `loader` as the key's in-flight load: its value is stored unless a delete, a clear or a newer load
+   * took its place meanwhile; a failure stores nothing and drops what the key held (getOrLoad: nothing live).
+   */
+  private load(key: K, loader: () => Promise<V> | V): Promise<V> {
     let started: Promise<V>;
     try {
       started = Promise.resolve(loader());
@@ -66,32 +87,6 @@ export class TtlCache<K, V> {
       started = Promise.reject(error);
     }
     const promise: Promise<V> = started.then(
-      (value) => {
-        if (this.inflight.get(key) === promise) {
-          this.inflight.delete(key);
-          this.set(key, value);
-        }
-        return value;
-      },
-      (error: unknown) => {
-        if (this.inflight.get(key) === promise) this.inflight.delete(key);
-        throw error;
-      },
-    );
-    this.inflight.set(key, promise);
-    return promise;
-  }
-
-  /**
-   * Reloads a live entry in the background, serving the current value until the new one is in (a key that is not
-   * cached is left alone: nobody is reading it; a load of it under way is abandoned). A `delete` or `clear` during
-   * the reload discards its result, as for getOrLoad; a failed reload drops the entry (the next read loads it). Resolves when the reload is settled.
-   */
-  async refresh(key: K, loader: () => Promise<V>): Promise<void> {
-    // A load already under way may have read the value before it changed: abandoned, as by delete.
-    this.inflight.delete(key);
-    if (!this.live(key)) return;
-    const promise: Promise<V> = loader().then(
       (value) => {
         if (this.inflight.get(key) === promise) {
           this.inflight.delete(key);
@@ -108,7 +103,7 @@ export class TtlCache<K, V> {
       },
     );
     this.inflight.set(key, promise);
-    await promise.catch(() => {});
+    return promise;
   }
 
   /** Invalidates one key (also abandons an in-flight load's write). True when a live or pending entry existed. */

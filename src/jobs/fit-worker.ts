@@ -224,6 +224,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   const bootstrap = `${LOWER_PRIORITY}\nimport(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer });
 
+  const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, source.input.versionsAtRead) : null;
   // The model chunks as they arrive, and the reader waiting for the next (or for the end, or a failure).
   const chunks: (ModelChunk | WrittenChunk)[] = [];
   let ended = false;
@@ -245,10 +246,8 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
         if (next) {
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
-          if ('json' in next) {
-            if (source.kind !== 'input') throw new Error('the fit worker sent models to write for a server source');
-            yield { userIds: next.userIds, changed: await source.write(next, source.input.versionsAtRead) };
-          } else yield next;
+          // Models to write come only from an 'input' worker; a server worker has written them itself.
+          yield 'json' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
         } else if (failure) throw failure;
         else if (ended) return;
         else await new Promise<void>((resolve) => (wake = resolve));
