@@ -6,7 +6,7 @@ import type { Database } from './db/client.ts';
 import type { AppPrisma } from './db/session-hook.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { AppPubSub } from './pubsub.ts';
-import type { RateLimits } from './rate-limits.ts';
+import type { RateLimits } from './http/rate-limits.ts';
 import type { EngineStore } from './engine-runtime/engine-store.ts';
 import type { Loaders } from './resolvers/loaders.ts';
 import type { RecommendationWriter } from './resolvers/recommendation-store.ts';

@@ -14,15 +14,15 @@ import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
-import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http-hardening.ts';
-import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './operation-guards.ts';
-import { useCompressedGraphiQL, useRootPage } from './http-pages.ts';
-import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './persisted-operations.ts';
+import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
+import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
+import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
+import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
-import { INSIGHTS_PATH, useInsightsPage } from './insights-page.ts';
+import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
-import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './graphiql-examples.ts';
+import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './http/graphiql-examples.ts';
 
 export interface StartOptions {
   config?: Config;

@@ -8,7 +8,7 @@ import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
-import { RateLimits } from './rate-limits.ts';
+import { RateLimits } from './http/rate-limits.ts';
 import { EngineStore } from './engine-runtime/engine-store.ts';
 import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 

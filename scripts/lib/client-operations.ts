@@ -3,7 +3,7 @@
 // document per operation, so each can be sent by id).
 import { createHash } from 'node:crypto';
 import { Kind, parse, print, validate } from 'graphql';
-import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from '../../src/graphiql-examples.ts';
+import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from '../../src/http/graphiql-examples.ts';
 import { schema } from '../../src/schema/index.ts';
 
 const INSIGHTS_OPERATIONS = new URL('../../web/insights/operations.js', import.meta.url);

@@ -2,7 +2,7 @@
 // operation in them is valid against the schema (a renamed field would otherwise break them silently).
 import { parse, validate } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from '../../src/graphiql-examples.ts';
+import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from '../../src/http/graphiql-examples.ts';
 import { schema } from '../../src/schema/index.ts';
 import { startTestServer, type TestServer } from '../support/server.ts';
 

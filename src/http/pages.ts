@@ -8,7 +8,7 @@ import { promisify } from 'node:util';
 import { brotliCompress, constants as zlibConstants, gzip } from 'node:zlib';
 import Negotiator from 'negotiator';
 import type { Plugin } from 'graphql-yoga';
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 
 export type ContentEncoding = 'br' | 'gzip';
 export type Bytes = Uint8Array<ArrayBuffer>;

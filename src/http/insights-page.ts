@@ -7,10 +7,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import type { Plugin } from 'graphql-yoga';
-import { CompressedBodies, negotiateEncoding, type Bytes } from './http-pages.ts';
+import { CompressedBodies, negotiateEncoding, type Bytes } from './pages.ts';
 
 export const INSIGHTS_PATH = '/insights';
-const WEB_DIR = fileURLToPath(new URL('../web/insights/', import.meta.url));
+const WEB_DIR = fileURLToPath(new URL('../../web/insights/', import.meta.url));
 const CHART_LIBRARY_FILE = 'vendor/plot.js';
 const PERSISTED_OPERATIONS_OFF = '<meta name="climbiq-persisted-operations" content="off">';
 const PERSISTED_OPERATIONS_ON = '<meta name="climbiq-persisted-operations" content="on">';

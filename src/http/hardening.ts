@@ -1,7 +1,7 @@
 // The HTTP face: which origins may call cross-origin, which request bodies are read, the headers every response
 // carries, and when the development GraphiQL page may hold a token.
 import type { Plugin } from 'graphql-yoga';
-import type { Config } from './config.ts';
+import type { Config } from '../config.ts';
 
 /**
  * Yoga's `cors` option: only the origins listed in CORS_ORIGINS get CORS headers, and never with credentials

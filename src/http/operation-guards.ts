@@ -3,9 +3,9 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { BREAK, type GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { Config } from './config.ts';
-import type { Context } from './context.ts';
-import { AppError, badInput, fieldPath, unauthenticated } from './errors.ts';
+import type { Config } from '../config.ts';
+import type { Context } from '../context.ts';
+import { AppError, badInput, fieldPath, unauthenticated } from '../errors.ts';
 
 /**
  * graphql-armor's limits. Armor throws `Syntax Error: <limit message>`, which Yoga would mask as an unexpected

@@ -2,9 +2,9 @@
 // so every instance draws on the same budget, otherwise in this process.
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
-import type { Viewer } from './auth.ts';
-import type { Config, RateLimit, RateLimitedOperation } from './config.ts';
-import { rateLimited } from './errors.ts';
+import type { Viewer } from '../auth.ts';
+import type { Config, RateLimit, RateLimitedOperation } from '../config.ts';
+import { rateLimited } from '../errors.ts';
 
 export class RateLimits {
   private readonly limiters = new Map<RateLimitedOperation, { limit: RateLimit; limiter: RateLimiterAbstract }>();

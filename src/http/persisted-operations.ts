@@ -5,8 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { parse, validate, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { ConfigError } from './config.ts';
-import { AppError } from './errors.ts';
+import { ConfigError } from '../config.ts';
+import { AppError } from '../errors.ts';
 
 /** Operation id -> document. */
 export type PersistedOperations = ReadonlyMap<string, string>;
