@@ -1,6 +1,7 @@
 // Every environment variable (README "Environment"), parsed and validated once.
 import path from 'node:path';
 import cron from 'node-cron';
+import { ROLES, type Role } from './auth.ts';
 
 export interface Config {
   port: number;
@@ -11,8 +12,22 @@ export interface Config {
   /** Where development state lives (generated JWT secret): the parent of pgliteDir. */
   dataDir: string;
   redisUrl: string | null;
-  /** HS256 secret; null means "generate one into the data dir" (development only). */
+  /** HS256 secret; null means "generate one into the data dir" (development only), or no HS256 (production with JWT_JWKS_URL). */
   jwtSecret: string | null;
+  /** A second HS256 secret still accepted (never used to mint) while clients move to JWT_SECRET. */
+  jwtSecretPrevious: string | null;
+  /** The identity provider's JSON Web Key Set: RS256 / ES256 tokens are verified against it. */
+  jwtJwksUrl: string | null;
+  /** Seconds after a key-set fetch before a token with an unknown kid may fetch it again. */
+  jwtJwksCooldownSeconds: number;
+  /** Required `iss` of every token (and carried by minted ones). */
+  jwtIssuer: string | null;
+  /** `aud` must include one of these; empty: not checked. */
+  jwtAudience: string[];
+  /** Claim path of the role: a claim name, or a dot path into nested claims (app_metadata.role). */
+  jwtRoleClaim: string;
+  /** Role of a token without one; null: such tokens are refused. */
+  jwtDefaultRole: Role | null;
   nightlyTrainingCron: string;
   rulesCacheTtlSeconds: number;
   priorsCacheTtlSeconds: number;
@@ -136,15 +151,54 @@ function origins(env: NodeJS.ProcessEnv, name: string): string[] {
     });
 }
 
+/** The token settings (JWT_*): HS256 secrets, the identity provider's keys, issuer, audience, role claim. */
+function tokenSettings(env: NodeJS.ProcessEnv, production: boolean) {
+  const secret = (name: string) => {
+    const value = env[name] || null;
+    if (value !== null && value.length < 32) throw new ConfigError(`${name} must be at least 32 characters (HS256 needs a 256-bit key)`);
+    return value;
+  };
+  const jwtSecret = secret('JWT_SECRET');
+  const jwtSecretPrevious = secret('JWT_SECRET_PREVIOUS');
+  if (jwtSecretPrevious && !jwtSecret) throw new ConfigError('JWT_SECRET_PREVIOUS needs JWT_SECRET (the secret that mints from now on)');
+  if (jwtSecretPrevious && jwtSecretPrevious === jwtSecret) throw new ConfigError('JWT_SECRET_PREVIOUS must differ from JWT_SECRET');
+  const jwtJwksUrl = url(env, 'JWT_JWKS_URL', ['https:', 'http:']);
+  if (jwtJwksUrl && production && new URL(jwtJwksUrl).protocol !== 'https:') {
+    throw new ConfigError('JWT_JWKS_URL must be https:// when NODE_ENV=production (keys fetched over plain http can be replaced on the way)');
+  }
+  if (production && !jwtSecret && !jwtJwksUrl) {
+    throw new ConfigError('JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production');
+  }
+  const jwtIssuer = env.JWT_ISSUER || null;
+  if (jwtJwksUrl && production && !jwtIssuer) {
+    throw new ConfigError("JWT_ISSUER is required with JWT_JWKS_URL when NODE_ENV=production (the provider's iss, e.g. https://example.eu.auth0.com/)");
+  }
+  const jwtAudience = (env.JWT_AUDIENCE ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  const jwtRoleClaim = env.JWT_ROLE_CLAIM || 'role';
+  if (jwtRoleClaim.split('.').some((part) => part.trim() === '')) {
+    throw new ConfigError(`JWT_ROLE_CLAIM must be a claim name or a dot path like app_metadata.role (got "${jwtRoleClaim}")`);
+  }
+  const defaultRole = (env.JWT_DEFAULT_ROLE || 'athlete').toUpperCase();
+  if (defaultRole !== 'NONE' && !(ROLES as readonly string[]).includes(defaultRole)) {
+    throw new ConfigError(`JWT_DEFAULT_ROLE must be athlete, coach, analyst, admin or none (got "${env.JWT_DEFAULT_ROLE}")`);
+  }
+  return {
+    jwtSecret,
+    jwtSecretPrevious,
+    jwtJwksUrl,
+    jwtJwksCooldownSeconds: integer(env, 'JWT_JWKS_COOLDOWN_SECONDS', 30, 0, 3600),
+    jwtIssuer,
+    jwtAudience,
+    jwtRoleClaim,
+    jwtDefaultRole: defaultRole === 'NONE' ? null : (defaultRole as Role),
+  };
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const production = env.NODE_ENV === 'production';
-  const jwtSecret = env.JWT_SECRET && env.JWT_SECRET !== '' ? env.JWT_SECRET : null;
-  if (jwtSecret !== null && jwtSecret.length < 32) {
-    throw new ConfigError('JWT_SECRET must be at least 32 characters (HS256 needs a 256-bit key)');
-  }
-  if (production && jwtSecret === null) {
-    throw new ConfigError('JWT_SECRET is required when NODE_ENV=production');
-  }
   const persistedOperationsFile = env.PERSISTED_OPERATIONS ? path.resolve(env.PERSISTED_OPERATIONS) : null;
   // GraphiQL sends what is typed in it as text, which that mode refuses: it is off there, and may not be turned on.
   const graphiqlEnabled = flag(env, 'GRAPHIQL_ENABLED', !production && !persistedOperationsFile);
@@ -162,7 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     pgliteDir: path.resolve(env.PGLITE_DIR || './data/pglite'),
     dataDir: path.dirname(path.resolve(env.PGLITE_DIR || './data/pglite')),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
-    jwtSecret,
+    ...tokenSettings(env, production),
     nightlyTrainingCron,
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),

@@ -28,6 +28,12 @@ export interface Context {
   viewer: Viewer | null;
   /** When the viewer's token expires (ms since epoch): open subscriptions end then. Null without a viewer. */
   viewerExpiresAt: number | null;
+  /**
+   * True on a graphql-ws operation authenticated by the connection's own token (connectionParams): that token's
+   * expiry closes the whole connection (TOKEN_EXPIRED_CLOSE_CODE) so the client reconnects with a fresh one, rather
+   * than ending each stream with an error.
+   */
+  expiryClosesConnection?: boolean;
   services: Services;
   loaders: Loaders;
 }

@@ -9,13 +9,22 @@ import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { isTokenExpired } from './auth.ts';
 import { loadConfig, type Config } from './config.ts';
 import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
-import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
+import {
+  closeWhenTokenExpires,
+  TOKEN_EXPIRED_CLOSE_CODE,
+  TOKEN_EXPIRED_CLOSE_REASON,
+  useIntrospectionSetting,
+  useNulGuard,
+  useQueryLimits,
+  useSubscriptionExpiry,
+} from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
@@ -153,20 +162,29 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     path: yoga.graphqlEndpoint,
     verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) => webSocketOriginAllowed(config, origin, req.headers.host),
   });
+  /** Per socket authenticated by its connectionParams: cancels the close at that token's expiry. */
+  const connectionExpiry = new WeakMap<object, () => void>();
   const wsCleanup = useServer(
     {
       execute: (args) => (args as EnvelopedExecutionArgs).execute(args),
       subscribe: (args) => (args as EnvelopedExecutionArgs).subscribe(args),
       onConnect: async (ctx) => {
-        // A token that is present but invalid closes the socket at once; no token may still run public fields.
+        // A token that is present but invalid closes the socket at once (4403), an expired one with the code that
+        // tells the client to reconnect with a fresh token; no token may still run public fields. The connection
+        // closes with that code when its token expires.
         const raw = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
         if (raw === undefined) return true;
         try {
-          await tokens.authenticate(typeof raw === 'string' ? raw : null);
+          const authenticated = await tokens.authenticate(typeof raw === 'string' ? raw : null);
+          if (authenticated) connectionExpiry.set(ctx.extra.socket, closeWhenTokenExpires(ctx.extra.socket, authenticated.expiresAt));
           return true;
-        } catch {
+        } catch (err) {
+          if (isTokenExpired(err)) ctx.extra.socket.close(TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON);
           return false;
         }
+      },
+      onClose: (ctx) => {
+        connectionExpiry.get(ctx.extra.socket)?.();
       },
       onSubscribe: async (ctx, _id, params) => {
         // ctx.subscriptions already holds this operation.
@@ -205,12 +223,15 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         }
         if (errors.length) return errors;
         try {
+          const contextValue = await contextFactory();
+          // Authenticated by the connection's token: its expiry closes the connection (see onConnect).
+          if (connectionExpiry.has(ctx.extra.socket)) (contextValue as Context).expiryClosesConnection = true;
           const args: EnvelopedExecutionArgs = {
             schema: s,
             operationName: params.operationName,
             document,
             variableValues: params.variables,
-            contextValue: await contextFactory(),
+            contextValue,
             execute,
             subscribe,
           };

@@ -1,5 +1,5 @@
 // The application's services on an opened, migrated, seeded database: shared by the server and the CLIs.
-import { resolveJwtSecret, TokenService } from './auth.ts';
+import { resolveJwtSecret, tokenOptions, TokenService } from './auth.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { openDatabase } from './db/client.ts';
@@ -41,7 +41,8 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     throw err;
   }
   const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
-  const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
+  // Production without JWT_SECRET (only JWT_JWKS_URL) has no HS256 at all: no secret is generated there.
+  const { secret, generated } = config.jwtSecret || !config.production ? await resolveJwtSecret(config.jwtSecret, config.dataDir) : { secret: null, generated: false };
   let training: TrainingService | undefined;
   let engine: EngineStore | undefined;
   // Every session write through this client reports training-data changes: the athlete's cached history is
@@ -57,7 +58,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     config,
     db,
     prisma,
-    tokens: new TokenService(secret, config.tokenMaxLifetimeSeconds),
+    tokens: new TokenService(secret, tokenOptions(config)),
     engine,
     recommendations,
     pubsub,

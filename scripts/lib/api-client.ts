@@ -1,6 +1,6 @@
 // The CLIs' way to a running ClimbIQ server: when a server owns the PGlite directory, commands that would open it
 // do their work through the server's GraphQL API instead, with a short-lived token minted from the same secret.
-import { resolveJwtSecret, TokenService } from '../../src/auth.ts';
+import { resolveJwtSecret, tokenOptions, TokenService } from '../../src/auth.ts';
 import type { Config } from '../../src/config.ts';
 import { describeOwner, liveOwner, type LockOwner } from '../../src/db/pglite-lock.ts';
 
@@ -38,7 +38,7 @@ export async function owningServer(config: Config, log: (msg: string) => void): 
 /** A token the server accepts: signed with JWT_SECRET, or the development secret in the data directory (as the server does). */
 export async function mintToken(config: Config, sub: string, role: 'athlete' | 'admin', expiresIn = '1h'): Promise<string> {
   const { secret } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
-  return new TokenService(secret).sign({ sub, role }, expiresIn);
+  return new TokenService(secret, tokenOptions(config)).sign({ sub, role }, expiresIn);
 }
 
 interface GraphQLResponse<T> {

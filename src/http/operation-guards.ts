@@ -126,7 +126,32 @@ export function useNulGuard(): Plugin {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Subscriptions end when the token that opened them expires.
+// Subscriptions end when the token that opened them expires: a graphql-ws connection authenticated by its
+// connectionParams is closed with TOKEN_EXPIRED_CLOSE_CODE (the client reconnects and asks for a fresh token);
+// any other stream (SSE, a graphql-ws operation carrying its own token) gets one UNAUTHENTICATED error and ends.
+
+/**
+ * The close code of a graphql-ws connection whose token expired (at connect, or while open). graphql-ws 6's
+ * client treats 4400, 4401, 4406, 4409, 4429, 4500, 4004, 4005 as fatal and retries any other 4xxx close (by
+ * default 5 attempts, counted afresh after each acknowledged connection), calling an async connectionParams
+ * again each time: a client that fetches a token there reconnects and re-subscribes on its own.
+ * 4440, after HTTP 440 "Login Time-out".
+ */
+export const TOKEN_EXPIRED_CLOSE_CODE = 4440;
+export const TOKEN_EXPIRED_CLOSE_REASON = 'Token expired: reconnect with a fresh token';
+
+/** Closes `socket` with TOKEN_EXPIRED_CLOSE_CODE when `expiresAt` (ms since epoch) is reached; returns the cancel. */
+export function closeWhenTokenExpires(socket: { close(code: number, reason: string): void }, expiresAt: number): () => void {
+  const expiry = untilTime(expiresAt);
+  let cancelled = false;
+  void expiry.reached.then(() => {
+    if (!cancelled) socket.close(TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON);
+  });
+  return () => {
+    cancelled = true;
+    expiry.cancel();
+  };
+}
 
 /** setTimeout holds at most 2^31-1 ms (~24.8 days); a 30-day token needs its wait in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -199,8 +224,9 @@ function untilExpiry<T>(source: AsyncIterable<T>, expiresAt: number): AsyncItera
 export function useSubscriptionExpiry(): Plugin<Context> {
   return {
     onSubscribe({ args }) {
-      const expiresAt = (args.contextValue as Partial<Context>).viewerExpiresAt;
-      if (typeof expiresAt !== 'number') return undefined;
+      const context = args.contextValue as Partial<Context>;
+      const expiresAt = context.viewerExpiresAt;
+      if (typeof expiresAt !== 'number' || context.expiryClosesConnection) return undefined;
       return {
         onSubscribeResult({ result, setResult }) {
           if (isAsyncIterable(result)) setResult(untilExpiry(result, expiresAt) as typeof result);

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { TokenService } from '../../src/auth.ts';
+import { decodeJwt } from 'jose';
+import { claimAt, parseRole, TokenService, userIdForSubject } from '../../src/auth.ts';
 
 const SECRET = 'unit-secret-unit-secret-unit-secret-0123456789';
 const SUB = '3f1c0a4e-1111-4a4a-9b9b-123456789abc';
@@ -40,7 +41,42 @@ describe('token lifetime (TOKEN_MAX_LIFETIME_SECONDS)', () => {
     await expect(hourly.authenticate(daily)).rejects.toMatchObject({ message: 'Token lifetime is longer than the maximum of 3600 s' });
   });
 
-  it('mints only roles spelled as claims', async () => {
-    await expect(new TokenService(SECRET).sign({ sub: SUB, role: 'ADMIN' })).rejects.toThrow(/role must be one of athlete, coach, analyst, admin/);
+  it('mints known roles in any case, as the lowercase claim, and refuses others', async () => {
+    const token = await new TokenService(SECRET).sign({ sub: SUB, role: 'ADMIN' });
+    expect(decodeJwt(token).role).toBe('admin');
+    await expect(new TokenService(SECRET).sign({ sub: SUB, role: 'superuser' })).rejects.toThrow(/role must be one of athlete, coach, analyst, admin/);
+  });
+});
+
+describe('subjects and roles', () => {
+  it('a uuid sub is the user id; any other sub maps to a stable UUID v5 (the same as Python's uuid.uuid5)', () => {
+    expect(userIdForSubject(SUB.toUpperCase())).toBe(SUB);
+    const auth0 = userIdForSubject('auth0|abc');
+    // python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('6f1f3c2a-52e4-4d0b-9a51-3b1e0c7d2a90'), 'auth0|abc'))"
+    expect(auth0).toBe('1ce94ed7-78dc-5797-a60e-97f0b6632841');
+    expect(userIdForSubject('auth0|abc')).toBe(auth0);
+    expect(userIdForSubject('auth0|abd')).not.toBe(auth0);
+  });
+
+  it('the role claim: any case, a list picks the most privileged known role, a dot path or a whole claim name', () => {
+    expect(parseRole('ATHLETE')).toBe('ATHLETE');
+    expect(parseRole('Analyst')).toBe('ANALYST');
+    expect(parseRole('athlete ')).toBeNull();
+    expect(parseRole(['offline_access', 'coach', 'athlete'])).toBe('COACH');
+    expect(parseRole(['offline_access'])).toBe('missing');
+    expect(parseRole(undefined)).toBe('missing');
+    expect(claimAt({ app_metadata: { role: 'admin' } }, 'app_metadata.role')).toBe('admin');
+    expect(claimAt({ 'https://climbiq.example/role': 'coach' }, 'https://climbiq.example/role')).toBe('coach');
+    expect(claimAt({ app_metadata: 'x' }, 'app_metadata.role')).toBeUndefined();
+  });
+
+  it('during a rotation tokens of JWT_SECRET and JWT_SECRET_PREVIOUS are accepted, new ones minted with JWT_SECRET', async () => {
+    const previous = 'previous-secret-previous-secret-0123456789';
+    const old = `Bearer ${await new TokenService(previous).sign({ sub: SUB, role: 'coach' })}`;
+    const rotating = new TokenService(SECRET, { previousSecret: previous });
+    expect((await rotating.authenticate(old))?.viewer.role).toBe('COACH');
+    const minted = `Bearer ${await rotating.sign({ sub: SUB, role: 'athlete' })}`;
+    expect((await new TokenService(SECRET).authenticate(minted))?.viewer.role).toBe('ATHLETE');
+    await expect(new TokenService(SECRET).authenticate(old)).rejects.toMatchObject({ message: 'Invalid token' });
   });
 });

@@ -29,3 +29,31 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ PERSISTED_OPERATIONS: 'persisted-operations.json', GRAPHIQL_ENABLED: 'true' })).toThrow(/^GRAPHIQL_ENABLED=true cannot be combined with PERSISTED_OPERATIONS/);
   });
 });
+
+describe('loadConfig: token settings', () => {
+  const secret = 'x'.repeat(32);
+  it('defaults: role at "role", athlete when left out, no provider, 30 s JWKS cooldown', () => {
+    expect(loadConfig({})).toMatchObject({ jwtRoleClaim: 'role', jwtDefaultRole: 'ATHLETE', jwtJwksUrl: null, jwtIssuer: null, jwtAudience: [], jwtJwksCooldownSeconds: 30 });
+    expect(loadConfig({ JWT_DEFAULT_ROLE: 'none' }).jwtDefaultRole).toBeNull();
+    expect(loadConfig({ JWT_DEFAULT_ROLE: 'Coach', JWT_AUDIENCE: 'a, b' })).toMatchObject({ jwtDefaultRole: 'COACH', jwtAudience: ['a', 'b'] });
+  });
+
+  it('production takes JWT_JWKS_URL instead of JWT_SECRET, with an issuer and over https', () => {
+    const provider = { NODE_ENV: 'production', JWT_JWKS_URL: 'https://example.eu.auth0.com/.well-known/jwks.json', JWT_ISSUER: 'https://example.eu.auth0.com/' };
+    expect(loadConfig(provider)).toMatchObject({ jwtSecret: null, jwtJwksUrl: provider.JWT_JWKS_URL });
+    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production/);
+    expect(() => loadConfig({ ...provider, JWT_ISSUER: '' })).toThrow(/^JWT_ISSUER is required with JWT_JWKS_URL/);
+    expect(() => loadConfig({ ...provider, JWT_JWKS_URL: 'http://keys.example/jwks.json' })).toThrow(/^JWT_JWKS_URL must be https:\/\//);
+    expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }).jwtJwksUrl).toBe('http://127.0.0.1:9/jwks.json');
+  });
+
+  it('bad values are refused naming the setting', () => {
+    expect(() => loadConfig({ JWT_JWKS_URL: 'not a url' })).toThrow(/^JWT_JWKS_URL is not a valid URL/);
+    expect(() => loadConfig({ JWT_JWKS_URL: 'ftp://keys.example/jwks.json' })).toThrow(/^JWT_JWKS_URL must start with https:\/\/ or http:\/\//);
+    expect(() => loadConfig({ JWT_ROLE_CLAIM: 'app_metadata.' })).toThrow(/^JWT_ROLE_CLAIM must be a claim name or a dot path/);
+    expect(() => loadConfig({ JWT_DEFAULT_ROLE: 'owner' })).toThrow(/^JWT_DEFAULT_ROLE must be athlete, coach, analyst, admin or none/);
+    expect(() => loadConfig({ JWT_SECRET_PREVIOUS: secret })).toThrow(/^JWT_SECRET_PREVIOUS needs JWT_SECRET/);
+    expect(() => loadConfig({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: 'short' })).toThrow(/^JWT_SECRET_PREVIOUS must be at least 32 characters/);
+    expect(() => loadConfig({ JWT_JWKS_COOLDOWN_SECONDS: '-1' })).toThrow(/^JWT_JWKS_COOLDOWN_SECONDS must be a whole number/);
+  });
+});
