@@ -49,7 +49,7 @@ describe('token lifetime (TOKEN_MAX_LIFETIME_SECONDS)', () => {
 });
 
 describe('subjects and roles', () => {
-  it('a uuid sub is the user id; any other sub maps to a stable UUID v5 (the same as Python's uuid.uuid5)', () => {
+  it('a uuid sub is the user id; any other sub maps to a stable UUID v5 (as Python computes it)', () => {
     expect(userIdForSubject(SUB.toUpperCase())).toBe(SUB);
     const auth0 = userIdForSubject('auth0|abc');
     // python3 -c "import uuid; print(uuid.uuid5(uuid.UUID('6f1f3c2a-52e4-4d0b-9a51-3b1e0c7d2a90'), 'auth0|abc'))"
