@@ -84,6 +84,17 @@ export function claimAt(payload: Record<string, unknown>, claimPath: string): un
   return value;
 }
 
+/**
+ * The claims that put `role` where claimAt finds it: nested along a dot path ("app_metadata.role"), or as one claim
+ * when the path is a URL or a name like "cognito:groups".
+ */
+function roleClaims(claimPath: string, role: string): Record<string, unknown> {
+  if (/[:/]/.test(claimPath)) return { [claimPath]: role };
+  return claimPath
+    .split('.')
+    .reduceRight<unknown>((value, key) => ({ [key]: value }), role) as Record<string, unknown>;
+}
+
 export interface TokenOptions {
   /** Longer-lived tokens are neither minted nor accepted (TOKEN_MAX_LIFETIME_SECONDS). Default 30 days. */
   maxLifetimeSeconds?: number;
@@ -157,7 +168,7 @@ export class TokenService {
     const role = roleNamed(viewer.role);
     if (!role) throw new Error(`role must be one of ${ROLE_CLAIMS.join(', ')} (got "${viewer.role}")`);
     const now = Math.floor(Date.now() / 1000);
-    const jwt = new SignJWT({ role: role.toLowerCase() })
+    const jwt = new SignJWT(roleClaims(this.options.roleClaim ?? 'role', role.toLowerCase()))
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(viewer.sub)
       .setIssuedAt(now)
