@@ -90,9 +90,7 @@ export function claimAt(payload: Record<string, unknown>, claimPath: string): un
  */
 function roleClaims(claimPath: string, role: string): Record<string, unknown> {
   if (/[:/]/.test(claimPath)) return { [claimPath]: role };
-  return claimPath
-    .split('.')
-    .reduceRight<unknown>((value, key) => ({ [key]: value }), role) as Record<string, unknown>;
+  return claimPath.split('.').reduceRight<unknown>((value, key) => ({ [key]: value }), role) as Record<string, unknown>;
 }
 
 export interface TokenOptions {
@@ -156,9 +154,7 @@ export class TokenService {
     this.maxLifetimeSeconds = this.options.maxLifetimeSeconds ?? 30 * 86_400;
     const encode = (s: string) => new TextEncoder().encode(s);
     this.keys = secret ? [secret, this.options.previousSecret].filter((s): s is string => !!s).map(encode) : [];
-    this.jwks = this.options.jwksUrl
-      ? createRemoteJWKSet(new URL(this.options.jwksUrl), { cooldownDuration: (this.options.jwksCooldownSeconds ?? 30) * 1000, timeoutDuration: 5000 })
-      : null;
+    this.jwks = this.options.jwksUrl ? createRemoteJWKSet(new URL(this.options.jwksUrl), { cooldownDuration: (this.options.jwksCooldownSeconds ?? 30) * 1000, timeoutDuration: 5000 }) : null;
   }
 
   /** HS256 with JWT_SECRET. expiresIn: a jose duration ("8h", "30d") or seconds; default the maximum lifetime. */

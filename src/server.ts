@@ -16,15 +16,7 @@ import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
-import {
-  closeWhenTokenExpires,
-  TOKEN_EXPIRED_CLOSE_CODE,
-  TOKEN_EXPIRED_CLOSE_REASON,
-  useIntrospectionSetting,
-  useNulGuard,
-  useQueryLimits,
-  useSubscriptionExpiry,
-} from './http/operation-guards.ts';
+import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';

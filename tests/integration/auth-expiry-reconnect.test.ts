@@ -3,7 +3,6 @@
 // again (a fresh token), reconnects and re-subscribes; the app's stream keeps delivering with no error and no
 // completion in between. A client that can only offer a stale token gets 4440 too, and an error once its retries
 // are spent (rather than 4403 forever).
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
@@ -12,6 +11,7 @@ import { gqlOk } from '../support/client.ts';
 import { startTestServer, tokens, type TestServer } from '../support/server.ts';
 
 const MODEL_UPDATED = 'subscription { modelUpdated { user { id } sessionsIncluded } }';
+type ModelUpdated = { modelUpdated: { user: { id: string }; sessionsIncluded: number } };
 
 let server: TestServer;
 
@@ -55,14 +55,17 @@ describe('a graphql-ws client whose connectionParams fetches a fresh token', () 
     });
     const closes: { code: number; reason: string }[] = [];
     let connections = 0;
-    client.on('closed', (event) => closes.push({ code: (event as any).code, reason: (event as any).reason }));
+    client.on('closed', (event) => {
+      const { code, reason } = event as WebSocket.CloseEvent;
+      closes.push({ code, reason });
+    });
     client.on('connected', () => connections++);
     // Events per connection: the app sees one stream; the index says which socket carried each event.
     const eventsByConnection: number[] = [];
     const failures: unknown[] = [];
     let completed = false;
     const poke = setInterval(() => void server.services.pubsub.publish('modelUpdated', { userId: sub }), 200);
-    const dispose = client.subscribe<any>(
+    const dispose = client.subscribe<ModelUpdated>(
       { query: MODEL_UPDATED },
       {
         next: (value) => {
@@ -99,9 +102,9 @@ describe('a graphql-ws client whose connectionParams fetches a fresh token', () 
       retryWait: () => new Promise((resolve) => setTimeout(resolve, 100)),
     });
     const closes: number[] = [];
-    client.on('closed', (event) => closes.push((event as any).code));
+    client.on('closed', (event) => closes.push((event as WebSocket.CloseEvent).code));
     try {
-      const error = await new Promise<any>((resolve) => client.subscribe({ query: MODEL_UPDATED }, { next: () => undefined, error: resolve, complete: () => resolve(null) }));
+      const error = await new Promise<unknown>((resolve) => client.subscribe({ query: MODEL_UPDATED }, { next: () => undefined, error: resolve, complete: () => resolve(null) }));
       expect(error).toMatchObject({ code: 4440, reason: 'Token expired: reconnect with a fresh token' });
       expect(closes).toEqual([4440, 4440, 4440]);
     } finally {

@@ -3,7 +3,6 @@
 // and refetched on an unknown kid, so a key rotation needs no restart; the role comes from a nested claim in any
 // case, a non-uuid sub is a stable user; a wrong issuer, audience or algorithm is refused with a clear
 // UNAUTHENTICATED message. HS256 (JWT_SECRET, and JWT_SECRET_PREVIOUS during a rotation) keeps working beside it.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose';
@@ -16,6 +15,7 @@ const ISSUER = 'https://idp.test.example/';
 const AUDIENCE = 'https://api.climbiq.test';
 const PREVIOUS_SECRET = 'previous-secret-previous-secret-previous-0123';
 const ME = '{ me { id role } }';
+type Me = { me: { id: string; role: string } };
 
 interface SigningKey {
   kid: string;
@@ -60,7 +60,7 @@ let ec: SigningKey;
 beforeAll(async () => {
   [rsa, ec] = await Promise.all([newKey('RS256', 'key-a-rsa'), newKey('ES256', 'key-a-ec')]);
   published = [rsa.jwk, ec.jwk];
-  jwks = createServer((req, res) => {
+  jwks = createServer((_req, res) => {
     fetches++;
     if (failing) return void res.writeHead(503).end();
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: published }));
@@ -110,7 +110,7 @@ describe('an identity provider (JWT_JWKS_URL)', () => {
   it('verifies ES256 tokens on a graphql-ws connection', async () => {
     const client = wsClient(server.wsUrl, await sign(ec, { app_metadata: { role: 'admin' } }, { sub: 'google-oauth2|1234' }));
     try {
-      const out = await collect<any>(client, ME);
+      const out = await collect<Me>(client, ME);
       expect(out.events).toEqual([{ me: { id: userIdForSubject('google-oauth2|1234'), role: 'ADMIN' } }]);
     } finally {
       await client.dispose();
@@ -128,7 +128,7 @@ describe('an identity provider (JWT_JWKS_URL)', () => {
     expect(fetches - before, 'the unknown kid fetched the key set again').toBe(1);
     const client = wsClient(server.wsUrl, await sign(rotated, {}, { sub: 'auth0|new-key-ws' }));
     try {
-      expect((await collect<any>(client, ME)).events).toEqual([{ me: { id: userIdForSubject('auth0|new-key-ws'), role: 'ATHLETE' } }]);
+      expect((await collect<Me>(client, ME)).events).toEqual([{ me: { id: userIdForSubject('auth0|new-key-ws'), role: 'ATHLETE' } }]);
     } finally {
       await client.dispose();
     }
@@ -153,7 +153,7 @@ describe('an identity provider (JWT_JWKS_URL)', () => {
   it('over graphql-ws a token with the wrong issuer closes the connection (4403)', async () => {
     const client = wsClient(server.wsUrl, await sign(ec, {}, { iss: 'https://evil.example/' }));
     try {
-      const out = await collect<any>(client, ME);
+      const out = await collect<Me>(client, ME);
       expect(out.errors[0]).toMatchObject({ code: 4403 });
     } finally {
       await client.dispose();

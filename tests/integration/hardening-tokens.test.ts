@@ -7,6 +7,7 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { GraphQLFormattedError } from 'graphql';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, corsPost as post, corsPreflight as preflight, gql, gqlOk, wsClient } from '../support/client.ts';
@@ -143,11 +144,18 @@ describe('subscriptions', () => {
     const client = wsClient(server.wsUrl);
     const stop = poke(sub);
     try {
-      const out = await new Promise<{ events: number; errors: any[]; completed: boolean }>((resolve, reject) => {
-        const seen = { events: 0, errors: [] as any[], completed: false };
-        client.subscribe<any>(
+      const out = await new Promise<{ events: number; errors: GraphQLFormattedError[]; completed: boolean }>((resolve, reject) => {
+        const seen = { events: 0, errors: [] as GraphQLFormattedError[], completed: false };
+        client.subscribe(
           { query: MODEL_UPDATED, extensions: { headers: { Authorization: `Bearer ${token}` } } },
-          { next: (v) => (v.errors ? seen.errors.push(...v.errors) : seen.events++), error: reject, complete: () => resolve({ ...seen, completed: true }) },
+          {
+            next: (v) => {
+              if (v.errors) seen.errors.push(...v.errors);
+              else seen.events++;
+            },
+            error: reject,
+            complete: () => resolve({ ...seen, completed: true }),
+          },
         );
       });
       expect(out.events).toBeGreaterThan(0);
