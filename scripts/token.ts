@@ -13,6 +13,7 @@ try {
     strict: true,
   });
   const config = loadConfig();
+  if (config.production && !config.jwtSecret) throw new ConfigError("JWT_SECRET is unset: this server accepts only its identity provider's tokens (JWT_JWKS_URL), so none can be minted here");
   const { secret } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   const sub = values.sub ?? randomUUID();
   const token = await new TokenService(secret, tokenOptions(config)).sign({ sub, role: values.role! }, values.expires);
