@@ -110,6 +110,19 @@ export interface TokenOptions {
   roleClaim?: string;
   /** The role of a token without one (JWT_DEFAULT_ROLE, default ATHLETE); null: such a token is refused. */
   defaultRole?: Role | null;
+  /** Told when the identity provider's keys could not be fetched (at most once a minute). */
+  log?: (msg: string) => void;
+}
+
+/** What the server accepts, in one line for the startup log (no secrets). */
+export function describeTokens(options: TokenOptions, hasSecret: boolean): string {
+  const accepted = [
+    ...(hasSecret ? [`HS256 (JWT_SECRET${options.previousSecret ? ' and JWT_SECRET_PREVIOUS' : ''})`] : []),
+    ...(options.jwksUrl ? [`RS256 / ES256 with the keys at ${options.jwksUrl}`] : []),
+  ];
+  const role = `role at "${options.roleClaim ?? 'role'}", ${options.defaultRole === null ? 'required' : `default ${(options.defaultRole ?? 'ATHLETE').toLowerCase()}`}`;
+  const checks = [options.issuer ? `issuer ${options.issuer}` : null, options.audience?.length ? `audience ${options.audience.join(' or ')}` : null].filter(Boolean);
+  return `[AUTH] tokens: ${accepted.join('; ') || 'none'}; ${role}${checks.length ? `; ${checks.join(', ')}` : ''}`;
 }
 
 /** The token settings of the configuration (JWT_*, TOKEN_MAX_LIFETIME_SECONDS). */
@@ -144,6 +157,7 @@ export class TokenService {
   readonly maxLifetimeSeconds: number;
   private readonly options: TokenOptions;
   private readonly verified = new Map<string, Authenticated>();
+  private keySetFailureLoggedAt = 0;
 
   /**
    * secret: the HS256 secret that mints and verifies (null: HS256 tokens are refused and none can be minted, e.g.
@@ -261,6 +275,10 @@ export class TokenService {
     // A timeout, a refused connection, a non-200 answer or an answer that is not a key set (jose's generic error).
     const unreachable = err instanceof joseErrors.JWKSTimeout || err instanceof joseErrors.JWKSInvalid || (err instanceof joseErrors.JOSEError && err.code === 'ERR_JOSE_GENERIC');
     if (unreachable || (err instanceof Error && !(err instanceof joseErrors.JOSEError))) {
+      if (Date.now() - this.keySetFailureLoggedAt > 60_000) {
+        this.keySetFailureLoggedAt = Date.now();
+        this.options.log?.(`[AUTH] the identity provider's keys could not be fetched from ${this.options.jwksUrl}: ${(err as Error).message}`);
+      }
       return unauthenticated("Token could not be verified: the identity provider's keys (JWT_JWKS_URL) could not be fetched");
     }
     return unauthenticated('Invalid token');

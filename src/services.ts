@@ -1,5 +1,5 @@
 // The application's services on an opened, migrated, seeded database: shared by the server and the CLIs.
-import { resolveJwtSecret, tokenOptions, TokenService } from './auth.ts';
+import { describeTokens, resolveJwtSecret, tokenOptions, TokenService } from './auth.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { openDatabase } from './db/client.ts';
@@ -43,6 +43,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
   // Production without JWT_SECRET (only JWT_JWKS_URL) has no HS256 at all: no secret is generated there.
   const { secret, generated } = config.jwtSecret || !config.production ? await resolveJwtSecret(config.jwtSecret, config.dataDir) : { secret: null, generated: false };
+  log(describeTokens(tokenOptions(config), secret !== null));
   let training: TrainingService | undefined;
   let engine: EngineStore | undefined;
   // Every session write through this client reports training-data changes: the athlete's cached history is
@@ -58,7 +59,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     config,
     db,
     prisma,
-    tokens: new TokenService(secret, tokenOptions(config)),
+    tokens: new TokenService(secret, { ...tokenOptions(config), log }),
     engine,
     recommendations,
     pubsub,

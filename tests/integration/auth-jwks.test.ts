@@ -54,6 +54,7 @@ let fetches = 0;
 let failing = false;
 let jwks: Server;
 let server: TestServer;
+const logs: string[] = [];
 let rsa: SigningKey;
 let ec: SigningKey;
 
@@ -75,6 +76,7 @@ beforeAll(async () => {
       JWT_SECRET_PREVIOUS: PREVIOUS_SECRET,
       JWT_JWKS_COOLDOWN_SECONDS: '1',
     },
+    log: (m) => logs.push(m),
   });
 });
 afterAll(async () => {
@@ -92,6 +94,12 @@ async function refused(token: string, message: RegExp) {
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('an identity provider (JWT_JWKS_URL)', () => {
+  it('the startup log says which tokens are accepted', () => {
+    expect(logs.find((m) => m.startsWith('[AUTH]'))).toMatch(
+      /^\[AUTH\] tokens: HS256 \(JWT_SECRET and JWT_SECRET_PREVIOUS\); RS256 \/ ES256 with the keys at http:\/\/127\.0\.0\.1:\d+\/\.well-known\/jwks\.json; role at "app_metadata\.role", default athlete; issuer https:\/\/idp\.test\.example\/, audience https:\/\/api\.climbiq\.test$/,
+    );
+  });
+
   it('verifies RS256 tokens over HTTP: the role from app_metadata.role in any case, a non-uuid sub as a stable user, the keys fetched once', async () => {
     const before = fetches;
     const sub = 'auth0|65f0c0ffee';
@@ -166,6 +174,7 @@ describe('an identity provider (JWT_JWKS_URL)', () => {
     try {
       await wait(1100);
       await refused(await sign(unknown, {}), /^Token could not be verified: the identity provider's keys \(JWT_JWKS_URL\) could not be fetched$/);
+      expect(logs.filter((m) => m.startsWith("[AUTH] the identity provider's keys could not be fetched from http://127.0.0.1:"))).toHaveLength(1);
     } finally {
       failing = false;
     }
