@@ -75,10 +75,11 @@ export function parseRole(raw: unknown): Role | 'missing' | null {
  * ("app_metadata.role", "realm_access.roles").
  */
 export function claimAt(payload: Record<string, unknown>, claimPath: string): unknown {
-  if (claimPath in payload) return payload[claimPath];
+  if (Object.hasOwn(payload, claimPath)) return payload[claimPath];
   let value: unknown = payload;
   for (const key of claimPath.split('.')) {
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+    // Own properties only: a path like "constructor" or "__proto__" finds nothing.
+    if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.hasOwn(value, key)) return undefined;
     value = (value as Record<string, unknown>)[key];
   }
   return value;

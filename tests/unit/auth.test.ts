@@ -68,6 +68,8 @@ describe('subjects and roles', () => {
     expect(claimAt({ app_metadata: { role: 'admin' } }, 'app_metadata.role')).toBe('admin');
     expect(claimAt({ 'https://climbiq.example/role': 'coach' }, 'https://climbiq.example/role')).toBe('coach');
     expect(claimAt({ app_metadata: 'x' }, 'app_metadata.role')).toBeUndefined();
+    expect(claimAt({ role: 'admin' }, 'constructor')).toBeUndefined();
+    expect(claimAt({ app_metadata: {} }, 'app_metadata.__proto__')).toBeUndefined();
   });
 
   it('during a rotation tokens of JWT_SECRET and JWT_SECRET_PREVIOUS are accepted, new ones minted with JWT_SECRET', async () => {
