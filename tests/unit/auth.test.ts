@@ -82,3 +82,22 @@ describe('subjects and roles', () => {
     await expect(new TokenService(SECRET).authenticate(old)).rejects.toMatchObject({ message: 'Invalid token' });
   });
 });
+
+describe('settings without a secret or a default role', () => {
+  it('JWT_DEFAULT_ROLE=none refuses a token without a role, naming the claim path', async () => {
+    const strict = new TokenService(SECRET, { roleClaim: 'app_metadata.role', defaultRole: null });
+    const withRole = `Bearer ${await strict.sign({ sub: SUB, role: 'coach' })}`;
+    expect((await strict.authenticate(withRole))?.viewer.role).toBe('COACH');
+    const without = `Bearer ${await new TokenService(SECRET).sign({ sub: SUB, role: 'athlete' }, '1h')}`; // its role sits at "role"
+    await expect(strict.authenticate(without)).rejects.toMatchObject({
+      message: 'Token carries no role at "app_metadata.role" (JWT_ROLE_CLAIM), and tokens without one are refused (JWT_DEFAULT_ROLE=none)',
+    });
+  });
+
+  it('without JWT_SECRET (production with only JWT_JWKS_URL) HS256 tokens are refused and none can be minted', async () => {
+    const providerOnly = new TokenService(null, { jwksUrl: 'https://idp.example/.well-known/jwks.json' });
+    const hs256 = `Bearer ${await new TokenService(SECRET).sign({ sub: SUB, role: 'admin' })}`;
+    await expect(providerOnly.authenticate(hs256)).rejects.toMatchObject({ message: 'Token algorithm "HS256" is not accepted: RS256, ES256 only' });
+    await expect(providerOnly.sign({ sub: SUB, role: 'admin' })).rejects.toThrow(/no JWT_SECRET/);
+  });
+});
