@@ -11,6 +11,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { ExecutionArgs } from 'graphql';
+import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -43,7 +44,7 @@ const yoga = createYoga({ schema, graphqlEndpoint: '/graphql', logging: false, g
 const httpServer = createServer(yoga);
 const wsServer = new WebSocketServer({ server: httpServer, path: '/graphql' });
 
-type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown } };
+type EnvelopedArgs = ExecutionArgs & { rootValue: { execute: (a: ExecutionArgs) => OperationResult; subscribe: (a: ExecutionArgs) => OperationResult } };
 useServer(
   {
     execute: (a) => (a as EnvelopedArgs).rootValue.execute(a),

@@ -52,7 +52,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const recommendations = new RecommendationWriter(prisma, log);
+  const recommendations = new RecommendationWriter(db.sql, log);
   const services: Services = {
     config,
     db,

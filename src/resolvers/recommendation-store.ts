@@ -4,8 +4,8 @@ import { performance } from 'node:perf_hooks';
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
-import type { AppPrisma } from '../db/session-hook.ts';
-import { Prisma, type Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
+import type { SqlRunner } from '../db/sql.ts';
+import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
 export type { RecommendationRow };
 
@@ -58,22 +58,47 @@ export function recommendationRow(id: string, createdAt: Date, r: Recommendation
   };
 }
 
-/** Nullable JSON columns take Prisma.DbNull, not null, in a write. */
-function createInput(row: RecommendationRow): Prisma.RecommendationCreateManyInput {
-  const jsonOrNull = (v: Prisma.JsonValue | null) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
-  return {
-    ...row,
-    checkIn: row.checkIn as Prisma.InputJsonValue,
-    warnings: row.warnings as Prisma.InputJsonValue,
-    suggestions: row.suggestions as Prisma.InputJsonValue,
-    constraints: jsonOrNull(row.constraints),
-    contributions: jsonOrNull(row.contributions),
-    statisticalContext: jsonOrNull(row.statisticalContext),
-  };
-}
+/** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
+const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
+  ['id', 'uuid'],
+  ['userId', 'uuid'],
+  ['createdAt', 'timestamp(3)'],
+  ['source', '"RecommendationSource"'],
+  ['sessionType', '"SessionType"'],
+  ['expectedQuality', 'double precision'],
+  ['rawQuality', 'double precision'],
+  ['intervalLow', 'double precision'],
+  ['intervalHigh', 'double precision'],
+  ['confidence', '"Confidence"'],
+  ['phase', '"ModelPhase"'],
+  ['modelFittedAt', 'timestamp(3)'],
+  ['modelSessionsIncluded', 'integer'],
+  ['hasBaseline', 'boolean'],
+  ['hasPersonalization', 'boolean'],
+  ['checkIn', 'jsonb'],
+  ['matchedRules', 'text[]'],
+  ['overrideRule', 'text'],
+  ['overrideCategory', '"RuleCategory"'],
+  ['overrideMessage', 'text'],
+  ['constraints', 'jsonb'],
+  ['predictionMultiplier', 'double precision'],
+  ['warnings', 'jsonb'],
+  ['contributions', 'jsonb'],
+  ['suggestions', 'jsonb'],
+  ['statisticalContext', 'jsonb'],
+];
 
-/** Rows per INSERT: 27 columns each stays far below PostgreSQL's 65,535 bind parameters. */
-const ROWS_PER_INSERT = 500;
+/**
+ * Every row of a batch in one statement with one parameter: the rows as a JSON array, unpacked by the database
+ * (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which a timestamp column reads as
+ * Prisma writes it). The text never changes, so PostgreSQL parses and plans it once per connection.
+ */
+export const INSERT_RECOMMENDATIONS_SQL = `INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
+FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+
+/** Rows per INSERT: bounds one statement's parameter (about 3 kB of JSON a row). */
+const ROWS_PER_INSERT = 1000;
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
@@ -91,7 +116,8 @@ export class RecommendationWriter {
   readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
 
   constructor(
-    private readonly prisma: AppPrisma,
+    /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
+    private readonly sql: SqlRunner,
     private readonly log: (msg: string) => void = console.log,
   ) {}
 
@@ -127,7 +153,7 @@ export class RecommendationWriter {
       try {
         const started = performance.now();
         for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-          await this.prisma.recommendation.createMany({ data: rows.slice(i, i + ROWS_PER_INSERT).map(createInput) });
+          await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
           this.totals.inserts++;
         }
         this.totals.writeMs += performance.now() - started;
