@@ -102,16 +102,22 @@ const ROWS_PER_INSERT = 1000;
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
- * DONE without waiting; every row queued during one event-loop iteration (all the streams and queries that
- * finished in it) is written by one multi-row INSERT in the next. `written(id)` lets a reader that needs the
- * row (startSession right after DONE) wait for its batch instead of missing it.
+ * DONE without waiting. One INSERT is in flight at a time: the rows queued during one event-loop iteration are
+ * written in the next, and every row queued while a write is under way goes out in one statement as soon as it
+ * ends, so the busier the server, the more rows each statement carries (and the fewer statements it pays for).
+ * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
+ * rows queued behind it, all answered within the last write's round trip; a graceful stop (`close`) writes them
+ * all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * instead of missing it.
  */
 export class RecommendationWriter {
   private queued: RecommendationRow[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
-  private readonly flushes = new Set<Promise<void>>();
+  /** The write under way (never rejects: a failure is logged and reaches its rows' waiters). */
+  private inFlight: Promise<void> | null = null;
+  private scheduled = false;
   /** What this instance has stored so far: rows, batches, INSERT statements and the time they took (the write cost). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
 
@@ -129,12 +135,18 @@ export class RecommendationWriter {
         resolve = res;
         reject = rej;
       });
-      promise.catch(() => {}); // a failed batch is logged in flush; waiters see the rejection through written()
+      promise.catch(() => {}); // a failed batch is logged in write; waiters see the rejection through written()
       this.batch = { promise, resolve, reject };
-      setImmediate(() => void this.flush());
     }
     this.queued.push(row);
     this.unsettled.set(row.id, this.batch.promise);
+    if (!this.inFlight && !this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.startWrite();
+      });
+    }
   }
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
@@ -142,39 +154,54 @@ export class RecommendationWriter {
     return this.unsettled.get(id) ?? Promise.resolve();
   }
 
-  /** Writes what is queued now. */
+  /** Rows answered but not yet stored: queued, or in the statement under way. */
+  get pending(): number {
+    return this.unsettled.size;
+  }
+
+  /** Writes what is queued now (after the write under way, if any); resolves once it has been written or has failed. */
   flush(): Promise<void> {
+    const pending = this.batch?.promise ?? this.inFlight ?? Promise.resolve();
+    this.startWrite();
+    return pending.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** Writes everything queued, including what arrives meanwhile, and waits for it (shutdown). */
+  async close(): Promise<void> {
+    while (this.batch || this.inFlight) await this.flush();
+  }
+
+  private startWrite(): void {
+    if (this.inFlight || !this.batch) return;
     const rows = this.queued;
     const batch = this.batch;
     this.queued = [];
     this.batch = null;
-    if (!batch || rows.length === 0) return Promise.resolve();
-    const done = (async () => {
-      try {
-        const started = performance.now();
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-          await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
-          this.totals.inserts++;
-        }
-        this.totals.writeMs += performance.now() - started;
-        this.totals.rows += rows.length;
-        this.totals.batches++;
-        batch.resolve();
-      } catch (err) {
-        this.log(`[ENGINE] ${rows.length} recommendation(s) could not be stored: ${(err as Error).message}`);
-        batch.reject(err);
-      } finally {
-        for (const row of rows) this.unsettled.delete(row.id);
-      }
-    })();
-    this.flushes.add(done);
-    void done.finally(() => this.flushes.delete(done));
-    return done;
+    this.inFlight = this.write(rows, batch).finally(() => {
+      this.inFlight = null;
+      this.startWrite(); // what queued up meanwhile, in one statement
+    });
   }
 
-  /** Writes what is queued and waits for every write under way (shutdown). */
-  async close(): Promise<void> {
-    await this.flush();
-    await Promise.all(this.flushes);
+  private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+    try {
+      const started = performance.now();
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
+        this.totals.inserts++;
+      }
+      this.totals.writeMs += performance.now() - started;
+      this.totals.rows += rows.length;
+      this.totals.batches++;
+      batch.resolve();
+    } catch (err) {
+      this.log(`[ENGINE] ${rows.length} recommendation(s) could not be stored: ${(err as Error).message}`);
+      batch.reject(err);
+    } finally {
+      for (const row of rows) this.unsettled.delete(row.id);
+    }
   }
 }
