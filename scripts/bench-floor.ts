@@ -217,7 +217,9 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
   console.log(`[bench-floor] ${label}: starting ClimbIQ's server (scripts/bench.ts child) ...`);
-  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], ['--expose-gc']);
+  // BENCH_CHILD_ARGS: Node options for ClimbIQ's server process (e.g. --cpu-prof), as in bench-nightly-streams.
+  const childArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
     const tokens = new TokenService(SECRET);
