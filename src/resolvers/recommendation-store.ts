@@ -97,8 +97,22 @@ export const INSERT_RECOMMENDATIONS_SQL = `INSERT INTO "recommendations" (${COLU
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
 FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
 
-/** Rows per INSERT: bounds one statement's parameter (about 3 kB of JSON a row). */
-const ROWS_PER_INSERT = 1000;
+/** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
+ * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
+const ROWS_PER_INSERT = 200;
+
+/** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
+export const MAX_WRITE_DEFER_MS = 200;
+
+export interface RecommendationWriterOptions {
+  log?: (msg: string) => void;
+  /**
+   * While true (streams are waiting for their turn to finish), a scheduled write waits, at most
+   * MAX_WRITE_DEFER_MS from the oldest queued row: answering comes first. On PGlite the write runs on this
+   * thread, so a write in the middle of a burst would delay every DONE still to be sent.
+   */
+  deferWhile?: () => boolean;
+}
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
@@ -106,8 +120,8 @@ const ROWS_PER_INSERT = 1000;
  * written in the next, and every row queued while a write is under way goes out in one statement as soon as it
  * ends, so the busier the server, the more rows each statement carries (and the fewer statements it pays for).
  * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
- * rows queued behind it, all answered within the last write's round trip; a graceful stop (`close`) writes them
- * all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * rows queued behind it, all answered within the last write's round trip (plus, while streams wait for their
+ * turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
  * instead of missing it.
  */
 export class RecommendationWriter {
@@ -118,14 +132,21 @@ export class RecommendationWriter {
   /** The write under way (never rejects: a failure is logged and reaches its rows' waiters). */
   private inFlight: Promise<void> | null = null;
   private scheduled = false;
+  /** performance.now() when the oldest queued row was queued. */
+  private oldestQueuedAt = 0;
+  private readonly log: (msg: string) => void;
+  private readonly deferWhile: () => boolean;
   /** What this instance has stored so far: rows, batches, INSERT statements and the time they took (the write cost). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
 
   constructor(
     /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
     private readonly sql: SqlRunner,
-    private readonly log: (msg: string) => void = console.log,
-  ) {}
+    options: RecommendationWriterOptions = {},
+  ) {
+    this.log = options.log ?? console.log;
+    this.deferWhile = options.deferWhile ?? (() => false);
+  }
 
   enqueue(row: RecommendationRow): void {
     if (!this.batch) {
@@ -137,16 +158,22 @@ export class RecommendationWriter {
       });
       promise.catch(() => {}); // a failed batch is logged in write; waiters see the rejection through written()
       this.batch = { promise, resolve, reject };
+      this.oldestQueuedAt = performance.now();
     }
     this.queued.push(row);
     this.unsettled.set(row.id, this.batch.promise);
-    if (!this.inFlight && !this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.startWrite();
-      });
-    }
+    if (!this.inFlight) this.schedule();
+  }
+
+  /** The next write, in a later event-loop iteration (after the streams waiting for their turn, within MAX_WRITE_DEFER_MS). */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.batch && !this.inFlight && this.deferWhile() && performance.now() - this.oldestQueuedAt < MAX_WRITE_DEFER_MS) this.schedule();
+      else this.startWrite();
+    });
   }
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
@@ -182,7 +209,7 @@ export class RecommendationWriter {
     this.batch = null;
     this.inFlight = this.write(rows, batch).finally(() => {
       this.inFlight = null;
-      this.startWrite(); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(); // what queued up meanwhile, in one statement
     });
   }
 
@@ -190,6 +217,7 @@ export class RecommendationWriter {
     try {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
         await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
         this.totals.inserts++;
       }
