@@ -53,7 +53,11 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const recommendations = new RecommendationWriter(db.sql, { log, deferWhile: streamsWaiting });
+  const recommendations = new RecommendationWriter(db.sql, {
+    log,
+    // PGlite writes on this thread: a burst's streams go first. A PostgreSQL write is I/O, and another instance may wait for its row.
+    deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
+  });
   const services: Services = {
     config,
     db,

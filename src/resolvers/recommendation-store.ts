@@ -108,7 +108,7 @@ export interface RecommendationWriterOptions {
   log?: (msg: string) => void;
   /**
    * While true (streams are waiting for their turn to finish), a scheduled write waits, at most
-   * MAX_WRITE_DEFER_MS from the oldest queued row: answering comes first. On PGlite the write runs on this
+   * MAX_WRITE_DEFER_MS from the oldest queued row: answering comes first. For PGlite, whose write runs on this
    * thread, so a write in the middle of a burst would delay every DONE still to be sent.
    */
   deferWhile?: () => boolean;
