@@ -181,11 +181,6 @@ export class RecommendationWriter {
     return this.unsettled.get(id) ?? Promise.resolve();
   }
 
-  /** Rows answered but not yet stored: queued, or in the statement under way. */
-  get pending(): number {
-    return this.unsettled.size;
-  }
-
   /** Writes what is queued now (after the write under way, if any); resolves once it has been written or has failed. */
   flush(): Promise<void> {
     const pending = this.batch?.promise ?? this.inFlight ?? Promise.resolve();
