@@ -337,7 +337,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
       `| floor | ${fs.n} | ${f1(fs.firstP99)} | ${f1(fs.lastP50)} | ${f1(fs.lastP99)} | ${fs.failed} |`,
       `| ClimbIQ | ${ss.n} | ${f1(ss.firstP99)} | ${f1(ss.lastP50)} | **${f1(ss.lastP99)}** | ${ss.failed} |`,
       '',
-      `ClimbIQ at rising rates (${Math.min(seconds, 5)} s each beyond ${rate}/s): ${ladder.map((l) => `${l.rate}/s DONE p99 ${f1(l.f.lastP99)} ms${l.f.failed ? ` (${l.f.failed} failed)` : ''}`).join('; ')}. ` +
+      `ClimbIQ at rising rates (${Math.min(seconds, 5)} s each; the ${rate.toLocaleString('en')}/s row is the ${seconds} s run above): ${ladder.map((l) => `${l.rate}/s DONE p99 ${f1(l.f.lastP99)} ms${l.f.failed ? ` (${l.f.failed} failed)` : ''}`).join('; ')}. ` +
         (sustained ? `Highest rate measured with DONE p99 <= 100 ms: **${sustained.rate.toLocaleString('en')}/s**.` : 'No rate measured kept DONE p99 within 100 ms.'),
       '',
       storedNote,
