@@ -28,15 +28,24 @@ async function startProcess(env: Record<string, string>): Promise<ServerProcess>
   });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   let output = '';
+  let giveUp: NodeJS.Timeout | undefined;
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
       const match = /(?:GraphiQL|GraphQL) at (http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(output);
-      if (match) resolve(match[1]);
+      if (match) {
+        clearTimeout(giveUp);
+        resolve(match[1]);
+      }
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
     void exited.then(({ code }) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
+    // Never leave the process behind when it does not come up.
+    giveUp = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not listen within 150 s:\n${output}`));
+    }, 150_000).unref();
   });
   return { child, url, exited };
 }
