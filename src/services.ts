@@ -11,6 +11,7 @@ import { createAppPubSub } from './pubsub.ts';
 import { RateLimits } from './http/rate-limits.ts';
 import { EngineStore } from './engine-runtime/engine-store.ts';
 import { RecommendationWriter } from './resolvers/recommendation-store.ts';
+import { streamsWaiting } from './resolvers/recommendation.ts';
 
 /** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
 export function startupFailure(err: unknown): unknown {
@@ -54,7 +55,11 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   });
   engine = new EngineStore(prisma, config, pubsub, log);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
-  const recommendations = new RecommendationWriter(prisma, log);
+  const recommendations = new RecommendationWriter(db.sql, {
+    log,
+    // PGlite writes on this thread: a burst's streams go first. A PostgreSQL write is I/O, and another instance may wait for its row.
+    deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
+  });
   const services: Services = {
     config,
     db,

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
+import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -35,6 +36,8 @@ export interface Database {
   /** The server's connection string (null for PGlite): a worker thread opens its own connection with it. */
   url: string | null;
   prisma: PrismaClient;
+  /** The same database through its driver, without Prisma (the pg pool, or PGlite's query API): hot fixed statements. */
+  sql: SqlRunner;
   /** The PGlite directory's lock (null for PostgreSQL and in-memory PGlite). */
   directoryLock: DirectoryLock | null;
   migrate(): Promise<MigrationResult>;
@@ -71,6 +74,7 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
     kind: 'postgres',
     url,
     prisma,
+    sql: poolSql(pool, opts.onQuery),
     directoryLock: null,
     async migrate() {
       // One connection, so the runner's session-level advisory lock and its statements share it.
@@ -150,6 +154,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
     kind: 'pglite',
     url: null,
     prisma,
+    sql: pgliteSql(client, opts.onQuery),
     directoryLock,
     migrate: () => applyMigrations(factory, { log }),
     async tryLock(key) {

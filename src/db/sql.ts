@@ -1,6 +1,7 @@
 // Raw SQL on either side of the nightly run: through a Prisma (transaction) client on the API's thread, or through
 // a plain pg connection in the fit's worker thread (a worker cannot share the API's Prisma client; on a PostgreSQL
 // server it opens its own connection, so the training rows and the model writes never pass through the API's thread).
+import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 
@@ -26,6 +27,41 @@ const utcTimestamps = {
     return pg.types.getTypeParser(oid, format);
   },
 } as pg.CustomTypesConfig;
+
+/**
+ * The API's own database without Prisma in between (no query compilation, no argument nesting per call): for the
+ * hot write paths that send one fixed statement many times (the recommendation writer). On a PostgreSQL server it
+ * takes a connection from the API's pool for each statement, each distinct text a named prepared statement
+ * (parsed once per connection). `onQuery` sees every statement, as Prisma's query log does.
+ */
+export function poolSql(pool: pg.Pool, onQuery?: (sql: string) => void): SqlRunner {
+  const names = new Map<string, string>();
+  const run = (text: string, params: readonly unknown[]) => {
+    onQuery?.(text);
+    let name = names.get(text);
+    if (!name) {
+      name = `climbiq_sql_${names.size + 1}`;
+      names.set(text, name);
+    }
+    return pool.query({ name, text, values: params as unknown[], types: utcTimestamps });
+  };
+  return {
+    query: async <T>(text: string, params: readonly unknown[] = []) => (await run(text, params)).rows as T[],
+    execute: async (text, params = []) => (await run(text, params)).rowCount ?? 0,
+  };
+}
+
+/** The same on embedded PGlite: its query API, which waits for any transaction Prisma has open on the one connection. */
+export function pgliteSql(client: PGlite, onQuery?: (sql: string) => void): SqlRunner {
+  const run = (text: string, params: readonly unknown[]) => {
+    onQuery?.(text);
+    return client.query(text, params as unknown[]);
+  };
+  return {
+    query: async <T>(text: string, params: readonly unknown[] = []) => (await run(text, params)).rows as T[],
+    execute: async (text, params = []) => (await run(text, params)).affectedRows ?? 0,
+  };
+}
 
 /** A dedicated connection to `url`, and its SqlRunner; `transaction` runs work between BEGIN and COMMIT (ROLLBACK on failure). */
 export async function connectSql(url: string): Promise<{ sql: SqlRunner; transaction<T>(work: () => Promise<T>): Promise<T>; close(): Promise<void> }> {

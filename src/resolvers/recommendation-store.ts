@@ -4,8 +4,8 @@ import { performance } from 'node:perf_hooks';
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
-import type { AppPrisma } from '../db/session-hook.ts';
-import { Prisma, type Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
+import type { SqlRunner } from '../db/sql.ts';
+import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
 export type { RecommendationRow };
 
@@ -58,42 +58,95 @@ export function recommendationRow(id: string, createdAt: Date, r: Recommendation
   };
 }
 
-/** Nullable JSON columns take Prisma.DbNull, not null, in a write. */
-function createInput(row: RecommendationRow): Prisma.RecommendationCreateManyInput {
-  const jsonOrNull = (v: Prisma.JsonValue | null) => (v === null ? Prisma.DbNull : (v as Prisma.InputJsonValue));
-  return {
-    ...row,
-    checkIn: row.checkIn as Prisma.InputJsonValue,
-    warnings: row.warnings as Prisma.InputJsonValue,
-    suggestions: row.suggestions as Prisma.InputJsonValue,
-    constraints: jsonOrNull(row.constraints),
-    contributions: jsonOrNull(row.contributions),
-    statisticalContext: jsonOrNull(row.statisticalContext),
-  };
-}
+/** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
+const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
+  ['id', 'uuid'],
+  ['userId', 'uuid'],
+  ['createdAt', 'timestamp(3)'],
+  ['source', '"RecommendationSource"'],
+  ['sessionType', '"SessionType"'],
+  ['expectedQuality', 'double precision'],
+  ['rawQuality', 'double precision'],
+  ['intervalLow', 'double precision'],
+  ['intervalHigh', 'double precision'],
+  ['confidence', '"Confidence"'],
+  ['phase', '"ModelPhase"'],
+  ['modelFittedAt', 'timestamp(3)'],
+  ['modelSessionsIncluded', 'integer'],
+  ['hasBaseline', 'boolean'],
+  ['hasPersonalization', 'boolean'],
+  ['checkIn', 'jsonb'],
+  ['matchedRules', 'text[]'],
+  ['overrideRule', 'text'],
+  ['overrideCategory', '"RuleCategory"'],
+  ['overrideMessage', 'text'],
+  ['constraints', 'jsonb'],
+  ['predictionMultiplier', 'double precision'],
+  ['warnings', 'jsonb'],
+  ['contributions', 'jsonb'],
+  ['suggestions', 'jsonb'],
+  ['statisticalContext', 'jsonb'],
+];
 
-/** Rows per INSERT: 27 columns each stays far below PostgreSQL's 65,535 bind parameters. */
-const ROWS_PER_INSERT = 500;
+/**
+ * Every row of a batch in one statement with one parameter: the rows as a JSON array, unpacked by the database
+ * (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which a timestamp column reads as
+ * Prisma writes it). The text never changes, so PostgreSQL parses and plans it once per connection.
+ */
+export const INSERT_RECOMMENDATIONS_SQL = `INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
+FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+
+/** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
+ * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
+const ROWS_PER_INSERT = 200;
+
+/** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
+export const MAX_WRITE_DEFER_MS = 200;
+
+export interface RecommendationWriterOptions {
+  log?: (msg: string) => void;
+  /**
+   * While true (streams are waiting for their turn to finish), a scheduled write waits, at most
+   * MAX_WRITE_DEFER_MS from the oldest queued row: answering comes first. For PGlite, whose write runs on this
+   * thread, so a write in the middle of a burst would delay every DONE still to be sent.
+   */
+  deferWhile?: () => boolean;
+}
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
- * DONE without waiting; every row queued during one event-loop iteration (all the streams and queries that
- * finished in it) is written by one multi-row INSERT in the next. `written(id)` lets a reader that needs the
- * row (startSession right after DONE) wait for its batch instead of missing it.
+ * DONE without waiting. One INSERT is in flight at a time: the rows queued during one event-loop iteration are
+ * written in the next, and every row queued while a write is under way goes out in one statement as soon as it
+ * ends, so the busier the server, the more rows each statement carries (and the fewer statements it pays for).
+ * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
+ * rows queued behind it, all answered within the last write's round trip (plus, while streams wait for their
+ * turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * instead of missing it.
  */
 export class RecommendationWriter {
   private queued: RecommendationRow[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
-  private readonly flushes = new Set<Promise<void>>();
+  /** The write under way (never rejects: a failure is logged and reaches its rows' waiters). */
+  private inFlight: Promise<void> | null = null;
+  private scheduled = false;
+  /** performance.now() when the oldest queued row was queued. */
+  private oldestQueuedAt = 0;
+  private readonly log: (msg: string) => void;
+  private readonly deferWhile: () => boolean;
   /** What this instance has stored so far: rows, batches, INSERT statements and the time they took (the write cost). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
 
   constructor(
-    private readonly prisma: AppPrisma,
-    private readonly log: (msg: string) => void = console.log,
-  ) {}
+    /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
+    private readonly sql: SqlRunner,
+    options: RecommendationWriterOptions = {},
+  ) {
+    this.log = options.log ?? console.log;
+    this.deferWhile = options.deferWhile ?? (() => false);
+  }
 
   enqueue(row: RecommendationRow): void {
     if (!this.batch) {
@@ -103,12 +156,24 @@ export class RecommendationWriter {
         resolve = res;
         reject = rej;
       });
-      promise.catch(() => {}); // a failed batch is logged in flush; waiters see the rejection through written()
+      promise.catch(() => {}); // a failed batch is logged in write; waiters see the rejection through written()
       this.batch = { promise, resolve, reject };
-      setImmediate(() => void this.flush());
+      this.oldestQueuedAt = performance.now();
     }
     this.queued.push(row);
     this.unsettled.set(row.id, this.batch.promise);
+    if (!this.inFlight) this.schedule();
+  }
+
+  /** The next write, in a later event-loop iteration (after the streams waiting for their turn, within MAX_WRITE_DEFER_MS). */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      if (this.batch && !this.inFlight && this.deferWhile() && performance.now() - this.oldestQueuedAt < MAX_WRITE_DEFER_MS) this.schedule();
+      else this.startWrite();
+    });
   }
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
@@ -116,39 +181,50 @@ export class RecommendationWriter {
     return this.unsettled.get(id) ?? Promise.resolve();
   }
 
-  /** Writes what is queued now. */
+  /** Writes what is queued now (after the write under way, if any); resolves once it has been written or has failed. */
   flush(): Promise<void> {
+    const pending = this.batch?.promise ?? this.inFlight ?? Promise.resolve();
+    this.startWrite();
+    return pending.then(
+      () => {},
+      () => {},
+    );
+  }
+
+  /** Writes everything queued, including what arrives meanwhile, and waits for it (shutdown). */
+  async close(): Promise<void> {
+    while (this.batch || this.inFlight) await this.flush();
+  }
+
+  private startWrite(): void {
+    if (this.inFlight || !this.batch) return;
     const rows = this.queued;
     const batch = this.batch;
     this.queued = [];
     this.batch = null;
-    if (!batch || rows.length === 0) return Promise.resolve();
-    const done = (async () => {
-      try {
-        const started = performance.now();
-        for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-          await this.prisma.recommendation.createMany({ data: rows.slice(i, i + ROWS_PER_INSERT).map(createInput) });
-          this.totals.inserts++;
-        }
-        this.totals.writeMs += performance.now() - started;
-        this.totals.rows += rows.length;
-        this.totals.batches++;
-        batch.resolve();
-      } catch (err) {
-        this.log(`[ENGINE] ${rows.length} recommendation(s) could not be stored: ${(err as Error).message}`);
-        batch.reject(err);
-      } finally {
-        for (const row of rows) this.unsettled.delete(row.id);
-      }
-    })();
-    this.flushes.add(done);
-    void done.finally(() => this.flushes.delete(done));
-    return done;
+    this.inFlight = this.write(rows, batch).finally(() => {
+      this.inFlight = null;
+      if (this.batch) this.schedule(); // what queued up meanwhile, in one statement
+    });
   }
 
-  /** Writes what is queued and waits for every write under way (shutdown). */
-  async close(): Promise<void> {
-    await this.flush();
-    await Promise.all(this.flushes);
+  private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+    try {
+      const started = performance.now();
+      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
+        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
+        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
+        this.totals.inserts++;
+      }
+      this.totals.writeMs += performance.now() - started;
+      this.totals.rows += rows.length;
+      this.totals.batches++;
+      batch.resolve();
+    } catch (err) {
+      this.log(`[ENGINE] ${rows.length} recommendation(s) could not be stored: ${(err as Error).message}`);
+      batch.reject(err);
+    } finally {
+      for (const row of rows) this.unsettled.delete(row.id);
+    }
   }
 }

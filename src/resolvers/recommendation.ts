@@ -18,6 +18,9 @@ import { TurnQueue } from '../engine-runtime/turns.ts';
 /** One event loop per process: its streams share the turns. */
 const laterPhases = new TurnQueue();
 
+/** Streams of this process waiting for their turn to go on (the recommendation writer lets them go first). */
+export const streamsWaiting = (): boolean => laterPhases.pending > 0;
+
 interface EventBase {
   sequence: number;
   elapsedMs: number;

@@ -1,0 +1,391 @@
+// What a stored prediction costs the athlete, beside the floor (issue 19): the same client drives a bare Yoga +
+// graphql-ws server (scripts/floor-server.ts: a trivial 5-event subscription) and ClimbIQ's server in the same run,
+// and the figures are read as ratios to that floor.
+//
+//   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
+//       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
+//       [--wrk-seconds 10] [--only pglite|postgres]
+//
+// 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
+//    the same server, alternated twice.
+// 2. A synchronized burst: `--subscribers` graphql-ws connections (one athlete each) subscribe in the same tick,
+//    `--rounds` warm rounds, alternating floor and ClimbIQ; first event and last event (DONE) p99.
+// 3. Steady arrivals: `--rate` check-ins per second for `--seconds` over `--connections` connections (one athlete
+//    each), seeded uniform arrival times; then ClimbIQ alone at each of `--rates` to find the highest rate whose
+//    DONE p99 stays within 100 ms.
+// ClimbIQ's server is scripts/bench.ts's child (in-memory PGlite, or a fresh database on the PostgreSQL server,
+// dropped afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import type { Client } from 'graphql-ws';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, percentile, writeBlock } from './lib/benchmarking.ts';
+
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
+const { values: args } = parseArgs({
+  options: {
+    postgres: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    subscribers: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    connections: { type: 'string', default: '400' },
+    rate: { type: 'string', default: '1000' },
+    seconds: { type: 'string', default: '10' },
+    rates: { type: 'string', default: '1000,1500,2000,3000' },
+    'wrk-seconds': { type: 'string', default: '10' },
+    only: { type: 'string' },
+  },
+});
+
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const p = (xs: number[], q: number) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    q,
+  );
+
+// ---------------------------------------------------------------- the two servers
+
+interface Child {
+  proc: ChildProcess;
+  url: string;
+  wsUrl: string;
+  request(cmd: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+async function forkChild(script: string, argv: string[], execArgv: string[] = []): Promise<Child> {
+  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, { execArgv: [...process.execArgv, ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as Record<string, unknown>));
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  let next = 0;
+  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  proc.on('message', (m) => {
+    const msg = m as Record<string, unknown>;
+    waiting.get(msg.id as number)?.(msg);
+  });
+  return {
+    proc,
+    url: ready.url as string,
+    wsUrl: ready.wsUrl as string,
+    request: (cmd, extra = {}) =>
+      new Promise((resolve, reject) => {
+        const id = ++next;
+        waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
+        proc.send({ id, cmd, ...extra });
+      }),
+  };
+}
+
+// ---------------------------------------------------------------- the client
+
+const STREAM = `subscription($input: PreSessionInput!) {
+  preSessionRecommendation(input: $input) {
+    type sequence elapsedMs
+    ... on ContextLoadedEvent { phase hasPersonalization }
+    ... on RuleOverrideEvent { sessionType message }
+    ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
+    ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
+    ... on StatsEvent { context { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } }
+    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
+    ... on ErrorEvent { code message }
+  }
+}`;
+const COUNTDOWN = 'subscription { countdown { type sequence } }';
+const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
+
+interface Target {
+  name: 'floor' | 'ClimbIQ';
+  payload: { query: string; variables?: Record<string, unknown> };
+  field: string;
+}
+
+interface Timed {
+  firstMs: number;
+  lastMs: number;
+  ok: boolean;
+}
+
+/** One subscription, timed from subscribe() to its first event and to its last (DONE), which completes it. */
+function timed(client: Client, target: Target): Promise<Timed> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let firstMs = -1;
+    let lastType: string | undefined;
+    let failed = false;
+    client.subscribe<Record<string, { type: string }>>(target.payload, {
+      next: (v) => {
+        if (firstMs < 0) firstMs = performance.now() - t0;
+        if (v.errors) failed = true;
+        lastType = v.data?.[target.field]?.type;
+      },
+      error: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: false }),
+      complete: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: !failed && lastType === 'DONE' }),
+    });
+  });
+}
+
+interface Figures {
+  n: number;
+  firstP50: number;
+  firstP99: number;
+  lastP50: number;
+  lastP99: number;
+  failed: number;
+}
+const figures = (all: Timed[]): Figures => ({
+  n: all.length,
+  firstP50: p(
+    all.map((t) => t.firstMs),
+    50,
+  ),
+  firstP99: p(
+    all.map((t) => t.firstMs),
+    99,
+  ),
+  lastP50: p(
+    all.map((t) => t.lastMs),
+    50,
+  ),
+  lastP99: p(
+    all.map((t) => t.lastMs),
+    99,
+  ),
+  failed: all.filter((t) => !t.ok).length,
+});
+
+/** `count` check-ins at seeded uniform moments of `seconds`, dealt round-robin over the connections. */
+async function steady(clients: Client[], target: Target, rate: number, seconds: number): Promise<Figures> {
+  const count = Math.round(rate * seconds);
+  let seed = rate * 7919 + 17;
+  const rand = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const offsets = Array.from({ length: count }, () => rand() * seconds * 1000);
+  const t0 = performance.now();
+  const all = await Promise.all(
+    offsets.map(
+      (offset, i) =>
+        new Promise<Timed>((resolve) => {
+          setTimeout(() => void timed(clients[i % clients.length], target).then(resolve), Math.max(0, offset - (performance.now() - t0)));
+        }),
+    ),
+  );
+  return figures(all);
+}
+
+// ---------------------------------------------------------------- wrk
+
+const execFileAsync = promisify(execFile);
+
+async function wrk(url: string, token: string, body: string, seconds: number): Promise<{ rps: number; p99: string; non2xx: number }> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
+  try {
+    const script = path.join(dir, 'post.lua');
+    writeFileSync(
+      script,
+      `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${token}"\n` +
+        // wrk counts only HTTP errors: a GraphQL error answers 200, so count bodies carrying "errors" too.
+        `local bad = 0\nresponse = function(status, headers, body) if status ~= 200 or string.find(body, '"errors"', 1, true) then bad = bad + 1 end end\n` +
+        `done = function(summary, latency, requests) io.write(string.format("graphql-errors: %d\\n", bad)) end\n`,
+    );
+    const { stdout } = await execFileAsync('wrk', ['-t1', '-c10', `-d${seconds}s`, '--latency', '-s', script, url]);
+    const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+    const p99 = /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '?';
+    const errors = Number(/graphql-errors: (\d+)/.exec(stdout)?.[1] ?? 0) + Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
+    return { rps, p99, non2xx: errors };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------- one database
+
+async function run(label: string, databaseUrl: string | null, floor: Child): Promise<string[]> {
+  const subscribers = Number(args.subscribers);
+  const rounds = Number(args.rounds);
+  const connections = Number(args.connections);
+  const rate = Number(args.rate);
+  const seconds = Number(args.seconds);
+  console.log(`[bench-floor] ${label}: starting ClimbIQ's server (scripts/bench.ts child) ...`);
+  // BENCH_CHILD_ARGS: Node options for ClimbIQ's server process (e.g. --cpu-prof), as in bench-nightly-streams.
+  const childArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], ['--expose-gc', ...childArgs]);
+  try {
+    const { TokenService } = await import('../src/auth.ts');
+    const tokens = new TokenService(SECRET);
+    const ids = Array.from({ length: subscribers + 1 }, () => randomUUID());
+    const seeded = await server.request('seed', { userIds: ids, sessionsPerUser: 30 });
+    console.log(`[bench-floor] seeded ${seeded.sessions} sessions, nightly fit ${seeded.fitStatus}`);
+    const signed = await Promise.all(ids.map((sub) => tokens.sign({ sub, role: 'athlete' })));
+    const wrkToken = signed.pop()!;
+
+    const climbiq: Target = { name: 'ClimbIQ', payload: { query: STREAM, variables: { input: OPERATOR } }, field: 'preSessionRecommendation' };
+    const trivial: Target = { name: 'floor', payload: { query: COUNTDOWN }, field: 'countdown' };
+    const open = async (wsUrl: string) => {
+      const out: Client[] = [];
+      for (let k = 0; k < signed.length; k += 100) out.push(...(await Promise.all(signed.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
+      return out;
+    };
+    const floorClients = await open(floor.wsUrl);
+    const serverClients = await open(server.wsUrl);
+    const burst = (clients: Client[], target: Target) => Promise.all(clients.map((c) => timed(c, target)));
+
+    // Warm-up: every connection once on each server (caches, JIT), 100 at a time, not timed.
+    for (let k = 0; k < subscribers; k += 100) {
+      await Promise.all(floorClients.slice(k, k + 100).map((c) => timed(c, trivial)));
+      await Promise.all(serverClients.slice(k, k + 100).map((c) => timed(c, climbiq)));
+    }
+    await server.request('store');
+
+    // 2. The burst, alternating floor and ClimbIQ round by round.
+    const floorBurst: Timed[] = [];
+    const serverBurst: Timed[] = [];
+    const burstRounds: string[] = [];
+    for (let round = 0; round < rounds; round++) {
+      await sleep(300);
+      const f = await burst(floorClients, trivial);
+      await sleep(300);
+      const s = await burst(serverClients, climbiq);
+      await server.request('store');
+      floorBurst.push(...f);
+      serverBurst.push(...s);
+      const ff = figures(f);
+      const sf = figures(s);
+      burstRounds.push(`${f1(sf.firstP99 / ff.firstP99)}x / ${f2(sf.lastP99 / ff.lastP99)}x`);
+      console.log(
+        `[bench-floor] burst round ${round + 1}: floor first p99 ${f1(ff.firstP99)} last p99 ${f1(ff.lastP99)}; ClimbIQ first p99 ${f1(sf.firstP99)} DONE p99 ${f1(sf.lastP99)} ms (failed ${sf.failed})`,
+      );
+    }
+    const fb = figures(floorBurst);
+    const sb = figures(serverBurst);
+
+    // 3. Steady arrivals over `connections` connections: the floor, then ClimbIQ at the same rate, then ClimbIQ's ladder.
+    await sleep(500);
+    const fs = await steady(floorClients.slice(0, connections), trivial, rate, seconds);
+    console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms`);
+    await sleep(500);
+    const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
+    await server.request('store');
+    console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
+    const ladder: { rate: number; f: Figures }[] = [];
+    for (const r of String(args.rates)
+      .split(',')
+      .map(Number)
+      .filter((x) => x > 0)) {
+      await sleep(500);
+      const f = r === rate ? ss : await steady(serverClients.slice(0, connections), climbiq, r, Math.min(seconds, 5));
+      await server.request('store');
+      ladder.push({ rate: r, f });
+      console.log(`[bench-floor] ladder ${r}/s: DONE p99 ${f1(f.lastP99)} ms, failed ${f.failed}`);
+      if (f.lastP99 > 100 || f.failed > 0) break;
+    }
+    const sustained = ladder.filter((l) => l.f.lastP99 <= 100 && l.f.failed === 0).at(-1);
+    await Promise.all([...floorClients, ...serverClients].map((c) => c.dispose()));
+
+    // 1. wrk, alternating.
+    const wrkSeconds = Number(args['wrk-seconds']);
+    const rec = JSON.stringify({
+      query: `query($input: PreSessionInput!) { recommendation(input: $input) { id source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } } }`,
+      variables: { input: OPERATOR },
+    });
+    const typename = JSON.stringify({ query: '{ __typename }' });
+    await wrk(server.url, wrkToken, rec, 2); // warm-up
+    const wrkRows: { rec: number; typename: number; recErrors: number; recP99: string; typenameP99: string }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const t = await wrk(server.url, wrkToken, typename, wrkSeconds);
+      const r = await wrk(server.url, wrkToken, rec, wrkSeconds);
+      wrkRows.push({ rec: r.rps, typename: t.rps, recErrors: r.non2xx, recP99: r.p99, typenameP99: t.p99 });
+      console.log(`[bench-floor] wrk: recommendation ${f1(r.rps)} req/s vs __typename ${f1(t.rps)} req/s (${((100 * r.rps) / t.rps).toFixed(0)} %), errors ${r.non2xx}`);
+    }
+    const store = await server.request('store');
+
+    const ratio = (a: number, b: number) => `${f2(a / b)}x`;
+    const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
+    return [
+      `### ${label}`,
+      '',
+      `wrk \`-t1 -c10 -d${wrkSeconds}s\` on ClimbIQ's server, one athlete's token, alternated (each answer stored):`,
+      '',
+      '| Round | `recommendation` req/s (p99) | `{ __typename }` req/s (p99) | Ratio (target >= 80 %) | Errors |',
+      '|---:|---:|---:|---:|---:|',
+      ...wrkRows.map((w, i) => `| ${i + 1} | ${f1(w.rec)} (${w.recP99}) | ${f1(w.typename)} (${w.typenameP99}) | **${((100 * w.rec) / w.typename).toFixed(0)} %** | ${w.recErrors} |`),
+      '',
+      `Burst: ${subscribers.toLocaleString('en')} graphql-ws connections (one athlete each) subscribing in the same tick, ${rounds} warm rounds each, floor and ClimbIQ alternated (ms; ClimbIQ's last event is DONE):`,
+      '',
+      '| Server | Streams | First p50 | First p99 | Last p50 | Last p99 | Failed |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+      `| floor (bare Yoga + graphql-ws, 5 events) | ${fb.n} | ${f1(fb.firstP50)} | ${f1(fb.firstP99)} | ${f1(fb.lastP50)} | ${f1(fb.lastP99)} | ${fb.failed} |`,
+      `| ClimbIQ | ${sb.n} | ${f1(sb.firstP50)} | ${f1(sb.firstP99)} | ${f1(sb.lastP50)} | ${f1(sb.lastP99)} | ${sb.failed} |`,
+      `| **ratio** (targets: first <= 1.1x, DONE <= 1.5x the floor's last) | | | **${ratio(sb.firstP99, fb.firstP99)}** | | **${ratio(sb.lastP99, fb.lastP99)}** | |`,
+      '',
+      `Per round (first p99 ratio / DONE p99 ratio): ${burstRounds.join(', ')}.`,
+      '',
+      `Steady arrivals: ${rate.toLocaleString('en')} check-ins/s for ${seconds} s over ${connections} connections (one athlete each), seeded uniform moments:`,
+      '',
+      '| Server | Streams | First p99 | Last p50 | Last p99 | Failed |',
+      '|---|---:|---:|---:|---:|---:|',
+      `| floor | ${fs.n} | ${f1(fs.firstP99)} | ${f1(fs.lastP50)} | ${f1(fs.lastP99)} | ${fs.failed} |`,
+      `| ClimbIQ | ${ss.n} | ${f1(ss.firstP99)} | ${f1(ss.lastP50)} | **${f1(ss.lastP99)}** | ${ss.failed} |`,
+      '',
+      `ClimbIQ at rising rates (${Math.min(seconds, 5)} s each; the ${rate.toLocaleString('en')}/s row is the ${seconds} s run above): ${ladder.map((l) => `${l.rate}/s DONE p99 ${f1(l.f.lastP99)} ms${l.f.failed ? ` (${l.f.failed} failed)` : ''}`).join('; ')}. ` +
+        (sustained ? `Highest rate measured with DONE p99 <= 100 ms: **${sustained.rate.toLocaleString('en')}/s**.` : 'No rate measured kept DONE p99 within 100 ms.'),
+      '',
+      storedNote,
+    ];
+  } finally {
+    await server.request('stop').catch(() => {});
+  }
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  const cpus = os.cpus();
+  const postgres = args.postgres ?? (process.env.BENCH_DATABASE_URL || null);
+  const lines = [
+    '## What storing costs the athlete, beside the floor (issue 19)',
+    '',
+    `Command: \`${process.env.BENCH_DATABASE_URL && !args.postgres ? 'BENCH_DATABASE_URL=postgresql://... ' : ''}npx tsx scripts/bench-floor.ts${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\` (part of \`npm run bench\`)`,
+    '',
+    `Machine: ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${cpus.length} cores; Node ${process.version}; run ${new Date().toISOString().slice(0, 16)}Z, load average at the start ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}. The floor is scripts/floor-server.ts (bare Yoga + graphql-ws, a trivial 5-event subscription), driven by the same client in the same run.`,
+    '',
+  ];
+  const floor = await forkChild('./floor-server.ts', []);
+  try {
+    if (args.only !== 'postgres') lines.push(...(await run('Embedded PGlite (in memory)', null, floor)), '');
+    if (postgres && args.only !== 'pglite') {
+      const url = await createDatabase(postgres);
+      try {
+        lines.push(...(await run('PostgreSQL 15 server on the same machine', url, floor)), '');
+      } finally {
+        await dropDatabase(postgres, url);
+      }
+    }
+  } finally {
+    floor.proc.kill('SIGTERM');
+  }
+  lines.push(
+    `Load average at the end ${os
+      .loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}; total ${f1((Date.now() - started) / 1000)} s.`,
+  );
+  const report = lines.join('\n');
+  console.log(`\n${report}`);
+  if (!args['no-write']) writeBlock(BENCHMARKS_FILE, 'floor', report);
+}
+
+await main();
+process.exit(0);
