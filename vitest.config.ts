@@ -11,6 +11,8 @@ export default defineConfig({
   },
   test: {
     include: ['tests/**/*.test.ts'],
+    // One migrated, seeded database image per run, copied for every test server (tests/support/server.ts).
+    globalSetup: ['tests/support/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration files each start a server and a database: keep the 2-core machine from thrashing.
