@@ -34,6 +34,8 @@ export interface StartOptions {
   schedule?: boolean;
   /** Named by the PGlite directory's lock to other commands (default "npm start"). */
   command?: string;
+  /** An in-memory PGlite (PGLITE_DIR=memory://) starts from this data-directory tarball: tests pass one migrated, seeded image. */
+  pgliteImage?: Blob;
 }
 
 export interface RunningServer {
@@ -84,7 +86,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
 
   // Checked before the database opens: a manifest that does not fit this schema stops the start.
   const persistedOperations = config.persistedOperationsFile ? await loadPersistedOperations(config.persistedOperationsFile, schema) : null;
-  const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true } });
+  const opened = await openServices(config, { log, onQuery: opts.onQuery, holder: { command: opts.command ?? 'npm start', serves: true }, pgliteImage: opts.pgliteImage });
   const { services } = opened;
   const { db, tokens, training, prisma } = services;
   let ready = false;

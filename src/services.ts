@@ -27,9 +27,9 @@ export interface OpenedServices {
   close(): Promise<void>;
 }
 
-export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder }): Promise<OpenedServices> {
+export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder; pgliteImage?: Blob }): Promise<OpenedServices> {
   const { log } = opts;
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder });
+  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder, pgliteImage: opts.pgliteImage });
   try {
     const migrated = await db.migrate();
     log(

@@ -24,6 +24,8 @@ export interface DatabaseOptions {
   holder?: LockHolder;
   /** Called once per SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
+  /** An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster. */
+  pgliteImage?: Blob;
 }
 
 /** A held advisory lock; release() gives it back. */
@@ -130,7 +132,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   let directoryLock: DirectoryLock | null = null;
   let client: PGlite;
   if (inMemory) {
-    client = new PGlite();
+    client = new PGlite(opts.pgliteImage ? { loadDataDir: opts.pgliteImage } : {});
     await client.waitReady;
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });

@@ -1,7 +1,11 @@
 // Starts the real server on a fresh database: embedded PGlite in memory by default, or a new database on the
-// PostgreSQL server named by TEST_DATABASE_URL (CI runs the suite once each way).
+// PostgreSQL server named by TEST_DATABASE_URL (CI runs the suite once each way). The fresh database is a copy of
+// the migrated, seeded one tests/support/global-setup.ts makes once per run (the server's own migration and seed
+// then find nothing to do); without that setup (another config) each server migrates its own.
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import pg from 'pg';
+import { inject } from 'vitest';
 import { TokenService, type Role } from '../../src/auth.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
@@ -18,12 +22,21 @@ export interface TestServer extends RunningServer {
 
 /** A fresh, empty database on the PostgreSQL test server; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
+  return createDatabase('');
+}
+
+/** A fresh database on the PostgreSQL test server, already migrated and seeded (a copy of the run's template). */
+export async function createMigratedTestDatabase(): Promise<string> {
+  return createDatabase(inject('postgresTemplate') ?? '');
+}
+
+async function createDatabase(template: string): Promise<string> {
   const adminUrl = process.env.TEST_DATABASE_URL!;
   const name = `climbiq_test_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.query(`CREATE DATABASE ${name}${template ? ` TEMPLATE ${template}` : ''}`);
   } finally {
     await admin.end();
   }
@@ -43,6 +56,15 @@ export async function dropTestDatabase(url: string): Promise<void> {
   }
 }
 
+let pgliteImage: Promise<Blob | undefined> | undefined;
+
+/** The run's migrated, seeded PGlite image (read once per file), or undefined without the global setup. */
+function loadPgliteImage(): Promise<Blob | undefined> {
+  const file = inject('pgliteImage');
+  pgliteImage ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : Promise.resolve(undefined);
+  return pgliteImage;
+}
+
 export interface TestServerOptions extends Omit<StartOptions, 'config'> {
   /** Reuse a database (e.g. two instances on one PostgreSQL database, or a restart on the same PGlite dir). */
   databaseUrl?: string | null;
@@ -52,7 +74,7 @@ export interface TestServerOptions extends Omit<StartOptions, 'config'> {
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const ownDatabase = opts.databaseUrl === undefined && usingPostgres;
-  const databaseUrl = opts.databaseUrl !== undefined ? opts.databaseUrl : usingPostgres ? await createTestDatabase() : null;
+  const databaseUrl = opts.databaseUrl !== undefined ? opts.databaseUrl : usingPostgres ? await createMigratedTestDatabase() : null;
   const config: Config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
@@ -62,8 +84,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     ...opts.env,
   });
   if (!opts.pgliteDir && !databaseUrl) config.pgliteDir = 'memory://';
+  const image = config.pgliteDir === 'memory://' && !databaseUrl ? await loadPgliteImage() : undefined;
   const logs: string[] = [];
-  const server = await startServer({ schedule: false, log: (m) => logs.push(m), ...opts, config });
+  const server = await startServer({ schedule: false, log: (m) => logs.push(m), pgliteImage: image, ...opts, config });
   return {
     ...server,
     databaseUrl,
