@@ -14,7 +14,7 @@ import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
-import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
+import { corsFor, isLoopback, useJsonRequestsOnly, useCloseAfterUnreadBody, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
@@ -124,6 +124,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     plugins: [
       useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
+      useCloseAfterUnreadBody(),
       ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
       ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
       useJsonRequestsOnly(),
