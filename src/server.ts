@@ -15,7 +15,7 @@ import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useJsonRequestsOnly, useCloseAfterUnreadBody, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
-import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
+import { useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
@@ -130,7 +130,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
-      useNulGuard(),
+      useInputGuard(),
       useSubscriptionExpiry(),
       useReadinessCheck({
         endpoint: '/ready',

@@ -253,6 +253,47 @@ describe('query limits (graphql-armor)', () => {
   });
 });
 
+describe('keys named "__proto__" in JSON fields', () => {
+  /** POSTs `body` as it is written: a "__proto__" key survives only in raw JSON text (an object literal would set a prototype). */
+  async function postRaw(body: string): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions: { code: string; field?: string } }[] } }> {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
+      body,
+    });
+    return { status: res.status, body: JSON.parse(await res.text()) };
+  }
+  const start = 'mutation($input: StartSessionInput!) { startSession(input: $input) { id preSessionData } }';
+  const withForm = (form: string) => `{"query":${JSON.stringify(start)},"variables":{"input":{"sleepHours":7,"preSessionData":${form}}}}`;
+
+  it.each([
+    ['at the top of a variable', withForm('{"form":"v3","__proto__":{"isAdmin":true}}'), 'preSessionData.__proto__'],
+    ['nested in a list of a variable', withForm('{"form":"v3","answers":[{"ok":1},{"__proto__":{"x":1}}]}'), 'preSessionData.answers[1].__proto__'],
+    [
+      'in the query text',
+      JSON.stringify({ query: 'mutation { startSession(input: { sleepHours: 7, preSessionData: { form: "v3", __proto__: { isAdmin: true } } }) { id } }' }),
+      'preSessionData.__proto__',
+    ],
+  ])('a "__proto__" key %s is refused with BAD_USER_INPUT naming it, and nothing is written', async (_where, body, field) => {
+    const res = await postRaw(body);
+    expect(res.status).toBe(400);
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(res.body.errors![0].message).toContain(`${field}: a key named "__proto__" is not accepted`);
+    expect(await sessionCount()).toBe(0);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('other keys JavaScript knows ("constructor", "prototype", "$where") are kept as data', async () => {
+    const res = await postRaw(withForm('{"constructor":{"prototype":{"y":2}},"$where":"1","toString":"x"}'));
+    expect(res.status).toBe(200);
+    const started = (res.body.data as { startSession: { id: string; preSessionData: unknown } }).startSession;
+    expect(started.preSessionData).toEqual({ constructor: { prototype: { y: 2 } }, $where: '1', toString: 'x' });
+    await server.db.prisma.climbingSession.delete({ where: { id: started.id } });
+  });
+});
+
 describe('NUL characters in input', () => {
   it('a NUL in a string variable is BAD_USER_INPUT naming the field, and nothing is written', async () => {
     const res = await gql(server.url, START_SESSION, { input: { sleepHours: 7, location: 'crag\u0000' } }, athlete.token);
