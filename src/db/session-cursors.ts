@@ -16,8 +16,7 @@ function keysetDirections(list: readonly Prisma.ClimbingSessionOrderByWithRelati
 
 const isDirection = (d: unknown): d is Direction => d === 'asc' || d === 'desc';
 
-const orderList = (orderBy: SessionPage['orderBy']): Prisma.ClimbingSessionOrderByWithRelationInput[] =>
-  Array.isArray(orderBy) ? orderBy : orderBy ? [orderBy] : [];
+const orderList = (orderBy: SessionPage['orderBy']): Prisma.ClimbingSessionOrderByWithRelationInput[] => (Array.isArray(orderBy) ? orderBy : orderBy ? [orderBy] : []);
 
 /** The direction of an order by sessionQuality (nulls last) then (startedAt, id), all one way; null otherwise. */
 function qualityDirection(list: readonly Prisma.ClimbingSessionOrderByWithRelationInput[]): Direction | null {

@@ -180,12 +180,14 @@ describe('a cursor whose session was deleted', () => {
       return { owner, expected: sorted.map((r) => r.id) };
     }
     const list = async (token: string, variables: Record<string, unknown>) => {
-      const page = (await gqlOk<{ sessions: { edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string } } }>(
-        server.url,
-        BY_QUALITY,
-        variables,
-        token,
-      )).sessions;
+      const page = (
+        await gqlOk<{ sessions: { edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string } } }>(
+          server.url,
+          BY_QUALITY,
+          variables,
+          token,
+        )
+      ).sessions;
       return { ids: page.edges.map((e) => e.node.id), cursors: page.edges.map((e) => e.cursor), pageInfo: page.pageInfo };
     };
 
