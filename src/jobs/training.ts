@@ -2,7 +2,7 @@
 // hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import { addRatingLinearised, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes.ts';
+import { addRatingLinearised, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes/index.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import { designRow, termsWithPriors } from '../engine/variables.ts';
 import type { Services } from '../context.ts';

@@ -3,7 +3,7 @@
 // graphql-ws, deviation handling, trainUserModel access and the trainingRuns listing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseStats, priorHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addSession, emptyStats, parseStats, priorHyperparameters, userPosterior } from '../../src/engine/bayes/index.ts';
 import { P, TERM_NAMES } from '../../src/engine/variables.ts';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import {
