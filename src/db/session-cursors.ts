@@ -71,11 +71,12 @@ function qualityPage(direction: Direction, backward: boolean, quality: number | 
   return { OR: backward ? further : [...further, { sessionQuality: null }] };
 }
 
-/** A user query's nested `sessions` page, in place (the output's shape does not change). */
-function keysetNestedSessions(args: { include?: Prisma.UserInclude | null; select?: Prisma.UserSelect | null }): void {
+/** A user query's nested `sessions` page, in place (the output's shape does not change); returns `args`. */
+function keysetNestedSessions<A extends { include?: Prisma.UserInclude | null; select?: Prisma.UserSelect | null }>(args: A): A {
   for (const shape of [args.include, args.select]) {
     if (shape && typeof shape.sessions === 'object') shape.sessions = keysetSessionPage(shape.sessions);
   }
+  return args;
 }
 
 export const sessionListCursors = Prisma.defineExtension({
@@ -85,11 +86,11 @@ export const sessionListCursors = Prisma.defineExtension({
       findMany: ({ args, query }) => query(keysetSessionPage(args)),
     },
     user: {
-      findUnique: ({ args, query }) => (keysetNestedSessions(args), query(args)),
-      findUniqueOrThrow: ({ args, query }) => (keysetNestedSessions(args), query(args)),
-      findFirst: ({ args, query }) => (keysetNestedSessions(args), query(args)),
-      findFirstOrThrow: ({ args, query }) => (keysetNestedSessions(args), query(args)),
-      findMany: ({ args, query }) => (keysetNestedSessions(args), query(args)),
+      findUnique: ({ args, query }) => query(keysetNestedSessions(args)),
+      findUniqueOrThrow: ({ args, query }) => query(keysetNestedSessions(args)),
+      findFirst: ({ args, query }) => query(keysetNestedSessions(args)),
+      findFirstOrThrow: ({ args, query }) => query(keysetNestedSessions(args)),
+      findMany: ({ args, query }) => query(keysetNestedSessions(args)),
     },
   },
 });

@@ -121,7 +121,10 @@ export async function startSession(ctx: Context, input: StartSessionInput, query
   const { recommendations } = ctx.services;
   // The advice is a record for analysts; failing to compute or store it must not stop the athlete checking in.
   const shown = await recommend(ctx, checkIn).then(
-    async (r) => (await recommendations.written(r.id), r.id),
+    async (r) => {
+      await recommendations.written(r.id);
+      return r.id;
+    },
     (err: unknown) => {
       console.error('[ENGINE] startSession: no recommendation stored', err);
       return undefined;

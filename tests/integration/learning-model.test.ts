@@ -201,8 +201,15 @@ describe('modelUpdated over graphql-ws', () => {
         client.subscribe<{ modelUpdated: ModelOutputView & { user: { id: string } } }>(
           { query: SUBSCRIPTION },
           {
-            next: (v) => (clearTimeout(timer), v.data ? resolve(v.data.modelUpdated) : reject(new Error(JSON.stringify(v.errors)))),
-            error: (e) => (clearTimeout(timer), reject(e)),
+            next: (v) => {
+              clearTimeout(timer);
+              if (v.data) resolve(v.data.modelUpdated);
+              else reject(new Error(JSON.stringify(v.errors)));
+            },
+            error: (e) => {
+              clearTimeout(timer);
+              reject(e);
+            },
             complete: () => {},
           },
         );
