@@ -11,7 +11,7 @@
 // Writes the Markdown report between <!-- fit:start --> and <!-- fit:end --> in BENCHMARKS.md.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes.ts';
+import { addObservation, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes/index.ts';
 import { simulateAthlete } from './lib/synthetic.ts';
 import { P, designRow } from '../src/engine/variables.ts';
 import { percentile, writeBlock } from './lib/benchmarking.ts';

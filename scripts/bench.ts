@@ -173,7 +173,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function engineBench(iterations: number) {
   const { compileRules, validateRuleDefinition } = await import('../src/engine/rules.ts');
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
-  const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes.ts');
+  const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes/index.ts');
   const { Random, simulateAthlete } = await import('./lib/synthetic.ts');
   const { CHECK_IN_VARIABLES, MODEL_TERMS } = await import('../src/engine/variables.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;

@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior, type Hyperparameters, type SufficientStats } from '../src/engine/bayes.ts';
+import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior, type Hyperparameters, type SufficientStats } from '../src/engine/bayes/index.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { predict } from '../src/engine/prediction.ts';
 import { compileRules, evaluateRules, validateRuleDefinition } from '../src/engine/rules.ts';

@@ -297,6 +297,6 @@ export async function resolveJwtSecret(configured: string | null, dataDir: strin
   if (existing && existing.trim().length >= 32) return { secret: existing.trim(), generated: true };
   const secret = randomBytes(32).toString('base64url');
   await mkdir(dataDir, { recursive: true });
-  await writeFile(file, secret + '\n', { mode: 0o600 });
+  await writeFile(file, `${secret}\n`, { mode: 0o600 });
   return { secret, generated: true };
 }

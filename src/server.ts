@@ -15,8 +15,8 @@ import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
-import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
-import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
+import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
+import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices, startupFailure } from './services.ts';
@@ -127,12 +127,13 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     plugins: [
       useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
+      useCloseAfterUnreadBody(),
       ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
       ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
-      useNulGuard(),
+      useInputGuard(),
       useSubscriptionExpiry(),
       useReadinessCheck({
         endpoint: '/ready',

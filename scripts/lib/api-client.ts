@@ -57,7 +57,7 @@ export async function graphql<T>(url: string, token: string, query: string, vari
   if (body.errors?.length) {
     const unauthenticated = body.errors.some((e) => e.extensions?.code === 'UNAUTHENTICATED');
     throw new Error(
-      `${url} answered: ${body.errors.map((e) => e.message).join('; ')}` + (unauthenticated ? ' (the server was started with another JWT_SECRET: run this command with the same JWT_SECRET)' : ''),
+      `${url} answered: ${body.errors.map((e) => e.message).join('; ')}${unauthenticated ? ' (the server was started with another JWT_SECRET: run this command with the same JWT_SECRET)' : ''}`,
     );
   }
   if (!body.data) throw new Error(`${url} answered HTTP ${res.status} without data`);

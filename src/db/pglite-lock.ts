@@ -4,7 +4,7 @@
 // directory (`<dir>.lock`, e.g. ./data/pglite.lock) names the owner so a second process can refuse, or talk to
 // the owning server instead.
 import { randomUUID } from 'node:crypto';
-import { linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 
@@ -25,6 +25,12 @@ export interface LockOwner extends LockHolder {
   url?: string;
   /** This acquisition; tells a lock apart from a later one by the same pid. */
   id: string;
+  /**
+   * The owner process's start time as the kernel counts it (Linux: field 22 of /proc/<pid>/stat, clock ticks
+   * since boot), as PostgreSQL checks postmaster.pid: a live process with the same pid but another start time
+   * is a reused pid, not the owner. Absent where /proc is not (then only the pid is checked).
+   */
+  processStart?: string;
 }
 
 /** A PGlite directory that cannot be opened; the message says why and what to do, in plain words. */
@@ -76,7 +82,39 @@ function readOwner(file: string): LockOwner | null | 'unreadable' {
   }
 }
 
-function processAlive(pid: number): boolean {
+interface ProcStat {
+  /** R, S, D, Z (zombie: exited, not yet reaped by its parent), ... */
+  state: string;
+  /** Field 22, starttime: clock ticks after boot. */
+  start: string;
+}
+
+/** A process's state and start time from /proc (Linux); null where /proc has no such process or no /proc. */
+function procStat(pid: number): ProcStat | null | 'no-proc' {
+  let raw: string;
+  try {
+    raw = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ESRCH') return existsSync('/proc/self/stat') ? null : 'no-proc';
+    return 'no-proc';
+  }
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so fields count from the last ')'.
+  const fields = raw.slice(raw.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state), so field 22 is fields[19].
+  const [state, start] = [fields[0], fields[19]];
+  return state && start ? { state, start } : 'no-proc';
+}
+
+function processAlive(pid: number, processStart: string | undefined): boolean {
+  const stat = procStat(pid);
+  if (stat === null) return false;
+  if (stat !== 'no-proc') {
+    // A zombie has exited (killed with -9, say) and only waits for its parent to reap it, which a container's
+    // PID 1 may never do: it holds nothing. A pid the kernel gave to a later process is not the owner.
+    if (stat.state === 'Z' || stat.state === 'X') return false;
+    return processStart === undefined || processStart === stat.start;
+  }
   try {
     process.kill(pid, 0);
     return true;
@@ -91,7 +129,7 @@ function ownerAlive(file: string, owner: LockOwner): boolean {
   if (owner.hostname !== hostname()) return true;
   // A pid reused by this very process (a container restarted with the same pid) is not an owner.
   if (owner.pid === process.pid) return heldHere.get(file) === owner.id;
-  return processAlive(owner.pid);
+  return processAlive(owner.pid, owner.processStart);
 }
 
 /** Writes the owner to a private file, then links it into place: the lock appears complete or not at all. */
@@ -141,7 +179,15 @@ export interface DirectoryLock {
 /** Takes the lock of a PGlite directory, or throws DirectoryLockedError naming the live owner. */
 export function acquireDirectoryLock(dir: string, holder: LockHolder): DirectoryLock {
   const file = lockFileOf(dir);
-  let owner: LockOwner = { ...holder, pid: process.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: randomUUID() };
+  const self = procStat(process.pid);
+  let owner: LockOwner = {
+    ...holder,
+    pid: process.pid,
+    hostname: hostname(),
+    startedAt: new Date().toISOString(),
+    id: randomUUID(),
+    ...(self && self !== 'no-proc' ? { processStart: self.start } : {}),
+  };
   for (let attempt = 0; ; attempt++) {
     try {
       writeComplete(file, owner, (tmp) => linkSync(tmp, file));

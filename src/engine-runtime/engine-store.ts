@@ -2,7 +2,7 @@
 // rules 300 s, priors and population 600 s, per-user models, baselines and recent history 1800 s. Writes
 // invalidate at once, on every instance (the invalidation travels through the shared pub/sub).
 import { randomUUID } from 'node:crypto';
-import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes.ts';
+import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes/index.ts';
 import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
 import { TtlCache } from '../engine/ttl-cache.ts';
 import type { PopulationStat, Rule, UserModel } from '../engine/types.ts';

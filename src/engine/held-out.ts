@@ -4,7 +4,7 @@
 // hyperparameters, and the session is predicted as a check-in would be (that posterior, whatever the phase; no
 // rule multipliers). The population hyperparameters did see the held-out sessions: one session per athlete among
 // all of them, a small optimism that a full refit per athlete would remove at many times the cost.
-import { addRatedSession, emptyStats, userPosterior, withoutStats, type Hyperparameters, type SufficientStats } from './bayes.ts';
+import { addRatedSession, emptyStats, userPosterior, withoutStats, type Hyperparameters, type SufficientStats } from './bayes/index.ts';
 import { predict } from './prediction.ts';
 import type { CheckIn } from './variables.ts';
 

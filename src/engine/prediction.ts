@@ -28,7 +28,7 @@ export class ModelShapeError extends Error {
 }
 
 export function clampQuality(q: number): number {
-  return q < QUALITY_MIN ? QUALITY_MIN : q > QUALITY_MAX ? QUALITY_MAX : q;
+  return Math.min(Math.max(q, QUALITY_MIN), QUALITY_MAX);
 }
 
 export function confidenceLabel(width: number, phase: ModelPhase): Prediction['confidence'] {

@@ -20,7 +20,7 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
     case 'warmupMin':
       return (to >= from ? `Warm up for about ${fmt(to)} min` : `Keep the warm-up to about ${fmt(to)} min`) + tail;
     default:
-      return `${to >= from ? 'Raise' : 'Lower'} ${variable} from ${fmt(from)} to about ${fmt(to)}` + tail;
+      return `${to >= from ? 'Raise' : 'Lower'} ${variable} from ${fmt(from)} to about ${fmt(to)}${tail}`;
   }
 }
 

@@ -1,5 +1,6 @@
 // The HTTP face: which origins may call cross-origin, which request bodies are read, the headers every response
 // carries, and when the development GraphiQL page may hold a token.
+import type { IncomingMessage } from 'node:http';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 
@@ -53,6 +54,21 @@ export function useJsonRequestsOnly(): Plugin {
           headers: { 'content-type': 'application/json; charset=utf-8' },
         }),
       );
+    },
+  };
+}
+
+/**
+ * A response sent before its request's body was read in full (413 over MAX_REQUEST_BODY_BYTES, 415, any other early
+ * refusal) says `Connection: close`, and Node closes the connection after it. Kept alive, the connection would hold
+ * the unread rest of the body ahead of the client's next request; a pooling client (Node's agent, undici, browsers)
+ * would send its next request there and see it reset. A request whose body was read keeps its connection.
+ */
+export function useCloseAfterUnreadBody(): Plugin {
+  return {
+    onResponse({ response, serverContext }) {
+      const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
+      if (req && !req.complete) response.headers.set('Connection', 'close');
     },
   };
 }

@@ -1,5 +1,5 @@
 // Guards every operation passes on every transport (HTTP, SSE, graphql-ws): query-size limits, introspection,
-// NUL characters in input, and subscriptions that outlive their token.
+// NUL characters and "__proto__" keys in input, and subscriptions that outlive their token.
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { BREAK, type GraphQLError, Kind, NoSchemaIntrospectionCustomRule, visit, type ASTNode, type DocumentNode } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
@@ -42,38 +42,52 @@ export function useIntrospectionSetting(config: Pick<Config, 'introspectionEnabl
 
 // ---------------------------------------------------------------------------------------------------------
 // NUL characters: PostgreSQL refuses "\u0000" in text and jsonb, so it never gets as far as a write.
+// "__proto__" keys: JSON.parse keeps one as data, but any later copy of the object (`copy[key] = value`, as the
+// database client does on its way to jsonb) takes it for the prototype and the key is lost without a word.
+// Refused, naming the key, rather than dropped.
 
 type Segment = string | number;
 
-/** The path (inside `value`) of the first string or object key holding a NUL character, or null. */
-function nulPath(value: unknown): Segment[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? [] : null;
+/** Why a piece of input is refused: a NUL character, or a key named "__proto__". */
+type Refusal = 'nul' | 'proto';
+
+interface Refused {
+  /** The field: argument / input field names and list indexes; for a "__proto__" key, the key itself. */
+  path: Segment[];
+  why: Refusal;
+}
+
+/** The first string or object key in `value` holding a NUL character, or key named "__proto__", or null. */
+function refusedIn(value: unknown): Refused | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? { path: [], why: 'nul' } : null;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const inner = nulPath(value[i]);
-      if (inner) return [i, ...inner];
+      const inner = refusedIn(value[i]);
+      if (inner) return { ...inner, path: [i, ...inner.path] };
     }
     return null;
   }
   if (value !== null && typeof value === 'object') {
     for (const [key, child] of Object.entries(value)) {
-      if (key.includes('\u0000')) return []; // the object holding the key
-      const inner = nulPath(child);
-      if (inner) return [key, ...inner];
+      if (key.includes('\u0000')) return { path: [], why: 'nul' }; // the object holding the key
+      if (key === '__proto__') return { path: [key], why: 'proto' };
+      const inner = refusedIn(child);
+      if (inner) return { ...inner, path: [key, ...inner.path] };
     }
   }
   return null;
 }
 
 /**
- * Where the operation's input holds a NUL character: in a string literal of the document, or in the value of a
- * variable where it is used. Returns the field path (argument / input field names and list indexes) or null.
+ * Where the operation's input holds a NUL character or a "__proto__" key: in a literal of the document, or in the
+ * value of a variable where it is used. Returns the field path (argument / input field names and list indexes) and
+ * why, or null.
  */
-export function findNulInput(document: DocumentNode, variables: Record<string, unknown> | null | undefined): Segment[] | null {
+export function findRefusedInput(document: DocumentNode, variables: Record<string, unknown> | null | undefined): Refused | null {
   const segments: Segment[] = [];
   // Which nodes pushed a segment, so leave() pops exactly those.
   const pushed = new Set<ASTNode>();
-  let found: Segment[] | null = null;
+  let found: Refused | null = null;
   visit(document, {
     enter(node, key, _parent, _path, ancestors) {
       const owner = ancestors[ancestors.length - 2];
@@ -85,14 +99,18 @@ export function findNulInput(document: DocumentNode, variables: Record<string, u
         segments.push(segment);
         pushed.add(node);
       }
+      if (node.kind === Kind.OBJECT_FIELD && node.name.value === '__proto__') {
+        found = { path: [...segments], why: 'proto' };
+        return BREAK;
+      }
       if (node.kind === Kind.STRING && node.value.includes('\u0000')) {
-        found = [...segments];
+        found = { path: [...segments], why: 'nul' };
         return BREAK;
       }
       if (node.kind === Kind.VARIABLE && !(owner && 'kind' in owner && owner.kind === Kind.VARIABLE_DEFINITION)) {
-        const inner = nulPath(variables?.[node.name.value]);
+        const inner = refusedIn(variables?.[node.name.value]);
         if (inner) {
-          found = [...segments, ...inner];
+          found = { ...inner, path: [...segments, ...inner.path] };
           return BREAK;
         }
       }
@@ -105,13 +123,20 @@ export function findNulInput(document: DocumentNode, variables: Record<string, u
   return found;
 }
 
-/** A NUL character anywhere in an operation's input: BAD_USER_INPUT naming the field, before anything runs. */
-export function useNulGuard(): Plugin {
+/**
+ * A NUL character or a "__proto__" key anywhere in an operation's input: BAD_USER_INPUT naming the field (the
+ * key), before anything runs.
+ */
+export function useInputGuard(): Plugin {
   const check = (document: DocumentNode, variables: Record<string, unknown> | null | undefined) => {
-    const path = findNulInput(document, variables);
-    if (!path) return null;
-    const field = fieldPath(path);
-    return { errors: [badInput(field, `${field} must not contain the NUL character (\\u0000)`)] };
+    const refused = findRefusedInput(document, variables);
+    if (!refused) return null;
+    const field = fieldPath(refused.path);
+    const message =
+      refused.why === 'nul'
+        ? `${field} must not contain the NUL character (\\u0000)`
+        : `${field}: a key named "__proto__" is not accepted in JSON input (JavaScript would take it for the object's prototype, not data); rename the key`;
+    return { errors: [badInput(field, message)] };
   };
   return {
     onExecute({ args, setResultAndStopExecution }) {

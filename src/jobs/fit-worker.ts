@@ -12,7 +12,7 @@
 // The worker loads TypeScript through tsx's API (tsImport) from a small evaluated bootstrap: Node's own loader
 // does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { fitHierarchical, linearisedStats, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes.ts';
+import { fitHierarchical, linearisedStats, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes/index.ts';
 import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
 import { P, type FeatureSpec } from '../engine/variables.ts';
 import { connectSql } from '../db/sql.ts';

@@ -4,7 +4,6 @@ import type { HeldOutError, HeldOutSession } from '../engine/held-out.ts';
 import { featureColumnsSql, trainingRow, type SessionFeatures } from '../engine/training-row.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import type { UserData } from './training-data.ts';
 
 /** An athlete's most recent rated session as stored (latestRatedSessions). */
 export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: Date };
@@ -23,8 +22,9 @@ export function latestRatedSessions(sql: SqlRunner): Promise<LatestRatedSession[
  * The sessions to hold out: each athlete's most recent rated session, predicted from the rest of their sessions
  * under the population model the nightly run fits (heldOutError, in the fit's worker). A session rated or edited
  * after the training data was read is not in the fit's statistics in that form: such an athlete is left out.
+ * `users` is training-data.ts's UserData by athlete; only how far each one's data reaches is read here.
  */
-export function heldOutSessions(latest: readonly LatestRatedSession[], users: ReadonlyMap<string, UserData>): HeldOutSession[] {
+export function heldOutSessions(latest: readonly LatestRatedSession[], users: ReadonlyMap<string, { dataThrough: Date | null }>): HeldOutSession[] {
   const held: HeldOutSession[] = [];
   for (const r of latest) {
     const through = users.get(r.userId)?.dataThrough;

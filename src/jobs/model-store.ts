@@ -1,5 +1,5 @@
 // Writes fitted models: ModelOutput rows (one per user) and PopulationModel rows, in their stored JSON shapes.
-import { MODEL_VERSION, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes.ts';
+import { MODEL_VERSION, type Hyperparameters, type SufficientStats, type UserPosteriorResult } from '../engine/bayes/index.ts';
 import { TERM_NAMES, termRecord } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';

@@ -1,7 +1,7 @@
 // Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
 // statistics, aggregated by the database (GROUP BY "userId" over sums of products of centred features), so the
 // nightly run moves one row per athlete into Node, not one per session.
-import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes.ts';
+import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
 import { RATING_MAX, RATING_MIN } from '../engine/normal.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
 import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
@@ -49,7 +49,7 @@ const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effectiveFeatur
 /** x_j as SQL: the intercept column is the constant 1. */
 const x = (j: number) => (j === 0 ? '1' : `x${j}`);
 
-/** Ratings inside the scale: a rating at 1 or 10 is censored and kept apart (bayes.ts SufficientStats.bounded). */
+/** Ratings inside the scale: a rating at 1 or 10 is censored and kept apart (engine/bayes/sufficient-stats.ts, SufficientStats.bounded). */
 const INTERIOR = `FILTER (WHERE y NOT IN (${RATING_MIN}, ${RATING_MAX}))`;
 
 /** n (every rated row), then over the rows inside the scale: X'X's upper triangle row by row, X'y, y'y. */

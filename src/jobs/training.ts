@@ -2,10 +2,13 @@
 // hierarchical fit (node-cron, advisory lock, in-flight guard), catch-up, and the persisted pause switch.
 import { performance } from 'node:perf_hooks';
 import cron, { type ScheduledTask } from 'node-cron';
-import { addRatingLinearised, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes.ts';
+import { addRatingLinearised, linearisedStats, parseStats, userPosterior, type Hyperparameters } from '../engine/bayes/index.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import { designRow, termsWithPriors } from '../engine/variables.ts';
-import type { Services } from '../context.ts';
+import type { Config } from '../config.ts';
+import type { Database } from '../db/client.ts';
+import type { EngineStore } from '../engine-runtime/engine-store.ts';
+import type { AppPubSub } from '../pubsub.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
 import { prismaSql } from '../db/sql.ts';
@@ -38,6 +41,14 @@ export interface TrainingSchedule {
 
 const json = (v: unknown) => v as Prisma.InputJsonValue;
 
+/** What training needs of the server's services (named here, not taken from context.ts, which names this service). */
+export interface TrainingDependencies {
+  config: Config;
+  db: Database;
+  engine: EngineStore;
+  pubsub: AppPubSub;
+}
+
 export class TrainingService {
   private task: ScheduledTask | null = null;
   private nightlyInFlight: Promise<TrainingRun> | null = null;
@@ -51,7 +62,7 @@ export class TrainingService {
   readonly fitControl = new FitControl();
 
   constructor(
-    private readonly services: Pick<Services, 'config' | 'db' | 'engine' | 'pubsub'>,
+    private readonly services: TrainingDependencies,
     opts: { log?: (msg: string) => void } = {},
   ) {
     this.log = opts.log ?? console.log;

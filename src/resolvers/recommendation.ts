@@ -1,6 +1,6 @@
 // The phased pre-session recommendation (domain.md section 8): CONTEXT_LOADED -> (RULE_OVERRIDE -> DONE) |
 // (RULES_APPLIED? -> PREDICTION -> RECOMMENDATIONS -> STATS -> DONE); an error ends with one ERROR event.
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../engine/recommend.ts';
@@ -72,7 +72,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
   // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
   const done = (parts: RecommendationParts): RecommendationEvent => {
     const elapsedMs = performance.now() - started;
-    const recommendation = recommendationRow(randomUUID(), new Date(), parts);
+    const recommendation = recommendationRow(uuidv7(), new Date(), parts);
     if (!replayAs) recommendations.enqueue(recommendation);
     return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };
   };

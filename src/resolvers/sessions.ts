@@ -1,5 +1,6 @@
 // Session lifecycle: ACTIVE (check-in + plan) -> COMPLETED (outcome) | CANCELLED. Ownership checked here.
 import { setTimeout as delay } from 'node:timers/promises';
+import { validate, version } from 'uuid';
 import type { Context } from '../context.ts';
 import { AppError, badInput, conflict, notFound } from '../errors.ts';
 import { Prisma } from '../generated/prisma/client.ts';
@@ -120,7 +121,10 @@ export async function startSession(ctx: Context, input: StartSessionInput, query
   const { recommendations } = ctx.services;
   // The advice is a record for analysts; failing to compute or store it must not stop the athlete checking in.
   const shown = await recommend(ctx, checkIn).then(
-    async (r) => (await recommendations.written(r.id), r.id),
+    async (r) => {
+      await recommendations.written(r.id);
+      return r.id;
+    },
     (err: unknown) => {
       console.error('[ENGINE] startSession: no recommendation stored', err);
       return undefined;
@@ -137,8 +141,21 @@ function createSession(ctx: Context, input: StartSessionInput, query: Query, rec
   });
 }
 
-/** Waits before a recommendation id not (yet) stored is NOT_FOUND: about 0.4 s in all. */
-const CROSS_INSTANCE_WAITS_MS = [25, 75, 300];
+/**
+ * How long after it was given a recommendation may still be on its way to the database: queued in the batch of
+ * the instance that gave it (whose `written()` this instance cannot see), its INSERT slowed by load or a lock.
+ */
+const PENDING_WRITE_WINDOW_MS = 10_000;
+/** Between two looks for such a row: doubling from 25 ms up to this. */
+const PENDING_WRITE_MAX_POLL_MS = 400;
+
+/**
+ * When the recommendation with this id was given (ms since the epoch): ids are UUIDv7, whose first 48 bits are
+ * that time. Null for an id of another version (not given by this API, or given before v7 ids).
+ */
+function givenAt(id: string): number | null {
+  return validate(id) && version(id) === 7 ? Number.parseInt(id.replace(/-/g, '').slice(0, 12), 16) : null;
+}
 
 async function startWithRecommendation(ctx: Context, recommendationId: string, input: StartSessionInput, query: Query) {
   const { prisma, recommendations } = ctx.services;
@@ -150,12 +167,16 @@ async function startWithRecommendation(ctx: Context, recommendationId: string, i
       select: { userId: true, checkIn: true, session: { select: { id: true } } },
     });
   let stored = await find();
-  // Given by another instance, the row may be in that instance's batch still: its INSERT follows DONE within
-  // an event-loop iteration, so a few short waits cover it before the id is called unknown.
-  for (const ms of CROSS_INSTANCE_WAITS_MS) {
-    if (stored) break;
-    await delay(ms);
-    stored = await find();
+  // Given by another instance, the row may still be in that instance's batch: it is looked for again until the
+  // id is older than the window (counted from when it was given, by its UUIDv7 time, and never from later than
+  // now, so an id claiming a future time waits no longer). An unknown id of another kind is NOT_FOUND at once.
+  const at = givenAt(recommendationId);
+  if (!stored && at !== null) {
+    const deadline = Math.min(at, Date.now()) + PENDING_WRITE_WINDOW_MS;
+    for (let wait = 25; !stored && Date.now() < deadline; wait = Math.min(wait * 2, PENDING_WRITE_MAX_POLL_MS)) {
+      await delay(Math.min(wait, Math.max(0, deadline - Date.now())));
+      stored = await find();
+    }
   }
   if (!stored) throw new AppError('NOT_FOUND', 'Recommendation not found', 'recommendationId');
   if (stored.userId !== requireViewer(ctx).id) throw new AppError('FORBIDDEN', 'recommendationId must be one of your own recommendations', 'recommendationId');

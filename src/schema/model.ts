@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
-import type { FitDiagnostics } from '../engine/bayes.ts';
+import type { FitDiagnostics } from '../engine/bayes/index.ts';
 import { Z95 } from '../engine/normal.ts';
 import { TERM_NAMES, termArray } from '../engine/variables.ts';
 import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';

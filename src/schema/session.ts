@@ -151,7 +151,8 @@ builder.queryFields((t) => ({
   sessions: t.prismaConnection(
     {
       type: 'ClimbingSession',
-      cursor: 'startedAt_id',
+      // The values of both orders (STARTED_AT, QUALITY): a page after a deleted session is placed by them.
+      cursor: 'sessionQuality_startedAt_id',
       authScopes: { authenticated: true },
       description: 'Sessions, newest first unless orderBy says otherwise (max 100 a page). Athletes see only their own.',
       args: {

@@ -223,7 +223,7 @@ describe('insights: each part against a hand computation', () => {
   it('effects: mu * sd of the fit in force at `to`, with its interval and between-athlete spread, largest first', async () => {
     const prisma = server.db.prisma;
     const record = (f: (j: number) => number) => Object.fromEntries(TERM_NAMES.map((name, j) => [name, f(j)]));
-    const fit = (fittedAt: Date, scale: number) => ({
+    const populationFit = (fittedAt: Date, scale: number) => ({
       mu: record((j) => scale * (j % 2 ? 0.1 * j : -0.05 * j)),
       muSd: record((j) => 0.01 * (j + 1)),
       tau2: record((j) => 0.0004 * (j + 1)),
@@ -233,8 +233,8 @@ describe('insights: each part against a hand computation', () => {
       modelVersion: 'test',
       fittedAt,
     });
-    const older = fit(new Date('2026-02-01T02:00:00Z'), 1);
-    const newer = fit(new Date('2026-03-01T02:00:00Z'), 2);
+    const older = populationFit(new Date('2026-02-01T02:00:00Z'), 1);
+    const newer = populationFit(new Date('2026-03-01T02:00:00Z'), 2);
     await prisma.populationModel.createMany({ data: [older, newer] });
     const stats = TERM_NAMES.filter((n) => n !== 'intercept').map((variable, k) => ({ variable, mean: 5, std: 0.5 + k, min: 0, max: 10, n: 90 }));
     await prisma.populationStatistic.createMany({ data: stats });

@@ -162,6 +162,64 @@ describe('a cursor whose session was deleted', () => {
     expect(back.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: true });
   });
 
+  describe('in the QUALITY order', () => {
+    const BY_QUALITY = `query($first: Int, $after: String, $last: Int, $before: String, $direction: OrderDirection!) {
+      sessions(first: $first, after: $after, last: $last, before: $before, orderBy: { field: QUALITY, direction: $direction }) {
+        edges { cursor node { id sessionQuality } } pageInfo { hasNextPage hasPreviousPage endCursor }
+      }
+    }`;
+    /** Twelve sessions rated 9, 7, 5 or not at all (ties in rating and in startedAt), in the QUALITY order. */
+    async function rated(direction: 'ASC' | 'DESC') {
+      const { owner, order } = await twelveSessions();
+      const ratings = [7, null, 5, 9, 7, 5, null, 7, 9, 5, 7, null];
+      await mapLimit(order, 4, (id, i) => server.db.prisma.climbingSession.update({ where: { id }, data: { sessionQuality: ratings[i] } }));
+      // order is newest first (startedAt, id descending): a stable sort by rating keeps that within a rating.
+      const byRating = order.map((id, i) => ({ id, q: ratings[i] }));
+      const sorted = direction === 'DESC' ? byRating : [...byRating].reverse();
+      sorted.sort((a, b) => (a.q === null ? (b.q === null ? 0 : 1) : b.q === null ? -1 : direction === 'DESC' ? b.q - a.q : a.q - b.q));
+      return { owner, expected: sorted.map((r) => r.id) };
+    }
+    const list = async (token: string, variables: Record<string, unknown>) => {
+      const page = (
+        await gqlOk<{ sessions: { edges: { cursor: string; node: { id: string } }[]; pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean; endCursor: string } } }>(
+          server.url,
+          BY_QUALITY,
+          variables,
+          token,
+        )
+      ).sessions;
+      return { ids: page.edges.map((e) => e.node.id), cursors: page.edges.map((e) => e.cursor), pageInfo: page.pageInfo };
+    };
+
+    it.each(['DESC', 'ASC'] as const)('%s: pages go on past a deleted cursor, rated or unrated, to the end', async (direction) => {
+      const { owner, expected } = await rated(direction);
+      const first = await list(owner.token, { first: 4, direction });
+      expect(first.ids).toEqual(expected.slice(0, 4));
+      await remove(owner.token, expected[3]);
+      await remove(owner.token, expected[2]);
+      const second = await list(owner.token, { first: 4, after: first.pageInfo.endCursor, direction });
+      expect(second.ids).toEqual(expected.slice(4, 8));
+      expect(second.pageInfo.hasNextPage).toBe(true);
+      // The last page crosses into the unrated sessions; its cursor row (unrated) goes too.
+      const third = await list(owner.token, { first: 2, after: second.pageInfo.endCursor, direction });
+      expect(third.ids).toEqual(expected.slice(8, 10));
+      await remove(owner.token, expected[9]);
+      const rest = await list(owner.token, { first: 4, after: third.pageInfo.endCursor, direction });
+      expect(rest.ids).toEqual(expected.slice(10));
+      expect(rest.pageInfo.hasNextPage).toBe(false);
+    });
+
+    it('last/before: the rows before a deleted cursor', async () => {
+      const { owner, expected } = await rated('DESC');
+      const page = await list(owner.token, { first: 11, direction: 'DESC' });
+      await remove(owner.token, expected[7]);
+      await remove(owner.token, expected[10]);
+      expect((await list(owner.token, { last: 3, before: page.cursors[7], direction: 'DESC' })).ids).toEqual(expected.slice(4, 7));
+      // Before an unrated cursor: the rated rows come before every unrated one.
+      expect((await list(owner.token, { last: 3, before: page.cursors[10], direction: 'DESC' })).ids).toEqual([expected[6], expected[8], expected[9]]);
+    });
+  });
+
   it('me.sessions(after) pages on past a deleted cursor too', async () => {
     const { owner, order } = await twelveSessions();
     const first: any = (await gqlOk(server.url, MY_PAGE, { first: 4 }, owner.token)).me.sessions;

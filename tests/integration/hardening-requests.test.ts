@@ -2,7 +2,7 @@
 // (and GET queries) are executed, bodies are limited, hostile queries are refused with the limit's own message as
 // a client error, NUL characters never reach the database, and production closes introspection and GraphiQL.
 /* eslint-disable @typescript-eslint/no-explicit-any */
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { collect, wsClient } from '../support/client.ts';
 import { expectError, gql, gqlOk, RECORD_BASELINE, START_SESSION } from '../support/foundation.ts';
@@ -128,6 +128,67 @@ describe('request body limit (default 1 MB)', () => {
   });
 });
 
+describe('a refusal before the body is read', () => {
+  /** One request on `agent`; resolves with its status, Connection header and body, or rejects as the client saw it. */
+  function send(agent: Agent, method: string, body: Buffer | string | null, type = 'application/json', chunked = false): Promise<{ status: number; connection: string | undefined; body: string }> {
+    const url = new URL(server.url);
+    const headers: Record<string, string> = { 'content-type': type, authorization: `Bearer ${athlete.token}` };
+    if (body !== null && !chunked) headers['content-length'] = String(Buffer.byteLength(body));
+    return new Promise((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method, headers, agent }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, connection: res.headers.connection, body: text }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      if (chunked && body !== null) {
+        for (let at = 0; at < body.length; at += 64 * 1024) req.write(body.slice(at, at + 64 * 1024));
+        req.end();
+      } else req.end(body ?? undefined);
+    });
+  }
+  const query = JSON.stringify({ query: '{ me { id } }' });
+  // 4 MB over the 1 MB limit: more than the socket buffers hold, so most of it is unread when the server answers.
+  const oversized = () => Buffer.from(JSON.stringify({ query: '{ me { id } }', variables: { pad: 'x'.repeat(4 * 1024 * 1024) } }));
+
+  it.each([
+    ['413, a body over the limit with Content-Length', 'application/json', false, 413],
+    ['413, a chunked body over the limit', 'application/json', true, 413],
+    ['415, a form POST', 'application/x-www-form-urlencoded', false, 415],
+  ] as const)('%s: answered with Connection: close, and the next request on the same pooled agent succeeds', async (_what, type, chunked, status) => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      for (let round = 0; round < 3; round++) {
+        const refused = await send(agent, 'POST', oversized(), type, chunked);
+        expect(refused.status).toBe(status);
+        expect(refused.connection).toBe('close');
+        const next = await send(agent, 'POST', query);
+        expect(next.status, next.body).toBe(200);
+        expect(JSON.parse(next.body)).toEqual({ data: { me: { id: athlete.id } } });
+      }
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('a request whose body was read keeps its connection alive for the next one', async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
+    agent.on('free', (socket) => sockets.add(socket));
+    try {
+      const bad = await send(agent, 'POST', '{"query": ');
+      expect(bad.status).toBe(400);
+      expect(bad.connection).toBe('keep-alive');
+      expect((await send(agent, 'POST', query)).status).toBe(200);
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
+
 /** A selection nested `depth` levels deep: me { currentBaseline { user { currentBaseline { ... { id } } } } }. */
 function nested(depth: number): string {
   let inner = 'id';
@@ -189,6 +250,47 @@ describe('query limits (graphql-armor)', () => {
     } finally {
       await client.dispose();
     }
+  });
+});
+
+describe('keys named "__proto__" in JSON fields', () => {
+  /** POSTs `body` as it is written: a "__proto__" key survives only in raw JSON text (an object literal would set a prototype). */
+  async function postRaw(body: string): Promise<{ status: number; body: { data?: unknown; errors?: { message: string; extensions: { code: string; field?: string } }[] } }> {
+    const res = await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
+      body,
+    });
+    return { status: res.status, body: JSON.parse(await res.text()) };
+  }
+  const start = 'mutation($input: StartSessionInput!) { startSession(input: $input) { id preSessionData } }';
+  const withForm = (form: string) => `{"query":${JSON.stringify(start)},"variables":{"input":{"sleepHours":7,"preSessionData":${form}}}}`;
+
+  it.each([
+    ['at the top of a variable', withForm('{"form":"v3","__proto__":{"isAdmin":true}}'), 'preSessionData.__proto__'],
+    ['nested in a list of a variable', withForm('{"form":"v3","answers":[{"ok":1},{"__proto__":{"x":1}}]}'), 'preSessionData.answers[1].__proto__'],
+    [
+      'in the query text',
+      JSON.stringify({ query: 'mutation { startSession(input: { sleepHours: 7, preSessionData: { form: "v3", __proto__: { isAdmin: true } } }) { id } }' }),
+      'preSessionData.__proto__',
+    ],
+  ])('a "__proto__" key %s is refused with BAD_USER_INPUT naming it, and nothing is written', async (_where, body, field) => {
+    const res = await postRaw(body);
+    expect(res.status).toBe(400);
+    expect(res.body.data ?? null).toBeNull();
+    expect(res.body.errors).toHaveLength(1);
+    expect(res.body.errors![0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field });
+    expect(res.body.errors![0].message).toContain(`${field}: a key named "__proto__" is not accepted`);
+    expect(await sessionCount()).toBe(0);
+    expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();
+  });
+
+  it('other keys JavaScript knows ("constructor", "prototype", "$where") are kept as data', async () => {
+    const res = await postRaw(withForm('{"constructor":{"prototype":{"y":2}},"$where":"1","toString":"x"}'));
+    expect(res.status).toBe(200);
+    const started = (res.body.data as { startSession: { id: string; preSessionData: unknown } }).startSession;
+    expect(started.preSessionData).toEqual({ constructor: { prototype: { y: 2 } }, $where: '1', toString: 'x' });
+    await server.db.prisma.climbingSession.delete({ where: { id: started.id } });
   });
 });
 

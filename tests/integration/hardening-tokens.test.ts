@@ -208,7 +208,17 @@ describe('subscriptions', () => {
       // Once one is completed there is room again.
       open[0]();
       const again = await new Promise<unknown>((resolve, reject) => {
-        const dispose = client.subscribe({ query: MODEL_UPDATED }, { next: (v) => (dispose(), resolve(v)), error: reject, complete: () => undefined });
+        const dispose = client.subscribe(
+          { query: MODEL_UPDATED },
+          {
+            next: (v) => {
+              dispose();
+              resolve(v);
+            },
+            error: reject,
+            complete: () => undefined,
+          },
+        );
       });
       expect(again).toMatchObject({ data: { modelUpdated: { user: { id } } } });
       for (const dispose of open.slice(1)) dispose();

@@ -3,7 +3,7 @@
 // graphql-ws, deviation handling, trainUserModel access and the trainingRuns listing.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addSession, emptyStats, parseStats, priorHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addSession, emptyStats, parseStats, priorHyperparameters, userPosterior } from '../../src/engine/bayes/index.ts';
 import { P, TERM_NAMES } from '../../src/engine/variables.ts';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import {
@@ -201,8 +201,15 @@ describe('modelUpdated over graphql-ws', () => {
         client.subscribe<{ modelUpdated: ModelOutputView & { user: { id: string } } }>(
           { query: SUBSCRIPTION },
           {
-            next: (v) => (clearTimeout(timer), v.data ? resolve(v.data.modelUpdated) : reject(new Error(JSON.stringify(v.errors)))),
-            error: (e) => (clearTimeout(timer), reject(e)),
+            next: (v) => {
+              clearTimeout(timer);
+              if (v.data) resolve(v.data.modelUpdated);
+              else reject(new Error(JSON.stringify(v.errors)));
+            },
+            error: (e) => {
+              clearTimeout(timer);
+              reject(e);
+            },
             complete: () => {},
           },
         );

@@ -2,7 +2,7 @@
 // population statistics and refreshes every athlete; one run at a time in a process, and (PostgreSQL) one run
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes.ts';
+import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes/index.ts';
 import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';

@@ -3,7 +3,7 @@
 // pruned after the retention period.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes.ts';
+import { addRatedSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes/index.ts';
 import { predict } from '../../src/engine/prediction.ts';
 import { effectiveCheckIn } from '../../src/engine/training-row.ts';
 import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';

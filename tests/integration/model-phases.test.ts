@@ -3,7 +3,7 @@
 // recomputed here from the sessions they logged: under the seed priors after the quick updates, and under the
 // fitted population after the nightly run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, emptyStats, parseHyperparameters, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes.ts';
+import { addRatedSession, emptyStats, parseHyperparameters, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes/index.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 import { designRow, P, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { coefficient, logAthlete, modelOutput, quickUpdateStats } from '../support/learning.ts';

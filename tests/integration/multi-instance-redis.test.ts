@@ -1,8 +1,10 @@
 // Several instances sharing one PostgreSQL database and a Redis: a write on one instance invalidates the
 // caches of every instance at once, and model updates reach subscribers connected to another instance.
 // Runs when the suite has both a PostgreSQL server (TEST_DATABASE_URL) and a Redis (TEST_REDIS_URL), as in CI.
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlOk, wsClient } from '../support/client.ts';
+import { gql, gqlOk, wsClient } from '../support/client.ts';
+import { eventOf, OPERATOR, streamWs } from '../support/recommendation.ts';
 import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 const redisUrl = process.env.TEST_REDIS_URL;
@@ -25,6 +27,36 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
   });
 
   const RECOMMEND = `query($input: PreSessionInput!) { recommendation(input: $input) { rulesApplied } }`;
+
+  it('startSession(recommendationId) on the other instance right after DONE succeeds, even while the batch is held back', async () => {
+    const { token, id } = await tokenFor('athlete');
+    await streamWs(a.wsUrl, token, OPERATOR); // warm a's caches: the next stream reads nothing the lock holds
+    // A second connection holds the recommendations' INSERTs back (reads go on): a's batch lands 1.5 s late.
+    const locker = new pg.Client({ connectionString: databaseUrl });
+    await locker.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE recommendations IN SHARE MODE');
+      const out = await streamWs(a.wsUrl, token, { ...OPERATOR, energyLevel: 5 });
+      const recommendationId = eventOf(out.events, 'DONE').recommendationId!;
+      const started = gql<{ startSession: { id: string; recommendation: { id: string } } }>(
+        b.url,
+        'mutation($input: StartSessionInput!) { startSession(input: $input) { id recommendation { id } } }',
+        { input: { recommendationId } },
+        token,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      await locker.query('COMMIT');
+      const res = await started;
+      expect(res.errors).toBeUndefined();
+      expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
+      const session = await gqlOk<{ session: { recommendation: { id: string } } }>(a.url, 'query($id: ID!) { session(id: $id) { recommendation { id } } }', { id: res.data!.startSession.id }, token);
+      expect(session.session.recommendation.id).toBe(recommendationId);
+      expect(await a.services.prisma.climbingSession.count({ where: { userId: id } })).toBe(1);
+    } finally {
+      await locker.end();
+    }
+  });
 
   it('a rule written on one instance applies on the other at once, despite the 300 s rules cache', async () => {
     const athlete = await tokenFor('athlete');

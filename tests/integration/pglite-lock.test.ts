@@ -158,6 +158,101 @@ describe('one process owns a PGlite directory', () => {
     }
   }, 300_000);
 
+  it('a server killed with -9 and left a zombie (its parent does not reap it) is replaced at once, time after time', async () => {
+    // As under a container's PID 1 that does not reap: the server's parent is `sleep`, which never waits for
+    // it, so after kill -9 the server stays a zombie (state Z) holding its pid while the next one starts.
+    const parents: ChildProcess[] = [];
+    const servers: number[] = [];
+    const unreaped = (): Promise<ServerProcess> =>
+      new Promise((resolve, reject) => {
+        const parent = spawn('sh', ['-c', '"$0" --import tsx src/server.ts & echo "server pid $!"; exec sleep 600', process.execPath], {
+          cwd: process.cwd(),
+          env: env(pgliteDir),
+        });
+        parents.push(parent);
+        const exited = new Promise<number | null>((r) => parent.on('exit', (code) => r(code)));
+        let out = '';
+        const seen = (d: Buffer) => {
+          out += d;
+          const pid = /server pid (\d+)/.exec(out);
+          const match = /GraphiQL at (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/.exec(out);
+          if (pid && !servers.includes(Number(pid[1]))) servers.push(Number(pid[1]));
+          if (pid && match) resolve({ child: parent, pid: Number(pid[1]), url: match[1], port: Number(match[2]), exited });
+          if (/Cannot open the embedded database/.test(out)) reject(new Error(out));
+        };
+        parent.stdout.on('data', seen);
+        parent.stderr.on('data', seen);
+        void exited.then((code) => reject(new Error(`exited (${code}) before the server was ready: ${out}`)));
+      });
+    const procState = (pid: number): string => {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    };
+    try {
+      let server = await unreaped();
+      const before = await stored(server.url);
+      for (let restart = 0; restart < 4; restart++) {
+        process.kill(server.pid, 'SIGKILL');
+        while (procState(server.pid) !== 'Z') await new Promise((r) => setTimeout(r, 5));
+        expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: server.pid });
+        // No pause: the next server starts while the killed one is still a zombie.
+        const next = await unreaped();
+        expect(procState(server.pid)).toBe('Z');
+        expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: next.pid, port: next.port });
+        server = next;
+      }
+      expect(await stored(server.url)).toEqual(before);
+      process.kill(server.pid, 'SIGTERM');
+      while (procState(server.pid) !== 'Z') await new Promise((r) => setTimeout(r, 20));
+      expect(existsSync(`${pgliteDir}.lock`)).toBe(false);
+    } finally {
+      for (const pid of servers) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone already
+        }
+      }
+      for (const parent of parents) parent.kill('SIGKILL');
+    }
+  }, 600_000);
+
+  it('a lock whose pid now belongs to another process (a reused pid) is taken over; its own process keeps it', async () => {
+    const dir = path.join(tmp, 'reused', 'pglite');
+    mkdirSync(path.dirname(dir), { recursive: true });
+    const other = spawn('sleep', ['600']);
+    try {
+      const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
+      const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      const take = `
+        import { acquireDirectoryLock } from './src/db/pglite-lock.ts';
+        try {
+          acquireDirectoryLock(${JSON.stringify(dir)}, { command: 'taker', serves: false }).release();
+          console.log('taken');
+        } catch (err) {
+          console.log('refused: ' + err.message);
+        }`;
+      const attempt = async (processStart: string): Promise<string> => {
+        writeFileSync(
+          `${dir}.lock`,
+          JSON.stringify({ command: 'npm start', serves: true, pid: other.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: `at-${processStart}`, processStart }),
+        );
+        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', take], { cwd: process.cwd() });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        await new Promise((r) => child.on('close', r));
+        return out.trim();
+      };
+      // The recorded owner started at another time: the live process with its pid is someone else.
+      expect(await attempt(String(Number(start) - 1))).toBe('taken');
+      expect(existsSync(`${dir}.lock`)).toBe(false);
+      // The same pid and start time: the owner itself, still running.
+      expect(await attempt(start)).toContain(`refused: Cannot open the embedded database ${dir}: it is in use by "npm start" (pid ${other.pid}`);
+    } finally {
+      other.kill('SIGKILL');
+    }
+  }, 120_000);
+
   it('processes racing to take over the same stale lock: exactly one wins, the others name it', async () => {
     const dir = path.join(tmp, 'race', 'pglite');
     mkdirSync(path.dirname(dir), { recursive: true });

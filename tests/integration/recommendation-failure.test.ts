@@ -100,7 +100,17 @@ describe('a burst of cache invalidations and model announcements', () => {
     const client = wsClient(server.wsUrl, watcher.token);
     const heard = new Promise<unknown>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('no modelUpdated event within 60 s')), 60_000);
-      client.subscribe({ query: 'subscription { modelUpdated { phase sessionsIncluded } }' }, { next: (v) => (clearTimeout(timer), resolve(v)), error: reject, complete: () => {} });
+      client.subscribe(
+        { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
+        {
+          next: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          error: reject,
+          complete: () => {},
+        },
+      );
     });
     await new Promise((r) => setTimeout(r, 300)); // let the subscription start on the server
 

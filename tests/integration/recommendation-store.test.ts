@@ -378,12 +378,25 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
     await holdInserts();
     const answered = await ask(a, token, 'id');
     const recommendationId = answered.data!.recommendation.id;
-    // Instance b has never seen the id; the row lands 150 ms after b first looks for it.
-    const started = gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token);
-    await new Promise((r) => setTimeout(r, 150));
+    // Instance b has never seen the id; the row lands 2 s after b first looks for it (a batch slowed by load).
+    let settled = false;
+    const started = gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(settled).toBe(false);
     await release();
     const res = await started;
     expect(res.errors).toBeUndefined();
     expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
+  });
+
+  it('an id that is not pending anywhere is NOT_FOUND at once on the other instance, not after the wait for a batch', async () => {
+    const { token } = await tokenFor('athlete');
+    // A UUIDv7 given long ago (its time is 2024) and a v4 id: neither can be in a batch still.
+    for (const recommendationId of ['018f0000-0000-7000-8000-000000000001', '00000000-0000-4000-8000-00000000abcd']) {
+      const asked = Date.now();
+      const res = await gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token);
+      expect(res.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'recommendationId' });
+      expect(Date.now() - asked).toBeLessThan(2000);
+    }
   });
 });

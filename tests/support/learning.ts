@@ -3,7 +3,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../scripts/lib/synthetic.ts';
-import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes.ts';
+import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes/index.ts';
 import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
 import type { PrismaClient } from '../../src/generated/prisma/client.ts';

@@ -22,7 +22,7 @@ import {
   withoutStats,
   type Hyperparameters,
   type SufficientStats,
-} from '../../src/engine/bayes.ts';
+} from '../../src/engine/bayes/index.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_TRUTH_POPULATION, mulberry32, simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
