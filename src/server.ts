@@ -2,7 +2,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
@@ -18,7 +17,7 @@ import { corsFor, isLoopback, useJsonRequestsOnly, useSecurityHeaders, webSocket
 import { useIntrospectionSetting, useNulGuard, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
-import { openServices, startupFailure } from './services.ts';
+import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
@@ -271,28 +270,4 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       return stopping;
     },
   };
-}
-
-// `npm start`: run until SIGTERM / SIGINT, then shut down gracefully.
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  try {
-    const server = await startServer();
-    const shutdown = (signal: string) => {
-      console.log(`[API] ${signal}: shutting down`);
-      const force = setTimeout(() => process.exit(1), 10_000);
-      force.unref();
-      server.stop().then(
-        () => process.exit(0),
-        (err) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  } catch (err) {
-    console.error(startupFailure(err));
-    process.exit(1);
-  }
 }

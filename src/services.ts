@@ -34,6 +34,11 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     log(
       `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`,
     );
+    if (config.production && db.kind === 'pglite') {
+      log(
+        `[DB] WARNING: NODE_ENV=production on the embedded database (ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true): one process, one disk, no replica; back up ${config.pgliteDir} as docs/operations.md describes, or set DATABASE_URL`,
+      );
+    }
     const seeded = await seedReferenceData(db.prisma);
     if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
   } catch (err) {
