@@ -23,6 +23,8 @@ export interface OpenedServices {
   services: Services;
   /** The JWT secret was generated into the data dir (development). */
   generatedSecret: boolean;
+  /** Redis answers; null when REDIS_URL is unset (the readiness check). */
+  pingRedis: (() => Promise<boolean>) | null;
   close(): Promise<void>;
 }
 
@@ -45,7 +47,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     await db.close();
     throw err;
   }
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { pubsub, ping: pingRedis, close: closePubSub } = createAppPubSub(config.redisUrl);
   const { secret, generated } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   let training: TrainingService | undefined;
   let engine: EngineStore | undefined;
@@ -73,6 +75,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   return {
     services,
     generatedSecret: generated,
+    pingRedis,
     async close() {
       await services.training.stop();
       await recommendations.close();
