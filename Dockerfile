@@ -4,7 +4,7 @@
 FROM node:24-bookworm-slim
 
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 COPY prisma ./prisma
 COPY prisma.config.ts tsconfig.json ./
 # Installs the dependencies and generates the Prisma client (postinstall) from the lock file.

@@ -34,13 +34,13 @@ interface Snapshot {
 /** What an admin reads: every user and every rule (one of them deactivated before the backup). */
 async function snapshot(url: string): Promise<Snapshot> {
   const admin = await tokenFor('admin', '00000000-0000-4000-8000-0000000000ad');
-  const data = await gqlOk<{ users: { edges: { node: { id: string } }[] }; expertRules: { name: string; active: boolean }[] }>(
+  const data = await gqlOk<{ users: { edges: { node: { id: string } }[] }; expertRules: { name: string; isActive: boolean }[] }>(
     url,
-    '{ users(first: 100) { edges { node { id } } } expertRules(includeInactive: true) { name active } }',
+    '{ users(first: 100) { edges { node { id } } } expertRules(includeInactive: true) { name isActive } }',
     {},
     admin.token,
   );
-  return { users: data.users.edges.map((e) => e.node.id).sort(), rules: data.expertRules.map((r) => ({ name: r.name, active: r.active })).sort((a, b) => a.name.localeCompare(b.name)) };
+  return { users: data.users.edges.map((e) => e.node.id).sort(), rules: data.expertRules.map((r) => ({ name: r.name, active: r.isActive })).sort((a, b) => a.name.localeCompare(b.name)) };
 }
 
 /** Writes two athletes and deactivates a rule; returns what the API then serves. */
