@@ -45,8 +45,8 @@ function start(command: string, args: string[]): Promise<Started> {
   });
 }
 
-/** A graphql-ws connection, acknowledged; resolves with the close code the server sends later. */
-async function openSocket(url: string): Promise<Promise<number>> {
+/** A graphql-ws connection, acknowledged; `closed` resolves with the close code the server sends later. */
+async function openSocket(url: string): Promise<{ closed: Promise<number> }> {
   const socket = new WebSocket(url.replace(/^http/, 'ws'), 'graphql-transport-ws');
   const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
   await new Promise<void>((resolve, reject) => {
@@ -55,8 +55,9 @@ async function openSocket(url: string): Promise<Promise<number>> {
       if ((JSON.parse(String(data)) as { type: string }).type === 'connection_ack') resolve();
     });
     socket.on('error', reject);
+    socket.on('unexpected-response', (_req, res) => reject(new Error(`WebSocket upgrade refused: ${res.statusCode}`)));
   });
-  return closed;
+  return { closed }; // wrapped: an async function returning the promise itself would wait for it
 }
 
 async function portClosed(port: number): Promise<boolean> {
@@ -114,12 +115,12 @@ describe('the production start is one process that stops when told', () => {
       expect(users.users.edges.map((e) => e.node.id)).toContain(athleteId);
       expect(existsSync(lockFile())).toBe(true);
 
-      const socketClosed = await openSocket(server.url);
+      const socket = await openSocket(server.url);
       const sentAt = Date.now();
       server.child.kill(signal);
       expect(await server.exited).toBe(0);
       expect(Date.now() - sentAt).toBeLessThan(10_000);
-      expect(await socketClosed).toBe(1001);
+      expect(await socket.closed).toBe(1001);
       expect(server.output()).toMatch(new RegExp(`${signal}: shutting down`));
       expect(server.output()).toMatch(/stopped in \d+ ms/);
       expect(await portClosed(server.port)).toBe(true);
