@@ -138,7 +138,7 @@ describe('the Dockerfile', () => {
     expect((JSON.parse(cmd![1]) as string[]).join(' ')).toBe(scripts.start.replace(/^exec /, ''));
     expect(dockerfile).toMatch(/^USER (?!root)\w+/m);
     expect(dockerfile).toMatch(/^ENV .*HOST=0\.0\.0\.0/m);
-    expect(dockerfile).toMatch(/^HEALTHCHECK [^]*?CMD [^\n]*\/health/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*?CMD [^\n]*\/health/m);
     expect(dockerfile).toMatch(/npm run build/);
   });
 });
