@@ -65,3 +65,16 @@ describe('GET /graphql from a browser without GraphiQL (production)', () => {
     expect(await json.json()).toEqual({ data: { __typename: 'Query' } });
   });
 });
+
+describe('readiness with Redis', () => {
+  it.runIf(!!process.env.TEST_REDIS_URL)('checks Redis when REDIS_URL is set', async () => {
+    const server = await startTestServer({ env: { REDIS_URL: process.env.TEST_REDIS_URL! } });
+    try {
+      const res = await fetch(at(server, '/ready'));
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { checks: Record<string, { ok: boolean }> }).checks.redis).toMatchObject({ ok: true });
+    } finally {
+      await server.close();
+    }
+  });
+});
