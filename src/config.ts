@@ -52,6 +52,10 @@ export interface Config {
   graphiqlEnabled: boolean;
   /** Manifest of trusted documents (operation id -> document): only those run. Null: any document runs. */
   persistedOperationsFile: string | null;
+  /** Longest graceful stop after SIGTERM / SIGINT before the process exits anyway (with 1). */
+  shutdownTimeoutSeconds: number;
+  /** NODE_ENV=production on embedded PGlite was asked for explicitly (otherwise refused at start). */
+  allowEmbeddedDatabaseInProduction: boolean;
 }
 
 /** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
@@ -209,10 +213,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!cron.validate(nightlyTrainingCron)) {
     throw new ConfigError(`NIGHTLY_TRAINING_CRON is not a valid cron expression: "${nightlyTrainingCron}"`);
   }
+  const databaseUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
+  const allowEmbeddedDatabaseInProduction = flag(env, 'ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION', false);
+  if (production && databaseUrl === null && !allowEmbeddedDatabaseInProduction) {
+    throw new ConfigError(
+      'DATABASE_URL is required when NODE_ENV=production: the embedded database (PGlite) is one process on one disk, with no replicas and no online backup (docs/operations.md). Set DATABASE_URL=postgresql://user:pass@host:5432/db, or ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true to run on PGlite anyway',
+    );
+  }
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
-    databaseUrl: url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']),
+    databaseUrl,
     pgliteDir: path.resolve(env.PGLITE_DIR || './data/pglite'),
     dataDir: path.dirname(path.resolve(env.PGLITE_DIR || './data/pglite')),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
@@ -235,5 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     introspectionEnabled: flag(env, 'INTROSPECTION_ENABLED', !production),
     graphiqlEnabled,
     persistedOperationsFile,
+    shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
+    allowEmbeddedDatabaseInProduction,
   };
 }

@@ -30,13 +30,15 @@ export function createAppPubSub(redisUrl: string | null) {
     // One listener per open subscription: thousands are normal here, not a leak.
     const eventTarget = new EventTarget();
     setMaxListeners(0, eventTarget);
-    return { pubsub: createPubSub<Topics>({ eventTarget }), close: async () => {} };
+    return { pubsub: createPubSub<Topics>({ eventTarget }), ping: null, close: async () => {} };
   }
   const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
   const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
   return {
     pubsub,
+    /** Redis answers (the readiness check). */
+    ping: () => publishClient.ping().then((reply) => reply === 'PONG'),
     close: async () => {
       // Let unsubscriptions issued by closing iterators go out first, then close politely (QUIT waits for replies).
       await new Promise((resolve) => setTimeout(resolve, 10));

@@ -2,12 +2,11 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
-import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
+import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { isTokenExpired } from './auth.ts';
 import { loadConfig, type Config } from './config.ts';
@@ -17,9 +16,11 @@ import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
 import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
-import { useCompressedGraphiQL, useRootPage } from './http/pages.ts';
+import { useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
+import { useHealthChecks } from './http/health.ts';
+import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
-import { openServices, startupFailure } from './services.ts';
+import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
@@ -90,6 +91,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { services } = opened;
   const { db, tokens, training, prisma } = services;
   let ready = false;
+  const migrations = await shippedMigrations();
   const ensureUser = createUserRegistry(() => services.prisma);
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
@@ -124,22 +126,26 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     multipart: false,
     logging: false,
     maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
+    // Yoga's own health check answers an empty 200 to any URL ending in its endpoint; useHealthChecks answers
+    // /health and /ready instead (JSON saying what was checked). No request URL ends in NUL (it is always escaped).
+    healthCheckEndpoint: '\u0000',
     plugins: [
+      useHealthChecks({
+        started: () => ready,
+        database: { kind: db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL', ping: () => db.ping() },
+        pendingMigrations: () => pendingMigrations(prisma, migrations),
+        redis: opened.pingRedis ? { ping: opened.pingRedis } : null,
+      }),
       useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
       useCloseAfterUnreadBody(),
-      ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : []),
+      ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : [useGraphQLPageWithoutGraphiQL(GRAPHQL_ENDPOINT)]),
       ...(persistedOperations ? [usePersistedOperationsOnly(persistedOperations)] : []),
       useJsonRequestsOnly(),
       useQueryLimits(config, log),
       useIntrospectionSetting(config),
       useInputGuard(),
       useSubscriptionExpiry(),
-      useReadinessCheck({
-        endpoint: '/ready',
-        // Migrations are applied before `ready` is set: ready = migrated, listening and the database answers.
-        check: async () => ready && (await db.ping()),
-      }),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
@@ -287,28 +293,4 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       return stopping;
     },
   };
-}
-
-// `npm start`: run until SIGTERM / SIGINT, then shut down gracefully.
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  try {
-    const server = await startServer();
-    const shutdown = (signal: string) => {
-      console.log(`[API] ${signal}: shutting down`);
-      const force = setTimeout(() => process.exit(1), 10_000);
-      force.unref();
-      server.stop().then(
-        () => process.exit(0),
-        (err) => {
-          console.error(err);
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => shutdown('SIGTERM'));
-    process.once('SIGINT', () => shutdown('SIGINT'));
-  } catch (err) {
-    console.error(startupFailure(err));
-    process.exit(1);
-  }
 }

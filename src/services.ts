@@ -24,6 +24,8 @@ export interface OpenedServices {
   services: Services;
   /** The JWT secret was generated into the data dir (development). */
   generatedSecret: boolean;
+  /** Redis answers; null when REDIS_URL is unset (the readiness check). */
+  pingRedis: (() => Promise<boolean>) | null;
   close(): Promise<void>;
 }
 
@@ -35,13 +37,18 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     log(
       `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`,
     );
+    if (config.production && db.kind === 'pglite') {
+      log(
+        `[DB] WARNING: NODE_ENV=production on the embedded database (ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true): one process, one disk, no replica; back up ${config.pgliteDir} as docs/operations.md describes, or set DATABASE_URL`,
+      );
+    }
     const seeded = await seedReferenceData(db.prisma);
     if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
   } catch (err) {
     await db.close();
     throw err;
   }
-  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { pubsub, ping: pingRedis, close: closePubSub } = createAppPubSub(config.redisUrl);
   // Production without JWT_SECRET (only JWT_JWKS_URL) has no HS256 at all: no secret is generated there.
   const { secret, generated } = config.jwtSecret || !config.production ? await resolveJwtSecret(config.jwtSecret, config.dataDir) : { secret: null, generated: false };
   log(describeTokens(tokenOptions(config), secret !== null));
@@ -75,6 +82,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   return {
     services,
     generatedSecret: generated,
+    pingRedis,
     async close() {
       await services.training.stop();
       await recommendations.close();

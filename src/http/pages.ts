@@ -97,3 +97,33 @@ export function useRootPage(config: Pick<Config, 'graphiqlEnabled'>, graphqlEndp
     },
   };
 }
+
+/**
+ * Where GraphiQL is off (production by default), a browser opening the endpoint would get Yoga's bare 406 (it
+ * answers GET only as JSON or an event stream): it gets a short page saying what the endpoint is and how to use it.
+ */
+export function useGraphQLPageWithoutGraphiQL(graphqlEndpoint: string): Plugin {
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>ClimbIQ GraphQL API</title></head>
+<body>
+<h1>ClimbIQ GraphQL API</h1>
+<p>This is the GraphQL endpoint. Send operations with <code>POST ${graphqlEndpoint}</code> and <code>Content-Type: application/json</code>
+(a <code>GET</code> with <code>?query=</code> for queries), subscriptions over graphql-ws on this same path or as Server-Sent Events,
+with an <code>Authorization: Bearer &lt;token&gt;</code> header.</p>
+<p>GraphiQL, the in-browser editor, is off on this server (<code>GRAPHIQL_ENABLED</code>).</p>
+</body></html>
+`;
+  return {
+    onRequest({ url, request, endResponse, fetchAPI }) {
+      if (url.pathname !== graphqlEndpoint || (request.method !== 'GET' && request.method !== 'HEAD') || url.searchParams.has('query')) return;
+      const accepted = new Negotiator({ headers: { accept: request.headers.get('accept') ?? undefined } }).mediaType([
+        'application/json',
+        'application/graphql-response+json',
+        'text/event-stream',
+        'text/html',
+      ]);
+      if (accepted !== 'text/html') return;
+      endResponse(new fetchAPI.Response(page, { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' } }));
+    },
+  };
+}

@@ -219,9 +219,13 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     transfer.push(stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer);
     request = { ...base, source: { kind: 'input', sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough } };
   }
-  const tsx = import.meta.resolve('tsx/esm/api');
   const self = import.meta.url;
-  const bootstrap = `${LOWER_PRIORITY}\nimport(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`;
+  // From source (tsx) this file loads itself through tsx; from the build (dist/src/main.js, scripts/build.ts) the
+  // worker's module is its own plain-JavaScript bundle beside it.
+  const load = self.endsWith('.ts')
+    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
+    : `import(${JSON.stringify(new URL('./jobs/fit-worker.js', self).href)})`;
+  const bootstrap = `${LOWER_PRIORITY}\n${load}`;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer });
 
   const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, source.input.versionsAtRead) : null;

@@ -389,8 +389,11 @@ describe('NODE_ENV=production', () => {
     expect((await gql(production.url, '{ __type(name: "User") { name } }', {}, token)).errors?.[0]?.message).toMatch(/introspection/i);
     expect((await gql(production.url, '{ __typename }', {}, token)).data).toEqual({ __typename: 'Query' });
 
+    // Not GraphiQL (no script at all): the short page explaining the endpoint (tests/integration/operations.test.ts).
     const page = await fetch(production.url, { headers: { accept: 'text/html' } });
-    expect(await page.text()).not.toMatch(/graphiql/i);
+    const html = await page.text();
+    expect(html).not.toMatch(/<script/i);
+    expect(html).toMatch(/GraphiQL, the in-browser editor, is off on this server/);
 
     const typo = await gql(production.url, '{ mee { id } }', {}, token);
     expect(typo.errors?.[0]?.message).toMatch(/Cannot query field "mee"/);

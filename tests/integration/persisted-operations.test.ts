@@ -148,8 +148,11 @@ describe('PERSISTED_OPERATIONS set', () => {
   it('tells the insights page to send ids; GraphiQL is off and GET / says where the API is', async () => {
     expect(await (await fetch(persisted.url.replace(/graphql$/, 'insights'))).text()).toContain('<meta name="climbiq-persisted-operations" content="on">');
     expect(await (await fetch(open.url.replace(/graphql$/, 'insights'))).text()).toContain('<meta name="climbiq-persisted-operations" content="off">');
+    // Not GraphiQL: the short page explaining the endpoint, without a script.
     const graphiql = await fetch(persisted.url, { headers: { accept: 'text/html' } });
-    expect(graphiql.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
+    const html = await graphiql.text();
+    expect(html).toMatch(/GraphiQL, the in-browser editor, is off on this server/);
+    expect(html).not.toMatch(/<script/i);
     const root = await fetch(persisted.url.replace(/graphql$/, ''), { redirect: 'manual' });
     expect(root.status).toBe(200);
   });

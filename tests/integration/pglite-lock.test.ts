@@ -1,5 +1,5 @@
 // One process owns a PGlite directory (issue 12, section 1). Everything here runs as separate processes on one
-// data directory, as a user would: `npm start` (src/server.ts), `npm run seed:demo`, `npm run train`,
+// data directory, as a user would: `npm start` (src/main.ts), `npm run seed:demo`, `npm run train`,
 // `npm run db:migrate`, each spawned with tsx. The directory is PGlite whatever TEST_DATABASE_URL says: the lock
 // is about the embedded database.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -45,7 +45,7 @@ interface ServerProcess {
 /** `npm start` in its own process; resolves once it prints its GraphiQL address. */
 function startServerProcess(dir = pgliteDir): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: process.cwd(), env: env(dir) });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: process.cwd(), env: env(dir) });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     let err = '';
@@ -100,7 +100,7 @@ describe('one process owns a PGlite directory', () => {
     try {
       const owner = new RegExp(`pid ${server.pid}, port ${server.port}\\b`);
 
-      const second = await run('src/server.ts');
+      const second = await run('src/main.ts');
       expect(second.code).toBe(1);
       expect(second.stderr).toMatch(owner);
       expect(second.stderr).toMatch(/stop that process \(kill \d+/);
@@ -299,7 +299,7 @@ describe('one process owns a PGlite directory', () => {
     const damaged = path.join(tmp, 'damaged', 'pglite');
     cpSync(pgliteDir, damaged, { recursive: true });
     writeFileSync(path.join(damaged, 'global', 'pg_control'), Buffer.alloc(100, 0x5a));
-    const corrupt = await run('src/server.ts', [], damaged);
+    const corrupt = await run('src/main.ts', [], damaged);
     expect(corrupt.code).toBe(1);
     expect(corrupt.stderr).toContain(`Cannot open the embedded database in ${damaged}: its files are damaged or half-written`);
     expect(corrupt.stderr).toContain(`mv ${damaged} ${damaged}.broken`);

@@ -80,6 +80,8 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     HOST: '127.0.0.1',
     JWT_SECRET: TEST_JWT_SECRET,
     PGLITE_DIR: opts.pgliteDir ?? 'memory://',
+    // Tests of NODE_ENV=production run on PGlite too (tests/integration/operations.test.ts checks the refusal).
+    ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'true',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...opts.env,
   });

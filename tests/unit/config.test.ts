@@ -7,9 +7,18 @@ describe('loadConfig: hardening settings', () => {
     const dev = loadConfig({});
     expect(dev).toMatchObject({ corsOrigins: [], tokenMaxLifetimeSeconds: 2_592_000, maxSubscriptionsPerConnection: 100, maxRequestBodyBytes: 1_048_576 });
     expect(dev).toMatchObject({ introspectionEnabled: true, graphiqlEnabled: true });
-    const production = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) });
+    const production = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), DATABASE_URL: 'postgresql://db.example/climbiq' });
     expect(production).toMatchObject({ introspectionEnabled: false, graphiqlEnabled: false });
-    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), INTROSPECTION_ENABLED: 'true' }).introspectionEnabled).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), DATABASE_URL: 'postgresql://db.example/climbiq', INTROSPECTION_ENABLED: 'true' }).introspectionEnabled).toBe(true);
+  });
+
+  it('production refuses the embedded database unless ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true; SHUTDOWN_TIMEOUT_SECONDS is bounded', () => {
+    const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+    expect(() => loadConfig(production)).toThrow(/^DATABASE_URL is required when NODE_ENV=production.*ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true/);
+    expect(loadConfig({ ...production, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'true' })).toMatchObject({ databaseUrl: null, allowEmbeddedDatabaseInProduction: true });
+    expect(() => loadConfig({ ...production, ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION: 'yes' })).toThrow(/^ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION must be true or false/);
+    expect(loadConfig({}).shutdownTimeoutSeconds).toBe(10);
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: '0' })).toThrow(/^SHUTDOWN_TIMEOUT_SECONDS must be a whole number between 1 and 3600/);
   });
 
   it('CORS_ORIGINS takes exact origins and refuses wildcards and paths, naming the variable', () => {

@@ -1,0 +1,32 @@
+// `npm run build` (and `npm start`'s prestart): the server as plain JavaScript for `node`, no transpiler at run time.
+// esbuild bundles src/ (the Prisma client generated into src/generated included); every package stays an import
+// from node_modules. The bundle sits at dist/src/, the same depth as the modules in src/*/, so the paths they
+// compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
+// project's own files from the bundle as from the source. Each worker thread's module is an entry of its own.
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+/** The process's entry and the worker threads' modules (each started by file from the bundle). */
+export const ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts'];
+export const OUT_DIR = 'dist/src';
+
+const started = Date.now();
+rmSync(`${root}/dist`, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: ENTRY_POINTS,
+  outbase: 'src',
+  outdir: OUT_DIR,
+  bundle: true,
+  packages: 'external',
+  platform: 'node',
+  format: 'esm',
+  target: 'node22',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  metafile: true,
+});
+const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
+console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);

@@ -1,0 +1,80 @@
+// What an operator's probes and a browser see (docs/operations.md "Health checks"): /health and /ready answer JSON
+// saying what they checked, /ready turns 503 naming a migration the database lacks, and GET /graphql from a browser
+// without GraphiQL (production) gets a page explaining the endpoint instead of a bare 406.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../support/server.ts';
+
+let dev: TestServer;
+let production: TestServer;
+beforeAll(async () => {
+  [dev, production] = await Promise.all([startTestServer(), startTestServer({ env: { NODE_ENV: 'production' } })]);
+});
+afterAll(async () => {
+  await Promise.all([dev?.close(), production?.close()]);
+});
+
+const at = (server: TestServer, pathname: string) => server.url.replace(/\/graphql$/, pathname);
+
+describe('health checks', () => {
+  it('/health is liveness: 200 JSON naming what it checked', async () => {
+    const res = await fetch(at(dev, '/health'));
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(await res.json()).toMatchObject({ status: 'ok', checked: ['process'], uptimeSeconds: expect.any(Number) });
+  });
+
+  it('/ready: 200 with every check when ready; 503 naming a migration the database has not applied', async () => {
+    const res = await fetch(at(dev, '/ready'));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { status: string; checks: Record<string, { ok: boolean; detail?: string }> };
+    expect(body.status).toBe('ready');
+    expect(body.checks).toMatchObject({ started: { ok: true }, database: { ok: true }, migrations: { ok: true, detail: 'all applied' } });
+    expect(body.checks.database.detail).toBe(dev.db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL');
+    expect(body.checks.redis).toBeUndefined(); // REDIS_URL unset: not checked
+
+    const [last] = await dev.db.prisma.$queryRawUnsafe<{ migration_name: string }[]>('SELECT migration_name FROM _prisma_migrations ORDER BY migration_name DESC LIMIT 1');
+    await dev.db.prisma.$executeRawUnsafe('UPDATE _prisma_migrations SET rolled_back_at = now() WHERE migration_name = $1', last.migration_name);
+    try {
+      const notReady = await fetch(at(dev, '/ready'));
+      expect(notReady.status).toBe(503);
+      const failing = (await notReady.json()) as { status: string; checks: Record<string, { ok: boolean; detail?: string }> };
+      expect(failing.status).toBe('not ready');
+      expect(failing.checks.migrations).toMatchObject({ ok: false, detail: `pending: ${last.migration_name}` });
+      expect(failing.checks.database.ok).toBe(true);
+    } finally {
+      await dev.db.prisma.$executeRawUnsafe('UPDATE _prisma_migrations SET rolled_back_at = NULL WHERE migration_name = $1', last.migration_name);
+    }
+    expect((await fetch(at(dev, '/ready'))).status).toBe(200);
+  });
+
+  it('only /health itself: another path ending in /health is not a health check', async () => {
+    expect((await fetch(at(dev, '/insights/health'))).status).not.toBe(200);
+  });
+});
+
+describe('GET /graphql from a browser without GraphiQL (production)', () => {
+  it('answers a page naming the endpoint and how to call it; JSON clients are unaffected', async () => {
+    const page = await fetch(production.url, { headers: { accept: 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8' } });
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    expect(html).toContain('POST /graphql');
+    expect(html).toContain('GRAPHIQL_ENABLED');
+    const json = await fetch(`${production.url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    expect(await json.json()).toEqual({ data: { __typename: 'Query' } });
+  });
+});
+
+describe('readiness with Redis', () => {
+  it.runIf(!!process.env.TEST_REDIS_URL)('checks Redis when REDIS_URL is set', async () => {
+    const server = await startTestServer({ env: { REDIS_URL: process.env.TEST_REDIS_URL! } });
+    try {
+      const res = await fetch(at(server, '/ready'));
+      expect(res.status).toBe(200);
+      expect(((await res.json()) as { checks: Record<string, { ok: boolean }> }).checks.redis).toMatchObject({ ok: true });
+    } finally {
+      await server.close();
+    }
+  });
+});
