@@ -92,22 +92,26 @@ describe('the server process in a small container', () => {
     }
   }, 300_000);
 
-  it.runIf(usingPostgres)('on a fresh PostgreSQL database the migrations run in a child; a restart starts none', async () => {
-    const url = await createTestDatabase();
-    dropLater.push(url);
-    const first = await startServerProcess({ DATABASE_URL: url });
-    try {
-      expect(first.log).toMatch(/PostgreSQL server; migrations applied: \S+.* \(schema-engine\)/);
-      expect(await appliedMigrations(first.url)).toBe(18);
-    } finally {
-      await stop(first);
-    }
-    const second = await startServerProcess({ DATABASE_URL: url });
-    try {
-      expect(second.log).toMatch(/PostgreSQL server; migrations up to date\n/);
-      expect(await appliedMigrations(second.url)).toBe(18);
-    } finally {
-      await stop(second);
-    }
-  }, 300_000);
+  it.runIf(usingPostgres)(
+    'on a fresh PostgreSQL database the migrations run in a child; a restart starts none',
+    async () => {
+      const url = await createTestDatabase();
+      dropLater.push(url);
+      const first = await startServerProcess({ DATABASE_URL: url });
+      try {
+        expect(first.log).toMatch(/PostgreSQL server; migrations applied: \S+.* \(schema-engine\)/);
+        expect(await appliedMigrations(first.url)).toBe(18);
+      } finally {
+        await stop(first);
+      }
+      const second = await startServerProcess({ DATABASE_URL: url });
+      try {
+        expect(second.log).toMatch(/PostgreSQL server; migrations up to date\n/);
+        expect(await appliedMigrations(second.url)).toBe(18);
+      } finally {
+        await stop(second);
+      }
+    },
+    300_000,
+  );
 });
