@@ -9,7 +9,7 @@
 //
 // Without --postgres (nor BENCH_DATABASE_URL / TEST_DATABASE_URL) only the floor and PGlite run. --bundle also
 // measures a throwaway esbuild bundle of src/server.ts (plain JavaScript, no tsx transpiler in the server's
-// process), written beside src/server.ts and removed afterwards.
+// process), written into src/db/ (where its relative paths to prisma/ and web/ hold) and removed afterwards.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     subscribers: { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '5' },
     bundle: { type: 'boolean', default: false },
+    /** Skip the PGlite rows (the floor still runs: the ratios need it). */
+    'skip-pglite': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -93,6 +95,7 @@ interface Running {
 async function startProcess(nodeArgs: string[], env: Record<string, string>): Promise<Running> {
   const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let peak = 0;
+  let stopping = false;
   const sampler = setInterval(() => {
     const total = processTree(child.pid!).reduce((sum, pid) => sum + processMemory(pid).rss, 0);
     peak = Math.max(peak, total);
@@ -106,7 +109,14 @@ async function startProcess(nodeArgs: string[], env: Record<string, string>): Pr
     });
     child.once('exit', (code) => reject(new Error(`${nodeArgs.join(' ')} exited (${code}) before it was ready:\n${out}`)));
   });
-  child.stdout!.resume();
+  // What the server says after "ready" (a shutdown, a failure) is kept for the report of an early exit.
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const text = chunk.toString();
+    if (/shutting down|error|fail/i.test(text)) process.stderr.write(text);
+  });
+  child.once('exit', (code, signal) => {
+    if (!stopping) console.error(`${nodeArgs.join(' ')} exited early: ${signal ?? `exit code ${code}`}`);
+  });
   return {
     child,
     url,
@@ -116,7 +126,8 @@ async function startProcess(nodeArgs: string[], env: Record<string, string>): Pr
     },
     async stop() {
       clearInterval(sampler);
-      if (child.exitCode !== null) return;
+      stopping = true;
+      if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
       await exited;
@@ -125,6 +136,13 @@ async function startProcess(nodeArgs: string[], env: Record<string, string>): Pr
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function gqlOk(url: string, query: string, headers: Record<string, string>): Promise<unknown> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ query }) });
+  const body = (await res.json()) as { data?: unknown; errors?: unknown };
+  if (body.errors || !body.data) throw new Error(`${query}: ${JSON.stringify(body.errors)}`);
+  return body.data;
+}
 
 interface StartFigures {
   label: string;
@@ -177,7 +195,9 @@ async function measurePglite(entry: string[], dir: string, label: string): Promi
   const running = await startProcess(entry, serverEnv(await freePort(), { PGLITE_DIR: dir }));
   try {
     const idle = await idleAfter(running);
-    return { label, peakProcess: processMemory(running.child.pid!).hwm, peakTree: running.treePeak(), idle };
+    const figures = { label, peakProcess: processMemory(running.child.pid!).hwm, peakTree: running.treePeak(), idle };
+    console.log(`  peak ${mb(figures.peakProcess)} (tree ${mb(figures.peakTree)}), idle ${mb(idle)}`);
+    return figures;
   } finally {
     await running.stop();
   }
@@ -222,14 +242,18 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
       () => events++,
     );
     const subscribed = await idleAfter(running);
+    console.log(`  idle ${mb(figures.idle)}, with ${subscribers} subscriptions ${mb(subscribed)}; nightly run ...`);
     running.resetTreePeak();
     const t0 = performance.now();
-    const res = await fetch(running.url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${await tokens.sign({ sub: ADMIN_ID, role: 'admin' })}` },
-      body: JSON.stringify({ query: 'mutation { runNightlyTraining(wait: true) { status } }' }),
-    });
-    const body = (await res.json()) as { data?: { runNightlyTraining: { status: string } }; errors?: unknown };
+    // Started, then polled: on a loaded machine the run may outlast an HTTP client's header timeout.
+    const auth = { authorization: `Bearer ${await tokens.sign({ sub: ADMIN_ID, role: 'admin' })}` };
+    await gqlOk(running.url, 'mutation { runNightlyTraining { id } }', auth);
+    let nightlyStatus = 'RUNNING';
+    while (nightlyStatus === 'RUNNING') {
+      await sleep(500);
+      const runs = await gqlOk(running.url, '{ trainingRuns(kind: NIGHTLY, first: 1) { edges { node { status } } } }', auth);
+      nightlyStatus = (runs as { trainingRuns: { edges: { node: { status: string } }[] } }).trainingRuns.edges[0]?.node.status ?? 'RUNNING';
+    }
     const nightlyMs = performance.now() - t0;
     const nightlyPeakTree = running.treePeak();
     const afterNightly = await idleAfter(running);
@@ -243,7 +267,7 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
       afterNightly,
       afterNightlyLater,
       nightlyMs,
-      nightlyStatus: body.data?.runNightlyTraining.status ?? JSON.stringify(body.errors),
+      nightlyStatus,
       events,
     };
   } finally {
@@ -253,10 +277,10 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
   }
 }
 
-/** A throwaway esbuild bundle of src/server.ts beside it (so its relative paths hold), removed by the caller. */
+/** A throwaway esbuild bundle of src/server.ts in src/db/ (two levels down, as the modules that find prisma/ and web/ by relative paths), removed by the caller. */
 async function bundleServer(): Promise<string> {
   const { build } = await import('esbuild');
-  const outfile = path.join(ROOT, 'src', `.bench-memory-bundle-${process.pid}.mjs`);
+  const outfile = path.join(ROOT, 'src', 'db', `.bench-memory-bundle-${process.pid}.mjs`);
   await build({
     entryPoints: [path.join(ROOT, 'src/server.ts')],
     outfile,
@@ -279,16 +303,18 @@ async function main(): Promise<void> {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'climbiq-bench-memory-'));
   const rows: StartFigures[] = [];
   let postgres: PostgresFigures | null = null;
-  let bundled: StartFigures[] = [];
+  const bundled: StartFigures[] = [];
   try {
     console.log('floor: bare Yoga + graphql-ws ...');
     const floor = await measureFloor(tsxArgs, subscribers);
     rows.push(floor);
     const server = [...tsxArgs, 'src/server.ts'];
-    console.log('PGlite, fresh directory ...');
-    rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, first start (fresh directory: initdb and migrations)'));
-    console.log('PGlite, existing directory ...');
-    rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start (existing directory)'));
+    if (!args['skip-pglite']) {
+      console.log('PGlite, fresh directory ...');
+      rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, first start (fresh directory: initdb and migrations)'));
+      console.log('PGlite, existing directory ...');
+      rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start (existing directory)'));
+    }
     if (adminUrl) {
       console.log(`PostgreSQL: ${athletes} athletes x ${sessions} sessions, ${subscribers} subscribers ...`);
       postgres = await measurePostgres(server, adminUrl, athletes, sessions, subscribers);
@@ -298,7 +324,7 @@ async function main(): Promise<void> {
       const bundle = await bundleServer();
       try {
         console.log('esbuild bundle ...');
-        bundled = [await measurePglite([bundle], path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start, esbuild bundle (plain node)')];
+        if (!args['skip-pglite']) bundled.push(await measurePglite([bundle], path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start, esbuild bundle (plain node)'));
         if (adminUrl) {
           const url = await createDatabase(adminUrl);
           try {

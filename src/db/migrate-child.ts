@@ -60,7 +60,9 @@ export async function openMigratedDatabase(opts: DatabaseOptions): Promise<{ db:
 /** Applies the pending migrations in a child `node` process, which has exited when this resolves. */
 export function migrateInChildProcess(target: MigrationTarget, log: (msg: string) => void = () => {}): Promise<MigrationResult> {
   const tsx = import.meta.resolve('tsx/esm/api');
-  const self = import.meta.url;
+  // This file by name, not import.meta.url: in a bundle of the server (src/db/ is two levels down, as here) the
+  // child still loads this module alone.
+  const self = new URL('./migrate-child.ts', import.meta.url).href;
   const bootstrap = `import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)})).then((m) => m.runMigrationChild())`;
   const child = spawn(process.execPath, ['--input-type=module', '--eval', bootstrap], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<MigrationResult>((resolve, reject) => {
