@@ -9,15 +9,17 @@ import { build } from 'esbuild';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The process's entry and the worker threads' modules (each started by file from the bundle). */
-export const ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts'];
+// All at dist/src/ (main.js, fit-worker.js, migrate-child.js): a module bundled one folder deeper would compute
+// its paths one folder off.
+export const ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts'];
+const entryPoints = ENTRY_POINTS.map((file) => ({ in: file, out: file.replace(/^.*\//, '').replace(/\.ts$/, '') }));
 export const OUT_DIR = 'dist/src';
 
 const started = Date.now();
 rmSync(`${root}/dist`, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
-  entryPoints: ENTRY_POINTS,
-  outbase: 'src',
+  entryPoints,
   outdir: OUT_DIR,
   bundle: true,
   packages: 'external',

@@ -2,7 +2,7 @@
 import { describeTokens, resolveJwtSecret, tokenOptions, TokenService } from './auth.ts';
 import { ConfigError, type Config } from './config.ts';
 import type { Services } from './context.ts';
-import { openDatabase } from './db/client.ts';
+import { openMigratedDatabase } from './db/migrate-child.ts';
 import { DatabaseOpenError, type LockHolder } from './db/pglite-lock.ts';
 import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
@@ -31,11 +31,11 @@ export interface OpenedServices {
 
 export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder; pgliteImage?: Blob }): Promise<OpenedServices> {
   const { log } = opts;
-  const db = await openDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder, pgliteImage: opts.pgliteImage });
+  // Migrations run in a child process that has exited before the database opens here (src/db/migrate-child.ts).
+  const { db, migrated } = await openMigratedDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder, pgliteImage: opts.pgliteImage });
   try {
-    const migrated = await db.migrate();
     log(
-      `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'} (${migrated.runner})`,
+      `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'}${migrated.runner === 'none' ? '' : ` (${migrated.runner})`}`,
     );
     if (config.production && db.kind === 'pglite') {
       log(

@@ -6,7 +6,19 @@ import { loadMigrationList, NO_FILTER, openSchemaEngine } from './schema-engine.
 
 export interface MigrationResult {
   applied: string[];
-  runner: 'schema-engine' | 'sql';
+  /** 'none': every migration was already applied, so no runner was started (openMigratedDatabase). */
+  runner: 'schema-engine' | 'sql' | 'none';
+}
+
+/**
+ * The migration folders not recorded as applied in `_prisma_migrations` (all of them on an empty database), read
+ * with one query on the caller's connection: a start-up with nothing to apply needs no schema engine.
+ */
+export async function pendingMigrations(query: (sql: string) => Promise<unknown[]>): Promise<string[]> {
+  const [table] = (await query(`SELECT to_regclass('_prisma_migrations') IS NOT NULL AS "exists"`)) as { exists: boolean }[];
+  const rows = table?.exists ? ((await query(`SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`)) as { migration_name: string }[]) : [];
+  const applied = new Set(rows.map((r) => r.migration_name));
+  return (await loadMigrationList()).migrationDirectories.map((d) => d.path).filter((name) => !applied.has(name));
 }
 
 export async function applyMigrations(factory: SqlMigrationAwareDriverAdapterFactory, opts: { runner?: 'schema-engine' | 'sql'; log?: (msg: string) => void } = {}): Promise<MigrationResult> {

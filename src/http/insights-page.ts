@@ -5,7 +5,6 @@ import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Plugin } from 'graphql-yoga';
 import { CompressedBodies, negotiateEncoding, type Bytes } from './pages.ts';
 
@@ -47,21 +46,26 @@ function asset(body: Bytes, compress: boolean): Asset {
  */
 let chartLibrary: Promise<Asset> | null = null;
 function bundledChartLibrary(): Promise<Asset> {
-  chartLibrary ??= build({
-    stdin: { contents: "export * from '@observablehq/plot';", resolveDir: WEB_DIR, loader: 'js' },
-    bundle: true,
-    format: 'esm',
-    minify: true,
-    target: 'es2020',
-    write: false,
-    logLevel: 'silent',
-  }).then(
-    (result) => asset(new Uint8Array(result.outputFiles[0].contents), true),
-    (err: unknown) => {
-      chartLibrary = null; // a later request tries again
-      throw err;
-    },
-  );
+  // esbuild is imported with the first request too: a server whose page nobody opens never loads it.
+  chartLibrary ??= import('esbuild')
+    .then(({ build }) =>
+      build({
+        stdin: { contents: "export * from '@observablehq/plot';", resolveDir: WEB_DIR, loader: 'js' },
+        bundle: true,
+        format: 'esm',
+        minify: true,
+        target: 'es2020',
+        write: false,
+        logLevel: 'silent',
+      }),
+    )
+    .then(
+      (result) => asset(new Uint8Array(result.outputFiles[0].contents), true),
+      (err: unknown) => {
+        chartLibrary = null; // a later request tries again
+        throw err;
+      },
+    );
   return chartLibrary;
 }
 

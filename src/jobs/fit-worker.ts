@@ -224,7 +224,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   // worker's module is its own plain-JavaScript bundle beside it.
   const load = self.endsWith('.ts')
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
-    : `import(${JSON.stringify(new URL('./jobs/fit-worker.js', self).href)})`;
+    : `import(${JSON.stringify(new URL('./fit-worker.js', self).href)})`;
   const bootstrap = `${LOWER_PRIORITY}\n${load}`;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer });
 

@@ -146,5 +146,5 @@ describe('the Dockerfile', () => {
 it('npm run build writes the bundle the start runs', () => {
   const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: process.cwd(), encoding: 'utf8' });
   expect(built.status, built.stderr).toBe(0);
-  expect(existsSync('dist/src/main.js') && existsSync('dist/src/jobs/fit-worker.js')).toBe(true);
+  expect(existsSync('dist/src/main.js') && existsSync('dist/src/fit-worker.js') && existsSync('dist/src/migrate-child.js')).toBe(true);
 });

@@ -1,0 +1,117 @@
+// The server as a container runs it (`node --import tsx src/server.ts`, a real process): its migrations are applied by
+// a child process that has exited before the server opens the database, only when some are pending; a restart on
+// the same PGlite directory stays within a 512 MB container (peak) and 350 MB idle; GraphiQL's page, loaded on first
+// use, is still served. Resident sizes are read from /proc (Linux).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { gqlOk } from '../support/client.ts';
+import { createTestDatabase, dropTestDatabase, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
+
+const MB = 1024 * 1024;
+const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-memory-'));
+const dropLater: string[] = [];
+afterAll(async () => {
+  rmSync(tmp, { recursive: true, force: true });
+  for (const url of dropLater) await dropTestDatabase(url);
+});
+
+interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  log: string;
+  exited: Promise<number | null>;
+}
+
+function startServerProcess(database: { PGLITE_DIR: string } | { DATABASE_URL: string }): Promise<ServerProcess> {
+  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...database };
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], { cwd: process.cwd(), env });
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    let out = '';
+    child.stderr.on('data', (d) => (out += d));
+    child.stdout.on('data', (d) => {
+      out += d;
+      const match = /GraphiQL at (http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(out);
+      if (match) resolve({ child, url: match[1], log: out, exited });
+    });
+    void exited.then((code) => reject(new Error(`server exited (${code}) before it was ready: ${out}`)));
+  });
+}
+
+async function stop(server: ServerProcess): Promise<void> {
+  server.child.kill('SIGTERM');
+  expect(await server.exited).toBe(0);
+}
+
+/** VmRSS and VmHWM (the peak so far) of the process, in MB. */
+function residentMb(pid: number): { rss: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]) * 1024;
+  return { rss: kb('VmRSS') / MB, peak: kb('VmHWM') / MB };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function appliedMigrations(url: string): Promise<number> {
+  const admin = await tokenFor('admin');
+  // The seeded reference data answers through the API: the schema the migrations made is in place.
+  const priors = (await gqlOk<{ populationPriors: unknown[] }>(url, '{ populationPriors { variable } }', {}, admin.token)).populationPriors;
+  return priors.length;
+}
+
+describe('the server process in a small container', () => {
+  it('on a fresh PGlite directory the migrations run in a child; a restart starts none, peaks under 512 MB, idles under 350 MB and still serves GraphiQL', async () => {
+    const dir = path.join(tmp, 'pglite');
+    const first = await startServerProcess({ PGLITE_DIR: dir });
+    try {
+      expect(first.log).toMatch(/migrations applied: \S+.* \(schema-engine\)/);
+      expect(await appliedMigrations(first.url)).toBe(18);
+    } finally {
+      await stop(first);
+    }
+
+    const second = await startServerProcess({ PGLITE_DIR: dir });
+    try {
+      expect(second.log).toMatch(/migrations up to date\n/);
+      await sleep(2000);
+      const idle = residentMb(second.child.pid!);
+      expect(idle.peak).toBeLessThanOrEqual(512);
+      expect(idle.rss).toBeLessThanOrEqual(350);
+      expect(await appliedMigrations(second.url)).toBe(18);
+
+      // GraphiQL's page is loaded with its first request, and served as before.
+      const page = await fetch(second.url, { headers: { accept: 'text/html' } });
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('YogaGraphiQL');
+      expect(residentMb(second.child.pid!).rss).toBeGreaterThan(idle.rss + 10);
+    } finally {
+      await stop(second);
+    }
+  }, 300_000);
+
+  it.runIf(usingPostgres)(
+    'on a fresh PostgreSQL database the migrations run in a child; a restart starts none',
+    async () => {
+      const url = await createTestDatabase();
+      dropLater.push(url);
+      const first = await startServerProcess({ DATABASE_URL: url });
+      try {
+        expect(first.log).toMatch(/PostgreSQL server; migrations applied: \S+.* \(schema-engine\)/);
+        expect(await appliedMigrations(first.url)).toBe(18);
+      } finally {
+        await stop(first);
+      }
+      const second = await startServerProcess({ DATABASE_URL: url });
+      try {
+        expect(second.log).toMatch(/PostgreSQL server; migrations up to date\n/);
+        expect(await appliedMigrations(second.url)).toBe(18);
+      } finally {
+        await stop(second);
+      }
+    },
+    300_000,
+  );
+});
