@@ -178,7 +178,15 @@ describe('modelQuality', () => {
     const page = async (variables: Record<string, unknown>) => (await gqlOk<{ modelQuality: any }>(server.url, BY_ATHLETE, variables, analyst.token)).modelQuality.byAthlete;
     const wantA = expected(rowsA);
     const wantB = expected(rowsB);
-    const figures = (id: string, w: ReturnType<typeof expected>) => ({ userId: id, user: { id }, n: w.n, rmse: roundRating(w.rmse), mae: roundRating(w.mae), bias: roundRating(w.bias), intervalCoverage: roundShare(w.intervalCoverage) });
+    const figures = (id: string, w: ReturnType<typeof expected>) => ({
+      userId: id,
+      user: { id },
+      n: w.n,
+      rmse: roundRating(w.rmse),
+      mae: roundRating(w.mae),
+      bias: roundRating(w.bias),
+      intervalCoverage: roundShare(w.intervalCoverage),
+    });
     const worstFirst = [figures(a.id, wantA), figures(b.id, wantB)].sort((x, y) => y.rmse! - x.rmse!);
 
     const all = await page({});
