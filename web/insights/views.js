@@ -86,7 +86,7 @@ export const VIEWS = {
         empty: (runs) => runs.every((run) => run.stages.length === 0),
         render: (runs, width, chart) =>
           chart.trainingRunStages(
-            runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
+            runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} UTC, ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
             width,
           ),
       },
