@@ -7,6 +7,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { wsErrors, wsResult } from './http/graphql-ws-errors.ts';
 import { createYoga, useReadinessCheck, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { loadConfig, type Config } from './config.ts';
@@ -178,6 +179,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
           return false;
         }
       },
+      // No HTTP over a WebSocket: errors go without extensions.http (src/http/graphql-ws-errors.ts).
+      onNext: (_ctx, _id, _params, _args, result) => wsResult(result),
+      onError: (_ctx, _id, _params, errors) => wsErrors(errors),
       onSubscribe: async (ctx, _id, params) => {
         // ctx.subscriptions already holds this operation.
         if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {
