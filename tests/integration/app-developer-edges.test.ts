@@ -2,8 +2,7 @@
 // says; graphql-ws errors without extensions.http; a check-in's missing variables named with what they were taken
 // to be; a new athlete's modelUpdated sends the population model they are served; elapsedMs rounded; descriptions
 // that name a range once; a FORBIDDEN that says which roles may.
-/* eslint-disable @typescript-eslint/no-explicit-any */
-import { buildClientSchema, getIntrospectionQuery, type IntrospectionQuery } from 'graphql';
+import { buildClientSchema, getIntrospectionQuery, type GraphQLInputObjectType, type IntrospectionQuery } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
@@ -18,20 +17,41 @@ afterAll(async () => {
   await server?.close();
 });
 
+interface WireError {
+  message: string;
+  extensions?: Record<string, unknown>;
+}
+interface Answer {
+  data?: unknown;
+  errors: WireError[];
+}
+interface ServedModel {
+  user: { id: string };
+  phase: string;
+  sessionsIncluded: number;
+  shrinkageFactor: number;
+  coefficients: { variable: string; value: number }[];
+}
+interface ModelEvent {
+  data?: { modelUpdated: ServedModel };
+  errors?: unknown[];
+}
+type Assumed = { variable: string; value: number; sensitivity: number | null };
+
 async function post(body: unknown, accept: string, token?: string) {
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept, ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify(body),
   });
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as any };
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Answer };
 }
 
 const JSON_ONLY = 'application/json';
 const GRAPHQL_RESPONSE = 'application/graphql-response+json, application/json;q=0.9';
 
 /** The first event of a subscription, then unsubscribe. */
-function firstEvent(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<any> {
+function firstEvent(client: Client, query: string, variables: Record<string, unknown> = {}): Promise<ModelEvent> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('no event within 20 s')), 20_000);
     const dispose = client.subscribe(
@@ -40,7 +60,7 @@ function firstEvent(client: Client, query: string, variables: Record<string, unk
         next: (value) => {
           clearTimeout(timer);
           dispose();
-          resolve(value);
+          resolve(value as ModelEvent);
         },
         error: (err) => {
           clearTimeout(timer);
@@ -64,7 +84,7 @@ describe('HTTP status per media type (docs/api.md "Errors")', () => {
       expect(spec.type).toContain('application/graphql-response+json');
       for (const answer of [plain, spec]) {
         expect(answer.body.data).toBeUndefined();
-        expect(answer.body.errors[0].extensions.code).toBe(query.endsWith('id ') ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED');
+        expect(answer.body.errors[0].extensions?.code).toBe(query.endsWith('id ') ? 'GRAPHQL_PARSE_FAILED' : 'GRAPHQL_VALIDATION_FAILED');
       }
     }
   });
@@ -82,8 +102,8 @@ describe('HTTP status per media type (docs/api.md "Errors")', () => {
     for (const accept of [JSON_ONLY, GRAPHQL_RESPONSE]) {
       const limited = await post({ query: '{ insights { athletesByPhase { count } } }' }, accept, analyst.token);
       expect(limited.status).toBe(429);
-      expect(limited.body.errors[0].extensions.code).toBe('RATE_LIMITED');
-      expect(limited.body.errors[0].extensions.http).toBeUndefined();
+      expect(limited.body.errors[0].extensions?.code).toBe('RATE_LIMITED');
+      expect(limited.body.errors[0].extensions?.http).toBeUndefined();
     }
   });
 
@@ -92,15 +112,15 @@ describe('HTTP status per media type (docs/api.md "Errors")', () => {
     const client = wsClient(server.wsUrl, athlete.token);
     try {
       const forbidden = await collect(client, '{ insights { athletesByPhase { count } } }');
-      expect((forbidden.events[0] as any) ?? null).toBeNull();
-      const [error] = forbidden.errors as any[];
-      expect(error.extensions.code).toBe('FORBIDDEN');
+      expect(forbidden.events[0] ?? null).toBeNull();
+      const [error] = forbidden.errors as WireError[];
+      expect(error.extensions?.code).toBe('FORBIDDEN');
       expect(error.extensions).not.toHaveProperty('http');
       const badInput = await collect(client, '{ sessions(qualityMin: 11) { totalCount } }');
-      expect((badInput.errors[0] as any).extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'qualityMin' });
+      expect((badInput.errors[0] as WireError).extensions).toEqual({ code: 'BAD_USER_INPUT', field: 'qualityMin' });
       // Refused before it runs (validation): graphql-ws's own error message, also without http.
       const invalid = await collect(client, '{ me { idd } }');
-      const [refused] = invalid.errors as any[];
+      const [refused] = invalid.errors as (WireError | WireError[])[];
       const list = Array.isArray(refused) ? refused : [refused];
       expect(list[0].extensions?.code).toBe('GRAPHQL_VALIDATION_FAILED');
       expect(list[0].extensions).not.toHaveProperty('http');
@@ -124,7 +144,7 @@ describe('a check-in with variables left out', () => {
     // Giving the most telling one takes it off the list (and can move the answer).
     const first = assumed[0].variable;
     const given = (await gqlOk(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: { [first]: assumed[0].value + 2 } }, token)).recommendation;
-    expect(given.prediction.assumed.map((a: any) => a.variable)).not.toContain(first);
+    expect((given.prediction.assumed as Assumed[]).map((a) => a.variable)).not.toContain(first);
     expect(given.prediction.assumed).toHaveLength(assumed.length - 1);
     // Read back from storage: the same variables and values (how much each mattered is not kept).
     const started = await gqlOk(server.url, START_SESSION, { input: { recommendationId: empty.id } }, token);
@@ -144,19 +164,19 @@ describe("a new athlete's modelUpdated", () => {
     try {
       const first = await firstEvent(client, MODEL);
       expect(first.errors).toBeUndefined();
-      expect(first.data.modelUpdated).toMatchObject({ user: { id }, phase: 'COLD_START', sessionsIncluded: 0, shrinkageFactor: 0 });
+      expect(first.data?.modelUpdated).toMatchObject({ user: { id }, phase: 'COLD_START', sessionsIncluded: 0, shrinkageFactor: 0 });
       const { populationModel } = await gqlOk(server.url, '{ populationModel { coefficients { variable value } } }', {}, token);
-      const served = first.data.modelUpdated.coefficients;
-      if (populationModel) expect(served).toEqual(populationModel.coefficients.map((c: any) => ({ variable: c.variable, value: c.value })));
-      expect(served.find((c: any) => c.variable === 'intercept').value).toBeCloseTo(6, 6); // the seeded prior mean
+      const served = first.data!.modelUpdated.coefficients;
+      if (populationModel) expect(served).toEqual((populationModel.coefficients as { variable: string; value: number }[]).map((c) => ({ variable: c.variable, value: c.value })));
+      expect(served.find((c) => c.variable === 'intercept')!.value).toBeCloseTo(6, 6); // the seeded prior mean
       // Subscribing again: the same model, at once; completing a session updates it.
-      const updates: any[] = [];
+      const updates: ModelEvent[] = [];
       const done = new Promise<void>((resolve) => {
         client.subscribe(
           { query: MODEL },
           {
             next: (v) => {
-              updates.push(v);
+              updates.push(v as ModelEvent);
               if (updates.length === 2) resolve();
             },
             error: () => {},
@@ -168,8 +188,8 @@ describe("a new athlete's modelUpdated", () => {
       const started = await gqlOk(server.url, START_SESSION, { input: { sleepHours: 7 } }, token);
       await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: 8 } }, token);
       await done;
-      expect(updates[0].data.modelUpdated.sessionsIncluded).toBe(0);
-      expect(updates[1].data.modelUpdated.sessionsIncluded).toBe(1);
+      expect(updates[0].data?.modelUpdated.sessionsIncluded).toBe(0);
+      expect(updates[1].data?.modelUpdated.sessionsIncluded).toBe(1);
     } finally {
       await client.dispose();
     }
@@ -183,7 +203,7 @@ describe('small inconsistencies', () => {
     try {
       const out = await collect(client, 'subscription { preSessionRecommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { type elapsedMs ... on DoneEvent { totalMs } } }');
       expect(out.events.length).toBeGreaterThan(2);
-      for (const e of out.events as any[]) {
+      for (const e of out.events as { preSessionRecommendation: { elapsedMs: number; totalMs?: number } }[]) {
         const { elapsedMs, totalMs } = e.preSessionRecommendation;
         expect(Math.round(elapsedMs * 100) / 100).toBe(elapsedMs);
         if (totalMs !== undefined) expect(totalMs).toBe(elapsedMs);
@@ -203,7 +223,7 @@ describe('small inconsistencies', () => {
       for (const field of Object.values(type.getFields())) if (/(\d+-\d+)\D*\(\1\)/.test(field.description ?? '')) doubled.push(`${type.name}.${field.name}: ${field.description}`);
     }
     expect(doubled).toEqual([]);
-    const energy = (types.PreSessionInput as any).getFields().energyLevel.description;
+    const energy = (types.PreSessionInput as GraphQLInputObjectType).getFields().energyLevel.description;
     expect(energy).toBe('Energy, 1-10');
   });
 

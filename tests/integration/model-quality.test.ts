@@ -91,6 +91,26 @@ const CHECK_INS: [Record<string, unknown>, number][] = [
   [{ sleepHours: 9, energyLevel: 7, stressLevel: 1, warmupMin: 20 }, 10],
 ];
 
+interface AthleteFigures {
+  userId: string;
+  user: { id: string };
+  n: number;
+  rmse: number | null;
+  mae: number | null;
+  bias: number | null;
+  intervalCoverage: number | null;
+}
+interface AthletePage {
+  totalCount: number;
+  edges: { cursor: string; node: AthleteFigures }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+interface DayQuality {
+  calibration: { low: number; n: number }[];
+  byPhase: { phase: string; calibration: { low: number; high: number; n: number; meanPredicted: number; meanActual: number }[] }[];
+  overTime: { start: string; n: number; rmse: number | null; mae: number | null; bias: number | null; intervalCoverage: number | null }[];
+}
+
 describe('modelQuality', () => {
   let a: { token: string; id: string };
   let b: { token: string; id: string };
@@ -153,7 +173,7 @@ describe('modelQuality', () => {
 
   it('per phase, each phase carries its own calibration; per day, one bucket a day from the first to the last', async () => {
     const analyst = await tokenFor('analyst');
-    const { modelQuality } = await gqlOk<{ modelQuality: any }>(
+    const { modelQuality } = await gqlOk<{ modelQuality: DayQuality }>(
       server.url,
       `query($userId: ID) { modelQuality(userId: $userId) { calibration { low n } byPhase { phase calibration { low high n meanPredicted meanActual } }
         overTime(bucket: DAY) { start n rmse mae bias intervalCoverage } } }`,
@@ -163,7 +183,7 @@ describe('modelQuality', () => {
     expect(modelQuality.byPhase[0].calibration).toEqual(expected(rowsA).calibration.map((b) => ({ ...b, meanPredicted: roundRating(b.meanPredicted), meanActual: roundRating(b.meanActual) })));
     expect(modelQuality.byPhase[1].calibration).toEqual([]);
     // Days 1-5 of March 2026 (and the rule-overridden session of day 20 is not scored).
-    expect(modelQuality.overTime.map((d: any) => [d.start, d.n])).toEqual(rowsA.map((r) => [new Date(Date.UTC(2026, 2, r.day)).toISOString(), 1]));
+    expect(modelQuality.overTime.map((d) => [d.start, d.n])).toEqual(rowsA.map((r) => [new Date(Date.UTC(2026, 2, r.day)).toISOString(), 1]));
     for (const [i, d] of modelQuality.overTime.entries()) {
       const one = expected([rowsA[i]]);
       expect(d).toMatchObject({ rmse: roundRating(one.rmse), bias: roundRating(one.bias), intervalCoverage: one.intervalCoverage });
@@ -175,7 +195,7 @@ describe('modelQuality', () => {
     const BY_ATHLETE = `query($first: Int, $after: String, $min: Int, $order: AthleteQualityOrder) { modelQuality {
       byAthlete(first: $first, after: $after, minSessions: $min, orderBy: $order) {
         totalCount edges { cursor node { userId user { id } n rmse mae bias intervalCoverage } } pageInfo { hasNextPage endCursor } } } }`;
-    const page = async (variables: Record<string, unknown>) => (await gqlOk<{ modelQuality: any }>(server.url, BY_ATHLETE, variables, analyst.token)).modelQuality.byAthlete;
+    const page = async (variables: Record<string, unknown>) => (await gqlOk<{ modelQuality: { byAthlete: AthletePage } }>(server.url, BY_ATHLETE, variables, analyst.token)).modelQuality.byAthlete;
     const wantA = expected(rowsA);
     const wantB = expected(rowsB);
     const figures = (id: string, w: ReturnType<typeof expected>) => ({
@@ -191,24 +211,24 @@ describe('modelQuality', () => {
 
     const all = await page({});
     expect(all.totalCount).toBe(2);
-    expect(all.edges.map((e: any) => e.node)).toEqual(worstFirst);
+    expect(all.edges.map((e) => e.node)).toEqual(worstFirst);
     // Ascending by bias; one a page, the second page after the first's cursor.
     const byBias = [figures(a.id, wantA), figures(b.id, wantB)].sort((x, y) => x.bias! - y.bias!);
     const first = await page({ first: 1, order: { field: 'BIAS', direction: 'ASC' } });
-    expect(first.edges.map((e: any) => e.node.userId)).toEqual([byBias[0].userId]);
+    expect(first.edges.map((e) => e.node.userId)).toEqual([byBias[0].userId]);
     expect(first.pageInfo.hasNextPage).toBe(true);
     const second = await page({ first: 1, after: first.pageInfo.endCursor, order: { field: 'BIAS', direction: 'ASC' } });
-    expect(second.edges.map((e: any) => e.node.userId)).toEqual([byBias[1].userId]);
+    expect(second.edges.map((e) => e.node.userId)).toEqual([byBias[1].userId]);
     expect(second.pageInfo.hasNextPage).toBe(false);
     expect(second.totalCount).toBe(2);
     // Athlete b has 3 scored sessions, a has 5.
     const min4 = await page({ min: 4 });
     expect(min4.totalCount).toBe(1);
-    expect(min4.edges.map((e: any) => e.node.userId)).toEqual([a.id]);
+    expect(min4.edges.map((e) => e.node.userId)).toEqual([a.id]);
     const refused = await gql(server.url, BY_ATHLETE, { min: 0 }, analyst.token);
     expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'minSessions' });
     // An athlete's breakdown holds only themselves.
-    const own = (await gqlOk<{ modelQuality: any }>(server.url, BY_ATHLETE, {}, a.token)).modelQuality.byAthlete;
-    expect(own.edges.map((e: any) => e.node.userId)).toEqual([a.id]);
+    const own = (await gqlOk<{ modelQuality: { byAthlete: AthletePage } }>(server.url, BY_ATHLETE, {}, a.token)).modelQuality.byAthlete;
+    expect(own.edges.map((e) => e.node.userId)).toEqual([a.id]);
   });
 });
