@@ -233,7 +233,7 @@ describe('insights charts with seeded data', () => {
     const { modelQuality } = await api('query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }');
     const ranked = modelQuality.byAthlete.edges.map((e: any) => e.node);
     expect(ranked.length).toBe(SESSIONS.length);
-    await page.waitForSelector(`.athlete-picker select option[value="${ranked[0].userId}"]`);
+    await page.waitForSelector(`.athlete-picker select option[value="${ranked[0].userId}"]`, { state: 'attached' });
     const options = await page.$$eval('.athlete-picker select option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
     expect(options[0]).toEqual(['', `${SESSIONS.length} athletes with scored predictions in this period`]);
     expect(options.slice(1).map(([value]) => value)).toEqual(ranked.map((r: any) => r.userId));
