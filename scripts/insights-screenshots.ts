@@ -1,6 +1,6 @@
 // npm run screenshots: the README's pictures of the insights page, one PNG per view in docs/, taken in the same
 // browser the tests and the benchmark use (scripts/lib/insights-browser.ts) on the demo data (npm run seed:demo
-// into a temporary embedded database, then two more nightly fits so the history has some length).
+// into a temporary embedded database: its eight weekly nightly runs give the histories their length).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -27,7 +27,6 @@ try {
   const server = await startServer({ config: loadConfig({ ...env, PORT: '0', INSIGHTS_ENABLED: 'true' }), schedule: false, log: () => {} });
   const browser = await launchChromium();
   try {
-    for (let i = 0; i < 2; i++) await server.training.runNightly('MANUAL');
     const athlete = await server.services.db.prisma.modelOutput.findFirst({ orderBy: { sessionsIncluded: 'desc' }, select: { userId: true } });
     const token = await server.services.tokens.sign({ sub: randomUUID(), role: 'analyst' });
     await mkdir(docs, { recursive: true });

@@ -2,11 +2,15 @@
 // the GraphQL API, as an athlete's client does it (each athlete with their own token): a baseline, then per session
 // a check-in whose stored recommendation (the `recommendation` query) starts the session (startSession with
 // recommendationId), completed with a rating, so every demo session has a prediction linked to its outcome and
-// every completion triggers the quick model update. Then the nightly pipeline (runNightlyTraining), unless
-// --no-train. When a server owns the PGlite directory, all of it goes through that server; otherwise the script
-// starts one in-process on a free loopback port for its run.
+// every completion triggers the quick model update. Unless --no-train, the nightly pipeline (runNightlyTraining)
+// runs for each of the last --nights weekly nights (02:00 UTC) between the sessions, written in the order they
+// happened: each night trains on the sessions before it, so the model history, the held-out error and the
+// training runs have a past. When the script runs its own server (no server owns the directory), each run is then
+// dated at its night (the run's start and end, its snapshots, its population model); beside a running server the
+// nights train in the same order but keep the time they ran at. When a server owns the PGlite directory, all of it
+// goes through that server; otherwise the script starts one in-process on a free loopback port for its run.
 //
-//   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
+//   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--nights 8] [--reset] [--no-train]
 //
 // Demo users have deterministic ids (from the seed and their index): a second run finds them and skips them;
 // --reset deletes them (and everything of theirs) first (the API deletes no users: not beside a running server).
@@ -28,6 +32,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '20240601' },
     'sessions-min': { type: 'string', default: '5' },
     'sessions-max': { type: 'string', default: '60' },
+    nights: { type: 'string', default: '8' },
     reset: { type: 'boolean', default: false },
     'no-train': { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
@@ -36,7 +41,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train] [--quiet]');
+  console.log('npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--nights 8] [--reset] [--no-train] [--quiet]');
   process.exit(0);
 }
 
@@ -54,6 +59,7 @@ const athletes = intArg('athletes', 1, 10_000);
 const seed = intArg('seed', 0, 2 ** 31 - 1);
 const sessionsMin = intArg('sessions-min', 1, 1000);
 const sessionsMax = intArg('sessions-max', sessionsMin, 1000);
+const nights = intArg('nights', 1, 12);
 
 /** Deterministic RFC 4122-shaped (version 4 layout) id of demo athlete i under this seed. */
 function demoUserId(seedValue: number, index: number): string {
@@ -84,7 +90,17 @@ const RECOMMEND = `query ($input: PreSessionInput!) { recommendation(input: $inp
 const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
 const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
 const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
-const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
+const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { id status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
+
+interface NightlyRun {
+  id: string;
+  night: Date;
+  status: string;
+  usersTrained: number;
+  sessionsUsed: number;
+  error: string | null;
+  stageTimings: unknown;
+}
 
 interface DemoModel {
   phase: string;
@@ -132,6 +148,13 @@ try {
   const written: { index: number; id: string; athlete: SimulatedAthlete }[] = [];
   let sessionsWritten = 0;
   const now = Date.now();
+  /** One session as its athlete's app writes it, planned ahead so that all athletes' sessions go in time order. */
+  interface PlannedSession {
+    userId: string;
+    startedAt: Date;
+    write: () => Promise<void>;
+  }
+  const planned: PlannedSession[] = [];
   for (let i = 0; i < athletes; i++) {
     const id = ids[i];
     const athlete = simulateAthlete(i, counts[i], { seed });
@@ -166,58 +189,107 @@ try {
     for (const s of athlete.sessions) {
       const startedAt = new Date(now - (lastDay - s.day + 1) * DAY + rng.int(0, 6) * 3_600_000);
       const checkIn: CheckIn = s.checkIn;
-      const planned = rng.pick(SESSION_TYPES);
-      const shown = await graphql<{ recommendation: { id: string } }>(url, token, RECOMMEND, {
-        input: { ...stripNulls(checkInColumns(checkIn)), plannedSessionType: planned },
-      });
-      const started = await graphql<{ startSession: { id: string } }>(url, token, START_SESSION, {
-        input: { recommendationId: shown.recommendation.id, startedAt, plannedDurationMin: rng.pick([60, 90, 120]) },
-      });
-      await graphql(url, token, COMPLETE_SESSION, {
-        id: started.startSession.id,
-        input: {
-          endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
-          actualSessionType: planned,
-          sessionQuality: s.sessionQuality,
-          sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
-          satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
-          totalClimbs: rng.int(8, 40),
+      const plannedType = rng.pick(SESSION_TYPES);
+      const plannedDurationMin = rng.pick([60, 90, 120]);
+      const outcome = {
+        endedAt: new Date(startedAt.getTime() + rng.int(60, 150) * 60_000),
+        actualSessionType: plannedType,
+        sessionQuality: s.sessionQuality,
+        sessionRpe: Math.min(10, Math.max(1, Math.round(rng.normal(6.5, 1.5)))),
+        satisfaction: Math.min(5, Math.max(1, Math.round(s.sessionQuality / 2))),
+        totalClimbs: rng.int(8, 40),
+      };
+      planned.push({
+        userId: id,
+        startedAt,
+        write: async () => {
+          const shown = await graphql<{ recommendation: { id: string } }>(url, token, RECOMMEND, {
+            input: { ...stripNulls(checkInColumns(checkIn)), plannedSessionType: plannedType },
+          });
+          const started = await graphql<{ startSession: { id: string } }>(url, token, START_SESSION, {
+            input: { recommendationId: shown.recommendation.id, startedAt, plannedDurationMin },
+          });
+          await graphql(url, token, COMPLETE_SESSION, { id: started.startSession.id, input: outcome });
         },
       });
-      sessionsWritten += 1;
     }
     written.push({ index: i, id, athlete });
-    log(`[SEED] athlete ${i + 1}/${athletes}: ${athlete.sessions.length} sessions; ${written.length} athletes and ${sessionsWritten} sessions written in ${elapsed(t0)}`);
   }
-  await quickUpdatesDone(written);
+
+  // The nights trained: the last `nights` weekly ticks at 02:00 UTC, the latest one at or before now.
+  const lastTick = Math.floor((now - 2 * 3_600_000) / DAY) * DAY + 2 * 3_600_000;
+  const ticks = args['no-train'] || planned.length === 0 ? [] : Array.from({ length: nights }, (_, k) => new Date(lastTick - (nights - 1 - k) * 7 * DAY));
+  planned.sort((a, b) => a.startedAt.getTime() - b.startedAt.getTime());
+  let nextSession = 0;
+  const runs: NightlyRun[] = [];
+  for (const tick of [...ticks, null]) {
+    // The sessions that happened before this night (all that remain, after the last one).
+    for (; nextSession < planned.length && (tick === null || planned[nextSession].startedAt < tick); nextSession++) {
+      await planned[nextSession].write();
+      sessionsWritten += 1;
+      if (sessionsWritten % 200 === 0) log(`[SEED] ${sessionsWritten} of ${planned.length} sessions written in ${elapsed(t0)}`);
+    }
+    if (tick === null) break;
+    // Every quick update of the sessions so far lands before the night reads them (as the night would find them).
+    await quickUpdatesDone(written, planned.slice(0, nextSession));
+    runs.push(await nightlyRun(tick));
+  }
+  await quickUpdatesDone(written, planned);
   if (written.length > 0) console.log(`[SEED] wrote ${written.length} athletes, ${sessionsWritten} sessions in ${elapsed(t0)} (quick updates included)`);
 
   // True coefficients (the demo's ground truth) and what the models learned.
   const all = Array.from({ length: athletes }, (_, i) => ({ index: i, id: ids[i], athlete: simulateAthlete(i, counts[i], { seed }) }));
   console.log(`\n[SEED] truth population (seed ${seed}): mean and between-athlete sd per term`);
   console.log(TERM_NAMES.map((t, j) => `  ${t.padEnd(21)} mean ${fmt(DEFAULT_TRUTH_POPULATION.mean[j], 4)}  sd ${DEFAULT_TRUTH_POPULATION.sd[j].toFixed(4)}`).join('\n'));
-  await summary('after the quick updates', all);
+  if (runs.length > 0) {
+    console.log(`\n[TRAIN] ${runs.length} nightly runs:`);
+    for (const run of runs) {
+      const timings = (run.stageTimings ?? {}) as Record<string, number>;
+      console.log(
+        `  ${run.night.toISOString()} ${run.status}: ${run.usersTrained} athletes, ${run.sessionsUsed} sessions` +
+          (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
+          (run.error ? ` (${run.error})` : ''),
+      );
+      if (run.status === 'FAILED') exitCode = 1;
+    }
+    if (!local) console.log('[SEED] beside a running server the runs keep the time they ran at (a server of its own dates each at its night)');
+  }
+  await summary(runs.length > 0 ? 'after the nightly fits' : 'after the quick updates', all);
 
-  if (!args['no-train']) {
-    const run = (await graphql<{ runNightlyTraining: { status: string; usersTrained: number; sessionsUsed: number; error: string | null; stageTimings: unknown } }>(url, admin, RUN_NIGHTLY))
-      .runNightlyTraining;
-    const timings = (run.stageTimings ?? {}) as Record<string, number>;
-    console.log(
-      `\n[TRAIN] nightly ${run.status}: ${run.usersTrained} athletes, ${run.sessionsUsed} sessions` +
-        (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
-        (run.error ? ` (${run.error})` : ''),
-    );
-    if (run.status === 'FAILED') exitCode = 1;
-    await summary('after the nightly fit', all);
+  /**
+   * The nightly pipeline for one night, through the API; with a server of its own, the run is then dated at its
+   * night: its start and end, the snapshots it took and the population model it fitted.
+   */
+  async function nightlyRun(night: Date): Promise<NightlyRun> {
+    const run = (await graphql<{ runNightlyTraining: Omit<NightlyRun, 'night'> }>(url, admin, RUN_NIGHTLY)).runNightlyTraining;
+    if (local) {
+      const prisma = local.services.db.prisma;
+      const row = await prisma.trainingRun.findUniqueOrThrow({ where: { id: run.id } });
+      const shift = night.getTime() - row.startedAt.getTime();
+      const moved = (t: Date | null) => (t ? new Date(t.getTime() + shift) : null);
+      await prisma.$transaction([
+        prisma.populationModel.updateMany({
+          where: { fittedAt: { gte: row.startedAt, lte: row.finishedAt ?? new Date() } },
+          data: { fittedAt: moved(row.finishedAt) ?? night },
+        }),
+        prisma.modelSnapshot.updateMany({ where: { trainingRunId: run.id }, data: { fittedAt: moved(row.finishedAt) ?? night } }),
+        prisma.trainingRun.update({ where: { id: run.id }, data: { startedAt: night, finishedAt: moved(row.finishedAt) } }),
+      ]);
+    }
+    log(`[SEED] night ${night.toISOString()}: ${run.status}, ${run.usersTrained} athletes, ${run.sessionsUsed} sessions`);
+    return { ...run, night };
   }
 
   /** The quick updates run after each completion: wait until every written athlete's model includes their sessions. */
-  async function quickUpdatesDone(list: { id: string; athlete: SimulatedAthlete }[]) {
+  async function quickUpdatesDone(list: { id: string; athlete: SimulatedAthlete }[], sessions: PlannedSession[]) {
     const deadline = Date.now() + QUICK_UPDATES_WAIT_MS;
-    let pending = list;
+    // Sessions written per athlete so far.
+    const byId = new Map<string, number>();
+    for (const s of sessions) byId.set(s.userId, (byId.get(s.userId) ?? 0) + 1);
+    let pending = list.filter((a) => (byId.get(a.id) ?? 0) > 0);
     while (pending.length > 0 && Date.now() < deadline) {
       const models = await Promise.all(pending.map(async (a) => ({ a, model: (await demoUser(a.id))?.modelOutput })));
-      pending = models.filter(({ a, model }) => (model?.sessionsIncluded ?? 0) < a.athlete.sessions.length).map(({ a }) => a);
+      pending = models.filter(({ a, model }) => (model?.sessionsIncluded ?? 0) < (byId.get(a.id) ?? 0)).map(({ a }) => a);
       if (pending.length > 0) await new Promise((r) => setTimeout(r, 200));
     }
     if (pending.length > 0) console.log(`[SEED] ${pending.length} athlete(s)' quick updates still running after ${QUICK_UPDATES_WAIT_MS / 1000} s`);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
+import { wsErrors, wsResult } from './http/graphql-ws-errors.ts';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { isTokenExpired } from './auth.ts';
@@ -50,6 +51,8 @@ export interface RunningServer {
 
 const GRAPHQL_ENDPOINT = '/graphql';
 const DEV_ANALYST_ID = '00000000-0000-4000-8000-000000000001';
+/** The development athlete whose token GraphiQL's athlete tab holds (so its examples run as an athlete). */
+const DEV_ATHLETE_ID = '00000000-0000-4000-8000-000000000003';
 /** The development token GraphiQL holds (and the one printed at startup) is short-lived. */
 const DEV_TOKEN_LIFETIME = '8h';
 /**
@@ -95,10 +98,12 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
   const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);
-  let graphiqlToken: { token: Promise<string>; renewAt: number } | null = null;
-  const currentGraphiqlToken = () => {
-    if (!graphiqlToken || Date.now() >= graphiqlToken.renewAt) graphiqlToken = { token: devToken(), renewAt: Date.now() + GRAPHIQL_TOKEN_RENEWAL_MS };
-    return graphiqlToken.token;
+  let graphiqlTokens: { analyst: Promise<string>; athlete: Promise<string>; renewAt: number } | null = null;
+  const currentGraphiqlTokens = async () => {
+    if (!graphiqlTokens || Date.now() >= graphiqlTokens.renewAt) {
+      graphiqlTokens = { analyst: devToken(), athlete: tokens.sign({ sub: DEV_ATHLETE_ID, role: 'athlete' }, DEV_TOKEN_LIFETIME), renewAt: Date.now() + GRAPHIQL_TOKEN_RENEWAL_MS };
+    }
+    return { analyst: await graphiqlTokens.analyst, athlete: await graphiqlTokens.athlete };
   };
 
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
@@ -108,15 +113,21 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     renderGraphiQL: renderGraphiQLOnFirstUse,
     graphiql: config.graphiqlEnabled
       ? async (request) => {
-          // Development only: GraphiQL opens with an analyst token in its Headers tabs, when the page was asked
-          // for by a loopback name (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
-          const headers = devTokens && isLoopback(new URL(request.url).hostname) ? JSON.stringify({ Authorization: `Bearer ${await currentGraphiqlToken()}` }, null, 2) : undefined;
+          // Development only: GraphiQL opens with tokens in its Headers tabs (the athlete tab the development
+          // athlete's, the analyst tab the development analyst's), when the page was asked for by a loopback name
+          // (a foreign host name pointed at 127.0.0.1, DNS rebinding, gets none).
+          const devHeaders = devTokens && isLoopback(new URL(request.url).hostname) ? await currentGraphiqlTokens() : null;
+          const bearer = (token: string | undefined) => (token ? JSON.stringify({ Authorization: `Bearer ${token}` }, null, 2) : undefined);
+          const athleteHeaders = bearer(devHeaders?.athlete);
           return {
             subscriptionsProtocol: 'WS' as const,
             defaultQuery: ATHLETE_OPERATIONS,
-            defaultTabs: [ATHLETE_OPERATIONS, ANALYST_OPERATIONS].map((query) => ({ query, headers })),
+            defaultTabs: [
+              { query: ATHLETE_OPERATIONS, headers: athleteHeaders },
+              { query: ANALYST_OPERATIONS, headers: bearer(devHeaders?.analyst) },
+            ],
             title: 'ClimbIQ API',
-            ...(headers ? { headers } : {}),
+            ...(athleteHeaders ? { headers: athleteHeaders } : {}),
           };
         }
       : false,
@@ -186,6 +197,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       onClose: (ctx) => {
         connectionExpiry.get(ctx.extra.socket)?.();
       },
+      // No HTTP over a WebSocket: errors go without extensions.http (src/http/graphql-ws-errors.ts).
+      onNext: (_ctx, _id, _params, _args, result) => wsResult(result),
+      onError: (_ctx, _id, _params, errors) => wsErrors(errors),
       onSubscribe: async (ctx, _id, params) => {
         // ctx.subscriptions already holds this operation.
         if (Object.keys(ctx.subscriptions).length > config.maxSubscriptionsPerConnection) {

@@ -29,3 +29,21 @@ export async function viewSettled(page: Page, view: InsightsView, timeout = 60_0
 export function panelStates(page: Page): Promise<Record<string, string>> {
   return page.$$eval('#content figure.panel', (figures) => Object.fromEntries(figures.map((f) => [(f as HTMLElement).dataset.chart ?? '', (f as HTMLElement).dataset.state ?? ''])));
 }
+
+/**
+ * The warnings Observable Plot drew on the view on screen: Plot 0.6 appends to a chart's SVG a "⚠️" text whose
+ * <title> reads "N warning(s). Please check the console." (src/plot.js), and logs each warning with console.warn.
+ * Each entry: the chart's panel id and that title.
+ */
+export function plotWarnings(page: Page): Promise<string[]> {
+  return page.$$eval('#content figure.panel svg text', (texts) =>
+    texts
+      .filter((t) => t.textContent?.startsWith('\u26a0') || /warnings?\. Please check the console/.test(t.querySelector('title')?.textContent ?? ''))
+      .map((t) => `${(t.closest('figure') as HTMLElement | null)?.dataset.chart ?? '?'}: ${t.querySelector('title')?.textContent ?? t.textContent}`),
+  );
+}
+
+/** The tick labels of every chart's axes on the view on screen. */
+export function axisLabels(page: Page): Promise<string[]> {
+  return page.$$eval('#content figure.panel svg g[aria-label$="tick label"] text', (texts) => texts.map((t) => t.textContent ?? ''));
+}

@@ -1,8 +1,11 @@
 // Prediction of session quality from a user's coefficients (domain.md section 7).
 // Pure and allocation-light: one design row, one x'Vx; runs in microseconds.
 import { expectedBoundedRating, RATING_MAX, RATING_MIN, ratingOfLatent, Z95 } from './normal.ts';
-import type { Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
-import { designRow, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
+import type { AssumedValue, Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
+import { designRow, FEATURES, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
+
+/** A typical difference of each feature (in its unit), for how much a missing one could matter. */
+const TYPICAL_DIFFERENCE: ReadonlyMap<string, number> = new Map(FEATURES.map((spec) => [spec.name, spec.typicalDifference ?? 1]));
 
 export const QUALITY_MIN = RATING_MIN;
 export const QUALITY_MAX = RATING_MAX;
@@ -78,6 +81,17 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
   for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }); // + 0 turns -0 into 0
   contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
 
+  // Left out of the check-in: taken at the reference value (x - c = 0), and how much asking for it could change the answer.
+  const given = checkIn as Readonly<Record<string, unknown>>;
+  const assumed: AssumedValue[] = [];
+  for (let j = 1; j < P; j++) {
+    const term = MODEL_TERMS[j];
+    const value = given[term.name];
+    if (typeof value === 'number' && Number.isFinite(value)) continue;
+    assumed.push({ variable: term.name, value: term.reference, sensitivity: Math.abs(beta[j]) * (TYPICAL_DIFFERENCE.get(term.name) ?? 1) });
+  }
+  assumed.sort((a, b) => (b.sensitivity ?? 0) - (a.sensitivity ?? 0));
+
   // Guard against a covariance that is numerically slightly indefinite.
   const sd = Math.sqrt(Math.max(0, xVx) + model.sigma2);
   const halfWidth = Z95 * sd;
@@ -95,6 +109,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
     contributions,
     phase: model.phase,
     confidence: confidenceLabel(2 * halfWidth, model.phase),
+    assumed,
   };
 }
 

@@ -4,3 +4,8 @@ export function roundRating(value: number | null): number | null;
 export function roundRating(value: number | null): number | null {
   return value === null ? null : Math.round(value * 100) / 100;
 }
+
+/** Shares (0-1, e.g. interval coverage) leave the API with 4 decimals (0.9512 = 95.12 %). */
+export function roundShare(value: number | null): number | null {
+  return value === null ? null : Math.round(value * 10_000) / 10_000;
+}

@@ -114,6 +114,20 @@ export interface Prediction {
   contributions: Contribution[];
   phase: ModelPhase;
   confidence: 'LOW' | 'MEDIUM' | 'HIGH';
+  /** The model's variables the check-in left out, taken at their reference value; the ones that matter most first. */
+  assumed: AssumedValue[];
+}
+
+/** A model variable missing from a check-in: the value the prediction took for it, and how much it could matter. */
+export interface AssumedValue {
+  variable: string;
+  /** The reference value the model takes for a missing variable. */
+  value: number;
+  /**
+   * |coefficient| x a typical difference of the variable: quality points the prediction would move if it were given
+   * and typically different. null for a stored prediction read back (its coefficients are not kept).
+   */
+  sensitivity: number | null;
 }
 
 export interface Suggestion {

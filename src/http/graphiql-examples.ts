@@ -1,6 +1,7 @@
 // GraphiQL's default tabs: example operations for athletes and for analysts (tests validate them against the schema).
 export const ATHLETE_OPERATIONS = `# ClimbIQ API: the athlete's operations (the next tab has the analyst's). Requests need
-# "Authorization: Bearer <token>" (Headers below); npm run token -- --sub <uuid> --role athlete mints one.
+# "Authorization: Bearer <token>" (Headers below; in development this tab holds the development athlete's);
+# npm run token -- --sub <uuid> --role athlete mints one.
 
 query Me {
   me { id role currentBaseline { yearsClimbing primaryDiscipline } modelOutput { phase sessionsIncluded } }
@@ -51,6 +52,18 @@ query ModelQuality {
     n rmse mae bias intervalCoverage
     calibration { low high n meanPredicted meanActual }
     byPhase { phase n rmse intervalCoverage }
+    overTime(bucket: MONTH) { start n rmse intervalCoverage }
+  }
+}
+
+# Whose predictions are worst: athletes with at least 5 scored sessions, by RMSE (or BIAS, ABS_BIAS, MAE, ...).
+query WorstPredictedAthletes {
+  modelQuality {
+    byAthlete(first: 20, minSessions: 5, orderBy: { field: RMSE, direction: DESC }) {
+      totalCount
+      edges { node { userId n rmse bias intervalCoverage } }
+      pageInfo { hasNextPage endCursor }
+    }
   }
 }
 

@@ -102,24 +102,26 @@ export async function qualityHistogram(ctx: Context, p: InsightsPeriod): Promise
 export interface RuleInsight {
   name: string;
   matched: number;
-  meanQuality: number;
+  meanQuality: number | null;
   meanQualityOthers: number | null;
 }
 
 /**
- * Per rule matched at least once: the completed sessions of the period whose recommendation matched it, their
- * mean quality, and the mean quality of all the period's other completed sessions. Most matched first.
+ * Every active rule (matched or not: 0 tells "never matched" from "does not exist") and every rule that matched in
+ * the period: the completed sessions of the period whose recommendation matched it, their mean quality, and the
+ * mean quality of all the period's other completed sessions. Most matched first, then by name.
  */
 export async function ruleInsights(ctx: Context, p: InsightsPeriod): Promise<RuleInsight[]> {
   return ctx.services.prisma.$queryRaw`
     WITH ruled AS (${countedSessions(p, true)}),
     counted AS (${countedSessions(p, false)}),
     total AS (SELECT COALESCE(sum(sessions), 0) AS n, COALESCE(sum(quality * sessions), 0) AS q FROM counted),
-    per_rule AS (SELECT rule, sum(sessions) AS n, sum(quality * sessions) AS q FROM ruled GROUP BY rule HAVING sum(sessions) > 0)
-    SELECT r.rule AS name, r.n::int AS matched, r.q::float8 / r.n AS "meanQuality",
-      (t.q - r.q)::float8 / NULLIF(t.n - r.n, 0) AS "meanQualityOthers"
-    FROM per_rule r CROSS JOIN total t
-    ORDER BY r.n DESC, r.rule`;
+    per_rule AS (SELECT rule, sum(sessions) AS n, sum(quality * sessions) AS q FROM ruled GROUP BY rule HAVING sum(sessions) > 0),
+    listed AS (SELECT rule FROM per_rule UNION SELECT e."name" FROM "expert_rules" e WHERE e."isActive")
+    SELECT l.rule AS name, COALESCE(r.n, 0)::int AS matched, r.q::float8 / NULLIF(r.n, 0) AS "meanQuality",
+      (t.q - COALESCE(r.q, 0))::float8 / NULLIF(t.n - COALESCE(r.n, 0), 0) AS "meanQualityOthers"
+    FROM listed l LEFT JOIN per_rule r ON r.rule = l.rule CROSS JOIN total t
+    ORDER BY COALESCE(r.n, 0) DESC, l.rule`;
 }
 
 /** Athletes per current model phase (never trained: COLD_START); every phase listed. */

@@ -2,7 +2,7 @@
 // stored and a just-computed recommendation read alike), and the write-behind queue that stores them.
 import { performance } from 'node:perf_hooks';
 import type { StatisticalContext } from '../engine/statistics.ts';
-import type { Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
@@ -26,7 +26,19 @@ export interface RecommendationParts {
   personalization: { phase: ModelPhase; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean; fittedAt: Date | null };
 }
 
+/**
+ * The variables a prediction took at their reference value, with how much each could matter, for the answer being
+ * given (the row in hand); a row read back from the table has only its check-in (the coefficients are not kept).
+ */
+export const assumedInAnswer = new WeakMap<RecommendationRow, AssumedValue[]>();
+
 export function recommendationRow(id: string, createdAt: Date, r: RecommendationParts): RecommendationRow {
+  const row = recommendationColumns(id, createdAt, r);
+  if (r.prediction) assumedInAnswer.set(row, r.prediction.assumed);
+  return row;
+}
+
+function recommendationColumns(id: string, createdAt: Date, r: RecommendationParts): RecommendationRow {
   const p = r.prediction;
   return {
     id,

@@ -66,12 +66,14 @@ function baselineRecord(baseline: BaselineAssessment | null): Readonly<Record<st
 export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): AsyncGenerator<RecommendationEvent> {
   const started = performance.now();
   let sequence = 0;
-  const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: performance.now() - started }) as RecommendationEvent;
+  // Milliseconds to 0.01 ms, without binary noise (19.031849999999395 -> 19.03).
+  const elapsed = () => Math.round((performance.now() - started) * 100) / 100;
+  const event = (body: EventBody): RecommendationEvent => ({ ...body, sequence: ++sequence, elapsedMs: elapsed() }) as RecommendationEvent;
   const athleteId = replayAs ?? requireViewer(ctx).id;
   const { engine, recommendations } = ctx.services;
   // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
   const done = (parts: RecommendationParts): RecommendationEvent => {
-    const elapsedMs = performance.now() - started;
+    const elapsedMs = elapsed();
     const recommendation = recommendationRow(uuidv7(), new Date(), parts);
     if (!replayAs) recommendations.enqueue(recommendation);
     return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };

@@ -3,6 +3,8 @@ import type { Context } from '../context.ts';
 import type { TrainingRun } from '../generated/prisma/client.ts';
 import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
+import { emptyStats, populationUserModel } from '../engine/bayes/index.ts';
+import { modelOutputColumns } from '../jobs/model-store.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
@@ -33,9 +35,25 @@ export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date
 }
 
 /**
- * modelUpdated events for one user: the current model at once (when there is one), so a client that subscribes
- * again after a disconnect is current, then every update from the shared pub/sub (so any instance's training
- * reaches every subscriber).
+ * An athlete without a stored model (no rated session yet, no nightly fit since they joined) is served the
+ * population's (COLD_START): stored as theirs, so that modelUpdated can send it like anyone's model. A model written
+ * meanwhile (a first completion's quick update) is kept. false when there is no such user.
+ */
+async function storeServedColdStartModel(ctx: Context, userId: string): Promise<boolean> {
+  const { prisma, engine } = ctx.services;
+  const user = await prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
+  if (!user) return false;
+  const population = await engine.population();
+  const columns = modelOutputColumns({ userId, result: populationUserModel(population.hyper), stats: emptyStats(), dataThrough: null, trainingDurationMs: 0 });
+  await prisma.modelOutput.createMany({ data: [{ userId, ...columns }], skipDuplicates: true });
+  engine.invalidate({ kind: 'model', userId });
+  return true;
+}
+
+/**
+ * modelUpdated events for one user: the current model at once (for an athlete who has none stored yet, the
+ * population's they are served, COLD_START), so a client that subscribes again after a disconnect is current, then
+ * every update from the shared pub/sub (so any instance's training reaches every subscriber).
  */
 export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
   const updates = ctx.services.pubsub.subscribe('modelUpdated')[Symbol.asyncIterator]();
@@ -43,7 +61,7 @@ export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerato
   let next = updates.next();
   try {
     // Through the engine's model cache: a thousand clients resubscribing after a restart share its batched reads.
-    if (await ctx.services.engine.hasStoredModel(userId)) yield { userId };
+    if ((await ctx.services.engine.hasStoredModel(userId)) || (await storeServedColdStartModel(ctx, userId))) yield { userId };
     for (let event = await next; !event.done; event = await next) {
       next = updates.next();
       if (event.value.userId === userId) yield event.value;

@@ -2,7 +2,7 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
-import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
@@ -10,6 +10,28 @@ import { AppError, fieldPath, forbidden, unauthenticated } from '../errors.ts';
 import { isAdmin, readsEveryone } from '../resolvers/access.ts';
 import { getDatamodel, type default as PrismaTypes } from '../generated/pothos-types.ts';
 import RateLimitPlugin from './rate-limit-plugin.ts';
+
+/** Who holds each field gate (src/resolvers/access.ts decides the rows). */
+const SCOPE_HOLDERS: Record<string, string> = { reader: 'analysts and admins', admin: 'admins', authenticated: 'signed-in users' };
+
+/** The gate a refusal failed on (the first, when several were tried). */
+function failedScope(failure: AuthFailure): string | null {
+  if (failure.kind === AuthScopeFailureType.AuthScope || failure.kind === AuthScopeFailureType.GrantedScope) return failure.scope;
+  if (failure.kind === AuthScopeFailureType.AnyAuthScopes || failure.kind === AuthScopeFailureType.AllAuthScopes) {
+    for (const f of failure.failures) {
+      const scope = failedScope(f);
+      if (scope) return scope;
+    }
+  }
+  return null;
+}
+
+function forbiddenMessage(field: string, scope: string | null, role: string): string {
+  const holders = scope ? SCOPE_HOLDERS[scope] : undefined;
+  return holders
+    ? `${field} is for ${holders} only (you are signed in as ${role === 'ADMIN' || role === 'ATHLETE' || role === 'ANALYST' ? `an ${role.toLowerCase()}` : `a ${role.toLowerCase()}`})`
+    : 'You are not allowed to do this';
+}
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -41,7 +63,8 @@ export const builder = new SchemaBuilder<{
     }),
     // A subscription is checked once, when subscribed to, not on each event it sends.
     authorizeOnSubscribe: true,
-    unauthorizedError: (_parent, ctx) => (ctx.viewer ? forbidden() : unauthenticated()),
+    // FORBIDDEN says which roles may, and what the viewer is: "insights is for analysts and admins (you are an athlete)".
+    unauthorizedError: (_parent, ctx, info, result) => (ctx.viewer ? forbidden(forbiddenMessage(info.fieldName, failedScope(result.failure), ctx.viewer.role)) : unauthenticated()),
   },
   prisma: {
     client: (ctx) => ctx.services.prisma,

@@ -44,7 +44,8 @@ export const NiggleInput = builder.inputType('NiggleInput', {
 });
 
 /** A registry variable's description for the docs: its label, with its range where it has one. */
-export const describeVariable = (spec: VariableSpec): string => (spec.min !== undefined ? `${spec.description} (${spec.min}-${spec.max})` : spec.description);
+export const describeVariable = (spec: VariableSpec): string =>
+  spec.min === undefined || spec.description.includes(`${spec.min}-${spec.max}`) ? spec.description : `${spec.description} (${spec.min}-${spec.max})`;
 
 type Fields<Types extends SchemaTypes> = Record<string, InputFieldRef<Types, unknown>>;
 

@@ -16,7 +16,7 @@ import {
 import { builder } from './builder.ts';
 import { ModelPhaseEnum } from './enums.ts';
 
-const TimeBucketEnum = builder.enumType('TimeBucket', {
+export const TimeBucketEnum = builder.enumType('TimeBucket', {
   description: 'UTC calendar buckets; a WEEK starts on Monday',
   values: {
     DAY: { description: 'A UTC day' },
@@ -54,8 +54,8 @@ const RuleInsightRef = builder.objectRef<RuleInsight>('RuleInsight').implement({
   description: 'How often a rule matched in the period and the quality that followed',
   fields: (t) => ({
     name: t.exposeString('name', { description: 'The rule name' }),
-    matched: t.exposeInt('matched', { description: 'Completed sessions of the period whose recommendation matched the rule' }),
-    meanQuality: t.float({ description: 'Their mean session quality', resolve: (r) => roundRating(r.meanQuality) }),
+    matched: t.exposeInt('matched', { description: 'Completed sessions of the period whose recommendation matched the rule (0: never matched)' }),
+    meanQuality: t.float({ nullable: true, description: 'Their mean session quality (null when the rule never matched in the period)', resolve: (r) => roundRating(r.meanQuality) }),
     meanQualityOthers: t.float({
       nullable: true,
       description: "Mean quality of the period's other completed sessions (null when there are none)",
@@ -98,7 +98,7 @@ const InsightsRef = builder.objectRef<InsightsPeriod>('Insights').implement({
     }),
     rules: t.field({
       type: [RuleInsightRef],
-      description: 'Rules that matched in the period, most matched first',
+      description: 'Every active rule (matched = 0 when it never matched in the period) and any other rule that matched in it; most matched first, then by name',
       resolve: (p, _args, ctx) => ruleInsights(ctx, p),
     }),
     effects: t.field({

@@ -1,8 +1,8 @@
 import type { StatisticalContext } from '../engine/statistics.ts';
-import type { Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
-import type { CheckIn } from '../engine/variables.ts';
+import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
-import type { RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { assumedInAnswer, type RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
@@ -76,6 +76,20 @@ const RuleOverrideRef = builder.objectRef<RuleOverride>('RuleOverride').implemen
   }),
 });
 
+const AssumedValueRef = builder.objectRef<AssumedValue>('AssumedValue').implement({
+  description: 'A model variable the check-in left out: the prediction took it at its reference value',
+  fields: (t) => ({
+    variable: t.exposeString('variable', { description: 'The check-in variable (camelCase name)' }),
+    value: t.exposeFloat('value', { description: 'The value the prediction took for it (the reference value of the model)' }),
+    sensitivity: t.float({
+      nullable: true,
+      description:
+        "Quality points the prediction would move if the variable were given and a typical difference from that value (|the athlete's coefficient| x a typical difference; 2 decimals): ask for the largest first. Null on a stored recommendation read back (its coefficients are not kept)",
+      resolve: (a) => (a.sensitivity === null ? null : Math.round(a.sensitivity * 100) / 100),
+    }),
+  }),
+});
+
 const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
   description: "The athlete's model's prediction of the session quality for this check-in",
   fields: (t) => ({
@@ -90,6 +104,11 @@ const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
     contributions: t.field({ type: [VariableValueRef], description: 'Per feature, largest effect first', resolve: (p) => p.contributions }),
     phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The model phase that predicted' }),
     confidence: t.expose('confidence', { type: ConfidenceEnum, description: 'How much to trust it' }),
+    assumed: t.field({
+      type: [AssumedValueRef],
+      description: 'The model variables the check-in left out, taken at their reference value, the ones that could change the prediction most first (empty when every one was given)',
+      resolve: (p) => p.assumed,
+    }),
   }),
 });
 
@@ -131,6 +150,13 @@ function predictionOf(r: RecommendationRow): Prediction | null {
     contributions: (r.contributions ?? []) as unknown as Contribution[],
     phase: r.phase,
     confidence: r.confidence,
+    // The variables its check-in left out, at their reference values; how much each mattered is known for the
+    // answer being given, not for a row read back.
+    assumed:
+      assumedInAnswer.get(r) ??
+      MODEL_TERMS.slice(1)
+        .filter((term) => typeof (r.checkIn as Record<string, unknown> | null)?.[term.name] !== 'number')
+        .map((term) => ({ variable: term.name, value: term.reference, sensitivity: null })),
   };
 }
 
@@ -193,7 +219,7 @@ const EventRef = builder.interfaceRef<RecommendationEvent>('RecommendationEvent'
   fields: (t) => ({
     type: t.expose('type', { type: EventTypeEnum, description: 'The phase' }),
     sequence: t.exposeInt('sequence', { description: 'Position in the stream, from 1' }),
-    elapsedMs: t.exposeFloat('elapsedMs', { description: 'Milliseconds since the request started' }),
+    elapsedMs: t.exposeFloat('elapsedMs', { description: 'Milliseconds since the request started (2 decimals)' }),
   }),
 });
 

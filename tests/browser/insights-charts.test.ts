@@ -4,7 +4,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { insightsUrl, launchChromium, panelStates, viewSettled, type InsightsView } from '../../scripts/lib/insights-browser.ts';
+import { axisLabels, insightsUrl, launchChromium, panelStates, plotWarnings, viewSettled, type InsightsView } from '../../scripts/lib/insights-browser.ts';
 import { COMPLETE_SESSION, gqlOk, mapLimit, START_SESSION } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -59,6 +59,9 @@ beforeAll(async () => {
   await server.training.idle();
   for (let r = 0; r < NIGHTLY_RUNS; r++) await gqlOk(server.url, 'mutation { runNightlyTraining(wait: true) { status } }', {}, admin);
   page = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+  page.on('console', (m) => {
+    if (m.type() === 'warning') consoleWarnings.push(m.text());
+  });
 }, 300_000); // 46 sessions through the API, each with its quick model update, and two nightly fits
 
 afterAll(async () => {
@@ -66,10 +69,20 @@ afterAll(async () => {
   await server?.close();
 });
 
-/** Opens a view for the last 90 days (every seeded session) and waits for all its panels. */
+/** Plot's warnings in the browser console (Plot logs each with console.warn), since the page was opened. */
+const consoleWarnings: string[] = [];
+
+/**
+ * Opens a view for the last 90 days (every seeded session) and waits for all its panels; a chart Plot warned
+ * about (its ⚠ in the SVG, its console.warn) or a time axis labelled with a raw ISO timestamp fails the test.
+ */
 async function open(view: InsightsView, extra: Record<string, string> = {}) {
+  consoleWarnings.length = 0;
   await page.goto(insightsUrl(server.url, { token: analyst, view, period: '90', ...extra }));
   await viewSettled(page, view);
+  expect(await plotWarnings(page)).toEqual([]);
+  expect(consoleWarnings).toEqual([]);
+  expect((await axisLabels(page)).filter((label) => /\d{4}-\d{2}-\d{2}T/.test(label))).toEqual([]);
 }
 
 /**
@@ -213,6 +226,22 @@ describe('insights charts with seeded data', () => {
     await page.waitForSelector(`#content[data-view="athlete"][data-state="done"] figure[data-chart="athlete-predictions"]`);
     expect(await page.evaluate(() => new URLSearchParams(location.hash.slice(1)).get('athlete'))).toBe(athletes[0]);
     expect(await marks('athlete-predictions', 'dot').count()).toBe(SESSIONS[0]);
+  });
+
+  it("the athlete picker lists the period's athletes worst predicted first, as modelQuality.byAthlete orders them, and opens the one chosen", async () => {
+    await open('athlete');
+    const { modelQuality } = await api('query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }');
+    const ranked = modelQuality.byAthlete.edges.map((e: any) => e.node);
+    expect(ranked.length).toBe(SESSIONS.length);
+    await page.waitForSelector(`.athlete-picker select option[value="${ranked[0].userId}"]`, { state: 'attached' });
+    const options = await page.$$eval('.athlete-picker select option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
+    expect(options[0]).toEqual(['', `${SESSIONS.length} athletes with scored predictions in this period`]);
+    expect(options.slice(1).map(([value]) => value)).toEqual(ranked.map((r: any) => r.userId));
+    expect(options[1][1]).toContain(`RMSE ${ranked[0].rmse.toFixed(2)}`);
+    await page.selectOption('.athlete-picker select', ranked[1].userId);
+    await page.waitForSelector(`#content[data-view="athlete"][data-state="done"] figure[data-chart="athlete-predictions"]`);
+    expect(await page.inputValue('.athlete-picker input')).toBe(ranked[1].userId);
+    expect(await panelStates(page)).toEqual({ 'athlete-predictions': 'ready', 'athlete-coefficients': 'ready', 'athlete-phases': 'ready' });
   });
 
   it('a period without sessions shows the empty state, not an empty chart', async () => {

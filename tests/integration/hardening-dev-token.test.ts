@@ -45,17 +45,28 @@ function graphiqlPage(url: string, host?: string): Promise<string> {
   });
 }
 const tokenIn = (text: string) => /\b(eyJ[\w-]+\.[\w-]+\.[\w-]+)/.exec(text)?.[1] ?? null;
+const tokensIn = (text: string) => [...new Set(Array.from(text.matchAll(/\b(eyJ[\w-]+\.[\w-]+\.[\w-]+)/g), (m) => m[1]))];
 
 describe('the development token', () => {
-  it('GraphiQL on loopback holds a working analyst token that lives hours, renewed hourly (not per page, so the page can be cached)', async () => {
+  it("GraphiQL on loopback holds working tokens that live hours, renewed hourly (not per page, so the page can be cached): the athlete tab an athlete's, the analyst tab an analyst's", async () => {
     const page = await graphiqlPage(dev.url);
-    const token = tokenIn(page);
     expect(await graphiqlPage(dev.url)).toBe(page);
-    expect(token, 'GraphiQL page has a token').not.toBeNull();
-    const { iat, exp } = decodeJwt(token!);
-    expect(exp! - iat!).toBeGreaterThan(0);
-    expect(exp! - iat!).toBeLessThanOrEqual(12 * 3600);
-    expect((await gqlOk(dev.url, '{ me { role } }', {}, token!)).me.role).toBe('ANALYST');
+    const found = tokensIn(page);
+    expect(found, 'GraphiQL page has two tokens').toHaveLength(2);
+    for (const token of found) {
+      const { iat, exp } = decodeJwt(token);
+      expect(exp! - iat!).toBeGreaterThan(0);
+      expect(exp! - iat!).toBeLessThanOrEqual(12 * 3600);
+    }
+    // The tabs in order: the athlete's operations with the development athlete's token, then the analyst's.
+    const tabs = /"defaultTabs":(\[.*?\]),"/.exec(page)?.[1];
+    const parsed = JSON.parse(tabs!) as { query: string; headers: string }[];
+    expect(parsed.map((t) => t.query.split('\n')[0])).toEqual([expect.stringContaining("the athlete's operations"), expect.stringContaining("the analyst's operations")]);
+    const [athleteTab, analystTab] = parsed.map((t) => (JSON.parse(t.headers) as { Authorization: string }).Authorization.replace('Bearer ', ''));
+    expect((await gqlOk(dev.url, '{ me { id role } }', {}, athleteTab)).me).toEqual({ id: '00000000-0000-4000-8000-000000000003', role: 'ATHLETE' });
+    expect((await gqlOk(dev.url, '{ me { role } }', {}, analystTab)).me.role).toBe('ANALYST');
+    // The athlete tab's own examples run as that athlete: a recommendation for themselves.
+    expect((await gqlOk(dev.url, '{ recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { source } }', {}, athleteTab)).recommendation.source).toBeDefined();
     const printed = tokenIn(devLogs.join('\n'));
     expect(printed, devLogs.join('\n')).not.toBeNull();
     const lifetime = decodeJwt(printed!);

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
 import { eventOf, streamWs } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
-import { roundRating } from '../../src/engine/rounding.ts';
+import { roundRating, roundShare } from '../../src/engine/rounding.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -71,13 +71,15 @@ function expected(rows: Scored[]) {
   };
 }
 
+/** Errors and means on the rating scale leave the API with 2 decimals, the coverage share with 4 (README, docs/api.md). */
 function expectFigures(got: any, want: ReturnType<typeof expected>): void {
   expect(got.n).toBe(want.n);
-  for (const k of ['rmse', 'mae', 'bias', 'intervalCoverage'] as const) expect(got[k]).toBeCloseTo(want[k], 9);
+  for (const k of ['rmse', 'mae', 'bias'] as const) expect(got[k]).toBe(roundRating(want[k]));
+  expect(got.intervalCoverage).toBe(roundShare(want.intervalCoverage));
   expect(got.calibration.map((b: any) => [b.low, b.high, b.n])).toEqual(want.calibration.map((b) => [b.low, b.high, b.n]));
   got.calibration.forEach((b: any, i: number) => {
-    expect(b.meanPredicted).toBeCloseTo(want.calibration[i].meanPredicted, 9);
-    expect(b.meanActual).toBeCloseTo(want.calibration[i].meanActual, 9);
+    expect(b.meanPredicted).toBe(roundRating(want.calibration[i].meanPredicted));
+    expect(b.meanActual).toBe(roundRating(want.calibration[i].meanActual));
   });
 }
 
@@ -88,6 +90,26 @@ const CHECK_INS: [Record<string, unknown>, number][] = [
   [{ sleepHours: 6, energyLevel: 6, stressLevel: 5, caffeineMg: 200 }, 5],
   [{ sleepHours: 9, energyLevel: 7, stressLevel: 1, warmupMin: 20 }, 10],
 ];
+
+interface AthleteFigures {
+  userId: string;
+  user: { id: string };
+  n: number;
+  rmse: number | null;
+  mae: number | null;
+  bias: number | null;
+  intervalCoverage: number | null;
+}
+interface AthletePage {
+  totalCount: number;
+  edges: { cursor: string; node: AthleteFigures }[];
+  pageInfo: { hasNextPage: boolean; endCursor: string | null };
+}
+interface DayQuality {
+  calibration: { low: number; n: number }[];
+  byPhase: { phase: string; calibration: { low: number; high: number; n: number; meanPredicted: number; meanActual: number }[] }[];
+  overTime: { start: string; n: number; rmse: number | null; mae: number | null; bias: number | null; intervalCoverage: number | null }[];
+}
 
 describe('modelQuality', () => {
   let a: { token: string; id: string };
@@ -110,10 +132,20 @@ describe('modelQuality', () => {
     const { modelQuality } = await gqlOk<{ modelQuality: any }>(server.url, QUALITY, {}, a.token);
     expectFigures(modelQuality, expected(rowsA));
     // every recommendation here was given in the cold-start phase (under 10 rated sessions)
-    expect(modelQuality.byPhase.map((p: any) => p.phase)).toEqual(['COLD_START']);
-    expect(modelQuality.byPhase[0].n).toBe(5);
-    expect(modelQuality.byPhase[0].rmse).toBeCloseTo(modelQuality.rmse, 12);
-    expect((await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { phase: 'PERSONALIZED' }, a.token)).modelQuality).toMatchObject({ n: 0, rmse: null, calibration: [], byPhase: [] });
+    // Every phase is listed, in the phases' order; the ones without scored sessions have n 0.
+    expect(modelQuality.byPhase.map((p: any) => [p.phase, p.n])).toEqual([
+      ['COLD_START', 5],
+      ['LEARNING', 0],
+      ['PERSONALIZED', 0],
+    ]);
+    expect(modelQuality.byPhase[0].rmse).toBe(modelQuality.rmse);
+    expect(modelQuality.byPhase[1]).toMatchObject({ rmse: null, intervalCoverage: null });
+    expect((await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { phase: 'PERSONALIZED' }, a.token)).modelQuality).toMatchObject({
+      n: 0,
+      rmse: null,
+      calibration: [],
+      byPhase: [{ phase: 'PERSONALIZED', n: 0 }],
+    });
   });
 
   it('from / to select sessions by start time', async () => {
@@ -137,5 +169,66 @@ describe('modelQuality', () => {
     expect(res.data).toBeNull();
     const own = await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { userId: a.id }, a.token);
     expect(own.modelQuality.n).toBe(5);
+  });
+
+  it('per phase, each phase carries its own calibration; per day, one bucket a day from the first to the last', async () => {
+    const analyst = await tokenFor('analyst');
+    const { modelQuality } = await gqlOk<{ modelQuality: DayQuality }>(
+      server.url,
+      `query($userId: ID) { modelQuality(userId: $userId) { calibration { low n } byPhase { phase calibration { low high n meanPredicted meanActual } }
+        overTime(bucket: DAY) { start n rmse mae bias intervalCoverage } } }`,
+      { userId: a.id },
+      analyst.token,
+    );
+    expect(modelQuality.byPhase[0].calibration).toEqual(expected(rowsA).calibration.map((b) => ({ ...b, meanPredicted: roundRating(b.meanPredicted), meanActual: roundRating(b.meanActual) })));
+    expect(modelQuality.byPhase[1].calibration).toEqual([]);
+    // Days 1-5 of March 2026 (and the rule-overridden session of day 20 is not scored).
+    expect(modelQuality.overTime.map((d) => [d.start, d.n])).toEqual(rowsA.map((r) => [new Date(Date.UTC(2026, 2, r.day)).toISOString(), 1]));
+    for (const [i, d] of modelQuality.overTime.entries()) {
+      const one = expected([rowsA[i]]);
+      expect(d).toMatchObject({ rmse: roundRating(one.rmse), bias: roundRating(one.bias), intervalCoverage: one.intervalCoverage });
+    }
+  });
+
+  it('byAthlete: every athlete once, ordered by the database, with minSessions, totalCount and pages', async () => {
+    const analyst = await tokenFor('analyst');
+    const BY_ATHLETE = `query($first: Int, $after: String, $min: Int, $order: AthleteQualityOrder) { modelQuality {
+      byAthlete(first: $first, after: $after, minSessions: $min, orderBy: $order) {
+        totalCount edges { cursor node { userId user { id } n rmse mae bias intervalCoverage } } pageInfo { hasNextPage endCursor } } } }`;
+    const page = async (variables: Record<string, unknown>) => (await gqlOk<{ modelQuality: { byAthlete: AthletePage } }>(server.url, BY_ATHLETE, variables, analyst.token)).modelQuality.byAthlete;
+    const wantA = expected(rowsA);
+    const wantB = expected(rowsB);
+    const figures = (id: string, w: ReturnType<typeof expected>) => ({
+      userId: id,
+      user: { id },
+      n: w.n,
+      rmse: roundRating(w.rmse),
+      mae: roundRating(w.mae),
+      bias: roundRating(w.bias),
+      intervalCoverage: roundShare(w.intervalCoverage),
+    });
+    const worstFirst = [figures(a.id, wantA), figures(b.id, wantB)].sort((x, y) => y.rmse! - x.rmse!);
+
+    const all = await page({});
+    expect(all.totalCount).toBe(2);
+    expect(all.edges.map((e) => e.node)).toEqual(worstFirst);
+    // Ascending by bias; one a page, the second page after the first's cursor.
+    const byBias = [figures(a.id, wantA), figures(b.id, wantB)].sort((x, y) => x.bias! - y.bias!);
+    const first = await page({ first: 1, order: { field: 'BIAS', direction: 'ASC' } });
+    expect(first.edges.map((e) => e.node.userId)).toEqual([byBias[0].userId]);
+    expect(first.pageInfo.hasNextPage).toBe(true);
+    const second = await page({ first: 1, after: first.pageInfo.endCursor, order: { field: 'BIAS', direction: 'ASC' } });
+    expect(second.edges.map((e) => e.node.userId)).toEqual([byBias[1].userId]);
+    expect(second.pageInfo.hasNextPage).toBe(false);
+    expect(second.totalCount).toBe(2);
+    // Athlete b has 3 scored sessions, a has 5.
+    const min4 = await page({ min: 4 });
+    expect(min4.totalCount).toBe(1);
+    expect(min4.edges.map((e) => e.node.userId)).toEqual([a.id]);
+    const refused = await gql(server.url, BY_ATHLETE, { min: 0 }, analyst.token);
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'minSessions' });
+    // An athlete's breakdown holds only themselves.
+    const own = (await gqlOk<{ modelQuality: { byAthlete: AthletePage } }>(server.url, BY_ATHLETE, {}, a.token)).modelQuality.byAthlete;
+    expect(own.edges.map((e) => e.node.userId)).toEqual([a.id]);
   });
 });

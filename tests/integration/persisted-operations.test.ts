@@ -55,7 +55,7 @@ describe("the manifest of this repository's clients", () => {
   it("lists the insights page's operations verbatim and each GraphiQL example on its own, under the SHA-256 of its text", () => {
     for (const [id, document] of Object.entries(manifest)) expect(operationId(document)).toBe(id);
     expect(Object.values(manifest)).toContain('query Viewer { me { id role } }');
-    for (const name of ['Overview', 'ModelQuality', 'Replay', 'LiveRecommendation', 'QualityOverTime', 'AthletesByPhase']) expect(() => idOf(name)).not.toThrow();
+    for (const name of ['Overview', 'ModelQuality', 'Replay', 'LiveRecommendation', 'AthleteChoices', 'WorstPredictedAthletes', 'AthletesByPhase']) expect(() => idOf(name)).not.toThrow();
   });
 });
 

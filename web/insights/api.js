@@ -13,6 +13,17 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * Over a per-viewer budget (HTTP 429, code RATE_LIMITED): `retryAfterSeconds` from the Retry-After header (or the
+ * error's extensions) says when the same request will be answered.
+ */
+export class RateLimited extends ApiError {
+  constructor(message, retryAfterSeconds) {
+    super(message, 'RATE_LIMITED');
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 export const session = {
   token: () => sessionStorage.getItem(TOKEN_KEY),
   signIn: (token) => sessionStorage.setItem(TOKEN_KEY, token.trim().replace(/^Bearer\s+/i, '')),
@@ -62,6 +73,11 @@ export async function graphql(query, variables = {}, { signal } = {}) {
   const errors = answer?.errors ?? [];
   const refused = errors.find((e) => e.extensions?.code === 'UNAUTHENTICATED');
   if (response.status === 401 || refused) throw new SignedOut(`${refused?.message ?? 'The token was refused'}: sign in again.`);
+  const limited = errors.find((e) => e.extensions?.code === 'RATE_LIMITED');
+  if (response.status === 429 || limited) {
+    const seconds = Number(response.headers.get('retry-after') ?? limited?.extensions?.retryAfterSeconds);
+    throw new RateLimited(limited?.message ?? 'Too many requests', Number.isFinite(seconds) && seconds > 0 ? seconds : 5);
+  }
   if (errors.length) throw new ApiError(errors.map((e) => e.message).join('; '), errors[0].extensions?.code);
   if (!response.ok || !answer?.data) throw new ApiError(`The server answered ${response.status}`);
   return answer.data;

@@ -11,6 +11,18 @@ const statusColor = {
 };
 const QUALITY = [1, 10];
 const utc = (date) => new Date(date);
+const HOUR = 3_600_000;
+
+/**
+ * A time axis over the dates shown: a single instant (one nightly run, one bucket) gets a day either side, so the
+ * axis has ticks to label instead of one raw ISO timestamp.
+ */
+function timeAxis(dates) {
+  const times = dates.map((d) => utc(d).getTime());
+  const [min, max] = [Math.min(...times), Math.max(...times)];
+  const pad = max - min < HOUR ? 24 * HOUR : 0;
+  return { type: 'utc', label: null, domain: [new Date(min - pad), new Date(max + pad)], nice: pad > 0 };
+}
 
 export function athletesByPhase(rows, width) {
   return Plot.plot({
@@ -73,21 +85,23 @@ export function trainingRunsOverTime(runs, width) {
   return Plot.plot({
     width,
     height: 180,
-    x: { type: 'utc', label: null },
+    x: timeAxis(runs.map((d) => d.startedAt)),
     y: { label: 'duration (s)', grid: true, zero: true },
     color: statusColor,
     marks: [Plot.dot(runs, { x: (d) => utc(d.startedAt), y: (d) => d.durationMs / 1000, fill: 'status', r: 4, tip: true })],
   });
 }
 
-/** The latest runs, one bar each, split by stage. */
+/** The latest runs, one bar each (labelled with its start, UTC, and status), split by stage. */
 export function trainingRunStages(rows, width) {
+  const runs = [...new Set(rows.map((d) => d.run))];
   return Plot.plot({
     width,
-    height: 30 + 18 * new Set(rows.map((d) => d.run)).size,
-    marginLeft: 130,
+    height: 60 + 22 * runs.length,
+    marginLeft: 190,
+    marginBottom: 35,
     x: { label: 'seconds', grid: true },
-    y: { label: null },
+    y: { label: null, domain: runs },
     color: { legend: true, scheme: 'tableau10' },
     marks: [Plot.barX(rows, { x: (d) => d.ms / 1000, y: 'run', fill: 'stage', tip: true }), Plot.ruleX([0])],
   });
@@ -121,7 +135,7 @@ export function calibration(rows, width) {
 
 /** Error and interval coverage per time bucket of the period. */
 export function qualityOverTime(rows, width) {
-  const x = { type: 'utc', label: null };
+  const x = timeAxis(rows.map((d) => d.start));
   const data = rows.map((d) => ({ ...d, at: utc(d.start) }));
   return [
     Plot.plot({
@@ -150,10 +164,11 @@ export function heldOutError(rows, width) {
   return Plot.plot({
     width,
     height: 180,
-    x: { type: 'utc', label: null },
+    x: timeAxis(rows.map((d) => d.at)),
     y: { label: 'held-out error (quality points)', grid: true, zero: true },
     color: { legend: true },
-    marks: [Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'measure' }), Plot.dot(rows, { x: 'at', y: 'value', fill: 'measure', tip: true })],
+    // z names the series: with one run, each measure's single point would otherwise look like a series of its own.
+    marks: [Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'measure', z: 'measure' }), Plot.dot(rows, { x: 'at', y: 'value', fill: 'measure', tip: true })],
   });
 }
 
@@ -221,7 +236,7 @@ export function athletePredictions(rows, width) {
   return Plot.plot({
     width,
     height: 260,
-    x: { type: 'utc', label: null },
+    x: timeAxis(data.map((d) => d.at)),
     y: { label: 'session quality', domain: QUALITY, grid: true },
     color: { domain: ['predicted (95 % interval)', 'actual rating'], range: ['#2f7ed8', '#d64541'], legend: true },
     marks: [
@@ -240,10 +255,15 @@ export function coefficientHistory(rows, width) {
   return Plot.plot({
     width,
     height: 300,
-    x: { type: 'utc', label: null },
+    x: timeAxis(rows.map((d) => d.at)),
     y: { label: 'coefficient (quality points per unit)', grid: true },
     color: { legend: true, scheme: 'tableau10' },
-    marks: [Plot.ruleY([0], { stroke: '#999' }), Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'variable' }), Plot.dot(rows, { x: 'at', y: 'value', fill: 'variable', r: 2.5, tip: true })],
+    marks: [
+      Plot.ruleY([0], { stroke: '#999' }),
+      // z names the series (one per variable), which a single nightly fit could not show by itself.
+      Plot.lineY(rows, { x: 'at', y: 'value', stroke: 'variable', z: 'variable' }),
+      Plot.dot(rows, { x: 'at', y: 'value', fill: 'variable', r: 2.5, tip: true }),
+    ],
   });
 }
 
@@ -253,7 +273,7 @@ export function phaseChanges(rows, width) {
   return Plot.plot({
     width,
     height: 130,
-    x: { type: 'utc', label: null },
+    x: timeAxis(rows.map((d) => d.at)),
     y: { label: null, domain: PHASES },
     marginLeft: 110,
     color: phaseColor,

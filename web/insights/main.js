@@ -1,6 +1,6 @@
 // The insights page: sign-in, the address (view, period, athlete), and each view's panels with their
 // loading, empty and error states. All data comes from the public GraphQL API (api.js).
-import { ApiError, SignedOut, graphql, session } from './api.js';
+import { ApiError, RateLimited, SignedOut, graphql, session } from './api.js';
 import { VIEWER } from './operations.js';
 import { VIEWS } from './views.js';
 
@@ -19,6 +19,28 @@ const content = $('#content');
 const nav = $('#views');
 const periodForm = $('#period');
 const signOutButton = $('#sign-out');
+
+/** How long an answer is reused: views and periods opened again within it cost no request (nor rate-limit budget). */
+const ANSWER_TTL_MS = 5 * 60_000;
+
+/**
+ * Answers by document and variables, for this sign-in: each view and period asks once, whichever panels need the
+ * answer and however often the view is opened again. A failed request is dropped, so the next attempt asks anew. A
+ * request is not cancelled when its view is left: its answer is kept for when the view comes back.
+ */
+const answers = new Map();
+
+function cachedQuery(query, variables) {
+  const key = JSON.stringify([query, variables]);
+  const hit = answers.get(key);
+  if (hit && Date.now() - hit.at < ANSWER_TTL_MS) return hit.answer;
+  const answer = graphql(query, variables);
+  answers.set(key, { at: Date.now(), answer });
+  answer.catch(() => {
+    if (answers.get(key)?.answer === answer) answers.delete(key);
+  });
+  return answer;
+}
 
 /** The viewer behind the stored token (a promise of it), checked once per sign-in. */
 let viewer = null;
@@ -70,6 +92,7 @@ function periodOf(params) {
 function showSignIn(reason = '') {
   onScreen?.abort();
   viewer = null;
+  answers.clear();
   for (const el of [nav, periodForm, signOutButton, content]) el.hidden = true;
   content.replaceChildren();
   $('#sign-in-reason').textContent = reason;
@@ -137,49 +160,106 @@ function message(text, className) {
   return p;
 }
 
+/** Resolves after `seconds`, showing the countdown in the panel; early (quietly) if the view is left. */
+function countdown(figure, ctx, seconds, reason) {
+  return new Promise((resolve) => {
+    const line = message('', 'waiting');
+    line.setAttribute('role', 'status');
+    line.title = reason;
+    setState(figure, 'waiting', line);
+    let left = Math.ceil(seconds);
+    const tick = () => {
+      line.textContent = `The server asked to wait (rate limit): trying again in ${left} s…`;
+      if (left-- <= 0 || ctx.signal.aborted) {
+        clearInterval(timer);
+        resolve();
+      }
+    };
+    const timer = setInterval(tick, 1000);
+    tick();
+  });
+}
+
 async function renderPanel(panel, figure, ctx) {
   setState(figure, 'loading', message('Loading…', 'loading'));
-  try {
-    const data = await panel.load(ctx);
-    if (ctx.signal.aborted) return;
-    if (panel.empty(data)) {
-      setState(figure, 'empty', message(panel.emptyText ?? 'No data in this period.', 'empty'));
+  for (;;) {
+    try {
+      const data = await panel.load(ctx);
+      if (ctx.signal.aborted) return;
+      if (panel.empty(data)) {
+        setState(figure, 'empty', message(panel.emptyText ?? 'No data in this period.', 'empty'));
+        return;
+      }
+      const chart = await charts;
+      if (ctx.signal.aborted) return;
+      const width = Math.max(320, figure.querySelector('.panel-body').clientWidth);
+      setState(figure, 'ready', ...[panel.render(data, width, chart)].flat());
+      return;
+    } catch (err) {
+      if (ctx.signal.aborted) return;
+      if (err instanceof SignedOut) return signOut(err.message);
+      if (err instanceof RateLimited) {
+        // Over the viewer's budget: wait as long as the server says (Retry-After), then ask again.
+        await countdown(figure, ctx, err.retryAfterSeconds, err.message);
+        if (ctx.signal.aborted) return;
+        setState(figure, 'loading', message('Loading…', 'loading'));
+        continue;
+      }
+      const text = err instanceof ApiError ? err.message : `Could not load this chart (${err.message})`;
+      setState(figure, 'error', message(text, 'error'));
       return;
     }
-    const chart = await charts;
-    if (ctx.signal.aborted) return;
-    const width = Math.max(320, figure.querySelector('.panel-body').clientWidth);
-    setState(figure, 'ready', ...[panel.render(data, width, chart)].flat());
-  } catch (err) {
-    if (ctx.signal.aborted) return;
-    if (err instanceof SignedOut) return signOut(err.message);
-    const text = err instanceof ApiError ? err.message : `Could not load this chart (${err.message})`;
-    setState(figure, 'error', message(text, 'error'));
   }
 }
 
-/** The athlete picker: an id field with the first athletes as suggestions. */
+/**
+ * The athlete picker: the period's athletes whose predictions were worst first (modelQuality.byAthlete), or any
+ * athlete's id typed or pasted.
+ */
 function athletePicker(view, ctx) {
   const form = document.createElement('form');
   form.className = 'athlete-picker';
   form.innerHTML =
-    '<label>Athlete id <input name="athlete" list="athlete-choices" size="40" spellcheck="false" autocomplete="off" required></label> <button type="submit">Show</button> <span class="error" role="alert"></span><datalist id="athlete-choices"></datalist>';
+    '<label>Worst predicted first <select name="ranked"><option value="">Loading the athletes…</option></select></label> <label>or athlete id <input name="athlete" size="38" spellcheck="false" autocomplete="off" required></label> <button type="submit">Show</button> <span class="error" role="alert"></span>';
   form.athlete.value = ctx.athlete ?? '';
+  form.ranked.addEventListener('change', () => {
+    if (form.ranked.value) go({ athlete: form.ranked.value });
+  });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     const id = form.athlete.value.trim();
     if (!UUID.test(id)) {
-      form.querySelector('.error').textContent = 'An athlete id is a uuid (pick one from the list).';
+      form.querySelector('.error').textContent = 'An athlete id is a uuid (or pick one from the list).';
       return;
     }
     go({ athlete: id.toLowerCase() });
   });
-  view.choices(ctx).then(
-    (choices) => form.querySelector('datalist').replaceChildren(...choices.map((c) => Object.assign(document.createElement('option'), { value: c.id, label: c.label }))),
-    (err) => {
-      if (err instanceof SignedOut && !ctx.signal.aborted) signOut(err.message);
-    },
-  );
+  const fill = () =>
+    view.choices(ctx).then(
+      ({ totalCount, athletes }) => {
+        if (ctx.signal.aborted) return;
+        const first = athletes.length
+          ? `${totalCount} athlete${totalCount === 1 ? '' : 's'} with scored predictions in this period${totalCount > athletes.length ? ` (the worst ${athletes.length})` : ''}`
+          : 'No athlete has scored predictions in this period';
+        form.ranked.replaceChildren(
+          Object.assign(document.createElement('option'), { value: '', textContent: first }),
+          ...athletes.map((a, i) => Object.assign(document.createElement('option'), { value: a.id, textContent: `${i + 1}. ${a.id.slice(0, 8)} · ${a.label}` })),
+        );
+        form.ranked.value = athletes.some((a) => a.id === ctx.athlete) ? ctx.athlete : '';
+      },
+      async (err) => {
+        if (ctx.signal.aborted) return;
+        if (err instanceof SignedOut) return signOut(err.message);
+        if (err instanceof RateLimited) {
+          form.ranked.firstElementChild.textContent = `Rate limit: the list comes back in ${err.retryAfterSeconds} s`;
+          await new Promise((resolve) => setTimeout(resolve, err.retryAfterSeconds * 1000));
+          if (!ctx.signal.aborted) fill();
+          return;
+        }
+        form.ranked.firstElementChild.textContent = `The list could not be loaded (${err.message})`;
+      },
+    );
+  fill();
   return form;
 }
 
@@ -223,10 +303,14 @@ async function show() {
     period,
     athlete,
     signal: controller.signal,
-    query: (query, variables = {}, { withPeriod = true } = {}) => graphql(query, withPeriod ? { from: period.from, to: period.to, ...variables } : variables, { signal: controller.signal }),
-    /** Panels that read the same answer share one request. */
+    query: (query, variables = {}, { withPeriod = true } = {}) => cachedQuery(query, withPeriod ? { from: period.from, to: period.to, ...variables } : variables),
+    /** Panels that read the same answer share one request (the answers cache also does, by document and variables). */
     shared: (key, load) => {
-      if (!shared.has(key)) shared.set(key, load());
+      if (!shared.has(key)) {
+        const answer = load();
+        shared.set(key, answer);
+        answer.catch(() => shared.delete(key));
+      }
       return shared.get(key);
     },
   };

@@ -1,7 +1,7 @@
 // Every GraphQL operation the insights page sends, as fixed documents: `npm run persisted-operations` reads this
 // module to put them in the manifest of trusted documents (PERSISTED_OPERATIONS), where the page then sends them by
-// their SHA-256. An operation built at run time could not be listed, so the one that varies (a modelQuality per time
-// bucket) is listed for every bucket count the page uses.
+// their SHA-256 (an operation built at run time could not be listed). Each view asks for a rate-limited field
+// (modelQuality, insights) in as few calls as it can: the Model quality view's four panels cost one modelQuality.
 
 export const VIEWER = 'query Viewer { me { id role } }';
 
@@ -23,12 +23,15 @@ export const NIGHTLY_RUNS = `query NightlyRuns($from: DateTime, $to: DateTime) {
 }`;
 
 export const PHASES = ['COLD_START', 'LEARNING', 'PERSONALIZED'];
-const CALIBRATION = 'calibration { low high n meanPredicted meanActual }';
+const FIGURES = 'n rmse mae bias intervalCoverage';
 
-/** The figures over all phases and per phase, and each phase's calibration (one alias per phase). */
-export const MODEL_QUALITY = `query ModelQuality($from: DateTime, $to: DateTime) {
-  modelQuality(from: $from, to: $to) { n rmse mae bias intervalCoverage byPhase { phase n rmse mae bias intervalCoverage } }
-  ${PHASES.map((phase) => `${phase}: modelQuality(from: $from, to: $to, phase: ${phase}) { ${CALIBRATION} }`).join('\n  ')}
+/** The figures over all phases and per phase, each phase's calibration and the figures per time bucket: one modelQuality. */
+export const MODEL_QUALITY = `query ModelQuality($from: DateTime, $to: DateTime, $bucket: TimeBucket!) {
+  modelQuality(from: $from, to: $to) {
+    ${FIGURES}
+    byPhase { phase ${FIGURES} calibration { low high n meanPredicted meanActual } }
+    overTime(bucket: $bucket) { start ${FIGURES} }
+  }
 }`;
 
 export const HELD_OUT = `query HeldOutError($from: DateTime, $to: DateTime) {
@@ -53,17 +56,12 @@ export const ATHLETE_MODEL = `query AthleteModel($userId: ID!, $from: DateTime, 
   modelOutput(userId: $userId) { history(from: $from, to: $to) { fittedAt phase sessionsIncluded coefficients { variable value } } }
 }`;
 
-export const ATHLETE_CHOICES = `query AthleteChoices { users(role: ATHLETE, first: 100) { edges { node { id modelOutput { phase sessionsIncluded } } } } }`;
-
-/** The quality-over-time panel shows at most this many buckets, one aliased modelQuality each. */
-export const MAX_QUALITY_BUCKETS = 24;
-
-/** RMSE and coverage for `count` periods in one request (variables $f0, $t0, ...). */
-export function qualityOverTime(count) {
-  const vars = Array.from({ length: count }, (_, i) => `$f${i}: DateTime, $t${i}: DateTime`).join(', ');
-  const fields = Array.from({ length: count }, (_, i) => `b${i}: modelQuality(from: $f${i}, to: $t${i}) { n rmse intervalCoverage }`).join('\n');
-  return `query QualityOverTime(${vars}) { ${fields} }`;
-}
+/** The athletes of the period whose predictions were worst first (the One athlete view's picker). */
+export const ATHLETE_CHOICES = `query AthleteChoices($from: DateTime, $to: DateTime) {
+  modelQuality(from: $from, to: $to) {
+    byAthlete(first: 100, orderBy: { field: RMSE, direction: DESC }) { totalCount edges { node { userId n rmse bias } } }
+  }
+}`;
 
 /** Every document above, for the manifest. */
 export const OPERATIONS = [
@@ -80,5 +78,4 @@ export const OPERATIONS = [
   ATHLETE_SESSIONS,
   ATHLETE_MODEL,
   ATHLETE_CHOICES,
-  ...Array.from({ length: MAX_QUALITY_BUCKETS }, (_, i) => qualityOverTime(i + 1)),
 ];

@@ -9,15 +9,12 @@ import {
   ATHLETES_BY_PHASE,
   EFFECTS,
   HELD_OUT,
-  MAX_QUALITY_BUCKETS,
   MODEL_QUALITY,
   NIGHTLY_RUNS,
-  PHASES,
   POPULATION,
   QUALITY_HISTOGRAM,
   RULES,
   SESSIONS_OVER_TIME,
-  qualityOverTime,
 } from './operations.js';
 
 const DAY = 86_400_000;
@@ -44,21 +41,6 @@ function bucketFor(period) {
     return { name: 'WEEK', start: (t) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate() - ((t.getUTCDay() + 6) % 7))), end: (start) => new Date(start.getTime() + 7 * DAY) };
   }
   return { name: 'MONTH', start: (t) => new Date(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), 1)), end: (start) => new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1)) };
-}
-
-/**
- * The period's calendar buckets, for figures asked once per bucket (one alias each, so at most the last 24);
- * an open-ended period ("all time") shows the last 12 months.
- */
-function timeBuckets(period) {
-  const end = period.to ? new Date(period.to) : new Date();
-  const from = period.from ? new Date(period.from) : new Date(Date.UTC(end.getUTCFullYear() - 1, end.getUTCMonth() + 1, 1));
-  const bucket = bucketFor({ from: from.toISOString(), to: end.toISOString() });
-  const buckets = [];
-  for (let start = bucket.start(from); start < end; start = bucket.end(start)) {
-    buckets.push({ from: new Date(Math.max(start, from)).toISOString(), to: new Date(Math.min(bucket.end(start) - 1, end)).toISOString() });
-  }
-  return buckets.slice(-MAX_QUALITY_BUCKETS);
 }
 
 export const VIEWS = {
@@ -104,7 +86,7 @@ export const VIEWS = {
         empty: (runs) => runs.every((run) => run.stages.length === 0),
         render: (runs, width, chart) =>
           chart.trainingRunStages(
-            runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
+            runs.slice(-20).flatMap((run) => run.stages.map((s) => ({ run: `${format.dateTime(run.startedAt)} UTC, ${run.status.toLowerCase()}`, stage: s.stage, ms: s.ms }))),
             width,
           ),
       },
@@ -117,7 +99,7 @@ export const VIEWS = {
       {
         id: 'quality-summary',
         title: 'Predictions scored against the ratings that followed',
-        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => d.modelQuality),
+        load: (ctx) => modelQuality(ctx),
         empty: (q) => q.n === 0,
         render: (q) =>
           table(
@@ -135,25 +117,14 @@ export const VIEWS = {
       {
         id: 'calibration',
         title: 'Calibration: mean actual vs mean predicted quality, per phase (dot area: sessions)',
-        load: (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY)).then((d) => PHASES.flatMap((phase) => d[phase].calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase })))),
+        load: (ctx) => modelQuality(ctx).then((q) => q.byPhase.flatMap((p) => p.calibration.filter((b) => b.n > 0).map((b) => ({ ...b, phase: p.phase })))),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.calibration(rows, width),
       },
       {
         id: 'quality-over-time',
         title: (ctx) => `RMSE and 95 % interval coverage per ${bucketFor(ctx.period).name.toLowerCase()}`,
-        load: async (ctx) => {
-          // One aliased modelQuality per bucket, all in one request.
-          const buckets = timeBuckets(ctx.period);
-          const variables = Object.fromEntries(
-            buckets.flatMap((b, i) => [
-              [`f${i}`, b.from],
-              [`t${i}`, b.to],
-            ]),
-          );
-          const data = await ctx.query(qualityOverTime(buckets.length), variables, { withPeriod: false });
-          return buckets.map((b, i) => ({ start: b.from, ...data[`b${i}`] })).filter((d) => d.n > 0);
-        },
+        load: (ctx) => modelQuality(ctx).then((q) => q.overTime.filter((d) => d.n > 0)),
         empty: (rows) => rows.length === 0,
         render: (rows, width, chart) => chart.qualityOverTime(rows, width),
       },
@@ -239,10 +210,15 @@ export const VIEWS = {
   athlete: {
     title: 'One athlete',
     needsAthlete: true,
+    /** The period's athletes, worst predicted first (modelQuality.byAthlete, ordered by the database). */
     choices: (ctx) =>
-      ctx
-        .query(ATHLETE_CHOICES, {}, { withPeriod: false })
-        .then((d) => d.users.edges.map(({ node }) => ({ id: node.id, label: node.modelOutput ? `${node.modelOutput.phase}, ${node.modelOutput.sessionsIncluded} sessions` : 'no model yet' }))),
+      ctx.query(ATHLETE_CHOICES).then((d) => ({
+        totalCount: d.modelQuality.byAthlete.totalCount,
+        athletes: d.modelQuality.byAthlete.edges.map(({ node }) => ({
+          id: node.userId,
+          label: `RMSE ${format.number(node.rmse)}, bias ${node.bias > 0 ? '+' : ''}${format.number(node.bias)}, ${node.n} scored sessions`,
+        })),
+      })),
     panels: [
       {
         id: 'athlete-predictions',
@@ -304,3 +280,6 @@ function nightlyRuns(data) {
 }
 
 const matchedRules = (data) => data.insights.rules.filter((r) => r.matched > 0).sort((a, b) => b.matched - a.matched);
+
+/** The Model quality view's one modelQuality request, shared by its panels. */
+const modelQuality = (ctx) => ctx.shared('quality', () => ctx.query(MODEL_QUALITY, { bucket: bucketFor(ctx.period).name })).then((d) => d.modelQuality);
