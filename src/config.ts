@@ -220,12 +220,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'DATABASE_URL is required when NODE_ENV=production: the embedded database (PGlite) is one process on one disk, with no replicas and no online backup (docs/operations.md). Set DATABASE_URL=postgresql://user:pass@host:5432/db, or ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true to run on PGlite anyway',
     );
   }
+  const pgliteDir = env.PGLITE_DIR || './data/pglite';
+  // memory:// is PGlite's in-memory database (nothing on disk), not a directory named "memory:".
+  const inMemoryPglite = pgliteDir.startsWith('memory://');
   return {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl,
-    pgliteDir: path.resolve(env.PGLITE_DIR || './data/pglite'),
-    dataDir: path.dirname(path.resolve(env.PGLITE_DIR || './data/pglite')),
+    pgliteDir: inMemoryPglite ? 'memory://' : path.resolve(pgliteDir),
+    dataDir: path.dirname(path.resolve(inMemoryPglite ? './data/pglite' : pgliteDir)),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     ...tokenSettings(env, production),
     nightlyTrainingCron,
