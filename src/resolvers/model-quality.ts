@@ -45,7 +45,7 @@ const BAND_WIDTH = 1;
 export async function modelQuality(ctx: Context, filter: ModelQualityFilter): Promise<ModelQuality> {
   checkPeriod(filter.from, filter.to);
   // Athletes (and coaches) only ever see themselves; analysts and admins everyone, or one athlete.
-  const userId = readableOwnerFilter(ctx, filter.userId) ?? null;
+  const userId = (await readableOwnerFilter(ctx, filter.userId)) ?? null;
 
   const band = Prisma.raw(String(BAND_WIDTH));
   // Per scored session or per rollup row: (phase, band, sessions, sums of predicted, actual, |error|, error², covered).
