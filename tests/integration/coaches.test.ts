@@ -1,12 +1,11 @@
 // Coaches and their athletes through the real stack: the consent flow over HTTP (invite, accept, read, note,
 // end), what a coach may and may not read, codes that cannot be redeemed, the link history, the rate limits, and
 // teamCheckIns over graphql-ws (an ended link delivers nothing more on an open stream).
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk, wsClient } from '../support/client.ts';
-import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 type Who = { token: string; id: string };
 
@@ -36,7 +35,12 @@ async function link(url: string, athlete: Who, coach: Who): Promise<string> {
 }
 
 async function checkIn(url: string, athlete: Who, input: Record<string, unknown> = { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-  return (await gqlOk(url, CHECK_IN, { input }, athlete.token)).recommendation as { id: string; sessionType: string; prediction: { expectedQuality: number } | null; override: { rule: string } | null };
+  return (await gqlOk(url, CHECK_IN, { input }, athlete.token)).recommendation as {
+    id: string;
+    sessionType: string;
+    prediction: { expectedQuality: number } | null;
+    override: { rule: string } | null;
+  };
 }
 
 async function completedSession(url: string, athlete: Who): Promise<string> {
@@ -46,9 +50,22 @@ async function completedSession(url: string, athlete: Who): Promise<string> {
   return id;
 }
 
+interface TeamEvent {
+  teamCheckIns: { athlete: { id: string }; recommendationId: string; sessionType: string; expectedQuality: number | null; overrideRule: string | null; at: string };
+}
+interface LinkEvent {
+  kind: string;
+  actor: { id: string };
+}
+interface RosterEdge {
+  linkId: string;
+  since: string;
+  node: { id: string };
+}
+
 /** A graphql-ws subscription whose events are awaited one by one. */
 function follow(client: Client, query: string) {
-  const events: any[] = [];
+  const events: TeamEvent[] = [];
   const errors: unknown[] = [];
   let wake: (() => void) | null = null;
   const dispose = client.subscribe(
@@ -56,7 +73,7 @@ function follow(client: Client, query: string) {
     {
       next: (v) => {
         if (v.errors) errors.push(...v.errors);
-        if (v.data) events.push(v.data);
+        if (v.data) events.push(v.data as unknown as TeamEvent);
         wake?.();
       },
       error: (e) => {
@@ -71,7 +88,7 @@ function follow(client: Client, query: string) {
     errors,
     dispose,
     /** Waits until an event satisfying `match` has arrived; returns every event received up to it. */
-    async until(match: (e: any) => boolean, timeoutMs = 10_000): Promise<any[]> {
+    async until(match: (e: TeamEvent) => boolean, timeoutMs = 10_000): Promise<TeamEvent[]> {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const i = events.findIndex(match);
@@ -154,14 +171,14 @@ describe('coaches and their athletes', () => {
 
     // The history, newest first: invited and ended by the athlete, accepted by the coach.
     const history = await gqlOk(url, `{ me { coachLinkEvents { kind at actor { id } coach { id } linkId invitationId } } }`, {}, athlete.token);
-    expect(history.me.coachLinkEvents.map((e: any) => [e.kind, e.actor.id])).toEqual([
+    expect(history.me.coachLinkEvents.map((e: LinkEvent) => [e.kind, e.actor.id])).toEqual([
       ['ENDED', athlete.id],
       ['ACCEPTED', coach.id],
       ['INVITED', athlete.id],
     ]);
     expect(history.me.coachLinkEvents[1]).toMatchObject({ coach: { id: coach.id }, linkId: accepted.id, invitationId: invitation.id });
     const coachHistory = await gqlOk(url, `{ me { coachLinkEvents { kind } } }`, {}, coach.token);
-    expect(coachHistory.me.coachLinkEvents.map((e: any) => e.kind)).toEqual(['ENDED', 'ACCEPTED']);
+    expect(coachHistory.me.coachLinkEvents.map((e: LinkEvent) => e.kind)).toEqual(['ENDED', 'ACCEPTED']);
   });
 
   it('a coach reads nothing of an athlete who did not link them, nor of another coach’s athletes, and sees no one’s coaches', async () => {
@@ -253,12 +270,18 @@ describe('coaches and their athletes', () => {
     const first = (await gqlOk(url, ROSTER, { first: 2 }, coach.token)).me.athletes;
     expect(first.totalCount).toBe(3);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    expect(first.edges.map((e: any) => e.node.id)).toEqual([athletes[0].id, athletes[1].id]);
-    expect(first.edges[0].readiness).toMatchObject({ recommendationId: model.id, sessionType: model.sessionType, expectedQuality: model.prediction?.expectedQuality, overridden: false, overrideRule: null });
+    expect(first.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[0].id, athletes[1].id]);
+    expect(first.edges[0].readiness).toMatchObject({
+      recommendationId: model.id,
+      sessionType: model.sessionType,
+      expectedQuality: model.prediction?.expectedQuality,
+      overridden: false,
+      overrideRule: null,
+    });
     expect(first.edges[1].readiness).toMatchObject({ recommendationId: override.id, overridden: true, overrideRule: override.override?.rule, expectedQuality: null });
     expect(Date.parse(first.edges[0].since)).toBeLessThanOrEqual(Date.parse(first.edges[1].since));
     const second = (await gqlOk(url, ROSTER, { first: 2, after: first.pageInfo.endCursor }, coach.token)).me.athletes;
-    expect(second.edges.map((e: any) => e.node.id)).toEqual([athletes[2].id]);
+    expect(second.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[2].id]);
     expect(second.edges[0].readiness).toBeNull();
     expect(second.pageInfo.hasNextPage).toBe(false);
     const badCursor = await gql(url, ROSTER, { first: 2, after: 'nope' }, coach.token);
@@ -268,7 +291,7 @@ describe('coaches and their athletes', () => {
     await gqlOk(url, END, { id: first.edges[1].linkId }, coach.token);
     const after = (await gqlOk(url, ROSTER, {}, coach.token)).me.athletes;
     expect(after.totalCount).toBe(2);
-    expect(after.edges.map((e: any) => e.node.id)).toEqual([athletes[0].id, athletes[2].id]);
+    expect(after.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[0].id, athletes[2].id]);
   });
 
   it('teamCheckIns: linked athletes only, and nothing more of an athlete once the link ends (open stream)', async () => {
@@ -295,14 +318,14 @@ describe('coaches and their athletes', () => {
       const leavingOne = await checkIn(url, leaving, { sleepHours: 7, energyLevel: 4, pulleyInjuryGrade: 3 });
       const received = await team.until((e) => e.teamCheckIns.recommendationId === leavingOne.id);
       expect(received.map((e) => e.teamCheckIns.recommendationId)).not.toContain(strangers.id);
-      expect(received.at(-1).teamCheckIns).toMatchObject({ athlete: { id: leaving.id }, sessionType: leavingOne.sessionType, expectedQuality: null, overrideRule: leavingOne.override?.rule });
+      expect(received.at(-1)?.teamCheckIns).toMatchObject({ athlete: { id: leaving.id }, sessionType: leavingOne.sessionType, expectedQuality: null, overrideRule: leavingOne.override?.rule });
 
       await gqlOk(url, END, { id: leavingLink }, leaving.token);
       const afterEnd = await checkIn(url, leaving);
       const keptOne = await checkIn(url, kept);
       const later = await team.until((e) => e.teamCheckIns.recommendationId === keptOne.id);
       expect(later.map((e) => e.teamCheckIns.recommendationId)).not.toContain(afterEnd.id);
-      expect(later.at(-1).teamCheckIns).toMatchObject({ athlete: { id: kept.id }, expectedQuality: keptOne.prediction?.expectedQuality });
+      expect(later.at(-1)?.teamCheckIns).toMatchObject({ athlete: { id: kept.id }, expectedQuality: keptOne.prediction?.expectedQuality });
       team.dispose();
     } finally {
       await ws.dispose();
@@ -332,5 +355,59 @@ describe('coaches and their athletes', () => {
     const guessed = await gql(url, ACCEPT, { code: randomBytes(20).toString('base64url') }, guesser.token);
     expect(guessed.status).toBe(429);
     expect(guessed.errors?.[0].extensions?.code).toBe('RATE_LIMITED');
+  });
+});
+
+const redisUrl = process.env.TEST_REDIS_URL;
+const pgUrl = process.env.TEST_DATABASE_URL;
+
+describe.runIf(!!redisUrl && !!pgUrl)('teamCheckIns across two instances with Redis', () => {
+  let databaseUrl: string;
+  let a: TestServer;
+  let b: TestServer;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    a = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+    b = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
+  });
+
+  it('a coach on one instance gets the check-ins made on the other, and none of an athlete whose link ended there', async () => {
+    const coach = await tokenFor('coach');
+    const kept = await tokenFor('athlete');
+    const leaving = await tokenFor('athlete');
+    await link(a.url, kept, coach);
+    const leavingLink = await link(a.url, leaving, coach);
+    const ws = wsClient(b.wsUrl, coach.token);
+    try {
+      const team = follow(ws, TEAM);
+      let warm: string | null = null;
+      for (let i = 0; i < 40 && !team.events.length; i++) {
+        warm = (await checkIn(a.url, kept)).id;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await team.until((e) => e.teamCheckIns.recommendationId === warm);
+      team.events.length = 0;
+      const leavingOne = await checkIn(a.url, leaving);
+      expect((await team.until((e) => e.teamCheckIns.recommendationId === leavingOne.id)).at(-1)?.teamCheckIns.athlete.id).toBe(leaving.id);
+
+      // Ended on instance A; the check-in on A; the stream on B delivers nothing more of that athlete.
+      await gqlOk(a.url, END, { id: leavingLink }, leaving.token);
+      const afterEnd = await checkIn(a.url, leaving);
+      const keptOne = await checkIn(a.url, kept);
+      const later = await team.until((e) => e.teamCheckIns.recommendationId === keptOne.id);
+      expect(later.map((e) => e.teamCheckIns.recommendationId)).not.toContain(afterEnd.id);
+      // And the coach's next request on B for that athlete is refused.
+      const refused = await gql(b.url, READS.sessions, { id: leaving.id }, coach.token);
+      expect(refused.errors?.[0].extensions?.code).toBe('FORBIDDEN');
+      team.dispose();
+    } finally {
+      await ws.dispose();
+    }
   });
 });
