@@ -75,6 +75,7 @@ export async function acceptCoachInvitation(ctx: Context, code: string): Promise
 /** Either side ends a link, at once: the coach's next request for that athlete is FORBIDDEN. */
 export async function endCoachLink(ctx: Context, id: string): Promise<CoachLink> {
   const viewer = requireViewer(ctx);
+  if (viewer.role === 'ANALYST') throw forbidden('Analysts have read-only access');
   const { prisma, pubsub } = ctx.services;
   const link = await prisma.coachLink.findUnique({ where: { id } });
   // Someone else's link is answered as if it did not exist.
