@@ -8,6 +8,9 @@
 //
 //   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--reset] [--no-train]
 //
+// A demo coach (deterministic id too) is linked to the first DEMO_TEAM_SIZE demo athletes the way the API links
+// them (each athlete's invitation, redeemed by the coach), and its token command is printed.
+//
 // Demo users have deterministic ids (from the seed and their index): a second run finds them and skips them;
 // --reset deletes them (and everything of theirs) first (the API deletes no users: not beside a running server).
 // Works on PGlite (PGLITE_DIR, default ./data/pglite) and on DATABASE_URL, like the server.
@@ -83,6 +86,13 @@ const RECORD_BASELINE = `mutation ($input: BaselineAssessmentInput!) { recordBas
 const RECOMMEND = `query ($input: PreSessionInput!) { recommendation(input: $input) { id } }`;
 const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
 const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
+const INVITE = `mutation { createCoachInvitation(expiresInHours: 1) { code } }`;
+const ACCEPT = `mutation ($code: String!) { acceptCoachInvitation(code: $code) { id } }`;
+const COACH_ROSTER = `{ me { athletes(first: 100) { edges { node { id } } } } }`;
+/** The demo coach's athletes: the first ones of the demo. */
+const DEMO_TEAM_SIZE = 8;
+/** The demo coach's index in demoUserId (far past any athlete's). */
+const DEMO_COACH_INDEX = 1_000_000;
 const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
 const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
 
@@ -197,6 +207,7 @@ try {
   console.log(`\n[SEED] truth population (seed ${seed}): mean and between-athlete sd per term`);
   console.log(TERM_NAMES.map((t, j) => `  ${t.padEnd(21)} mean ${fmt(DEFAULT_TRUTH_POPULATION.mean[j], 4)}  sd ${DEFAULT_TRUTH_POPULATION.sd[j].toFixed(4)}`).join('\n'));
   await summary('after the quick updates', all);
+  await linkDemoCoach();
 
   if (!args['no-train']) {
     const run = (await graphql<{ runNightlyTraining: { status: string; usersTrained: number; sessionsUsed: number; error: string | null; stageTimings: unknown } }>(url, admin, RUN_NIGHTLY))
@@ -209,6 +220,23 @@ try {
     );
     if (run.status === 'FAILED') exitCode = 1;
     await summary('after the nightly fit', all);
+  }
+
+  /** The demo coach, linked to the first demo athletes through the consent flow (skipping those already linked). */
+  async function linkDemoCoach() {
+    const coachId = demoUserId(seed, DEMO_COACH_INDEX);
+    const coach = await mintToken(config, coachId, 'coach');
+    const roster = await graphql<{ me: { athletes: { edges: { node: { id: string } }[] } } }>(url, coach, COACH_ROSTER);
+    const linked = new Set(roster.me.athletes.edges.map((e) => e.node.id));
+    const team = ids.slice(0, Math.min(DEMO_TEAM_SIZE, athletes));
+    let added = 0;
+    for (const athleteId of team) {
+      if (linked.has(athleteId)) continue;
+      const { createCoachInvitation } = await graphql<{ createCoachInvitation: { code: string } }>(url, await mintToken(config, athleteId, 'athlete'), INVITE);
+      await graphql(url, coach, ACCEPT, { code: createCoachInvitation.code });
+      added += 1;
+    }
+    console.log(`\n[SEED] demo coach ${coachId} coaches ${team.length} demo athletes (${added} linked now); a token for them:\n` + `  npm run token -- --sub ${coachId} --role coach --expires 8h`);
   }
 
   /** The quick updates run after each completion: wait until every written athlete's model includes their sessions. */
