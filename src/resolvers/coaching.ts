@@ -176,26 +176,25 @@ export async function* teamCheckIns(ctx: Context): AsyncGenerator<CheckInEvent> 
   const changes = pubsub.subscribe('coachLinkChanged')[Symbol.asyncIterator]();
   // Listening starts with the first next(): before the roster is read, so no change falls in between.
   let nextCheckIn = checkIns.next();
-  let nextChange = changes.next();
+  const firstChange = changes.next();
   const roster = new Set<string>();
   const stillLinked = async (athleteId: string) => (await prisma.coachLink.count({ where: { coachId: viewer.id, athleteId, endedAt: null } })) > 0;
+  // The roster's changes are followed beside the check-ins (not raced against them: a race would leave a reaction
+  // on the pending change for every check-in).
+  const following = (async () => {
+    for (let change = await firstChange; !change.done; change = await changes.next()) {
+      if (change.value.coachId !== viewer.id) continue;
+      if (change.value.active) roster.add(change.value.athleteId);
+      else roster.delete(change.value.athleteId);
+    }
+  })();
+  following.catch(() => {});
   try {
     const links = await prisma.coachLink.findMany({ where: { coachId: viewer.id, endedAt: null }, select: { athleteId: true } });
     for (const l of links) roster.add(l.athleteId);
-    for (;;) {
-      const next = await Promise.race([nextCheckIn.then((r) => ({ kind: 'checkIn' as const, r })), nextChange.then((r) => ({ kind: 'change' as const, r }))]);
-      if (next.r.done) return;
-      if (next.kind === 'change') {
-        nextChange = changes.next();
-        const change = next.r.value;
-        if (change.coachId !== viewer.id) continue;
-        if (change.active) roster.add(change.athleteId);
-        else roster.delete(change.athleteId);
-        continue;
-      }
+    for (let event = await nextCheckIn; !event.done; event = await nextCheckIn) {
       nextCheckIn = checkIns.next();
-      const event = next.r.value;
-      if (roster.has(event.athleteId) && (await stillLinked(event.athleteId))) yield event;
+      if (roster.has(event.value.athleteId) && (await stillLinked(event.value.athleteId))) yield event.value;
     }
   } finally {
     await Promise.allSettled([checkIns.return?.(), changes.return?.()]);
