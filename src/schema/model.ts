@@ -152,7 +152,7 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { authenticated: true },
     description: "A user's model (default: the viewer); null before the first training",
-    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts and admins only' }) },
+    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts, admins and their linked coaches' }) },
     resolve: async (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: await readableUserId(ctx, args.userId) } }),
   }),
   modelOutputs: t.prismaConnection(

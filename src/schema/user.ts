@@ -61,7 +61,7 @@ builder.queryFields((t) => ({
     type: 'User',
     nullable: true,
     authScopes: { authenticated: true },
-    description: 'A user by id: yourself, or anyone for analysts and admins; null if there is no such user',
+    description: 'A user by id: yourself, an athlete who linked you as coach, or anyone for analysts and admins; null if there is no such user',
     args: { id: t.arg.id({ required: true, validate: uuid, description: 'The user id (uuid)' }) },
     resolve: async (query, _root, args, ctx) => ctx.services.prisma.user.findUnique({ ...query, where: { id: await readableUserId(ctx, args.id) } }),
   }),
