@@ -2,6 +2,7 @@
 // module to put them in the manifest of trusted documents (PERSISTED_OPERATIONS), where the page then sends them by
 // their SHA-256. An operation built at run time could not be listed, so the one that varies (a modelQuality per time
 // bucket) is listed for every bucket count the page uses.
+import { TEAM_OPERATIONS } from './team.js';
 
 export const VIEWER = 'query Viewer { me { id role } }';
 
@@ -81,4 +82,5 @@ export const OPERATIONS = [
   ATHLETE_MODEL,
   ATHLETE_CHOICES,
   ...Array.from({ length: MAX_QUALITY_BUCKETS }, (_, i) => qualityOverTime(i + 1)),
+  ...TEAM_OPERATIONS,
 ];
