@@ -2,7 +2,6 @@
 // module to put them in the manifest of trusted documents (PERSISTED_OPERATIONS), where the page then sends them by
 // their SHA-256. An operation built at run time could not be listed, so the one that varies (a modelQuality per time
 // bucket) is listed for every bucket count the page uses.
-import { TEAM_OPERATIONS } from './team.js';
 
 export const VIEWER = 'query Viewer { me { id role } }';
 
@@ -56,6 +55,15 @@ export const ATHLETE_MODEL = `query AthleteModel($userId: ID!, $from: DateTime, 
 
 export const ATHLETE_CHOICES = `query AthleteChoices { users(role: ATHLETE, first: 100) { edges { node { id modelOutput { phase sessionsIncluded } } } } }`;
 
+/** The coach's Team view (team.js): the roster, and the live check-ins over SSE. */
+export const TEAM_ROSTER = `query TeamRoster {
+  me { athletes(first: 30) { totalCount edges { linkId since node { id
+    sessions(first: 3) { edges { node { startedAt sessionQuality recommendation { prediction { expectedQuality } } } } } }
+    readiness { recommendationId sessionType expectedQuality overridden overrideRule at } } } }
+}`;
+
+export const TEAM_CHECK_INS = 'subscription TeamCheckIns { teamCheckIns { athlete { id } recommendationId sessionType expectedQuality overrideRule at } }';
+
 /** The quality-over-time panel shows at most this many buckets, one aliased modelQuality each. */
 export const MAX_QUALITY_BUCKETS = 24;
 
@@ -82,5 +90,6 @@ export const OPERATIONS = [
   ATHLETE_MODEL,
   ATHLETE_CHOICES,
   ...Array.from({ length: MAX_QUALITY_BUCKETS }, (_, i) => qualityOverTime(i + 1)),
-  ...TEAM_OPERATIONS,
+  TEAM_ROSTER,
+  TEAM_CHECK_INS,
 ];

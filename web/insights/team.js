@@ -2,16 +2,7 @@
 // (session type, expected quality, a rule override highlighted) and recent predicted vs actual quality, kept
 // current by the teamCheckIns subscription (GraphQL over SSE on the same endpoint).
 import { graphqlBody, session } from './api.js';
-
-export const TEAM_ROSTER = `query TeamRoster {
-  me { athletes(first: 30) { totalCount edges { linkId since node { id
-    sessions(first: 3) { edges { node { startedAt sessionQuality recommendation { prediction { expectedQuality } } } } } }
-    readiness { recommendationId sessionType expectedQuality overridden overrideRule at } } } }
-}`;
-
-export const TEAM_CHECK_INS = 'subscription TeamCheckIns { teamCheckIns { athlete { id } recommendationId sessionType expectedQuality overrideRule at } }';
-
-export const TEAM_OPERATIONS = [TEAM_ROSTER, TEAM_CHECK_INS];
+import { TEAM_CHECK_INS, TEAM_ROSTER } from './operations.js';
 
 const number = (x) => (x === null || x === undefined ? '–' : x.toFixed(1));
 const time = (iso) => (iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') : '–');
