@@ -12,6 +12,9 @@
 //
 //   npm run seed:demo -- [--athletes 24] [--seed 20240601] [--sessions-min 5] [--sessions-max 60] [--nights 8] [--reset] [--no-train]
 //
+// A demo coach (deterministic id too) is linked to the first DEMO_TEAM_SIZE demo athletes the way the API links
+// them (each athlete's invitation, redeemed by the coach), and its token command is printed.
+//
 // Demo users have deterministic ids (from the seed and their index): a second run finds them and skips them;
 // --reset deletes them (and everything of theirs) first (the API deletes no users: not beside a running server).
 // Works on PGlite (PGLITE_DIR, default ./data/pglite) and on DATABASE_URL, like the server.
@@ -89,6 +92,13 @@ const RECORD_BASELINE = `mutation ($input: BaselineAssessmentInput!) { recordBas
 const RECOMMEND = `query ($input: PreSessionInput!) { recommendation(input: $input) { id } }`;
 const START_SESSION = `mutation ($input: StartSessionInput!) { startSession(input: $input) { id } }`;
 const COMPLETE_SESSION = `mutation ($id: ID!, $input: CompleteSessionInput!) { completeSession(id: $id, input: $input) { id } }`;
+const INVITE = `mutation { createCoachInvitation(expiresInHours: 1) { code } }`;
+const ACCEPT = `mutation ($code: String!) { acceptCoachInvitation(code: $code) { id } }`;
+const COACH_ROSTER = `{ me { athletes(first: 100) { edges { node { id } } } } }`;
+/** The demo coach's athletes: the first ones of the demo. */
+const DEMO_TEAM_SIZE = 8;
+/** The demo coach's index in demoUserId (far past any athlete's). */
+const DEMO_COACH_INDEX = 1_000_000;
 const DEMO_USER = `query ($id: ID!) { user(id: $id) { id modelOutput { phase sessionsIncluded shrinkageFactor coefficients { variable value } } } }`;
 const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { id status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
 
@@ -255,6 +265,7 @@ try {
     if (!local) console.log('[SEED] beside a running server the runs keep the time they ran at (a server of its own dates each at its night)');
   }
   await summary(runs.length > 0 ? 'after the nightly fits' : 'after the quick updates', all);
+  await linkDemoCoach();
 
   /**
    * The nightly pipeline for one night, through the API; with a server of its own, the run is then dated at its
@@ -278,6 +289,23 @@ try {
     }
     log(`[SEED] night ${night.toISOString()}: ${run.status}, ${run.usersTrained} athletes, ${run.sessionsUsed} sessions`);
     return { ...run, night };
+  }
+
+  /** The demo coach, linked to the first demo athletes through the consent flow (skipping those already linked). */
+  async function linkDemoCoach() {
+    const coachId = demoUserId(seed, DEMO_COACH_INDEX);
+    const coach = await mintToken(config, coachId, 'coach');
+    const roster = await graphql<{ me: { athletes: { edges: { node: { id: string } }[] } } }>(url, coach, COACH_ROSTER);
+    const linked = new Set(roster.me.athletes.edges.map((e) => e.node.id));
+    const team = ids.slice(0, Math.min(DEMO_TEAM_SIZE, athletes));
+    let added = 0;
+    for (const athleteId of team) {
+      if (linked.has(athleteId)) continue;
+      const { createCoachInvitation } = await graphql<{ createCoachInvitation: { code: string } }>(url, await mintToken(config, athleteId, 'athlete'), INVITE);
+      await graphql(url, coach, ACCEPT, { code: createCoachInvitation.code });
+      added += 1;
+    }
+    console.log(`\n[SEED] demo coach ${coachId} coaches ${team.length} demo athletes (${added} linked now); a token for them:\n` + `  npm run token -- --sub ${coachId} --role coach --expires 8h`);
   }
 
   /** The quick updates run after each completion: wait until every written athlete's model includes their sessions. */

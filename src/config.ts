@@ -76,6 +76,10 @@ export const RATE_LIMIT_DEFAULTS = {
   /** The analysts' aggregates. */
   insights: { points: 30, durationSeconds: 60 },
   modelQuality: { points: 30, durationSeconds: 60 },
+  /** An athlete's coach invitations. */
+  createCoachInvitation: { points: 20, durationSeconds: 3600 },
+  /** A coach's redemptions: with 160-bit codes, guessing is hopeless anyway. */
+  acceptCoachInvitation: { points: 30, durationSeconds: 3600 },
 } as const satisfies Record<string, RateLimit>;
 
 export type RateLimitedOperation = keyof typeof RATE_LIMIT_DEFAULTS;

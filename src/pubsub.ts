@@ -20,9 +20,29 @@ export interface ModelUpdatedEvent {
 /** An invalidation as published: its scope, and the instance that published it (which has already dropped it). */
 export type CacheInvalidation = CacheScope & { origin?: string };
 
+/** An athlete's check-in as its DONE left (teamCheckIns): published for every stored recommendation. */
+export interface CheckInEvent {
+  athleteId: string;
+  recommendationId: string;
+  sessionType: string;
+  expectedQuality: number | null;
+  overrideRule: string | null;
+  /** ISO 8601: JSON through Redis. */
+  at: string;
+}
+
+/** A coach link started or ended: open teamCheckIns streams update their roster. */
+export interface CoachLinkChangedEvent {
+  coachId: string;
+  athleteId: string;
+  active: boolean;
+}
+
 export type Topics = {
   cacheInvalidated: [CacheInvalidation];
   modelUpdated: [ModelUpdatedEvent];
+  checkIn: [CheckInEvent];
+  coachLinkChanged: [CoachLinkChangedEvent];
 };
 
 export function createAppPubSub(redisUrl: string | null) {

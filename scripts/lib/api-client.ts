@@ -36,7 +36,7 @@ export async function owningServer(config: Config, log: (msg: string) => void): 
 }
 
 /** A token the server accepts: signed with JWT_SECRET, or the development secret in the data directory (as the server does). */
-export async function mintToken(config: Config, sub: string, role: 'athlete' | 'admin', expiresIn = '1h'): Promise<string> {
+export async function mintToken(config: Config, sub: string, role: 'athlete' | 'coach' | 'admin', expiresIn = '1h'): Promise<string> {
   const { secret } = await resolveJwtSecret(config.jwtSecret, config.dataDir);
   return new TokenService(secret, tokenOptions(config)).sign({ sub, role }, expiresIn);
 }

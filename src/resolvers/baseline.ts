@@ -7,7 +7,7 @@ export type BaselineInput = Omit<Prisma.BaselineAssessmentUncheckedCreateInput, 
 /** Records a new current baseline; the previous current one is retired in the same transaction. */
 export async function recordBaselineAssessment(ctx: Context, input: BaselineInput, query: { include?: Prisma.BaselineAssessmentInclude; select?: Prisma.BaselineAssessmentSelect }) {
   const viewer = requireViewer(ctx);
-  authorizeOwner(ctx, viewer.id, 'write');
+  await authorizeOwner(ctx, viewer.id, 'write');
   const { prisma } = ctx.services;
   const created = await prisma.$transaction(async (tx) => {
     // Locks the athlete's user row: concurrent recordings queue here, so each one retires the one before it

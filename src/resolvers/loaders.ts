@@ -3,7 +3,7 @@
 import DataLoader from 'dataloader';
 import type { Viewer } from '../auth.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
-import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase } from '../generated/prisma/client.ts';
+import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase, type Recommendation } from '../generated/prisma/client.ts';
 
 /**
  * Options of the loaders shared across requests. Node runs the promise jobs after each I/O callback, and each
@@ -29,6 +29,15 @@ export interface Loaders {
   modelHistory: DataLoader<string, ModelSnapshotEntry[]>;
   /** Whether an expert rule of that name exists (active or not): a list's filter and its totalCount ask once. */
   ruleExists: DataLoader<string, boolean>;
+  /** Is this coach linked to this athlete right now (an active CoachLink)? Per request: never kept longer. */
+  coachedAthlete: DataLoader<CoachedPair, boolean, string>;
+  /** Each athlete's latest stored recommendation (a coach's roster: readiness today). */
+  latestRecommendation: DataLoader<string, Recommendation | null>;
+}
+
+export interface CoachedPair {
+  coachId: string;
+  athleteId: string;
 }
 
 /** Rows in the order of the keys asked for (null where none). */
@@ -56,6 +65,25 @@ export function createLoaders(prisma: AppPrisma): Loaders {
     ruleExists: new DataLoader(async (names) => {
       const found = new Set((await prisma.expertRule.findMany({ where: { name: { in: [...names] } }, select: { name: true } })).map((r) => r.name));
       return names.map((name) => found.has(name));
+    }),
+    coachedAthlete: new DataLoader(
+      async (pairs) => {
+        const links = await prisma.coachLink.findMany({
+          where: { endedAt: null, OR: pairs.map((p) => ({ coachId: p.coachId, athleteId: p.athleteId })) },
+          select: { coachId: true, athleteId: true },
+        });
+        const active = new Set(links.map((l) => `${l.coachId} ${l.athleteId}`));
+        return pairs.map((p) => active.has(`${p.coachId} ${p.athleteId}`));
+      },
+      { cacheKeyFn: (p) => `${p.coachId} ${p.athleteId}` },
+    ),
+    latestRecommendation: new DataLoader(async (userIds) => {
+      // One index probe per athlete (userId, createdAt DESC).
+      const rows = await prisma.$queryRaw<{ id: string }[]>`
+        SELECT r.id::text AS id FROM unnest(${[...userIds]}::uuid[]) AS u(id)
+        CROSS JOIN LATERAL (SELECT id FROM recommendations WHERE "userId" = u.id ORDER BY "createdAt" DESC LIMIT 1) r`;
+      const found = rows.length ? await prisma.recommendation.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
+      return byKey(userIds, found, (r) => r.userId);
     }),
   };
 }

@@ -70,10 +70,10 @@ export const PHASE_ORDER: readonly ModelPhase[] = ['COLD_START', 'LEARNING', 'PE
 const BAND_WIDTH = 1;
 const BUCKET_UNIT: Record<TimeBucket, string> = { DAY: 'day', WEEK: 'week', MONTH: 'month' };
 
-export function modelQualityScope(ctx: Context, filter: ModelQualityFilter): ModelQualityScope {
+export async function modelQualityScope(ctx: Context, filter: ModelQualityFilter): Promise<ModelQualityScope> {
   checkPeriod(filter.from, filter.to);
   // Athletes (and coaches) only ever see themselves; analysts and admins everyone, or one athlete.
-  const userId = readableOwnerFilter(ctx, filter.userId) ?? null;
+  const userId = (await readableOwnerFilter(ctx, filter.userId)) ?? null;
   return { from: filter.from ?? null, to: filter.to ?? null, phase: filter.phase ?? null, userId, parts: new Map() };
 }
 

@@ -14,6 +14,7 @@ import { forbidden, notFound } from '../errors.ts';
 import { readsEveryone, requireViewer } from './access.ts';
 import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from '../engine-runtime/turns.ts';
+import { publishCheckIn } from './coaching.ts';
 
 /** One event loop per process: its streams share the turns. */
 const laterPhases = new TurnQueue();
@@ -75,7 +76,10 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
   const done = (parts: RecommendationParts): RecommendationEvent => {
     const elapsedMs = elapsed();
     const recommendation = recommendationRow(uuidv7(), new Date(), parts);
-    if (!replayAs) recommendations.enqueue(recommendation);
+    if (!replayAs) {
+      recommendations.enqueue(recommendation);
+      publishCheckIn(ctx.services.pubsub, recommendation);
+    }
     return { type: 'DONE', source: parts.source, totalMs: elapsedMs, recommendation, sequence: ++sequence, elapsedMs };
   };
   let history: Promise<PastSession[]> | null = null;

@@ -94,7 +94,7 @@ function outcomeData(input: OutcomeInput): Prisma.ClimbingSessionUncheckedUpdate
 async function ownedSession(ctx: Context, id: string) {
   const session = await ctx.services.prisma.climbingSession.findUnique({ where: { id }, select: { id: true, userId: true, status: true, startedAt: true, endedAt: true } });
   if (!session) throw notFound('Session');
-  authorizeOwner(ctx, session.userId, 'write');
+  await authorizeOwner(ctx, session.userId, 'write');
   return session;
 }
 
@@ -114,7 +114,7 @@ const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKn
  */
 export async function startSession(ctx: Context, input: StartSessionInput, query: Query) {
   const viewer = requireViewer(ctx);
-  authorizeOwner(ctx, viewer.id, 'write');
+  await authorizeOwner(ctx, viewer.id, 'write');
   const { recommendationId, ...fields } = input;
   if (recommendationId) return startWithRecommendation(ctx, recommendationId, fields, query);
   const { startedAt: _s, location: _l, isOutdoor: _o, plannedDurationMin: _d, preSessionData: _p, ...checkIn } = fields;
@@ -266,7 +266,7 @@ export async function readSession(ctx: Context, id: string, query: Query) {
   requireViewer(ctx);
   const session = await ctx.services.prisma.climbingSession.findUnique({ ...query, where: { id } });
   if (!session) return null;
-  authorizeOwner(ctx, session.userId, 'read');
+  await authorizeOwner(ctx, session.userId, 'read');
   return session;
 }
 
@@ -291,7 +291,7 @@ export interface SessionOrder {
 
 /** Where-clause for `sessions`: athletes only ever see their own; analysts and admins everyone's (or one user's). */
 export async function sessionsWhere(ctx: Context, filter: SessionFilter): Promise<Prisma.ClimbingSessionWhereInput> {
-  const userId = readableOwnerFilter(ctx, filter.userId);
+  const userId = await readableOwnerFilter(ctx, filter.userId);
   const { qualityMin, qualityMax, source } = filter;
   if (qualityMin != null && qualityMax != null && qualityMin > qualityMax) throw badInput('qualityMin', 'qualityMin must not be above qualityMax');
   const rule = filter.rule?.trim() || null;

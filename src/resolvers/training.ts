@@ -11,7 +11,7 @@ export async function trainUserModel(ctx: Context, userId: string | null): Promi
   const viewer = requireViewer(ctx);
   const target = userId ?? viewer.id;
   if (target !== viewer.id && !isAdmin(viewer)) throw forbidden('Only admins can retrain another athlete');
-  if (target === viewer.id) authorizeOwner(ctx, target, 'write');
+  if (target === viewer.id) await authorizeOwner(ctx, target, 'write');
   const exists = await ctx.services.prisma.user.findUnique({ where: { id: target }, select: { id: true } });
   if (!exists) throw notFound('User');
   return ctx.services.training.trainUser(target, 'MANUAL');

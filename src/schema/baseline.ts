@@ -94,8 +94,8 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { authenticated: true },
     description: 'The current baseline assessment of a user (default: the viewer); null if none was recorded',
-    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts and admins only' }) },
-    resolve: (_query, _root, args, ctx) => ctx.loaders.currentBaseline.load(readableUserId(ctx, args.userId)),
+    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts, admins and their linked coaches' }) },
+    resolve: async (_query, _root, args, ctx) => ctx.loaders.currentBaseline.load(await readableUserId(ctx, args.userId)),
   }),
 }));
 

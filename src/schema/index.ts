@@ -11,5 +11,6 @@ import './model-quality.ts';
 import './rules.ts';
 import './training.ts';
 import './insights.ts';
+import './coaching.ts';
 
 export const schema = builder.toSchema({ sortSchema: false });

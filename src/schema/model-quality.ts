@@ -165,7 +165,7 @@ builder.queryFields((t) => ({
       from: t.arg({ type: 'DateTime', description: 'Session startedAt >= from' }),
       to: t.arg({ type: 'DateTime', description: 'Session startedAt <= to' }),
       phase: t.arg({ type: ModelPhaseEnum, description: 'The model phase the recommendation was given in' }),
-      userId: t.arg.id({ validate: uuid, description: 'Only this athlete (another athlete: analysts and admins only)' }),
+      userId: t.arg.id({ validate: uuid, description: 'Only this athlete (another athlete: analysts, admins and their linked coaches)' }),
     },
     resolve: (_root, args, ctx) => modelQualityScope(ctx, args),
   }),

@@ -4,7 +4,7 @@ import type { ModelOutput, Prisma } from '../generated/prisma/client.ts';
 import type { FitDiagnostics } from '../engine/bayes/index.ts';
 import { Z95 } from '../engine/normal.ts';
 import { TERM_NAMES, termArray } from '../engine/variables.ts';
-import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';
+import { readableUserId, viewerOwnerFilter } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import { ModelPhaseEnum } from './enums.ts';
 import { uuid } from './ids.ts';
@@ -142,7 +142,7 @@ function modelOutputsWhere(ctx: Context, args: { phase?: ModelOutput['phase'] | 
   return {
     phase: args.phase ?? undefined,
     sessionsIncluded: args.minSessions != null ? { gte: args.minSessions } : undefined,
-    userId: readableOwnerFilter(ctx),
+    userId: viewerOwnerFilter(ctx),
   };
 }
 
@@ -152,8 +152,8 @@ builder.queryFields((t) => ({
     nullable: true,
     authScopes: { authenticated: true },
     description: "A user's model (default: the viewer); null before the first training",
-    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts and admins only' }) },
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: readableUserId(ctx, args.userId) } }),
+    args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts, admins and their linked coaches' }) },
+    resolve: async (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: await readableUserId(ctx, args.userId) } }),
   }),
   modelOutputs: t.prismaConnection(
     {

@@ -144,7 +144,7 @@ builder.queryFields((t) => ({
     type: 'ClimbingSession',
     nullable: true,
     authScopes: { authenticated: true },
-    description: "A session by id: your own, or anyone's for analysts and admins; null if there is no such session",
+    description: "A session by id: your own, a linked athlete's for their coaches, or anyone's for analysts and admins; null if there is no such session",
     args: { id: t.arg.id({ required: true, validate: uuid, description: 'The session id (uuid)' }) },
     resolve: (query, _root, args, ctx) => readSession(ctx, args.id, query),
   }),
@@ -156,7 +156,7 @@ builder.queryFields((t) => ({
       authScopes: { authenticated: true },
       description: 'Sessions, newest first unless orderBy says otherwise (max 100 a page). Athletes see only their own.',
       args: {
-        userId: t.arg.id({ validate: uuid, description: "Only this athlete's sessions (another athlete: analysts and admins only)" }),
+        userId: t.arg.id({ validate: uuid, description: "Only this athlete's sessions (another athlete: analysts, admins and their linked coaches)" }),
         status: t.arg({ type: SessionStatusEnum, description: 'Only sessions in this status' }),
         from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
         to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),

@@ -1,5 +1,5 @@
 import type { Context } from '../context.ts';
-import { readableOwnerFilter, readableUserId } from '../resolvers/access.ts';
+import { streamableUserId, viewerOwnerFilter } from '../resolvers/access.ts';
 import { modelUpdates, runNightlyTraining, trainUserModel } from '../resolvers/training.ts';
 import type { TrainingSchedule } from '../jobs/training.ts';
 import type { Prisma, TrainingRun } from '../generated/prisma/client.ts';
@@ -115,7 +115,7 @@ function trainingRunsWhere(ctx: Context, args: TrainingRunFilter): Prisma.Traini
     kind: args.kind ?? undefined,
     status: args.status ?? undefined,
     startedAt: period(args.from, args.to),
-    userId: readableOwnerFilter(ctx),
+    userId: viewerOwnerFilter(ctx),
   };
 }
 
@@ -188,7 +188,7 @@ builder.subscriptionFields((t) => ({
     description:
       "A user's model (default: the viewer): the current one at once on subscribe (an athlete without one yet gets the population's they are served, COLD_START with sessionsIncluded 0), then every update. A client that subscribes again after a disconnect is current without a refetch. Athletes: their own; analysts and admins: anyone's",
     args: { userId: t.arg.id({ validate: uuid, description: 'Whose model (default: yours); another athlete: analysts and admins only' }) },
-    subscribe: (_root, args, ctx) => modelUpdates(ctx, readableUserId(ctx, args.userId)),
+    subscribe: (_root, args, ctx) => modelUpdates(ctx, streamableUserId(ctx, args.userId)),
     resolve: (payload, _args, ctx) => ctx.services.prisma.modelOutput.findUniqueOrThrow({ where: { userId: payload.userId } }),
   }),
 }));

@@ -1,5 +1,5 @@
 import type { Context } from '../context.ts';
-import { readableUserId, requireViewer } from '../resolvers/access.ts';
+import { mayRead, readableUserId, requireViewer } from '../resolvers/access.ts';
 import { builder } from './builder.ts';
 import type { ModelPhase, Prisma } from '../generated/prisma/client.ts';
 import { sessionsOrderBy } from '../resolvers/sessions.ts';
@@ -18,12 +18,15 @@ export const UserRef = builder.prismaObject('User', {
       type: 'BaselineAssessment',
       nullable: true,
       description: 'The current baseline assessment; null if none was recorded',
+      // A user is also reached as someone's coach, athlete or link party: their own data stays theirs.
+      authScopes: (user, _args, ctx) => mayRead(ctx, user.id),
       resolve: (_query, user, _args, ctx) => ctx.loaders.currentBaseline.load(user.id),
     }),
     modelOutput: t.prismaField({
       type: 'ModelOutput',
       nullable: true,
       description: "This athlete's trained model (null until the first training)",
+      authScopes: (user, _args, ctx) => mayRead(ctx, user.id),
       resolve: (_query, user, _args, ctx) => ctx.loaders.modelOutput.load(user.id),
     }),
     sessions: t.relatedConnection(
@@ -31,6 +34,7 @@ export const UserRef = builder.prismaObject('User', {
       {
         cursor: 'startedAt_id',
         description: 'Sessions, newest first',
+        authScopes: (user, _args, ctx) => mayRead(ctx, user.id),
         totalCount: true,
         query: () => ({ orderBy: sessionsOrderBy(null) }),
       },
@@ -57,9 +61,9 @@ builder.queryFields((t) => ({
     type: 'User',
     nullable: true,
     authScopes: { authenticated: true },
-    description: 'A user by id: yourself, or anyone for analysts and admins; null if there is no such user',
+    description: 'A user by id: yourself, an athlete who linked you as coach, or anyone for analysts and admins; null if there is no such user',
     args: { id: t.arg.id({ required: true, validate: uuid, description: 'The user id (uuid)' }) },
-    resolve: (query, _root, args, ctx) => ctx.services.prisma.user.findUnique({ ...query, where: { id: readableUserId(ctx, args.id) } }),
+    resolve: async (query, _root, args, ctx) => ctx.services.prisma.user.findUnique({ ...query, where: { id: await readableUserId(ctx, args.id) } }),
   }),
   users: t.prismaConnection(
     {

@@ -247,6 +247,10 @@ describe('an analyst', () => {
       trainOwnModel: ['mutation { trainUserModel { id } }', {}],
       runNightlyTraining: ['mutation { runNightlyTraining { id } }', {}],
       setTrainingSchedulePaused: ['mutation { setTrainingSchedulePaused(paused: true) { paused } }', {}],
+      createCoachInvitation: ['mutation { createCoachInvitation { code } }', {}],
+      acceptCoachInvitation: ['mutation { acceptCoachInvitation(code: "AAAAAAAAAAAAAAAAAAAAAAAAAAA") { id } }', {}],
+      endCoachLink: ['mutation { endCoachLink(id: "00000000-0000-4000-8000-00000000c0ac") { id } }', {}],
+      addCoachNote: ['mutation($s: ID!) { addCoachNote(sessionId: $s, text: "note") { id } }', { s: theirs }],
     };
     // Every mutation of the schema is in the table (a new one needs its analyst case here).
     const schemaMutations = (await gqlOk(server.url, '{ __schema { mutationType { fields { name } } } }')).__schema.mutationType.fields.map((f: any) => f.name);

@@ -50,7 +50,8 @@ function operationId(query) {
   return operationIds.get(query);
 }
 
-async function requestBody(query, variables) {
+/** The body of a request for `query`: its text, or its id when the server runs only persisted operations. */
+export async function graphqlBody(query, variables) {
   if (!persistedOperations) return { query, variables };
   return { variables, extensions: { persistedQuery: { version: 1, sha256Hash: await operationId(query) } } };
 }
@@ -58,7 +59,7 @@ async function requestBody(query, variables) {
 export async function graphql(query, variables = {}, { signal } = {}) {
   const token = session.token();
   if (!token) throw new SignedOut('Sign in to see the insights.');
-  const body = JSON.stringify(await requestBody(query, variables));
+  const body = JSON.stringify(await graphqlBody(query, variables));
   const response = await fetch('/graphql', {
     method: 'POST',
     signal,

@@ -119,7 +119,14 @@ signOutButton.addEventListener('click', () => signOut('Signed out.'));
 
 async function whoAmI() {
   const { me } = await graphql(VIEWER);
-  if (!READERS.includes(me.role)) throw new SignedOut(`This token is an ${me.role.toLowerCase()}'s: the insights page needs an analyst or admin token.`);
+  if (me.role === 'COACH') {
+    // A coach sees their team only.
+    document.body.dataset.role = 'coach';
+    if (new URLSearchParams(location.hash.slice(1)).get('view') !== 'team') go({ view: 'team' });
+    return me;
+  }
+  delete document.body.dataset.role;
+  if (!READERS.includes(me.role)) throw new SignedOut(`This token is an ${me.role.toLowerCase()}'s: the insights page needs an analyst or admin token (or a coach's, for their team).`);
   return me;
 }
 

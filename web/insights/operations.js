@@ -63,6 +63,15 @@ export const ATHLETE_CHOICES = `query AthleteChoices($from: DateTime, $to: DateT
   }
 }`;
 
+/** The coach's Team view (team.js): the roster, and the live check-ins over SSE. */
+export const TEAM_ROSTER = `query TeamRoster {
+  me { athletes(first: 30) { totalCount edges { linkId since node { id
+    sessions(first: 3) { edges { node { startedAt sessionQuality recommendation { prediction { expectedQuality } } } } } }
+    readiness { recommendationId sessionType expectedQuality overridden overrideRule at } } } }
+}`;
+
+export const TEAM_CHECK_INS = 'subscription TeamCheckIns { teamCheckIns { athlete { id } recommendationId sessionType expectedQuality overrideRule at } }';
+
 /** Every document above, for the manifest. */
 export const OPERATIONS = [
   VIEWER,
@@ -78,4 +87,6 @@ export const OPERATIONS = [
   ATHLETE_SESSIONS,
   ATHLETE_MODEL,
   ATHLETE_CHOICES,
+  TEAM_ROSTER,
+  TEAM_CHECK_INS,
 ];

@@ -17,6 +17,8 @@ import {
   SESSIONS_OVER_TIME,
 } from './operations.js';
 
+import { TEAM_VIEW } from './team.js';
+
 const DAY = 86_400_000;
 
 /** A small table: columns are [heading, row => text]. */
@@ -265,6 +267,7 @@ export const VIEWS = {
       },
     ],
   },
+  team: TEAM_VIEW,
 };
 
 /** Nightly runs, oldest first, with their duration and the stages that add up to it. */
