@@ -1,4 +1,4 @@
-// Memory of one instance (BENCHMARKS.md "Memory"): the real server (`node --import tsx src/server.ts`) in a child
+// Memory of one instance (BENCHMARKS.md "Memory"): the real server (`node --import tsx src/main.ts`) in a child
 // process, its resident set size read from /proc: at start-up (the peak, VmHWM, of the server process and the most
 // its process tree held at once, the migration child included), idle after start, with 1,000 open graphql-ws
 // `modelUpdated` subscriptions, and during and after a nightly fit of 10,000 athletes (PostgreSQL). Beside it, the
@@ -8,9 +8,9 @@
 //                                   [--subscribers 1000] [--idle-seconds 5] [--bundle] [--no-write]
 //
 // Without --postgres (nor BENCH_DATABASE_URL / TEST_DATABASE_URL) only the floor and PGlite run. --bundle also
-// measures a throwaway esbuild bundle of src/server.ts (plain JavaScript, no tsx transpiler in the server's
-// process), written into src/db/ (where its relative paths to prisma/ and web/ hold) and removed afterwards.
-import { spawn, type ChildProcess } from 'node:child_process';
+// measures the production build as `npm start` runs it (`npm run build`, then `node dist/src/main.js`: plain
+// JavaScript, no tsx transpiler in the server's process nor in its migration child).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -277,21 +277,10 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
   }
 }
 
-/** A throwaway esbuild bundle of src/server.ts in src/db/ (two levels down, as the modules that find prisma/ and web/ by relative paths), removed by the caller. */
-async function bundleServer(): Promise<string> {
-  const { build } = await import('esbuild');
-  const outfile = path.join(ROOT, 'src', 'db', `.bench-memory-bundle-${process.pid}.mjs`);
-  await build({
-    entryPoints: [path.join(ROOT, 'src/server.ts')],
-    outfile,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    logLevel: 'silent',
-  });
-  return outfile;
+/** The production build, as `npm start` runs it (`npm run build`: scripts/build.ts writes dist/src/main.js). */
+function buildServer(): string {
+  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build.ts'], { cwd: ROOT, stdio: 'inherit' });
+  return path.join(ROOT, 'dist', 'src', 'main.js');
 }
 
 async function main(): Promise<void> {
@@ -308,7 +297,7 @@ async function main(): Promise<void> {
     console.log('floor: bare Yoga + graphql-ws ...');
     const floor = await measureFloor(tsxArgs, subscribers);
     rows.push(floor);
-    const server = [...tsxArgs, 'src/server.ts'];
+    const server = [...tsxArgs, 'src/main.ts'];
     if (!args['skip-pglite']) {
       console.log('PGlite, fresh directory ...');
       rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, first start (fresh directory: initdb and migrations)'));
@@ -321,17 +310,17 @@ async function main(): Promise<void> {
       rows.push(postgres);
     }
     if (args.bundle) {
-      const bundle = await bundleServer();
-      try {
-        console.log('esbuild bundle ...');
-        if (!args['skip-pglite']) bundled.push(await measurePglite([bundle], path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start, esbuild bundle (plain node)'));
+      const bundle = buildServer();
+      {
+        console.log('production build ...');
+        if (!args['skip-pglite']) bundled.push(await measurePglite(['--liftoff-only', bundle], path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start, production build (node dist/src/main.js)'));
         if (adminUrl) {
           const url = await createDatabase(adminUrl);
           try {
-            const running = await startProcess([bundle], serverEnv(await freePort(), { DATABASE_URL: url }));
+            const running = await startProcess(['--liftoff-only', bundle], serverEnv(await freePort(), { DATABASE_URL: url }));
             try {
               bundled.push({
-                label: 'ClimbIQ on PostgreSQL, esbuild bundle (plain node)',
+                label: 'ClimbIQ on PostgreSQL, production build (node dist/src/main.js)',
                 idle: await idleAfter(running),
                 peakProcess: processMemory(running.child.pid!).hwm,
                 peakTree: running.treePeak(),
@@ -343,8 +332,6 @@ async function main(): Promise<void> {
             await dropDatabase(adminUrl, url);
           }
         }
-      } finally {
-        rmSync(bundle, { force: true });
       }
     }
   } finally {
@@ -361,7 +348,7 @@ async function main(): Promise<void> {
     '',
     `Machine: ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}, load average at the end ${os.loadavg()[0].toFixed(1)} (shared machine).`,
     '',
-    "Each server is started as `npm start` starts it (`node --import tsx src/server.ts`, development settings, in a child process of the benchmark); resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after " +
+    "Each server is started from source (`node --import tsx src/main.ts`, as `npm run dev` does, development settings, in a child process of the benchmark); resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after " +
       `${args['idle-seconds']} s idle after "ready" (no request yet; the ratio to the bare server's idle RSS in brackets), then with ${subscribers.toLocaleString('en')} graphql-ws connections each holding one subscription open.`,
     '',
     '| Process | Peak RSS, server process | Peak RSS, process tree | Idle RSS after start | With subscriptions held open |',
@@ -378,7 +365,7 @@ async function main(): Promise<void> {
   if (bundled.length) {
     lines.push(
       '',
-      'The same server as one plain-JavaScript file (a throwaway `esbuild --bundle --platform=node --packages=external` of src/server.ts, run with `node`, no tsx in the process; the migration child still loads TypeScript through tsx):',
+      'The same server as `npm start` runs it: the production build (`npm run build`, then `node --liftoff-only dist/src/main.js`: plain JavaScript, no tsx in the process nor in the migration child):',
       '',
     );
     lines.push('| Process | Peak RSS, server process | Peak RSS, process tree | Idle RSS after start | |', '|---|---:|---:|---:|---:|', ...bundled.map(line));

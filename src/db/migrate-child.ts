@@ -14,6 +14,12 @@ import { openDatabase, type Database, type DatabaseOptions } from './client.ts';
 import { pendingMigrations, type MigrationResult } from './migrate.ts';
 import { DatabaseOpenError, type LockHolder } from './pglite-lock.ts';
 
+/**
+ * V8 compiles WebAssembly only with its baseline compiler (Liftoff) in the child: on Node 24 the optimising tier's
+ * compilations of PGlite's and Prisma's WASM more than double a process's start-up peak (BENCHMARKS.md "Memory").
+ */
+const LIFTOFF_ONLY = ['--liftoff-only'];
+
 /** Where the child applies the migrations. */
 export interface MigrationTarget {
   /** PostgreSQL server URL; null: the PGlite directory. */
@@ -66,7 +72,7 @@ export function migrateInChildProcess(target: MigrationTarget, log: (msg: string
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
     : `import(${JSON.stringify(new URL('./migrate-child.js', self).href)})`;
   const bootstrap = `${load}.then((m) => m.runMigrationChild())`;
-  const child = spawn(process.execPath, ['--input-type=module', '--eval', bootstrap], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [...LIFTOFF_ONLY, '--input-type=module', '--eval', bootstrap], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<MigrationResult>((resolve, reject) => {
     let outcome: { result: MigrationResult } | { error: Error } | null = null;
     child.on('message', (message: ChildMessage) => {

@@ -165,7 +165,7 @@ describe('one process owns a PGlite directory', () => {
     const servers: number[] = [];
     const unreaped = (): Promise<ServerProcess> =>
       new Promise((resolve, reject) => {
-        const parent = spawn('sh', ['-c', '"$0" --import tsx src/server.ts & echo "server pid $!"; exec sleep 600', process.execPath], {
+        const parent = spawn('sh', ['-c', '"$0" --import tsx src/main.ts & echo "server pid $!"; exec sleep 600', process.execPath], {
           cwd: process.cwd(),
           env: env(pgliteDir),
         });

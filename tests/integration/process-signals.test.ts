@@ -94,8 +94,8 @@ describe('the production start is one process that stops when told', () => {
   const cases: { name: string; command: string; args: string[]; signal: NodeJS.Signals }[] = [
     { name: 'npm start, SIGTERM to npm', command: 'npm', args: ['start', '--silent'], signal: 'SIGTERM' },
     { name: 'npm start, SIGINT to npm', command: 'npm', args: ['start', '--silent'], signal: 'SIGINT' },
-    { name: 'node dist/src/main.js (the Dockerfile CMD), SIGTERM', command: 'node', args: ['--enable-source-maps', 'dist/src/main.js'], signal: 'SIGTERM' },
-    { name: 'node dist/src/main.js, SIGINT', command: 'node', args: ['--enable-source-maps', 'dist/src/main.js'], signal: 'SIGINT' },
+    { name: 'node dist/src/main.js (the Dockerfile CMD), SIGTERM', command: 'node', args: ['--enable-source-maps', '--liftoff-only', 'dist/src/main.js'], signal: 'SIGTERM' },
+    { name: 'node dist/src/main.js, SIGINT', command: 'node', args: ['--enable-source-maps', '--liftoff-only', 'dist/src/main.js'], signal: 'SIGINT' },
   ];
   let athleteId: string | null = null;
 

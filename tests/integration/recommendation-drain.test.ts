@@ -1,6 +1,6 @@
 // Issue 19 section 4: nothing answered is lost on a graceful stop, and a hard kill loses at most the rows answered
 // since the last write that completed (the statement in flight and the rows queued behind it). The real server
-// process (`node --import tsx src/server.ts`, as `npm start` runs it) is stopped with SIGTERM or SIGKILL; the rows
+// process (`node --import tsx src/main.ts`, as `npm start` runs it) is stopped with SIGTERM or SIGKILL; the rows
 // are then counted in its database. On PostgreSQL a second connection holds the table's INSERTs back, so the
 // writes are provably still pending when the signal arrives.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -22,7 +22,7 @@ interface ServerProcess {
 
 /** `npm start`'s entry in its own process on `env`'s database; resolves once it listens. */
 async function startProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_RECOMMENDATION: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -98,12 +98,17 @@ describe('a burst of cache invalidations and model announcements', () => {
 
     const watcher = await tokenFor('athlete', ids[0]);
     const client = wsClient(server.wsUrl, watcher.token);
+    // The first event is the model the athlete is served on subscribing (the population's, no session yet);
+    // the nightly fit's comes after it.
+    const events: unknown[] = [];
     const heard = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no modelUpdated event within 60 s')), 60_000);
+      const timer = setTimeout(() => reject(new Error('no modelUpdated event from the nightly fit within 60 s')), 60_000);
       client.subscribe(
         { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
         {
           next: (v) => {
+            events.push(v);
+            if ((v.data?.modelUpdated as { sessionsIncluded?: number } | undefined)?.sessionsIncluded === 0) return;
             clearTimeout(timer);
             resolve(v);
           },
@@ -118,6 +123,7 @@ describe('a burst of cache invalidations and model announcements', () => {
     expect(run.status).toBe('SUCCEEDED');
     expect(run.usersTrained).toBeGreaterThanOrEqual(2500);
     expect(await heard).toMatchObject({ data: { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } } });
+    expect(events[0]).toMatchObject({ data: { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 0 } } });
     await client.dispose();
 
     const rec = await recommendation(server.url, watcher.token, OPERATOR);

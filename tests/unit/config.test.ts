@@ -48,9 +48,14 @@ describe('loadConfig: token settings', () => {
   });
 
   it('production takes JWT_JWKS_URL instead of JWT_SECRET, with an issuer and over https', () => {
-    const provider = { NODE_ENV: 'production', JWT_JWKS_URL: 'https://example.eu.auth0.com/.well-known/jwks.json', JWT_ISSUER: 'https://example.eu.auth0.com/' };
+    const provider = {
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://climbiq@127.0.0.1:5432/climbiq',
+      JWT_JWKS_URL: 'https://example.eu.auth0.com/.well-known/jwks.json',
+      JWT_ISSUER: 'https://example.eu.auth0.com/',
+    };
     expect(loadConfig(provider)).toMatchObject({ jwtSecret: null, jwtJwksUrl: provider.JWT_JWKS_URL });
-    expect(() => loadConfig({ NODE_ENV: 'production' })).toThrow(/^JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATABASE_URL: provider.DATABASE_URL })).toThrow(/^JWT_SECRET or JWT_JWKS_URL is required when NODE_ENV=production/);
     expect(() => loadConfig({ ...provider, JWT_ISSUER: '' })).toThrow(/^JWT_ISSUER is required with JWT_JWKS_URL/);
     expect(() => loadConfig({ ...provider, JWT_JWKS_URL: 'http://keys.example/jwks.json' })).toThrow(/^JWT_JWKS_URL must be https:\/\//);
     expect(loadConfig({ JWT_JWKS_URL: 'http://127.0.0.1:9/jwks.json' }).jwtJwksUrl).toBe('http://127.0.0.1:9/jwks.json');
