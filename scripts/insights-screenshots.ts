@@ -1,6 +1,7 @@
 // npm run screenshots: the README's pictures of the insights page, one PNG per view in docs/, taken in the same
 // browser the tests and the benchmark use (scripts/lib/insights-browser.ts) on the demo data (npm run seed:demo
-// into a temporary embedded database: its eight weekly nightly runs give the histories their length).
+// into a temporary embedded database: its eight weekly nightly runs give the histories their length), and the
+// Team view as the demo coach sees it.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -36,6 +37,16 @@ try {
       await page.goto(insightsUrl(server.url, { token, view, period: '365', ...(view === 'athlete' && athlete ? { athlete: athlete.userId } : {}) }));
       await viewSettled(page, view);
       const file = path.join(docs, `insights-${view}.png`);
+      await page.screenshot({ path: file, fullPage: true });
+      console.log(`  ${path.relative(root, file)}`);
+    }
+    // The coach's Team view, signed in as the demo coach seed:demo links to some of the demo athletes.
+    const link = await server.services.db.prisma.coachLink.findFirst({ where: { endedAt: null }, select: { coachId: true } });
+    if (link) {
+      const coachToken = await server.services.tokens.sign({ sub: link.coachId, role: 'coach' });
+      await page.goto(insightsUrl(server.url, { token: coachToken }));
+      await page.waitForSelector('#content[data-view="team"][data-state="done"]', { timeout: 60_000 });
+      const file = path.join(docs, 'insights-team.png');
       await page.screenshot({ path: file, fullPage: true });
       console.log(`  ${path.relative(root, file)}`);
     }

@@ -117,6 +117,9 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
         {
           next: (v) => {
             events.push(v.data);
+            // The opening event is the model B serves at once (a new athlete's: the population's, no session);
+            // the one that crossed from A follows.
+            if ((v.data?.modelUpdated as { sessionsIncluded?: number } | undefined)?.sessionsIncluded === 0) return;
             clearTimeout(timer);
             resolve();
           },
@@ -131,6 +134,6 @@ describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
     await gqlOk(a.url, `mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 8 }) { id } }`, { id: startSession.id }, athlete.token);
     await received;
     await client.dispose();
-    expect(events[0]).toEqual({ modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } });
+    expect(events).toEqual([{ modelUpdated: { phase: 'COLD_START', sessionsIncluded: 0 } }, { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } }]);
   });
 });
