@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
-import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, percentile, writeBlock } from './lib/benchmarking.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -87,20 +87,7 @@ async function forkChild(script: string, argv: string[], execArgv: string[] = []
 
 // ---------------------------------------------------------------- the client
 
-const STREAM = `subscription($input: PreSessionInput!) {
-  preSessionRecommendation(input: $input) {
-    type sequence elapsedMs
-    ... on ContextLoadedEvent { phase hasPersonalization }
-    ... on RuleOverrideEvent { sessionType message }
-    ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
-    ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
-    ... on StatsEvent { context { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } }
-    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
-    ... on ErrorEvent { code message }
-  }
-}`;
 const COUNTDOWN = 'subscription { countdown { type sequence } }';
-const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 
 interface Target {
   name: 'floor' | 'ClimbIQ';
@@ -141,26 +128,11 @@ interface Figures {
   lastP99: number;
   failed: number;
 }
-const figures = (all: Timed[]): Figures => ({
-  n: all.length,
-  firstP50: p(
-    all.map((t) => t.firstMs),
-    50,
-  ),
-  firstP99: p(
-    all.map((t) => t.firstMs),
-    99,
-  ),
-  lastP50: p(
-    all.map((t) => t.lastMs),
-    50,
-  ),
-  lastP99: p(
-    all.map((t) => t.lastMs),
-    99,
-  ),
-  failed: all.filter((t) => !t.ok).length,
-});
+const figures = (all: Timed[]): Figures => {
+  const first = all.map((t) => t.firstMs);
+  const last = all.map((t) => t.lastMs);
+  return { n: all.length, firstP50: p(first, 50), firstP99: p(first, 99), lastP50: p(last, 50), lastP99: p(last, 99), failed: all.filter((t) => !t.ok).length };
+};
 
 /** `count` check-ins at seeded uniform moments of `seconds`, dealt round-robin over the connections. */
 async function steady(clients: Client[], target: Target, rate: number, seconds: number): Promise<Figures> {

@@ -25,7 +25,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
-import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, percentile, writeBlock } from './lib/benchmarking.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
@@ -297,20 +297,6 @@ async function startChild(databaseUrl: string | null): Promise<{ child: ServerCh
 }
 
 // ---------------------------------------------------------------- graphql-ws clients
-
-const STREAM = `subscription($input: PreSessionInput!) {
-  preSessionRecommendation(input: $input) {
-    type sequence elapsedMs
-    ... on ContextLoadedEvent { phase hasPersonalization }
-    ... on RuleOverrideEvent { sessionType message }
-    ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
-    ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
-    ... on StatsEvent { context { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } }
-    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
-    ... on ErrorEvent { code message }
-  }
-}`;
-const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
 
 interface Timed {
   firstMs: number;

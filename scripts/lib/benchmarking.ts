@@ -80,3 +80,19 @@ export function openClient(wsUrl: string, token: string): Promise<Client> {
     });
   });
 }
+
+/** The recommendation stream as the benchmarks subscribe to it: every phase's fields, so each is computed and sent. */
+export const STREAM = `subscription($input: PreSessionInput!) {
+  preSessionRecommendation(input: $input) {
+    type sequence elapsedMs
+    ... on ContextLoadedEvent { phase hasPersonalization }
+    ... on RuleOverrideEvent { sessionType message }
+    ... on PredictionEvent { prediction { expectedQuality interval { low high } confidence } }
+    ... on RecommendationsEvent { sessionType suggestions { message expectedGain } constraints { sessionTypeCeiling avoid } }
+    ... on StatsEvent { context { populationComparison { variable zScore percentile descriptor } personalHistory { n mean sd best worst trendPerSession } similarSessions { sessionId similarity sessionQuality } coefficientComparisons { variable userCoefficient populationCoefficient sensitivity message } insights } }
+    ... on DoneEvent { source totalMs recommendationId sessionType expectedQuality }
+    ... on ErrorEvent { code message }
+  }
+}`;
+/** The check-in the benchmarks send (no rule overrides it: the model answers). */
+export const OPERATOR = { sleepHours: 7, energyLevel: 4, stressLevel: 2 };
