@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk, wsClient } from '../support/client.ts';
-import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { startTestServer, startTwoInstances, tokenFor, type TestServer, type TwoInstances } from '../support/server.ts';
 
 type Who = { token: string; id: string };
 
@@ -362,20 +362,15 @@ const redisUrl = process.env.TEST_REDIS_URL;
 const pgUrl = process.env.TEST_DATABASE_URL;
 
 describe.runIf(!!redisUrl && !!pgUrl)('teamCheckIns across two instances with Redis', () => {
-  let databaseUrl: string;
+  let instances: TwoInstances | undefined;
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    a = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
-    b = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+    instances = await startTwoInstances(redisUrl!);
+    ({ a, b } = instances);
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => instances?.close());
 
   it('a coach on one instance gets the check-ins made on the other, and none of an athlete whose link ended there', async () => {
     const coach = await tokenFor('coach');

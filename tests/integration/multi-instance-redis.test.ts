@@ -5,26 +5,22 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk, wsClient } from '../support/client.ts';
 import { eventOf, OPERATOR, streamWs } from '../support/recommendation.ts';
-import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { startTwoInstances, tokenFor, type TestServer, type TwoInstances } from '../support/server.ts';
 
 const redisUrl = process.env.TEST_REDIS_URL;
 const pgUrl = process.env.TEST_DATABASE_URL;
 
 describe.runIf(!!redisUrl && !!pgUrl)('two instances with Redis', () => {
+  let instances: TwoInstances | undefined;
   let databaseUrl: string;
   let a: TestServer;
   let b: TestServer;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    a = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
-    b = await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl! } });
+    instances = await startTwoInstances(redisUrl!);
+    ({ databaseUrl, a, b } = instances);
   });
-  afterAll(async () => {
-    await a?.close();
-    await b?.close();
-    if (databaseUrl) await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => instances?.close());
 
   const RECOMMEND = `query($input: PreSessionInput!) { recommendation(input: $input) { rulesApplied } }`;
 

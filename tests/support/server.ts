@@ -56,6 +56,30 @@ export async function dropTestDatabase(url: string): Promise<void> {
   }
 }
 
+/** Two instances of one deployment: servers on one fresh PostgreSQL database, sharing a Redis. */
+export interface TwoInstances {
+  databaseUrl: string;
+  a: TestServer;
+  b: TestServer;
+  close(): Promise<void>;
+}
+
+export async function startTwoInstances(redisUrl: string): Promise<TwoInstances> {
+  const databaseUrl = await createTestDatabase();
+  const started: TestServer[] = [];
+  const close = async () => {
+    for (const server of started) await server.close();
+    await dropTestDatabase(databaseUrl);
+  };
+  try {
+    for (let i = 0; i < 2; i++) started.push(await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl } }));
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return { databaseUrl, a: started[0], b: started[1], close };
+}
+
 let pgliteImage: Promise<Blob | undefined> | undefined;
 
 /** The run's migrated, seeded PGlite image (read once per file), or undefined without the global setup. */
