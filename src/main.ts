@@ -9,6 +9,16 @@ import { loadConfig, type Config } from './config.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { startupFailure } from './services.ts';
 
+// The project brings its runtime (package.json's `node` dependency, installed by `npm ci` as node_modules/.bin/node,
+// which every npm script finds first). Another Node.js may work but is not what the suite and the benchmarks ran on.
+const RUNTIME_MAJOR = '24';
+if (process.versions.node.split('.')[0] !== RUNTIME_MAJOR) {
+  console.warn(
+    `[API] running on Node.js ${process.versions.node}; ClimbIQ is built and tested on Node.js ${RUNTIME_MAJOR} ` +
+      '(`npm ci` installs it as node_modules/.bin/node and `npm start` uses it)',
+  );
+}
+
 let config: Config;
 let starting: Promise<RunningServer>;
 try {
