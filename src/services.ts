@@ -74,6 +74,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
         maxLagSeconds: config.replicaMaxLagSeconds,
         checkIntervalSeconds: config.replicaCheckIntervalSeconds,
         primarySql: db.sql,
+        primary: prisma,
         log,
         onQuery: opts.onQuery,
       })

@@ -9,6 +9,11 @@
 // WAL the primary had written before the check (replay LSN >= the primary's current LSN), or all that it has
 // received while its WAL receiver streams, is caught up (lag 0); only one that is behind gets the time since the
 // last transaction it replayed as its lag.
+//
+// Not @prisma/extension-read-replicas (which takes PrismaClient instances under Prisma 7): it sends every
+// non-transactional read of the extended client to a replica picked at random, with no check of the replica's state
+// or lag, where ClimbIQ reads the primary by default (read-your-writes) and needs a replica that is down or behind
+// skipped. Here each replica is its own client, handed out only for the reads src/resolvers/read-routing.ts allows.
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.ts';
@@ -35,6 +40,8 @@ export interface ReplicaOptions {
   checkIntervalSeconds: number;
   /** The primary: its current WAL position is what each replica is compared with. */
   primarySql: SqlRunner;
+  /** The primary's client: a read that fails on a replica is run again there. */
+  primary: AppPrisma;
   log: (msg: string) => void;
   onQuery?: (sql: string) => void;
   /** Connections per replica pool (default 10). */
@@ -57,7 +64,7 @@ export function replicaName(url: string): string {
 /** How long one check of one replica may take before it counts as down. */
 const CHECK_TIMEOUT_MS = 2000;
 
-interface LagRow {
+export interface LagRow {
   recovery: boolean;
   replay_lsn: string | null;
   receive_lsn: string | null;
@@ -84,7 +91,22 @@ export class ReplicaSet {
         (base as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => onQuery(`/* replica */ ${e.query}`));
       }
       // The application's client type (the session lists' cursors included); nothing is ever written through it.
-      const prisma = withSessionHook(base, () => {});
+      // A read that fails there (the replica went away since its last check, a query cancelled by a conflict with
+      // recovery) is run again on the primary, and the replica checked at once: the reader sees no error.
+      const name = replicaName(url);
+      const prisma = withSessionHook(base, () => {}).$extends({
+        query: {
+          $allOperations: async ({ model, operation, args, query }) => {
+            try {
+              return await query(args);
+            } catch (err) {
+              opts.log(`[DB] a read on replica ${name} failed (${err instanceof Error ? err.message.split('\n')[0] : String(err)}): run again on the primary`);
+              void this.check();
+              return rerunOnPrimary(opts.primary, model, operation, args);
+            }
+          },
+        },
+      });
       // Down until the first check says otherwise: nothing is read from a replica not yet seen to be current.
       return { pool, base, prisma, status: { name: replicaName(url), state: 'down' as ReplicaState, lagSeconds: null, detail: 'not checked yet', checkedAt: null } };
     });
@@ -174,6 +196,16 @@ export class ReplicaSet {
       }),
     );
   }
+}
+
+/** The same read on the primary: a model operation (findMany, count...) or a raw query (its Sql object). */
+function rerunOnPrimary(primary: AppPrisma, model: string | undefined, operation: string, args: unknown): Promise<unknown> {
+  if (!model) {
+    const raw = primary as unknown as Record<string, (sql: unknown) => Promise<unknown>>;
+    return raw[operation](args);
+  }
+  const delegate = (primary as unknown as Record<string, Record<string, (a: unknown) => Promise<unknown>>>)[model.charAt(0).toLowerCase() + model.slice(1)];
+  return delegate[operation](args);
 }
 
 /** A replica's state from its answer to the lag query. */

@@ -164,6 +164,11 @@ describe.skipIf(!enabled)('read replicas on a PostgreSQL streaming standby', () 
     const port = new URL(replicaAdminUrl!).port;
     await run(pgServer, ['stop', replicaDir!, port]);
     try {
+      // Before any check has seen it go: the read fails on the standby, runs again on the primary, and the analyst
+      // gets the answer, not an error.
+      expect(tolerant.services.replicas!.status()[0].state).toBe('up');
+      expect(await rated(tolerant, analyst)).toBe(2);
+      expect(logs.some((l) => l.startsWith('tolerant:') && l.includes('failed') && l.includes('run again on the primary'))).toBe(true);
       const down = await until(tolerant, (s) => s.state === 'down', 'down');
       expect(down.lagSeconds).toBeNull();
       const { status, body } = await ready(tolerant);
