@@ -1,6 +1,7 @@
 // Which database a read goes to when read replicas are set (DATABASE_REPLICA_URLS): the lag-tolerant reads of
-// analysts and admins (the analysts' lists, insights, modelQuality, ModelOutput.history, hence every request of the
-// insights page's aggregates and lists) go to a replica that is up and within REPLICA_MAX_LAG_SECONDS; everything else reads the primary.
+// analysts and admins (the analysts' lists, insights, modelQuality, ModelOutput.history: the insights page's
+// aggregates, lists and athlete views) go to a replica that is up and within REPLICA_MAX_LAG_SECONDS; everything
+// else reads the primary.
 // Read-your-writes: an athlete (or a coach) always reads the primary, so their own sessions, model and
 // recommendations are there the moment they are written; so does every field inside a mutation or a subscription
 // (a stream's events follow writes), an admin reading their own data, and the engine's reads on the check-in path
