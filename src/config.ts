@@ -8,6 +8,12 @@ export interface Config {
   host: string;
   /** PostgreSQL server URL; null means embedded PGlite in pgliteDir. */
   databaseUrl: string | null;
+  /** Read replicas (streaming standbys) of DATABASE_URL for lag-tolerant reads; empty: every read on the primary. */
+  databaseReplicaUrls: string[];
+  /** A replica further behind than this (seconds) is skipped until it catches up. */
+  replicaMaxLagSeconds: number;
+  /** Seconds between checks of each replica's state and lag. */
+  replicaCheckIntervalSeconds: number;
   pgliteDir: string;
   /** Where development state lives (generated JWT secret): the parent of pgliteDir. */
   dataDir: string;
@@ -138,6 +144,32 @@ function url(env: NodeJS.ProcessEnv, name: string, protocols: string[]): string 
   return raw;
 }
 
+/** Comma-separated PostgreSQL URLs (DATABASE_REPLICA_URLS), each checked like DATABASE_URL; they need DATABASE_URL. */
+function replicaUrls(env: NodeJS.ProcessEnv, databaseUrl: string | null): string[] {
+  const name = 'DATABASE_REPLICA_URLS';
+  const list = (env[name] ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  list.forEach((raw, i) => {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(raw);
+    } catch {
+      // reported below
+    }
+    if (!parsed || !['postgres:', 'postgresql:'].includes(parsed.protocol)) {
+      throw new ConfigError(`${name} must list postgresql:// URLs separated by commas (entry ${i + 1} is not one)`);
+    }
+  });
+  if (list.length && !databaseUrl) {
+    throw new ConfigError(`${name} needs DATABASE_URL: replicas are standbys of a PostgreSQL server (the embedded database has none)`);
+  }
+  if (new Set(list).size !== list.length) throw new ConfigError(`${name} lists the same URL twice`);
+  if (databaseUrl && list.includes(databaseUrl)) throw new ConfigError(`${name} must not list DATABASE_URL itself (the primary)`);
+  return list;
+}
+
 /** Comma-separated origins, each exactly scheme://host[:port] as a browser sends it in the Origin header. */
 function origins(env: NodeJS.ProcessEnv, name: string): string[] {
   const raw = env[name] ?? '';
@@ -231,6 +263,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     port: integer(env, 'PORT', 4000, 0, 65535),
     host: env.HOST || '127.0.0.1',
     databaseUrl,
+    databaseReplicaUrls: replicaUrls(env, databaseUrl),
+    replicaMaxLagSeconds: integer(env, 'REPLICA_MAX_LAG_SECONDS', 30, 0, 86_400),
+    replicaCheckIntervalSeconds: integer(env, 'REPLICA_CHECK_INTERVAL_SECONDS', 5, 1, 3600),
     pgliteDir: inMemoryPglite ? 'memory://' : path.resolve(pgliteDir),
     dataDir: path.dirname(path.resolve(inMemoryPglite ? './data/pglite' : pgliteDir)),
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),

@@ -3,6 +3,7 @@ import type { Viewer } from './auth.ts';
 import type { TokenService } from './auth.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/client.ts';
+import type { ReplicaSet } from './db/replicas.ts';
 import type { AppPrisma } from './db/session-hook.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { AppPubSub } from './pubsub.ts';
@@ -15,6 +16,8 @@ export interface Services {
   config: Config;
   db: Database;
   prisma: AppPrisma;
+  /** Read replicas (DATABASE_REPLICA_URLS) for lag-tolerant reads (src/resolvers/read-routing.ts); null: none set. */
+  replicas: ReplicaSet | null;
   tokens: TokenService;
   engine: EngineStore;
   /** Stores every recommendation given, batched, after its answer has left. */

@@ -95,6 +95,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   let ready = false;
   const migrations = await shippedMigrations();
   const ensureUser = createUserRegistry(() => services.prisma);
+  // The lag-tolerant loaders' client: a read replica that is up and current, else the primary.
+  const lagTolerantReads = services.replicas ? () => services.replicas?.pick() ?? prisma : undefined;
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
   const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);
@@ -145,6 +147,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         database: { kind: db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL', ping: () => db.ping() },
         pendingMigrations: () => pendingMigrations(prisma, migrations),
         redis: opened.pingRedis ? { ping: opened.pingRedis } : null,
+        replicas: services.replicas ? () => services.replicas?.status() ?? [] : null,
       }),
       useRootPage(config, GRAPHQL_ENDPOINT),
       useSecurityHeaders(),
@@ -163,7 +166,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
       const authenticated = await tokens.authenticate(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
       if (authenticated) await ensureUser(authenticated.viewer);
-      return { viewer: authenticated?.viewer ?? null, viewerExpiresAt: authenticated?.expiresAt ?? null, services, loaders: createLoaders(prisma) };
+      return { viewer: authenticated?.viewer ?? null, viewerExpiresAt: authenticated?.expiresAt ?? null, services, loaders: createLoaders(prisma, lagTolerantReads) };
     },
   });
 

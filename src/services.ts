@@ -3,6 +3,7 @@ import { describeTokens, resolveJwtSecret, tokenOptions, TokenService } from './
 import { ConfigError, type Config } from './config.ts';
 import type { Services } from './context.ts';
 import { openMigratedDatabase } from './db/migrate-child.ts';
+import { ReplicaSet } from './db/replicas.ts';
 import { DatabaseOpenError, type LockHolder } from './db/pglite-lock.ts';
 import { seedReferenceData } from './db/seed.ts';
 import { withSessionHook } from './db/session-hook.ts';
@@ -67,10 +68,22 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     // PGlite writes on this thread: a burst's streams go first. A PostgreSQL write is I/O, and another instance may wait for its row.
     deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
   });
+  const replicas = config.databaseReplicaUrls.length
+    ? new ReplicaSet({
+        urls: config.databaseReplicaUrls,
+        maxLagSeconds: config.replicaMaxLagSeconds,
+        checkIntervalSeconds: config.replicaCheckIntervalSeconds,
+        primarySql: db.sql,
+        primary: prisma,
+        log,
+        onQuery: opts.onQuery,
+      })
+    : null;
   const services: Services = {
     config,
     db,
     prisma,
+    replicas,
     tokens: new TokenService(secret, { ...tokenOptions(config), log }),
     engine,
     recommendations,
@@ -79,6 +92,15 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     rateLimits: RateLimits.open(config),
   };
   await engine.warm();
+  if (replicas) {
+    await replicas.start();
+    log(
+      `[DB] read replicas: ${replicas
+        .status()
+        .map((r) => `${r.name} ${r.state}${r.lagSeconds !== null ? ` (lag ${r.lagSeconds} s)` : ''}${r.state === 'up' ? '' : ` (${r.detail}): its reads go to the primary until it is back`}`)
+        .join(', ')}`,
+    );
+  }
   return {
     services,
     generatedSecret: generated,
@@ -88,6 +110,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
       await recommendations.close();
       engine.close();
       await services.rateLimits.close();
+      await replicas?.close();
       await closePubSub();
       await db.close();
     },

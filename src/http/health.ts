@@ -4,8 +4,11 @@
 //            live process restarted).
 //   /ready:  200 when every check passes, else 503: started (migrations applied at start, listening, not
 //            stopping), the database answers, every migration of this build is recorded as applied, and Redis
-//            answers when REDIS_URL is set.
+//            answers when REDIS_URL is set. With DATABASE_REPLICA_URLS it also lists each read replica's state and
+//            lag (its last periodic check): a replica that is down or lagging does not make the instance unready,
+//            since its reads go to the primary meanwhile.
 import type { Plugin } from 'graphql-yoga';
+import type { ReplicaStatus } from '../db/replicas.ts';
 
 export interface ReadinessChecks {
   /** The server has started (migrated, listening) and is not stopping. */
@@ -15,6 +18,8 @@ export interface ReadinessChecks {
   pendingMigrations: () => Promise<string[]>;
   /** Null when REDIS_URL is unset. */
   redis: { ping: () => Promise<boolean> } | null;
+  /** Each read replica as last checked; null when DATABASE_REPLICA_URLS is unset. */
+  replicas: (() => ReplicaStatus[]) | null;
 }
 
 export interface Check {
@@ -40,7 +45,7 @@ async function timed(run: () => Promise<{ ok: boolean; detail?: string }>): Prom
   }
 }
 
-export async function readiness(checks: ReadinessChecks): Promise<{ ready: boolean; checks: Record<string, Check> }> {
+export async function readiness(checks: ReadinessChecks): Promise<{ ready: boolean; checks: Record<string, Check>; replicas?: ReplicaStatus[] }> {
   const started = checks.started();
   const [database, migrations, redis] = await Promise.all([
     timed(async () => ({ ok: await checks.database.ping(), detail: checks.database.kind })),
@@ -51,7 +56,7 @@ export async function readiness(checks: ReadinessChecks): Promise<{ ready: boole
     checks.redis ? timed(async () => ({ ok: await checks.redis!.ping() })) : Promise.resolve(null),
   ]);
   const all: Record<string, Check> = { started: { ok: started }, database, migrations, ...(redis ? { redis } : {}) };
-  return { ready: Object.values(all).every((c) => c.ok), checks: all };
+  return { ready: Object.values(all).every((c) => c.ok), checks: all, ...(checks.replicas ? { replicas: checks.replicas() } : {}) };
 }
 
 /** Answers /health and /ready before anything else runs (no CORS, body limits or GraphQL involved). */
@@ -65,8 +70,8 @@ export function useHealthChecks(checks: ReadinessChecks, endpoints = { health: '
       if (url.pathname === endpoints.health) {
         endResponse(json(200, { status: 'ok', checked: ['process'], uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
       } else if (url.pathname === endpoints.ready) {
-        const { ready, checks: results } = await readiness(checks);
-        endResponse(json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: results }));
+        const { ready, checks: results, replicas } = await readiness(checks);
+        endResponse(json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: results, ...(replicas ? { replicas } : {}) }));
       }
     },
   };

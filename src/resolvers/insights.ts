@@ -6,6 +6,7 @@ import { standardizedEffects, type StandardizedEffect } from '../engine/effects.
 import { termArray } from '../engine/variables.ts';
 import { Prisma, type ModelPhase } from '../generated/prisma/client.ts';
 import { period } from './filters.ts';
+import { lagTolerantReader } from './read-routing.ts';
 
 export type TimeBucket = 'DAY' | 'WEEK' | 'MONTH';
 
@@ -78,7 +79,7 @@ export interface TimeBucketCount {
 /** Sessions per UTC day, ISO week (from Monday) or month, every bucket from the first to the last with sessions. */
 export async function sessionsOverTime(ctx: Context, p: InsightsPeriod, bucket: TimeBucket): Promise<TimeBucketCount[]> {
   const unit = BUCKET_UNIT[bucket];
-  return ctx.services.prisma.$queryRaw<TimeBucketCount[]>`
+  return lagTolerantReader(ctx).$queryRaw<TimeBucketCount[]>`
     WITH counted AS (${countedSessions(p, false)}),
     buckets AS (
       SELECT date_trunc(${unit}, at) AS start, sum(sessions)::int AS count, sum(quality * sessions)::float8 / sum(sessions) AS mean
@@ -92,7 +93,7 @@ export async function sessionsOverTime(ctx: Context, p: InsightsPeriod, bucket: 
 
 /** Completed sessions per quality 1-10 (every quality listed, zeros included). */
 export async function qualityHistogram(ctx: Context, p: InsightsPeriod): Promise<{ quality: number; count: number }[]> {
-  return ctx.services.prisma.$queryRaw`
+  return lagTolerantReader(ctx).$queryRaw`
     WITH counted AS (${countedSessions(p, false)})
     SELECT q.quality, COALESCE(sum(c.sessions), 0)::int AS count
     FROM generate_series(1, 10) AS q(quality) LEFT JOIN counted c ON c.quality = q.quality
@@ -112,7 +113,7 @@ export interface RuleInsight {
  * mean quality of all the period's other completed sessions. Most matched first, then by name.
  */
 export async function ruleInsights(ctx: Context, p: InsightsPeriod): Promise<RuleInsight[]> {
-  return ctx.services.prisma.$queryRaw`
+  return lagTolerantReader(ctx).$queryRaw`
     WITH ruled AS (${countedSessions(p, true)}),
     counted AS (${countedSessions(p, false)}),
     total AS (SELECT COALESCE(sum(sessions), 0) AS n, COALESCE(sum(quality * sessions), 0) AS q FROM counted),
@@ -126,7 +127,7 @@ export async function ruleInsights(ctx: Context, p: InsightsPeriod): Promise<Rul
 
 /** Athletes per current model phase (never trained: COLD_START); every phase listed. */
 export async function athletesByPhase(ctx: Context): Promise<{ phase: ModelPhase; count: number }[]> {
-  return ctx.services.prisma.$queryRaw`
+  return lagTolerantReader(ctx).$queryRaw`
     SELECT p.phase::text AS phase, count(a.id)::int AS count
     FROM unnest(enum_range(NULL::"ModelPhase")) AS p(phase)
     LEFT JOIN (
@@ -141,7 +142,7 @@ export async function athletesByPhase(ctx: Context): Promise<{ phase: ModelPhase
  * before `to`), scaled by the observed sd of each variable; [] before the first fit.
  */
 export async function populationEffects(ctx: Context, p: InsightsPeriod): Promise<StandardizedEffect[]> {
-  const rows = await ctx.services.prisma.$queryRaw<{ mu: unknown; muSd: unknown; tau2: unknown; sd: Record<string, number> | null }[]>`
+  const rows = await lagTolerantReader(ctx).$queryRaw<{ mu: unknown; muSd: unknown; tau2: unknown; sd: Record<string, number> | null }[]>`
     SELECT m."mu", m."muSd", m."tau2", (SELECT json_object_agg(s."variable", s."std") FROM "population_statistics" s) AS sd
     FROM "population_models" m
     ${p.to ? Prisma.sql`WHERE m."fittedAt" <= ${p.to}` : Prisma.empty}

@@ -27,6 +27,8 @@ export interface Loaders {
   modelOutput: DataLoader<string, ModelOutput | null>;
   /** Per athlete, oldest first (at most the retention period's nightly runs). */
   modelHistory: DataLoader<string, ModelSnapshotEntry[]>;
+  /** The same through the lag-tolerant reader (a read replica when one is usable: src/resolvers/read-routing.ts). */
+  lagTolerantModelHistory: DataLoader<string, ModelSnapshotEntry[]>;
   /** Whether an expert rule of that name exists (active or not): a list's filter and its totalCount ask once. */
   ruleExists: DataLoader<string, boolean>;
   /** Is this coach linked to this athlete right now (an active CoachLink)? Per request: never kept longer. */
@@ -46,22 +48,27 @@ export function byKey<T>(keys: readonly string[], rows: T[], key: (row: T) => st
   return keys.map((k) => map.get(k) ?? null);
 }
 
-export function createLoaders(prisma: AppPrisma): Loaders {
+/** Per athlete, every nightly snapshot with the population's of the same fit, oldest first. */
+async function loadModelHistory(prisma: AppPrisma, userIds: readonly string[]): Promise<ModelSnapshotEntry[][]> {
+  const rows = await prisma.$queryRaw<(ModelSnapshotEntry & { userId: string })[]>`
+    SELECT s."userId"::text AS "userId", s."fittedAt", s.phase::text AS phase, s."sessionsIncluded", s.coefficients,
+           p.coefficients AS "populationCoefficients"
+    FROM model_snapshots s
+    LEFT JOIN model_snapshots p ON p."trainingRunId" = s."trainingRunId" AND p."userId" IS NULL
+    WHERE s."userId" IN (${Prisma.join(userIds.map((id) => Prisma.sql`${id}::uuid`))})
+    ORDER BY s."fittedAt", s.id`;
+  const byUser = new Map<string, ModelSnapshotEntry[]>(userIds.map((id) => [id, []]));
+  for (const { userId, ...entry } of rows) byUser.get(userId)?.push({ ...entry, fittedAt: new Date(entry.fittedAt) });
+  return userIds.map((id) => byUser.get(id) ?? []);
+}
+
+/** `lagTolerant`: the client of the lag-tolerant loaders, asked per batch (a read replica when one is usable). */
+export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma): Loaders {
   return {
     currentBaseline: new DataLoader(async (userIds) => byKey(userIds, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...userIds] }, isCurrent: true } }), (r) => r.userId)),
     modelOutput: new DataLoader(async (userIds) => byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId)),
-    modelHistory: new DataLoader(async (userIds) => {
-      const rows = await prisma.$queryRaw<(ModelSnapshotEntry & { userId: string })[]>`
-        SELECT s."userId"::text AS "userId", s."fittedAt", s.phase::text AS phase, s."sessionsIncluded", s.coefficients,
-               p.coefficients AS "populationCoefficients"
-        FROM model_snapshots s
-        LEFT JOIN model_snapshots p ON p."trainingRunId" = s."trainingRunId" AND p."userId" IS NULL
-        WHERE s."userId" IN (${Prisma.join(userIds.map((id) => Prisma.sql`${id}::uuid`))})
-        ORDER BY s."fittedAt", s.id`;
-      const byUser = new Map<string, ModelSnapshotEntry[]>(userIds.map((id) => [id, []]));
-      for (const { userId, ...entry } of rows) byUser.get(userId)?.push({ ...entry, fittedAt: new Date(entry.fittedAt) });
-      return userIds.map((id) => byUser.get(id) ?? []);
-    }),
+    modelHistory: new DataLoader((userIds) => loadModelHistory(prisma, userIds)),
+    lagTolerantModelHistory: new DataLoader((userIds) => loadModelHistory(lagTolerant?.() ?? prisma, userIds)),
     ruleExists: new DataLoader(async (names) => {
       const found = new Set((await prisma.expertRule.findMany({ where: { name: { in: [...names] } }, select: { name: true } })).map((r) => r.name));
       return names.map((name) => found.has(name));

@@ -9,6 +9,7 @@ import { badInput } from '../errors.ts';
 import { checkPeriod } from './filters.ts';
 import { rollupWithEdges, type TimeBucket } from './insights.ts';
 import { readableOwnerFilter } from './access.ts';
+import { lagTolerantReader } from './read-routing.ts';
 
 export interface QualityFigures {
   n: number;
@@ -139,7 +140,7 @@ function figuresByPhase(ctx: Context, scope: ModelQualityScope): Promise<(Figure
   return once(
     scope,
     'figures',
-    () => ctx.services.prisma.$queryRaw<(FiguresRow & { phase: ModelPhase | null })[]>`
+    () => lagTolerantReader(ctx, undefined, scope.userId).$queryRaw<(FiguresRow & { phase: ModelPhase | null })[]>`
       WITH scored AS (${scored(scope)})
       SELECT CASE WHEN GROUPING(phase) = 1 THEN NULL ELSE phase::text END AS phase, ${FIGURES}
       FROM scored GROUP BY GROUPING SETS ((), (phase))`,
@@ -149,7 +150,7 @@ function figuresByPhase(ctx: Context, scope: ModelQualityScope): Promise<(Figure
 /** Calibration bands over everything (phase null) and per phase. */
 function calibrationByPhase(ctx: Context, scope: ModelQualityScope): Promise<{ phase: ModelPhase | null; bins: CalibrationBin[] }[]> {
   return once(scope, 'calibration', async () => {
-    const rows = await ctx.services.prisma.$queryRaw<{ phase: ModelPhase | null; band: number; n: number; meanPredicted: number; meanActual: number }[]>`
+    const rows = await lagTolerantReader(ctx, undefined, scope.userId).$queryRaw<{ phase: ModelPhase | null; band: number; n: number; meanPredicted: number; meanActual: number }[]>`
       WITH scored AS (${scored(scope)})
       SELECT CASE WHEN GROUPING(phase) = 1 THEN NULL ELSE phase::text END AS phase, band, sum(sessions)::int AS n,
         (sum(predicted) / sum(sessions))::float8 AS "meanPredicted", (sum(actual) / sum(sessions))::float8 AS "meanActual"
@@ -179,7 +180,7 @@ export async function byPhase(ctx: Context, scope: ModelQualityScope): Promise<P
 /** The figures per UTC day, week (from Monday) or month: every bucket from the first to the last with a scored session. */
 export async function overTime(ctx: Context, scope: ModelQualityScope, bucket: TimeBucket): Promise<BucketQuality[]> {
   const unit = BUCKET_UNIT[bucket];
-  const rows = await ctx.services.prisma.$queryRaw<(FiguresRow & { start: Date })[]>`
+  const rows = await lagTolerantReader(ctx, undefined, scope.userId).$queryRaw<(FiguresRow & { start: Date })[]>`
     WITH scored AS (${scored(scope)}),
     buckets AS (SELECT date_trunc(${unit}, at) AS start, ${FIGURES} FROM scored GROUP BY 1)
     SELECT g.start, COALESCE(b.n, 0) AS n, b.rmse, b.mae, b.bias, b.coverage
@@ -219,11 +220,11 @@ export async function byAthlete(
     WITH scored AS (${rawRows(scope, wholePeriod(scope))})
     SELECT "userId"::text AS "userId", ${FIGURES} FROM scored GROUP BY "userId" HAVING count(*) >= ${options.minSessions}`;
   const [rows, total] = await Promise.all([
-    ctx.services.prisma.$queryRaw<(FiguresRow & { userId: string })[]>`
+    lagTolerantReader(ctx, undefined, scope.userId).$queryRaw<(FiguresRow & { userId: string })[]>`
       WITH per AS (${perAthlete})
       SELECT * FROM per ORDER BY ${ORDER_COLUMN[options.orderBy.field]} ${direction} NULLS LAST, "userId" ${direction}
       LIMIT ${options.limit} OFFSET ${options.offset}`,
-    ctx.services.prisma.$queryRaw<{ count: number }[]>`WITH per AS (${perAthlete}) SELECT count(*)::int AS count FROM per`,
+    lagTolerantReader(ctx, undefined, scope.userId).$queryRaw<{ count: number }[]>`WITH per AS (${perAthlete}) SELECT count(*)::int AS count FROM per`,
   ]);
   return { rows: rows.map((r) => ({ userId: r.userId, ...figuresOf(r) })), totalCount: total[0]?.count ?? 0 };
 }

@@ -10,6 +10,7 @@ import { ModelPhaseEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 import type { ModelSnapshotEntry } from '../resolvers/loaders.ts';
 import { VariableValueRef } from './recommendation.ts';
+import { lagTolerantReader, replicaAllowed } from '../resolvers/read-routing.ts';
 
 interface Coefficient {
   variable: string;
@@ -78,7 +79,10 @@ export const ModelOutputRef = builder.prismaObject('ModelOutput', {
         to: t.arg({ type: 'DateTime', description: 'Only fits at or before this instant' }),
       },
       select: { userId: true },
-      resolve: async (m, args, ctx) => (await ctx.loaders.modelHistory.load(m.userId)).filter((s) => (!args.from || s.fittedAt >= args.from) && (!args.to || s.fittedAt <= args.to)),
+      resolve: async (m, args, ctx, info) =>
+        (await (replicaAllowed(ctx, info, m.userId) ? ctx.loaders.lagTolerantModelHistory : ctx.loaders.modelHistory).load(m.userId)).filter(
+          (s) => (!args.from || s.fittedAt >= args.from) && (!args.to || s.fittedAt <= args.to),
+        ),
     }),
   }),
 });
@@ -153,7 +157,10 @@ builder.queryFields((t) => ({
     authScopes: { authenticated: true },
     description: "A user's model (default: the viewer); null before the first training",
     args: { userId: t.arg.id({ validate: uuid, description: 'Whose (default: yours); another user: analysts, admins and their linked coaches' }) },
-    resolve: async (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findUnique({ ...query, where: { userId: await readableUserId(ctx, args.userId) } }),
+    resolve: async (query, _root, args, ctx, info) => {
+      const userId = await readableUserId(ctx, args.userId);
+      return lagTolerantReader(ctx, info, userId).modelOutput.findUnique({ ...query, where: { userId } });
+    },
   }),
   modelOutputs: t.prismaConnection(
     {
@@ -165,8 +172,8 @@ builder.queryFields((t) => ({
         phase: t.arg({ type: ModelPhaseEnum, description: 'Only models in this phase' }),
         minSessions: t.arg.int({ validate: z.number().int().min(0, { error: 'must not be negative' }), description: 'sessionsIncluded >= minSessions' }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.modelOutput.count({ where: modelOutputsWhere(ctx, args) }),
-      resolve: (query, _root, args, ctx) => ctx.services.prisma.modelOutput.findMany({ ...query, where: modelOutputsWhere(ctx, args), orderBy: { id: 'asc' } }),
+      totalCount: (_root, args, ctx, info) => lagTolerantReader(ctx, info).modelOutput.count({ where: modelOutputsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx, info) => lagTolerantReader(ctx, info).modelOutput.findMany({ ...query, where: modelOutputsWhere(ctx, args), orderBy: { id: 'asc' } }),
     },
     builder.connectionObject({ type: ModelOutputRef, name: 'ModelOutputConnection', description: "A page of athletes' models" }, { description: "An athlete's model in a page" }),
   ),

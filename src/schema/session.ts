@@ -17,6 +17,7 @@ import { builder } from './builder.ts';
 import { registryInputType, type InputFields } from './check-in.ts';
 import { IntensityEnum, OrderDirectionEnum, RecommendationSourceEnum, SessionStatusEnum, SessionTypeEnum, TimeOfDayEnum } from './enums.ts';
 import { uuid } from './ids.ts';
+import { lagTolerantReader } from '../resolvers/read-routing.ts';
 
 const text = (max: number) => z.string().max(max, { error: `must be at most ${max} characters` });
 const byName = (names: string[]) => SESSION_FIELDS.filter((f) => names.includes(f.name)) as VariableSpec[];
@@ -170,8 +171,10 @@ builder.queryFields((t) => ({
         }),
         orderBy: t.arg({ type: SessionOrderInput, description: 'Default: STARTED_AT DESC' }),
       },
-      totalCount: async (_root, args, ctx) => ctx.services.prisma.climbingSession.count({ where: await sessionsWhere(ctx, args) }),
-      resolve: async (query, _root, args, ctx) => ctx.services.prisma.climbingSession.findMany({ ...query, where: await sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
+      // An analyst's listing reads a replica when one is set (src/resolvers/read-routing.ts); an athlete's own, the primary.
+      totalCount: async (_root, args, ctx, info) => lagTolerantReader(ctx, info, args.userId).climbingSession.count({ where: await sessionsWhere(ctx, args) }),
+      resolve: async (query, _root, args, ctx, info) =>
+        lagTolerantReader(ctx, info, args.userId).climbingSession.findMany({ ...query, where: await sessionsWhere(ctx, args), orderBy: sessionsOrderBy(args.orderBy) }),
     },
     ClimbingSessionConnection,
   ),

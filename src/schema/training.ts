@@ -8,6 +8,7 @@ import { builder } from './builder.ts';
 import { TrainingRunKindEnum, TrainingRunStatusEnum, TrainingTriggerEnum } from './enums.ts';
 import { uuid } from './ids.ts';
 import { ModelOutputRef } from './model.ts';
+import { lagTolerantReader } from '../resolvers/read-routing.ts';
 
 /** A run's stored timings: stage name + 'Ms' -> milliseconds, and the quick update's path. */
 type StoredTimings = Record<string, number | string>;
@@ -132,8 +133,9 @@ builder.queryFields((t) => ({
         from: t.arg({ type: 'DateTime', description: 'startedAt >= from' }),
         to: t.arg({ type: 'DateTime', description: 'startedAt <= to' }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.trainingRun.count({ where: trainingRunsWhere(ctx, args) }),
-      resolve: (query, _root, args, ctx) => ctx.services.prisma.trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
+      totalCount: (_root, args, ctx, info) => lagTolerantReader(ctx, info).trainingRun.count({ where: trainingRunsWhere(ctx, args) }),
+      resolve: (query, _root, args, ctx, info) =>
+        lagTolerantReader(ctx, info).trainingRun.findMany({ ...query, where: trainingRunsWhere(ctx, args), orderBy: [{ startedAt: 'desc' }, { id: 'desc' }] }),
     },
     builder.connectionObject({ type: TrainingRunRef, name: 'TrainingRunConnection', description: 'A page of training runs' }, { description: 'A training run in a page' }),
   ),

@@ -6,6 +6,7 @@ import { sessionsOrderBy } from '../resolvers/sessions.ts';
 import { ModelPhaseEnum, RoleEnum } from './enums.ts';
 import { ClimbingSessionConnection } from './session.ts';
 import { uuid } from './ids.ts';
+import { lagTolerantReader } from '../resolvers/read-routing.ts';
 
 export const UserRef = builder.prismaObject('User', {
   description: 'An athlete, coach, analyst or admin. Created by their first authenticated request.',
@@ -75,8 +76,8 @@ builder.queryFields((t) => ({
         role: t.arg({ type: RoleEnum, description: 'Only users with this role' }),
         phase: t.arg({ type: ModelPhaseEnum, description: "The athlete's model phase (COLD_START includes users never trained)" }),
       },
-      totalCount: (_root, args, ctx) => ctx.services.prisma.user.count({ where: usersWhere(args) }),
-      resolve: (query, _root, args, ctx) => ctx.services.prisma.user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+      totalCount: (_root, args, ctx, info) => lagTolerantReader(ctx, info).user.count({ where: usersWhere(args) }),
+      resolve: (query, _root, args, ctx, info) => lagTolerantReader(ctx, info).user.findMany({ ...query, where: usersWhere(args), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
     },
     builder.connectionObject({ type: UserRef, name: 'UserConnection', description: 'A page of users' }, { description: 'A user in a page' }),
   ),

@@ -70,4 +70,22 @@ describe('loadConfig: token settings', () => {
     expect(() => loadConfig({ JWT_SECRET: secret, JWT_SECRET_PREVIOUS: 'short' })).toThrow(/^JWT_SECRET_PREVIOUS must be at least 32 characters/);
     expect(() => loadConfig({ JWT_JWKS_COOLDOWN_SECONDS: '-1' })).toThrow(/^JWT_JWKS_COOLDOWN_SECONDS must be a whole number/);
   });
+
+  it('DATABASE_REPLICA_URLS: none by default; postgresql:// URLs beside DATABASE_URL, each refusal naming the variable; REPLICA_MAX_LAG_SECONDS defaults to 30', () => {
+    expect(loadConfig({})).toMatchObject({ databaseReplicaUrls: [], replicaMaxLagSeconds: 30, replicaCheckIntervalSeconds: 5 });
+    const primary = { DATABASE_URL: 'postgresql://db.example/climbiq' };
+    expect(loadConfig({ ...primary, DATABASE_REPLICA_URLS: ' postgresql://r1.example/climbiq , postgres://r2.example:5433/climbiq ' }).databaseReplicaUrls).toEqual([
+      'postgresql://r1.example/climbiq',
+      'postgres://r2.example:5433/climbiq',
+    ]);
+    expect(() => loadConfig({ DATABASE_REPLICA_URLS: 'postgresql://r1.example/climbiq' })).toThrow(/^DATABASE_REPLICA_URLS needs DATABASE_URL/);
+    expect(() => loadConfig({ ...primary, DATABASE_REPLICA_URLS: 'postgresql://r1.example/climbiq,mysql://r2.example/climbiq' })).toThrow(
+      /^DATABASE_REPLICA_URLS must list postgresql:\/\/ URLs separated by commas \(entry 2 is not one\)/,
+    );
+    expect(() => loadConfig({ ...primary, DATABASE_REPLICA_URLS: primary.DATABASE_URL })).toThrow(/^DATABASE_REPLICA_URLS must not list DATABASE_URL itself/);
+    expect(() => loadConfig({ ...primary, DATABASE_REPLICA_URLS: 'postgresql://r1.example/climbiq,postgresql://r1.example/climbiq' })).toThrow(/^DATABASE_REPLICA_URLS lists the same URL twice/);
+    expect(loadConfig({ REPLICA_MAX_LAG_SECONDS: '0' }).replicaMaxLagSeconds).toBe(0);
+    expect(() => loadConfig({ REPLICA_MAX_LAG_SECONDS: '-1' })).toThrow(/^REPLICA_MAX_LAG_SECONDS must be a whole number between 0 and 86400/);
+    expect(() => loadConfig({ REPLICA_CHECK_INTERVAL_SECONDS: '0' })).toThrow(/^REPLICA_CHECK_INTERVAL_SECONDS must be a whole number between 1 and 3600/);
+  });
 });
