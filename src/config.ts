@@ -36,7 +36,7 @@ export interface Config {
   redisModelCacheTtlSeconds: number;
   /** Longest wait for one Redis call of that cache before the database answers instead. */
   redisCacheTimeoutMs: number;
-  /** max-age of the population data's public, cacheable GET answers (docs/api.md "HTTP caching"); 0: never cacheable. */
+  /** max-age of the population data's public, cacheable GET answers (docs/api.md "HTTP caching"); 0 (default): off, every answer private. */
   populationCacheMaxAgeSeconds: number;
   /** Per-viewer budget of each expensive operation; null: not limited. */
   rateLimits: Record<RateLimitedOperation, RateLimit | null>;
@@ -247,7 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
     redisModelCacheTtlSeconds: integer(env, 'REDIS_MODEL_CACHE_TTL_SECONDS', 1800, 0, 7 * 86_400),
     redisCacheTimeoutMs: integer(env, 'REDIS_CACHE_TIMEOUT_MS', 100, 1, 10_000),
-    populationCacheMaxAgeSeconds: integer(env, 'POPULATION_CACHE_MAX_AGE_SECONDS', 300, 0, 86_400),
+    populationCacheMaxAgeSeconds: integer(env, 'POPULATION_CACHE_MAX_AGE_SECONDS', 0, 0, 86_400),
     rateLimits: Object.fromEntries((Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)])) as Record<
       RateLimitedOperation,
       RateLimit | null

@@ -18,6 +18,7 @@ import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useS
 import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
 import { useHealthChecks } from './http/health.ts';
+import { usePopulationCaching } from './http/population-cache.ts';
 import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
@@ -147,6 +148,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         redis: opened.pingRedis ? { ping: opened.pingRedis } : null,
       }),
       useRootPage(config, GRAPHQL_ENDPOINT),
+      usePopulationCaching({ maxAgeSeconds: config.populationCacheMaxAgeSeconds }),
       useSecurityHeaders(),
       useCloseAfterUnreadBody(),
       ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : [useGraphQLPageWithoutGraphiQL(GRAPHQL_ENDPOINT)]),
