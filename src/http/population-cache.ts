@@ -58,7 +58,7 @@ function onlyPopulationFields(
 /** Whether this execution's answer is the same for every signed-in viewer. */
 export function isPopulationQuery(document: DocumentNode, operationName: string | null | undefined, variables: Record<string, unknown> | null | undefined): boolean {
   const operation = operationOf(document, operationName);
-  if (!operation || operation.operation !== 'query') return false;
+  if (operation?.operation !== 'query') return false;
   const fragments = new Map(document.definitions.filter((d): d is FragmentDefinitionNode => d.kind === Kind.FRAGMENT_DEFINITION).map((f) => [f.name.value, f]));
   return onlyPopulationFields(operation.selectionSet, fragments, variables);
 }
@@ -82,7 +82,7 @@ export function usePopulationCaching(options: PopulationCacheOptions): Plugin {
       if (options.maxAgeSeconds <= 0) return;
       const context = args.contextValue as ViewerContext;
       const request = context.request;
-      if (!request || request.method !== 'GET') return;
+      if (request?.method !== 'GET') return;
       if (!isPopulationQuery(args.document, args.operationName, args.variableValues)) return;
       const tokenLeft = context.viewerExpiresAt ? Math.floor((context.viewerExpiresAt - Date.now()) / 1000) : options.maxAgeSeconds;
       const maxAge = Math.min(options.maxAgeSeconds, tokenLeft);
