@@ -22,7 +22,11 @@ export interface SharedEngineCacheOptions {
 
 const PREFIX = 'climbiq:engine:v1';
 const EPOCH_KEY = `${PREFIX}:epoch`;
-/** After a failed call, reads skip Redis this long (one slow call per window, not one per check-in). */
+/**
+ * After this many failed calls in a row (timeouts: an unreachable Redis fails at once, no offline queue), reads skip
+ * Redis for RETRY_AFTER_MS: a slow Redis costs one timeout per window, not one per check-in.
+ */
+const FAILURES_BEFORE_SKIPPING = 3;
 const RETRY_AFTER_MS = 5_000;
 
 /**
@@ -59,6 +63,7 @@ export class SharedEngineCache {
   private readonly redis: Redis & ScriptCommands;
   private skipUntil = 0;
   private failing = false;
+  private failuresInARow = 0;
   /** An invalidation did not reach Redis: the epoch is bumped (every entry dropped) before Redis is read again. */
   private epochBumpPending = false;
   /** Counters since start (tests, benchmarks). */
@@ -93,12 +98,13 @@ export class SharedEngineCache {
 
   private failed(err: unknown): void {
     this.stats.failures++;
-    this.skipUntil = Date.now() + RETRY_AFTER_MS;
+    if (++this.failuresInARow >= FAILURES_BEFORE_SKIPPING) this.skipUntil = Date.now() + RETRY_AFTER_MS;
     if (!this.failing) this.options.log(`[CACHE] Redis model cache unavailable (${(err as Error).message}); reading from the database meanwhile`);
     this.failing = true;
   }
 
   private succeeded(): void {
+    this.failuresInARow = 0;
     if (this.failing) this.options.log('[CACHE] Redis model cache answering again');
     this.failing = false;
   }
