@@ -246,7 +246,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
     redisModelCacheTtlSeconds: integer(env, 'REDIS_MODEL_CACHE_TTL_SECONDS', 1800, 0, 7 * 86_400),
-    redisCacheTimeoutMs: integer(env, 'REDIS_CACHE_TIMEOUT_MS', 100, 1, 10_000),
+    redisCacheTimeoutMs: integer(env, 'REDIS_CACHE_TIMEOUT_MS', 500, 1, 10_000),
     populationCacheMaxAgeSeconds: integer(env, 'POPULATION_CACHE_MAX_AGE_SECONDS', 0, 0, 86_400),
     rateLimits: Object.fromEntries((Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)])) as Record<
       RateLimitedOperation,

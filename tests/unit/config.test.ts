@@ -22,7 +22,7 @@ describe('loadConfig: hardening settings', () => {
   });
 
   it('the shared model cache and the population data caching: defaults, and bad values refused naming the setting', () => {
-    expect(loadConfig({})).toMatchObject({ redisModelCacheTtlSeconds: 1800, redisCacheTimeoutMs: 100, populationCacheMaxAgeSeconds: 0 });
+    expect(loadConfig({})).toMatchObject({ redisModelCacheTtlSeconds: 1800, redisCacheTimeoutMs: 500, populationCacheMaxAgeSeconds: 0 });
     expect(loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: '0', POPULATION_CACHE_MAX_AGE_SECONDS: '600' })).toMatchObject({ redisModelCacheTtlSeconds: 0, populationCacheMaxAgeSeconds: 600 });
     expect(() => loadConfig({ REDIS_CACHE_TIMEOUT_MS: '0' })).toThrow(/^REDIS_CACHE_TIMEOUT_MS must be a whole number between 1 and 10000/);
     expect(() => loadConfig({ POPULATION_CACHE_MAX_AGE_SECONDS: '-1' })).toThrow(/^POPULATION_CACHE_MAX_AGE_SECONDS must be a whole number/);
