@@ -96,7 +96,7 @@ export function usePopulationCaching(options: PopulationCacheOptions): Plugin {
     async onResponse({ request, response, setResponse, fetchAPI }) {
       const maxAge = cacheable.get(request);
       if (maxAge === undefined || response.status !== 200) return;
-      const body = await response.clone().arrayBuffer();
+      const body = await response.arrayBuffer(); // the answer is replaced below, with these bytes
       // Strong: one tag per exact bytes and media type (application/json and application/graphql-response+json differ).
       const hash = createHash('sha256')
         .update(response.headers.get('content-type') ?? '')

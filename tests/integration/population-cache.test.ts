@@ -60,6 +60,7 @@ describe('population data over GET', () => {
     const etag = first.headers.get('etag')!;
     expect(etag).toMatch(/^"[\w-]{43}"$/); // strong: no W/
     expect(first.headers.get('vary')).toMatch(/Authorization/);
+    expect(first.headers.get('x-content-type-options')).toBe('nosniff'); // the other headers of every answer stay
     const body = (await first.json()) as { data: { populationPriors: unknown[] } };
     expect(body.data.populationPriors.length).toBeGreaterThan(5);
 
