@@ -95,7 +95,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { db, tokens, training, prisma } = services;
   let ready = false;
   const migrations = await shippedMigrations();
-  const ensureUser = createUserRegistry(() => services.prisma);
+  const ensureUser = createUserRegistry(() => services.prisma, opened.sharedCache);
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
   const devTokens = opened.generatedSecret && !config.production && isLoopback(config.host);
   const devToken = () => tokens.sign({ sub: DEV_ANALYST_ID, role: 'analyst' }, DEV_TOKEN_LIFETIME);

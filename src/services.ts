@@ -27,6 +27,8 @@ export interface OpenedServices {
   generatedSecret: boolean;
   /** Redis answers; null when REDIS_URL is unset (the readiness check). */
   pingRedis: (() => Promise<boolean>) | null;
+  /** REDIS_URL (and REDIS_MODEL_CACHE_TTL_SECONDS > 0): what the instances share of the athletes' state and users. */
+  sharedCache: SharedEngineCache | null;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     services,
     generatedSecret: generated,
     pingRedis,
+    sharedCache: shared,
     async close() {
       await services.training.stop();
       await recommendations.close();

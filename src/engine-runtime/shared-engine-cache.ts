@@ -3,6 +3,9 @@
 // from Redis instead of the database. EngineStore's batched loaders read through it; its invalidations drop the
 // Redis entry before they are published, so no instance reloads the old value from Redis.
 //
+// It also remembers which users' rows exist (createUserRegistry), so that a new instance's first request of a known
+// athlete reads nothing from the database at all.
+//
 // Redis is an accelerator, never a dependency: every call is bounded (REDIS_CACHE_TIMEOUT_MS, no offline queue),
 // and a failure sends the reads to the database (Redis is then left alone for a few seconds, and the failure is
 // logged once). An invalidation that could not reach Redis makes every entry written before it invalid (the epoch
@@ -172,6 +175,25 @@ export class SharedEngineCache {
   private async bumpEpoch(): Promise<void> {
     await this.redis.incr(EPOCH_KEY);
     this.epochBumpPending = false;
+  }
+
+  /** Whether some instance has made sure of this user's row (id and role: `createUserRegistry`). Any failure: false. */
+  async userKnown(key: string): Promise<boolean> {
+    if (!this.available()) return false;
+    try {
+      const found = await this.redis.exists(`${PREFIX}:user:${key}`);
+      this.succeeded();
+      return found === 1;
+    } catch (err) {
+      this.failed(err);
+      return false;
+    }
+  }
+
+  /** Records that this user's row is in the database, for the other instances. */
+  userRegistered(key: string): void {
+    if (!this.available()) return;
+    this.redis.set(`${PREFIX}:user:${key}`, '1', 'EX', this.options.ttlSeconds).catch((err: unknown) => this.failed(err));
   }
 
   /**
