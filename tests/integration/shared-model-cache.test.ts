@@ -62,11 +62,13 @@ describe.runIf(enabled)('the engine state shared by two instances through Redis'
   let b: TestServer;
   let redis: ChildProcess;
   let port: number;
+  /** Every statement instance B sends through Prisma. */
+  const readsOnB: string[] = [];
 
   beforeAll(async () => {
     port = await freePort();
     redis = await startRedis(port);
-    instances = await startTwoInstances(`redis://127.0.0.1:${port}`);
+    instances = await startTwoInstances(`redis://127.0.0.1:${port}`, { b: { onQuery: (sql) => readsOnB.push(sql) } });
     ({ a, b } = instances);
   }, 60_000);
   afterAll(async () => {
@@ -75,18 +77,23 @@ describe.runIf(enabled)('the engine state shared by two instances through Redis'
     await stopRedis(redis);
   });
 
-  it('instance B answers an athlete A has served from Redis: a baseline written behind the caches is not seen', async () => {
+  it('instance B answers an athlete A has served from Redis, reading nothing from the database: a baseline written behind the caches is not seen', async () => {
     const athlete = await tokenFor('athlete');
     expect(await checkIn(a, athlete.token)).toMatchObject({ hasBaseline: false, sessionsIncluded: 0 });
     // Written straight into the database, as nothing of the application does: no invalidation anywhere.
     await a.db.prisma.baselineAssessment.create({ data: { userId: athlete.id, age: 30 } });
-    // B has never served this athlete: what it answers came from Redis, not from the database.
+    // B has never served this athlete: what it answers came from Redis, not from the database, which B does not
+    // read at all for them (the only statement of a check-in is the INSERT of its answer, written behind).
+    readsOnB.length = 0;
     expect(await checkIn(b, athlete.token)).toMatchObject({ hasBaseline: false });
+    expect(readsOnB.filter((sql) => !/^\s*INSERT INTO "recommendations"/i.test(sql))).toEqual([]);
     // The same athlete unknown to Redis: B reads the database (the control).
     const other = await tokenFor('athlete');
     await gqlOk(a.url, '{ me { id } }', {}, other.token); // its user row
     await a.db.prisma.baselineAssessment.create({ data: { userId: other.id, age: 30 } });
+    readsOnB.length = 0;
     expect(await checkIn(b, other.token)).toMatchObject({ hasBaseline: true });
+    expect(readsOnB.some((sql) => sql.includes('model_outputs'))).toBe(true);
   });
 
   it("a write on A drops the athlete's state on B and in Redis at once: baseline, model and history", async () => {
