@@ -38,6 +38,12 @@ export interface Config {
   rulesCacheTtlSeconds: number;
   priorsCacheTtlSeconds: number;
   modelCacheTtlSeconds: number;
+  /** With REDIS_URL: seconds the per-athlete engine state lives in Redis, shared by the instances; 0: not shared. */
+  redisModelCacheTtlSeconds: number;
+  /** Longest wait for one Redis call of that cache before the database answers instead. */
+  redisCacheTimeoutMs: number;
+  /** max-age of the population data's public, cacheable GET answers (docs/api.md "HTTP caching"); 0 (default): off, every answer private. */
+  populationCacheMaxAgeSeconds: number;
   /** Per-viewer budget of each expensive operation; null: not limited. */
   rateLimits: Record<RateLimitedOperation, RateLimit | null>;
   /** Serve the insights page at /insights (default: on in development, off in production). */
@@ -274,6 +280,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     rulesCacheTtlSeconds: integer(env, 'RULES_CACHE_TTL_SECONDS', 300, 0, 86_400),
     priorsCacheTtlSeconds: integer(env, 'PRIORS_CACHE_TTL_SECONDS', 600, 0, 86_400),
     modelCacheTtlSeconds: integer(env, 'MODEL_CACHE_TTL_SECONDS', 1800, 0, 86_400),
+    redisModelCacheTtlSeconds: integer(env, 'REDIS_MODEL_CACHE_TTL_SECONDS', 1800, 0, 7 * 86_400),
+    redisCacheTimeoutMs: integer(env, 'REDIS_CACHE_TIMEOUT_MS', 500, 1, 10_000),
+    populationCacheMaxAgeSeconds: integer(env, 'POPULATION_CACHE_MAX_AGE_SECONDS', 0, 0, 86_400),
     rateLimits: Object.fromEntries((Object.keys(RATE_LIMIT_DEFAULTS) as RateLimitedOperation[]).map((operation) => [operation, rateLimit(env, operation)])) as Record<
       RateLimitedOperation,
       RateLimit | null

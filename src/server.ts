@@ -18,6 +18,7 @@ import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useS
 import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
 import { useHealthChecks } from './http/health.ts';
+import { usePopulationCaching } from './http/population-cache.ts';
 import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
@@ -94,7 +95,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const { db, tokens, training, prisma } = services;
   let ready = false;
   const migrations = await shippedMigrations();
-  const ensureUser = createUserRegistry(() => services.prisma);
+  const ensureUser = createUserRegistry(() => services.prisma, opened.sharedCache);
   // The lag-tolerant loaders' client: a read replica that is up and current, else the primary.
   const lagTolerantReads = services.replicas ? () => services.replicas?.pick() ?? prisma : undefined;
   // Only a development server reachable from this machine alone hands out tokens (GraphiQL, the startup log).
@@ -150,6 +151,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         replicas: services.replicas ? () => services.replicas?.status() ?? [] : null,
       }),
       useRootPage(config, GRAPHQL_ENDPOINT),
+      usePopulationCaching({ maxAgeSeconds: config.populationCacheMaxAgeSeconds }),
       useSecurityHeaders(),
       useCloseAfterUnreadBody(),
       ...(config.graphiqlEnabled ? [useCompressedGraphiQL(GRAPHQL_ENDPOINT)] : [useGraphQLPageWithoutGraphiQL(GRAPHQL_ENDPOINT)]),

@@ -11,6 +11,7 @@ import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
 import { RateLimits } from './http/rate-limits.ts';
 import { EngineStore } from './engine-runtime/engine-store.ts';
+import { SharedEngineCache } from './engine-runtime/shared-engine-cache.ts';
 import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 import { streamsWaiting } from './resolvers/recommendation.ts';
 
@@ -27,6 +28,8 @@ export interface OpenedServices {
   generatedSecret: boolean;
   /** Redis answers; null when REDIS_URL is unset (the readiness check). */
   pingRedis: (() => Promise<boolean>) | null;
+  /** REDIS_URL (and REDIS_MODEL_CACHE_TTL_SECONDS > 0): what the instances share of the athletes' state and users. */
+  sharedCache: SharedEngineCache | null;
   close(): Promise<void>;
 }
 
@@ -61,7 +64,11 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     for (const userId of new Set(changes.map((c) => c.userId))) engine?.invalidate({ kind: 'history', userId });
     training?.onSessionChanges(changes);
   });
-  engine = new EngineStore(prisma, config, pubsub, log);
+  const shared =
+    config.redisUrl && config.redisModelCacheTtlSeconds > 0
+      ? new SharedEngineCache(config.redisUrl, { ttlSeconds: config.redisModelCacheTtlSeconds, timeoutMs: config.redisCacheTimeoutMs, log })
+      : null;
+  engine = new EngineStore(prisma, config, pubsub, log, shared);
   training = new TrainingService({ config, db, engine, pubsub }, { log });
   const recommendations = new RecommendationWriter(db.sql, {
     log,
@@ -105,10 +112,11 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     services,
     generatedSecret: generated,
     pingRedis,
+    sharedCache: shared,
     async close() {
       await services.training.stop();
       await recommendations.close();
-      engine.close();
+      await engine.close();
       await services.rateLimits.close();
       await replicas?.close();
       await closePubSub();

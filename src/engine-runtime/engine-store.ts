@@ -16,6 +16,7 @@ import { HISTORY_WINDOW } from '../engine/statistics.ts';
 import type { PastSession } from '../engine/types.ts';
 import type { AppPubSub, CacheScope } from '../pubsub.ts';
 import { ACROSS_REQUESTS, byKey } from '../resolvers/loaders.ts';
+import type { SharedEngineCache } from './shared-engine-cache.ts';
 
 export interface Population {
   /** Hyperparameters of the last nightly fit, or the priors standing in for them. */
@@ -85,6 +86,8 @@ export class EngineStore {
     config: Pick<Config, 'rulesCacheTtlSeconds' | 'priorsCacheTtlSeconds' | 'modelCacheTtlSeconds'>,
     private readonly pubsub: AppPubSub,
     private readonly log: (msg: string) => void = console.log,
+    /** REDIS_URL: the per-athlete state is also read from and written to Redis (shared-engine-cache.ts). */
+    private readonly shared: SharedEngineCache | null = null,
   ) {
     this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000 });
     this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
@@ -93,15 +96,12 @@ export class EngineStore {
     // ~30 sessions per athlete (some 15 KB): fewer entries than the small per-athlete rows above.
     this.historyCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 10_000 });
     const byUser = <T extends { userId: string }>(ids: readonly string[], rows: T[]) => byKey(ids, rows, (r) => r.userId);
-    this.modelLoader = new DataLoader(async (ids) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT })), {
-      ...ACROSS_REQUESTS,
-      maxBatchSize: 500,
-    });
-    this.baselineLoader = new DataLoader(async (ids) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } })), {
-      ...ACROSS_REQUESTS,
-      maxBatchSize: 500,
-    });
-    this.historyLoader = new DataLoader((ids) => this.loadHistories(ids), { ...ACROSS_REQUESTS, maxBatchSize: 200 });
+    const loadModels = async (ids: readonly string[]) => byUser(ids, await prisma.modelOutput.findMany({ where: { userId: { in: [...ids] } }, select: SERVED_MODEL_SELECT }));
+    const loadBaselines = async (ids: readonly string[]) => byUser(ids, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...ids] }, isCurrent: true } }));
+    const loadHistories = (ids: readonly string[]) => this.loadHistories(ids);
+    this.modelLoader = new DataLoader(shared ? shared.through('model', loadModels) : loadModels, { ...ACROSS_REQUESTS, maxBatchSize: 500 });
+    this.baselineLoader = new DataLoader(shared ? shared.through('baseline', loadBaselines) : loadBaselines, { ...ACROSS_REQUESTS, maxBatchSize: 500 });
+    this.historyLoader = new DataLoader(shared ? shared.through('history', loadHistories) : loadHistories, { ...ACROSS_REQUESTS, maxBatchSize: 200 });
     this.listen();
   }
 
@@ -133,7 +133,10 @@ export class EngineStore {
   /** Drops the entry here at once and tells the other instances. */
   invalidate(scope: CacheScope): void {
     this.drop(scope);
-    this.pubsub.publish('cacheInvalidated', { ...scope, origin: this.origin });
+    const publish = () => this.pubsub.publish('cacheInvalidated', { ...scope, origin: this.origin });
+    // The shared entry goes first: an instance told to drop its copy must not reload the old value from Redis.
+    if (this.shared && 'userId' in scope) void this.shared.drop(scope.kind, [scope.userId]).then(publish);
+    else publish();
   }
 
   /**
@@ -142,12 +145,14 @@ export class EngineStore {
    * Resolves when the reloads are settled.
    */
   async modelsRewritten(userIds: readonly string[]): Promise<void> {
+    await this.shared?.drop('model', userIds);
     for (const userId of userIds) this.pubsub.publish('cacheInvalidated', { kind: 'model', userId, origin: this.origin });
     await Promise.all(userIds.map((userId) => this.modelCache.refresh(userId, () => this.modelLoader.load(userId))));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.stopListening?.();
+    await this.shared?.close();
   }
 
   async rules(): Promise<CompiledRuleSet> {

@@ -74,16 +74,16 @@ export function useCloseAfterUnreadBody(): Plugin {
 }
 
 /**
- * On every response: no MIME sniffing, no caching of (per-viewer) answers, and no framing of any page. A page that
- * sets its own policy or caching (the insights page: a stricter CSP that also forbids framing, ETags on its static
- * files) keeps them.
+ * On every response: no MIME sniffing, no caching of (per-viewer) answers (`private, no-store`), and no framing of
+ * any page. A page or answer that sets its own policy or caching (the insights page: a stricter CSP that also
+ * forbids framing, ETags on its static files; the population data's GET answers, population-cache.ts) keeps them.
  */
 export function useSecurityHeaders(): Plugin {
   return {
     onResponse({ response }) {
       response.headers.set('X-Content-Type-Options', 'nosniff');
       response.headers.set('X-Frame-Options', 'DENY');
-      if (!response.headers.has('Cache-Control')) response.headers.set('Cache-Control', 'no-store');
+      if (!response.headers.has('Cache-Control')) response.headers.set('Cache-Control', 'private, no-store');
       if (!response.headers.has('Content-Security-Policy')) response.headers.set('Content-Security-Policy', "frame-ancestors 'none'");
     },
   };

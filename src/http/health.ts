@@ -66,7 +66,7 @@ export function useHealthChecks(checks: ReadinessChecks, endpoints = { health: '
     async onRequest({ url, request, endResponse, fetchAPI }) {
       if (request.method !== 'GET' && request.method !== 'HEAD') return;
       const json = (status: number, body: unknown) =>
-        new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } });
+        new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'private, no-store' } });
       if (url.pathname === endpoints.health) {
         endResponse(json(200, { status: 'ok', checked: ['process'], uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
       } else if (url.pathname === endpoints.ready) {

@@ -95,11 +95,18 @@ export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma):
   };
 }
 
+/** (id, role) pairs another instance has already made sure of (REDIS_URL: src/engine-runtime/shared-engine-cache.ts). */
+export interface SharedUserRegistry {
+  userKnown(key: string): Promise<boolean>;
+  userRegistered(key: string): void;
+}
+
 /**
  * Known (id, role) pairs: a new `sub` gets its User row on its first request, once. First requests of many
- * new tokens at once (a restart under load) share one read and at most one insert.
+ * new tokens at once (a restart under load) share one read and at most one insert. With `shared`, a pair any
+ * instance has made sure of needs no read here either (a new instance's first check-in of a known athlete).
  */
-export function createUserRegistry(prisma: () => AppPrisma): (viewer: Viewer) => Promise<void> {
+export function createUserRegistry(prisma: () => AppPrisma, shared: SharedUserRegistry | null = null): (viewer: Viewer) => Promise<void> {
   const known = new Set<string>();
   const loader = new DataLoader<Viewer, void>(
     async (viewers) => {
@@ -118,7 +125,10 @@ export function createUserRegistry(prisma: () => AppPrisma): (viewer: Viewer) =>
   return async (viewer) => {
     const key = `${viewer.id}:${viewer.role}`;
     if (known.has(key)) return;
-    await loader.load(viewer);
+    if (!(await shared?.userKnown(key))) {
+      await loader.load(viewer);
+      shared?.userRegistered(key);
+    }
     if (known.size > 100_000) known.clear();
     known.add(key);
   };

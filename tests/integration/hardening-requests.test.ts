@@ -361,7 +361,7 @@ describe('response headers', () => {
     ]);
     for (const res of responses) {
       expect(res.headers.get('x-content-type-options'), res.url).toBe('nosniff');
-      expect(res.headers.get('cache-control'), res.url).toBe('no-store');
+      expect(res.headers.get('cache-control'), res.url).toBe('private, no-store');
       expect(res.headers.get('x-frame-options'), res.url).toBe('DENY');
       expect(res.headers.get('content-security-policy'), res.url).toContain("frame-ancestors 'none'");
     }

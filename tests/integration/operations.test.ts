@@ -20,7 +20,7 @@ describe('health checks', () => {
     const res = await fetch(at(dev, '/health'));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
-    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('cache-control')).toBe('private, no-store');
     expect(await res.json()).toMatchObject({ status: 'ok', checked: ['process'], uptimeSeconds: expect.any(Number) });
   });
 

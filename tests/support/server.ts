@@ -64,7 +64,8 @@ export interface TwoInstances {
   close(): Promise<void>;
 }
 
-export async function startTwoInstances(redisUrl: string): Promise<TwoInstances> {
+/** `b`: options of the second instance only (e.g. onQuery, to count what it reads). */
+export async function startTwoInstances(redisUrl: string, opts: { b?: Pick<TestServerOptions, 'onQuery'> } = {}): Promise<TwoInstances> {
   const databaseUrl = await createTestDatabase();
   const started: TestServer[] = [];
   const close = async () => {
@@ -72,7 +73,7 @@ export async function startTwoInstances(redisUrl: string): Promise<TwoInstances>
     await dropTestDatabase(databaseUrl);
   };
   try {
-    for (let i = 0; i < 2; i++) started.push(await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl } }));
+    for (let i = 0; i < 2; i++) started.push(await startTestServer({ databaseUrl, env: { REDIS_URL: redisUrl }, ...(i === 1 ? opts.b : {}) }));
   } catch (err) {
     await close();
     throw err;

@@ -21,6 +21,14 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: '0' })).toThrow(/^SHUTDOWN_TIMEOUT_SECONDS must be a whole number between 1 and 3600/);
   });
 
+  it('the shared model cache and the population data caching: defaults, and bad values refused naming the setting', () => {
+    expect(loadConfig({})).toMatchObject({ redisModelCacheTtlSeconds: 1800, redisCacheTimeoutMs: 500, populationCacheMaxAgeSeconds: 0 });
+    expect(loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: '0', POPULATION_CACHE_MAX_AGE_SECONDS: '600' })).toMatchObject({ redisModelCacheTtlSeconds: 0, populationCacheMaxAgeSeconds: 600 });
+    expect(() => loadConfig({ REDIS_CACHE_TIMEOUT_MS: '0' })).toThrow(/^REDIS_CACHE_TIMEOUT_MS must be a whole number between 1 and 10000/);
+    expect(() => loadConfig({ POPULATION_CACHE_MAX_AGE_SECONDS: '-1' })).toThrow(/^POPULATION_CACHE_MAX_AGE_SECONDS must be a whole number/);
+    expect(() => loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: 'long' })).toThrow(/^REDIS_MODEL_CACHE_TTL_SECONDS must be a whole number/);
+  });
+
   it('CORS_ORIGINS takes exact origins and refuses wildcards and paths, naming the variable', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     for (const bad of ['*', 'https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
