@@ -18,7 +18,7 @@ import { DatabaseOpenError, type LockHolder } from './pglite-lock.ts';
  * V8 compiles WebAssembly only with its baseline compiler (Liftoff) in the child: on Node 24 the optimising tier's
  * compilations of PGlite's and Prisma's WASM more than double a process's start-up peak (BENCHMARKS.md "Memory").
  */
-const LIFTOFF_ONLY = ['--liftoff-only'];
+export const LIFTOFF_ONLY = ['--liftoff-only'];
 
 /** Where the child applies the migrations. */
 export interface MigrationTarget {
