@@ -167,7 +167,7 @@ async function holdSubscriptions(wsUrl: string, count: number, query: string, to
 }
 
 async function measureFloor(nodeArgs: string[], subscribers: number): Promise<StartFigures> {
-  const running = await startProcess([...nodeArgs, path.join(ROOT, 'scripts/lib/bare-server.ts'), String(await freePort())], {});
+  const running = await startProcess([...nodeArgs, String(await freePort())], {});
   try {
     const idle = await idleAfter(running);
     let events = 0;
@@ -249,7 +249,12 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
     let nightlyStatus = 'RUNNING';
     while (nightlyStatus === 'RUNNING') {
       await sleep(500);
-      const runs = await gqlOk(running.url, '{ trainingRuns(kind: NIGHTLY, first: 1) { edges { node { status } } } }', auth);
+      // A keep-alive socket the busy server closed meanwhile resets the request (undici): asked again.
+      const runs = await gqlOk(running.url, '{ trainingRuns(kind: NIGHTLY, first: 1) { edges { node { status } } } }', auth).catch((err: unknown) => {
+        if (err instanceof TypeError && /fetch failed/.test(err.message)) return null;
+        throw err;
+      });
+      if (!runs) continue;
       nightlyStatus = (runs as { trainingRuns: { edges: { node: { status: string } }[] } }).trainingRuns.edges[0]?.node.status ?? 'RUNNING';
     }
     const nightlyMs = performance.now() - t0;

@@ -3,13 +3,12 @@
 // from node_modules. The bundle sits at dist/src/, the same depth as the modules in src/*/, so the paths they
 // compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
 // project's own files from the bundle as from the source. Each worker thread's module is an entry of its own.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { LIFTOFF_ONLY } from '../src/db/migrate-child.ts';
-import { initdbImagePath } from '../src/db/pglite-image.ts';
+import { ensureInitdbImage, initdbImagePath } from '../src/db/pglite-image.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The process's entry and the worker threads' modules (each started by file from the bundle). */
@@ -37,14 +36,7 @@ const result = await build({
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
 
-// PGlite's initdb, once per PGlite version (kept in node_modules/.cache between builds): a fresh PGlite directory
-// is unpacked from it instead of running initdb in the 512 MB the server has (src/db/pglite-image.ts).
-const image = initdbImagePath();
-const cached = path.join(root, 'node_modules', '.cache', 'climbiq', path.basename(image));
-if (!existsSync(cached)) {
-  const t0 = Date.now();
-  const load = `import(${JSON.stringify(new URL('../src/db/pglite-image.ts', import.meta.url).href)}).then((m) => m.writeInitdbImage(${JSON.stringify(cached)}))`;
-  execFileSync(process.execPath, [...LIFTOFF_ONLY, '--import', 'tsx', '--input-type=module', '--eval', load], { cwd: root, stdio: 'inherit' });
-  console.log(`[build] PGlite's initdb image -> ${path.relative(root, cached)} in ${Date.now() - t0} ms`);
-}
-copyFileSync(cached, image);
+// PGlite's initdb, once per PGlite version: a fresh PGlite directory is unpacked from it instead of running initdb
+// in the 512 MB the server has (src/db/pglite-image.ts).
+const imageMs = ensureInitdbImage(LIFTOFF_ONLY);
+if (imageMs) console.log(`[build] PGlite's initdb image -> ${path.relative(root, initdbImagePath())} in ${imageMs} ms`);

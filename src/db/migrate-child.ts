@@ -110,7 +110,10 @@ export function runMigrationChild(): void {
         holder: { command: `${target.holder?.command ?? 'node'} (migrations)`, serves: false },
       });
       try {
-        await send({ result: await db.migrate() });
+        const result = await db.migrate();
+        // Its own peak, for the start-up's log (a fresh PGlite directory's is the largest: BENCHMARKS.md "Memory").
+        await send({ log: `[DB] migration process: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB` });
+        await send({ result });
       } finally {
         await db.close();
       }
