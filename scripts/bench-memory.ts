@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
+import { startFlags } from './lib/start-flags.ts';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, writeBlock } from './lib/benchmarking.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -292,14 +293,6 @@ async function buildFloor(): Promise<string> {
   const outfile = path.join(ROOT, 'dist', 'bench', 'bare-server.js');
   await build({ entryPoints: [path.join(ROOT, 'scripts/lib/bare-server.ts')], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'warning' });
   return outfile;
-}
-
-/** Node's flags in package.json's start script (`exec node <flags> dist/src/main.js`): the server runs with exactly these. */
-export function startFlags(): string[] {
-  const start = (JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const match = /^exec node (.*?) ?dist\/src\/main\.js$/.exec(start);
-  if (!match) throw new Error(`package.json's start script is not "exec node <flags> dist/src/main.js": ${start}`);
-  return match[1].split(/\s+/).filter(Boolean);
 }
 
 async function main(): Promise<void> {
