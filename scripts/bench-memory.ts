@@ -1,15 +1,14 @@
-// Memory of one instance (BENCHMARKS.md "Memory"): the real server (`node --import tsx src/main.ts`) in a child
-// process, its resident set size read from /proc: at start-up (the peak, VmHWM, of the server process and the most
+// Memory of one instance (BENCHMARKS.md "Memory"): the real server as `npm start` runs it (`npm run build`, then
+// `node <package.json start's flags> dist/src/main.js`) in a child process, its resident set size read from /proc: at start-up (the peak, VmHWM, of the server process and the most
 // its process tree held at once, the migration child included), idle after start, with 1,000 open graphql-ws
 // `modelUpdated` subscriptions, and during and after a nightly fit of 10,000 athletes (PostgreSQL). Beside it, the
-// floor measured the same way: a bare graphql-yoga + graphql-ws server with a trivial schema (scripts/lib/bare-server.ts).
+// floor measured the same way: a bare graphql-yoga + graphql-ws server with a trivial schema (scripts/lib/bare-server.ts),
+// bundled by esbuild the same way and run by the same `node` with the same flags.
 //
 //   npx tsx scripts/bench-memory.ts [--postgres postgresql://…/postgres] [--athletes 10000] [--sessions 20]
-//                                   [--subscribers 1000] [--idle-seconds 5] [--bundle] [--no-write]
+//                                   [--subscribers 1000] [--idle-seconds 5] [--no-write]
 //
-// Without --postgres (nor BENCH_DATABASE_URL / TEST_DATABASE_URL) only the floor and PGlite run. --bundle also
-// measures the production build as `npm start` runs it (`npm run build`, then `node dist/src/main.js`: plain
-// JavaScript, no tsx transpiler in the server's process nor in its migration child).
+// Without --postgres (nor BENCH_DATABASE_URL / TEST_DATABASE_URL) only the floor and PGlite run.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -19,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
+import { startFlags } from './lib/start-flags.ts';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, writeBlock } from './lib/benchmarking.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,7 +33,6 @@ const { values: args } = parseArgs({
     sessions: { type: 'string', default: '20' },
     subscribers: { type: 'string', default: '1000' },
     'idle-seconds': { type: 'string', default: '5' },
-    bundle: { type: 'boolean', default: false },
     /** Skip the PGlite rows (the floor still runs: the ratios need it). */
     'skip-pglite': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -169,7 +168,7 @@ async function holdSubscriptions(wsUrl: string, count: number, query: string, to
 }
 
 async function measureFloor(nodeArgs: string[], subscribers: number): Promise<StartFigures> {
-  const running = await startProcess([...nodeArgs, path.join(ROOT, 'scripts/lib/bare-server.ts'), String(await freePort())], {});
+  const running = await startProcess([...nodeArgs, String(await freePort())], {});
   try {
     const idle = await idleAfter(running);
     let events = 0;
@@ -251,7 +250,12 @@ async function measurePostgres(entry: string[], adminUrl: string, athletes: numb
     let nightlyStatus = 'RUNNING';
     while (nightlyStatus === 'RUNNING') {
       await sleep(500);
-      const runs = await gqlOk(running.url, '{ trainingRuns(kind: NIGHTLY, first: 1) { edges { node { status } } } }', auth);
+      // A keep-alive socket the busy server closed meanwhile resets the request (undici): asked again.
+      const runs = await gqlOk(running.url, '{ trainingRuns(kind: NIGHTLY, first: 1) { edges { node { status } } } }', auth).catch((err: unknown) => {
+        if (err instanceof TypeError && /fetch failed/.test(err.message)) return null;
+        throw err;
+      });
+      if (!runs) continue;
       nightlyStatus = (runs as { trainingRuns: { edges: { node: { status: string } }[] } }).trainingRuns.edges[0]?.node.status ?? 'RUNNING';
     }
     const nightlyMs = performance.now() - t0;
@@ -283,24 +287,32 @@ function buildServer(): string {
   return path.join(ROOT, 'dist', 'src', 'main.js');
 }
 
+/** The floor bundled as the server is (plain JavaScript in dist/, packages from node_modules). */
+async function buildFloor(): Promise<string> {
+  const { build } = await import('esbuild');
+  const outfile = path.join(ROOT, 'dist', 'bench', 'bare-server.js');
+  await build({ entryPoints: [path.join(ROOT, 'scripts/lib/bare-server.ts')], outfile, bundle: true, packages: 'external', platform: 'node', format: 'esm', logLevel: 'warning' });
+  return outfile;
+}
+
 async function main(): Promise<void> {
   const adminUrl = args.postgres ?? process.env.BENCH_DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? null;
   const athletes = Number(args.athletes);
   const sessions = Number(args.sessions);
   const subscribers = Number(args.subscribers);
-  const tsxArgs = ['--import', 'tsx'];
+  const flags = startFlags();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'climbiq-bench-memory-'));
   const rows: StartFigures[] = [];
   let postgres: PostgresFigures | null = null;
-  const bundled: StartFigures[] = [];
   try {
+    const server = [...flags, buildServer()];
+    const floorEntry = await buildFloor();
     console.log('floor: bare Yoga + graphql-ws ...');
-    const floor = await measureFloor(tsxArgs, subscribers);
+    const floor = await measureFloor([...flags, floorEntry], subscribers);
     rows.push(floor);
-    const server = [...tsxArgs, 'src/main.ts'];
     if (!args['skip-pglite']) {
       console.log('PGlite, fresh directory ...');
-      rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, first start (fresh directory: initdb and migrations)'));
+      rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, first start (fresh directory: unpacked from the initdb image, migrations)'));
       console.log('PGlite, existing directory ...');
       rows.push(await measurePglite(server, path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start (existing directory)'));
     }
@@ -308,31 +320,6 @@ async function main(): Promise<void> {
       console.log(`PostgreSQL: ${athletes} athletes x ${sessions} sessions, ${subscribers} subscribers ...`);
       postgres = await measurePostgres(server, adminUrl, athletes, sessions, subscribers);
       rows.push(postgres);
-    }
-    if (args.bundle) {
-      const bundle = buildServer();
-      {
-        console.log('production build ...');
-        if (!args['skip-pglite']) bundled.push(await measurePglite(['--liftoff-only', bundle], path.join(tmp, 'pglite'), 'ClimbIQ on PGlite, later start, production build (node dist/src/main.js)'));
-        if (adminUrl) {
-          const url = await createDatabase(adminUrl);
-          try {
-            const running = await startProcess(['--liftoff-only', bundle], serverEnv(await freePort(), { DATABASE_URL: url }));
-            try {
-              bundled.push({
-                label: 'ClimbIQ on PostgreSQL, production build (node dist/src/main.js)',
-                idle: await idleAfter(running),
-                peakProcess: processMemory(running.child.pid!).hwm,
-                peakTree: running.treePeak(),
-              });
-            } finally {
-              await running.stop();
-            }
-          } finally {
-            await dropDatabase(adminUrl, url);
-          }
-        }
-      }
     }
   } finally {
     rmSync(tmp, { recursive: true, force: true });
@@ -344,11 +331,11 @@ async function main(): Promise<void> {
   const lines = [
     '## Memory',
     '',
-    `Command: \`npx tsx scripts/bench-memory.ts${adminUrl ? ' --postgres postgresql://…/postgres' : ''}${args.bundle ? ' --bundle' : ''}\` (part of \`npm run bench\`)`,
+    `Command: \`npx tsx scripts/bench-memory.ts${adminUrl ? ' --postgres postgresql://…/postgres' : ''} --athletes ${athletes} --subscribers ${subscribers}\` (part of \`npm run bench\`)`,
     '',
     `Machine: ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}, load average at the end ${os.loadavg()[0].toFixed(1)} (shared machine).`,
     '',
-    "Each server is started from source (`node --import tsx src/main.ts`, as `npm run dev` does, development settings, in a child process of the benchmark); resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after " +
+    `Each server is started as \`npm start\` starts it: the production build (\`npm run build\`), then \`node ${flags.join(' ')} dist/src/main.js\` (development settings, in a child process of the benchmark); the floor is scripts/lib/bare-server.ts bundled the same way and run with the same flags. Resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after ` +
       `${args['idle-seconds']} s idle after "ready" (no request yet; the ratio to the bare server's idle RSS in brackets), then with ${subscribers.toLocaleString('en')} graphql-ws connections each holding one subscription open.`,
     '',
     '| Process | Peak RSS, server process | Peak RSS, process tree | Idle RSS after start | With subscriptions held open |',
@@ -361,14 +348,6 @@ async function main(): Promise<void> {
       '',
       `On PostgreSQL, after the idle reading: ${athletes.toLocaleString('en')} athletes x ${sessions} sessions written into its database by the benchmark, ${subscribers.toLocaleString('en')} athletes' \`modelUpdated\` subscriptions held open (one graphql-ws connection each), then the nightly fit (\`runNightlyTraining\`, its status polled: ${postgres.nightlyStatus} in ${(postgres.nightlyMs / 1000).toFixed(1)} s, its worker thread in the server process; ${postgres.events.toLocaleString('en')} \`modelUpdated\` events reached the subscribers): peak RSS of the process during the run ${mb(postgres.nightlyPeakTree)}; RSS ${args['idle-seconds']} s after it ${mb(postgres.afterNightly)}, 10 s later ${mb(postgres.afterNightlyLater)}, the subscriptions still open.`,
     );
-  }
-  if (bundled.length) {
-    lines.push(
-      '',
-      'The same server as `npm start` runs it: the production build (`npm run build`, then `node --liftoff-only dist/src/main.js`: plain JavaScript, no tsx in the process nor in the migration child):',
-      '',
-    );
-    lines.push('| Process | Peak RSS, server process | Peak RSS, process tree | Idle RSS after start | |', '|---|---:|---:|---:|---:|', ...bundled.map(line));
   }
   const body = lines.join('\n');
   console.log(`\n${body}`);

@@ -4,8 +4,11 @@
 // compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
 // project's own files from the bundle as from the source. Each worker thread's module is an entry of its own.
 import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { LIFTOFF_ONLY } from '../src/db/migrate-child.ts';
+import { ensureInitdbImage, initdbImagePath } from '../src/db/pglite-image.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** The process's entry and the worker threads' modules (each started by file from the bundle). */
@@ -32,3 +35,8 @@ const result = await build({
 });
 const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
+
+// PGlite's initdb, once per PGlite version: a fresh PGlite directory is unpacked from it instead of running initdb
+// in the 512 MB the server has (src/db/pglite-image.ts).
+const imageMs = ensureInitdbImage(LIFTOFF_ONLY);
+if (imageMs) console.log(`[build] PGlite's initdb image -> ${path.relative(root, initdbImagePath())} in ${imageMs} ms`);

@@ -40,7 +40,12 @@ export interface CoachLinkChangedEvent {
 
 export type Topics = {
   cacheInvalidated: [CacheInvalidation];
-  modelUpdated: [ModelUpdatedEvent];
+  /**
+   * One topic per athlete (yoga's `modelUpdated:<userId>`): a nightly run publishes one event per athlete, and each
+   * open `modelUpdated` stream receives only its own athlete's (not every athlete's, filtered: with 1,000 streams
+   * open, 10,000 athletes' events made 10 million deliveries and about 1 GB resident, BENCHMARKS.md "Memory").
+   */
+  modelUpdated: [userId: string, event: ModelUpdatedEvent];
   checkIn: [CheckInEvent];
   coachLinkChanged: [CoachLinkChangedEvent];
 };

@@ -1,6 +1,7 @@
 // The floor of the memory benchmark (scripts/bench-memory.ts): a bare graphql-yoga + graphql-ws server on the same
 // Node and loader as ClimbIQ, with a trivial schema (one query field, one subscription that never ends). Run as
-// `node --import tsx scripts/lib/bare-server.ts <port>`; it prints "ready in" and its URL as the server does.
+// `node --import tsx scripts/lib/bare-server.ts <port>` (bench-memory bundles it as the server is bundled); it
+// prints "ready in" and its URL as the server does.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ExecutionArgs } from 'graphql';

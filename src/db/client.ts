@@ -1,5 +1,5 @@
 // Prisma client factory: DATABASE_URL -> PostgreSQL through adapter-pg; unset -> embedded PGlite. Same client either way.
-import { constants } from 'node:fs';
+import { constants, existsSync } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
@@ -8,6 +8,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
+import { initdbImage } from './pglite-image.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -133,10 +134,14 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
  */
 export const PGLITE_SHARED_BUFFERS = '32MB';
 
-/** PGlite's options: its own start parameters plus the smaller shared buffers. */
+/**
+ * PGlite's options: its own start parameters plus the smaller shared buffers, also while initdb runs (its bootstrap
+ * instance otherwise grows its WASM heap for 128 MB of shared buffers: about 40 MB more at initdb's peak).
+ */
 export async function pgliteOptions(): Promise<PGliteOptions> {
   const { PGlite } = await import('@electric-sql/pglite');
-  return { startParams: [...PGlite.defaultStartParams, '-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`] };
+  const sharedBuffers = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+  return { startParams: [...PGlite.defaultStartParams, ...sharedBuffers], initDbStartParams: sharedBuffers };
 }
 
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
@@ -152,7 +157,10 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
     directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
     try {
-      client = new PGlite(dir, options);
+      // A fresh directory is unpacked from the build's initdb image when there is one (pglite-image.ts).
+      const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
+      if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
+      client = new PGlite(dir, image ? { ...options, loadDataDir: image } : options);
       await client.waitReady;
       // A damaged directory may open and fail only at its first statement.
       await client.query('SELECT 1');

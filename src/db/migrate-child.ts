@@ -18,7 +18,7 @@ import { DatabaseOpenError, type LockHolder } from './pglite-lock.ts';
  * V8 compiles WebAssembly only with its baseline compiler (Liftoff) in the child: on Node 24 the optimising tier's
  * compilations of PGlite's and Prisma's WASM more than double a process's start-up peak (BENCHMARKS.md "Memory").
  */
-const LIFTOFF_ONLY = ['--liftoff-only'];
+export const LIFTOFF_ONLY = ['--liftoff-only'];
 
 /** Where the child applies the migrations. */
 export interface MigrationTarget {
@@ -110,7 +110,10 @@ export function runMigrationChild(): void {
         holder: { command: `${target.holder?.command ?? 'node'} (migrations)`, serves: false },
       });
       try {
-        await send({ result: await db.migrate() });
+        const result = await db.migrate();
+        // Its own peak, for the start-up's log (a fresh PGlite directory's is the largest: BENCHMARKS.md "Memory").
+        await send({ log: `[DB] migration process: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MB` });
+        await send({ result });
       } finally {
         await db.close();
       }

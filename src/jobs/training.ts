@@ -200,7 +200,7 @@ export class TrainingService {
 
   private afterUserModelWrite(userId: string): void {
     this.services.engine.invalidate({ kind: 'model', userId });
-    this.services.pubsub.publish('modelUpdated', { userId });
+    this.services.pubsub.publish('modelUpdated', userId, { userId });
   }
 
   // ------------------------------------------------------------------ per-user training
@@ -377,7 +377,7 @@ export class TrainingService {
           for (const userId of chunk.changed) await this.recompute(userId, fit.hyper, perUserMs);
           recomputed += chunk.changed.length;
           await this.services.engine.modelsRewritten(chunk.userIds);
-          for (const userId of chunk.userIds) this.services.pubsub.publish('modelUpdated', { userId });
+          for (const userId of chunk.userIds) this.services.pubsub.publish('modelUpdated', userId, { userId });
           written += chunk.userIds.length;
           if (written % 2000 < chunk.userIds.length || written === read.users) this.log(`[TRAIN] trainedModel: ${written} of ${read.users} athlete models written`);
           // Between chunks: an embedded PGlite never yields to the event loop by itself, and each subscriber's

@@ -56,7 +56,7 @@ async function storeServedColdStartModel(ctx: Context, userId: string): Promise<
  * every update from the shared pub/sub (so any instance's training reaches every subscriber).
  */
 export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
-  const updates = ctx.services.pubsub.subscribe('modelUpdated')[Symbol.asyncIterator]();
+  const updates = ctx.services.pubsub.subscribe('modelUpdated', userId)[Symbol.asyncIterator]();
   // Listening starts with the first next(): before the current model is read, so no update falls in between.
   let next = updates.next();
   try {

@@ -375,7 +375,7 @@ describe('over graphql-ws', () => {
   });
 
   it("modelUpdated: an athlete follows their own model, not another athlete's; an analyst follows anyone's", async () => {
-    const poke = () => void server.services.pubsub.publish('modelUpdated', { userId: athlete.id });
+    const poke = () => void server.services.pubsub.publish('modelUpdated', athlete.id, { userId: athlete.id });
     const own = wsClient(server.wsUrl, athlete.token);
     const foreign = wsClient(server.wsUrl, other.token);
     const reader = wsClient(server.wsUrl, analyst.token);

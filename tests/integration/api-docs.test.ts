@@ -127,7 +127,7 @@ describe('docs/api.md', () => {
     await server.training.idle(); // the athlete's model, from the session completed above
     const client = wsClient(server.wsUrl, athlete.token);
     // modelUpdated events until the first has arrived: the subscription is then surely open.
-    const poke = setInterval(() => void server.services.pubsub.publish('modelUpdated', { userId: athlete.id }), 200);
+    const poke = setInterval(() => void server.services.pubsub.publish('modelUpdated', athlete.id, { userId: athlete.id }), 200);
     try {
       await new Promise<void>((resolve) => {
         client.subscribe({ query: 'subscription { modelUpdated { phase } }' }, { next: () => resolve(), error: () => undefined, complete: () => undefined });

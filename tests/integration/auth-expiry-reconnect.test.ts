@@ -64,7 +64,7 @@ describe('a graphql-ws client whose connectionParams fetches a fresh token', () 
     const eventsByConnection: number[] = [];
     const failures: unknown[] = [];
     let completed = false;
-    const poke = setInterval(() => void server.services.pubsub.publish('modelUpdated', { userId: sub }), 200);
+    const poke = setInterval(() => void server.services.pubsub.publish('modelUpdated', sub, { userId: sub }), 200);
     const dispose = client.subscribe<ModelUpdated>(
       { query: MODEL_UPDATED },
       {

@@ -115,7 +115,7 @@ describe('subscriptions', () => {
 
   /** Publishes modelUpdated for `userId` every 200 ms until stopped. */
   function poke(userId: string) {
-    const timer = setInterval(() => void server.services.pubsub.publish('modelUpdated', { userId }), 200);
+    const timer = setInterval(() => void server.services.pubsub.publish('modelUpdated', userId, { userId }), 200);
     return () => clearInterval(timer);
   }
 

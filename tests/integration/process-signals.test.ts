@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { startFlags } from '../../scripts/lib/start-flags.ts';
 import { gqlOk } from '../support/client.ts';
 import { TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
 
@@ -94,8 +95,8 @@ describe('the production start is one process that stops when told', () => {
   const cases: { name: string; command: string; args: string[]; signal: NodeJS.Signals }[] = [
     { name: 'npm start, SIGTERM to npm', command: 'npm', args: ['start', '--silent'], signal: 'SIGTERM' },
     { name: 'npm start, SIGINT to npm', command: 'npm', args: ['start', '--silent'], signal: 'SIGINT' },
-    { name: 'node dist/src/main.js (the Dockerfile CMD), SIGTERM', command: 'node', args: ['--enable-source-maps', '--liftoff-only', 'dist/src/main.js'], signal: 'SIGTERM' },
-    { name: 'node dist/src/main.js, SIGINT', command: 'node', args: ['--enable-source-maps', '--liftoff-only', 'dist/src/main.js'], signal: 'SIGINT' },
+    { name: 'node dist/src/main.js (the Dockerfile CMD), SIGTERM', command: 'node', args: [...startFlags(), 'dist/src/main.js'], signal: 'SIGTERM' },
+    { name: 'node dist/src/main.js, SIGINT', command: 'node', args: [...startFlags(), 'dist/src/main.js'], signal: 'SIGINT' },
   ];
   let athleteId: string | null = null;
 

@@ -14,6 +14,8 @@ import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { TestProject } from 'vitest/node';
 import { openDatabase } from '../../src/db/client.ts';
 import { applyMigrations } from '../../src/db/migrate.ts';
+import { LIFTOFF_ONLY } from '../../src/db/migrate-child.ts';
+import { ensureInitdbImage, initdbImage } from '../../src/db/pglite-image.ts';
 import { seedReferenceData } from '../../src/db/seed.ts';
 import { PrismaClient } from '../../src/generated/prisma/client.ts';
 
@@ -28,7 +30,9 @@ declare module 'vitest' {
 
 /** The tarball of an in-memory PGlite after the migrations and the seed, as startServer would leave it. */
 async function makePgliteImage(file: string): Promise<void> {
-  const client = new PGlite();
+  // Unpacked from the initdb image `npm run build` keeps (made here when missing), not initdb again.
+  ensureInitdbImage(LIFTOFF_ONLY);
+  const client = new PGlite({ loadDataDir: await initdbImage() });
   try {
     const adapter = new PrismaPGlite(client);
     await applyMigrations(adapter);
