@@ -85,6 +85,13 @@ async function forkChild(script: string, argv: string[], execArgv: string[] = []
   };
 }
 
+/** The child's CPU time so far (user + system, ms): read around a measurement, what its streams cost the server,
+ * which the machine's load moves far less than it moves latency. */
+async function cpuMs(child: Child): Promise<number> {
+  const u = await child.request('cpu');
+  return ((u.user as number) + (u.system as number)) / 1000;
+}
+
 // ---------------------------------------------------------------- the client
 
 const COUNTDOWN = 'subscription { countdown { type sequence } }';
@@ -222,13 +229,18 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     // 2. The burst, alternating floor and ClimbIQ round by round.
     const floorBurst: Timed[] = [];
     const serverBurst: Timed[] = [];
+    const cpu = { floorBurst: 0, serverBurst: 0, floorSteady: 0, serverSteady: 0 };
     const burstRounds: string[] = [];
     for (let round = 0; round < rounds; round++) {
       await sleep(300);
+      const fc0 = await cpuMs(floor);
       const f = await burst(floorClients, trivial);
+      cpu.floorBurst += (await cpuMs(floor)) - fc0;
       await sleep(300);
+      const sc0 = await cpuMs(server);
       const s = await burst(serverClients, climbiq);
       await server.request('store');
+      cpu.serverBurst += (await cpuMs(server)) - sc0;
       floorBurst.push(...f);
       serverBurst.push(...s);
       const ff = figures(f);
@@ -243,11 +255,15 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
 
     // 3. Steady arrivals over `connections` connections: the floor, then ClimbIQ at the same rate, then ClimbIQ's ladder.
     await sleep(500);
+    const fc0 = await cpuMs(floor);
     const fs = await steady(floorClients.slice(0, connections), trivial, rate, seconds);
+    cpu.floorSteady = (await cpuMs(floor)) - fc0;
     console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms`);
     await sleep(500);
+    const sc0 = await cpuMs(server);
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     await server.request('store');
+    cpu.serverSteady = (await cpuMs(server)) - sc0;
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
     const ladder: { rate: number; f: Figures }[] = [];
     for (const r of String(args.rates)
@@ -282,6 +298,12 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     const store = await server.request('store');
 
     const ratio = (a: number, b: number) => `${f2(a / b)}x`;
+    const perStream = (ms: number, n: number) => (1000 * ms) / Math.max(1, n);
+    const cpuNote =
+      `Server CPU time per stream (user + system of the server process around the measurement, µs; the load of the machine moves it far less than latency): ` +
+      `burst floor ${f1(perStream(cpu.floorBurst, fb.n))}, ClimbIQ ${f1(perStream(cpu.serverBurst, sb.n))} (**${ratio(cpu.serverBurst, cpu.floorBurst)}**); ` +
+      `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**).`;
+    console.log(`[bench-floor] ${cpuNote}`);
     const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
     return [
       `### ${label}`,
@@ -311,6 +333,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
       '',
       `ClimbIQ at rising rates (${Math.min(seconds, 5)} s each; the ${rate.toLocaleString('en')}/s row is the ${seconds} s run above): ${ladder.map((l) => `${l.rate}/s DONE p99 ${f1(l.f.lastP99)} ms${l.f.failed ? ` (${l.f.failed} failed)` : ''}`).join('; ')}. ` +
         (sustained ? `Highest rate measured with DONE p99 <= 100 ms: **${sustained.rate.toLocaleString('en')}/s**.` : 'No rate measured kept DONE p99 within 100 ms.'),
+      '',
+      cpuNote,
       '',
       storedNote,
     ];
