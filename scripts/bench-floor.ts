@@ -304,7 +304,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
       `burst floor ${f1(perStream(cpu.floorBurst, fb.n))}, ClimbIQ ${f1(perStream(cpu.serverBurst, sb.n))} (**${ratio(cpu.serverBurst, cpu.floorBurst)}**); ` +
       `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**).`;
     console.log(`[bench-floor] ${cpuNote}`);
-    const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
+    const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${((store.bytes as number) / Math.max(1, store.rows as number)).toFixed(0)} bytes of JSON and ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
     return [
       `### ${label}`,
       '',
