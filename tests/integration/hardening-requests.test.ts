@@ -303,7 +303,7 @@ describe('NUL characters in input', () => {
     expect(await sessionCount()).toBe(0);
   });
 
-  it('the same query text is checked afresh with each request\'s variables (the document\'s walk is cached, not its verdict)', async () => {
+  it("the same query text is checked afresh with each request's variables (the document's walk is cached, not its verdict)", async () => {
     const RATE_A_CHECK_IN = 'query($input: PreSessionInput!) { recommendation(input: $input) { id sessionType } }';
     for (const stress of [2, 3]) {
       const ok = await gql(server.url, RATE_A_CHECK_IN, { input: { sleepHours: 7, energyLevel: 4, stressLevel: stress } }, athlete.token);
