@@ -85,6 +85,13 @@ async function forkChild(script: string, argv: string[], execArgv: string[] = []
   };
 }
 
+/** The child's CPU time so far (user + system, ms): read around a measurement, what its streams cost the server,
+ * which the machine's load moves far less than it moves latency. */
+async function cpuMs(child: Child): Promise<number> {
+  const u = await child.request('cpu');
+  return ((u.user as number) + (u.system as number)) / 1000;
+}
+
 // ---------------------------------------------------------------- the client
 
 const COUNTDOWN = 'subscription { countdown { type sequence } }';
@@ -159,7 +166,7 @@ async function steady(clients: Client[], target: Target, rate: number, seconds: 
 
 const execFileAsync = promisify(execFile);
 
-async function wrk(url: string, token: string, body: string, seconds: number): Promise<{ rps: number; p99: string; non2xx: number }> {
+async function wrk(url: string, token: string, body: string, seconds: number): Promise<{ rps: number; requests: number; p99: string; non2xx: number }> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'bench-wrk-'));
   try {
     const script = path.join(dir, 'post.lua');
@@ -172,9 +179,10 @@ async function wrk(url: string, token: string, body: string, seconds: number): P
     );
     const { stdout } = await execFileAsync('wrk', ['-t1', '-c10', `-d${seconds}s`, '--latency', '-s', script, url]);
     const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? Number.NaN);
+    const requests = Number(/(\d+) requests in/.exec(stdout)?.[1] ?? Number.NaN);
     const p99 = /\s99%\s+(\S+)/.exec(stdout)?.[1] ?? '?';
     const errors = Number(/graphql-errors: (\d+)/.exec(stdout)?.[1] ?? 0) + Number(/Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1] ?? 0);
-    return { rps, p99, non2xx: errors };
+    return { rps, requests, p99, non2xx: errors };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -222,13 +230,18 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     // 2. The burst, alternating floor and ClimbIQ round by round.
     const floorBurst: Timed[] = [];
     const serverBurst: Timed[] = [];
+    const cpu = { floorBurst: 0, serverBurst: 0, floorSteady: 0, serverSteady: 0 };
     const burstRounds: string[] = [];
     for (let round = 0; round < rounds; round++) {
       await sleep(300);
+      const fc0 = await cpuMs(floor);
       const f = await burst(floorClients, trivial);
+      cpu.floorBurst += (await cpuMs(floor)) - fc0;
       await sleep(300);
+      const sc0 = await cpuMs(server);
       const s = await burst(serverClients, climbiq);
       await server.request('store');
+      cpu.serverBurst += (await cpuMs(server)) - sc0;
       floorBurst.push(...f);
       serverBurst.push(...s);
       const ff = figures(f);
@@ -243,11 +256,15 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
 
     // 3. Steady arrivals over `connections` connections: the floor, then ClimbIQ at the same rate, then ClimbIQ's ladder.
     await sleep(500);
+    const fc0 = await cpuMs(floor);
     const fs = await steady(floorClients.slice(0, connections), trivial, rate, seconds);
+    cpu.floorSteady = (await cpuMs(floor)) - fc0;
     console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms`);
     await sleep(500);
+    const sc0 = await cpuMs(server);
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     await server.request('store');
+    cpu.serverSteady = (await cpuMs(server)) - sc0;
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
     const ladder: { rate: number; f: Figures }[] = [];
     for (const r of String(args.rates)
@@ -272,25 +289,43 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     });
     const typename = JSON.stringify({ query: '{ __typename }' });
     await wrk(server.url, wrkToken, rec, 2); // warm-up
-    const wrkRows: { rec: number; typename: number; recErrors: number; recP99: string; typenameP99: string }[] = [];
+    const wrkRows: { rec: number; typename: number; recErrors: number; recP99: string; typenameP99: string; recCpu: number; typenameCpu: number }[] = [];
     for (let i = 0; i < 2; i++) {
+      const c0 = await cpuMs(server);
       const t = await wrk(server.url, wrkToken, typename, wrkSeconds);
+      const c1 = await cpuMs(server);
       const r = await wrk(server.url, wrkToken, rec, wrkSeconds);
-      wrkRows.push({ rec: r.rps, typename: t.rps, recErrors: r.non2xx, recP99: r.p99, typenameP99: t.p99 });
-      console.log(`[bench-floor] wrk: recommendation ${f1(r.rps)} req/s vs __typename ${f1(t.rps)} req/s (${((100 * r.rps) / t.rps).toFixed(0)} %), errors ${r.non2xx}`);
+      await server.request('store');
+      const c2 = await cpuMs(server);
+      // The server's CPU time per request (µs, the stored row's write included): its ratio is the throughput ratio
+      // a server with a core of its own would reach, which the machine's load moves far less than req/s.
+      wrkRows.push({ rec: r.rps, typename: t.rps, recErrors: r.non2xx, recP99: r.p99, typenameP99: t.p99, recCpu: (1000 * (c2 - c1)) / r.requests, typenameCpu: (1000 * (c1 - c0)) / t.requests });
+      const w = wrkRows.at(-1)!;
+      console.log(
+        `[bench-floor] wrk: recommendation ${f1(r.rps)} req/s vs __typename ${f1(t.rps)} req/s (${((100 * r.rps) / t.rps).toFixed(0)} %), server CPU ${f1(w.recCpu)} vs ${f1(w.typenameCpu)} µs/request (${((100 * w.typenameCpu) / w.recCpu).toFixed(0)} %), errors ${r.non2xx}`,
+      );
     }
     const store = await server.request('store');
 
     const ratio = (a: number, b: number) => `${f2(a / b)}x`;
-    const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
+    const perStream = (ms: number, n: number) => (1000 * ms) / Math.max(1, n);
+    const cpuNote =
+      `Server CPU time per stream (user + system of the server process around the measurement, µs; the load of the machine moves it far less than latency): ` +
+      `burst floor ${f1(perStream(cpu.floorBurst, fb.n))}, ClimbIQ ${f1(perStream(cpu.serverBurst, sb.n))} (**${ratio(cpu.serverBurst, cpu.floorBurst)}**); ` +
+      `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**).`;
+    console.log(`[bench-floor] ${cpuNote}`);
+    const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${((store.bytes as number) / Math.max(1, store.rows as number)).toFixed(0)} bytes of JSON and ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
     return [
       `### ${label}`,
       '',
       `wrk \`-t1 -c10 -d${wrkSeconds}s\` on ClimbIQ's server, one athlete's token, alternated (each answer stored):`,
       '',
-      '| Round | `recommendation` req/s (p99) | `{ __typename }` req/s (p99) | Ratio (target >= 80 %) | Errors |',
-      '|---:|---:|---:|---:|---:|',
-      ...wrkRows.map((w, i) => `| ${i + 1} | ${f1(w.rec)} (${w.recP99}) | ${f1(w.typename)} (${w.typenameP99}) | **${((100 * w.rec) / w.typename).toFixed(0)} %** | ${w.recErrors} |`),
+      '| Round | `recommendation` req/s (p99) | `{ __typename }` req/s (p99) | Ratio (target >= 80 %) | Server CPU µs / request: `recommendation`, `{ __typename }` (their ratio) | Errors |',
+      '|---:|---:|---:|---:|---:|---:|',
+      ...wrkRows.map(
+        (w, i) =>
+          `| ${i + 1} | ${f1(w.rec)} (${w.recP99}) | ${f1(w.typename)} (${w.typenameP99}) | **${((100 * w.rec) / w.typename).toFixed(0)} %** | ${f1(w.recCpu)}, ${f1(w.typenameCpu)} (${((100 * w.typenameCpu) / w.recCpu).toFixed(0)} %) | ${w.recErrors} |`,
+      ),
       '',
       `Burst: ${subscribers.toLocaleString('en')} graphql-ws connections (one athlete each) subscribing in the same tick, ${rounds} warm rounds each, floor and ClimbIQ alternated (ms; ClimbIQ's last event is DONE):`,
       '',
@@ -311,6 +346,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
       '',
       `ClimbIQ at rising rates (${Math.min(seconds, 5)} s each; the ${rate.toLocaleString('en')}/s row is the ${seconds} s run above): ${ladder.map((l) => `${l.rate}/s DONE p99 ${f1(l.f.lastP99)} ms${l.f.failed ? ` (${l.f.failed} failed)` : ''}`).join('; ')}. ` +
         (sustained ? `Highest rate measured with DONE p99 <= 100 ms: **${sustained.rate.toLocaleString('en')}/s**.` : 'No rate measured kept DONE p99 within 100 ms.'),
+      '',
+      cpuNote,
       '',
       storedNote,
     ];

@@ -47,7 +47,7 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'store' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
@@ -123,6 +123,9 @@ async function serve(): Promise<void> {
         }
         case 'rss':
           send({ id: req.id, ok: true, ...rss() });
+          break;
+        case 'cpu': // this process's CPU time so far (µs): what a stream costs the server, whatever the machine's load
+          send({ id: req.id, ok: true, ...process.cpuUsage() });
           break;
         case 'train': {
           const run = await server.training.trainUser(req.userId!, 'MANUAL');

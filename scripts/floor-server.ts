@@ -76,3 +76,7 @@ const stop = () => {
 process.once('SIGTERM', stop);
 process.once('SIGINT', stop);
 process.on('disconnect', stop);
+// bench-floor asks for this process's CPU time (µs) around each measurement: the floor's cost per stream.
+process.on('message', (m: { id?: number; cmd?: string }) => {
+  if (m.cmd === 'cpu') process.send?.({ id: m.id, ok: true, ...process.cpuUsage() });
+});

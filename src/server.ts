@@ -15,6 +15,7 @@ import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
 import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
+import { coalesceFrames } from './http/ws-frames.ts';
 import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
 import { useHealthChecks } from './http/health.ts';
@@ -178,6 +179,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     path: yoga.graphqlEndpoint,
     verifyClient: ({ origin, req }: { origin?: string; req: IncomingMessage }) => webSocketOriginAllowed(config, origin, req.headers.host),
   });
+  wsServer.on('connection', coalesceFrames);
   /** Per socket authenticated by its connectionParams: cancels the close at that token's expiry. */
   const connectionExpiry = new WeakMap<object, () => void>();
   const wsCleanup = useServer(

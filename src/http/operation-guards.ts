@@ -79,15 +79,22 @@ function refusedIn(value: unknown): Refused | null {
 }
 
 /**
- * Where the operation's input holds a NUL character or a "__proto__" key: in a literal of the document, or in the
- * value of a variable where it is used. Returns the field path (argument / input field names and list indexes) and
- * why, or null.
+ * What a document alone says about its input, in document order: a refused literal (the walk stops there), or a
+ * variable used at a field path whose value is checked per call. The same document object comes back for the same
+ * query text (Yoga's parse cache, graphql-ws subscribing again), so the walk with graphql's `visit` is done once
+ * per document, not per operation.
  */
-export function findRefusedInput(document: DocumentNode, variables: Record<string, unknown> | null | undefined): Refused | null {
+type InputCheck = { literal: Refused } | { variable: string; path: Segment[] };
+
+const inputChecks = new WeakMap<DocumentNode, InputCheck[]>();
+
+function inputChecksOf(document: DocumentNode): InputCheck[] {
+  const cached = inputChecks.get(document);
+  if (cached) return cached;
+  const checks: InputCheck[] = [];
   const segments: Segment[] = [];
   // Which nodes pushed a segment, so leave() pops exactly those.
   const pushed = new Set<ASTNode>();
-  let found: Refused | null = null;
   visit(document, {
     enter(node, key, _parent, _path, ancestors) {
       const owner = ancestors[ancestors.length - 2];
@@ -100,19 +107,15 @@ export function findRefusedInput(document: DocumentNode, variables: Record<strin
         pushed.add(node);
       }
       if (node.kind === Kind.OBJECT_FIELD && node.name.value === '__proto__') {
-        found = { path: [...segments], why: 'proto' };
+        checks.push({ literal: { path: [...segments], why: 'proto' } });
         return BREAK;
       }
       if (node.kind === Kind.STRING && node.value.includes('\u0000')) {
-        found = { path: [...segments], why: 'nul' };
+        checks.push({ literal: { path: [...segments], why: 'nul' } });
         return BREAK;
       }
       if (node.kind === Kind.VARIABLE && !(owner && 'kind' in owner && owner.kind === Kind.VARIABLE_DEFINITION)) {
-        const inner = refusedIn(variables?.[node.name.value]);
-        if (inner) {
-          found = { ...inner, path: [...segments, ...inner.path] };
-          return BREAK;
-        }
+        checks.push({ variable: node.name.value, path: [...segments] });
       }
       return undefined;
     },
@@ -120,7 +123,22 @@ export function findRefusedInput(document: DocumentNode, variables: Record<strin
       if (pushed.delete(node)) segments.pop();
     },
   });
-  return found;
+  inputChecks.set(document, checks);
+  return checks;
+}
+
+/**
+ * Where the operation's input holds a NUL character or a "__proto__" key: in a literal of the document, or in the
+ * value of a variable where it is used. Returns the field path (argument / input field names and list indexes) and
+ * why, or null.
+ */
+export function findRefusedInput(document: DocumentNode, variables: Record<string, unknown> | null | undefined): Refused | null {
+  for (const check of inputChecksOf(document)) {
+    if ('literal' in check) return check.literal;
+    const inner = refusedIn(variables?.[check.variable]);
+    if (inner) return { ...inner, path: [...check.path, ...inner.path] };
+  }
+  return null;
 }
 
 /**

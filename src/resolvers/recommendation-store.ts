@@ -148,8 +148,8 @@ export class RecommendationWriter {
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
   private readonly deferWhile: () => boolean;
-  /** What this instance has stored so far: rows, batches, INSERT statements and the time they took (the write cost). */
-  readonly totals = { rows: 0, batches: 0, inserts: 0, writeMs: 0 };
+  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost). */
+  readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0 };
 
   constructor(
     /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
@@ -225,8 +225,10 @@ export class RecommendationWriter {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
-        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT))]);
+        const json = JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT));
+        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [json]);
         this.totals.inserts++;
+        this.totals.bytes += json.length;
       }
       this.totals.writeMs += performance.now() - started;
       this.totals.rows += rows.length;

@@ -303,6 +303,18 @@ describe('NUL characters in input', () => {
     expect(await sessionCount()).toBe(0);
   });
 
+  it("the same query text is checked afresh with each request's variables (the document's walk is cached, not its verdict)", async () => {
+    const RATE_A_CHECK_IN = 'query($input: PreSessionInput!) { recommendation(input: $input) { id sessionType } }';
+    for (const stress of [2, 3]) {
+      const ok = await gql(server.url, RATE_A_CHECK_IN, { input: { sleepHours: 7, energyLevel: 4, stressLevel: stress } }, athlete.token);
+      expect(ok.errors).toBeUndefined();
+    }
+    const refused = await gql(server.url, RATE_A_CHECK_IN, { input: { sleepHours: 7, currentNiggles: [{ location: 'knee\u0000', severity: 2 }] } }, athlete.token);
+    expectError(refused, 'BAD_USER_INPUT', 'currentNiggles[0].location');
+    const again = await gql(server.url, RATE_A_CHECK_IN, { input: { sleepHours: 7 } }, athlete.token);
+    expect(again.errors).toBeUndefined();
+  });
+
   it('a NUL inside a JSON field, in a nested list, or in a JSON key', async () => {
     expectError(
       await gql(server.url, START_SESSION, { input: { sleepHours: 7, preSessionData: { form: { answers: ['ok', 'bad\u0000'] } } } }, athlete.token),
