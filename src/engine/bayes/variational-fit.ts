@@ -102,9 +102,6 @@ const LOG2PI = Math.log(2 * Math.PI);
  * q(mu_j)'s variance and every q(beta_u) follow from these in the next sweep.
  */
 const THETA = 3 * TERM_COUNT + 1;
-/** The state's indices of each term (mu_j, log tau_j², its auxiliary) and of sigma²: SQUAREM's blocks. */
-const BLOCKS = Array.from({ length: TERM_COUNT }, (_, j) => [j, TERM_COUNT + j, 2 * TERM_COUNT + j]);
-const SIGMA_BLOCK = [3 * TERM_COUNT];
 
 interface SweepResult {
   elbo: number;
@@ -390,25 +387,21 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
         theta = t2.slice();
         continue;
       }
-      // SQUAREM S3: r = t1 - theta, v = t2 - 2 t1 + theta, alpha = -|r|/|v| (at most -1), one step length per
-      // term's block (mu_j, tau_j², its auxiliary) and one for sigma²: the terms' spreads converge at very
-      // different rates (a weakly identified slope's tau² creeps), and one global length follows the fastest.
-      for (let b = 0; b <= P; b++) {
-        const block = b < P ? BLOCKS[b] : SIGMA_BLOCK;
-        let rr = 0;
-        let vv = 0;
-        for (const i of block) {
-          const r = t1[i] - theta[i];
-          const v = t2[i] - 2 * t1[i] + theta[i];
-          rr += r * r;
-          vv += v * v;
-        }
-        const alpha = vv > 0 ? Math.min(-1, -Math.sqrt(rr / vv)) : -1;
-        for (const i of block) {
-          const r = t1[i] - theta[i];
-          const v = t2[i] - 2 * t1[i] + theta[i];
-          tx[i] = theta[i] - 2 * alpha * r + alpha * alpha * v;
-        }
+      // SQUAREM S3: r = t1 - theta, v = t2 - 2 t1 + theta, alpha = -|r|/|v| (at most -1). One step length for
+      // the whole state: one per term's block was tried and diverges when correlated terms trade their spreads.
+      let rr = 0;
+      let vv = 0;
+      for (let i = 0; i < THETA; i++) {
+        const r = t1[i] - theta[i];
+        const v = t2[i] - 2 * t1[i] + theta[i];
+        rr += r * r;
+        vv += v * v;
+      }
+      const alpha = vv > 0 ? Math.min(-1, -Math.sqrt(rr / vv)) : -1;
+      for (let i = 0; i < THETA; i++) {
+        const r = t1[i] - theta[i];
+        const v = t2[i] - 2 * t1[i] + theta[i];
+        tx[i] = theta[i] - 2 * alpha * r + alpha * alpha * v;
       }
       vb.clampState(tx);
       // Stabilising sweep from the extrapolated point; keep it only if the ELBO did not drop (beyond the noise of
