@@ -2,7 +2,7 @@
 // posterior mode is found by Newton steps, each one conjugate solve on the statistics linearised at the current
 // mean (normal.ts gives the truncated-normal moments).
 import { P as TERM_COUNT } from '../variables.ts';
-import { censoredEntropy, censoredObservation } from '../normal.ts';
+import { inverseMills, LOWER_CUT, normalCdf, UPPER_CUT } from '../normal.ts';
 import { posteriorCovarianceInto, posteriorInto, posteriorMeanInto, type Workspace } from './conjugate-posterior.ts';
 import type { BoundedRows, SufficientStats } from './sufficient-stats.ts';
 
@@ -41,17 +41,24 @@ export function linearise(st: SufficientStats, mean: ArrayLike<number>, s: numbe
   for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
     let eta = 0;
     for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
-    const c = censoredObservation(b.upper[i] === 1, eta, s);
-    const r = c.weight * eta + s2 * c.score;
+    // censoredObservation's weight and score, inline (the Newton steps' hot loop needs neither logP nor objects)
+    const upper = b.upper[i] === 1;
+    const z = upper ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
+    const lambda = inverseMills(z);
+    const weight = Math.min(1, Math.max(0, lambda * (lambda + z)));
+    const sign = upper ? 1 : -1;
+    const r = weight * eta + s * sign * lambda;
     for (let j = 0; j < P; j++) {
       const xj = b.x[o + j];
       xty[j] += xj * r;
-      const wx = c.weight * xj;
+      const wx = weight * xj;
       const rj = j * P;
       const end = lowerOnly ? j + 1 : P;
       for (let k = 0; k < end; k++) xtx[rj + k] += wx * b.x[o + k];
     }
-    yty += c.variance + c.mean * c.mean;
+    // E[latent²] of the truncated normal
+    const latentMean = eta + sign * s * lambda;
+    yty += s2 * (1 - weight) + latentMean * latentMean;
   }
   return yty;
 }
@@ -142,13 +149,18 @@ export function boundedRss(b: BoundedRows, outer: ArrayLike<number>, mean: Array
   let rss = 0;
   let entropy = 0;
   for (let i = 0; i < P * P; i++) rss += outer[i] * cov[i];
+  const entropyConstant = 0.5 * Math.log(2 * Math.PI * Math.E) + Math.log(s);
   for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
     let eta = 0;
     for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
-    const upper = b.upper[i] === 1;
-    const c = censoredObservation(upper, eta, s);
-    rss += c.variance + (c.mean - eta) ** 2;
-    entropy += censoredEntropy(upper, eta, s);
+    // censoredObservation and censoredEntropy, inline and sharing z, lambda, log P
+    const z = b.upper[i] === 1 ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
+    const lambda = inverseMills(z);
+    const weight = Math.min(1, Math.max(0, lambda * (lambda + z)));
+    const logP = z < -30 ? -0.5 * z * z - Math.log(-z * Math.sqrt(2 * Math.PI)) + Math.log1p(-1 / (z * z)) : Math.log(normalCdf(z));
+    // Var + (E - eta)²: s² (1 - w) + (s lambda)²
+    rss += s * s * (1 - weight) + s * s * lambda * lambda;
+    entropy += entropyConstant + logP - 0.5 * z * lambda;
   }
   return { rss, entropy };
 }
