@@ -118,6 +118,11 @@ export interface SimulationOptions {
    * exact form with Gaussian noise, unrounded (for checking the inference itself).
    */
   outcome?: 'rated' | 'linear';
+  /**
+   * Caffeine (mg) drawn uniformly from these levels at every session (e.g. 0, 100, 200, 300: a slope each athlete
+   * identifies only weakly) instead of around the athlete's habit.
+   */
+  caffeineLevels?: readonly number[];
 }
 
 const clamp = (x: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, x));
@@ -160,7 +165,7 @@ function drawDaysSinceHard(rng: Random): number {
   return DAYS_SINCE_HARD_WEIGHTS.length - 1;
 }
 
-function drawCheckIn(rng: Random, h: Habits, state: { daysSinceRest: number }, gap: number): CheckIn {
+function drawCheckIn(rng: Random, h: Habits, state: { daysSinceRest: number }, gap: number, caffeineLevels?: readonly number[]): CheckIn {
   const sleepHours = clamp(Math.round(rng.normal(h.sleep, 0.9) * 4) / 4, 3, 11);
   const sleepQuality = clampInt(6 + 0.9 * (sleepHours - 7) + rng.normal(0, 1.5), 1, 10);
   const daysSinceHardSession = drawDaysSinceHard(rng);
@@ -168,7 +173,8 @@ function drawCheckIn(rng: Random, h: Habits, state: { daysSinceRest: number }, g
   const stressLevel = clampInt(rng.normal(h.stress, 1.6), 1, 10);
   const energyLevel = clampInt(6 + 0.5 * (sleepQuality - 6) - 0.25 * (sorenessLevel - 3) - 0.15 * (stressLevel - 4) + rng.normal(0, 1.4), 1, 10);
   const motivationLevel = clampInt(h.motivation + 0.4 * (energyLevel - 6) - 0.2 * (stressLevel - 4) + rng.normal(0, 1.3), 1, 10);
-  const caffeineMg = clampInt(h.caffeine > 0 ? h.caffeine + rng.pick([-50, 0, 0, 0, 50, 100]) : rng.bernoulli(0.1) ? 80 : 0, 0, 1000);
+  const habitual = clampInt(h.caffeine > 0 ? h.caffeine + rng.pick([-50, 0, 0, 0, 50, 100]) : rng.bernoulli(0.1) ? 80 : 0, 0, 1000);
+  const caffeineMg = caffeineLevels ? rng.pick(caffeineLevels) : habitual;
   const warmupMin = clampInt(rng.normal(h.warmup, 5), 0, 180);
   return {
     sleepHours,
@@ -220,7 +226,7 @@ export function simulateAthlete(index: number, sessions: number, opts: Omit<Simu
     const gap = s === 0 ? 0 : Math.max(1, Math.round(7 / habits.sessionsPerWeek + rng.normal(0, 0.8)));
     day += gap;
     if (s > 0) state.daysSinceRest = gap > 1 ? 0 : state.daysSinceRest + 1;
-    const checkIn = drawCheckIn(rng, habits, state, gap);
+    const checkIn = drawCheckIn(rng, habits, state, gap, opts.caffeineLevels);
     designRow(checkIn as Record<string, unknown>, x);
     let q = rng.normal(0, noiseSd);
     for (let j = 0; j < P; j++) q += beta[j] * x[j];

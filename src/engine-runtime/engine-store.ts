@@ -272,6 +272,9 @@ export class EngineStore {
 }
 
 /** PopulationModel row (term-keyed JSON) -> hyperparameters; null when stale. */
-export function parseFittedModel(row: { mu: unknown; tau2: unknown; muSd: unknown; sigma2: number }): Hyperparameters | null {
-  return parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 });
+export function parseFittedModel(row: { mu: unknown; tau2: unknown; muSd: unknown; sigma2: number; logTau2Cov?: unknown }): Hyperparameters | null {
+  const hyper = parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 });
+  // A stale or broken covariance leaves the intervals conditional on tau² rather than losing the fit.
+  const logTau2Cov = row.logTau2Cov == null ? null : parseCovariance(row.logTau2Cov);
+  return hyper && logTau2Cov ? { ...hyper, logTau2Cov } : hyper;
 }

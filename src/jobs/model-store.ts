@@ -97,6 +97,7 @@ export function populationModelData(hyper: Hyperparameters, meta: { usersInclude
     mu: termRecord(hyper.mu),
     tau2: termRecord(hyper.tau2),
     muSd: termRecord(hyper.muSd),
+    ...(hyper.logTau2Cov ? { logTau2Cov: { terms: [...TERM_NAMES], values: [...hyper.logTau2Cov] } as Prisma.InputJsonValue } : {}),
     sigma2: hyper.sigma2,
     usersIncluded: meta.usersIncluded,
     sessionsIncluded: meta.sessionsIncluded,

@@ -2,7 +2,8 @@
 // population statistics and refreshes every athlete; one run at a time in a process, and (PostgreSQL) one run
 // between two instances sharing a database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseHyperparameters, parseStats, userPosterior } from '../../src/engine/bayes/index.ts';
+import { addRatedSession, addRatingLinearised, addSession, emptyStats, linearisedStats, parseStats, userPosterior } from '../../src/engine/bayes/index.ts';
+import { parseFittedModel } from '../../src/engine-runtime/engine-store.ts';
 import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
@@ -160,7 +161,7 @@ describe('runNightlyTraining', () => {
     // The statistics the database aggregated are those of the athlete's rows folded one by one (ratings at 1 or 10
     // kept apart, then stored linearised at the fitted posterior for the quick update), and so is the served model.
     const fitted = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
-    const fittedHyper = parseHyperparameters({ mu: termArray(fitted.mu), tau2: termArray(fitted.tau2), muSd: termArray(fitted.muSd), sigma2: fitted.sigma2 })!;
+    const fittedHyper = parseFittedModel(fitted)!;
     for (const userId of withData) {
       const rows = emptyStats();
       for (const w of written.filter((r) => r.userId === userId)) addRatedSession(rows, w.checkIn as Record<string, unknown>, w.quality);
@@ -215,7 +216,7 @@ describe('runNightlyTraining', () => {
 
   it('hands its hyperparameters to the quick update', async () => {
     const row = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
-    const hyper = parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 })!;
+    const hyper = parseFittedModel(row)!;
     const { token, id, athlete } = apiAthletes[1];
     // One more session for an athlete: the quick update now uses the fitted population, not the seed priors.
     const extra = athlete.sessions[0];

@@ -3,10 +3,11 @@
 // pruned after the retention period.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, emptyStats, parseHyperparameters, userPosterior } from '../../src/engine/bayes/index.ts';
+import { addRatedSession, emptyStats, userPosterior } from '../../src/engine/bayes/index.ts';
+import { parseFittedModel } from '../../src/engine-runtime/engine-store.ts';
 import { predict } from '../../src/engine/prediction.ts';
 import { effectiveCheckIn } from '../../src/engine/training-row.ts';
-import { termArray, TERM_NAMES } from '../../src/engine/variables.ts';
+import { TERM_NAMES } from '../../src/engine/variables.ts';
 import { gql, gqlOk } from '../support/client.ts';
 import { insertAthletes, sessionRow, sleepStressAthlete } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
@@ -49,7 +50,7 @@ describe('nightly held-out error and model history', () => {
 
     // The same measure computed here: each athlete's statistics rebuilt from every session but the latest.
     const fitted = await server.services.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
-    const hyper = parseHyperparameters({ mu: termArray(fitted.mu), tau2: termArray(fitted.tau2), muSd: termArray(fitted.muSd), sigma2: fitted.sigma2 })!;
+    const hyper = parseFittedModel(fitted)!;
     const errors: number[] = [];
     let covered = 0;
     for (const userId of ids) {

@@ -3,9 +3,10 @@
 // recomputed here from the sessions they logged: under the seed priors after the quick updates, and under the
 // fitted population after the nightly run.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addRatedSession, emptyStats, parseHyperparameters, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes/index.ts';
+import { addRatedSession, emptyStats, priorHyperparameters, userPosterior, type Hyperparameters } from '../../src/engine/bayes/index.ts';
+import { parseFittedModel } from '../../src/engine-runtime/engine-store.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
-import { designRow, P, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
+import { designRow, P, TERM_NAMES } from '../../src/engine/variables.ts';
 import { coefficient, logAthlete, modelOutput, quickUpdateStats } from '../support/learning.ts';
 import { simulateAthlete } from '../../scripts/lib/synthetic.ts';
 import { recommendation } from '../support/recommendation.ts';
@@ -87,7 +88,7 @@ describe('the served model in every phase', () => {
     const run = await server.training.runNightly('MANUAL');
     expect(run.status).toBe('SUCCEEDED');
     const row = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
-    const fitted = parseHyperparameters({ mu: termArray(row.mu), tau2: termArray(row.tau2), muSd: termArray(row.muSd), sigma2: row.sigma2 })!;
+    const fitted = parseFittedModel(row)!;
     await expectPosteriorServed(fitted, false);
   });
 });

@@ -2,16 +2,20 @@
 // posterior mode is found by Newton steps, each one conjugate solve on the statistics linearised at the current
 // mean (normal.ts gives the truncated-normal moments).
 import { P as TERM_COUNT } from '../variables.ts';
-import { censoredEntropy, censoredObservation } from '../normal.ts';
-import { posteriorInto, type Workspace } from './conjugate-posterior.ts';
+import { inverseMills, LOWER_CUT, normalCdf, UPPER_CUT } from '../normal.ts';
+import { posteriorCovarianceInto, posteriorInto, posteriorMeanInto, type Workspace } from './conjugate-posterior.ts';
 import type { BoundedRows, SufficientStats } from './sufficient-stats.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
 
-/** Newton steps to the censored posterior's mode: from a warm start it takes 2-4. */
+/** Newton steps to the censored posterior's mode: from a warm start it takes 1-2. */
 const MAX_NEWTON = 50;
-const NEWTON_TOLERANCE = 1e-9;
+/**
+ * Newton converges quadratically: a step of size δ (in conditional sd units) leaves an error of order δ², so a step
+ * under 1e-5 leaves the mode within about 1e-10 sd and no further step (a whole linearisation and solve) is taken.
+ */
+export const NEWTON_STEP_TOLERANCE = 1e-5;
 
 export interface CensoredScratch {
   xtx: Float64Array;
@@ -25,8 +29,9 @@ export const censoredScratch = (): CensoredScratch => ({ xtx: new Float64Array(P
  * The statistics with every bounded row linearised at `mean`: a row of weight w = the censored likelihood's
  * curvature (in units of an observed row) and working response eta + s² score / w, i.e. X'X + w x x' and
  * X'y + x (w eta + s² score). Returns y'y with each bounded row's E[latent²] (truncated normal) in place of y².
+ * With `lowerOnly` only X'X's lower triangle is updated (all that posteriorInto reads: the Newton steps).
  */
-export function linearise(st: SufficientStats, mean: ArrayLike<number>, s: number, xtx: Float64Array, xty: Float64Array): number {
+export function linearise(st: SufficientStats, mean: ArrayLike<number>, s: number, xtx: Float64Array, xty: Float64Array, lowerOnly = false): number {
   xtx.set(st.xtx);
   xty.set(st.xty);
   let yty = st.yty;
@@ -36,24 +41,33 @@ export function linearise(st: SufficientStats, mean: ArrayLike<number>, s: numbe
   for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
     let eta = 0;
     for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
-    const c = censoredObservation(b.upper[i] === 1, eta, s);
-    const r = c.weight * eta + s2 * c.score;
+    // censoredObservation's weight and score, inline (the Newton steps' hot loop needs neither logP nor objects)
+    const upper = b.upper[i] === 1;
+    const z = upper ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
+    const lambda = inverseMills(z);
+    const weight = Math.min(1, Math.max(0, lambda * (lambda + z)));
+    const sign = upper ? 1 : -1;
+    const r = weight * eta + s * sign * lambda;
     for (let j = 0; j < P; j++) {
       const xj = b.x[o + j];
       xty[j] += xj * r;
-      const wx = c.weight * xj;
+      const wx = weight * xj;
       const rj = j * P;
-      for (let k = 0; k < P; k++) xtx[rj + k] += wx * b.x[o + k];
+      const end = lowerOnly ? j + 1 : P;
+      for (let k = 0; k < end; k++) xtx[rj + k] += wx * b.x[o + k];
     }
-    yty += c.variance + c.mean * c.mean;
+    // E[latent²] of the truncated normal
+    const latentMean = eta + sign * s * lambda;
+    yty += s2 * (1 - weight) + latentMean * latentMean;
   }
   return yty;
 }
 
 /**
  * posteriorInto for statistics with bounded rows: Newton steps from `mean` (a warm start; overwritten with the
- * mode) on the censored posterior, each one posteriorInto on the statistics linearised at the current mean. The
- * covariance is the inverse curvature at the mode. Returns log det V.
+ * mode) on the censored posterior, each one solve for the mean on the statistics linearised at the current mean
+ * (the covariance only once, from the last step's factor). The covariance is the inverse curvature at the mode.
+ * Returns log det V.
  */
 function censoredPosteriorInto(
   st: SufficientStats,
@@ -64,23 +78,28 @@ function censoredPosteriorInto(
   cov: Float64Array,
   ws: Workspace,
   cs: CensoredScratch,
+  stepTolerance: number,
 ): number {
   const s = Math.sqrt(1 / sigma2Inv);
-  let logDetV = 0;
   for (let iter = 0; iter < MAX_NEWTON; iter++) {
-    linearise(st, mean, s, cs.xtx, cs.xty);
+    linearise(st, mean, s, cs.xtx, cs.xty, true);
     cs.prev.set(mean);
-    logDetV = posteriorInto(cs.xtx, cs.xty, tauInv, mu, sigma2Inv, mean, cov, ws);
+    posteriorMeanInto(cs.xtx, cs.xty, tauInv, mu, sigma2Inv, mean, ws);
+    // The change in units of each term's conditional sd (ws.d: at most its posterior sd, so a strict test).
     let change = 0;
-    for (let j = 0; j < P; j++) change = Math.max(change, Math.abs(mean[j] - cs.prev[j]) / Math.sqrt(cov[j * P + j]));
-    if (change < NEWTON_TOLERANCE) break;
+    for (let j = 0; j < P; j++) change = Math.max(change, Math.abs(mean[j] - cs.prev[j]) / ws.d[j]);
+    if (change < stepTolerance) break;
   }
-  return logDetV;
+  return posteriorCovarianceInto(cov, ws);
 }
 
 export const hasBounded = (st: SufficientStats): boolean => (st.bounded?.upper.length ?? 0) > 0;
 
-/** The posterior of one athlete given the hyperparameters, bounded rows or not; `mean` is a warm start if given. */
+/**
+ * The posterior of one athlete given the hyperparameters, bounded rows or not; `mean` is a warm start if `warm`.
+ * `stepTolerance` (conditional sd units) ends the Newton steps to the censored mode: the nightly fit's sweeps
+ * loosen it while the hyperparameters are still moving more than that would matter.
+ */
 export function athletePosteriorInto(
   st: SufficientStats,
   tauInv: ArrayLike<number>,
@@ -91,6 +110,7 @@ export function athletePosteriorInto(
   ws: Workspace,
   cs: CensoredScratch,
   warm = false,
+  stepTolerance = NEWTON_STEP_TOLERANCE,
 ): number {
   if (st.n === 0) {
     // No data: the population itself, exactly (not a solve that rounds it).
@@ -105,30 +125,42 @@ export function athletePosteriorInto(
   }
   if (!hasBounded(st)) return posteriorInto(st.xtx, st.xty, tauInv, mu, sigma2Inv, mean, cov, ws);
   if (!warm) mean.set(mu);
-  return censoredPosteriorInto(st, tauInv, mu, sigma2Inv, mean, cov, ws, cs);
+  return censoredPosteriorInto(st, tauInv, mu, sigma2Inv, mean, cov, ws, cs, stepTolerance);
+}
+
+/** Sum of x x' over the bounded rows (P x P row-major): with it, sum_i x_i'V x_i = tr(V S) costs P², not k P². */
+export function boundedOuterProduct(b: BoundedRows): Float64Array {
+  const out = new Float64Array(P * P);
+  for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
+    for (let j = 0; j < P; j++) {
+      const xj = b.x[o + j];
+      for (let k = 0; k < P; k++) out[j * P + k] += xj * b.x[o + k];
+    }
+  }
+  return out;
 }
 
 /**
  * Bounded rows' share of the expected residual sum of squares, E[(latent - x beta)²] = Var + (E - eta)² + x'Vx
- * under the truncated normal of each latent value, and the entropy of those truncated normals.
+ * under the truncated normal of each latent value, and the entropy of those truncated normals. `outer` is
+ * boundedOuterProduct(b).
  */
-export function boundedRss(b: BoundedRows, mean: ArrayLike<number>, cov: ArrayLike<number>, s: number): { rss: number; entropy: number } {
+export function boundedRss(b: BoundedRows, outer: ArrayLike<number>, mean: ArrayLike<number>, cov: ArrayLike<number>, s: number): { rss: number; entropy: number } {
   let rss = 0;
   let entropy = 0;
+  for (let i = 0; i < P * P; i++) rss += outer[i] * cov[i];
+  const entropyConstant = 0.5 * Math.log(2 * Math.PI * Math.E) + Math.log(s);
   for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
     let eta = 0;
-    let xvx = 0;
-    for (let j = 0; j < P; j++) {
-      const xj = b.x[o + j];
-      eta += xj * mean[j];
-      let r = 0;
-      for (let k = 0; k < P; k++) r += cov[j * P + k] * b.x[o + k];
-      xvx += xj * r;
-    }
-    const upper = b.upper[i] === 1;
-    const c = censoredObservation(upper, eta, s);
-    rss += c.variance + (c.mean - eta) ** 2 + xvx;
-    entropy += censoredEntropy(upper, eta, s);
+    for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
+    // censoredObservation and censoredEntropy, inline and sharing z, lambda, log P
+    const z = b.upper[i] === 1 ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
+    const lambda = inverseMills(z);
+    const weight = Math.min(1, Math.max(0, lambda * (lambda + z)));
+    const logP = z < -30 ? -0.5 * z * z - Math.log(-z * Math.sqrt(2 * Math.PI)) + Math.log1p(-1 / (z * z)) : Math.log(normalCdf(z));
+    // Var + (E - eta)²: s² (1 - w) + (s lambda)²
+    rss += s * s * (1 - weight) + s * s * lambda * lambda;
+    entropy += entropyConstant + logP - 0.5 * z * lambda;
   }
   return { rss, entropy };
 }

@@ -3,7 +3,7 @@
 // different scales (posteriorInto).
 import { P as TERM_COUNT, TERM_NAMES } from '../variables.ts';
 import type { ModelPhase, UserModel } from '../types.ts';
-import { cholesky, choleskyInverse, choleskyLogDet } from '../linalg.ts';
+import { cholesky, choleskyInverse, choleskyLogDet, choleskySolve } from '../linalg.ts';
 import { Z95 } from '../normal.ts';
 import type { SufficientStats } from './sufficient-stats.ts';
 
@@ -77,6 +77,7 @@ export function workspace(): Workspace {
 /**
  * Posterior of beta given prior N(mu, diag(1/tauInv)) and the user's statistics:
  * V = (diag(tauInv) + X'X/sigma²)^-1, m = V (diag(tauInv) mu + X'y/sigma²). Writes mean and cov; returns log det V.
+ * Reads only the lower triangle of `xtx`.
  *
  * The features live on very different scales (caffeine in mg: X'X entries ~1e4 n, prior precision up to ~1e6;
  * the intercept ~n and ~1), so the precision is equilibrated first, B = D A D with D = diag(A_jj^-1/2): B has a
@@ -92,10 +93,20 @@ export function posteriorInto(
   cov: Float64Array,
   ws: Workspace,
 ): number {
-  const { a, inv, work, d, r } = ws;
+  posteriorMeanInto(xtx, xty, tauInv, mu, sigma2Inv, mean, ws);
+  return posteriorCovarianceInto(cov, ws);
+}
+
+/**
+ * The posterior mean alone (posteriorInto without the covariance: one Cholesky and two triangular solves). Leaves
+ * the equilibrated factor in ws.a and the scaling in ws.d for posteriorCovarianceInto, and each term's conditional
+ * sd (A_jj^-1/2, at most its posterior sd) in ws.d.
+ */
+export function posteriorMeanInto(xtx: ArrayLike<number>, xty: ArrayLike<number>, tauInv: ArrayLike<number>, mu: ArrayLike<number>, sigma2Inv: number, mean: Float64Array, ws: Workspace): void {
+  const { a, d, r } = ws;
   for (let j = 0; j < P; j++) {
     d[j] = 1 / Math.sqrt(xtx[j * P + j] * sigma2Inv + tauInv[j]);
-    r[j] = xty[j] * sigma2Inv + tauInv[j] * mu[j];
+    r[j] = (xty[j] * sigma2Inv + tauInv[j] * mu[j]) * d[j];
   }
   for (let i = 0; i < P; i++) {
     const ri = i * P;
@@ -106,6 +117,14 @@ export function posteriorInto(
     }
   }
   cholesky(a, P);
+  // m = D B^-1 D r
+  choleskySolve(a, P, r, r);
+  for (let j = 0; j < P; j++) mean[j] = r[j] * d[j];
+}
+
+/** The covariance from posteriorMeanInto's factor (ws): V = D B^-1 D. Returns log det V. */
+export function posteriorCovarianceInto(cov: Float64Array, ws: Workspace): number {
+  const { a, inv, work, d } = ws;
   choleskyInverse(a, P, inv, work);
   let logDetScale = 0;
   for (let j = 0; j < P; j++) logDetScale += Math.log(d[j]);
@@ -116,12 +135,6 @@ export function posteriorInto(
       cov[ri + k] = v;
       cov[k * P + i] = v; // exactly symmetric
     }
-  }
-  for (let i = 0; i < P; i++) {
-    const ri = i * P;
-    let s = 0;
-    for (let k = 0; k < P; k++) s += cov[ri + k] * r[k];
-    mean[i] = s;
   }
   // V = D B^-1 D  =>  log det V = 2 log det D - log det B
   return 2 * logDetScale - choleskyLogDet(a, P);

@@ -12,6 +12,12 @@ export interface Hyperparameters {
   tau2: number[];
   sigma2: number;
   muSd: number[];
+  /**
+   * Covariance of log tau² (P x P row-major) from the nightly fit's observed information: how uncertain each
+   * between-athlete spread is. Served intervals carry it (hyperparameter-uncertainty.ts); absent for the priors
+   * and for models stored before it existed (intervals conditional on tau² then).
+   */
+  logTau2Cov?: number[];
 }
 
 /** The priors (default: the seed of domain.md section 5) standing in for a population fit. */
@@ -31,5 +37,10 @@ export function parseHyperparameters(json: unknown): Hyperparameters | null {
   if (!finiteArray(o.mu, P) || !finiteArray(o.tau2, P) || !finiteArray(o.muSd, P)) return null;
   if (typeof o.sigma2 !== 'number' || !Number.isFinite(o.sigma2) || o.sigma2 <= 0) return null;
   if (o.tau2.some((t) => t <= 0) || o.muSd.some((s) => s < 0)) return null;
-  return { mu: [...o.mu], tau2: [...o.tau2], sigma2: o.sigma2, muSd: [...o.muSd] };
+  const hyper: Hyperparameters = { mu: [...o.mu], tau2: [...o.tau2], sigma2: o.sigma2, muSd: [...o.muSd] };
+  if (o.logTau2Cov !== undefined) {
+    if (!finiteArray(o.logTau2Cov, P * P)) return null;
+    hyper.logTau2Cov = [...o.logTau2Cov];
+  }
+  return hyper;
 }

@@ -19,8 +19,9 @@
 //
 // One concern per module: sufficient-stats.ts (what is kept of the sessions), hyperparameters.ts (the population
 // level), conjugate-posterior.ts (one athlete's N(m, V)), censored-newton.ts (ratings at 1 or 10),
-// user-posterior.ts (the quick update, the served model) and variational-fit.ts (the nightly fit). This module is
-// their public face.
+// user-posterior.ts (the quick update, the served model), variational-fit.ts (the nightly fit) and
+// hyperparameter-uncertainty.ts (served intervals that carry the uncertainty of tau² and mu). This module is their
+// public face.
 
 export const MODEL_VERSION = 'hier-vb-1';
 

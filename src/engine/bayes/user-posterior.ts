@@ -6,6 +6,7 @@ import { coefficientsRecord, credibleIntervals, phaseFor, shrinkageFactor, works
 import { athletePosteriorInto, censoredScratch, hasBounded, linearise } from './censored-newton.ts';
 import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts';
 import { addObservation, emptyStats, type SufficientStats } from './sufficient-stats.ts';
+import { withHyperparameterUncertainty } from './hyperparameter-uncertainty.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -52,10 +53,16 @@ export function addRatingLinearised(stats: SufficientStats, x: ArrayLike<number>
   return { n: stats.n + 1, xtx: stats.xtx.map((v, i) => v + row.xtx[i]), xty: stats.xty.map((v, i) => v + row.xty[i]), yty: stats.yty + row.yty };
 }
 
-/** The served model of an athlete with n rated sessions from their posterior mean and covariance. */
+/**
+ * The served model of an athlete with n rated sessions from their posterior mean and covariance given the
+ * hyperparameters. When the fit measured how uncertain the between-athlete spreads are (hyper.logTau2Cov), the
+ * served covariance, and so the intervals and predictions, carry that uncertainty and mu's (Kass-Steffey); the
+ * shrinkage factor stays the conditional posterior's.
+ */
 export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<number>, hyper: Hyperparameters): UserPosteriorResult {
   const servedMean = Array.from(mean);
-  const servedCov = Array.from(cov);
+  const { logTau2Cov } = hyper;
+  const servedCov = Array.from(n > 0 && logTau2Cov ? withHyperparameterUncertainty(mean, cov, { ...hyper, logTau2Cov }, new Float64Array(P * P)) : cov);
   return {
     phase: phaseFor(n),
     mean: servedMean,

@@ -3,10 +3,11 @@
 import { DEFAULT_SIGMA2, MODEL_TERMS, P as TERM_COUNT, type FeatureSpec } from '../variables.ts';
 import { digamma, lgamma } from '../normal.ts';
 import { expectedRss, workspace, type UserPosteriorResult } from './conjugate-posterior.ts';
-import { athletePosteriorInto, boundedRss, censoredScratch } from './censored-newton.ts';
+import { athletePosteriorInto, boundedOuterProduct, boundedRss, censoredScratch, NEWTON_STEP_TOLERANCE } from './censored-newton.ts';
 import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts';
 import type { SufficientStats } from './sufficient-stats.ts';
 import { servedModel } from './user-posterior.ts';
+import { LogTau2Information } from './hyperparameter-uncertainty.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -29,9 +30,14 @@ export type Tau2Prior = 'halfCauchy' | 'inverseGamma';
 export interface FitOptions {
   /** Maximum number of variational sweeps over all users. Default 1000. */
   maxIterations?: number;
-  /** Largest change of a hyperparameter in one sweep (log scale for variances, in tau units for mu). Default 1e-6. */
+  /**
+   * Converged when no athlete's prediction on a typical day moved by more than this in one sweep (rating points:
+   * sum_j |Δbeta_uj| · rms(x_j), so mu's moves are included) ... Default 1e-4.
+   */
   tolerance?: number;
-  /** Called after every sweep with the sweep count and its change. */
+  /** ... and no log variance (each tau_j², sigma²: the intervals' widths) moved by more than this. Default 1e-3. */
+  spreadTolerance?: number;
+  /** Called after every sweep with the sweep count and its prediction change. */
   onProgress?: (iteration: number, delta: number) => void;
   /** Default 'halfCauchy'. */
   tau2Prior?: Tau2Prior;
@@ -50,8 +56,10 @@ export interface FitDiagnostics {
   /** Variational sweeps over all users (each costs users x p³). */
   iterations: number;
   converged: boolean;
-  /** Final change (see FitOptions.tolerance). */
+  /** Final prediction change (see FitOptions.tolerance). */
   delta: number;
+  /** Final change of a log variance (see FitOptions.spreadTolerance). */
+  spreadDelta: number;
   /** Evidence lower bound (nats) after the last sweep, and the last values of its trace. */
   elbo: number;
   elboTrace: number[];
@@ -77,6 +85,12 @@ const TAU2_IG_SHAPE = 3;
 const TAU2_FLOOR_FRACTION = 1e-8;
 const SIGMA2_FLOOR = 1e-6;
 const TRACE_TAIL = 20;
+/**
+ * An extrapolation is kept unless the ELBO drops by more than this fraction: near the fixed point the ELBO's
+ * differences are the Newton steps' rounding (each athlete's mode solved to the sweep's tolerance), and refusing
+ * on them stalls SQUAREM.
+ */
+const ELBO_SLACK = 1e-7;
 const LOG2PI = Math.log(2 * Math.PI);
 
 /*
@@ -88,6 +102,14 @@ const LOG2PI = Math.log(2 * Math.PI);
  * q(mu_j)'s variance and every q(beta_u) follow from these in the next sweep.
  */
 const THETA = 3 * TERM_COUNT + 1;
+
+interface SweepResult {
+  elbo: number;
+  /** Largest change of a log variance (tau_j², sigma²). */
+  delta: number;
+  /** Largest change of an athlete's prediction on a typical day: sum_j |Δm_uj| · rms(x_j), rating points. */
+  predictionChange: number;
+}
 
 class VariationalFit {
   readonly U: number;
@@ -102,11 +124,16 @@ class VariationalFit {
   private readonly mean = new Float64Array(P);
   private readonly cov = new Float64Array(P * P);
   private readonly m: Float64Array;
+  private readonly featureSd: Float64Array;
+  /** Each athlete's sum of x x' over their bounded rows (boundedRss). */
+  private readonly outer: (Float64Array | null)[];
   private readonly vdiag: Float64Array;
   private readonly ws = workspace();
   private readonly cs = censoredScratch();
   /** q(beta_u) means hold the previous sweep's (the warm start of the censored Newton steps). */
   private warm = false;
+  /** The last sweep's prediction change (how loosely the next may solve each athlete's censored mode). */
+  private lastChange = Number.POSITIVE_INFINITY;
   private readonly eInvTau = new Float64Array(P);
   private readonly mMu = new Float64Array(P);
   readonly sMu2 = new Float64Array(P);
@@ -130,6 +157,16 @@ class VariationalFit {
     this.aTau = (tauPrior === 'halfCauchy' ? 0.5 : TAU2_IG_SHAPE) + this.U / 2;
     this.aSig = SIGMA2_PRIOR_SHAPE + n / 2;
     this.m = new Float64Array(this.U * P);
+    this.outer = active.map((st) => (st.bounded ? boundedOuterProduct(st.bounded) : null));
+    // Each feature's root mean square over every rated row (centred at its reference value): the change of a
+    // coefficient times it is the change of a prediction on a typical day.
+    this.featureSd = new Float64Array(P);
+    for (let u = 0; u < this.U; u++) {
+      const st = active[u];
+      const outer = this.outer[u];
+      for (let j = 0; j < P; j++) this.featureSd[j] += st.xtx[j * P + j] + (outer ? outer[j * P + j] : 0);
+    }
+    for (let j = 0; j < P; j++) this.featureSd[j] = Math.sqrt(this.featureSd[j] / Math.max(1, n));
     this.vdiag = new Float64Array(this.U * P);
   }
 
@@ -164,7 +201,7 @@ class VariationalFit {
    * One coordinate-ascent sweep from state `tin` into `tout`: q(beta_u) for every user, then q(mu), q(tau²)
    * (and its auxiliary), q(sigma²). Returns the ELBO after the sweep and the largest change.
    */
-  sweep(tin: Float64Array, tout: Float64Array): { elbo: number; delta: number } {
+  sweep(tin: Float64Array, tout: Float64Array): SweepResult {
     const { U, N, aTau, aSig, mu0, s02, iv, m, vdiag, mean, cov, eInvTau, mMu, sMu2 } = this;
     const halfCauchy = this.tauPrior === 'halfCauchy';
     for (let j = 0; j < P; j++) {
@@ -179,29 +216,37 @@ class VariationalFit {
     let sumLogDetV = 0;
     let sumRss = 0;
     let sumEntropy = 0;
+    let predictionChange = 0;
     const s = Math.sqrt(1 / eInvSig);
+    // A Newton step of δ leaves an error of order δ²: keep it a hundredth of how far the last sweep moved.
+    const stepTolerance = Math.max(NEWTON_STEP_TOLERANCE, Math.sqrt(0.01 * Math.min(1, this.lastChange)));
     for (let u = 0; u < U; u++) {
       const st = this.active[u];
       const o = u * P;
       let logDetV: number;
       try {
         if (this.warm) for (let j = 0; j < P; j++) mean[j] = m[o + j];
-        logDetV = athletePosteriorInto(st, eInvTau, mMu, eInvSig, mean, cov, this.ws, this.cs, this.warm);
+        logDetV = athletePosteriorInto(st, eInvTau, mMu, eInvSig, mean, cov, this.ws, this.cs, this.warm, stepTolerance);
       } catch (err) {
         throw new Error(`fitHierarchical: statistics of user #${this.activeIndex[u]} are not usable: ${(err as Error).message}`);
       }
       sumLogDetV += logDetV;
       sumRss += expectedRss(st, mean, cov);
       if (st.bounded) {
-        const b = boundedRss(st.bounded, mean, cov, s);
+        const b = boundedRss(st.bounded, this.outer[u]!, mean, cov, s);
         sumRss += b.rss;
         sumEntropy += b.entropy;
       }
+      let change = 0;
       for (let j = 0; j < P; j++) {
+        change += Math.abs(mean[j] - m[o + j]) * this.featureSd[j];
         m[o + j] = mean[j];
         vdiag[o + j] = cov[j * P + j];
       }
+      if (change > predictionChange) predictionChange = change;
     }
+    if (!this.warm) predictionChange = Number.POSITIVE_INFINITY;
+    this.lastChange = predictionChange;
 
     this.warm = true;
     let elbo = -0.5 * N * LOG2PI + U * 0.5 * P * (1 + LOG2PI) + 0.5 * sumLogDetV + sumEntropy;
@@ -242,7 +287,7 @@ class VariationalFit {
       tout[j] = muJ / this.ivSd[j];
       tout[P + j] = Math.log(bTau / aTau);
       tout[2 * P + j] = Math.log(bLam);
-      delta = Math.max(delta, Math.abs(tout[P + j] - tin[P + j]), Math.abs(muJ - mMu[j]) / Math.sqrt(bTau / aTau));
+      delta = Math.max(delta, Math.abs(tout[P + j] - tin[P + j]));
 
       // ELBO terms of this coordinate
       const eLogTau = Math.log(bTau) - psiATau;
@@ -270,7 +315,7 @@ class VariationalFit {
     elbo += -0.5 * N * eLogSig - 0.5 * eInvSigNew * sumRss;
     elbo += SIGMA2_PRIOR_SHAPE * Math.log(SIGMA2_PRIOR_SCALE) - lgamma(SIGMA2_PRIOR_SHAPE) - (SIGMA2_PRIOR_SHAPE + 1) * eLogSig - SIGMA2_PRIOR_SCALE * eInvSigNew;
     elbo += invGammaEntropy(aSig, bSig);
-    return { elbo, delta };
+    return { elbo, delta, predictionChange };
   }
 }
 
@@ -287,7 +332,8 @@ class VariationalFit {
 export function fitHierarchical(users: readonly SufficientStats[], opts: FitOptions = {}): HierarchicalFit {
   const started = performance.now();
   const maxIterations = opts.maxIterations ?? 1000;
-  const tolerance = opts.tolerance ?? 1e-6;
+  const tolerance = opts.tolerance ?? 1e-4;
+  const spreadTolerance = opts.spreadTolerance ?? 1e-3;
   const tauPrior: Tau2Prior = opts.tau2Prior ?? 'halfCauchy';
   const accelerate = opts.accelerate ?? true;
   const terms = opts.terms ?? MODEL_TERMS;
@@ -308,6 +354,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   let iterations = 0;
   let converged = false;
   let delta = Number.POSITIVE_INFINITY;
+  let spreadDelta = Number.POSITIVE_INFINITY;
   let elbo = Number.NaN;
   let theta = vb.initial();
 
@@ -320,11 +367,12 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
       const r = vb.sweep(tin, tout);
       iterations++;
       elbo = r.elbo;
-      delta = r.delta;
+      delta = r.predictionChange;
+      spreadDelta = r.delta;
       trace.push(r.elbo);
       if (trace.length > TRACE_TAIL) trace.shift();
-      opts.onProgress?.(iterations, r.delta);
-      if (r.delta < tolerance) converged = true;
+      opts.onProgress?.(iterations, r.predictionChange);
+      if (r.predictionChange < tolerance && r.delta < spreadTolerance) converged = true;
       return r;
     };
     while (!converged && iterations < maxIterations) {
@@ -339,7 +387,8 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
         theta = t2.slice();
         continue;
       }
-      // SQUAREM S3: r = t1 - theta, v = t2 - 2 t1 + theta, alpha = -|r|/|v| (at most -1)
+      // SQUAREM S3: r = t1 - theta, v = t2 - 2 t1 + theta, alpha = -|r|/|v| (at most -1). One step length for
+      // the whole state: one per term's block was tried and diverges when correlated terms trade their spreads.
       let rr = 0;
       let vv = 0;
       for (let i = 0; i < THETA; i++) {
@@ -355,15 +404,16 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
         tx[i] = theta[i] - 2 * alpha * r + alpha * alpha * v;
       }
       vb.clampState(tx);
-      // Stabilising sweep from the extrapolated point; keep it only if the ELBO did not drop.
+      // Stabilising sweep from the extrapolated point; keep it only if the ELBO did not drop (beyond the noise of
+      // the Newton steps' tolerance).
       let ok = true;
-      let r3: { elbo: number; delta: number } | null = null;
+      let r3: SweepResult | null = null;
       try {
         r3 = step(tx, t3);
       } catch {
         ok = false; // an extrapolation far outside the data's support: fall back to the plain sweeps
       }
-      if (ok && r3 && Number.isFinite(r3.elbo) && r3.elbo >= r2.elbo) {
+      if (ok && r3 && Number.isFinite(r3.elbo) && r3.elbo >= r2.elbo - ELBO_SLACK * Math.abs(r2.elbo)) {
         theta = t3.slice();
       } else {
         theta = t2.slice();
@@ -373,18 +423,28 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   } else {
     converged = true;
     delta = 0;
+    spreadDelta = 0;
   }
 
   const hyper = vb.U > 0 ? vb.hyperparameters(theta) : priorHyperparameters(terms);
   const tauInv = Float64Array.from(hyper.tau2, (t) => 1 / t);
   const ws = workspace();
   const cs = censoredScratch();
-  const results = users.map((st) => {
+  const posteriors = users.map((st) => {
     const mOut = new Float64Array(P);
     const cOut = new Float64Array(P * P);
     athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws, cs);
-    return servedModel(st.n, mOut, cOut, hyper);
+    return { mean: mOut, cov: cOut };
   });
+  // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey).
+  if (vb.U > 0) {
+    const information = new LogTau2Information(hyper.tau2);
+    users.forEach((st, i) => {
+      if (st.n > 0) information.add(posteriors[i].cov);
+    });
+    hyper.logTau2Cov = information.covariance();
+  }
+  const results = users.map((st, i) => servedModel(st.n, posteriors[i].mean, posteriors[i].cov, hyper));
 
   return {
     hyper,
@@ -393,6 +453,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
       iterations,
       converged,
       delta,
+      spreadDelta,
       elbo,
       elboTrace: trace,
       usersWithData: vb.U,
