@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { collect, gql, gqlOk, sse, wsClient, type GraphQLResponse } from './client.ts';
 
 const CONSTRAINTS = `sessionTypeCeiling suggestedSessionType avoid include warmupMin maxDurationMin reduceVolume hydrationBreaks`;
-const PREDICTION = `expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence`;
+const PREDICTION = `expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence`;
 const WARNING = `rule category message reason`;
 const SUGGESTION = `variable from to expectedGain message`;
 const GROUP = `n mean`;
@@ -83,6 +83,7 @@ export interface Prediction {
   expectedQuality: number;
   rawQuality: number;
   interval: { low: number; high: number };
+  distribution: { rating: number; probability: number }[];
   contributions: { variable: string; value: number }[];
   phase: string;
   confidence: string;
