@@ -462,6 +462,52 @@ describe('personalised path', () => {
     expectOperatorPrediction(eventOf(fallback.events, 'PREDICTION').prediction!);
   });
 
+  it("reports a suggestion's gain on the rating scale: near the top of the scale it is much less than beta x change", async () => {
+    const prisma = server.services.db.prisma;
+    const terms = ['intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
+    // Caffeine 0.003 per mg, known exactly (its variance ~0), so 0 -> 300 mg moves the latent quality by 0.9 and
+    // nothing else; the other terms' small variance gives the predictive sd sqrt(0.001 (1 + 4 + 4) + 2.25).
+    const covariance = terms.flatMap((name, i) => terms.map((__, j) => (i === j ? (name === 'caffeineMg' ? 1e-12 : 0.001) : 0)));
+    const sd = Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
+    const athlete = async (intercept: number) => {
+      const { id, token } = await tokenFor('athlete');
+      await prisma.user.create({ data: { id, role: 'ATHLETE' } });
+      const coefficients = { ...Object.fromEntries(terms.map((t) => [t, 0])), intercept, energyLevel: 0.5, stressLevel: -0.4, caffeineMg: 0.003 };
+      await prisma.modelOutput.create({
+        data: {
+          userId: id,
+          coefficients,
+          credibleIntervals: {},
+          covariance: { terms, values: covariance },
+          sufficientStats: {},
+          phase: 'PERSONALIZED',
+          sessionsIncluded: 40,
+          shrinkageFactor: 0.8,
+          modelVersion: 'test',
+        },
+      });
+      const now = await streamWs(server.wsUrl, token, OPERATOR);
+      const caffeine = eventOf(now.events, 'RECOMMENDATIONS').suggestions!.find((s) => s.variable === 'caffeineMg')!;
+      // What the athlete is told to expect if they follow it: the expected quality with 300 mg.
+      const taken = await streamWs(server.wsUrl, token, { ...OPERATOR, caffeineMg: 300 });
+      const seen = eventOf(taken.events, 'PREDICTION').prediction!.expectedQuality - eventOf(now.events, 'PREDICTION').prediction!.expectedQuality;
+      return { caffeine, seen };
+    };
+    // OPERATOR: energy 4, stress 2 -> latent = intercept - 1.0 + 0.8.
+    const middle = await athlete(5.5); // latent 5.3: nearly all of the spread inside the scale
+    expect(middle.caffeine).toMatchObject({ from: 0, to: 300 });
+    expect(middle.caffeine.expectedGain).toBeCloseTo(boundedExpectation(5.3 + 0.9, sd) - boundedExpectation(5.3, sd), 6);
+    expect(middle.caffeine.expectedGain).toBeGreaterThan(0.85);
+
+    const top = await athlete(9.8); // latent 9.6: expected about 9.1, already at the top
+    expect(top.caffeine.expectedGain).toBeCloseTo(boundedExpectation(9.6 + 0.9, sd) - boundedExpectation(9.6, sd), 6);
+    expect(top.caffeine.expectedGain).toBeLessThan(0.5 * 0.9);
+    expect(top.caffeine.message).toBe(`Take about 300 mg caffeine (+${top.caffeine.expectedGain.toFixed(2)} expected quality)`);
+    // The gain is what the prediction shows once the change is made (2 decimals each).
+    expect(Math.abs(top.seen - top.caffeine.expectedGain)).toBeLessThanOrEqual(0.011);
+    expect(Math.abs(middle.seen - middle.caffeine.expectedGain)).toBeLessThanOrEqual(0.011);
+  });
+
   // Last in the file: the nightly fit replaces the priors with a fitted population for everyone after it.
   it('after the nightly fit, STATS compares today against PopulationStatistic and the fitted coefficients', async () => {
     const { token } = await tokenFor('athlete');

@@ -253,13 +253,14 @@ export function ratingProbabilities(mean: number, sd: number): number[] {
 /**
  * The 95 % interval of whole ratings as docs/api.md states it, by brute force: every run of consecutive ratings;
  * of the most probable run of each width, the one whose probability is nearest 95 % (the shorter on a tie),
- * widened to the whole ratings around the expected rating (2 decimals) when it lies outside.
+ * widened to the whole ratings around the expected rating (2 decimals) when it lies outside (when given).
  */
-export function ratingIntervalOf(probabilities: readonly number[], expected: number): { low: number; high: number; probability: number } {
+export function ratingIntervalOf(probabilities: readonly number[], expected?: number): { low: number; high: number; probability: number } {
   const runs: { low: number; high: number; probability: number }[] = [];
   for (let low = 1; low <= 10; low++) for (let high = low; high <= 10; high++) runs.push({ low, high, probability: probabilities.slice(low - 1, high).reduce((a, b) => a + b, 0) });
   const topOfWidth = Array.from({ length: 10 }, (_, w) => runs.filter((r) => r.high - r.low === w).reduce((a, b) => (b.probability > a.probability + 1e-12 ? b : a)));
   const best = topOfWidth.reduce((a, b) => (Math.abs(b.probability - 0.95) < Math.abs(a.probability - 0.95) - 1e-12 ? b : a));
+  if (expected === undefined) return best;
   const shown = Math.round(expected * 100) / 100;
   return { low: Math.min(best.low, Math.floor(shown)), high: Math.max(best.high, Math.ceil(shown)), probability: best.probability };
 }
