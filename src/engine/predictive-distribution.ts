@@ -6,7 +6,7 @@
 // itself, so its sigma² also holds the rounding's own variance (1/12 for a uniform rounding error, Sheppard's
 // correction); the latent value behind a rating has the noise sigma² - 1/12. Counting that twice would widen every
 // predicted distribution.
-import { expectedBoundedRating, LOWER_CUT, normalCdf, RATING_MAX, RATING_MIN } from './normal.ts';
+import { expectedBoundedRating, LOWER_CUT, normalCdf, normalPdf, RATING_MAX, RATING_MIN, UPPER_CUT } from './normal.ts';
 
 /** Number of ratings on the scale (1..10). */
 export const RATING_LEVELS = RATING_MAX - RATING_MIN + 1;
@@ -90,26 +90,34 @@ export function ratingInterval(distribution: readonly number[], level = INTERVAL
 
 /**
  * The latent value whose expected rating (E[rating | bounds] at sd, normal.ts) is `target`: how a rule multiplier,
- * which moves the expected rating, moves the whole predicted distribution. Bisection on a monotone function.
+ * which moves the expected rating, moves the whole predicted distribution. Newton's method from `start`, each step
+ * at most a few sd, kept inside a bracket that bisects when a step leaves it; a target at a bound puts all of the
+ * mass there. The slope of E in eta is P(1.5 < latent < 9.5) plus the jumps at the cuts (a latent 1.5 is rated
+ * 1.5 just above the cut and 1 just below it; 9.5 and 10 alike): 0.5 (phi(a) + phi(b)) / sd.
  */
 export function latentForExpectedRating(target: number, sd: number, start: number): number {
-  const goal = Math.min(RATING_MAX, Math.max(RATING_MIN, target));
-  let lo = start;
-  let hi = start;
-  let step = Math.max(1, sd);
-  while (expectedBoundedRating(lo, sd) > goal && step < 1e6) {
-    lo -= step;
-    step *= 2;
+  if (target >= RATING_MAX - 1e-9) return UPPER_CUT + 40 * sd + 1;
+  if (target <= RATING_MIN + 1e-9) return LOWER_CUT - 40 * sd - 1;
+  let lo = Number.NEGATIVE_INFINITY;
+  let hi = Number.POSITIVE_INFINITY;
+  let eta = start;
+  const reach = 4 * Math.max(1, sd);
+  for (let i = 0; i < 200; i++) {
+    const miss = expectedBoundedRating(eta, sd) - target;
+    if (Math.abs(miss) < 1e-10) break;
+    if (miss < 0) lo = eta;
+    else hi = eta;
+    const a = (LOWER_CUT - eta) / sd;
+    const b = (UPPER_CUT - eta) / sd;
+    const slope = normalCdf(b) - normalCdf(a) + (0.5 * (normalPdf(a) + normalPdf(b))) / sd;
+    // A step of at most a few sd: in a tail the slope is nearly flat and a full Newton step would fly off.
+    let next = slope > 1e-12 ? eta - Math.max(-reach, Math.min(reach, miss / slope)) : Number.NaN;
+    if (!(next > lo && next < hi)) {
+      // Outside the bracket (or a flat tail): bisect, or walk out of the tail while one side is still open.
+      next = Number.isFinite(lo) && Number.isFinite(hi) ? 0.5 * (lo + hi) : eta + (miss < 0 ? 1 : -1) * Math.max(1, sd) * 2 ** Math.min(i, 30);
+    }
+    if (next === eta) break;
+    eta = next;
   }
-  step = Math.max(1, sd);
-  while (expectedBoundedRating(hi, sd) < goal && step < 1e6) {
-    hi += step;
-    step *= 2;
-  }
-  for (let i = 0; i < 60 && hi - lo > 1e-9; i++) {
-    const mid = 0.5 * (lo + hi);
-    if (expectedBoundedRating(mid, sd) < goal) lo = mid;
-    else hi = mid;
-  }
-  return 0.5 * (lo + hi);
+  return eta;
 }

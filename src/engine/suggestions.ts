@@ -33,8 +33,8 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
  * target always lies inside the optimal range; gain = the change in E[rating | bounds], the expected rating on
  * the 1-10 scale (before rule multipliers), when the predictive distribution of the latent quality moves by the
  * change's effect beta_j * (to - from), its spread kept: E(eta + beta_j (to - from), s) - E(eta, s). Far from
- * the bounds that is beta_j * (to - from); near 1 or 10 it is less (the slope of E in eta is the probability of
- * a rating inside the scale), as a rating cannot rise above 10: an athlete already expected at 9.5 gains little.
+ * the bounds that is beta_j * (to - from); near 1 or 10 it is less, as the latent mass beyond a bound gains
+ * nothing (a rating cannot rise above 10): an athlete already expected at 9.5 gains little.
  * The spread is the check-in's: how uncertain the coefficient is says nothing about which way to move.
  * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
  * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table).
@@ -53,7 +53,7 @@ export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: r
     const from = typeof raw === 'number' && Number.isFinite(raw) ? raw : term.reference;
     const to = beta > 0 ? term.optimalMax : term.optimalMin;
     const latentGain = beta * (to - from);
-    if (latentGain <= MIN_SUGGESTION_GAIN) continue; // the gain on the rating scale is never larger
+    if (latentGain <= 0) continue;
     if (latent === null) {
       const { eta, sd } = latentPrediction(model, checkIn);
       latent = { eta, sd, expected: expectedBoundedRating(eta, sd) };

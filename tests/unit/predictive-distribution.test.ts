@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, simulateAthletes } from '../../scripts/lib/synthetic.ts';
 import { addRatedSession, emptyStats, fitHierarchical } from '../../src/engine/bayes/index.ts';
 import { predict } from '../../src/engine/prediction.ts';
-import { distributionMean, latentRatingSd, ratingDistribution, ratingInterval } from '../../src/engine/predictive-distribution.ts';
+import { expectedBoundedRating } from '../../src/engine/normal.ts';
+import { distributionMean, latentForExpectedRating, latentRatingSd, ratingDistribution, ratingInterval } from '../../src/engine/predictive-distribution.ts';
 import { ratingIntervalOf, ratingProbabilities } from '../support/recommendation.ts';
 
 describe('ratingDistribution', () => {
@@ -119,5 +120,20 @@ describe('predictive coverage on a fixed synthetic set', () => {
       // The distribution's mean is the expected rating, to a hundredth or so.
       expect(Math.sqrt(acc.error2 / acc.n), phase).toBeLessThan(0.02);
     }
+  });
+});
+
+describe('latentForExpectedRating', () => {
+  it('finds the latent value whose expected rating is the target, from anywhere, and puts a bound target at the bound', () => {
+    for (const sd of [0.3, 1, 1.8, 4]) {
+      for (let target = 1.05; target < 10; target += 0.35) {
+        for (const start of [-20, 0, 5.5, 9.9, 30]) {
+          const eta = latentForExpectedRating(target, sd, start);
+          expect(expectedBoundedRating(eta, sd), `${target} ${sd} ${start}`).toBeCloseTo(target, 8);
+        }
+      }
+    }
+    expect(ratingDistribution(latentForExpectedRating(10, 1.5, 8), 1.4)[9]).toBeCloseTo(1, 12);
+    expect(ratingDistribution(latentForExpectedRating(1, 1.5, 3), 1.4)[0]).toBeCloseTo(1, 12);
   });
 });
