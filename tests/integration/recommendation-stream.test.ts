@@ -499,7 +499,7 @@ describe('personalised path', () => {
     expect(middle.caffeine.expectedGain).toBeCloseTo(boundedExpectation(5.3 + 0.9, sd) - boundedExpectation(5.3, sd), 6);
     expect(middle.caffeine.expectedGain).toBeGreaterThan(0.85);
 
-    const top = await athlete(9.8); // latent 9.6: expected about 9.1, already at the top
+    const top = await athlete(9.8); // latent 9.6: expected 9.21, already at the top (gain 0.43)
     expect(top.caffeine.expectedGain).toBeCloseTo(boundedExpectation(9.6 + 0.9, sd) - boundedExpectation(9.6, sd), 6);
     expect(top.caffeine.expectedGain).toBeLessThan(0.5 * 0.9);
     expect(top.caffeine.message).toBe(`Take about 300 mg caffeine (+${top.caffeine.expectedGain.toFixed(2)} expected quality)`);
