@@ -13,7 +13,8 @@ export const QUALITY_MIN = RATING_MIN;
 export const QUALITY_MAX = RATING_MAX;
 
 /**
- * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
+ * Confidence thresholds on the width of the latent 95 % range eta ± 1.96 s (before multipliers and clamping; not
+ * the served interval of whole ratings, which the bounds and the rounding cut).
  * The residual alone sets a floor: with sigma = 1.5 the width is at least 2 * 1.96 * 1.5 = 5.88, so the
  * thresholds sit just above that floor and measure how much coefficient uncertainty (x'Vx) and personal
  * noise add on top.

@@ -21,11 +21,11 @@ export const VariableValueRef = builder.objectRef<Contribution>('VariableValue')
 });
 
 const ConfidenceEnum = builder.enumType('Confidence', {
-  description: 'How much to trust a prediction: from the model phase and the width of its interval',
+  description: 'How much to trust a prediction: from the model phase and the width of its latent 95 % range (rawQuality ± 1.96 predictive sd, before the bounds of the scale cut it)',
   values: {
-    LOW: { description: `COLD_START, or an interval wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
-    MEDIUM: { description: `LEARNING or PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
-    HIGH: { description: `PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
+    LOW: { description: `COLD_START, or a latent range wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
+    MEDIUM: { description: `LEARNING or PERSONALIZED, latent range at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
+    HIGH: { description: `PERSONALIZED, latent range at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
   } as const,
 });
 const EventTypeEnum = builder.enumType('RecommendationEventType', {
