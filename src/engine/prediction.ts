@@ -1,6 +1,8 @@
 // Prediction of session quality from a user's coefficients (domain.md section 7).
 // Pure and allocation-light: one design row, one x'Vx; runs in microseconds.
-import { expectedBoundedRating, RATING_MAX, RATING_MIN, ratingOfLatent, Z95 } from './normal.ts';
+import { expectedBoundedRating, RATING_MAX, RATING_MIN, Z95 } from './normal.ts';
+import { latentForExpectedRating, latentRatingSd, ratingDistribution, ratingInterval } from './predictive-distribution.ts';
+import { roundRating } from './rounding.ts';
 import type { AssumedValue, Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
 import { designRow, FEATURES, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
 
@@ -11,7 +13,8 @@ export const QUALITY_MIN = RATING_MIN;
 export const QUALITY_MAX = RATING_MAX;
 
 /**
- * Confidence thresholds on the width of the 95 % predictive interval (before multipliers and clamping).
+ * Confidence thresholds on the width of the latent 95 % range eta ± 1.96 s (before multipliers and clamping; not
+ * the served interval of whole ratings, which the bounds and the rounding cut).
  * The residual alone sets a floor: with sigma = 1.5 the width is at least 2 * 1.96 * 1.5 = 5.88, so the
  * thresholds sit just above that floor and measure how much coefficient uncertainty (x'Vx) and personal
  * noise add on top.
@@ -49,10 +52,13 @@ const scratchRow = new Float64Array(P);
  * is N(eta, s²): eta = beta · (x - c) (rawQuality) and s² = x'Vx + sigma², the predictive variance (the posterior's
  * uncertainty and the session noise). A rating of 1 means a latent value <= 1.5 and a 10 one >= 9.5, as the
  * bounded model fits them, so expectedQuality = E[rating | bounds] (normal.ts), times the rule multiplier,
- * clamped to 1-10. The 95 % predictive interval is the rating of the latent eta ± 1.96 s: the rating is a
- * monotone function of the latent value, so these are its 2.5 % and 97.5 % quantiles. When nearly all of the
- * mass sits at a bound (both quantiles 1, say) the expected rating lies a little beyond it, and the interval is
- * widened to reach it, so it always contains expectedQuality; the multiplier and the clamp go over it too.
+ * clamped to 1-10.
+ * The distribution is P(rating = k), k = 1..10, of the whole number the athlete will report (predictive-
+ * distribution.ts): the latent value N(eta, x'Vx + sigma² - 1/12) rounded and censored (the fitted sigma² holds
+ * the rounding's 1/12 already). Under a rule multiplier the latent value is moved until its expected rating is
+ * expectedQuality, so the distribution follows the adjusted prediction. The 95 % interval is the run of whole
+ * ratings read off it whose probability is nearest 95 % (ratingInterval), widened to a whole rating when
+ * expectedQuality would fall outside it (nearly all of the mass at a bound), so it always contains expectedQuality.
  * Held-out errors, evaluate and the API all predict through here.
  * Contributions are beta_j (x_j - c_j) for the 9 features (the intercept is the baseline, not a
  * contribution), sorted by absolute size, ties in model-term order.
@@ -64,18 +70,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
     throw new ModelShapeError(`model has ${beta.length} coefficients and ${cov.length} covariance entries; expected ${P} and ${P * P}`);
   }
   const x = designRow(checkIn as Readonly<Record<string, unknown>>, scratchRow);
-
-  let raw = 0;
-  let xVx = 0;
-  for (let i = 0; i < P; i++) {
-    const xi = x[i];
-    raw += beta[i] * xi;
-    if (xi === 0) continue;
-    const rowOffset = i * P;
-    let s = 0;
-    for (let j = 0; j < P; j++) s += cov[rowOffset + j] * x[j];
-    xVx += xi * s;
-  }
+  const { eta: raw, xVx } = latentMoments(model, x);
 
   const contributions: Contribution[] = [];
   for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }); // + 0 turns -0 into 0
@@ -95,22 +90,47 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
   // Guard against a covariance that is numerically slightly indefinite.
   const sd = Math.sqrt(Math.max(0, xVx) + model.sigma2);
   const halfWidth = Z95 * sd;
-  const transform = (q: number) => clampQuality(q * multiplier);
-
-  const expected = expectedBoundedRating(raw, sd);
+  const expectedQuality = clampQuality(expectedBoundedRating(raw, sd) * multiplier);
+  const latent = multiplier === 1 ? raw : latentForExpectedRating(expectedQuality, sd, raw);
+  const distribution = ratingDistribution(latent, latentRatingSd(xVx, model.sigma2));
+  const interval = ratingInterval(distribution);
+  // The interval holds the expected rating as the API shows it (2 decimals): 1.0002 shows as 1.00, inside [1, 1].
+  const shown = roundRating(expectedQuality);
 
   return {
-    expectedQuality: transform(expected),
+    expectedQuality,
     rawQuality: raw,
-    interval: {
-      low: transform(Math.min(expected, ratingOfLatent(raw - halfWidth))),
-      high: transform(Math.max(expected, ratingOfLatent(raw + halfWidth))),
-    },
+    interval: { low: Math.min(interval.low, Math.floor(shown)), high: Math.max(interval.high, Math.ceil(shown)) },
+    distribution,
     contributions,
     phase: model.phase,
     confidence: confidenceLabel(2 * halfWidth, model.phase),
     assumed,
   };
+}
+
+/** eta = beta · x and x'Vx for a design row. */
+function latentMoments(model: UserModel, x: ArrayLike<number>): { eta: number; xVx: number } {
+  const beta = model.mean;
+  const cov = model.covariance;
+  let eta = 0;
+  let xVx = 0;
+  for (let i = 0; i < P; i++) {
+    const xi = x[i];
+    eta += beta[i] * xi;
+    if (xi === 0) continue;
+    const rowOffset = i * P;
+    let s = 0;
+    for (let j = 0; j < P; j++) s += cov[rowOffset + j] * x[j];
+    xVx += xi * s;
+  }
+  return { eta, xVx };
+}
+
+/** The latent prediction for a check-in: eta = beta · (x - c) and the predictive sd sqrt(x'Vx + sigma²). */
+export function latentPrediction(model: UserModel, checkIn: CheckIn): { eta: number; sd: number } {
+  const { eta, xVx } = latentMoments(model, designRow(checkIn as Readonly<Record<string, unknown>>, scratchRow));
+  return { eta, sd: Math.sqrt(Math.max(0, xVx) + model.sigma2) };
 }
 
 /**

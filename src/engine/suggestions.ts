@@ -1,5 +1,7 @@
 // Actionable suggestions (domain.md section 7, the `recommendations` phase): for each variable the
 // athlete controls before climbing, the move toward its optimal range that raises predicted quality most.
+import { expectedBoundedRating } from './normal.ts';
+import { latentPrediction } from './prediction.ts';
 import type { Suggestion, UserModel } from './types.ts';
 import { CHECK_IN_VARIABLES, type CheckIn, type FeatureSpec } from './variables.ts';
 
@@ -28,13 +30,19 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
  * Up to 3 suggestions with an expected gain > 0.05, best first.
  * For each actionable feature with an optimal range: from = the check-in value (the reference value when
  * missing); to = optimalMax when the user's coefficient is positive, optimalMin when negative, so the
- * target always lies inside the optimal range; gain = beta_j * (to - from) in the model's own units.
+ * target always lies inside the optimal range; gain = the change in E[rating | bounds], the expected rating on
+ * the 1-10 scale (before rule multipliers), when the predictive distribution of the latent quality moves by the
+ * change's effect beta_j * (to - from), its spread kept: E(eta + beta_j (to - from), s) - E(eta, s). Far from
+ * the bounds that is beta_j * (to - from); near 1 or 10 it is less, as the latent mass beyond a bound gains
+ * nothing (a rating cannot rise above 10): an athlete already expected at 9.5 gains little.
+ * The spread is the check-in's: how uncertain the coefficient is says nothing about which way to move.
  * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
  * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table).
  */
 export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: readonly FeatureSpec[], actionable: readonly string[] = ACTIONABLE_FEATURES): Suggestion[] {
   const values = checkIn as Readonly<Record<string, unknown>>;
   const out: Suggestion[] = [];
+  let latent: { eta: number; sd: number; expected: number } | null = null;
   for (let j = 1; j < terms.length; j++) {
     const term = terms[j];
     if (!actionable.includes(term.name)) continue;
@@ -44,7 +52,13 @@ export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: r
     const raw = values[term.name];
     const from = typeof raw === 'number' && Number.isFinite(raw) ? raw : term.reference;
     const to = beta > 0 ? term.optimalMax : term.optimalMin;
-    const gain = beta * (to - from);
+    const latentGain = beta * (to - from);
+    if (latentGain <= 0) continue;
+    if (latent === null) {
+      const { eta, sd } = latentPrediction(model, checkIn);
+      latent = { eta, sd, expected: expectedBoundedRating(eta, sd) };
+    }
+    const gain = expectedBoundedRating(latent.eta + latentGain, latent.sd) - latent.expected;
     if (gain > MIN_SUGGESTION_GAIN) {
       out.push({ variable: term.name, from, to, expectedGain: gain, message: suggestionMessage(term.name, from, to, gain) });
     }

@@ -110,7 +110,13 @@ export interface Prediction {
   expectedQuality: number;
   /** Before rule multipliers and clamping, for transparency. */
   rawQuality: number;
+  /** The 95 % predictive interval of whole ratings (predictive-distribution.ts), after rule multipliers. */
   interval: { low: number; high: number };
+  /**
+   * P(rating = k) for k = 1..10 (index k - 1), after rule multipliers; empty for a stored recommendation written
+   * before distributions were kept.
+   */
+  distribution: number[];
   contributions: Contribution[];
   phase: ModelPhase;
   confidence: 'LOW' | 'MEDIUM' | 'HIGH';

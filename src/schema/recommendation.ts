@@ -4,7 +4,7 @@ import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
 import { assumedInAnswer, type RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
-import { roundRating } from '../engine/rounding.ts';
+import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
 import { uuid } from './ids.ts';
 import { selectsAny } from './selection.ts';
@@ -21,11 +21,11 @@ export const VariableValueRef = builder.objectRef<Contribution>('VariableValue')
 });
 
 const ConfidenceEnum = builder.enumType('Confidence', {
-  description: 'How much to trust a prediction: from the model phase and the width of its interval',
+  description: 'How much to trust a prediction: from the model phase and the width of its latent 95 % range (rawQuality ± 1.96 predictive sd, before the bounds of the scale cut it)',
   values: {
-    LOW: { description: `COLD_START, or an interval wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
-    MEDIUM: { description: `LEARNING or PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
-    HIGH: { description: `PERSONALIZED, interval at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
+    LOW: { description: `COLD_START, or a latent range wider than ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points` },
+    MEDIUM: { description: `LEARNING or PERSONALIZED, latent range at most ${CONFIDENCE_THRESHOLDS.mediumMaxWidth} points wide` },
+    HIGH: { description: `PERSONALIZED, latent range at most ${CONFIDENCE_THRESHOLDS.highMaxWidth} points wide` },
   } as const,
 });
 const EventTypeEnum = builder.enumType('RecommendationEventType', {
@@ -90,6 +90,19 @@ const AssumedValueRef = builder.objectRef<AssumedValue>('AssumedValue').implemen
   }),
 });
 
+interface RatingProbability {
+  rating: number;
+  probability: number;
+}
+
+const RatingProbabilityRef = builder.objectRef<RatingProbability>('RatingProbability').implement({
+  description: 'The predicted probability of one rating',
+  fields: (t) => ({
+    rating: t.exposeInt('rating', { description: 'The rating, 1-10' }),
+    probability: t.float({ description: 'The probability the athlete rates the session so (0-1, 4 decimals)', resolve: (r) => roundShare(r.probability) }),
+  }),
+});
+
 const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
   description: "The athlete's model's prediction of the session quality for this check-in",
   fields: (t) => ({
@@ -98,8 +111,15 @@ const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
     rawQuality: t.float({ description: "The model's value before clamping and multipliers (2 decimals)", resolve: (p) => roundRating(p.rawQuality) }),
     interval: t.field({
       type: IntervalRef,
-      description: '95 % predictive interval (2 decimals)',
+      description:
+        '95 % predictive interval of whole ratings, read off `distribution`: the run of ratings whose probability is nearest 95 % (widened to contain expectedQuality); held-out ratings fall inside it 95 % of the time (2 decimals)',
       resolve: (p) => ({ low: roundRating(p.interval.low), high: roundRating(p.interval.high) }),
+    }),
+    distribution: t.field({
+      type: [RatingProbabilityRef],
+      description:
+        'The predictive distribution of the rating the athlete will give, P(rating = k) for k = 1..10 in order, after rule multipliers; sums to 1. Empty on a recommendation stored before distributions were kept',
+      resolve: (p) => p.distribution.map((probability, i) => ({ rating: i + 1, probability })),
     }),
     contributions: t.field({ type: [VariableValueRef], description: 'Per feature, largest effect first', resolve: (p) => p.contributions }),
     phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The model phase that predicted' }),
@@ -147,6 +167,7 @@ function predictionOf(r: RecommendationRow): Prediction | null {
     expectedQuality: r.expectedQuality,
     rawQuality: r.rawQuality,
     interval: { low: r.intervalLow, high: r.intervalHigh },
+    distribution: r.distribution ?? [],
     contributions: (r.contributions ?? []) as unknown as Contribution[],
     phase: r.phase,
     confidence: r.confidence,

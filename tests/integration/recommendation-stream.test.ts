@@ -47,8 +47,13 @@ function expectOperatorPrediction(prediction: Prediction): void {
   expect(expected.variance).toBeCloseTo(1.0 + 4 * 0.25 + 4 * 0.2 + 2.25, 12);
   expect(prediction.interval.low).toBeCloseTo(roundRating(expected.low), 9);
   expect(prediction.interval.high).toBeCloseTo(roundRating(expected.high), 9);
-  expect(prediction.interval.low).toBeCloseTo(1.52, 10); // 5.92 - 4.40, just above the 1.5 cut: the latent value itself
-  expect(prediction.interval.high).toBe(10); // 5.92 + 4.40 is above the 9.5 cut: a rating of 10
+  // The whole rating: the latent N(5.92, 5.05 - 1/12) rounded, 1 below 1.5 and 10 above 9.5. Of the most probable
+  // run of each width, 3-10 holds 93.8 % and 2-10 97.6 %: the interval is the one nearest 95 %, 3-10.
+  expect(prediction.interval).toEqual({ low: 3, high: 10 });
+  expect(prediction.distribution.map((d) => d.rating)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  for (const [k, q] of expected.distribution.entries()) expect(prediction.distribution[k].probability).toBeCloseTo(q, 3);
+  expect(prediction.distribution.reduce((a, d) => a + d.probability, 0)).toBeCloseTo(1, 3);
+  expect(prediction.distribution[9].probability).toBeCloseTo(0.0541, 4); // P(latent >= 9.5)
   // Contributions beta_j (x_j - c_j), largest first: energy -0.44, stress +0.36, the rest 0.
   expect(prediction.contributions).toHaveLength(9);
   expect(prediction.contributions[0].variable).toBe('energyLevel');
@@ -65,10 +70,13 @@ function expectOperatorStream(events: StreamEvent[]): void {
   expectOperatorPrediction(eventOf(events, 'PREDICTION').prediction!);
   const recs = eventOf(events, 'RECOMMENDATIONS');
   expect(recs.sessionType).toBe('VOLUME'); // 5.5 <= 5.9 < 6.5, soreness unknown
-  // The only actionable move that helps: caffeine 0 -> 300 mg at 0.003 per mg (warm-up is already at 15).
+  // The only actionable move that helps: caffeine 0 -> 300 mg at 0.003 per mg (warm-up is already at 15): +0.9 on
+  // the latent scale, a little less on the rating's (some of the spread lies beyond 10, where nothing is gained).
   expect(recs.suggestions).toHaveLength(1);
   expect(recs.suggestions![0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
-  expect(recs.suggestions![0].expectedGain).toBeCloseTo(0.9, 12);
+  const sd = Math.sqrt(coldStartPrediction(OPERATOR).variance);
+  expect(recs.suggestions![0].expectedGain).toBeCloseTo(boundedExpectation(5.92 + 0.9, sd) - boundedExpectation(5.92, sd), 6);
+  expect(recs.suggestions![0].expectedGain).toBeLessThan(0.9);
   expect(recs.constraints).toMatchObject({ sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], reduceVolume: false });
   const stats = eventOf(events, 'STATS').context;
   expect(stats.populationComparison).toEqual([]); // no PopulationStatistic rows yet
@@ -271,7 +279,7 @@ describe('refused requests', () => {
 
 describe('startSession', () => {
   const START = `mutation($input: StartSessionInput!) {
-    startSession(input: $input) { id status recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } }
+    startSession(input: $input) { id status recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } }
   }`;
 
   it('stores the recommendation shown (sessionType and prediction) and links it to the session', async () => {
@@ -285,7 +293,7 @@ describe('startSession', () => {
     // Stored, not only echoed: read it back.
     const again = await gqlOk<{ session: { recommendation: any } }>(
       server.url,
-      `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence } suggestions { variable } } } }`,
+      `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } } }`,
       { id: startSession.id },
       token,
     );
@@ -442,8 +450,8 @@ describe('personalised path', () => {
     expect(p.rawQuality).toBeCloseTo(roundRating(7.5 + 0.5 * (4 - 6) - 0.4 * (2 - 4)), 10); // 7.3
     const sd = Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
     expect(p.expectedQuality).toBeCloseTo(roundRating(boundedExpectation(7.3, sd)), 10);
-    expect(p.interval.low).toBeCloseTo(roundRating(7.3 - 1.96 * sd), 9);
-    expect(p.interval.high).toBe(10); // 7.3 + 2.95 is above the 9.5 cut
+    // N(7.3, 2.259 - 1/12) rounded: 5-10 holds 97.1 %, 6-10 88.9 %: nearest 95 % is 5-10.
+    expect(p.interval).toEqual({ low: 5, high: 10 });
     expect(p).toMatchObject({ phase: 'PERSONALIZED', confidence: 'HIGH' });
     expect(eventOf(out.events, 'RECOMMENDATIONS').sessionType).toBe('VOLUME');
 
@@ -452,6 +460,52 @@ describe('personalised path', () => {
     const fallback = await streamWs(server.wsUrl, stale.token, OPERATOR);
     expect(fallback.events[0]).toMatchObject({ phase: 'COLD_START', hasPersonalization: false });
     expectOperatorPrediction(eventOf(fallback.events, 'PREDICTION').prediction!);
+  });
+
+  it("reports a suggestion's gain on the rating scale: near the top of the scale it is much less than beta x change", async () => {
+    const prisma = server.services.db.prisma;
+    const terms = ['intercept', 'sleepHours', 'sleepQuality', 'energyLevel', 'stressLevel', 'motivationLevel', 'sorenessLevel', 'daysSinceHardSession', 'caffeineMg', 'warmupMin'];
+    // Caffeine 0.003 per mg, known exactly (its variance ~0), so 0 -> 300 mg moves the latent quality by 0.9 and
+    // nothing else; the other terms' small variance gives the predictive sd sqrt(0.001 (1 + 4 + 4) + 2.25).
+    const covariance = terms.flatMap((name, i) => terms.map((__, j) => (i === j ? (name === 'caffeineMg' ? 1e-12 : 0.001) : 0)));
+    const sd = Math.sqrt(0.001 * (1 + 4 + 4) + 2.25);
+    const athlete = async (intercept: number) => {
+      const { id, token } = await tokenFor('athlete');
+      await prisma.user.create({ data: { id, role: 'ATHLETE' } });
+      const coefficients = { ...Object.fromEntries(terms.map((t) => [t, 0])), intercept, energyLevel: 0.5, stressLevel: -0.4, caffeineMg: 0.003 };
+      await prisma.modelOutput.create({
+        data: {
+          userId: id,
+          coefficients,
+          credibleIntervals: {},
+          covariance: { terms, values: covariance },
+          sufficientStats: {},
+          phase: 'PERSONALIZED',
+          sessionsIncluded: 40,
+          shrinkageFactor: 0.8,
+          modelVersion: 'test',
+        },
+      });
+      const now = await streamWs(server.wsUrl, token, OPERATOR);
+      const caffeine = eventOf(now.events, 'RECOMMENDATIONS').suggestions!.find((s) => s.variable === 'caffeineMg')!;
+      // What the athlete is told to expect if they follow it: the expected quality with 300 mg.
+      const taken = await streamWs(server.wsUrl, token, { ...OPERATOR, caffeineMg: 300 });
+      const seen = eventOf(taken.events, 'PREDICTION').prediction!.expectedQuality - eventOf(now.events, 'PREDICTION').prediction!.expectedQuality;
+      return { caffeine, seen };
+    };
+    // OPERATOR: energy 4, stress 2 -> latent = intercept - 1.0 + 0.8.
+    const middle = await athlete(5.5); // latent 5.3: nearly all of the spread inside the scale
+    expect(middle.caffeine).toMatchObject({ from: 0, to: 300 });
+    expect(middle.caffeine.expectedGain).toBeCloseTo(boundedExpectation(5.3 + 0.9, sd) - boundedExpectation(5.3, sd), 6);
+    expect(middle.caffeine.expectedGain).toBeGreaterThan(0.85);
+
+    const top = await athlete(9.8); // latent 9.6: expected 9.21, already at the top (gain 0.43)
+    expect(top.caffeine.expectedGain).toBeCloseTo(boundedExpectation(9.6 + 0.9, sd) - boundedExpectation(9.6, sd), 6);
+    expect(top.caffeine.expectedGain).toBeLessThan(0.5 * 0.9);
+    expect(top.caffeine.message).toBe(`Take about 300 mg caffeine (+${top.caffeine.expectedGain.toFixed(2)} expected quality)`);
+    // The gain is what the prediction shows once the change is made (2 decimals each).
+    expect(Math.abs(top.seen - top.caffeine.expectedGain)).toBeLessThanOrEqual(0.011);
+    expect(Math.abs(middle.seen - middle.caffeine.expectedGain)).toBeLessThanOrEqual(0.011);
   });
 
   // Last in the file: the nightly fit replaces the priors with a fitted population for everyone after it.

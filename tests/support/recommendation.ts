@@ -6,7 +6,7 @@ import { expect } from 'vitest';
 import { collect, gql, gqlOk, sse, wsClient, type GraphQLResponse } from './client.ts';
 
 const CONSTRAINTS = `sessionTypeCeiling suggestedSessionType avoid include warmupMin maxDurationMin reduceVolume hydrationBreaks`;
-const PREDICTION = `expectedQuality rawQuality interval { low high } contributions { variable value } phase confidence`;
+const PREDICTION = `expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence`;
 const WARNING = `rule category message reason`;
 const SUGGESTION = `variable from to expectedGain message`;
 const GROUP = `n mean`;
@@ -83,6 +83,7 @@ export interface Prediction {
   expectedQuality: number;
   rawQuality: number;
   interval: { low: number; high: number };
+  distribution: { rating: number; probability: number }[];
   contributions: { variable: string; value: number }[];
   phase: string;
   confidence: string;
@@ -215,20 +216,22 @@ const prior = (name: string) => {
 /** The rating a latent quality gives on the bounded scale: 1 at or below 1.5, 10 at or above 9.5, itself in between. */
 export const ratingOf = (latent: number) => (latent <= 1.5 ? 1 : latent >= 9.5 ? 10 : latent);
 
+const simpson = (f: (z: number) => number, a: number, b: number) => {
+  if (b <= a) return 0;
+  const n = 4000;
+  const h = (b - a) / n;
+  let sum = f(a) + f(b);
+  for (let i = 1; i < n; i++) sum += (i % 2 ? 4 : 2) * f(a + i * h);
+  return (sum * h) / 3;
+};
+const normalDensity = (mean: number, sd: number) => (z: number) => Math.exp(-0.5 * ((z - mean) / sd) ** 2) / (sd * Math.sqrt(2 * Math.PI));
+
 /**
  * E[rating] for a latent quality N(mean, sd²) on the bounded scale, by numerical integration (Simpson on each
  * smooth piece between the cuts): the tests' own account of the bounded model's expected rating.
  */
 export function boundedExpectation(mean: number, sd: number): number {
-  const density = (z: number) => Math.exp(-0.5 * ((z - mean) / sd) ** 2) / (sd * Math.sqrt(2 * Math.PI));
-  const simpson = (f: (z: number) => number, a: number, b: number) => {
-    if (b <= a) return 0;
-    const n = 4000;
-    const h = (b - a) / n;
-    let sum = f(a) + f(b);
-    for (let i = 1; i < n; i++) sum += (i % 2 ? 4 : 2) * f(a + i * h);
-    return (sum * h) / 3;
-  };
+  const density = normalDensity(mean, sd);
   const lo = mean - 12 * sd;
   const hi = mean + 12 * sd;
   const cut1 = Math.min(Math.max(1.5, lo), hi);
@@ -237,10 +240,37 @@ export function boundedExpectation(mean: number, sd: number): number {
 }
 
 /**
+ * P(rating = k) for k = 1..10 when the latent quality is N(mean, sd²) and the athlete reports it rounded to a whole
+ * rating, 1 below 1.5 and 10 above 9.5: the density integrated over each rating's stretch (Simpson).
+ */
+export function ratingProbabilities(mean: number, sd: number): number[] {
+  const density = normalDensity(mean, sd);
+  const lo = Math.min(mean - 12 * sd, 0);
+  const hi = Math.max(mean + 12 * sd, 11);
+  return Array.from({ length: 10 }, (_, i) => simpson(density, i === 0 ? lo : i + 0.5, i === 9 ? hi : i + 1.5));
+}
+
+/**
+ * The 95 % interval of whole ratings as docs/api.md states it, by brute force: every run of consecutive ratings;
+ * of the most probable run of each width, the one whose probability is nearest 95 % (the shorter on a tie),
+ * widened to the whole ratings around the expected rating (2 decimals) when it lies outside (when given).
+ */
+export function ratingIntervalOf(probabilities: readonly number[], expected?: number): { low: number; high: number; probability: number } {
+  const runs: { low: number; high: number; probability: number }[] = [];
+  for (let low = 1; low <= 10; low++) for (let high = low; high <= 10; high++) runs.push({ low, high, probability: probabilities.slice(low - 1, high).reduce((a, b) => a + b, 0) });
+  const topOfWidth = Array.from({ length: 10 }, (_, w) => runs.filter((r) => r.high - r.low === w).reduce((a, b) => (b.probability > a.probability + 1e-12 ? b : a)));
+  const best = topOfWidth.reduce((a, b) => (Math.abs(b.probability - 0.95) < Math.abs(a.probability - 0.95) - 1e-12 ? b : a));
+  if (expected === undefined) return best;
+  const shown = Math.round(expected * 100) / 100;
+  return { low: Math.min(best.low, Math.floor(shown)), high: Math.max(best.high, Math.ceil(shown)), probability: best.probability };
+}
+
+/**
  * Prediction for an athlete with no rated session, as domain.md sections 5-7 document it (the posterior with no
  * data is the population): mean = intercept + sum prior mean_j (x_j - c_j); variance = sum over used features of
  * (x - c)² individualVariance + the intercept's individualVariance + sigma² (1.5²); the expected rating given the
- * bounds of the scale (boundedExpectation); 95 % interval = the ratings of mean ± 1.96 sd.
+ * bounds of the scale (boundedExpectation); the distribution of the whole rating from the latent value with
+ * sigma² less the rounding's 1/12 (ratingProbabilities), and the 95 % interval read off it (ratingIntervalOf).
  */
 export function coldStartPrediction(input: CheckIn, overrides: { interceptMean?: number } = {}) {
   const intercept = prior('intercept');
@@ -254,6 +284,8 @@ export function coldStartPrediction(input: CheckIn, overrides: { interceptMean?:
     mean += p.populationMean * d;
     variance += d * d * p.individualVariance!;
   }
-  const half = 1.96 * Math.sqrt(variance);
-  return { raw: mean, expected: boundedExpectation(mean, Math.sqrt(variance)), low: ratingOf(mean - half), high: ratingOf(mean + half), variance };
+  const expected = boundedExpectation(mean, Math.sqrt(variance));
+  const distribution = ratingProbabilities(mean, Math.sqrt(variance - 1 / 12));
+  const { low, high } = ratingIntervalOf(distribution, expected);
+  return { raw: mean, expected, distribution, low, high, variance };
 }

@@ -3,7 +3,7 @@ import { predict, sessionTypeFromQuality, ModelShapeError } from '../../src/engi
 import { ACTIONABLE_FEATURES, suggestImprovements } from '../../src/engine/suggestions.ts';
 import type { ModelPhase, UserModel } from '../../src/engine/types.ts';
 import { DEFAULT_SIGMA2, designRow, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
-import { boundedExpectation, ratingOf } from '../support/recommendation.ts';
+import { boundedExpectation, ratingIntervalOf, ratingProbabilities } from '../support/recommendation.ts';
 
 /** The cold-start model built by hand: mean = prior means, V = diag(individual variance + prior std²). */
 function priorModel(): UserModel {
@@ -55,30 +55,46 @@ describe('predict', () => {
     expect(p.confidence).toBe('LOW');
     expect(sessionTypeFromQuality(p.expectedQuality, checklistCheckIn)).toBe('VOLUME');
 
-    const half = 1.96 * sd;
-    expect(half).toBeCloseTo(4.83241, 4);
-    expect(p.interval.low).toBe(1); // 5.92 - 4.83 = 1.09: below the 1.5 cut, a rating of 1
-    expect(p.interval.high).toBe(10); // 10.75: above the 9.5 cut
-    const inside = predict(modelWith('LEARNING', 0.001, 1), checklistCheckIn);
-    const halfInside = 1.96 * predictiveSd(modelWith('LEARNING', 0.001, 1), checklistCheckIn);
-    expect(inside.interval.low).toBeCloseTo(5.92 - halfInside, 12); // inside the cuts, the latent value itself
-    expect(inside.interval.high).toBeCloseTo(5.92 + halfInside, 12);
+    // The whole rating: the latent value with sigma² less the rounding's 1/12, rounded and censored.
+    const distribution = ratingProbabilities(5.92, Math.sqrt(3.8288 + 2.25 - 1 / 12));
+    expect(p.distribution).toHaveLength(10);
+    for (const [k, q] of p.distribution.entries()) expect(q).toBeCloseTo(distribution[k], 8);
+    expect(p.distribution.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+    // A wide cold-start spread (P(1) = 3.6 %, P(10) = 7.2 %): 2-10 holds 96.4 %, 1-9 92.8 %: nearest 95 % is 2-10.
+    expect(ratingIntervalOf(distribution, p.expectedQuality)).toMatchObject({ low: 2, high: 10, probability: expect.closeTo(0.9645, 3) });
+    expect(p.interval).toEqual({ low: 2, high: 10 });
+
+    // A narrow spread inside the scale: the run of whole ratings around 5.92 whose probability is nearest 95 %.
+    const narrow = modelWith('LEARNING', 0.001, 1);
+    const inside = predict(narrow, checklistCheckIn);
+    const insideDistribution = ratingProbabilities(5.92, Math.sqrt(predictiveSd(narrow, checklistCheckIn) ** 2 - 1 / 12));
+    // sd sqrt(1.009 - 1/12) = 0.96: 4-7 holds 94.4 %, 4-8 99.0 %, 5-8 92.6 %: nearest 95 % is 4-7.
+    expect(inside.interval).toEqual({ low: 4, high: 7 });
+    expect(ratingIntervalOf(insideDistribution, inside.expectedQuality)).toMatchObject({ low: 4, high: 7, probability: expect.closeTo(0.9438, 3) });
   });
 
-  it('keeps the expected rating inside its interval, whatever the latent value, spread and multiplier', () => {
-    // Nearly all of the mass at 1 (both quantiles 1): the expected rating, just above 1, widens the interval.
+  it('keeps the expected rating (as shown, 2 decimals) inside its interval of whole ratings, whatever the latent value, spread and multiplier', () => {
+    // Nearly all of the mass at 1: the interval is the rating 1, and the expected rating shows as 1.00.
     const piled = predict({ ...modelWith('LEARNING', 0, 1), mean: [-2, ...priorModel().mean.slice(1)] }, {});
     expect(piled.expectedQuality).toBeGreaterThan(1);
-    expect(piled.interval).toEqual({ low: 1, high: piled.expectedQuality });
+    expect(piled.interval).toEqual({ low: 1, high: 1 });
+    expect(piled.distribution[0]).toBeGreaterThan(0.999);
     for (let raw = -6; raw <= 16; raw += 0.25) {
       for (const variance of [0.001, 0.5, 2, 8, 40]) {
         for (const multiplier of [0.9, 1, 1.05, 1.1 * 1.05]) {
           const intercept = raw - 6 + priorModel().mean[0];
           const p = predict({ ...modelWith('LEARNING', 0, variance), mean: [intercept, ...priorModel().mean.slice(1)] }, {}, multiplier);
-          expect(p.interval.low).toBeLessThanOrEqual(p.expectedQuality);
-          expect(p.expectedQuality).toBeLessThanOrEqual(p.interval.high);
+          const shown = Math.round(p.expectedQuality * 100) / 100;
+          expect(Number.isInteger(p.interval.low) && Number.isInteger(p.interval.high)).toBe(true);
+          expect(p.interval.low).toBeLessThanOrEqual(shown);
+          expect(shown).toBeLessThanOrEqual(p.interval.high);
           expect(p.expectedQuality).toBeGreaterThanOrEqual(1);
           expect(p.expectedQuality).toBeLessThanOrEqual(10);
+          expect(p.distribution.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 12);
+          // Under a multiplier the distribution follows the adjusted expected rating (whole ratings against the
+          // latent value inside the scale: they agree once the noise is wider than the rounding).
+          const mean = p.distribution.reduce((a, q, k) => a + (k + 1) * q, 0);
+          if (variance >= 2) expect(Math.abs(mean - p.expectedQuality)).toBeLessThan(0.015);
         }
       }
     }
@@ -123,14 +139,20 @@ describe('predict', () => {
     const mid = predict(priorModel(), checklistCheckIn, 1.1);
     expect(mid.expectedQuality).toBeCloseTo(boundedExpectation(5.92, Math.sqrt(6.0788)) * 1.1, 6);
     expect(mid.rawQuality).toBeCloseTo(5.92, 12);
-    expect(mid.interval.low).toBeCloseTo(1.1, 12); // a rating of 1, times 1.1
+    // The distribution moves up with the expected rating: less at 1, more at 10 than without the multiplier.
+    const plain = predict(priorModel(), checklistCheckIn);
+    expect(mid.distribution[0]).toBeLessThan(plain.distribution[0]);
+    expect(mid.distribution[9]).toBeGreaterThan(plain.distribution[9]);
+    const { low, high } = ratingIntervalOf(mid.distribution, mid.expectedQuality);
+    expect(mid.interval).toEqual({ low, high });
 
     // 6 + 0.12 * 17 + 0.30 * 28 = 16.44: nearly surely a 10, times 0.9
     const over = predict(priorModel(), { sleepHours: 24, daysSinceHardSession: 30 }, 0.9);
     expect(over.rawQuality).toBeCloseTo(16.44, 12);
     expect(over.expectedQuality).toBeCloseTo(boundedExpectation(16.44, predictiveSd(priorModel(), { sleepHours: 24, daysSinceHardSession: 30 })) * 0.9, 6);
-    expect(over.interval.high).toBeCloseTo(9, 12);
-    expect(over.interval.low).toBeLessThanOrEqual(over.expectedQuality);
+    const shown = Math.round(over.expectedQuality * 100) / 100;
+    expect(over.interval.low).toBeLessThanOrEqual(shown);
+    expect(over.interval.high).toBeGreaterThanOrEqual(shown);
   });
 
   it('a latent value below the scale: the expected rating given the bounds, the interval from 1', () => {
@@ -138,10 +160,15 @@ describe('predict', () => {
     const p = predict(priorModel(), input);
     // 6 - 1.10 - 1.08 - 1.40 - 0.60 - 0.84 = 0.98
     expect(p.rawQuality).toBeCloseTo(0.98, 12);
-    expect(p.expectedQuality).toBeCloseTo(boundedExpectation(0.98, predictiveSd(priorModel(), input)), 6);
+    const sd = predictiveSd(priorModel(), input);
+    expect(p.expectedQuality).toBeCloseTo(boundedExpectation(0.98, sd), 6);
     expect(p.expectedQuality).toBeGreaterThan(1);
-    expect(p.interval.low).toBe(1);
-    expect(p.interval.high).toBeCloseTo(ratingOf(0.98 + 1.96 * predictiveSd(priorModel(), input)), 12);
+    const distribution = ratingProbabilities(0.98, Math.sqrt(sd * sd - 1 / 12));
+    for (const [k, q] of p.distribution.entries()) expect(q).toBeCloseTo(distribution[k], 8);
+    expect(p.distribution[0]).toBeGreaterThan(0.5); // most of the mass is a 1
+    const { low, high } = ratingIntervalOf(distribution, p.expectedQuality);
+    expect(p.interval).toEqual({ low, high });
+    expect(low).toBe(1);
   });
 
   it('never predicts worse with more sleep, everything else fixed (prior model, 0..24 h)', () => {
@@ -203,21 +230,41 @@ describe('suggestImprovements', () => {
     expect(ACTIONABLE_FEATURES).toEqual(['caffeineMg', 'warmupMin']);
   });
 
-  it('suggests 300 mg caffeine when caffeine is missing (0.003 * 300 = 0.9); a missing warm-up is already at 15', () => {
+  /** E[rating | bounds] moved by a latent change, the spread kept: what a suggestion brings on the rating scale. */
+  const ratingGain = (eta: number, sd: number, latentGain: number) => boundedExpectation(eta + latentGain, sd) - boundedExpectation(eta, sd);
+
+  it('suggests 300 mg caffeine when caffeine is missing (0.003 * 300 = 0.9 latent, a little less on the rating scale); a missing warm-up is already at 15', () => {
     const s = suggestImprovements(priorModel(), checklistCheckIn, MODEL_TERMS);
     expect(s).toHaveLength(1);
     expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 0, to: 300 });
-    expect(s[0].expectedGain).toBeCloseTo(0.9, 12);
-    expect(s[0].message).toBe('Take about 300 mg caffeine (+0.90 expected quality)');
+    // 5.92 with a cold-start spread of 2.47: 11 % of the latent mass lies beyond a bound, so the rating gains ~0.8.
+    const gain = ratingGain(5.92, Math.sqrt(6.0788), 0.9);
+    expect(s[0].expectedGain).toBeCloseTo(gain, 6);
+    expect(gain).toBeLessThan(0.9);
+    expect(gain).toBeGreaterThan(0.75);
+    expect(s[0].message).toBe(`Take about 300 mg caffeine (+${gain.toFixed(2)} expected quality)`);
   });
 
-  it('moves a 5 min warm-up to 15 (gain 0.2) and sorts by gain', () => {
-    const s = suggestImprovements(priorModel(), { caffeineMg: 100, warmupMin: 5 }, MODEL_TERMS);
+  it('moves a 5 min warm-up to 15 and sorts by gain; far from the bounds with a narrow spread the gain is beta x change', () => {
+    const narrow = modelWith('PERSONALIZED', 0, 0.25);
+    const s = suggestImprovements(narrow, { caffeineMg: 100, warmupMin: 5 }, MODEL_TERMS);
     expect(s.map((x) => x.variable)).toEqual(['caffeineMg', 'warmupMin']);
-    expect(s[0].expectedGain).toBeCloseTo(0.6, 12); // 0.003 * (300 - 100)
+    expect(s[0].expectedGain).toBeCloseTo(0.6, 6); // 0.003 * (300 - 100)
     expect(s[1]).toMatchObject({ variable: 'warmupMin', from: 5, to: 15 });
-    expect(s[1].expectedGain).toBeCloseTo(0.2, 12);
+    expect(s[1].expectedGain).toBeCloseTo(0.2, 6);
     expect(s[1].message).toBe('Warm up for about 15 min (+0.20 expected quality)');
+  });
+
+  it('near the top of the scale the gain shrinks: a rating cannot rise above 10', () => {
+    // Expected about 9.3 (latent 9.8, spread 1): the same +0.9 of caffeine brings little on the rating scale.
+    const top = modelWith('PERSONALIZED', 0, 1, [9.8, ...priorModel().mean.slice(1)]);
+    const s = suggestImprovements(top, {}, MODEL_TERMS);
+    const caffeine = s.find((x) => x.variable === 'caffeineMg')!;
+    expect(caffeine.expectedGain).toBeCloseTo(ratingGain(9.8, 1, 0.9), 6);
+    expect(caffeine.expectedGain).toBeLessThan(0.4); // under half of beta x change
+    expect(predict(top, { caffeineMg: 300 }).expectedQuality - predict(top, {}).expectedQuality).toBeCloseTo(caffeine.expectedGain, 6);
+    // Higher still, nothing worth telling.
+    expect(suggestImprovements(modelWith('PERSONALIZED', 0, 1, [11.5, ...priorModel().mean.slice(1)]), {}, MODEL_TERMS)).toEqual([]);
   });
 
   it('drops gains of 0.05 or less and never suggests leaving or moving against the range', () => {
@@ -228,12 +275,13 @@ describe('suggestImprovements', () => {
   });
 
   it('moves to the optimal minimum when the coefficient is negative', () => {
-    const model = priorModel();
+    const model = modelWith('PERSONALIZED', 0, 0.25);
     model.mean[termIndex('caffeineMg')] = -0.004;
     const s = suggestImprovements(model, { caffeineMg: 400 }, MODEL_TERMS);
     expect(s).toHaveLength(1);
     expect(s[0]).toMatchObject({ variable: 'caffeineMg', from: 400, to: 100 });
-    expect(s[0].expectedGain).toBeCloseTo(1.2, 12);
+    // latent 6 - 0.004 * 400 = 4.4 -> 5.6, sd 0.5: far from the bounds, the rating gains the full 1.2
+    expect(s[0].expectedGain).toBeCloseTo(1.2, 6);
     expect(s[0].message).toBe('Keep caffeine to about 100 mg (+1.20 expected quality)');
     // Missing caffeine (reference 0) is below the range: raising it would lower q.
     expect(suggestImprovements(model, {}, MODEL_TERMS)).toEqual([]);
@@ -241,9 +289,9 @@ describe('suggestImprovements', () => {
 
   it('keeps the top 3 when more features are actionable', () => {
     const actionable = ['caffeineMg', 'warmupMin', 'sleepHours', 'daysSinceHardSession'];
-    const s = suggestImprovements(priorModel(), { caffeineMg: 0, warmupMin: 5, sleepHours: 5, daysSinceHardSession: 0 }, MODEL_TERMS, actionable);
+    const s = suggestImprovements(modelWith('PERSONALIZED', 0, 0.25), { caffeineMg: 0, warmupMin: 5, sleepHours: 5, daysSinceHardSession: 0 }, MODEL_TERMS, actionable);
     // days 0 -> 4: 1.2; caffeine 0 -> 300: 0.9; sleep 5 -> 9: 0.48; warm-up 5 -> 15: 0.2 (cut)
     expect(s.map((x) => x.variable)).toEqual(['daysSinceHardSession', 'caffeineMg', 'sleepHours']);
-    expect(s.map((x) => x.expectedGain)).toEqual([expect.closeTo(1.2, 12), expect.closeTo(0.9, 12), expect.closeTo(0.48, 12)]);
+    expect(s.map((x) => x.expectedGain)).toEqual([expect.closeTo(1.2, 4), expect.closeTo(0.9, 4), expect.closeTo(0.48, 4)]);
   });
 });
