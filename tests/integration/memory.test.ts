@@ -1,4 +1,4 @@
-// The server as a container runs it (`node --import tsx src/main.ts`, a real process): its migrations are applied by
+// The server as a container runs it (`node --liftoff-only` on its bundle, a real process): its migrations are applied by
 // a child process that has exited before the server opens the database, only when some are pending; a restart on
 // the same PGlite directory stays within a 512 MB container (peak) and 350 MB idle; GraphiQL's page, loaded on first
 // use, is still served. Resident sizes are read from /proc (Linux).
@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
+import { nodeArgs } from '../support/processes.ts';
 import { createTestDatabase, dropTestDatabase, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
 
 const MB = 1024 * 1024;
@@ -28,7 +29,7 @@ interface ServerProcess {
 function startServerProcess(database: { PGLITE_DIR: string } | { DATABASE_URL: string }): Promise<ServerProcess> {
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...database };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--liftoff-only', '--import', 'tsx', 'src/main.ts'], { cwd: process.cwd(), env });
+    const child = spawn(process.execPath, ['--liftoff-only', ...nodeArgs('src/main.ts')], { cwd: process.cwd(), env });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stderr.on('data', (d) => (out += d));

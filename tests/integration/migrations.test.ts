@@ -253,7 +253,7 @@ describe('seed data across restarts', () => {
     const admin = await tokenFor('admin');
     const logs: string[][] = [[], []];
 
-    const first = await startTestServer({ ...database, log: (m) => logs[0].push(m) });
+    const first = await startTestServer({ ...database, emptyPgliteDir: true, log: (m) => logs[0].push(m) });
     try {
       expect(logs[0].join('\n')).toMatch(/seeded 18 priors, 15 rules/);
       const ready = await fetch(first.url.replace(/\/graphql$/, '/ready'));

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { gqlOk } from '../support/client.ts';
-import { TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
+import { migratedPgliteDir, TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
 
 let tmp: string;
 let pgliteDir: string;
@@ -84,9 +84,10 @@ afterEach(() => {
   running.clear();
 });
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-signals-'));
-  pgliteDir = path.join(tmp, 'data', 'pglite');
+  // A copy of the run's migrated database: the first start opens it at once (a first start's migrations: memory.test.ts).
+  pgliteDir = await migratedPgliteDir(path.join(tmp, 'data', 'pglite'));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
