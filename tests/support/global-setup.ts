@@ -26,6 +26,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     /** Path of the migrated, seeded PGlite data-directory tarball (uncompressed). */
     pgliteImage: string;
+    /** Path of an empty PGlite's data-directory tarball (just after initdb), for the tests that migrate from empty. */
+    emptyPgliteImage: string;
     /** Name of the migrated, seeded template database on TEST_DATABASE_URL's server ('' without one). */
     postgresTemplate: string;
     /** A PGlite data directory holding the same migrated, seeded database, to be copied (never opened in place). */
@@ -35,10 +37,15 @@ declare module 'vitest' {
   }
 }
 
-/** The tarball of an in-memory PGlite after the migrations and the seed, as startServer would leave it. */
-async function makePgliteImage(file: string): Promise<void> {
+/**
+ * The tarball of an in-memory PGlite after the migrations and the seed, as startServer would leave it; and of the
+ * same PGlite before them (`emptyFile`), just after its initdb.
+ */
+async function makePgliteImage(file: string, emptyFile: string): Promise<void> {
   const client = new PGlite();
   try {
+    await client.waitReady; // dumpDataDir before then never settles
+    await writeFile(emptyFile, Buffer.from(await (await client.dumpDataDir('none')).arrayBuffer()));
     const adapter = new PrismaPGlite(client);
     await applyMigrations(adapter);
     const prisma = new PrismaClient({ adapter });
@@ -110,6 +117,7 @@ async function makeTestBundle(dir: string): Promise<void> {
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = await mkdtemp(path.join(tmpdir(), 'climbiq-test-image-'));
   const image = path.join(dir, 'pglite-image.tar');
+  const emptyImage = path.join(dir, 'pglite-empty.tar');
   const directory = path.join(dir, 'pglite');
   // Inside the project (.tmp/ is ignored by git): the bundled modules find prisma/, web/ and node_modules from there.
   const bundleDir = path.join(ROOT, '.tmp', `test-bundle-${randomUUID().slice(0, 8)}`);
@@ -120,12 +128,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   };
   try {
     // PGlite's image is made on either database: some files always run on PGlite.
-    await Promise.all([makePgliteImage(image).then(() => makePgliteDirectory(image, directory)), template ? makePostgresTemplate(template) : null, makeTestBundle(bundleDir)]);
+    await Promise.all([makePgliteImage(image, emptyImage).then(() => makePgliteDirectory(image, directory)), template ? makePostgresTemplate(template) : null, makeTestBundle(bundleDir)]);
   } catch (err) {
     await cleanUp();
     throw err;
   }
   project.provide('pgliteImage', image);
+  project.provide('emptyPgliteImage', emptyImage);
   project.provide('postgresTemplate', template);
   project.provide('pgliteDirectory', directory);
   project.provide('testBundle', bundleDir);

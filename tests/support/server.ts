@@ -82,14 +82,24 @@ export async function startTwoInstances(redisUrl: string): Promise<TwoInstances>
   return { databaseUrl, a: started[0], b: started[1], close };
 }
 
-let pgliteImage: Promise<Blob | undefined> | undefined;
+const images = new Map<string, Promise<Blob | undefined>>();
 
-/** The run's migrated, seeded PGlite image (read once per file), or undefined without the global setup. */
-function loadPgliteImage(): Promise<Blob | undefined> {
-  const file = inject('pgliteImage');
-  pgliteImage ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : Promise.resolve(undefined);
-  return pgliteImage;
+/** One of the run's PGlite images (read once per worker), or undefined without the global setup. */
+function loadImage(file: string | undefined): Promise<Blob | undefined> {
+  if (!file) return Promise.resolve(undefined);
+  let image = images.get(file);
+  if (!image) images.set(file, (image = readFile(file).then((bytes) => new Blob([bytes]))));
+  return image;
 }
+
+/** The run's migrated, seeded PGlite image (startServer's and openDatabase's `pgliteImage`). */
+const loadPgliteImage = () => loadImage(inject('pgliteImage'));
+
+/**
+ * An empty PGlite's image, for openDatabase's or PGlite's `loadDataDir`: the same empty database an in-memory
+ * `new PGlite()` makes, without the seconds of CPU its initdb takes. Undefined without the global setup.
+ */
+export const emptyPgliteImage = () => loadImage(inject('emptyPgliteImage'));
 
 /**
  * Fills `dir` (a PGlite data directory not made yet) with a copy of the run's migrated, seeded database, as a server
