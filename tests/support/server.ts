@@ -88,7 +88,10 @@ const images = new Map<string, Promise<Blob | undefined>>();
 function loadImage(file: string | undefined): Promise<Blob | undefined> {
   if (!file) return Promise.resolve(undefined);
   let image = images.get(file);
-  if (!image) images.set(file, (image = readFile(file).then((bytes) => new Blob([bytes]))));
+  if (!image) {
+    image = readFile(file).then((bytes) => new Blob([bytes]));
+    images.set(file, image);
+  }
   return image;
 }
 
