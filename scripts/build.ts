@@ -2,41 +2,24 @@
 // esbuild bundles src/ (the Prisma client generated into src/generated included); every package stays an import
 // from node_modules. The bundle sits at dist/src/, the same depth as the modules in src/*/, so the paths they
 // compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
-// project's own files from the bundle as from the source. Each worker thread's module is an entry of its own.
+// project's own files from the bundle as from the source. Each worker thread's module is an entry of its own
+// (scripts/lib/bundle.ts, which the test suite's bundle shares).
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import { LIFTOFF_ONLY } from '../src/db/migrate-child.ts';
 import { ensureInitdbImage, initdbImagePath } from '../src/db/pglite-image.ts';
+import { bundle, ROOT, SERVER_ENTRY_POINTS } from './lib/bundle.ts';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
-/** The process's entry and the worker threads' modules (each started by file from the bundle). */
 // All at dist/src/ (main.js, fit-worker.js, migrate-child.js): a module bundled one folder deeper would compute
 // its paths one folder off.
-export const ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts'];
-const entryPoints = ENTRY_POINTS.map((file) => ({ in: file, out: file.replace(/^.*\//, '').replace(/\.ts$/, '') }));
 export const OUT_DIR = 'dist/src';
 
 const started = Date.now();
-rmSync(`${root}/dist`, { recursive: true, force: true });
-const result = await build({
-  absWorkingDir: root,
-  entryPoints,
-  outdir: OUT_DIR,
-  bundle: true,
-  packages: 'external',
-  platform: 'node',
-  format: 'esm',
-  target: 'node22',
-  sourcemap: 'linked',
-  logLevel: 'warning',
-  metafile: true,
-});
-const bytes = Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
-console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
+rmSync(`${ROOT}/dist`, { recursive: true, force: true });
+const bytes = await bundle(SERVER_ENTRY_POINTS, OUT_DIR);
+console.log(`[build] ${SERVER_ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
 
 // PGlite's initdb, once per PGlite version: a fresh PGlite directory is unpacked from it instead of running initdb
 // in the 512 MB the server has (src/db/pglite-image.ts).
 const imageMs = ensureInitdbImage(LIFTOFF_ONLY);
-if (imageMs) console.log(`[build] PGlite's initdb image -> ${path.relative(root, initdbImagePath())} in ${imageMs} ms`);
+if (imageMs) console.log(`[build] PGlite's initdb image -> ${path.relative(ROOT, initdbImagePath())} in ${imageMs} ms`);

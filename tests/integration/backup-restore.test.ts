@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
-import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServerOptions } from '../support/server.ts';
+import { nodeArgs } from '../support/processes.ts';
+import { createMigratedTestDatabase, createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServerOptions } from '../support/server.ts';
 
 let tmp: string;
 beforeAll(() => {
@@ -18,7 +19,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function npmRun(script: 'backup' | 'restore', file: string, env: Record<string, string>): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', `scripts/${script}.ts`, file], { cwd: process.cwd(), env: { ...process.env, DATABASE_URL: '', ...env } });
+    const child = spawn(process.execPath, nodeArgs(`scripts/${script}.ts`, [file]), { cwd: process.cwd(), env: { ...process.env, DATABASE_URL: '', ...env } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
@@ -98,7 +99,8 @@ describe('npm run backup / npm run restore', () => {
   });
 
   it.runIf(usingPostgres)('PostgreSQL: pg_dump and pg_restore into an empty database serve the same data', { timeout: 240_000 }, async () => {
-    const [sourceUrl, restoredUrl] = [await createTestDatabase(), await createTestDatabase()];
+    // The source as a deployment has it (migrated); pg_restore needs an empty database.
+    const [sourceUrl, restoredUrl] = [await createMigratedTestDatabase(), await createTestDatabase()];
     try {
       const before = await writeData({ databaseUrl: sourceUrl });
       const file = path.join(tmp, 'backups', 'climbiq.dump');

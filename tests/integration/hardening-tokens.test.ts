@@ -11,6 +11,7 @@ import type { GraphQLFormattedError } from 'graphql';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, corsPost as post, corsPreflight as preflight, gql, gqlOk, wsClient } from '../support/client.ts';
+import { nodeArgs } from '../support/processes.ts';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
 
 const DAY = 86_400;
@@ -77,7 +78,7 @@ describe('token claims', () => {
 
   const run = promisify(execFile);
   const mint = (args: string[], env: Record<string, string> = {}) =>
-    run(process.execPath, ['--import', 'tsx', 'scripts/token.ts', ...args], { cwd: process.cwd(), env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, ...env } });
+    run(process.execPath, nodeArgs('scripts/token.ts', args), { cwd: process.cwd(), env: { ...process.env, JWT_SECRET: TEST_JWT_SECRET, ...env } });
 
   it('npm run token mints tokens with exp (default the maximum lifetime) that the server accepts', async () => {
     const sub = randomUUID();

@@ -9,7 +9,7 @@ import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts'
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';
 import { coefficient, dropWhenIdle, insertAthletes, logAthlete, modelOutput, RUN_NIGHTLY, sessionRow, trainingRuns, type ModelOutputView, type TrainingRunView } from '../support/learning.ts';
-import { createTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+import { createMigratedTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 const POPULATION = `{ populationModel { fittedAt usersIncluded sessionsIncluded sigma modelVersion
   coefficients { variable value lower upper } betweenAthleteSd { variable value } } }`;
@@ -314,7 +314,7 @@ describe.runIf(usingPostgres)('two instances on one PostgreSQL database', () => 
   let one: TestServer;
   let two: TestServer;
   beforeAll(async () => {
-    url = await createTestDatabase();
+    url = await createMigratedTestDatabase();
     [one, two] = await Promise.all([startTestServer({ databaseUrl: url }), startTestServer({ databaseUrl: url })]);
     // Enough athletes that a run lasts well beyond the moment both triggers arrive (generated in SQL: fast).
     await insertBulkAthletes(one.services.db.prisma, { users: 2000, sessionsPerUser: 20, tag: 'two-instances' });

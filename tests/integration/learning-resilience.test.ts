@@ -10,7 +10,8 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
 import { completeSession, dropWhenIdle, logAthlete, modelOutput, sessionRow, startSession, sleepStressAthlete, trainingRuns, waitFor, type TrainingRunView } from '../support/learning.ts';
-import { createTestDatabase, startTestServer, TEST_JWT_SECRET, tokenFor, usingPostgres, type TestServer, type TestServerOptions } from '../support/server.ts';
+import { nodeArgs } from '../support/processes.ts';
+import { createMigratedTestDatabase, startTestServer, TEST_JWT_SECRET, tokenFor, usingPostgres, type TestServer, type TestServerOptions } from '../support/server.ts';
 
 let tmp: string | null = null;
 let databaseUrl: string | null = null;
@@ -25,7 +26,7 @@ async function restart(opts: Omit<TestServerOptions, 'databaseUrl' | 'pgliteDir'
 }
 
 beforeAll(async () => {
-  if (usingPostgres) databaseUrl = await createTestDatabase();
+  if (usingPostgres) databaseUrl = await createMigratedTestDatabase();
   else {
     tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-learning-'));
     pgliteDir = path.join(tmp, 'pglite');
@@ -198,7 +199,7 @@ describe('across a restart', () => {
     const t0 = Date.now();
     await new Promise((r) => setTimeout(r, 5));
     const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/train.ts'], {
+      const child = spawn(process.execPath, nodeArgs('scripts/train.ts'), {
         cwd: process.cwd(),
         env: { ...process.env, DATABASE_URL: databaseUrl ?? '', PGLITE_DIR: pgliteDir ?? '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test' },
       });

@@ -1,9 +1,9 @@
-// The server with the flags a container runs it with (package.json start's, from source: `node <flags> --import tsx
-// src/main.ts`, a real process): its migrations are applied by a child process that has exited before the server
-// opens the database, only when some are pending; a fresh PGlite directory is unpacked from the build's initdb image
-// (the tests' global setup makes it, as `npm run build` does) instead of running initdb, so the migration process
-// stays small; a restart on the same PGlite directory stays within a 512 MB container (peak) and 350 MB idle;
-// GraphiQL's page, loaded on first use, is still served. Resident sizes are read from /proc (Linux).
+// The server with the flags a container runs it with (package.json start's, on the suite's bundle of src/main.ts, a
+// real process): its migrations are applied by a child process that has exited before the server opens the database,
+// only when some are pending; a fresh PGlite directory is unpacked from the build's initdb image (the tests' global
+// setup makes it, as `npm run build` does) instead of running initdb, so the migration process stays small; a restart
+// on the same PGlite directory stays within a 512 MB container (peak) and 350 MB idle; GraphiQL's page, loaded on
+// first use, is still served. Resident sizes are read from /proc (Linux).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFlags } from '../../scripts/lib/start-flags.ts';
 import { gqlOk } from '../support/client.ts';
+import { nodeArgs } from '../support/processes.ts';
 import { createTestDatabase, dropTestDatabase, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
 
 const MB = 1024 * 1024;
@@ -31,7 +32,7 @@ interface ServerProcess {
 function startServerProcess(database: { PGLITE_DIR: string } | { DATABASE_URL: string }): Promise<ServerProcess> {
   const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...database };
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...startFlags().filter((f) => f !== '--enable-source-maps'), '--import', 'tsx', 'src/main.ts'], { cwd: process.cwd(), env });
+    const child = spawn(process.execPath, [...startFlags().filter((f) => f !== '--enable-source-maps'), ...nodeArgs('src/main.ts')], { cwd: process.cwd(), env });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     child.stderr.on('data', (d) => (out += d));

@@ -1,7 +1,8 @@
 // One process owns a PGlite directory (issue 12, section 1). Everything here runs as separate processes on one
 // data directory, as a user would: `npm start` (src/main.ts), `npm run seed:demo`, `npm run train`,
-// `npm run db:migrate`, each spawned with tsx. The directory is PGlite whatever TEST_DATABASE_URL says: the lock
-// is about the embedded database.
+// `npm run db:migrate`, each spawned from the run's bundle (tests/support/processes.ts). The directory starts as a
+// copy of the run's migrated database (a first start's migrations are tested in memory.test.ts). The directory is
+// PGlite whatever TEST_DATABASE_URL says: the lock is about the embedded database.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
 import { trainingRuns } from '../support/learning.ts';
-import { TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
+import { moduleImport, nodeArgs } from '../support/processes.ts';
+import { migratedPgliteDir, TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
 
 let tmp: string;
 let pgliteDir: string;
@@ -25,7 +27,7 @@ interface Finished {
 /** Runs a script to its end. */
 function run(script: string, args: string[] = [], dir = pgliteDir): Promise<Finished> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { cwd: process.cwd(), env: env(dir) });
+    const child = spawn(process.execPath, nodeArgs(script, args), { cwd: process.cwd(), env: env(dir) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -45,7 +47,7 @@ interface ServerProcess {
 /** `npm start` in its own process; resolves once it prints its GraphiQL address. */
 function startServerProcess(dir = pgliteDir): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: process.cwd(), env: env(dir) });
+    const child = spawn(process.execPath, nodeArgs('src/main.ts'), { cwd: process.cwd(), env: env(dir) });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
     let err = '';
@@ -88,9 +90,9 @@ async function stored(url: string): Promise<Stored> {
   };
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-lock-'));
-  pgliteDir = path.join(tmp, 'data', 'pglite');
+  pgliteDir = await migratedPgliteDir(path.join(tmp, 'data', 'pglite'));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -165,7 +167,7 @@ describe('one process owns a PGlite directory', () => {
     const servers: number[] = [];
     const unreaped = (): Promise<ServerProcess> =>
       new Promise((resolve, reject) => {
-        const parent = spawn('sh', ['-c', '"$0" --import tsx src/main.ts & echo "server pid $!"; exec sleep 600', process.execPath], {
+        const parent = spawn('sh', ['-c', '"$0" "$@" & echo "server pid $!"; exec sleep 600', process.execPath, ...nodeArgs('src/main.ts')], {
           cwd: process.cwd(),
           env: env(pgliteDir),
         });
@@ -224,8 +226,9 @@ describe('one process owns a PGlite directory', () => {
     try {
       const stat = readFileSync(`/proc/${other.pid}/stat`, 'utf8');
       const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+      const lockModule = moduleImport('src/db/pglite-lock.ts');
       const take = `
-        import { acquireDirectoryLock } from './src/db/pglite-lock.ts';
+        import { acquireDirectoryLock } from '${lockModule.specifier}';
         try {
           acquireDirectoryLock(${JSON.stringify(dir)}, { command: 'taker', serves: false }).release();
           console.log('taken');
@@ -237,7 +240,7 @@ describe('one process owns a PGlite directory', () => {
           `${dir}.lock`,
           JSON.stringify({ command: 'npm start', serves: true, pid: other.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: `at-${processStart}`, processStart }),
         );
-        const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', take], { cwd: process.cwd() });
+        const child = spawn(process.execPath, [...lockModule.nodeArgs, '--input-type=module', '-e', take], { cwd: process.cwd() });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         await new Promise((r) => child.on('close', r));
@@ -260,8 +263,9 @@ describe('one process owns a PGlite directory', () => {
     await new Promise((r) => gone.on('exit', r));
     writeFileSync(`${dir}.lock`, JSON.stringify({ command: 'npm start', serves: true, pid: gone.pid, hostname: hostname(), startedAt: new Date().toISOString(), id: 'stale' }));
     // A winner holds the lock until every racer has tried (its stdin is closed then), so no one wins a freed lock.
+    const lockModule = moduleImport('src/db/pglite-lock.ts');
     const racer = `
-      import { acquireDirectoryLock } from './src/db/pglite-lock.ts';
+      import { acquireDirectoryLock } from '${lockModule.specifier}';
       try {
         const lock = acquireDirectoryLock(${JSON.stringify(dir)}, { command: 'racer', serves: false });
         console.log('won ' + process.pid);
@@ -272,7 +276,7 @@ describe('one process owns a PGlite directory', () => {
         console.log('refused: ' + err.message);
       }`;
     const racers = Array.from({ length: 6 }, () => {
-      const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', racer], { cwd: process.cwd() });
+      const child = spawn(process.execPath, [...lockModule.nodeArgs, '--input-type=module', '-e', racer], { cwd: process.cwd() });
       const closed = new Promise((r) => child.on('close', r));
       const outcome = new Promise<string>((resolve) => {
         let out = '';

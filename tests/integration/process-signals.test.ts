@@ -12,7 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { startFlags } from '../../scripts/lib/start-flags.ts';
 import { gqlOk } from '../support/client.ts';
-import { TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
+import { migratedPgliteDir, TEST_JWT_SECRET, tokenFor } from '../support/server.ts';
 
 let tmp: string;
 let pgliteDir: string;
@@ -85,9 +85,10 @@ afterEach(() => {
   running.clear();
 });
 
-beforeAll(() => {
+beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-signals-'));
-  pgliteDir = path.join(tmp, 'data', 'pglite');
+  // A copy of the run's migrated database: the first start opens it at once (a first start's migrations: memory.test.ts).
+  pgliteDir = await migratedPgliteDir(path.join(tmp, 'data', 'pglite'));
 });
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

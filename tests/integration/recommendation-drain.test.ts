@@ -1,7 +1,7 @@
 // Issue 19 section 4: nothing answered is lost on a graceful stop, and a hard kill loses at most the rows answered
 // since the last write that completed (the statement in flight and the rows queued behind it). The real server
-// process (`node --import tsx src/main.ts`, as `npm start` runs it) is stopped with SIGTERM or SIGKILL; the rows
-// are then counted in its database. On PostgreSQL a second connection holds the table's INSERTs back, so the
+// process (`node` on its bundle, as `npm start` runs it: tests/support/processes.ts), on a copy of the run's migrated
+// database, is stopped with SIGTERM or SIGKILL; the rows are then counted in its database. On PostgreSQL a second connection holds the table's INSERTs back, so the
 // writes are provably still pending when the signal arrives.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/client.ts';
 import { gql } from '../support/client.ts';
 import { OPERATOR } from '../support/recommendation.ts';
-import { createTestDatabase, dropTestDatabase, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
+import { nodeArgs } from '../support/processes.ts';
+import { createMigratedTestDatabase, dropTestDatabase, migratedPgliteDir, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
 
 interface ServerProcess {
   child: ChildProcess;
@@ -22,7 +23,7 @@ interface ServerProcess {
 
 /** `npm start`'s entry in its own process on `env`'s database; resolves once it listens. */
 async function startProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, nodeArgs('src/main.ts'), {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', JWT_SECRET: TEST_JWT_SECRET, RATE_LIMIT_RECOMMENDATION: 'off', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,7 +70,7 @@ describe.runIf(usingPostgres)('stopping the server while recommendation writes a
   let databaseUrl: string;
   let db: pg.Client;
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
+    databaseUrl = await createMigratedTestDatabase();
     db = new pg.Client({ connectionString: databaseUrl });
     await db.connect();
   });
@@ -159,7 +160,7 @@ describe.runIf(!usingPostgres)('stopping the server on an embedded PGlite direct
   });
 
   it('SIGTERM the moment the last of 60 concurrent answers arrives: every answer is in the directory after exit 0', async () => {
-    const pgliteDir = path.join(tmp, 'pglite');
+    const pgliteDir = await migratedPgliteDir(path.join(tmp, 'pglite'));
     const server = await startProcess({ PGLITE_DIR: pgliteDir });
     let ids: string[] = [];
     try {

@@ -8,7 +8,7 @@ import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import { completeSession } from '../support/learning.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 import { coldStartPrediction, eventOf, MULTIPLIER_CHECK_IN, OPERATOR, recommendation, streamWs } from '../support/recommendation.ts';
-import { createTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+import { createMigratedTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
 const statements: string[] = [];
@@ -323,7 +323,7 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
   let b: TestServer;
   let locker: pg.Client | null = null;
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
+    databaseUrl = await createMigratedTestDatabase();
     a = await startTestServer({ databaseUrl });
     b = await startTestServer({ databaseUrl });
   });

@@ -3,7 +3,9 @@
 // the migrated, seeded one tests/support/global-setup.ts makes once per run (the server's own migration and seed
 // then find nothing to do); without that setup (another config) each server migrates its own.
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { cp, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import pg from 'pg';
 import { inject } from 'vitest';
 import { TokenService, type Role } from '../../src/auth.ts';
@@ -56,7 +58,7 @@ export async function dropTestDatabase(url: string): Promise<void> {
   }
 }
 
-/** Two instances of one deployment: servers on one fresh PostgreSQL database, sharing a Redis. */
+/** Two instances of one deployment: servers on one fresh (migrated, seeded) PostgreSQL database, sharing a Redis. */
 export interface TwoInstances {
   databaseUrl: string;
   a: TestServer;
@@ -66,7 +68,7 @@ export interface TwoInstances {
 
 /** `b`: options of the second instance only (e.g. onQuery, to count what it reads). */
 export async function startTwoInstances(redisUrl: string, opts: { b?: Pick<TestServerOptions, 'onQuery'> } = {}): Promise<TwoInstances> {
-  const databaseUrl = await createTestDatabase();
+  const databaseUrl = await createMigratedTestDatabase();
   const started: TestServer[] = [];
   const close = async () => {
     for (const server of started) await server.close();
@@ -81,19 +83,49 @@ export async function startTwoInstances(redisUrl: string, opts: { b?: Pick<TestS
   return { databaseUrl, a: started[0], b: started[1], close };
 }
 
-let pgliteImage: Promise<Blob | undefined> | undefined;
+const images = new Map<string, Promise<Blob | undefined>>();
 
-/** The run's migrated, seeded PGlite image (read once per file), or undefined without the global setup. */
-function loadPgliteImage(): Promise<Blob | undefined> {
-  const file = inject('pgliteImage');
-  pgliteImage ??= file ? readFile(file).then((bytes) => new Blob([bytes])) : Promise.resolve(undefined);
-  return pgliteImage;
+/** One of the run's PGlite images (read once per worker), or undefined without the global setup. */
+function loadImage(file: string | undefined): Promise<Blob | undefined> {
+  if (!file) return Promise.resolve(undefined);
+  let image = images.get(file);
+  if (!image) {
+    image = readFile(file).then((bytes) => new Blob([bytes]));
+    images.set(file, image);
+  }
+  return image;
+}
+
+/** The run's migrated, seeded PGlite image (startServer's and openDatabase's `pgliteImage`). */
+const loadPgliteImage = () => loadImage(inject('pgliteImage'));
+
+/**
+ * An empty PGlite's image, for openDatabase's or PGlite's `loadDataDir`: the same empty database an in-memory
+ * `new PGlite()` makes, without the seconds of CPU its initdb takes. Undefined without the global setup.
+ */
+export const emptyPgliteImage = () => loadImage(inject('emptyPgliteImage'));
+
+/**
+ * Fills `dir` (a PGlite data directory not made yet) with a copy of the run's migrated, seeded database, as a server
+ * would leave it after its first start; returns `dir`. A server started on it (in the test or as a process) opens
+ * it at once, without initdb and the migration child process. Without the global setup, leaves `dir` unmade.
+ */
+export async function migratedPgliteDir(dir: string): Promise<string> {
+  const made = inject('pgliteDirectory');
+  if (made) await cp(made, dir, { recursive: true, errorOnExist: true, force: false });
+  return dir;
 }
 
 export interface TestServerOptions extends Omit<StartOptions, 'config'> {
   /** Reuse a database (e.g. two instances on one PostgreSQL database, or a restart on the same PGlite dir). */
   databaseUrl?: string | null;
+  /**
+   * A PGlite data directory (also PGLITE_DIR in `env`). One that does not exist yet starts as a copy of the run's
+   * migrated, seeded database (migratedPgliteDir), unless `emptyPgliteDir` is set.
+   */
   pgliteDir?: string;
+  /** Start on a PGlite directory that does not exist yet as a user's first `npm start` does: initdb, migrations, seed. */
+  emptyPgliteDir?: boolean;
   env?: Record<string, string>;
 }
 
@@ -112,6 +144,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   });
   if (!opts.pgliteDir && !databaseUrl) config.pgliteDir = 'memory://';
   const image = config.pgliteDir === 'memory://' && !databaseUrl ? await loadPgliteImage() : undefined;
+  if (!databaseUrl && !config.pgliteDir.startsWith('memory://') && !opts.emptyPgliteDir && !existsSync(path.join(config.pgliteDir, 'PG_VERSION'))) {
+    await migratedPgliteDir(config.pgliteDir);
+  }
   const logs: string[] = [];
   const server = await startServer({ schedule: false, log: (m) => logs.push(m), pgliteImage: image, ...opts, config });
   return {
