@@ -1,6 +1,7 @@
 // The HTTP face: which origins may call cross-origin, which request bodies are read, the headers every response
 // carries, and when the development GraphiQL page may hold a token.
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Plugin } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 
@@ -67,9 +68,36 @@ export function useJsonRequestsOnly(): Plugin {
 export function useCloseAfterUnreadBody(): Plugin {
   return {
     onResponse({ response, serverContext }) {
-      const req = (serverContext as { req?: IncomingMessage } | undefined)?.req;
-      if (req && !req.complete) response.headers.set('Connection', 'close');
+      const context = serverContext as { req?: IncomingMessage; res?: ServerResponse } | undefined;
+      const req = context?.req;
+      if (req && !req.complete) {
+        response.headers.set('Connection', 'close');
+        // A chunked body refused while it streamed in has had its request destroyed (req.socket null); the answer's
+        // socket is the same connection.
+        const socket = req.socket ?? context.res?.socket;
+        if (socket) lingerBeforeClose(socket);
+      }
     },
+  };
+}
+
+/** How long a refused request's connection stays open, unread, after its answer (lingerBeforeClose). */
+const LINGER_MS = 1000;
+
+/**
+ * Node closes a `Connection: close` socket as soon as the answer is written. With the refused body's bytes still
+ * arriving, that close resets the connection, and a client still writing its body may see the reset (EPIPE,
+ * ECONNRESET) before it reads the 413 (RFC 9112 §9.6). Instead: the answer is sent and the socket half-closed at
+ * once, nothing more is read (the client's writes stall, so it sends little more), and the socket is destroyed when
+ * the client closes it or after LINGER_MS.
+ */
+function lingerBeforeClose(socket: Socket): void {
+  socket.destroySoon = function lingeringClose(this: Socket) {
+    this.pause();
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
   };
 }
 
