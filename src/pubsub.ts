@@ -50,15 +50,33 @@ export type Topics = {
   coachLinkChanged: [CoachLinkChangedEvent];
 };
 
-export function createAppPubSub(redisUrl: string | null) {
+export function createAppPubSub(redisUrl: string | null, log: (msg: string) => void = () => {}) {
   if (!redisUrl) {
     // One listener per open subscription: thousands are normal here, not a leak.
     const eventTarget = new EventTarget();
     setMaxListeners(0, eventTarget);
     return { pubsub: createPubSub<Topics>({ eventTarget }), ping: null, close: async () => {} };
   }
-  const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
-  const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  // No per-command retry limit: yoga's Redis event target neither awaits nor catches its SUBSCRIBE and PUBLISH calls,
+  // and a command rejected after N reconnection attempts (Redis unreachable at start, or a long outage) was an
+  // unhandled rejection that ended the process. Commands wait for the reconnection instead.
+  const publishClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+  const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
+  // ioredis reconnects by itself; an outage is logged once when it starts and once when Redis answers again (without
+  // an 'error' listener ioredis prints every failed reconnection as an unhandled error event).
+  for (const [role, client] of [['publish', publishClient], ['subscribe', subscribeClient]] as const) {
+    let failing = false;
+    client.on('error', (err: Error) => {
+      if (failing) return;
+      failing = true;
+      log(`[PUBSUB] Redis ${role} connection failed (${err.message}); events to and from other instances wait until it is back`);
+    });
+    client.on('ready', () => {
+      if (!failing) return;
+      failing = false;
+      log(`[PUBSUB] Redis ${role} connection answering again`);
+    });
+  }
   const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
   return {
     pubsub,
@@ -67,7 +85,8 @@ export function createAppPubSub(redisUrl: string | null) {
     close: async () => {
       // Let unsubscriptions issued by closing iterators go out first, then close politely (QUIT waits for replies).
       await new Promise((resolve) => setTimeout(resolve, 10));
-      await Promise.allSettled([publishClient.quit(), subscribeClient.quit()]);
+      // A client without a connection (Redis down) is dropped at once: QUIT would wait for the reconnection.
+      await Promise.allSettled([publishClient, subscribeClient].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
     },
   };
 }

@@ -52,7 +52,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     await db.close();
     throw err;
   }
-  const { pubsub, ping: pingRedis, close: closePubSub } = createAppPubSub(config.redisUrl);
+  const { pubsub, ping: pingRedis, close: closePubSub } = createAppPubSub(config.redisUrl, log);
   // Production without JWT_SECRET (only JWT_JWKS_URL) has no HS256 at all: no secret is generated there.
   const { secret, generated } = config.jwtSecret || !config.production ? await resolveJwtSecret(config.jwtSecret, config.dataDir) : { secret: null, generated: false };
   log(describeTokens(tokenOptions(config), secret !== null));

@@ -15,6 +15,9 @@ export class RateLimits {
     // No offline queue: while Redis is unreachable a call fails at once and the in-memory insurance limiter
     // answers, instead of requests waiting for a reconnect.
     const redis = config.redisUrl ? new Redis(config.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 }) : null;
+    // Its failed reconnections are not logged here: the in-memory insurance limiter answers meanwhile, and the
+    // pub/sub's connections log the Redis outage once (src/pubsub.ts).
+    redis?.on('error', () => {});
     const limits = new RateLimits(redis);
     for (const [operation, limit] of Object.entries(config.rateLimits) as [RateLimitedOperation, RateLimit | null][]) {
       if (!limit) continue;

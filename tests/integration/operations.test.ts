@@ -1,8 +1,10 @@
 // What an operator's probes and a browser see (docs/operations.md "Health checks"): /health and /ready answer JSON
 // saying what they checked, /ready turns 503 naming a migration the database lacks, and GET /graphql from a browser
 // without GraphiQL (production) gets a page explaining the endpoint instead of a bare 406.
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestServer, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, tokenFor } from '../support/server.ts';
 
 let dev: TestServer;
 let production: TestServer;
@@ -75,6 +77,35 @@ describe('readiness with Redis', () => {
       expect(((await res.json()) as { checks: Record<string, { ok: boolean }> }).checks.redis).toMatchObject({ ok: true });
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('REDIS_URL set, Redis unreachable', () => {
+  it('starts, answers an athlete and stops promptly (events to other instances wait for Redis)', async () => {
+    // A port nobody listens on: taken, then released.
+    const port = await new Promise<number>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const { port } = probe.address() as AddressInfo;
+        probe.close(() => resolve(port));
+      });
+    });
+    const server = await startTestServer({ env: { REDIS_URL: `redis://127.0.0.1:${port}` } });
+    try {
+      // ioredis gives up on a command after its reconnection attempts (well within this wait); an unanswered
+      // SUBSCRIBE used to reject unhandled and end the process.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const athlete = await tokenFor('athlete');
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      });
+      expect(await res.json()).toEqual({ data: { me: { id: athlete.id } } });
+    } finally {
+      const started = Date.now();
+      await server.close();
+      expect(Date.now() - started).toBeLessThan(5_000);
     }
   });
 });
