@@ -64,7 +64,10 @@ export function createAppPubSub(redisUrl: string | null, log: (msg: string) => v
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
   // ioredis reconnects by itself; an outage is logged once when it starts and once when Redis answers again (without
   // an 'error' listener ioredis prints every failed reconnection as an unhandled error event).
-  for (const [role, client] of [['publish', publishClient], ['subscribe', subscribeClient]] as const) {
+  for (const [role, client] of [
+    ['publish', publishClient],
+    ['subscribe', subscribeClient],
+  ] as const) {
     let failing = false;
     client.on('error', (err: Error) => {
       if (failing) return;
