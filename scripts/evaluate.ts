@@ -449,7 +449,7 @@ lines.push(
   "Share of the athletes' true coefficients inside the served 95 % interval (`modelOutput.coefficients` lower/upper), per term, pooled over the replicates " +
     '(in brackets when there are several: the lowest and highest replicate); target 93-97 % each. Then the same intervals at the true between-athlete spreads ' +
     "(tau² set to the truth's, the fitted mu and sigma², no spreads' uncertainty): what the intervals' form gives when the spread is known, so that a gap between " +
-    'the two columns is the fitted spread\'s. Then the true between-athlete sd beside the fitted one (bounded model\'s tau, the LMM\'s) and how well the data identify ' +
+    "the two columns is the fitted spread's. Then the true between-athlete sd beside the fitted one (bounded model's tau, the LMM's) and how well the data identify " +
     "that spread: the sd of log tau² from the fit's observed information (0.1: tau known to about 5 %; 0.6: tau uncertain by a factor of about 1.35 either way), first replicate.",
 );
 lines.push('');
@@ -469,9 +469,7 @@ for (let j = 0; j < P; j++) {
     const range = perReplicate.length > 1 ? ` (${pct(Math.min(...perReplicate))}-${pct(Math.max(...perReplicate))})` : '';
     return `${c >= 0.93 && c <= 0.97 ? pct(c) : `**${pct(c)}**`}${range} | ${pct(ct)}`;
   });
-  const fitted = results
-    .map((r) => `${r.fits[0].bounded.tau[j].toPrecision(2)}; ${r.fits[0].lmm.tau[j].toPrecision(2)} [${r.fits[0].bounded.logTau2Sd[j].toFixed(2)}]`)
-    .join(' / ');
+  const fitted = results.map((r) => `${r.fits[0].bounded.tau[j].toPrecision(2)}; ${r.fits[0].lmm.tau[j].toPrecision(2)} [${r.fits[0].bounded.logTau2Sd[j].toFixed(2)}]`).join(' / ');
   lines.push(`| ${TERM_NAMES[j]} | ${cells.join(' | ')} | ${results[0].scenario.population.sd[j].toPrecision(2)} / ${results[1].scenario.population.sd[j].toPrecision(2)} | ${fitted} |`);
 }
 lines.push('');
