@@ -642,6 +642,14 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
     const pooled = covered.reduce((a, b) => a + b, 0) / (athletes.length * P);
     expect(pooled).toBeGreaterThanOrEqual(0.93);
     expect(pooled).toBeLessThanOrEqual(0.97);
+    // Every term whose spread the data identify (sd of log tau² under 0.3: the intercept, days since a hard
+    // session, caffeine here) covers 93-97 % on its own.
+    const identified = TERM_NAMES.map((_, j) => j).filter((j) => Math.sqrt(fit.hyper.logTau2Cov![j * P + j]) < 0.3);
+    expect(identified.map((j) => TERM_NAMES[j])).toEqual(expect.arrayContaining(['intercept', 'caffeineMg']));
+    for (const j of identified) {
+      expect(share[j], TERM_NAMES[j]).toBeGreaterThanOrEqual(0.93);
+      expect(share[j], TERM_NAMES[j]).toBeLessThanOrEqual(0.97);
+    }
     // Served intervals are at least as wide as the conditional ones, and the quick update reproduces them.
     for (const u of [0, 1, 2, 3]) {
       const quick = userPosterior(stats[u], fit.hyper);
@@ -651,5 +659,28 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
         expect(quick.covariance[j * P + j]).toBeGreaterThanOrEqual(cond.covariance[j * P + j]);
       }
     }
+  });
+
+  it('at the true spreads every term covers 93-97 %: what a term misses in the served intervals is its fitted spread', () => {
+    // The athletes' posteriors (censored ratings included) given the truth's tau² and the fitted mu and sigma²:
+    // per term, 400 coefficients (the share's own standard error is 1.1 %).
+    const atTrueSpread: Hyperparameters = { ...conditional, tau2: truth.sd.map((sd) => sd * sd) };
+    const covered = new Array<number>(P).fill(0);
+    athletes.forEach((a, u) => {
+      const post = userPosterior(stats[u], atTrueSpread);
+      a.trueCoefficients.forEach((b, j) => {
+        covered[j] += Math.abs(b - post.mean[j]) <= Z * Math.sqrt(post.covariance[j * P + j]) ? 1 : 0;
+      });
+    });
+    covered.forEach((c, j) => {
+      expect(c / athletes.length, TERM_NAMES[j]).toBeGreaterThanOrEqual(0.93);
+      expect(c / athletes.length, TERM_NAMES[j]).toBeLessThanOrEqual(0.97);
+    });
+    // Where the data say little about a spread (sleep hours, warm-up: a few athletes' worth of information), the
+    // fitted spread, and with it the served coverage, is what moves (BENCHMARKS.md, "What sets each term's coverage").
+    const sdLogTau2 = (name: string) => Math.sqrt(fit.hyper.logTau2Cov![TERM_NAMES.indexOf(name) * (P + 1)]);
+    expect(sdLogTau2('sleepHours')).toBeGreaterThan(0.5);
+    expect(sdLogTau2('warmupMin')).toBeGreaterThan(0.5);
+    expect(sdLogTau2('caffeineMg')).toBeLessThan(0.3);
   });
 });

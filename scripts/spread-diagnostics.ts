@@ -1,0 +1,123 @@
+// How well the nightly fit recovers each term's between-athlete spread, and what that does to the coefficient
+// intervals' coverage (issue 22 section 1): the bounded model alone, fitted to the evaluation's synthetic athletes
+// over many seeds (no LMM, so a seed takes seconds), per term:
+//   served        - share of the athletes' true coefficients inside the served 95 % interval, pooled over seeds
+//   at true tau   - the same intervals at the true spreads (tau² = the truth's, fitted mu and sigma²)
+//   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
+//   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
+//
+//   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
+//                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
+//
+// --zero-spreads draws every slope with no between-athlete spread (all athletes share it; caffeine keeps its own):
+// what the fit reports for spreads that are zero.
+import { parseArgs } from 'node:util';
+import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
+import { Z95 } from '../src/engine/normal.ts';
+import { P, TERM_NAMES } from '../src/engine/variables.ts';
+import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type TruthPopulation } from './lib/synthetic.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    seeds: { type: 'string', default: '101-112' },
+    'per-group': { type: 'string', default: '200' },
+    groups: { type: 'string', default: '3,5,10,20,30,60' },
+    scenario: { type: 'string', default: 'all' },
+    'zero-spreads': { type: 'boolean', default: false },
+  },
+});
+
+function parseSeeds(text: string): number[] {
+  const range = /^(\d+)-(\d+)$/.exec(text);
+  if (range) {
+    const [lo, hi] = [Number(range[1]), Number(range[2])];
+    if (hi < lo) throw new Error(`--seeds: ${text} is an empty range`);
+    return Array.from({ length: hi - lo + 1 }, (_, i) => lo + i);
+  }
+  const seeds = text.split(',').map(Number);
+  if (seeds.some((s) => !Number.isInteger(s))) throw new Error(`--seeds: expected "101-112" or "1,2,3", got ${text}`);
+  return seeds;
+}
+
+const seeds = parseSeeds(args.seeds!);
+const perGroup = Number(args['per-group']);
+const groups = args.groups!.split(',').map(Number);
+if (!Number.isInteger(perGroup) || perGroup < 1) throw new Error(`--per-group: expected a positive integer, got ${args['per-group']}`);
+if (groups.some((g) => !Number.isInteger(g) || g < 1)) throw new Error(`--groups: expected positive integers, got ${args.groups}`);
+
+// The evaluation's athletes (scripts/evaluate.ts): caffeine 0, 100, 200 or 300 mg, between-athlete sd = its mean.
+const CAFFEINE = TERM_NAMES.indexOf('caffeineMg');
+const CAFFEINE_LEVELS = [0, 100, 200, 300];
+const evaluationPopulation = (pop: TruthPopulation): TruthPopulation => ({
+  mean: pop.mean,
+  sd: pop.sd.map((sd, j) => (j === CAFFEINE ? Math.abs(pop.mean[j]) : j > 0 && args['zero-spreads'] ? 0 : sd)),
+});
+const SCENARIOS = [
+  { name: 'piled', title: 'piled at the bounds', population: evaluationPopulation(BOUNDED_TRUTH_POPULATION), noiseSd: BOUNDED_NOISE_SD, outcome: 'rated' as const },
+  { name: 'default', title: 'default', population: evaluationPopulation(DEFAULT_TRUTH_POPULATION), noiseSd: DEFAULT_NOISE_SD, outcome: 'rated' as const },
+  { name: 'unbounded', title: 'unbounded control', population: evaluationPopulation(DEFAULT_TRUTH_POPULATION), noiseSd: DEFAULT_NOISE_SD, outcome: 'linear' as const },
+];
+const chosen = args.scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === args.scenario);
+if (chosen.length === 0) throw new Error(`--scenario: expected piled, default, unbounded or all, got ${args.scenario}`);
+
+const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
+const started = performance.now();
+console.log(
+  `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}.`,
+);
+for (const sc of chosen) {
+  const served = new Array<number>(P).fill(0);
+  const atTrue = new Array<number>(P).fill(0);
+  const logRatios: number[][] = Array.from({ length: P }, () => []);
+  const logTau: number[][] = Array.from({ length: P }, () => []);
+  const logTau2Sd = new Array<number>(P).fill(0);
+  let athletesTotal = 0;
+  let sweeps = 0;
+  for (const seed of seeds) {
+    const athletes = simulateAthletes({
+      seed,
+      athletes: perGroup * groups.length,
+      sessionsPerAthlete: (i) => groups[i % groups.length],
+      population: sc.population,
+      noiseSd: sc.noiseSd,
+      outcome: sc.outcome,
+      caffeineLevels: CAFFEINE_LEVELS,
+    });
+    const add = sc.outcome === 'rated' ? addRatedSession : addSession;
+    const stats = athletes.map((a) => {
+      const s = emptyStats();
+      for (const row of a.sessions) add(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
+      return s;
+    });
+    const fit = fitHierarchical(stats);
+    sweeps += fit.diagnostics.iterations;
+    const trueSpread = { ...fit.hyper, tau2: sc.population.sd.map((sd) => Math.max(sd * sd, 1e-12)), logTau2Cov: undefined };
+    athletes.forEach((a, u) => {
+      const known = userPosterior(stats[u], trueSpread);
+      a.trueCoefficients.forEach((b, j) => {
+        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) served[j]++;
+        if (Math.abs(b - known.mean[j]) <= Z95 * Math.sqrt(known.covariance[j * P + j])) atTrue[j]++;
+      });
+    });
+    athletesTotal += athletes.length;
+    for (let j = 0; j < P; j++) {
+      const values = athletes.map((a) => a.trueCoefficients[j]);
+      const mean = values.reduce((s, v) => s + v, 0) / values.length;
+      const sampleSd = Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / values.length);
+      logRatios[j].push(Math.log(Math.sqrt(fit.hyper.tau2[j]) / sampleSd));
+      logTau[j].push(0.5 * Math.log(fit.hyper.tau2[j]));
+      logTau2Sd[j] += Math.sqrt(fit.hyper.logTau2Cov?.[j * P + j] ?? Number.NaN) / seeds.length;
+    }
+  }
+  console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
+  console.log('| Term | Served | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |');
+  console.log('|---|---:|---:|---|---:|');
+  for (let j = 0; j < P; j++) {
+    const zero = args['zero-spreads'] && j > 0 && j !== CAFFEINE;
+    const r = zero ? logTau[j] : logRatios[j];
+    const show = (v: number) => (zero ? Math.exp(v).toPrecision(2) : Math.exp(v).toFixed(2));
+    const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
+    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |`);
+  }
+}
+console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);
