@@ -107,6 +107,18 @@ const LOWER_PRIORITY = `if (process.platform === 'linux') {
   } catch {}
 }`;
 
+/**
+ * No source maps in the worker (Node's --enable-source-maps, which `npm start` passes, reaches workers too): the
+ * worker's bundle's map, parsed as the bundle loads, held about 9 MB for the whole fit (BENCHMARKS.md "Memory"). A
+ * failure in the worker then reports lines of dist/src/fit-worker.js (plain, readable JavaScript) instead of the
+ * sources'. Per thread: the main thread keeps its source maps. (module.setSourceMapsSupport: Node 22.14 and later.)
+ */
+const NO_SOURCE_MAPS = `{
+  const { setSourceMapsSupport } = require('node:module');
+  if (setSourceMapsSupport) setSourceMapsSupport(false);
+  else process.setSourceMapsEnabled(false);
+}`;
+
 /** Where the nightly fit's worker gets its input and where its models go. */
 export type NightlySource =
   /** A PostgreSQL server: the worker reads the input and writes the models on its own connection. */
@@ -243,7 +255,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   const load = self.endsWith('.ts')
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
     : `import(${JSON.stringify(new URL('./fit-worker.js', self).href)})`;
-  const bootstrap = `${LOWER_PRIORITY}\n${load}`;
+  const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
   const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer, resourceLimits });
 
