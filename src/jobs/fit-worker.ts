@@ -303,7 +303,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     // Node ends a worker over its heap limit with this code and a message that names no limit.
     const err =
       (thrown as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
-        ? new Error(`the fit worker ran out of memory: its heap limit is ${opts.heapLimitMb} MB (fitHeapLimitMb) (${thrown.message})`)
+        ? new Error(`the fit worker ran out of memory: its heap limit is ${opts.heapLimitMb} MB (FIT_WORKER_HEAP_MB raises it; ${thrown.message})`)
         : thrown;
     failure ??= err;
     read.reject(err);
