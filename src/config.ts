@@ -50,6 +50,8 @@ export interface Config {
   insightsEnabled: boolean;
   /** Days of nightly model snapshots kept (ModelOutput.history). */
   modelHistoryRetentionDays: number;
+  /** The nightly fit worker's JS heap limit in MB; 0 (default): sized by the athletes (fitHeapLimitMb). */
+  fitWorkerHeapMb: number;
   production: boolean;
   /** Origins answered cross-origin (CORS) and allowed to open a WebSocket; empty: same origin only. */
   corsOrigins: string[];
@@ -125,6 +127,13 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be a whole number between ${min} and ${max} (got "${raw}")`);
   }
   return value;
+}
+
+/** FIT_WORKER_HEAP_MB: 0 (sized by the athletes) or at least 64 MB (the worker's modules alone take about 12). */
+function fitWorkerHeapMb(env: NodeJS.ProcessEnv): number {
+  const mb = integer(env, 'FIT_WORKER_HEAP_MB', 0, 0, 1_048_576);
+  if (mb > 0 && mb < 64) throw new ConfigError(`FIT_WORKER_HEAP_MB must be 0 (sized by the athletes) or at least 64 (got "${env.FIT_WORKER_HEAP_MB}")`);
+  return mb;
 }
 
 function flag(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
@@ -289,6 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     >,
     insightsEnabled: flag(env, 'INSIGHTS_ENABLED', !production),
     modelHistoryRetentionDays: integer(env, 'MODEL_HISTORY_RETENTION_DAYS', 90, 1, 3650),
+    fitWorkerHeapMb: fitWorkerHeapMb(env),
     production,
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     tokenMaxLifetimeSeconds: integer(env, 'TOKEN_MAX_LIFETIME_SECONDS', 30 * 86_400, 60, 365 * 86_400),

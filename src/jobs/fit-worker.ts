@@ -107,6 +107,18 @@ const LOWER_PRIORITY = `if (process.platform === 'linux') {
   } catch {}
 }`;
 
+/**
+ * No source maps in the worker (Node's --enable-source-maps, which `npm start` passes, reaches workers too): the
+ * worker's bundle's map, parsed as the bundle loads, held about 9 MB for the whole fit (BENCHMARKS.md "Memory"). A
+ * failure in the worker then reports lines of dist/src/fit-worker.js (plain, readable JavaScript) instead of the
+ * sources'. Per thread: the main thread keeps its source maps. (module.setSourceMapsSupport: Node 22.14 and later.)
+ */
+const NO_SOURCE_MAPS = `{
+  const { setSourceMapsSupport } = require('node:module');
+  if (setSourceMapsSupport) setSourceMapsSupport(false);
+  else process.setSourceMapsEnabled(false);
+}`;
+
 /** Where the nightly fit's worker gets its input and where its models go. */
 export type NightlySource =
   /** A PostgreSQL server: the worker reads the input and writes the models on its own connection. */
@@ -179,6 +191,24 @@ export interface WorkerFitOptions {
   terms?: readonly FeatureSpec[];
   /** Athletes per model chunk (default 100). */
   chunk?: number;
+  /** The worker's JS heap limit in MB (its old generation: fitHeapLimitMb); default: V8's, as for the main thread. */
+  heapLimitMb?: number;
+}
+
+/** What the worker's heap holds per athlete at most (measured about 5-7 KB at 10,000 athletes x 20 sessions), with room to spare. */
+const HEAP_PER_ATHLETE_KB = 12;
+/** The worker's own modules (about 12 MB of heap) and the fit's fixed state, with room to spare. */
+const HEAP_BASE_MB = 96;
+
+/**
+ * The fit worker's heap limit for a fit of `athletes` (an upper bound is fine). Without a limit a worker's V8 heap
+ * grows by up to 4x what is live before a full collection, and the fit's garbage (the held-out posteriors, each
+ * chunk's JSON) piled up to some 150 MB at 10,000 athletes; under a limit of a few hundred MB V8 grows it by a
+ * smaller factor and collects sooner (BENCHMARKS.md "Memory"). Scaled with the athletes, so a large population is
+ * not cut short: about twice what the fit holds live.
+ */
+export function fitHeapLimitMb(athletes: number): number {
+  return HEAP_BASE_MB + Math.ceil((athletes * HEAP_PER_ATHLETE_KB) / 1024);
 }
 
 const summary = (input: NightlyInput): NightlyReadSummary => ({
@@ -225,8 +255,9 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   const load = self.endsWith('.ts')
     ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
     : `import(${JSON.stringify(new URL('./fit-worker.js', self).href)})`;
-  const bootstrap = `${LOWER_PRIORITY}\n${load}`;
-  const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer });
+  const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
+  const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
+  const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer, resourceLimits });
 
   const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, source.input.versionsAtRead) : null;
   // The model chunks as they arrive, and the reader waiting for the next (or for the end, or a failure).
@@ -268,7 +299,12 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   fitted.promise.catch(() => {});
   if (source.kind === 'input') read.resolve(summary(source.input));
   let wasFitted = false;
-  const fail = (err: Error) => {
+  const fail = (thrown: Error) => {
+    // Node ends a worker over its heap limit with this code and a message that names no limit.
+    const err =
+      (thrown as NodeJS.ErrnoException).code === 'ERR_WORKER_OUT_OF_MEMORY'
+        ? new Error(`the fit worker ran out of memory: its heap limit is ${opts.heapLimitMb} MB (FIT_WORKER_HEAP_MB raises it; ${thrown.message})`)
+        : thrown;
     failure ??= err;
     read.reject(err);
     if (wasFitted) signal();

@@ -12,7 +12,7 @@ import type { AppPubSub } from '../pubsub.ts';
 import { isTrainingRow, TRAINING_SELECT, type SessionChange } from '../db/session-hook.ts';
 import type { Prisma, TrainingRun, TrainingRunKind, TrainingTrigger } from '../generated/prisma/client.ts';
 import { prismaSql } from '../db/sql.ts';
-import { FitControl, startNightlyFit, type NightlyFit } from './fit-worker.ts';
+import { FitControl, fitHeapLimitMb, startNightlyFit, type NightlyFit } from './fit-worker.ts';
 import { heldOutColumns, snapshotModels } from './model-evaluation.ts';
 import { populationModelData, upsertModelOutput, writeModelChunk, type ModelOutputWrite } from './model-store.ts';
 import { readNightlyInput, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
@@ -337,17 +337,22 @@ export class TrainingService {
         // On a server, a worker thread reads, fits and writes on its own connection: the training data and the
         // models never pass through this thread, which keeps serving. An embedded PGlite lives on this thread:
         // it reads here, and writes each chunk of models the worker builds.
-        if (url) this.log('[TRAIN] trainingData: reading in the fit worker');
-        nightly = url
-          ? startNightlyFit({ kind: 'server', url }, options)
-          : startNightlyFit(
-              {
-                kind: 'input',
-                input: await this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx)), { maxWait: 60_000, timeout: 60 * 60_000 }),
-                write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions)),
-              },
-              options,
-            );
+        // The worker's heap is bounded (FIT_WORKER_HEAP_MB, else by the athletes it fits: fitHeapLimitMb); the worker
+        // reading them itself, the users (an upper bound, one cheap count) size it.
+        const configuredHeapMb = this.services.config.fitWorkerHeapMb;
+        if (url) {
+          const heapLimitMb = configuredHeapMb || fitHeapLimitMb(await this.prisma.user.count());
+          this.log(`[TRAIN] trainingData: reading in the fit worker (its heap limit ${heapLimitMb} MB)`);
+          nightly = startNightlyFit({ kind: 'server', url }, { ...options, heapLimitMb });
+        } else {
+          const input = await this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx)), { maxWait: 60_000, timeout: 60 * 60_000 });
+          const heapLimitMb = configuredHeapMb || fitHeapLimitMb(input.data.users.size);
+          this.log(`[TRAIN] trainingData: read; the fit worker's heap limit ${heapLimitMb} MB`);
+          nightly = startNightlyFit(
+            { kind: 'input', input, write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions)) },
+            { ...options, heapLimitMb },
+          );
+        }
         return nightly.read;
       });
       this.log(`[TRAIN] trainingData: ${read.sessions} sessions from ${read.users} athletes, ${read.heldOut} to hold out`);

@@ -4,6 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { logAthlete, sleepStressAthlete } from '../support/learning.ts';
 import { eventOf, streamWs, types } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { addRatedSession, emptyStats } from '../../src/engine/bayes/index.ts';
+import { fitHeapLimitMb, startNightlyFit } from '../../src/jobs/fit-worker.ts';
+import type { UserData } from '../../src/jobs/training-data.ts';
 
 const logs: string[] = [];
 let server: TestServer;
@@ -57,5 +60,39 @@ describe('the nightly fit in its worker thread', () => {
     expect(logs.some((l) => /^\[TRAIN\] heldOutError: 2 sessions predicted in [\d.]+ s \(in the worker\)$/.test(l))).toBe(true);
     expect(final.heldOutN).toBe(2);
     expect(logs).toContain('[TRAIN] trainedModel: 2 of 2 athlete models written');
+    // The worker's heap limit, sized by the athletes (on a PostgreSQL server: by the users, an upper bound).
+    const limit = Number(logs.map((l) => /^\[TRAIN\] trainingData: .*heap limit (\d+) MB\)?$/.exec(l)?.[1]).find(Boolean));
+    expect(limit).toBeGreaterThanOrEqual(fitHeapLimitMb(2));
   }, 180_000);
+});
+
+describe("the fit worker's heap limit", () => {
+  it('is the one fitHeapLimitMb gives, growing with the athletes; a worker over it fails the fit with an error naming the limit', async () => {
+    expect(fitHeapLimitMb(10_000)).toBeLessThan(fitHeapLimitMb(100_000));
+    // 20,000 athletes with a rated session each do not fit in 16 MB (the worker's modules alone take about 12).
+    const users = new Map<string, UserData>();
+    for (let i = 0; i < 20_000; i++) {
+      const stats = emptyStats();
+      addRatedSession(stats, { sleepHours: 6 + (i % 3), energyLevel: 5, stressLevel: 3 }, 5 + (i % 4));
+      users.set(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, { stats, dataThrough: new Date() });
+    }
+    let written = 0;
+    const fit = startNightlyFit(
+      {
+        kind: 'input',
+        input: { versionsAtRead: new Map(), held: [], data: { users, sessions: users.size, populationStats: [] } },
+        write: async (chunk) => {
+          written += chunk.userIds.length;
+          return [];
+        },
+      },
+      { heapLimitMb: 16 },
+    );
+    try {
+      await expect(fit.fitted).rejects.toThrow(/^the fit worker ran out of memory: its heap limit is 16 MB \(FIT_WORKER_HEAP_MB raises it/);
+      expect(written).toBe(0);
+    } finally {
+      await fit.dispose();
+    }
+  }, 60_000);
 });

@@ -29,6 +29,13 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: 'long' })).toThrow(/^REDIS_MODEL_CACHE_TTL_SECONDS must be a whole number/);
   });
 
+  it('FIT_WORKER_HEAP_MB: 0 (sized by the athletes) by default; a limit under 64 MB is refused naming the setting', () => {
+    expect(loadConfig({}).fitWorkerHeapMb).toBe(0);
+    expect(loadConfig({ FIT_WORKER_HEAP_MB: '512' }).fitWorkerHeapMb).toBe(512);
+    expect(() => loadConfig({ FIT_WORKER_HEAP_MB: '16' })).toThrow(/^FIT_WORKER_HEAP_MB must be 0 \(sized by the athletes\) or at least 64/);
+    expect(() => loadConfig({ FIT_WORKER_HEAP_MB: 'lots' })).toThrow(/^FIT_WORKER_HEAP_MB must be a whole number/);
+  });
+
   it('CORS_ORIGINS takes exact origins and refuses wildcards and paths, naming the variable', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     for (const bad of ['*', 'https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
