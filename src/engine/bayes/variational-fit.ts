@@ -347,7 +347,6 @@ class VariationalFit {
     const bSig = Math.max(SIGMA2_PRIOR_SCALE + sumRss / 2, aSig * SIGMA2_FLOOR);
     tout[3 * P] = Math.log(bSig / aSig);
     delta = Math.max(delta, Math.abs(tout[3 * P] - tin[3 * P]));
-    if (process.env.FITDIAG) console.log('SWEEP pc', predictionChange.toExponential(2), 'dlog', Array.from({ length: P + 1 }, (_, j) => (j < P ? tout[P + j] - tin[P + j] : tout[3 * P] - tin[3 * P]).toExponential(1)).join(' '), 'mu', Array.from({ length: P }, (_, j) => ((tout[j] - tin[j])).toExponential(1)).join(' '));
     const eInvSigNew = aSig / bSig;
     const eLogSig = Math.log(bSig) - digamma(aSig);
     elbo += -0.5 * N * eLogSig - 0.5 * eInvSigNew * sumRss;
