@@ -363,6 +363,13 @@ class VariationalFit {
    * athletes say little about term j (their means follow the population mean back), so a weakly identified slope
    * took hundreds of sweeps; the fixed point is the same (at it mu = mu_in).
    */
+  /** Athlete u's mean after the last sweep into `out`; false before any sweep. */
+  lastMeanInto(u: number, out: Float64Array): boolean {
+    if (!this.warm) return false;
+    for (let j = 0; j < P; j++) out[j] = this.m[u * P + j];
+    return true;
+  }
+
   private plainMu(): Float64Array {
     const { U, m, muNew, sumM, eInvTau: t, s02, mu0 } = this;
     sumM.fill(0);
@@ -559,10 +566,15 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   const tauInv = Float64Array.from(hyper.tau2, (t) => 1 / t);
   const ws = workspace();
   const cs = censoredScratch();
-  const posteriors = users.map((st) => {
+  // Each athlete's posterior at the returned hyperparameters, the censored modes from the last sweep's (one Newton
+  // step away at most): the same modes as from a cold start, to the Newton steps' tolerance.
+  const activeAt = new Int32Array(users.length).fill(-1);
+  activeIndex.forEach((i, u) => (activeAt[i] = u));
+  const posteriors = users.map((st, i) => {
     const mOut = new Float64Array(P);
     const cOut = new Float64Array(P * P);
-    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws, cs);
+    const warm = vb.U > 0 && activeAt[i] >= 0 && vb.lastMeanInto(activeAt[i], mOut);
+    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws, cs, warm);
     return { mean: mOut, cov: cOut };
   });
   // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey).
