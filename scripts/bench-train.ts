@@ -137,7 +137,12 @@ function npmTrain(env: Record<string, string>): Promise<TrainRun> {
       if (fit) stages.fit = Number(fit[1]) * 1000;
       const held = /heldOutError: \d+ sessions predicted in ([\d.]+) s/.exec(out);
       if (held) stages.heldOutError = Number(held[1]) * 1000;
-      const status = /\[TRAIN\] (\w+):/.exec(out.split('\n').filter((l) => l.startsWith('[TRAIN] ')).at(-1) ?? '')?.[1] ?? `exit ${code}`;
+      const lastLine =
+        out
+          .split('\n')
+          .filter((l) => l.startsWith('[TRAIN] '))
+          .at(-1) ?? '';
+      const status = /\[TRAIN\] (\w+):/.exec(lastLine)?.[1] ?? `exit ${code}`;
       if (code !== 0) return reject(new Error(`npm run train exited with ${code}:\n${out}\n${err}`));
       resolve({ wallMs, cpuMs, status, stages, sweeps: fit ? Number(fit[2]) : null });
     });
