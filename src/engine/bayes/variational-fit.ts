@@ -569,7 +569,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   // Each athlete's posterior at the returned hyperparameters, the censored modes from the last sweep's (one Newton
   // step away at most): the same modes as from a cold start, to the Newton steps' tolerance.
   const activeAt = new Int32Array(users.length).fill(-1);
-  activeIndex.forEach((i, u) => (activeAt[i] = u));
+  for (let u = 0; u < activeIndex.length; u++) activeAt[activeIndex[u]] = u;
   const posteriors = users.map((st, i) => {
     const mOut = new Float64Array(P);
     const cOut = new Float64Array(P * P);
