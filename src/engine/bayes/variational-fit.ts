@@ -377,43 +377,56 @@ class VariationalFit {
    * (h_u = 1/V_ujj - t_old, what their data say about the term), deviation from mu scaled by
    * (h_u + t_old) / (h_u + t); with the half-Cauchy c(t) = 1 / (t + 1/iv_j), and U sMu2_j(t) in W. At t = t_old this
    * is the plain update's condition, so the fixed point is the same; away from it, the athletes' response, which
-   * the plain step leaves to later sweeps (hundreds for a weakly identified slope), is taken at once. Newton steps
-   * on log t from t_old; returns 0 when they do not settle (the caller takes MacKay's step).
+   * the plain step leaves to later sweeps (hundreds for a weakly identified slope), is taken at once. The root is
+   * bracketed and bisected in log t (Newton steps stalled where the condition is nearly flat, as for a spread
+   * heading to zero); returns 0 when there is no root within e^64 of t_old (the caller takes MacKay's step).
    */
   private collapsedTau(j: number, tOld: number): number {
-    const { U, devs, hs, aTau, s02, iv } = this;
-    const halfCauchy = this.tauPrior === 'halfCauchy';
-    const target = Math.log(2 * aTau);
-    let x = Math.log(tOld);
-    for (let iter = 0; iter < 30; iter++) {
-      const t = Math.exp(x);
-      let S = 0;
-      let dS = 0;
-      for (let u = 0; u < U; u++) {
-        const h = hs[u];
-        const k = 1 / (h + t);
-        const g = devs[u] * (h + tOld) * k;
-        S += g * g + k;
-        dS -= (2 * g * g + k) * k;
+    const x0 = Math.log(tOld);
+    const f0 = this.tauCondition(j, tOld, x0);
+    if (!Number.isFinite(f0)) return 0;
+    if (f0 === 0) return tOld;
+    // At a stable fixed point the condition rises through zero (its slope is 1 minus the plain step's rate of
+    // convergence): bracket that root on the side f0 points to, by steps doubling from 0.05 in log t ...
+    const dir = f0 > 0 ? -1 : 1;
+    let near = x0;
+    let far = Number.NaN;
+    for (let step = 0.05; step <= 64; step *= 2) {
+      const x = x0 + dir * step;
+      const f = this.tauCondition(j, tOld, x);
+      if (!Number.isFinite(f)) return 0;
+      if (f > 0 !== f0 > 0) {
+        far = x;
+        break;
       }
-      const mp = 1 / s02[j] + U * t;
-      S += U / mp;
-      dS -= (U * U) / (mp * mp);
-      if (halfCauchy) {
-        const b = t + 1 / iv[j];
-        S += 2 / b;
-        dS -= 2 / (b * b);
-      } else {
-        S += 2 * this.bTau0[j];
-      }
-      const f = x + Math.log(S) - target;
-      const df = 1 + (t * dS) / S;
-      if (!Number.isFinite(f) || !(df > 1e-3)) return 0;
-      const step = Math.max(-1, Math.min(1, f / df));
-      x -= step;
-      if (Math.abs(step) < 1e-10) return Math.exp(x);
+      near = x;
     }
-    return 0;
+    if (Number.isNaN(far)) return 0;
+    // ... then bisect it to 1e-9 in log t (a hundred thousandth of the spread tolerance; O(athletes) per step).
+    while (Math.abs(far - near) > 1e-9) {
+      const mid = 0.5 * (near + far);
+      const f = this.tauCondition(j, tOld, mid);
+      if (!Number.isFinite(f)) return 0;
+      if (f > 0 === f0 > 0) near = mid;
+      else far = mid;
+    }
+    return Math.exp(0.5 * (near + far));
+  }
+
+  /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
+  private tauCondition(j: number, tOld: number, x: number): number {
+    const { U, devs, hs, aTau, s02, iv } = this;
+    const t = Math.exp(x);
+    let S = 0;
+    for (let u = 0; u < U; u++) {
+      const h = hs[u];
+      const k = 1 / (h + t);
+      const g = devs[u] * (h + tOld) * k;
+      S += g * g + k;
+    }
+    S += U / (1 / s02[j] + U * t);
+    S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
+    return x + Math.log(S) - Math.log(2 * aTau);
   }
 
   private collapsedMu(): Float64Array {
