@@ -378,7 +378,7 @@ class VariationalFit {
    * (h_u + t_old) / (h_u + t); with the half-Cauchy c(t) = 1 / (t + 1/iv_j), and U sMu2_j(t) in W. At t = t_old this
    * is the plain update's condition, so the fixed point is the same; away from it, the athletes' response, which
    * the plain step leaves to later sweeps (hundreds for a weakly identified slope), is taken at once. The root is
-   * bracketed and bisected in log t (Newton steps stalled where the condition is nearly flat, as for a spread
+   * bracketed and closed in on in log t (Newton steps stalled where the condition is nearly flat, as for a spread
    * heading to zero); returns 0 when there is no root within e^64 of t_old (the caller takes MacKay's step).
    */
   private collapsedTau(j: number, tOld: number): number {
@@ -389,28 +389,45 @@ class VariationalFit {
     // At a stable fixed point the condition rises through zero (its slope is 1 minus the plain step's rate of
     // convergence): bracket that root on the side f0 points to, by steps doubling from 0.05 in log t ...
     const dir = f0 > 0 ? -1 : 1;
-    let near = x0;
-    let far = Number.NaN;
+    let a = x0;
+    let fa = f0;
+    let b = Number.NaN;
+    let fb = Number.NaN;
     for (let step = 0.05; step <= 64; step *= 2) {
       const x = x0 + dir * step;
       const f = this.tauCondition(j, tOld, x);
       if (!Number.isFinite(f)) return 0;
       if (f > 0 !== f0 > 0) {
-        far = x;
+        b = x;
+        fb = f;
         break;
       }
-      near = x;
+      a = x;
+      fa = f;
     }
-    if (Number.isNaN(far)) return 0;
-    // ... then bisect it to 1e-9 in log t (a hundred thousandth of the spread tolerance; O(athletes) per step).
-    while (Math.abs(far - near) > 1e-9) {
-      const mid = 0.5 * (near + far);
-      const f = this.tauCondition(j, tOld, mid);
+    if (Number.isNaN(b)) return 0;
+    // ... then close in on it by regula falsi with the Illinois modification (superlinear, and the bracket always
+    // holds the root), to 1e-12 of the condition or 1e-9 in log t.
+    let side = 0;
+    for (let iter = 0; iter < 100; iter++) {
+      const x = (a * fb - b * fa) / (fb - fa);
+      const f = this.tauCondition(j, tOld, x);
       if (!Number.isFinite(f)) return 0;
-      if (f > 0 === f0 > 0) near = mid;
-      else far = mid;
+      if (Math.abs(f) < 1e-12) return Math.exp(x);
+      if (f > 0 === fb > 0) {
+        b = x;
+        fb = f;
+        if (side === -1) fa /= 2;
+        side = -1;
+      } else {
+        a = x;
+        fa = f;
+        if (side === 1) fb /= 2;
+        side = 1;
+      }
+      if (Math.abs(b - a) < 1e-9) break;
     }
-    return Math.exp(0.5 * (near + far));
+    return Math.exp((a * fb - b * fa) / (fb - fa));
   }
 
   /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
