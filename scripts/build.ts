@@ -1,4 +1,5 @@
-// `npm run build` (and `npm start`'s prestart): the server as plain JavaScript for `node`, no transpiler at run time.
+// `npm run build` (and the prestart of `npm start`, the pretrain of `npm run train`): the server and the training
+// command as plain JavaScript for `node`, no transpiler at run time.
 // esbuild bundles src/ (the Prisma client generated into src/generated included); every package stays an import
 // from node_modules. The bundle sits at dist/src/, the same depth as the modules in src/*/, so the paths they
 // compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
@@ -16,8 +17,11 @@ export const OUT_DIR = 'dist/src';
 
 const started = Date.now();
 rmSync(`${ROOT}/dist`, { recursive: true, force: true });
-const bytes = await bundle(SERVER_ENTRY_POINTS, OUT_DIR);
-console.log(`[build] ${SERVER_ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
+// `npm run train` (its pretrain builds) runs dist/src/train.js: transpiling ~200 modules with tsx at its start, in
+// its process and again in the fit's worker, cost more CPU than the whole fit (bench-train, BENCHMARKS.md).
+const ENTRY_POINTS = [...SERVER_ENTRY_POINTS, 'scripts/train.ts'];
+const bytes = await bundle(ENTRY_POINTS, OUT_DIR);
+console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
 
 // PGlite's initdb, once per PGlite version: a fresh PGlite directory is unpacked from it instead of running initdb
 // in the 512 MB the server has (src/db/pglite-image.ts).

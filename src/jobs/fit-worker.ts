@@ -12,7 +12,7 @@
 // The worker loads TypeScript through tsx's API (tsImport) from a small evaluated bootstrap: Node's own loader
 // does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { fitHierarchical, linearisedStats, servedModel, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes/index.ts';
+import { fitHierarchical, linearisedStats, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes/index.ts';
 import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
 import { P, type FeatureSpec } from '../engine/variables.ts';
 import { connectSql } from '../db/sql.ts';
@@ -370,8 +370,8 @@ async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk
     const ids = userIds.slice(start, start + request.chunk);
     const records = ids.map((userId, j) => {
       const i = start + j;
-      const u = fit.users[i];
-      const result = servedModel(users[i].n, u.mean, u.covariance, fit.hyper);
+      // The fit's served model as it is (servedModel of it again added the spreads' uncertainty a second time).
+      const result = fit.users[i];
       const through = input.dataThrough[i];
       // Stored for the quick update: the bounded rows linearised at this fit's posterior.
       const stats = linearisedStats(users[i], result.mean, fit.hyper);

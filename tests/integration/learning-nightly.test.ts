@@ -167,10 +167,16 @@ describe('runNightlyTraining', () => {
       for (const w of written.filter((r) => r.userId === userId)) addRatedSession(rows, w.checkIn as Record<string, unknown>, w.quality);
       const posterior = userPosterior(rows, fittedHyper);
       const expected = linearisedStats(rows, posterior.mean, fittedHyper);
-      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true, coefficients: true } });
+      const row = await server.services.db.prisma.modelOutput.findUniqueOrThrow({ where: { userId }, select: { sufficientStats: true, coefficients: true, covariance: true } });
       termArray(row.coefficients)!.forEach((v, j) => {
         expect(v).toBeCloseTo(posterior.mean[j], 6);
       });
+      // The served covariance (the spreads' uncertainty added once, as the quick update serves it), term by term.
+      const covariance = (row.covariance as { values: number[] }).values;
+      for (let j = 0; j < TERM_NAMES.length; j++) {
+        const k = j * TERM_NAMES.length + j;
+        expect(Math.abs(covariance[k] / posterior.covariance[k] - 1), `${userId} ${TERM_NAMES[j]}`).toBeLessThan(1e-5);
+      }
       const stored = parseStats(row.sufficientStats)!;
       expect(stored.n, userId).toBe(expected.n);
       stored.xtx.forEach((v, i) => {
