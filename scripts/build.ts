@@ -5,7 +5,7 @@
 // compute from import.meta.url (prisma/ for migrations, web/ for the insights page, schema.graphql) resolve to the
 // project's own files from the bundle as from the source. Each worker thread's module is an entry of its own
 // (scripts/lib/bundle.ts, which the test suite's bundle shares).
-import { rmSync } from 'node:fs';
+import { existsSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { LIFTOFF_ONLY } from '../src/db/migrate-child.ts';
 import { ensureInitdbImage, initdbImagePath } from '../src/db/pglite-image.ts';
@@ -15,12 +15,21 @@ import { bundle, ROOT, SERVER_ENTRY_POINTS } from './lib/bundle.ts';
 // its paths one folder off.
 export const OUT_DIR = 'dist/src';
 
+// Built beside dist/ and swapped in by two renames: a server already running from dist/ (which loads its fit
+// worker's module at the nightly run) never finds a half-written or missing bundle while `npm run train` or a
+// second `npm start` rebuilds.
+const STAGING = 'dist.next';
+const RETIRED = 'dist.old';
+
 const started = Date.now();
-rmSync(`${ROOT}/dist`, { recursive: true, force: true });
 // `npm run train` (its pretrain builds) runs dist/src/train.js: transpiling ~200 modules with tsx at its start, in
 // its process and again in the fit's worker, cost more CPU than the whole fit (bench-train, BENCHMARKS.md).
 const ENTRY_POINTS = [...SERVER_ENTRY_POINTS, 'scripts/train.ts'];
-const bytes = await bundle(ENTRY_POINTS, OUT_DIR);
+const bytes = await bundle(ENTRY_POINTS, `${STAGING}/src`);
+rmSync(`${ROOT}/${RETIRED}`, { recursive: true, force: true });
+if (existsSync(`${ROOT}/dist`)) renameSync(`${ROOT}/dist`, `${ROOT}/${RETIRED}`);
+renameSync(`${ROOT}/${STAGING}`, `${ROOT}/dist`);
+rmSync(`${ROOT}/${RETIRED}`, { recursive: true, force: true });
 console.log(`[build] ${ENTRY_POINTS.join(', ')} -> ${OUT_DIR}/ (${(bytes / 1e6).toFixed(1)} MB with source maps) in ${Date.now() - started} ms`);
 
 // PGlite's initdb, once per PGlite version: a fresh PGlite directory is unpacked from it instead of running initdb
