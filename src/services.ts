@@ -36,7 +36,15 @@ export interface OpenedServices {
 export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder; pgliteImage?: Blob }): Promise<OpenedServices> {
   const { log } = opts;
   // Migrations run in a child process that has exited before the database opens here (src/db/migrate-child.ts).
-  const { db, migrated } = await openMigratedDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder, pgliteImage: opts.pgliteImage });
+  const { db, migrated } = await openMigratedDatabase({
+    url: config.databaseUrl,
+    pgliteDir: config.pgliteDir,
+    log,
+    onQuery: opts.onQuery,
+    holder: opts.holder,
+    pgliteImage: opts.pgliteImage,
+    pgliteThread: config.pgliteThread,
+  });
   try {
     log(
       `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'}${migrated.runner === 'none' ? '' : ` (${migrated.runner})`}`,

@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The process's entry and the modules it starts by file (each found beside the entry's bundle). */
-export const SERVER_ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts'];
+export const SERVER_ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts', 'src/db/pglite-thread.ts'];
 
 /**
  * Bundles `entryPoints` (paths from the project's root) into `outDir` (from the root, two folders deep), each as
