@@ -80,7 +80,8 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   training = new TrainingService({ config, db, engine, pubsub }, { log });
   const recommendations = new RecommendationWriter(db.sql, {
     log,
-    // PGlite writes on this thread: a burst's streams go first. A PostgreSQL write is I/O, and another instance may wait for its row.
+    // PGlite has one connection (on its own thread, or this one with PGLITE_THREAD=false): a burst's streams' reads go
+    // first. A PostgreSQL write is I/O, and another instance may wait for its row.
     deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
   });
   const replicas = config.databaseReplicaUrls.length
