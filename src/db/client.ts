@@ -140,14 +140,16 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
  */
 export const PGLITE_SHARED_BUFFERS = '32MB';
 
+/** The settings ClimbIQ adds to PGlite's start parameters (and initdb's). */
+const PGLITE_START_SETTINGS = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+
 /**
  * PGlite's options: its own start parameters plus the smaller shared buffers, also while initdb runs (its bootstrap
  * instance otherwise grows its WASM heap for 128 MB of shared buffers: about 40 MB more at initdb's peak).
  */
 export async function pgliteOptions(): Promise<PGliteOptions> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const sharedBuffers = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
-  return { startParams: [...PGlite.defaultStartParams, ...sharedBuffers], initDbStartParams: sharedBuffers };
+  return { startParams: [...PGlite.defaultStartParams, ...PGLITE_START_SETTINGS], initDbStartParams: PGLITE_START_SETTINGS };
 }
 
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
@@ -227,19 +229,19 @@ async function imageBytes(blob: Blob | undefined): Promise<{ bytes: ArrayBuffer;
 /** PGlite in a worker thread (pglite-thread.ts): the same Database, every statement answered by that thread. */
 async function openPgliteOnThread(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
   const { openPgliteThread } = await import('./pglite-thread.ts');
-  const { startParams, initDbStartParams } = await pgliteOptions();
-  const options = { startParams, initDbStartParams };
+  // PGlite itself (its module too) is loaded in the thread only.
+  const extraStartParams = PGLITE_START_SETTINGS;
   let directoryLock: DirectoryLock | null = null;
   let thread: PgliteThread;
   if (dir.startsWith('memory://')) {
-    thread = await openPgliteThread({ dir: 'memory://', options, image: await imageBytes(opts.pgliteImage) }, log);
+    thread = await openPgliteThread({ dir: 'memory://', extraStartParams, image: await imageBytes(opts.pgliteImage) }, log);
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
     directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
     try {
       const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
       if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
-      thread = await openPgliteThread({ dir, options, image: await imageBytes(image) }, log);
+      thread = await openPgliteThread({ dir, extraStartParams, image: await imageBytes(image) }, log);
     } catch (err) {
       directoryLock.release();
       throw await explainOpenFailure(dir, err);

@@ -35,8 +35,8 @@ import type { SqlRunner } from './sql.ts';
 export interface PgliteThreadTarget {
   /** A directory, or 'memory://'. */
   dir: string;
-  /** PGlite's start parameters (client.ts pgliteOptions: shared buffers). */
-  options: Pick<PGliteOptions, 'startParams' | 'initDbStartParams'>;
+  /** PostgreSQL settings added to PGlite's default start parameters, and to initdb's (client.ts: the shared buffers). */
+  extraStartParams: string[];
   /** A data-directory tarball to start from (an in-memory image, or a fresh directory's initdb image): its bytes and Blob type (gzipped or not). */
   image?: { bytes: ArrayBuffer; type: string };
 }
@@ -210,7 +210,8 @@ function wireToError(error: WireError): Error {
 }
 
 function errorToWire(err: unknown): WireError {
-  if (err instanceof DriverAdapterError) return { driver: err.cause };
+  // By name, as Prisma's client recognises it: the adapter may bring its own copy of @prisma/driver-adapter-utils.
+  if (err instanceof Error && err.name === 'DriverAdapterError' && typeof err.cause === 'object' && err.cause !== null) return { driver: err.cause as DriverError };
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
     return { name: err.name, message: err.message, ...(typeof code === 'string' ? { code } : {}) };
@@ -228,8 +229,12 @@ export async function runPgliteThread(): Promise<void> {
   let adapter: SqlDriverAdapter;
   try {
     const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
-    const image = target.image ? { loadDataDir: new Blob([target.image.bytes], { type: target.image.type }) } : {};
-    client = target.dir.startsWith('memory://') ? new PGlite({ ...target.options, ...image }) : new PGlite(target.dir, { ...target.options, ...image });
+    const options: PGliteOptions = {
+      startParams: [...PGlite.defaultStartParams, ...target.extraStartParams],
+      initDbStartParams: target.extraStartParams,
+      ...(target.image ? { loadDataDir: new Blob([target.image.bytes], { type: target.image.type }) } : {}),
+    };
+    client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;
     // A damaged directory may open and fail only at its first statement.
     await client.query('SELECT 1');
