@@ -94,9 +94,10 @@ async function cpuMs(child: Child): Promise<number> {
   return ((u.user as number) + (u.system as number)) / 1000;
 }
 
-/** ClimbIQ's API thread alone: the time its event loop was busy so far (ms; PGlite's own thread is not in it). */
+/** ClimbIQ's API thread alone: its CPU time so far (user + system, ms; PGlite's own thread is not in it). */
 async function mainThreadMs(child: Child): Promise<number> {
-  return (await child.request('cpu')).mainActiveMs as number;
+  const u = (await child.request('cpu')).mainThread as NodeJS.CpuUsage;
+  return (u.user + u.system) / 1000;
 }
 
 // ---------------------------------------------------------------- the client
@@ -324,7 +325,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
       `Server CPU time per stream (user + system of the server process around the measurement, µs; the load of the machine moves it far less than latency): ` +
       `burst floor ${f1(perStream(cpu.floorBurst, fb.n))}, ClimbIQ ${f1(perStream(cpu.serverBurst, sb.n))} (**${ratio(cpu.serverBurst, cpu.floorBurst)}**); ` +
       `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**). ` +
-      `Of it, ClimbIQ's API thread (its event loop's busy time, performance.eventLoopUtilization; an embedded PGlite on its own thread is not in it): ` +
+      `Of it, ClimbIQ's API thread (its own CPU time, process.threadCpuUsage; an embedded PGlite on its own thread is not in it): ` +
       `burst ${f1(perStream(cpu.serverBurstMain, sb.n))}, steady ${f1(perStream(cpu.serverSteadyMain, ss.n))} µs per stream.`;
     console.log(`[bench-floor] ${cpuNote}`);
     const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${((store.bytes as number) / Math.max(1, store.rows as number)).toFixed(0)} bytes of JSON and ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;

@@ -1,4 +1,4 @@
-// esbuild's bundle of the server (src/main.ts and the modules it starts by file: the fit worker, the migration child)
+// esbuild's bundle of the server (src/main.ts and the modules it starts by file: the fit worker, the migration child, PGlite's thread)
 // and of any other command-line entries, as plain JavaScript for `node`: `npm run build` (scripts/build.ts) writes
 // dist/src/, and the test suite's global setup (tests/support/global-setup.ts) one bundle per run that its spawned
 // processes run instead of transpiling the source with tsx at every start.
