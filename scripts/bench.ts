@@ -129,7 +129,12 @@ async function serve(): Promise<void> {
           break;
         case 'cpu': // this process's CPU time so far (µs): what a stream costs the server, whatever the machine's load
           // mainThread: the API's thread's own CPU time (µs; PGlite's thread, when it has one, is not in it; Node >= 23.9).
-          send({ id: req.id, ok: true, ...process.cpuUsage(), mainThread: (process as NodeJS.Process & { threadCpuUsage?(): NodeJS.CpuUsage }).threadCpuUsage?.() ?? { user: Number.NaN, system: Number.NaN } });
+          send({
+            id: req.id,
+            ok: true,
+            ...process.cpuUsage(),
+            mainThread: (process as NodeJS.Process & { threadCpuUsage?(): NodeJS.CpuUsage }).threadCpuUsage?.() ?? { user: Number.NaN, system: Number.NaN },
+          });
           break;
         case 'train': {
           const run = await server.training.trainUser(req.userId!, 'MANUAL');
