@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
-//       [--wrk-seconds 10] [--only pglite|postgres]
+//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
 //    the same server, alternated twice.
@@ -39,6 +39,8 @@ const { values: args } = parseArgs({
     rates: { type: 'string', default: '1000,1500,2000,3000' },
     'wrk-seconds': { type: 'string', default: '10' },
     only: { type: 'string' },
+    /** Also measure the embedded database on the API's thread (PGLITE_THREAD=false) before the default, in the same run. */
+    'pglite-both-threads': { type: 'boolean', default: false },
   },
 });
 
@@ -90,6 +92,12 @@ async function forkChild(script: string, argv: string[], execArgv: string[] = []
 async function cpuMs(child: Child): Promise<number> {
   const u = await child.request('cpu');
   return ((u.user as number) + (u.system as number)) / 1000;
+}
+
+/** ClimbIQ's API thread alone: its CPU time so far (user + system, ms; PGlite's own thread is not in it). */
+async function mainThreadMs(child: Child): Promise<number> {
+  const u = (await child.request('cpu')).mainThread as NodeJS.CpuUsage;
+  return (u.user + u.system) / 1000;
 }
 
 // ---------------------------------------------------------------- the client
@@ -190,7 +198,7 @@ async function wrk(url: string, token: string, body: string, seconds: number): P
 
 // ---------------------------------------------------------------- one database
 
-async function run(label: string, databaseUrl: string | null, floor: Child): Promise<string[]> {
+async function run(label: string, databaseUrl: string | null, floor: Child, serverArgs: string[] = []): Promise<string[]> {
   const subscribers = Number(args.subscribers);
   const rounds = Number(args.rounds);
   const connections = Number(args.connections);
@@ -199,7 +207,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
   console.log(`[bench-floor] ${label}: starting ClimbIQ's server (scripts/bench.ts child) ...`);
   // BENCH_CHILD_ARGS: Node options for ClimbIQ's server process (e.g. --cpu-prof), as in bench-nightly-streams.
   const childArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
-  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], ['--expose-gc', ...childArgs]);
+  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
     const tokens = new TokenService(SECRET);
@@ -230,7 +238,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     // 2. The burst, alternating floor and ClimbIQ round by round.
     const floorBurst: Timed[] = [];
     const serverBurst: Timed[] = [];
-    const cpu = { floorBurst: 0, serverBurst: 0, floorSteady: 0, serverSteady: 0 };
+    const cpu = { floorBurst: 0, serverBurst: 0, floorSteady: 0, serverSteady: 0, serverBurstMain: 0, serverSteadyMain: 0 };
     const burstRounds: string[] = [];
     for (let round = 0; round < rounds; round++) {
       await sleep(300);
@@ -239,8 +247,10 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
       cpu.floorBurst += (await cpuMs(floor)) - fc0;
       await sleep(300);
       const sc0 = await cpuMs(server);
+      const sm0 = await mainThreadMs(server);
       const s = await burst(serverClients, climbiq);
       await server.request('store');
+      cpu.serverBurstMain += (await mainThreadMs(server)) - sm0;
       cpu.serverBurst += (await cpuMs(server)) - sc0;
       floorBurst.push(...f);
       serverBurst.push(...s);
@@ -262,8 +272,10 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms`);
     await sleep(500);
     const sc0 = await cpuMs(server);
+    const sm0 = await mainThreadMs(server);
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     await server.request('store');
+    cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;
     cpu.serverSteady = (await cpuMs(server)) - sc0;
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
     const ladder: { rate: number; f: Figures }[] = [];
@@ -312,7 +324,9 @@ async function run(label: string, databaseUrl: string | null, floor: Child): Pro
     const cpuNote =
       `Server CPU time per stream (user + system of the server process around the measurement, µs; the load of the machine moves it far less than latency): ` +
       `burst floor ${f1(perStream(cpu.floorBurst, fb.n))}, ClimbIQ ${f1(perStream(cpu.serverBurst, sb.n))} (**${ratio(cpu.serverBurst, cpu.floorBurst)}**); ` +
-      `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**).`;
+      `steady floor ${f1(perStream(cpu.floorSteady, fs.n))}, ClimbIQ ${f1(perStream(cpu.serverSteady, ss.n))} (**${ratio(cpu.serverSteady, cpu.floorSteady)}**). ` +
+      `Of it, ClimbIQ's API thread (its own CPU time, process.threadCpuUsage; an embedded PGlite on its own thread is not in it): ` +
+      `burst ${f1(perStream(cpu.serverBurstMain, sb.n))}, steady ${f1(perStream(cpu.serverSteadyMain, ss.n))} µs per stream.`;
     console.log(`[bench-floor] ${cpuNote}`);
     const storedNote = `${(store.rows as number).toLocaleString('en')} recommendations stored by this server in ${(store.batches as number).toLocaleString('en')} batches (${(store.inserts as number).toLocaleString('en')} INSERT statements, ${((store.bytes as number) / Math.max(1, store.rows as number)).toFixed(0)} bytes of JSON and ${f1((1000 * (store.writeMs as number)) / Math.max(1, store.rows as number))} µs of write wait per row).`;
     return [
@@ -373,7 +387,10 @@ async function main(): Promise<void> {
   ];
   const floor = await forkChild('./floor-server.ts', []);
   try {
-    if (args.only !== 'postgres') lines.push(...(await run('Embedded PGlite (in memory)', null, floor)), '');
+    if (args.only !== 'postgres' && args['pglite-both-threads']) {
+      lines.push(...(await run("Embedded PGlite (in memory) on the API's thread (PGLITE_THREAD=false)", null, floor, ['--pglite-thread', 'false'])), '');
+    }
+    if (args.only !== 'postgres') lines.push(...(await run('Embedded PGlite (in memory) on its own thread (PGLITE_THREAD, the default)', null, floor)), '');
     if (postgres && args.only !== 'pglite') {
       const url = await createDatabase(postgres);
       try {

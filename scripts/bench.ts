@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     postgres: { type: 'string' },
     /** (child) the database the server uses; in-memory PGlite when absent. */
     'database-url': { type: 'string' },
+    /** (child) PGLITE_THREAD for the server: `false` runs PGlite on the API's thread (the comparison in bench-floor). */
+    'pglite-thread': { type: 'string' },
   },
 });
 
@@ -67,6 +69,7 @@ async function serve(): Promise<void> {
     // the per-viewer limit that would refuse them.
     RATE_LIMIT_RECOMMENDATION: 'off',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+    ...(args['pglite-thread'] ? { PGLITE_THREAD: args['pglite-thread'] } : {}),
   });
   config.pgliteDir = 'memory://';
   const server = await startServer({ config, schedule: false, log: () => {} });
@@ -125,7 +128,13 @@ async function serve(): Promise<void> {
           send({ id: req.id, ok: true, ...rss() });
           break;
         case 'cpu': // this process's CPU time so far (µs): what a stream costs the server, whatever the machine's load
-          send({ id: req.id, ok: true, ...process.cpuUsage() });
+          // mainThread: the API's thread's own CPU time (µs; PGlite's thread, when it has one, is not in it; Node >= 23.9).
+          send({
+            id: req.id,
+            ok: true,
+            ...process.cpuUsage(),
+            mainThread: (process as NodeJS.Process & { threadCpuUsage?(): NodeJS.CpuUsage }).threadCpuUsage?.() ?? { user: Number.NaN, system: Number.NaN },
+          });
           break;
         case 'train': {
           const run = await server.training.trainUser(req.userId!, 'MANUAL');

@@ -70,6 +70,8 @@ export interface Config {
   shutdownTimeoutSeconds: number;
   /** NODE_ENV=production on embedded PGlite was asked for explicitly (otherwise refused at start). */
   allowEmbeddedDatabaseInProduction: boolean;
+  /** PGLITE_THREAD: the embedded database runs on a worker thread of its own (true) or on the API's thread. */
+  pgliteThread: boolean;
 }
 
 /** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
@@ -309,5 +311,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     persistedOperationsFile,
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     allowEmbeddedDatabaseInProduction,
+    pgliteThread: flag(env, 'PGLITE_THREAD', true),
   };
 }

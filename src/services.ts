@@ -36,7 +36,15 @@ export interface OpenedServices {
 export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder; pgliteImage?: Blob }): Promise<OpenedServices> {
   const { log } = opts;
   // Migrations run in a child process that has exited before the database opens here (src/db/migrate-child.ts).
-  const { db, migrated } = await openMigratedDatabase({ url: config.databaseUrl, pgliteDir: config.pgliteDir, log, onQuery: opts.onQuery, holder: opts.holder, pgliteImage: opts.pgliteImage });
+  const { db, migrated } = await openMigratedDatabase({
+    url: config.databaseUrl,
+    pgliteDir: config.pgliteDir,
+    log,
+    onQuery: opts.onQuery,
+    holder: opts.holder,
+    pgliteImage: opts.pgliteImage,
+    pgliteThread: config.pgliteThread,
+  });
   try {
     log(
       `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'}${migrated.runner === 'none' ? '' : ` (${migrated.runner})`}`,
@@ -72,7 +80,8 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
   training = new TrainingService({ config, db, engine, pubsub }, { log });
   const recommendations = new RecommendationWriter(db.sql, {
     log,
-    // PGlite writes on this thread: a burst's streams go first. A PostgreSQL write is I/O, and another instance may wait for its row.
+    // PGlite has one connection (on its own thread, or this one with PGLITE_THREAD=false): a burst's streams' reads go
+    // first. A PostgreSQL write is I/O, and another instance may wait for its row.
     deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
   });
   const replicas = config.databaseReplicaUrls.length

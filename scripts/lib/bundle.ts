@@ -1,4 +1,4 @@
-// esbuild's bundle of the server (src/main.ts and the modules it starts by file: the fit worker, the migration child)
+// esbuild's bundle of the server (src/main.ts and the modules it starts by file: the fit worker, the migration child, PGlite's thread)
 // and of any other command-line entries, as plain JavaScript for `node`: `npm run build` (scripts/build.ts) writes
 // dist/src/, and the test suite's global setup (tests/support/global-setup.ts) one bundle per run that its spawned
 // processes run instead of transpiling the source with tsx at every start.
@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The process's entry and the modules it starts by file (each found beside the entry's bundle). */
-export const SERVER_ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts'];
+export const SERVER_ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'src/db/migrate-child.ts', 'src/db/pglite-thread.ts'];
 
 /**
  * Bundles `entryPoints` (paths from the project's root) into `outDir` (from the root, two folders deep), each as

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage } from './pglite-image.ts';
+import type { PgliteThread } from './pglite-thread.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -26,6 +27,11 @@ export interface DatabaseOptions {
   onQuery?: (sql: string) => void;
   /** An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster. */
   pgliteImage?: Blob;
+  /**
+   * PGlite on a worker thread of its own (pglite-thread.ts; the server's default, PGLITE_THREAD): its statements no
+   * longer block this thread's event loop. Off: PGlite runs on the calling thread (the migration child, CLIs).
+   */
+  pgliteThread?: boolean;
 }
 
 /** A held advisory lock; release() gives it back. */
@@ -134,17 +140,20 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
  */
 export const PGLITE_SHARED_BUFFERS = '32MB';
 
+/** The settings ClimbIQ adds to PGlite's start parameters (and initdb's). */
+const PGLITE_START_SETTINGS = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+
 /**
  * PGlite's options: its own start parameters plus the smaller shared buffers, also while initdb runs (its bootstrap
  * instance otherwise grows its WASM heap for 128 MB of shared buffers: about 40 MB more at initdb's peak).
  */
 export async function pgliteOptions(): Promise<PGliteOptions> {
   const { PGlite } = await import('@electric-sql/pglite');
-  const sharedBuffers = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
-  return { startParams: [...PGlite.defaultStartParams, ...sharedBuffers], initDbStartParams: sharedBuffers };
+  return { startParams: [...PGlite.defaultStartParams, ...PGLITE_START_SETTINGS], initDbStartParams: PGLITE_START_SETTINGS };
 }
 
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
+  if (opts.pgliteThread) return openPgliteOnThread(dir, opts, log);
   // Imported here: a server on PostgreSQL never loads PGlite (about 40 MB resident).
   const [{ PGlite }, { PrismaPGlite }, options] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter'), pgliteOptions()]);
   const inMemory = dir.startsWith('memory://');
@@ -172,8 +181,6 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   const factory: SqlMigrationAwareDriverAdapterFactory = new PrismaPGlite(client);
   const prisma = new PrismaClient({ adapter: factory, ...queryLogOptions(opts.onQuery) });
   attachQueryCounter(prisma, opts.onQuery);
-  // PGlite is one process and one connection: an in-process lock set stands in for advisory locks.
-  const held = new Set<number>();
   return {
     kind: 'pglite',
     url: null,
@@ -181,15 +188,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
     sql: pgliteSql(client, opts.onQuery),
     directoryLock,
     migrate: () => applyMigrations(factory, { log }),
-    async tryLock(key) {
-      if (held.has(key)) return null;
-      held.add(key);
-      return {
-        async release() {
-          held.delete(key);
-        },
-      };
-    },
+    tryLock: inProcessLocks(),
     async ping() {
       try {
         await client.query('SELECT 1');
@@ -202,6 +201,85 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
       try {
         await prisma.$disconnect();
         await client.close();
+      } finally {
+        directoryLock?.release();
+      }
+    },
+  };
+}
+
+/** PGlite is one process and one connection: an in-process lock set stands in for advisory locks. */
+function inProcessLocks(): Database['tryLock'] {
+  const held = new Set<number>();
+  return async (key) => {
+    if (held.has(key)) return null;
+    held.add(key);
+    return {
+      async release() {
+        held.delete(key);
+      },
+    };
+  };
+}
+
+async function imageBytes(blob: Blob | undefined): Promise<{ bytes: ArrayBuffer; type: string } | undefined> {
+  return blob ? { bytes: await blob.arrayBuffer(), type: blob.type } : undefined;
+}
+
+/** PGlite in a worker thread (pglite-thread.ts): the same Database, every statement answered by that thread. */
+async function openPgliteOnThread(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
+  const { openPgliteThread } = await import('./pglite-thread.ts');
+  // PGlite itself (its module too) is loaded in the thread only.
+  const extraStartParams = PGLITE_START_SETTINGS;
+  let directoryLock: DirectoryLock | null = null;
+  let thread: PgliteThread;
+  if (dir.startsWith('memory://')) {
+    thread = await openPgliteThread({ dir: 'memory://', extraStartParams, image: await imageBytes(opts.pgliteImage) }, log);
+  } else {
+    await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
+    directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
+    try {
+      const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
+      if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
+      thread = await openPgliteThread({ dir, extraStartParams, image: await imageBytes(image) }, log);
+    } catch (err) {
+      directoryLock.release();
+      throw await explainOpenFailure(dir, err);
+    }
+  }
+  const prisma = new PrismaClient({ adapter: thread.factory, ...queryLogOptions(opts.onQuery) });
+  attachQueryCounter(prisma, opts.onQuery);
+  const { onQuery } = opts;
+  const sql: SqlRunner = {
+    query(text, params) {
+      onQuery?.(text);
+      return thread.sql.query(text, params);
+    },
+    execute(text, params) {
+      onQuery?.(text);
+      return thread.sql.execute(text, params);
+    },
+  };
+  return {
+    kind: 'pglite',
+    url: null,
+    prisma,
+    sql,
+    directoryLock,
+    migrate: () => thread.migrate(),
+    tryLock: inProcessLocks(),
+    async ping() {
+      try {
+        await thread.sql.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close() {
+      try {
+        await prisma.$disconnect();
+        await thread.close();
       } finally {
         directoryLock?.release();
       }
