@@ -72,6 +72,8 @@ export interface Config {
   allowEmbeddedDatabaseInProduction: boolean;
   /** PGLITE_THREAD: the embedded database runs on a worker thread of its own (true) or on the API's thread. */
   pgliteThread: boolean;
+  /** PG_POOL_MAX: connections in each PostgreSQL pool (the primary's, each replica's). */
+  pgPoolMax: number;
 }
 
 /** At most `points` calls per viewer in any window of `durationSeconds` (shared by every instance through Redis). */
@@ -312,5 +314,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     allowEmbeddedDatabaseInProduction,
     pgliteThread: flag(env, 'PGLITE_THREAD', true),
+    pgPoolMax: integer(env, 'PG_POOL_MAX', 10, 1, 1000),
   };
 }

@@ -44,6 +44,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     holder: opts.holder,
     pgliteImage: opts.pgliteImage,
     pgliteThread: config.pgliteThread,
+    poolMax: config.pgPoolMax,
   });
   try {
     log(
@@ -93,6 +94,7 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
         primary: prisma,
         log,
         onQuery: opts.onQuery,
+        poolMax: config.pgPoolMax,
       })
     : null;
   const services: Services = {

@@ -32,6 +32,8 @@ export interface DatabaseOptions {
    * longer block this thread's event loop. Off: PGlite runs on the calling thread (the migration child, CLIs).
    */
   pgliteThread?: boolean;
+  /** Connections in the PostgreSQL server's pool (PG_POOL_MAX; default 10). */
+  poolMax?: number;
 }
 
 /** A held advisory lock; release() gives it back. */
@@ -72,7 +74,7 @@ function attachQueryCounter(prisma: PrismaClient, onQuery?: (sql: string) => voi
 }
 
 async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
-  const pool = new pg.Pool({ connectionString: url, max: Number(process.env.PG_POOL_MAX ?? 10) });
+  const pool = new pg.Pool({ connectionString: url, max: opts.poolMax ?? 10 });
   // An idle pooled connection that the server terminates (restart, failover, DROP DATABASE) must not crash the
   // process: the pool replaces it on the next query.
   pool.on('error', (err) => log(`[DB] idle PostgreSQL connection lost: ${err.message}`));

@@ -36,6 +36,13 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ FIT_WORKER_HEAP_MB: 'lots' })).toThrow(/^FIT_WORKER_HEAP_MB must be a whole number/);
   });
 
+  it('PG_POOL_MAX: 10 connections per pool by default; zero or a non-number is refused naming the setting', () => {
+    expect(loadConfig({}).pgPoolMax).toBe(10);
+    expect(loadConfig({ PG_POOL_MAX: '4' }).pgPoolMax).toBe(4);
+    expect(() => loadConfig({ PG_POOL_MAX: '0' })).toThrow(/^PG_POOL_MAX must be a whole number between 1 and 1000/);
+    expect(() => loadConfig({ PG_POOL_MAX: 'many' })).toThrow(/^PG_POOL_MAX must be a whole number/);
+  });
+
   it('CORS_ORIGINS takes exact origins and refuses wildcards and paths, naming the variable', () => {
     expect(loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://localhost:5173' }).corsOrigins).toEqual(['https://app.example.com', 'http://localhost:5173']);
     for (const bad of ['*', 'https://app.example.com/', 'app.example.com', 'ftp://files.example.com']) {
