@@ -8,7 +8,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
-import { initdbImage } from './pglite-image.ts';
+import { initdbImage, pgliteFsBundle } from './pglite-image.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -24,7 +24,10 @@ export interface DatabaseOptions {
   holder?: LockHolder;
   /** Called once per SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
-  /** An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster. */
+  /**
+   * An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster,
+   * with PGlite's share/ bundle kept in memory for the next such start (pgliteFsBundle: the tests open dozens).
+   */
   pgliteImage?: Blob;
 }
 
@@ -151,7 +154,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   let directoryLock: DirectoryLock | null = null;
   let client: PGlite;
   if (inMemory) {
-    client = new PGlite(opts.pgliteImage ? { ...options, loadDataDir: opts.pgliteImage } : options);
+    client = new PGlite(opts.pgliteImage ? { ...options, loadDataDir: opts.pgliteImage, fsBundle: await pgliteFsBundle() } : options);
     await client.waitReady;
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
