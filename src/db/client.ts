@@ -8,7 +8,7 @@ import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapt
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
-import { initdbImage } from './pglite-image.ts';
+import { initdbImage, pgliteFsBundle, pgliteFsBundleShared } from './pglite-image.ts';
 import type { PgliteThread } from './pglite-thread.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
@@ -25,7 +25,10 @@ export interface DatabaseOptions {
   holder?: LockHolder;
   /** Called once per SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
-  /** An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster. */
+  /**
+   * An in-memory PGlite starts from this data-directory tarball (PGlite's dumpDataDir) instead of an empty cluster,
+   * with PGlite's share/ bundle kept in memory for the next such start (pgliteFsBundle: the tests open dozens).
+   */
   pgliteImage?: Blob;
   /**
    * PGlite on a worker thread of its own (pglite-thread.ts; the server's default, PGLITE_THREAD): its statements no
@@ -162,7 +165,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
   let directoryLock: DirectoryLock | null = null;
   let client: PGlite;
   if (inMemory) {
-    client = new PGlite(opts.pgliteImage ? { ...options, loadDataDir: opts.pgliteImage } : options);
+    client = new PGlite(opts.pgliteImage ? { ...options, loadDataDir: opts.pgliteImage, fsBundle: await pgliteFsBundle() } : options);
     await client.waitReady;
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
@@ -236,7 +239,9 @@ async function openPgliteOnThread(dir: string, opts: DatabaseOptions, log: (msg:
   let directoryLock: DirectoryLock | null = null;
   let thread: PgliteThread;
   if (dir.startsWith('memory://')) {
-    thread = await openPgliteThread({ dir: 'memory://', extraStartParams, image: await imageBytes(opts.pgliteImage) }, log);
+    // As on the calling thread (openPglite): an in-memory database from an image reuses the process's share bundle.
+    const fsBundle = opts.pgliteImage ? await pgliteFsBundleShared() : undefined;
+    thread = await openPgliteThread({ dir: 'memory://', extraStartParams, image: await imageBytes(opts.pgliteImage), fsBundle }, log);
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
     directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });

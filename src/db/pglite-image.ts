@@ -65,3 +65,27 @@ export async function writeInitdbImage(file: string): Promise<void> {
     await db.close();
   }
 }
+
+let fsBundle: Promise<Blob> | undefined;
+
+/**
+ * PGlite's share/ files (its `pglite.data` bundle, about 6 MB), read once per process and kept: for a process that
+ * opens many in-memory databases from an image (the tests start dozens per worker), instead of reading the file and
+ * copying it out again at every start. Not used by a server's single start (it would only hold the memory).
+ */
+export function pgliteFsBundle(): Promise<Blob> {
+  fsBundle ??= readFile(path.join(path.dirname(require.resolve('@electric-sql/pglite')), 'pglite.data')).then((bytes) => new Blob([bytes]));
+  return fsBundle;
+}
+
+let sharedFsBundle: Promise<SharedArrayBuffer> | undefined;
+
+/** The same bundle in memory every PGlite thread of the process reads without a copy being sent (pglite-thread.ts). */
+export function pgliteFsBundleShared(): Promise<SharedArrayBuffer> {
+  sharedFsBundle ??= pgliteFsBundle().then(async (blob) => {
+    const shared = new SharedArrayBuffer(blob.size);
+    new Uint8Array(shared).set(new Uint8Array(await blob.arrayBuffer()));
+    return shared;
+  });
+  return sharedFsBundle;
+}

@@ -39,6 +39,8 @@ export interface PgliteThreadTarget {
   extraStartParams: string[];
   /** A data-directory tarball to start from (an in-memory image, or a fresh directory's initdb image): its bytes and Blob type (gzipped or not). */
   image?: { bytes: ArrayBuffer; type: string };
+  /** PGlite's share/ bundle, read once by the process (pgliteFsBundleShared: the tests open dozens of databases). */
+  fsBundle?: SharedArrayBuffer;
 }
 
 /** A request from the API's thread; `tx` names a transaction the worker holds. */
@@ -233,6 +235,7 @@ export async function runPgliteThread(): Promise<void> {
       startParams: [...PGlite.defaultStartParams, ...target.extraStartParams],
       initDbStartParams: target.extraStartParams,
       ...(target.image ? { loadDataDir: new Blob([target.image.bytes], { type: target.image.type }) } : {}),
+      ...(target.fsBundle ? { fsBundle: new Blob([new Uint8Array(target.fsBundle).slice()]) } : {}),
     };
     client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;

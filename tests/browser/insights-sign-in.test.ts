@@ -115,11 +115,20 @@ describe('insights page sign-in', () => {
   });
 
   it('a token that expires mid-use returns to the sign-in prompt at the next request (401)', async () => {
-    const { page } = await newTab();
-    const token = await signToken('analyst', '15s');
-    const expiresAt = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
-    await page.goto(insightsUrl(server.url, { token }));
-    await viewSettled(page, 'overview');
+    // A short lifetime first (the wait for it to pass is most of this test's time); only when the overview took
+    // longer than that to settle (a loaded machine) is it tried again with a longer one.
+    let page: Page | undefined;
+    let expiresAt = 0;
+    for (const lifetime of ['4s', '15s']) {
+      page = (await newTab()).page;
+      const token = await signToken('analyst', lifetime);
+      expiresAt = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()).exp * 1000;
+      await page.goto(insightsUrl(server.url, { token }));
+      await viewSettled(page, 'overview');
+      if (Date.now() < expiresAt - 500 || lifetime === '15s') break;
+      await page.context().close();
+    }
+    page = page!;
     expect(await page.isHidden('#sign-in')).toBe(true);
     const statuses: number[] = [];
     page.on('response', (r) => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
+import { startFlags } from '../../scripts/lib/start-flags.ts';
 import { nodeArgs } from '../support/processes.ts';
 import { emptyPgliteImage, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
@@ -81,10 +82,13 @@ describe('the run image for PGlite directories, empty databases and spawned proc
   });
 
   it('spawned processes run the bundle made for this run, not the source through tsx', () => {
-    const [file, ...rest] = nodeArgs('src/main.ts', ['--flag']);
+    const [flag, file, ...rest] = nodeArgs('src/main.ts', ['--flag']);
+    // With npm start's WebAssembly tier (package.json's start script).
+    expect(flag).toBe('--liftoff-only');
+    expect(startFlags()).toContain(flag);
     expect(file).toMatch(/\.tmp\/test-bundle-[^/]+\/main\.js$/);
     expect(existsSync(file)).toBe(true);
     expect(rest).toEqual(['--flag']);
-    expect(nodeArgs('scripts/not-bundled.ts')).toEqual(['--import', 'tsx', 'scripts/not-bundled.ts']);
+    expect(nodeArgs('scripts/not-bundled.ts')).toEqual(['--liftoff-only', '--import', 'tsx', 'scripts/not-bundled.ts']);
   });
 });

@@ -17,10 +17,18 @@ function bundled(entry: string): string | undefined {
   return manifest[entry];
 }
 
+/**
+ * V8's flag for WebAssembly that `npm start` runs the server with (package.json's start script): PGlite's 9 MB module
+ * compiled by the baseline compiler alone, without the optimizing compiler's background recompilation, which costs a
+ * process about 1.5 s of CPU (3.3 -> 1.8 s to listening). Only this flag: a test that wants the others (the memory
+ * test's heap settings) passes them itself.
+ */
+export const WASM_TIER_FLAGS = ['--liftoff-only'] as const;
+
 /** `node`'s arguments that run `entry` ('src/main.ts', 'scripts/train.ts', ...) with `args`. */
 export function nodeArgs(entry: string, args: readonly string[] = []): string[] {
   const file = bundled(entry);
-  return file ? [file, ...args] : ['--import', 'tsx', entry, ...args];
+  return file ? [...WASM_TIER_FLAGS, file, ...args] : [...WASM_TIER_FLAGS, '--import', 'tsx', entry, ...args];
 }
 
 /**
