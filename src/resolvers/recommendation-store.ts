@@ -253,7 +253,8 @@ export class RecommendationWriter {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
-        const json = `[${rows.slice(i, i + ROWS_PER_INSERT).map(recommendationJson).join(',')}]`;
+        const statement = rows.slice(i, i + ROWS_PER_INSERT).map(recommendationJson);
+        const json = `[${statement.join(',')}]`;
         await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [json]);
         this.totals.inserts++;
         this.totals.bytes += json.length;
