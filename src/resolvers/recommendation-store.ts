@@ -111,32 +111,6 @@ export const INSERT_RECOMMENDATIONS_SQL = `INSERT INTO "recommendations" (${COLU
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
 FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
 
-/**
- * The JSON text of a part of the statistical context shared by every answer of one athlete until their history or
- * model changes (the engine hands out the same object: src/engine/statistics.ts), made once per object. The
- * coefficient comparisons are half a stored row's bytes.
- */
-const SHARED_CONTEXT_PARTS: ReadonlySet<string> = new Set<keyof StatisticalContext>(['personalHistory', 'coefficientComparisons']);
-const sharedPartJson = new WeakMap<object, string>();
-function jsonOfShared(part: object): string {
-  let json = sharedPartJson.get(part);
-  if (json === undefined) {
-    json = JSON.stringify(part);
-    sharedPartJson.set(part, json);
-  }
-  return json;
-}
-
-/** A row as the INSERT's JSON: JSON.stringify's text, with the statistical context's shared parts' text reused. */
-export function recommendationJson(row: RecommendationRow): string {
-  const context = row.statisticalContext as unknown as StatisticalContext | null;
-  if (!context) return JSON.stringify(row);
-  // statisticalContext left out (undefined), then appended: the same keys and values as JSON.stringify(row).
-  const rest = JSON.stringify({ ...row, statisticalContext: undefined });
-  const parts = Object.entries(context).map(([key, value]) => `${JSON.stringify(key)}:${SHARED_CONTEXT_PARTS.has(key) ? jsonOfShared(value as object) : JSON.stringify(value)}`);
-  return `${rest.slice(0, -1)}${rest.length > 2 ? ',' : ''}"statisticalContext":{${parts.join(',')}}}`;
-}
-
 /** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
@@ -253,8 +227,7 @@ export class RecommendationWriter {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
-        const statement = rows.slice(i, i + ROWS_PER_INSERT).map(recommendationJson);
-        const json = `[${statement.join(',')}]`;
+        const json = JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT));
         await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [json]);
         this.totals.inserts++;
         this.totals.bytes += json.length;
