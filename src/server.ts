@@ -20,6 +20,7 @@ import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_RE
 import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
 import { useHealthChecks } from './http/health.ts';
 import { usePopulationCaching } from './http/population-cache.ts';
+import { useJitExecution } from './http/jit-execution.ts';
 import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
@@ -162,6 +163,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useIntrospectionSetting(config),
       useInputGuard(),
       useSubscriptionExpiry(),
+      useJitExecution({ onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`) }),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {

@@ -415,21 +415,53 @@ function buildInsights(
 
 // ---------------------------------------------------------------- entry point
 
+// What changes only with the athlete's history, model or the population is computed once per version of it: the
+// engine-runtime caches hand out the same history array, model and population objects until a session, a fit
+// or an update replaces them, so these memos (keyed by those objects, gone with them) serve every check-in in
+// between. The parts they hand out are shared between answers and never changed after they are made.
+const statsByVariableMemo = new WeakMap<readonly PopulationStat[], ReadonlyMap<string, PopulationStat>>();
+const historyMemo = new WeakMap<readonly PastSession[], { sessions: readonly PastSession[]; summary: PersonalHistory }>();
+const coefficientsMemo = new WeakMap<UserModel, { mu: readonly number[]; terms: readonly FeatureSpec[]; comparisons: CoefficientComparison[] }>();
+
+function statsByVariableOf(populationStats: readonly PopulationStat[]): ReadonlyMap<string, PopulationStat> {
+  let byVariable = statsByVariableMemo.get(populationStats);
+  if (!byVariable) {
+    byVariable = new Map(populationStats.map((s) => [s.variable, s]));
+    statsByVariableMemo.set(populationStats, byVariable);
+  }
+  return byVariable;
+}
+
+function historyOf(history: readonly PastSession[]): { sessions: readonly PastSession[]; summary: PersonalHistory } {
+  let memo = historyMemo.get(history);
+  if (!memo) {
+    const sessions: PastSession[] = [];
+    for (const s of history) {
+      if (sessions.length >= HISTORY_WINDOW) break;
+      if (Number.isFinite(s.sessionQuality)) sessions.push(s);
+    }
+    memo = { sessions, summary: summariseHistory(sessions) };
+    historyMemo.set(history, memo);
+  }
+  return memo;
+}
+
+function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly FeatureSpec[]): CoefficientComparison[] {
+  const memo = coefficientsMemo.get(model);
+  if (memo && memo.mu === mu && memo.terms === terms) return memo.comparisons;
+  const comparisons = compareCoefficients(model, mu, terms);
+  coefficientsMemo.set(model, { mu, terms, comparisons });
+  return comparisons;
+}
+
 export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {
   const { checkIn, model, population, populationStats } = input;
-  const statsByVariable = new Map<string, PopulationStat>();
-  for (const s of populationStats) statsByVariable.set(s.variable, s);
-
-  const sessions: PastSession[] = [];
-  for (const s of input.history) {
-    if (sessions.length >= HISTORY_WINDOW) break;
-    if (Number.isFinite(s.sessionQuality)) sessions.push(s);
-  }
+  const statsByVariable = statsByVariableOf(populationStats);
+  const { sessions, summary: personalHistory } = historyOf(input.history);
 
   const populationComparison = comparePopulation(checkIn, statsByVariable);
-  const personalHistory = summariseHistory(sessions);
   const similarSessions = findSimilar(checkIn, sessions, statsByVariable);
-  const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? compareCoefficients(model, population.mu, input.terms) : [];
+  const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : [];
   const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, coefficientComparisons);
 
   return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };

@@ -10,6 +10,7 @@ import {
   expectWellFormed,
   MULTIPLIER_CHECK_IN,
   OPERATOR,
+  STATISTICAL_CONTEXT,
   recommendation,
   recommendationRaw,
   STREAM_QUERY,
@@ -526,5 +527,19 @@ describe('personalised path', () => {
     expect(sleep.percentile).toBeLessThan(50);
     expect(stats.coefficientComparisons).toHaveLength(9);
     expect(out.events[0]).toMatchObject({ phase: 'LEARNING', hasPersonalization: true });
+
+    // Stored as answered: each answer's statistical context read back through the API is its STATS event's, the
+    // second answer too (its history summary and coefficient comparisons are the first one's, computed once).
+    const again = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 9 });
+    for (const answer of [out, again]) {
+      const { startSession } = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
+        server.url,
+        `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { statisticalContext { ${STATISTICAL_CONTEXT} } } } }`,
+        { input: { recommendationId: eventOf(answer.events, 'DONE').recommendationId } },
+        token,
+      );
+      expect(startSession.recommendation.statisticalContext).toEqual(eventOf(answer.events, 'STATS').context);
+    }
+    expect(eventOf(again.events, 'STATS').context.coefficientComparisons).toEqual(stats.coefficientComparisons);
   });
 });

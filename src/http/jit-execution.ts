@@ -1,0 +1,122 @@
+// Operations executed by code compiled once per document (graphql-jit) instead of graphql-js's interpreter.
+//
+// graphql-js walks the selection set of every result it completes: for a stream's STATS event (a few dozen
+// nested objects) that walk, its type checks and the variables' coercion cost more CPU than computing the
+// statistics. graphql-jit compiles an operation into one JavaScript function; Yoga's parse cache hands back
+// the same DocumentNode for the same text, so each operation text is compiled once (cached by DocumentNode in a
+// WeakMap: it goes when Yoga's cache drops the document) and every later request or event runs the compiled
+// function. The schema, its resolvers (Pothos's auth scopes and validation) and the errors a client sees stay
+// the same, on every transport (HTTP, SSE, graphql-ws):
+// - variables that do not coerce are answered by the executor in place before (graphql-js's messages and paths,
+//   which the error masking reads the refused field from), and so is a document graphql-jit cannot compile;
+// - an error in a compiled result (graphql-jit's own error object: locations, no AST nodes) is made again the
+//   way graphql-js makes it (`locatedError` with the field's nodes and path), so its masking, code and
+//   `locations` read exactly as before;
+// - a subscription's source stream is created by graphql-js (graphql-jit would hand the subscribe resolver the
+//   operation's variables instead of the field's arguments); only each event's result is compiled code.
+import { mapAsyncIterator } from '@whatwg-node/promise-helpers';
+import {
+  createSourceEventStream,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+  type FieldNode,
+  GraphQLError,
+  getLocation,
+  Kind,
+  locatedError,
+  type SourceLocation,
+  visit,
+} from 'graphql';
+import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+import type { Plugin } from 'graphql-yoga';
+
+export interface JitExecutionOptions {
+  /** Called with the errors of a document graphql-jit cannot compile (that operation then runs on the default executor). Default: nothing. */
+  onCompileError?: (errors: readonly { message: string }[]) => void;
+}
+
+type Compiled = CompiledQuery | null;
+
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => value != null && typeof value === 'object' && Symbol.asyncIterator in value;
+
+/** A variable that did not coerce: graphql-jit answers with errors and no `data` at all. */
+const refusedVariables = (result: ExecutionResult): boolean => !('data' in result) && (result.errors?.length ?? 0) > 0;
+
+/** The document's field nodes at these locations (where graphql-jit's error says it happened). */
+function fieldNodesAt(document: DocumentNode, locations: readonly SourceLocation[]): FieldNode[] {
+  const source = document.loc?.source;
+  if (!source || locations.length === 0) return [];
+  const wanted = new Set(locations.map((l) => `${l.line}:${l.column}`));
+  const nodes: FieldNode[] = [];
+  visit(document, {
+    [Kind.FIELD]: (node: FieldNode) => {
+      if (!node.loc) return;
+      const at = getLocation(source, node.loc.start);
+      if (wanted.has(`${at.line}:${at.column}`)) nodes.push(node);
+    },
+  });
+  return nodes;
+}
+
+/** graphql-jit's error as graphql-js would have made it: a located error of the thrown error, with its nodes. */
+function asGraphqlJsError(document: DocumentNode, error: GraphQLError): GraphQLError {
+  if (error.nodes) return error;
+  const nodes = fieldNodesAt(document, error.locations ?? []);
+  const path = error.path ?? undefined;
+  return error.originalError ? locatedError(error.originalError, nodes, path) : new GraphQLError(error.message, { nodes, path, extensions: error.extensions });
+}
+
+function withGraphqlJsErrors(document: DocumentNode, result: ExecutionResult): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return { ...result, errors: result.errors.map((e) => asGraphqlJsError(document, e)) };
+}
+
+export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
+  /** document -> operation name ('' for the only one) -> its compiled form, or null when it does not compile. */
+  const compiled = new WeakMap<DocumentNode, Map<string, Compiled>>();
+  const compiledFor = (args: ExecutionArgs): Compiled => {
+    let byName = compiled.get(args.document);
+    if (!byName) {
+      byName = new Map();
+      compiled.set(args.document, byName);
+    }
+    const name = args.operationName ?? '';
+    let entry = byName.get(name);
+    if (entry === undefined) {
+      const result = compileQuery(args.schema, args.document, args.operationName ?? undefined);
+      if (isCompiledQuery(result)) entry = result;
+      else {
+        entry = null;
+        options.onCompileError?.(result.errors ?? []);
+      }
+      byName.set(name, entry);
+    }
+    return entry;
+  };
+
+  return {
+    onExecute({ executeFn, setExecuteFn }) {
+      setExecuteFn(((args: ExecutionArgs) => {
+        const query = compiledFor(args);
+        if (!query) return executeFn(args);
+        const answer = (result: ExecutionResult) => (refusedVariables(result) ? executeFn(args) : withGraphqlJsErrors(args.document, result));
+        const result = query.query(args.rootValue, args.contextValue, args.variableValues);
+        return result instanceof Promise ? result.then(answer) : answer(result);
+      }) as typeof executeFn);
+    },
+    onSubscribe({ subscribeFn, setSubscribeFn }) {
+      setSubscribeFn((async (args: ExecutionArgs) => {
+        const query = compiledFor(args);
+        if (!query) return subscribeFn(args);
+        const source = await createSourceEventStream(args);
+        if (!isAsyncIterable(source)) return source;
+        const event = (result: ExecutionResult) => withGraphqlJsErrors(args.document, result);
+        return mapAsyncIterator(source, (payload) => {
+          const result = query.query(payload, args.contextValue, args.variableValues);
+          return result instanceof Promise ? result.then(event) : event(result);
+        });
+      }) as typeof subscribeFn);
+    },
+  };
+}
