@@ -290,7 +290,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
       console.log(`[bench-floor] ladder ${r}/s: DONE p99 ${f1(f.lastP99)} ms, failed ${f.failed}`);
       if (f.lastP99 > 100 || f.failed > 0) break;
     }
-    const sustained = ladder.filter((l) => l.f.lastP99 <= 100 && l.f.failed === 0).at(-1);
+    // The highest rate that held, whatever order --rates gave them in.
+    const sustained = ladder.filter((l) => l.f.lastP99 <= 100 && l.f.failed === 0).sort((a, b) => a.rate - b.rate).at(-1);
     await Promise.all([...floorClients, ...serverClients].map((c) => c.dispose()));
 
     // 1. wrk, alternating.
