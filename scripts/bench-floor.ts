@@ -291,7 +291,10 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
       if (f.lastP99 > 100 || f.failed > 0) break;
     }
     // The highest rate that held, whatever order --rates gave them in.
-    const sustained = ladder.filter((l) => l.f.lastP99 <= 100 && l.f.failed === 0).sort((a, b) => a.rate - b.rate).at(-1);
+    const sustained = ladder
+      .filter((l) => l.f.lastP99 <= 100 && l.f.failed === 0)
+      .sort((a, b) => a.rate - b.rate)
+      .at(-1);
     await Promise.all([...floorClients, ...serverClients].map((c) => c.dispose()));
 
     // 1. wrk, alternating.

@@ -14,7 +14,7 @@ import { startupFailure } from './services.ts';
 const RUNTIME_MAJOR = '24';
 if (process.versions.node.split('.')[0] !== RUNTIME_MAJOR) {
   console.warn(
-    `[API] running on Node.js ${process.versions.node}; ClimbIQ is built and tested on Node.js ${RUNTIME_MAJOR} ` + '(`npm ci` installs it as node_modules/.bin/node and `npm start` uses it)',
+    `[API] running on Node.js ${process.versions.node}; ClimbIQ is built and tested on Node.js ${RUNTIME_MAJOR} (\`npm ci\` installs it as node_modules/.bin/node and \`npm start\` uses it)`,
   );
 }
 
