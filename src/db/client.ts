@@ -2,14 +2,13 @@
 import { constants, existsSync } from 'node:fs';
 import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { PGlite, PGliteOptions } from '@electric-sql/pglite';
+import type { PGliteOptions } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage, pgliteFsBundle, pgliteFsBundleShared } from './pglite-image.ts';
-import type { PgliteThread } from './pglite-thread.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -157,16 +156,29 @@ export async function pgliteOptions(): Promise<PGliteOptions> {
   return { startParams: [...PGlite.defaultStartParams, ...PGLITE_START_SETTINGS], initDbStartParams: PGLITE_START_SETTINGS };
 }
 
+/** What runs PGlite, on this thread or on one of its own; openPglite wraps either in the same Database. */
+interface PgliteEngine {
+  factory: SqlMigrationAwareDriverAdapterFactory;
+  /** Statements counted by DatabaseOptions.onQuery. */
+  sql: SqlRunner;
+  migrate(): Promise<MigrationResult>;
+  /** A statement not counted by onQuery (/ready's check). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What to open: a directory or 'memory://', from an initdb or database image (a tarball) or as it is. */
+interface PgliteTarget {
+  dir: string;
+  image?: Blob;
+}
+
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
-  if (opts.pgliteThread) return openPgliteOnThread(dir, opts, log);
-  // Imported here: a server on PostgreSQL never loads PGlite (about 40 MB resident).
-  const [{ PGlite }, { PrismaPGlite }, options] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter'), pgliteOptions()]);
-  const inMemory = dir.startsWith('memory://');
+  const start = opts.pgliteThread ? startPgliteOnThread : startPgliteHere;
   let directoryLock: DirectoryLock | null = null;
-  let client: PGlite;
-  if (inMemory) {
-    client = new PGlite(opts.pgliteImage ? { ...options, loadDataDir: opts.pgliteImage, fsBundle: await pgliteFsBundle() } : options);
-    await client.waitReady;
+  let engine: PgliteEngine;
+  if (dir.startsWith('memory://')) {
+    engine = await start({ dir: 'memory://', image: opts.pgliteImage }, opts, log);
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
     directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
@@ -174,29 +186,25 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
       // A fresh directory is unpacked from the build's initdb image when there is one (pglite-image.ts).
       const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
       if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
-      client = new PGlite(dir, image ? { ...options, loadDataDir: image } : options);
-      await client.waitReady;
-      // A damaged directory may open and fail only at its first statement.
-      await client.query('SELECT 1');
+      engine = await start({ dir, image }, opts, log);
     } catch (err) {
       directoryLock.release();
       throw await explainOpenFailure(dir, err);
     }
   }
-  const factory: SqlMigrationAwareDriverAdapterFactory = new PrismaPGlite(client);
-  const prisma = new PrismaClient({ adapter: factory, ...queryLogOptions(opts.onQuery) });
+  const prisma = new PrismaClient({ adapter: engine.factory, ...queryLogOptions(opts.onQuery) });
   attachQueryCounter(prisma, opts.onQuery);
   return {
     kind: 'pglite',
     url: null,
     prisma,
-    sql: pgliteSql(client, opts.onQuery),
+    sql: engine.sql,
     directoryLock,
-    migrate: () => applyMigrations(factory, { log }),
+    migrate: () => engine.migrate(),
     tryLock: inProcessLocks(),
     async ping() {
       try {
-        await client.query('SELECT 1');
+        await engine.ping();
         return true;
       } catch {
         return false;
@@ -205,7 +213,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
     async close() {
       try {
         await prisma.$disconnect();
-        await client.close();
+        await engine.close();
       } finally {
         directoryLock?.release();
       }
@@ -227,70 +235,59 @@ function inProcessLocks(): Database['tryLock'] {
   };
 }
 
+/** PGlite on the calling thread (PGLITE_THREAD=false, the migration child, the CLIs). */
+async function startPgliteHere(target: PgliteTarget, opts: DatabaseOptions, log: (msg: string) => void): Promise<PgliteEngine> {
+  // Imported here: a server on PostgreSQL never loads PGlite (about 40 MB resident).
+  const [{ PGlite }, { PrismaPGlite }, options] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter'), pgliteOptions()]);
+  const inMemory = target.dir.startsWith('memory://');
+  // An in-memory database from an image (the tests open dozens) reuses the process's share bundle.
+  const fsBundle = inMemory && target.image ? { fsBundle: await pgliteFsBundle() } : {};
+  const withImage = target.image ? { ...options, loadDataDir: target.image, ...fsBundle } : options;
+  const client = inMemory ? new PGlite(withImage) : new PGlite(target.dir, withImage);
+  await client.waitReady;
+  // A damaged directory may open and fail only at its first statement.
+  await client.query('SELECT 1');
+  const factory: SqlMigrationAwareDriverAdapterFactory = new PrismaPGlite(client);
+  return {
+    factory,
+    sql: pgliteSql(client, opts.onQuery),
+    migrate: () => applyMigrations(factory, { log }),
+    ping: async () => {
+      await client.query('SELECT 1');
+    },
+    close: () => client.close(),
+  };
+}
+
 async function imageBytes(blob: Blob | undefined): Promise<{ bytes: ArrayBuffer; type: string } | undefined> {
   return blob ? { bytes: await blob.arrayBuffer(), type: blob.type } : undefined;
 }
 
-/** PGlite in a worker thread (pglite-thread.ts): the same Database, every statement answered by that thread. */
-async function openPgliteOnThread(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
-  const { openPgliteThread } = await import('./pglite-thread.ts');
+/** PGlite in a worker thread (pglite-thread.ts; PGLITE_THREAD, the server's default): every statement answered by that thread. */
+async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, log: (msg: string) => void): Promise<PgliteEngine> {
   // PGlite itself (its module too) is loaded in the thread only.
-  const extraStartParams = PGLITE_START_SETTINGS;
-  let directoryLock: DirectoryLock | null = null;
-  let thread: PgliteThread;
-  if (dir.startsWith('memory://')) {
-    // As on the calling thread (openPglite): an in-memory database from an image reuses the process's share bundle.
-    const fsBundle = opts.pgliteImage ? await pgliteFsBundleShared() : undefined;
-    thread = await openPgliteThread({ dir: 'memory://', extraStartParams, image: await imageBytes(opts.pgliteImage), fsBundle }, log);
-  } else {
-    await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
-    directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
-    try {
-      const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
-      if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
-      thread = await openPgliteThread({ dir, extraStartParams, image: await imageBytes(image) }, log);
-    } catch (err) {
-      directoryLock.release();
-      throw await explainOpenFailure(dir, err);
-    }
-  }
-  const prisma = new PrismaClient({ adapter: thread.factory, ...queryLogOptions(opts.onQuery) });
-  attachQueryCounter(prisma, opts.onQuery);
+  const { openPgliteThread } = await import('./pglite-thread.ts');
+  // As on the calling thread: an in-memory database from an image reuses the process's share bundle.
+  const fsBundle = target.dir.startsWith('memory://') && target.image ? await pgliteFsBundleShared() : undefined;
+  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle }, log);
   const { onQuery } = opts;
-  const sql: SqlRunner = {
-    query(text, params) {
-      onQuery?.(text);
-      return thread.sql.query(text, params);
-    },
-    execute(text, params) {
-      onQuery?.(text);
-      return thread.sql.execute(text, params);
-    },
-  };
   return {
-    kind: 'pglite',
-    url: null,
-    prisma,
-    sql,
-    directoryLock,
+    factory: thread.factory,
+    sql: {
+      query(text, params) {
+        onQuery?.(text);
+        return thread.sql.query(text, params);
+      },
+      execute(text, params) {
+        onQuery?.(text);
+        return thread.sql.execute(text, params);
+      },
+    },
     migrate: () => thread.migrate(),
-    tryLock: inProcessLocks(),
-    async ping() {
-      try {
-        await thread.sql.query('SELECT 1');
-        return true;
-      } catch {
-        return false;
-      }
+    ping: async () => {
+      await thread.sql.query('SELECT 1');
     },
-    async close() {
-      try {
-        await prisma.$disconnect();
-        await thread.close();
-      } finally {
-        directoryLock?.release();
-      }
-    },
+    close: () => thread.close(),
   };
 }
 
