@@ -1,20 +1,33 @@
 // npx tsx scripts/bench-replica.ts: does the analysts' aggregate load slow the athletes' streams, and does a read
 // replica (DATABASE_REPLICA_URLS) take it away from the primary? preSessionRecommendation streams are opened at a
-// steady rate against a server process, first idle, then while analysts run aggregates and listings in a loop; once
-// with every read on the primary, once with a streaming standby as the replica. Target: with the replica, the
-// streams' p99 under analyst load within 1.2x of idle; without it, not.
+// steady rate against a server process, first idle, then while analysts run aggregates and listings in a loop, in
+// three setups (--modes): every read on the primary ("primary"); the analysts' reads on a streaming standby, the
+// analysts served by the athletes' instance ("replica"); the same, the analysts served by an instance of their own
+// ("own-instance": two server processes on the same database and standby, as a load balancer would route the
+// insights page's origin). Target: with the replica, the streams' DONE p99 under analyst load within 1.2x of idle.
 //
 //   BENCH_DATABASE_URL=postgresql://…:55426/postgres BENCH_REPLICA_URL=postgresql://…:55526/postgres \
-//     npx tsx scripts/bench-replica.ts [--users 2000] [--sessions 100] [--rate 40] [--seconds 15] [--analysts 4] [--no-write]
+//     npx tsx scripts/bench-replica.ts [--users 2000] [--sessions 100] [--rate 40] [--seconds 15] [--analysts 4]
+//       [--modes primary,replica,own-instance] [--pin] [--database NAME] [--keep] [--no-write]
 //
 // BENCH_REPLICA_URL is a streaming standby of BENCH_DATABASE_URL's server (.ci/pg-server.sh standby): the fresh
-// database made on the primary (dropped afterwards) is read there under the same name. The server runs in a child
-// process with MODEL_CACHE_TTL_SECONDS=0, so every stream reads its athlete's model, baseline and history from the
-// primary (the check-in path's reads, which stay there). Both windows of a mode run on the same server process.
-import { fork } from 'node:child_process';
+// database made on the primary (dropped afterwards unless --keep; --database reuses a kept one) is read there under
+// the same name. Each server runs in a child process with MODEL_CACHE_TTL_SECONDS=0, so every stream reads its
+// athlete's model, baseline and history from the primary (the check-in path's reads, which stay there). Both windows
+// of a mode run on the same server processes. The analysts' client is a child process of its own.
+//
+// Where the time goes, per window: the event-loop delay of the athletes' instance and of this process (the
+// athletes' client; perf_hooks.monitorEventLoopDelay) and the CPU time of each process involved, read from /proc:
+// the athletes' instance, the analysts' instance, both clients, the primary's and the standby's PostgreSQL
+// processes, and the machine's whole (/proc/stat: the rest is everyone else's). --pin (Linux, taskset) stands in
+// for two hosts on a 2-core machine: CPU 0 gets the primary, the athletes' instance and their client; CPU 1 the
+// standby, the analysts' client and, in "own-instance", the analysts' instance. BENCH_CHILD_ARGS passes Node options
+// to the server children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+import { execFileSync, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
@@ -31,12 +44,42 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     analysts: { type: 'string', default: '4' },
     connections: { type: 'string', default: '100' },
+    modes: { type: 'string', default: 'primary,replica,own-instance' },
+    pin: { type: 'boolean', default: false },
+    database: { type: 'string' },
+    keep: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
     serve: { type: 'string' },
     replica: { type: 'string' },
     generate: { type: 'boolean', default: false },
+    load: { type: 'string' },
   },
 });
+
+const MODES = {
+  primary: 'primary only',
+  replica: 'replica, analysts on the athletes’ instance',
+  'own-instance': 'replica, analysts on their own instance',
+} as const;
+type Mode = keyof typeof MODES;
+
+// ================================================================== the event loop's delay
+
+interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** A histogram of this process's event-loop delay (ms), read and reset per window. */
+function loopDelayMonitor(): { reset(): void; read(): LoopDelay } {
+  const h = monitorEventLoopDelay({ resolution: 5 });
+  h.enable();
+  return {
+    reset: () => h.reset(),
+    read: () => ({ p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 }),
+  };
+}
 
 // ================================================================== child: the server
 
@@ -60,9 +103,15 @@ async function serve(url: string, replicaUrl: string | undefined): Promise<void>
     await insertBulkAthletes(server.db.prisma, { users: Number(args.users), sessionsPerUser: Number(args.sessions), tag: TAG });
     await server.db.prisma.$executeRawUnsafe('ANALYZE');
   }
+  const loop = loopDelayMonitor();
   process.on('message', async (m) => {
     if (m === 'replicas') {
       process.send!({ type: 'replicas', status: server.services.replicas?.status() ?? [] });
+    } else if (m === 'loop-reset') {
+      loop.reset();
+      process.send!({ type: 'loop-reset' });
+    } else if (m === 'loop') {
+      process.send!({ type: 'loop', delay: loop.read() });
     } else if (m === 'stop') {
       await server.stop();
       process.exit(0);
@@ -71,7 +120,137 @@ async function serve(url: string, replicaUrl: string | undefined): Promise<void>
   process.send!({ type: 'ready', url: server.url, wsUrl: server.wsUrl });
 }
 
-// ================================================================== parent: the clients
+// ================================================================== child: the analysts' client
+
+/** What an analyst's insights page and lists ask, in a loop, until stopped. */
+const ANALYST_OPERATIONS = [
+  'query { insights { athletesByPhase { phase count } qualityHistogram { quality count } sessionsOverTime(bucket: WEEK) { start count } rules { name matched } } }',
+  'query { sessions(first: 100, qualityMin: 3, orderBy: { field: QUALITY, direction: DESC }) { totalCount edges { node { id sessionQuality } } } }',
+  'query { modelQuality { n rmse byAthlete(first: 20) { totalCount } } }',
+  'query { users(first: 100, role: ATHLETE) { totalCount edges { node { id } } } }',
+];
+
+/** `analysts` analysts sending ANALYST_OPERATIONS back to back from 'start' to 'stop' (then reports the count). */
+function analystClient(url: string): void {
+  const token = process.env.BENCH_ANALYST_TOKEN!;
+  const analysts = Number(args.analysts);
+  let running = false;
+  let requests = 0;
+  let load: Promise<void> = Promise.resolve();
+  const run = () =>
+    Promise.all(
+      Array.from({ length: analysts }, async (_, a) => {
+        for (let k = a; running; k++) {
+          const res = await fetch(url, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+            body: JSON.stringify({ query: ANALYST_OPERATIONS[k % ANALYST_OPERATIONS.length] }),
+          });
+          const body = (await res.json()) as { errors?: { message: string }[] };
+          if (body.errors) throw new Error(`analyst query failed: ${body.errors[0].message}`);
+          requests++;
+        }
+      }),
+    ).then(() => undefined);
+  process.on('message', async (m) => {
+    if (m === 'start') {
+      running = true;
+      requests = 0;
+      load = run();
+      process.send!({ type: 'start' });
+    } else if (m === 'stop') {
+      running = false;
+      await load;
+      process.send!({ type: 'stop', requests });
+    } else if (m === 'exit') {
+      process.exit(0);
+    }
+  });
+  process.send!({ type: 'ready' });
+}
+
+// ================================================================== CPU time from /proc
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+interface ProcStat {
+  ppid: number;
+  /** utime + stime, in ticks. */
+  own: number;
+  /** cutime + cstime: exited children it waited for (a postmaster's parallel workers and closed backends). */
+  children: number;
+}
+
+function procStat(pid: number): ProcStat | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' '); // fields from the 3rd (state) on
+    return { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) };
+  } catch {
+    return null; // exited
+  }
+}
+
+/** Every process's stat, by pid. */
+function allStats(): Map<number, ProcStat> {
+  const out = new Map<number, ProcStat>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = procStat(Number(name));
+    if (s) out.set(Number(name), s);
+  }
+  return out;
+}
+
+/** CPU seconds used so far by a process and (`tree`) its children, the exited ones it waited for included. */
+function cpuSeconds(stats: Map<number, ProcStat>, pid: number, tree: boolean): number {
+  const root = stats.get(pid);
+  if (!root) return 0;
+  let ticks = root.own + (tree ? root.children : 0);
+  if (tree) for (const s of stats.values()) if (s.ppid === pid) ticks += s.own;
+  return ticks / TICKS_PER_SECOND;
+}
+
+/** Busy CPU seconds of the whole machine so far (every core; /proc/stat's first line less idle and iowait). */
+function machineBusySeconds(): number {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const [user, nice, system, , , irq, softirq, steal] = f;
+  return (user + nice + system + irq + softirq + steal) / TICKS_PER_SECOND;
+}
+
+/** The postmaster of the PostgreSQL server `url` names (the parent of a backend), when it runs on this machine. */
+async function postmasterPid(url: string): Promise<number | null> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    return procStat(rows[0].pid)?.ppid ?? null;
+  } finally {
+    await client.end();
+  }
+}
+
+/** taskset -a: every thread of the process, and of the given children. */
+function pin(pids: number[], cpus: string): void {
+  for (const pid of pids) {
+    // -a walks the threads one by one and fails when one exits meanwhile (Node's and libuv's come and go): again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        execFileSync('taskset', ['-acp', cpus, String(pid)], { stdio: 'ignore' });
+        break;
+      } catch (err) {
+        if (attempt === 4) throw err;
+      }
+    }
+  }
+}
+
+function pinTree(pid: number, cpus: string): void {
+  const stats = allStats();
+  pin([pid, ...[...stats].filter(([, s]) => s.ppid === pid).map(([p]) => p)], cpus);
+}
+
+// ================================================================== parent: the athletes' clients
 
 function bulkUserId(i: number): string {
   const h = createHash('md5').update(`${TAG}:${i}`).digest('hex');
@@ -97,6 +276,19 @@ function timedStream(client: Client): Promise<{ firstMs: number; doneMs: number;
   });
 }
 
+/** CPU cores used over a window (CPU seconds / wall seconds) by each part. */
+interface CpuShares {
+  athleteInstance: number;
+  /** The analysts' own instance (own-instance mode), else null. */
+  analystInstance: number | null;
+  athleteClient: number;
+  analystClient: number;
+  primary: number | null;
+  standby: number | null;
+  /** The machine's busy CPU less all of the above: the other work on the machine. */
+  rest: number;
+}
+
 interface Window {
   streams: number;
   failed: number;
@@ -105,10 +297,15 @@ interface Window {
   doneP50: number;
   doneP99: number;
   analystRequests: number;
+  /** Event-loop delay of the athletes' instance and of the athletes' client (this process), ms. */
+  serverLoop: LoopDelay;
+  clientLoop: LoopDelay;
+  cpu: CpuShares;
+  load1: number;
 }
 
 /** Streams at `rate` per second for `seconds`, round-robin over the clients. */
-async function window(clients: Client[], rate: number, seconds: number): Promise<Omit<Window, 'analystRequests'>> {
+async function streamsFor(clients: Client[], rate: number, seconds: number): Promise<Pick<Window, 'streams' | 'failed' | 'firstP50' | 'firstP99' | 'doneP50' | 'doneP99'>> {
   const pending: Promise<{ firstMs: number; doneMs: number; failed: boolean }>[] = [];
   const t0 = performance.now();
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++) {
@@ -123,48 +320,20 @@ async function window(clients: Client[], rate: number, seconds: number): Promise
   return { streams: timed.length, failed: timed.length - ok.length, firstP50: percentile(first, 50), firstP99: percentile(first, 99), doneP50: percentile(done, 50), doneP99: percentile(done, 99) };
 }
 
-/** What an analyst's insights page and lists ask, in a loop, until stopped. */
-const ANALYST_OPERATIONS = [
-  'query { insights { athletesByPhase { phase count } qualityHistogram { quality count } sessionsOverTime(bucket: WEEK) { start count } rules { name matched } } }',
-  'query { sessions(first: 100, qualityMin: 3, orderBy: { field: QUALITY, direction: DESC }) { totalCount edges { node { id sessionQuality } } } }',
-  'query { modelQuality { n rmse byAthlete(first: 20) { totalCount } } }',
-  'query { users(first: 100, role: ATHLETE) { totalCount edges { node { id } } } }',
-];
-
-async function analystLoad(url: string, token: string, analysts: number, running: () => boolean): Promise<number> {
-  let requests = 0;
-  await Promise.all(
-    Array.from({ length: analysts }, async (_, a) => {
-      for (let k = a; running(); k++) {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-          body: JSON.stringify({ query: ANALYST_OPERATIONS[k % ANALYST_OPERATIONS.length] }),
-        });
-        const body = (await res.json()) as { errors?: { message: string }[] };
-        if (body.errors) throw new Error(`analyst query failed: ${body.errors[0].message}`);
-        requests++;
-      }
-    }),
-  );
-  return requests;
-}
-
-interface Started {
+interface Child {
   child: ReturnType<typeof fork>;
   url: string;
   wsUrl: string;
   request<T>(message: string, type: string): Promise<T>;
 }
 
-function startChild(url: string, replicaUrl: string | null, generate: boolean): Promise<Started> {
-  const child = fork(
-    fileURLToPath(import.meta.url),
-    ['--serve', url, ...(replicaUrl ? ['--replica', replicaUrl] : []), ...(generate ? ['--generate', '--users', args.users!, '--sessions', args.sessions!] : [])],
-    {
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+/** Every child still running, killed if the benchmark fails. */
+const children = new Set<ReturnType<typeof fork>>();
+
+function forkChild(childArgs: string[], execArgv: string[] = [], env: NodeJS.ProcessEnv = process.env): Promise<Child> {
+  const child = fork(fileURLToPath(import.meta.url), childArgs, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [...process.execArgv, ...execArgv], env });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   const request = <T>(message: string, type: string) =>
     new Promise<T>((resolve) => {
       const on = (m: { type: string }) => {
@@ -177,9 +346,24 @@ function startChild(url: string, replicaUrl: string | null, generate: boolean): 
       child.send(message);
     });
   return new Promise((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`server child exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`child ${childArgs[0]} exited with ${code}`)));
     child.once('message', (m: { type: string; url: string; wsUrl: string }) => resolve({ child, url: m.url, wsUrl: m.wsUrl, request }));
   });
+}
+
+function startServerChild(url: string, replicaUrl: string | null, generate: boolean): Promise<Child> {
+  // BENCH_CHILD_ARGS: Node options for the server processes (e.g. --cpu-prof), as in bench-floor.
+  const nodeArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  return forkChild(
+    ['--serve', url, ...(replicaUrl ? ['--replica', replicaUrl] : []), ...(generate ? ['--generate', '--users', args.users!, '--sessions', args.sessions!] : [])],
+    generate ? [] : nodeArgs,
+  );
+}
+
+async function stopChild(c: Child, message = 'stop'): Promise<void> {
+  const exited = new Promise((r) => c.child.once('exit', r));
+  c.child.send(message);
+  await exited;
 }
 
 /** Waits until the standby has replayed everything the primary has written (the bulk data included). */
@@ -201,6 +385,9 @@ async function standbyCaughtUp(primaryUrl: string, standbyUrl: string): Promise<
   }
 }
 
+const CPU_ATHLETES = '0';
+const CPU_ANALYSTS = '1';
+
 async function main(): Promise<void> {
   const adminUrl = process.env.BENCH_DATABASE_URL;
   const replicaAdminUrl = process.env.BENCH_REPLICA_URL;
@@ -208,77 +395,150 @@ async function main(): Promise<void> {
     console.log('bench-replica: skipped (it needs BENCH_DATABASE_URL, a PostgreSQL server, and BENCH_REPLICA_URL, a streaming standby of it)');
     return;
   }
+  const modes = args.modes!.split(',').map((m) => m.trim()) as Mode[];
+  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode "${m}" (primary, replica, own-instance)`);
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
   const analysts = Number(args.analysts);
   const connections = Math.min(Number(args.users), Number(args.connections));
   const loadAtStart = os.loadavg();
-  const url = await createDatabase(adminUrl);
+  const url = args.database ? databaseUrl(adminUrl, args.database) : await createDatabase(adminUrl);
   const replicaUrl = databaseUrl(replicaAdminUrl, new URL(url).pathname.slice(1));
+  const primaryPid = await postmasterPid(adminUrl);
+  const standbyPid = await postmasterPid(replicaAdminUrl);
+  if (args.pin) {
+    if (primaryPid === null || standbyPid === null) throw new Error('--pin needs the primary and the standby on this machine');
+    pinTree(primaryPid, CPU_ATHLETES);
+    pinTree(standbyPid, CPU_ANALYSTS);
+    pin([process.pid], CPU_ATHLETES);
+  }
   const { TokenService } = await import('../src/auth.ts');
   const tokens = new TokenService(SECRET);
   const analystToken = await tokens.sign({ sub: '00000000-0000-4000-8000-00000000a001', role: 'analyst' });
-  const results: { mode: string; idle: Window; loaded: Window }[] = [];
+  const results: { mode: Mode; idle: Window; loaded: Window }[] = [];
+  const clientLoop = loopDelayMonitor();
   try {
-    console.log(`generating ${args.users} athletes x ${args.sessions} sessions ...`);
-    const generating = await startChild(url, null, true);
-    generating.child.send('stop');
-    await new Promise((r) => generating.child.once('exit', r));
+    if (!args.database) {
+      console.log(`generating ${args.users} athletes x ${args.sessions} sessions ...`);
+      await stopChild(await startServerChild(url, null, true));
+    }
     await standbyCaughtUp(adminUrl, replicaAdminUrl);
 
-    for (const mode of ['primary only', 'replica'] as const) {
-      const server = await startChild(url, mode === 'replica' ? replicaUrl : null, false);
+    for (const mode of modes) {
+      const athletes = await startServerChild(url, mode === 'primary' ? null : replicaUrl, false);
+      const analystServer = mode === 'own-instance' ? await startServerChild(url, replicaUrl, false) : athletes;
+      const analystClient = await forkChild(['--load', analystServer.url, '--analysts', String(analysts)], [], { ...process.env, BENCH_ANALYST_TOKEN: analystToken });
+      if (args.pin) {
+        pin([athletes.child.pid!], CPU_ATHLETES);
+        pin([analystClient.child.pid!], CPU_ANALYSTS);
+        if (analystServer !== athletes) pin([analystServer.child.pid!], CPU_ANALYSTS);
+      }
       const clients: Client[] = [];
+      /** One window of streams, measured: latencies, event-loop delays, CPU by process. */
+      const measure = async (withAnalysts: boolean): Promise<Window> => {
+        await athletes.request('loop-reset', 'loop-reset');
+        clientLoop.reset();
+        const before = allStats();
+        const busyBefore = machineBusySeconds();
+        const t0 = performance.now();
+        if (withAnalysts) await analystClient.request('start', 'start');
+        const streams = await streamsFor(clients, rate, seconds);
+        const analystRequests = withAnalysts ? (await analystClient.request<{ requests: number }>('stop', 'stop')).requests : 0;
+        const wall = (performance.now() - t0) / 1000;
+        const after = allStats();
+        const busy = machineBusySeconds() - busyBefore;
+        const used = (pid: number | null | undefined, tree = false) => (pid ? (cpuSeconds(after, pid, tree) - cpuSeconds(before, pid, tree)) / wall : null);
+        const cpu = {
+          athleteInstance: used(athletes.child.pid)!,
+          analystInstance: analystServer === athletes ? null : used(analystServer.child.pid),
+          athleteClient: used(process.pid)!,
+          analystClient: used(analystClient.child.pid)!,
+          primary: used(primaryPid, true),
+          standby: used(standbyPid, true),
+        };
+        const ours = Object.values(cpu).reduce<number>((a, b) => a + (b ?? 0), 0);
+        const serverLoop = (await athletes.request<{ delay: LoopDelay }>('loop', 'loop')).delay;
+        return { ...streams, analystRequests, serverLoop, clientLoop: clientLoop.read(), cpu: { ...cpu, rest: Math.max(0, busy / wall - ours) }, load1: os.loadavg()[0] };
+      };
       try {
-        for (let i = 1; i <= connections; i++) clients.push(await openClient(server.wsUrl, await tokens.sign({ sub: bulkUserId(i), role: 'athlete' })));
+        for (let i = 1; i <= connections; i++) clients.push(await openClient(athletes.wsUrl, await tokens.sign({ sub: bulkUserId(i), role: 'athlete' })));
         for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((c) => timedStream(c)));
-        console.log(`${mode}: idle, ${rate} streams/s for ${seconds} s`);
-        const idle = { ...(await window(clients, rate, seconds)), analystRequests: 0 };
-        console.log(`${mode}: ${analysts} analysts in a loop, ${rate} streams/s for ${seconds} s`);
-        let running = true;
-        const load = analystLoad(server.url, analystToken, analysts, () => running);
-        const measured = await window(clients, rate, seconds);
-        running = false;
-        const loaded = { ...measured, analystRequests: await load };
-        if (mode === 'replica') {
-          const { status } = await server.request<{ status: { name: string; state: string; lagSeconds: number | null }[] }>('replicas', 'replicas');
-          console.log(`  replicas at the end: ${JSON.stringify(status)}`);
-          if (status.some((s) => s.state !== 'up')) throw new Error('the replica was not up throughout: the figures would be of the primary');
+        console.log(`${MODES[mode]}: idle, ${rate} streams/s for ${seconds} s`);
+        const idle = await measure(false);
+        console.log(`${MODES[mode]}: ${analysts} analysts in a loop, ${rate} streams/s for ${seconds} s`);
+        const loaded = await measure(true);
+        if (mode !== 'primary') {
+          for (const server of new Set([athletes, analystServer])) {
+            const { status } = await server.request<{ status: { name: string; state: string; lagSeconds: number | null }[] }>('replicas', 'replicas');
+            console.log(`  replicas at the end: ${JSON.stringify(status)}`);
+            if (status.some((s) => s.state !== 'up')) throw new Error('the replica was not up throughout: the figures would be of the primary');
+          }
         }
         results.push({ mode, idle, loaded });
-        console.log(
-          `  idle first p99 ${idle.firstP99.toFixed(1)} ms, DONE p99 ${idle.doneP99.toFixed(1)} ms; loaded first p99 ${loaded.firstP99.toFixed(1)} ms, DONE p99 ${loaded.doneP99.toFixed(1)} ms; ${loaded.analystRequests} analyst requests`,
-        );
+        for (const [name, w] of [
+          ['idle', idle],
+          ['loaded', loaded],
+        ] as const) {
+          console.log(
+            `  ${name}: DONE p50 ${w.doneP50.toFixed(1)} p99 ${w.doneP99.toFixed(1)} ms; server loop delay p99 ${w.serverLoop.p99.toFixed(1)} max ${w.serverLoop.max.toFixed(1)} ms; ` +
+              `client loop p99 ${w.clientLoop.p99.toFixed(1)} ms; cpu ${JSON.stringify(Object.fromEntries(Object.entries(w.cpu).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(2))])))}; ${w.analystRequests} analyst requests; load ${w.load1.toFixed(1)}`,
+          );
+        }
       } finally {
         for (const c of clients) await c.dispose();
-        server.child.send('stop');
-        await new Promise((r) => server.child.once('exit', r));
+        await stopChild(analystClient, 'exit');
+        await stopChild(athletes);
+        if (analystServer !== athletes) await stopChild(analystServer);
       }
     }
   } finally {
-    await dropDatabase(adminUrl, url);
+    if (args.keep) console.log(`kept the database: --database ${new URL(url).pathname.slice(1)}`);
+    else await dropDatabase(adminUrl, url);
   }
   const loadAtEnd = os.loadavg();
   const f1 = (x: number) => x.toFixed(1);
+  const f2 = (x: number | null) => (x === null ? '–' : x.toFixed(2));
   const cpu = os.cpus();
   const block = [
     '## Analyst load on a read replica beside the athletes’ streams',
     '',
     `Command: \`BENCH_DATABASE_URL=postgresql://…/postgres BENCH_REPLICA_URL=postgresql://…/postgres npx tsx scripts/bench-replica.ts${process.argv.slice(2).length ? ` ${process.argv.slice(2).join(' ')}` : ''}\``,
     '',
-    `Machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}; run ${new Date().toISOString().slice(0, 10)}; a PostgreSQL 15 primary and its streaming standby on the same machine. ` +
+    `Machine: ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${cpu.length} cores, Node ${process.version}; run ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; a PostgreSQL 15 primary and its streaming standby on the same machine. ` +
       `Load average (1/5/15 min) at the start ${loadAtStart.map(f1).join(' / ')}, at the end ${loadAtEnd.map(f1).join(' / ')}.`,
     '',
-    `${Number(args.users).toLocaleString('en')} athletes x ${args.sessions} rated sessions. The server in a child process with MODEL_CACHE_TTL_SECONDS=0 (each stream reads its athlete's model, baseline and history from the primary); ` +
-      `\`preSessionRecommendation\` streams at ${rate}/s over ${connections} athletes' graphql-ws connections for ${seconds} s idle, then ${seconds} s while ${analysts} analysts send the insights page's aggregates and the analysts' lists back to back over HTTP. ` +
-      'Each mode is one server process; "replica" sets DATABASE_REPLICA_URLS to the standby (checked up throughout).',
+    `${Number(args.users).toLocaleString('en')} athletes x ${args.sessions} rated sessions. Each server in a child process with MODEL_CACHE_TTL_SECONDS=0 (each stream reads its athlete's model, baseline and history from the primary); ` +
+      `\`preSessionRecommendation\` streams at ${rate}/s over ${connections} athletes' graphql-ws connections for ${seconds} s idle, then ${seconds} s while ${analysts} analysts (a client process of their own) send the insights page's aggregates and the analysts' lists back to back over HTTP. ` +
+      'Each mode is its own server process(es), on the same database; "replica" sets DATABASE_REPLICA_URLS to the standby (checked up throughout). ' +
+      (args.pin
+        ? 'Pinned (`--pin`): CPU 0 runs the primary, the athletes’ instance and the athletes’ client; CPU 1 the standby, the analysts’ client and, in the last mode, the analysts’ own instance; the machine’s other work runs on both.'
+        : 'Not pinned: every process shares both cores with the machine’s other work.'),
     '',
-    '| reads of the analysts | window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle |',
-    '|---|---|---:|---:|---:|---:|---:|---:|',
-    ...results.flatMap(({ mode, idle, loaded }) => [
-      `| ${mode} | idle | ${idle.streams} | ${idle.failed} | ${f1(idle.firstP50)} / ${f1(idle.firstP99)} | ${f1(idle.doneP50)} / ${f1(idle.doneP99)} | – | 1.00 |`,
-      `| ${mode} | analyst load | ${loaded.streams} | ${loaded.failed} | ${f1(loaded.firstP50)} / ${f1(loaded.firstP99)} | ${f1(loaded.doneP50)} / ${f1(loaded.doneP99)} | ${loaded.analystRequests} | ${(loaded.doneP99 / idle.doneP99).toFixed(2)} |`,
-    ]),
+    '| reads of the analysts, served by | window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle | athletes’ instance loop delay p99 / max (ms) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.flatMap(({ mode, idle, loaded }) =>
+      [
+        ['idle', idle],
+        ['analyst load', loaded],
+      ].map(
+        ([name, w]) =>
+          `| ${MODES[mode]} | ${name} | ${(w as Window).streams} | ${(w as Window).failed} | ${f1((w as Window).firstP50)} / ${f1((w as Window).firstP99)} | ${f1((w as Window).doneP50)} / ${f1((w as Window).doneP99)} | ${name === 'idle' ? '–' : (w as Window).analystRequests} | ${((w as Window).doneP99 / idle.doneP99).toFixed(2)} | ${f1((w as Window).serverLoop.p99)} / ${f1((w as Window).serverLoop.max)} |`,
+      ),
+    ),
+    '',
+    'CPU cores used during each window (CPU seconds / wall seconds, from /proc; "rest": the machine’s busy time less these, i.e. other work on the machine):',
+    '',
+    '| reads of the analysts, served by | window | athletes’ instance | analysts’ instance | athletes’ client | analysts’ client | primary | standby | rest | load average (1 min) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...results.flatMap(({ mode, idle, loaded }) =>
+      [
+        ['idle', idle],
+        ['analyst load', loaded],
+      ].map(([name, w]) => {
+        const c = (w as Window).cpu;
+        return `| ${MODES[mode]} | ${name} | ${f2(c.athleteInstance)} | ${c.analystInstance === null ? '(the athletes’)' : f2(c.analystInstance)} | ${f2(c.athleteClient)} | ${f2(c.analystClient)} | ${f2(c.primary)} | ${f2(c.standby)} | ${f2(c.rest)} | ${f1((w as Window).load1)} |`;
+      }),
+    ),
   ].join('\n');
   console.log(`\n${block}\n`);
   if (!args['no-write']) writeBlock(BENCHMARKS_FILE, 'replica', block);
@@ -286,9 +546,12 @@ async function main(): Promise<void> {
 
 if (args.serve) {
   void serve(args.serve, args.replica);
+} else if (args.load) {
+  analystClient(args.load);
 } else {
   main().catch((err) => {
     console.error(err);
+    for (const child of children) child.kill();
     process.exit(1);
   });
 }
