@@ -44,6 +44,8 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '15' },
     analysts: { type: 'string', default: '4' },
     connections: { type: 'string', default: '100' },
+    warmup: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
     modes: { type: 'string', default: 'primary,replica,own-instance' },
     pin: { type: 'boolean', default: false },
     database: { type: 'string' },
@@ -401,6 +403,8 @@ async function main(): Promise<void> {
   const seconds = Number(args.seconds);
   const analysts = Number(args.analysts);
   const connections = Math.min(Number(args.users), Number(args.connections));
+  const warmup = Number(args.warmup);
+  const rounds = Number(args.rounds);
   const loadAtStart = os.loadavg();
   const url = args.database ? databaseUrl(adminUrl, args.database) : await createDatabase(adminUrl);
   const replicaUrl = databaseUrl(replicaAdminUrl, new URL(url).pathname.slice(1));
@@ -415,7 +419,7 @@ async function main(): Promise<void> {
   const { TokenService } = await import('../src/auth.ts');
   const tokens = new TokenService(SECRET);
   const analystToken = await tokens.sign({ sub: '00000000-0000-4000-8000-00000000a001', role: 'analyst' });
-  const results: { mode: Mode; idle: Window; loaded: Window }[] = [];
+  const results: { mode: Mode; round: number; idle: Window; loaded: Window }[] = [];
   const clientLoop = loopDelayMonitor();
   try {
     if (!args.database) {
@@ -463,10 +467,19 @@ async function main(): Promise<void> {
       try {
         for (let i = 1; i <= connections; i++) clients.push(await openClient(athletes.wsUrl, await tokens.sign({ sub: bulkUserId(i), role: 'athlete' })));
         for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((c) => timedStream(c)));
-        console.log(`${MODES[mode]}: idle, ${rate} streams/s for ${seconds} s`);
-        const idle = await measure(false);
-        console.log(`${MODES[mode]}: ${analysts} analysts in a loop, ${rate} streams/s for ${seconds} s`);
-        const loaded = await measure(true);
+        // Warm-up, not measured: every code path of every instance (the analysts' included) run and compiled by V8,
+        // Prisma's query compiler (WebAssembly) tiered up; without it the first window pays for that.
+        console.log(`${MODES[mode]}: warm-up, ${rate} streams/s and the analysts for ${warmup} s`);
+        await analystClient.request('start', 'start');
+        await streamsFor(clients, rate, warmup);
+        await analystClient.request('stop', 'stop');
+        const windows: { idle: Window; loaded: Window }[] = [];
+        for (let round = 1; round <= rounds; round++) {
+          console.log(`${MODES[mode]}, round ${round}: idle, ${rate} streams/s for ${seconds} s`);
+          const idle = await measure(false);
+          console.log(`${MODES[mode]}, round ${round}: ${analysts} analysts in a loop, ${rate} streams/s for ${seconds} s`);
+          windows.push({ idle, loaded: await measure(true) });
+        }
         if (mode !== 'primary') {
           for (const server of new Set([athletes, analystServer])) {
             const { status } = await server.request<{ status: { name: string; state: string; lagSeconds: number | null }[] }>('replicas', 'replicas');
@@ -474,11 +487,14 @@ async function main(): Promise<void> {
             if (status.some((s) => s.state !== 'up')) throw new Error('the replica was not up throughout: the figures would be of the primary');
           }
         }
-        results.push({ mode, idle, loaded });
-        for (const [name, w] of [
-          ['idle', idle],
-          ['loaded', loaded],
-        ] as const) {
+        for (const [round, { idle, loaded }] of windows.entries()) results.push({ mode, round: round + 1, idle, loaded });
+        for (const [name, w] of windows.flatMap(
+          ({ idle, loaded }) =>
+            [
+              ['idle', idle],
+              ['loaded', loaded],
+            ] as const,
+        )) {
           console.log(
             `  ${name}: DONE p50 ${w.doneP50.toFixed(1)} p99 ${w.doneP99.toFixed(1)} ms; server loop delay p99 ${w.serverLoop.p99.toFixed(1)} max ${w.serverLoop.max.toFixed(1)} ms; ` +
               `client loop p99 ${w.clientLoop.p99.toFixed(1)} ms; cpu ${JSON.stringify(Object.fromEntries(Object.entries(w.cpu).map(([k, v]) => [k, v === null ? null : Number(v.toFixed(2))])))}; ${w.analystRequests} analyst requests; load ${w.load1.toFixed(1)}`,
@@ -499,6 +515,9 @@ async function main(): Promise<void> {
   const f1 = (x: number) => x.toFixed(1);
   const f2 = (x: number | null) => (x === null ? '–' : x.toFixed(2));
   const cpu = os.cpus();
+  /** A table row per window: (mode, "round N, idle" or "round N, analyst load", the window, its round's idle window). */
+  const windowRows = (cells: (mode: Mode, name: string, w: Window, idle: Window) => (string | number)[]) =>
+    results.flatMap(({ mode, round, idle, loaded }) => [`| ${cells(mode, `${round}, idle`, idle, idle).join(' | ')} |`, `| ${cells(mode, `${round}, analyst load`, loaded, idle).join(' | ')} |`]);
   const block = [
     '## Analyst load on a read replica beside the athletes’ streams',
     '',
@@ -508,37 +527,42 @@ async function main(): Promise<void> {
       `Load average (1/5/15 min) at the start ${loadAtStart.map(f1).join(' / ')}, at the end ${loadAtEnd.map(f1).join(' / ')}.`,
     '',
     `${Number(args.users).toLocaleString('en')} athletes x ${args.sessions} rated sessions. Each server in a child process with MODEL_CACHE_TTL_SECONDS=0 (each stream reads its athlete's model, baseline and history from the primary); ` +
-      `\`preSessionRecommendation\` streams at ${rate}/s over ${connections} athletes' graphql-ws connections for ${seconds} s idle, then ${seconds} s while ${analysts} analysts (a client process of their own) send the insights page's aggregates and the analysts' lists back to back over HTTP. ` +
+      `\`preSessionRecommendation\` streams at ${rate}/s over ${connections} athletes' graphql-ws connections: after a ${warmup} s warm-up (streams and analysts, not measured), ${rounds} round(s) of ${seconds} s idle then ${seconds} s while ${analysts} analysts (a client process of their own) send the insights page's aggregates and the analysts' lists back to back over HTTP. ` +
       'Each mode is its own server process(es), on the same database; "replica" sets DATABASE_REPLICA_URLS to the standby (checked up throughout). ' +
       (args.pin
         ? 'Pinned (`--pin`): CPU 0 runs the primary, the athletes’ instance and the athletes’ client; CPU 1 the standby, the analysts’ client and, in the last mode, the analysts’ own instance; the machine’s other work runs on both.'
         : 'Not pinned: every process shares both cores with the machine’s other work.'),
     '',
-    '| reads of the analysts, served by | window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle | athletes’ instance loop delay p99 / max (ms) |',
+    '| reads of the analysts, served by | round, window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle | athletes’ instance loop delay p99 / max (ms) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.flatMap(({ mode, idle, loaded }) =>
-      [
-        ['idle', idle],
-        ['analyst load', loaded],
-      ].map(
-        ([name, w]) =>
-          `| ${MODES[mode]} | ${name} | ${(w as Window).streams} | ${(w as Window).failed} | ${f1((w as Window).firstP50)} / ${f1((w as Window).firstP99)} | ${f1((w as Window).doneP50)} / ${f1((w as Window).doneP99)} | ${name === 'idle' ? '–' : (w as Window).analystRequests} | ${((w as Window).doneP99 / idle.doneP99).toFixed(2)} | ${f1((w as Window).serverLoop.p99)} / ${f1((w as Window).serverLoop.max)} |`,
-      ),
-    ),
+    ...windowRows((mode, name, w, idle) => [
+      MODES[mode],
+      name,
+      w.streams,
+      w.failed,
+      `${f1(w.firstP50)} / ${f1(w.firstP99)}`,
+      `${f1(w.doneP50)} / ${f1(w.doneP99)}`,
+      w === idle ? '–' : w.analystRequests,
+      (w.doneP99 / idle.doneP99).toFixed(2),
+      `${f1(w.serverLoop.p99)} / ${f1(w.serverLoop.max)}`,
+    ]),
     '',
     'CPU cores used during each window (CPU seconds / wall seconds, from /proc; "rest": the machine’s busy time less these, i.e. other work on the machine):',
     '',
-    '| reads of the analysts, served by | window | athletes’ instance | analysts’ instance | athletes’ client | analysts’ client | primary | standby | rest | load average (1 min) |',
+    '| reads of the analysts, served by | round, window | athletes’ instance | analysts’ instance | athletes’ client | analysts’ client | primary | standby | rest | load average (1 min) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
-    ...results.flatMap(({ mode, idle, loaded }) =>
-      [
-        ['idle', idle],
-        ['analyst load', loaded],
-      ].map(([name, w]) => {
-        const c = (w as Window).cpu;
-        return `| ${MODES[mode]} | ${name} | ${f2(c.athleteInstance)} | ${c.analystInstance === null ? '(the athletes’)' : f2(c.analystInstance)} | ${f2(c.athleteClient)} | ${f2(c.analystClient)} | ${f2(c.primary)} | ${f2(c.standby)} | ${f2(c.rest)} | ${f1((w as Window).load1)} |`;
-      }),
-    ),
+    ...windowRows((mode, name, { cpu: c, load1 }) => [
+      MODES[mode],
+      name,
+      f2(c.athleteInstance),
+      c.analystInstance === null ? '(the athletes’)' : f2(c.analystInstance),
+      f2(c.athleteClient),
+      f2(c.analystClient),
+      f2(c.primary),
+      f2(c.standby),
+      f2(c.rest),
+      f1(load1),
+    ]),
   ].join('\n');
   console.log(`\n${block}\n`);
   if (!args['no-write']) writeBlock(BENCHMARKS_FILE, 'replica', block);
