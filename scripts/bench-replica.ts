@@ -213,6 +213,30 @@ function cpuSeconds(stats: Map<number, ProcStat>, pid: number, tree: boolean): n
   return ticks / TICKS_PER_SECOND;
 }
 
+/**
+ * How long (ms) each thread has waited so far on a run queue, runnable but not running (/proc/<pid>/schedstat's
+ * second field): time it wanted a CPU while another task had it. A process's figure is its main thread's (a Node
+ * process's event loop).
+ */
+function runQueueWaits(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      out.set(pid, Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6);
+    } catch {
+      // exited
+    }
+  }
+  return out;
+}
+
+/** Run-queue wait (ms) between two readings, over the threads in both (a backend that closed meanwhile is left out). */
+function waitedBetween(before: Map<number, number>, after: Map<number, number>, pids: number[]): number {
+  let ms = 0;
+  for (const pid of pids) if (before.has(pid) && after.has(pid)) ms += after.get(pid)! - before.get(pid)!;
+  return ms;
+}
+
 /** Busy CPU seconds of the whole machine so far (every core; /proc/stat's first line less idle and iowait). */
 function machineBusySeconds(): number {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
@@ -289,6 +313,9 @@ interface CpuShares {
   standby: number | null;
   /** The machine's busy CPU less all of the above: the other work on the machine. */
   rest: number;
+  /** Run-queue wait per second of the window (ms/s): the athletes' instance's event loop, the primary's backends. */
+  athleteLoopWaited: number;
+  primaryWaited: number | null;
 }
 
 interface Window {
@@ -443,6 +470,8 @@ async function main(): Promise<void> {
         await athletes.request('loop-reset', 'loop-reset');
         clientLoop.reset();
         const before = allStats();
+        const backends = [...before].filter(([, st]) => st.ppid === primaryPid).map(([pid]) => pid);
+        const waitedBefore = runQueueWaits([athletes.child.pid!, ...backends]);
         const busyBefore = machineBusySeconds();
         const t0 = performance.now();
         if (withAnalysts) await analystClient.request('start', 'start');
@@ -451,6 +480,7 @@ async function main(): Promise<void> {
         const wall = (performance.now() - t0) / 1000;
         const after = allStats();
         const busy = machineBusySeconds() - busyBefore;
+        const waitedAfter = runQueueWaits([athletes.child.pid!, ...backends]);
         const used = (pid: number | null | undefined, tree = false) => (pid ? (cpuSeconds(after, pid, tree) - cpuSeconds(before, pid, tree)) / wall : null);
         const cpu = {
           athleteInstance: used(athletes.child.pid)!,
@@ -462,7 +492,11 @@ async function main(): Promise<void> {
         };
         const ours = Object.values(cpu).reduce<number>((a, b) => a + (b ?? 0), 0);
         const serverLoop = (await athletes.request<{ delay: LoopDelay }>('loop', 'loop')).delay;
-        return { ...streams, analystRequests, serverLoop, clientLoop: clientLoop.read(), cpu: { ...cpu, rest: Math.max(0, busy / wall - ours) }, load1: os.loadavg()[0] };
+        const waited = {
+          athleteLoopWaited: waitedBetween(waitedBefore, waitedAfter, [athletes.child.pid!]) / wall,
+          primaryWaited: primaryPid ? waitedBetween(waitedBefore, waitedAfter, backends) / wall : null,
+        };
+        return { ...streams, analystRequests, serverLoop, clientLoop: clientLoop.read(), cpu: { ...cpu, rest: Math.max(0, busy / wall - ours), ...waited }, load1: os.loadavg()[0] };
       };
       try {
         for (let i = 1; i <= connections; i++) clients.push(await openClient(athletes.wsUrl, await tokens.sign({ sub: bulkUserId(i), role: 'athlete' })));
@@ -547,10 +581,10 @@ async function main(): Promise<void> {
       `${f1(w.serverLoop.p99)} / ${f1(w.serverLoop.max)}`,
     ]),
     '',
-    'CPU cores used during each window (CPU seconds / wall seconds, from /proc; "rest": the machine’s busy time less these, i.e. other work on the machine):',
+    'CPU cores used during each window (CPU seconds / wall seconds, from /proc; "rest": the machine’s busy time less these, i.e. other work on the machine), and how long the athletes’ instance’s event loop and the primary’s backends waited for a CPU, runnable (run-queue wait from /proc/<pid>/schedstat, ms per second of the window):',
     '',
-    '| reads of the analysts, served by | round, window | athletes’ instance | analysts’ instance | athletes’ client | analysts’ client | primary | standby | rest | load average (1 min) |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| reads of the analysts, served by | round, window | athletes’ instance | analysts’ instance | athletes’ client | analysts’ client | primary | standby | rest | athletes’ event loop waited (ms/s) | primary’s backends waited (ms/s) | load average (1 min) |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...windowRows((mode, name, { cpu: c, load1 }) => [
       MODES[mode],
       name,
@@ -561,6 +595,8 @@ async function main(): Promise<void> {
       f2(c.primary),
       f2(c.standby),
       f2(c.rest),
+      f1(c.athleteLoopWaited),
+      c.primaryWaited === null ? '–' : f1(c.primaryWaited),
       f1(load1),
     ]),
   ].join('\n');
