@@ -8,7 +8,7 @@
 //
 //   BENCH_DATABASE_URL=postgresql://…:55426/postgres BENCH_REPLICA_URL=postgresql://…:55526/postgres \
 //     npx tsx scripts/bench-replica.ts [--users 2000] [--sessions 100] [--rate 40] [--seconds 15] [--analysts 4]
-//       [--modes primary,replica,own-instance] [--pin] [--database NAME] [--keep] [--no-write]
+//       [--rounds 2] [--warmup 10] [--modes primary,replica,own-instance] [--pin] [--nice N] [--database NAME] [--keep] [--no-write]
 //
 // BENCH_REPLICA_URL is a streaming standby of BENCH_DATABASE_URL's server (.ci/pg-server.sh standby): the fresh
 // database made on the primary (dropped afterwards unless --keep; --database reuses a kept one) is read there under
@@ -21,8 +21,10 @@
 // the athletes' instance, the analysts' instance, both clients, the primary's and the standby's PostgreSQL
 // processes, and the machine's whole (/proc/stat: the rest is everyone else's). --pin (Linux, taskset) stands in
 // for two hosts on a 2-core machine: CPU 0 gets the primary, the athletes' instance and their client; CPU 1 the
-// standby, the analysts' client and, in "own-instance", the analysts' instance. BENCH_CHILD_ARGS passes Node options
-// to the server children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
+// standby, the analysts' client and, in "own-instance", the analysts' instance. --nice N (e.g. -10; root) runs every
+// process of the benchmark, both sides alike, at that priority over the machine's other work (a stand-in for a quiet
+// machine; the PostgreSQL servers are set back to 0 at the end). BENCH_CHILD_ARGS passes Node options to the server
+// children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
 import { execFileSync, fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -48,6 +50,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '2' },
     modes: { type: 'string', default: 'primary,replica,own-instance' },
     pin: { type: 'boolean', default: false },
+    nice: { type: 'string' },
     database: { type: 'string' },
     keep: { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
@@ -271,6 +274,21 @@ function pin(pids: number[], cpus: string): void {
   }
 }
 
+/** Every thread of the processes (and, `tree`, of their children) at scheduling priority `nice` (-20..19). */
+function renice(pids: number[], nice: number, tree: boolean): void {
+  const stats = allStats();
+  const all = tree ? [...pids, ...[...stats].filter(([, s]) => pids.includes(s.ppid)).map(([p]) => p)] : pids;
+  for (const pid of all) {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        os.setPriority(Number(tid), nice);
+      } catch {
+        // the thread exited
+      }
+    }
+  }
+}
+
 function pinTree(pid: number, cpus: string): void {
   const stats = allStats();
   pin([pid, ...[...stats].filter(([, s]) => s.ppid === pid).map(([p]) => p)], cpus);
@@ -443,6 +461,13 @@ async function main(): Promise<void> {
     pinTree(standbyPid, CPU_ANALYSTS);
     pin([process.pid], CPU_ATHLETES);
   }
+  if (args.nice !== undefined) {
+    // Every process of the benchmark, both sides alike (children forked later, new backends too, inherit it): the
+    // machine's other work, at the default 0, then yields to it.
+    if (primaryPid === null || standbyPid === null) throw new Error('--nice needs the primary and the standby on this machine');
+    renice([primaryPid, standbyPid], Number(args.nice), true);
+    renice([process.pid], Number(args.nice), false);
+  }
   const { TokenService } = await import('../src/auth.ts');
   const tokens = new TokenService(SECRET);
   const analystToken = await tokens.sign({ sub: '00000000-0000-4000-8000-00000000a001', role: 'analyst' });
@@ -542,6 +567,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    if (args.nice !== undefined && primaryPid !== null && standbyPid !== null) renice([primaryPid, standbyPid], 0, true);
     if (args.keep) console.log(`kept the database: --database ${new URL(url).pathname.slice(1)}`);
     else await dropDatabase(adminUrl, url);
   }
@@ -565,7 +591,8 @@ async function main(): Promise<void> {
       'Each mode is its own server process(es), on the same database; "replica" sets DATABASE_REPLICA_URLS to the standby (checked up throughout). ' +
       (args.pin
         ? 'Pinned (`--pin`): CPU 0 runs the primary, the athletes’ instance and the athletes’ client; CPU 1 the standby, the analysts’ client and, in the last mode, the analysts’ own instance; the machine’s other work runs on both.'
-        : 'Not pinned: every process shares both cores with the machine’s other work.'),
+        : 'Not pinned: every process shares both cores with the machine’s other work.') +
+      (args.nice !== undefined ? ` Every process of the benchmark (both PostgreSQL servers, the instances, both clients) at nice ${args.nice}, the machine’s other work at 0.` : ''),
     '',
     '| reads of the analysts, served by | round, window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle | athletes’ instance loop delay p99 / max (ms) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
