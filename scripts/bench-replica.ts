@@ -8,7 +8,7 @@
 //
 //   BENCH_DATABASE_URL=postgresql://…:55426/postgres BENCH_REPLICA_URL=postgresql://…:55526/postgres \
 //     npx tsx scripts/bench-replica.ts [--users 2000] [--sessions 100] [--rate 40] [--seconds 15] [--analysts 4]
-//       [--rounds 2] [--warmup 10] [--modes primary,replica,own-instance] [--pin] [--nice N] [--database NAME] [--keep] [--no-write]
+//       [--rounds 2] [--warmup 10] [--modes primary,replica,own-instance] [--pin] [--nice=N] [--database NAME] [--keep] [--no-write]
 //
 // BENCH_REPLICA_URL is a streaming standby of BENCH_DATABASE_URL's server (.ci/pg-server.sh standby): the fresh
 // database made on the primary (dropped afterwards unless --keep; --database reuses a kept one) is read there under
@@ -21,7 +21,7 @@
 // the athletes' instance, the analysts' instance, both clients, the primary's and the standby's PostgreSQL
 // processes, and the machine's whole (/proc/stat: the rest is everyone else's). --pin (Linux, taskset) stands in
 // for two hosts on a 2-core machine: CPU 0 gets the primary, the athletes' instance and their client; CPU 1 the
-// standby, the analysts' client and, in "own-instance", the analysts' instance. --nice N (e.g. -10; root) runs every
+// standby, the analysts' client and, in "own-instance", the analysts' instance. --nice=N (e.g. --nice=-10; root) runs every
 // process of the benchmark, both sides alike, at that priority over the machine's other work (a stand-in for a quiet
 // machine; the PostgreSQL servers are set back to 0 at the end). BENCH_CHILD_ARGS passes Node options to the server
 // children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
@@ -568,7 +568,8 @@ async function main(): Promise<void> {
     }
   } finally {
     if (args.nice !== undefined && primaryPid !== null && standbyPid !== null) renice([primaryPid, standbyPid], 0, true);
-    if (args.keep) console.log(`kept the database: --database ${new URL(url).pathname.slice(1)}`);
+    // A database named with --database was kept by an earlier run: it stays too.
+    if (args.keep || args.database) console.log(`kept the database: --database ${new URL(url).pathname.slice(1)}`);
     else await dropDatabase(adminUrl, url);
   }
   const loadAtEnd = os.loadavg();
