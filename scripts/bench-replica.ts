@@ -337,6 +337,8 @@ interface CpuShares {
 }
 
 interface Window {
+  /** Every successful stream's DONE time (ms), for the figures pooled over the rounds. */
+  done: number[];
   streams: number;
   failed: number;
   firstP50: number;
@@ -352,7 +354,7 @@ interface Window {
 }
 
 /** Streams at `rate` per second for `seconds`, round-robin over the clients. */
-async function streamsFor(clients: Client[], rate: number, seconds: number): Promise<Pick<Window, 'streams' | 'failed' | 'firstP50' | 'firstP99' | 'doneP50' | 'doneP99'>> {
+async function streamsFor(clients: Client[], rate: number, seconds: number): Promise<Pick<Window, 'done' | 'streams' | 'failed' | 'firstP50' | 'firstP99' | 'doneP50' | 'doneP99'>> {
   const pending: Promise<{ firstMs: number; doneMs: number; failed: boolean }>[] = [];
   const t0 = performance.now();
   for (let k = 0; performance.now() - t0 < seconds * 1000; k++) {
@@ -364,7 +366,15 @@ async function streamsFor(clients: Client[], rate: number, seconds: number): Pro
   const ok = timed.filter((t) => !t.failed);
   const first = ok.map((t) => t.firstMs).sort((a, b) => a - b);
   const done = ok.map((t) => t.doneMs).sort((a, b) => a - b);
-  return { streams: timed.length, failed: timed.length - ok.length, firstP50: percentile(first, 50), firstP99: percentile(first, 99), doneP50: percentile(done, 50), doneP99: percentile(done, 99) };
+  return {
+    done,
+    streams: timed.length,
+    failed: timed.length - ok.length,
+    firstP50: percentile(first, 50),
+    firstP99: percentile(first, 99),
+    doneP50: percentile(done, 50),
+    doneP99: percentile(done, 99),
+  };
 }
 
 interface Child {
@@ -579,6 +589,21 @@ async function main(): Promise<void> {
   /** A table row per window: (mode, "round N, idle" or "round N, analyst load", the window, its round's idle window). */
   const windowRows = (cells: (mode: Mode, name: string, w: Window, idle: Window) => (string | number)[]) =>
     results.flatMap(({ mode, round, idle, loaded }) => [`| ${cells(mode, `${round}, idle`, idle, idle).join(' | ')} |`, `| ${cells(mode, `${round}, analyst load`, loaded, idle).join(' | ')} |`]);
+  /** Per mode, over its rounds: the DONE p99 of all idle and of all loaded streams, the rounds' ratios, run-queue waits. */
+  const summaryRows = (Object.keys(MODES) as Mode[])
+    .filter((mode) => results.some((r) => r.mode === mode))
+    .map((mode) => {
+      const mine = results.filter((r) => r.mode === mode);
+      const pooled = (pick: 'idle' | 'loaded') =>
+        percentile(
+          mine.flatMap((r) => r[pick].done).sort((a, b) => a - b),
+          99,
+        );
+      const ratios = mine.map((r) => r.loaded.doneP99 / r.idle.doneP99).sort((a, b) => a - b);
+      const waited = (pick: 'idle' | 'loaded') => mine.reduce((ms, r) => ms + r[pick].cpu.athleteLoopWaited, 0) / mine.length;
+      const primaryWaited = (pick: 'idle' | 'loaded') => mine.reduce((ms, r) => ms + (r[pick].cpu.primaryWaited ?? 0), 0) / mine.length;
+      return `| ${MODES[mode]} | ${f1(pooled('idle'))} | ${f1(pooled('loaded'))} | **${(pooled('loaded') / pooled('idle')).toFixed(2)}** | ${ratios.map((x) => x.toFixed(2)).join(', ')} | ${f1(waited('idle'))} / ${f1(waited('loaded'))} | ${f1(primaryWaited('idle'))} / ${f1(primaryWaited('loaded'))} |`;
+    });
   const block = [
     '## Analyst load on a read replica beside the athletes’ streams',
     '',
@@ -594,6 +619,12 @@ async function main(): Promise<void> {
         ? 'Pinned (`--pin`): CPU 0 runs the primary, the athletes’ instance and the athletes’ client; CPU 1 the standby, the analysts’ client and, in the last mode, the analysts’ own instance; the machine’s other work runs on both.'
         : 'Not pinned: every process shares both cores with the machine’s other work.') +
       (args.nice !== undefined ? ` Every process of the benchmark (both PostgreSQL servers, the instances, both clients) at nice ${args.nice}, the machine’s other work at 0.` : ''),
+    '',
+    `Over the ${rounds} round(s) of each mode: the DONE p99 of all the idle windows' streams and of all the loaded windows' streams, each round's own ratio, and the mean run-queue wait (ms per second) of the athletes' event loop and of the primary's backends (tables below):`,
+    '',
+    '| reads of the analysts, served by | DONE p99 idle (ms) | DONE p99 under analyst load (ms) | loaded / idle | rounds’ ratios | athletes’ event loop waited, idle / loaded (ms/s) | primary’s backends waited, idle / loaded (ms/s) |',
+    '|---|---:|---:|---:|---|---:|---:|',
+    ...summaryRows,
     '',
     '| reads of the analysts, served by | round, window | streams | failed | first event p50 / p99 (ms) | DONE p50 / p99 (ms) | analyst requests | DONE p99 / idle | athletes’ instance loop delay p99 / max (ms) |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|',
