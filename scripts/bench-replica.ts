@@ -1,7 +1,7 @@
 // npx tsx scripts/bench-replica.ts: does the analysts' aggregate load slow the athletes' streams, and does a read
 // replica (DATABASE_REPLICA_URLS) take it away from the primary? preSessionRecommendation streams are opened at a
-// steady rate against a server process, first idle, then while analysts run aggregates and listings in a loop, in
-// three setups (--modes): every read on the primary ("primary"); the analysts' reads on a streaming standby, the
+// steady rate against a server process, after a warm-up in rounds of an idle window then one while analysts run
+// aggregates and listings in a loop, in three setups (--modes): every read on the primary ("primary"); the analysts' reads on a streaming standby, the
 // analysts served by the athletes' instance ("replica"); the same, the analysts served by an instance of their own
 // ("own-instance": two server processes on the same database and standby, as a load balancer would route the
 // insights page's origin). Target: with the replica, the streams' DONE p99 under analyst load within 1.2x of idle.
@@ -13,15 +13,17 @@
 // BENCH_REPLICA_URL is a streaming standby of BENCH_DATABASE_URL's server (.ci/pg-server.sh standby): the fresh
 // database made on the primary (dropped afterwards unless --keep; --database reuses a kept one) is read there under
 // the same name. Each server runs in a child process with MODEL_CACHE_TTL_SECONDS=0, so every stream reads its
-// athlete's model, baseline and history from the primary (the check-in path's reads, which stay there). Both windows
+// athlete's model, baseline and history from the primary (the check-in path's reads, which stay there). All windows
 // of a mode run on the same server processes. The analysts' client is a child process of its own.
 //
 // Where the time goes, per window: the event-loop delay of the athletes' instance and of this process (the
 // athletes' client; perf_hooks.monitorEventLoopDelay) and the CPU time of each process involved, read from /proc:
 // the athletes' instance, the analysts' instance, both clients, the primary's and the standby's PostgreSQL
-// processes, and the machine's whole (/proc/stat: the rest is everyone else's). --pin (Linux, taskset) stands in
+// processes, and the machine's whole (/proc/stat: the rest is everyone else's); and how long the athletes' event
+// loop and the primary's backends waited for a CPU (run-queue wait, /proc/<pid>/schedstat). --pin (Linux, taskset) stands in
 // for two hosts on a 2-core machine: CPU 0 gets the primary, the athletes' instance and their client; CPU 1 the
-// standby, the analysts' client and, in "own-instance", the analysts' instance. --nice=N (e.g. --nice=-10; root) runs every
+// standby, the analysts' client and, in "own-instance", the analysts' instance (the servers are given every CPU
+// back at the end). --nice=N (e.g. --nice=-10; root) runs every
 // process of the benchmark, both sides alike, at that priority over the machine's other work (a stand-in for a quiet
 // machine; the PostgreSQL servers are set back to 0 at the end). BENCH_CHILD_ARGS passes Node options to the server
 // children (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`).
@@ -578,6 +580,7 @@ async function main(): Promise<void> {
     }
   } finally {
     if (args.nice !== undefined && primaryPid !== null && standbyPid !== null) renice([primaryPid, standbyPid], 0, true);
+    if (args.pin && primaryPid !== null && standbyPid !== null) for (const pid of [primaryPid, standbyPid]) pinTree(pid, `0-${os.cpus().length - 1}`);
     // A database named with --database was kept by an earlier run: it stays too.
     if (args.keep || args.database) console.log(`kept the database: --database ${new URL(url).pathname.slice(1)}`);
     else await dropDatabase(adminUrl, url);
