@@ -5,16 +5,22 @@
 //   at true tau   - the same intervals at the true spreads (tau² = the truth's, fitted mu and sigma²)
 //   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
 //   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
+//   grid          - with --grid: the intervals integrated over each spread's own posterior on a grid
+//                   (scripts/lib/spread-grid.ts), in place of Kass-Steffey's Gaussian in log tau²
 //
 //   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
 //                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
+//                                         [--spread-equals-mean sleepHours,warmupMin] [--grid]
 //
 // --zero-spreads draws every slope with no between-athlete spread (all athletes share it; caffeine keeps its own):
-// what the fit reports for spreads that are zero.
+// what the fit reports for spreads that are zero. --spread-equals-mean gives the named terms caffeine's truth, a
+// between-athlete sd equal to the population effect (the others keep half of it).
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
+import { withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
-import { P, TERM_NAMES } from '../src/engine/variables.ts';
+import { MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
+import { SpreadPosterior, withSpreadPosterior } from './lib/spread-grid.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type TruthPopulation } from './lib/synthetic.ts';
 
 const { values: args } = parseArgs({
@@ -24,6 +30,8 @@ const { values: args } = parseArgs({
     groups: { type: 'string', default: '3,5,10,20,30,60' },
     scenario: { type: 'string', default: 'all' },
     'zero-spreads': { type: 'boolean', default: false },
+    'spread-equals-mean': { type: 'string', default: '' },
+    grid: { type: 'boolean', default: false },
   },
 });
 
@@ -47,10 +55,17 @@ if (groups.some((g) => !Number.isInteger(g) || g < 1)) throw new Error(`--groups
 
 // The evaluation's athletes (scripts/evaluate.ts): caffeine 0, 100, 200 or 300 mg, between-athlete sd = its mean.
 const CAFFEINE = TERM_NAMES.indexOf('caffeineMg');
+const fullSpread = args['spread-equals-mean']
+  ? args['spread-equals-mean'].split(',').map((name) => {
+      const j = TERM_NAMES.indexOf(name);
+      if (j <= 0) throw new Error(`--spread-equals-mean: expected slope terms (${TERM_NAMES.slice(1).join(', ')}), got ${name}`);
+      return j;
+    })
+  : [];
 const CAFFEINE_LEVELS = [0, 100, 200, 300];
 const evaluationPopulation = (pop: TruthPopulation): TruthPopulation => ({
   mean: pop.mean,
-  sd: pop.sd.map((sd, j) => (j === CAFFEINE ? Math.abs(pop.mean[j]) : j > 0 && args['zero-spreads'] ? 0 : sd)),
+  sd: pop.sd.map((sd, j) => (j === CAFFEINE || fullSpread.includes(j) ? Math.abs(pop.mean[j]) : j > 0 && args['zero-spreads'] ? 0 : sd)),
 });
 const SCENARIOS = [
   { name: 'piled', title: 'piled at the bounds', population: evaluationPopulation(BOUNDED_TRUTH_POPULATION), noiseSd: BOUNDED_NOISE_SD, outcome: 'rated' as const },
@@ -63,10 +78,11 @@ if (chosen.length === 0) throw new Error(`--scenario: expected piled, default, u
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 const started = performance.now();
 console.log(
-  `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}.`,
+  `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}${fullSpread.length ? `; between-athlete sd = the population effect for caffeineMg, ${fullSpread.map((j) => TERM_NAMES[j]).join(', ')}` : ''}.`,
 );
 for (const sc of chosen) {
   const served = new Array<number>(P).fill(0);
+  const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
   const logRatios: number[][] = Array.from({ length: P }, () => []);
   const logTau: number[][] = Array.from({ length: P }, () => []);
@@ -92,6 +108,30 @@ for (const sc of chosen) {
     const fit = fitHierarchical(stats);
     sweeps += fit.diagnostics.iterations;
     const trueSpread = { ...fit.hyper, tau2: sc.population.sd.map((sd) => Math.max(sd * sd, 1e-12)), logTau2Cov: undefined };
+    if (args.grid) {
+      // Each athlete's posterior at the fit's tau² (no spreads' uncertainty), each spread's grid posterior over them,
+      // then the intervals integrated over it (mu's uncertainty kept as served).
+      const conditional = stats.map((st) => userPosterior(st, { ...fit.hyper, logTau2Cov: undefined }));
+      const logTau2Cov = fit.hyper.logTau2Cov ?? new Array<number>(P * P).fill(0);
+      const grid = new SpreadPosterior(
+        fit.hyper.mu,
+        fit.hyper.tau2,
+        Array.from({ length: P }, (_, j) => Math.sqrt(logTau2Cov[j * P + j])),
+      );
+      conditional.forEach((post, u) => {
+        if (stats[u].n > 0) grid.add(post.mean, post.covariance);
+      });
+      const grids = grid.grids(MODEL_TERMS.map((t) => t.individualVariance));
+      const noSpreadUncertainty = { ...fit.hyper, logTau2Cov: new Array<number>(P * P).fill(0) };
+      athletes.forEach((a, u) => {
+        const { mean, covariance } = conditional[u];
+        const base = withHyperparameterUncertainty(mean, covariance, noSpreadUncertainty, new Float64Array(P * P));
+        const cov = withSpreadPosterior(mean, covariance, base, fit.hyper.mu, fit.hyper.tau2, grids, base);
+        a.trueCoefficients.forEach((b, j) => {
+          if (Math.abs(b - mean[j]) <= Z95 * Math.sqrt(cov[j * P + j])) gridServed[j]++;
+        });
+      });
+    }
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
       a.trueCoefficients.forEach((b, j) => {
@@ -110,14 +150,15 @@ for (const sc of chosen) {
     }
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
-  console.log('| Term | Served | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |');
-  console.log('|---|---:|---:|---|---:|');
+  console.log(`| Term | Served | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}`);
+  console.log(`|---|---:|---:|---|---:|${args.grid ? '---:|' : ''}`);
   for (let j = 0; j < P; j++) {
     const zero = args['zero-spreads'] && j > 0 && j !== CAFFEINE;
     const r = zero ? logTau[j] : logRatios[j];
     const show = (v: number) => (zero ? Math.exp(v).toPrecision(2) : Math.exp(v).toFixed(2));
     const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
-    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |`);
+    const gridColumn = args.grid ? ` ${pct(gridServed[j] / athletesTotal)} |` : '';
+    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`);
   }
 }
 console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);

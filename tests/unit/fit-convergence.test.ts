@@ -59,6 +59,11 @@ describe('the nightly fit converges in a few sweeps', () => {
     const fit = fitHierarchical(boundedAthletes(600, 7));
     expect(fit.diagnostics.converged).toBe(true);
     expect(fit.diagnostics.iterations).toBeLessThanOrEqual(25);
+    // The noise is the truth's (1.8² + 1/12 for the rounding = 3.32) within 1.5 %: a rating at 1 or 10 adds its
+    // residual's moments averaged over the athlete's coefficients, not at their mean plus x'Vx (which counted that
+    // uncertainty twice: 3.39 here, and every slope's spread 4-6 % lower).
+    expect(fit.hyper.sigma2 / (BOUNDED_NOISE_SD ** 2 + 1 / 12)).toBeGreaterThan(0.97);
+    expect(fit.hyper.sigma2 / (BOUNDED_NOISE_SD ** 2 + 1 / 12)).toBeLessThan(1.015);
     // SQUAREM on the same sweeps reaches the same fixed point (more slowly): the tolerance's worth of difference.
     const extrapolated = fitHierarchical(boundedAthletes(600, 7), { accelerate: true });
     for (let j = 0; j < fit.hyper.tau2.length; j++) expect(Math.abs(Math.log(fit.hyper.tau2[j] / extrapolated.hyper.tau2[j]))).toBeLessThan(0.02);

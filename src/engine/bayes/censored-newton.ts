@@ -140,26 +140,49 @@ export function boundedOuterProduct(b: BoundedRows): Float64Array {
   return out;
 }
 
+/** 5-point Gauss-Hermite rule (7 points give the same sigma² to 1e-3) for E[f(eta)], eta ~ N(m, v): eta = m + sqrt(2 v) t, weights w / sqrt(pi). */
+const GH_NODES = [-2.020182870456086, -0.958572464613819, 0, 0.958572464613819, 2.020182870456086];
+const GH_WEIGHTS = [0.019953242059046, 0.393619323152241, 0.945308720482942, 0.393619323152241, 0.019953242059046].map((w) => w / Math.sqrt(Math.PI));
+
 /**
- * Bounded rows' share of the expected residual sum of squares, E[(latent - x beta)²] = Var + (E - eta)² + x'Vx
- * under the truncated normal of each latent value, and the entropy of those truncated normals. `outer` is
- * boundedOuterProduct(b).
+ * Bounded rows' share of the expected residual sum of squares, and the entropy of their latent values' truncated
+ * normals. A bounded row's latent value follows the athlete's coefficients (given beta, it is the normal of mean
+ * eta = x'beta beyond the cut), so its expected squared residual is taken over both together:
+ * E_eta[s² (1 - w(eta)) + (s lambda(eta))²] with eta ~ N(x'm, x'Vx) (Gauss-Hermite), the truncated normal's
+ * Var + (E - eta)². Taking the latent value's truncated normal at the mean eta alone and adding x'Vx, as a
+ * factorised q(latent) q(beta) does, counts the coefficients' uncertainty a second time wherever the latent value
+ * follows eta (a 10 far above the cut): sigma² came out 4-5 % high on ratings piled at the bounds and every slope's
+ * between-athlete spread 5-16 % low (BENCHMARKS.md "What sets each term's coverage").
  */
-export function boundedRss(b: BoundedRows, outer: ArrayLike<number>, mean: ArrayLike<number>, cov: ArrayLike<number>, s: number): { rss: number; entropy: number } {
+export function boundedRss(b: BoundedRows, mean: ArrayLike<number>, cov: ArrayLike<number>, s: number): { rss: number; entropy: number } {
   let rss = 0;
   let entropy = 0;
-  for (let i = 0; i < P * P; i++) rss += outer[i] * cov[i];
+  const s2 = s * s;
   const entropyConstant = 0.5 * Math.log(2 * Math.PI * Math.E) + Math.log(s);
   for (let i = 0, o = 0; i < b.upper.length; i++, o += P) {
     let eta = 0;
-    for (let j = 0; j < P; j++) eta += b.x[o + j] * mean[j];
-    // censoredObservation and censoredEntropy, inline and sharing z, lambda, log P
-    const z = b.upper[i] === 1 ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
+    let v = 0;
+    for (let j = 0; j < P; j++) {
+      const xj = b.x[o + j];
+      eta += xj * mean[j];
+      let r = 0;
+      for (let k = 0; k < P; k++) r += cov[j * P + k] * b.x[o + k];
+      v += xj * r;
+    }
+    const upper = b.upper[i] === 1;
+    const spread = Math.sqrt(2 * Math.max(0, v));
+    for (let q = 0; q < GH_NODES.length; q++) {
+      const e = eta + spread * GH_NODES[q];
+      const zq = upper ? (e - UPPER_CUT) / s : (LOWER_CUT - e) / s;
+      const lq = inverseMills(zq);
+      const wq = Math.min(1, Math.max(0, lq * (lq + zq)));
+      // Var + (E - eta)²: s² (1 - w) + (s lambda)²
+      rss += GH_WEIGHTS[q] * s2 * (1 - wq + lq * lq);
+    }
+    // censoredEntropy at the mean eta (the ELBO's q(latent))
+    const z = upper ? (eta - UPPER_CUT) / s : (LOWER_CUT - eta) / s;
     const lambda = inverseMills(z);
-    const weight = Math.min(1, Math.max(0, lambda * (lambda + z)));
     const logP = z < -30 ? -0.5 * z * z - Math.log(-z * Math.sqrt(2 * Math.PI)) + Math.log1p(-1 / (z * z)) : Math.log(normalCdf(z));
-    // Var + (E - eta)²: s² (1 - w) + (s lambda)²
-    rss += s * s * (1 - weight) + s * s * lambda * lambda;
     entropy += entropyConstant + logP - 0.5 * z * lambda;
   }
   return { rss, entropy };

@@ -132,7 +132,7 @@ class VariationalFit {
   private readonly cov = new Float64Array(P * P);
   private readonly m: Float64Array;
   private readonly featureSd: Float64Array;
-  /** Each athlete's sum of x x' over their bounded rows (boundedRss). */
+  /** Each athlete's sum of x x' over their bounded rows (the features' rms). */
   private readonly outer: (Float64Array | null)[];
   private readonly vdiag: Float64Array;
   private readonly ws = workspace();
@@ -254,7 +254,7 @@ class VariationalFit {
       sumLogDetV += logDetV;
       sumRss += expectedRss(st, mean, cov);
       if (st.bounded) {
-        const b = boundedRss(st.bounded, this.outer[u]!, mean, cov, s);
+        const b = boundedRss(st.bounded, mean, cov, s);
         sumRss += b.rss;
         sumEntropy += b.entropy;
       }
