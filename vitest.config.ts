@@ -21,6 +21,10 @@ export default defineConfig({
     // (README "The test suite").
     maxWorkers: 3,
     fileParallelism: true,
+    // V8's baseline WebAssembly compiler only, as `npm start` runs the server (package.json, README "The test suite"):
+    // every test server compiles PGlite's WASM in its own thread, and the optimizing tier's background recompilation
+    // of it was about a third of the suite's CPU time.
+    execArgv: ['--liftoff-only'],
     // The longest files first, on a fresh clone too (tests/support/sequencer.ts).
     sequence: { sequencer: LongestFirstSequencer },
     // A worker process runs file after file with its modules loaded once: the schema, Prisma's client, the

@@ -9,9 +9,10 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /** The longest files, longest first (vitest's per-file durations, 2026-12-06: README "The test suite"). */
 export const LONGEST_FILES = [
-  'tests/integration/pglite-lock.test.ts',
-  'tests/integration/learning-resilience.test.ts',
   'tests/integration/recommendation-failure.test.ts',
+  'tests/integration/pglite-lock-zombie.test.ts',
+  'tests/integration/learning-resilience.test.ts',
+  'tests/integration/pglite-lock.test.ts',
   'tests/integration/migrations.test.ts',
   'tests/integration/learning-nightly.test.ts',
   'tests/integration/memory.test.ts',
@@ -19,6 +20,7 @@ export const LONGEST_FILES = [
   'tests/browser/insights-sign-in.test.ts',
   'tests/integration/backup-restore.test.ts',
   'tests/integration/recommendation-drain.test.ts',
+  'tests/integration/pglite-lock-takeover.test.ts',
   'tests/integration/hardening-tokens.test.ts',
   'tests/integration/api-validation.test.ts',
   'tests/integration/hardening-requests.test.ts',
