@@ -17,8 +17,8 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Three workers on the 2-core machine: much of the suite's time is spent waiting (spawned processes starting,
-    // tokens left to expire, schedules ticking), during which a third file's work fills the cores. More did not pay
-    // (README "The test suite").
+    // tokens left to expire, schedules ticking), during which a third file's work fills the cores (README "The test
+    // suite"; 4 not measured).
     maxWorkers: 3,
     fileParallelism: true,
     // V8's baseline WebAssembly compiler only, as `npm start` runs the server (package.json, README "The test suite"):
