@@ -13,6 +13,7 @@ import path from 'node:path';
 import { openDatabase, type Database, type DatabaseOptions } from './client.ts';
 import { pendingMigrations, type MigrationResult } from './migrate.ts';
 import { DatabaseOpenError, type LockHolder } from './pglite-lock.ts';
+import { importWorkerModule } from './worker-module.ts';
 
 /**
  * V8 compiles WebAssembly only with its baseline compiler (Liftoff) in the child: on Node 24 the optimising tier's
@@ -65,12 +66,8 @@ export async function openMigratedDatabase(opts: DatabaseOptions): Promise<{ db:
 
 /** Applies the pending migrations in a child `node` process, which has exited when this resolves. */
 export function migrateInChildProcess(target: MigrationTarget, log: (msg: string) => void = () => {}): Promise<MigrationResult> {
-  const self = import.meta.url;
-  // From source (tsx) this file loads itself through tsx; from the build (dist/src/main.js, scripts/build.ts) the
-  // child's module is its own plain-JavaScript bundle beside it, as the fit worker's is.
-  const load = self.endsWith('.ts')
-    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
-    : `import(${JSON.stringify(new URL('./migrate-child.js', self).href)})`;
+  // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
+  const load = importWorkerModule(import.meta.url, 'migrate-child');
   const bootstrap = `${load}.then((m) => m.runMigrationChild())`;
   const child = spawn(process.execPath, [...LIFTOFF_ONLY, '--input-type=module', '--eval', bootstrap], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   return new Promise<MigrationResult>((resolve, reject) => {

@@ -30,6 +30,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import type { MigrationResult } from './migrate.ts';
 import type { SqlRunner } from './sql.ts';
+import { importWorkerModule } from './worker-module.ts';
 
 /** What the worker opens. */
 export interface PgliteThreadTarget {
@@ -80,12 +81,8 @@ const ADAPTER_NAME = 'pglite-prisma-adapter';
 
 /** Starts the worker, opens PGlite in it and resolves once it answers (rejects with the worker's open failure). */
 export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}): Promise<PgliteThread> {
-  const self = import.meta.url;
-  // From source (tsx) this file loads itself through tsx; from the build (dist/src/main.js, scripts/build.ts) the
-  // worker's module is its own plain-JavaScript bundle beside it, as the fit worker's is.
-  const load = self.endsWith('.ts')
-    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
-    : `import(${JSON.stringify(new URL('./pglite-thread.js', self).href)})`;
+  // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
+  const load = importWorkerModule(import.meta.url, 'pglite-thread');
   const worker = new Worker(`${load}.then((m) => m.runPgliteThread())`, {
     eval: true,
     workerData: target,

@@ -19,6 +19,7 @@ import { connectSql } from '../db/sql.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
 import { readNightlyInput, type NightlyInput } from './training-data.ts';
+import { importWorkerModule } from '../db/worker-module.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
@@ -249,12 +250,8 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     transfer.push(stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer);
     request = { ...base, source: { kind: 'input', sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough } };
   }
-  const self = import.meta.url;
-  // From source (tsx) this file loads itself through tsx; from the build (dist/src/main.js, scripts/build.ts) the
-  // worker's module is its own plain-JavaScript bundle beside it.
-  const load = self.endsWith('.ts')
-    ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`
-    : `import(${JSON.stringify(new URL('./fit-worker.js', self).href)})`;
+  // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
+  const load = importWorkerModule(import.meta.url, 'fit-worker');
   const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
   const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer, resourceLimits });

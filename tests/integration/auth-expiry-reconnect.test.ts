@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { gqlOk } from '../support/client.ts';
 import { startTestServer, tokens, type TestServer } from '../support/server.ts';
 
@@ -41,7 +41,8 @@ const waitFor = async (what: string, done: () => boolean, timeoutMs: number) => 
 };
 
 describe('a graphql-ws client whose connectionParams fetches a fresh token', () => {
-  it('keeps its modelUpdated stream through two expiries of a 2 s token, without an error reaching the app', async () => {
+  // Both wait for tokens to expire, each on its own connections: they run at the same time (it.concurrent).
+  it.concurrent('keeps its modelUpdated stream through two expiries of a 2 s token, without an error reaching the app', async ({ expect }) => {
     const sub = await athleteWithModel();
     let tokensFetched = 0;
     const client = createClient({
@@ -91,7 +92,7 @@ describe('a graphql-ws client whose connectionParams fetches a fresh token', () 
     }
   }, 40_000);
 
-  it('a token already expired at connect closes with 4440 too; a client that cannot refresh it gets that error once its retries are spent', async () => {
+  it.concurrent('a token already expired at connect closes with 4440 too; a client that cannot refresh it gets that error once its retries are spent', async ({ expect }) => {
     const stale = await tokens.sign({ sub: randomUUID(), role: 'athlete' }, 1);
     await new Promise((resolve) => setTimeout(resolve, 1100));
     const client = createClient({

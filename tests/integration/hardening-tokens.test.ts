@@ -114,13 +114,16 @@ describe('subscriptions', () => {
     return athlete;
   }
 
+  // The three tests below each wait for a 4 s token to expire: they run at the same time (it.concurrent), each with
+  // its own athlete, so the file waits once.
+
   /** Publishes modelUpdated for `userId` every 200 ms until stopped. */
   function poke(userId: string) {
     const timer = setInterval(() => void server.services.pubsub.publish('modelUpdated', userId, { userId }), 200);
     return () => clearInterval(timer);
   }
 
-  it('over graphql-ws the connection closes with code 4440 when its token (connectionParams) expires', async () => {
+  it.concurrent('over graphql-ws the connection closes with code 4440 when its token (connectionParams) expires', async ({ expect }) => {
     const sub = (await athleteWithModel()).id;
     const expiresAt = now() + 4;
     const token = await signed({ role: 'athlete', iat: now(), exp: expiresAt }, sub);
@@ -139,7 +142,7 @@ describe('subscriptions', () => {
     }
   });
 
-  it("over graphql-ws an operation carrying its own token (GraphiQL's extensions.headers) ends with an UNAUTHENTICATED error, then complete", async () => {
+  it.concurrent("over graphql-ws an operation carrying its own token (GraphiQL's extensions.headers) ends with an UNAUTHENTICATED error, then complete", async ({ expect }) => {
     const sub = (await athleteWithModel()).id;
     const token = await signed({ role: 'athlete', iat: now(), exp: now() + 4 }, sub);
     const client = wsClient(server.wsUrl);
@@ -168,7 +171,7 @@ describe('subscriptions', () => {
     }
   });
 
-  it('over SSE the stream ends the same way', async () => {
+  it.concurrent('over SSE the stream ends the same way', async ({ expect }) => {
     const sub = (await athleteWithModel()).id;
     const token = await signed({ role: 'athlete', iat: now(), exp: now() + 4 }, sub);
     const stop = poke(sub);

@@ -10,6 +10,7 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { TokenService, type Role } from '../../src/auth.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { useWorkerModulesFrom } from '../../src/db/worker-module.ts';
 import { startServer, type RunningServer, type StartOptions } from '../../src/server.ts';
 
 export const TEST_JWT_SECRET = 'test-secret-test-secret-test-secret-0123456789';
@@ -130,6 +131,9 @@ export interface TestServerOptions extends Omit<StartOptions, 'config'> {
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  // The server's PGlite thread, fit worker and migration child load the run's bundle of them (global-setup.ts), as
+  // `npm start`'s do, instead of tsx transpiling them in every new thread (about 0.25 s of CPU per server).
+  useWorkerModulesFrom(inject('testBundle') || undefined);
   const ownDatabase = opts.databaseUrl === undefined && usingPostgres;
   const databaseUrl = opts.databaseUrl !== undefined ? opts.databaseUrl : usingPostgres ? await createMigratedTestDatabase() : null;
   const config: Config = loadConfig({
