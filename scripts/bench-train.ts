@@ -5,6 +5,7 @@
 //
 //   npx tsx scripts/bench-train.ts [--athletes 3000] [--only pglite|postgres] [--runs 1] [--no-write]
 //   npx tsx scripts/bench-train.ts --athletes 3000 --prepare /tmp/dir   # only load a PGlite directory (profiling)
+//   npx tsx scripts/bench-train.ts --athletes 3000 --prepare postgresql://.../train3000   # or a new database on that server
 //
 // PGlite: a fresh directory under the system's temporary directory (removed afterwards). PostgreSQL: with
 // BENCH_DATABASE_URL (or TEST_DATABASE_URL) a fresh database on that server, dropped afterwards. Each `npm run
@@ -27,7 +28,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
     seed: { type: 'string', default: '7' },
     'no-write': { type: 'boolean', default: false },
-    /** Only load the first --athletes count into this PGlite directory and stop (to profile `npm run train` on it). */
+    /** Only load the first --athletes count into this PGlite directory (or a new database of this postgresql:// URL's server, named by its path) and stop (to profile `npm run train` on it). */
     prepare: { type: 'string' },
   },
 });
@@ -162,8 +163,11 @@ interface Row {
 }
 
 if (args.prepare) {
-  const sessions = await load({ DATABASE_URL: '', PGLITE_DIR: args.prepare, JWT_SECRET }, athletes(athleteCounts[0]));
-  console.log(`${args.prepare}: ${athleteCounts[0]} athletes, ${sessions} sessions; PGLITE_DIR=${args.prepare} JWT_SECRET=${JWT_SECRET} npm run train`);
+  const url = /^postgres(ql)?:\/\//.test(args.prepare) ? new URL(args.prepare) : null;
+  if (url) await createDatabase(new URL('/postgres', url).href, url.pathname.slice(1));
+  const env: Record<string, string> = url ? { DATABASE_URL: url.href, JWT_SECRET } : { DATABASE_URL: '', PGLITE_DIR: args.prepare, JWT_SECRET };
+  const sessions = await load(env, athletes(athleteCounts[0]));
+  console.log(`${args.prepare}: ${athleteCounts[0]} athletes, ${sessions} sessions; ${url ? `DATABASE_URL=${url.href}` : `PGLITE_DIR=${args.prepare}`} JWT_SECRET=${JWT_SECRET} npm run train`);
   process.exit(0);
 }
 
