@@ -1,8 +1,16 @@
-// npm run train: the nightly pipeline once (same code path as the 02:00 UTC schedule), progress on the terminal.
-// When a server owns the PGlite directory, the run happens in that server (the runNightlyTraining mutation), so
-// nothing is written behind its back.
+// npm run train: the nightly pipeline once (same code path as the 02:00 UTC schedule: TrainingService.runNightly),
+// progress on the terminal. When a server owns the PGlite directory, the run happens in that server (the
+// runNightlyTraining mutation), so nothing is written behind its back.
+// Otherwise this process opens the database as the server does (db/app-database.ts) and wires only what the
+// nightly run uses (the engine's caches, which drop other instances' copies of the models it rewrites, and the
+// pub/sub that tells their subscribers): nothing of the GraphQL server is loaded (services.ts would load all of it).
 import { loadConfig } from '../src/config.ts';
-import { openServices, startupFailure } from '../src/services.ts';
+import { openAppDatabase, startupFailure } from '../src/db/app-database.ts';
+import { withSessionHook } from '../src/db/session-hook.ts';
+import { EngineStore } from '../src/engine-runtime/engine-store.ts';
+import { SharedEngineCache } from '../src/engine-runtime/shared-engine-cache.ts';
+import { TrainingService } from '../src/jobs/training.ts';
+import { createAppPubSub } from '../src/pubsub.ts';
 import { CLI_ADMIN_ID, graphql, mintToken, owningServer } from './lib/api-client.ts';
 
 interface RunSummary {
@@ -24,11 +32,29 @@ async function train(): Promise<RunSummary> {
     const token = await mintToken(config, CLI_ADMIN_ID, 'admin');
     return (await graphql<{ runNightlyTraining: RunSummary }>(server.url, token, RUN_NIGHTLY)).runNightlyTraining;
   }
-  const opened = await openServices(config, { log, holder: { command: 'npm run train', serves: false } });
+  const db = await openAppDatabase(config, { log, holder: { command: 'npm run train', serves: false } });
+  const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl, log);
+  // As services.ts shares them: with Redis, the models this run rewrites are dropped from the instances' shared cache.
+  const shared =
+    config.redisUrl && config.redisModelCacheTtlSeconds > 0
+      ? new SharedEngineCache(config.redisUrl, { ttlSeconds: config.redisModelCacheTtlSeconds, timeoutMs: config.redisCacheTimeoutMs, log })
+      : null;
+  // No session is written here: the hook has nothing to report.
+  const engine = new EngineStore(
+    withSessionHook(db.prisma, () => {}),
+    config,
+    pubsub,
+    log,
+    shared,
+  );
+  const training = new TrainingService({ config, db, engine, pubsub }, { log });
   try {
-    return await opened.services.training.runNightly('MANUAL');
+    return await training.runNightly('MANUAL');
   } finally {
-    await opened.close();
+    await training.stop();
+    await engine.close();
+    await closePubSub();
+    await db.close();
   }
 }
 

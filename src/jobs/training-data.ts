@@ -1,11 +1,11 @@
 // Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
 // statistics. The athletes' rated sessions come from the database as one compact text cell per athlete (GROUP BY
 // "userId"), so the nightly run moves one row per athlete into Node, not one per session, and folds them there.
-import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
+import { addRatedSession, addRating, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
 import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
-import { FEATURES, MODEL_TERMS } from '../engine/variables.ts';
+import { FEATURES, MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
 import { TRAINING_SELECT } from '../db/session-hook.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -45,7 +45,7 @@ const TRAINING_ROWS = `FROM climbing_sessions WHERE status = 'COMPLETED' AND "se
  * Every athlete's rated sessions in one text cell, in the order they were climbed (startedAt, id): per session the
  * rating, then each feature's effective value (training-row.ts: what was actually done when the athlete deviated
  * from the plan), '' for a missing one, sessions separated by ';'. One row per athlete and one scan: the sums of
- * products are taken in Node (addRatedSession, as the per-athlete recompute takes them), which is several times
+ * products are taken in Node (addRating on designRow's row, as the per-athlete recompute takes them), several times
  * cheaper than 68 filtered sums per row in the database (on PGlite's WebAssembly above all), and the last session
  * is the one held out. Numbers travel as PostgreSQL prints them (float8 and int text output is exact).
  */
@@ -55,20 +55,46 @@ const USER_SESSIONS_SQL = `
   ${TRAINING_ROWS}
   GROUP BY "userId"`;
 
-/** One athlete's cell of USER_SESSIONS_SQL folded into statistics; the last session (the latest) is returned to hold out. */
+/** Each feature of a session's cell: its column in the design row (designRow's, 0 when it is no model term) and its reference value. */
+const CELL_TERMS = FEATURES.map((f) => {
+  const j = MODEL_TERMS.findIndex((t) => t.name === f.name);
+  return { j: Math.max(0, j), reference: j > 0 ? MODEL_TERMS[j].reference : 0 };
+});
+
+/** A session's field as a number ('' is a missing value), or an error naming the athlete. */
+function cellNumber(text: string, userId: string): number | null {
+  if (text === '') return null;
+  const x = Number(text);
+  if (!Number.isFinite(x)) throw new Error(`training data: unexpected value ${JSON.stringify(text)} in a session of ${userId}`);
+  return x;
+}
+
+/**
+ * One athlete's cell of USER_SESSIONS_SQL folded into statistics, each session's design row written as designRow
+ * writes it (x - reference, 0 for a missing feature) without a check-in object per session; the last session (the
+ * latest) is returned to hold out.
+ */
 function foldUserSessions(userId: string, cell: string, stats: SufficientStats): HeldOutSession {
-  let last: HeldOutSession | null = null;
-  for (const session of cell.split(';')) {
-    const v = session.split(',');
-    if (v.length !== FEATURES.length + 1) throw new Error(`training data: unexpected session of ${userId} (${v.length} fields)`);
-    const quality = Number(v[0]);
-    const values: CheckIn = {};
-    for (let i = 0; i < FEATURES.length; i++) values[FEATURES[i].name] = v[i + 1] === '' ? null : Number(v[i + 1]);
-    if (!Number.isFinite(quality) || Object.values(values).some((x) => x !== null && !Number.isFinite(x))) throw new Error(`training data: unexpected session of ${userId}`);
-    addRatedSession(stats, values, quality);
-    last = { userId, values, quality };
+  const sessions = cell.split(';');
+  const row = new Float64Array(P);
+  let fields: string[] = [];
+  for (const session of sessions) {
+    fields = session.split(',');
+    if (fields.length !== FEATURES.length + 1) throw new Error(`training data: unexpected session of ${userId} (${fields.length} fields)`);
+    row.fill(0);
+    row[0] = 1;
+    for (let i = 0; i < CELL_TERMS.length; i++) {
+      const x = cellNumber(fields[i + 1], userId);
+      const { j, reference } = CELL_TERMS[i];
+      if (x !== null && j > 0) row[j] = x - reference;
+    }
+    const quality = cellNumber(fields[0], userId);
+    if (quality === null) throw new Error(`training data: a session of ${userId} without its rating`);
+    addRating(stats, row, quality);
   }
-  return last!;
+  const values: CheckIn = {};
+  for (let i = 0; i < FEATURES.length; i++) values[FEATURES[i].name] = cellNumber(fields[i + 1], userId);
+  return { userId, values, quality: Number(fields[0]) };
 }
 
 /** A statistic variable's value as the training row reads it (a model feature's effective value, else its column). */
