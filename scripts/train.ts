@@ -4,6 +4,7 @@
 // Otherwise this process opens the database as the server does (db/app-database.ts) and wires only what the
 // nightly run uses (the engine's caches, which drop other instances' copies of the models it rewrites, and the
 // pub/sub that tells their subscribers): nothing of the GraphQL server is loaded (services.ts would load all of it).
+import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.ts';
 import { openAppDatabase, startupFailure } from '../src/db/app-database.ts';
 import { withSessionHook } from '../src/db/session-hook.ts';
@@ -21,6 +22,12 @@ interface RunSummary {
   stageTimings?: unknown;
 }
 
+/** Milliseconds since this process started when its modules had loaded (node's own start included). */
+const loadedAt = performance.now();
+/** This process's phases in ms (printed last: bench-train reads them). */
+const phases: Record<'start' | 'open' | 'run' | 'close', number> = { start: loadedAt, open: 0, run: 0, close: 0 };
+const since = (t: number) => performance.now() - t;
+
 const RUN_NIGHTLY = `mutation { runNightlyTraining(wait: true) { status usersTrained sessionsUsed error stageTimings { totalMs } } }`;
 
 async function train(): Promise<RunSummary> {
@@ -32,6 +39,7 @@ async function train(): Promise<RunSummary> {
     const token = await mintToken(config, CLI_ADMIN_ID, 'admin');
     return (await graphql<{ runNightlyTraining: RunSummary }>(server.url, token, RUN_NIGHTLY)).runNightlyTraining;
   }
+  let t = performance.now();
   const db = await openAppDatabase(config, { log, holder: { command: 'npm run train', serves: false } });
   const { pubsub, close: closePubSub } = createAppPubSub(config.redisUrl, log);
   // As services.ts shares them: with Redis, the models this run rewrites are dropped from the instances' shared cache.
@@ -48,13 +56,18 @@ async function train(): Promise<RunSummary> {
     shared,
   );
   const training = new TrainingService({ config, db, engine, pubsub }, { log });
+  phases.open = since(t);
+  t = performance.now();
   try {
     return await training.runNightly('MANUAL');
   } finally {
+    phases.run = since(t);
+    t = performance.now();
     await training.stop();
     await engine.close();
     await closePubSub();
     await db.close();
+    phases.close = since(t);
   }
 }
 
@@ -67,6 +80,12 @@ try {
       (timings.totalMs !== undefined ? ` in ${(timings.totalMs / 1000).toFixed(1)} s` : '') +
       (run.error ? ` (${run.error})` : ''),
   );
+  if (phases.run > 0) {
+    const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    console.log(
+      `[TRAIN] process: started (node, modules) in ${s(phases.start)}, database opened (migrations checked, seeded) in ${s(phases.open)}, run ${s(phases.run)}, closed in ${s(phases.close)}`,
+    );
+  }
   if (run.status !== 'SUCCEEDED') exitCode = 1;
 } catch (err) {
   console.error(startupFailure(err));
