@@ -1,17 +1,16 @@
 // Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
 // statistics. The athletes' rated sessions come from the database as one compact text cell per athlete (GROUP BY
 // "userId"), so the nightly run moves one row per athlete into Node, not one per session, and folds them there.
-import { addRatedSession, addRating, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
+// Imported by the fit's worker: nothing of Prisma here (one athlete's recompute reads through Prisma: athlete-data.ts).
+import { addRating, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
-import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
+import { effectiveFeatureSql } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { FEATURES, MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { TRAINING_SELECT } from '../db/session-hook.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { HeldOutSession } from '../engine/held-out.ts';
 import { modelOutputVersions } from './model-store.ts';
-import type { PrismaClient } from '../generated/prisma/client.ts';
 
 /** Resolves on the next turn of the event loop (after pending I/O), not just after the current microtasks. */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -26,16 +25,6 @@ export interface TrainingData {
   users: Map<string, UserData>;
   sessions: number;
   populationStats: PopulationStat[];
-}
-
-function fold(users: Map<string, UserData>, userId: string, row: { values: CheckIn; quality: number }, updatedAt: Date) {
-  let data = users.get(userId);
-  if (!data) {
-    data = { stats: emptyStats(), dataThrough: null };
-    users.set(userId, data);
-  }
-  addRatedSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
-  if (!data.dataThrough || updatedAt > data.dataThrough) data.dataThrough = updatedAt;
 }
 
 /** The training rows (training-row.ts: completed and rated). */
@@ -180,30 +169,4 @@ export async function readNightlyInput(tx: SqlRunner): Promise<NightlyInput> {
   const { held, ...data } = await readTrainingData(tx);
   for (const userId of versionsAtRead.keys()) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
   return { versionsAtRead, data, held };
-}
-
-/** One user's statistics from their sessions (full recompute). */
-export async function readUserData(prisma: PrismaClient, userId: string): Promise<UserData> {
-  const rows = await prisma.climbingSession.findMany({
-    where: { userId, status: 'COMPLETED', sessionQuality: { not: null } },
-    select: TRAINING_SELECT,
-  });
-  const users = new Map<string, UserData>();
-  for (const s of rows) {
-    const row = trainingRow(s);
-    if (row) fold(users, userId, row, s.updatedAt);
-  }
-  return users.get(userId) ?? { stats: emptyStats(), dataThrough: null };
-}
-
-/** Users with rated sessions newer than their model (or no model at all). */
-export async function staleUsers(prisma: PrismaClient): Promise<string[]> {
-  const rows = await prisma.$queryRaw<{ userId: string }[]>`
-    SELECT s."userId"::text AS "userId"
-    FROM climbing_sessions s
-    LEFT JOIN model_outputs m ON m."userId" = s."userId"
-    WHERE s.status = 'COMPLETED' AND s."sessionQuality" IS NOT NULL
-    GROUP BY s."userId", m."dataThrough"
-    HAVING m."dataThrough" IS NULL OR max(s."updatedAt") > m."dataThrough"`;
-  return rows.map((r) => r.userId);
 }
