@@ -5,6 +5,7 @@
 //
 //   npx tsx scripts/bench-train.ts [--athletes 3000] [--only pglite|postgres] [--runs 1] [--no-write]
 //   npx tsx scripts/bench-train.ts --athletes 3000 --prepare /tmp/dir   # only load a PGlite directory (profiling)
+//   npx tsx scripts/bench-train.ts --athletes 3000 --prepare postgresql://.../train3000   # or a new database on that server
 //
 // PGlite: a fresh directory under the system's temporary directory (removed afterwards). PostgreSQL: with
 // BENCH_DATABASE_URL (or TEST_DATABASE_URL) a fresh database on that server, dropped afterwards. Each `npm run
@@ -27,7 +28,7 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '1' },
     seed: { type: 'string', default: '7' },
     'no-write': { type: 'boolean', default: false },
-    /** Only load the first --athletes count into this PGlite directory and stop (to profile `npm run train` on it). */
+    /** Only load the first --athletes count into this PGlite directory (or a new database of this postgresql:// URL's server, named by its path) and stop (to profile `npm run train` on it). */
     prepare: { type: 'string' },
   },
 });
@@ -137,12 +138,13 @@ function npmTrain(env: Record<string, string>): Promise<TrainRun> {
       if (fit) stages.fit = Number(fit[1]) * 1000;
       const held = /heldOutError: \d+ sessions predicted in ([\d.]+) s/.exec(out);
       if (held) stages.heldOutError = Number(held[1]) * 1000;
-      const lastLine =
-        out
-          .split('\n')
-          .filter((l) => l.startsWith('[TRAIN] '))
-          .at(-1) ?? '';
-      const status = /\[TRAIN\] (\w+):/.exec(lastLine)?.[1] ?? `exit ${code}`;
+      const status = /\[TRAIN\] (SUCCEEDED|FAILED|SKIPPED):/.exec(out)?.[1] ?? `exit ${code}`;
+      // The process's own phases (scripts/train.ts): what is left of the wall time is npm and the pretrain check.
+      const phases = /\[TRAIN\] process: started \(node, modules\) in ([\d.]+) s, database opened \(migrations checked, seeded\) in ([\d.]+) s, run ([\d.]+) s, closed in ([\d.]+) s/.exec(out);
+      if (phases) {
+        [stages.start, stages.open, stages.run, stages.close] = phases.slice(1, 5).map((v) => Number(v) * 1000);
+        stages.npm = wallMs - stages.start - stages.open - stages.run - stages.close;
+      }
       if (code !== 0) return reject(new Error(`npm run train exited with ${code}:\n${out}\n${err}`));
       resolve({ wallMs, cpuMs, status, stages, sweeps: fit ? Number(fit[2]) : null });
     });
@@ -162,8 +164,11 @@ interface Row {
 }
 
 if (args.prepare) {
-  const sessions = await load({ DATABASE_URL: '', PGLITE_DIR: args.prepare, JWT_SECRET }, athletes(athleteCounts[0]));
-  console.log(`${args.prepare}: ${athleteCounts[0]} athletes, ${sessions} sessions; PGLITE_DIR=${args.prepare} JWT_SECRET=${JWT_SECRET} npm run train`);
+  const url = /^postgres(ql)?:\/\//.test(args.prepare) ? new URL(args.prepare) : null;
+  if (url) await createDatabase(new URL('/postgres', url).href, url.pathname.slice(1));
+  const env: Record<string, string> = url ? { DATABASE_URL: url.href, JWT_SECRET } : { DATABASE_URL: '', PGLITE_DIR: args.prepare, JWT_SECRET };
+  const sessions = await load(env, athletes(athleteCounts[0]));
+  console.log(`${args.prepare}: ${athleteCounts[0]} athletes, ${sessions} sessions; ${url ? `DATABASE_URL=${url.href}` : `PGLITE_DIR=${args.prepare}`} JWT_SECRET=${JWT_SECRET} npm run train`);
   process.exit(0);
 }
 
@@ -236,8 +241,8 @@ const lines = [
   '',
   `Medians of ${runs} run(s). Athletes of bench-fit's bounded population loaded through the database; \`npm run train\` a child process (wall time from spawn to exit), beside \`npm run train\` on an empty database of the same kind and the fit of the same athletes in this process, alternating.`,
   '',
-  '| Database | Athletes | Sessions (at 1 or 10) | `npm run train` (CPU) | Its stages: trainingData / fit (sweeps) / heldOutError / writes / modelHistory | Empty database (CPU) | In-process fit (CPU; sweeps) | Train - empty (CPU) |',
-  '|---|---:|---:|---:|---|---:|---:|---:|',
+  "| Database | Athletes | Sessions (at 1 or 10) | `npm run train` (CPU) | npm + pretrain / process start / database opened / run / closed | The run's stages: trainingData / fit (sweeps) / heldOutError / writes / modelHistory | Empty database (CPU) | In-process fit (CPU; sweeps) | Train - empty (CPU) |",
+  '|---|---:|---:|---:|---|---|---:|---:|---:|',
 ];
 for (const r of results) {
   const last = r.train.at(-1)!;
@@ -245,6 +250,7 @@ for (const r of results) {
   const writes = med(r.train.map((t) => (t.stages.trainedModel ?? 0) - (t.stages.fit ?? 0) - (t.stages.heldOutError ?? 0)));
   lines.push(
     `| ${r.engine} | ${r.athletes.toLocaleString('en')} | ${r.sessions.toLocaleString('en')} (${((100 * r.atBounds) / r.sessions).toFixed(1)} %) | ${s(med(r.train.map((t) => t.wallMs)))} (${s(med(r.train.map((t) => t.cpuMs)))}) | ` +
+      `${['npm', 'start', 'open', 'run', 'close'].map((name) => s(stage(name))).join(' / ')} | ` +
       `${s(stage('trainingData'))} / ${s(stage('fit'))} (${last.sweeps}) / ${s(stage('heldOutError'))} / ${s(writes)} / ${s(stage('modelHistory'))} | ${s(med(r.empty.map((t) => t.wallMs)))} (${s(med(r.empty.map((t) => t.cpuMs)))}) | ` +
       `${s(med(r.fitMs))} (${s(med(r.fitCpuMs))}; ${r.fitSweeps}) | ${s(med(r.train.map((t, i) => t.wallMs - r.empty[i].wallMs)))} (${s(med(r.train.map((t, i) => t.cpuMs - r.empty[i].cpuMs)))}) |`,
   );

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { LIFTOFF_ONLY } from '../src/db/migrate-child.ts';
 import { ensureInitdbImage, initdbImagePath } from '../src/db/pglite-image.ts';
 import { bundle, ROOT, SERVER_ENTRY_POINTS } from './lib/bundle.ts';
+import { writeStamp } from './lib/build-stamp.ts';
 
 // All at dist/src/ (main.js, fit-worker.js, migrate-child.js): a module bundled one folder deeper would compute
 // its paths one folder off.
@@ -25,7 +26,11 @@ const started = Date.now();
 // `npm run train` (its pretrain builds) runs dist/src/train.js: transpiling ~200 modules with tsx at its start, in
 // its process and again in the fit's worker, cost more CPU than the whole fit (bench-train, BENCHMARKS.md).
 const ENTRY_POINTS = [...SERVER_ENTRY_POINTS, 'scripts/train.ts'];
-const bytes = await bundle(ENTRY_POINTS, `${STAGING}/src`);
+const inputs: string[] = [];
+const bytes = await bundle(ENTRY_POINTS, `${STAGING}/src`, inputs);
+// For `npm run train`'s pretrain (scripts/build-if-stale.ts): what this build is made of, and what it made.
+const outputs = ENTRY_POINTS.map((entry) => `dist/src/${path.basename(entry, '.ts')}.js`);
+writeStamp(`${ROOT}/${STAGING}`, { startedAt: started, inputs, outputs: [...outputs, path.relative(ROOT, initdbImagePath())] });
 rmSync(`${ROOT}/${RETIRED}`, { recursive: true, force: true });
 if (existsSync(`${ROOT}/dist`)) renameSync(`${ROOT}/dist`, `${ROOT}/${RETIRED}`);
 renameSync(`${ROOT}/${STAGING}`, `${ROOT}/dist`);

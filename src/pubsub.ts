@@ -1,6 +1,8 @@
 // One pub/sub for subscriptions and cache invalidation: in-process, or shared by every instance through Redis.
 import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
-import { createPubSub } from 'graphql-yoga';
+// graphql-yoga's own createPubSub (it re-exports this package), imported alone: `npm run train`, which publishes
+// model updates, does not load the server's framework for it.
+import { createPubSub } from '@graphql-yoga/subscription';
 import { setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
 

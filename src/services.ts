@@ -1,11 +1,10 @@
 // The application's services on an opened, migrated, seeded database: shared by the server and the CLIs.
 import { describeTokens, resolveJwtSecret, tokenOptions, TokenService } from './auth.ts';
-import { ConfigError, type Config } from './config.ts';
+import type { Config } from './config.ts';
 import type { Services } from './context.ts';
-import { openMigratedDatabase } from './db/migrate-child.ts';
+import { openAppDatabase } from './db/app-database.ts';
 import { ReplicaSet } from './db/replicas.ts';
-import { DatabaseOpenError, type LockHolder } from './db/pglite-lock.ts';
-import { seedReferenceData } from './db/seed.ts';
+import type { LockHolder } from './db/pglite-lock.ts';
 import { withSessionHook } from './db/session-hook.ts';
 import { TrainingService } from './jobs/training.ts';
 import { createAppPubSub } from './pubsub.ts';
@@ -15,12 +14,7 @@ import { SharedEngineCache } from './engine-runtime/shared-engine-cache.ts';
 import { RecommendationWriter } from './resolvers/recommendation-store.ts';
 import { streamsWaiting } from './resolvers/recommendation.ts';
 
-/** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
-export function startupFailure(err: unknown): unknown {
-  if (err instanceof ConfigError) return `Configuration error: ${err.message}`;
-  if (err instanceof DatabaseOpenError) return err.message;
-  return err;
-}
+export { startupFailure } from './db/app-database.ts';
 
 export interface OpenedServices {
   services: Services;
@@ -35,32 +29,7 @@ export interface OpenedServices {
 
 export async function openServices(config: Config, opts: { log: (msg: string) => void; onQuery?: (sql: string) => void; holder?: LockHolder; pgliteImage?: Blob }): Promise<OpenedServices> {
   const { log } = opts;
-  // Migrations run in a child process that has exited before the database opens here (src/db/migrate-child.ts).
-  const { db, migrated } = await openMigratedDatabase({
-    url: config.databaseUrl,
-    pgliteDir: config.pgliteDir,
-    log,
-    onQuery: opts.onQuery,
-    holder: opts.holder,
-    pgliteImage: opts.pgliteImage,
-    pgliteThread: config.pgliteThread,
-    poolMax: config.pgPoolMax,
-  });
-  try {
-    log(
-      `[DB] ${db.kind === 'pglite' ? `embedded PGlite at ${config.pgliteDir}` : 'PostgreSQL server'}; migrations ${migrated.applied.length ? `applied: ${migrated.applied.join(', ')}` : 'up to date'}${migrated.runner === 'none' ? '' : ` (${migrated.runner})`}`,
-    );
-    if (config.production && db.kind === 'pglite') {
-      log(
-        `[DB] WARNING: NODE_ENV=production on the embedded database (ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true): one process, one disk, no replica; back up ${config.pgliteDir} as docs/operations.md describes, or set DATABASE_URL`,
-      );
-    }
-    const seeded = await seedReferenceData(db.prisma);
-    if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
-  } catch (err) {
-    await db.close();
-    throw err;
-  }
+  const db = await openAppDatabase(config, opts);
   const { pubsub, ping: pingRedis, close: closePubSub } = createAppPubSub(config.redisUrl, log);
   // Production without JWT_SECRET (only JWT_JWKS_URL) has no HS256 at all: no secret is generated there.
   const { secret, generated } = config.jwtSecret || !config.production ? await resolveJwtSecret(config.jwtSecret, config.dataDir) : { secret: null, generated: false };

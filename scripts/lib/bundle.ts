@@ -17,9 +17,10 @@ export const SERVER_ENTRY_POINTS = ['src/main.ts', 'src/jobs/fit-worker.ts', 'sr
 
 /**
  * Bundles `entryPoints` (paths from the project's root) into `outDir` (from the root, two folders deep), each as
- * `<its file name>.js`, after emptying `outDir`. Returns the bundles' total size in bytes.
+ * `<its file name>.js`, after emptying `outDir`. Returns the bundles' total size in bytes; `inputs`, when given,
+ * receives every file bundled (from the root).
  */
-export async function bundle(entryPoints: readonly string[], outDir: string): Promise<number> {
+export async function bundle(entryPoints: readonly string[], outDir: string, inputs?: string[]): Promise<number> {
   if (path.relative(ROOT, path.resolve(ROOT, outDir)).split(path.sep).length !== 2) throw new Error(`bundle: ${outDir} is not two folders below ${ROOT}`);
   rmSync(path.resolve(ROOT, outDir), { recursive: true, force: true });
   const result = await build({
@@ -35,5 +36,6 @@ export async function bundle(entryPoints: readonly string[], outDir: string): Pr
     logLevel: 'warning',
     metafile: true,
   });
+  inputs?.push(...Object.keys(result.metafile.inputs));
   return Object.values(result.metafile.outputs).reduce((sum, o) => sum + o.bytes, 0);
 }

@@ -340,6 +340,9 @@ interface WorkerInput {
   heldOut: readonly HeldOutSession[];
 }
 
+/** Stored models built between two turns of the worker's event loop (fitAndBuild). */
+const YIELD_EVERY = 10;
+
 /** Fits, measures the held-out error, posts 'fitted'; then hands each chunk of stored models to `emit`, in order. */
 async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk: ModelChunk, index: number) => Promise<void> | void): Promise<void> {
   const { flags } = request;
@@ -365,16 +368,21 @@ async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk
 
   for (let start = 0, k = 0; start < users.length; start += request.chunk, k++) {
     const ids = userIds.slice(start, start + request.chunk);
-    const records = ids.map((userId, j) => {
+    // The chunk's JSON array (as JSON.stringify of the records' array writes it), built a few records at a time
+    // with a turn of the event loop in between: the previous chunk's write (a server worker's own connection)
+    // goes on meanwhile instead of waiting for the whole chunk.
+    const records: string[] = [];
+    for (let j = 0; j < ids.length; j++) {
+      if (j > 0 && j % YIELD_EVERY === 0) await new Promise((resolve) => setImmediate(resolve));
       const i = start + j;
       // The fit's served model as it is (servedModel of it again added the spreads' uncertainty a second time).
       const result = fit.users[i];
       const through = input.dataThrough[i];
       // Stored for the quick update: the bounded rows linearised at this fit's posterior.
       const stats = linearisedStats(users[i], result.mean, fit.hyper);
-      return modelOutputRecord({ userId, result, stats, dataThrough: Number.isNaN(through) ? null : new Date(through), trainingDurationMs: perUserMs });
-    });
-    await emit({ userIds: ids, json: JSON.stringify(records) }, k);
+      records.push(JSON.stringify(modelOutputRecord({ userId: ids[j], result, stats, dataThrough: Number.isNaN(through) ? null : new Date(through), trainingDurationMs: perUserMs })));
+    }
+    await emit({ userIds: ids, json: `[${records.join(',')}]` }, k);
   }
 }
 
@@ -388,10 +396,20 @@ async function runFromServer(request: FitRequest, url: string): Promise<void> {
     const userIds = [...input.data.users.keys()];
     const data = userIds.map((id) => input.data.users.get(id)!);
     const workerInput = { userIds, users: data.map((d) => d.stats), dataThrough: data.map((d) => (d.dataThrough ? d.dataThrough.getTime() : Number.NaN)), heldOut: input.held };
+    // One chunk's write in flight while the next chunk is built: the server parses and stores one while this
+    // thread computes the other (awaiting each write before building the next left both idle in turn).
+    let writing: Promise<void> = Promise.resolve();
     await fitAndBuild(request, workerInput, async (chunk) => {
-      const changed = await db.transaction(() => writeModelChunk(db.sql, chunk, input.versionsAtRead));
-      parentPort!.postMessage({ type: 'written', userIds: chunk.userIds, changed } satisfies FitMessage);
+      await writing;
+      writing = db
+        .transaction(() => writeModelChunk(db.sql, chunk, input.versionsAtRead))
+        .then((changed) => {
+          parentPort!.postMessage({ type: 'written', userIds: chunk.userIds, changed } satisfies FitMessage);
+        });
+      // A failed write is awaited (and thrown) by the next chunk, or below: not an unhandled rejection meanwhile.
+      writing.catch(() => {});
     });
+    await writing;
   } finally {
     await db.close();
   }

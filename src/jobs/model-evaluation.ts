@@ -1,39 +1,8 @@
-// Nightly stages beside the fit: the sessions held out to measure the fit's error, and the model history (a
-// compact snapshot of every served model and the population's, pruned after the retention period).
-import type { HeldOutError, HeldOutSession } from '../engine/held-out.ts';
-import { featureColumnsSql, trainingRow, type SessionFeatures } from '../engine/training-row.ts';
-import type { SqlRunner } from '../db/sql.ts';
+// Nightly stages beside the fit: the held-out error's columns (the sessions held out are each athlete's latest,
+// read with the training data: training-data.ts), and the model history (a compact snapshot of every served model
+// and the population's, pruned after the retention period).
+import type { HeldOutError } from '../engine/held-out.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-
-/** An athlete's most recent rated session as stored (latestRatedSessions). */
-export type LatestRatedSession = SessionFeatures & { userId: string; updatedAt: Date };
-
-/** Each athlete's most recent rated session (read beside the training data, for the held-out error). */
-export function latestRatedSessions(sql: SqlRunner): Promise<LatestRatedSession[]> {
-  return sql.query<LatestRatedSession>(`
-    SELECT DISTINCT ON ("userId") "userId"::text AS "userId", "updatedAt", status::text AS status, "sessionQuality", "deviatedFromPlan",
-           ${featureColumnsSql()}
-    FROM climbing_sessions
-    WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL
-    ORDER BY "userId", "startedAt" DESC, id DESC`);
-}
-
-/**
- * The sessions to hold out: each athlete's most recent rated session, predicted from the rest of their sessions
- * under the population model the nightly run fits (heldOutError, in the fit's worker). A session rated or edited
- * after the training data was read is not in the fit's statistics in that form: such an athlete is left out.
- * `users` is training-data.ts's UserData by athlete; only how far each one's data reaches is read here.
- */
-export function heldOutSessions(latest: readonly LatestRatedSession[], users: ReadonlyMap<string, { dataThrough: Date | null }>): HeldOutSession[] {
-  const held: HeldOutSession[] = [];
-  for (const r of latest) {
-    const through = users.get(r.userId)?.dataThrough;
-    const row = trainingRow(r);
-    if (!row || !through || new Date(r.updatedAt) > through) continue;
-    held.push({ userId: r.userId, values: row.values, quality: row.quality });
-  }
-  return held;
-}
 
 /** TrainingRun columns of a held-out measure (all null when there was nothing to hold out). */
 export function heldOutColumns(e: HeldOutError | null) {

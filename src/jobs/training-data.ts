@@ -1,19 +1,16 @@
 // Training data: per-user sufficient statistics (n, X'X, X'y, y'y of the centred design) and the population
-// statistics, aggregated by the database (GROUP BY "userId" over sums of products of centred features), so the
-// nightly run moves one row per athlete into Node, not one per session.
-import { addRatedSession, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
-import { RATING_MAX, RATING_MIN } from '../engine/normal.ts';
+// statistics. The athletes' rated sessions come from the database as one compact text cell per athlete (GROUP BY
+// "userId"), so the nightly run moves one row per athlete into Node, not one per session, and folds them there.
+// Imported by the fit's worker: nothing of Prisma here (one athlete's recompute reads through Prisma: athlete-data.ts).
+import { addRating, emptyStats, type SufficientStats } from '../engine/bayes/index.ts';
 import { STATISTIC_VARIABLES } from '../engine/population-stats.ts';
-import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
+import { effectiveFeatureSql } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
-import { MODEL_TERMS, P } from '../engine/variables.ts';
+import { FEATURES, MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { TRAINING_SELECT } from '../db/session-hook.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { HeldOutSession } from '../engine/held-out.ts';
-import { heldOutSessions, latestRatedSessions } from './model-evaluation.ts';
 import { modelOutputVersions } from './model-store.ts';
-import type { PrismaClient } from '../generated/prisma/client.ts';
 
 /** Resolves on the next turn of the event loop (after pending I/O), not just after the current microtasks. */
 export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
@@ -30,68 +27,63 @@ export interface TrainingData {
   populationStats: PopulationStat[];
 }
 
-function fold(users: Map<string, UserData>, userId: string, row: { values: CheckIn; quality: number }, updatedAt: Date) {
-  let data = users.get(userId);
-  if (!data) {
-    data = { stats: emptyStats(), dataThrough: null };
-    users.set(userId, data);
-  }
-  addRatedSession(data.stats, row.values as Readonly<Record<string, unknown>>, row.quality);
-  if (!data.dataThrough || updatedAt > data.dataThrough) data.dataThrough = updatedAt;
-}
-
 /** The training rows (training-row.ts: completed and rated). */
 const TRAINING_ROWS = `FROM climbing_sessions WHERE status = 'COMPLETED' AND "sessionQuality" IS NOT NULL`;
 
-/** The centred design column x_j - c_j of designRow (a missing feature contributes 0), for j >= 1. */
-const FEATURES = MODEL_TERMS.slice(1).map((t, i) => `coalesce((${effectiveFeatureSql(t.name)})::float8 - ${t.reference}, 0) AS x${i + 1}`);
-
-/** x_j as SQL: the intercept column is the constant 1. */
-const x = (j: number) => (j === 0 ? '1' : `x${j}`);
-
-/** Ratings inside the scale: a rating at 1 or 10 is censored and kept apart (engine/bayes/sufficient-stats.ts, SufficientStats.bounded). */
-const INTERIOR = `FILTER (WHERE y NOT IN (${RATING_MIN}, ${RATING_MAX}))`;
-
-/** n (every rated row), then over the rows inside the scale: X'X's upper triangle row by row, X'y, y'y. */
-const SUMS: string[] = ['count(*)'];
-for (let i = 0; i < P; i++) for (let k = i; k < P; k++) SUMS.push(i === 0 && k === 0 ? `count(*) ${INTERIOR}` : `coalesce(sum(${x(i)} * ${x(k)}) ${INTERIOR}, 0)`);
-for (let j = 0; j < P; j++) SUMS.push(`coalesce(sum(${x(j)} * y) ${INTERIOR}, 0)`);
-SUMS.push(`coalesce(sum(y * y) ${INTERIOR}, 0)`);
-
-const DESIGN_ROWS = `SELECT "userId", "updatedAt", "sessionQuality"::float8 AS y, ${FEATURES.join(', ')} ${TRAINING_ROWS}`;
-
 /**
- * One text cell per athlete (both drivers decode a result cell by cell, so 68 numbers in one cell are several
- * times faster than 68 cells); float8 text output is exact (shortest round-trip digits).
+ * Every athlete's rated sessions in one text cell, in the order they were climbed (startedAt, id): per session the
+ * rating, then each feature's effective value (training-row.ts: what was actually done when the athlete deviated
+ * from the plan), '' for a missing one, sessions separated by ';'. One row per athlete and one scan: the sums of
+ * products are taken in Node (addRating on designRow's row, as the per-athlete recompute takes them), several times
+ * cheaper than 68 filtered sums per row in the database (on PGlite's WebAssembly above all), and the last session
+ * is the one held out. Numbers travel as PostgreSQL prints them (float8 and int text output is exact).
  */
-const USER_STATS_SQL = `
+const USER_SESSIONS_SQL = `
   SELECT "userId"::text AS "userId", (extract(epoch from max("updatedAt")) * 1000)::bigint::text AS through,
-         concat_ws(',', ${SUMS.map((e) => `(${e})::text`).join(', ')}) AS v
-  FROM (${DESIGN_ROWS}) rows
+         string_agg(concat_ws(',', "sessionQuality", ${FEATURES.map((f) => `coalesce((${effectiveFeatureSql(f.name)})::text, '')`).join(', ')}), ';' ORDER BY "startedAt", id) AS v
+  ${TRAINING_ROWS}
   GROUP BY "userId"`;
 
-/** The rows at a bound of the scale, one by one (each needs its own augmentation): 1 for a 10, then x_1..x_9. */
-const BOUNDED_ROWS_SQL = `
-  SELECT "userId"::text AS "userId", concat_ws(',', (y = ${RATING_MAX})::int::text, ${FEATURES.map((_, i) => `x${i + 1}::text`).join(', ')}) AS v
-  FROM (${DESIGN_ROWS}) rows
-  WHERE y IN (${RATING_MIN}, ${RATING_MAX})`;
+/** Each feature of a session's cell: its column in the design row (designRow's, 0 when it is no model term) and its reference value. */
+const CELL_TERMS = FEATURES.map((f) => {
+  const j = MODEL_TERMS.findIndex((t) => t.name === f.name);
+  return { j: Math.max(0, j), reference: j > 0 ? MODEL_TERMS[j].reference : 0 };
+});
 
-function parseUserStats(text: string): SufficientStats {
-  const v = text.split(',').map(Number);
-  if (v.length !== SUMS.length || v.some((n) => !Number.isFinite(n))) throw new Error(`training data: unexpected statistics row (${v.length} fields)`);
-  const stats = emptyStats();
-  stats.n = v[0];
-  let o = 1;
-  for (let i = 0; i < P; i++) {
-    for (let k = i; k < P; k++) {
-      stats.xtx[i * P + k] = v[o];
-      stats.xtx[k * P + i] = v[o];
-      o++;
+/** A session's field as a number ('' is a missing value), or an error naming the athlete. */
+function cellNumber(text: string, userId: string): number | null {
+  if (text === '') return null;
+  const x = Number(text);
+  if (!Number.isFinite(x)) throw new Error(`training data: unexpected value ${JSON.stringify(text)} in a session of ${userId}`);
+  return x;
+}
+
+/**
+ * One athlete's cell of USER_SESSIONS_SQL folded into statistics, each session's design row written as designRow
+ * writes it (x - reference, 0 for a missing feature) without a check-in object per session; the last session (the
+ * latest) is returned to hold out.
+ */
+function foldUserSessions(userId: string, cell: string, stats: SufficientStats): HeldOutSession {
+  const sessions = cell.split(';');
+  const row = new Float64Array(P);
+  let fields: string[] = [];
+  for (const session of sessions) {
+    fields = session.split(',');
+    if (fields.length !== FEATURES.length + 1) throw new Error(`training data: unexpected session of ${userId} (${fields.length} fields)`);
+    row.fill(0);
+    row[0] = 1;
+    for (let i = 0; i < CELL_TERMS.length; i++) {
+      const x = cellNumber(fields[i + 1], userId);
+      const { j, reference } = CELL_TERMS[i];
+      if (x !== null && j > 0) row[j] = x - reference;
     }
+    const quality = cellNumber(fields[0], userId);
+    if (quality === null) throw new Error(`training data: a session of ${userId} without its rating`);
+    addRating(stats, row, quality);
   }
-  for (let j = 0; j < P; j++) stats.xty[j] = v[o++];
-  stats.yty = v[o];
-  return stats;
+  const values: CheckIn = {};
+  for (let i = 0; i < FEATURES.length; i++) values[FEATURES[i].name] = cellNumber(fields[i + 1], userId);
+  return { userId, values, quality: Number(fields[0]) };
 }
 
 /** A statistic variable's value as the training row reads it (a model feature's effective value, else its column). */
@@ -113,13 +105,13 @@ function parsePopulationStats(text: string): PopulationStat[] {
   });
 }
 
-/** Rows per FETCH of the training reads' cursors. */
+/** Rows per FETCH of the training read's cursor. */
 const PAGE = 1000;
 
 /**
  * `sql`'s rows through a cursor, PAGE at a time, each page handed to `each` before the next is fetched: a result
- * of tens of thousands of rows never sits in the heap at once, so its rows die young instead of being copied by
- * every scavenge while the rest arrives (with the whole result at once, the API's scavenges took 20-30 ms).
+ * of thousands of rows never sits in the heap at once, so its rows die young instead of being copied by every
+ * scavenge while the rest arrives (with the whole result at once, the API's scavenges took 20-30 ms).
  * Inside a transaction (a cursor lives in one).
  */
 async function forEachPage<T>(tx: SqlRunner, cursor: string, sql: string, each: (rows: T[]) => void): Promise<void> {
@@ -135,33 +127,24 @@ async function forEachPage<T>(tx: SqlRunner, cursor: string, sql: string, each: 
 }
 
 /**
- * Every athlete's statistics and the population statistics, aggregated in the database: one scan for the sums of
- * the rows inside the scale, one for the rows at its bounds (a minority, fetched row by row: each is augmented
- * by the fit), one for the population statistics. Cost in Node grows with athletes and bounded rows. Inside a
- * transaction: the two large results are read through cursors.
+ * Every athlete's statistics, each one's latest rated session (held out to measure the fit's error) and the
+ * population statistics: one scan for the athletes' sessions (USER_SESSIONS_SQL, one row per athlete), one for the
+ * population statistics. Inside a transaction: the athletes' rows are read through a cursor.
  */
-export async function readTrainingData(tx: SqlRunner): Promise<TrainingData> {
+export async function readTrainingData(tx: SqlRunner): Promise<TrainingData & { held: HeldOutSession[] }> {
   const users = new Map<string, UserData>();
+  const held: HeldOutSession[] = [];
   let sessions = 0;
-  await forEachPage<{ userId: string; through: string; v: string }>(tx, 'training_user_stats', USER_STATS_SQL, (rows) => {
+  await forEachPage<{ userId: string; through: string; v: string }>(tx, 'training_user_sessions', USER_SESSIONS_SQL, (rows) => {
     for (const r of rows) {
-      const stats = parseUserStats(r.v);
+      const stats = emptyStats();
+      held.push(foldUserSessions(r.userId, r.v, stats));
       sessions += stats.n;
       users.set(r.userId, { stats, dataThrough: new Date(Number(r.through)) });
     }
   });
-  await forEachPage<{ userId: string; v: string }>(tx, 'training_bounded_rows', BOUNDED_ROWS_SQL, (rows) => {
-    for (const r of rows) {
-      const v = r.v.split(',').map(Number);
-      const stats = users.get(r.userId)?.stats;
-      if (!stats || v.length !== P) throw new Error(`training data: unexpected bounded row for ${r.userId}`);
-      stats.bounded ??= { x: [], upper: [] };
-      stats.bounded.x.push(1, ...v.slice(1));
-      stats.bounded.upper.push(v[0]);
-    }
-  });
   const population = await tx.query<{ v: string }>(POPULATION_SQL);
-  return { users, sessions, populationStats: parsePopulationStats(population[0].v) };
+  return { users, sessions, populationStats: parsePopulationStats(population[0].v), held };
 }
 
 /** What the nightly fit reads, in one transaction (readNightlyInput). */
@@ -169,7 +152,7 @@ export interface NightlyInput {
   /** Every stored model's row version before the read (modelOutputVersions): a model rewritten since is recomputed at the write. */
   versionsAtRead: Map<string, string>;
   data: TrainingData;
-  /** Each athlete's latest rated session, held out to measure the fit's error. */
+  /** Each athlete's latest rated session (by startedAt, then id), held out to measure the fit's error. */
   held: HeldOutSession[];
 }
 
@@ -183,34 +166,7 @@ export interface NightlyInput {
 export async function readNightlyInput(tx: SqlRunner): Promise<NightlyInput> {
   await tx.execute('SET LOCAL max_parallel_workers_per_gather = 0');
   const versionsAtRead = await modelOutputVersions(tx);
-  const data = await readTrainingData(tx);
-  const held = heldOutSessions(await latestRatedSessions(tx), data.users);
+  const { held, ...data } = await readTrainingData(tx);
   for (const userId of versionsAtRead.keys()) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
   return { versionsAtRead, data, held };
-}
-
-/** One user's statistics from their sessions (full recompute). */
-export async function readUserData(prisma: PrismaClient, userId: string): Promise<UserData> {
-  const rows = await prisma.climbingSession.findMany({
-    where: { userId, status: 'COMPLETED', sessionQuality: { not: null } },
-    select: TRAINING_SELECT,
-  });
-  const users = new Map<string, UserData>();
-  for (const s of rows) {
-    const row = trainingRow(s);
-    if (row) fold(users, userId, row, s.updatedAt);
-  }
-  return users.get(userId) ?? { stats: emptyStats(), dataThrough: null };
-}
-
-/** Users with rated sessions newer than their model (or no model at all). */
-export async function staleUsers(prisma: PrismaClient): Promise<string[]> {
-  const rows = await prisma.$queryRaw<{ userId: string }[]>`
-    SELECT s."userId"::text AS "userId"
-    FROM climbing_sessions s
-    LEFT JOIN model_outputs m ON m."userId" = s."userId"
-    WHERE s.status = 'COMPLETED' AND s."sessionQuality" IS NOT NULL
-    GROUP BY s."userId", m."dataThrough"
-    HAVING m."dataThrough" IS NULL OR max(s."updatedAt") > m."dataThrough"`;
-  return rows.map((r) => r.userId);
 }

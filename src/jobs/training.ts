@@ -15,7 +15,8 @@ import { prismaSql } from '../db/sql.ts';
 import { FitControl, fitHeapLimitMb, startNightlyFit, type NightlyFit } from './fit-worker.ts';
 import { heldOutColumns, snapshotModels } from './model-evaluation.ts';
 import { populationModelData, upsertModelOutput, writeModelChunk, type ModelOutputWrite } from './model-store.ts';
-import { readNightlyInput, readUserData, staleUsers, yieldToEventLoop, type UserData } from './training-data.ts';
+import { readUserData, staleUsers } from './athlete-data.ts';
+import { readNightlyInput, yieldToEventLoop, type UserData } from './training-data.ts';
 
 /**
  * An athlete's model from their statistics: the posterior, and the statistics stored for the quick update (the

@@ -158,7 +158,7 @@ describe('runNightlyTraining', () => {
       expect(new Date(stat!.computedAt).getTime()).toBeGreaterThanOrEqual(runStart);
     }
 
-    // The statistics the database aggregated are those of the athlete's rows folded one by one (ratings at 1 or 10
+    // The statistics the nightly read folded are those of the athlete's rows folded one by one (ratings at 1 or 10
     // kept apart, then stored linearised at the fitted posterior for the quick update), and so is the served model.
     const fitted = await server.services.db.prisma.populationModel.findFirstOrThrow({ orderBy: { fittedAt: 'desc' } });
     const fittedHyper = parseFittedModel(fitted)!;
