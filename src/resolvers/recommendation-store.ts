@@ -225,8 +225,8 @@ export class RecommendationWriter {
   /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
-  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost). */
-  readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0 };
+  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, the longest). */
+  readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0, jsonMs: 0, maxJsonMs: 0 };
 
   constructor(
     /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
@@ -327,7 +327,11 @@ export class RecommendationWriter {
         const part = rows.slice(i, i + ROWS_PER_INSERT);
         const sets = this.newComparisonSets(part);
         const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const jsonStarted = performance.now();
         const json = JSON.stringify(part.map(storedColumns));
+        const jsonMs = performance.now() - jsonStarted;
+        this.totals.jsonMs += jsonMs;
+        if (jsonMs > this.totals.maxJsonMs) this.totals.maxJsonMs = jsonMs;
         await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [setsJson, json]);
         for (const set of sets) this.rememberSet(set.id);
         this.totals.inserts++;
