@@ -188,6 +188,9 @@ const REMEMBERED_SETS = 50_000;
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
 
+/** Rows whose JSON is made in one event-loop turn (about 0.1 ms a row): the longest the writer holds the thread. */
+const ROWS_PER_JSON_TURN = 25;
+
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
 export const MAX_WRITE_DEFER_MS = 200;
 
@@ -225,7 +228,7 @@ export class RecommendationWriter {
   /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
-  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, the longest). */
+  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, and its longest slice). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0, jsonMs: 0, maxJsonMs: 0 };
 
   constructor(
@@ -319,6 +322,25 @@ export class RecommendationWriter {
     this.storedSets.add(id);
   }
 
+  /**
+   * The rows' JSON, made ROWS_PER_JSON_TURN rows at a time with a turn of the event loop between two slices: a large
+   * batch (after a pause, or a burst) never holds the thread for its whole JSON at once while streams wait.
+   */
+  private async rowsJson(rows: readonly RecommendationRow[]): Promise<string> {
+    const slices: string[] = [];
+    for (let j = 0; j < rows.length; j += ROWS_PER_JSON_TURN) {
+      if (j > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const started = performance.now();
+      let text = '';
+      for (let k = j; k < Math.min(rows.length, j + ROWS_PER_JSON_TURN); k++) text += (k > j ? ',' : '') + JSON.stringify(storedColumns(rows[k]));
+      slices.push(text);
+      const ms = performance.now() - started;
+      this.totals.jsonMs += ms;
+      if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
+    }
+    return `[${slices.join(',')}]`;
+  }
+
   private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
@@ -327,11 +349,7 @@ export class RecommendationWriter {
         const part = rows.slice(i, i + ROWS_PER_INSERT);
         const sets = this.newComparisonSets(part);
         const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
-        const jsonStarted = performance.now();
-        const json = JSON.stringify(part.map(storedColumns));
-        const jsonMs = performance.now() - jsonStarted;
-        this.totals.jsonMs += jsonMs;
-        if (jsonMs > this.totals.maxJsonMs) this.totals.maxJsonMs = jsonMs;
+        const json = await this.rowsJson(part);
         await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [setsJson, json]);
         for (const set of sets) this.rememberSet(set.id);
         this.totals.inserts++;
