@@ -196,6 +196,28 @@ async function wrk(url: string, token: string, body: string, seconds: number): P
   }
 }
 
+interface PauseSummary {
+  n: number;
+  totalMs: number;
+  maxMs: number;
+  over10: number;
+}
+
+/** What held ClimbIQ's API thread during the steady run (scripts/bench.ts's `pauses`): where a DONE p99 comes from. */
+function steadyPausesNote(p: Record<string, unknown>): string {
+  const loop = p.loop as { p50: number; p99: number; max: number };
+  const minor = p.gcMinor as PauseSummary;
+  const major = p.gcMajor as PauseSummary;
+  const writer = p.writer as { batches: number; rows: number; jsonMs: number; maxJsonMs: number };
+  const f = (x: number) => x.toFixed(1);
+  return (
+    `During ClimbIQ's steady run, its API thread: event-loop delay p50 ${f(loop.p50)} / p99 ${f(loop.p99)} / max ${f(loop.max)} ms; ` +
+    `GC pauses: ${minor.n} minor (${f(minor.totalMs)} ms in all, longest ${f(minor.maxMs)} ms, ${minor.over10} over 10 ms), ` +
+    `${major.n} major or incremental (${f(major.totalMs)} ms, longest ${f(major.maxMs)} ms, ${major.over10} over 10 ms); ` +
+    `the writer: ${writer.rows} rows in ${writer.batches} batches, their JSON ${f(writer.jsonMs)} ms in all (longest ${f(writer.maxJsonMs)} ms).`
+  );
+}
+
 // ---------------------------------------------------------------- one database
 
 async function run(label: string, databaseUrl: string | null, floor: Child, serverArgs: string[] = []): Promise<string[]> {
@@ -273,11 +295,15 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     await sleep(500);
     const sc0 = await cpuMs(server);
     const sm0 = await mainThreadMs(server);
+    await server.request('pauses'); // reset: the steady run's own event-loop delay, GC pauses and writes below
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     await server.request('store');
+    const pauses = await server.request('pauses');
     cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;
     cpu.serverSteady = (await cpuMs(server)) - sc0;
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
+    const pausesNote = steadyPausesNote(pauses);
+    console.log(`[bench-floor] ${pausesNote}`);
     const ladder: { rate: number; f: Figures }[] = [];
     for (const r of String(args.rates)
       .split(',')
@@ -366,6 +392,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
         (sustained ? `Highest rate measured with DONE p99 <= 100 ms: **${sustained.rate.toLocaleString('en')}/s**.` : 'No rate measured kept DONE p99 within 100 ms.'),
       '',
       cpuNote,
+      '',
+      pausesNote,
       '',
       storedNote,
     ];

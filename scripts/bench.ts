@@ -49,7 +49,7 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
@@ -93,6 +93,21 @@ async function serve(): Promise<void> {
     const m = process.memoryUsage();
     return { rss: m.rss, heapUsed: m.heapUsed };
   };
+
+  // Where a stream's tail can come from on this thread: event-loop delay and GC pauses, read (and reset) by `pauses`
+  // around a measurement (bench-floor's steady run).
+  const { monitorEventLoopDelay, PerformanceObserver, constants } = await import('node:perf_hooks');
+  const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+  loopDelay.enable();
+  const gcPauses = { minor: [] as number[], major: [] as number[] };
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      (kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL ? gcPauses.major : gcPauses.minor).push(e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  const writerTotals = () => ({ ...server.services.recommendations.totals });
+  let writerAtReset = writerTotals();
 
   process.on('message', async (raw) => {
     const req = raw as ChildRequest;
@@ -139,6 +154,25 @@ async function serve(): Promise<void> {
         case 'train': {
           const run = await server.training.trainUser(req.userId!, 'MANUAL');
           send({ id: req.id, ok: true, status: run.status });
+          break;
+        }
+        case 'pauses': {
+          const ms = (ns: number) => ns / 1e6;
+          const w = writerTotals();
+          const summary = (xs: number[]) => ({ n: xs.length, totalMs: xs.reduce((a, b) => a + b, 0), maxMs: Math.max(0, ...xs), over10: xs.filter((x) => x > 10).length });
+          send({
+            id: req.id,
+            ok: true,
+            loop: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
+            gcMinor: summary(gcPauses.minor),
+            gcMajor: summary(gcPauses.major),
+            writer: { batches: w.batches - writerAtReset.batches, rows: w.rows - writerAtReset.rows, jsonMs: w.jsonMs - writerAtReset.jsonMs, maxJsonMs: w.maxJsonMs },
+          });
+          loopDelay.reset();
+          gcPauses.minor.length = 0;
+          gcPauses.major.length = 0;
+          writerAtReset = w;
+          server.services.recommendations.totals.maxJsonMs = 0;
           break;
         }
         case 'store':

@@ -77,6 +77,8 @@ export class EngineStore {
   private readonly modelLoader: DataLoader<string, ServedModel | null>;
   private readonly baselineLoader: DataLoader<string, BaselineAssessment | null>;
   private readonly historyLoader: DataLoader<string, PastSession[]>;
+  /** servedModelOf's memo: keyed by the cached row, gone with it. */
+  private readonly servedModels = new WeakMap<ServedModel, { hyper: Hyperparameters; model: UserModel | null }>();
   private stopListening: (() => void) | null = null;
   private priorCount: number | null = null;
   private ruleCount: number | null = null;
@@ -179,12 +181,25 @@ export class EngineStore {
           return null;
         }),
     ]);
-    const model = output ? userModelFromOutput(output, population.hyper) : null;
+    const model = output ? this.servedModelOf(output, population.hyper) : null;
     // Every phase serves the athlete's posterior (domain.md section 6); it is personal once a rated session is in.
     if (model) return { model, personalized: model.sessionsIncluded > 0, fittedAt: output?.lastTrainedAt ?? null };
     // No model yet or a stale shape: serve the population directly.
     const fallback = populationUserModel(population.hyper);
     return { model: { ...fallback, sessionsIncluded: output?.sessionsIncluded ?? 0 }, personalized: false, fittedAt: population.fittedAt };
+  }
+
+  /**
+   * The engine's model of a cached ModelOutput, made once per cached row and population: every check-in until the
+   * row or the population is replaced gets the same object, so what the statistics compute once per model version
+   * (statistics.ts's memos, the stored coefficient comparison set) is computed once, not on every check-in.
+   */
+  private servedModelOf(output: ServedModel, hyper: Hyperparameters): UserModel | null {
+    const memo = this.servedModels.get(output);
+    if (memo && memo.hyper === hyper) return memo.model;
+    const model = userModelFromOutput(output, hyper);
+    this.servedModels.set(output, { hyper, model });
+    return model;
   }
 
   /** The athlete's current baseline assessment (cached; dropped when a new one is recorded). */

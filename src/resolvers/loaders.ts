@@ -3,6 +3,7 @@
 import DataLoader from 'dataloader';
 import type { Viewer } from '../auth.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
+import type { CoefficientComparison } from '../engine/statistics.ts';
 import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase, type Recommendation } from '../generated/prisma/client.ts';
 
 /**
@@ -35,6 +36,8 @@ export interface Loaders {
   coachedAthlete: DataLoader<CoachedPair, boolean, string>;
   /** Each athlete's latest stored recommendation (a coach's roster: readiness today). */
   latestRecommendation: DataLoader<string, Recommendation | null>;
+  /** A stored recommendation's coefficient comparisons, by the id of their set (coefficient_comparison_sets). */
+  coefficientComparisons: DataLoader<string, CoefficientComparison[] | null>;
 }
 
 export interface CoachedPair {
@@ -91,6 +94,10 @@ export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma):
         CROSS JOIN LATERAL (SELECT id FROM recommendations WHERE "userId" = u.id ORDER BY "createdAt" DESC LIMIT 1) r`;
       const found = rows.length ? await prisma.recommendation.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
       return byKey(userIds, found, (r) => r.userId);
+    }),
+    coefficientComparisons: new DataLoader(async (ids) => {
+      const sets = await prisma.coefficientComparisonSet.findMany({ where: { id: { in: [...ids] } } });
+      return byKey(ids, sets, (s) => s.id).map((s) => (s ? (s.comparisons as unknown as CoefficientComparison[]) : null));
     }),
   };
 }

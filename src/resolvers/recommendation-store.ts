@@ -1,7 +1,8 @@
 // Stored recommendations: the row a recommendation becomes (the same object the API answers with, so a
 // stored and a just-computed recommendation read alike), and the write-behind queue that stores them.
 import { performance } from 'node:perf_hooks';
-import type { StatisticalContext } from '../engine/statistics.ts';
+import { v5 as uuidv5 } from 'uuid';
+import type { CoefficientComparison, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -31,6 +32,49 @@ export interface RecommendationParts {
  * given (the row in hand); a row read back from the table has only its check-in (the coefficients are not kept).
  */
 export const assumedInAnswer = new WeakMap<RecommendationRow, AssumedValue[]>();
+
+/** The namespace of the coefficient comparison sets' content-derived ids (UUID v5 of the set's JSON). */
+const COMPARISON_SET_NAMESPACE = '5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b';
+
+/** A set of coefficient comparisons as stored once (coefficient_comparison_sets): its id and its JSON. */
+export interface ComparisonSet {
+  id: string;
+  json: string;
+}
+
+/**
+ * The comparisons are the engine's memoised array, shared by every answer of one model version (statistics.ts):
+ * its JSON and id are made once per array, not per answer.
+ */
+const comparisonSets = new WeakMap<readonly CoefficientComparison[], ComparisonSet>();
+
+export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): ComparisonSet | null {
+  if (comparisons.length === 0) return null;
+  let set = comparisonSets.get(comparisons);
+  if (!set) {
+    const json = JSON.stringify(comparisons);
+    set = { id: uuidv5(json, COMPARISON_SET_NAMESPACE), json };
+    comparisonSets.set(comparisons, set);
+  }
+  return set;
+}
+
+/** The part of a statistical context a recommendation row stores itself (its comparisons are kept by reference). */
+type StoredStatisticalContext = Omit<StatisticalContext, 'coefficientComparisons'>;
+
+/**
+ * A row's statistical context as the API answers it: a row in hand (just computed) has it whole; a stored row has
+ * its comparisons by reference (`load` reads the set), and a row written before that has them inline.
+ */
+export async function statisticalContextOf(
+  row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId'>,
+  load: (id: string) => Promise<CoefficientComparison[] | null>,
+): Promise<StatisticalContext | null> {
+  const context = row.statisticalContext as unknown as (StoredStatisticalContext & { coefficientComparisons?: CoefficientComparison[] }) | null;
+  if (!context || context.coefficientComparisons) return context as StatisticalContext | null;
+  const coefficientComparisons = row.coefficientComparisonsId ? await load(row.coefficientComparisonsId) : null;
+  return { ...context, coefficientComparisons: coefficientComparisons ?? [] };
+}
 
 export function recommendationRow(id: string, createdAt: Date, r: RecommendationParts): RecommendationRow {
   const row = recommendationColumns(id, createdAt, r);
@@ -68,7 +112,24 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
     contributions: (p?.contributions ?? null) as RecommendationRow['contributions'],
     suggestions: r.suggestions as unknown as RecommendationRow['suggestions'],
     statisticalContext: r.statisticalContext as unknown as RecommendationRow['statisticalContext'],
+    coefficientComparisonsId: r.statisticalContext ? (comparisonSetOf(r.statisticalContext.coefficientComparisons)?.id ?? null) : null,
   };
+}
+
+/**
+ * What the writer sends for a row: its columns with the statistical context less its comparisons (the row in hand
+ * keeps them whole, for the answer being given), which coefficientComparisonsId names.
+ */
+function storedColumns(row: RecommendationRow): RecommendationRow {
+  const context = row.statisticalContext as unknown as StatisticalContext | null;
+  if (!context) return row;
+  const stored: StoredStatisticalContext = {
+    populationComparison: context.populationComparison,
+    personalHistory: context.personalHistory,
+    similarSessions: context.similarSessions,
+    insights: context.insights,
+  };
+  return { ...row, statisticalContext: stored as unknown as RecommendationRow['statisticalContext'] };
 }
 
 /** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
@@ -100,20 +161,35 @@ const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
   ['contributions', 'jsonb'],
   ['suggestions', 'jsonb'],
   ['statisticalContext', 'jsonb'],
+  ['coefficientComparisonsId', 'uuid'],
 ];
 
 /**
- * Every row of a batch in one statement with one parameter: the rows as a JSON array, unpacked by the database
+ * Every row of a batch in one statement with two parameters: the coefficient comparison sets its rows name that this
+ * writer has not stored yet (usually none: `[]`), and the rows, each as a JSON array unpacked by the database
  * (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which a timestamp column reads as
- * Prisma writes it). The text never changes, so PostgreSQL parses and plans it once per connection.
+ * Prisma writes it). A set's id is derived from its content, so a set another instance stored already is skipped
+ * (ON CONFLICT DO NOTHING); the foreign key is checked at the end of the statement, after both inserts. The text
+ * never changes, so PostgreSQL parses and plans it once per connection.
  */
-export const INSERT_RECOMMENDATIONS_SQL = `INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
+export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
+  INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
+  SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+)
+INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
-FROM jsonb_to_recordset($1::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+
+/** How many coefficient comparison set ids a writer remembers as stored (beyond it, a set is sent again: a no-op). */
+const REMEMBERED_SETS = 50_000;
 
 /** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
+
+/** Rows whose JSON is made in one event-loop turn (about 0.1 ms a row): the longest the writer holds the thread. */
+const ROWS_PER_JSON_TURN = 25;
 
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
 export const MAX_WRITE_DEFER_MS = 200;
@@ -149,9 +225,11 @@ export class RecommendationWriter {
   /** performance.now() when the oldest queued row was queued. */
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
+  /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
+  private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
-  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost). */
-  readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0 };
+  /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, and its longest slice). */
+  readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0, jsonMs: 0, maxJsonMs: 0 };
 
   constructor(
     /** The database's driver without Prisma (Database.sql): one fixed statement, no per-call query compilation. */
@@ -222,15 +300,60 @@ export class RecommendationWriter {
     });
   }
 
+  /** The comparison sets these rows name that this writer has not stored yet (each once). */
+  private newComparisonSets(rows: readonly RecommendationRow[]): ComparisonSet[] {
+    const out: ComparisonSet[] = [];
+    const seen = new Set<string>();
+    for (const row of rows) {
+      const id = row.coefficientComparisonsId;
+      if (!id || this.storedSets.has(id) || seen.has(id)) continue;
+      const context = row.statisticalContext as unknown as StatisticalContext | null;
+      const set = context && comparisonSetOf(context.coefficientComparisons);
+      if (set) {
+        seen.add(id);
+        out.push(set);
+      }
+    }
+    return out;
+  }
+
+  private rememberSet(id: string): void {
+    if (this.storedSets.size >= REMEMBERED_SETS) this.storedSets.delete(this.storedSets.values().next().value as string);
+    this.storedSets.add(id);
+  }
+
+  /**
+   * The rows' JSON, made ROWS_PER_JSON_TURN rows at a time with a turn of the event loop between two slices: a large
+   * batch (after a pause, or a burst) never holds the thread for its whole JSON at once while streams wait.
+   */
+  private async rowsJson(rows: readonly RecommendationRow[]): Promise<string> {
+    const slices: string[] = [];
+    for (let j = 0; j < rows.length; j += ROWS_PER_JSON_TURN) {
+      if (j > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      const started = performance.now();
+      let text = '';
+      for (let k = j; k < Math.min(rows.length, j + ROWS_PER_JSON_TURN); k++) text += (k > j ? ',' : '') + JSON.stringify(storedColumns(rows[k]));
+      slices.push(text);
+      const ms = performance.now() - started;
+      this.totals.jsonMs += ms;
+      if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
+    }
+    return `[${slices.join(',')}]`;
+  }
+
   private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
-        const json = JSON.stringify(rows.slice(i, i + ROWS_PER_INSERT));
-        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [json]);
+        const part = rows.slice(i, i + ROWS_PER_INSERT);
+        const sets = this.newComparisonSets(part);
+        const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const json = await this.rowsJson(part);
+        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [setsJson, json]);
+        for (const set of sets) this.rememberSet(set.id);
         this.totals.inserts++;
-        this.totals.bytes += json.length;
+        this.totals.bytes += json.length + setsJson.length;
       }
       this.totals.writeMs += performance.now() - started;
       this.totals.rows += rows.length;

@@ -1,8 +1,7 @@
-import type { StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
-import { assumedInAnswer, type RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { assumedInAnswer, statisticalContextOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
@@ -216,7 +215,7 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
       type: StatisticalContextRef,
       nullable: true,
       description: 'The check-in in context; null after a rule override',
-      resolve: (r) => r.statisticalContext as unknown as StatisticalContext | null,
+      resolve: (r, _args, ctx) => statisticalContextOf(r, (id) => ctx.loaders.coefficientComparisons.load(id)),
     }),
     personalization: t.field({
       type: PersonalizationRef,

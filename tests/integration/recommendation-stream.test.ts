@@ -541,5 +541,36 @@ describe('personalised path', () => {
       expect(startSession.recommendation.statisticalContext).toEqual(eventOf(answer.events, 'STATS').context);
     }
     expect(eventOf(again.events, 'STATS').context.coefficientComparisons).toEqual(stats.coefficientComparisons);
+
+    // The comparisons, the same for both answers (one model version), are stored once; each row names them and
+    // keeps the rest of its statistical context, a third of its former size.
+    const ids = [out, again].map((answer) => eventOf(answer.events, 'DONE').recommendationId as string);
+    const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; inline: boolean; bytes: number }[]>(
+      `SELECT "coefficientComparisonsId"::text AS "setId", "statisticalContext" ? 'coefficientComparisons' AS inline,
+              octet_length("statisticalContext"::text) AS bytes
+       FROM recommendations WHERE id = ANY($1::uuid[])`,
+      ids,
+    );
+    expect(rows).toHaveLength(2);
+    expect(rows[0].setId).not.toBeNull();
+    expect(rows.map((r) => r.setId)).toEqual([rows[0].setId, rows[0].setId]);
+    expect(rows.map((r) => r.inline)).toEqual([false, false]);
+    const [set] = await server.services.prisma.$queryRawUnsafe<{ comparisons: unknown }[]>(`SELECT comparisons FROM coefficient_comparison_sets WHERE id = $1::uuid`, rows[0].setId);
+    expect((set.comparisons as { variable: string }[]).map((c) => c.variable)).toEqual(stats.coefficientComparisons.map((c: { variable: string }) => c.variable));
+    for (const r of rows) expect(r.bytes).toBeLessThan(JSON.stringify(set.comparisons).length);
+
+    // A row written before the sets existed carries its comparisons inline: it reads back the same.
+    await server.services.prisma.$executeRawUnsafe(
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons), "coefficientComparisonsId" = NULL
+       FROM coefficient_comparison_sets s WHERE s.id = r."coefficientComparisonsId" AND r.id = $1::uuid`,
+      ids[1],
+    );
+    const { startSession } = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
+      server.url,
+      `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { statisticalContext { ${STATISTICAL_CONTEXT} } } } }`,
+      { input: { recommendationId: ids[1] } },
+      token,
+    );
+    expect(startSession.recommendation.statisticalContext).toEqual(eventOf(again.events, 'STATS').context);
   });
 });
