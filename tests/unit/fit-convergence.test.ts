@@ -59,6 +59,7 @@ describe('the nightly fit converges in a few sweeps', () => {
     const fit = fitHierarchical(boundedAthletes(600, 7));
     expect(fit.diagnostics.converged).toBe(true);
     expect(fit.diagnostics.iterations).toBeLessThanOrEqual(25);
+    expect(fit.diagnostics.cycleBrokenAt).toBeNull();
     // The noise is the truth's (1.8² + 1/12 for the rounding = 3.32) within 1.5 %: a rating at 1 or 10 adds its
     // residual's moments averaged over the athlete's coefficients, not at their mean plus x'Vx (which counted that
     // uncertainty twice: 3.39 here, and every slope's spread 4-6 % lower).
@@ -73,8 +74,23 @@ describe('the nightly fit converges in a few sweeps', () => {
     const fit = fitHierarchical(sameSlopeAthletes(1500, 30));
     expect(fit.diagnostics.converged).toBe(true);
     expect(fit.diagnostics.iterations).toBeLessThanOrEqual(25);
+    expect(fit.diagnostics.cycleBrokenAt).toBeNull();
     // The slopes' spreads shrink far below their priors' (the intercept's sd, 0.29 in the truth, stays).
     expect(Math.sqrt(fit.hyper.tau2[0])).toBeGreaterThan(0.15);
     expect(Math.sqrt(fit.hyper.tau2[8])).toBeLessThan(0.001);
+  });
+
+  it("when every athlete has one rating (the intercept's spread and the noise cannot be told apart)", () => {
+    // A launch night: each athlete's only session. The collapsed steps overshot each other here into a 2-cycle
+    // (the ELBO -14,480 and -98,386 on alternate sweeps, intercept spread 0.02 <-> 0.84) for all 1,000 sweeps.
+    const users = Array.from({ length: 2500 }, (_, i) => addRatedSession(emptyStats(), { sleepHours: 6 + (i % 4), energyLevel: 3 + (i % 6) }, 3 + (i % 7)));
+    const fit = fitHierarchical(users);
+    expect(fit.diagnostics.converged).toBe(true);
+    expect(fit.diagnostics.iterations).toBeLessThanOrEqual(300);
+    expect(fit.diagnostics.cycleBrokenAt).toBeGreaterThan(0);
+    expect(fit.diagnostics.elbo).toBeGreaterThan(-6000);
+    // Together they carry the ratings' variance (4 for 3..9 taken evenly, less what sleep and energy explain).
+    expect(fit.hyper.tau2[0] + fit.hyper.sigma2).toBeGreaterThan(3);
+    expect(fit.hyper.tau2[0] + fit.hyper.sigma2).toBeLessThan(4.2);
   });
 });
