@@ -8,7 +8,7 @@ import { effectiveFeatureSql, trainingRow } from '../engine/training-row.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { MODEL_TERMS, P } from '../engine/variables.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { TRAINING_SELECT } from '../db/session-hook.ts';
+import { TRAINING_SELECT } from '../db/training-select.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { HeldOutSession } from '../engine/held-out.ts';
 import { heldOutSessions, latestRatedSessions } from './model-evaluation.ts';
