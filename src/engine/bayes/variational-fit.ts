@@ -609,24 +609,23 @@ export function fitHierarchicalServing(users: readonly SufficientStats[], opts: 
   // Each athlete's posterior at the returned hyperparameters from the same start as the quick update's (userPosterior),
   // so that it reproduces every athlete of the fit bit for bit (a start from the last sweep's modes, one Newton step
   // away, saved about one posterior pass but agreed only to the Newton steps' tolerance, 1e-8 of a variance).
-  // Packed, athlete after athlete: the mean (P), then the covariance (P x P).
-  const WIDTH = P + P * P;
-  const packed = new Float64Array(users.length * WIDTH);
-  const meanOf = (i: number) => packed.subarray(i * WIDTH, i * WIDTH + P);
-  const covOf = (i: number) => packed.subarray(i * WIDTH + P, (i + 1) * WIDTH);
-  users.forEach((st, i) => athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, meanOf(i), covOf(i), ws, cs));
+  const posteriors = new PackedPosteriors(users.length);
+  users.forEach((st, i) => {
+    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, posteriors.mean(i), posteriors.cov(i), ws, cs);
+  });
   // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey).
   if (vb.U > 0) {
     const information = new LogTau2Information(hyper.tau2);
     users.forEach((st, i) => {
-      if (st.n > 0) information.add(covOf(i));
+      if (st.n > 0) information.add(posteriors.cov(i));
     });
     hyper.logTau2Cov = information.covariance();
   }
 
   return {
     hyper,
-    served: (i) => servedModel(users[i].n, meanOf(i), covOf(i), hyper),
+    // Not a closure over this function's scope: that would keep the fit's state (vb) alive with the result.
+    served: posteriors.servedModels(users, hyper),
     diagnostics: {
       iterations,
       converged,
@@ -640,6 +639,29 @@ export function fitHierarchicalServing(users: readonly SufficientStats[], opts: 
       elapsedMs: performance.now() - started,
     },
   };
+}
+
+/** Every athlete's posterior N(mean, cov), packed athlete after athlete: the mean (P), then the covariance (P x P). */
+class PackedPosteriors {
+  private static readonly WIDTH = P + P * P;
+  private readonly packed: Float64Array;
+
+  constructor(athletes: number) {
+    this.packed = new Float64Array(athletes * PackedPosteriors.WIDTH);
+  }
+
+  mean(i: number): Float64Array {
+    return this.packed.subarray(i * PackedPosteriors.WIDTH, i * PackedPosteriors.WIDTH + P);
+  }
+
+  cov(i: number): Float64Array {
+    return this.packed.subarray(i * PackedPosteriors.WIDTH + P, (i + 1) * PackedPosteriors.WIDTH);
+  }
+
+  /** users[i]'s served model from its posterior, on demand. */
+  servedModels(users: readonly SufficientStats[], hyper: Hyperparameters): (i: number) => UserPosteriorResult {
+    return (i) => servedModel(users[i].n, this.mean(i), this.cov(i), hyper);
+  }
 }
 
 /** Entropy of InvGamma(a, b) (a term of the ELBO). */
