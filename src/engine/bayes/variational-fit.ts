@@ -9,7 +9,7 @@ import { expectedRss, workspace, type UserPosteriorResult } from './conjugate-po
 import { athletePosteriorInto, boundedOuterProduct, boundedRss, censoredScratch, NEWTON_STEP_TOLERANCE } from './censored-newton.ts';
 import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts';
 import type { SufficientStats } from './sufficient-stats.ts';
-import { servedModel } from './user-posterior.ts';
+import { userPosterior } from './user-posterior.ts';
 import { LogTau2Information } from './hyperparameter-uncertainty.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
@@ -84,8 +84,9 @@ export interface HierarchicalFit {
 }
 
 /**
- * The fit with each athlete's served model built when asked for (fitHierarchicalServing): the posteriors are kept
- * packed, about 0.9 KB per athlete, where every served model at once (fitHierarchical's users) takes about 3 KB.
+ * The fit with each athlete's served model computed when asked for (fitHierarchicalServing), from the statistics
+ * and the hyperparameters: nothing per athlete is kept (every served model at once, fitHierarchical's users, takes
+ * about 3 KB per athlete), at the cost of one more posterior pass over the athletes served.
  */
 export interface ServingFit {
   hyper: Hyperparameters;
@@ -504,7 +505,7 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   return { hyper: fit.hyper, users: users.map((_, i) => fit.served(i)), diagnostics: fit.diagnostics };
 }
 
-/** fitHierarchical, each athlete's served model built on demand from the kept posteriors (the nightly run writes them a chunk at a time). */
+/** fitHierarchical, each athlete's served model computed on demand (the nightly run writes them a chunk at a time). */
 export function fitHierarchicalServing(users: readonly SufficientStats[], opts: FitOptions = {}): ServingFit {
   const started = performance.now();
   const maxIterations = opts.maxIterations ?? 1000;
@@ -606,26 +607,29 @@ export function fitHierarchicalServing(users: readonly SufficientStats[], opts: 
   const tauInv = Float64Array.from(hyper.tau2, (t) => 1 / t);
   const ws = workspace();
   const cs = censoredScratch();
-  // Each athlete's posterior at the returned hyperparameters from the same start as the quick update's (userPosterior),
-  // so that it reproduces every athlete of the fit bit for bit (a start from the last sweep's modes, one Newton step
-  // away, saved about one posterior pass but agreed only to the Newton steps' tolerance, 1e-8 of a variance).
-  const posteriors = new PackedPosteriors(users.length);
-  users.forEach((st, i) => {
-    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, posteriors.mean(i), posteriors.cov(i), ws, cs);
-  });
-  // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey).
+  // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey): each
+  // athlete's posterior at the returned hyperparameters, one at a time, from the same start as the quick update's
+  // (userPosterior), so that the served models, computed again by userPosterior when asked for, reproduce every
+  // athlete of the fit bit for bit (a start from the last sweep's modes, one Newton step away, agreed only to the
+  // Newton steps' tolerance, 1e-8 of a variance). Not kept: every posterior at once took about 0.9 KB per athlete,
+  // every served model at once about 3 KB.
   if (vb.U > 0) {
     const information = new LogTau2Information(hyper.tau2);
-    users.forEach((st, i) => {
-      if (st.n > 0) information.add(posteriors.cov(i));
-    });
+    const mean = new Float64Array(P);
+    const cov = new Float64Array(P * P);
+    for (const st of users) {
+      if (st.n === 0) continue;
+      mean.fill(0);
+      cov.fill(0);
+      athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mean, cov, ws, cs);
+      information.add(cov);
+    }
     hyper.logTau2Cov = information.covariance();
   }
 
   return {
     hyper,
-    // Not a closure over this function's scope: that would keep the fit's state (vb) alive with the result.
-    served: posteriors.servedModels(users, hyper),
+    served: servedModels(users, hyper),
     diagnostics: {
       iterations,
       converged,
@@ -641,27 +645,9 @@ export function fitHierarchicalServing(users: readonly SufficientStats[], opts: 
   };
 }
 
-/** Every athlete's posterior N(mean, cov), packed athlete after athlete: the mean (P), then the covariance (P x P). */
-class PackedPosteriors {
-  private static readonly WIDTH = P + P * P;
-  private readonly packed: Float64Array;
-
-  constructor(athletes: number) {
-    this.packed = new Float64Array(athletes * PackedPosteriors.WIDTH);
-  }
-
-  mean(i: number): Float64Array {
-    return this.packed.subarray(i * PackedPosteriors.WIDTH, i * PackedPosteriors.WIDTH + P);
-  }
-
-  cov(i: number): Float64Array {
-    return this.packed.subarray(i * PackedPosteriors.WIDTH + P, (i + 1) * PackedPosteriors.WIDTH);
-  }
-
-  /** users[i]'s served model from its posterior, on demand. */
-  servedModels(users: readonly SufficientStats[], hyper: Hyperparameters): (i: number) => UserPosteriorResult {
-    return (i) => servedModel(users[i].n, this.mean(i), this.cov(i), hyper);
-  }
+/** users[i]'s served model at the fit's hyperparameters, on demand (a function of its own: a closure in fitHierarchicalServing would keep the fit's state alive with it). */
+function servedModels(users: readonly SufficientStats[], hyper: Hyperparameters): (i: number) => UserPosteriorResult {
+  return (i) => userPosterior(users[i], hyper);
 }
 
 /** Entropy of InvGamma(a, b) (a term of the ELBO). */
