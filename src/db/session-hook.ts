@@ -5,20 +5,12 @@
 // reported once it commits (never if it rolls back). The write never waits for the listener nor fails because of it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import { FEATURE_COLUMNS, type FeatureColumn, type SessionFeatures } from '../engine/training-row.ts';
+import type { SessionFeatures } from '../engine/training-row.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { sessionListCursors } from './session-cursors.ts';
+import { TRAINING_SELECT } from './training-select.ts';
 
-/** The columns that make a training row (domain.md section 6); the features' come from the variable registry. */
-export const TRAINING_SELECT = {
-  id: true,
-  userId: true,
-  status: true,
-  sessionQuality: true,
-  deviatedFromPlan: true,
-  ...(Object.fromEntries(FEATURE_COLUMNS.map((column) => [column, true])) as Record<FeatureColumn, true>),
-  updatedAt: true,
-} as const;
+export { TRAINING_SELECT };
 
 /** A session's training-relevant columns, as the hook reports them before and after a write. */
 export interface TrainingSnapshot extends SessionFeatures {

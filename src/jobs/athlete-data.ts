@@ -3,7 +3,7 @@
 import { addRatedSession, emptyStats } from '../engine/bayes/index.ts';
 import { trainingRow } from '../engine/training-row.ts';
 import type { CheckIn } from '../engine/variables.ts';
-import { TRAINING_SELECT } from '../db/session-hook.ts';
+import { TRAINING_SELECT } from '../db/training-select.ts';
 import type { PrismaClient } from '../generated/prisma/client.ts';
 import type { UserData } from './training-data.ts';
 

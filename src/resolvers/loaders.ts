@@ -65,41 +65,112 @@ async function loadModelHistory(prisma: AppPrisma, userIds: readonly string[]): 
   return userIds.map((id) => byUser.get(id) ?? []);
 }
 
-/** `lagTolerant`: the client of the lag-tolerant loaders, asked per batch (a read replica when one is usable). */
-export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma): Loaders {
-  return {
-    currentBaseline: new DataLoader(async (userIds) => byKey(userIds, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...userIds] }, isCurrent: true } }), (r) => r.userId)),
-    modelOutput: new DataLoader(async (userIds) => byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId)),
-    modelHistory: new DataLoader((userIds) => loadModelHistory(prisma, userIds)),
-    lagTolerantModelHistory: new DataLoader((userIds) => loadModelHistory(lagTolerant?.() ?? prisma, userIds)),
-    ruleExists: new DataLoader(async (names) => {
-      const found = new Set((await prisma.expertRule.findMany({ where: { name: { in: [...names] } }, select: { name: true } })).map((r) => r.name));
-      return names.map((name) => found.has(name));
-    }),
-    coachedAthlete: new DataLoader(
-      async (pairs) => {
-        const links = await prisma.coachLink.findMany({
-          where: { endedAt: null, OR: pairs.map((p) => ({ coachId: p.coachId, athleteId: p.athleteId })) },
-          select: { coachId: true, athleteId: true },
-        });
-        const active = new Set(links.map((l) => `${l.coachId} ${l.athleteId}`));
-        return pairs.map((p) => active.has(`${p.coachId} ${p.athleteId}`));
-      },
-      { cacheKeyFn: (p) => `${p.coachId} ${p.athleteId}` },
-    ),
-    latestRecommendation: new DataLoader(async (userIds) => {
-      // One index probe per athlete (userId, createdAt DESC).
-      const rows = await prisma.$queryRaw<{ id: string }[]>`
+/**
+ * A request's loaders, each made on its first use: most operations use one or two, and an open subscription
+ * (modelUpdated, held for hours by every connected athlete) none, where seven DataLoaders each was about 1.5 KB
+ * per open operation (BENCHMARKS.md "Memory"). `lagTolerant`: the client of the lag-tolerant loaders, asked per
+ * batch (a read replica when one is usable).
+ */
+class RequestLoaders implements Loaders {
+  private readonly made: Partial<Loaders> = {};
+
+  constructor(
+    private readonly prisma: AppPrisma,
+    private readonly lagTolerant?: () => AppPrisma,
+  ) {}
+
+  private once<K extends keyof Loaders>(key: K, make: () => Loaders[K]): Loaders[K] {
+    const loader = this.made[key] ?? make();
+    this.made[key] = loader;
+    return loader;
+  }
+
+  get currentBaseline(): Loaders['currentBaseline'] {
+    const prisma = this.prisma;
+    return this.once(
+      'currentBaseline',
+      () => new DataLoader(async (userIds) => byKey(userIds, await prisma.baselineAssessment.findMany({ where: { userId: { in: [...userIds] }, isCurrent: true } }), (r) => r.userId)),
+    );
+  }
+
+  get modelOutput(): Loaders['modelOutput'] {
+    const prisma = this.prisma;
+    return this.once('modelOutput', () => new DataLoader(async (userIds) => byKey(userIds, await prisma.modelOutput.findMany({ where: { userId: { in: [...userIds] } } }), (r) => r.userId)));
+  }
+
+  get modelHistory(): Loaders['modelHistory'] {
+    const prisma = this.prisma;
+    return this.once('modelHistory', () => new DataLoader((userIds) => loadModelHistory(prisma, userIds)));
+  }
+
+  get lagTolerantModelHistory(): Loaders['lagTolerantModelHistory'] {
+    const { prisma, lagTolerant } = this;
+    return this.once('lagTolerantModelHistory', () => new DataLoader((userIds) => loadModelHistory(lagTolerant?.() ?? prisma, userIds)));
+  }
+
+  get ruleExists(): Loaders['ruleExists'] {
+    const prisma = this.prisma;
+    return this.once(
+      'ruleExists',
+      () =>
+        new DataLoader(async (names) => {
+          const found = new Set((await prisma.expertRule.findMany({ where: { name: { in: [...names] } }, select: { name: true } })).map((r) => r.name));
+          return names.map((name) => found.has(name));
+        }),
+    );
+  }
+
+  get coachedAthlete(): Loaders['coachedAthlete'] {
+    const prisma = this.prisma;
+    return this.once(
+      'coachedAthlete',
+      () =>
+        new DataLoader(
+          async (pairs) => {
+            const links = await prisma.coachLink.findMany({
+              where: { endedAt: null, OR: pairs.map((p) => ({ coachId: p.coachId, athleteId: p.athleteId })) },
+              select: { coachId: true, athleteId: true },
+            });
+            const active = new Set(links.map((l) => `${l.coachId} ${l.athleteId}`));
+            return pairs.map((p) => active.has(`${p.coachId} ${p.athleteId}`));
+          },
+          { cacheKeyFn: (p) => `${p.coachId} ${p.athleteId}` },
+        ),
+    );
+  }
+
+  get latestRecommendation(): Loaders['latestRecommendation'] {
+    const prisma = this.prisma;
+    return this.once(
+      'latestRecommendation',
+      () =>
+        new DataLoader(async (userIds) => {
+          // One index probe per athlete (userId, createdAt DESC).
+          const rows = await prisma.$queryRaw<{ id: string }[]>`
         SELECT r.id::text AS id FROM unnest(${[...userIds]}::uuid[]) AS u(id)
         CROSS JOIN LATERAL (SELECT id FROM recommendations WHERE "userId" = u.id ORDER BY "createdAt" DESC LIMIT 1) r`;
-      const found = rows.length ? await prisma.recommendation.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
-      return byKey(userIds, found, (r) => r.userId);
-    }),
-    coefficientComparisons: new DataLoader(async (ids) => {
-      const sets = await prisma.coefficientComparisonSet.findMany({ where: { id: { in: [...ids] } } });
-      return byKey(ids, sets, (s) => s.id).map((s) => (s ? (s.comparisons as unknown as CoefficientComparison[]) : null));
-    }),
-  };
+          const found = rows.length ? await prisma.recommendation.findMany({ where: { id: { in: rows.map((r) => r.id) } } }) : [];
+          return byKey(userIds, found, (r) => r.userId);
+        }),
+    );
+  }
+
+  get coefficientComparisons(): Loaders['coefficientComparisons'] {
+    const prisma = this.prisma;
+    return this.once(
+      'coefficientComparisons',
+      () =>
+        new DataLoader(async (ids) => {
+          const sets = await prisma.coefficientComparisonSet.findMany({ where: { id: { in: [...ids] } } });
+          return byKey(ids, sets, (s) => s.id).map((s) => (s ? (s.comparisons as unknown as CoefficientComparison[]) : null));
+        }),
+    );
+  }
+}
+
+/** A request's loaders (RequestLoaders: each made on its first use). */
+export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma): Loaders {
+  return new RequestLoaders(prisma, lagTolerant);
 }
 
 /** (id, role) pairs another instance has already made sure of (REDIS_URL: src/engine-runtime/shared-engine-cache.ts). */

@@ -9,7 +9,7 @@ import { expectedRss, workspace, type UserPosteriorResult } from './conjugate-po
 import { athletePosteriorInto, boundedOuterProduct, boundedRss, censoredScratch, NEWTON_STEP_TOLERANCE } from './censored-newton.ts';
 import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts';
 import type { SufficientStats } from './sufficient-stats.ts';
-import { servedModel } from './user-posterior.ts';
+import { servedModel, userPosterior } from './user-posterior.ts';
 import { LogTau2Information } from './hyperparameter-uncertainty.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
@@ -83,6 +83,18 @@ export interface HierarchicalFit {
   hyper: Hyperparameters;
   users: UserPosteriorResult[];
   diagnostics: FitDiagnostics;
+}
+
+/**
+ * The fit with each athlete's served model computed when asked for (fitHierarchicalServing), from the statistics
+ * and the hyperparameters (userPosterior): nothing per athlete is kept (every served model at once, fitHierarchical's
+ * users, takes about 3 KB per athlete), at the cost of one more posterior pass over the athletes served.
+ */
+export interface ServingFit {
+  hyper: Hyperparameters;
+  diagnostics: FitDiagnostics;
+  /** The served model of users[i] (equal to fitHierarchical's users[i]). */
+  served(i: number): UserPosteriorResult;
 }
 
 /** sigma² ~ InvGamma(3, 2 · 1.5²): prior mean 1.5², weak next to thousands of sessions. */
@@ -498,6 +510,29 @@ class VariationalFit {
  * the conjugate posterior, so userPosterior(stats, hyper) reproduces every user of the fit.
  */
 export function fitHierarchical(users: readonly SufficientStats[], opts: FitOptions = {}): HierarchicalFit {
+  // Every athlete's posterior kept from the fit's last pass: the served models need no second pass.
+  const posteriors: { mean: Float64Array; cov: Float64Array }[] = [];
+  const fit = fitPopulation(users, opts, (i, mean, cov) => {
+    posteriors[i] = { mean: mean.slice(), cov: cov.slice() };
+  });
+  return { hyper: fit.hyper, users: users.map((st, i) => servedModel(st.n, posteriors[i].mean, posteriors[i].cov, fit.hyper)), diagnostics: fit.diagnostics };
+}
+
+/**
+ * fitHierarchical, each athlete's served model computed again when asked for (the nightly run writes them a chunk
+ * at a time): nothing per athlete is kept, for one more posterior pass over the athletes served.
+ */
+export function fitHierarchicalServing(users: readonly SufficientStats[], opts: FitOptions = {}): ServingFit {
+  const fit = fitPopulation(users, opts);
+  return { hyper: fit.hyper, diagnostics: fit.diagnostics, served: servedModels(users, fit.hyper) };
+}
+
+/** The fit's sweeps and hyperparameters; `onPosterior` sees each athlete's posterior at them (scratch arrays: copy what is kept). */
+function fitPopulation(
+  users: readonly SufficientStats[],
+  opts: FitOptions,
+  onPosterior?: (i: number, mean: Float64Array, cov: Float64Array) => void,
+): { hyper: Hyperparameters; diagnostics: FitDiagnostics } {
   const started = performance.now();
   const maxIterations = opts.maxIterations ?? 1000;
   const tolerance = opts.tolerance ?? 1e-4;
@@ -635,26 +670,24 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
   const cs = censoredScratch();
   // Each athlete's posterior at the returned hyperparameters from the same start as the quick update's (userPosterior),
   // so that it reproduces every athlete of the fit bit for bit (a start from the last sweep's modes, one Newton step
-  // away, saved about one posterior pass but agreed only to the Newton steps' tolerance, 1e-8 of a variance).
-  const posteriors = users.map((st) => {
-    const mOut = new Float64Array(P);
-    const cOut = new Float64Array(P * P);
-    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mOut, cOut, ws, cs);
-    return { mean: mOut, cov: cOut };
+  // away, saved about one posterior pass but agreed only to the Newton steps' tolerance, 1e-8 of a variance); from
+  // them, how uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey). One
+  // athlete at a time: every posterior at once took about 0.9 KB per athlete, every served model about 3 KB.
+  const information = vb.U > 0 ? new LogTau2Information(hyper.tau2) : null;
+  const mean = new Float64Array(P);
+  const cov = new Float64Array(P * P);
+  users.forEach((st, i) => {
+    if (st.n === 0 && !onPosterior) return;
+    mean.fill(0);
+    cov.fill(0);
+    athletePosteriorInto(st, tauInv, hyper.mu, 1 / hyper.sigma2, mean, cov, ws, cs);
+    if (st.n > 0) information?.add(cov);
+    onPosterior?.(i, mean, cov);
   });
-  // How uncertain each between-athlete spread is, so that the served intervals carry it (Kass-Steffey).
-  if (vb.U > 0) {
-    const information = new LogTau2Information(hyper.tau2);
-    users.forEach((st, i) => {
-      if (st.n > 0) information.add(posteriors[i].cov);
-    });
-    hyper.logTau2Cov = information.covariance();
-  }
-  const results = users.map((st, i) => servedModel(st.n, posteriors[i].mean, posteriors[i].cov, hyper));
+  if (information) hyper.logTau2Cov = information.covariance();
 
   return {
     hyper,
-    users: results,
     diagnostics: {
       iterations,
       converged,
@@ -669,6 +702,11 @@ export function fitHierarchical(users: readonly SufficientStats[], opts: FitOpti
       elapsedMs: performance.now() - started,
     },
   };
+}
+
+/** users[i]'s served model at the fit's hyperparameters, on demand (a function of its own: a closure in fitHierarchicalServing would keep the fit's state alive with it). */
+function servedModels(users: readonly SufficientStats[], hyper: Hyperparameters): (i: number) => UserPosteriorResult {
+  return (i) => userPosterior(users[i], hyper);
 }
 
 /** Entropy of InvGamma(a, b) (a term of the ELBO). */
