@@ -82,13 +82,16 @@ describe('the nightly fit converges in a few sweeps', () => {
 
   it("when every athlete has one rating (the intercept's spread and the noise cannot be told apart)", () => {
     // A launch night: each athlete's only session. The collapsed steps overshot each other here into a 2-cycle
-    // (the ELBO -14,480 and -98,386 on alternate sweeps, intercept spread 0.02 <-> 0.84) for all 1,000 sweeps.
-    const users = Array.from({ length: 2500 }, (_, i) => addRatedSession(emptyStats(), { sleepHours: 6 + (i % 4), energyLevel: 3 + (i % 6) }, 3 + (i % 7)));
+    // (at 2,500 such athletes the ELBO -14,480 and -98,386 on alternate sweeps, intercept spread 0.02 <-> 0.84)
+    // for all 1,000 sweeps; 300 athletes fall into it too (230 sweeps in all now).
+    const users = Array.from({ length: 300 }, (_, i) => addRatedSession(emptyStats(), { sleepHours: 6 + (i % 4), energyLevel: 3 + (i % 6) }, 3 + (i % 7)));
     const fit = fitHierarchical(users);
     expect(fit.diagnostics.converged).toBe(true);
     expect(fit.diagnostics.iterations).toBeLessThanOrEqual(300);
     expect(fit.diagnostics.cycleBrokenAt).toBeGreaterThan(0);
-    expect(fit.diagnostics.elbo).toBeGreaterThan(-6000);
+    // The ELBO no longer drops every other sweep: its last sweeps climb (up to the Newton steps' rounding).
+    const trace = fit.diagnostics.elboTrace;
+    for (let k = 1; k < trace.length; k++) expect(trace[k]).toBeGreaterThan(trace[k - 1] - 1e-6 * Math.abs(trace[k - 1]));
     // Together they carry the ratings' variance (4 for 3..9 taken evenly, less what sleep and energy explain).
     expect(fit.hyper.tau2[0] + fit.hyper.sigma2).toBeGreaterThan(3);
     expect(fit.hyper.tau2[0] + fit.hyper.sigma2).toBeLessThan(4.2);
