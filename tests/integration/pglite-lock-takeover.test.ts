@@ -3,34 +3,26 @@
 // directory (tests/support/pglite-processes.ts), a copy of the run's migrated database; the rest of the lock's
 // behaviour: pglite-lock.test.ts, a zombie owner: pglite-lock-zombie.test.ts.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { hostname, tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServerProcess, stopServerProcess, stored, writeAthletes } from '../support/pglite-processes.ts';
+import { describe, expect, it } from 'vitest';
+import { startServerProcess, stopServerProcess, stored, writeAthletes, lockTestDirs } from '../support/pglite-processes.ts';
 import { moduleImport } from '../support/processes.ts';
-import { migratedPgliteDir } from '../support/server.ts';
 
-let tmp: string;
-let pgliteDir: string;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-lock-'));
-  pgliteDir = await migratedPgliteDir(path.join(tmp, 'data', 'pglite'));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const dirs = lockTestDirs();
 
 describe('a stale PGlite lock is taken over', () => {
   it('a lock left by a server killed with -9 is taken over by the next one, with the data intact', async () => {
-    const killed = await startServerProcess(pgliteDir);
+    const killed = await startServerProcess(dirs.pgliteDir);
     const before = await writeAthletes(killed.url, 2, 3);
     killed.child.kill('SIGKILL');
     await killed.exited;
-    expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: killed.pid, port: killed.port });
+    expect(JSON.parse(readFileSync(`${dirs.pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: killed.pid, port: killed.port });
 
-    const next = await startServerProcess(pgliteDir);
+    const next = await startServerProcess(dirs.pgliteDir);
     try {
-      expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: next.pid, port: next.port });
+      expect(JSON.parse(readFileSync(`${dirs.pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: next.pid, port: next.port });
       expect(await stored(next.url)).toEqual(before);
     } finally {
       await stopServerProcess(next);
@@ -38,7 +30,7 @@ describe('a stale PGlite lock is taken over', () => {
   }, 300_000);
 
   it('a lock whose pid now belongs to another process (a reused pid) is taken over; its own process keeps it', async () => {
-    const dir = path.join(tmp, 'reused', 'pglite');
+    const dir = path.join(dirs.tmp, 'reused', 'pglite');
     mkdirSync(path.dirname(dir), { recursive: true });
     const other = spawn('sleep', ['600']);
     try {
@@ -75,7 +67,7 @@ describe('a stale PGlite lock is taken over', () => {
   }, 120_000);
 
   it('processes racing to take over the same stale lock: exactly one wins, the others name it', async () => {
-    const dir = path.join(tmp, 'race', 'pglite');
+    const dir = path.join(dirs.tmp, 'race', 'pglite');
     mkdirSync(path.dirname(dir), { recursive: true });
     const gone = spawn(process.execPath, ['-e', '']);
     await new Promise((r) => gone.on('exit', r));

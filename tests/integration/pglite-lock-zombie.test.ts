@@ -2,22 +2,12 @@
 // its PGlite directory: the next start succeeds at once, time after time (issue 20 section 1). Real processes on one
 // directory (tests/support/pglite-processes.ts), a copy of the run's migrated database.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { processEnv, type ServerProcess, stored, writeAthletes } from '../support/pglite-processes.ts';
+import { existsSync, readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { processEnv, type ServerProcess, stored, writeAthletes, lockTestDirs } from '../support/pglite-processes.ts';
 import { nodeArgs } from '../support/processes.ts';
-import { migratedPgliteDir } from '../support/server.ts';
 
-let tmp: string;
-let pgliteDir: string;
-
-beforeAll(async () => {
-  tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-lock-'));
-  pgliteDir = await migratedPgliteDir(path.join(tmp, 'data', 'pglite'));
-});
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+const dirs = lockTestDirs();
 
 describe('a zombie owner of a PGlite directory', () => {
   it('a server killed with -9 and left a zombie (its parent does not reap it) is replaced at once, time after time', async () => {
@@ -29,7 +19,7 @@ describe('a zombie owner of a PGlite directory', () => {
       new Promise((resolve, reject) => {
         const parent = spawn('sh', ['-c', '"$0" "$@" & echo "server pid $!"; exec sleep 600', process.execPath, ...nodeArgs('src/main.ts')], {
           cwd: process.cwd(),
-          env: processEnv(pgliteDir),
+          env: processEnv(dirs.pgliteDir),
         });
         parents.push(parent);
         const exited = new Promise<number | null>((r) => parent.on('exit', (code) => r(code)));
@@ -56,17 +46,17 @@ describe('a zombie owner of a PGlite directory', () => {
       for (let restart = 0; restart < 4; restart++) {
         process.kill(server.pid, 'SIGKILL');
         while (procState(server.pid) !== 'Z') await new Promise((r) => setTimeout(r, 5));
-        expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: server.pid });
+        expect(JSON.parse(readFileSync(`${dirs.pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: server.pid });
         // No pause: the next server starts while the killed one is still a zombie.
         const next = await unreaped();
         expect(procState(server.pid)).toBe('Z');
-        expect(JSON.parse(readFileSync(`${pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: next.pid, port: next.port });
+        expect(JSON.parse(readFileSync(`${dirs.pgliteDir}.lock`, 'utf8'))).toMatchObject({ pid: next.pid, port: next.port });
         server = next;
       }
       expect(await stored(server.url)).toEqual(before);
       process.kill(server.pid, 'SIGTERM');
       while (procState(server.pid) !== 'Z') await new Promise((r) => setTimeout(r, 20));
-      expect(existsSync(`${pgliteDir}.lock`)).toBe(false);
+      expect(existsSync(`${dirs.pgliteDir}.lock`)).toBe(false);
     } finally {
       for (const pid of servers) {
         try {

@@ -3,11 +3,14 @@
 // spawned from the run's bundle (tests/support/processes.ts). The directory is PGlite whatever TEST_DATABASE_URL
 // says: the lock is about the embedded database.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { expect } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { gqlOk } from './client.ts';
 import { trainingRuns } from './learning.ts';
 import { nodeArgs } from './processes.ts';
-import { TEST_JWT_SECRET, tokenFor } from './server.ts';
+import { migratedPgliteDir, TEST_JWT_SECRET, tokenFor } from './server.ts';
 
 /** The environment of a server or CLI on the PGlite directory `dir`. */
 export const processEnv = (dir: string) => ({ ...process.env, PORT: '0', HOST: '127.0.0.1', PGLITE_DIR: dir, DATABASE_URL: '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test' });
@@ -101,4 +104,18 @@ export async function writeAthletes(url: string, athletes: number, sessions: num
   const held = await stored(url);
   expect(held).toMatchObject({ athletes, sessions: athletes * sessions, nightlyManualRuns: 1 });
   return held;
+}
+
+/**
+ * A test file's directories, set up before its tests and removed after them: `tmp`, a temporary directory, and
+ * `pgliteDir` inside it, a copy of the run's migrated PGlite directory the file's processes share.
+ */
+export function lockTestDirs(): { readonly tmp: string; readonly pgliteDir: string } {
+  const dirs = { tmp: '', pgliteDir: '' };
+  beforeAll(async () => {
+    dirs.tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-lock-'));
+    dirs.pgliteDir = await migratedPgliteDir(path.join(dirs.tmp, 'data', 'pglite'));
+  });
+  afterAll(() => rmSync(dirs.tmp, { recursive: true, force: true }));
+  return dirs;
 }
