@@ -304,12 +304,13 @@ const f4 = (v: number) => v.toFixed(4);
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 /** A share's difference or standard error in percentage points. */
 const points = (v: number) => (100 * v).toFixed(1);
+const mean = (values: readonly number[]) => values.reduce((s, v) => s + v, 0) / values.length;
 /** Standard error of the mean of per-replicate figures (their sample sd / sqrt(replicates)); NaN for one replicate. */
 function standardError(values: readonly number[]): number {
   const n = values.length;
   if (n < 2) return Number.NaN;
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  return Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (n - 1) / n);
+  const m = mean(values);
+  return Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / (n - 1) / n);
 }
 const rmse = (sse: number, n: number) => Math.sqrt(sse / n);
 const lines: string[] = [];
@@ -332,7 +333,7 @@ lines.push('');
 lines.push(
   'Models, all fitted here to the same training rows: **bounded** = the hierarchical fit with ratings at 1 or 10 censored ' +
     "(latent <= 1.5 / >= 9.5), predicting E[rating | bounds] from the posterior mean and the predictive variance x'Vx + sigma² (the nightly job and the quick update fit it, and the API serves exactly this: the engine's predict, in every phase); **gaussian** = the same hierarchical fit treating every rating as observed (the model before the bounds), " +
-    "predicting clamp(x·beta, 1, 10); **LMM** = a standard linear mixed model fitted by maximum likelihood (EM with SQUAREM, started at the gaussian fit's hyperparameters, stopped when no parameter moves by 1e-7 or the log-likelihood by 1e-6 nats over a cycle), independent random intercept and slopes, no priors, " +
+    "predicting clamp(x·beta, 1, 10); **LMM** = a standard linear mixed model fitted by maximum likelihood (EM with SQUAREM, started at the gaussian fit's hyperparameters, stopped when no parameter moves by 1e-7 or the log-likelihood by 1e-8 nats over a cycle), independent random intercept and slopes, no priors, " +
     "predicting clamp(x·BLUP, 1, 10). On the unbounded control every model predicts x·beta. Coverage: share of true per-athlete coefficients inside the model's 95 % interval.",
 );
 lines.push('');
@@ -380,11 +381,12 @@ lines.push(
     "a weakly identified term's coverage moves with its fitted spread, one number per replicate, so the replicates and not the athletes set this precision); target 93-97 % each. Then the same intervals at the true between-athlete spreads " +
     "(tau² set to the truth's, the fitted mu and sigma², no spreads' uncertainty): what the intervals' form gives when the spread is known, so that a gap between " +
     "the two columns is the fitted spread's. Then the true between-athlete sd beside the fitted one (bounded model's tau, the LMM's) and how well the data identify " +
-    "that spread: the sd of log tau² from the fit's observed information (0.1: tau known to about 5 %; 0.6: tau uncertain by a factor of about 1.35 either way), first replicate.",
+    "that spread: the sd of log tau² from the fit's observed information (0.1: tau known to about 5 %; 0.6: tau uncertain by a factor of about 1.35 either way); " +
+    'with several replicates, the fitted tau over the true sd as a geometric mean over the replicates (bounded; LMM) and the mean sd of log tau².',
 );
 lines.push('');
 lines.push(
-  `| Term | ${results.map((r) => `${r.scenario.name}: served | at the true spread`).join(' | ')} | True sd | Fitted tau (bounded; LMM) [sd of log tau²], ${results.map((r) => r.scenario.name).join(' / ')} |`,
+  `| Term | ${results.map((r) => `${r.scenario.name}: served | at the true spread`).join(' | ')} | True sd | ${replicates > 1 ? 'Fitted tau / true sd' : 'Fitted tau'} (bounded; LMM) [sd of log tau²], ${results.map((r) => r.scenario.name).join(' / ')} |`,
 );
 lines.push(`|---|${results.map(() => '---:|---:').join('|')}|---:|---|`);
 const termVerdicts: string[] = [];
@@ -406,7 +408,14 @@ for (let j = 0; j < P; j++) {
     const range = perReplicate.length > 1 ? ` ± ${points(se)} (${pct(Math.min(...perReplicate))}-${pct(Math.max(...perReplicate))})` : '';
     return `${c >= 0.93 && c <= 0.97 ? pct(c) : `**${pct(c)}**`}${range} | ${pct(ct)}`;
   });
-  const fitted = results.map((r) => `${r.fits[0].bounded.tau[j].toPrecision(2)}; ${r.fits[0].lmm.tau[j].toPrecision(2)} [${r.fits[0].bounded.logTau2Sd[j].toFixed(2)}]`).join(' / ');
+  const fitted = results
+    .map((r) => {
+      if (r.fits.length === 1) return `${r.fits[0].bounded.tau[j].toPrecision(2)}; ${r.fits[0].lmm.tau[j].toPrecision(2)} [${r.fits[0].bounded.logTau2Sd[j].toFixed(2)}]`;
+      const sd = r.scenario.population.sd[j];
+      const ratio = (tau: (f: (typeof r.fits)[number]) => number) => Math.exp(mean(r.fits.map((f) => Math.log(tau(f) / sd)))).toFixed(2);
+      return `${ratio((f) => f.bounded.tau[j])}; ${ratio((f) => f.lmm.tau[j])} [${mean(r.fits.map((f) => f.bounded.logTau2Sd[j])).toFixed(2)}]`;
+    })
+    .join(' / ');
   lines.push(`| ${TERM_NAMES[j]} | ${cells.join(' | ')} | ${results[0].scenario.population.sd[j].toPrecision(2)} / ${results[1].scenario.population.sd[j].toPrecision(2)} | ${fitted} |`);
 }
 lines.push('');

@@ -23,7 +23,7 @@ export interface LmmOptions {
   maxSteps?: number;
   /** Parameter-change tolerance per cycle. Default 1e-7. */
   tolerance?: number;
-  /** Log-likelihood gain per cycle (nats, whole data set) below which the fit stops. Default 1e-6. */
+  /** Log-likelihood gain per cycle (nats, whole data set) below which the fit stops. Default 1e-8. */
   logLikTolerance?: number;
   /** Starting point (e.g. a Bayesian fit's mu, tau², sigma²). Default: pooled least squares, tau of one unit per feature sd. */
   start?: Pick<Hyperparameters, 'mu' | 'tau2' | 'sigma2'>;
@@ -50,7 +50,7 @@ const LOG2PI = Math.log(2 * Math.PI);
 export function fitLmm(users: readonly SufficientStats[], options: LmmOptions = {}): LmmFit {
   const maxSteps = options.maxSteps ?? 3000;
   const tolerance = options.tolerance ?? 1e-7;
-  const logLikTolerance = options.logLikTolerance ?? 1e-6;
+  const logLikTolerance = options.logLikTolerance ?? 1e-8;
   const U = users.length;
   const N = users.reduce((s, u) => s + u.n, 0);
   const ws = workspace();
