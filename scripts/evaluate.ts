@@ -1,7 +1,7 @@
 // Offline evaluation of the model on synthetic athletes (no database).
 //
 //   npx tsx scripts/evaluate.ts [--seed 20240601] [--per-group 200] [--groups 3,5,10,20,30,60] [--holdout 20]
-//                               [--replicates 3] [--no-write]
+//                               [--replicates 24] [--no-write]
 //
 // Three scenarios: ratings that pile at the bounds of the 1-10 scale (about 27 % at 1 or 10), the default
 // synthetic athletes (about 8 %), and an unbounded control (the latent value itself, unrounded). For every
@@ -32,7 +32,7 @@ const { values: args } = parseArgs({
     'per-group': { type: 'string', default: '200' },
     groups: { type: 'string', default: '3,5,10,20,30,60' },
     holdout: { type: 'string', default: '20' },
-    replicates: { type: 'string', default: '3' },
+    replicates: { type: 'string', default: '24' },
     'no-write': { type: 'boolean', default: false },
   },
 });
@@ -425,12 +425,26 @@ lines.push(
 );
 lines.push('');
 lines.push(
-  'Fits per replicate: ' +
+  `Fits per replicate (${athletesPerReplicate.toLocaleString('en')} athletes): ` +
     results
-      .map(
-        (r) =>
-          `${r.scenario.name}: bounded ${r.fits.map((f) => `${f.bounded.sweeps} sweeps ${(f.bounded.ms / 1000).toFixed(2)} s`).join(', ')} (${athletesPerReplicate.toLocaleString('en')} athletes); LMM ${r.fits.map((f) => `${f.lmm.iterations} EM steps${LMM_STOP[f.lmm.stoppedBy]} ${(f.lmm.ms / 1000).toFixed(1)} s`).join(', ')}`,
-      )
+      .map((r) => {
+        if (r.fits.length <= 3) {
+          return `${r.scenario.name}: bounded ${r.fits.map((f) => `${f.bounded.sweeps} sweeps ${(f.bounded.ms / 1000).toFixed(2)} s`).join(', ')}; LMM ${r.fits.map((f) => `${f.lmm.iterations} EM steps${LMM_STOP[f.lmm.stoppedBy]} ${(f.lmm.ms / 1000).toFixed(1)} s`).join(', ')}`;
+        }
+        const range = (values: number[], digits = 0) => `${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)}`;
+        const stops = (['parameters', 'logLikelihood', 'maxSteps'] as const).map((k) => r.fits.filter((f) => f.lmm.stoppedBy === k).length);
+        return (
+          `${r.scenario.name}: bounded ${range(r.fits.map((f) => f.bounded.sweeps))} sweeps, ${range(
+            r.fits.map((f) => f.bounded.ms / 1000),
+            2,
+          )} s; ` +
+          `LMM ${range(r.fits.map((f) => f.lmm.iterations))} EM steps, ${range(
+            r.fits.map((f) => f.lmm.ms / 1000),
+            1,
+          )} s ` +
+          `(stopped by the parameters' test ${stops[0]}, the log-likelihood's ${stops[1]}, NOT converged after 3,000 steps ${stops[2]})`
+        );
+      })
       .join('; ') +
     '.',
 );
