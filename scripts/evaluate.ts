@@ -37,11 +37,17 @@ const { values: args } = parseArgs({
   },
 });
 
-const seed = Number(args.seed);
-const perGroup = Number(args['per-group']);
-const groups = args.groups!.split(',').map(Number);
-const holdout = Number(args.holdout);
-const replicates = Number(args.replicates);
+/** A whole number at least `min` from a command-line option, or an error naming the option. */
+function wholeNumber(name: string, text: string | undefined, min: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected a whole number >= ${min}, got ${text}`);
+  return value;
+}
+const seed = wholeNumber('seed', args.seed, 0);
+const perGroup = wholeNumber('per-group', args['per-group'], 1);
+const groups = args.groups!.split(',').map((g) => wholeNumber('groups', g, 1));
+const holdout = wholeNumber('holdout', args.holdout, 1);
+const replicates = wholeNumber('replicates', args.replicates, 1);
 
 interface Scenario {
   name: string;
