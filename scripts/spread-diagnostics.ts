@@ -2,6 +2,7 @@
 // intervals' coverage (issue 22 section 1): the bounded model alone, fitted to the evaluation's synthetic athletes
 // over many seeds (no LMM, so a seed takes seconds), per term:
 //   served        - share of the athletes' true coefficients inside the served 95 % interval, pooled over seeds
+//                   (± its standard error over the seeds, in points)
 //   at true tau   - the same intervals at the true spreads (tau² = the truth's, fitted mu and sigma²)
 //   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
 //   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
@@ -82,6 +83,8 @@ console.log(
 );
 for (const sc of chosen) {
   const served = new Array<number>(P).fill(0);
+  /** Per seed, per term: the served coverage (for the pooled figure's standard error). */
+  const servedBySeed: number[][] = [];
   const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
   const logRatios: number[][] = Array.from({ length: P }, () => []);
@@ -132,10 +135,15 @@ for (const sc of chosen) {
         });
       });
     }
+    const seedServed = new Array<number>(P).fill(0);
+    servedBySeed.push(seedServed);
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
       a.trueCoefficients.forEach((b, j) => {
-        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) served[j]++;
+        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) {
+          served[j]++;
+          seedServed[j] += 1 / athletes.length;
+        }
         if (Math.abs(b - known.mean[j]) <= Z95 * Math.sqrt(known.covariance[j * P + j])) atTrue[j]++;
       });
     });
@@ -158,7 +166,10 @@ for (const sc of chosen) {
     const show = (v: number) => (zero ? Math.exp(v).toPrecision(2) : Math.exp(v).toFixed(2));
     const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
     const gridColumn = args.grid ? ` ${pct(gridServed[j] / athletesTotal)} |` : '';
-    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`);
+    const perSeed = servedBySeed.map((c) => c[j]);
+    const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
+    const se = perSeed.length > 1 ? ` ± ${(100 * Math.sqrt(perSeed.reduce((t, v) => t + (v - m) ** 2, 0) / (perSeed.length - 1) / perSeed.length)).toFixed(1)}` : '';
+    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)}${se} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`);
   }
 }
 console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);
