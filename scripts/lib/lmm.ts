@@ -11,12 +11,16 @@
 //
 // Stopping: every parameter's change over a SQUAREM cycle below `tolerance` (mu in units of its tau, log tau²,
 // log sigma²), or the log-likelihood's gain over a cycle below `logLikTolerance` nats. The second is for a spread
-// that ML puts at zero: its log tau² walks towards -infinity by a constant step per cycle (the boundary is never
-// reached) while the likelihood, and every BLUP, no longer move.
+// that ML puts at zero: its log tau² walks towards -infinity ever more slowly (the boundary is never reached) while
+// the likelihood, and every BLUP, hardly move; 3,000 steps (`maxSteps`) end such a walk if the likelihood still
+// gains more than the tolerance.
 import { posteriorInto, workspace } from '../../src/engine/bayes/conjugate-posterior.ts';
 import { emptyStats, type SufficientStats } from '../../src/engine/bayes/sufficient-stats.ts';
 import type { Hyperparameters } from '../../src/engine/bayes/hyperparameters.ts';
-import { P } from '../../src/engine/variables.ts';
+import { P as TERM_COUNT } from '../../src/engine/variables.ts';
+
+/** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
+const P = TERM_COUNT;
 
 export interface LmmOptions {
   /** Largest number of EM steps (each SQUAREM cycle takes three). Default 3000. */
