@@ -3,8 +3,8 @@ import type { Context } from '../context.ts';
 import type { TrainingRun } from '../generated/prisma/client.ts';
 import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
-import { emptyStats, populationUserModel } from '../engine/bayes/index.ts';
-import { modelOutputColumns } from '../jobs/model-store.ts';
+import { emptyStats, populationUserModel, type Hyperparameters } from '../engine/bayes/index.ts';
+import { coldStartRecordJson, insertModelOutputIfAbsent } from '../jobs/model-store.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
@@ -34,18 +34,23 @@ export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date
   return wait ? finished : started;
 }
 
+/** The cold-start row's JSON per population (its hyperparameters): one text shared by every new athlete. */
+const coldStartRecords = new WeakMap<Hyperparameters, string>();
+
 /**
  * An athlete without a stored model (no rated session yet, no nightly fit since they joined) is served the
  * population's (COLD_START): stored as theirs, so that modelUpdated can send it like anyone's model. A model written
  * meanwhile (a first completion's quick update) is kept. false when there is no such user.
  */
 async function storeServedColdStartModel(ctx: Context, userId: string): Promise<boolean> {
-  const { prisma, engine } = ctx.services;
-  const user = await prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
-  if (!user) return false;
-  const population = await engine.population();
-  const columns = modelOutputColumns({ userId, result: populationUserModel(population.hyper), stats: emptyStats(), dataThrough: null, trainingDurationMs: 0 });
-  await prisma.modelOutput.createMany({ data: [{ userId, ...columns }], skipDuplicates: true });
+  const { db, engine } = ctx.services;
+  const { hyper } = await engine.population();
+  let record = coldStartRecords.get(hyper);
+  if (!record) {
+    record = coldStartRecordJson(populationUserModel(hyper), emptyStats());
+    coldStartRecords.set(hyper, record);
+  }
+  if (!(await insertModelOutputIfAbsent(db.sql, userId, record))) return false;
   engine.invalidate({ kind: 'model', userId });
   return true;
 }
