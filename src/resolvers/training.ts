@@ -1,6 +1,6 @@
 // Job control through the API: per-user retraining, the nightly fit on demand, and model-update events.
 import type { Context } from '../context.ts';
-import type { TrainingRun } from '../generated/prisma/client.ts';
+import type { ModelOutput, TrainingRun } from '../generated/prisma/client.ts';
 import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import { emptyStats, populationUserModel, type Hyperparameters } from '../engine/bayes/index.ts';
@@ -53,6 +53,18 @@ async function storeServedColdStartModel(ctx: Context, userId: string): Promise<
   if (!(await insertModelOutputIfAbsent(db.sql, userId, record))) return false;
   engine.invalidate({ kind: 'model', userId });
   return true;
+}
+
+/**
+ * The athlete's stored model as Prisma's ModelOutput (every column: a plain SELECT decodes the same types), read
+ * by one prepared statement for each event a `modelUpdated` stream sends. Through Prisma the read allocated some 50
+ * KB per event (its query compiler and interpreter), and a nightly run sends one event to every open stream at once
+ * (BENCHMARKS.md "Memory").
+ */
+export async function storedModelOutput(ctx: Context, userId: string): Promise<ModelOutput> {
+  const [row] = await ctx.services.db.sql.query<ModelOutput>(`SELECT * FROM model_outputs WHERE "userId" = $1::uuid`, [userId]);
+  if (!row) throw notFound('Model');
+  return row;
 }
 
 /**
