@@ -80,17 +80,24 @@ export class EngineStore {
   /** servedModelOf's memo: keyed by the cached row, gone with it. */
   private readonly servedModels = new WeakMap<ServedModel, { hyper: Hyperparameters; model: UserModel | null }>();
   private stopListening: (() => void) | null = null;
+  /**
+   * Other instances can hear this one's invalidations (REDIS_URL). Without Redis the pub/sub is this process's own,
+   * and its only listener of cacheInvalidated is this store, which ignores its own: nothing is published then (a
+   * nightly run rewrote 10,000 models, and 10,000 events made some 30 MB of garbage on the API's thread).
+   */
+  private readonly broadcast: boolean;
   private priorCount: number | null = null;
   private ruleCount: number | null = null;
 
   constructor(
     private readonly prisma: AppPrisma,
-    config: Pick<Config, 'rulesCacheTtlSeconds' | 'priorsCacheTtlSeconds' | 'modelCacheTtlSeconds'>,
+    config: Pick<Config, 'rulesCacheTtlSeconds' | 'priorsCacheTtlSeconds' | 'modelCacheTtlSeconds' | 'redisUrl'>,
     private readonly pubsub: AppPubSub,
     private readonly log: (msg: string) => void = console.log,
     /** REDIS_URL: the per-athlete state is also read from and written to Redis (shared-engine-cache.ts). */
     private readonly shared: SharedEngineCache | null = null,
   ) {
+    this.broadcast = Boolean(config.redisUrl);
     this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000 });
     this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
     this.modelCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
@@ -135,6 +142,7 @@ export class EngineStore {
   /** Drops the entry here at once and tells the other instances. */
   invalidate(scope: CacheScope): void {
     this.drop(scope);
+    if (!this.broadcast) return;
     const publish = () => this.pubsub.publish('cacheInvalidated', { ...scope, origin: this.origin });
     // The shared entry goes first: an instance told to drop its copy must not reload the old value from Redis.
     if (this.shared && 'userId' in scope) void this.shared.drop(scope.kind, [scope.userId]).then(publish);
@@ -148,7 +156,7 @@ export class EngineStore {
    */
   async modelsRewritten(userIds: readonly string[]): Promise<void> {
     await this.shared?.drop('model', userIds);
-    for (const userId of userIds) this.pubsub.publish('cacheInvalidated', { kind: 'model', userId, origin: this.origin });
+    if (this.broadcast) for (const userId of userIds) this.pubsub.publish('cacheInvalidated', { kind: 'model', userId, origin: this.origin });
     await Promise.all(userIds.map((userId) => this.modelCache.refresh(userId, () => this.modelLoader.load(userId))));
   }
 

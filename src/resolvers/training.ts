@@ -1,10 +1,10 @@
 // Job control through the API: per-user retraining, the nightly fit on demand, and model-update events.
 import type { Context } from '../context.ts';
-import type { TrainingRun } from '../generated/prisma/client.ts';
+import type { ModelOutput, TrainingRun } from '../generated/prisma/client.ts';
 import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
-import { emptyStats, populationUserModel } from '../engine/bayes/index.ts';
-import { modelOutputColumns } from '../jobs/model-store.ts';
+import { emptyStats, populationUserModel, type Hyperparameters } from '../engine/bayes/index.ts';
+import { coldStartRecordJson, insertModelOutputIfAbsent } from '../jobs/model-store.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
@@ -34,20 +34,37 @@ export async function runNightlyTraining(ctx: Context, wait: boolean, slot: Date
   return wait ? finished : started;
 }
 
+/** The cold-start row's JSON per population (its hyperparameters): one text shared by every new athlete. */
+const coldStartRecords = new WeakMap<Hyperparameters, string>();
+
 /**
  * An athlete without a stored model (no rated session yet, no nightly fit since they joined) is served the
  * population's (COLD_START): stored as theirs, so that modelUpdated can send it like anyone's model. A model written
  * meanwhile (a first completion's quick update) is kept. false when there is no such user.
  */
 async function storeServedColdStartModel(ctx: Context, userId: string): Promise<boolean> {
-  const { prisma, engine } = ctx.services;
-  const user = await prisma.user.findUnique({ where: { id: userId }, select: { id: true } });
-  if (!user) return false;
-  const population = await engine.population();
-  const columns = modelOutputColumns({ userId, result: populationUserModel(population.hyper), stats: emptyStats(), dataThrough: null, trainingDurationMs: 0 });
-  await prisma.modelOutput.createMany({ data: [{ userId, ...columns }], skipDuplicates: true });
+  const { db, engine } = ctx.services;
+  const { hyper } = await engine.population();
+  let record = coldStartRecords.get(hyper);
+  if (!record) {
+    record = coldStartRecordJson(populationUserModel(hyper), emptyStats());
+    coldStartRecords.set(hyper, record);
+  }
+  if (!(await insertModelOutputIfAbsent(db.sql, userId, record))) return false;
   engine.invalidate({ kind: 'model', userId });
   return true;
+}
+
+/**
+ * The athlete's stored model as Prisma's ModelOutput (every column: a plain SELECT decodes the same types), read
+ * by one prepared statement for each event a `modelUpdated` stream sends. Through Prisma the read allocated some 50
+ * KB per event (its query compiler and interpreter), and a nightly run sends one event to every open stream at once
+ * (BENCHMARKS.md "Memory").
+ */
+export async function storedModelOutput(ctx: Context, userId: string): Promise<ModelOutput> {
+  const [row] = await ctx.services.db.sql.query<ModelOutput>(`SELECT * FROM model_outputs WHERE "userId" = $1::uuid`, [userId]);
+  if (!row) throw notFound('Model');
+  return row;
 }
 
 /**

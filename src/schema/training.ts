@@ -1,6 +1,6 @@
 import type { Context } from '../context.ts';
 import { streamableUserId, viewerOwnerFilter } from '../resolvers/access.ts';
-import { modelUpdates, runNightlyTraining, trainUserModel } from '../resolvers/training.ts';
+import { modelUpdates, runNightlyTraining, storedModelOutput, trainUserModel } from '../resolvers/training.ts';
 import type { TrainingSchedule } from '../jobs/training.ts';
 import type { Prisma, TrainingRun } from '../generated/prisma/client.ts';
 import { period } from '../resolvers/filters.ts';
@@ -191,6 +191,6 @@ builder.subscriptionFields((t) => ({
       "A user's model (default: the viewer): the current one at once on subscribe (an athlete without one yet gets the population's they are served, COLD_START with sessionsIncluded 0), then every update. A client that subscribes again after a disconnect is current without a refetch. Athletes: their own; analysts and admins: anyone's",
     args: { userId: t.arg.id({ validate: uuid, description: 'Whose model (default: yours); another athlete: analysts and admins only' }) },
     subscribe: (_root, args, ctx) => modelUpdates(ctx, streamableUserId(ctx, args.userId)),
-    resolve: (payload, _args, ctx) => ctx.services.prisma.modelOutput.findUniqueOrThrow({ where: { userId: payload.userId } }),
+    resolve: (payload, _args, ctx) => storedModelOutput(ctx, payload.userId),
   }),
 }));

@@ -169,6 +169,14 @@ describe("a new athlete's modelUpdated", () => {
       const served = first.data!.modelUpdated.coefficients;
       if (populationModel) expect(served).toEqual((populationModel.coefficients as { variable: string; value: number }[]).map((c) => ({ variable: c.variable, value: c.value })));
       expect(served.find((c) => c.variable === 'intercept')!.value).toBeCloseTo(6, 6); // the seeded prior mean
+      // The event's model is the stored row, every field as the modelOutput query reads it (times, floats, the JSON).
+      const FIELDS = 'id phase sessionsIncluded shrinkageFactor modelVersion lastTrainedAt trainingDurationMs coefficients { variable value lower upper }';
+      const event = await firstEvent(client, `subscription { modelUpdated { ${FIELDS} } }`);
+      const { modelOutput } = await gqlOk(server.url, `{ modelOutput { ${FIELDS} } }`, {}, token);
+      expect(event.errors).toBeUndefined();
+      expect(modelOutput).toMatchObject({ phase: 'COLD_START', lastTrainedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) });
+      expect(Math.abs(Date.parse((modelOutput as { lastTrainedAt: string }).lastTrainedAt) - Date.now())).toBeLessThan(60_000); // stored as UTC
+      expect(event.data?.modelUpdated).toEqual(modelOutput);
       // Subscribing again: the same model, at once; completing a session updates it.
       const updates: ModelEvent[] = [];
       const done = new Promise<void>((resolve) => {
