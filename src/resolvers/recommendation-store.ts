@@ -208,6 +208,20 @@ INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
 FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
 
+/**
+ * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
+ * schema), for embedded PGlite: PGlite parses and plans every statement its query API is given (no named prepared
+ * statements), about 0.3 ms of its thread for this one, while PL/pgSQL plans a function's statement once per session.
+ * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
+ */
+const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb) RETURNS void LANGUAGE plpgsql AS $store$
+BEGIN
+${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows')};
+END
+$store$`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb)`;
+
 /** How many coefficient comparison set ids a writer remembers as stored (beyond it, a set is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
 
@@ -229,6 +243,12 @@ export interface RecommendationWriterOptions {
    * thread, so a write in the middle of a burst would delay every DONE still to be sent.
    */
   deferWhile?: () => boolean;
+  /**
+   * Store through a function of the database session, planned once (CREATE_STORE_FUNCTION_SQL; made before the first
+   * write): for a database with one long-lived session that plans every statement it is sent (embedded PGlite).
+   * Default false: the statement itself.
+   */
+  sessionFunction?: boolean;
 }
 
 /**
@@ -255,6 +275,9 @@ export class RecommendationWriter {
   /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
+  /** The statement each write sends; with `sessionFunction`, made (the function created) by the first write. */
+  private statement: Promise<string> | null = null;
+  private readonly sessionFunction: boolean;
   /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, and its longest slice). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0, jsonMs: 0, maxJsonMs: 0 };
 
@@ -265,6 +288,20 @@ export class RecommendationWriter {
   ) {
     this.log = options.log ?? console.log;
     this.deferWhile = options.deferWhile ?? (() => false);
+    this.sessionFunction = options.sessionFunction ?? false;
+  }
+
+  /** The statement to send: the function's call once it exists (a failed creation is tried again by the next write). */
+  private insertStatement(): Promise<string> {
+    if (!this.sessionFunction) return Promise.resolve(INSERT_RECOMMENDATIONS_SQL);
+    this.statement ??= this.sql.execute(CREATE_STORE_FUNCTION_SQL).then(
+      () => CALL_STORE_FUNCTION_SQL,
+      (err: unknown) => {
+        this.statement = null;
+        throw err;
+      },
+    );
+    return this.statement;
   }
 
   enqueue(row: RecommendationRow): void {
@@ -377,7 +414,7 @@ export class RecommendationWriter {
         const sets = this.newComparisonSets(part);
         const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const json = await this.rowsJson(part);
-        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [setsJson, json]);
+        await this.sql.execute(await this.insertStatement(), [setsJson, json]);
         for (const set of sets) this.rememberSet(set.id);
         this.totals.inserts++;
         this.totals.bytes += json.length + setsJson.length;
