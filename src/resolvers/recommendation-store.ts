@@ -391,18 +391,19 @@ export class RecommendationWriter {
    * batch (after a pause, or a burst) never holds the thread for its whole JSON at once while streams wait.
    */
   private async rowsJson(rows: readonly RecommendationRow[]): Promise<string> {
+    // Each slice is one JSON.stringify of its rows (a JSON array); a batch of one slice (most) is sent as it is, so a
+    // row's JSON is not copied again into a concatenation (half the bytes this path allocated per row).
     const slices: string[] = [];
     for (let j = 0; j < rows.length; j += ROWS_PER_JSON_TURN) {
       if (j > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const started = performance.now();
-      let text = '';
-      for (let k = j; k < Math.min(rows.length, j + ROWS_PER_JSON_TURN); k++) text += (k > j ? ',' : '') + JSON.stringify(storedColumns(rows[k]));
-      slices.push(text);
+      slices.push(JSON.stringify(rows.slice(j, j + ROWS_PER_JSON_TURN).map(storedColumns)));
       const ms = performance.now() - started;
       this.totals.jsonMs += ms;
       if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
     }
-    return `[${slices.join(',')}]`;
+    if (slices.length === 1) return slices[0];
+    return `[${slices.map((slice) => slice.slice(1, -1)).join(',')}]`;
   }
 
   private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
