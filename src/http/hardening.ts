@@ -72,7 +72,8 @@ const bodyTooLarge = () => new GraphQLError('Request body too large', { extensio
  * A body with a valid Content-Length within the limit is read as it is: Node's HTTP parser delivers exactly that many
  * bytes (and refuses a request that also says Transfer-Encoding), so counting it again is not needed. Yoga counts
  * every body through a TransformStream piped into the request, whose pipeline, request copy and abort signal
- * (a DOMException with its stack) cost every POST about 20-30 µs of CPU (BENCHMARKS.md, issue 19, fourth round).
+ * (a DOMException with its stack) were about half the server's CPU for a `{ __typename }` POST (BENCHMARKS.md,
+ * issue 19, fourth round).
  * Must come after the request parsers (Yoga's and any plugin's): it wraps the one selected.
  */
 export function useRequestBodyLimit(limit: number): Plugin {
