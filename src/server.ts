@@ -14,7 +14,7 @@ import { AppError, maskError, maskErrorWithoutSuggestions } from './errors.ts';
 import type { Context, Services } from './context.ts';
 import type { TrainingService } from './jobs/training.ts';
 import type { Database } from './db/client.ts';
-import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
+import { corsFor, isLoopback, useCloseAfterUnreadBody, useJsonRequestsOnly, useRequestBodyLimit, useSecurityHeaders, webSocketOriginAllowed } from './http/hardening.ts';
 import { coalesceFrames } from './http/ws-frames.ts';
 import { closeWhenTokenExpires, TOKEN_EXPIRED_CLOSE_CODE, TOKEN_EXPIRED_CLOSE_REASON, useInputGuard, useIntrospectionSetting, useQueryLimits, useSubscriptionExpiry } from './http/operation-guards.ts';
 import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutGraphiQL, useRootPage } from './http/pages.ts';
@@ -137,7 +137,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         }
       : false,
     cors: corsFor(config),
-    maxRequestBodySize: config.maxRequestBodyBytes,
+    // Counted by useRequestBodyLimit below instead (only a body without Content-Length needs counting).
+    maxRequestBodySize: false,
     multipart: false,
     logging: false,
     maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
@@ -165,6 +166,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useSubscriptionExpiry(),
       useJitExecution({ onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`) }),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
+      useRequestBodyLimit(config.maxRequestBodyBytes),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');

@@ -53,6 +53,8 @@ export async function openServices(config: Config, opts: { log: (msg: string) =>
     // PGlite has one connection (on its own thread, or this one with PGLITE_THREAD=false): a burst's streams' reads go
     // first. A PostgreSQL write is I/O, and another instance may wait for its row.
     deferWhile: db.kind === 'pglite' ? streamsWaiting : undefined,
+    // PGlite plans every statement it is sent: the write goes through a session function, planned once.
+    sessionFunction: db.kind === 'pglite',
   });
   const replicas = config.databaseReplicaUrls.length
     ? new ReplicaSet({

@@ -229,10 +229,10 @@ function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
 
 // ---------------------------------------------------------------- (c) similar sessions
 
-function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: ReadonlyMap<string, PopulationStat>): SimilarSession[] {
+function findSimilar(checkIn: CheckIn, history: HistoryMemo, stats: ReadonlyMap<string, PopulationStat>): SimilarSession[] {
   const today = checkIn as Readonly<Record<string, unknown>>;
-  // Today's present features and their scales, computed once.
-  const names: string[] = [];
+  // Today's present features (their term index) and their scales, computed once.
+  const terms: number[] = [];
   const values: number[] = [];
   const scales: number[] = [];
   for (let j = 1; j < P; j++) {
@@ -240,35 +240,36 @@ function findSimilar(checkIn: CheckIn, sessions: readonly PastSession[], stats: 
     const v = num(today[name]);
     if (v === null) continue;
     const std = stats.get(name)?.std;
-    names.push(name);
+    terms.push(j);
     values.push(v);
     scales.push(std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1));
   }
-  if (names.length === 0) return [];
+  if (terms.length === 0) return [];
 
-  const scored: { session: PastSession; distance: number; shared: number }[] = [];
-  for (const session of sessions) {
-    const past = session.checkIn as Readonly<Record<string, unknown>>;
+  const { sessions, features } = history;
+  const scored: { index: number; distance: number; shared: number }[] = [];
+  for (let i = 0; i < sessions.length; i++) {
+    const row = i * P;
     let sq = 0;
     let shared = 0;
-    for (let k = 0; k < names.length; k++) {
-      const v = num(past[names[k]]);
-      if (v === null) continue;
+    for (let k = 0; k < terms.length; k++) {
+      const v = features[row + terms[k]];
+      if (Number.isNaN(v)) continue;
       const d = (v - values[k]) / scales[k];
       sq += d * d;
       shared++;
     }
     // Root-mean-square over the shared features, so sessions that share fewer features are comparable.
-    if (shared > 0) scored.push({ session, distance: Math.sqrt(sq / shared), shared });
+    if (shared > 0) scored.push({ index: i, distance: Math.sqrt(sq / shared), shared });
   }
   // Stable sort: equal distances keep newest first.
   scored.sort((a, b) => a.distance - b.distance);
-  return scored.slice(0, SIMILAR_SESSION_COUNT).map(({ session, distance, shared }) => ({
-    sessionId: session.id,
-    date: session.startedAt.toISOString(),
+  return scored.slice(0, SIMILAR_SESSION_COUNT).map(({ index, distance, shared }) => ({
+    sessionId: sessions[index].id,
+    date: history.dates[index],
     similarity: 1 / (1 + distance),
     sharedFeatures: shared,
-    sessionQuality: session.sessionQuality,
+    sessionQuality: sessions[index].sessionQuality,
   }));
 }
 
@@ -336,19 +337,21 @@ function groupInsight(a: GroupStat, b: GroupStat, text: (ma: string, mb: string)
   return text(one(a.mean), one(b.mean));
 }
 
-function buildInsights(
-  checkIn: CheckIn,
-  phase: UserModel['phase'],
-  population: readonly PopulationComparison[],
-  history: PersonalHistory,
-  similar: readonly SimilarSession[],
-  coefficients: readonly CoefficientComparison[],
-): string[] {
-  const out: string[] = [];
-  const push = (s: string | null) => {
-    if (s !== null && out.length < MAX_INSIGHTS) out.push(s);
-  };
+/** The sentences that read only the athlete's history and coefficients, in the order they are offered. */
+interface HistorySentences {
+  /** Grouped comparisons and the clearest coefficient difference: offered first. */
+  lead: readonly string[];
+  /** The trend over the last sessions (null: none worth a sentence). */
+  trend: string | null;
+  /** The last sessions' average (null: no rated session). */
+  summary: string | null;
+}
 
+function historySentences(history: PersonalHistory, coefficients: readonly CoefficientComparison[]): HistorySentences {
+  const lead: string[] = [];
+  const push = (s: string | null) => {
+    if (s !== null) lead.push(s);
+  };
   push(groupInsight(history.sleep.under6h, history.sleep.atLeast7h, (a, b) => `Your sessions after < 6 h sleep average ${a} vs ${b} after 7+ h.`));
   push(groupInsight(history.stress.high, history.stress.lower, (a, b) => `With stress at 7+ your sessions average ${a} vs ${b} when calmer.`));
   push(groupInsight(history.caffeine.atLeast200mg, history.caffeine.under50mg, (a, b) => `With 200+ mg caffeine your sessions average ${a} vs ${b} with under 50 mg.`));
@@ -381,6 +384,28 @@ function buildInsights(
   }
   if (strongest) push(`${strongest.message}.`);
 
+  const t = history.trendPerSession;
+  const trend = t !== null && Math.abs(t) >= 0.05 ? `Your session quality is trending ${t > 0 ? 'up' : 'down'} (${t > 0 ? '+' : ''}${t.toFixed(2)} per session over the last ${history.n}).` : null;
+  const summary =
+    history.n > 0 && history.mean !== null ? `Your last ${history.n} session${history.n === 1 ? '' : 's'} average ${one(history.mean)} (best ${history.best}, worst ${history.worst}).` : null;
+  return { lead, trend, summary };
+}
+
+function buildInsights(
+  checkIn: CheckIn,
+  phase: UserModel['phase'],
+  population: readonly PopulationComparison[],
+  history: PersonalHistory,
+  similar: readonly SimilarSession[],
+  sentences: HistorySentences,
+): string[] {
+  const out: string[] = [];
+  const push = (s: string | null) => {
+    if (s !== null && out.length < MAX_INSIGHTS) out.push(s);
+  };
+
+  for (const s of sentences.lead) push(s);
+
   if (similar.length > 0) {
     const avg = similar.reduce((s, x) => s + x.sessionQuality, 0) / similar.length;
     const list = similar.map((s) => s.sessionQuality).join(', ');
@@ -389,19 +414,14 @@ function buildInsights(
     );
   }
 
-  if (history.trendPerSession !== null && Math.abs(history.trendPerSession) >= 0.05) {
-    const t = history.trendPerSession;
-    push(`Your session quality is trending ${t > 0 ? 'up' : 'down'} (${t > 0 ? '+' : ''}${t.toFixed(2)} per session over the last ${history.n}).`);
-  }
+  push(sentences.trend);
 
   const extreme = population.find((p) => p.descriptor === 'well below average' || p.descriptor === 'well above average');
   if (extreme) {
     push(`Your ${FEATURE_NOUNS.get(extreme.variable) ?? extreme.variable} today (${extreme.value}) is ${extreme.descriptor} for climbers (percentile ${Math.round(extreme.percentile)}).`);
   }
 
-  if (history.n > 0 && history.mean !== null) {
-    push(`Your last ${history.n} session${history.n === 1 ? '' : 's'} average ${one(history.mean)} (best ${history.best}, worst ${history.worst}).`);
-  }
+  push(sentences.summary);
 
   // Always at least two sentences.
   if (out.length < 2 && phase === 'COLD_START') {
@@ -420,7 +440,19 @@ function buildInsights(
 // or an update replaces them, so these memos (keyed by those objects, gone with them) serve every check-in in
 // between. The parts they hand out are shared between answers and never changed after they are made.
 const statsByVariableMemo = new WeakMap<readonly PopulationStat[], ReadonlyMap<string, PopulationStat>>();
-const historyMemo = new WeakMap<readonly PastSession[], { sessions: readonly PastSession[]; summary: PersonalHistory }>();
+/**
+ * One history version as the statistics read it: its sessions (newest first, rated, at most HISTORY_WINDOW), their
+ * summary, each session's model features as numbers (row i, column j: term j of session i; NaN when not given) and
+ * date as text, and the sentences of the summary per coefficient set.
+ */
+interface HistoryMemo {
+  sessions: readonly PastSession[];
+  summary: PersonalHistory;
+  features: Float64Array;
+  dates: readonly string[];
+  sentences: WeakMap<readonly CoefficientComparison[], HistorySentences>;
+}
+const historyMemo = new WeakMap<readonly PastSession[], HistoryMemo>();
 const coefficientsMemo = new WeakMap<UserModel, { mu: readonly number[]; terms: readonly FeatureSpec[]; comparisons: CoefficientComparison[] }>();
 
 function statsByVariableOf(populationStats: readonly PopulationStat[]): ReadonlyMap<string, PopulationStat> {
@@ -432,7 +464,7 @@ function statsByVariableOf(populationStats: readonly PopulationStat[]): Readonly
   return byVariable;
 }
 
-function historyOf(history: readonly PastSession[]): { sessions: readonly PastSession[]; summary: PersonalHistory } {
+function historyOf(history: readonly PastSession[]): HistoryMemo {
   let memo = historyMemo.get(history);
   if (!memo) {
     const sessions: PastSession[] = [];
@@ -440,11 +472,29 @@ function historyOf(history: readonly PastSession[]): { sessions: readonly PastSe
       if (sessions.length >= HISTORY_WINDOW) break;
       if (Number.isFinite(s.sessionQuality)) sessions.push(s);
     }
-    memo = { sessions, summary: summariseHistory(sessions) };
+    const features = new Float64Array(sessions.length * P).fill(Number.NaN);
+    sessions.forEach((session, i) => {
+      const past = session.checkIn as Readonly<Record<string, unknown>>;
+      for (let j = 1; j < P; j++) features[i * P + j] = num(past[MODEL_TERMS[j].name]) ?? Number.NaN;
+    });
+    const dates = sessions.map((session) => session.startedAt.toISOString());
+    memo = { sessions, summary: summariseHistory(sessions), features, dates, sentences: new WeakMap() };
     historyMemo.set(history, memo);
   }
   return memo;
 }
+
+function sentencesOf(history: HistoryMemo, coefficients: readonly CoefficientComparison[]): HistorySentences {
+  let sentences = history.sentences.get(coefficients);
+  if (!sentences) {
+    sentences = historySentences(history.summary, coefficients);
+    history.sentences.set(coefficients, sentences);
+  }
+  return sentences;
+}
+
+/** A COLD_START answer's comparisons: none (one shared empty set, so its sentences are memoised like any other). */
+const NO_COMPARISONS: CoefficientComparison[] = [];
 
 function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly FeatureSpec[]): CoefficientComparison[] {
   const memo = coefficientsMemo.get(model);
@@ -457,12 +507,13 @@ function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly
 export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {
   const { checkIn, model, population, populationStats } = input;
   const statsByVariable = statsByVariableOf(populationStats);
-  const { sessions, summary: personalHistory } = historyOf(input.history);
+  const history = historyOf(input.history);
+  const personalHistory = history.summary;
 
   const populationComparison = comparePopulation(checkIn, statsByVariable);
-  const similarSessions = findSimilar(checkIn, sessions, statsByVariable);
-  const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : [];
-  const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, coefficientComparisons);
+  const similarSessions = findSimilar(checkIn, history, statsByVariable);
+  const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : NO_COMPARISONS;
+  const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, sentencesOf(history, coefficientComparisons));
 
   return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };
 }

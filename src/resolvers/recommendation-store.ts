@@ -1,7 +1,8 @@
 // Stored recommendations: the row a recommendation becomes (the same object the API answers with, so a
 // stored and a just-computed recommendation read alike), and the write-behind queue that stores them.
+import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { v5 as uuidv5 } from 'uuid';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import type { CoefficientComparison, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
@@ -74,6 +75,32 @@ export async function statisticalContextOf(
   if (!context || context.coefficientComparisons) return context as StatisticalContext | null;
   const coefficientComparisons = row.coefficientComparisonsId ? await load(row.coefficientComparisonsId) : null;
   return { ...context, coefficientComparisons: coefficientComparisons ?? [] };
+}
+
+/** Random bytes for ids, drawn for ID_POOL ids at a time: uuid's own v7 asks crypto.getRandomValues for every id (about 4 µs each). */
+const ID_POOL = 256;
+const idRandom = new Uint8Array(16 * ID_POOL);
+let idRandomAt = idRandom.length;
+/** The last id's time and counter: ids of one millisecond count up from a random start, as uuid's v7 makes them. */
+const idClock = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
+
+/** A new recommendation id: a UUIDv7 (its first 48 bits the time it was given, in order within this process). */
+export function newRecommendationId(): string {
+  if (idRandomAt === idRandom.length) {
+    randomFillSync(idRandom);
+    idRandomAt = 0;
+  }
+  const random = idRandom.subarray(idRandomAt, idRandomAt + 16);
+  idRandomAt += 16;
+  const now = Date.now();
+  if (now > idClock.msecs) {
+    idClock.msecs = now;
+    idClock.seq = ((random[6] & 0x7f) << 24) | (random[7] << 16) | (random[8] << 8) | random[9];
+  } else {
+    idClock.seq = (idClock.seq + 1) | 0;
+    if (idClock.seq === 0) idClock.msecs++;
+  }
+  return uuidv7({ random, msecs: idClock.msecs, seq: idClock.seq });
 }
 
 export function recommendationRow(id: string, createdAt: Date, r: RecommendationParts): RecommendationRow {
@@ -181,6 +208,20 @@ INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
 FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
 
+/**
+ * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
+ * schema), for embedded PGlite: PGlite parses and plans every statement its query API is given (no named prepared
+ * statements), about 0.3 ms of its thread for this one, while PL/pgSQL plans a function's statement once per session.
+ * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
+ */
+const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb) RETURNS void LANGUAGE plpgsql AS $store$
+BEGIN
+${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows')};
+END
+$store$`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb)`;
+
 /** How many coefficient comparison set ids a writer remembers as stored (beyond it, a set is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
 
@@ -202,6 +243,12 @@ export interface RecommendationWriterOptions {
    * thread, so a write in the middle of a burst would delay every DONE still to be sent.
    */
   deferWhile?: () => boolean;
+  /**
+   * Store through a function of the database session, planned once (CREATE_STORE_FUNCTION_SQL; made before the first
+   * write): for a database with one long-lived session that plans every statement it is sent (embedded PGlite).
+   * Default false: the statement itself.
+   */
+  sessionFunction?: boolean;
 }
 
 /**
@@ -228,6 +275,9 @@ export class RecommendationWriter {
   /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
+  /** The statement each write sends; with `sessionFunction`, made (the function created) by the first write. */
+  private statement: Promise<string> | null = null;
+  private readonly sessionFunction: boolean;
   /** What this instance has stored so far: rows, batches, INSERT statements, the JSON they carried and the time they took (the write cost), and the time spent making that JSON on this thread (in all, and its longest slice). */
   readonly totals = { rows: 0, batches: 0, inserts: 0, bytes: 0, writeMs: 0, jsonMs: 0, maxJsonMs: 0 };
 
@@ -238,6 +288,20 @@ export class RecommendationWriter {
   ) {
     this.log = options.log ?? console.log;
     this.deferWhile = options.deferWhile ?? (() => false);
+    this.sessionFunction = options.sessionFunction ?? false;
+  }
+
+  /** The statement to send: the function's call once it exists (a failed creation is tried again by the next write). */
+  private insertStatement(): Promise<string> {
+    if (!this.sessionFunction) return Promise.resolve(INSERT_RECOMMENDATIONS_SQL);
+    this.statement ??= this.sql.execute(CREATE_STORE_FUNCTION_SQL).then(
+      () => CALL_STORE_FUNCTION_SQL,
+      (err: unknown) => {
+        this.statement = null;
+        throw err;
+      },
+    );
+    return this.statement;
   }
 
   enqueue(row: RecommendationRow): void {
@@ -327,18 +391,19 @@ export class RecommendationWriter {
    * batch (after a pause, or a burst) never holds the thread for its whole JSON at once while streams wait.
    */
   private async rowsJson(rows: readonly RecommendationRow[]): Promise<string> {
+    // Each slice is one JSON.stringify of its rows (a JSON array); a batch of one slice (most) is sent as it is, so a
+    // row's JSON is not copied again into a concatenation (half the bytes this path allocated per row).
     const slices: string[] = [];
     for (let j = 0; j < rows.length; j += ROWS_PER_JSON_TURN) {
       if (j > 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const started = performance.now();
-      let text = '';
-      for (let k = j; k < Math.min(rows.length, j + ROWS_PER_JSON_TURN); k++) text += (k > j ? ',' : '') + JSON.stringify(storedColumns(rows[k]));
-      slices.push(text);
+      slices.push(JSON.stringify(rows.slice(j, j + ROWS_PER_JSON_TURN).map(storedColumns)));
       const ms = performance.now() - started;
       this.totals.jsonMs += ms;
       if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
     }
-    return `[${slices.join(',')}]`;
+    if (slices.length === 1) return slices[0];
+    return `[${slices.map((slice) => slice.slice(1, -1)).join(',')}]`;
   }
 
   private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
@@ -350,7 +415,7 @@ export class RecommendationWriter {
         const sets = this.newComparisonSets(part);
         const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const json = await this.rowsJson(part);
-        await this.sql.execute(INSERT_RECOMMENDATIONS_SQL, [setsJson, json]);
+        await this.sql.execute(await this.insertStatement(), [setsJson, json]);
         for (const set of sets) this.rememberSet(set.id);
         this.totals.inserts++;
         this.totals.bytes += json.length + setsJson.length;

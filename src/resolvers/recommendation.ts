@@ -1,6 +1,5 @@
 // The phased pre-session recommendation (domain.md section 8): CONTEXT_LOADED -> (RULE_OVERRIDE -> DONE) |
 // (RULES_APPLIED? -> PREDICTION -> RECOMMENDATIONS -> STATS -> DONE); an error ends with one ERROR event.
-import { v7 as uuidv7 } from 'uuid';
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../engine/recommend.ts';
@@ -12,7 +11,7 @@ import type { AppError } from '../errors.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
 import { forbidden, notFound } from '../errors.ts';
 import { readsEveryone, requireViewer } from './access.ts';
-import { recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
+import { newRecommendationId, recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from '../engine-runtime/turns.ts';
 import { publishCheckIn } from './coaching.ts';
 
@@ -75,7 +74,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
   // DONE's totalMs is its own elapsedMs: one clock reading, so totalMs is never before the event carrying it.
   const done = (parts: RecommendationParts): RecommendationEvent => {
     const elapsedMs = elapsed();
-    const recommendation = recommendationRow(uuidv7(), new Date(), parts);
+    const recommendation = recommendationRow(newRecommendationId(), new Date(), parts);
     if (!replayAs) {
       recommendations.enqueue(recommendation);
       publishCheckIn(ctx.services.pubsub, recommendation);

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import { completeSession } from '../support/learning.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
+import { newRecommendationId } from '../../src/resolvers/recommendation-store.ts';
 import { coldStartPrediction, eventOf, MULTIPLIER_CHECK_IN, OPERATOR, recommendation, streamWs } from '../support/recommendation.ts';
 import { createMigratedTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
@@ -181,11 +182,36 @@ describe('stored recommendations', () => {
       const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } }, select: { id: true, checkIn: true } });
       const sleepOf = new Map(stored.map((r) => [r.id, (r.checkIn as { sleepHours: number }).sleepHours]));
       expect(ids.map((id) => sleepOf.get(id))).toEqual(Array.from({ length: 12 }, (_, i) => 6 + i / 10));
-      const inserts = statements.slice(before).filter((sql) => /INSERT INTO ("public"\.)?"recommendations"/i.test(sql));
+      // The writer's statements: the INSERT itself (PostgreSQL), or the call of its session function (PGlite).
+      const inserts = statements.slice(before).filter((sql) => !/^CREATE/i.test(sql) && /INSERT INTO ("public"\.)?"recommendations"|climbiq_store_recommendations\(/i.test(sql));
       expect(inserts.length).toBeGreaterThan(0);
       expect(inserts.length).toBeLessThan(12);
     } finally {
       await client.dispose();
+    }
+  });
+});
+
+describe('a batch larger than one slice of the JSON the writer makes per event-loop turn (25 rows)', () => {
+  it('sixty answers queued in one turn are stored in one statement, each row whole', async () => {
+    const { token } = await tokenFor('athlete');
+    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
+      .recommendation;
+    const writer = server.services.recommendations;
+    await writer.close();
+    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const ids = Array.from({ length: 60 }, () => newRecommendationId());
+    const statementsBefore = writer.totals.inserts;
+    for (const [i, id] of ids.entries()) writer.enqueue({ ...original, id, checkIn: { ...OPERATOR, sleepHours: 5 + i / 20 } });
+    await writer.close();
+    expect(writer.totals.inserts - statementsBefore).toBe(1);
+    const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    for (const [i, id] of ids.entries()) {
+      const { id: _id, checkIn, ...rest } = byId.get(id)!;
+      const { id: _original, checkIn: _originalCheckIn, ...expected } = original;
+      expect(checkIn).toEqual({ ...OPERATOR, sleepHours: 5 + i / 20 });
+      expect(rest).toEqual(expected);
     }
   });
 });

@@ -1,0 +1,207 @@
+// Where the server's CPU goes per `recommendation` request, beside `{ __typename }` on the same server (issue 19):
+// scripts/bench.ts's server child runs under `--cpu-prof` while wrk (-t1 -c10) alternates the two operations, and
+// the profile's samples are split by the moment of each wrk run, so every function gets its CPU time per request
+// under each operation and their difference (what a `recommendation` costs above the server's floor).
+//
+//   npx tsx scripts/profile-wrk.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--seconds 8]
+//       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile]
+//
+// --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
+// rows' writes included): an A/B of two trees, run from each, alternated.
+//
+// Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
+// they resume, not under the function that awaited). Times are the profiler's (sampling adds its own overhead), so
+// read them against each other; the wrk line per run gives the process's CPU time per request without the split.
+import { execFile, fork } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
+
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
+const { values: args } = parseArgs({
+  options: {
+    postgres: { type: 'string' },
+    seconds: { type: 'string', default: '8' },
+    rounds: { type: 'string', default: '2' },
+    top: { type: 'string', default: '40' },
+    dir: { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+  },
+});
+
+const RECOMMENDATION = JSON.stringify({
+  query: `query($input: PreSessionInput!) { recommendation(input: $input) { id source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } } }`,
+  variables: { input: OPERATOR },
+});
+const TYPENAME = JSON.stringify({ query: '{ __typename }' });
+
+interface Window {
+  operation: 'recommendation' | '__typename';
+  /** Monotonic µs (the clock of the profile's timestamps). */
+  from: number;
+  to: number;
+  requests: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+const execFileAsync = promisify(execFile);
+
+async function wrk(url: string, script: string, seconds: number): Promise<{ requests: number; rps: number }> {
+  const { stdout } = await execFileAsync('wrk', ['-t1', '-c10', `-d${seconds}s`, '-s', script, url]);
+  return { requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0) };
+}
+
+/** Per function (name, file, line): CPU µs per request of the windows of one operation, self and inclusive. */
+function perRequest(profile: CpuProfile, windows: readonly Window[]) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n: ProfileNode) => {
+    const url = n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/');
+    return `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}`;
+  };
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let busy = 0;
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i];
+    if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
+    const node = byId.get(profile.samples[i]);
+    if (!node || node.callFrame.functionName === '(idle)') continue;
+    const micros = profile.timeDeltas[i + 1] ?? 0;
+    busy += micros;
+    self.set(name(node), (self.get(name(node)) ?? 0) + micros);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const key = name(byId.get(id)!);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+    }
+  }
+  const requests = Math.max(
+    1,
+    windows.reduce((sum, w) => sum + w.requests, 0),
+  );
+  const scale = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / requests]));
+  return { requests, busy: busy / requests, self: scale(self), inclusive: scale(inclusive) };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(args.seconds);
+  const rounds = Number(args.rounds);
+  const top = Number(args.top);
+  const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-profile-'));
+  mkdirSync(dir, { recursive: true });
+  const started = Date.now();
+  const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
+  const child = fork(fileURLToPath(new URL('./bench.ts', import.meta.url)), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], {
+    execArgv: [...process.execArgv, '--expose-gc', ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
+  try {
+    const ready = await new Promise<{ url: string }>((resolve, reject) => {
+      child.once('message', (m) => resolve(m as { url: string }));
+      child.once('exit', (code) => reject(new Error(`scripts/bench.ts exited with ${code}`)));
+    });
+    let next = 0;
+    const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+    child.on('message', (m) => {
+      const msg = m as Record<string, unknown>;
+      waiting.get(msg.id as number)?.(msg);
+    });
+    const request = (cmd: string, extra: Record<string, unknown> = {}) =>
+      new Promise<Record<string, unknown>>((resolve, reject) => {
+        const id = ++next;
+        waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
+        child.send({ id, cmd, ...extra });
+      });
+    const cpuMs = async () => {
+      const u = await request('cpu');
+      return ((u.user as number) + (u.system as number)) / 1000;
+    };
+    const athletes = [randomUUID(), randomUUID()];
+    await request('seed', { userIds: athletes, sessionsPerUser: 30 });
+    const { TokenService } = await import('../src/auth.ts');
+    const token = await new TokenService(SECRET).sign({ sub: athletes[0], role: 'athlete' });
+    const script = (body: string, file: string) => {
+      const at = path.join(scripts, file);
+      writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${token}"\n`);
+      return at;
+    };
+    const bodies = { recommendation: script(RECOMMENDATION, 'recommendation.lua'), __typename: script(TYPENAME, 'typename.lua') } as const;
+    await wrk(ready.url, bodies.recommendation, 3); // warm-up: caches, JIT
+    const windows: Window[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      for (const operation of ['__typename', 'recommendation'] as const) {
+        const c0 = await cpuMs();
+        const from = monotonicMicros();
+        const run = await wrk(ready.url, bodies[operation], seconds);
+        const to = monotonicMicros();
+        await request('store'); // the answers' rows written: their cost is the request's
+        const c1 = await cpuMs();
+        windows.push({ operation, from, to, requests: run.requests });
+        console.log(
+          `[profile-wrk] round ${round} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${((1000 * (c1 - c0)) / run.requests).toFixed(1)} µs / request${args['no-profile'] ? '' : ' (profiled)'}`,
+        );
+      }
+    }
+    await request('stop').catch(() => {});
+    await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    if (args['no-profile']) return;
+    // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the API's (thread 0), and PGlite's
+    // when it runs on a thread of its own; each is read over the same wrk windows.
+    const files = readdirSync(dir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => ({ file: path.join(dir, f), thread: Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(f)?.[1] ?? -1) }))
+      .sort((a, b) => a.thread - b.thread);
+    if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
+    for (const { file, thread } of files) {
+      const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+      const rec = perRequest(
+        profile,
+        windows.filter((w) => w.operation === 'recommendation'),
+      );
+      const floor = perRequest(
+        profile,
+        windows.filter((w) => w.operation === '__typename'),
+      );
+      if (rec.busy + floor.busy < 1) continue; // a thread idle during wrk (the fit's worker)
+      console.log(
+        `\n[profile-wrk] ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per request: recommendation ${rec.busy.toFixed(1)} µs (${rec.requests} requests), __typename ${floor.busy.toFixed(1)} µs (${floor.requests}), difference ${(rec.busy - floor.busy).toFixed(1)} µs`,
+      );
+      for (const kind of ['self', 'inclusive'] as const) {
+        const keys = new Set([...rec[kind].keys(), ...floor[kind].keys()]);
+        const rows = [...keys].map((k) => ({ k, a: rec[kind].get(k) ?? 0, b: floor[kind].get(k) ?? 0 })).sort((x, y) => y.a - y.b - (x.a - x.b));
+        console.log(`\n${kind} µs / request: recommendation, __typename, difference (largest differences first)`);
+        for (const { k, a, b } of rows.slice(0, top)) console.log(`${a.toFixed(1).padStart(8)} ${b.toFixed(1).padStart(8)} ${(a - b).toFixed(1).padStart(8)}  ${k}`);
+      }
+    }
+    console.log(`\n[profile-wrk] ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    rmSync(scripts, { recursive: true, force: true });
+    if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
+  }
+}
+
+await main();
+process.exit(0);
