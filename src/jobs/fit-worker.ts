@@ -124,8 +124,12 @@ const NO_SOURCE_MAPS = `{
 export type NightlySource =
   /** A PostgreSQL server: the worker reads the input and writes the models on its own connection. */
   | { kind: 'server'; url: string }
-  /** Read by the caller (an embedded PGlite lives on the API's thread); the caller writes each chunk and returns the athletes it left out (writeModelChunk). */
-  | { kind: 'input'; input: NightlyInput; write: (chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>) => Promise<string[]> };
+  /**
+   * Read by the caller (an embedded PGlite lives on the API's thread); the caller writes each chunk and returns the
+   * athletes it left out (writeModelChunk). The input may still be being read: the worker starts (its thread, its
+   * modules) meanwhile and gets the input when it is there.
+   */
+  | { kind: 'input'; input: NightlyInput | Promise<NightlyInput>; write: (chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>) => Promise<string[]> };
 
 /** The read's outcome, for the run's log and record. */
 export interface NightlyReadSummary {
@@ -152,7 +156,7 @@ export interface WorkerFit {
 }
 
 export interface NightlyFit {
-  /** Resolves when the input is read (at once for a 'input' source). With no rated sessions the worker ends there. */
+  /** Resolves when the input is read (for an 'input' source: when the caller's input has been handed over). With no rated sessions the worker ends there. */
   read: Promise<NightlyReadSummary>;
   /** Resolves when the fit and its held-out error are done. */
   fitted: Promise<WorkerFit>;
@@ -160,9 +164,17 @@ export interface NightlyFit {
   dispose(): Promise<void>;
 }
 
-type Source =
-  | { kind: 'server'; url: string }
-  | { kind: 'input'; sessions: number; stats: Float64Array; bounded: Float64Array; userIds: readonly string[]; heldOut: readonly HeldOutSession[]; dataThrough: Float64Array };
+/** The caller's input, packed: posted to the worker once read (the worker starts before). */
+interface PackedInput {
+  sessions: number;
+  stats: Float64Array;
+  bounded: Float64Array;
+  userIds: readonly string[];
+  heldOut: readonly HeldOutSession[];
+  dataThrough: Float64Array;
+}
+
+type Source = { kind: 'server'; url: string } | { kind: 'input' };
 
 interface FitRequest {
   task: 'nightly-fit';
@@ -238,25 +250,17 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
 export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = {}): NightlyFit {
   const taken = new Int32Array(new SharedArrayBuffer(4));
   let request: FitRequest;
-  const transfer: ArrayBuffer[] = [];
   const base = { task: 'nightly-fit' as const, flags: (opts.control ?? new FitControl()).flags, taken, terms: opts.terms, chunk: opts.chunk ?? 100 };
-  if (source.kind === 'server') request = { ...base, source };
-  else {
-    const { data, held } = source.input;
-    const userIds = [...data.users.keys()];
-    const users = userIds.map((id) => data.users.get(id)!);
-    const { stats, bounded } = packStats(users.map((u) => u.stats));
-    const dataThrough = Float64Array.from(users, (u) => (u.dataThrough ? u.dataThrough.getTime() : Number.NaN));
-    transfer.push(stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer);
-    request = { ...base, source: { kind: 'input', sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough } };
-  }
+  request = { ...base, source: source.kind === 'server' ? source : { kind: 'input' } };
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'fit-worker');
   const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
   const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
-  const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer, resourceLimits });
+  const worker = new Worker(bootstrap, { eval: true, workerData: request, resourceLimits });
 
-  const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, source.input.versionsAtRead) : null;
+  // The caller's input once read (an 'input' source): its versions are what each chunk's write compares with.
+  let given: NightlyInput | null = null;
+  const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, given!.versionsAtRead) : null;
   // The model chunks as they arrive, and the reader waiting for the next (or for the end, or a failure).
   const chunks: (ModelChunk | WrittenChunk)[] = [];
   let ended = false;
@@ -294,7 +298,6 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   // The caller awaits `fitted` only when there is something to fit: a failure nobody awaits is not unhandled.
   read.promise.catch(() => {});
   fitted.promise.catch(() => {});
-  if (source.kind === 'input') read.resolve(summary(source.input));
   let wasFitted = false;
   const fail = (thrown: Error) => {
     // Node ends a worker over its heap limit with this code and a message that names no limit.
@@ -329,7 +332,34 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   worker.on('exit', (code) => {
     if (!ended) fail(new Error(`the fit worker exited with code ${code} before it finished`));
   });
+  if (source.kind === 'input') {
+    // The worker starts while the caller reads; the input follows as one message, its statistics transferred.
+    Promise.resolve(source.input).then(
+      (input) => {
+        if (ended || failure) return;
+        given = input;
+        const { message, transfer } = packInput(input);
+        worker.postMessage(message, transfer);
+        read.resolve(summary(input));
+      },
+      (err: Error) => {
+        fail(err);
+        void dispose();
+      },
+    );
+  }
   return { read: read.promise, fitted: fitted.promise, dispose };
+}
+
+/** The caller's input as the worker gets it: the statistics in flat buffers (transferred, not copied). */
+function packInput(input: NightlyInput): { message: PackedInput; transfer: ArrayBuffer[] } {
+  const { data, held } = input;
+  const userIds = [...data.users.keys()];
+  const users = userIds.map((id) => data.users.get(id)!);
+  const { stats, bounded } = packStats(users.map((u) => u.stats));
+  const dataThrough = Float64Array.from(users, (u) => (u.dataThrough ? u.dataThrough.getTime() : Number.NaN));
+  const message = { sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough };
+  return { message, transfer: [stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer] };
 }
 
 /** The fit's input inside the worker: athletes in order, their statistics and newest folded sessions (epoch ms, NaN for none). */
@@ -459,8 +489,9 @@ async function runFromServer(request: FitRequest, url: string): Promise<void> {
   }
 }
 
-/** From the caller's packed input: post each chunk of models for the caller to write, at most CHUNKS_AHEAD ahead of it. */
-async function runFromInput(request: FitRequest, source: Extract<Source, { kind: 'input' }>): Promise<void> {
+/** From the caller's packed input (its one message): post each chunk of models for the caller to write, at most CHUNKS_AHEAD ahead of it. */
+async function runFromInput(request: FitRequest): Promise<void> {
+  const source = await new Promise<PackedInput>((resolve) => parentPort!.once('message', resolve));
   if (source.sessions === 0) return;
   const input = { userIds: source.userIds, users: unpackStats(source), dataThrough: source.dataThrough, heldOut: source.heldOut };
   await fitAndBuild(request, input, (chunk, k) => {
@@ -471,7 +502,7 @@ async function runFromInput(request: FitRequest, source: Extract<Source, { kind:
 
 async function runNightly(request: FitRequest): Promise<void> {
   if (request.source.kind === 'server') await runFromServer(request, request.source.url);
-  else await runFromInput(request, request.source);
+  else await runFromInput(request);
   parentPort!.postMessage({ type: 'end' } satisfies FitMessage);
 }
 
