@@ -5,7 +5,8 @@
 // athletes at a time. On a PostgreSQL server the worker also reads the training data and writes the models on its
 // own connection, so neither passes through the API's thread (parsing them there, and the garbage they left,
 // doubled the first-event latency of streams during the run). An embedded PGlite lives on the API's thread: there
-// the main thread reads, packs the statistics into transferable buffers, and writes each chunk the worker posts.
+// the worker starts while the main thread reads, which then posts the statistics packed into transferable buffers,
+// and writes each chunk the worker posts.
 // The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
 // database), the requests come first.
 //
@@ -249,9 +250,8 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
  */
 export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = {}): NightlyFit {
   const taken = new Int32Array(new SharedArrayBuffer(4));
-  let request: FitRequest;
   const base = { task: 'nightly-fit' as const, flags: (opts.control ?? new FitControl()).flags, taken, terms: opts.terms, chunk: opts.chunk ?? 100 };
-  request = { ...base, source: source.kind === 'server' ? source : { kind: 'input' } };
+  const request: FitRequest = { ...base, source: source.kind === 'server' ? source : { kind: 'input' } };
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'fit-worker');
   const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
