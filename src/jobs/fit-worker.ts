@@ -207,6 +207,12 @@ export interface WorkerFitOptions {
   chunk?: number;
   /** The worker's JS heap limit in MB (its old generation: fitHeapLimitMb); default: V8's, as for the main thread. */
   heapLimitMb?: number;
+  /**
+   * The worker at the lowest CPU priority (default: true, where it shares the cores with an API's thread). False for
+   * a process that serves nothing (`npm run train`): its fit then gets the CPU share of any other process on the
+   * machine instead of waiting behind all of them.
+   */
+  lowPriority?: boolean;
 }
 
 /** What the worker's heap holds per athlete at most (measured about 5-7 KB at 10,000 athletes x 20 sessions), with room to spare. */
@@ -254,7 +260,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   const request: FitRequest = { ...base, source: source.kind === 'server' ? source : { kind: 'input' } };
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'fit-worker');
-  const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
+  const bootstrap = `${opts.lowPriority === false ? '' : LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
   const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
   const worker = new Worker(bootstrap, { eval: true, workerData: request, resourceLimits });
 

@@ -60,14 +60,17 @@ export class TrainingService {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly log: (msg: string) => void;
+  /** The nightly fit's worker at the lowest CPU priority (a server: its API's requests first); `npm run train` turns it off. */
+  private readonly fitWorkerLowPriority: boolean;
   /** Holds the nightly fit's worker between sweeps (tests and benchmarks measure the API while a fit runs). */
   readonly fitControl = new FitControl();
 
   constructor(
     private readonly services: TrainingDependencies,
-    opts: { log?: (msg: string) => void } = {},
+    opts: { log?: (msg: string) => void; fitWorkerLowPriority?: boolean } = {},
   ) {
     this.log = opts.log ?? console.log;
+    this.fitWorkerLowPriority = opts.fitWorkerLowPriority ?? true;
   }
 
   private get prisma() {
@@ -330,6 +333,7 @@ export class TrainingService {
       const options = {
         terms,
         control: this.fitControl,
+        lowPriority: this.fitWorkerLowPriority,
         onProgress: (iteration: number, delta: number) => {
           if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
         },
