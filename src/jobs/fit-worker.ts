@@ -20,7 +20,7 @@ import { connectSql } from '../db/sql.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
 import { readNightlyInput, type NightlyInput } from './training-data.ts';
-import { importWorkerModule } from '../db/worker-module.ts';
+import { importWorkerModule, NO_SOURCE_MAPS } from '../db/worker-module.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
@@ -107,18 +107,6 @@ const LOWER_PRIORITY = `if (process.platform === 'linux') {
     const tid = Number(require('node:fs').readlinkSync('/proc/thread-self').split('/').pop());
     if (Number.isInteger(tid) && tid > 0) require('node:os').setPriority(tid, require('node:os').constants.priority.PRIORITY_LOW);
   } catch {}
-}`;
-
-/**
- * No source maps in the worker (Node's --enable-source-maps, which `npm start` passes, reaches workers too): the
- * worker's bundle's map, parsed as the bundle loads, held about 9 MB for the whole fit (BENCHMARKS.md "Memory"). A
- * failure in the worker then reports lines of dist/src/fit-worker.js (plain, readable JavaScript) instead of the
- * sources'. Per thread: the main thread keeps its source maps. (module.setSourceMapsSupport: Node 22.14 and later.)
- */
-const NO_SOURCE_MAPS = `{
-  const { setSourceMapsSupport } = require('node:module');
-  if (setSourceMapsSupport) setSourceMapsSupport(false);
-  else process.setSourceMapsEnabled(false);
 }`;
 
 /** Where the nightly fit's worker gets its input and where its models go. */
