@@ -24,10 +24,13 @@ import { importWorkerModule, NO_SOURCE_MAPS } from '../db/worker-module.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
-/** Numbers per bounded row: upper, then the design row. */
+/** Numbers per bounded row: its upper flag and its design row. */
 const BOUNDED_WIDTH = 1 + P;
 
-/** Statistics as two flat buffers (transferable to the worker): per athlete, and every bounded row in order. */
+/**
+ * Statistics as two flat buffers (transferable to the worker): per athlete, and every bounded row in order (per
+ * athlete its k upper flags, then its k design rows: each a contiguous run, copied back as one array by unpackStats).
+ */
 export function packStats(users: readonly SufficientStats[]): { stats: Float64Array; bounded: Float64Array } {
   const out = new Float64Array(users.length * STATS_WIDTH);
   const rows = users.reduce((s, u) => s + (u.bounded?.upper.length ?? 0), 0);
@@ -42,9 +45,10 @@ export function packStats(users: readonly SufficientStats[]): { stats: Float64Ar
     out[o + P] = u.yty;
     const k = u.bounded?.upper.length ?? 0;
     out[o + P + 1] = k;
-    for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
-      bounded[b] = u.bounded!.upper[r];
-      for (let j = 0; j < P; j++) bounded[b + 1 + j] = u.bounded!.x[r * P + j];
+    if (k > 0) {
+      bounded.set(u.bounded!.upper, b);
+      bounded.set(u.bounded!.x, b + k);
+      b += k * BOUNDED_WIDTH;
     }
   });
   return { stats: out, bounded };
@@ -63,11 +67,8 @@ export function unpackStats(packed: { stats: Float64Array; bounded: Float64Array
     };
     const k = stats[o + 1 + P * P + P + 1];
     if (k > 0) {
-      u.bounded = { x: [], upper: [] };
-      for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
-        u.bounded.upper.push(bounded[b]);
-        for (let j = 0; j < P; j++) u.bounded.x.push(bounded[b + 1 + j]);
-      }
+      u.bounded = { x: Array.from(bounded.subarray(b + k, b + k * BOUNDED_WIDTH)), upper: Array.from(bounded.subarray(b, b + k)) };
+      b += k * BOUNDED_WIDTH;
     }
     users.push(u);
   }
