@@ -55,7 +55,8 @@ async function train(): Promise<RunSummary> {
     log,
     shared,
   );
-  const training = new TrainingService({ config, db, engine, pubsub }, { log });
+  // Nothing is served here: the fit's worker runs at this process's priority, not below it (a server's is lowest).
+  const training = new TrainingService({ config, db, engine, pubsub }, { log, fitWorkerLowPriority: false });
   phases.open = since(t);
   t = performance.now();
   try {

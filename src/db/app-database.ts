@@ -5,7 +5,7 @@ import { ConfigError, type Config } from '../config.ts';
 import type { Database } from './client.ts';
 import { openMigratedDatabase } from './migrate-child.ts';
 import { DatabaseOpenError, type LockHolder } from './pglite-lock.ts';
-import { seedReferenceData } from './seed.ts';
+import { seedPresent, seedReferenceData } from './seed.ts';
 
 /** What the server and the CLIs print when they cannot start: plain words for a known cause, else the error itself. */
 export function startupFailure(err: unknown): unknown {
@@ -43,7 +43,8 @@ export async function openAppDatabase(config: Config, opts: AppDatabaseOptions):
         `[DB] WARNING: NODE_ENV=production on the embedded database (ALLOW_EMBEDDED_DATABASE_IN_PRODUCTION=true): one process, one disk, no replica; back up ${config.pgliteDir} as docs/operations.md describes, or set DATABASE_URL`,
       );
     }
-    const seeded = await seedReferenceData(db.prisma);
+    // Inserted when missing: the check is one raw statement, the inserts go through Prisma only when one is missing.
+    const seeded = (await seedPresent(db.sql)) ? { priors: 0, rules: 0 } : await seedReferenceData(db.prisma);
     if (seeded.priors || seeded.rules) log(`[DB] seeded ${seeded.priors} priors, ${seeded.rules} rules`);
   } catch (err) {
     await db.close();

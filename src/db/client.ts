@@ -4,7 +4,7 @@ import { access, mkdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { PGliteOptions } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
-import type { SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
+import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@prisma/driver-adapter-utils';
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
@@ -173,12 +173,55 @@ interface PgliteTarget {
   image?: Blob;
 }
 
+/**
+ * Prisma's query compiler (a WebAssembly module that Prisma loads, compiles and instantiates at a client's first
+ * connect, then keeps for the process) made ready by a client on an adapter that never reaches a database. Called
+ * while PGlite starts on its own thread, so the two overlap instead of the compiler loading after PGlite is up
+ * (`npm run train`: BENCHMARKS.md). Once per process; a failure here is left to the real client to meet.
+ */
+let compilerWarmed: Promise<void> | null = null;
+function warmQueryCompiler(): Promise<void> {
+  compilerWarmed ??= (async () => {
+    const unreachable = () => Promise.reject(new Error('warm-up adapter: no database'));
+    const adapter: SqlDriverAdapter = {
+      provider: 'postgres',
+      adapterName: 'climbiq-compiler-warm-up',
+      queryRaw: unreachable,
+      executeRaw: unreachable,
+      executeScript: unreachable,
+      startTransaction: unreachable,
+      dispose: async () => {},
+    };
+    const factory: SqlMigrationAwareDriverAdapterFactory = { provider: 'postgres', adapterName: adapter.adapterName, connect: async () => adapter, connectToShadowDb: unreachable };
+    const client = new PrismaClient({ adapter: factory });
+    try {
+      await client.$connect();
+    } finally {
+      await client.$disconnect();
+    }
+  })().catch(() => {});
+  return compilerWarmed;
+}
+
 async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string) => void): Promise<Database> {
   const start = opts.pgliteThread ? startPgliteOnThread : startPgliteHere;
   let directoryLock: DirectoryLock | null = null;
   let engine: PgliteEngine;
+  // On a thread of its own, PGlite starts while this thread readies Prisma's query compiler.
+  const startAndWarm: typeof start = opts.pgliteThread
+    ? async (...args) => {
+        const started = start(...args);
+        // Its failure is the caller's (returned below), not an unhandled rejection while the compiler loads.
+        started.catch(() => {});
+        // A turn of the event loop first: the thread is spawned (a few microtasks in) before the compiler's
+        // synchronous parts hold this thread.
+        await new Promise((resolve) => setImmediate(resolve));
+        await warmQueryCompiler();
+        return started;
+      }
+    : start;
   if (dir.startsWith('memory://')) {
-    engine = await start({ dir: 'memory://', image: opts.pgliteImage }, opts, log);
+    engine = await startAndWarm({ dir: 'memory://', image: opts.pgliteImage }, opts, log);
   } else {
     await mkdir(path.dirname(path.resolve(dir)), { recursive: true });
     directoryLock = acquireDirectoryLock(dir, opts.holder ?? { command: path.basename(process.argv[1] ?? 'node'), serves: false });
@@ -186,7 +229,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
       // A fresh directory is unpacked from the build's initdb image when there is one (pglite-image.ts).
       const image = existsSync(path.join(dir, 'PG_VERSION')) ? undefined : await initdbImage();
       if (image) log(`[DB] ${dir}: a new directory, unpacked from the build's initdb image`);
-      engine = await start({ dir, image }, opts, log);
+      engine = await startAndWarm({ dir, image }, opts, log);
     } catch (err) {
       directoryLock.release();
       throw await explainOpenFailure(dir, err);

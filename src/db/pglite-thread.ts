@@ -30,7 +30,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import type { MigrationResult } from './migrate.ts';
 import type { SqlRunner } from './sql.ts';
-import { importWorkerModule } from './worker-module.ts';
+import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
 
 /** What the worker opens. */
 export interface PgliteThreadTarget {
@@ -83,7 +83,7 @@ const ADAPTER_NAME = 'pglite-prisma-adapter';
 export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}): Promise<PgliteThread> {
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'pglite-thread');
-  const worker = new Worker(`${load}.then((m) => m.runPgliteThread())`, {
+  const worker = new Worker(`${NO_SOURCE_MAPS}\n${load}.then((m) => m.runPgliteThread())`, {
     eval: true,
     workerData: target,
     transferList: target.image ? [target.image.bytes] : [],

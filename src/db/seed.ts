@@ -6,10 +6,26 @@ import { validateRuleDefinition, type RuleDefinitionInput } from '../engine/rule
 import { SEED_PRIORS } from '../engine/variables.ts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 import { PRISMA_DIR } from './schema-engine.ts';
+import type { SqlRunner } from './sql.ts';
 
 export async function loadSeedRules(): Promise<RuleDefinitionInput[]> {
   const text = await readFile(path.join(PRISMA_DIR, 'seed', 'expert-rules.json'), 'utf8');
   return JSON.parse(text) as RuleDefinitionInput[];
+}
+
+/**
+ * Whether every seed prior and rule is already in the database (by its unique variable / name): one raw statement,
+ * so an open that finds them (every one after the first) compiles and runs no Prisma insert. The seed rules are
+ * validated all the same: a broken seed file fails loudly at every start.
+ */
+export async function seedPresent(sql: SqlRunner): Promise<boolean> {
+  const names = (await loadSeedRules()).map((raw) => validateRuleDefinition(raw).name);
+  const [row] = await sql.query<{ priors: number; rules: number }>(
+    `SELECT (SELECT count(*) FROM population_priors WHERE variable = ANY($1::text[]))::int AS priors,
+            (SELECT count(*) FROM expert_rules WHERE name = ANY($2::text[]))::int AS rules`,
+    [SEED_PRIORS.map((p) => p.variable), names],
+  );
+  return row.priors === SEED_PRIORS.length && row.rules === names.length;
 }
 
 export async function seedReferenceData(prisma: PrismaClient): Promise<{ priors: number; rules: number }> {

@@ -22,3 +22,17 @@ export function importWorkerModule(self: string, name: string): string {
   }
   return `import(${JSON.stringify(new URL(`./${name}.js`, self).href)})`;
 }
+
+/**
+ * A worker bootstrap's first statement: no source maps in that thread (Node's --enable-source-maps, which `npm start`
+ * and `npm run train` pass, reaches workers too). The nightly fit's worker: its bundle's map, parsed as the bundle
+ * loads, held about 9 MB for the whole fit (BENCHMARKS.md "Memory"). PGlite's thread: the maps of PGlite's own
+ * modules, parsed as they load, delayed PGlite's start (`npm run train`: BENCHMARKS.md). A failure there then reports
+ * lines of the plain JavaScript (dist/src/*.js, the packages' dist/) instead of the sources'. Per thread: the main
+ * thread keeps its source maps. (module.setSourceMapsSupport: Node 22.14 and later.)
+ */
+export const NO_SOURCE_MAPS = `{
+  const { setSourceMapsSupport } = require('node:module');
+  if (setSourceMapsSupport) setSourceMapsSupport(false);
+  else process.setSourceMapsEnabled(false);
+}`;

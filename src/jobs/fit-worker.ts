@@ -5,7 +5,8 @@
 // athletes at a time. On a PostgreSQL server the worker also reads the training data and writes the models on its
 // own connection, so neither passes through the API's thread (parsing them there, and the garbage they left,
 // doubled the first-event latency of streams during the run). An embedded PGlite lives on the API's thread: there
-// the main thread reads, packs the statistics into transferable buffers, and writes each chunk the worker posts.
+// the worker starts while the main thread reads, which then posts the statistics packed into transferable buffers,
+// and writes each chunk the worker posts.
 // The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
 // database), the requests come first.
 //
@@ -19,14 +20,17 @@ import { connectSql } from '../db/sql.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
 import { readNightlyInput, type NightlyInput } from './training-data.ts';
-import { importWorkerModule } from '../db/worker-module.ts';
+import { importWorkerModule, NO_SOURCE_MAPS } from '../db/worker-module.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
-/** Numbers per bounded row: upper, then the design row. */
+/** Numbers per bounded row: its upper flag and its design row. */
 const BOUNDED_WIDTH = 1 + P;
 
-/** Statistics as two flat buffers (transferable to the worker): per athlete, and every bounded row in order. */
+/**
+ * Statistics as two flat buffers (transferable to the worker): per athlete, and every bounded row in order (per
+ * athlete its k upper flags, then its k design rows: each a contiguous run, copied back as one array by unpackStats).
+ */
 export function packStats(users: readonly SufficientStats[]): { stats: Float64Array; bounded: Float64Array } {
   const out = new Float64Array(users.length * STATS_WIDTH);
   const rows = users.reduce((s, u) => s + (u.bounded?.upper.length ?? 0), 0);
@@ -41,9 +45,10 @@ export function packStats(users: readonly SufficientStats[]): { stats: Float64Ar
     out[o + P] = u.yty;
     const k = u.bounded?.upper.length ?? 0;
     out[o + P + 1] = k;
-    for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
-      bounded[b] = u.bounded!.upper[r];
-      for (let j = 0; j < P; j++) bounded[b + 1 + j] = u.bounded!.x[r * P + j];
+    if (k > 0) {
+      bounded.set(u.bounded!.upper, b);
+      bounded.set(u.bounded!.x, b + k);
+      b += k * BOUNDED_WIDTH;
     }
   });
   return { stats: out, bounded };
@@ -62,11 +67,8 @@ export function unpackStats(packed: { stats: Float64Array; bounded: Float64Array
     };
     const k = stats[o + 1 + P * P + P + 1];
     if (k > 0) {
-      u.bounded = { x: [], upper: [] };
-      for (let r = 0; r < k; r++, b += BOUNDED_WIDTH) {
-        u.bounded.upper.push(bounded[b]);
-        for (let j = 0; j < P; j++) u.bounded.x.push(bounded[b + 1 + j]);
-      }
+      u.bounded = { x: Array.from(bounded.subarray(b + k, b + k * BOUNDED_WIDTH)), upper: Array.from(bounded.subarray(b, b + k)) };
+      b += k * BOUNDED_WIDTH;
     }
     users.push(u);
   }
@@ -108,24 +110,16 @@ const LOWER_PRIORITY = `if (process.platform === 'linux') {
   } catch {}
 }`;
 
-/**
- * No source maps in the worker (Node's --enable-source-maps, which `npm start` passes, reaches workers too): the
- * worker's bundle's map, parsed as the bundle loads, held about 9 MB for the whole fit (BENCHMARKS.md "Memory"). A
- * failure in the worker then reports lines of dist/src/fit-worker.js (plain, readable JavaScript) instead of the
- * sources'. Per thread: the main thread keeps its source maps. (module.setSourceMapsSupport: Node 22.14 and later.)
- */
-const NO_SOURCE_MAPS = `{
-  const { setSourceMapsSupport } = require('node:module');
-  if (setSourceMapsSupport) setSourceMapsSupport(false);
-  else process.setSourceMapsEnabled(false);
-}`;
-
 /** Where the nightly fit's worker gets its input and where its models go. */
 export type NightlySource =
   /** A PostgreSQL server: the worker reads the input and writes the models on its own connection. */
   | { kind: 'server'; url: string }
-  /** Read by the caller (an embedded PGlite lives on the API's thread); the caller writes each chunk and returns the athletes it left out (writeModelChunk). */
-  | { kind: 'input'; input: NightlyInput; write: (chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>) => Promise<string[]> };
+  /**
+   * Read by the caller (an embedded PGlite lives on the API's thread); the caller writes each chunk and returns the
+   * athletes it left out (writeModelChunk). The input may still be being read: the worker starts (its thread, its
+   * modules) meanwhile and gets the input when it is there.
+   */
+  | { kind: 'input'; input: NightlyInput | Promise<NightlyInput>; write: (chunk: ModelChunk, versionsAtRead: ReadonlyMap<string, string>) => Promise<string[]> };
 
 /** The read's outcome, for the run's log and record. */
 export interface NightlyReadSummary {
@@ -152,7 +146,7 @@ export interface WorkerFit {
 }
 
 export interface NightlyFit {
-  /** Resolves when the input is read (at once for a 'input' source). With no rated sessions the worker ends there. */
+  /** Resolves when the input is read (for an 'input' source: when the caller's input has been handed over). With no rated sessions the worker ends there. */
   read: Promise<NightlyReadSummary>;
   /** Resolves when the fit and its held-out error are done. */
   fitted: Promise<WorkerFit>;
@@ -160,9 +154,17 @@ export interface NightlyFit {
   dispose(): Promise<void>;
 }
 
-type Source =
-  | { kind: 'server'; url: string }
-  | { kind: 'input'; sessions: number; stats: Float64Array; bounded: Float64Array; userIds: readonly string[]; heldOut: readonly HeldOutSession[]; dataThrough: Float64Array };
+/** The caller's input, packed: posted to the worker once read (the worker starts before). */
+interface PackedInput {
+  sessions: number;
+  stats: Float64Array;
+  bounded: Float64Array;
+  userIds: readonly string[];
+  heldOut: readonly HeldOutSession[];
+  dataThrough: Float64Array;
+}
+
+type Source = { kind: 'server'; url: string } | { kind: 'input' };
 
 interface FitRequest {
   task: 'nightly-fit';
@@ -194,6 +196,12 @@ export interface WorkerFitOptions {
   chunk?: number;
   /** The worker's JS heap limit in MB (its old generation: fitHeapLimitMb); default: V8's, as for the main thread. */
   heapLimitMb?: number;
+  /**
+   * The worker at the lowest CPU priority (default: true, where it shares the cores with an API's thread). False for
+   * a process that serves nothing (`npm run train`): its fit then gets the CPU share of any other process on the
+   * machine instead of waiting behind all of them.
+   */
+  lowPriority?: boolean;
 }
 
 /** What the worker's heap holds per athlete at most (measured about 5-7 KB at 10,000 athletes x 20 sessions), with room to spare. */
@@ -237,26 +245,17 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void; reje
  */
 export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = {}): NightlyFit {
   const taken = new Int32Array(new SharedArrayBuffer(4));
-  let request: FitRequest;
-  const transfer: ArrayBuffer[] = [];
   const base = { task: 'nightly-fit' as const, flags: (opts.control ?? new FitControl()).flags, taken, terms: opts.terms, chunk: opts.chunk ?? 100 };
-  if (source.kind === 'server') request = { ...base, source };
-  else {
-    const { data, held } = source.input;
-    const userIds = [...data.users.keys()];
-    const users = userIds.map((id) => data.users.get(id)!);
-    const { stats, bounded } = packStats(users.map((u) => u.stats));
-    const dataThrough = Float64Array.from(users, (u) => (u.dataThrough ? u.dataThrough.getTime() : Number.NaN));
-    transfer.push(stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer);
-    request = { ...base, source: { kind: 'input', sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough } };
-  }
+  const request: FitRequest = { ...base, source: source.kind === 'server' ? source : { kind: 'input' } };
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'fit-worker');
-  const bootstrap = `${LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
+  const bootstrap = `${opts.lowPriority === false ? '' : LOWER_PRIORITY}\n${NO_SOURCE_MAPS}\n${load}`;
   const resourceLimits = opts.heapLimitMb ? { maxOldGenerationSizeMb: opts.heapLimitMb } : undefined;
-  const worker = new Worker(bootstrap, { eval: true, workerData: request, transferList: transfer, resourceLimits });
+  const worker = new Worker(bootstrap, { eval: true, workerData: request, resourceLimits });
 
-  const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, source.input.versionsAtRead) : null;
+  // The caller's input once read (an 'input' source): its versions are what each chunk's write compares with.
+  let given: NightlyInput | null = null;
+  const writeHere = source.kind === 'input' ? (chunk: ModelChunk) => source.write(chunk, given!.versionsAtRead) : null;
   // The model chunks as they arrive, and the reader waiting for the next (or for the end, or a failure).
   const chunks: (ModelChunk | WrittenChunk)[] = [];
   let ended = false;
@@ -294,7 +293,6 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   // The caller awaits `fitted` only when there is something to fit: a failure nobody awaits is not unhandled.
   read.promise.catch(() => {});
   fitted.promise.catch(() => {});
-  if (source.kind === 'input') read.resolve(summary(source.input));
   let wasFitted = false;
   const fail = (thrown: Error) => {
     // Node ends a worker over its heap limit with this code and a message that names no limit.
@@ -329,7 +327,34 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
   worker.on('exit', (code) => {
     if (!ended) fail(new Error(`the fit worker exited with code ${code} before it finished`));
   });
+  if (source.kind === 'input') {
+    // The worker starts while the caller reads; the input follows as one message, its statistics transferred.
+    Promise.resolve(source.input).then(
+      (input) => {
+        if (ended || failure) return;
+        given = input;
+        const { message, transfer } = packInput(input);
+        worker.postMessage(message, transfer);
+        read.resolve(summary(input));
+      },
+      (err: Error) => {
+        fail(err);
+        void dispose();
+      },
+    );
+  }
   return { read: read.promise, fitted: fitted.promise, dispose };
+}
+
+/** The caller's input as the worker gets it: the statistics in flat buffers (transferred, not copied). */
+function packInput(input: NightlyInput): { message: PackedInput; transfer: ArrayBuffer[] } {
+  const { data, held } = input;
+  const userIds = [...data.users.keys()];
+  const users = userIds.map((id) => data.users.get(id)!);
+  const { stats, bounded } = packStats(users.map((u) => u.stats));
+  const dataThrough = Float64Array.from(users, (u) => (u.dataThrough ? u.dataThrough.getTime() : Number.NaN));
+  const message = { sessions: data.sessions, stats, bounded, userIds, heldOut: held, dataThrough };
+  return { message, transfer: [stats.buffer as ArrayBuffer, bounded.buffer as ArrayBuffer, dataThrough.buffer as ArrayBuffer] };
 }
 
 /** The fit's input inside the worker: athletes in order, their statistics and newest folded sessions (epoch ms, NaN for none). */
@@ -459,8 +484,9 @@ async function runFromServer(request: FitRequest, url: string): Promise<void> {
   }
 }
 
-/** From the caller's packed input: post each chunk of models for the caller to write, at most CHUNKS_AHEAD ahead of it. */
-async function runFromInput(request: FitRequest, source: Extract<Source, { kind: 'input' }>): Promise<void> {
+/** From the caller's packed input (its one message): post each chunk of models for the caller to write, at most CHUNKS_AHEAD ahead of it. */
+async function runFromInput(request: FitRequest): Promise<void> {
+  const source = await new Promise<PackedInput>((resolve) => parentPort!.once('message', resolve));
   if (source.sessions === 0) return;
   const input = { userIds: source.userIds, users: unpackStats(source), dataThrough: source.dataThrough, heldOut: source.heldOut };
   await fitAndBuild(request, input, (chunk, k) => {
@@ -471,7 +497,7 @@ async function runFromInput(request: FitRequest, source: Extract<Source, { kind:
 
 async function runNightly(request: FitRequest): Promise<void> {
   if (request.source.kind === 'server') await runFromServer(request, request.source.url);
-  else await runFromInput(request, request.source);
+  else await runFromInput(request);
   parentPort!.postMessage({ type: 'end' } satisfies FitMessage);
 }
 

@@ -109,19 +109,25 @@ function parsePopulationStats(text: string): PopulationStat[] {
 const PAGE = 1000;
 
 /**
- * `sql`'s rows through a cursor, PAGE at a time, each page handed to `each` before the next is fetched: a result
+ * `sql`'s rows through a cursor, PAGE at a time, each page handed to `each` while the next is fetched: a result
  * of thousands of rows never sits in the heap at once, so its rows die young instead of being copied by every
  * scavenge while the rest arrives (with the whole result at once, the API's scavenges took 20-30 ms).
  * Inside a transaction (a cursor lives in one).
  */
 async function forEachPage<T>(tx: SqlRunner, cursor: string, sql: string, each: (rows: T[]) => void): Promise<void> {
   await tx.execute(`DECLARE ${cursor} NO SCROLL CURSOR FOR ${sql}`);
-  for (;;) {
-    const rows = await tx.query<T>(`FETCH ${PAGE} FROM ${cursor}`);
+  const fetch = () => tx.query<T>(`FETCH ${PAGE} FROM ${cursor}`);
+  let next: Promise<T[]> | null = fetch();
+  while (next) {
+    const rows: T[] = await next;
+    // The next page is asked for before this one is folded: the database (PGlite's thread, a server) computes it
+    // meanwhile, instead of the two waiting for each other in turn. At most two pages in the heap.
+    next = rows.length < PAGE ? null : fetch();
+    // Held by the caller at the end if folding this page fails (not an unhandled rejection meanwhile).
+    next?.catch(() => {});
     each(rows);
-    if (rows.length < PAGE) break;
     // An embedded PGlite answers without returning to the event loop: let requests in between pages.
-    await yieldToEventLoop();
+    if (next) await yieldToEventLoop();
   }
   await tx.execute(`CLOSE ${cursor}`);
 }
@@ -131,7 +137,7 @@ async function forEachPage<T>(tx: SqlRunner, cursor: string, sql: string, each: 
  * population statistics: one scan for the athletes' sessions (USER_SESSIONS_SQL, one row per athlete), one for the
  * population statistics. Inside a transaction: the athletes' rows are read through a cursor.
  */
-export async function readTrainingData(tx: SqlRunner): Promise<TrainingData & { held: HeldOutSession[] }> {
+export async function readTrainingData(tx: SqlRunner, opts: TrainingReadOptions = {}): Promise<TrainingData & { held: HeldOutSession[] }> {
   const users = new Map<string, UserData>();
   const held: HeldOutSession[] = [];
   let sessions = 0;
@@ -143,8 +149,22 @@ export async function readTrainingData(tx: SqlRunner): Promise<TrainingData & { 
       users.set(r.userId, { stats, dataThrough: new Date(Number(r.through)) });
     }
   });
-  const population = await tx.query<{ v: string }>(POPULATION_SQL);
-  return { users, sessions, populationStats: parsePopulationStats(population[0].v), held };
+  return { users, sessions, populationStats: opts.populationStats === false ? [] : await readPopulationStats(tx), held };
+}
+
+/**
+ * The population statistics of the training rows (one scan). A statement of its own: on an embedded PGlite the
+ * nightly run reads them after the athletes' sessions, while the fit's worker fits (the database is idle then).
+ */
+export async function readPopulationStats(sql: SqlRunner): Promise<PopulationStat[]> {
+  const population = await sql.query<{ v: string }>(POPULATION_SQL);
+  return parsePopulationStats(population[0].v);
+}
+
+/** What readTrainingData / readNightlyInput read besides the athletes' sessions. */
+export interface TrainingReadOptions {
+  /** The population statistics in the same transaction (default); false: left empty, for the caller to read with readPopulationStats. */
+  populationStats?: boolean;
 }
 
 /** What the nightly fit reads, in one transaction (readNightlyInput). */
@@ -163,10 +183,10 @@ export interface NightlyInput {
  * workers, the database takes one core (with it on the API's machine, three queries with their parallel workers
  * took every core from the API's requests: bench-nightly-streams).
  */
-export async function readNightlyInput(tx: SqlRunner): Promise<NightlyInput> {
+export async function readNightlyInput(tx: SqlRunner, opts: TrainingReadOptions = {}): Promise<NightlyInput> {
   await tx.execute('SET LOCAL max_parallel_workers_per_gather = 0');
   const versionsAtRead = await modelOutputVersions(tx);
-  const { held, ...data } = await readTrainingData(tx);
+  const { held, ...data } = await readTrainingData(tx, opts);
   for (const userId of versionsAtRead.keys()) if (!data.users.has(userId)) data.users.set(userId, { stats: emptyStats(), dataThrough: null });
   return { versionsAtRead, data, held };
 }

@@ -16,7 +16,8 @@ import { FitControl, fitHeapLimitMb, startNightlyFit, type NightlyFit } from './
 import { heldOutColumns, snapshotModels } from './model-evaluation.ts';
 import { populationModelData, upsertModelOutput, writeModelChunk, type ModelOutputWrite } from './model-store.ts';
 import { readUserData, staleUsers } from './athlete-data.ts';
-import { readNightlyInput, yieldToEventLoop, type UserData } from './training-data.ts';
+import { readNightlyInput, readPopulationStats, yieldToEventLoop, type UserData } from './training-data.ts';
+import type { PopulationStat } from '../engine/types.ts';
 
 /**
  * An athlete's model from their statistics: the posterior, and the statistics stored for the quick update (the
@@ -59,14 +60,17 @@ export class TrainingService {
   private readonly retryTimers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly log: (msg: string) => void;
+  /** The nightly fit's worker at the lowest CPU priority (a server: its API's requests first); `npm run train` turns it off. */
+  private readonly fitWorkerLowPriority: boolean;
   /** Holds the nightly fit's worker between sweeps (tests and benchmarks measure the API while a fit runs). */
   readonly fitControl = new FitControl();
 
   constructor(
     private readonly services: TrainingDependencies,
-    opts: { log?: (msg: string) => void } = {},
+    opts: { log?: (msg: string) => void; fitWorkerLowPriority?: boolean } = {},
   ) {
     this.log = opts.log ?? console.log;
+    this.fitWorkerLowPriority = opts.fitWorkerLowPriority ?? true;
   }
 
   private get prisma() {
@@ -329,11 +333,14 @@ export class TrainingService {
       const options = {
         terms,
         control: this.fitControl,
+        lowPriority: this.fitWorkerLowPriority,
         onProgress: (iteration: number, delta: number) => {
           if (iteration % 25 === 0) this.log(`[TRAIN] trainedModel: sweep ${iteration}, change ${delta.toExponential(2)}`);
         },
       };
       const url = this.services.db.url;
+      // On an embedded PGlite, the population statistics: read while the worker fits (set in trainingData).
+      let populationStatsRead: Promise<PopulationStat[]> | null = null;
       const read = await stage('trainingData', async () => {
         // On a server, a worker thread reads, fits and writes on its own connection: the training data and the
         // models never pass through this thread, which keeps serving. An embedded PGlite lives on this thread:
@@ -346,13 +353,20 @@ export class TrainingService {
           this.log(`[TRAIN] trainingData: reading in the fit worker (its heap limit ${heapLimitMb} MB)`);
           nightly = startNightlyFit({ kind: 'server', url }, { ...options, heapLimitMb });
         } else {
-          const input = await this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx)), { maxWait: 60_000, timeout: 60 * 60_000 });
-          const heapLimitMb = configuredHeapMb || fitHeapLimitMb(input.data.users.size);
-          this.log(`[TRAIN] trainingData: read; the fit worker's heap limit ${heapLimitMb} MB`);
+          // The worker starts (its thread, its modules) while this thread reads; the input follows it once read.
+          // The population statistics are left out of the read's transaction: a statement of their own once the
+          // athletes' sessions are in, while the worker fits (PGlite, on its own thread, has nothing else to do then).
+          const heapLimitMb = configuredHeapMb || fitHeapLimitMb(await this.prisma.user.count());
+          this.log(`[TRAIN] trainingData: reading while the fit worker starts (its heap limit ${heapLimitMb} MB)`);
+          const input = this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx), { populationStats: false }), { maxWait: 60_000, timeout: 60 * 60_000 });
           nightly = startNightlyFit(
             { kind: 'input', input, write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions)) },
             { ...options, heapLimitMb },
           );
+          await input;
+          populationStatsRead = readPopulationStats(prismaSql(this.prisma));
+          // Awaited at the populationStatistics stage; a failure meanwhile is not an unhandled rejection.
+          populationStatsRead.catch(() => {});
         }
         return nightly.read;
       });
@@ -398,7 +412,8 @@ export class TrainingService {
 
       await stage('populationStatistics', async () => {
         const computedAt = new Date();
-        await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: read.populationStats.map((s) => ({ ...s, computedAt })) })]);
+        const stats = populationStatsRead ? await populationStatsRead : read.populationStats;
+        await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: stats.map((s) => ({ ...s, computedAt })) })]);
       });
 
       timings.totalMs = Math.round(performance.now() - t0);

@@ -6,7 +6,7 @@ import { eventOf, streamWs, types } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 import { addRatedSession, emptyStats } from '../../src/engine/bayes/index.ts';
 import { fitHeapLimitMb, startNightlyFit } from '../../src/jobs/fit-worker.ts';
-import type { UserData } from '../../src/jobs/training-data.ts';
+import type { NightlyInput, UserData } from '../../src/jobs/training-data.ts';
 
 const logs: string[] = [];
 let server: TestServer;
@@ -94,5 +94,51 @@ describe("the fit worker's heap limit", () => {
     } finally {
       await fit.dispose();
     }
+  }, 60_000);
+});
+
+describe("the fit worker's input, read while the worker starts (an embedded PGlite)", () => {
+  const users = (count: number) => {
+    const map = new Map<string, UserData>();
+    for (let i = 0; i < count; i++) {
+      const stats = emptyStats();
+      for (let s = 0; s < 5; s++) addRatedSession(stats, { sleepHours: 6 + ((i + s) % 3), energyLevel: 4 + (s % 3), stressLevel: 3 }, 4 + ((i + s) % 5));
+      map.set(`00000000-0000-4000-8000-${String(i).padStart(12, '0')}`, { stats, dataThrough: new Date() });
+    }
+    return map;
+  };
+
+  it('waits for an input that arrives after the worker started, then fits and hands every athlete to be written', async () => {
+    const data = users(30);
+    let handOver!: () => void;
+    const input = new Promise<NightlyInput>((resolve) => {
+      handOver = () => resolve({ versionsAtRead: new Map(), held: [], data: { users: data, sessions: 150, populationStats: [] } });
+    });
+    const written: string[] = [];
+    const write = async (chunk: { userIds: string[] }) => {
+      written.push(...chunk.userIds);
+      return [];
+    };
+    const fit = startNightlyFit({ kind: 'input', input, write }, { chunk: 10 });
+    try {
+      let read = false;
+      void fit.read.then(() => (read = true));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(read).toBe(false);
+      handOver();
+      expect((await fit.read).users).toBe(30);
+      const fitted = await fit.fitted;
+      for await (const _ of fitted.written);
+      expect(written).toEqual([...data.keys()]);
+    } finally {
+      await fit.dispose();
+    }
+  }, 60_000);
+
+  it('a read that fails fails the fit with its error and ends the worker', async () => {
+    const fit = startNightlyFit({ kind: 'input', input: Promise.reject(new Error('the read failed')), write: async () => [] });
+    await expect(fit.read).rejects.toThrow('the read failed');
+    await expect(fit.fitted).rejects.toThrow('the read failed');
+    await fit.dispose();
   }, 60_000);
 });
