@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
+import { startFlags } from './lib/start-flags.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -227,8 +228,11 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
   console.log(`[bench-floor] ${label}: starting ClimbIQ's server (scripts/bench.ts child) ...`);
-  // BENCH_CHILD_ARGS: Node options for ClimbIQ's server process (e.g. --cpu-prof), as in bench-nightly-streams.
-  const childArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  // ClimbIQ's server runs with npm start's Node flags (package.json's start script, e.g. its young generation), so
+  // the figures are those of the server as the README starts it; BENCH_CHILD_ARGS adds Node options after them
+  // (e.g. --cpu-prof, or --max-semi-space-size=N to override npm start's), as in bench-nightly-streams.
+  const childArgs = [...startFlags(), ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  console.log(`[bench-floor] ${label}: ClimbIQ's server runs with ${childArgs.join(' ')}`);
   const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
