@@ -72,7 +72,11 @@ async function serve(): Promise<void> {
     ...(args['pglite-thread'] ? { PGLITE_THREAD: args['pglite-thread'] } : {}),
   });
   config.pgliteDir = 'memory://';
+  // As src/main.ts (npm start) does: the young generation of the flags is this thread's, PGlite's and the fit's threads get a small one.
+  const { youngGenerationForThisThreadOnly, releaseStartupMemory } = await import('../src/heap.ts');
+  youngGenerationForThisThreadOnly();
   const server = await startServer({ config, schedule: false, log: () => {} });
+  releaseStartupMemory();
   // The floor of one HTTP round trip on this machine: node:http answering a fixed body, same process.
   const { createServer } = await import('node:http');
   const plain = createServer((req, res) => {
