@@ -3,7 +3,7 @@
 // `npm start` gives the process a large young generation (`--max-semi-space-size`, package.json's start script): at
 // 1,000 check-ins/s a stream's objects then die before a scavenge would promote them, and the old generation does not
 // fill with them (with 4 MB semi-spaces, 12 KB a stream was promoted and the major collections that followed held
-// the API's thread for up to 50 ms; BENCHMARKS.md "Issue 19: the steady tail as `npm start` runs the server").
+// the API's thread for up to 50 ms; BENCHMARKS.md "Issue 19 §3: the steady tail as `npm start` runs the server").
 // Two things would make that young generation cost memory it does not need:
 // - V8 reads the flag for every isolate it creates, so the embedded database's thread and the nightly fit's worker
 //   would get it too. `youngGenerationForThisThreadOnly` sets it back for the isolates created from then on.
