@@ -25,6 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
+import { startFlags } from './lib/start-flags.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -204,17 +205,20 @@ interface PauseSummary {
 }
 
 /** What held ClimbIQ's API thread during the steady run (scripts/bench.ts's `pauses`): where a DONE p99 comes from. */
-function steadyPausesNote(p: Record<string, unknown>): string {
+function steadyPausesNote(p: Record<string, unknown>, streams: number): string {
   const loop = p.loop as { p50: number; p99: number; max: number };
   const minor = p.gcMinor as PauseSummary;
   const major = p.gcMajor as PauseSummary;
   const writer = p.writer as { batches: number; rows: number; jsonMs: number; maxJsonMs: number };
+  const young = p.young as { scavenges: number; allocatedBytes: number; promotedBytes: number };
   const f = (x: number) => x.toFixed(1);
+  const kbPerStream = (bytes: number) => f(bytes / 1024 / Math.max(1, streams));
   return (
     `During ClimbIQ's steady run, its API thread: event-loop delay p50 ${f(loop.p50)} / p99 ${f(loop.p99)} / max ${f(loop.max)} ms; ` +
     `GC pauses: ${minor.n} minor (${f(minor.totalMs)} ms in all, longest ${f(minor.maxMs)} ms, ${minor.over10} over 10 ms), ` +
     `${major.n} major or incremental (${f(major.totalMs)} ms, longest ${f(major.maxMs)} ms, ${major.over10} over 10 ms); ` +
-    `the writer: ${writer.rows} rows in ${writer.batches} batches, their JSON ${f(writer.jsonMs)} ms in all (longest ${f(writer.maxJsonMs)} ms).`
+    `the writer: ${writer.rows} rows in ${writer.batches} batches, their JSON ${f(writer.jsonMs)} ms in all (longest ${f(writer.maxJsonMs)} ms); ` +
+    `per stream, ${kbPerStream(young.allocatedBytes)} KB allocated in the young generation and ${kbPerStream(young.promotedBytes)} KB promoted by its ${young.scavenges} scavenges.`
   );
 }
 
@@ -227,8 +231,11 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
   const rate = Number(args.rate);
   const seconds = Number(args.seconds);
   console.log(`[bench-floor] ${label}: starting ClimbIQ's server (scripts/bench.ts child) ...`);
-  // BENCH_CHILD_ARGS: Node options for ClimbIQ's server process (e.g. --cpu-prof), as in bench-nightly-streams.
-  const childArgs = process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  // ClimbIQ's server runs with npm start's Node flags (package.json's start script, e.g. its young generation), so
+  // the figures are those of the server as the README starts it; BENCH_CHILD_ARGS adds Node options after them
+  // (e.g. --cpu-prof, or --max-semi-space-size=N to override npm start's), as in bench-nightly-streams.
+  const childArgs = [...startFlags(), ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
+  console.log(`[bench-floor] ${label}: ClimbIQ's server runs with ${childArgs.join(' ')}`);
   const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
@@ -302,7 +309,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;
     cpu.serverSteady = (await cpuMs(server)) - sc0;
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
-    const pausesNote = steadyPausesNote(pauses);
+    const pausesNote = steadyPausesNote(pauses, rate * seconds);
     console.log(`[bench-floor] ${pausesNote}`);
     const ladder: { rate: number; f: Figures }[] = [];
     for (const r of String(args.rates)

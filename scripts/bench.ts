@@ -72,7 +72,11 @@ async function serve(): Promise<void> {
     ...(args['pglite-thread'] ? { PGLITE_THREAD: args['pglite-thread'] } : {}),
   });
   config.pgliteDir = 'memory://';
+  // As src/main.ts (npm start) does: the young generation of the flags is this thread's, PGlite's and the fit's threads get a small one.
+  const { youngGenerationForThisThreadOnly, releaseStartupMemory } = await import('../src/heap.ts');
+  youngGenerationForThisThreadOnly();
   const server = await startServer({ config, schedule: false, log: () => {} });
+  releaseStartupMemory();
   // The floor of one HTTP round trip on this machine: node:http answering a fixed body, same process.
   const { createServer } = await import('node:http');
   const plain = createServer((req, res) => {
@@ -108,6 +112,29 @@ async function serve(): Promise<void> {
   }).observe({ entryTypes: ['gc'] });
   const writerTotals = () => ({ ...server.services.recommendations.totals });
   let writerAtReset = writerTotals();
+  // What the young generation saw between two `pauses`: bytes allocated in it and bytes its scavenges promoted to the
+  // old generation (V8's GC profiler: each collection's heap spaces before and after).
+  const { GCProfiler } = await import('node:v8');
+  let gcProfiler = new GCProfiler();
+  gcProfiler.start();
+  const youngGeneration = (): { scavenges: number; allocatedBytes: number; promotedBytes: number } => {
+    const used = (spaces: import('node:v8').HeapSpaceStatistics[], name: string) => spaces.find((x) => x.spaceName === name)?.spaceUsedSize ?? 0;
+    let scavenges = 0;
+    let allocatedBytes = 0;
+    let promotedBytes = 0;
+    let newSpaceAfterLast: number | null = null;
+    for (const e of gcProfiler.stop().statistics) {
+      const newBefore = used(e.beforeGC.heapSpaceStatistics, 'new_space');
+      if (newSpaceAfterLast !== null) allocatedBytes += Math.max(0, newBefore - newSpaceAfterLast);
+      newSpaceAfterLast = used(e.afterGC.heapSpaceStatistics, 'new_space');
+      if (e.gcType !== 'Scavenge') continue;
+      scavenges++;
+      promotedBytes += Math.max(0, used(e.afterGC.heapSpaceStatistics, 'old_space') - used(e.beforeGC.heapSpaceStatistics, 'old_space'));
+    }
+    gcProfiler = new GCProfiler();
+    gcProfiler.start();
+    return { scavenges, allocatedBytes, promotedBytes };
+  };
 
   process.on('message', async (raw) => {
     const req = raw as ChildRequest;
@@ -166,6 +193,7 @@ async function serve(): Promise<void> {
             loop: { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
             gcMinor: summary(gcPauses.minor),
             gcMajor: summary(gcPauses.major),
+            young: youngGeneration(),
             writer: { batches: w.batches - writerAtReset.batches, rows: w.rows - writerAtReset.rows, jsonMs: w.jsonMs - writerAtReset.jsonMs, maxJsonMs: w.maxJsonMs },
           });
           loopDelay.reset();

@@ -6,6 +6,7 @@
 // A signal during the start stops the server as soon as it has started. A second signal meanwhile is ignored:
 // Ctrl-C in a terminal reaches this process twice (from the terminal, and forwarded by npm).
 import { loadConfig, type Config } from './config.ts';
+import { releaseStartupMemory, youngGenerationForThisThreadOnly } from './heap.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { startupFailure } from './services.ts';
 
@@ -17,6 +18,9 @@ if (process.versions.node.split('.')[0] !== RUNTIME_MAJOR) {
     `[API] running on Node.js ${process.versions.node}; ClimbIQ is built and tested on Node.js ${RUNTIME_MAJOR} (\`npm ci\` installs it as node_modules/.bin/node and \`npm start\` uses it)`,
   );
 }
+
+// npm start's young generation (--max-semi-space-size) is the API thread's; the threads started below get a small one.
+youngGenerationForThisThreadOnly();
 
 let config: Config;
 let starting: Promise<RunningServer>;
@@ -60,4 +64,9 @@ try {
 } catch (err) {
   console.error(startupFailure(err));
   process.exit(1);
+}
+// Start-up is done: the young generation it grew to (and the pages it freed) go back before the first request.
+if (!stopping) {
+  const r = releaseStartupMemory();
+  console.log(`[API] start-up memory released in ${r.ms} ms: young generation ${r.newSpaceMbBefore} -> ${r.newSpaceMbAfter} MB, RSS ${r.rssMbBefore} -> ${r.rssMbAfter} MB`);
 }

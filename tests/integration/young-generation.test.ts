@@ -1,0 +1,59 @@
+// V8's young generation as `npm start` gives it (src/heap.ts): the start script's large young generation is the API
+// thread's alone (a worker thread started afterwards, as PGlite's and the fit's are, gets WORKER_SEMI_SPACE_MB), and
+// the memory-reducing collection after start-up shrinks the grown young generation and returns its pages (RSS).
+// A real process with package.json's flags; each thread allocates until its young generation is at its maximum.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { startFlags } from '../../scripts/lib/start-flags.ts';
+import { WORKER_SEMI_SPACE_MB } from '../../src/heap.ts';
+import { moduleImport } from '../support/processes.ts';
+
+interface Report {
+  mainNewSpaceMb: number;
+  workerNewSpaceMb: number;
+  released: { newSpaceMbBefore: number; newSpaceMbAfter: number; rssMbBefore: number; rssMbAfter: number };
+}
+
+describe("npm start's young generation", () => {
+  it("is the main thread's: a worker started after youngGenerationForThisThreadOnly gets a small one, and releaseStartupMemory shrinks the main thread's back", async () => {
+    const heap = moduleImport('src/heap.ts');
+    const semiSpaceFlag = startFlags().find((f) => f.startsWith('--max-semi-space-size='));
+    expect(semiSpaceFlag).toBeDefined();
+    const semiSpaceMb = Number(semiSpaceFlag!.split('=')[1]);
+    expect(semiSpaceMb).toBeGreaterThan(WORKER_SEMI_SPACE_MB);
+    const code = `
+      import { Worker } from 'node:worker_threads';
+      import v8 from 'node:v8';
+      import { releaseStartupMemory, youngGenerationForThisThreadOnly } from '${heap.specifier}';
+      // Allocates until the young generation has grown to its maximum (short-lived objects, a few MB kept at a time).
+      const grow = \`let keep = []; for (let i = 0; i < 4e6; i++) { keep.push({ i, s: 'x' + i }); if (keep.length > 100000) keep = []; }\`;
+      const newSpaceMb = \`Math.round(process.getBuiltinModule('node:v8').getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576)\`;
+      youngGenerationForThisThreadOnly();
+      new Function(grow)();
+      const mainNewSpaceMb = Math.round(v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space').space_size / 1048576);
+      const workerNewSpaceMb = await new Promise((resolve, reject) => {
+        const w = new Worker(\`\${grow}; process.getBuiltinModule('node:worker_threads').parentPort.postMessage(\${newSpaceMb});\`, { eval: true });
+        w.once('message', resolve);
+        w.once('error', reject);
+      });
+      const released = releaseStartupMemory();
+      console.log(JSON.stringify({ mainNewSpaceMb, workerNewSpaceMb, released }));`;
+    const child = spawn(process.execPath, [semiSpaceFlag!, ...heap.nodeArgs, '--input-type=module', '-e', code], { cwd: process.cwd() });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (err += d));
+    const exitCode = await new Promise<number | null>((r) => child.on('close', r));
+    expect(err).toBe('');
+    expect(exitCode).toBe(0);
+    const report = JSON.parse(out.trim()) as Report;
+    // V8's new space is two semi-spaces: the main thread's grew to the flag's size...
+    expect(report.mainNewSpaceMb).toBe(2 * semiSpaceMb);
+    // ...a worker's to WORKER_SEMI_SPACE_MB's, not the flag's.
+    expect(report.workerNewSpaceMb).toBe(2 * WORKER_SEMI_SPACE_MB);
+    // The memory-reducing collection shrinks the main thread's to its minimum and gives the pages back.
+    expect(report.released.newSpaceMbBefore).toBe(2 * semiSpaceMb);
+    expect(report.released.newSpaceMbAfter).toBeLessThanOrEqual(2);
+    expect(report.released.rssMbAfter).toBeLessThan(report.released.rssMbBefore - semiSpaceMb);
+  }, 60_000);
+});
