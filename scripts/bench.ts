@@ -73,10 +73,10 @@ async function serve(): Promise<void> {
   });
   config.pgliteDir = 'memory://';
   // As src/main.ts (npm start) does: the young generation of the flags is this thread's, PGlite's and the fit's threads get a small one.
-  const { youngGenerationForThisThreadOnly, releaseStartupMemory } = await import('../src/heap.ts');
+  const { youngGenerationForThisThreadOnly, releaseUnusedMemory } = await import('../src/heap.ts');
   youngGenerationForThisThreadOnly();
   const server = await startServer({ config, schedule: false, log: () => {} });
-  releaseStartupMemory();
+  releaseUnusedMemory();
   // The floor of one HTTP round trip on this machine: node:http answering a fixed body, same process.
   const { createServer } = await import('node:http');
   const plain = createServer((req, res) => {

@@ -1,22 +1,23 @@
-// V8's young generation, sized for the API's thread alone (docs/operations.md "Memory and the young generation").
+// V8's young generation and the memory the API's thread keeps (docs/operations.md "Memory and the young generation").
 //
-// `npm start` gives the process a large young generation (`--max-semi-space-size`, package.json's start script): at
-// 1,000 check-ins/s a stream's objects then die before a scavenge would promote them, and the old generation does not
-// fill with them (with 4 MB semi-spaces, 12 KB a stream was promoted and the major collections that followed held
-// the API's thread for up to 50 ms; BENCHMARKS.md "Issue 19 §3: the steady tail as `npm start` runs the server").
-// Two things would make that young generation cost memory it does not need:
+// `npm start` runs with 4 MB semi-spaces (`--max-semi-space-size=4`, package.json's start script): on a quiet machine
+// PostgreSQL's steady 1,000 check-ins/s gave DONE p99 12.8-53.2 ms with it against 20.5-23.7 ms with 32 MB, while
+// 32 MB took the nightly fit's peak beside 1,000 subscriptions from 241-253 MB to about 300 (BENCHMARKS.md "Issue 19
+// §3 and issue 26 after the fifth round's merge"). An operator may still give the API a larger
+// young generation (docs/operations.md); two things keep that, and any size, from costing memory it does not need:
 // - V8 reads the flag for every isolate it creates, so the embedded database's thread and the nightly fit's worker
 //   would get it too. `youngGenerationForThisThreadOnly` sets it back for the isolates created from then on.
 // - Start-up (migrations, the schema, warming the caches) allocates fast, so the young generation has grown to its
-//   maximum when the server is ready, and V8 keeps it while idle. `releaseStartupMemory` runs a memory-reducing
-//   collection then, which shrinks it to its minimum; it grows again with the load (within a few scavenges).
+//   maximum when the server is ready and the old one holds start-up's garbage, and V8 keeps both while idle.
+//   `releaseUnusedMemory` runs a memory-reducing collection once start-up is done (src/main.ts). (Run again just
+//   before the nightly fit's worker starts, it did not lower the fit's peak: 241-253 MB with it, 249-250 without.)
 // Both use V8 flags at run time (`v8.setFlagsFromString`): Node documents it as allowed but unchecked, and each
 // helper's effect is measured by bench-memory and bench-floor.
 import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** Semi-space (MB) of the isolates created after `youngGenerationForThisThreadOnly`: what every thread had before. */
+/** Semi-space (MB) of the isolates created after `youngGenerationForThisThreadOnly`: npm start's own size. */
 export const WORKER_SEMI_SPACE_MB = 4;
 
 /**
@@ -36,10 +37,10 @@ function newSpaceBytes(): number {
 
 /**
  * A memory-reducing full collection (V8's "last resort" flavor: the young generation shrunk to its minimum, free
- * pages returned to the system), for when start-up is done. Synchronous; about 30-100 ms on this server's heap.
- * Returns what it did, for the start-up log.
+ * pages returned to the system), for when start-up is done. Synchronous: it holds the API's thread for about 30-100 ms
+ * on this server's heap. Returns what it did, for the log.
  */
-export function releaseStartupMemory(): { ms: number; newSpaceMbBefore: number; newSpaceMbAfter: number; rssMbBefore: number; rssMbAfter: number } {
+export function releaseUnusedMemory(): { ms: number; newSpaceMbBefore: number; newSpaceMbAfter: number; rssMbBefore: number; rssMbAfter: number } {
   const mb = (bytes: number) => Math.round(bytes / 1048576);
   const started = performance.now();
   const newSpaceBefore = newSpaceBytes();

@@ -6,7 +6,7 @@
 // A signal during the start stops the server as soon as it has started. A second signal meanwhile is ignored:
 // Ctrl-C in a terminal reaches this process twice (from the terminal, and forwarded by npm).
 import { loadConfig, type Config } from './config.ts';
-import { releaseStartupMemory, youngGenerationForThisThreadOnly } from './heap.ts';
+import { releaseUnusedMemory, youngGenerationForThisThreadOnly } from './heap.ts';
 import { startServer, type RunningServer } from './server.ts';
 import { startupFailure } from './services.ts';
 
@@ -67,6 +67,6 @@ try {
 }
 // Start-up is done: the young generation it grew to (and the pages it freed) go back before the first request.
 if (!stopping) {
-  const r = releaseStartupMemory();
+  const r = releaseUnusedMemory();
   console.log(`[API] start-up memory released in ${r.ms} ms: young generation ${r.newSpaceMbBefore} -> ${r.newSpaceMbAfter} MB, RSS ${r.rssMbBefore} -> ${r.rssMbAfter} MB`);
 }
