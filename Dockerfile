@@ -14,7 +14,7 @@ RUN npm run build \
   && mkdir -p /app/data \
   && chown -R node:node /app/data
 
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 PGLITE_DIR=/app/data/pglite
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=4000 PGLITE_DIR=/app/data/pglite MALLOC_ARENA_MAX=2
 EXPOSE 4000
 VOLUME ["/app/data"]
 USER node

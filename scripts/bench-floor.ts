@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
-import { startFlags } from './lib/start-flags.ts';
+import { startEnv, startFlags } from './lib/start-flags.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -64,7 +64,12 @@ interface Child {
 }
 
 async function forkChild(script: string, argv: string[], execArgv: string[] = []): Promise<Child> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, { execArgv: [...process.execArgv, ...execArgv], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // npm start's environment (glibc's arena limit) for the floor and ClimbIQ's server alike.
+  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, {
+    execArgv: [...process.execArgv, ...execArgv],
+    env: { ...process.env, ...startEnv() },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     proc.once('message', (m) => resolve(m as Record<string, unknown>));
     proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
-import { startFlags } from './lib/start-flags.ts';
+import { startEnv, startFlags } from './lib/start-flags.ts';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, openClient, writeBlock } from './lib/benchmarking.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -92,7 +92,8 @@ interface Running {
 
 /** Starts `node <args>` and resolves once it prints its "ready in" line, sampling its process tree meanwhile. */
 async function startProcess(nodeArgs: string[], env: Record<string, string>): Promise<Running> {
-  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  // npm start's environment (glibc's arena limit) for the floor and the servers alike.
+  const child = spawn(process.execPath, nodeArgs, { cwd: ROOT, env: { ...process.env, ...startEnv(), ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let peak = 0;
   let stopping = false;
   const sampler = setInterval(() => {
@@ -335,7 +336,7 @@ async function main(): Promise<void> {
     '',
     `Machine: ${os.cpus()[0]?.model.trim()}, ${os.cpus().length} cores; Node ${process.version}, ${os.platform()} ${os.arch()}; run ${new Date().toISOString().slice(0, 10)}, load average at the end ${os.loadavg()[0].toFixed(1)} (shared machine).`,
     '',
-    `Each server is started as \`npm start\` starts it: the production build (\`npm run build\`), then \`node ${flags.join(' ')} dist/src/main.js\` (development settings, in a child process of the benchmark); the floor is scripts/lib/bare-server.ts bundled the same way and run with the same flags. Resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after ` +
+    `Each server is started as \`npm start\` starts it: the production build (\`npm run build\`), then \`MALLOC_ARENA_MAX=${startEnv().MALLOC_ARENA_MAX} node ${flags.join(' ')} dist/src/main.js\` (development settings, in a child process of the benchmark); the floor is scripts/lib/bare-server.ts bundled the same way and run with the same flags. Resident set sizes from /proc: the server process's peak (VmHWM) over start-up, the most its process tree held at once (sampled every 20 ms: the migration child included), and its RSS after ` +
       `${args['idle-seconds']} s idle after "ready" (no request yet; the ratio to the bare server's idle RSS in brackets), then with ${subscribers.toLocaleString('en')} graphql-ws connections each holding one subscription open.`,
     '',
     '| Process | Peak RSS, server process | Peak RSS, process tree | Idle RSS after start | With subscriptions held open |',

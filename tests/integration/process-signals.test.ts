@@ -137,7 +137,10 @@ describe('the Dockerfile', () => {
     const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
     const cmd = /^CMD (\[.*\])$/m.exec(dockerfile);
     expect(cmd).not.toBeNull();
-    expect((JSON.parse(cmd![1]) as string[]).join(' ')).toBe(scripts.start.replace(/^exec /, ''));
+    expect((JSON.parse(cmd![1]) as string[]).join(' ')).toBe(['node', ...startFlags(), 'dist/src/main.js'].join(' '));
+    // npm start's glibc arena limit (its default, which an operator's own value overrides), as the image's ENV.
+    expect(scripts.start).toMatch(/^exec env MALLOC_ARENA_MAX=\$\{MALLOC_ARENA_MAX:-(\d+)\} node /);
+    expect(dockerfile).toMatch(new RegExp(`^ENV .*MALLOC_ARENA_MAX=${/:-(\d+)\}/.exec(scripts.start)![1]}\\b`, 'm'));
     expect(dockerfile).toMatch(/^USER (?!root)\w+/m);
     expect(dockerfile).toMatch(/^ENV .*HOST=0\.0\.0\.0/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK [\s\S]*?CMD [^\n]*\/health/m);
