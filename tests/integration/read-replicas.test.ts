@@ -182,7 +182,13 @@ describe.skipIf(!enabled)('read replicas on a PostgreSQL streaming standby', () 
     await until(tolerant, (s) => s.lagSeconds === 0, 'caught up after the resume');
     expect(await rated(tolerant, analyst)).toBe(2);
     await until(strict, (s) => s.state === 'up', 'back for the strict server');
-    expect(logs.filter((l) => l.startsWith('strict:') && l.includes('lagging -> up'))).toHaveLength(1);
+    // Its return was logged. With no lag allowed, a write landing after the resume (the completion's quick update)
+    // can put the standby behind for a moment again, so more changes may follow; each one logged is a real change:
+    // they alternate, never the same change twice in a row.
+    const changes = logs.filter((l) => l.startsWith('strict:') && /up -> lagging|lagging -> up/.test(l)).map((l) => (l.includes('lagging -> up') ? 'up' : 'lagging'));
+    expect(changes[0]).toBe('lagging');
+    expect(changes).toContain('up');
+    expect(changes.every((c, i) => i === 0 || c !== changes[i - 1])).toBe(true);
   });
 
   it('fails over to the primary when the standby stops, and reads from it again once it is back', async () => {
