@@ -473,18 +473,29 @@ class VariationalFit {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
     let S = 0;
-    let sumR = 0;
-    let sumR2 = 0;
-    for (let u = 0; u < U; u++) {
-      const h = hs[u];
-      const k = 1 / (h + t);
-      const g = devs[u] * (h + tOld) * k;
-      S += g * g + k;
-      const r = h * k;
-      sumR += r;
-      sumR2 += r * r;
+    if (this.remlMu) {
+      // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
+      let sumR = 0;
+      let sumR2 = 0;
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+        const r = h * k;
+        sumR += r;
+        sumR2 += r * r;
+      }
+      S += sumR2 / (1 / s02[j] + t * sumR);
+    } else {
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+      }
+      S += U / (1 / s02[j] + U * t);
     }
-    S += this.remlMu ? sumR2 / (1 / s02[j] + t * sumR) : U / (1 / s02[j] + U * t);
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
     return x + Math.log(S) - Math.log(2 * aTau);
   }
