@@ -6,13 +6,21 @@
 //   at true tau   - the same intervals at the true spreads (tau² = the truth's, fitted mu and sigma²)
 //   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
 //   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
+//   without K-S   - the served intervals without Kass-Steffey's term (conditional on the fitted spreads)
 //   grid          - with --grid: the intervals integrated over each spread's own posterior on a grid
 //                   (scripts/lib/spread-grid.ts), in place of Kass-Steffey's Gaussian in log tau²
 //
 //   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
 //                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
-//                                         [--spread-equals-mean sleepHours,warmupMin] [--grid]
+//                                         [--spread-equals-mean sleepHours,warmupMin] [--grid [--grid-anchor]]
+//                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu]
+//                                         [--skew-shift C] [--grid-median relative|absolute]
 //
+// Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
+// half-Cauchy's scale from the data, A_j = F sd(rating) / rms(x_j) (the same rule for every term); --tau-zero-power K
+// and --reml-mu are fitHierarchical's options of those names; --skew-shift C serves each spread at
+// log tau² - C Var(log tau²); --grid-median serves it at its grid posterior's median (absolute) or moved from the fit
+// by the grid's median - mode (relative); --grid-anchor moves each grid so that its mode is the fit's value.
 // --zero-spreads draws every slope with no between-athlete spread (all athletes share it; caffeine keeps its own):
 // what the fit reports for spreads that are zero. --spread-equals-mean gives the named terms caffeine's truth, a
 // between-athlete sd equal to the population effect (the others keep half of it).
@@ -20,7 +28,7 @@ import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
 import { withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
-import { MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
+import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
 import { SpreadPosterior, withSpreadPosterior } from './lib/spread-grid.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type TruthPopulation } from './lib/synthetic.ts';
 
@@ -33,6 +41,12 @@ const { values: args } = parseArgs({
     'zero-spreads': { type: 'boolean', default: false },
     'spread-equals-mean': { type: 'string', default: '' },
     grid: { type: 'boolean', default: false },
+    'tau-zero-power': { type: 'string', default: '1' },
+    'scale-from-data': { type: 'string', default: '' },
+    'skew-shift': { type: 'string', default: '' },
+    'grid-median': { type: 'string', default: '' },
+    'grid-anchor': { type: 'boolean', default: false },
+    'reml-mu': { type: 'boolean', default: false },
   },
 });
 
@@ -49,6 +63,15 @@ function parseSeeds(text: string): number[] {
 }
 
 const seeds = parseSeeds(args.seeds!);
+for (const [flag, text] of [
+  ['--scale-from-data', args['scale-from-data']],
+  ['--skew-shift', args['skew-shift']],
+  ['--tau-zero-power', args['tau-zero-power']],
+] as const) {
+  if (text && !(Number(text) >= 0)) throw new Error(`${flag}: expected a non-negative number, got ${text}`);
+}
+if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
+if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
 const groups = args.groups!.split(',').map(Number);
 if (!Number.isInteger(perGroup) || perGroup < 1) throw new Error(`--per-group: expected a positive integer, got ${args['per-group']}`);
@@ -87,6 +110,7 @@ for (const sc of chosen) {
   const servedBySeed: number[][] = [];
   const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
+  const noKs = new Array<number>(P).fill(0);
   const logRatios: number[][] = Array.from({ length: P }, () => []);
   const logTau: number[][] = Array.from({ length: P }, () => []);
   const logTau2Sd = new Array<number>(P).fill(0);
@@ -108,7 +132,80 @@ for (const sc of chosen) {
       for (const row of a.sessions) add(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
       return s;
     });
-    const fit = fitHierarchical(stats);
+    let terms = MODEL_TERMS;
+    if (args['scale-from-data']) {
+      // EXPERIMENT (a): each half-Cauchy's scale A_j = f · sd(rating) / rms(x_j), the same rule for every term.
+      const f = Number(args['scale-from-data']);
+      const sq = new Array<number>(P).fill(0);
+      let n = 0;
+      let sy = 0;
+      let syy = 0;
+      const x = new Float64Array(P);
+      for (const a of athletes)
+        for (const row of a.sessions) {
+          designRow(row.checkIn as Record<string, unknown>, x);
+          for (let j = 0; j < P; j++) sq[j] += x[j] * x[j];
+          sy += row.sessionQuality;
+          syy += row.sessionQuality * row.sessionQuality;
+          n++;
+        }
+      const sdY = Math.sqrt(syy / n - (sy / n) ** 2);
+      terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
+      if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
+    }
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'] });
+    if (args['grid-median']) {
+      // EXPERIMENT: each spread served at its grid posterior's median ('absolute'), or at the fit moved by the grid's
+      // median - mode in log tau² ('relative': the skew of the spread's posterior, not the grid's own peak).
+      const plainHyper = { ...fit.hyper, logTau2Cov: undefined };
+      const cov0 = fit.hyper.logTau2Cov ?? new Array<number>(P * P).fill(0);
+      const grid = new SpreadPosterior(
+        fit.hyper.mu,
+        fit.hyper.tau2,
+        Array.from({ length: P }, (_, j) => Math.sqrt(cov0[j * P + j])),
+      );
+      stats.forEach((st) => {
+        if (st.n === 0) return;
+        const post = userPosterior(st, plainHyper);
+        grid.add(post.mean, post.covariance);
+      });
+      const grids = grid.grids(MODEL_TERMS.map((t) => t.individualVariance));
+      const tau2 = fit.hyper.tau2.map((t0, j) => {
+        const g = grids[j];
+        let acc = 0;
+        let median = Math.log(g.tau2[g.tau2.length - 1]);
+        for (let k = 0; k < g.tau2.length; k++) {
+          if (acc + g.weight[k] >= 0.5) {
+            // interpolate within the cell (weights as mass at the points)
+            const prev = k > 0 ? Math.log(g.tau2[k - 1]) : Math.log(g.tau2[k]);
+            const f = (0.5 - acc) / g.weight[k];
+            median = prev + f * (Math.log(g.tau2[k]) - prev);
+            break;
+          }
+          acc += g.weight[k];
+        }
+        let mode = 0;
+        for (let k = 1; k < g.weight.length; k++) if (g.weight[k] > g.weight[mode]) mode = k;
+        return args['grid-median'] === 'absolute' ? Math.exp(median) : t0 * Math.exp(median - Math.log(g.tau2[mode]));
+      });
+      if (seed === seeds[0]) console.log(`tau ratio to fit: ${tau2.map((t, j) => Math.sqrt(t / fit.hyper.tau2[j]).toFixed(2)).join(', ')}`);
+      const hyper = { ...fit.hyper, tau2 };
+      fit.hyper.tau2 = tau2;
+      fit.users.forEach((_, u) => {
+        fit.users[u] = userPosterior(stats[u], hyper);
+      });
+    }
+    if (args['skew-shift']) {
+      // EXPERIMENT (c): serve each spread at log tau² - c Var(log tau²) (the Laplace mean's shift for a left-skewed
+      // posterior, which only an unidentified spread's variance makes large), athletes re-served at it.
+      const c = Number(args['skew-shift']);
+      const cov0 = fit.hyper.logTau2Cov ?? [];
+      const hyper = { ...fit.hyper, tau2: fit.hyper.tau2.map((t, j) => t * Math.exp(-c * cov0[j * P + j])) };
+      fit.hyper.tau2 = hyper.tau2;
+      fit.users.forEach((_, u) => {
+        fit.users[u] = userPosterior(stats[u], hyper);
+      });
+    }
     sweeps += fit.diagnostics.iterations;
     const trueSpread = { ...fit.hyper, tau2: sc.population.sd.map((sd) => Math.max(sd * sd, 1e-12)), logTau2Cov: undefined };
     if (args.grid) {
@@ -125,6 +222,16 @@ for (const sc of chosen) {
         if (stats[u].n > 0) grid.add(post.mean, post.covariance);
       });
       const grids = grid.grids(MODEL_TERMS.map((t) => t.individualVariance));
+      if (args['grid-anchor']) {
+        // EXPERIMENT: each grid moved (in log tau²) so that its mode is the fit's value: the posterior's shape, not
+        // the grid's own peak (which the censored athletes' fixed Gaussian moves).
+        grids.forEach((g, j) => {
+          let mode = 0;
+          for (let k = 1; k < g.weight.length; k++) if (g.weight[k] > g.weight[mode]) mode = k;
+          const f = fit.hyper.tau2[j] / g.tau2[mode];
+          g.tau2 = g.tau2.map((t) => t * f);
+        });
+      }
       const noSpreadUncertainty = { ...fit.hyper, logTau2Cov: new Array<number>(P * P).fill(0) };
       athletes.forEach((a, u) => {
         const { mean, covariance } = conditional[u];
@@ -139,6 +246,10 @@ for (const sc of chosen) {
     servedBySeed.push(seedServed);
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
+      const plain = userPosterior(stats[u], { ...fit.hyper, logTau2Cov: undefined });
+      a.trueCoefficients.forEach((b, j) => {
+        if (Math.abs(b - plain.mean[j]) <= Z95 * Math.sqrt(plain.covariance[j * P + j])) noKs[j]++;
+      });
       a.trueCoefficients.forEach((b, j) => {
         if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) {
           served[j]++;
@@ -158,8 +269,8 @@ for (const sc of chosen) {
     }
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
-  console.log(`| Term | Served | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}`);
-  console.log(`|---|---:|---:|---|---:|${args.grid ? '---:|' : ''}`);
+  console.log(`| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}`);
+  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}`);
   for (let j = 0; j < P; j++) {
     const zero = args['zero-spreads'] && j > 0 && j !== CAFFEINE;
     const r = zero ? logTau[j] : logRatios[j];
@@ -169,7 +280,9 @@ for (const sc of chosen) {
     const perSeed = servedBySeed.map((c) => c[j]);
     const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
     const se = perSeed.length > 1 ? ` ± ${(100 * Math.sqrt(perSeed.reduce((t, v) => t + (v - m) ** 2, 0) / (perSeed.length - 1) / perSeed.length)).toFixed(1)}` : '';
-    console.log(`| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)}${se} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`);
+    console.log(
+      `| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)}${se} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`,
+    );
   }
 }
 console.log(`\n${((performance.now() - started) / 1000).toFixed(1)} s`);

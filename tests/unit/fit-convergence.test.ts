@@ -97,3 +97,30 @@ describe('the nightly fit converges in a few sweeps', () => {
     expect(fit.hyper.tau2[0] + fit.hyper.sigma2).toBeLessThan(4.2);
   });
 });
+
+// The comparison options of issue 22 §1's sixth round (BENCHMARKS.md): not served, so their defaults must be the
+// served fit itself, and each must do what it says where it matters (a spread the athletes hardly inform).
+describe("the fit's comparison options for the spreads' pseudo-athletes", () => {
+  const users = boundedAthletes(600, 7);
+  const served = fitHierarchical(users);
+
+  it('leave the served fit unchanged at their defaults, and refuse a prior that is not proper', () => {
+    const explicit = fitHierarchical(users, { tauZeroPower: 1, remlMu: false });
+    expect(explicit.hyper.tau2).toEqual(served.hyper.tau2);
+    expect(explicit.hyper.sigma2).toBe(served.hyper.sigma2);
+    expect(() => fitHierarchical(users, { tauZeroPower: 0 })).toThrow(/tauZeroPower must be in \(0, 1\], got 0/);
+    expect(() => fitHierarchical(users, { tauZeroPower: 1.5 })).toThrow(/tauZeroPower/);
+  });
+
+  it("remlMu lowers only the spreads the athletes hardly inform (mean-field q(mu)'s pseudo-athlete)", () => {
+    const reml = fitHierarchical(users, { remlMu: true });
+    expect(reml.diagnostics.converged).toBe(true);
+    // sleep hours and warm-up (each athlete's share of information about them at most a few %): 10-30 % lower ...
+    for (const j of [1, 9]) {
+      expect(Math.sqrt(reml.hyper.tau2[j] / served.hyper.tau2[j])).toBeLessThan(0.93);
+      expect(Math.sqrt(reml.hyper.tau2[j] / served.hyper.tau2[j])).toBeGreaterThan(0.6);
+    }
+    // ... the intercept's, which every athlete informs, within 1 %.
+    expect(Math.abs(Math.sqrt(reml.hyper.tau2[0] / served.hyper.tau2[0]) - 1)).toBeLessThan(0.01);
+  });
+});

@@ -57,6 +57,19 @@ export interface FitOptions {
   tau2Step?: 'fixedPoint' | 'coordinate';
   /** The terms' hyperpriors (priorMean, priorStd, individualVariance): the PopulationPrior table. Default: the seed. */
   terms?: readonly FeatureSpec[];
+  /**
+   * For comparison (BENCHMARKS.md, issue 22 §1, sixth round): the half-Cauchy prior on tau_j times tau_j^(k-1), so
+   * that near zero the prior weighs like k pseudo-athletes in the spread's update instead of one (k in (0, 1]).
+   * Default 1 (the half-Cauchy itself).
+   */
+  tauZeroPower?: number;
+  /**
+   * For comparison (same section): in the collapsed tau² step, mu's uncertainty counted as a restricted likelihood
+   * counts it, sum_u r_u² / (1/priorStd² + sum_u r_u / tau²) with r_u = tau² / (tau² + v_u) each athlete's share of
+   * information about the term, instead of mean-field's U sMu2 = U / (1/priorStd² + U / tau²), which is about one
+   * athlete's worth of tau² whatever the athletes say about the term. Default false.
+   */
+  remlMu?: boolean;
 }
 
 export interface FitDiagnostics {
@@ -182,6 +195,8 @@ class VariationalFit {
     readonly tauPrior: Tau2Prior,
     readonly tau2Step: 'fixedPoint' | 'coordinate',
     terms: readonly FeatureSpec[],
+    readonly tauZeroPower = 1,
+    readonly remlMu = false,
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -192,7 +207,7 @@ class VariationalFit {
     let n = 0;
     for (const u of active) n += u.n;
     this.N = n;
-    this.aTau = (tauPrior === 'halfCauchy' ? 0.5 : TAU2_IG_SHAPE) + this.U / 2;
+    this.aTau = (tauPrior === 'halfCauchy' ? 0.5 + (1 - tauZeroPower) / 2 : TAU2_IG_SHAPE) + this.U / 2;
     this.aSig = SIGMA2_PRIOR_SHAPE + n / 2;
     this.m = new Float64Array(this.U * P);
     this.outer = active.map((st) => (st.bounded ? boundedOuterProduct(st.bounded) : null));
@@ -356,6 +371,8 @@ class VariationalFit {
         const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
         elbo += -0.5 * eLogLam - lgamma(0.5) - 1.5 * eLogTau - eInvLam * eInvTauNew;
+        // tauZeroPower's factor tau^(k-1) (unnormalised: a constant more or less does not move the fit)
+        elbo += 0.5 * (this.tauZeroPower - 1) * eLogTau;
         elbo += -0.5 * Math.log(iv[j]) - lgamma(0.5) - 1.5 * eLogLam - eInvLam / iv[j];
         elbo += invGammaEntropy(1, bLam);
       } else {
@@ -456,13 +473,29 @@ class VariationalFit {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
     let S = 0;
-    for (let u = 0; u < U; u++) {
-      const h = hs[u];
-      const k = 1 / (h + t);
-      const g = devs[u] * (h + tOld) * k;
-      S += g * g + k;
+    if (this.remlMu) {
+      // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
+      let sumR = 0;
+      let sumR2 = 0;
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+        const r = h * k;
+        sumR += r;
+        sumR2 += r * r;
+      }
+      S += sumR2 / (1 / s02[j] + t * sumR);
+    } else {
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+      }
+      S += U / (1 / s02[j] + U * t);
     }
-    S += U / (1 / s02[j] + U * t);
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
     return x + Math.log(S) - Math.log(2 * aTau);
   }
@@ -540,6 +573,8 @@ function fitPopulation(
   const tauPrior: Tau2Prior = opts.tau2Prior ?? 'halfCauchy';
   const accelerate = opts.accelerate ?? false;
   const terms = opts.terms ?? MODEL_TERMS;
+  const tauZeroPower = opts.tauZeroPower ?? 1;
+  if (!(tauZeroPower > 0 && tauZeroPower <= 1)) throw new RangeError(`fitHierarchical: tauZeroPower must be in (0, 1], got ${opts.tauZeroPower}`);
 
   const activeIndex: number[] = [];
   users.forEach((u, i) => {
@@ -551,6 +586,8 @@ function fitPopulation(
     tauPrior,
     opts.tau2Step ?? 'fixedPoint',
     terms,
+    tauZeroPower,
+    opts.remlMu,
   );
 
   const trace: number[] = [];
