@@ -51,6 +51,7 @@ interface HeapNode {
 function printHeap(head: HeapNode, streams: number, top: number): void {
   const self = new Map<string, number>();
   const bySrc = new Map<string, number>();
+  const pairs = new Map<string, number>();
   let total = 0;
   const name = (n: HeapNode) =>
     `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/')}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
@@ -60,6 +61,8 @@ function printHeap(head: HeapNode, streams: number, top: number): void {
       total += n.selfSize;
       self.set(name(n), (self.get(name(n)) ?? 0) + n.selfSize);
       bySrc.set(here ?? '(no src/ frame)', (bySrc.get(here ?? '(no src/ frame)') ?? 0) + n.selfSize);
+      const pair = `${here ?? '(no src/ frame)'}  <-  ${name(n)}`;
+      pairs.set(pair, (pairs.get(pair) ?? 0) + n.selfSize);
     }
     for (const c of n.children) walk(c, here);
   };
@@ -69,6 +72,7 @@ function printHeap(head: HeapNode, streams: number, top: number): void {
   for (const [title, m] of [
     ['by allocating function', self],
     ['by the innermost src/ function on the stack', bySrc],
+    ['by that src/ function and the allocating one', pairs],
   ] as const) {
     console.log(`\nKB / stream ${title}:`);
     for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(v)}  ${k}`);
