@@ -57,19 +57,22 @@ export type Topics = {
  * so one nobody listens to here need not be built at all (a check-in event per stream, issue 19).
  */
 class CountingEventTarget extends EventTarget {
-  private readonly listeners = new Map<string, number>();
+  private readonly listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
 
   override addEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
     super.addEventListener(type, callback, options);
-    if (callback) this.listeners.set(type, (this.listeners.get(type) ?? 0) + 1);
+    if (!callback) return;
+    const set = this.listeners.get(type) ?? new Set();
+    set.add(callback);
+    this.listeners.set(type, set);
   }
 
   override removeEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
     super.removeEventListener(type, callback, options);
-    const n = this.listeners.get(type) ?? 0;
-    if (!callback || n === 0) return;
-    if (n === 1) this.listeners.delete(type);
-    else this.listeners.set(type, n - 1);
+    const set = this.listeners.get(type);
+    if (!callback || !set) return;
+    set.delete(callback);
+    if (set.size === 0) this.listeners.delete(type);
   }
 
   hasListeners(type: string): boolean {
