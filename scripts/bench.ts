@@ -49,7 +49,7 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'heap-start' | 'heap-stop' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
@@ -136,6 +136,7 @@ async function serve(): Promise<void> {
     return { scavenges, allocatedBytes, promotedBytes };
   };
 
+  let heapSession: import('node:inspector/promises').Session | null = null;
   process.on('message', async (raw) => {
     const req = raw as ChildRequest;
     try {
@@ -201,6 +202,18 @@ async function serve(): Promise<void> {
           gcPauses.major.length = 0;
           writerAtReset = w;
           server.services.recommendations.totals.maxJsonMs = 0;
+          break;
+        }
+        case 'heap-start': // V8's sampling heap profiler, collected objects included: where a measurement allocates
+          heapSession ??= new (await import('node:inspector/promises')).Session();
+          heapSession.connect();
+          await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+          send({ id: req.id, ok: true });
+          break;
+        case 'heap-stop': {
+          const { profile } = await heapSession!.post('HeapProfiler.stopSampling');
+          heapSession!.disconnect();
+          send({ id: req.id, ok: true, profile });
           break;
         }
         case 'store':

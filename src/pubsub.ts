@@ -52,12 +52,44 @@ export type Topics = {
   coachLinkChanged: [CoachLinkChangedEvent];
 };
 
+/**
+ * An EventTarget that knows whether anything listens to a topic: without Redis no other instance can hear an event,
+ * so one nobody listens to here need not be built at all (a check-in event per stream, issue 19).
+ */
+class CountingEventTarget extends EventTarget {
+  private readonly listeners = new Map<string, Set<EventListenerOrEventListenerObject>>();
+
+  override addEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: AddEventListenerOptions | boolean): void {
+    super.addEventListener(type, callback, options);
+    if (!callback) return;
+    const set = this.listeners.get(type) ?? new Set();
+    set.add(callback);
+    this.listeners.set(type, set);
+  }
+
+  override removeEventListener(type: string, callback: EventListenerOrEventListenerObject | null, options?: EventListenerOptions | boolean): void {
+    super.removeEventListener(type, callback, options);
+    const set = this.listeners.get(type);
+    if (!callback || !set) return;
+    set.delete(callback);
+    if (set.size === 0) this.listeners.delete(type);
+  }
+
+  hasListeners(type: string): boolean {
+    return this.listeners.has(type);
+  }
+}
+
 export function createAppPubSub(redisUrl: string | null, log: (msg: string) => void = () => {}) {
   if (!redisUrl) {
     // One listener per open subscription: thousands are normal here, not a leak.
-    const eventTarget = new EventTarget();
+    const eventTarget = new CountingEventTarget();
     setMaxListeners(0, eventTarget);
-    return { pubsub: createPubSub<Topics>({ eventTarget }), ping: null, close: async () => {} };
+    const pubsub = Object.assign(createPubSub<Topics>({ eventTarget }), {
+      /** Whether publishing to this topic reaches anyone (an event without a listener can be left unbuilt). */
+      listened: (topic: keyof Topics): boolean => eventTarget.hasListeners(topic),
+    });
+    return { pubsub, ping: null, close: async () => {} };
   }
   // No per-command retry limit: yoga's Redis event target neither awaits nor catches its SUBSCRIBE and PUBLISH calls,
   // and a command rejected after N reconnection attempts (Redis unreachable at start, or a long outage) was an
@@ -82,7 +114,8 @@ export function createAppPubSub(redisUrl: string | null, log: (msg: string) => v
       log(`[PUBSUB] Redis ${role} connection answering again`);
     });
   }
-  const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
+  // Other instances may listen to any topic: every event is published.
+  const pubsub = Object.assign(createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) }), { listened: (_topic: keyof Topics): boolean => true });
   return {
     pubsub,
     /** Redis answers (the readiness check). */

@@ -100,8 +100,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
       hasPersonalization: personalization.hasPersonalization,
     });
 
-    // Continue in turn with the other streams, so newer check-ins get their first event out in between.
-    await laterPhases.next();
+    // The rules first, at once (microseconds): an override (e.g. an injury's REST_DAY) answers in this same turn,
+    // never queued behind other streams' predictions and statistics.
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
     const common = {
       userId: athleteId,
@@ -131,6 +131,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
     if (evaluation.matched.length > 0) {
       yield event({ type: 'RULES_APPLIED', rules: evaluation.matched, warnings: evaluation.warnings, constraints: evaluation.constraints });
     }
+    // Continue in turn with the other streams, so newer check-ins get their first event out in between.
+    await laterPhases.next();
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     yield event({ type: 'PREDICTION', prediction });
     const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms);

@@ -1,5 +1,6 @@
 // Every domain type registers itself on the builder; importing them here builds the whole schema.
 import { builder } from './builder.ts';
+import { passEventsThrough } from './subscription-events.ts';
 import './enums.ts';
 import './check-in.ts';
 import './user.ts';
@@ -13,4 +14,4 @@ import './training.ts';
 import './insights.ts';
 import './coaching.ts';
 
-export const schema = builder.toSchema({ sortSchema: false });
+export const schema = passEventsThrough(builder.toSchema({ sortSchema: false }));

@@ -5,6 +5,7 @@ import { assumedInAnswer, statisticalContextOf, type RecommendationRow } from '.
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
+import { EVENT_IS_RESULT } from './subscription-events.ts';
 import { uuid } from './ids.ts';
 import { selectsAny } from './selection.ts';
 import { CheckInRef, PreSessionInput } from './check-in.ts';
@@ -358,5 +359,7 @@ builder.subscriptionFields((t) => ({
     args: { input: t.arg({ type: PreSessionInput, required: true, description: 'The check-in' }) },
     subscribe: (_root, args, ctx) => recommendationEvents(ctx, args.input as CheckIn),
     resolve: (event) => event,
+    // Each event is its result: not validated again per event (src/schema/subscription-events.ts).
+    extensions: { [EVENT_IS_RESULT]: true },
   }),
 }));

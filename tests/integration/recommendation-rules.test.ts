@@ -2,8 +2,8 @@
 // monotonicity in sleep, and cache invalidation by admin writes, all through the real `recommendation` query
 // (and the stream where it matters), against the seeded database.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, gqlOk } from '../support/client.ts';
-import { boundedExpectation, coldStartPrediction, eventOf, recommendation, streamWs, types, type Recommendation } from '../support/recommendation.ts';
+import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { boundedExpectation, coldStartPrediction, eventOf, OPERATOR as OPERATOR_CHECK_IN, recommendation, STREAM_QUERY, streamWs, types, type Recommendation } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 
@@ -263,6 +263,36 @@ describe('priority conflicts', () => {
     expect(r.prediction!.expectedQuality).toBeCloseTo(roundRating(Math.min(10, base.expected * 1.1 * 1.05)), 10);
     expect(r.prediction!.expectedQuality).toBeLessThanOrEqual(10);
     expect(r.prediction!.interval.high).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('an override answers at once (the stream)', () => {
+  it('is not queued behind the predictions of streams that started with it: its DONE comes before theirs', async () => {
+    const { token } = await tokenFor('athlete');
+    const client = wsClient(server.wsUrl, token);
+    try {
+      await collect(client, STREAM_QUERY, { input: OPERATOR_CHECK_IN }); // the athlete's context cached
+      // 60 check-ins on the model's path, then one a safety rule overrides, all subscribed in the same tick on one
+      // connection: their first events leave as the server reads them; the later phases take turns, a few streams
+      // an event-loop iteration.
+      const order: string[] = [];
+      const subscribe = (name: string, input: Record<string, unknown>) =>
+        collect<{ preSessionRecommendation: { type: string } }>(client, STREAM_QUERY, { input }).then((out) => {
+          order.push(name);
+          return out;
+        });
+      const streams = Array.from({ length: 60 }, (_, i) => subscribe(`model ${i}`, OPERATOR_CHECK_IN));
+      const override = await subscribe('override', { ...OPERATOR_CHECK_IN, pulleyInjuryGrade: 2 });
+      const model = await Promise.all(streams);
+      expect(override.errors).toEqual([]);
+      expect(override.events.map((e) => e.preSessionRecommendation.type)).toEqual(['CONTEXT_LOADED', 'RULE_OVERRIDE', 'DONE']);
+      for (const out of model) expect(out.events.at(-1)?.preSessionRecommendation.type).toBe('DONE');
+      // Queued behind them, it finished last or nearly (about 55 model streams before it); answered at once, among
+      // the first (only streams read before it in an earlier socket read can have finished first).
+      expect(order.indexOf('override')).toBeLessThan(30);
+    } finally {
+      await client.dispose();
+    }
   });
 });
 

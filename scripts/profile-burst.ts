@@ -1,0 +1,306 @@
+// Where the server's CPU goes per stream in bench-floor's burst (issue 19 §2), beside the floor's: the floor
+// (scripts/floor-server.ts) and ClimbIQ's server (scripts/bench.ts's child) both run under `--cpu-prof` while the
+// same client makes `--subscribers` graphql-ws connections (one athlete each) subscribe in the same tick, rounds
+// alternated as bench-floor alternates them. Each profile's samples are read over the burst windows only (not the
+// seeding, the nightly fit or the warm-up), so every function gets its CPU µs per stream in each server.
+//
+//   npx tsx scripts/profile-burst.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--subscribers 1000]
+//       [--rounds 3] [--top 40] [--dir /tmp/climbiq-burst-profile] [--no-profile] [--heap]
+//
+// --heap: instead of the CPU profiles, V8's sampling heap profiler in ClimbIQ's server over its burst rounds (objects
+// the scavenges collected included): bytes allocated per stream by the function that allocated them, and by the
+// first of the server's own functions (src/) on the stack.
+// --no-profile: no profiler, only each round's server CPU µs per stream (user + system of each process, the rows'
+// writes included) and the p99s: an A/B of two trees, run from each, alternated.
+//
+// Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
+// they resume). Library functions (graphql-ws, ws, Yoga, graphql-js) carry the same names in both profiles, so their
+// rows read side by side; times are the profiler's (sampling adds its own overhead), read them against each other.
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Client } from 'graphql-ws';
+import { createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM } from './lib/benchmarking.ts';
+import { startEnv, startFlags } from './lib/start-flags.ts';
+
+const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
+const { values: args } = parseArgs({
+  options: {
+    postgres: { type: 'string' },
+    subscribers: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
+    top: { type: 'string', default: '40' },
+    dir: { type: 'string' },
+    'no-profile': { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
+  },
+});
+
+interface HeapNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapNode[];
+}
+
+/** Bytes allocated per stream: by allocating function, and by the innermost src/ function on its stack. */
+function printHeap(head: HeapNode, streams: number, top: number): void {
+  const self = new Map<string, number>();
+  const bySrc = new Map<string, number>();
+  const pairs = new Map<string, number>();
+  let total = 0;
+  const name = (n: HeapNode) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/')}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+  const walk = (n: HeapNode, src: string | null) => {
+    const here = n.callFrame.url.includes('/src/') ? name(n) : src;
+    if (n.selfSize > 0) {
+      total += n.selfSize;
+      self.set(name(n), (self.get(name(n)) ?? 0) + n.selfSize);
+      bySrc.set(here ?? '(no src/ frame)', (bySrc.get(here ?? '(no src/ frame)') ?? 0) + n.selfSize);
+      const pair = `${here ?? '(no src/ frame)'}  <-  ${name(n)}`;
+      pairs.set(pair, (pairs.get(pair) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, here);
+  };
+  walk(head, null);
+  const kb = (b: number) => (b / 1024 / streams).toFixed(2).padStart(8);
+  console.log(`\n[profile-burst] sampled allocations, ClimbIQ's API thread: ${kb(total).trim()} KB per stream`);
+  for (const [title, m] of [
+    ['by allocating function', self],
+    ['by the innermost src/ function on the stack', bySrc],
+    ['by that src/ function and the allocating one', pairs],
+  ] as const) {
+    console.log(`\nKB / stream ${title}:`);
+    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(v)}  ${k}`);
+  }
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
+  children?: number[];
+}
+interface CpuProfile {
+  nodes: ProfileNode[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+/** Monotonic µs (the clock of the profiles' timestamps). */
+interface Window {
+  from: number;
+  to: number;
+}
+
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+const p99 = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    99,
+  );
+
+interface Child {
+  proc: ChildProcess;
+  wsUrl: string;
+  request(cmd: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
+
+async function forkChild(script: string, argv: string[], execArgv: string[]): Promise<Child> {
+  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, {
+    execArgv: [...process.execArgv, ...execArgv],
+    env: { ...process.env, ...startEnv() },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    proc.once('message', (m) => resolve(m as Record<string, unknown>));
+    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
+  });
+  let next = 0;
+  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
+  proc.on('message', (m) => {
+    const msg = m as Record<string, unknown>;
+    waiting.get(msg.id as number)?.(msg);
+  });
+  return {
+    proc,
+    wsUrl: ready.wsUrl as string,
+    request: (cmd, extra = {}) =>
+      new Promise((resolve, reject) => {
+        const id = ++next;
+        waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
+        proc.send({ id, cmd, ...extra });
+      }),
+  };
+}
+
+const cpuMs = async (child: Child) => {
+  const u = await child.request('cpu');
+  return ((u.user as number) + (u.system as number)) / 1000;
+};
+
+/** One subscription: ms to its first event and to its last (it completes after it). */
+function timed(client: Client, payload: { query: string; variables?: Record<string, unknown> }): Promise<{ first: number; last: number; ok: boolean }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    let first = -1;
+    let ok = true;
+    client.subscribe(payload, {
+      next: (v) => {
+        if (first < 0) first = performance.now() - t0;
+        if (v.errors) ok = false;
+      },
+      error: () => resolve({ first, last: performance.now() - t0, ok: false }),
+      complete: () => resolve({ first, last: performance.now() - t0, ok }),
+    });
+  });
+}
+
+/** Per function (name, file, line): CPU µs per stream over the windows, self and inclusive. */
+function perStream(profile: CpuProfile, windows: readonly Window[], streams: number) {
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const name = (n: ProfileNode) => {
+    const url = n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/');
+    return `${n.callFrame.functionName || '(anonymous)'} ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
+  };
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let busy = 0;
+  let at = profile.startTime;
+  for (let i = 0; i < profile.samples.length; i++) {
+    at += profile.timeDeltas[i]!;
+    if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
+    const node = byId.get(profile.samples[i]!);
+    if (!node || node.callFrame.functionName === '(idle)') continue;
+    const micros = profile.timeDeltas[i + 1] ?? 0;
+    busy += micros;
+    self.set(name(node), (self.get(name(node)) ?? 0) + micros);
+    const seen = new Set<string>();
+    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
+      const key = name(byId.get(id)!);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
+    }
+  }
+  const scale = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / Math.max(1, streams)]));
+  return { busy: busy / Math.max(1, streams), self: scale(self), inclusive: scale(inclusive) };
+}
+
+function readProfiles(dir: string): { file: string; thread: number; profile: CpuProfile }[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .map((f) => ({ file: path.join(dir, f), thread: Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(f)?.[1] ?? -1) }))
+    .sort((a, b) => a.thread - b.thread)
+    .map((x) => ({ ...x, profile: JSON.parse(readFileSync(x.file, 'utf8')) as CpuProfile }));
+}
+
+async function main(): Promise<void> {
+  const subscribers = Number(args.subscribers);
+  const rounds = Number(args.rounds);
+  const top = Number(args.top);
+  const heap = args.heap;
+  const profile = !args['no-profile'] && !heap;
+  const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-burst-profile-'));
+  const floorDir = path.join(dir, 'floor');
+  const serverDir = path.join(dir, 'server');
+  mkdirSync(floorDir, { recursive: true });
+  mkdirSync(serverDir, { recursive: true });
+  const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
+  const floor = await forkChild('./floor-server.ts', [], profile ? ['--cpu-prof', `--cpu-prof-dir=${floorDir}`] : []);
+  const server = await forkChild(
+    './bench.ts',
+    ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])],
+    ['--expose-gc', ...startFlags(), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : [])],
+  );
+  try {
+    const ids = Array.from({ length: subscribers }, () => randomUUID());
+    await server.request('seed', { userIds: ids, sessionsPerUser: 30 });
+    const { TokenService } = await import('../src/auth.ts');
+    const tokens = new TokenService(SECRET);
+    const signed = await Promise.all(ids.map((sub) => tokens.sign({ sub, role: 'athlete' })));
+    const open = async (wsUrl: string) => {
+      const out: Client[] = [];
+      for (let k = 0; k < signed.length; k += 100) out.push(...(await Promise.all(signed.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
+      return out;
+    };
+    const floorClients = await open(floor.wsUrl);
+    const serverClients = await open(server.wsUrl);
+    const countdown = { query: 'subscription { countdown { type sequence } }' };
+    const stream = { query: STREAM, variables: { input: OPERATOR } };
+    for (let k = 0; k < subscribers; k += 100) {
+      await Promise.all(floorClients.slice(k, k + 100).map((c) => timed(c, countdown)));
+      await Promise.all(serverClients.slice(k, k + 100).map((c) => timed(c, stream)));
+    }
+    await server.request('store');
+    const windows = { floor: [] as Window[], server: [] as Window[] };
+    let heapHead: HeapNode | null = null;
+    const cpu = { floor: 0, server: 0 };
+    for (let round = 1; round <= rounds; round++) {
+      await new Promise((r) => setTimeout(r, 300));
+      const f0 = await cpuMs(floor);
+      let from = monotonicMicros();
+      const f = await Promise.all(floorClients.map((c) => timed(c, countdown)));
+      windows.floor.push({ from, to: monotonicMicros() });
+      const floorCpu = (await cpuMs(floor)) - f0;
+      await new Promise((r) => setTimeout(r, 300));
+      if (heap && round === 1) await server.request('heap-start');
+      const s0 = await cpuMs(server);
+      from = monotonicMicros();
+      const s = await Promise.all(serverClients.map((c) => timed(c, stream)));
+      await server.request('store'); // the rows' writes are the streams' cost
+      windows.server.push({ from, to: monotonicMicros() });
+      const serverCpu = (await cpuMs(server)) - s0;
+      if (heap && round === rounds) heapHead = ((await server.request('heap-stop')).profile as { head: HeapNode }).head;
+      cpu.floor += floorCpu;
+      cpu.server += serverCpu;
+      const ratio = (a: number, b: number) => (a / b).toFixed(2);
+      const ff = { first: p99(f.map((t) => t.first)), last: p99(f.map((t) => t.last)) };
+      const sf = { first: p99(s.map((t) => t.first)), last: p99(s.map((t) => t.last)) };
+      console.log(
+        `[profile-burst] round ${round}: CPU µs / stream floor ${((1000 * floorCpu) / f.length).toFixed(1)}, ClimbIQ ${((1000 * serverCpu) / s.length).toFixed(1)} (${ratio(serverCpu, floorCpu)}x); ` +
+          `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
+      );
+    }
+    console.log(
+      `[profile-burst] all rounds: CPU µs / stream floor ${((1000 * cpu.floor) / (rounds * subscribers)).toFixed(1)}, ClimbIQ ${((1000 * cpu.server) / (rounds * subscribers)).toFixed(1)} (${(cpu.server / cpu.floor).toFixed(2)}x)`,
+    );
+    await Promise.all([...floorClients, ...serverClients].map((c) => c.dispose()));
+    await server.request('stop').catch(() => {});
+    await new Promise<void>((resolve) => (server.proc.exitCode !== null ? resolve() : server.proc.once('exit', () => resolve())));
+    floor.proc.kill('SIGTERM');
+    await new Promise<void>((resolve) => (floor.proc.exitCode !== null ? resolve() : floor.proc.once('exit', () => resolve())));
+    const streams = rounds * subscribers;
+    if (heapHead) printHeap(heapHead, streams, top);
+    if (!profile) return;
+    const floorProfile = readProfiles(floorDir).find((p) => p.thread === 0);
+    if (!floorProfile) throw new Error(`no floor profile in ${floorDir}`);
+    const fl = perStream(floorProfile.profile, windows.floor, streams);
+    for (const { file, thread, profile: p } of readProfiles(serverDir)) {
+      const sv = perStream(p, windows.server, streams);
+      if (sv.busy < 1) continue; // a thread idle during the burst (the fit's worker)
+      const against = thread === 0 ? fl : { busy: 0, self: new Map<string, number>(), inclusive: new Map<string, number>() };
+      console.log(
+        `\n[profile-burst] ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per stream: ClimbIQ ${sv.busy.toFixed(1)} µs, floor ${against.busy.toFixed(1)} µs`,
+      );
+      for (const kind of ['self', 'inclusive'] as const) {
+        const keys = new Set([...sv[kind].keys(), ...against[kind].keys()]);
+        const rows = [...keys].map((k) => ({ k, a: sv[kind].get(k) ?? 0, b: against[kind].get(k) ?? 0 })).sort((x, y) => y.a - y.b - (x.a - x.b));
+        console.log(`\n${kind} µs / stream: ClimbIQ, floor, difference (largest differences first)`);
+        for (const { k, a, b } of rows.slice(0, top)) console.log(`${a.toFixed(1).padStart(8)} ${b.toFixed(1).padStart(8)} ${(a - b).toFixed(1).padStart(8)}  ${k}`);
+      }
+    }
+  } finally {
+    if (server.proc.exitCode === null) server.proc.kill('SIGTERM');
+    if (floor.proc.exitCode === null) floor.proc.kill('SIGTERM');
+    if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
+  }
+}
+
+await main();
+process.exit(0);
