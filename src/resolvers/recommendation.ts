@@ -166,9 +166,8 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
 }
 
 /**
- * The one-shot answer: the same phases and the same stored row as a stream's DONE, computed straight through. No
- * events are built and no turn is awaited (a query has no early event to let out first, and its request's objects
- * die young when it answers in the event-loop iteration that read it); the row is queued for the writer as DONE's is.
+ * The one-shot answer: the same phases and the same stored row as a stream's DONE, computed straight through,
+ * without building the events or an async generator's yields; the row is queued for the writer as DONE's is.
  */
 export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): Promise<RecommendationRow> {
   const athleteId = replayAs ?? requireViewer(ctx).id;
@@ -185,6 +184,9 @@ export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string
   try {
     const [rules, population, loaded, baseline] = await Promise.all([engine.rules(), engine.population(), engine.userModel(athleteId), engine.baseline(athleteId)]);
     const { model } = loaded;
+    // In turn with the streams (whose first events go out in between), as a stream's later phases; the answers of one
+    // turn also leave together, which under wrk's load cost less than each leaving alone (BENCHMARKS.md, sixth round).
+    await laterPhases.next();
     const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
     const common = {
       userId: athleteId,
@@ -201,7 +203,16 @@ export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string
       },
     };
     if (evaluation.override) {
-      return store({ ...common, source: 'RULE_OVERRIDE', sessionType: evaluation.override.sessionType, override: evaluation.override, prediction: null, constraints: null, suggestions: [], statisticalContext: null });
+      return store({
+        ...common,
+        source: 'RULE_OVERRIDE',
+        sessionType: evaluation.override.sessionType,
+        override: evaluation.override,
+        prediction: null,
+        constraints: null,
+        suggestions: [],
+        statisticalContext: null,
+      });
     }
     history = engine.history(athleteId);
     history.catch(() => {}); // awaited below; never an unhandled rejection if a phase before fails
