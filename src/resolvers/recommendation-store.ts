@@ -263,12 +263,13 @@ export interface RecommendationWriterOptions {
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
- * DONE without waiting. One INSERT is in flight at a time: the rows queued during one event-loop iteration are
- * written in the next, and every row queued while a write is under way goes out in one statement as soon as it
- * ends, so the busier the server, the more rows each statement carries (and the fewer statements it pays for).
+ * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
+ * first row are written together (at once when a slice's worth is queued or a reader waits), and every row queued
+ * while a write is under way goes out in one statement as soon as it ends, so the busier the server, the more rows
+ * each statement carries (and the fewer statements it pays for).
  * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
- * rows queued behind it, all answered within the last write's round trip (plus, while streams wait for their
- * turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * rows queued behind it, all answered within the last write's round trip and the coalescing wait (plus, while
+ * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
  * instead of missing it.
  */
 export class RecommendationWriter {
