@@ -4,13 +4,15 @@
 // under each operation and their difference (what a `recommendation` costs above the server's floor).
 //
 //   npx tsx scripts/profile-wrk.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--seconds 8]
-//       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile] [--before <dir>]
+//       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile] [--before <dir>] [--connections 10]
 //
 // --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
 // rows' writes included): an A/B of two trees, run from each, alternated.
 // --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
 // compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
 // round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
+// The server started second measured slower on a loaded machine (the same `{ __typename }` code 1.3-1.9x), so run
+// each comparison both ways. --connections: wrk's (-c; 10 as the issue's): 1 sends one request at a time.
 //
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume, not under the function that awaited). Times are the profiler's (sampling adds its own overhead), so
@@ -34,6 +36,7 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     before: { type: 'string' },
+    connections: { type: 'string', default: '10' },
   },
 });
 
@@ -67,7 +70,7 @@ const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 const execFileAsync = promisify(execFile);
 
 async function wrk(url: string, script: string, seconds: number): Promise<{ requests: number; rps: number }> {
-  const { stdout } = await execFileAsync('wrk', ['-t1', '-c10', `-d${seconds}s`, '-s', script, url]);
+  const { stdout } = await execFileAsync('wrk', ['-t1', `-c${args.connections}`, `-d${seconds}s`, '-s', script, url]);
   return { requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0) };
 }
 
