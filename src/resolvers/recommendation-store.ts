@@ -283,6 +283,8 @@ export class RecommendationWriter {
   /** The coalescing wait of a scheduled write (WRITE_COALESCE_MS), while it runs. */
   private coalescing: NodeJS.Timeout | null = null;
   private readonly coalesceMs: number;
+  /** A reader waits for a row of the queued batch (written(id)): it goes out without the coalescing wait. */
+  private readerWaiting = false;
   /** performance.now() when the oldest queued row was queued. */
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
@@ -371,7 +373,11 @@ export class RecommendationWriter {
   written(id: string): Promise<void> {
     const pending = this.unsettled.get(id);
     if (!pending) return Promise.resolve();
-    if (pending === this.batch?.promise && !this.inFlight) this.expedite(); // a reader waits: no coalescing wait
+    if (pending === this.batch?.promise) {
+      // A reader waits: no coalescing wait, now or as soon as the write under way ends.
+      this.readerWaiting = true;
+      if (!this.inFlight) this.expedite();
+    }
     return pending;
   }
 
@@ -401,9 +407,10 @@ export class RecommendationWriter {
     const batch = this.batch;
     this.queued = [];
     this.batch = null;
+    this.readerWaiting = false;
     this.inFlight = this.write(rows, batch).finally(() => {
       this.inFlight = null;
-      if (this.batch) this.schedule(this.queued.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(this.readerWaiting || this.queued.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
     });
   }
 
