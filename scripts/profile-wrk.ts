@@ -4,10 +4,15 @@
 // under each operation and their difference (what a `recommendation` costs above the server's floor).
 //
 //   npx tsx scripts/profile-wrk.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--seconds 8]
-//       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile]
+//       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile] [--before <dir>] [--connections 10]
 //
 // --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
 // rows' writes included): an A/B of two trees, run from each, alternated.
+// --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
+// compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
+// round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
+// The server started second measured slower on a loaded machine (the same `{ __typename }` code 1.3-1.9x), so run
+// each comparison both ways. --connections: wrk's (-c; 10 as the issue's): 1 sends one request at a time.
 //
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume, not under the function that awaited). Times are the profiler's (sampling adds its own overhead), so
@@ -30,6 +35,8 @@ const { values: args } = parseArgs({
     top: { type: 'string', default: '40' },
     dir: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
+    before: { type: 'string' },
+    connections: { type: 'string', default: '10' },
   },
 });
 
@@ -63,7 +70,7 @@ const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 const execFileAsync = promisify(execFile);
 
 async function wrk(url: string, script: string, seconds: number): Promise<{ requests: number; rps: number }> {
-  const { stdout } = await execFileAsync('wrk', ['-t1', '-c10', `-d${seconds}s`, '-s', script, url]);
+  const { stdout } = await execFileAsync('wrk', ['-t1', `-c${args.connections}`, `-d${seconds}s`, '-s', script, url]);
   return { requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0) };
 }
 
@@ -104,23 +111,18 @@ function perRequest(profile: CpuProfile, windows: readonly Window[]) {
   return { requests, busy: busy / requests, self: scale(self), inclusive: scale(inclusive) };
 }
 
-async function main(): Promise<void> {
-  const seconds = Number(args.seconds);
-  const rounds = Number(args.rounds);
-  const top = Number(args.top);
-  const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-profile-'));
-  mkdirSync(dir, { recursive: true });
-  const started = Date.now();
+/** A server child (scripts/bench.ts --serve of `benchScript`) on its own database, seeded, with a token of its athlete. */
+async function startServer(benchScript: string, execArgv: string[]) {
   const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
-  const child = fork(fileURLToPath(new URL('./bench.ts', import.meta.url)), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], {
-    execArgv: [...process.execArgv, '--expose-gc', ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
+  const child = fork(benchScript, ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
+  };
   try {
     const ready = await new Promise<{ url: string }>((resolve, reject) => {
       child.once('message', (m) => resolve(m as { url: string }));
-      child.once('exit', (code) => reject(new Error(`scripts/bench.ts exited with ${code}`)));
+      child.once('exit', (code) => reject(new Error(`${benchScript} exited with ${code}`)));
     });
     let next = 0;
     const waiting = new Map<number, (m: Record<string, unknown>) => void>();
@@ -134,38 +136,98 @@ async function main(): Promise<void> {
         waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
         child.send({ id, cmd, ...extra });
       });
+    /** The process's CPU time (ms), and the API thread's alone (NaN before Node 23.9). */
     const cpuMs = async () => {
       const u = await request('cpu');
-      return ((u.user as number) + (u.system as number)) / 1000;
+      const main = u.mainThread as { user: number; system: number };
+      return { process: ((u.user as number) + (u.system as number)) / 1000, main: (main.user + main.system) / 1000 };
     };
     const athletes = [randomUUID(), randomUUID()];
     await request('seed', { userIds: athletes, sessionsPerUser: 30 });
     const { TokenService } = await import('../src/auth.ts');
     const token = await new TokenService(SECRET).sign({ sub: athletes[0], role: 'athlete' });
-    const script = (body: string, file: string) => {
-      const at = path.join(scripts, file);
-      writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${token}"\n`);
+    const finished = async () => {
+      await request('stop').catch(() => {});
+      await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    };
+    /** The writer's totals after the last run: rows stored and INSERT statements. */
+    const written = { rows: 0, inserts: 0 };
+    return { url: ready.url, request, cpuMs, token, finished, stop, databaseUrl, written };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+type Server = Awaited<ReturnType<typeof startServer>>;
+
+const median = (xs: readonly number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function main(): Promise<void> {
+  const seconds = Number(args.seconds);
+  const rounds = Number(args.rounds);
+  const top = Number(args.top);
+  const compare = args.before !== undefined;
+  if (compare && !args['no-profile']) throw new Error('--before measures CPU time only: give --no-profile too');
+  const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-profile-'));
+  mkdirSync(dir, { recursive: true });
+  const started = Date.now();
+  const execArgv = [...process.execArgv, '--expose-gc', ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
+  const trees = [{ name: 'this tree', bench: fileURLToPath(new URL('./bench.ts', import.meta.url)) }];
+  if (compare) trees.push({ name: 'before', bench: path.resolve(args.before as string, 'scripts', 'bench.ts') });
+  const servers: Server[] = [];
+  const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
+  try {
+    for (const tree of trees) servers.push(await startServer(tree.bench, execArgv));
+    const script = (server: Server, body: string, file: string) => {
+      const at = path.join(scripts, `${servers.indexOf(server)}-${file}`);
+      writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`);
       return at;
     };
-    const bodies = { recommendation: script(RECOMMENDATION, 'recommendation.lua'), __typename: script(TYPENAME, 'typename.lua') } as const;
-    await wrk(ready.url, bodies.recommendation, 3); // warm-up: caches, JIT
+    const bodies = servers.map((server) => ({ recommendation: script(server, RECOMMENDATION, 'recommendation.lua'), __typename: script(server, TYPENAME, 'typename.lua') }) as const);
+    for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
+    /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
+    const runs = trees.map(() => ({ recommendation: [] as { cpu: number; main: number; rps: number }[], __typename: [] as { cpu: number; main: number; rps: number }[] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of ['__typename', 'recommendation'] as const) {
-        const c0 = await cpuMs();
-        const from = monotonicMicros();
-        const run = await wrk(ready.url, bodies[operation], seconds);
-        const to = monotonicMicros();
-        await request('store'); // the answers' rows written: their cost is the request's
-        const c1 = await cpuMs();
-        windows.push({ operation, from, to, requests: run.requests });
+        // With --before, the two servers take turns, the first of each pair alternating by round.
+        const order = servers.map((_, i) => i);
+        if (round % 2 === 0) order.reverse();
+        for (const i of order) {
+          const server = servers[i];
+          const c0 = await server.cpuMs();
+          const from = monotonicMicros();
+          const run = await wrk(server.url, bodies[i][operation], seconds);
+          const to = monotonicMicros();
+          const stored = await server.request('store'); // the answers' rows written: their cost is the request's
+          const c1 = await server.cpuMs();
+          const rows = (stored.rows as number) - server.written.rows;
+          const inserts = (stored.inserts as number) - server.written.inserts;
+          server.written = { rows: stored.rows as number, inserts: stored.inserts as number };
+          if (i === 0) windows.push({ operation, from, to, requests: run.requests });
+          const cpu = (1000 * (c1.process - c0.process)) / run.requests;
+          const main = (1000 * (c1.main - c0.main)) / run.requests;
+          runs[i][operation].push({ cpu, main, rps: run.rps });
+          console.log(
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT` : ''}`,
+          );
+        }
+      }
+    }
+    if (compare) {
+      for (const [i, tree] of trees.entries()) {
+        const r = runs[i];
+        const cpuRatios = r.recommendation.map((x, k) => r.__typename[k].cpu / x.cpu);
+        const rpsRatios = r.recommendation.map((x, k) => x.rps / r.__typename[k].rps);
         console.log(
-          `[profile-wrk] round ${round} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${((1000 * (c1 - c0)) / run.requests).toFixed(1)} µs / request${args['no-profile'] ? '' : ' (profiled)'}`,
+          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}); CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
       }
     }
-    await request('stop').catch(() => {});
-    await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+    for (const server of servers) await server.finished();
     if (args['no-profile']) return;
     // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the API's (thread 0), and PGlite's
     // when it runs on a thread of its own; each is read over the same wrk windows.
@@ -186,7 +248,7 @@ async function main(): Promise<void> {
       );
       if (rec.busy + floor.busy < 1) continue; // a thread idle during wrk (the fit's worker)
       console.log(
-        `\n[profile-wrk] ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per request: recommendation ${rec.busy.toFixed(1)} µs (${rec.requests} requests), __typename ${floor.busy.toFixed(1)} µs (${floor.requests}), difference ${(rec.busy - floor.busy).toFixed(1)} µs`,
+        `\n[profile-wrk] ${args.postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per request: recommendation ${rec.busy.toFixed(1)} µs (${rec.requests} requests), __typename ${floor.busy.toFixed(1)} µs (${floor.requests}), difference ${(rec.busy - floor.busy).toFixed(1)} µs`,
       );
       for (const kind of ['self', 'inclusive'] as const) {
         const keys = new Set([...rec[kind].keys(), ...floor[kind].keys()]);
@@ -197,9 +259,8 @@ async function main(): Promise<void> {
     }
     console.log(`\n[profile-wrk] ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    for (const server of servers) await server.stop();
     rmSync(scripts, { recursive: true, force: true });
-    if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
   }
 }
 

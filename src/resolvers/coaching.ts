@@ -152,8 +152,7 @@ export async function addCoachNote(ctx: Context, sessionId: string, text: string
 
 /** Published as each stored recommendation's DONE leaves (any instance, through the shared pub/sub). */
 export function publishCheckIn(pubsub: AppPubSub, r: RecommendationRow): void {
-  // Built only when a coach's stream listens (on this instance, or any through Redis).
-  if (!pubsub.listened('checkIn')) return;
+  if (!pubsub.heard('checkIn')) return; // no coach's stream open in this process (and no other instance to tell)
   pubsub.publish('checkIn', {
     athleteId: r.userId,
     recommendationId: r.id,

@@ -235,6 +235,14 @@ const ROWS_PER_JSON_TURN = 25;
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
 export const MAX_WRITE_DEFER_MS = 200;
 
+/**
+ * How long the first row of a batch waits for others before the batch is written (unless ROWS_PER_JSON_TURN rows
+ * are queued first, or a reader waits for one of them): a statement costs the same whatever its few rows (on PGlite
+ * about 0.3 ms of its thread a statement, on PostgreSQL the driver's round trip on this one), and at a few thousand
+ * answers a second, writing every event-loop iteration sent one or two rows a statement. No answer waits for it.
+ */
+export const WRITE_COALESCE_MS = 5;
+
 export interface RecommendationWriterOptions {
   log?: (msg: string) => void;
   /**
@@ -249,16 +257,19 @@ export interface RecommendationWriterOptions {
    * Default false: the statement itself.
    */
   sessionFunction?: boolean;
+  /** How long a batch's first row waits for others (WRITE_COALESCE_MS; 0: the next event-loop iteration). */
+  coalesceMs?: number;
 }
 
 /**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
- * DONE without waiting. One INSERT is in flight at a time: the rows queued during one event-loop iteration are
- * written in the next, and every row queued while a write is under way goes out in one statement as soon as it
- * ends, so the busier the server, the more rows each statement carries (and the fewer statements it pays for).
+ * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
+ * first row are written together (at once when a slice's worth is queued or a reader waits), and every row queued
+ * while a write is under way goes out in one statement as soon as it ends, so the busier the server, the more rows
+ * each statement carries (and the fewer statements it pays for).
  * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
- * rows queued behind it, all answered within the last write's round trip (plus, while streams wait for their
- * turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * rows queued behind it, all answered within the last write's round trip and the coalescing wait (plus, while
+ * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
  * instead of missing it.
  */
 export class RecommendationWriter {
@@ -269,6 +280,11 @@ export class RecommendationWriter {
   /** The write under way (never rejects: a failure is logged and reaches its rows' waiters). */
   private inFlight: Promise<void> | null = null;
   private scheduled = false;
+  /** The coalescing wait of a scheduled write (WRITE_COALESCE_MS), while it runs. */
+  private coalescing: NodeJS.Timeout | null = null;
+  private readonly coalesceMs: number;
+  /** A reader waits for a row of the queued batch (written(id)): it goes out without the coalescing wait. */
+  private readerWaiting = false;
   /** performance.now() when the oldest queued row was queued. */
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
@@ -289,6 +305,7 @@ export class RecommendationWriter {
     this.log = options.log ?? console.log;
     this.deferWhile = options.deferWhile ?? (() => false);
     this.sessionFunction = options.sessionFunction ?? false;
+    this.coalesceMs = options.coalesceMs ?? WRITE_COALESCE_MS;
   }
 
   /** The statement to send: the function's call once it exists (a failed creation is tried again by the next write). */
@@ -318,23 +335,50 @@ export class RecommendationWriter {
     }
     this.queued.push(row);
     this.unsettled.set(row.id, this.batch.promise);
-    if (!this.inFlight) this.schedule();
+    if (this.inFlight) return; // written when the write under way ends
+    if (this.queued.length >= ROWS_PER_JSON_TURN) this.expedite();
+    else this.schedule();
   }
 
-  /** The next write, in a later event-loop iteration (after the streams waiting for their turn, within MAX_WRITE_DEFER_MS). */
-  private schedule(): void {
+  /**
+   * The next write: once the oldest queued row has waited WRITE_COALESCE_MS, in a later event-loop iteration (after
+   * the streams waiting for their turn, within MAX_WRITE_DEFER_MS).
+   */
+  private schedule(now = false): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const wait = now ? 0 : this.oldestQueuedAt + this.coalesceMs - performance.now();
+    const go = () => {
+      this.coalescing = null;
       this.scheduled = false;
       if (this.batch && !this.inFlight && this.deferWhile() && performance.now() - this.oldestQueuedAt < MAX_WRITE_DEFER_MS) this.schedule();
       else this.startWrite();
-    });
+    };
+    if (wait >= 1) this.coalescing = setTimeout(go, wait);
+    else setImmediate(go);
+  }
+
+  /** The queued rows written without waiting for more (a full slice, or a reader waiting for one of them). */
+  private expedite(): void {
+    // Already due (or deferred for the streams, which still go first) unless a coalescing wait runs.
+    if (this.coalescing) {
+      clearTimeout(this.coalescing);
+      this.coalescing = null;
+      this.scheduled = false;
+    }
+    this.schedule(true);
   }
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
   written(id: string): Promise<void> {
-    return this.unsettled.get(id) ?? Promise.resolve();
+    const pending = this.unsettled.get(id);
+    if (!pending) return Promise.resolve();
+    if (pending === this.batch?.promise) {
+      // A reader waits: no coalescing wait, now or as soon as the write under way ends.
+      this.readerWaiting = true;
+      if (!this.inFlight) this.expedite();
+    }
+    return pending;
   }
 
   /** Writes what is queued now (after the write under way, if any); resolves once it has been written or has failed. */
@@ -354,13 +398,19 @@ export class RecommendationWriter {
 
   private startWrite(): void {
     if (this.inFlight || !this.batch) return;
+    if (this.coalescing) {
+      clearTimeout(this.coalescing);
+      this.coalescing = null;
+      this.scheduled = false;
+    }
     const rows = this.queued;
     const batch = this.batch;
     this.queued = [];
     this.batch = null;
+    this.readerWaiting = false;
     this.inFlight = this.write(rows, batch).finally(() => {
       this.inFlight = null;
-      if (this.batch) this.schedule(); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(this.readerWaiting || this.queued.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
     });
   }
 

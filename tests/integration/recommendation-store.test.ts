@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
 import { completeSession } from '../support/learning.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
-import { newRecommendationId } from '../../src/resolvers/recommendation-store.ts';
+import { newRecommendationId, RecommendationWriter } from '../../src/resolvers/recommendation-store.ts';
 import { coldStartPrediction, eventOf, MULTIPLIER_CHECK_IN, OPERATOR, recommendation, streamWs } from '../support/recommendation.ts';
 import { createMigratedTestDatabase, dropTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
@@ -213,6 +213,31 @@ describe('a batch larger than one slice of the JSON the writer makes per event-l
       expect(checkIn).toEqual({ ...OPERATOR, sleepHours: 5 + i / 20 });
       expect(rest).toEqual(expected);
     }
+  });
+});
+
+describe("the writer's coalescing wait (WRITE_COALESCE_MS)", () => {
+  it('answers queued in consecutive event-loop turns share one statement; a reader waiting for a row has it written at once', async () => {
+    const { token } = await tokenFor('athlete');
+    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
+      .recommendation;
+    await server.services.recommendations.close();
+    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const { db } = server.services;
+    // The server's writer waits 5 ms; this one a second, so that the machine's load cannot split the batch.
+    const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', coalesceMs: 1_000, log: () => {} });
+    const ids = Array.from({ length: 5 }, () => newRecommendationId());
+    for (const id of ids) {
+      writer.enqueue({ ...original, id });
+      await new Promise((resolve) => setImmediate(resolve)); // each answer in an event-loop turn of its own
+    }
+    expect(writer.totals.inserts).toBe(0); // the first row waits for the others
+    const waited = performance.now();
+    await writer.written(ids[2]); // startSession right after DONE: no coalescing wait
+    expect(performance.now() - waited).toBeLessThan(900);
+    expect(writer.totals).toMatchObject({ inserts: 1, rows: 5 });
+    expect(await server.services.prisma.recommendation.count({ where: { id: { in: ids } } })).toBe(5);
+    await writer.close();
   });
 });
 
