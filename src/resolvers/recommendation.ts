@@ -167,83 +167,13 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
   }
 }
 
-/**
- * The one-shot answer: the same phases and the same stored row as a stream's DONE, computed straight through,
- * without building the events or an async generator's yields; the row is queued for the writer as DONE's is.
- */
+/** The one-shot answer: the same phases; the stored recommendation DONE carries. */
 export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): Promise<RecommendationRow> {
-  const athleteId = replayAs ?? requireViewer(ctx).id;
-  const { engine, recommendations } = ctx.services;
-  const store = (parts: RecommendationParts): RecommendationRow => {
-    const recommendation = recommendationRow(newRecommendationId(), new Date(), parts);
-    if (!replayAs) {
-      recommendations.enqueue(recommendation);
-      publishCheckIn(ctx.services.pubsub, recommendation);
-    }
-    return recommendation;
-  };
-  let history: Promise<PastSession[]> | null = null;
-  try {
-    const [rules, population, loaded, baseline] = await Promise.all([engine.rules(), engine.population(), engine.userModel(athleteId), engine.baseline(athleteId)]);
-    const { model } = loaded;
-    // In turn with the streams (whose first events go out in between), as a stream's later phases; the answers of one
-    // turn also leave together, which under wrk's load cost less than each leaving alone (BENCHMARKS.md, sixth round).
-    await laterPhases.next();
-    const evaluation = rulesPhase(rules, checkIn, baselineRecord(baseline));
-    const common = {
-      userId: athleteId,
-      checkIn,
-      matchedRules: evaluation.matched,
-      warnings: evaluation.warnings,
-      predictionMultiplier: evaluation.predictionMultiplier,
-      personalization: {
-        phase: model.phase,
-        sessionsIncluded: model.sessionsIncluded,
-        hasBaseline: baseline !== null,
-        hasPersonalization: loaded.personalized,
-        fittedAt: loaded.fittedAt,
-      },
-    };
-    if (evaluation.override) {
-      return store({
-        ...common,
-        source: 'RULE_OVERRIDE',
-        sessionType: evaluation.override.sessionType,
-        override: evaluation.override,
-        prediction: null,
-        constraints: null,
-        suggestions: [],
-        statisticalContext: null,
-      });
-    }
-    history = engine.history(athleteId);
-    history.catch(() => {}); // awaited below; never an unhandled rejection if a phase before fails
-    const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
-    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, population.terms);
-    const context = statsPhase({
-      checkIn,
-      model,
-      population: population.source === 'FIT' ? { mu: population.hyper.mu } : null,
-      populationStats: population.stats,
-      history: await history,
-      terms: population.terms,
-    });
-    return store({
-      ...common,
-      source: 'MODEL',
-      sessionType: advice.sessionType,
-      override: null,
-      prediction,
-      constraints: advice.constraints,
-      suggestions: advice.suggestions,
-      statisticalContext: context,
-    });
-  } catch (err) {
-    // As the stream's ERROR event: a known error with its code, anything else logged and answered without detail.
-    if (err instanceof GraphQLError && typeof err.extensions.code === 'string') throw new GraphQLError(err.message, { extensions: { code: err.extensions.code } });
-    console.error('[ENGINE] recommendation failed', err);
-    throw new Error('The recommendation could not be completed');
+  for await (const e of recommendationEvents(ctx, checkIn, replayAs)) {
+    if (e.type === 'DONE') return e.recommendation;
+    if (e.type === 'ERROR') throw e.code === 'INTERNAL_SERVER_ERROR' ? new Error(e.message) : new GraphQLError(e.message, { extensions: { code: e.code } });
   }
+  throw new Error('The recommendation ended without an answer');
 }
 
 /** An analyst's or admin's replay of a check-in as a given athlete: read-only, nothing stored. */
