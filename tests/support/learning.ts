@@ -1,6 +1,5 @@
 // Shared pieces of the learning-loop integration tests: an athlete with a known truth, sessions logged through
 // the API (startSession with the check-in, completeSession with the outcome), and the model queries.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../scripts/lib/synthetic.ts';
 import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes/index.ts';
@@ -130,12 +129,21 @@ export async function startSession(url: string, token: string, checkIn: CheckIn,
   return started.startSession.id;
 }
 
-export async function completeSession(url: string, token: string, id: string, outcome: Record<string, unknown>): Promise<any> {
-  return (await gqlOk<{ completeSession: any }>(url, COMPLETE, { id, input: outcome }, token)).completeSession;
+/** What COMPLETE selects of the completed session. */
+export interface CompletedSession {
+  id: string;
+  status: string;
+  sessionQuality: number | null;
+  deviatedFromPlan: boolean | null;
+  actualCaffeineMg: number | null;
+}
+
+export async function completeSession(url: string, token: string, id: string, outcome: Record<string, unknown>): Promise<CompletedSession> {
+  return (await gqlOk<{ completeSession: CompletedSession }>(url, COMPLETE, { id, input: outcome }, token)).completeSession;
 }
 
 /** startSession with the check-in, then completeSession with the outcome; returns the session id. */
-export async function logSession(url: string, token: string, checkIn: CheckIn, outcome: Record<string, unknown>, startedAt?: Date): Promise<{ id: string; completed: any }> {
+export async function logSession(url: string, token: string, checkIn: CheckIn, outcome: Record<string, unknown>, startedAt?: Date): Promise<{ id: string; completed: CompletedSession }> {
   const id = await startSession(url, token, checkIn, startedAt);
   return { id, completed: await completeSession(url, token, id, outcome) };
 }
