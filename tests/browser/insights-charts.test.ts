@@ -50,7 +50,7 @@ beforeAll(async () => {
     for (let k = 0; k < n; k++) {
       const s = sessionOf(i, k, n);
       // The path an athlete's app takes: a recommendation (stored), then the session started with it.
-      const { recommendation } = await gqlOk<{ recommendation: { id: string; source: string } }>(server.url, RECOMMENDATION, { input: s.checkIn }, token);
+      const { recommendation } = await gqlOk<{ recommendation: { id: string; source: 'MODEL' | 'RULE_OVERRIDE' } }>(server.url, RECOMMENDATION, { input: s.checkIn }, token);
       const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { ...s.checkIn, startedAt: s.startedAt, recommendationId: recommendation.id } }, token);
       await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: s.sessionQuality } }, token);
       written.push({ athlete: id, startedAt: s.startedAt, source: recommendation.source });
@@ -113,9 +113,11 @@ describe('insights charts with seeded data', () => {
     await expect.poll(() => marks('athletes-by-phase', 'bar').count()).toBe(3);
     expect(await markTexts('athletes-by-phase')).toEqual(['1', '1', '1']);
 
-    const { insights } = await api(`query($from: DateTime) { insights(from: $from) {
+    const { insights } = await api<{
+      insights: { sessionsOverTime: { start: string; count: number; meanQuality: number | null }[]; qualityHistogram: { quality: number; count: number }[] };
+    }>(`query($from: DateTime) { insights(from: $from) {
       sessionsOverTime(bucket: WEEK) { start count meanQuality } qualityHistogram { quality count } } }`);
-    const weeks = insights.sessionsOverTime as { count: number; meanQuality: number | null }[];
+    const weeks = insights.sessionsOverTime;
     expect(weeks.reduce((a, w) => a + w.count, 0)).toBe(TOTAL);
     expect(await marks('sessions-over-time', 'rect').count()).toBe(weeks.length);
     expect(await marks('sessions-over-time', 'dot').count()).toBe(weeks.filter((w) => w.meanQuality !== null).length);
@@ -125,7 +127,7 @@ describe('insights charts with seeded data', () => {
     SESSIONS.forEach((n, i) => {
       for (let k = 0; k < n; k++) ratings.set(sessionOf(i, k, n).sessionQuality, (ratings.get(sessionOf(i, k, n).sessionQuality) ?? 0) + 1);
     });
-    const histogram = insights.qualityHistogram as { quality: number; count: number }[];
+    const histogram = insights.qualityHistogram;
     expect(Object.fromEntries(histogram.filter((h) => h.count > 0).map((h) => [h.quality, h.count]))).toEqual(Object.fromEntries(ratings));
     expect(await marks('quality-histogram', 'bar').count()).toBe(histogram.length);
 

@@ -70,7 +70,7 @@ describe('stored recommendations', () => {
       user: { id },
     });
     expect(rec.prediction).toEqual({ expectedQuality: prediction.expectedQuality, rawQuality: prediction.rawQuality, interval: prediction.interval, phase: 'COLD_START', confidence: 'LOW' });
-    expect(rec.statisticalContext.insights).toEqual(eventOf(out.events, 'STATS').context.insights);
+    expect(rec.statisticalContext.insights).toEqual(eventOf(out.events, 'STATS').context!.insights);
     expect(Date.now() - Date.parse(rec.createdAt)).toBeLessThan(10 * 60_000);
     expect(await storedCount(id)).toBe(1);
   });
