@@ -27,6 +27,11 @@ export interface PageInfo {
   endCursor: string | null;
 }
 
+/** A connection whose query also selects `totalCount`. */
+export interface Counted<N> extends Connection<N> {
+  totalCount: number;
+}
+
 /** A connection whose query also selects `pageInfo`. */
 export interface Page<N> extends Connection<N> {
   pageInfo: PageInfo;
