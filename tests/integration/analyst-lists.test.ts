@@ -39,7 +39,7 @@ async function pageAll(args: Record<string, unknown>, first: number): Promise<{ 
   const totals: number[] = [];
   let after: string | null = null;
   for (let guard = 0; guard < 100; guard++) {
-    const page = (await gqlOk<Sessions>(server.url, SESSIONS, { ...args, first, after }, analyst.token)).sessions;
+    const page: Sessions['sessions'] = (await gqlOk<Sessions>(server.url, SESSIONS, { ...args, first, after }, analyst.token)).sessions;
     ids.push(...page.edges.map((e) => e.node.id));
     totals.push(page.totalCount);
     if (!page.pageInfo.hasNextPage) break;
