@@ -282,17 +282,19 @@ describe('startSession', () => {
   const START = `mutation($input: StartSessionInput!) {
     startSession(input: $input) { id status recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } }
   }`;
+  /** What START selects of the recommendation shown. */
+  type Shown = { id: string; source: string; sessionType: string; override: { rule: string } | null; prediction: Prediction | null; suggestions: { variable: string }[] };
 
   it('stores the recommendation shown (sessionType and prediction) and links it to the session', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendation: any } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
+    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendation: Shown } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
     expect(startSession.status).toBe('ACTIVE');
     const shown = startSession.recommendation;
     expect(shown).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME', override: null });
-    expectOperatorPrediction(shown.prediction);
+    expectOperatorPrediction(shown.prediction!);
     expect(shown.suggestions[0]).toMatchObject({ variable: 'caffeineMg' });
     // Stored, not only echoed: read it back.
-    const again = await gqlOk<{ session: { recommendation: any } }>(
+    const again = await gqlOk<{ session: { recommendation: Shown } }>(
       server.url,
       `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } } }`,
       { id: startSession.id },
@@ -303,7 +305,7 @@ describe('startSession', () => {
 
   it('stores an override as what the athlete was told', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { recommendation: any } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
+    const { startSession } = await gqlOk<{ startSession: { recommendation: Shown } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
     expect(startSession.recommendation).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required' } });
   });
 });
@@ -517,9 +519,9 @@ describe('personalised path', () => {
     expect(run.status).toBe('SUCCEEDED');
     const out = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 4 });
     const stats = eventOf(out.events, 'STATS').context!;
-    const byVariable = new Map<string, any>(stats.populationComparison.map((c: any) => [c.variable, c]));
+    const byVariable = new Map(stats.populationComparison.map((c) => [c.variable, c]));
     expect([...byVariable.keys()]).toEqual(['sleepHours', 'energyLevel', 'stressLevel']);
-    const sleep = byVariable.get('sleepHours');
+    const sleep = byVariable.get('sleepHours')!;
     expect(sleep.value).toBe(4);
     expect(sleep.zScore).toBeCloseTo((4 - sleep.populationMean) / sleep.populationStd, 12);
     expect(sleep.zScore).toBeLessThan(0);

@@ -216,8 +216,14 @@ export function sessionRow(userId: string, s: SimulatedAthlete['sessions'][numbe
   };
 }
 
+/** The writes insertAthletes makes: the base client's (no hook) or the server's hooked one (services.prisma). */
+interface AthleteWriter {
+  user: Pick<PrismaClient['user'], 'createMany'>;
+  climbingSession: Pick<PrismaClient['climbingSession'], 'createMany'>;
+}
+
 /** Writes athletes (User rows and completed sessions) with the base client: no hook, so no quick update. */
-export async function insertAthletes(prisma: PrismaClient, athletes: SimulatedAthlete[]): Promise<string[]> {
+export async function insertAthletes(prisma: AthleteWriter, athletes: SimulatedAthlete[]): Promise<string[]> {
   const ids = athletes.map(() => randomUUID());
   await prisma.user.createMany({ data: ids.map((id) => ({ id, role: 'ATHLETE' as const })) });
   const now = Date.now();
