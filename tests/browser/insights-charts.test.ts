@@ -133,7 +133,9 @@ describe('insights charts with seeded data', () => {
 
     // Two nightly runs: two dots; their stages stacked, one bar per stage of each run.
     expect(await marks('training-runs', 'dot').count()).toBe(NIGHTLY_RUNS);
-    const { trainingRuns } = await api<{ trainingRuns: Connection<{ stageTimings: { stages: { stage: string }[] } }> }>('query($from: DateTime) { trainingRuns(kind: NIGHTLY, from: $from) { edges { node { stageTimings { stages { stage } } } } } }');
+    const { trainingRuns } = await api<{ trainingRuns: Connection<{ stageTimings: { stages: { stage: string }[] } }> }>(
+      'query($from: DateTime) { trainingRuns(kind: NIGHTLY, from: $from) { edges { node { stageTimings { stages { stage } } } } } }',
+    );
     // The fit is drawn inside trainedModel (the fit and the model writes), not stacked beside it.
     const stages = trainingRuns.edges.flatMap((e) => e.node.stageTimings.stages.filter((s) => s.stage !== 'fit'));
     expect(stages.map((s) => s.stage)).toContain('trainingData');
@@ -143,7 +145,9 @@ describe('insights charts with seeded data', () => {
   it('population model: a forest plot of every effect per SD with its interval and spread; the population statistics', async () => {
     await open('population');
     expect(await panelStates(page)).toEqual({ effects: 'ready', 'population-statistics': 'ready' });
-    const { insights, populationStatistics } = await api<{ insights: { effects: { variable: string }[] }; populationStatistics: { variable: string }[] }>('query($from: DateTime) { insights(from: $from) { effects { variable } } populationStatistics { variable } }');
+    const { insights, populationStatistics } = await api<{ insights: { effects: { variable: string }[] }; populationStatistics: { variable: string }[] }>(
+      'query($from: DateTime) { insights(from: $from) { effects { variable } } populationStatistics { variable } }',
+    );
     expect(insights.effects.length).toBeGreaterThan(2);
     expect(await marks('effects', 'dot').count()).toBe(insights.effects.length);
     expect(await marks('effects', 'rule').count()).toBe(insights.effects.length + 1); // + the zero line
@@ -157,7 +161,9 @@ describe('insights charts with seeded data', () => {
   it('rules: how often each matched, and the quality that followed against the sessions where it did not', async () => {
     await open('rules');
     expect(await panelStates(page)).toEqual({ 'rule-matches': 'ready', 'rule-quality': 'ready' });
-    const { insights } = await api<{ insights: { rules: { name: string; matched: number; meanQuality: number; meanQualityOthers: number | null }[] } }>('query($from: DateTime) { insights(from: $from) { rules { name matched meanQuality meanQualityOthers } } }');
+    const { insights } = await api<{ insights: { rules: { name: string; matched: number; meanQuality: number; meanQualityOthers: number | null }[] } }>(
+      'query($from: DateTime) { insights(from: $from) { rules { name matched meanQuality meanQualityOthers } } }',
+    );
     const rules = insights.rules.filter((r) => r.matched > 0);
     expect(rules.find((r) => r.name === 'sleep_deprivation_limit_intensity')?.matched).toBe(LITTLE_SLEEP);
     expect(await marks('rule-matches', 'bar').count()).toBe(rules.length);
@@ -171,7 +177,9 @@ describe('insights charts with seeded data', () => {
   it('model quality: scores, calibration per phase, RMSE and coverage per week, the nightly held-out error', async () => {
     await open('quality');
     expect(await panelStates(page)).toEqual({ 'quality-summary': 'ready', calibration: 'ready', 'quality-over-time': 'ready', 'held-out-error': 'ready' });
-    const { modelQuality, ...perPhase } = await api<{ modelQuality: { n: number; byPhase: { phase: string; n: number }[] } } & Record<string, { calibration: { n: number }[] }>>(`query($from: DateTime) { modelQuality(from: $from) { n byPhase { phase n } }
+    const { modelQuality, ...perPhase } = await api<
+      { modelQuality: { n: number; byPhase: { phase: string; n: number }[] } } & Record<string, { calibration: { n: number }[] }>
+    >(`query($from: DateTime) { modelQuality(from: $from) { n byPhase { phase n } }
       ${['COLD_START', 'LEARNING', 'PERSONALIZED'].map((p) => `${p}: modelQuality(from: $from, phase: ${p}) { calibration { n } }`).join(' ')} }`);
     // Every session started with a MODEL recommendation (not an override) is scored.
     const scored = written.filter((w) => w.source === 'MODEL');
@@ -208,7 +216,12 @@ describe('insights charts with seeded data', () => {
     expect(await marks('athlete-predictions', 'area').count()).toBe(1);
     expect(await marks('athlete-predictions', 'line').count()).toBe(1);
 
-    const { modelOutput } = await gqlOk<{ modelOutput: { history: { phase: string; coefficients: { variable: string }[] }[] } }>(server.url, 'query($id: ID) { modelOutput(userId: $id) { history { phase coefficients { variable } } } }', { id: personalized }, analyst);
+    const { modelOutput } = await gqlOk<{ modelOutput: { history: { phase: string; coefficients: { variable: string }[] }[] } }>(
+      server.url,
+      'query($id: ID) { modelOutput(userId: $id) { history { phase coefficients { variable } } } }',
+      { id: personalized },
+      analyst,
+    );
     expect(modelOutput.history).toHaveLength(NIGHTLY_RUNS);
     const points = modelOutput.history.reduce((a, h) => a + h.coefficients.filter((c) => c.variable !== 'intercept').length, 0);
     expect(await marks('athlete-coefficients', 'dot').count()).toBe(points);
@@ -232,7 +245,9 @@ describe('insights charts with seeded data', () => {
 
   it("the athlete picker lists the period's athletes worst predicted first, as modelQuality.byAthlete orders them, and opens the one chosen", async () => {
     await open('athlete');
-    const { modelQuality } = await api<{ modelQuality: { byAthlete: Connection<{ userId: string; rmse: number }> } }>('query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }');
+    const { modelQuality } = await api<{ modelQuality: { byAthlete: Connection<{ userId: string; rmse: number }> } }>(
+      'query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }',
+    );
     const ranked = modelQuality.byAthlete.edges.map((e) => e.node);
     expect(ranked.length).toBe(SESSIONS.length);
     await page.waitForSelector(`.athlete-picker select option[value="${ranked[0].userId}"]`, { state: 'attached' });

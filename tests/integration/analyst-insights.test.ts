@@ -215,7 +215,8 @@ describe('insights: each part against a hand computation', () => {
       modelVersion: 'test',
     });
     await prisma.modelOutput.createMany({ data: [model(athletes[0], 'LEARNING'), model(athletes[1], 'PERSONALIZED')] });
-    const phases = (await gqlOk<{ insights: { athletesByPhase: { phase: string; count: number }[] } }>(server.url, '{ insights { athletesByPhase { phase count } } }', {}, analyst.token)).insights.athletesByPhase;
+    const phases = (await gqlOk<{ insights: { athletesByPhase: { phase: string; count: number }[] } }>(server.url, '{ insights { athletesByPhase { phase count } } }', {}, analyst.token)).insights
+      .athletesByPhase;
     const athleteCount = await prisma.user.count({ where: { role: 'ATHLETE' } });
     expect(phases).toEqual([
       { phase: 'COLD_START', count: athleteCount - 2 },

@@ -118,7 +118,9 @@ describe('one connection type per node, with totalCount', () => {
     expect(me.sessions.totalCount).toBe(30);
     expect(me.sessions.edges).toHaveLength(2);
     // only the count selected
-    expect((await gqlOk<{ sessions: { totalCount: number } }>(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length);
+    expect((await gqlOk<{ sessions: { totalCount: number } }>(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(
+      rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length,
+    );
   });
 });
 
@@ -237,8 +239,8 @@ describe('users, training runs and model outputs', () => {
           status: string;
           stageTimings: { totalMs: number; trainingDataMs: number; fitMs: number; computeMs: number | null; path: string | null; stages: { stage: string; ms: number }[] };
         };
-      }>(server.url, 'mutation { runNightlyTraining(wait: true) { id status stageTimings { totalMs trainingDataMs fitMs computeMs path stages { stage ms } } } }', {}, admin.token))
-      .runNightlyTraining;
+      }>(server.url, 'mutation { runNightlyTraining(wait: true) { id status stageTimings { totalMs trainingDataMs fitMs computeMs path stages { stage ms } } } }', {}, admin.token)
+    ).runNightlyTraining;
     expect(run.status).toBe('SUCCEEDED');
     const timings = run.stageTimings;
     expect(timings.totalMs).toBeTypeOf('number');

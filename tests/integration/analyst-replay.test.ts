@@ -98,7 +98,14 @@ describe('rounding at the API boundary', () => {
     const { prediction } = (await gqlOk<Replayed>(server.url, REPLAY, { input: CHECK_IN, userId: athlete.id }, analyst.token)).recommendation;
     for (const x of [prediction.expectedQuality, prediction.rawQuality, prediction.interval.low, prediction.interval.high]) expect(twoDecimals(x), String(x)).toBe(true);
     expect(prediction.contributions.some((c) => !twoDecimals(c.value))).toBe(true);
-    const model = (await gqlOk<{ modelOutput: { coefficients: { variable: string; value: number; lower: number }[] } }>(server.url, 'query($id: ID) { modelOutput(userId: $id) { coefficients { variable value lower } } }', { id: athlete.id }, analyst.token)).modelOutput;
+    const model = (
+      await gqlOk<{ modelOutput: { coefficients: { variable: string; value: number; lower: number }[] } }>(
+        server.url,
+        'query($id: ID) { modelOutput(userId: $id) { coefficients { variable value lower } } }',
+        { id: athlete.id },
+        analyst.token,
+      )
+    ).modelOutput;
     expect(model.coefficients.find((c) => c.variable === 'sleepHours')).toEqual({ variable: 'sleepHours', value: 0.23457, lower: 0.23457 - 0.123456789 });
   });
 });

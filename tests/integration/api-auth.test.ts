@@ -7,7 +7,20 @@ import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenService } from '../../src/auth.ts';
 import { collect, wsClient, type Connection, type GraphQLErrorBody, type GraphQLResponse } from '../support/client.ts';
-import { CANCEL_SESSION, COMPLETE_SESSION, DELETE_SESSION, expectError, gql, gqlOk, listSessionIds, RECORD_BASELINE, SESSION, startSession, UPDATE_SESSION, type SessionRecord } from '../support/foundation.ts';
+import {
+  CANCEL_SESSION,
+  COMPLETE_SESSION,
+  DELETE_SESSION,
+  expectError,
+  gql,
+  gqlOk,
+  listSessionIds,
+  RECORD_BASELINE,
+  SESSION,
+  startSession,
+  UPDATE_SESSION,
+  type SessionRecord,
+} from '../support/foundation.ts';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
 
 let server: TestServer;
@@ -221,13 +234,20 @@ describe('an analyst', () => {
   it('reads everything: users, any user, other athletes sessions, baselines and models', async () => {
     const users = (await gqlOk<{ users: Connection<{ id: string }> }>(server.url, '{ users(first: 100) { edges { node { id } } } }', {}, analyst.token)).users.edges.map((e) => e.node.id);
     expect(users).toEqual(expect.arrayContaining([athlete.id, other.id, coach.id, analyst.id, admin.id]));
-    expect((await gqlOk<{ user: { id: string; role: string } | null }>(server.url, 'query($id: ID!) { user(id: $id) { id role } }', { id: athlete.id }, analyst.token)).user).toEqual({ id: athlete.id, role: 'ATHLETE' });
+    expect((await gqlOk<{ user: { id: string; role: string } | null }>(server.url, 'query($id: ID!) { user(id: $id) { id role } }', { id: athlete.id }, analyst.token)).user).toEqual({
+      id: athlete.id,
+      role: 'ATHLETE',
+    });
     expect((await gqlOk<{ session: SessionRecord }>(server.url, SESSION, { id: theirs }, analyst.token)).session.user.id).toBe(other.id);
     expect(await listSessionIds(server.url, analyst.token, { userId: athlete.id })).toEqual([mine.completed, mine.active]);
     const all = await listSessionIds(server.url, analyst.token);
     expect(all).toEqual(expect.arrayContaining([mine.active, mine.completed, theirs]));
-    expect((await gqlOk<{ baselineAssessment: { age: number | null } | null }>(server.url, 'query($u: ID) { baselineAssessment(userId: $u) { age } }', { u: other.id }, analyst.token)).baselineAssessment).toEqual({ age: 40 });
-    expect((await gqlOk<{ modelOutput: { user: { id: string } } | null }>(server.url, 'query($u: ID) { modelOutput(userId: $u) { user { id } } }', { u: athlete.id }, analyst.token)).modelOutput).toEqual({ user: { id: athlete.id } });
+    expect(
+      (await gqlOk<{ baselineAssessment: { age: number | null } | null }>(server.url, 'query($u: ID) { baselineAssessment(userId: $u) { age } }', { u: other.id }, analyst.token)).baselineAssessment,
+    ).toEqual({ age: 40 });
+    expect(
+      (await gqlOk<{ modelOutput: { user: { id: string } } | null }>(server.url, 'query($u: ID) { modelOutput(userId: $u) { user { id } } }', { u: athlete.id }, analyst.token)).modelOutput,
+    ).toEqual({ user: { id: athlete.id } });
     const outputs = (await gqlOk<Outputs>(server.url, '{ modelOutputs(first: 100) { edges { node { user { id } } } } }', {}, analyst.token)).modelOutputs.edges;
     expect(outputs.map((e) => e.node.user.id)).toContain(athlete.id);
     const rules = (await gqlOk<{ expertRules: { name: string }[] }>(server.url, '{ expertRules(includeInactive: true) { name } }', {}, analyst.token)).expertRules;
@@ -256,7 +276,9 @@ describe('an analyst', () => {
       addCoachNote: ['mutation($s: ID!) { addCoachNote(sessionId: $s, text: "note") { id } }', { s: theirs }],
     };
     // Every mutation of the schema is in the table (a new one needs its analyst case here).
-    const schemaMutations = (await gqlOk<{ __schema: { mutationType: { fields: { name: string }[] } } }>(server.url, '{ __schema { mutationType { fields { name } } } }')).__schema.mutationType.fields.map((f) => f.name);
+    const schemaMutations = (
+      await gqlOk<{ __schema: { mutationType: { fields: { name: string }[] } } }>(server.url, '{ __schema { mutationType { fields { name } } } }')
+    ).__schema.mutationType.fields.map((f) => f.name);
     for (const name of schemaMutations) expect(Object.keys(mutations), `analyst case for ${name}`).toContain(name);
 
     const before = { session: await sessionRow(mine.active), runs: await server.db.prisma.trainingRun.count(), baselines: await server.db.prisma.baselineAssessment.count() };
@@ -278,10 +300,19 @@ describe('an admin', () => {
   it('reads everything and manages rules and priors', async () => {
     expect((await gqlOk<{ session: SessionRecord }>(server.url, SESSION, { id: theirs }, admin.token)).session.id).toBe(theirs);
     expect((await gqlOk<{ users: Connection<{ id: string }> }>(server.url, '{ users(first: 100) { edges { node { id } } } }', {}, admin.token)).users.edges.length).toBeGreaterThanOrEqual(5);
-    expect((await gqlOk<{ upsertExpertRule: { name: string; priority: number; isActive: boolean } }>(server.url, UPSERT_RULE, { input: RULE_INPUT }, admin.token)).upsertExpertRule).toEqual({ name: RULE_INPUT.name, priority: 30, isActive: true });
-    expect((await gqlOk<{ setExpertRuleActive: { name: string; isActive: boolean } }>(server.url, SET_RULE_ACTIVE, { name: RULE_INPUT.name, active: false }, admin.token)).setExpertRuleActive).toEqual({ name: RULE_INPUT.name, isActive: false });
+    expect((await gqlOk<{ upsertExpertRule: { name: string; priority: number; isActive: boolean } }>(server.url, UPSERT_RULE, { input: RULE_INPUT }, admin.token)).upsertExpertRule).toEqual({
+      name: RULE_INPUT.name,
+      priority: 30,
+      isActive: true,
+    });
+    expect((await gqlOk<{ setExpertRuleActive: { name: string; isActive: boolean } }>(server.url, SET_RULE_ACTIVE, { name: RULE_INPUT.name, active: false }, admin.token)).setExpertRuleActive).toEqual(
+      { name: RULE_INPUT.name, isActive: false },
+    );
     const prior = { variable: 'hydrationStatus', populationMean: 0.07, populationStd: 0.05 };
-    expect((await gqlOk<{ upsertPopulationPrior: { variable: string; populationMean: number } }>(server.url, UPSERT_PRIOR, { input: prior }, admin.token)).upsertPopulationPrior).toEqual({ variable: 'hydrationStatus', populationMean: 0.07 });
+    expect((await gqlOk<{ upsertPopulationPrior: { variable: string; populationMean: number } }>(server.url, UPSERT_PRIOR, { input: prior }, admin.token)).upsertPopulationPrior).toEqual({
+      variable: 'hydrationStatus',
+      populationMean: 0.07,
+    });
   });
 
   it("keeps their own data, but cannot change an athlete's session", async () => {

@@ -74,7 +74,9 @@ describe('sessions pagination', () => {
 
   it('page sizes that split tie groups (7) and a default page (20) cover the same rows in the same order', async () => {
     expect((await pageAll(athlete.token, 7)).ids).toEqual(newestFirst(created));
-    const firstPage = (await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean } } }>(server.url, '{ sessions { edges { node { id } } pageInfo { hasNextPage } } }', {}, athlete.token)).sessions;
+    const firstPage = (
+      await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean } } }>(server.url, '{ sessions { edges { node { id } } pageInfo { hasNextPage } } }', {}, athlete.token)
+    ).sessions;
     expect(firstPage.edges.map((e) => e.node.id)).toEqual(newestFirst(created).slice(0, 20));
     expect(firstPage.pageInfo.hasNextPage).toBe(true);
   });
@@ -164,7 +166,9 @@ describe('a cursor whose session was deleted', () => {
     const page = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 8 }, owner.token)).sessions;
     const cursorOf7th = page.edges[7].cursor;
     await remove(owner.token, order[7]);
-    const back = (await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean } } }>(server.url, BACKWARD, { last: 3, before: cursorOf7th }, owner.token)).sessions;
+    const back = (
+      await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean } } }>(server.url, BACKWARD, { last: 3, before: cursorOf7th }, owner.token)
+    ).sessions;
     expect(back.edges.map((e) => e.node.id)).toEqual(order.slice(4, 7));
     expect(back.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: true });
   });

@@ -21,7 +21,8 @@ beforeAll(async () => {
   active = (await startSession(server.url, athlete.token, { ...FULL_CHECK_IN, plannedDurationMin: 60 })).id;
   completed = (await startSession(server.url, athlete.token, { ...FULL_CHECK_IN, startedAt: '2026-01-01T10:00:00.000Z' })).id;
   await gqlOk(server.url, COMPLETE_SESSION, { id: completed, input: { sessionQuality: 7, satisfaction: 4, totalClimbs: 20, endedAt: '2026-01-01T12:00:00.000Z' } }, athlete.token);
-  baselineId = (await gqlOk<{ recordBaselineAssessment: { id: string } }>(server.url, RECORD_BASELINE, { input: { age: 30, heightCm: 180, maxHangEdgeMm: 20 } }, athlete.token)).recordBaselineAssessment.id;
+  baselineId = (await gqlOk<{ recordBaselineAssessment: { id: string } }>(server.url, RECORD_BASELINE, { input: { age: 30, heightCm: 180, maxHangEdgeMm: 20 } }, athlete.token))
+    .recordBaselineAssessment.id;
 });
 afterAll(async () => {
   await server?.close();
@@ -150,7 +151,16 @@ describe('session outcome fields', () => {
     const after = await sessionRow(active);
     expect(after).toEqual(activeBefore);
     expect(after).toMatchObject({ status: 'ACTIVE', sessionQuality: null, endedAt: null });
-    expect((await gqlOk<{ session: { status: string; sessionQuality: number | null; endedAt: string | null } }>(server.url, 'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }', { id: active }, athlete.token)).session).toEqual({
+    expect(
+      (
+        await gqlOk<{ session: { status: string; sessionQuality: number | null; endedAt: string | null } }>(
+          server.url,
+          'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }',
+          { id: active },
+          athlete.token,
+        )
+      ).session,
+    ).toEqual({
       status: 'ACTIVE',
       sessionQuality: null,
       endedAt: null,
@@ -168,7 +178,14 @@ describe('session outcome fields', () => {
 
 describe('baseline assessment fields', () => {
   const current = async () =>
-    (await gqlOk<{ baselineAssessment: { id: string; age: number | null; heightCm: number | null; maxHangEdgeMm: number | null; isCurrent: boolean } | null }>(server.url, '{ baselineAssessment { id age heightCm maxHangEdgeMm isCurrent } }', {}, athlete.token)).baselineAssessment;
+    (
+      await gqlOk<{ baselineAssessment: { id: string; age: number | null; heightCm: number | null; maxHangEdgeMm: number | null; isCurrent: boolean } | null }>(
+        server.url,
+        '{ baselineAssessment { id age heightCm maxHangEdgeMm isCurrent } }',
+        {},
+        athlete.token,
+      )
+    ).baselineAssessment;
 
   it.each(BASELINE_NUMERIC_FIELDS.map((spec) => [spec.name, spec] as const))('%s: recordBaselineAssessment refuses every bad value and keeps the current baseline', async (_name, spec) => {
     const countBefore = await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } });

@@ -144,12 +144,18 @@ describe('a check-in with variables left out', () => {
     expect(sensitivities[0]).toBeGreaterThan(0);
     // Giving the most telling one takes it off the list (and can move the answer).
     const first = assumed[0].variable;
-    const given = (await gqlOk<Answer>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: { [first]: assumed[0].value + 2 } }, token)).recommendation;
+    const given = (await gqlOk<Answer>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: { [first]: assumed[0].value + 2 } }, token))
+      .recommendation;
     expect(given.prediction.assumed.map((a) => a.variable)).not.toContain(first);
     expect(given.prediction.assumed).toHaveLength(assumed.length - 1);
     // Read back from storage: the same variables and values (how much each mattered is not kept).
     const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { recommendationId: empty.id } }, token);
-    const stored = await gqlOk<{ session: { recommendation: { prediction: { assumed: Assumed[] } } } }>(server.url, 'query($id: ID!) { session(id: $id) { recommendation { prediction { assumed { variable value sensitivity } } } } }', { id: started.startSession.id }, token);
+    const stored = await gqlOk<{ session: { recommendation: { prediction: { assumed: Assumed[] } } } }>(
+      server.url,
+      'query($id: ID!) { session(id: $id) { recommendation { prediction { assumed { variable value sensitivity } } } } }',
+      { id: started.startSession.id },
+      token,
+    );
     const back = stored.session.recommendation.prediction.assumed;
     expect(back).toHaveLength(assumed.length);
     expect(back).toEqual(expect.arrayContaining(assumed.map((a) => ({ ...a, sensitivity: null }))));
@@ -166,7 +172,12 @@ describe("a new athlete's modelUpdated", () => {
       const first = await firstEvent(client, MODEL);
       expect(first.errors).toBeUndefined();
       expect(first.data?.modelUpdated).toMatchObject({ user: { id }, phase: 'COLD_START', sessionsIncluded: 0, shrinkageFactor: 0 });
-      const { populationModel } = await gqlOk<{ populationModel: { coefficients: { variable: string; value: number }[] } | null }>(server.url, '{ populationModel { coefficients { variable value } } }', {}, token);
+      const { populationModel } = await gqlOk<{ populationModel: { coefficients: { variable: string; value: number }[] } | null }>(
+        server.url,
+        '{ populationModel { coefficients { variable value } } }',
+        {},
+        token,
+      );
       const served = first.data!.modelUpdated.coefficients;
       if (populationModel) expect(served).toEqual(populationModel.coefficients.map((c) => ({ variable: c.variable, value: c.value })));
       expect(served.find((c) => c.variable === 'intercept')!.value).toBeCloseTo(6, 6); // the seeded prior mean

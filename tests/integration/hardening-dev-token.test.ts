@@ -66,7 +66,9 @@ describe('the development token', () => {
     expect((await gqlOk<{ me: { id: string; role: string } }>(dev.url, '{ me { id role } }', {}, athleteTab)).me).toEqual({ id: '00000000-0000-4000-8000-000000000003', role: 'ATHLETE' });
     expect((await gqlOk<{ me: { role: string } }>(dev.url, '{ me { role } }', {}, analystTab)).me.role).toBe('ANALYST');
     // The athlete tab's own examples run as that athlete: a recommendation for themselves.
-    expect((await gqlOk<{ recommendation: { source: string } }>(dev.url, '{ recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { source } }', {}, athleteTab)).recommendation.source).toBeDefined();
+    expect(
+      (await gqlOk<{ recommendation: { source: string } }>(dev.url, '{ recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { source } }', {}, athleteTab)).recommendation.source,
+    ).toBeDefined();
     const printed = tokenIn(devLogs.join('\n'));
     expect(printed, devLogs.join('\n')).not.toBeNull();
     const lifetime = decodeJwt(printed!);

@@ -80,7 +80,12 @@ describe('nightly held-out error and model history', () => {
     expect(run.heldOut?.intervalCoverage).toBeCloseTo(covered / 4, 12);
 
     // Readable typed on the run list too; other kinds of run have none.
-    const runs = await gqlOk<{ trainingRuns: Connection<{ id: string; kind: string; heldOut: { n: number } | null }> }>(server.url, `{ trainingRuns(first: 10) { edges { node { id kind heldOut { n } } } } }`, {}, analyst);
+    const runs = await gqlOk<{ trainingRuns: Connection<{ id: string; kind: string; heldOut: { n: number } | null }> }>(
+      server.url,
+      `{ trainingRuns(first: 10) { edges { node { id kind heldOut { n } } } } }`,
+      {},
+      analyst,
+    );
     const nodes = runs.trainingRuns.edges.map((e) => e.node);
     expect(nodes.find((n) => n.id === run.id)?.heldOut?.n).toBe(4);
   });

@@ -191,7 +191,12 @@ describe('stored recommendations', () => {
     expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, model.expected * row.predictionMultiplier)), 6);
     expect(await storedCount(id)).toBe(1);
     // The answer leaves stored: its relations resolve at once.
-    const linked = await gqlOk<{ recommendation: { id: string; user: { id: string }; session: { id: string } | null } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`, { input: OPERATOR }, token);
+    const linked = await gqlOk<{ recommendation: { id: string; user: { id: string }; session: { id: string } | null } }>(
+      server.url,
+      `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`,
+      { input: OPERATOR },
+      token,
+    );
     expect(linked.recommendation).toMatchObject({ user: { id }, session: null });
     expect(await storedCount(id)).toBe(2);
   });
@@ -206,7 +211,9 @@ describe('stored recommendations', () => {
       await server.services.recommendations.close(); // nothing pending from the warm-up
       const before = statements.length;
       const query = `subscription($input: PreSessionInput!) { preSessionRecommendation(input: $input) { type ... on DoneEvent { recommendationId } } }`;
-      const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => collect<{ preSessionRecommendation: { type: string; recommendationId?: string } }>(client, query, { input: { ...OPERATOR, sleepHours: 6 + i / 10 } })));
+      const outs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => collect<{ preSessionRecommendation: { type: string; recommendationId?: string } }>(client, query, { input: { ...OPERATOR, sleepHours: 6 + i / 10 } })),
+      );
       const ids = outs.map((o) => o.events.at(-1)?.preSessionRecommendation.recommendationId as string);
       expect(new Set(ids).size).toBe(12);
       await server.services.recommendations.close();
@@ -407,7 +414,12 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
     await client.end();
   };
   const ask = (server: TestServer, token: string, selection: string) =>
-    gql<{ recommendation: { id: string; source?: string; session?: { id: string } | null } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${selection} } }`, { input: OPERATOR }, token);
+    gql<{ recommendation: { id: string; source?: string; session?: { id: string } | null } }>(
+      server.url,
+      `query($input: PreSessionInput!) { recommendation(input: $input) { ${selection} } }`,
+      { input: OPERATOR },
+      token,
+    );
 
   it('answers while the INSERT is held back; asking for a stored relation waits for it', async () => {
     const { token } = await tokenFor('athlete');

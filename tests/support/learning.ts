@@ -5,7 +5,6 @@ import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } 
 import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes/index.ts';
 import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
-import type { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from './client.ts';
 import { dropTestDatabase } from './server.ts';
 
@@ -218,8 +217,8 @@ export function sessionRow(userId: string, s: SimulatedAthlete['sessions'][numbe
 
 /** The writes insertAthletes makes: the base client's (no hook) or the server's hooked one (services.prisma). */
 interface AthleteWriter {
-  user: Pick<PrismaClient['user'], 'createMany'>;
-  climbingSession: Pick<PrismaClient['climbingSession'], 'createMany'>;
+  user: { createMany(args: { data: { id: string; role: 'ATHLETE' }[] }): Promise<unknown> };
+  climbingSession: { createMany(args: { data: ReturnType<typeof sessionRow>[] }): Promise<unknown> };
 }
 
 /** Writes athletes (User rows and completed sessions) with the base client: no hook, so no quick update. */
