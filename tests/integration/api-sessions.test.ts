@@ -59,13 +59,15 @@ afterAll(async () => {
 describe('me and user', () => {
   it('creates the user on the first request and answers me with the token role', async () => {
     const { token, id } = await tokenFor('athlete');
-    const data = await gqlOk<{ me: unknown }>(server.url, '{ me { id role email currentBaseline { id } modelOutput { phase } sessions(first: 5) { edges { node { id } } } } }', {}, token);
+    const data = await gqlOk<{
+      me: { id: string; role: string; email: string | null; currentBaseline: { id: string } | null; modelOutput: { phase: string } | null; sessions: Connection<{ id: string }> };
+    }>(server.url, '{ me { id role email currentBaseline { id } modelOutput { phase } sessions(first: 5) { edges { node { id } } } } }', {}, token);
     expect(data.me).toEqual({ id, role: 'ATHLETE', email: null, currentBaseline: null, modelOutput: null, sessions: { edges: [] } });
     // user(id) of yourself is the same user
-    expect((await gqlOk<{ user: unknown }>(server.url, 'query($id: ID!) { user(id: $id) { id role } }', { id }, token)).user).toEqual({ id, role: 'ATHLETE' });
+    expect((await gqlOk<{ user: { id: string; role: string } | null }>(server.url, 'query($id: ID!) { user(id: $id) { id role } }', { id }, token)).user).toEqual({ id, role: 'ATHLETE' });
     // a later request with another role claim updates the stored role
     const asCoach = await tokenFor('coach', id);
-    expect((await gqlOk<{ me: unknown }>(server.url, '{ me { id role } }', {}, asCoach.token)).me).toEqual({ id, role: 'COACH' });
+    expect((await gqlOk<{ me: { id: string; role: string } }>(server.url, '{ me { id role } }', {}, asCoach.token)).me).toEqual({ id, role: 'COACH' });
   });
 
   it('lists users to an analyst page by page, each once', async () => {
@@ -102,7 +104,12 @@ describe('baseline assessments', () => {
     expect((await gqlOk<{ baselineAssessment: { id: string } | null }>(server.url, '{ baselineAssessment { id } }', {}, token)).baselineAssessment).toBeNull();
     const recorded = (await gqlOk<{ recordBaselineAssessment: Baseline }>(server.url, RECORD_BASELINE, { input: first }, token)).recordBaselineAssessment;
     expect(recorded).toMatchObject({ ...first, isCurrent: true, user: { id } });
-    const current = await gqlOk<{ baselineAssessment: unknown; me: { currentBaseline: unknown } }>(server.url, '{ baselineAssessment { id isCurrent age } me { currentBaseline { id } } }', {}, token);
+    const current = await gqlOk<{ baselineAssessment: { id: string; isCurrent: boolean; age: number | null } | null; me: { currentBaseline: { id: string } | null } }>(
+      server.url,
+      '{ baselineAssessment { id isCurrent age } me { currentBaseline { id } } }',
+      {},
+      token,
+    );
     expect(current.baselineAssessment).toEqual({ id: recorded.id, isCurrent: true, age: 31 });
     expect(current.me.currentBaseline).toEqual({ id: recorded.id });
   });
@@ -112,7 +119,16 @@ describe('baseline assessments', () => {
     const a = (await gqlOk<{ recordBaselineAssessment: Baseline }>(server.url, RECORD_BASELINE, { input: first }, token)).recordBaselineAssessment;
     const b = (await gqlOk<{ recordBaselineAssessment: Baseline }>(server.url, RECORD_BASELINE, { input: { ...first, age: 32, maxHangEdgeMm: 15 } }, token)).recordBaselineAssessment;
     expect(b.id).not.toBe(a.id);
-    expect((await gqlOk<{ baselineAssessment: unknown }>(server.url, '{ baselineAssessment { id age maxHangEdgeMm isCurrent } }', {}, token)).baselineAssessment).toEqual({
+    expect(
+      (
+        await gqlOk<{ baselineAssessment: { id: string; age: number | null; maxHangEdgeMm: number | null; isCurrent: boolean } | null }>(
+          server.url,
+          '{ baselineAssessment { id age maxHangEdgeMm isCurrent } }',
+          {},
+          token,
+        )
+      ).baselineAssessment,
+    ).toEqual({
       id: b.id,
       age: 32,
       maxHangEdgeMm: 15,
@@ -141,7 +157,12 @@ describe('baseline assessments', () => {
     const athlete = await tokenFor('athlete');
     const recorded = (await gqlOk<{ recordBaselineAssessment: Baseline }>(server.url, RECORD_BASELINE, { input: first }, athlete.token)).recordBaselineAssessment;
     const analyst = await tokenFor('analyst');
-    const read = await gqlOk<{ baselineAssessment: unknown }>(server.url, 'query($u: ID) { baselineAssessment(userId: $u) { id user { id } } }', { u: athlete.id }, analyst.token);
+    const read = await gqlOk<{ baselineAssessment: { id: string; user: { id: string } } | null }>(
+      server.url,
+      'query($u: ID) { baselineAssessment(userId: $u) { id user { id } } }',
+      { u: athlete.id },
+      analyst.token,
+    );
     expect(read.baselineAssessment).toEqual({ id: recorded.id, user: { id: athlete.id } });
   });
 });
@@ -422,7 +443,12 @@ describe('models and population', () => {
     const { token } = await tokenFor('athlete');
     // No nightly fit has run on this database: null, and no statistics. The rows are then written as the
     // nightly job would (the job itself is tested with the training pipeline).
-    const before = await gqlOk<unknown>(server.url, '{ populationModel { id } populationStatistics { variable } }', {}, token);
+    const before = await gqlOk<{ populationModel: { id: string } | null; populationStatistics: { variable: string }[] }>(
+      server.url,
+      '{ populationModel { id } populationStatistics { variable } }',
+      {},
+      token,
+    );
     expect(before).toEqual({ populationModel: null, populationStatistics: [] });
     const mu = Object.fromEntries(TERM_NAMES.map((t, j) => [t, j === 0 ? 6 : 0.1 * j]));
     const muSd = Object.fromEntries(TERM_NAMES.map((t) => [t, 0.5]));
