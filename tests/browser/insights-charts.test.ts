@@ -1,10 +1,10 @@
 // Every chart of the insights page, drawn in a real browser from data written through the API: three athletes
 // (one per model phase) log sessions through the API, an admin runs the nightly fit twice; each view's SVG marks
 // are then counted against the data the test wrote and against the API's own answer for the same period.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { axisLabels, insightsUrl, launchChromium, panelStates, plotWarnings, viewSettled, type InsightsView } from '../../scripts/lib/insights-browser.ts';
+import type { Connection } from '../support/client.ts';
 import { COMPLETE_SESSION, gqlOk, mapLimit, START_SESSION } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -50,8 +50,8 @@ beforeAll(async () => {
     for (let k = 0; k < n; k++) {
       const s = sessionOf(i, k, n);
       // The path an athlete's app takes: a recommendation (stored), then the session started with it.
-      const { recommendation } = await gqlOk(server.url, RECOMMENDATION, { input: s.checkIn }, token);
-      const started = await gqlOk(server.url, START_SESSION, { input: { ...s.checkIn, startedAt: s.startedAt, recommendationId: recommendation.id } }, token);
+      const { recommendation } = await gqlOk<{ recommendation: { id: string; source: 'MODEL' | 'RULE_OVERRIDE' } }>(server.url, RECOMMENDATION, { input: s.checkIn }, token);
+      const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { ...s.checkIn, startedAt: s.startedAt, recommendationId: recommendation.id } }, token);
       await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: s.sessionQuality } }, token);
       written.push({ athlete: id, startedAt: s.startedAt, source: recommendation.source });
     }
@@ -93,9 +93,9 @@ const marks = (chart: string, mark: string) => page.locator(`figure[data-chart="
 const markTexts = (chart: string) => marks(chart, 'text').allTextContents();
 
 /** The API's own answer for the period the page shows. */
-async function api(query: string, variables: Record<string, unknown> = {}): Promise<any> {
+async function api<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
   const from = await page.evaluate(() => document.querySelector<HTMLInputElement>('#period input[name=from]')!.value);
-  return gqlOk(server.url, query, { from: `${from}T00:00:00.000Z`, ...variables }, analyst);
+  return gqlOk<T>(server.url, query, { from: `${from}T00:00:00.000Z`, ...variables }, analyst);
 }
 
 describe('insights charts with seeded data', () => {
@@ -113,9 +113,11 @@ describe('insights charts with seeded data', () => {
     await expect.poll(() => marks('athletes-by-phase', 'bar').count()).toBe(3);
     expect(await markTexts('athletes-by-phase')).toEqual(['1', '1', '1']);
 
-    const { insights } = await api(`query($from: DateTime) { insights(from: $from) {
+    const { insights } = await api<{
+      insights: { sessionsOverTime: { start: string; count: number; meanQuality: number | null }[]; qualityHistogram: { quality: number; count: number }[] };
+    }>(`query($from: DateTime) { insights(from: $from) {
       sessionsOverTime(bucket: WEEK) { start count meanQuality } qualityHistogram { quality count } } }`);
-    const weeks = insights.sessionsOverTime as { count: number; meanQuality: number | null }[];
+    const weeks = insights.sessionsOverTime;
     expect(weeks.reduce((a, w) => a + w.count, 0)).toBe(TOTAL);
     expect(await marks('sessions-over-time', 'rect').count()).toBe(weeks.length);
     expect(await marks('sessions-over-time', 'dot').count()).toBe(weeks.filter((w) => w.meanQuality !== null).length);
@@ -125,29 +127,33 @@ describe('insights charts with seeded data', () => {
     SESSIONS.forEach((n, i) => {
       for (let k = 0; k < n; k++) ratings.set(sessionOf(i, k, n).sessionQuality, (ratings.get(sessionOf(i, k, n).sessionQuality) ?? 0) + 1);
     });
-    const histogram = insights.qualityHistogram as { quality: number; count: number }[];
+    const histogram = insights.qualityHistogram;
     expect(Object.fromEntries(histogram.filter((h) => h.count > 0).map((h) => [h.quality, h.count]))).toEqual(Object.fromEntries(ratings));
     expect(await marks('quality-histogram', 'bar').count()).toBe(histogram.length);
 
     // Two nightly runs: two dots; their stages stacked, one bar per stage of each run.
     expect(await marks('training-runs', 'dot').count()).toBe(NIGHTLY_RUNS);
-    const { trainingRuns } = await api('query($from: DateTime) { trainingRuns(kind: NIGHTLY, from: $from) { edges { node { stageTimings { stages { stage } } } } } }');
+    const { trainingRuns } = await api<{ trainingRuns: Connection<{ stageTimings: { stages: { stage: string }[] } }> }>(
+      'query($from: DateTime) { trainingRuns(kind: NIGHTLY, from: $from) { edges { node { stageTimings { stages { stage } } } } } }',
+    );
     // The fit is drawn inside trainedModel (the fit and the model writes), not stacked beside it.
-    const stages = trainingRuns.edges.flatMap((e: any) => e.node.stageTimings.stages.filter((s: any) => s.stage !== 'fit'));
-    expect(stages.map((s: any) => s.stage)).toContain('trainingData');
+    const stages = trainingRuns.edges.flatMap((e) => e.node.stageTimings.stages.filter((s) => s.stage !== 'fit'));
+    expect(stages.map((s) => s.stage)).toContain('trainingData');
     expect(await marks('training-stages', 'bar').count()).toBe(stages.length);
   });
 
   it('population model: a forest plot of every effect per SD with its interval and spread; the population statistics', async () => {
     await open('population');
     expect(await panelStates(page)).toEqual({ effects: 'ready', 'population-statistics': 'ready' });
-    const { insights, populationStatistics } = await api('query($from: DateTime) { insights(from: $from) { effects { variable } } populationStatistics { variable } }');
+    const { insights, populationStatistics } = await api<{ insights: { effects: { variable: string }[] }; populationStatistics: { variable: string }[] }>(
+      'query($from: DateTime) { insights(from: $from) { effects { variable } } populationStatistics { variable } }',
+    );
     expect(insights.effects.length).toBeGreaterThan(2);
     expect(await marks('effects', 'dot').count()).toBe(insights.effects.length);
     expect(await marks('effects', 'rule').count()).toBe(insights.effects.length + 1); // + the zero line
     expect(await marks('effects', 'bar').count()).toBe(insights.effects.length);
     const labels = await page.locator('figure[data-chart="effects"] svg g[aria-label="y-axis tick label"] text').allTextContents();
-    expect(labels.sort()).toEqual(insights.effects.map((e: any) => e.variable).sort());
+    expect(labels.sort()).toEqual(insights.effects.map((e) => e.variable).sort());
     expect(await page.locator('figure[data-chart="population-statistics"] tbody tr').count()).toBe(populationStatistics.length);
     expect(await page.textContent('figure[data-chart="population-statistics"] p')).toContain(`${SESSIONS.length} athletes, ${TOTAL} sessions`);
   });
@@ -155,8 +161,10 @@ describe('insights charts with seeded data', () => {
   it('rules: how often each matched, and the quality that followed against the sessions where it did not', async () => {
     await open('rules');
     expect(await panelStates(page)).toEqual({ 'rule-matches': 'ready', 'rule-quality': 'ready' });
-    const { insights } = await api('query($from: DateTime) { insights(from: $from) { rules { name matched meanQuality meanQualityOthers } } }');
-    const rules = (insights.rules as { name: string; matched: number; meanQuality: number; meanQualityOthers: number | null }[]).filter((r) => r.matched > 0);
+    const { insights } = await api<{ insights: { rules: { name: string; matched: number; meanQuality: number; meanQualityOthers: number | null }[] } }>(
+      'query($from: DateTime) { insights(from: $from) { rules { name matched meanQuality meanQualityOthers } } }',
+    );
+    const rules = insights.rules.filter((r) => r.matched > 0);
     expect(rules.find((r) => r.name === 'sleep_deprivation_limit_intensity')?.matched).toBe(LITTLE_SLEEP);
     expect(await marks('rule-matches', 'bar').count()).toBe(rules.length);
     const ruleLabels = await page.locator('figure[data-chart="rule-matches"] svg g[aria-label="y-axis tick label"] text').allTextContents();
@@ -169,19 +177,21 @@ describe('insights charts with seeded data', () => {
   it('model quality: scores, calibration per phase, RMSE and coverage per week, the nightly held-out error', async () => {
     await open('quality');
     expect(await panelStates(page)).toEqual({ 'quality-summary': 'ready', calibration: 'ready', 'quality-over-time': 'ready', 'held-out-error': 'ready' });
-    const { modelQuality, ...perPhase } = await api(`query($from: DateTime) { modelQuality(from: $from) { n byPhase { phase n } }
+    const { modelQuality, ...perPhase } = await api<
+      { modelQuality: { n: number; byPhase: { phase: string; n: number }[] } } & Record<string, { calibration: { n: number }[] }>
+    >(`query($from: DateTime) { modelQuality(from: $from) { n byPhase { phase n } }
       ${['COLD_START', 'LEARNING', 'PERSONALIZED'].map((p) => `${p}: modelQuality(from: $from, phase: ${p}) { calibration { n } }`).join(' ')} }`);
     // Every session started with a MODEL recommendation (not an override) is scored.
     const scored = written.filter((w) => w.source === 'MODEL');
     expect(modelQuality.n).toBe(scored.length);
-    const phases = modelQuality.byPhase.filter((p: any) => p.n > 0);
+    const phases = modelQuality.byPhase.filter((p) => p.n > 0);
     const cells = await page.locator('figure[data-chart="quality-summary"] tbody tr td:nth-child(2)').allTextContents();
-    expect(cells).toEqual([String(scored.length), ...phases.map((p: any) => String(p.n))]);
+    expect(cells).toEqual([String(scored.length), ...phases.map((p) => String(p.n))]);
 
-    const bins = Object.values(perPhase).flatMap((p: any) => p.calibration.filter((b: any) => b.n > 0));
+    const bins = Object.values(perPhase).flatMap((p) => p.calibration.filter((b) => b.n > 0));
     expect(bins.length).toBeGreaterThan(0);
     expect(await marks('calibration', 'dot').count()).toBe(bins.length);
-    expect((await markTexts('calibration')).sort()).toEqual(bins.map((b: any) => `n=${b.n}`).sort());
+    expect((await markTexts('calibration')).sort()).toEqual(bins.map((b) => `n=${b.n}`).sort());
 
     // One point per Monday-to-Sunday week (UTC) with a scored session, in each of the two plots.
     const weeks = new Set(
@@ -206,9 +216,14 @@ describe('insights charts with seeded data', () => {
     expect(await marks('athlete-predictions', 'area').count()).toBe(1);
     expect(await marks('athlete-predictions', 'line').count()).toBe(1);
 
-    const { modelOutput } = await gqlOk(server.url, 'query($id: ID) { modelOutput(userId: $id) { history { phase coefficients { variable } } } }', { id: personalized }, analyst);
+    const { modelOutput } = await gqlOk<{ modelOutput: { history: { phase: string; coefficients: { variable: string }[] }[] } }>(
+      server.url,
+      'query($id: ID) { modelOutput(userId: $id) { history { phase coefficients { variable } } } }',
+      { id: personalized },
+      analyst,
+    );
     expect(modelOutput.history).toHaveLength(NIGHTLY_RUNS);
-    const points = modelOutput.history.reduce((a: number, h: any) => a + h.coefficients.filter((c: any) => c.variable !== 'intercept').length, 0);
+    const points = modelOutput.history.reduce((a, h) => a + h.coefficients.filter((c) => c.variable !== 'intercept').length, 0);
     expect(await marks('athlete-coefficients', 'dot').count()).toBe(points);
     // Two snapshots in the same phase: two points, one ring where the phase (first) appears.
     expect(await page.locator('figure[data-chart="athlete-phases"] svg g[aria-label="dot"]').nth(0).locator(':not(g)').count()).toBe(NIGHTLY_RUNS);
@@ -230,13 +245,15 @@ describe('insights charts with seeded data', () => {
 
   it("the athlete picker lists the period's athletes worst predicted first, as modelQuality.byAthlete orders them, and opens the one chosen", async () => {
     await open('athlete');
-    const { modelQuality } = await api('query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }');
-    const ranked = modelQuality.byAthlete.edges.map((e: any) => e.node);
+    const { modelQuality } = await api<{ modelQuality: { byAthlete: Connection<{ userId: string; rmse: number }> } }>(
+      'query($from: DateTime) { modelQuality(from: $from) { byAthlete { totalCount edges { node { userId rmse } } } } }',
+    );
+    const ranked = modelQuality.byAthlete.edges.map((e) => e.node);
     expect(ranked.length).toBe(SESSIONS.length);
     await page.waitForSelector(`.athlete-picker select option[value="${ranked[0].userId}"]`, { state: 'attached' });
     const options = await page.$$eval('.athlete-picker select option', (os) => os.map((o) => [(o as HTMLOptionElement).value, o.textContent ?? '']));
     expect(options[0]).toEqual(['', `${SESSIONS.length} athletes with scored predictions in this period`]);
-    expect(options.slice(1).map(([value]) => value)).toEqual(ranked.map((r: any) => r.userId));
+    expect(options.slice(1).map(([value]) => value)).toEqual(ranked.map((r) => r.userId));
     expect(options[1][1]).toContain(`RMSE ${ranked[0].rmse.toFixed(2)}`);
     await page.selectOption('.athlete-picker select', ranked[1].userId);
     await page.waitForSelector(`#content[data-view="athlete"][data-state="done"] figure[data-chart="athlete-predictions"]`);

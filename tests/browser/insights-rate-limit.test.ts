@@ -23,9 +23,9 @@ beforeAll(async () => {
   athlete = id;
   for (let k = 0; k < 6; k++) {
     const checkIn = { sleepHours: 6 + (k % 3), energyLevel: 3 + k, stressLevel: 2 + (k % 4) };
-    const { recommendation } = await gqlOk(server.url, RECOMMENDATION, { input: checkIn }, token);
+    const { recommendation } = await gqlOk<{ recommendation: { id: string } }>(server.url, RECOMMENDATION, { input: checkIn }, token);
     const startedAt = new Date(Date.now() - (6 - k) * 3 * DAY).toISOString();
-    const started = await gqlOk(server.url, START_SESSION, { input: { ...checkIn, startedAt, recommendationId: recommendation.id } }, token);
+    const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { ...checkIn, startedAt, recommendationId: recommendation.id } }, token);
     await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: 2 + k } }, token);
   }
   await server.training.idle();

@@ -26,10 +26,10 @@ describe('insights page: Team view', () => {
     const coach = await tokenFor('coach');
     const [calm, injured, stranger] = [await tokenFor('athlete'), await tokenFor('athlete'), await tokenFor('athlete')];
     for (const athlete of [calm, injured]) {
-      const { createCoachInvitation } = await gqlOk(url, 'mutation { createCoachInvitation { code } }', {}, athlete.token);
+      const { createCoachInvitation } = await gqlOk<{ createCoachInvitation: { code: string } }>(url, 'mutation { createCoachInvitation { code } }', {}, athlete.token);
       await gqlOk(url, 'mutation($c: String!) { acceptCoachInvitation(code: $c) { id } }', { c: createCoachInvitation.code }, coach.token);
     }
-    const first = (await gqlOk(url, CHECK_IN, { input: { sleepHours: 7, energyLevel: 4 } }, calm.token)).recommendation;
+    const first = (await gqlOk<{ recommendation: { id: string; sessionType: string } }>(url, CHECK_IN, { input: { sleepHours: 7, energyLevel: 4 } }, calm.token)).recommendation;
     await server.services.recommendations.written(first.id);
     await gqlOk(url, CHECK_IN, { input: { sleepHours: 7 } }, stranger.token);
 
@@ -48,7 +48,7 @@ describe('insights page: Team view', () => {
     // A check-in overridden by a rule arrives live, highlighted, without reloading.
     let live: { id: string; sessionType: string } | null = null;
     for (let i = 0; i < 40; i++) {
-      live = (await gqlOk(url, CHECK_IN, { input: { sleepHours: 7, pulleyInjuryGrade: 3 } }, injured.token)).recommendation;
+      live = (await gqlOk<{ recommendation: { id: string; sessionType: string } }>(url, CHECK_IN, { input: { sleepHours: 7, pulleyInjuryGrade: 3 } }, injured.token)).recommendation;
       try {
         await page.waitForSelector(`tr[data-athlete="${injured.id}"][data-live="${live?.id}"]`, { timeout: 1500 });
         break;

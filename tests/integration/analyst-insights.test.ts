@@ -1,7 +1,6 @@
 // insights through the real server on a known data set: every part checked against the same figure computed
 // here by hand from the rows the test wrote; periods that cut days in the middle; the rollups staying exact
 // after updates, deletes and a user's deletion; and the access rule (analysts and admins only).
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TERM_NAMES } from '../../src/engine/variables.ts';
@@ -76,7 +75,7 @@ function expected(from: Date | null, to: Date | null, bucket: 'DAY' | 'WEEK' | '
 }
 
 async function insights(from: Date | null, to: Date | null, bucket: 'DAY' | 'WEEK' | 'MONTH') {
-  return (await gqlOk(server.url, INSIGHTS, { from: from?.toISOString(), to: to?.toISOString(), bucket }, analyst.token)).insights;
+  return (await gqlOk<{ insights: ReturnType<typeof expected> }>(server.url, INSIGHTS, { from: from?.toISOString(), to: to?.toISOString(), bucket }, analyst.token)).insights;
 }
 
 function recommendation(userId: string, matchedRules: string[]) {
@@ -216,7 +215,8 @@ describe('insights: each part against a hand computation', () => {
       modelVersion: 'test',
     });
     await prisma.modelOutput.createMany({ data: [model(athletes[0], 'LEARNING'), model(athletes[1], 'PERSONALIZED')] });
-    const phases = (await gqlOk(server.url, '{ insights { athletesByPhase { phase count } } }', {}, analyst.token)).insights.athletesByPhase;
+    const phases = (await gqlOk<{ insights: { athletesByPhase: { phase: string; count: number }[] } }>(server.url, '{ insights { athletesByPhase { phase count } } }', {}, analyst.token)).insights
+      .athletesByPhase;
     const athleteCount = await prisma.user.count({ where: { role: 'ATHLETE' } });
     expect(phases).toEqual([
       { phase: 'COLD_START', count: athleteCount - 2 },
@@ -254,16 +254,17 @@ describe('insights: each part against a hand computation', () => {
           return { variable, perSd: mu * std, lower: (mu - 1.96 * sd) * std, upper: (mu + 1.96 * sd) * std, betweenAthleteSd: Math.sqrt(m.tau2[variable]) * std };
         })
         .sort((a, b) => Math.abs(b.perSd) - Math.abs(a.perSd));
-    const check = (got: any[], m: typeof older) => {
+    type Effect = { variable: string; perSd: number; lower: number; upper: number; betweenAthleteSd: number };
+    const check = (got: Effect[], m: typeof older) => {
       const w = want(m);
       expect(got.map((e) => e.variable)).toEqual(w.map((e) => e.variable));
       got.forEach((e, i) => {
         for (const k of ['perSd', 'lower', 'upper', 'betweenAthleteSd'] as const) expect(e[k]).toBeCloseTo(w[i][k], 10);
       });
     };
-    check((await gqlOk(server.url, EFFECTS, {}, analyst.token)).insights.effects, newer);
-    check((await gqlOk(server.url, EFFECTS, { to: '2026-02-15T00:00:00Z' }, analyst.token)).insights.effects, older);
-    expect((await gqlOk(server.url, EFFECTS, { to: '2026-01-01T00:00:00Z' }, analyst.token)).insights.effects).toEqual([]);
+    check((await gqlOk<{ insights: { effects: Effect[] } }>(server.url, EFFECTS, {}, analyst.token)).insights.effects, newer);
+    check((await gqlOk<{ insights: { effects: Effect[] } }>(server.url, EFFECTS, { to: '2026-02-15T00:00:00Z' }, analyst.token)).insights.effects, older);
+    expect((await gqlOk<{ insights: { effects: Effect[] } }>(server.url, EFFECTS, { to: '2026-01-01T00:00:00Z' }, analyst.token)).insights.effects).toEqual([]);
   });
 });
 
@@ -273,7 +274,7 @@ describe('insights access and input', () => {
     expectError(await gql(server.url, '{ insights { qualityHistogram { quality count } } }', {}, athlete.token), 'FORBIDDEN');
     expectError(await gql(server.url, '{ insights { qualityHistogram { quality count } } }', {}), 'UNAUTHENTICATED');
     const admin = await tokenFor('admin');
-    const data = await gqlOk(server.url, '{ insights { qualityHistogram { quality count } } }', {}, admin.token);
+    const data = await gqlOk<{ insights: { qualityHistogram: { quality: number; count: number }[] } }>(server.url, '{ insights { qualityHistogram { quality count } } }', {}, admin.token);
     expect(data.insights.qualityHistogram).toHaveLength(10);
   });
 

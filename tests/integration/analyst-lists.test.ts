@@ -1,9 +1,9 @@
 // The analyst's lists through the real server: one connection type per node type with totalCount, the new
 // filters (users by role and phase, sessions by type and quality, training runs, model outputs), ordering
 // by quality with cursors that stay correct in both directions, and errors for contradictory filters.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Counted, PageInfo } from '../support/client.ts';
 import { expectError, gql, gqlOk } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -23,13 +23,24 @@ const SESSIONS = `query($first: Int, $after: String, $userId: ID, $sessionType: 
   }
 }`;
 
+/** What SESSIONS selects. */
+interface Sessions {
+  sessions: Counted<{ id: string; sessionQuality: number | null; startedAt: string }> & { pageInfo: PageInfo };
+}
+
+/** What the introspection below selects of a field: its type's named inner type (and, on Query, that type's fields). */
+interface IntrospectedField {
+  name: string;
+  type: { ofType: { name: string | null; fields?: { name: string; type: { kind: string; ofType: { name: string } | null } }[] | null } | null };
+}
+
 async function pageAll(args: Record<string, unknown>, first: number): Promise<{ ids: string[]; totals: number[] }> {
   const ids: string[] = [];
   const totals: number[] = [];
   let after: string | null = null;
   for (let guard = 0; guard < 100; guard++) {
-    const page: any = (await gqlOk(server.url, SESSIONS, { ...args, first, after }, analyst.token)).sessions;
-    ids.push(...page.edges.map((e: any) => e.node.id));
+    const page: Sessions['sessions'] = (await gqlOk<Sessions>(server.url, SESSIONS, { ...args, first, after }, analyst.token)).sessions;
+    ids.push(...page.edges.map((e) => e.node.id));
     totals.push(page.totalCount);
     if (!page.pageInfo.hasNextPage) break;
     after = page.pageInfo.endCursor;
@@ -79,35 +90,37 @@ afterAll(async () => {
 
 describe('one connection type per node, with totalCount', () => {
   it('Query.sessions and User.sessions share ClimbingSessionConnection; every connection has totalCount', async () => {
-    const res = await gqlOk(
+    const res = await gqlOk<{ q: { fields: IntrospectedField[] }; u: { fields: IntrospectedField[] } }>(
       server.url,
       `{ q: __type(name: "Query") { fields { name type { ofType { name fields { name type { kind ofType { name } } } } } } }
          u: __type(name: "User") { fields { name type { ofType { name } } } } }`,
       {},
       analyst.token,
     );
-    const connections = res.q.fields.filter((f: any) => f.type.ofType?.name?.endsWith('Connection'));
-    expect(Object.fromEntries(connections.map((f: any) => [f.name, f.type.ofType.name]))).toEqual({
+    const connections = res.q.fields.filter((f) => f.type.ofType?.name?.endsWith('Connection'));
+    expect(Object.fromEntries(connections.map((f) => [f.name, f.type.ofType?.name]))).toEqual({
       sessions: 'ClimbingSessionConnection',
       users: 'UserConnection',
       modelOutputs: 'ModelOutputConnection',
       trainingRuns: 'TrainingRunConnection',
     });
     for (const f of connections) {
-      expect(f.type.ofType.fields.find((x: any) => x.name === 'totalCount').type).toEqual({ kind: 'NON_NULL', ofType: { name: 'Int' } });
+      expect(f.type.ofType?.fields?.find((x) => x.name === 'totalCount')?.type).toEqual({ kind: 'NON_NULL', ofType: { name: 'Int' } });
     }
-    expect(res.u.fields.find((f: any) => f.name === 'sessions').type.ofType.name).toBe('ClimbingSessionConnection');
+    expect(res.u.fields.find((f) => f.name === 'sessions')?.type.ofType?.name).toBe('ClimbingSessionConnection');
   });
 
   it('totalCount counts every matching row, not the page; the same on User.sessions', async () => {
-    const page = (await gqlOk(server.url, SESSIONS, { first: 4, userId: athlete.id }, analyst.token)).sessions;
+    const page = (await gqlOk<Sessions>(server.url, SESSIONS, { first: 4, userId: athlete.id }, analyst.token)).sessions;
     expect(page.edges).toHaveLength(4);
     expect(page.totalCount).toBe(30);
-    const me = (await gqlOk(server.url, '{ me { sessions(first: 2) { totalCount edges { node { id } } } } }', {}, athlete.token)).me;
+    const me = (await gqlOk<{ me: { sessions: Counted<{ id: string }> } }>(server.url, '{ me { sessions(first: 2) { totalCount edges { node { id } } } } }', {}, athlete.token)).me;
     expect(me.sessions.totalCount).toBe(30);
     expect(me.sessions.edges).toHaveLength(2);
     // only the count selected
-    expect((await gqlOk(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length);
+    expect((await gqlOk<{ sessions: { totalCount: number } }>(server.url, '{ sessions(qualityMin: 8) { totalCount } }', {}, athlete.token)).sessions.totalCount).toBe(
+      rows.filter((r) => (r.sessionQuality ?? 0) >= 8).length,
+    );
   });
 });
 
@@ -173,9 +186,9 @@ describe('users, training runs and model outputs', () => {
     });
     const USERS = `query($role: Role, $phase: ModelPhase) { users(role: $role, phase: $phase, first: 100) { totalCount edges { node { id role } } } }`;
     const ids = async (vars: Record<string, unknown>) => {
-      const users = (await gqlOk(server.url, USERS, vars, analyst.token)).users;
+      const users = (await gqlOk<{ users: Counted<{ id: string; role: string }> }>(server.url, USERS, vars, analyst.token)).users;
       expect(users.totalCount).toBe(users.edges.length);
-      return users.edges.map((e: any) => e.node.id).sort();
+      return users.edges.map((e) => e.node.id).sort();
     };
     expect(await ids({ phase: 'LEARNING' })).toEqual([learning.id]);
     expect(await ids({ phase: 'PERSONALIZED' })).toEqual([personalized.id]);
@@ -183,13 +196,14 @@ describe('users, training runs and model outputs', () => {
     expect(await ids({ role: 'ANALYST' })).toEqual([analyst.id]);
 
     const OUTPUTS = `query($phase: ModelPhase, $minSessions: Int) { modelOutputs(phase: $phase, minSessions: $minSessions) { totalCount edges { node { user { id } sessionsIncluded } } } }`;
-    const outputs = (await gqlOk(server.url, OUTPUTS, { minSessions: 10 }, analyst.token)).modelOutputs;
+    type Outputs = { modelOutputs: Counted<{ user: { id: string }; sessionsIncluded: number }> };
+    const outputs = (await gqlOk<Outputs>(server.url, OUTPUTS, { minSessions: 10 }, analyst.token)).modelOutputs;
     expect(outputs.totalCount).toBe(2);
-    expect(outputs.edges.map((e: any) => e.node.user.id).sort()).toEqual([learning.id, personalized.id].sort());
-    expect((await gqlOk(server.url, OUTPUTS, { phase: 'LEARNING', minSessions: 20 }, analyst.token)).modelOutputs.totalCount).toBe(0);
+    expect(outputs.edges.map((e) => e.node.user.id).sort()).toEqual([learning.id, personalized.id].sort());
+    expect((await gqlOk<Outputs>(server.url, OUTPUTS, { phase: 'LEARNING', minSessions: 20 }, analyst.token)).modelOutputs.totalCount).toBe(0);
     expectError(await gql(server.url, OUTPUTS, { minSessions: -1 }, analyst.token), 'BAD_USER_INPUT', 'minSessions');
     // an athlete sees only their own model
-    expect((await gqlOk(server.url, OUTPUTS, {}, learning.token)).modelOutputs.totalCount).toBe(1);
+    expect((await gqlOk<Outputs>(server.url, OUTPUTS, {}, learning.token)).modelOutputs.totalCount).toBe(1);
     expectError(await gql(server.url, USERS, {}, athlete.token), 'FORBIDDEN');
   });
 
@@ -205,30 +219,53 @@ describe('users, training runs and model outputs', () => {
     });
     const RUNS = `query($kind: TrainingRunKind, $status: TrainingRunStatus, $from: DateTime, $to: DateTime) {
       trainingRuns(kind: $kind, status: $status, from: $from, to: $to, first: 10) { totalCount edges { node { kind status startedAt } } } }`;
-    const runs = async (vars: Record<string, unknown>) => (await gqlOk(server.url, RUNS, vars, analyst.token)).trainingRuns;
+    const runs = async (vars: Record<string, unknown>) =>
+      (await gqlOk<{ trainingRuns: Counted<{ kind: string; status: string; startedAt: string }> }>(server.url, RUNS, vars, analyst.token)).trainingRuns;
     const nightlyOk = await runs({ kind: 'NIGHTLY', status: 'SUCCEEDED' });
     expect(nightlyOk.totalCount).toBe(2);
-    expect(nightlyOk.edges.map((e: any) => e.node.startedAt)).toEqual([at(3).toISOString(), at(1).toISOString()]);
+    expect(nightlyOk.edges.map((e) => e.node.startedAt)).toEqual([at(3).toISOString(), at(1).toISOString()]);
     const secondDay = await runs({ from: at(2).toISOString(), to: at(2).toISOString() });
-    expect(secondDay.edges.map((e: any) => e.node.kind).sort()).toEqual(['NIGHTLY', 'QUICK_UPDATE']);
+    expect(secondDay.edges.map((e) => e.node.kind).sort()).toEqual(['NIGHTLY', 'QUICK_UPDATE']);
     expect((await runs({ status: 'FAILED' })).totalCount).toBe(1);
     expectError(await gql(server.url, RUNS, { from: at(3).toISOString(), to: at(1).toISOString() }, analyst.token), 'BAD_USER_INPUT', 'from');
   });
 
   it('a nightly run reports typed stage timings, and its fit typed diagnostics', async () => {
     const admin = await tokenFor('admin');
-    const run = (await gqlOk(server.url, 'mutation { runNightlyTraining(wait: true) { id status stageTimings { totalMs trainingDataMs fitMs computeMs path stages { stage ms } } } }', {}, admin.token))
-      .runNightlyTraining;
+    const run = (
+      await gqlOk<{
+        runNightlyTraining: {
+          id: string;
+          status: string;
+          stageTimings: { totalMs: number; trainingDataMs: number; fitMs: number; computeMs: number | null; path: string | null; stages: { stage: string; ms: number }[] };
+        };
+      }>(server.url, 'mutation { runNightlyTraining(wait: true) { id status stageTimings { totalMs trainingDataMs fitMs computeMs path stages { stage ms } } } }', {}, admin.token)
+    ).runNightlyTraining;
     expect(run.status).toBe('SUCCEEDED');
     const timings = run.stageTimings;
     expect(timings.totalMs).toBeTypeOf('number');
     expect(timings.trainingDataMs).toBeTypeOf('number');
     expect(timings.fitMs).toBeTypeOf('number');
     expect(timings).toMatchObject({ computeMs: null, path: null }); // quick-update stages only
-    expect(timings.stages.map((s: any) => s.stage)).toEqual(expect.arrayContaining(['trainingData', 'trainedModel', 'fit', 'populationStatistics']));
-    expect(timings.stages.find((s: any) => s.stage === 'fit').ms).toBe(timings.fitMs);
+    expect(timings.stages.map((s) => s.stage)).toEqual(expect.arrayContaining(['trainingData', 'trainedModel', 'fit', 'populationStatistics']));
+    expect(timings.stages.find((s) => s.stage === 'fit')?.ms).toBe(timings.fitMs);
     const model = (
-      await gqlOk(server.url, '{ populationModel { sessionsIncluded diagnostics { iterations converged delta elbo elboTrace usersWithData sessions tau2Prior elapsedMs } } }', {}, analyst.token)
+      await gqlOk<{
+        populationModel: {
+          sessionsIncluded: number;
+          diagnostics: {
+            iterations: number;
+            converged: boolean;
+            delta: number;
+            elbo: number;
+            elboTrace: number[];
+            usersWithData: number;
+            sessions: number;
+            tau2Prior: number;
+            elapsedMs: number;
+          };
+        };
+      }>(server.url, '{ populationModel { sessionsIncluded diagnostics { iterations converged delta elbo elboTrace usersWithData sessions tau2Prior elapsedMs } } }', {}, analyst.token)
     ).populationModel;
     expect(model.diagnostics.iterations).toBeGreaterThan(0);
     expect(model.diagnostics.sessions).toBe(model.sessionsIncluded);
@@ -238,9 +275,9 @@ describe('users, training runs and model outputs', () => {
 });
 
 describe('SQL statements per list page', () => {
-  async function countStatements(query: string, variables: Record<string, unknown>) {
+  async function countStatements<T>(query: string, variables: Record<string, unknown>) {
     statements = [];
-    const data = await gqlOk(server.url, query, variables, analyst.token);
+    const data = await gqlOk<T>(server.url, query, variables, analyst.token);
     return { data, count: statements.length, sql: statements.join('\n') };
   }
 
@@ -253,8 +290,9 @@ describe('SQL statements per list page', () => {
     });
     const SESSIONS_PAGE = `query($first: Int!) { sessions(first: $first, qualityMin: 2, orderBy: {field: QUALITY, direction: DESC}) {
       totalCount edges { node { id sessionQuality user { id role } } } pageInfo { hasNextPage endCursor } } }`;
-    const ten = await countStatements(SESSIONS_PAGE, { first: 10 });
-    const hundred = await countStatements(SESSIONS_PAGE, { first: 100 });
+    type SessionsPage = { sessions: Counted<{ id: string; sessionQuality: number; user: { id: string; role: string } }> & { pageInfo: PageInfo } };
+    const ten = await countStatements<SessionsPage>(SESSIONS_PAGE, { first: 10 });
+    const hundred = await countStatements<SessionsPage>(SESSIONS_PAGE, { first: 100 });
     expect(hundred.data.sessions.edges).toHaveLength(100);
     expect(hundred.data.sessions.totalCount).toBe(ten.data.sessions.totalCount);
     expect(hundred.count, hundred.sql).toBe(ten.count);
@@ -262,10 +300,11 @@ describe('SQL statements per list page', () => {
 
     const USERS_PAGE = `query($first: Int!) { users(first: $first, role: ATHLETE, phase: COLD_START) {
       totalCount edges { node { id modelOutput { phase } sessions(first: 1) { totalCount edges { node { id } } } } } } }`;
-    const u10 = await countStatements(USERS_PAGE, { first: 10 });
-    const u100 = await countStatements(USERS_PAGE, { first: 100 });
+    type UsersPage = { users: Counted<{ id: string; modelOutput: { phase: string } | null; sessions: Counted<{ id: string }> }> };
+    const u10 = await countStatements<UsersPage>(USERS_PAGE, { first: 10 });
+    const u100 = await countStatements<UsersPage>(USERS_PAGE, { first: 100 });
     expect(u100.data.users.edges).toHaveLength(100);
-    expect(u100.data.users.edges.filter((e: any) => users.some((u) => u.id === e.node.id)).every((e: any) => e.node.sessions.totalCount === 2)).toBe(true);
+    expect(u100.data.users.edges.filter((e) => users.some((u) => u.id === e.node.id)).every((e) => e.node.sessions.totalCount === 2)).toBe(true);
     expect(u100.count, u100.sql).toBe(u10.count);
     expect(u100.count).toBeLessThanOrEqual(5);
   });

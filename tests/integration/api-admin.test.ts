@@ -1,7 +1,6 @@
 // Reference data through the real server: the seeded priors (domain.md section 5) and rules (section 4), the
 // admin mutations that edit them (and what an athlete then notices in a recommendation), and rule validation:
 // a malformed rule is BAD_USER_INPUT naming the bad part and leaves the stored rule as it was.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roundRating } from '../../src/engine/rounding.ts';
 import { expectError, gql, gqlOk } from '../support/foundation.ts';
@@ -31,6 +30,53 @@ const UPSERT_PRIOR = `mutation($input: PopulationPriorInput!) { upsertPopulation
 const PRIORS = `{ populationPriors { ${PRIOR_FIELDS} } }`;
 const RECOMMEND = 'query($input: PreSessionInput!) { recommendation(input: $input) { source sessionType override { rule sessionType message } prediction { expectedQuality rawQuality } } }';
 
+/** What RULE_FIELDS selects of an ExpertRule (conditions and actions are the rule's JSON). */
+interface Rule {
+  id: string;
+  name: string;
+  description: string;
+  conditions: unknown;
+  actions: unknown;
+  category: string;
+  priority: number;
+  confidence: string | null;
+  source: string | null;
+  evidence: string | null;
+  isActive: boolean;
+  expiresAt: string | null;
+  supersededBy: { name: string } | null;
+  createdAt: string;
+  updatedAt: string;
+}
+/** What PRIOR_FIELDS selects of a PopulationPrior. */
+interface Prior {
+  id: string;
+  variable: string;
+  populationMean: number;
+  populationStd: number;
+  individualVariance: number;
+  referenceValue: number | null;
+  effectDirection: string | null;
+  category: string | null;
+  confidence: string | null;
+  source: string | null;
+  literatureRefs: string[] | null;
+  description: string | null;
+  optimalMin: number | null;
+  optimalMax: number | null;
+  isActive: boolean;
+  updatedAt: string;
+}
+/** What RECOMMEND selects. */
+interface Recommended {
+  recommendation: {
+    source: string;
+    sessionType: string;
+    override: { rule: string; sessionType: string; message: string } | null;
+    prediction: { expectedQuality: number; rawQuality: number } | null;
+  };
+}
+
 /** The seed rules of domain.md section 4 in evaluation order: priority descending, then name ascending. */
 const SEED_RULE_ORDER = [
   'pulley_injury_grade2_plus',
@@ -50,9 +96,9 @@ const SEED_RULE_ORDER = [
   'caffeine_timing_boost',
 ];
 
-const rulesAs = async (token: string, all = false): Promise<any[]> => (await gqlOk(server.url, RULES, { all }, token)).expertRules;
+const rulesAs = async (token: string, all = false): Promise<Rule[]> => (await gqlOk<{ expertRules: Rule[] }>(server.url, RULES, { all }, token)).expertRules;
 const ruleNamed = async (name: string) => (await rulesAs(admin.token, true)).find((r) => r.name === name);
-const priors = async (): Promise<any[]> => (await gqlOk(server.url, PRIORS, {}, athlete.token)).populationPriors;
+const priors = async (): Promise<Prior[]> => (await gqlOk<{ populationPriors: Prior[] }>(server.url, PRIORS, {}, athlete.token)).populationPriors;
 
 describe('seeded reference data', () => {
   it('serves the 18 seeded priors, ordered by variable', async () => {
@@ -110,13 +156,13 @@ describe('expert rules', () => {
   };
 
   it('an admin creates a rule: it is listed in evaluation order and overrides matching check-ins at once', async () => {
-    const before = await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token);
+    const before = await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token);
     expect(before.recommendation.source).toBe('MODEL');
-    const created = (await gqlOk(server.url, UPSERT_RULE, { input: cold }, admin.token)).upsertExpertRule;
+    const created = (await gqlOk<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: cold }, admin.token)).upsertExpertRule;
     expect(created).toMatchObject({ ...cold, isActive: true, supersededBy: null, expiresAt: null });
     const names = (await rulesAs(athlete.token)).map((r) => r.name);
     expect(names).toEqual([...SEED_RULE_ORDER.slice(0, 2), 'admin_cold_override', ...SEED_RULE_ORDER.slice(2)]);
-    const after = await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token);
+    const after = await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token);
     expect(after.recommendation).toMatchObject({
       source: 'RULE_OVERRIDE',
       sessionType: 'REST_DAY',
@@ -124,11 +170,12 @@ describe('expert rules', () => {
       prediction: null,
     });
     // Not matching: warm-up done.
-    expect((await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35, warmupCompleted: true } }, athlete.token)).recommendation.source).toBe('MODEL');
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35, warmupCompleted: true } }, athlete.token)).recommendation.source).toBe('MODEL');
   });
 
   it('upserting an existing name updates that rule', async () => {
-    const updated = (await gqlOk(server.url, UPSERT_RULE, { input: { ...cold, priority: 20, description: 'Frozen hands (reviewed)', evidence: 'consensus' } }, admin.token)).upsertExpertRule;
+    const updated = (await gqlOk<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: { ...cold, priority: 20, description: 'Frozen hands (reviewed)', evidence: 'consensus' } }, admin.token))
+      .upsertExpertRule;
     expect(updated).toMatchObject({ name: cold.name, priority: 20, description: 'Frozen hands (reviewed)', evidence: 'consensus' });
     const all = await rulesAs(admin.token, true);
     expect(all.filter((r) => r.name === cold.name)).toHaveLength(1);
@@ -136,34 +183,34 @@ describe('expert rules', () => {
   });
 
   it('setExpertRuleActive deactivates and reactivates: inactive rules stop applying and are listed only on request to readers', async () => {
-    const off = (await gqlOk(server.url, SET_ACTIVE, { name: cold.name, active: false }, admin.token)).setExpertRuleActive;
+    const off = (await gqlOk<{ setExpertRuleActive: Rule }>(server.url, SET_ACTIVE, { name: cold.name, active: false }, admin.token)).setExpertRuleActive;
     expect(off).toMatchObject({ name: cold.name, isActive: false });
     expect((await rulesAs(athlete.token)).map((r) => r.name)).not.toContain(cold.name);
     expect((await rulesAs(athlete.token, true)).map((r) => r.name)).not.toContain(cold.name);
     expect((await rulesAs(analyst.token, true)).find((r) => r.name === cold.name)).toMatchObject({ isActive: false });
-    expect((await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.source).toBe('MODEL');
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.source).toBe('MODEL');
 
-    expect((await gqlOk(server.url, SET_ACTIVE, { name: cold.name, active: true }, admin.token)).setExpertRuleActive.isActive).toBe(true);
-    expect((await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.source).toBe('RULE_OVERRIDE');
+    expect((await gqlOk<{ setExpertRuleActive: Rule }>(server.url, SET_ACTIVE, { name: cold.name, active: true }, admin.token)).setExpertRuleActive.isActive).toBe(true);
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.source).toBe('RULE_OVERRIDE');
   });
 
   it('a seeded rule can be switched off and on; an unknown name is NOT_FOUND', async () => {
-    expect((await gqlOk(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override.rule).toBe('pulley_injury_grade2_plus');
-    await gqlOk(server.url, SET_ACTIVE, { name: 'pulley_injury_grade2_plus', active: false }, admin.token);
-    expect((await gqlOk(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override).toBeNull();
-    await gqlOk(server.url, SET_ACTIVE, { name: 'pulley_injury_grade2_plus', active: true }, admin.token);
-    expect((await gqlOk(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override.rule).toBe('pulley_injury_grade2_plus');
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override?.rule).toBe('pulley_injury_grade2_plus');
+    await gqlOk<{ setExpertRuleActive: Rule }>(server.url, SET_ACTIVE, { name: 'pulley_injury_grade2_plus', active: false }, admin.token);
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override).toBeNull();
+    await gqlOk<{ setExpertRuleActive: Rule }>(server.url, SET_ACTIVE, { name: 'pulley_injury_grade2_plus', active: true }, admin.token);
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { pulleyInjuryGrade: 2 } }, athlete.token)).recommendation.override?.rule).toBe('pulley_injury_grade2_plus');
     expectError(await gql(server.url, SET_ACTIVE, { name: 'no_such_rule', active: false }, admin.token), 'NOT_FOUND');
   });
 
   it('a rule can name the rule that supersedes it (which must exist)', async () => {
     const successor = { ...cold, name: 'admin_cold_override_v2', priority: 98 };
-    await gqlOk(server.url, UPSERT_RULE, { input: successor }, admin.token);
-    const superseded = (await gqlOk(server.url, UPSERT_RULE, { input: { ...cold, priority: 20, supersededBy: successor.name } }, admin.token)).upsertExpertRule;
+    await gqlOk<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: successor }, admin.token);
+    const superseded = (await gqlOk<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: { ...cold, priority: 20, supersededBy: successor.name } }, admin.token)).upsertExpertRule;
     expect(superseded.supersededBy).toEqual({ name: successor.name });
-    expect((await gqlOk(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.override.rule).toBe(successor.name);
-    expectError(await gql(server.url, UPSERT_RULE, { input: { ...cold, supersededBy: 'no_such_rule' } }, admin.token), 'BAD_USER_INPUT', 'supersededBy');
-    expectError(await gql(server.url, UPSERT_RULE, { input: { ...cold, supersededBy: cold.name } }, admin.token), 'BAD_USER_INPUT', 'supersededBy');
+    expect((await gqlOk<Recommended>(server.url, RECOMMEND, { input: { temperatureC: -35 } }, athlete.token)).recommendation.override?.rule).toBe(successor.name);
+    expectError(await gql<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: { ...cold, supersededBy: 'no_such_rule' } }, admin.token), 'BAD_USER_INPUT', 'supersededBy');
+    expectError(await gql<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: { ...cold, supersededBy: cold.name } }, admin.token), 'BAD_USER_INPUT', 'supersededBy');
   });
 });
 
@@ -207,13 +254,13 @@ describe('rule validation', () => {
   ];
 
   it('the probe rule itself is valid', async () => {
-    expect((await gqlOk(server.url, UPSERT_RULE, { input: base }, admin.token)).upsertExpertRule).toMatchObject(base);
+    expect((await gqlOk<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: base }, admin.token)).upsertExpertRule).toMatchObject(base);
   });
 
   it.each(invalid)('refuses %s as BAD_USER_INPUT naming %s... and leaves the stored rule as it was', async (_label, change, field) => {
     const before = await ruleNamed(base.name);
     const countBefore = (await rulesAs(admin.token, true)).length;
-    const res = await gql(server.url, UPSERT_RULE, { input: { ...base, ...change } }, admin.token);
+    const res = await gql<{ upsertExpertRule: Rule }>(server.url, UPSERT_RULE, { input: { ...base, ...change } }, admin.token);
     const error = expectError(res, 'BAD_USER_INPUT', field);
     expect(error.message).toContain(field);
     expect(res.data?.upsertExpertRule ?? null).toBeNull();
@@ -231,9 +278,16 @@ describe('rule validation', () => {
     );
     expectError(res, 'BAD_USER_INPUT', 'conditions.all[0].op');
     expect(await ruleNamed('sleep_deprivation_limit_intensity')).toEqual(before);
-    const rec = (await gqlOk(server.url, 'query { recommendation(input: { sleepHours: 4 }) { rulesApplied constraints { sessionTypeCeiling } } }', {}, athlete.token)).recommendation;
+    const rec = (
+      await gqlOk<{ recommendation: { rulesApplied: string[]; constraints: { sessionTypeCeiling: string | null } | null } }>(
+        server.url,
+        'query { recommendation(input: { sleepHours: 4 }) { rulesApplied constraints { sessionTypeCeiling } } }',
+        {},
+        athlete.token,
+      )
+    ).recommendation;
     expect(rec.rulesApplied).toContain('sleep_deprivation_limit_intensity');
-    expect(rec.constraints.sessionTypeCeiling).toBe('LIGHT_SESSION');
+    expect(rec.constraints?.sessionTypeCeiling).toBe('LIGHT_SESSION');
   });
 });
 
@@ -241,10 +295,10 @@ describe('population priors', () => {
   it('an admin edits a prior: it is served at once and the cold-start prediction follows it', async () => {
     const input = { input: {} };
     // The intercept's prior mean at the reference values, and the expected rating given the bounds of the scale.
-    const prediction = async () => (await gqlOk(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction;
+    const prediction = async () => (await gqlOk<Recommended>(server.url, RECOMMEND, input, athlete.token)).recommendation.prediction;
     expect(await prediction()).toEqual({ rawQuality: 6, expectedQuality: roundRating(coldStartPrediction({}).expected) });
     const edited = (
-      await gqlOk(
+      await gqlOk<{ upsertPopulationPrior: Prior }>(
         server.url,
         UPSERT_PRIOR,
         { input: { variable: 'intercept', populationMean: 7, populationStd: 1, individualVariance: 1, source: 'test edit', literatureRefs: ['Test 2026'] } },
@@ -260,7 +314,7 @@ describe('population priors', () => {
 
   it('an admin adds a prior for a check-in variable that had none', async () => {
     const created = (
-      await gqlOk(
+      await gqlOk<{ upsertPopulationPrior: Prior }>(
         server.url,
         UPSERT_PRIOR,
         { input: { variable: 'temperatureC', populationMean: -0.01, populationStd: 0.01, effectDirection: 'negative', optimalMin: 10, optimalMax: 22 } },

@@ -1,7 +1,6 @@
 // docs/api.md against the running server: every GraphQL example in it is valid against the schema, and every
 // error code of its "Errors" table comes back, from a real request, with the HTTP status the table gives (and
 // every code the server defines is in the table).
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,9 +1,9 @@
 // Cursor pagination through the real server: every row exactly once, newest first (ties on startedAt
 // included), the 100-per-page cap, argument errors; and a constant number of SQL statements however many
 // sessions (with their users) a page lists.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Connection, PageInfo } from '../support/client.ts';
 import { CANCEL_SESSION, DELETE_SESSION, expectError, gql, gqlOk, mapLimit, startSession } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -20,27 +20,32 @@ const PAGE = `query($first: Int, $after: String, $status: SessionStatus, $userId
   }
 }`;
 
+/** What PAGE selects. */
+interface SessionsPage {
+  sessions: { edges: { cursor: string; node: { id: string; startedAt: string } }[]; pageInfo: PageInfo };
+}
+
 /** Newest first; equal startedAt ordered by id descending (the server's tie-break). */
 const newestFirst = (rows: { id: string; startedAt: string }[]) =>
   [...rows].sort((a, b) => (a.startedAt === b.startedAt ? (a.id < b.id ? 1 : -1) : a.startedAt < b.startedAt ? 1 : -1)).map((r) => r.id);
 
 async function pageAll(token: string, first: number, args: Record<string, unknown> = {}) {
-  const pages: any[] = [];
+  const pages: SessionsPage['sessions'][] = [];
   let after: string | null = null;
   for (let guard = 0; guard < 100; guard++) {
-    const page: any = (await gqlOk(server.url, PAGE, { ...args, first, after }, token)).sessions;
+    const page: SessionsPage['sessions'] = (await gqlOk<SessionsPage>(server.url, PAGE, { ...args, first, after }, token)).sessions;
     pages.push(page);
     if (!page.pageInfo.hasNextPage) break;
     after = page.pageInfo.endCursor;
   }
-  return { pages, ids: pages.flatMap((p) => p.edges.map((e: any) => e.node.id as string)) };
+  return { pages, ids: pages.flatMap((p) => p.edges.map((e) => e.node.id)) };
 }
 
 async function createSessions(count: number, startAt: number) {
   // Three sessions share each startedAt: ties must still page cleanly.
   const inputs = Array.from({ length: count }, (_, i) => ({ sleepHours: 7, startedAt: new Date(Date.UTC(2026, 0, 1) + (startAt + Math.floor(i / 3)) * 3_600_000).toISOString() }));
   const sessions = await mapLimit(inputs, 4, (input) => startSession(server.url, athlete.token, input));
-  created.push(...sessions.map((s) => ({ id: s.id as string, startedAt: s.startedAt as string })));
+  created.push(...sessions.map((s) => ({ id: s.id, startedAt: s.startedAt })));
 }
 
 beforeAll(async () => {
@@ -63,14 +68,16 @@ describe('sessions pagination', () => {
     expect(ids).toEqual(newestFirst(created));
     for (const p of pages) {
       expect(p.pageInfo.startCursor).toBe(p.edges[0].cursor);
-      expect(p.pageInfo.endCursor).toBe(p.edges.at(-1).cursor);
+      expect(p.pageInfo.endCursor).toBe(p.edges.at(-1)?.cursor);
     }
   });
 
   it('page sizes that split tie groups (7) and a default page (20) cover the same rows in the same order', async () => {
     expect((await pageAll(athlete.token, 7)).ids).toEqual(newestFirst(created));
-    const firstPage = (await gqlOk(server.url, '{ sessions { edges { node { id } } pageInfo { hasNextPage } } }', {}, athlete.token)).sessions;
-    expect(firstPage.edges.map((e: any) => e.node.id)).toEqual(newestFirst(created).slice(0, 20));
+    const firstPage = (
+      await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean } } }>(server.url, '{ sessions { edges { node { id } } pageInfo { hasNextPage } } }', {}, athlete.token)
+    ).sessions;
+    expect(firstPage.edges.map((e) => e.node.id)).toEqual(newestFirst(created).slice(0, 20));
     expect(firstPage.pageInfo.hasNextPage).toBe(true);
   });
 
@@ -95,24 +102,24 @@ describe('sessions pagination', () => {
     await createSessions(60, 100); // 105 in all
     expect(created).toHaveLength(105);
     const expected = newestFirst(created);
-    const big = (await gqlOk(server.url, PAGE, { first: 101 }, athlete.token)).sessions;
+    const big = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 101 }, athlete.token)).sessions;
     expect(big.edges).toHaveLength(100);
     expect(big.pageInfo.hasNextPage).toBe(true);
-    const rest = (await gqlOk(server.url, PAGE, { first: 101, after: big.pageInfo.endCursor }, athlete.token)).sessions;
+    const rest = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 101, after: big.pageInfo.endCursor }, athlete.token)).sessions;
     expect(rest.edges).toHaveLength(5);
     expect(rest.pageInfo.hasNextPage).toBe(false);
-    expect([...big.edges, ...rest.edges].map((e: any) => e.node.id)).toEqual(expected);
-    const huge = (await gqlOk(server.url, PAGE, { first: 10_000 }, athlete.token)).sessions;
+    expect([...big.edges, ...rest.edges].map((e) => e.node.id)).toEqual(expected);
+    const huge = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 10_000 }, athlete.token)).sessions;
     expect(huge.edges).toHaveLength(100);
-    const exact = (await gqlOk(server.url, PAGE, { first: 100 }, athlete.token)).sessions;
-    expect(exact.edges.map((e: any) => e.node.id)).toEqual(expected.slice(0, 100));
+    const exact = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 100 }, athlete.token)).sessions;
+    expect(exact.edges.map((e) => e.node.id)).toEqual(expected.slice(0, 100));
     expect(exact.pageInfo.hasNextPage).toBe(true);
   });
 
   it('refuses a negative page size and a malformed cursor as BAD_USER_INPUT', async () => {
     expect(expectError(await gql(server.url, PAGE, { first: -1 }, athlete.token), 'BAD_USER_INPUT', 'first').message).toMatch(/first/);
     expectError(await gql(server.url, PAGE, { first: 10, after: 'not-a-cursor' }, athlete.token), 'BAD_USER_INPUT', 'after');
-    const zero = (await gqlOk(server.url, PAGE, { first: 0 }, athlete.token)).sessions;
+    const zero = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 0 }, athlete.token)).sessions;
     expect(zero.edges).toEqual([]);
   });
 });
@@ -124,6 +131,8 @@ describe('a cursor whose session was deleted', () => {
   const MY_PAGE = `query($first: Int, $after: String) {
     me { sessions(first: $first, after: $after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }
   }`;
+
+  type MyPage = { me: { sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean; endCursor: string | null } } } };
 
   /** A fresh athlete with 12 sessions, two to each startedAt (ties), newest first. */
   async function twelveSessions() {
@@ -139,26 +148,28 @@ describe('a cursor whose session was deleted', () => {
 
   it('sessions(after): the next page still starts right after the deleted row, and the listing goes on to the end', async () => {
     const { owner, order } = await twelveSessions();
-    const first: any = (await gqlOk(server.url, PAGE, { first: 5 }, owner.token)).sessions;
-    expect(first.edges.map((e: any) => e.node.id)).toEqual(order.slice(0, 5));
+    const first = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 5 }, owner.token)).sessions;
+    expect(first.edges.map((e) => e.node.id)).toEqual(order.slice(0, 5));
     // The cursor's own row and the one before it go; the cursor shares its startedAt with the next row.
     await remove(owner.token, order[4]);
     await remove(owner.token, order[3]);
-    const next: any = (await gqlOk(server.url, PAGE, { first: 5, after: first.pageInfo.endCursor }, owner.token)).sessions;
-    expect(next.edges.map((e: any) => e.node.id)).toEqual(order.slice(5, 10));
+    const next = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 5, after: first.pageInfo.endCursor }, owner.token)).sessions;
+    expect(next.edges.map((e) => e.node.id)).toEqual(order.slice(5, 10));
     expect(next.pageInfo.hasNextPage).toBe(true);
-    const last: any = (await gqlOk(server.url, PAGE, { first: 5, after: next.pageInfo.endCursor }, owner.token)).sessions;
-    expect(last.edges.map((e: any) => e.node.id)).toEqual(order.slice(10));
+    const last = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 5, after: next.pageInfo.endCursor }, owner.token)).sessions;
+    expect(last.edges.map((e) => e.node.id)).toEqual(order.slice(10));
     expect(last.pageInfo.hasNextPage).toBe(false);
   });
 
   it('sessions(before): the rows before a deleted cursor', async () => {
     const { owner, order } = await twelveSessions();
-    const page: any = (await gqlOk(server.url, PAGE, { first: 8 }, owner.token)).sessions;
+    const page = (await gqlOk<SessionsPage>(server.url, PAGE, { first: 8 }, owner.token)).sessions;
     const cursorOf7th = page.edges[7].cursor;
     await remove(owner.token, order[7]);
-    const back: any = (await gqlOk(server.url, BACKWARD, { last: 3, before: cursorOf7th }, owner.token)).sessions;
-    expect(back.edges.map((e: any) => e.node.id)).toEqual(order.slice(4, 7));
+    const back = (
+      await gqlOk<{ sessions: Connection<{ id: string }> & { pageInfo: { hasNextPage: boolean; hasPreviousPage: boolean } } }>(server.url, BACKWARD, { last: 3, before: cursorOf7th }, owner.token)
+    ).sessions;
+    expect(back.edges.map((e) => e.node.id)).toEqual(order.slice(4, 7));
     expect(back.pageInfo).toEqual({ hasNextPage: true, hasPreviousPage: true });
   });
 
@@ -222,11 +233,11 @@ describe('a cursor whose session was deleted', () => {
 
   it('me.sessions(after) pages on past a deleted cursor too', async () => {
     const { owner, order } = await twelveSessions();
-    const first: any = (await gqlOk(server.url, MY_PAGE, { first: 4 }, owner.token)).me.sessions;
-    expect(first.edges.map((e: any) => e.node.id)).toEqual(order.slice(0, 4));
+    const first = (await gqlOk<MyPage>(server.url, MY_PAGE, { first: 4 }, owner.token)).me.sessions;
+    expect(first.edges.map((e) => e.node.id)).toEqual(order.slice(0, 4));
     await remove(owner.token, order[3]);
-    const next: any = (await gqlOk(server.url, MY_PAGE, { first: 4, after: first.pageInfo.endCursor }, owner.token)).me.sessions;
-    expect(next.edges.map((e: any) => e.node.id)).toEqual(order.slice(4, 8));
+    const next = (await gqlOk<MyPage>(server.url, MY_PAGE, { first: 4, after: first.pageInfo.endCursor }, owner.token)).me.sessions;
+    expect(next.edges.map((e) => e.node.id)).toEqual(order.slice(4, 8));
     expect(next.pageInfo.hasNextPage).toBe(true);
   });
 });
@@ -234,9 +245,9 @@ describe('a cursor whose session was deleted', () => {
 describe('SQL statements per page', () => {
   const LIST = `query($first: Int!, $from: DateTime) { sessions(first: $first, from: $from) { edges { node { id startedAt user { id role } } } } }`;
 
-  async function countStatements(token: string, query: string, variables: Record<string, unknown>) {
+  async function countStatements<T>(token: string, query: string, variables: Record<string, unknown>) {
     statements = [];
-    const data = await gqlOk(server.url, query, variables, token);
+    const data = await gqlOk<T>(server.url, query, variables, token);
     const count = statements.length;
     return { data, count, sql: [...statements] };
   }
@@ -252,12 +263,13 @@ describe('SQL statements per page', () => {
     await gqlOk(server.url, '{ me { id } }', {}, analyst.token); // the viewer's first request creates its user row
     const from = '2030-01-01T00:00:00.000Z';
 
-    const ten = await countStatements(analyst.token, LIST, { first: 10, from });
-    const hundred = await countStatements(analyst.token, LIST, { first: 100, from });
+    type List = { sessions: Connection<{ id: string; startedAt: string; user: { id: string; role: string } }> };
+    const ten = await countStatements<List>(analyst.token, LIST, { first: 10, from });
+    const hundred = await countStatements<List>(analyst.token, LIST, { first: 100, from });
     expect(ten.data.sessions.edges).toHaveLength(10);
     expect(hundred.data.sessions.edges).toHaveLength(100);
-    expect(new Set(hundred.data.sessions.edges.map((e: any) => e.node.user.id)).size).toBe(100);
-    expect(hundred.data.sessions.edges.every((e: any) => e.node.user.role === 'ATHLETE')).toBe(true);
+    expect(new Set(hundred.data.sessions.edges.map((e) => e.node.user.id)).size).toBe(100);
+    expect(hundred.data.sessions.edges.every((e) => e.node.user.role === 'ATHLETE')).toBe(true);
     expect(hundred.count, hundred.sql.join('\n')).toBe(ten.count);
     expect(hundred.count).toBeGreaterThan(0);
     expect(hundred.count).toBeLessThanOrEqual(3);
@@ -267,8 +279,11 @@ describe('SQL statements per page', () => {
     const analyst = await tokenFor('analyst');
     await gqlOk(server.url, '{ me { id } }', {}, analyst.token);
     const query = `query($first: Int!) { users(first: $first) { edges { node { id currentBaseline { id } modelOutput { phase } sessions(first: 2) { edges { node { id } } } } } } }`;
-    const ten = await countStatements(analyst.token, query, { first: 10 });
-    const hundred = await countStatements(analyst.token, query, { first: 100 });
+    type Users = {
+      users: Connection<{ id: string; currentBaseline: { id: string } | null; modelOutput: { phase: string } | null; sessions: Connection<{ id: string }> }>;
+    };
+    const ten = await countStatements<Users>(analyst.token, query, { first: 10 });
+    const hundred = await countStatements<Users>(analyst.token, query, { first: 100 });
     expect(hundred.data.users.edges).toHaveLength(100);
     expect(hundred.count, hundred.sql.join('\n')).toBe(ten.count);
     expect(hundred.count).toBeLessThanOrEqual(5);

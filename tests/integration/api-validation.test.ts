@@ -3,10 +3,9 @@
 // every outcome field and every baseline field: just below / just above the range and non-integers for whole
 // numbers; unknown enum values; bad niggles. Each is BAD_USER_INPUT with extensions.field naming the field and
 // a message naming the allowed range, and a rejected mutation changes nothing.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BASELINE_NUMERIC_FIELDS, CHECK_IN_VARIABLES, SESSION_FIELDS, type VariableSpec } from '../../src/engine/variables.ts';
-import { COMPLETE_SESSION, expectError, FULL_CHECK_IN, gql, gqlOk, listSessionIds, RECORD_BASELINE, START_SESSION, startSession, UPDATE_SESSION } from '../support/foundation.ts';
+import { COMPLETE_SESSION, expectError, FULL_CHECK_IN, gql, gqlOk, listSessionIds, RECORD_BASELINE, START_SESSION, startSession, UPDATE_SESSION, type SessionRecord } from '../support/foundation.ts';
 import type { GraphQLResponse } from '../support/client.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -22,7 +21,8 @@ beforeAll(async () => {
   active = (await startSession(server.url, athlete.token, { ...FULL_CHECK_IN, plannedDurationMin: 60 })).id;
   completed = (await startSession(server.url, athlete.token, { ...FULL_CHECK_IN, startedAt: '2026-01-01T10:00:00.000Z' })).id;
   await gqlOk(server.url, COMPLETE_SESSION, { id: completed, input: { sessionQuality: 7, satisfaction: 4, totalClimbs: 20, endedAt: '2026-01-01T12:00:00.000Z' } }, athlete.token);
-  baselineId = (await gqlOk(server.url, RECORD_BASELINE, { input: { age: 30, heightCm: 180, maxHangEdgeMm: 20 } }, athlete.token)).recordBaselineAssessment.id;
+  baselineId = (await gqlOk<{ recordBaselineAssessment: { id: string } }>(server.url, RECORD_BASELINE, { input: { age: 30, heightCm: 180, maxHangEdgeMm: 20 } }, athlete.token))
+    .recordBaselineAssessment.id;
 });
 afterAll(async () => {
   await server?.close();
@@ -80,7 +80,9 @@ function badValues(spec: VariableSpec): BadValue[] {
 function expectRejected(res: GraphQLResponse, bad: BadValue, what: string): void {
   const error = expectError(res, 'BAD_USER_INPUT', bad.field);
   expect(error.message, `${what}: ${error.message}`).toMatch(bad.message);
-  expect(res.data?.[Object.keys(res.data ?? {})[0]] ?? null, what).toBeNull();
+  // A GraphQL answer's data is an object keyed by the root fields selected.
+  const data = res.data as Record<string, unknown> | null | undefined;
+  expect(data?.[Object.keys(data ?? {})[0]] ?? null, what).toBeNull();
 }
 
 const sessionRow = (id: string) => server.db.prisma.climbingSession.findUniqueOrThrow({ where: { id } });
@@ -149,7 +151,16 @@ describe('session outcome fields', () => {
     const after = await sessionRow(active);
     expect(after).toEqual(activeBefore);
     expect(after).toMatchObject({ status: 'ACTIVE', sessionQuality: null, endedAt: null });
-    expect((await gqlOk(server.url, 'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }', { id: active }, athlete.token)).session).toEqual({
+    expect(
+      (
+        await gqlOk<{ session: { status: string; sessionQuality: number | null; endedAt: string | null } }>(
+          server.url,
+          'query($id: ID!) { session(id: $id) { status sessionQuality endedAt } }',
+          { id: active },
+          athlete.token,
+        )
+      ).session,
+    ).toEqual({
       status: 'ACTIVE',
       sessionQuality: null,
       endedAt: null,
@@ -160,13 +171,21 @@ describe('session outcome fields', () => {
   it('satisfaction is rated 1-5: 6 is refused and 5 accepted', async () => {
     const error = expectError(await gql(server.url, UPDATE_SESSION, { id: completed, input: { satisfaction: 6 } }, athlete.token), 'BAD_USER_INPUT', 'satisfaction');
     expect(error.message).toMatch(/between 1 and 5/);
-    expect((await gqlOk(server.url, UPDATE_SESSION, { id: completed, input: { satisfaction: 5 } }, athlete.token)).updateSession.satisfaction).toBe(5);
+    expect((await gqlOk<{ updateSession: SessionRecord }>(server.url, UPDATE_SESSION, { id: completed, input: { satisfaction: 5 } }, athlete.token)).updateSession.satisfaction).toBe(5);
     await gqlOk(server.url, UPDATE_SESSION, { id: completed, input: { satisfaction: 4 } }, athlete.token);
   });
 });
 
 describe('baseline assessment fields', () => {
-  const current = async () => (await gqlOk(server.url, '{ baselineAssessment { id age heightCm maxHangEdgeMm isCurrent } }', {}, athlete.token)).baselineAssessment;
+  const current = async () =>
+    (
+      await gqlOk<{ baselineAssessment: { id: string; age: number | null; heightCm: number | null; maxHangEdgeMm: number | null; isCurrent: boolean } | null }>(
+        server.url,
+        '{ baselineAssessment { id age heightCm maxHangEdgeMm isCurrent } }',
+        {},
+        athlete.token,
+      )
+    ).baselineAssessment;
 
   it.each(BASELINE_NUMERIC_FIELDS.map((spec) => [spec.name, spec] as const))('%s: recordBaselineAssessment refuses every bad value and keeps the current baseline', async (_name, spec) => {
     const countBefore = await server.db.prisma.baselineAssessment.count({ where: { userId: athlete.id } });

@@ -134,8 +134,9 @@ describe('a check-in with variables left out', () => {
   it('`{}` is answered, and the prediction names every model variable it took at its reference value, the most telling first', async () => {
     const { token } = await tokenFor('athlete');
     const SELECTION = 'id prediction { expectedQuality assumed { variable value sensitivity } }';
-    const empty = (await gqlOk(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: {} }, token)).recommendation;
-    const assumed = empty.prediction.assumed as { variable: string; value: number; sensitivity: number }[];
+    type Answer = { recommendation: { id: string; prediction: { expectedQuality: number; assumed: { variable: string; value: number; sensitivity: number }[] } } };
+    const empty = (await gqlOk<Answer>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: {} }, token)).recommendation;
+    const assumed = empty.prediction.assumed;
     expect(assumed.map((a) => a.variable)).toContain('sleepHours');
     expect(assumed.find((a) => a.variable === 'sleepHours')?.value).toBe(7); // the seeded reference value
     const sensitivities = assumed.map((a) => a.sensitivity);
@@ -143,13 +144,19 @@ describe('a check-in with variables left out', () => {
     expect(sensitivities[0]).toBeGreaterThan(0);
     // Giving the most telling one takes it off the list (and can move the answer).
     const first = assumed[0].variable;
-    const given = (await gqlOk(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: { [first]: assumed[0].value + 2 } }, token)).recommendation;
-    expect((given.prediction.assumed as Assumed[]).map((a) => a.variable)).not.toContain(first);
+    const given = (await gqlOk<Answer>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${SELECTION} } }`, { input: { [first]: assumed[0].value + 2 } }, token))
+      .recommendation;
+    expect(given.prediction.assumed.map((a) => a.variable)).not.toContain(first);
     expect(given.prediction.assumed).toHaveLength(assumed.length - 1);
     // Read back from storage: the same variables and values (how much each mattered is not kept).
-    const started = await gqlOk(server.url, START_SESSION, { input: { recommendationId: empty.id } }, token);
-    const stored = await gqlOk(server.url, 'query($id: ID!) { session(id: $id) { recommendation { prediction { assumed { variable value sensitivity } } } } }', { id: started.startSession.id }, token);
-    const back = stored.session.recommendation.prediction.assumed as { variable: string }[];
+    const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { recommendationId: empty.id } }, token);
+    const stored = await gqlOk<{ session: { recommendation: { prediction: { assumed: Assumed[] } } } }>(
+      server.url,
+      'query($id: ID!) { session(id: $id) { recommendation { prediction { assumed { variable value sensitivity } } } } }',
+      { id: started.startSession.id },
+      token,
+    );
+    const back = stored.session.recommendation.prediction.assumed;
     expect(back).toHaveLength(assumed.length);
     expect(back).toEqual(expect.arrayContaining(assumed.map((a) => ({ ...a, sensitivity: null }))));
   });
@@ -165,17 +172,33 @@ describe("a new athlete's modelUpdated", () => {
       const first = await firstEvent(client, MODEL);
       expect(first.errors).toBeUndefined();
       expect(first.data?.modelUpdated).toMatchObject({ user: { id }, phase: 'COLD_START', sessionsIncluded: 0, shrinkageFactor: 0 });
-      const { populationModel } = await gqlOk(server.url, '{ populationModel { coefficients { variable value } } }', {}, token);
+      const { populationModel } = await gqlOk<{ populationModel: { coefficients: { variable: string; value: number }[] } | null }>(
+        server.url,
+        '{ populationModel { coefficients { variable value } } }',
+        {},
+        token,
+      );
       const served = first.data!.modelUpdated.coefficients;
-      if (populationModel) expect(served).toEqual((populationModel.coefficients as { variable: string; value: number }[]).map((c) => ({ variable: c.variable, value: c.value })));
+      if (populationModel) expect(served).toEqual(populationModel.coefficients.map((c) => ({ variable: c.variable, value: c.value })));
       expect(served.find((c) => c.variable === 'intercept')!.value).toBeCloseTo(6, 6); // the seeded prior mean
       // The event's model is the stored row, every field as the modelOutput query reads it (times, floats, the JSON).
       const FIELDS = 'id phase sessionsIncluded shrinkageFactor modelVersion lastTrainedAt trainingDurationMs coefficients { variable value lower upper }';
       const event = await firstEvent(client, `subscription { modelUpdated { ${FIELDS} } }`);
-      const { modelOutput } = await gqlOk(server.url, `{ modelOutput { ${FIELDS} } }`, {}, token);
+      const { modelOutput } = await gqlOk<{
+        modelOutput: {
+          id: string;
+          phase: string;
+          sessionsIncluded: number;
+          shrinkageFactor: number;
+          modelVersion: string;
+          lastTrainedAt: string;
+          trainingDurationMs: number | null;
+          coefficients: { variable: string; value: number; lower: number; upper: number }[];
+        };
+      }>(server.url, `{ modelOutput { ${FIELDS} } }`, {}, token);
       expect(event.errors).toBeUndefined();
       expect(modelOutput).toMatchObject({ phase: 'COLD_START', lastTrainedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/) });
-      expect(Math.abs(Date.parse((modelOutput as { lastTrainedAt: string }).lastTrainedAt) - Date.now())).toBeLessThan(60_000); // stored as UTC
+      expect(Math.abs(Date.parse(modelOutput.lastTrainedAt) - Date.now())).toBeLessThan(60_000); // stored as UTC
       expect(event.data?.modelUpdated).toEqual(modelOutput);
       // Subscribing again: the same model, at once; completing a session updates it.
       const updates: ModelEvent[] = [];
@@ -193,7 +216,7 @@ describe("a new athlete's modelUpdated", () => {
         );
       });
       await new Promise((r) => setTimeout(r, 300));
-      const started = await gqlOk(server.url, START_SESSION, { input: { sleepHours: 7 } }, token);
+      const started = await gqlOk<{ startSession: { id: string } }>(server.url, START_SESSION, { input: { sleepHours: 7 } }, token);
       await gqlOk(server.url, COMPLETE_SESSION, { id: started.startSession.id, input: { sessionQuality: 8 } }, token);
       await done;
       expect(updates[0].data?.modelUpdated.sessionsIncluded).toBe(0);

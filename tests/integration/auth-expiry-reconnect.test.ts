@@ -26,7 +26,7 @@ afterAll(async () => {
 async function athleteWithModel(): Promise<string> {
   const sub = randomUUID();
   const token = await tokens.sign({ sub, role: 'athlete' }, 600);
-  const { startSession } = await gqlOk(server.url, 'mutation { startSession(input: { sleepHours: 7 }) { id } }', {}, token);
+  const { startSession } = await gqlOk<{ startSession: { id: string } }>(server.url, 'mutation { startSession(input: { sleepHours: 7 }) { id } }', {}, token);
   await gqlOk(server.url, 'mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 7 }) { id } }', { id: startSession.id }, token);
   await server.training.idle();
   return sub;

@@ -84,7 +84,7 @@ afterAll(async () => {
   await new Promise((resolve) => jwks?.close(resolve));
 });
 
-const me = (token: string) => gql(server.url, ME, {}, token);
+const me = (token: string) => gql<{ me: { id: string; role: string } }>(server.url, ME, {}, token);
 async function refused(token: string, message: RegExp) {
   const res = await me(token);
   expect(res.status, JSON.stringify(res)).toBe(401);

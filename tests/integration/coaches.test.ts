@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gql, gqlOk, wsClient } from '../support/client.ts';
+import { gql, gqlOk, wsClient, type Counted } from '../support/client.ts';
 import { startTestServer, startTwoInstances, tokenFor, type TestServer, type TwoInstances } from '../support/server.ts';
 
 type Who = { token: string; id: string };
@@ -27,25 +27,21 @@ const READS: Record<string, string> = {
 };
 
 async function invite(url: string, athlete: Who, hours?: number): Promise<string> {
-  return (await gqlOk(url, INVITE, { h: hours }, athlete.token)).createCoachInvitation.code;
+  return (await gqlOk<Invited>(url, INVITE, { h: hours }, athlete.token)).createCoachInvitation.code;
 }
 
 async function link(url: string, athlete: Who, coach: Who): Promise<string> {
-  return (await gqlOk(url, ACCEPT, { code: await invite(url, athlete) }, coach.token)).acceptCoachInvitation.id;
+  return (await gqlOk<Accepted>(url, ACCEPT, { code: await invite(url, athlete) }, coach.token)).acceptCoachInvitation.id;
 }
 
 async function checkIn(url: string, athlete: Who, input: Record<string, unknown> = { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) {
-  return (await gqlOk(url, CHECK_IN, { input }, athlete.token)).recommendation as {
-    id: string;
-    sessionType: string;
-    prediction: { expectedQuality: number } | null;
-    override: { rule: string } | null;
-  };
+  type Answer = { recommendation: { id: string; sessionType: string; prediction: { expectedQuality: number } | null; override: { rule: string } | null } };
+  return (await gqlOk<Answer>(url, CHECK_IN, { input }, athlete.token)).recommendation;
 }
 
 async function completedSession(url: string, athlete: Who): Promise<string> {
-  const started = await gqlOk(url, `mutation { startSession(input: {sleepHours: 7, energyLevel: 4}) { id } }`, {}, athlete.token);
-  const id = started.startSession.id as string;
+  const started = await gqlOk<{ startSession: { id: string } }>(url, `mutation { startSession(input: {sleepHours: 7, energyLevel: 4}) { id } }`, {}, athlete.token);
+  const id = started.startSession.id;
   await gqlOk(url, `mutation($id: ID!) { completeSession(id: $id, input: {sessionQuality: 7}) { id } }`, { id }, athlete.token);
   return id;
 }
@@ -57,6 +53,27 @@ interface LinkEvent {
   kind: string;
   actor: { id: string };
 }
+/** What INVITE selects. */
+type Invited = { createCoachInvitation: { id: string; code: string; expiresAt: string } };
+/** What ACCEPT selects. */
+type Accepted = { acceptCoachInvitation: { id: string; since: string; endedAt: string | null; active: boolean; coach: { id: string }; athlete: { id: string } } };
+/** What END selects. */
+type Ended = { endCoachLink: { id: string; endedAt: string | null; active: boolean; endedBy: { id: string } | null } };
+/** What READS.sessions selects. */
+type SessionsRead = { sessions: Counted<{ id: string; recommendation: { id: string } | null }> };
+/** What ROSTER selects. */
+type Roster = {
+  me: {
+    athletes: {
+      totalCount: number;
+      pageInfo: { hasNextPage: boolean; endCursor: string | null };
+      edges: (RosterEdge & {
+        cursor: string;
+        readiness: { recommendationId: string; sessionType: string; expectedQuality: number | null; overridden: boolean; overrideRule: string | null; at: string } | null;
+      })[];
+    };
+  };
+};
 interface RosterEdge {
   linkId: string;
   since: string;
@@ -122,7 +139,7 @@ describe('coaches and their athletes', () => {
     const coach = await tokenFor('coach');
     await gqlOk(url, `mutation { recordBaselineAssessment(input: {age: 30, yearsClimbing: 5}) { id } }`, {}, athlete.token);
     const sessionId = await completedSession(url, athlete);
-    const invitation = (await gqlOk(url, INVITE, {}, athlete.token)).createCoachInvitation;
+    const invitation = (await gqlOk<Invited>(url, INVITE, {}, athlete.token)).createCoachInvitation;
     expect(invitation.code).toMatch(/^[A-Za-z0-9_-]{27}$/);
     const hoursLeft = (Date.parse(invitation.expiresAt) - Date.now()) / 3_600_000;
     expect(hoursLeft).toBeGreaterThan(71.9);
@@ -131,32 +148,44 @@ describe('coaches and their athletes', () => {
     const stored = await server.services.prisma.coachInvitation.findUniqueOrThrow({ where: { id: invitation.id } });
     expect(JSON.stringify(stored)).not.toContain(invitation.code);
 
-    const accepted = (await gqlOk(url, ACCEPT, { code: invitation.code }, coach.token)).acceptCoachInvitation;
+    const accepted = (await gqlOk<Accepted>(url, ACCEPT, { code: invitation.code }, coach.token)).acceptCoachInvitation;
     expect(accepted).toMatchObject({ coach: { id: coach.id }, athlete: { id: athlete.id }, endedAt: null, active: true });
 
     for (const [field, query] of Object.entries(READS)) {
       const res = await gql(url, query, { id: athlete.id }, coach.token);
       expect(res.errors, field).toBeUndefined();
     }
-    const sessions = await gqlOk(url, READS.sessions, { id: athlete.id }, coach.token);
+    const sessions = await gqlOk<SessionsRead>(url, READS.sessions, { id: athlete.id }, coach.token);
     expect(sessions.sessions.totalCount).toBe(1);
-    expect((await gqlOk(url, `query($id: ID!) { session(id: $id) { id user { id } } }`, { id: sessionId }, coach.token)).session.user.id).toBe(athlete.id);
-    const me = await gqlOk(url, `{ me { coaches { id coach { id } since } } }`, {}, athlete.token);
+    expect((await gqlOk<{ session: { id: string; user: { id: string } } }>(url, `query($id: ID!) { session(id: $id) { id user { id } } }`, { id: sessionId }, coach.token)).session.user.id).toBe(
+      athlete.id,
+    );
+    const me = await gqlOk<{ me: { coaches: { id: string; coach: { id: string }; since: string }[] } }>(url, `{ me { coaches { id coach { id } since } } }`, {}, athlete.token);
     expect(me.me.coaches).toEqual([{ id: accepted.id, coach: { id: coach.id }, since: accepted.since }]);
 
     // A note, and nothing else written.
-    const note = await gqlOk(url, `mutation($s: ID!) { addCoachNote(sessionId: $s, text: "Good pacing, rest tomorrow") { id coach { id } } }`, { s: sessionId }, coach.token);
+    const note = await gqlOk<{ addCoachNote: { id: string; coach: { id: string } } }>(
+      url,
+      `mutation($s: ID!) { addCoachNote(sessionId: $s, text: "Good pacing, rest tomorrow") { id coach { id } } }`,
+      { s: sessionId },
+      coach.token,
+    );
     expect(note.addCoachNote.coach.id).toBe(coach.id);
-    const seen = await gqlOk(url, `query($s: ID!) { session(id: $s) { coachNotes { text coach { id } } } }`, { s: sessionId }, athlete.token);
+    const seen = await gqlOk<{ session: { coachNotes: { text: string; coach: { id: string } }[] } }>(
+      url,
+      `query($s: ID!) { session(id: $s) { coachNotes { text coach { id } } } }`,
+      { s: sessionId },
+      athlete.token,
+    );
     expect(seen.session.coachNotes).toEqual([{ text: 'Good pacing, rest tomorrow', coach: { id: coach.id } }]);
     const update = await gql(url, `mutation($s: ID!) { updateSession(id: $s, input: {notes: "x"}) { id } }`, { s: sessionId }, coach.token);
     expect(update.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const del = await gql(url, `mutation($s: ID!) { deleteSession(id: $s) }`, { s: sessionId }, coach.token);
     expect(del.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    expect((await gqlOk(url, READS.sessions, { id: athlete.id }, athlete.token)).sessions.totalCount).toBe(1);
+    expect((await gqlOk<SessionsRead>(url, READS.sessions, { id: athlete.id }, athlete.token)).sessions.totalCount).toBe(1);
 
     // The athlete ends it: the coach's very next request is FORBIDDEN, for every read.
-    const ended = (await gqlOk(url, END, { id: accepted.id }, athlete.token)).endCoachLink;
+    const ended = (await gqlOk<Ended>(url, END, { id: accepted.id }, athlete.token)).endCoachLink;
     expect(ended).toMatchObject({ id: accepted.id, active: false, endedBy: { id: athlete.id } });
     for (const [field, query] of Object.entries(READS)) {
       const res = await gql(url, query, { id: athlete.id }, coach.token);
@@ -165,20 +194,25 @@ describe('coaches and their athletes', () => {
     expect((await gql(url, `query($id: ID!) { session(id: $id) { id } }`, { id: sessionId }, coach.token)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
     const late = await gql(url, `mutation($s: ID!) { addCoachNote(sessionId: $s, text: "x") { id } }`, { s: sessionId }, coach.token);
     expect(late.errors?.[0].extensions?.code).toBe('FORBIDDEN');
-    expect((await gqlOk(url, `{ me { coaches { id } } }`, {}, athlete.token)).me.coaches).toEqual([]);
+    expect((await gqlOk<{ me: { coaches: { id: string }[] } }>(url, `{ me { coaches { id } } }`, {}, athlete.token)).me.coaches).toEqual([]);
     const again = await gql(url, END, { id: accepted.id }, coach.token);
     expect(again.errors?.[0].extensions).toMatchObject({ code: 'CONFLICT', field: 'id' });
 
     // The history, newest first: invited and ended by the athlete, accepted by the coach.
-    const history = await gqlOk(url, `{ me { coachLinkEvents { kind at actor { id } coach { id } linkId invitationId } } }`, {}, athlete.token);
-    expect(history.me.coachLinkEvents.map((e: LinkEvent) => [e.kind, e.actor.id])).toEqual([
+    const history = await gqlOk<{ me: { coachLinkEvents: (LinkEvent & { at: string; coach: { id: string }; linkId: string; invitationId: string | null })[] } }>(
+      url,
+      `{ me { coachLinkEvents { kind at actor { id } coach { id } linkId invitationId } } }`,
+      {},
+      athlete.token,
+    );
+    expect(history.me.coachLinkEvents.map((e) => [e.kind, e.actor.id])).toEqual([
       ['ENDED', athlete.id],
       ['ACCEPTED', coach.id],
       ['INVITED', athlete.id],
     ]);
     expect(history.me.coachLinkEvents[1]).toMatchObject({ coach: { id: coach.id }, linkId: accepted.id, invitationId: invitation.id });
-    const coachHistory = await gqlOk(url, `{ me { coachLinkEvents { kind } } }`, {}, coach.token);
-    expect(coachHistory.me.coachLinkEvents.map((e: LinkEvent) => e.kind)).toEqual(['ENDED', 'ACCEPTED']);
+    const coachHistory = await gqlOk<{ me: { coachLinkEvents: { kind: string }[] } }>(url, `{ me { coachLinkEvents { kind } } }`, {}, coach.token);
+    expect(coachHistory.me.coachLinkEvents.map((e) => e.kind)).toEqual(['ENDED', 'ACCEPTED']);
   });
 
   it('a coach reads nothing of an athlete who did not link them, nor of another coach’s athletes, and sees no one’s coaches', async () => {
@@ -194,10 +228,10 @@ describe('coaches and their athletes', () => {
       const res = await gql(url, query, { id: stranger.id }, coach.token);
       expect(res.errors?.[0].extensions?.code, field).toBe('FORBIDDEN');
     }
-    const strangerSession = (await gqlOk(url, READS.sessions, { id: stranger.id }, stranger.token)).sessions.edges[0].node.id;
+    const strangerSession = (await gqlOk<SessionsRead>(url, READS.sessions, { id: stranger.id }, stranger.token)).sessions.edges[0].node.id;
     expect((await gql(url, `query($id: ID!) { session(id: $id) { id } }`, { id: strangerSession }, coach.token)).errors?.[0].extensions?.code).toBe('FORBIDDEN');
     // Without userId a coach's lists are their own.
-    expect((await gqlOk(url, `{ sessions { totalCount } }`, {}, coach.token)).sessions.totalCount).toBe(0);
+    expect((await gqlOk<{ sessions: { totalCount: number } }>(url, `{ sessions { totalCount } }`, {}, coach.token)).sessions.totalCount).toBe(0);
     // Reaching the athlete's other coach through the link reads none of that coach's data, nor whom they coach.
     const other = await tokenFor('coach');
     await link(url, athlete, other);
@@ -240,7 +274,7 @@ describe('coaches and their athletes', () => {
     refusals.push(await gql(url, ACCEPT, { code }, (await tokenFor('coach')).token)); // used
     refusals.push(await gql(url, ACCEPT, { code: randomBytes(20).toString('base64url') }, coach.token)); // forged
     refusals.push(await gql(url, ACCEPT, { code: 'not-a-code' }, coach.token)); // malformed
-    const expiring = (await gqlOk(url, INVITE, { h: 1 }, athlete.token)).createCoachInvitation;
+    const expiring = (await gqlOk<Invited>(url, INVITE, { h: 1 }, athlete.token)).createCoachInvitation;
     await server.services.prisma.coachInvitation.update({ where: { id: expiring.id }, data: { expiresAt: new Date(Date.now() - 1000) } });
     refusals.push(await gql(url, ACCEPT, { code: expiring.code }, coach.token)); // expired
     for (const res of refusals) {
@@ -250,7 +284,7 @@ describe('coaches and their athletes', () => {
     const badHours = await gql(url, INVITE, { h: 0 }, athlete.token);
     expect(badHours.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'expiresInHours' });
     // Links are ended by their parties only: anyone else is told there is no such link.
-    const linkId = (await gqlOk(url, `{ me { coaches { id } } }`, {}, athlete.token)).me.coaches[0].id;
+    const linkId = (await gqlOk<{ me: { coaches: { id: string }[] } }>(url, `{ me { coaches { id } } }`, {}, athlete.token)).me.coaches[0].id;
     const foreign = await gql(url, END, { id: linkId }, otherAthlete.token);
     expect(foreign.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'id' });
   });
@@ -267,10 +301,10 @@ describe('coaches and their athletes', () => {
     await server.services.recommendations.written(model.id);
     await server.services.recommendations.written(override.id);
 
-    const first = (await gqlOk(url, ROSTER, { first: 2 }, coach.token)).me.athletes;
+    const first = (await gqlOk<Roster>(url, ROSTER, { first: 2 }, coach.token)).me.athletes;
     expect(first.totalCount).toBe(3);
     expect(first.pageInfo.hasNextPage).toBe(true);
-    expect(first.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[0].id, athletes[1].id]);
+    expect(first.edges.map((e) => e.node.id)).toEqual([athletes[0].id, athletes[1].id]);
     expect(first.edges[0].readiness).toMatchObject({
       recommendationId: model.id,
       sessionType: model.sessionType,
@@ -280,8 +314,8 @@ describe('coaches and their athletes', () => {
     });
     expect(first.edges[1].readiness).toMatchObject({ recommendationId: override.id, overridden: true, overrideRule: override.override?.rule, expectedQuality: null });
     expect(Date.parse(first.edges[0].since)).toBeLessThanOrEqual(Date.parse(first.edges[1].since));
-    const second = (await gqlOk(url, ROSTER, { first: 2, after: first.pageInfo.endCursor }, coach.token)).me.athletes;
-    expect(second.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[2].id]);
+    const second = (await gqlOk<Roster>(url, ROSTER, { first: 2, after: first.pageInfo.endCursor }, coach.token)).me.athletes;
+    expect(second.edges.map((e) => e.node.id)).toEqual([athletes[2].id]);
     expect(second.edges[0].readiness).toBeNull();
     expect(second.pageInfo.hasNextPage).toBe(false);
     const badCursor = await gql(url, ROSTER, { first: 2, after: 'nope' }, coach.token);
@@ -289,9 +323,9 @@ describe('coaches and their athletes', () => {
 
     // Ending one link touches no other.
     await gqlOk(url, END, { id: first.edges[1].linkId }, coach.token);
-    const after = (await gqlOk(url, ROSTER, {}, coach.token)).me.athletes;
+    const after = (await gqlOk<Roster>(url, ROSTER, {}, coach.token)).me.athletes;
     expect(after.totalCount).toBe(2);
-    expect(after.edges.map((e: RosterEdge) => e.node.id)).toEqual([athletes[0].id, athletes[2].id]);
+    expect(after.edges.map((e) => e.node.id)).toEqual([athletes[0].id, athletes[2].id]);
   });
 
   it('teamCheckIns: linked athletes only, and nothing more of an athlete once the link ends (open stream)', async () => {

@@ -63,10 +63,12 @@ describe('the development token', () => {
     const parsed = JSON.parse(tabs!) as { query: string; headers: string }[];
     expect(parsed.map((t) => t.query.split('\n')[0])).toEqual([expect.stringContaining("the athlete's operations"), expect.stringContaining("the analyst's operations")]);
     const [athleteTab, analystTab] = parsed.map((t) => (JSON.parse(t.headers) as { Authorization: string }).Authorization.replace('Bearer ', ''));
-    expect((await gqlOk(dev.url, '{ me { id role } }', {}, athleteTab)).me).toEqual({ id: '00000000-0000-4000-8000-000000000003', role: 'ATHLETE' });
-    expect((await gqlOk(dev.url, '{ me { role } }', {}, analystTab)).me.role).toBe('ANALYST');
+    expect((await gqlOk<{ me: { id: string; role: string } }>(dev.url, '{ me { id role } }', {}, athleteTab)).me).toEqual({ id: '00000000-0000-4000-8000-000000000003', role: 'ATHLETE' });
+    expect((await gqlOk<{ me: { role: string } }>(dev.url, '{ me { role } }', {}, analystTab)).me.role).toBe('ANALYST');
     // The athlete tab's own examples run as that athlete: a recommendation for themselves.
-    expect((await gqlOk(dev.url, '{ recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { source } }', {}, athleteTab)).recommendation.source).toBeDefined();
+    expect(
+      (await gqlOk<{ recommendation: { source: string } }>(dev.url, '{ recommendation(input: { sleepHours: 7, energyLevel: 4, stressLevel: 2 }) { source } }', {}, athleteTab)).recommendation.source,
+    ).toBeDefined();
     const printed = tokenIn(devLogs.join('\n'));
     expect(printed, devLogs.join('\n')).not.toBeNull();
     const lifetime = decodeJwt(printed!);

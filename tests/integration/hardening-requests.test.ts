@@ -1,10 +1,9 @@
 // Issue 12 section 3, through real HTTP (and graphql-ws where a guard must hold there too): only JSON POSTs
 // (and GET queries) are executed, bodies are limited, hostile queries are refused with the limit's own message as
 // a client error, NUL characters never reach the database, and production closes introspection and GraphiQL.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { Agent, request as httpRequest } from 'node:http';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { collect, wsClient } from '../support/client.ts';
+import { collect, wsClient, type GraphQLErrorBody } from '../support/client.ts';
 import { expectError, gql, gqlOk, RECORD_BASELINE, START_SESSION } from '../support/foundation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -48,12 +47,12 @@ describe('content types', () => {
   });
 
   it('JSON POSTs and GET queries still work; a GET mutation is refused', async () => {
-    expect((await gqlOk(server.url, '{ me { id } }', {}, athlete.token)).me.id).toBe(athlete.id);
+    expect((await gqlOk<{ me: { id: string } }>(server.url, '{ me { id } }', {}, athlete.token)).me.id).toBe(athlete.id);
     const get = await fetch(`${server.url}?query=${encodeURIComponent('{ me { id } }')}`, {
       headers: { authorization: `Bearer ${athlete.token}`, accept: 'application/graphql-response+json' },
     });
     expect(get.status).toBe(200);
-    expect(((await get.json()) as any).data.me.id).toBe(athlete.id);
+    expect(((await get.json()) as { data: { me: { id: string } } }).data.me.id).toBe(athlete.id);
     const getMutation = await fetch(`${server.url}?query=${encodeURIComponent(mutation)}`, { headers: { authorization: `Bearer ${athlete.token}` } });
     expect(getMutation.status).toBe(405);
     expect(await sessionCount()).toBe(0);
@@ -244,9 +243,9 @@ describe('query limits (graphql-armor)', () => {
     try {
       const out = await collect(client, nested(14));
       expect(out.events).toEqual([]);
-      const error = (out.errors.flat() as any[])[0];
+      const error = (out.errors.flat() as GraphQLErrorBody[])[0];
       expect(error.message).toBe('Query depth limit of 12 exceeded, found 14.');
-      expect(error.extensions.code).toBe('QUERY_LIMIT_EXCEEDED');
+      expect(error.extensions?.code).toBe('QUERY_LIMIT_EXCEEDED');
     } finally {
       await client.dispose();
     }
@@ -354,7 +353,7 @@ describe('NUL characters in input', () => {
     const client = wsClient(server.wsUrl, athlete.token);
     try {
       const out = await collect(client, START_SESSION, { input: { sleepHours: 7, location: 'crag\u0000' } });
-      expect((out.errors.flat() as any[])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'location' });
+      expect((out.errors.flat() as GraphQLErrorBody[])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'location' });
     } finally {
       await client.dispose();
     }
@@ -420,7 +419,7 @@ describe('NODE_ENV=production', () => {
 
   it('settings enable introspection and GraphiQL again', async () => {
     const { token } = await tokenFor('athlete');
-    expect((await gqlOk(opened.url, '{ __schema { queryType { name } } }', {}, token)).__schema.queryType.name).toBe('Query');
+    expect((await gqlOk<{ __schema: { queryType: { name: string } } }>(opened.url, '{ __schema { queryType { name } } }', {}, token)).__schema.queryType.name).toBe('Query');
     const page = await fetch(opened.url, { headers: { accept: 'text/html' } });
     expect(await page.text()).toMatch(/graphiql/i);
   });

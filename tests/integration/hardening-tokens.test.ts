@@ -3,14 +3,13 @@
 // subscriptions end when their token does (a graphql-ws connection closes with 4440); one connection holds a
 // bounded number of them.
 // (The development token and CORS_ORIGINS: hardening-dev-token.test.ts.)
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { GraphQLFormattedError } from 'graphql';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { collect, corsPost as post, corsPreflight as preflight, gql, gqlOk, wsClient } from '../support/client.ts';
+import { collect, corsPost as post, corsPreflight as preflight, gql, gqlOk, wsClient, type GraphQLErrorBody } from '../support/client.ts';
 import { nodeArgs } from '../support/processes.ts';
 import { startTestServer, TEST_JWT_SECRET, tokenFor, type TestServer } from '../support/server.ts';
 
@@ -47,7 +46,7 @@ describe('CORS', () => {
 });
 
 describe('token claims', () => {
-  const me = (token: string) => gql(server.url, '{ me { id role } }', {}, token);
+  const me = (token: string) => gql<{ me: { id: string; role: string } }>(server.url, '{ me { id role } }', {}, token);
   const refused = async (token: string, message: RegExp) => {
     const res = await me(token);
     expect(res.status, JSON.stringify(res)).toBe(401);
@@ -108,7 +107,7 @@ describe('subscriptions', () => {
   /** An athlete with a model (one completed session), so modelUpdated has something to send. */
   async function athleteWithModel(): Promise<{ token: string; id: string }> {
     const athlete = await tokenFor('athlete');
-    const { startSession } = await gqlOk(server.url, 'mutation { startSession(input: { sleepHours: 7 }) { id } }', {}, athlete.token);
+    const { startSession } = await gqlOk<{ startSession: { id: string } }>(server.url, 'mutation { startSession(input: { sleepHours: 7 }) { id } }', {}, athlete.token);
     await gqlOk(server.url, 'mutation($id: ID!) { completeSession(id: $id, input: { sessionQuality: 7 }) { id } }', { id: startSession.id }, athlete.token);
     await server.training.idle();
     return athlete;
@@ -130,7 +129,7 @@ describe('subscriptions', () => {
     const client = wsClient(server.wsUrl, token); // retryAttempts 0: the close reaches the subscriber
     const stop = poke(sub);
     try {
-      const out = await collect<any>(client, MODEL_UPDATED, {}, 20_000);
+      const out = await collect<{ modelUpdated: { user: { id: string } } }>(client, MODEL_UPDATED, {}, 20_000);
       expect(out.events.length, 'events were delivered while the token was valid').toBeGreaterThan(0);
       expect(out.events.every((e) => e.modelUpdated.user.id === sub)).toBe(true);
       expect(out.errors).toHaveLength(1);
@@ -206,8 +205,8 @@ describe('subscriptions', () => {
       await Promise.all(firstEvents);
       const fourth = await collect(client, MODEL_UPDATED, {}, 10_000);
       expect(fourth.events).toEqual([]);
-      const error = (fourth.errors.flat() as any[])[0];
-      expect(error.extensions.code).toBe('TOO_MANY_SUBSCRIPTIONS');
+      const error = (fourth.errors.flat() as GraphQLErrorBody[])[0];
+      expect(error.extensions?.code).toBe('TOO_MANY_SUBSCRIPTIONS');
       expect(error.message).toMatch(/3 operations open/);
       // Once one is completed there is room again.
       open[0]();

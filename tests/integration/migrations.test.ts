@@ -2,7 +2,6 @@
 // second time (Prisma's WASM schema engine, and the plain-SQL fallback runner writing the same
 // `_prisma_migrations` table); the seed is inserted once and never overwrites what an admin edited, across
 // restarts of the server on the same database.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -43,12 +42,30 @@ async function expectedMigrations(): Promise<{ name: string; checksum: string }[
   });
 }
 
+/** A row of raw SQL: column name -> value. */
+type Row = Record<string, unknown>;
+/** What MIGRATION_ROWS selects of Prisma's migration table. */
+interface MigrationRow {
+  id: string;
+  migration_name: string;
+  checksum: string;
+  finished_at: Date | null;
+  rolled_back_at: Date | null;
+  applied_steps_count: number;
+}
+interface Rule {
+  name: string;
+  priority: number;
+  isActive: boolean;
+  description: string;
+}
+
 /** A fresh empty database: its URL for openDatabase, an adapter factory for the runners, and raw SQL. */
 interface Target {
   url: string | null;
   pgliteDir: string;
   factory: SqlMigrationAwareDriverAdapterFactory;
-  query(sql: string, params?: unknown[]): Promise<any[]>;
+  query(sql: string, params?: unknown[]): Promise<Row[]>;
   /** Several statements at once (a migration file). */
   exec(sql: string): Promise<void>;
   close(): Promise<void>;
@@ -71,7 +88,7 @@ async function freshTarget(kind: TargetKind): Promise<Target> {
       url: null,
       pgliteDir: 'memory://',
       factory: new PrismaPGlite(client),
-      query: async (sql, params) => (await client.query<any>(sql, params)).rows,
+      query: async (sql, params) => (await client.query<Row>(sql, params)).rows,
       exec: async (sql) => void (await client.exec(sql)),
       close: () => client.close(),
     };
@@ -95,7 +112,7 @@ async function migrationRows(query: Target['query']) {
 }
 
 async function tablesOf(query: Target['query']): Promise<string[]> {
-  return (await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).map((r) => r.table_name);
+  return (await query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name`)).map((r) => r.table_name as string);
 }
 
 describe.each(KINDS)('migrations on %s', (kind) => {
@@ -182,18 +199,18 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       expect(db.kind).toBe(kind);
       const first = await db.migrate();
       expect(first).toEqual({ applied: expected.map((m) => m.name), runner: 'schema-engine' });
-      const rows: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      const rows = await db.prisma.$queryRawUnsafe<MigrationRow[]>(MIGRATION_ROWS);
       expect(rows.map((r) => ({ name: r.migration_name, checksum: r.checksum }))).toEqual(expected);
       for (const r of rows) {
         expect(r.finished_at).not.toBeNull();
         expect(r.rolled_back_at).toBeNull();
       }
-      const tables: any[] = await db.prisma.$queryRawUnsafe(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
+      const tables = await db.prisma.$queryRawUnsafe<{ table_name: string }[]>(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'`);
       expect(tables.map((t) => t.table_name)).toEqual(expect.arrayContaining([...TABLES, '_prisma_migrations']));
 
       const second = await db.migrate();
       expect(second).toEqual({ applied: [], runner: 'schema-engine' });
-      const after: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      const after = await db.prisma.$queryRawUnsafe<MigrationRow[]>(MIGRATION_ROWS);
       expect(after).toEqual(rows);
       // The plain-SQL runner (MIGRATION_RUNNER=sql) reads the same table: nothing to do either.
       process.env.MIGRATION_RUNNER = 'sql';
@@ -202,7 +219,7 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       } finally {
         delete process.env.MIGRATION_RUNNER;
       }
-      const afterSql: any[] = await db.prisma.$queryRawUnsafe(MIGRATION_ROWS);
+      const afterSql = await db.prisma.$queryRawUnsafe<MigrationRow[]>(MIGRATION_ROWS);
       expect(afterSql).toEqual(rows);
       // The schema is usable: a row goes in and comes out.
       await db.prisma.user.create({ data: { id: '00000000-0000-4000-8000-0000000000aa', role: 'ATHLETE' } });
@@ -267,7 +284,7 @@ describe('seed data across restarts', () => {
         admin.token,
       );
       await gqlOk(first.url, 'mutation { setExpertRuleActive(name: "warmup_requirement", active: false) { name } }', {}, admin.token);
-      const rule = (await gqlOk(first.url, RULES, {}, admin.token)).expertRules.find((r: any) => r.name === 'training_load_spike');
+      const rule = (await gqlOk<{ expertRules: Rule[] }>(first.url, RULES, {}, admin.token)).expertRules.find((r) => r.name === 'training_load_spike')!;
       const seededRule = await first.db.prisma.expertRule.findUniqueOrThrow({ where: { name: 'training_load_spike' } });
       await gqlOk(
         first.url,
@@ -286,17 +303,17 @@ describe('seed data across restarts', () => {
       const boot = logs[1].join('\n');
       expect(boot).toMatch(/migrations up to date/);
       expect(boot).toMatch(/seeded 0 priors, 1 rules/);
-      const priors = (await gqlOk(second.url, PRIORS, {}, admin.token)).populationPriors;
+      const priors = (await gqlOk<{ populationPriors: { variable: string; populationMean: number; source: string }[] }>(second.url, PRIORS, {}, admin.token)).populationPriors;
       expect(priors).toHaveLength(18);
-      expect(priors.find((p: any) => p.variable === 'sleepHours')).toEqual({ variable: 'sleepHours', populationMean: 0.5, source: 'admin edit' });
-      expect(priors.find((p: any) => p.variable === 'sleepQuality').populationMean).toBe(0.18);
-      const rules = (await gqlOk(second.url, RULES, {}, admin.token)).expertRules;
+      expect(priors.find((p) => p.variable === 'sleepHours')).toEqual({ variable: 'sleepHours', populationMean: 0.5, source: 'admin edit' });
+      expect(priors.find((p) => p.variable === 'sleepQuality')?.populationMean).toBe(0.18);
+      const rules = (await gqlOk<{ expertRules: Rule[] }>(second.url, RULES, {}, admin.token)).expertRules;
       expect(rules).toHaveLength(15);
-      expect(rules.find((r: any) => r.name === 'warmup_requirement').isActive).toBe(false);
-      expect(rules.find((r: any) => r.name === 'training_load_spike')).toMatchObject({ priority: 12, description: 'Load spike (edited)', isActive: true });
-      expect(rules.at(-1).name).toBe('training_load_spike'); // the edited priority orders it last
+      expect(rules.find((r) => r.name === 'warmup_requirement')?.isActive).toBe(false);
+      expect(rules.find((r) => r.name === 'training_load_spike')).toMatchObject({ priority: 12, description: 'Load spike (edited)', isActive: true });
+      expect(rules.at(-1)?.name).toBe('training_load_spike'); // the edited priority orders it last
       // The edit is what the engine uses after the restart: warm-up advice is off.
-      const rec = (await gqlOk(second.url, '{ recommendation(input: { warmupCompleted: false }) { rulesApplied } }', {}, admin.token)).recommendation;
+      const rec = (await gqlOk<{ recommendation: { rulesApplied: string[] } }>(second.url, '{ recommendation(input: { warmupCompleted: false }) { rulesApplied } }', {}, admin.token)).recommendation;
       expect(rec.rulesApplied).not.toContain('warmup_requirement');
     } finally {
       await second.stop();

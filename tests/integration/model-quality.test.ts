@@ -1,6 +1,5 @@
 // Issue 8 section 2: modelQuality through the real server, against predictions and ratings this test
 // records itself (check-in -> stream -> startSession(recommendationId) -> completeSession with a rating).
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { gql, gqlOk } from '../support/client.ts';
 import { eventOf, streamWs } from '../support/recommendation.ts';
@@ -24,6 +23,18 @@ const QUALITY = `query($from: DateTime, $to: DateTime, $phase: ModelPhase, $user
     byPhase { phase n rmse mae bias intervalCoverage }
   }
 }`;
+/** The error figures of a set of scored sessions (null where there are none). */
+interface Figures {
+  n: number;
+  rmse: number | null;
+  mae: number | null;
+  bias: number | null;
+  intervalCoverage: number | null;
+}
+/** What QUALITY selects. */
+type Quality = {
+  modelQuality: Figures & { calibration: { low: number; high: number; n: number; meanPredicted: number; meanActual: number }[]; byPhase: (Figures & { phase: string })[] };
+};
 
 interface Scored {
   predicted: number;
@@ -72,12 +83,12 @@ function expected(rows: Scored[]) {
 }
 
 /** Errors and means on the rating scale leave the API with 2 decimals, the coverage share with 4 (README, docs/api.md). */
-function expectFigures(got: any, want: ReturnType<typeof expected>): void {
+function expectFigures(got: Quality['modelQuality'], want: ReturnType<typeof expected>): void {
   expect(got.n).toBe(want.n);
   for (const k of ['rmse', 'mae', 'bias'] as const) expect(got[k]).toBe(roundRating(want[k]));
   expect(got.intervalCoverage).toBe(roundShare(want.intervalCoverage));
-  expect(got.calibration.map((b: any) => [b.low, b.high, b.n])).toEqual(want.calibration.map((b) => [b.low, b.high, b.n]));
-  got.calibration.forEach((b: any, i: number) => {
+  expect(got.calibration.map((b) => [b.low, b.high, b.n])).toEqual(want.calibration.map((b) => [b.low, b.high, b.n]));
+  got.calibration.forEach((b, i) => {
     expect(b.meanPredicted).toBe(roundRating(want.calibration[i].meanPredicted));
     expect(b.meanActual).toBe(roundRating(want.calibration[i].meanActual));
   });
@@ -129,18 +140,18 @@ describe('modelQuality', () => {
   }, 120_000);
 
   it("an athlete's own figures match the predictions and ratings recorded", async () => {
-    const { modelQuality } = await gqlOk<{ modelQuality: any }>(server.url, QUALITY, {}, a.token);
+    const { modelQuality } = await gqlOk<Quality>(server.url, QUALITY, {}, a.token);
     expectFigures(modelQuality, expected(rowsA));
     // every recommendation here was given in the cold-start phase (under 10 rated sessions)
     // Every phase is listed, in the phases' order; the ones without scored sessions have n 0.
-    expect(modelQuality.byPhase.map((p: any) => [p.phase, p.n])).toEqual([
+    expect(modelQuality.byPhase.map((p) => [p.phase, p.n])).toEqual([
       ['COLD_START', 5],
       ['LEARNING', 0],
       ['PERSONALIZED', 0],
     ]);
     expect(modelQuality.byPhase[0].rmse).toBe(modelQuality.rmse);
     expect(modelQuality.byPhase[1]).toMatchObject({ rmse: null, intervalCoverage: null });
-    expect((await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { phase: 'PERSONALIZED' }, a.token)).modelQuality).toMatchObject({
+    expect((await gqlOk<Quality>(server.url, QUALITY, { phase: 'PERSONALIZED' }, a.token)).modelQuality).toMatchObject({
       n: 0,
       rmse: null,
       calibration: [],
@@ -151,15 +162,15 @@ describe('modelQuality', () => {
   it('from / to select sessions by start time', async () => {
     const from = new Date(Date.UTC(2026, 2, 2)).toISOString();
     const to = new Date(Date.UTC(2026, 2, 4, 23)).toISOString();
-    const { modelQuality } = await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { from, to }, a.token);
+    const { modelQuality } = await gqlOk<Quality>(server.url, QUALITY, { from, to }, a.token);
     expectFigures(modelQuality, expected(rowsA.filter((r) => r.day >= 2 && r.day <= 4)));
   });
 
   it('an analyst sees everyone, or one athlete by userId', async () => {
     const analyst = await tokenFor('analyst');
-    const all = (await gqlOk<{ modelQuality: any }>(server.url, QUALITY, {}, analyst.token)).modelQuality;
+    const all = (await gqlOk<Quality>(server.url, QUALITY, {}, analyst.token)).modelQuality;
     expectFigures(all, expected([...rowsA, ...rowsB]));
-    const onlyB = (await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { userId: b.id }, analyst.token)).modelQuality;
+    const onlyB = (await gqlOk<Quality>(server.url, QUALITY, { userId: b.id }, analyst.token)).modelQuality;
     expectFigures(onlyB, expected(rowsB));
   });
 
@@ -167,7 +178,7 @@ describe('modelQuality', () => {
     const res = await gql(server.url, QUALITY, { userId: b.id }, a.token);
     expect(res.errors?.[0].extensions?.code).toBe('FORBIDDEN');
     expect(res.data).toBeNull();
-    const own = await gqlOk<{ modelQuality: any }>(server.url, QUALITY, { userId: a.id }, a.token);
+    const own = await gqlOk<Quality>(server.url, QUALITY, { userId: a.id }, a.token);
     expect(own.modelQuality.n).toBe(5);
   });
 

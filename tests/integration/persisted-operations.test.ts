@@ -1,7 +1,6 @@
 // Issue 11, persisted operations (trusted documents) through HTTP, SSE and graphql-ws: with PERSISTED_OPERATIONS
 // the server runs the manifest's operations by id and refuses any other document with a clear error; without it,
 // any document runs. The manifest is the one `npm run persisted-operations` writes for this repository's clients.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -27,13 +26,13 @@ const idOf = (name: string) => {
 };
 const byId = (id: string) => ({ persistedQuery: { version: 1, sha256Hash: id } });
 
-async function post(server: TestServer, body: Record<string, unknown>, token: string): Promise<GraphQLResponse & { status: number }> {
+async function post(server: TestServer, body: Record<string, unknown>, token: string): Promise<GraphQLResponse<{ me: { id: string; role: string } }> & { status: number }> {
   const res = await fetch(server.url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', authorization: `Bearer ${token}` },
     body: JSON.stringify(body),
   });
-  return { ...((await res.json()) as GraphQLResponse), status: res.status };
+  return { ...((await res.json()) as GraphQLResponse<{ me: { id: string; role: string } }>), status: res.status };
 }
 
 const UNLISTED = '{ me { id role } }';
@@ -70,7 +69,7 @@ describe('PERSISTED_OPERATIONS set', () => {
     const params = new URLSearchParams({ extensions: JSON.stringify(byId(idOf('Replay'))), variables: JSON.stringify({ userId: athlete.id }) });
     const get = await fetch(`${persisted.url}?${params}`, { headers: { accept: 'application/json', authorization: `Bearer ${analyst.token}` } });
     expect(get.status).toBe(200);
-    const body = (await get.json()) as GraphQLResponse;
+    const body = (await get.json()) as GraphQLResponse<{ recommendation: { sessionType: string } }>;
     expect(body.errors).toBeUndefined();
     expect(body.data?.recommendation.sessionType).toEqual(expect.any(String));
   });
@@ -106,7 +105,7 @@ describe('PERSISTED_OPERATIONS set', () => {
           {
             next: (value) => {
               if (value.errors) errors.push(...value.errors);
-              if (value.data) types.push((value.data as any).preSessionRecommendation.type);
+              if (value.data) types.push((value.data as { preSessionRecommendation: { type: string } }).preSessionRecommendation.type);
             },
             error: (err) => {
               errors.push(err);
@@ -171,9 +170,9 @@ describe('PERSISTED_OPERATIONS unset (the default)', () => {
     expect(await gqlOk(open.url, UNLISTED, {}, analyst.token)).toEqual({ me: { id: analyst.id, role: 'ANALYST' } });
     const client = wsClient(open.wsUrl, athlete.token);
     try {
-      const streamed = await collect<any>(client, 'subscription { preSessionRecommendation(input: { sleepHours: 7 }) { type } }');
+      const streamed = await collect<{ preSessionRecommendation: { type: string } }>(client, 'subscription { preSessionRecommendation(input: { sleepHours: 7 }) { type } }');
       expect(streamed.errors).toEqual([]);
-      expect(streamed.events.at(-1).preSessionRecommendation.type).toBe('DONE');
+      expect(streamed.events.at(-1)?.preSessionRecommendation.type).toBe('DONE');
     } finally {
       await client.dispose();
     }

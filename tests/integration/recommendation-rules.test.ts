@@ -415,7 +415,12 @@ describe('cache invalidation by admin writes (no waiting for the TTL)', () => {
   });
 
   it('editing a seed rule threshold takes effect at once', async () => {
-    const { expertRules } = await gqlOk<{ expertRules: any[] }>(server.url, '{ expertRules { name description category priority conditions actions } }', {}, admin);
+    const { expertRules } = await gqlOk<{ expertRules: { name: string; description: string; category: string; priority: number; conditions: unknown; actions: unknown }[] }>(
+      server.url,
+      '{ expertRules { name description category priority conditions actions } }',
+      {},
+      admin,
+    );
     const seed = expertRules.find((x) => x.name === 'high_soreness_recovery_focus');
     expect((await rec({ sorenessLevel: 6 })).rulesApplied).toEqual([]);
     await gqlOk(server.url, UPSERT_RULE, { input: { ...seed, conditions: { field: 'sorenessLevel', op: '>=', value: 6 } } }, admin);

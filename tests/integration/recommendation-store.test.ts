@@ -1,10 +1,9 @@
 // Issue 8 section 1 through the real server: every recommendation (stream or query, MODEL or RULE_OVERRIDE)
 // is stored as a typed record, DONE names it, a session started with it links to it (idempotently, only the
 // athlete's own), and a start sent right after DONE waits for the batch that stores it.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, gql, gqlOk, wsClient } from '../support/client.ts';
+import { collect, gql, gqlOk, wsClient, type Collected, type Counted } from '../support/client.ts';
 import { completeSession } from '../support/learning.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
 import { newRecommendationId, RecommendationWriter } from '../../src/resolvers/recommendation-store.ts';
@@ -35,8 +34,40 @@ const START = `mutation($input: StartSessionInput!) {
   startSession(input: $input) { id status sleepHours energyLevel stressLevel location recommendation { ${RECOMMENDATION} } }
 }`;
 
-const start = (token: string, input: Record<string, unknown>) => gql<{ startSession: any }>(server.url, START, { input }, token);
-const startOk = async (token: string, input: Record<string, unknown>) => (await gqlOk<{ startSession: any }>(server.url, START, { input }, token)).startSession;
+/** What RECOMMENDATION selects of a stored recommendation. */
+interface Stored {
+  id: string;
+  createdAt: string;
+  source: string;
+  sessionType: string;
+  checkIn: {
+    sleepHours: number | null;
+    energyLevel: number | null;
+    stressLevel: number | null;
+    pulleyInjuryGrade: number | null;
+    sorenessLevel: number | null;
+    currentNiggles: { location: string; severity: number }[] | null;
+  };
+  prediction: { expectedQuality: number; rawQuality: number; interval: { low: number; high: number }; phase: string; confidence: string } | null;
+  override: { rule: string; category: string; sessionType: string; message: string } | null;
+  rulesApplied: string[];
+  predictionMultiplier: number;
+  warnings: { rule: string; category: string }[];
+  personalization: { phase: string; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean };
+  modelFittedAt: string | null;
+  modelSessionsIncluded: number;
+  statisticalContext: { personalHistory: { n: number }; insights: string[] };
+  user: { id: string };
+}
+/** What START selects. */
+type Started = {
+  startSession: { id: string; status: string; sleepHours: number | null; energyLevel: number | null; stressLevel: number | null; location: string | null; recommendation: Stored | null };
+};
+/** What LIST (below) selects. */
+type Listed = { sessions: Counted<{ id: string; recommendation: { source: string; rulesApplied: string[] } | null }> };
+
+const start = (token: string, input: Record<string, unknown>) => gql<Started>(server.url, START, { input }, token);
+const startOk = async (token: string, input: Record<string, unknown>) => (await gqlOk<Started>(server.url, START, { input }, token)).startSession;
 const storedCount = (userId: string) => server.services.prisma.recommendation.count({ where: { userId } });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -54,7 +85,7 @@ describe('stored recommendations', () => {
     // Starting with it takes the check-in from the recommendation and links the record.
     const session = await startOk(token, { recommendationId: done.recommendationId, location: 'Gym' });
     expect(session).toMatchObject({ status: 'ACTIVE', sleepHours: 7, energyLevel: 4, stressLevel: 2, location: 'Gym' });
-    const rec = session.recommendation;
+    const rec = session.recommendation!;
     expect(rec).toMatchObject({
       id: done.recommendationId,
       source: 'MODEL',
@@ -70,7 +101,7 @@ describe('stored recommendations', () => {
       user: { id },
     });
     expect(rec.prediction).toEqual({ expectedQuality: prediction.expectedQuality, rawQuality: prediction.rawQuality, interval: prediction.interval, phase: 'COLD_START', confidence: 'LOW' });
-    expect(rec.statisticalContext.insights).toEqual(eventOf(out.events, 'STATS').context.insights);
+    expect(rec.statisticalContext.insights).toEqual(eventOf(out.events, 'STATS').context!.insights);
     expect(Date.now() - Date.parse(rec.createdAt)).toBeLessThan(10 * 60_000);
     expect(await storedCount(id)).toBe(1);
   });
@@ -106,15 +137,15 @@ describe('stored recommendations', () => {
     const LIST = `query($userId: ID, $source: RecommendationSource, $rule: String) {
       sessions(userId: $userId, source: $source, rule: $rule) { totalCount edges { node { id recommendation { source rulesApplied } } } }
     }`;
-    const list = async (vars: Record<string, unknown>) => (await gqlOk<{ sessions: any }>(server.url, LIST, { userId: id, ...vars }, analyst.token)).sessions;
-    const ids = (page: any) => page.edges.map((e: any) => e.node.id).sort();
+    const list = async (vars: Record<string, unknown>) => (await gqlOk<Listed>(server.url, LIST, { userId: id, ...vars }, analyst.token)).sessions;
+    const ids = (page: Listed['sessions']) => page.edges.map((e) => e.node.id).sort();
 
     const all = await list({});
     expect(all.totalCount).toBe(3);
     const bySource = (source: string) =>
       all.edges
-        .filter((e: any) => e.node.recommendation.source === source)
-        .map((e: any) => e.node.id)
+        .filter((e) => e.node.recommendation?.source === source)
+        .map((e) => e.node.id)
         .sort();
     expect(bySource('RULE_OVERRIDE')).toEqual([overridden.id]);
     for (const source of ['MODEL', 'RULE_OVERRIDE']) {
@@ -125,10 +156,10 @@ describe('stored recommendations', () => {
     expect(bySource('MODEL')).toContain(model.id);
 
     // By rule: exactly the sessions whose recommendation lists it, counted the same way.
-    const rule = overridden.recommendation.rulesApplied[0];
+    const rule = overridden.recommendation!.rulesApplied[0];
     const expected = all.edges
-      .filter((e: any) => e.node.recommendation.rulesApplied.includes(rule))
-      .map((e: any) => e.node.id)
+      .filter((e) => e.node.recommendation?.rulesApplied.includes(rule))
+      .map((e) => e.node.id)
       .sort();
     const byRule = await list({ rule });
     expect(ids(byRule)).toEqual(expected);
@@ -140,7 +171,7 @@ describe('stored recommendations', () => {
     expect(unknown.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'rule' });
     expect(unknown.errors?.[0].message).toContain('no_such_rule');
     // An athlete's own list takes the same filters.
-    expect(ids((await gqlOk<{ sessions: any }>(server.url, LIST, { source: 'RULE_OVERRIDE' }, token)).sessions)).toEqual([overridden.id]);
+    expect(ids((await gqlOk<Listed>(server.url, LIST, { source: 'RULE_OVERRIDE' }, token)).sessions)).toEqual([overridden.id]);
   });
 
   it('the recommendation query is stored too, with its id and createdAt, and rule multipliers recorded', async () => {
@@ -151,7 +182,7 @@ describe('stored recommendations', () => {
     expect(rec.rulesApplied.length).toBeGreaterThan(0);
     const session = await startOk(token, { recommendationId: rec.id });
     expect(session.recommendation).toMatchObject({ id: rec.id, createdAt: rec.createdAt, sessionType: rec.sessionType, rulesApplied: rec.rulesApplied });
-    expect(session.recommendation.prediction.expectedQuality).toBe(rec.prediction!.expectedQuality);
+    expect(session.recommendation?.prediction?.expectedQuality).toBe(rec.prediction!.expectedQuality);
     const row = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: rec.id } });
     // expected = the expected rating given the bounds x the product of the matched rules' multipliers (clamped to the scale)
     expect(row.predictionMultiplier).not.toBe(1);
@@ -160,7 +191,12 @@ describe('stored recommendations', () => {
     expect(row.expectedQuality).toBeCloseTo(Math.min(10, Math.max(1, model.expected * row.predictionMultiplier)), 6);
     expect(await storedCount(id)).toBe(1);
     // The answer leaves stored: its relations resolve at once.
-    const linked = await gqlOk<{ recommendation: any }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`, { input: OPERATOR }, token);
+    const linked = await gqlOk<{ recommendation: { id: string; user: { id: string }; session: { id: string } | null } }>(
+      server.url,
+      `query($input: PreSessionInput!) { recommendation(input: $input) { id user { id } session { id } } }`,
+      { input: OPERATOR },
+      token,
+    );
     expect(linked.recommendation).toMatchObject({ user: { id }, session: null });
     expect(await storedCount(id)).toBe(2);
   });
@@ -175,8 +211,10 @@ describe('stored recommendations', () => {
       await server.services.recommendations.close(); // nothing pending from the warm-up
       const before = statements.length;
       const query = `subscription($input: PreSessionInput!) { preSessionRecommendation(input: $input) { type ... on DoneEvent { recommendationId } } }`;
-      const outs = await Promise.all(Array.from({ length: 12 }, (_, i) => collect<any>(client, query, { input: { ...OPERATOR, sleepHours: 6 + i / 10 } })));
-      const ids = outs.map((o) => o.events.at(-1).preSessionRecommendation.recommendationId as string);
+      const outs = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => collect<{ preSessionRecommendation: { type: string; recommendationId?: string } }>(client, query, { input: { ...OPERATOR, sleepHours: 6 + i / 10 } })),
+      );
+      const ids = outs.map((o) => o.events.at(-1)?.preSessionRecommendation.recommendationId as string);
       expect(new Set(ids).size).toBe(12);
       await server.services.recommendations.close();
       const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } }, select: { id: true, checkIn: true } });
@@ -292,7 +330,7 @@ describe('startSession with a recommendationId', () => {
     expect(a.errors).toBeUndefined();
     expect(b.errors).toBeUndefined();
     expect(a.data!.startSession.id).toBe(b.data!.startSession.id);
-    expect(a.data!.startSession.recommendation.id).toBe(other.id);
+    expect(a.data!.startSession.recommendation?.id).toBe(other.id);
     expect(await server.services.prisma.climbingSession.count({ where: { userId: id } })).toBe(2);
   });
 
@@ -313,7 +351,7 @@ describe('startSession with a recommendationId', () => {
     const { token } = await tokenFor('athlete');
     const client = wsClient(server.wsUrl, token);
     try {
-      const started = new Promise<any>((resolve, reject) => {
+      const started = new Promise<{ id?: string; r: Collected<Started> }>((resolve, reject) => {
         let fired = false;
         client.subscribe<{ preSessionRecommendation: { type: string; recommendationId?: string } }>(
           { query: `subscription($input: PreSessionInput!) { preSessionRecommendation(input: $input) { type ... on DoneEvent { recommendationId } } }`, variables: { input: OPERATOR } },
@@ -322,7 +360,7 @@ describe('startSession with a recommendationId', () => {
               const e = v.data?.preSessionRecommendation;
               if (e?.type !== 'DONE' || fired) return;
               fired = true;
-              collect(client, START, { input: { recommendationId: e.recommendationId } }).then((r) => resolve({ id: e.recommendationId, r }), reject);
+              collect<Started>(client, START, { input: { recommendationId: e.recommendationId } }).then((r) => resolve({ id: e.recommendationId, r }), reject);
             },
             error: reject,
             complete: () => {},
@@ -331,7 +369,7 @@ describe('startSession with a recommendationId', () => {
       });
       const { id, r } = await started;
       expect(r.errors).toEqual([]);
-      expect(r.events[0].startSession.recommendation.id).toBe(id);
+      expect(r.events[0].startSession.recommendation?.id).toBe(id);
     } finally {
       await client.dispose();
     }
@@ -359,7 +397,7 @@ describe('startSession with a recommendationId', () => {
       await locker.query('COMMIT');
       const res = await pending;
       expect(res.errors).toBeUndefined();
-      expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
+      expect(res.data!.startSession.recommendation?.id).toBe(recommendationId);
       expect(await storedCount(id)).toBe(2);
     } finally {
       await locker.end();
@@ -401,7 +439,12 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
     await client.end();
   };
   const ask = (server: TestServer, token: string, selection: string) =>
-    gql<{ recommendation: any }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { ${selection} } }`, { input: OPERATOR }, token);
+    gql<{ recommendation: { id: string; source?: string; session?: { id: string } | null } }>(
+      server.url,
+      `query($input: PreSessionInput!) { recommendation(input: $input) { ${selection} } }`,
+      { input: OPERATOR },
+      token,
+    );
 
   it('answers while the INSERT is held back; asking for a stored relation waits for it', async () => {
     const { token } = await tokenFor('athlete');
@@ -431,13 +474,13 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
     const recommendationId = answered.data!.recommendation.id;
     // Instance b has never seen the id; the row lands 2 s after b first looks for it (a batch slowed by load).
     let settled = false;
-    const started = gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token).finally(() => (settled = true));
+    const started = gql<Started>(b.url, START, { input: { recommendationId } }, token).finally(() => (settled = true));
     await new Promise((r) => setTimeout(r, 2000));
     expect(settled).toBe(false);
     await release();
     const res = await started;
     expect(res.errors).toBeUndefined();
-    expect(res.data!.startSession.recommendation.id).toBe(recommendationId);
+    expect(res.data!.startSession.recommendation?.id).toBe(recommendationId);
   });
 
   it('an id that is not pending anywhere is NOT_FOUND at once on the other instance, not after the wait for a batch', async () => {
@@ -445,7 +488,7 @@ describe.runIf(usingPostgres)('the recommendation query answers before its row i
     // A UUIDv7 given long ago (its time is 2024) and a v4 id: neither can be in a batch still.
     for (const recommendationId of ['018f0000-0000-7000-8000-000000000001', '00000000-0000-4000-8000-00000000abcd']) {
       const asked = Date.now();
-      const res = await gql<{ startSession: any }>(b.url, START, { input: { recommendationId } }, token);
+      const res = await gql<Started>(b.url, START, { input: { recommendationId } }, token);
       expect(res.errors?.[0].extensions).toMatchObject({ code: 'NOT_FOUND', field: 'recommendationId' });
       expect(Date.now() - asked).toBeLessThan(2000);
     }

@@ -79,7 +79,7 @@ function expectOperatorStream(events: StreamEvent[]): void {
   expect(recs.suggestions![0].expectedGain).toBeCloseTo(boundedExpectation(5.92 + 0.9, sd) - boundedExpectation(5.92, sd), 6);
   expect(recs.suggestions![0].expectedGain).toBeLessThan(0.9);
   expect(recs.constraints).toMatchObject({ sessionTypeCeiling: null, suggestedSessionType: null, avoid: [], reduceVolume: false });
-  const stats = eventOf(events, 'STATS').context;
+  const stats = eventOf(events, 'STATS').context!;
   expect(stats.populationComparison).toEqual([]); // no PopulationStatistic rows yet
   expect(stats.personalHistory).toMatchObject({ n: 0, mean: null, sd: null });
   expect(stats.similarSessions).toEqual([]);
@@ -282,17 +282,19 @@ describe('startSession', () => {
   const START = `mutation($input: StartSessionInput!) {
     startSession(input: $input) { id status recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } }
   }`;
+  /** What START selects of the recommendation shown. */
+  type Shown = { id: string; source: string; sessionType: string; override: { rule: string } | null; prediction: Prediction | null; suggestions: { variable: string }[] };
 
   it('stores the recommendation shown (sessionType and prediction) and links it to the session', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendation: any } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
+    const { startSession } = await gqlOk<{ startSession: { id: string; status: string; recommendation: Shown } }>(server.url, START, { input: { ...OPERATOR, location: 'Gym' } }, token);
     expect(startSession.status).toBe('ACTIVE');
     const shown = startSession.recommendation;
     expect(shown).toMatchObject({ source: 'MODEL', sessionType: 'VOLUME', override: null });
-    expectOperatorPrediction(shown.prediction);
+    expectOperatorPrediction(shown.prediction!);
     expect(shown.suggestions[0]).toMatchObject({ variable: 'caffeineMg' });
     // Stored, not only echoed: read it back.
-    const again = await gqlOk<{ session: { recommendation: any } }>(
+    const again = await gqlOk<{ session: { recommendation: Shown } }>(
       server.url,
       `query($id: ID!) { session(id: $id) { recommendation { id source sessionType override { rule } prediction { expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence } suggestions { variable } } } }`,
       { id: startSession.id },
@@ -303,7 +305,7 @@ describe('startSession', () => {
 
   it('stores an override as what the athlete was told', async () => {
     const { token } = await tokenFor('athlete');
-    const { startSession } = await gqlOk<{ startSession: { recommendation: any } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
+    const { startSession } = await gqlOk<{ startSession: { recommendation: Shown } }>(server.url, START, { input: { ...OPERATOR, injurySeverity: 7 } }, token);
     expect(startSession.recommendation).toMatchObject({ source: 'RULE_OVERRIDE', sessionType: 'REST_DAY', prediction: null, override: { rule: 'severe_injury_rest_required' } });
   });
 });
@@ -346,7 +348,7 @@ describe('personalised path', () => {
     const prediction = eventOf(out.events, 'PREDICTION').prediction!;
     expect(prediction).toMatchObject({ phase: 'COLD_START', confidence: 'LOW' });
     expect(prediction.rawQuality).not.toBeCloseTo(5.92, 3);
-    const stats = eventOf(out.events, 'STATS').context;
+    const stats = eventOf(out.events, 'STATS').context!;
     expect(stats.populationComparison).toEqual([]);
     expect(stats.personalHistory).toMatchObject({ n: 3, mean: 6, best: 8, worst: 4 });
     expect(stats.personalHistory.sd).toBeCloseTo(2, 12);
@@ -359,7 +361,7 @@ describe('personalised path', () => {
     const { token } = await tokenFor('athlete');
     const UPDATE = `mutation($id: ID!, $input: UpdateSessionInput!) { updateSession(id: $id, input: $input) { id } }`;
     const DELETE = `mutation($id: ID!) { deleteSession(id: $id) }`;
-    const history = async () => eventOf((await streamWs(server.wsUrl, token, OPERATOR)).events, 'STATS').context.personalHistory;
+    const history = async () => eventOf((await streamWs(server.wsUrl, token, OPERATOR)).events, 'STATS').context!.personalHistory;
     const ids: string[] = [];
     for (const [i, row] of HISTORY.slice(0, 3).entries()) {
       const { startSession } = await gqlOk<{ startSession: { id: string } }>(server.url, START, { input: { ...row.checkIn, startedAt: new Date(Date.UTC(2026, 1, 1 + i, 17)).toISOString() } }, token);
@@ -398,7 +400,7 @@ describe('personalised path', () => {
     expect(prediction.phase).toBe('LEARNING');
     expect(prediction.confidence).not.toBe('HIGH'); // HIGH needs PERSONALIZED
     expect(prediction.expectedQuality).not.toBeCloseTo(roundRating(coldStartPrediction(OPERATOR).expected), 6); // no longer the population's answer
-    const stats = eventOf(out.events, 'STATS').context;
+    const stats = eventOf(out.events, 'STATS').context!;
     expect(stats.personalHistory.n).toBe(10);
     expect(stats.personalHistory.mean).toBeCloseTo(HISTORY.reduce((s, r) => s + r.quality, 0) / 10, 12);
     expect(stats.personalHistory).toMatchObject({ best: 9, worst: 3 });
@@ -516,10 +518,10 @@ describe('personalised path', () => {
     const run = await server.training.runNightly('MANUAL');
     expect(run.status).toBe('SUCCEEDED');
     const out = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 4 });
-    const stats = eventOf(out.events, 'STATS').context;
-    const byVariable = new Map<string, any>(stats.populationComparison.map((c: any) => [c.variable, c]));
+    const stats = eventOf(out.events, 'STATS').context!;
+    const byVariable = new Map(stats.populationComparison.map((c) => [c.variable, c]));
     expect([...byVariable.keys()]).toEqual(['sleepHours', 'energyLevel', 'stressLevel']);
-    const sleep = byVariable.get('sleepHours');
+    const sleep = byVariable.get('sleepHours')!;
     expect(sleep.value).toBe(4);
     expect(sleep.zScore).toBeCloseTo((4 - sleep.populationMean) / sleep.populationStd, 12);
     expect(sleep.zScore).toBeLessThan(0);
@@ -540,7 +542,7 @@ describe('personalised path', () => {
       );
       expect(startSession.recommendation.statisticalContext).toEqual(eventOf(answer.events, 'STATS').context);
     }
-    expect(eventOf(again.events, 'STATS').context.coefficientComparisons).toEqual(stats.coefficientComparisons);
+    expect(eventOf(again.events, 'STATS').context!.coefficientComparisons).toEqual(stats.coefficientComparisons);
 
     // The comparisons, the same for both answers (one model version), are stored once; each row names them and
     // keeps the rest of its statistical context, a third of its former size.

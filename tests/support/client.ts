@@ -1,12 +1,40 @@
 // Real clients: GraphQL over HTTP (fetch), graphql-ws over a real WebSocket, and SSE.
-// Response data is whatever the query selected: typed per test by its own query, so `any` here is deliberate.
-/* eslint-disable @typescript-eslint/no-explicit-any */
+// Response data is whatever the query selected: each caller names the shape its query selects (`unknown` by default).
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 
-export interface GraphQLResponse<T = Record<string, any>> {
+/** One entry of a GraphQL answer's `errors` (the server's typed errors carry `code` and the offending `field`). */
+export interface GraphQLErrorBody {
+  message: string;
+  path?: (string | number)[];
+  extensions?: { code?: string; field?: string; [k: string]: unknown };
+}
+
+export interface GraphQLResponse<T = unknown> {
   data?: T | null;
-  errors?: { message: string; path?: (string | number)[]; extensions?: { code?: string; field?: string; [k: string]: unknown } }[];
+  errors?: GraphQLErrorBody[];
+}
+
+/** A Relay connection as a query selects it: `edges { node { ... } }`. */
+export interface Connection<N> {
+  edges: { node: N }[];
+}
+
+export interface PageInfo {
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  startCursor: string | null;
+  endCursor: string | null;
+}
+
+/** A connection whose query also selects `totalCount`. */
+export interface Counted<N> extends Connection<N> {
+  totalCount: number;
+}
+
+/** A connection whose query also selects `pageInfo`. */
+export interface Page<N> extends Connection<N> {
+  pageInfo: PageInfo;
 }
 
 /** A browser's CORS preflight for a POST with a token, from `origin`. */
@@ -24,7 +52,7 @@ export const corsPost = (url: string, origin: string, token: string) =>
     body: JSON.stringify({ query: '{ me { id } }' }),
   });
 
-export async function gql<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T> & { status: number }> {
+export async function gql<T = unknown>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<GraphQLResponse<T> & { status: number }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'application/graphql-response+json, application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
@@ -35,7 +63,7 @@ export async function gql<T = Record<string, any>>(url: string, query: string, v
 }
 
 /** gql that fails the test on any error and returns data. */
-export async function gqlOk<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<T> {
+export async function gqlOk<T = unknown>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<T> {
   const res = await gql<T>(url, query, variables, token);
   if (res.errors?.length) throw new Error(`GraphQL errors: ${JSON.stringify(res.errors)}`);
   return res.data as T;
@@ -58,7 +86,7 @@ export interface Collected<T> {
 }
 
 /** Subscribes and collects every event until the server completes the stream (or an error ends it). */
-export function collect<T = Record<string, any>>(client: Client, query: string, variables?: Record<string, unknown>, timeoutMs = 20_000): Promise<Collected<T>> {
+export function collect<T = unknown>(client: Client, query: string, variables?: Record<string, unknown>, timeoutMs = 20_000): Promise<Collected<T>> {
   return new Promise((resolve, reject) => {
     const out: Collected<T> = { events: [], errors: [], completed: false };
     const timer = setTimeout(() => {
@@ -88,7 +116,7 @@ export function collect<T = Record<string, any>>(client: Client, query: string, 
 }
 
 /** A subscription over Server-Sent Events (GraphQL over SSE, "distinct connections" mode). */
-export async function sse<T = Record<string, any>>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; events: GraphQLResponse<T>[] }> {
+export async function sse<T = unknown>(url: string, query: string, variables?: Record<string, unknown>, token?: string): Promise<{ status: number; events: GraphQLResponse<T>[] }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) },

@@ -1,6 +1,5 @@
 // Shared pieces of the foundation integration tests: error assertions, a complete valid check-in, session
 // selections and small GraphQL helpers.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { expect } from 'vitest';
 import { CHECK_IN_VARIABLES, SESSION_FIELDS } from '../../src/engine/variables.ts';
 import { gql, gqlOk, type GraphQLResponse } from './client.ts';
@@ -72,9 +71,29 @@ export const RECORD_BASELINE = `mutation($input: BaselineAssessmentInput!) {
   recordBaselineAssessment(input: $input) { id isCurrent assessedAt age heightCm weightKg yearsClimbing primaryDiscipline maxHangEdgeMm fearOfFalling user { id } }
 }`;
 
+/** What SESSION_SELECTION selects of a ClimbingSession: the fixed fields, then every check-in and outcome variable by name. */
+export interface SessionRecord {
+  id: string;
+  status: string;
+  startedAt: string;
+  endedAt: string | null;
+  sessionType: string | null;
+  location: string | null;
+  isOutdoor: boolean | null;
+  recommendation: { id: string; source: string; sessionType: string; override: { rule: string } | null; prediction: { expectedQuality: number } | null } | null;
+  recommendationFollowed: boolean | null;
+  preSessionData: unknown;
+  postSessionData: unknown;
+  createdAt: string;
+  updatedAt: string;
+  user: { id: string; role: string };
+  /** A check-in or outcome variable (CHECK_IN_VARIABLES, SESSION_FIELDS). */
+  [variable: string]: unknown;
+}
+
 /** Starts a session as the token's owner and returns it. */
-export async function startSession(url: string, token: string, input: Record<string, unknown> = { sleepHours: 7 }): Promise<any> {
-  return (await gqlOk<{ startSession: any }>(url, START_SESSION, { input }, token)).startSession;
+export async function startSession(url: string, token: string, input: Record<string, unknown> = { sleepHours: 7 }): Promise<SessionRecord> {
+  return (await gqlOk<{ startSession: SessionRecord }>(url, START_SESSION, { input }, token)).startSession;
 }
 
 /** Ids of every session the viewer can list (all pages), newest first. */

@@ -1,12 +1,10 @@
 // Shared pieces of the learning-loop integration tests: an athlete with a known truth, sessions logged through
 // the API (startSession with the check-in, completeSession with the outcome), and the model queries.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { randomUUID } from 'node:crypto';
 import { Random, simulateAthlete, type SimulatedAthlete, type TruthPopulation } from '../../scripts/lib/synthetic.ts';
 import { addRatedSession, addRatingLinearised, emptyStats, linearisedStats, userPosterior, type Hyperparameters, type SufficientStats } from '../../src/engine/bayes/index.ts';
 import { checkInColumns, designRow, MODEL_TERMS, P, TERM_NAMES, type CheckIn } from '../../src/engine/variables.ts';
 import pg from 'pg';
-import type { PrismaClient } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from './client.ts';
 import { dropTestDatabase } from './server.ts';
 
@@ -130,12 +128,21 @@ export async function startSession(url: string, token: string, checkIn: CheckIn,
   return started.startSession.id;
 }
 
-export async function completeSession(url: string, token: string, id: string, outcome: Record<string, unknown>): Promise<any> {
-  return (await gqlOk<{ completeSession: any }>(url, COMPLETE, { id, input: outcome }, token)).completeSession;
+/** What COMPLETE selects of the completed session. */
+export interface CompletedSession {
+  id: string;
+  status: string;
+  sessionQuality: number | null;
+  deviatedFromPlan: boolean | null;
+  actualCaffeineMg: number | null;
+}
+
+export async function completeSession(url: string, token: string, id: string, outcome: Record<string, unknown>): Promise<CompletedSession> {
+  return (await gqlOk<{ completeSession: CompletedSession }>(url, COMPLETE, { id, input: outcome }, token)).completeSession;
 }
 
 /** startSession with the check-in, then completeSession with the outcome; returns the session id. */
-export async function logSession(url: string, token: string, checkIn: CheckIn, outcome: Record<string, unknown>, startedAt?: Date): Promise<{ id: string; completed: any }> {
+export async function logSession(url: string, token: string, checkIn: CheckIn, outcome: Record<string, unknown>, startedAt?: Date): Promise<{ id: string; completed: CompletedSession }> {
   const id = await startSession(url, token, checkIn, startedAt);
   return { id, completed: await completeSession(url, token, id, outcome) };
 }
@@ -208,8 +215,14 @@ export function sessionRow(userId: string, s: SimulatedAthlete['sessions'][numbe
   };
 }
 
+/** The writes insertAthletes makes: the base client's (no hook) or the server's hooked one (services.prisma). */
+interface AthleteWriter {
+  user: { createMany(args: { data: { id: string; role: 'ATHLETE' }[] }): Promise<unknown> };
+  climbingSession: { createMany(args: { data: ReturnType<typeof sessionRow>[] }): Promise<unknown> };
+}
+
 /** Writes athletes (User rows and completed sessions) with the base client: no hook, so no quick update. */
-export async function insertAthletes(prisma: PrismaClient, athletes: SimulatedAthlete[]): Promise<string[]> {
+export async function insertAthletes(prisma: AthleteWriter, athletes: SimulatedAthlete[]): Promise<string[]> {
   const ids = athletes.map(() => randomUUID());
   await prisma.user.createMany({ data: ids.map((id) => ({ id, role: 'ATHLETE' as const })) });
   const now = Date.now();

@@ -1,9 +1,8 @@
 // Shared pieces of the recommendation integration tests: the query and the stream with every field the
 // tests read, typed results, and the cold-start prediction computed independently from the seed priors file.
-/* eslint-disable @typescript-eslint/no-explicit-any */
 import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
-import { collect, gql, gqlOk, sse, wsClient, type GraphQLResponse } from './client.ts';
+import { collect, gql, gqlOk, sse, wsClient, type GraphQLErrorBody, type GraphQLResponse } from './client.ts';
 
 const CONSTRAINTS = `sessionTypeCeiling suggestedSessionType avoid include warmupMin maxDurationMin reduceVolume hydrationBreaks`;
 const PREDICTION = `expectedQuality rawQuality interval { low high } distribution { rating probability } contributions { variable value } phase confidence`;
@@ -69,6 +68,40 @@ export const STREAM_QUERY = `subscription Stream($input: PreSessionInput!) {
   }
 }`;
 
+export interface GroupStat {
+  n: number;
+  mean: number | null;
+}
+/** What STATISTICAL_CONTEXT selects of a StatisticalContext. */
+export interface StatisticalContext {
+  populationComparison: { variable: string; value: number; populationMean: number; populationStd: number; zScore: number; percentile: number; descriptor: string }[];
+  personalHistory: {
+    n: number;
+    mean: number | null;
+    sd: number | null;
+    best: number | null;
+    worst: number | null;
+    trendPerSession: number | null;
+    sleep: { under6h: GroupStat; atLeast7h: GroupStat };
+    stress: { high: GroupStat; lower: GroupStat };
+    caffeine: { atLeast200mg: GroupStat; under50mg: GroupStat };
+    daysSinceHardSession: { upTo1: GroupStat; from2To4: GroupStat; atLeast5: GroupStat };
+  };
+  similarSessions: { sessionId: string; date: string; similarity: number; sharedFeatures: number; sessionQuality: number }[];
+  coefficientComparisons: {
+    variable: string;
+    userCoefficient: number;
+    populationCoefficient: number;
+    difference: number;
+    ratio: number | null;
+    userInterval: { low: number; high: number };
+    clearlyDifferent: boolean;
+    sensitivity: string;
+    message: string;
+  }[];
+  insights: string[];
+}
+
 export interface Constraints {
   sessionTypeCeiling: string | null;
   suggestedSessionType: string | null;
@@ -112,7 +145,7 @@ export interface Recommendation {
   warnings: Warning[];
   constraints: Constraints | null;
   suggestions: Suggestion[];
-  statisticalContext: any;
+  statisticalContext: StatisticalContext;
   personalization: { phase: string; sessionsIncluded: number; hasBaseline: boolean; hasPersonalization: boolean };
   generatedAt: string;
 }
@@ -135,7 +168,7 @@ export interface StreamEvent {
   message?: string;
   prediction?: Prediction;
   suggestions?: Suggestion[];
-  context?: any;
+  context?: StatisticalContext;
   source?: string;
   totalMs?: number;
   recommendationId?: string;
@@ -158,7 +191,7 @@ export async function streamWs(wsUrl: string, token: string | undefined, input: 
   const client = wsClient(wsUrl, token);
   try {
     const out = await collect<{ preSessionRecommendation: StreamEvent }>(client, STREAM_QUERY, { input });
-    return { events: out.events.map((e) => e.preSessionRecommendation), errors: out.errors.flat() as any[], completed: out.completed };
+    return { events: out.events.map((e) => e.preSessionRecommendation), errors: out.errors.flat() as GraphQLErrorBody[], completed: out.completed };
   } finally {
     await client.dispose();
   }
