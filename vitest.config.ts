@@ -14,6 +14,8 @@ export default defineConfig({
     include: ['tests/**/*.test.ts'],
     // One migrated, seeded database image per run, copied for every test server (tests/support/server.ts).
     globalSetup: ['tests/support/global-setup.ts'],
+    // `TEST_CPU_REPORT=<file> npm test`: each file's CPU (its worker's, its children's) appended to <file> (cpu-report.ts).
+    setupFiles: process.env.TEST_CPU_REPORT ? ['tests/support/cpu-report.ts'] : [],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Three workers on the 2-core machine: much of the suite's time is spent waiting (spawned processes starting,

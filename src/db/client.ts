@@ -8,7 +8,7 @@ import type { SqlDriverAdapter, SqlMigrationAwareDriverAdapterFactory } from '@p
 import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
-import { initdbImage, pgliteFsBundle, pgliteFsBundleShared } from './pglite-image.ts';
+import { initdbImage, pgliteFsBundle, pgliteFsBundleShared, pgliteWasmModuleShared } from './pglite-image.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -310,9 +310,11 @@ async function imageBytes(blob: Blob | undefined): Promise<{ bytes: ArrayBuffer;
 async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, log: (msg: string) => void): Promise<PgliteEngine> {
   // PGlite itself (its module too) is loaded in the thread only.
   const { openPgliteThread } = await import('./pglite-thread.ts');
-  // As on the calling thread: an in-memory database from an image reuses the process's share bundle.
-  const fsBundle = target.dir.startsWith('memory://') && target.image ? await pgliteFsBundleShared() : undefined;
-  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle }, log);
+  // As on the calling thread: an in-memory database from an image reuses the process's share bundle, and the
+  // process's compiled PostgreSQL module (which the calling thread's PGlite keeps by itself).
+  const shared = target.dir.startsWith('memory://') && target.image;
+  const [fsBundle, wasmModule] = shared ? await Promise.all([pgliteFsBundleShared(), pgliteWasmModuleShared()]) : [undefined, undefined];
+  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle, wasmModule }, log);
   const { onQuery } = opts;
   return {
     factory: thread.factory,

@@ -42,6 +42,8 @@ export interface PgliteThreadTarget {
   image?: { bytes: ArrayBuffer; type: string };
   /** PGlite's share/ bundle, read once by the process (pgliteFsBundleShared: the tests open dozens of databases). */
   fsBundle?: SharedArrayBuffer;
+  /** PGlite's compiled PostgreSQL module, compiled once by the process (pgliteWasmModuleShared: the same tests). */
+  wasmModule?: WebAssembly.Module;
 }
 
 /** A request from the API's thread; `tx` names a transaction the worker holds. */
@@ -233,6 +235,7 @@ export async function runPgliteThread(): Promise<void> {
       initDbStartParams: target.extraStartParams,
       ...(target.image ? { loadDataDir: new Blob([target.image.bytes], { type: target.image.type }) } : {}),
       ...(target.fsBundle ? { fsBundle: new Blob([new Uint8Array(target.fsBundle).slice()]) } : {}),
+      ...(target.wasmModule ? { pgliteWasmModule: target.wasmModule } : {}),
     };
     client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;

@@ -231,11 +231,13 @@ describe('across a restart', () => {
     const nightlyCount = async () => (await trainingRuns(server.url, admin.token, 'NIGHTLY')).length;
     const before = await nightlyCount();
 
-    // Every second, so that ticks happen during the test.
-    await restart({ schedule: true, env: { NIGHTLY_TRAINING_CRON: '* * * * * *' } });
+    // Every second, so that ticks happen during the test; the server logs each tick it skips.
+    const skipped: string[] = [];
+    await restart({ schedule: true, env: { NIGHTLY_TRAINING_CRON: '* * * * * *' }, log: (m) => void (/scheduled nightly run skipped: the schedule is paused/.test(m) && skipped.push(m)) });
     const schedule = await gqlOk<{ trainingSchedule: { cron: string; paused: boolean; nextRunAt: string | null } }>(server.url, SCHEDULE, {}, admin.token);
     expect(schedule.trainingSchedule).toMatchObject({ cron: '* * * * * *', paused: true, nextRunAt: null });
-    await new Promise((r) => setTimeout(r, 2500));
+    // Two ticks have come and gone (no fixed wait: as soon as the server has skipped both), and no run was made.
+    await waitFor(async () => skipped.length >= 2, 10_000, 50);
     expect(await nightlyCount()).toBe(before);
 
     await gqlOk(server.url, PAUSE, { paused: false }, admin.token);

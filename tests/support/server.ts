@@ -117,6 +117,12 @@ export async function migratedPgliteDir(dir: string): Promise<string> {
   return dir;
 }
 
+/**
+ * The in-process test servers started in this worker and the CPU their starts took (the worker's threads, PGlite's
+ * included, while startServer ran), for tests/support/cpu-report.ts.
+ */
+export const serverStarts = { count: 0, cpuMs: 0 };
+
 export interface TestServerOptions extends Omit<StartOptions, 'config'> {
   /** Reuse a database (e.g. two instances on one PostgreSQL database, or a restart on the same PGlite dir). */
   databaseUrl?: string | null;
@@ -152,7 +158,11 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     await migratedPgliteDir(config.pgliteDir);
   }
   const logs: string[] = [];
+  const cpuBefore = process.cpuUsage();
   const server = await startServer({ schedule: false, log: (m) => logs.push(m), pgliteImage: image, ...opts, config });
+  const cpu = process.cpuUsage(cpuBefore);
+  serverStarts.count++;
+  serverStarts.cpuMs += (cpu.user + cpu.system) / 1000;
   return {
     ...server,
     databaseUrl,
