@@ -18,7 +18,7 @@
 // rows read side by side; times are the profiler's (sampling adds its own overhead), read them against each other.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM } from './lib/benchmarking.ts';
 import { startEnv, startFlags } from './lib/start-flags.ts';
+import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -79,24 +80,6 @@ function printHeap(head: HeapNode, streams: number, top: number): void {
   }
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-/** Monotonic µs (the clock of the profiles' timestamps). */
-interface Window {
-  from: number;
-  to: number;
-}
-
-const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 const p99 = (xs: number[]) =>
   percentile(
     [...xs].sort((a, b) => a - b),
@@ -159,47 +142,6 @@ function timed(client: Client, payload: { query: string; variables?: Record<stri
   });
 }
 
-/** Per function (name, file, line): CPU µs per stream over the windows, self and inclusive. */
-function perStream(profile: CpuProfile, windows: readonly Window[], streams: number) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (n: ProfileNode) => {
-    const url = n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/');
-    return `${n.callFrame.functionName || '(anonymous)'} ${url}${url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
-  };
-  const self = new Map<string, number>();
-  const inclusive = new Map<string, number>();
-  let busy = 0;
-  let at = profile.startTime;
-  for (let i = 0; i < profile.samples.length; i++) {
-    at += profile.timeDeltas[i]!;
-    if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
-    const node = byId.get(profile.samples[i]!);
-    if (!node || node.callFrame.functionName === '(idle)') continue;
-    const micros = profile.timeDeltas[i + 1] ?? 0;
-    busy += micros;
-    self.set(name(node), (self.get(name(node)) ?? 0) + micros);
-    const seen = new Set<string>();
-    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-      const key = name(byId.get(id)!);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
-    }
-  }
-  const scale = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / Math.max(1, streams)]));
-  return { busy: busy / Math.max(1, streams), self: scale(self), inclusive: scale(inclusive) };
-}
-
-function readProfiles(dir: string): { file: string; thread: number; profile: CpuProfile }[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile'))
-    .map((f) => ({ file: path.join(dir, f), thread: Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(f)?.[1] ?? -1) }))
-    .sort((a, b) => a.thread - b.thread)
-    .map((x) => ({ ...x, profile: JSON.parse(readFileSync(x.file, 'utf8')) as CpuProfile }));
-}
-
 async function main(): Promise<void> {
   const subscribers = Number(args.subscribers);
   const rounds = Number(args.rounds);
@@ -238,7 +180,7 @@ async function main(): Promise<void> {
       await Promise.all(serverClients.slice(k, k + 100).map((c) => timed(c, stream)));
     }
     await server.request('store');
-    const windows = { floor: [] as Window[], server: [] as Window[] };
+    const windows = { floor: [] as TimeWindow[], server: [] as TimeWindow[] };
     let heapHead: HeapNode | null = null;
     const cpu = { floor: 0, server: 0 };
     for (let round = 1; round <= rounds; round++) {
@@ -280,9 +222,9 @@ async function main(): Promise<void> {
     if (!profile) return;
     const floorProfile = readProfiles(floorDir).find((p) => p.thread === 0);
     if (!floorProfile) throw new Error(`no floor profile in ${floorDir}`);
-    const fl = perStream(floorProfile.profile, windows.floor, streams);
+    const fl = cpuPerUnit(floorProfile.profile, windows.floor, streams);
     for (const { file, thread, profile: p } of readProfiles(serverDir)) {
-      const sv = perStream(p, windows.server, streams);
+      const sv = cpuPerUnit(p, windows.server, streams);
       if (sv.busy < 1) continue; // a thread idle during the burst (the fit's worker)
       const against = thread === 0 ? fl : { busy: 0, self: new Map<string, number>(), inclusive: new Map<string, number>() };
       console.log(

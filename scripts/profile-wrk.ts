@@ -19,12 +19,13 @@
 // read them against each other; the wrk line per run gives the process's CPU time per request without the split.
 import { execFile, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
+import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -46,27 +47,11 @@ const RECOMMENDATION = JSON.stringify({
 });
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
 
-interface Window {
+interface Window extends TimeWindow {
   operation: 'recommendation' | '__typename';
-  /** Monotonic µs (the clock of the profile's timestamps). */
-  from: number;
-  to: number;
   requests: number;
 }
 
-interface ProfileNode {
-  id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
-  children?: number[];
-}
-interface CpuProfile {
-  nodes: ProfileNode[];
-  startTime: number;
-  samples: number[];
-  timeDeltas: number[];
-}
-
-const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
 const execFileAsync = promisify(execFile);
 
 async function wrk(url: string, script: string, seconds: number): Promise<{ requests: number; rps: number }> {
@@ -74,41 +59,13 @@ async function wrk(url: string, script: string, seconds: number): Promise<{ requ
   return { requests: Number(/(\d+) requests in/.exec(stdout)?.[1] ?? 0), rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1] ?? 0) };
 }
 
-/** Per function (name, file, line): CPU µs per request of the windows of one operation, self and inclusive. */
+/** Per function: CPU µs per request of the windows of one operation, self and inclusive. */
 function perRequest(profile: CpuProfile, windows: readonly Window[]) {
-  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-  const parent = new Map<number, number>();
-  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (n: ProfileNode) => {
-    const url = n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/');
-    return `${n.callFrame.functionName || '(anonymous)'} ${url}:${n.callFrame.lineNumber + 1}:${n.callFrame.columnNumber + 1}`;
-  };
-  const self = new Map<string, number>();
-  const inclusive = new Map<string, number>();
-  let busy = 0;
-  let at = profile.startTime;
-  for (let i = 0; i < profile.samples.length; i++) {
-    at += profile.timeDeltas[i];
-    if (!windows.some((w) => at >= w.from && at <= w.to)) continue;
-    const node = byId.get(profile.samples[i]);
-    if (!node || node.callFrame.functionName === '(idle)') continue;
-    const micros = profile.timeDeltas[i + 1] ?? 0;
-    busy += micros;
-    self.set(name(node), (self.get(name(node)) ?? 0) + micros);
-    const seen = new Set<string>();
-    for (let id: number | undefined = node.id; id !== undefined; id = parent.get(id)) {
-      const key = name(byId.get(id)!);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      inclusive.set(key, (inclusive.get(key) ?? 0) + micros);
-    }
-  }
   const requests = Math.max(
     1,
     windows.reduce((sum, w) => sum + w.requests, 0),
   );
-  const scale = (m: Map<string, number>) => new Map([...m].map(([k, v]) => [k, v / requests]));
-  return { requests, busy: busy / requests, self: scale(self), inclusive: scale(inclusive) };
+  return { requests, ...cpuPerUnit(profile, windows, requests) };
 }
 
 /** A server child (scripts/bench.ts --serve of `benchScript`) on its own database, seeded, with a token of its athlete. */
@@ -231,13 +188,7 @@ async function main(): Promise<void> {
     if (args['no-profile']) return;
     // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the API's (thread 0), and PGlite's
     // when it runs on a thread of its own; each is read over the same wrk windows.
-    const files = readdirSync(dir)
-      .filter((f) => f.endsWith('.cpuprofile'))
-      .map((f) => ({ file: path.join(dir, f), thread: Number(/\.(\d+)\.\d+\.cpuprofile$/.exec(f)?.[1] ?? -1) }))
-      .sort((a, b) => a.thread - b.thread);
-    if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
-    for (const { file, thread } of files) {
-      const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
+    for (const { file, thread, profile } of readProfiles(dir)) {
       const rec = perRequest(
         profile,
         windows.filter((w) => w.operation === 'recommendation'),
