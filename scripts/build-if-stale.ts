@@ -1,5 +1,5 @@
-// `npm run train`'s pretrain: `npm run build` only when dist/ is not the build of the current sources
-// (scripts/lib/build-stamp.ts). The build costs about a second (npm, tsx, esbuild) of a command that should take a
+// `npm start`'s prestart and `npm run train`'s pretrain: `npm run build` only when dist/ is not the build of the current sources
+// (scripts/lib/build-stamp.ts). The build costs about a second (npm, tsx, esbuild) of commands that should take a
 // few (BENCHMARKS.md "`npm run train` end to end"); the check takes milliseconds under plain `node`.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';

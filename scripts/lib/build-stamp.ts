@@ -1,4 +1,4 @@
-// What `npm run build` records beside dist/ so that `npm run train`'s pretrain (scripts/build-if-stale.ts) can tell
+// What `npm run build` records beside dist/ so that `npm start`'s prestart and `npm run train`'s pretrain (scripts/build-if-stale.ts) can tell
 // in a few milliseconds whether dist/ is still the build of the sources: the files esbuild bundled, the initdb
 // image the build made, and when the build started. Node's own modules only, and only erasable TypeScript: the
 // check runs under plain `node` (its type stripping), without tsx or esbuild.
