@@ -15,17 +15,17 @@
 //    DONE p99 stays within 100 ms.
 // ClimbIQ's server is scripts/bench.ts's child (in-memory PGlite, or a fresh database on the PostgreSQL server,
 // dropped afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
-import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
-import { startEnv, startFlags } from './lib/start-flags.ts';
+import { cpuMs, forkChild, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
+import { startFlags } from './lib/start-flags.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
@@ -56,50 +56,6 @@ const p = (xs: number[], q: number) =>
 
 // ---------------------------------------------------------------- the two servers
 
-interface Child {
-  proc: ChildProcess;
-  url: string;
-  wsUrl: string;
-  request(cmd: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
-async function forkChild(script: string, argv: string[], execArgv: string[] = []): Promise<Child> {
-  // npm start's environment (glibc's arena limit) for the floor and ClimbIQ's server alike.
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, {
-    execArgv: [...process.execArgv, ...execArgv],
-    env: { ...process.env, ...startEnv() },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    proc.once('message', (m) => resolve(m as Record<string, unknown>));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  let next = 0;
-  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
-  proc.on('message', (m) => {
-    const msg = m as Record<string, unknown>;
-    waiting.get(msg.id as number)?.(msg);
-  });
-  return {
-    proc,
-    url: ready.url as string,
-    wsUrl: ready.wsUrl as string,
-    request: (cmd, extra = {}) =>
-      new Promise((resolve, reject) => {
-        const id = ++next;
-        waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
-        proc.send({ id, cmd, ...extra });
-      }),
-  };
-}
-
-/** The child's CPU time so far (user + system, ms): read around a measurement, what its streams cost the server,
- * which the machine's load moves far less than it moves latency. */
-async function cpuMs(child: Child): Promise<number> {
-  const u = await child.request('cpu');
-  return ((u.user as number) + (u.system as number)) / 1000;
-}
-
 /** ClimbIQ's API thread alone: its CPU time so far (user + system, ms; PGlite's own thread is not in it). */
 async function mainThreadMs(child: Child): Promise<number> {
   const u = (await child.request('cpu')).mainThread as NodeJS.CpuUsage;
@@ -114,31 +70,6 @@ interface Target {
   name: 'floor' | 'ClimbIQ';
   payload: { query: string; variables?: Record<string, unknown> };
   field: string;
-}
-
-interface Timed {
-  firstMs: number;
-  lastMs: number;
-  ok: boolean;
-}
-
-/** One subscription, timed from subscribe() to its first event and to its last (DONE), which completes it. */
-function timed(client: Client, target: Target): Promise<Timed> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    let firstMs = -1;
-    let lastType: string | undefined;
-    let failed = false;
-    client.subscribe<Record<string, { type: string }>>(target.payload, {
-      next: (v) => {
-        if (firstMs < 0) firstMs = performance.now() - t0;
-        if (v.errors) failed = true;
-        lastType = v.data?.[target.field]?.type;
-      },
-      error: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: false }),
-      complete: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: !failed && lastType === 'DONE' }),
-    });
-  });
 }
 
 interface Figures {
@@ -169,7 +100,7 @@ async function steady(clients: Client[], target: Target, rate: number, seconds: 
     offsets.map(
       (offset, i) =>
         new Promise<Timed>((resolve) => {
-          setTimeout(() => void timed(clients[i % clients.length], target).then(resolve), Math.max(0, offset - (performance.now() - t0)));
+          setTimeout(() => void timedSubscription(clients[i % clients.length], target.payload, target.field).then(resolve), Math.max(0, offset - (performance.now() - t0)));
         }),
     ),
   );
@@ -241,7 +172,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
   // (e.g. --cpu-prof, or --max-semi-space-size=N to override npm start's), as in bench-nightly-streams.
   const childArgs = [...startFlags(), ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
   console.log(`[bench-floor] ${label}: ClimbIQ's server runs with ${childArgs.join(' ')}`);
-  const server = await forkChild('./bench.ts', ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
+  const server = await forkChild(new URL('./bench.ts', import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
     const tokens = new TokenService(SECRET);
@@ -260,12 +191,12 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     };
     const floorClients = await open(floor.wsUrl);
     const serverClients = await open(server.wsUrl);
-    const burst = (clients: Client[], target: Target) => Promise.all(clients.map((c) => timed(c, target)));
+    const burst = (clients: Client[], target: Target) => Promise.all(clients.map((c) => timedSubscription(c, target.payload, target.field)));
 
     // Warm-up: every connection once on each server (caches, JIT), 100 at a time, not timed.
     for (let k = 0; k < subscribers; k += 100) {
-      await Promise.all(floorClients.slice(k, k + 100).map((c) => timed(c, trivial)));
-      await Promise.all(serverClients.slice(k, k + 100).map((c) => timed(c, climbiq)));
+      await Promise.all(floorClients.slice(k, k + 100).map((c) => timedSubscription(c, trivial.payload, trivial.field)));
+      await Promise.all(serverClients.slice(k, k + 100).map((c) => timedSubscription(c, climbiq.payload, climbiq.field)));
     }
     await server.request('store');
 
@@ -429,7 +360,7 @@ async function main(): Promise<void> {
       .join(' / ')}. The floor is scripts/floor-server.ts (bare Yoga + graphql-ws, a trivial 5-event subscription), driven by the same client in the same run.`,
     '',
   ];
-  const floor = await forkChild('./floor-server.ts', []);
+  const floor = await forkChild(new URL('./floor-server.ts', import.meta.url), []);
   try {
     if (args.only !== 'postgres' && args['pglite-both-threads']) {
       lines.push(...(await run("Embedded PGlite (in memory) on the API's thread (PGLITE_THREAD=false)", null, floor, ['--pglite-thread', 'false'])), '');

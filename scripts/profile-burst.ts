@@ -16,17 +16,15 @@
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume). Library functions (graphql-ws, ws, Yoga, graphql-js) carry the same names in both profiles, so their
 // rows read side by side; times are the profiler's (sampling adds its own overhead), read them against each other.
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM } from './lib/benchmarking.ts';
-import { startEnv, startFlags } from './lib/start-flags.ts';
+import { cpuMs, forkChild, timedSubscription } from './lib/bench-child.ts';
+import { startFlags } from './lib/start-flags.ts';
 import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
@@ -86,62 +84,6 @@ const p99 = (xs: number[]) =>
     99,
   );
 
-interface Child {
-  proc: ChildProcess;
-  wsUrl: string;
-  request(cmd: string, extra?: Record<string, unknown>): Promise<Record<string, unknown>>;
-}
-
-async function forkChild(script: string, argv: string[], execArgv: string[]): Promise<Child> {
-  const proc = fork(fileURLToPath(new URL(script, import.meta.url)), argv, {
-    execArgv: [...process.execArgv, ...execArgv],
-    env: { ...process.env, ...startEnv() },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    proc.once('message', (m) => resolve(m as Record<string, unknown>));
-    proc.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
-  });
-  let next = 0;
-  const waiting = new Map<number, (m: Record<string, unknown>) => void>();
-  proc.on('message', (m) => {
-    const msg = m as Record<string, unknown>;
-    waiting.get(msg.id as number)?.(msg);
-  });
-  return {
-    proc,
-    wsUrl: ready.wsUrl as string,
-    request: (cmd, extra = {}) =>
-      new Promise((resolve, reject) => {
-        const id = ++next;
-        waiting.set(id, (msg) => (msg.ok ? resolve(msg) : reject(new Error(String(msg.error)))));
-        proc.send({ id, cmd, ...extra });
-      }),
-  };
-}
-
-const cpuMs = async (child: Child) => {
-  const u = await child.request('cpu');
-  return ((u.user as number) + (u.system as number)) / 1000;
-};
-
-/** One subscription: ms to its first event and to its last (it completes after it). */
-function timed(client: Client, payload: { query: string; variables?: Record<string, unknown> }): Promise<{ first: number; last: number; ok: boolean }> {
-  return new Promise((resolve) => {
-    const t0 = performance.now();
-    let first = -1;
-    let ok = true;
-    client.subscribe(payload, {
-      next: (v) => {
-        if (first < 0) first = performance.now() - t0;
-        if (v.errors) ok = false;
-      },
-      error: () => resolve({ first, last: performance.now() - t0, ok: false }),
-      complete: () => resolve({ first, last: performance.now() - t0, ok }),
-    });
-  });
-}
-
 async function main(): Promise<void> {
   const subscribers = Number(args.subscribers);
   const rounds = Number(args.rounds);
@@ -154,9 +96,9 @@ async function main(): Promise<void> {
   mkdirSync(floorDir, { recursive: true });
   mkdirSync(serverDir, { recursive: true });
   const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
-  const floor = await forkChild('./floor-server.ts', [], profile ? ['--cpu-prof', `--cpu-prof-dir=${floorDir}`] : []);
+  const floor = await forkChild(new URL('./floor-server.ts', import.meta.url), [], profile ? ['--cpu-prof', `--cpu-prof-dir=${floorDir}`] : []);
   const server = await forkChild(
-    './bench.ts',
+    new URL('./bench.ts', import.meta.url),
     ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])],
     ['--expose-gc', ...startFlags(), ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : [])],
   );
@@ -176,8 +118,8 @@ async function main(): Promise<void> {
     const countdown = { query: 'subscription { countdown { type sequence } }' };
     const stream = { query: STREAM, variables: { input: OPERATOR } };
     for (let k = 0; k < subscribers; k += 100) {
-      await Promise.all(floorClients.slice(k, k + 100).map((c) => timed(c, countdown)));
-      await Promise.all(serverClients.slice(k, k + 100).map((c) => timed(c, stream)));
+      await Promise.all(floorClients.slice(k, k + 100).map((c) => timedSubscription(c, countdown, 'countdown')));
+      await Promise.all(serverClients.slice(k, k + 100).map((c) => timedSubscription(c, stream, 'preSessionRecommendation')));
     }
     await server.request('store');
     const windows = { floor: [] as TimeWindow[], server: [] as TimeWindow[] };
@@ -187,14 +129,14 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 300));
       const f0 = await cpuMs(floor);
       let from = monotonicMicros();
-      const f = await Promise.all(floorClients.map((c) => timed(c, countdown)));
+      const f = await Promise.all(floorClients.map((c) => timedSubscription(c, countdown, 'countdown')));
       windows.floor.push({ from, to: monotonicMicros() });
       const floorCpu = (await cpuMs(floor)) - f0;
       await new Promise((r) => setTimeout(r, 300));
       if (heap && round === 1) await server.request('heap-start');
       const s0 = await cpuMs(server);
       from = monotonicMicros();
-      const s = await Promise.all(serverClients.map((c) => timed(c, stream)));
+      const s = await Promise.all(serverClients.map((c) => timedSubscription(c, stream, 'preSessionRecommendation')));
       await server.request('store'); // the rows' writes are the streams' cost
       windows.server.push({ from, to: monotonicMicros() });
       const serverCpu = (await cpuMs(server)) - s0;
@@ -202,8 +144,8 @@ async function main(): Promise<void> {
       cpu.floor += floorCpu;
       cpu.server += serverCpu;
       const ratio = (a: number, b: number) => (a / b).toFixed(2);
-      const ff = { first: p99(f.map((t) => t.first)), last: p99(f.map((t) => t.last)) };
-      const sf = { first: p99(s.map((t) => t.first)), last: p99(s.map((t) => t.last)) };
+      const ff = { first: p99(f.map((t) => t.firstMs)), last: p99(f.map((t) => t.lastMs)) };
+      const sf = { first: p99(s.map((t) => t.firstMs)), last: p99(s.map((t) => t.lastMs)) };
       console.log(
         `[profile-burst] round ${round}: CPU µs / stream floor ${((1000 * floorCpu) / f.length).toFixed(1)}, ClimbIQ ${((1000 * serverCpu) / s.length).toFixed(1)} (${ratio(serverCpu, floorCpu)}x); ` +
           `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
