@@ -77,16 +77,20 @@ const COLD_START_COLUMNS = UPDATED.filter((c) => c !== 'lastTrainedAt');
 
 /**
  * Stores $2 (a modelOutputRecord's JSON without "userId" and times) as the model of user $1, stamped $3, unless
- * the user has one already or does not exist; the rows inserted (0 or 1). Raw SQL with one JSON parameter: Prisma's
- * createMany walked every number of the covariance and statistics arrays into argument objects (some 100 KB of
- * garbage per athlete), for each `modelUpdated` subscriber without a model (BENCHMARKS.md "Memory").
+ * the user has one already or does not exist; answers whether the user exists (one statement either way). Raw SQL
+ * with one JSON parameter: Prisma's createMany walked every number of the covariance and statistics arrays into
+ * argument objects (some 100 KB of garbage per athlete), for each `modelUpdated` subscriber without a model
+ * (BENCHMARKS.md "Memory").
  */
 const INSERT_IF_ABSENT_SQL = `
-  INSERT INTO model_outputs (id, "userId", ${COLD_START_COLUMNS.map((c) => `"${c}"`).join(', ')}, "lastTrainedAt", "createdAt", "updatedAt")
-  SELECT gen_random_uuid(), u.id, ${COLD_START_COLUMNS.map((c) => `r."${c}"`).join(', ')}, $3::timestamp(3), $3::timestamp(3), $3::timestamp(3)
-  FROM users u, jsonb_to_record($2::jsonb) AS r(${COLD_START_COLUMNS.map((c) => `"${c}" ${RECORD_COLUMNS[c]}`).join(', ')})
-  WHERE u.id = $1::uuid
-  ON CONFLICT ("userId") DO NOTHING`;
+  WITH target AS (SELECT id FROM users WHERE id = $1::uuid),
+  inserted AS (
+    INSERT INTO model_outputs (id, "userId", ${COLD_START_COLUMNS.map((c) => `"${c}"`).join(', ')}, "lastTrainedAt", "createdAt", "updatedAt")
+    SELECT gen_random_uuid(), t.id, ${COLD_START_COLUMNS.map((c) => `r."${c}"`).join(', ')}, $3::timestamp(3), $3::timestamp(3), $3::timestamp(3)
+    FROM target t, jsonb_to_record($2::jsonb) AS r(${COLD_START_COLUMNS.map((c) => `"${c}" ${RECORD_COLUMNS[c]}`).join(', ')})
+    ON CONFLICT ("userId") DO NOTHING
+  )
+  SELECT EXISTS (SELECT 1 FROM target) AS "userExists"`;
 
 /**
  * The model served to athletes without one (the population's: COLD_START, no sessions), as the JSON
@@ -99,8 +103,8 @@ export function coldStartRecordJson(result: UserPosteriorResult, stats: Sufficie
 
 /** Stores a cold-start model (coldStartRecordJson) for the user unless they have one; false when the user does not exist. */
 export async function insertModelOutputIfAbsent(sql: SqlRunner, userId: string, recordJson: string): Promise<boolean> {
-  if ((await sql.execute(INSERT_IF_ABSENT_SQL, [userId, recordJson, new Date().toISOString()])) > 0) return true;
-  return (await sql.query(`SELECT 1 FROM users WHERE id = $1::uuid`, [userId])).length > 0;
+  const [row] = await sql.query<{ userExists: boolean }>(INSERT_IF_ABSENT_SQL, [userId, recordJson, new Date().toISOString()]);
+  return row?.userExists === true;
 }
 
 /** A chunk of the nightly fit's models: the athletes, and their modelOutputRecords as one JSON array. */

@@ -70,20 +70,29 @@ export async function storedModelOutput(ctx: Context, userId: string): Promise<M
 /**
  * modelUpdated events for one user: the current model at once (for an athlete who has none stored yet, the
  * population's they are served, COLD_START), so a client that subscribes again after a disconnect is current, then
- * every update from the shared pub/sub (so any instance's training reaches every subscriber).
+ * every update from the shared pub/sub (so any instance's training reaches every subscriber). A user who does not
+ * exist is refused (NOT_FOUND) before the stream starts, instead of a stream that never sends anything.
  */
-export async function* modelUpdates(ctx: Context, userId: string): AsyncGenerator<{ userId: string }> {
+export async function modelUpdates(ctx: Context, userId: string): Promise<AsyncGenerator<{ userId: string }>> {
   const updates = ctx.services.pubsub.subscribe('modelUpdated', userId)[Symbol.asyncIterator]();
   // Listening starts with the first next(): before the current model is read, so no update falls in between.
   let next = updates.next();
   try {
     // Through the engine's model cache: a thousand clients resubscribing after a restart share its batched reads.
-    if ((await ctx.services.engine.hasStoredModel(userId)) || (await storeServedColdStartModel(ctx, userId))) yield { userId };
-    for (let event = await next; !event.done; event = await next) {
-      next = updates.next();
-      if (event.value.userId === userId) yield event.value;
-    }
-  } finally {
+    if (!((await ctx.services.engine.hasStoredModel(userId)) || (await storeServedColdStartModel(ctx, userId)))) throw notFound('User');
+  } catch (err) {
     await updates.return?.();
+    throw err;
   }
+  return (async function* () {
+    try {
+      yield { userId };
+      for (let event = await next; !event.done; event = await next) {
+        next = updates.next();
+        if (event.value.userId === userId) yield event.value;
+      }
+    } finally {
+      await updates.return?.();
+    }
+  })();
 }

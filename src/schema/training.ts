@@ -188,7 +188,7 @@ builder.subscriptionFields((t) => ({
     type: ModelOutputRef,
     authScopes: { authenticated: true },
     description:
-      "A user's model (default: the viewer): the current one at once on subscribe (an athlete without one yet gets the population's they are served, COLD_START with sessionsIncluded 0), then every update. A client that subscribes again after a disconnect is current without a refetch. Athletes: their own; analysts and admins: anyone's",
+      "A user's model (default: the viewer): the current one at once on subscribe (an athlete without one yet gets the population's they are served, COLD_START with sessionsIncluded 0), then every update. A client that subscribes again after a disconnect is current without a refetch. Athletes: their own; analysts and admins: anyone's (a user who does not exist: NOT_FOUND)",
     args: { userId: t.arg.id({ validate: uuid, description: 'Whose model (default: yours); another athlete: analysts and admins only' }) },
     subscribe: (_root, args, ctx) => modelUpdates(ctx, streamableUserId(ctx, args.userId)),
     resolve: (payload, _args, ctx) => storedModelOutput(ctx, payload.userId),

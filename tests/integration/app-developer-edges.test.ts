@@ -2,6 +2,7 @@
 // says; graphql-ws errors without extensions.http; a check-in's missing variables named with what they were taken
 // to be; a new athlete's modelUpdated sends the population model they are served; elapsedMs rounded; descriptions
 // that name a range once; a FORBIDDEN that says which roles may.
+import { randomUUID } from 'node:crypto';
 import { buildClientSchema, getIntrospectionQuery, type GraphQLInputObjectType, type IntrospectionQuery } from 'graphql';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -221,6 +222,20 @@ describe("a new athlete's modelUpdated", () => {
       await done;
       expect(updates[0].data?.modelUpdated.sessionsIncluded).toBe(0);
       expect(updates[1].data?.modelUpdated.sessionsIncluded).toBe(1);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe("modelUpdated for a user who does not exist", () => {
+  it('is refused with one NOT_FOUND error and no event, not left open without ever sending one', async () => {
+    const { token } = await tokenFor('analyst');
+    const client = wsClient(server.wsUrl, token);
+    try {
+      const out = await collect(client, 'subscription($id: ID) { modelUpdated(userId: $id) { id } }', { id: randomUUID() }, 10_000);
+      expect(out.events).toEqual([]);
+      expect((out.errors as { message?: string; extensions?: { code?: string } }[]).map((e) => [e.extensions?.code, e.message])).toEqual([['NOT_FOUND', 'User not found']]);
     } finally {
       await client.dispose();
     }
