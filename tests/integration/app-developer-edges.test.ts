@@ -228,7 +228,7 @@ describe("a new athlete's modelUpdated", () => {
   });
 });
 
-describe("modelUpdated for a user who does not exist", () => {
+describe('modelUpdated for a user who does not exist', () => {
   it('is refused with one NOT_FOUND error and no event, not left open without ever sending one', async () => {
     const { token } = await tokenFor('analyst');
     const client = wsClient(server.wsUrl, token);
