@@ -101,15 +101,16 @@ describe('a burst of cache invalidations and model announcements', () => {
     // The first event is the model the athlete is served on subscribing (the population's, no session yet);
     // the nightly fit's comes after it.
     const events: unknown[] = [];
+    // Armed once the nightly run has returned: its event is due then, however long the fit took on a loaded machine.
+    let expire: (err: Error) => void = () => {};
     const heard = new Promise<unknown>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no modelUpdated event from the nightly fit within 60 s')), 60_000);
+      expire = reject;
       client.subscribe(
         { query: 'subscription { modelUpdated { phase sessionsIncluded } }' },
         {
           next: (v) => {
             events.push(v);
             if ((v.data?.modelUpdated as { sessionsIncluded?: number } | undefined)?.sessionsIncluded === 0) return;
-            clearTimeout(timer);
             resolve(v);
           },
           error: reject,
@@ -120,9 +121,11 @@ describe('a burst of cache invalidations and model announcements', () => {
     await new Promise((r) => setTimeout(r, 300)); // let the subscription start on the server
 
     const run = await server.training.runNightly('MANUAL');
+    const timer = setTimeout(() => expire(new Error('no modelUpdated event within 30 s of the end of the nightly run')), 30_000);
     expect(run.status).toBe('SUCCEEDED');
     expect(run.usersTrained).toBeGreaterThanOrEqual(2500);
-    expect(await heard).toMatchObject({ data: { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } } });
+    const event = await heard.finally(() => clearTimeout(timer));
+    expect(event).toMatchObject({ data: { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 1 } } });
     expect(events[0]).toMatchObject({ data: { modelUpdated: { phase: 'COLD_START', sessionsIncluded: 0 } } });
     await client.dispose();
 
@@ -130,5 +133,5 @@ describe('a burst of cache invalidations and model announcements', () => {
     expect(rec.personalization).toMatchObject({ phase: 'COLD_START', sessionsIncluded: 1 });
     const out = await streamWs(server.wsUrl, watcher.token, OPERATOR);
     expect(types(out.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
-  });
+  }, 180_000); // 2,500 athletes written and fitted: about 10 s on a quiet machine, over 60 s at a load above 12
 });
