@@ -106,8 +106,8 @@ class CheckInAnswer {
   static async load(ctx: Context, checkIn: CheckIn, replayAs: string | null): Promise<CheckInAnswer> {
     const started = performance.now();
     const athleteId = replayAs ?? requireViewer(ctx).id;
-    const { engine } = ctx.services;
-    const [rules, population, loaded, baseline] = await Promise.all([engine.rules(), engine.population(), engine.userModel(athleteId), engine.baseline(athleteId)]);
+    const read = ctx.services.engine.checkInContext(athleteId);
+    const { rules, population, loaded, baseline } = read instanceof Promise ? await read : read;
     return new CheckInAnswer(ctx, checkIn, athleteId, replayAs !== null, started, rules, population, loaded, baseline);
   }
 
