@@ -3,7 +3,6 @@
 import { performance } from 'node:perf_hooks';
 import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase, type RecommendationsPhaseResult } from '../engine/recommend.ts';
-import type { CompiledRuleSet } from '../engine/rules.ts';
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, PastSession, Prediction, RuleEvaluation, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
@@ -14,7 +13,7 @@ import { forbidden, notFound } from '../errors.ts';
 import { readsEveryone, requireViewer } from './access.ts';
 import { newRecommendationId, recommendationRow, type RecommendationParts, type RecommendationRow } from './recommendation-store.ts';
 import { TurnQueue } from '../engine-runtime/turns.ts';
-import type { LoadedUserModel, Population } from '../engine-runtime/engine-store.ts';
+import type { CheckInContext } from '../engine-runtime/engine-store.ts';
 import { publishCheckIn } from './coaching.ts';
 
 /** One event loop per process: its streams share the turns. */
@@ -87,28 +86,29 @@ class CheckInAnswer {
     private readonly athleteId: string,
     private readonly replay: boolean,
     private readonly started: number,
-    private readonly rules: CompiledRuleSet,
-    private readonly population: Population,
-    private readonly loaded: LoadedUserModel,
-    private readonly baseline: BaselineAssessment | null,
+    private readonly read: CheckInContext,
   ) {
-    const { model } = loaded;
+    const { model, personalized, fittedAt } = read.loaded;
     this.personalization = {
       phase: model.phase,
       sessionsIncluded: model.sessionsIncluded,
-      hasBaseline: baseline !== null,
-      hasPersonalization: loaded.personalized,
-      fittedAt: loaded.fittedAt,
+      hasBaseline: read.baseline !== null,
+      hasPersonalization: personalized,
+      fittedAt,
     };
   }
 
-  /** The athlete's context (rules, population, model, baseline) loaded: the steps can run. */
-  static async load(ctx: Context, checkIn: CheckIn, replayAs: string | null): Promise<CheckInAnswer> {
+  /**
+   * The athlete's context (rules, population, model, baseline) loaded: the steps can run. At once when all of it is
+   * cached (no promise to await: the usual case), else once it is read.
+   */
+  static load(ctx: Context, checkIn: CheckIn, replayAs: string | null): CheckInAnswer | Promise<CheckInAnswer> {
     const started = performance.now();
     const athleteId = replayAs ?? requireViewer(ctx).id;
+    const replay = replayAs !== null;
     const read = ctx.services.engine.checkInContext(athleteId);
-    const { rules, population, loaded, baseline } = read instanceof Promise ? await read : read;
-    return new CheckInAnswer(ctx, checkIn, athleteId, replayAs !== null, started, rules, population, loaded, baseline);
+    if (read instanceof Promise) return read.then((loaded) => new CheckInAnswer(ctx, checkIn, athleteId, replay, started, loaded));
+    return new CheckInAnswer(ctx, checkIn, athleteId, replay, started, read);
   }
 
   /**
@@ -118,7 +118,7 @@ class CheckInAnswer {
   opening(out: EventSink): void {
     const p = this.personalization;
     out?.push(this.event({ type: 'CONTEXT_LOADED', phase: p.phase, sessionsAvailable: p.sessionsIncluded, hasBaseline: p.hasBaseline, hasPersonalization: p.hasPersonalization }));
-    const evaluation = rulesPhase(this.rules, this.checkIn, baselineRecord(this.baseline));
+    const evaluation = rulesPhase(this.read.rules, this.checkIn, baselineRecord(this.read.baseline));
     this.evaluation = evaluation;
     const o = evaluation.override;
     if (o) {
@@ -138,18 +138,19 @@ class CheckInAnswer {
   modelPhases(out: EventSink): void {
     const { checkIn } = this;
     const evaluation = this.ruled();
-    const { model } = this.loaded;
+    const { model } = this.read.loaded;
     const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
     out?.push(this.event({ type: 'PREDICTION', prediction }));
-    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, this.population.terms);
+    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, this.read.population.terms);
     out?.push(this.event({ type: 'RECOMMENDATIONS', sessionType: advice.sessionType, suggestions: advice.suggestions, constraints: advice.constraints }));
     this.advised = { prediction, advice };
   }
 
   /** STATS and DONE, the history read (after modelPhases). */
   closing(history: PastSession[], out: EventSink): void {
-    const { checkIn, population } = this;
-    const { model } = this.loaded;
+    const { checkIn } = this;
+    const { population } = this.read;
+    const { model } = this.read.loaded;
     if (!this.advised) throw new Error('CheckInAnswer: closing before modelPhases');
     const { prediction, advice } = this.advised;
     const context = statsPhase({
@@ -222,31 +223,29 @@ function failureOf(err: unknown): { code: string; message: string } {
   return { code: 'INTERNAL_SERVER_ERROR', message: 'The recommendation could not be completed' };
 }
 
-/** Streams the phases for the viewer's check-in: CheckInAnswer's steps, each event yielded as it is made. */
+/**
+ * Streams the phases for the viewer's check-in: CheckInAnswer's steps, their events yielded after each step (a plain
+ * `yield` each: `yield*` of a sync iterator would add an async-from-sync wrapper's promises per event).
+ */
 export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): AsyncGenerator<RecommendationEvent> {
   const out: RecommendationEvent[] = [];
   let answer: CheckInAnswer | null = null;
   try {
-    answer = await CheckInAnswer.load(ctx, checkIn, replayAs);
+    const loading = CheckInAnswer.load(ctx, checkIn, replayAs);
+    answer = loading instanceof Promise ? await loading : loading;
     answer.opening(out);
-    yield* drain(out);
+    for (const event of out.splice(0)) yield event;
     if (answer.row) return;
     // Continue in turn with the other streams, so newer check-ins get their first event out in between.
     await laterPhases.next();
     answer.modelPhases(out);
-    yield* drain(out);
+    for (const event of out.splice(0)) yield event;
     answer.closing(await answer.historyRead(), out);
-    yield* drain(out);
+    for (const event of out.splice(0)) yield event;
   } catch (err) {
     const failure = failureOf(err);
     yield answer ? answer.failed(failure) : { type: 'ERROR', ...failure, sequence: 1, elapsedMs: 0 };
   }
-}
-
-/** The events made so far, each yielded once. */
-function* drain(out: RecommendationEvent[]): Generator<RecommendationEvent> {
-  for (let i = 0; i < out.length; i++) yield out[i];
-  out.length = 0;
 }
 
 /**
@@ -255,7 +254,8 @@ function* drain(out: RecommendationEvent[]): Generator<RecommendationEvent> {
  */
 export async function recommend(ctx: Context, checkIn: CheckIn, replayAs: string | null = null): Promise<RecommendationRow> {
   try {
-    const answer = await CheckInAnswer.load(ctx, checkIn, replayAs);
+    const loading = CheckInAnswer.load(ctx, checkIn, replayAs);
+    const answer = loading instanceof Promise ? await loading : loading;
     answer.opening(null);
     if (!answer.row) {
       await laterPhases.next();
