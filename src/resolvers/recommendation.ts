@@ -244,6 +244,7 @@ export async function* recommendationEvents(ctx: Context, checkIn: CheckIn, repl
     for (const event of out.splice(0)) yield event;
   } catch (err) {
     const failure = failureOf(err);
+    for (const event of out.splice(0)) yield event; // what the failed step made before it failed, as it happened
     yield answer ? answer.failed(failure) : { type: 'ERROR', ...failure, sequence: 1, elapsedMs: 0 };
   }
 }
