@@ -7,7 +7,9 @@
 //       [--rounds 2] [--top 40] [--dir /tmp/climbiq-profile] [--no-profile] [--before <dir>] [--connections 10]
 //
 // --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
-// rows' writes included): an A/B of two trees, run from each, alternated.
+// rows' writes included): an A/B of two trees, run from each, alternated. Every run also prints the kB a request
+// allocated in the API thread's young generation (V8's GC profiler, scripts/bench.ts's `pauses`): what the garbage
+// collector will have to scavenge, set by the code and not by the machine's load.
 // --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
 // compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
 // round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
@@ -147,7 +149,8 @@ async function main(): Promise<void> {
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
-    const runs = trees.map(() => ({ recommendation: [] as { cpu: number; main: number; rps: number }[], __typename: [] as { cpu: number; main: number; rps: number }[] }));
+    type Run = { cpu: number; main: number; rps: number; kB: number };
+    const runs = trees.map(() => ({ recommendation: [] as Run[], __typename: [] as Run[] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of ['__typename', 'recommendation'] as const) {
         // With --before, the two servers take turns, the first of each pair alternating by round.
@@ -155,21 +158,24 @@ async function main(): Promise<void> {
         if (round % 2 === 0) order.reverse();
         for (const i of order) {
           const server = servers[i];
+          await server.request('pauses'); // resets the server's young-generation tally
           const c0 = await server.cpuMs();
           const from = monotonicMicros();
           const run = await wrk(server.url, bodies[i][operation], seconds);
           const to = monotonicMicros();
           const stored = await server.request('store'); // the answers' rows written: their cost is the request's
           const c1 = await server.cpuMs();
+          const { young } = (await server.request('pauses')) as { young: { allocatedBytes: number } };
           const rows = (stored.rows as number) - server.written.rows;
           const inserts = (stored.inserts as number) - server.written.inserts;
           server.written = { rows: stored.rows as number, inserts: stored.inserts as number };
           if (i === 0) windows.push({ operation, from, to, requests: run.requests });
           const cpu = (1000 * (c1.process - c0.process)) / run.requests;
           const main = (1000 * (c1.main - c0.main)) / run.requests;
-          runs[i][operation].push({ cpu, main, rps: run.rps });
+          const kB = young.allocatedBytes / 1024 / run.requests;
+          runs[i][operation].push({ cpu, main, rps: run.rps, kB });
           console.log(
-            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT` : ''}`,
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT` : ''}`,
           );
         }
       }
@@ -180,7 +186,7 @@ async function main(): Promise<void> {
         const cpuRatios = r.recommendation.map((x, k) => r.__typename[k].cpu / x.cpu);
         const rpsRatios = r.recommendation.map((x, k) => x.rps / r.__typename[k].rps);
         console.log(
-          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}); CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
+          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB); CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
       }
     }

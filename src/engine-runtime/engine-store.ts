@@ -29,6 +29,14 @@ export interface Population {
   terms: readonly FeatureSpec[];
 }
 
+/** What a check-in's answer reads before its first event. */
+export interface CheckInContext {
+  rules: CompiledRuleSet;
+  population: Population;
+  loaded: LoadedUserModel;
+  baseline: BaselineAssessment | null;
+}
+
 export interface LoadedUserModel {
   model: UserModel;
   /** true when the served model is the athlete's posterior with at least one rated session in it. */
@@ -189,6 +197,31 @@ export class EngineStore {
           return null;
         }),
     ]);
+    return this.loadedModel(output, population);
+  }
+
+  /**
+   * What a check-in reads (rules, population, the athlete's model and baseline): at once, without a promise, when all
+   * of it is cached (the usual case: each promise of the reads below costs the API thread microtasks per check-in),
+   * else read as rules(), population(), userModel() and baseline() read it.
+   */
+  checkInContext(userId: string): CheckInContext | Promise<CheckInContext> {
+    const rules = this.rulesCache.get('rules');
+    const population = this.populationCache.get('population');
+    const output = this.modelCache.get(userId); // null: cached, no model
+    const baseline = this.baselineCache.get(userId); // null: cached, no baseline
+    if (rules && population && output !== undefined && baseline !== undefined) {
+      return { rules: rules.set, population, loaded: this.loadedModel(output, population), baseline };
+    }
+    return Promise.all([this.rules(), this.population(), this.userModel(userId), this.baseline(userId)]).then(([rules, population, loaded, baseline]) => ({
+      rules,
+      population,
+      loaded,
+      baseline,
+    }));
+  }
+
+  private loadedModel(output: ServedModel | null, population: Population): LoadedUserModel {
     const model = output ? this.servedModelOf(output, population.hyper) : null;
     // Every phase serves the athlete's posterior (domain.md section 6); it is personal once a rated session is in.
     if (model) return { model, personalized: model.sessionsIncluded > 0, fittedAt: output?.lastTrainedAt ?? null };

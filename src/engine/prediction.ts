@@ -73,8 +73,7 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
   const { eta: raw, xVx } = latentMoments(model, x);
 
   const contributions: Contribution[] = [];
-  for (let j = 1; j < P; j++) contributions.push({ variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }); // + 0 turns -0 into 0
-  contributions.sort((a, b) => Math.abs(b.value) - Math.abs(a.value));
+  for (let j = 1; j < P; j++) insertByLargest(contributions, { variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }, contributionSize); // + 0 turns -0 into 0
 
   // Left out of the check-in: taken at the reference value (x - c = 0), and how much asking for it could change the answer.
   const given = checkIn as Readonly<Record<string, unknown>>;
@@ -83,9 +82,9 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
     const term = MODEL_TERMS[j];
     const value = given[term.name];
     if (typeof value === 'number' && Number.isFinite(value)) continue;
-    assumed.push({ variable: term.name, value: term.reference, sensitivity: Math.abs(beta[j]) * (TYPICAL_DIFFERENCE.get(term.name) ?? 1) });
+    const sensitivity = Math.abs(beta[j]) * (TYPICAL_DIFFERENCE.get(term.name) ?? 1);
+    insertByLargest(assumed, { variable: term.name, value: term.reference, sensitivity }, assumedSensitivity);
   }
-  assumed.sort((a, b) => (b.sensitivity ?? 0) - (a.sensitivity ?? 0));
 
   // Guard against a covariance that is numerically slightly indefinite.
   const sd = Math.sqrt(Math.max(0, xVx) + model.sigma2);
@@ -108,6 +107,25 @@ export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Pre
     assumed,
   };
 }
+
+/**
+ * Puts `item` into `sorted` (largest `key(value)` first) after the items of an equal key, so equal keys keep their
+ * order of arrival (as a stable sort). A prediction's nine contributions and its assumed variables were ordered by
+ * Array.prototype.sort, whose comparator's results are boxed numbers: about 1.2 kB of garbage per prediction.
+ */
+function insertByLargest<T>(sorted: T[], item: T, key: (item: T) => number): void {
+  const k = key(item);
+  let at = sorted.length;
+  sorted.push(item);
+  while (at > 0 && key(sorted[at - 1]) < k) {
+    sorted[at] = sorted[at - 1];
+    at--;
+  }
+  sorted[at] = item;
+}
+
+const contributionSize = (c: Contribution): number => Math.abs(c.value);
+const assumedSensitivity = (a: AssumedValue): number => a.sensitivity ?? 0;
 
 /** eta = beta · x and x'Vx for a design row. */
 function latentMoments(model: UserModel, x: ArrayLike<number>): { eta: number; xVx: number } {

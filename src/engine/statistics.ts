@@ -229,48 +229,64 @@ function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
 
 // ---------------------------------------------------------------- (c) similar sessions
 
-function findSimilar(checkIn: CheckIn, history: HistoryMemo, stats: ReadonlyMap<string, PopulationStat>): SimilarSession[] {
+function findSimilar(checkIn: CheckIn, history: HistoryMemo, scales: Float64Array): SimilarSession[] {
   const today = checkIn as Readonly<Record<string, unknown>>;
-  // Today's present features (their term index) and their scales, computed once.
+  // Today's present features (their term index) and values, read once.
   const terms: number[] = [];
   const values: number[] = [];
-  const scales: number[] = [];
   for (let j = 1; j < P; j++) {
-    const name = MODEL_TERMS[j].name;
-    const v = num(today[name]);
+    const v = num(today[MODEL_TERMS[j].name]);
     if (v === null) continue;
-    const std = stats.get(name)?.std;
     terms.push(j);
     values.push(v);
-    scales.push(std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1));
   }
   if (terms.length === 0) return [];
 
+  // The nearest SIMILAR_SESSION_COUNT, nearest first, kept as the sessions are read (newest first): a session goes
+  // before the kept ones only when strictly nearer, so equal distances keep newest first (as a stable sort did).
+  const nearest: number[] = [];
+  const distances: number[] = [];
+  const sharedCounts: number[] = [];
   const { sessions, features } = history;
-  const scored: { index: number; distance: number; shared: number }[] = [];
   for (let i = 0; i < sessions.length; i++) {
     const row = i * P;
     let sq = 0;
     let shared = 0;
     for (let k = 0; k < terms.length; k++) {
-      const v = features[row + terms[k]];
+      const j = terms[k];
+      const v = features[row + j];
       if (Number.isNaN(v)) continue;
-      const d = (v - values[k]) / scales[k];
+      const d = (v - values[k]) / scales[j];
       sq += d * d;
       shared++;
     }
+    if (shared === 0) continue;
     // Root-mean-square over the shared features, so sessions that share fewer features are comparable.
-    if (shared > 0) scored.push({ index: i, distance: Math.sqrt(sq / shared), shared });
+    const distance = Math.sqrt(sq / shared);
+    let at = nearest.length;
+    while (at > 0 && distances[at - 1] > distance) at--;
+    if (at >= SIMILAR_SESSION_COUNT) continue;
+    nearest.splice(at, 0, i);
+    distances.splice(at, 0, distance);
+    sharedCounts.splice(at, 0, shared);
+    if (nearest.length > SIMILAR_SESSION_COUNT) {
+      nearest.pop();
+      distances.pop();
+      sharedCounts.pop();
+    }
   }
-  // Stable sort: equal distances keep newest first.
-  scored.sort((a, b) => a.distance - b.distance);
-  return scored.slice(0, SIMILAR_SESSION_COUNT).map(({ index, distance, shared }) => ({
-    sessionId: sessions[index].id,
-    date: history.dates[index],
-    similarity: 1 / (1 + distance),
-    sharedFeatures: shared,
-    sessionQuality: sessions[index].sessionQuality,
-  }));
+  const out: SimilarSession[] = [];
+  for (let n = 0; n < nearest.length; n++) {
+    const index = nearest[n];
+    out.push({
+      sessionId: sessions[index].id,
+      date: history.dates[index],
+      similarity: 1 / (1 + distances[n]),
+      sharedFeatures: sharedCounts[n],
+      sessionQuality: sessions[index].sessionQuality,
+    });
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- (d) coefficient comparisons
@@ -439,7 +455,13 @@ function buildInsights(
 // engine-runtime caches hand out the same history array, model and population objects until a session, a fit
 // or an update replaces them, so these memos (keyed by those objects, gone with them) serve every check-in in
 // between. The parts they hand out are shared between answers and never changed after they are made.
-const statsByVariableMemo = new WeakMap<readonly PopulationStat[], ReadonlyMap<string, PopulationStat>>();
+/** One population statistics version: by variable, and the similarity distance's scale of each model term (index j). */
+interface PopulationStatsMemo {
+  byVariable: ReadonlyMap<string, PopulationStat>;
+  /** The population's sd of term j, else (none, or not positive) the registry's typical between-day difference. */
+  scales: Float64Array;
+}
+const populationStatsMemo = new WeakMap<readonly PopulationStat[], PopulationStatsMemo>();
 /**
  * One history version as the statistics read it: its sessions (newest first, rated, at most HISTORY_WINDOW), their
  * summary, each session's model features as numbers (row i, column j: term j of session i; NaN when not given) and
@@ -455,13 +477,20 @@ interface HistoryMemo {
 const historyMemo = new WeakMap<readonly PastSession[], HistoryMemo>();
 const coefficientsMemo = new WeakMap<UserModel, { mu: readonly number[]; terms: readonly FeatureSpec[]; comparisons: CoefficientComparison[] }>();
 
-function statsByVariableOf(populationStats: readonly PopulationStat[]): ReadonlyMap<string, PopulationStat> {
-  let byVariable = statsByVariableMemo.get(populationStats);
-  if (!byVariable) {
-    byVariable = new Map(populationStats.map((s) => [s.variable, s]));
-    statsByVariableMemo.set(populationStats, byVariable);
+function populationStatsOf(populationStats: readonly PopulationStat[]): PopulationStatsMemo {
+  let memo = populationStatsMemo.get(populationStats);
+  if (!memo) {
+    const byVariable = new Map(populationStats.map((s) => [s.variable, s]));
+    const scales = new Float64Array(P).fill(1);
+    for (let j = 1; j < P; j++) {
+      const name = MODEL_TERMS[j].name;
+      const std = byVariable.get(name)?.std;
+      scales[j] = std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1);
+    }
+    memo = { byVariable, scales };
+    populationStatsMemo.set(populationStats, memo);
   }
-  return byVariable;
+  return memo;
 }
 
 function historyOf(history: readonly PastSession[]): HistoryMemo {
@@ -506,12 +535,12 @@ function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly
 
 export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {
   const { checkIn, model, population, populationStats } = input;
-  const statsByVariable = statsByVariableOf(populationStats);
+  const stats = populationStatsOf(populationStats);
   const history = historyOf(input.history);
   const personalHistory = history.summary;
 
-  const populationComparison = comparePopulation(checkIn, statsByVariable);
-  const similarSessions = findSimilar(checkIn, history, statsByVariable);
+  const populationComparison = comparePopulation(checkIn, stats.byVariable);
+  const similarSessions = findSimilar(checkIn, history, stats.scales);
   const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : NO_COMPARISONS;
   const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, sentencesOf(history, coefficientComparisons));
 
