@@ -21,6 +21,7 @@ import { renderGraphiQLOnFirstUse, useCompressedGraphiQL, useGraphQLPageWithoutG
 import { useHealthChecks } from './http/health.ts';
 import { usePopulationCaching } from './http/population-cache.ts';
 import { useJitExecution } from './http/jit-execution.ts';
+import { validateOnce } from './http/validated-documents.ts';
 import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
@@ -186,6 +187,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   wsServer.on('connection', coalesceFrames);
   /** Per socket authenticated by its connectionParams: cancels the close at that token's expiry. */
   const connectionExpiry = new WeakMap<object, () => void>();
+  const validated = validateOnce();
   const wsCleanup = useServer(
     {
       execute: (args) => (args as EnvelopedExecutionArgs).execute(args),
@@ -242,7 +244,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
         // Parse errors and query-limit refusals are thrown; validation errors are returned.
         try {
           document = parse(query);
-          errors = validate(s, document);
+          errors = validated(s, document, () => validate(s, document));
         } catch (err) {
           return [err as GraphQLError];
         }

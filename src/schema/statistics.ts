@@ -1,5 +1,5 @@
 // The statistical context of a check-in (domain.md section 7), typed field by field.
-import type { CoefficientComparison, GroupStat, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
+import type { CoefficientComparison, Descriptor, GroupStat, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import { builder } from './builder.ts';
 
 export const IntervalRef = builder.objectRef<{ low: number; high: number }>('Interval').implement({
@@ -7,16 +7,26 @@ export const IntervalRef = builder.objectRef<{ low: number; high: number }>('Int
   fields: (t) => ({ low: t.exposeFloat('low', { description: 'Lower end' }), high: t.exposeFloat('high', { description: 'Upper end' }) }),
 });
 
+// The enum's values are its names, as every enum's here: a stream's events then go out without graphql-jit's leaf
+// serializers (src/http/jit-execution.ts). The engine's words map to them in the field's resolve.
 const DescriptorEnum = builder.enumType('Descriptor', {
   description: 'How a value compares with the population',
   values: {
-    WELL_BELOW_AVERAGE: { value: 'well below average', description: 'z below -1.5' },
-    BELOW_AVERAGE: { value: 'below average', description: 'z from -1.5 to -0.5' },
-    ABOUT_AVERAGE: { value: 'about average', description: 'z within ±0.5' },
-    ABOVE_AVERAGE: { value: 'above average', description: 'z from 0.5 to 1.5' },
-    WELL_ABOVE_AVERAGE: { value: 'well above average', description: 'z above 1.5' },
+    WELL_BELOW_AVERAGE: { description: 'z below -1.5' },
+    BELOW_AVERAGE: { description: 'z from -1.5 to -0.5' },
+    ABOUT_AVERAGE: { description: 'z within ±0.5' },
+    ABOVE_AVERAGE: { description: 'z from 0.5 to 1.5' },
+    WELL_ABOVE_AVERAGE: { description: 'z above 1.5' },
   } as const,
 });
+
+const DESCRIPTOR_VALUES: Record<Descriptor, 'WELL_BELOW_AVERAGE' | 'BELOW_AVERAGE' | 'ABOUT_AVERAGE' | 'ABOVE_AVERAGE' | 'WELL_ABOVE_AVERAGE'> = {
+  'well below average': 'WELL_BELOW_AVERAGE',
+  'below average': 'BELOW_AVERAGE',
+  'about average': 'ABOUT_AVERAGE',
+  'above average': 'ABOVE_AVERAGE',
+  'well above average': 'WELL_ABOVE_AVERAGE',
+};
 
 const SensitivityEnum = builder.enumType('Sensitivity', {
   description: "How the athlete's effect of a variable compares with the population's, in the expected direction",
@@ -37,7 +47,7 @@ const PopulationComparisonRef = builder.objectRef<PopulationComparison>('Populat
     populationStd: t.exposeFloat('populationStd', { description: 'Standard deviation over all completed sessions' }),
     zScore: t.exposeFloat('zScore', { description: '(value - populationMean) / populationStd' }),
     percentile: t.exposeFloat('percentile', { description: '0-100' }),
-    descriptor: t.expose('descriptor', { type: DescriptorEnum, description: 'The z-score in words' }),
+    descriptor: t.field({ type: DescriptorEnum, description: 'The z-score in words', resolve: (c) => DESCRIPTOR_VALUES[c.descriptor] }),
   }),
 });
 

@@ -250,6 +250,22 @@ describe('query limits (graphql-armor)', () => {
       await client.dispose();
     }
   });
+
+  it('over graphql-ws a document is validated until it passes: refused each time, or executed each time', async () => {
+    const client = wsClient(server.wsUrl, athlete.token);
+    try {
+      for (let i = 0; i < 2; i++) {
+        const refused = await collect(client, nested(14));
+        expect(refused.events).toEqual([]);
+        expect((refused.errors.flat() as GraphQLErrorBody[])[0].extensions?.code).toBe('QUERY_LIMIT_EXCEEDED');
+        const executed = await collect(client, nested(12));
+        expect(executed.errors).toEqual([]);
+        expect(executed.events).toHaveLength(1);
+      }
+    } finally {
+      await client.dispose();
+    }
+  });
 });
 
 describe('keys named "__proto__" in JSON fields', () => {

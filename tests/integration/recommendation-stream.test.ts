@@ -527,6 +527,8 @@ describe('personalised path', () => {
     expect(sleep.zScore).toBeLessThan(0);
     expect(sleep.percentile).toBeGreaterThan(0);
     expect(sleep.percentile).toBeLessThan(50);
+    // The enum's name, as every leaf of an event (the events skip graphql-jit's leaf serializers).
+    expect(sleep.descriptor).toMatch(/^(WELL_)?BELOW_AVERAGE$/);
     expect(stats.coefficientComparisons).toHaveLength(9);
     expect(out.events[0]).toMatchObject({ phase: 'LEARNING', hasPersonalization: true });
 
