@@ -52,8 +52,23 @@ export type Topics = {
   coachLinkChanged: [CoachLinkChangedEvent];
 };
 
-/** A topic whose events are published without an id (an id-routed topic's name is `<topic>:<id>`). */
-type HeardTopic = Exclude<keyof Topics, 'modelUpdated'>;
+/** A topic whose events are published without an id, or an id-routed topic's `<topic>:<id>`. */
+type HeardTopic = Exclude<keyof Topics, 'modelUpdated'> | `modelUpdated:${string}`;
+
+/**
+ * `stream`, made to end as soon as its reader returns (a client unsubscribing or leaving): an async generator's own
+ * return() waits until the generator reaches a `yield`, and one that waits on a quiet topic never does, so its
+ * listeners stayed until the topic's next event (for `modelUpdated`, the next nightly run). Ending the pub/sub
+ * iterators it waits on first ends that wait (their pending next() resolves done), and the generator's `finally` runs.
+ */
+export function endsWithReader<T>(stream: AsyncGenerator<T>, sources: readonly AsyncIterator<unknown>[]): AsyncGenerator<T> {
+  const own = stream.return.bind(stream);
+  stream.return = async (value) => {
+    await Promise.allSettled(sources.map((source) => source.return?.()));
+    return own(value);
+  };
+  return stream;
+}
 
 /**
  * The pub/sub of this process: yoga's, with `heard(topic)`, false when no one can receive the topic's event (in

@@ -6,7 +6,7 @@ import { resolveCursorConnection, type ResolveCursorConnectionArgs } from '@poth
 import type { Context } from '../context.ts';
 import { AppError, badInput, forbidden } from '../errors.ts';
 import type { CoachLink, CoachNote, Prisma, User } from '../generated/prisma/client.ts';
-import type { AppPubSub, CheckInEvent } from '../pubsub.ts';
+import { endsWithReader, type AppPubSub, type CheckInEvent, type CoachLinkChangedEvent } from '../pubsub.ts';
 import { authorizeOwner, authorizeSelf, coaches, requireViewer } from './access.ts';
 import type { RecommendationRow } from './recommendation-store.ts';
 
@@ -169,29 +169,34 @@ export function publishCheckIn(pubsub: AppPubSub, r: RecommendationRow): void {
  * instance); an event of a rostered athlete is delivered only after the link is confirmed active in the database,
  * so an ended link delivers nothing more even if its change has not arrived yet.
  */
-export async function* teamCheckIns(ctx: Context): AsyncGenerator<CheckInEvent> {
+export function teamCheckIns(ctx: Context): AsyncGenerator<CheckInEvent> {
   const viewer = requireViewer(ctx);
   if (!coaches(viewer)) throw forbidden('teamCheckIns is for coaches');
-  const { prisma, pubsub } = ctx.services;
+  const { pubsub } = ctx.services;
   const checkIns = pubsub.subscribe('checkIn')[Symbol.asyncIterator]();
   const changes = pubsub.subscribe('coachLinkChanged')[Symbol.asyncIterator]();
+  return endsWithReader(teamCheckInEvents(ctx, viewer.id, checkIns, changes), [checkIns, changes]);
+}
+
+async function* teamCheckInEvents(ctx: Context, coachId: string, checkIns: AsyncIterator<CheckInEvent>, changes: AsyncIterator<CoachLinkChangedEvent>): AsyncGenerator<CheckInEvent> {
+  const { prisma } = ctx.services;
   // Listening starts with the first next(): before the roster is read, so no change falls in between.
   let nextCheckIn = checkIns.next();
   const firstChange = changes.next();
   const roster = new Set<string>();
-  const stillLinked = async (athleteId: string) => (await prisma.coachLink.count({ where: { coachId: viewer.id, athleteId, endedAt: null } })) > 0;
+  const stillLinked = async (athleteId: string) => (await prisma.coachLink.count({ where: { coachId, athleteId, endedAt: null } })) > 0;
   // The roster's changes are followed beside the check-ins (not raced against them: a race would leave a reaction
   // on the pending change for every check-in).
   const following = (async () => {
     for (let change = await firstChange; !change.done; change = await changes.next()) {
-      if (change.value.coachId !== viewer.id) continue;
+      if (change.value.coachId !== coachId) continue;
       if (change.value.active) roster.add(change.value.athleteId);
       else roster.delete(change.value.athleteId);
     }
   })();
   following.catch(() => {});
   try {
-    const links = await prisma.coachLink.findMany({ where: { coachId: viewer.id, endedAt: null }, select: { athleteId: true } });
+    const links = await prisma.coachLink.findMany({ where: { coachId, endedAt: null }, select: { athleteId: true } });
     for (const l of links) roster.add(l.athleteId);
     for (let event = await nextCheckIn; !event.done; event = await nextCheckIn) {
       nextCheckIn = checkIns.next();

@@ -5,6 +5,7 @@ import { authorizeOwner, isAdmin, requireViewer } from './access.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import { emptyStats, populationUserModel, type Hyperparameters } from '../engine/bayes/index.ts';
 import { coldStartRecordJson, insertModelOutputIfAbsent } from '../jobs/model-store.ts';
+import { endsWithReader } from '../pubsub.ts';
 
 /** Yourself, or (admins) anyone. */
 export async function trainUserModel(ctx: Context, userId: string | null): Promise<TrainingRun> {
@@ -84,7 +85,7 @@ export async function modelUpdates(ctx: Context, userId: string): Promise<AsyncG
     await updates.return?.();
     throw err;
   }
-  return (async function* () {
+  const stream = (async function* () {
     try {
       yield { userId };
       for (let event = await next; !event.done; event = await next) {
@@ -95,4 +96,5 @@ export async function modelUpdates(ctx: Context, userId: string): Promise<AsyncG
       await updates.return?.();
     }
   })();
+  return endsWithReader(stream, [updates]);
 }

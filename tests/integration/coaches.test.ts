@@ -374,6 +374,36 @@ describe('coaches and their athletes', () => {
     }
   });
 
+  it('a client that leaves teamCheckIns or modelUpdated leaves nothing listening on the server', async () => {
+    const { url, services } = server;
+    const coach = await tokenFor('coach');
+    const athlete = await tokenFor('athlete');
+    await link(url, athlete, coach);
+    const heard = () => ({ checkIns: services.pubsub.heard('checkIn'), model: services.pubsub.heard(`modelUpdated:${athlete.id}`) });
+    // Until the state holds or 3 s pass; the state at that moment.
+    const settle = async (want: { checkIns: boolean; model: boolean }) => {
+      for (const deadline = Date.now() + 3000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 20))) {
+        const now = heard();
+        if (now.checkIns === want.checkIns && now.model === want.model) break;
+      }
+      return heard();
+    };
+    expect(heard()).toEqual({ checkIns: false, model: false });
+
+    const coachWs = wsClient(server.wsUrl, coach.token);
+    const athleteWs = wsClient(server.wsUrl, athlete.token);
+    try {
+      follow(coachWs, TEAM);
+      const models = follow(athleteWs, 'subscription { modelUpdated { phase } }');
+      await models.until(() => true); // the current model, sent at once: the stream is open
+      expect(await settle({ checkIns: true, model: true })).toEqual({ checkIns: true, model: true });
+    } finally {
+      await Promise.all([coachWs.dispose(), athleteWs.dispose()]);
+    }
+    // No check-in and no nightly run since: the streams were waiting on quiet topics when their clients left.
+    expect(await settle({ checkIns: false, model: false })).toEqual({ checkIns: false, model: false });
+  });
+
   it('invitation creation and redemption are rate-limited per viewer (429 with Retry-After)', async () => {
     const { url } = server;
     const athlete = await tokenFor('athlete');
