@@ -3,6 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
@@ -121,7 +122,8 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
     rawQuality: p?.rawQuality ?? null,
     intervalLow: p?.interval.low ?? null,
     intervalHigh: p?.interval.high ?? null,
-    distribution: p?.distribution ?? [],
+    // As the API answers it (4 decimals, roundShare): the stored row says what the athlete was told, in fewer bytes.
+    distribution: p ? p.distribution.map((q) => roundShare(q)) : [],
     confidence: p?.confidence ?? null,
     phase: r.personalization.phase,
     modelFittedAt: r.personalization.fittedAt,
