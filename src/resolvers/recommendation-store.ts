@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { roundShare } from '../engine/rounding.ts';
-import type { CoefficientComparison, StatisticalContext } from '../engine/statistics.ts';
+import type { CoefficientComparison, PersonalHistory, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -61,22 +61,79 @@ export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): 
   return set;
 }
 
-/** The part of a statistical context a recommendation row stores itself (its comparisons are kept by reference). */
-type StoredStatisticalContext = Omit<StatisticalContext, 'coefficientComparisons'>;
+/** The namespace of the history summaries' content-derived ids (UUID v5 of the summary's JSON). */
+const HISTORY_SUMMARY_NAMESPACE = '0f6c2d8e-3b7a-4e91-8c5d-2a9e4b7f1c63';
+
+/** A history summary as stored once (history_summaries): its id and its JSON. */
+export interface HistorySummarySet {
+  id: string;
+  json: string;
+}
+
+/**
+ * The summary is the engine's memoised object, shared by every answer of one history version (statistics.ts): its
+ * JSON and id are made once per object, not per answer.
+ */
+const historySummaries = new WeakMap<PersonalHistory, HistorySummarySet>();
+
+export function historySummaryOf(summary: PersonalHistory): HistorySummarySet {
+  let set = historySummaries.get(summary);
+  if (!set) {
+    const json = JSON.stringify(summary);
+    set = { id: uuidv5(json, HISTORY_SUMMARY_NAMESPACE), json };
+    historySummaries.set(summary, set);
+  }
+  return set;
+}
+
+/** The part of a statistical context a recommendation row stores itself (its comparisons and history summary are kept by reference). */
+type StoredStatisticalContext = Omit<StatisticalContext, 'coefficientComparisons' | 'personalHistory'>;
+
+/** What the stored references are read back with (DataLoaders of the request). */
+export interface StoredContextLoaders {
+  coefficientComparisons: (id: string) => Promise<CoefficientComparison[] | null>;
+  historySummary: (id: string) => Promise<PersonalHistory | null>;
+}
 
 /**
  * A row's statistical context as the API answers it: a row in hand (just computed) has it whole; a stored row has
- * its comparisons by reference (`load` reads the set), and a row written before that has them inline.
+ * its comparisons and its history summary by reference (read through `load`), and a row written before either was
+ * kept so has it inline.
  */
 export async function statisticalContextOf(
-  row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId'>,
-  load: (id: string) => Promise<CoefficientComparison[] | null>,
+  row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId' | 'personalHistoryId'>,
+  load: StoredContextLoaders,
 ): Promise<StatisticalContext | null> {
-  const context = row.statisticalContext as unknown as (StoredStatisticalContext & { coefficientComparisons?: CoefficientComparison[] }) | null;
-  if (!context || context.coefficientComparisons) return context as StatisticalContext | null;
-  const coefficientComparisons = row.coefficientComparisonsId ? await load(row.coefficientComparisonsId) : null;
-  return { ...context, coefficientComparisons: coefficientComparisons ?? [] };
+  const context = row.statisticalContext as unknown as Partial<StatisticalContext> | null;
+  if (!context || (context.coefficientComparisons && context.personalHistory)) return context as StatisticalContext | null;
+  const [coefficientComparisons, personalHistory] = await Promise.all([
+    context.coefficientComparisons ?? (row.coefficientComparisonsId ? load.coefficientComparisons(row.coefficientComparisonsId) : null),
+    context.personalHistory ?? (row.personalHistoryId ? load.historySummary(row.personalHistoryId) : null),
+  ]);
+  // Key order as the engine makes it, so a row read back serialises as the answer did.
+  return {
+    populationComparison: context.populationComparison ?? [],
+    personalHistory: personalHistory ?? EMPTY_HISTORY,
+    similarSessions: context.similarSessions ?? [],
+    coefficientComparisons: coefficientComparisons ?? [],
+    insights: context.insights ?? [],
+  };
 }
+
+/** What a stored row whose summary is missing reads back as (never written so: the summary goes with the row). */
+const NO_GROUP = { n: 0, mean: null };
+const EMPTY_HISTORY: PersonalHistory = {
+  n: 0,
+  mean: null,
+  sd: null,
+  best: null,
+  worst: null,
+  trendPerSession: null,
+  sleep: { under6h: NO_GROUP, atLeast7h: NO_GROUP },
+  stress: { high: NO_GROUP, lower: NO_GROUP },
+  caffeine: { atLeast200mg: NO_GROUP, under50mg: NO_GROUP },
+  daysSinceHardSession: { upTo1: NO_GROUP, from2To4: NO_GROUP, atLeast5: NO_GROUP },
+};
 
 /** Random bytes for ids, drawn for ID_POOL ids at a time: uuid's own v7 asks crypto.getRandomValues for every id (about 4 µs each). */
 const ID_POOL = 256;
@@ -142,19 +199,20 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
     suggestions: r.suggestions as unknown as RecommendationRow['suggestions'],
     statisticalContext: r.statisticalContext as unknown as RecommendationRow['statisticalContext'],
     coefficientComparisonsId: r.statisticalContext ? (comparisonSetOf(r.statisticalContext.coefficientComparisons)?.id ?? null) : null,
+    personalHistoryId: r.statisticalContext ? historySummaryOf(r.statisticalContext.personalHistory).id : null,
   };
 }
 
 /**
- * What the writer sends for a row: its columns with the statistical context less its comparisons (the row in hand
- * keeps them whole, for the answer being given), which coefficientComparisonsId names.
+ * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
+ * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
+ * personalHistoryId name.
  */
 function storedColumns(row: RecommendationRow): RecommendationRow {
   const context = row.statisticalContext as unknown as StatisticalContext | null;
   if (!context) return row;
   const stored: StoredStatisticalContext = {
     populationComparison: context.populationComparison,
-    personalHistory: context.personalHistory,
     similarSessions: context.similarSessions,
     insights: context.insights,
   };
@@ -191,19 +249,24 @@ const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
   ['suggestions', 'jsonb'],
   ['statisticalContext', 'jsonb'],
   ['coefficientComparisonsId', 'uuid'],
+  ['personalHistoryId', 'uuid'],
 ];
 
 /**
- * Every row of a batch in one statement with two parameters: the coefficient comparison sets its rows name that this
- * writer has not stored yet (usually none: `[]`), and the rows, each as a JSON array unpacked by the database
- * (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which a timestamp column reads as
- * Prisma writes it). A set's id is derived from its content, so a set another instance stored already is skipped
- * (ON CONFLICT DO NOTHING); the foreign key is checked at the end of the statement, after both inserts. The text
- * never changes, so PostgreSQL parses and plans it once per connection.
+ * Every row of a batch in one statement with three parameters: the coefficient comparison sets and the history
+ * summaries its rows name that this writer has not stored yet (usually none: `[]`), and the rows, each as a JSON
+ * object unpacked by the database (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which
+ * a timestamp column reads as Prisma writes it). A set's or summary's id is derived from its content, so one another
+ * instance stored already is skipped (ON CONFLICT DO NOTHING); the foreign keys are checked at the end of the
+ * statement, after the inserts. The text never changes, so PostgreSQL parses and plans it once per connection.
  */
 export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
   INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
   SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+), summaries AS (
+  INSERT INTO "history_summaries" ("id", "summary")
+  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
   ON CONFLICT ("id") DO NOTHING
 )
 INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
@@ -217,14 +280,14 @@ FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`)
  * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
  */
 const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
-export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb) RETURNS void LANGUAGE plpgsql AS $store$
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb, p_summaries jsonb) RETURNS void LANGUAGE plpgsql AS $store$
 BEGIN
-${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows')};
+${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows').replace('$3::jsonb', 'p_summaries')};
 END
 $store$`;
-const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb)`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb, $3::jsonb)`;
 
-/** How many coefficient comparison set ids a writer remembers as stored (beyond it, a set is sent again: a no-op). */
+/** How many coefficient comparison set and history summary ids a writer remembers as stored (beyond it, one is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
 
 /** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
@@ -290,7 +353,7 @@ export class RecommendationWriter {
   /** performance.now() when the oldest queued row was queued. */
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
-  /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
+  /** Coefficient comparison sets and history summaries this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
   /** The statement each write sends; with `sessionFunction`, made (the function created) by the first write. */
@@ -416,21 +479,32 @@ export class RecommendationWriter {
     });
   }
 
-  /** The comparison sets these rows name that this writer has not stored yet (each once). */
-  private newComparisonSets(rows: readonly RecommendationRow[]): ComparisonSet[] {
-    const out: ComparisonSet[] = [];
+  /**
+   * The comparison sets and history summaries these rows name that this writer has not stored yet (each once). A row
+   * read back from the table (its parts by reference only) names parts already stored: nothing to send for it.
+   */
+  private newSets(rows: readonly RecommendationRow[]): { comparisons: ComparisonSet[]; summaries: HistorySummarySet[] } {
+    const comparisons: ComparisonSet[] = [];
+    const summaries: HistorySummarySet[] = [];
     const seen = new Set<string>();
     for (const row of rows) {
-      const id = row.coefficientComparisonsId;
-      if (!id || this.storedSets.has(id) || seen.has(id)) continue;
       const context = row.statisticalContext as unknown as StatisticalContext | null;
-      const set = context && comparisonSetOf(context.coefficientComparisons);
-      if (set) {
-        seen.add(id);
-        out.push(set);
+      if (!context) continue;
+      const setId = row.coefficientComparisonsId;
+      if (setId && context.coefficientComparisons && !this.storedSets.has(setId) && !seen.has(setId)) {
+        const set = comparisonSetOf(context.coefficientComparisons);
+        if (set) {
+          seen.add(setId);
+          comparisons.push(set);
+        }
+      }
+      const summaryId = row.personalHistoryId;
+      if (summaryId && context.personalHistory && !this.storedSets.has(summaryId) && !seen.has(summaryId)) {
+        seen.add(summaryId);
+        summaries.push(historySummaryOf(context.personalHistory));
       }
     }
-    return out;
+    return { comparisons, summaries };
   }
 
   private rememberSet(id: string): void {
@@ -464,13 +538,15 @@ export class RecommendationWriter {
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
         const part = rows.slice(i, i + ROWS_PER_INSERT);
-        const sets = this.newComparisonSets(part);
-        const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const { comparisons, summaries } = this.newSets(part);
+        const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
         const json = await this.rowsJson(part);
-        await this.sql.execute(await this.insertStatement(), [setsJson, json]);
-        for (const set of sets) this.rememberSet(set.id);
+        await this.sql.execute(await this.insertStatement(), [setsJson, json, summariesJson]);
+        for (const set of comparisons) this.rememberSet(set.id);
+        for (const set of summaries) this.rememberSet(set.id);
         this.totals.inserts++;
-        this.totals.bytes += json.length + setsJson.length;
+        this.totals.bytes += json.length + setsJson.length + summariesJson.length;
       }
       this.totals.writeMs += performance.now() - started;
       this.totals.rows += rows.length;

@@ -546,11 +546,12 @@ describe('personalised path', () => {
     }
     expect(eventOf(again.events, 'STATS').context!.coefficientComparisons).toEqual(stats.coefficientComparisons);
 
-    // The comparisons, the same for both answers (one model version), are stored once; each row names them and
-    // keeps the rest of its statistical context, a third of its former size.
+    // The comparisons, the same for both answers (one model version), are stored once, and so is the history
+    // summary (one history version); each row names them and keeps the rest of its statistical context.
     const ids = [out, again].map((answer) => eventOf(answer.events, 'DONE').recommendationId as string);
-    const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; inline: boolean; bytes: number }[]>(
-      `SELECT "coefficientComparisonsId"::text AS "setId", "statisticalContext" ? 'coefficientComparisons' AS inline,
+    const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; summaryId: string | null; inline: boolean; historyInline: boolean; bytes: number }[]>(
+      `SELECT "coefficientComparisonsId"::text AS "setId", "personalHistoryId"::text AS "summaryId",
+              "statisticalContext" ? 'coefficientComparisons' AS inline, "statisticalContext" ? 'personalHistory' AS "historyInline",
               octet_length("statisticalContext"::text) AS bytes
        FROM recommendations WHERE id = ANY($1::uuid[])`,
       ids,
@@ -559,14 +560,22 @@ describe('personalised path', () => {
     expect(rows[0].setId).not.toBeNull();
     expect(rows.map((r) => r.setId)).toEqual([rows[0].setId, rows[0].setId]);
     expect(rows.map((r) => r.inline)).toEqual([false, false]);
+    expect(rows[0].summaryId).not.toBeNull();
+    expect(rows.map((r) => r.summaryId)).toEqual([rows[0].summaryId, rows[0].summaryId]);
+    expect(rows.map((r) => r.historyInline)).toEqual([false, false]);
+    const summaries = await server.services.prisma.$queryRawUnsafe<{ summary: unknown }[]>(`SELECT summary FROM history_summaries WHERE id = $1::uuid`, rows[0].summaryId);
+    expect(summaries.map((h) => h.summary)).toEqual([stats.personalHistory]);
     const [set] = await server.services.prisma.$queryRawUnsafe<{ comparisons: unknown }[]>(`SELECT comparisons FROM coefficient_comparison_sets WHERE id = $1::uuid`, rows[0].setId);
     expect((set.comparisons as { variable: string }[]).map((c) => c.variable)).toEqual(stats.coefficientComparisons.map((c: { variable: string }) => c.variable));
     for (const r of rows) expect(r.bytes).toBeLessThan(JSON.stringify(set.comparisons).length);
 
-    // A row written before the sets existed carries its comparisons inline: it reads back the same.
+    // A row written before the sets existed carries its comparisons inline, and one written before the summaries
+    // its history summary: it reads back the same.
     await server.services.prisma.$executeRawUnsafe(
-      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons), "coefficientComparisonsId" = NULL
-       FROM coefficient_comparison_sets s WHERE s.id = r."coefficientComparisonsId" AND r.id = $1::uuid`,
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary),
+              "coefficientComparisonsId" = NULL, "personalHistoryId" = NULL
+       FROM coefficient_comparison_sets s, history_summaries h
+       WHERE s.id = r."coefficientComparisonsId" AND h.id = r."personalHistoryId" AND r.id = $1::uuid`,
       ids[1],
     );
     const { startSession } = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
