@@ -4,7 +4,7 @@ import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { roundShare } from '../engine/rounding.ts';
-import type { CoefficientComparison, PersonalHistory, StatisticalContext } from '../engine/statistics.ts';
+import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -86,8 +86,41 @@ export function historySummaryOf(summary: PersonalHistory): HistorySummarySet {
   return set;
 }
 
-/** The part of a statistical context a recommendation row stores itself (its comparisons and history summary are kept by reference). */
-type StoredStatisticalContext = Omit<StatisticalContext, 'coefficientComparisons' | 'personalHistory'>;
+/** A population comparison as a row stores it: its fields in a fixed order, without their names (a third of its bytes). */
+type StoredPopulationComparison = [
+  PopulationComparison['variable'],
+  PopulationComparison['value'],
+  PopulationComparison['populationMean'],
+  PopulationComparison['populationStd'],
+  PopulationComparison['zScore'],
+  PopulationComparison['percentile'],
+  PopulationComparison['descriptor'],
+];
+/** A similar session as a row stores it, the same way. */
+type StoredSimilarSession = [SimilarSession['sessionId'], SimilarSession['date'], SimilarSession['similarity'], SimilarSession['sharedFeatures'], SimilarSession['sessionQuality']];
+
+/**
+ * The part of a statistical context a recommendation row stores itself: its comparisons and history summary are
+ * kept by reference, its population comparisons and similar sessions as positional arrays. Rows written before
+ * either hold the API's objects (both read back alike).
+ */
+interface StoredStatisticalContext {
+  populationComparison: (StoredPopulationComparison | PopulationComparison)[];
+  similarSessions: (StoredSimilarSession | SimilarSession)[];
+  insights: string[];
+  coefficientComparisons?: CoefficientComparison[];
+  personalHistory?: PersonalHistory;
+}
+
+// Both ways take either form: a row read back from the table may be written again (as it is) or answered from.
+const storedPopulationComparison = (c: StoredPopulationComparison | PopulationComparison): StoredPopulationComparison =>
+  Array.isArray(c) ? c : [c.variable, c.value, c.populationMean, c.populationStd, c.zScore, c.percentile, c.descriptor];
+const storedSimilarSession = (s: StoredSimilarSession | SimilarSession): StoredSimilarSession => (Array.isArray(s) ? s : [s.sessionId, s.date, s.similarity, s.sharedFeatures, s.sessionQuality]);
+
+const populationComparisonOf = (c: StoredPopulationComparison | PopulationComparison): PopulationComparison =>
+  Array.isArray(c) ? { variable: c[0], value: c[1], populationMean: c[2], populationStd: c[3], zScore: c[4], percentile: c[5], descriptor: c[6] } : c;
+const similarSessionOf = (s: StoredSimilarSession | SimilarSession): SimilarSession =>
+  Array.isArray(s) ? { sessionId: s[0], date: s[1], similarity: s[2], sharedFeatures: s[3], sessionQuality: s[4] } : s;
 
 /** What the stored references are read back with (DataLoaders of the request). */
 export interface StoredContextLoaders {
@@ -104,19 +137,18 @@ export async function statisticalContextOf(
   row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId' | 'personalHistoryId'>,
   load: StoredContextLoaders,
 ): Promise<StatisticalContext | null> {
-  const context = row.statisticalContext as unknown as Partial<StatisticalContext> | null;
-  if (!context || (context.coefficientComparisons && context.personalHistory)) return context as StatisticalContext | null;
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+  if (!context) return null;
   const [coefficientComparisons, personalHistory] = await Promise.all([
     context.coefficientComparisons ?? (row.coefficientComparisonsId ? load.coefficientComparisons(row.coefficientComparisonsId) : null),
     context.personalHistory ?? (row.personalHistoryId ? load.historySummary(row.personalHistoryId) : null),
   ]);
-  // Key order as the engine makes it, so a row read back serialises as the answer did.
   return {
-    populationComparison: context.populationComparison ?? [],
+    populationComparison: context.populationComparison.map(populationComparisonOf),
     personalHistory: personalHistory ?? EMPTY_HISTORY,
-    similarSessions: context.similarSessions ?? [],
+    similarSessions: context.similarSessions.map(similarSessionOf),
     coefficientComparisons: coefficientComparisons ?? [],
-    insights: context.insights ?? [],
+    insights: context.insights,
   };
 }
 
@@ -206,14 +238,14 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
 /**
  * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
  * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
- * personalHistoryId name.
+ * personalHistoryId name, and its population comparisons and similar sessions as positional arrays.
  */
 function storedColumns(row: RecommendationRow): RecommendationRow {
-  const context = row.statisticalContext as unknown as StatisticalContext | null;
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   if (!context) return row;
   const stored: StoredStatisticalContext = {
-    populationComparison: context.populationComparison,
-    similarSessions: context.similarSessions,
+    populationComparison: context.populationComparison.map(storedPopulationComparison),
+    similarSessions: context.similarSessions.map(storedSimilarSession),
     insights: context.insights,
   };
   return { ...row, statisticalContext: stored as unknown as RecommendationRow['statisticalContext'] };
@@ -488,7 +520,7 @@ export class RecommendationWriter {
     const summaries: HistorySummarySet[] = [];
     const seen = new Set<string>();
     for (const row of rows) {
-      const context = row.statisticalContext as unknown as StatisticalContext | null;
+      const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
       if (!context) continue;
       const setId = row.coefficientComparisonsId;
       if (setId && context.coefficientComparisons && !this.storedSets.has(setId) && !seen.has(setId)) {

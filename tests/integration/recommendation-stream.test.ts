@@ -569,10 +569,26 @@ describe('personalised path', () => {
     expect((set.comparisons as { variable: string }[]).map((c) => c.variable)).toEqual(stats.coefficientComparisons.map((c: { variable: string }) => c.variable));
     for (const r of rows) expect(r.bytes).toBeLessThan(JSON.stringify(set.comparisons).length);
 
-    // A row written before the sets existed carries its comparisons inline, and one written before the summaries
-    // its history summary: it reads back the same.
+    // Each row keeps its population comparisons and similar sessions as positional arrays (no field names).
+    const [stored] = await server.services.prisma.$queryRawUnsafe<{ context: { populationComparison: unknown[][]; similarSessions: unknown[] } }[]>(
+      `SELECT "statisticalContext" AS context FROM recommendations WHERE id = $1::uuid`,
+      ids[0],
+    );
+    // (the descriptor is stored as the engine's words, the API answers its enum name)
+    expect(stored.context.populationComparison.map((e) => e.slice(0, 6))).toEqual(
+      stats.populationComparison.map((c: Record<string, unknown>) => [c.variable, c.value, c.populationMean, c.populationStd, c.zScore, c.percentile]),
+    );
+    expect(stored.context.similarSessions).toHaveLength(stats.similarSessions.length);
+
+    // A row written before the sets existed carries its comparisons inline, one written before the summaries its
+    // history summary, and one written before the positional arrays the API's objects: it reads back the same.
+    const objects = (path: string, fields: string[]) =>
+      `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i)
+        FROM jsonb_array_elements(r."statisticalContext"->'${path}') WITH ORDINALITY AS x(e, i))`;
     await server.services.prisma.$executeRawUnsafe(
-      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary),
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary,
+                'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
+                'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
               "coefficientComparisonsId" = NULL, "personalHistoryId" = NULL
        FROM coefficient_comparison_sets s, history_summaries h
        WHERE s.id = r."coefficientComparisonsId" AND h.id = r."personalHistoryId" AND r.id = $1::uuid`,
