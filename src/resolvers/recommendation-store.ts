@@ -35,56 +35,41 @@ export interface RecommendationParts {
  */
 export const assumedInAnswer = new WeakMap<RecommendationRow, AssumedValue[]>();
 
-/** The namespace of the coefficient comparison sets' content-derived ids (UUID v5 of the set's JSON). */
-const COMPARISON_SET_NAMESPACE = '5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b';
-
-/** A set of coefficient comparisons as stored once (coefficient_comparison_sets): its id and its JSON. */
-export interface ComparisonSet {
+/**
+ * A part of a statistical context stored once (coefficient_comparison_sets, history_summaries) under an id derived
+ * from its content, a UUID v5 of its JSON: its id and its JSON.
+ */
+export interface StoredPart {
   id: string;
   json: string;
 }
 
 /**
- * The comparisons are the engine's memoised array, shared by every answer of one model version (statistics.ts):
- * its JSON and id are made once per array, not per answer.
+ * The parts are the engine's memoised objects, shared by every answer of one model version (the comparisons) or
+ * history version (the summary) (statistics.ts): their JSON and id are made once per object, not per answer.
  */
-const comparisonSets = new WeakMap<readonly CoefficientComparison[], ComparisonSet>();
-
-export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): ComparisonSet | null {
-  if (comparisons.length === 0) return null;
-  let set = comparisonSets.get(comparisons);
-  if (!set) {
-    const json = JSON.stringify(comparisons);
-    set = { id: uuidv5(json, COMPARISON_SET_NAMESPACE), json };
-    comparisonSets.set(comparisons, set);
-  }
-  return set;
+function contentAddressed<T extends object>(namespace: string): (part: T) => StoredPart {
+  const made = new WeakMap<T, StoredPart>();
+  return (part) => {
+    let stored = made.get(part);
+    if (!stored) {
+      const json = JSON.stringify(part);
+      stored = { id: uuidv5(json, namespace), json };
+      made.set(part, stored);
+    }
+    return stored;
+  };
 }
 
-/** The namespace of the history summaries' content-derived ids (UUID v5 of the summary's JSON). */
-const HISTORY_SUMMARY_NAMESPACE = '0f6c2d8e-3b7a-4e91-8c5d-2a9e4b7f1c63';
+const comparisonSet = contentAddressed<readonly CoefficientComparison[]>('5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b');
 
-/** A history summary as stored once (history_summaries): its id and its JSON. */
-export interface HistorySummarySet {
-  id: string;
-  json: string;
+/** A set of coefficient comparisons as stored once; none for no comparisons (COLD_START). */
+export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): StoredPart | null {
+  return comparisons.length === 0 ? null : comparisonSet(comparisons);
 }
 
-/**
- * The summary is the engine's memoised object, shared by every answer of one history version (statistics.ts): its
- * JSON and id are made once per object, not per answer.
- */
-const historySummaries = new WeakMap<PersonalHistory, HistorySummarySet>();
-
-export function historySummaryOf(summary: PersonalHistory): HistorySummarySet {
-  let set = historySummaries.get(summary);
-  if (!set) {
-    const json = JSON.stringify(summary);
-    set = { id: uuidv5(json, HISTORY_SUMMARY_NAMESPACE), json };
-    historySummaries.set(summary, set);
-  }
-  return set;
-}
+/** A history summary as stored once. */
+export const historySummaryOf = contentAddressed<PersonalHistory>('0f6c2d8e-3b7a-4e91-8c5d-2a9e4b7f1c63');
 
 /** A population comparison as a row stores it: its fields in a fixed order, without their names (a third of its bytes). */
 type StoredPopulationComparison = [
@@ -515,9 +500,9 @@ export class RecommendationWriter {
    * The comparison sets and history summaries these rows name that this writer has not stored yet (each once). A row
    * read back from the table (its parts by reference only) names parts already stored: nothing to send for it.
    */
-  private newSets(rows: readonly RecommendationRow[]): { comparisons: ComparisonSet[]; summaries: HistorySummarySet[] } {
-    const comparisons: ComparisonSet[] = [];
-    const summaries: HistorySummarySet[] = [];
+  private newSets(rows: readonly RecommendationRow[]): { comparisons: StoredPart[]; summaries: StoredPart[] } {
+    const comparisons: StoredPart[] = [];
+    const summaries: StoredPart[] = [];
     const seen = new Set<string>();
     for (const row of rows) {
       const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
