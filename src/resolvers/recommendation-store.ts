@@ -124,33 +124,22 @@ export async function statisticalContextOf(
 ): Promise<StatisticalContext | null> {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   if (!context) return null;
+  // A row in hand, or one written before any part was kept apart: the API's objects as they are.
+  if (context.coefficientComparisons && context.personalHistory) return context as StatisticalContext;
   const [coefficientComparisons, personalHistory] = await Promise.all([
     context.coefficientComparisons ?? (row.coefficientComparisonsId ? load.coefficientComparisons(row.coefficientComparisonsId) : null),
     context.personalHistory ?? (row.personalHistoryId ? load.historySummary(row.personalHistoryId) : null),
   ]);
+  // Never without: the writer stores the summary with the row, and the foreign key keeps it.
+  if (!personalHistory) throw new Error(`recommendation history summary ${row.personalHistoryId} not found`);
   return {
     populationComparison: context.populationComparison.map(populationComparisonOf),
-    personalHistory: personalHistory ?? EMPTY_HISTORY,
+    personalHistory,
     similarSessions: context.similarSessions.map(similarSessionOf),
     coefficientComparisons: coefficientComparisons ?? [],
     insights: context.insights,
   };
 }
-
-/** What a stored row whose summary is missing reads back as (never written so: the summary goes with the row). */
-const NO_GROUP = { n: 0, mean: null };
-const EMPTY_HISTORY: PersonalHistory = {
-  n: 0,
-  mean: null,
-  sd: null,
-  best: null,
-  worst: null,
-  trendPerSession: null,
-  sleep: { under6h: NO_GROUP, atLeast7h: NO_GROUP },
-  stress: { high: NO_GROUP, lower: NO_GROUP },
-  caffeine: { atLeast200mg: NO_GROUP, under50mg: NO_GROUP },
-  daysSinceHardSession: { upTo1: NO_GROUP, from2To4: NO_GROUP, atLeast5: NO_GROUP },
-};
 
 /** Random bytes for ids, drawn for ID_POOL ids at a time: uuid's own v7 asks crypto.getRandomValues for every id (about 4 µs each). */
 const ID_POOL = 256;
