@@ -601,5 +601,22 @@ describe('personalised path', () => {
       token,
     );
     expect(startSession.recommendation.statisticalContext).toEqual(eventOf(again.events, 'STATS').context);
+
+    // A row written between the two (its comparisons by reference, its history summary and arrays inline as objects).
+    await server.services.prisma.$executeRawUnsafe(
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('personalHistory', h.summary,
+                'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
+                'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
+              "personalHistoryId" = NULL
+       FROM history_summaries h WHERE h.id = r."personalHistoryId" AND r.id = $1::uuid`,
+      ids[0],
+    );
+    const first = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
+      server.url,
+      `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { statisticalContext { ${STATISTICAL_CONTEXT} } } } }`,
+      { input: { recommendationId: ids[0] } },
+      token,
+    );
+    expect(first.startSession.recommendation.statisticalContext).toEqual(stats);
   });
 });
