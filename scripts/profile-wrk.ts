@@ -109,8 +109,8 @@ async function startServer(benchScript: string, execArgv: string[]) {
       await request('stop').catch(() => {});
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
     };
-    /** The writer's totals after the last run: rows stored and INSERT statements. */
-    const written = { rows: 0, inserts: 0 };
+    /** The writer's totals after the last run: rows stored, INSERT statements and the JSON they carried. */
+    const written = { rows: 0, inserts: 0, bytes: 0 };
     return { url: ready.url, request, cpuMs, token, finished, stop, databaseUrl, written };
   } catch (err) {
     await stop();
@@ -168,14 +168,15 @@ async function main(): Promise<void> {
           const { young } = (await server.request('pauses')) as { young: { allocatedBytes: number } };
           const rows = (stored.rows as number) - server.written.rows;
           const inserts = (stored.inserts as number) - server.written.inserts;
-          server.written = { rows: stored.rows as number, inserts: stored.inserts as number };
+          const bytes = (stored.bytes as number) - server.written.bytes;
+          server.written = { rows: stored.rows as number, inserts: stored.inserts as number, bytes: stored.bytes as number };
           if (i === 0) windows.push({ operation, from, to, requests: run.requests });
           const cpu = (1000 * (c1.process - c0.process)) / run.requests;
           const main = (1000 * (c1.main - c0.main)) / run.requests;
           const kB = young.allocatedBytes / 1024 / run.requests;
           runs[i][operation].push({ cpu, main, rps: run.rps, kB });
           console.log(
-            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT` : ''}`,
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row` : ''}`,
           );
         }
       }

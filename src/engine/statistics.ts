@@ -2,6 +2,7 @@
 // history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
 // insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
 import { normalCdf, Z95 } from './normal.ts';
+import { roundPercentile, roundRating, roundStatistic } from './rounding.ts';
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
 import { CHECK_IN_VARIABLES, FEATURES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
 
@@ -132,14 +133,15 @@ function comparePopulation(checkIn: CheckIn, stats: ReadonlyMap<string, Populati
     const stat = stats.get(spec.name);
     if (value === null || !stat || !(stat.std > 0)) continue;
     const z = (value - stat.mean) / stat.std;
+    const zScore = roundStatistic(z);
     out.push({
       variable: spec.name,
       value,
-      populationMean: stat.mean,
-      populationStd: stat.std,
-      zScore: z,
-      percentile: 100 * normalCdf(z),
-      descriptor: describeZ(z),
+      populationMean: roundStatistic(stat.mean),
+      populationStd: roundStatistic(stat.std),
+      zScore,
+      percentile: roundPercentile(100 * normalCdf(z)),
+      descriptor: describeZ(zScore), // the z-score as the API shows it, so the two never disagree at a boundary
     });
   }
   return out;
@@ -155,7 +157,7 @@ class Group {
     this.sum += q;
   }
   stat(): GroupStat {
-    return { n: this.n, mean: this.n > 0 ? this.sum / this.n : null };
+    return { n: this.n, mean: this.n > 0 ? roundRating(this.sum / this.n) : null };
   }
 }
 
@@ -215,11 +217,11 @@ function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
 
   return {
     n,
-    mean,
-    sd,
+    mean: roundRating(mean),
+    sd: roundRating(sd),
     best: n > 0 ? best : null,
     worst: n > 0 ? worst : null,
-    trendPerSession: trend,
+    trendPerSession: roundStatistic(trend),
     sleep: { under6h: under6.stat(), atLeast7h: atLeast7.stat() },
     stress: { high: stressHigh.stat(), lower: stressLower.stat() },
     caffeine: { atLeast200mg: caf200.stat(), under50mg: caf50.stat() },
@@ -281,7 +283,7 @@ function findSimilar(checkIn: CheckIn, history: HistoryMemo, scales: Float64Arra
     out.push({
       sessionId: sessions[index].id,
       date: history.dates[index],
-      similarity: 1 / (1 + distances[n]),
+      similarity: roundStatistic(1 / (1 + distances[n])),
       sharedFeatures: sharedCounts[n],
       sessionQuality: sessions[index].sessionQuality,
     });

@@ -3,7 +3,7 @@
 import DataLoader from 'dataloader';
 import type { Viewer } from '../auth.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
-import type { CoefficientComparison } from '../engine/statistics.ts';
+import type { CoefficientComparison, PersonalHistory } from '../engine/statistics.ts';
 import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase, type Recommendation } from '../generated/prisma/client.ts';
 
 /**
@@ -38,6 +38,8 @@ export interface Loaders {
   latestRecommendation: DataLoader<string, Recommendation | null>;
   /** A stored recommendation's coefficient comparisons, by the id of their set (coefficient_comparison_sets). */
   coefficientComparisons: DataLoader<string, CoefficientComparison[] | null>;
+  /** A stored recommendation's history summary, by its id (history_summaries). */
+  historySummaries: DataLoader<string, PersonalHistory | null>;
 }
 
 export interface CoachedPair {
@@ -163,6 +165,18 @@ class RequestLoaders implements Loaders {
         new DataLoader(async (ids) => {
           const sets = await prisma.coefficientComparisonSet.findMany({ where: { id: { in: [...ids] } } });
           return byKey(ids, sets, (s) => s.id).map((s) => (s ? (s.comparisons as unknown as CoefficientComparison[]) : null));
+        }),
+    );
+  }
+
+  get historySummaries(): Loaders['historySummaries'] {
+    const prisma = this.prisma;
+    return this.once(
+      'historySummaries',
+      () =>
+        new DataLoader(async (ids) => {
+          const summaries = await prisma.historySummary.findMany({ where: { id: { in: [...ids] } } });
+          return byKey(ids, summaries, (s) => s.id).map((s) => (s ? (s.summary as unknown as PersonalHistory) : null));
         }),
     );
   }

@@ -3,7 +3,8 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
-import type { CoefficientComparison, StatisticalContext } from '../engine/statistics.ts';
+import { roundShare } from '../engine/rounding.ts';
+import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -34,47 +35,110 @@ export interface RecommendationParts {
  */
 export const assumedInAnswer = new WeakMap<RecommendationRow, AssumedValue[]>();
 
-/** The namespace of the coefficient comparison sets' content-derived ids (UUID v5 of the set's JSON). */
-const COMPARISON_SET_NAMESPACE = '5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b';
-
-/** A set of coefficient comparisons as stored once (coefficient_comparison_sets): its id and its JSON. */
-export interface ComparisonSet {
+/**
+ * A part of a statistical context stored once (coefficient_comparison_sets, history_summaries) under an id derived
+ * from its content, a UUID v5 of its JSON: its id and its JSON.
+ */
+export interface StoredPart {
   id: string;
   json: string;
 }
 
 /**
- * The comparisons are the engine's memoised array, shared by every answer of one model version (statistics.ts):
- * its JSON and id are made once per array, not per answer.
+ * The parts are the engine's memoised objects, shared by every answer of one model version (the comparisons) or
+ * history version (the summary) (statistics.ts): their JSON and id are made once per object, not per answer.
  */
-const comparisonSets = new WeakMap<readonly CoefficientComparison[], ComparisonSet>();
-
-export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): ComparisonSet | null {
-  if (comparisons.length === 0) return null;
-  let set = comparisonSets.get(comparisons);
-  if (!set) {
-    const json = JSON.stringify(comparisons);
-    set = { id: uuidv5(json, COMPARISON_SET_NAMESPACE), json };
-    comparisonSets.set(comparisons, set);
-  }
-  return set;
+function contentAddressed<T extends object>(namespace: string): (part: T) => StoredPart {
+  const made = new WeakMap<T, StoredPart>();
+  return (part) => {
+    let stored = made.get(part);
+    if (!stored) {
+      const json = JSON.stringify(part);
+      stored = { id: uuidv5(json, namespace), json };
+      made.set(part, stored);
+    }
+    return stored;
+  };
 }
 
-/** The part of a statistical context a recommendation row stores itself (its comparisons are kept by reference). */
-type StoredStatisticalContext = Omit<StatisticalContext, 'coefficientComparisons'>;
+const comparisonSet = contentAddressed<readonly CoefficientComparison[]>('5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b');
+
+/** A set of coefficient comparisons as stored once; none for no comparisons (COLD_START). */
+export function comparisonSetOf(comparisons: readonly CoefficientComparison[]): StoredPart | null {
+  return comparisons.length === 0 ? null : comparisonSet(comparisons);
+}
+
+/** A history summary as stored once. */
+export const historySummaryOf = contentAddressed<PersonalHistory>('0f6c2d8e-3b7a-4e91-8c5d-2a9e4b7f1c63');
+
+/** A population comparison as a row stores it: its fields in a fixed order, without their names (a third of its bytes). */
+type StoredPopulationComparison = [
+  PopulationComparison['variable'],
+  PopulationComparison['value'],
+  PopulationComparison['populationMean'],
+  PopulationComparison['populationStd'],
+  PopulationComparison['zScore'],
+  PopulationComparison['percentile'],
+  PopulationComparison['descriptor'],
+];
+/** A similar session as a row stores it, the same way. */
+type StoredSimilarSession = [SimilarSession['sessionId'], SimilarSession['date'], SimilarSession['similarity'], SimilarSession['sharedFeatures'], SimilarSession['sessionQuality']];
+
+/**
+ * The part of a statistical context a recommendation row stores itself: its comparisons and history summary are
+ * kept by reference, its population comparisons and similar sessions as positional arrays. Rows written before
+ * either hold the API's objects (both read back alike).
+ */
+interface StoredStatisticalContext {
+  populationComparison: (StoredPopulationComparison | PopulationComparison)[];
+  similarSessions: (StoredSimilarSession | SimilarSession)[];
+  insights: string[];
+  coefficientComparisons?: CoefficientComparison[];
+  personalHistory?: PersonalHistory;
+}
+
+// Both ways take either form: a row read back from the table may be written again (as it is) or answered from.
+const storedPopulationComparison = (c: StoredPopulationComparison | PopulationComparison): StoredPopulationComparison =>
+  Array.isArray(c) ? c : [c.variable, c.value, c.populationMean, c.populationStd, c.zScore, c.percentile, c.descriptor];
+const storedSimilarSession = (s: StoredSimilarSession | SimilarSession): StoredSimilarSession => (Array.isArray(s) ? s : [s.sessionId, s.date, s.similarity, s.sharedFeatures, s.sessionQuality]);
+
+const populationComparisonOf = (c: StoredPopulationComparison | PopulationComparison): PopulationComparison =>
+  Array.isArray(c) ? { variable: c[0], value: c[1], populationMean: c[2], populationStd: c[3], zScore: c[4], percentile: c[5], descriptor: c[6] } : c;
+const similarSessionOf = (s: StoredSimilarSession | SimilarSession): SimilarSession =>
+  Array.isArray(s) ? { sessionId: s[0], date: s[1], similarity: s[2], sharedFeatures: s[3], sessionQuality: s[4] } : s;
+
+/** What the stored references are read back with (DataLoaders of the request). */
+export interface StoredContextLoaders {
+  coefficientComparisons: (id: string) => Promise<CoefficientComparison[] | null>;
+  historySummary: (id: string) => Promise<PersonalHistory | null>;
+}
 
 /**
  * A row's statistical context as the API answers it: a row in hand (just computed) has it whole; a stored row has
- * its comparisons by reference (`load` reads the set), and a row written before that has them inline.
+ * its comparisons and its history summary by reference (read through `load`), and a row written before either was
+ * kept so has it inline.
  */
 export async function statisticalContextOf(
-  row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId'>,
-  load: (id: string) => Promise<CoefficientComparison[] | null>,
+  row: Pick<RecommendationRow, 'statisticalContext' | 'coefficientComparisonsId' | 'personalHistoryId'>,
+  load: StoredContextLoaders,
 ): Promise<StatisticalContext | null> {
-  const context = row.statisticalContext as unknown as (StoredStatisticalContext & { coefficientComparisons?: CoefficientComparison[] }) | null;
-  if (!context || context.coefficientComparisons) return context as StatisticalContext | null;
-  const coefficientComparisons = row.coefficientComparisonsId ? await load(row.coefficientComparisonsId) : null;
-  return { ...context, coefficientComparisons: coefficientComparisons ?? [] };
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+  if (!context) return null;
+  // A row in hand, or one written before any part was kept apart: the API's objects as they are.
+  if (context.coefficientComparisons && context.personalHistory) return context as StatisticalContext;
+  const [coefficientComparisons, personalHistory] = await Promise.all([
+    context.coefficientComparisons ?? (row.coefficientComparisonsId ? load.coefficientComparisons(row.coefficientComparisonsId) : null),
+    context.personalHistory ?? (row.personalHistoryId ? load.historySummary(row.personalHistoryId) : null),
+  ]);
+  // Never without: the writer stores the summary with the row, and the foreign key keeps it.
+  if (!personalHistory) throw new Error(`recommendation history summary ${row.personalHistoryId} not found`);
+  return {
+    populationComparison: context.populationComparison.map(populationComparisonOf),
+    personalHistory,
+    similarSessions: context.similarSessions.map(similarSessionOf),
+    coefficientComparisons: coefficientComparisons ?? [],
+    insights: context.insights,
+  };
 }
 
 /** Random bytes for ids, drawn for ID_POOL ids at a time: uuid's own v7 asks crypto.getRandomValues for every id (about 4 µs each). */
@@ -121,7 +185,8 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
     rawQuality: p?.rawQuality ?? null,
     intervalLow: p?.interval.low ?? null,
     intervalHigh: p?.interval.high ?? null,
-    distribution: p?.distribution ?? [],
+    // As the API answers it (4 decimals, roundShare): the stored row says what the athlete was told, in fewer bytes.
+    distribution: p ? p.distribution.map((q) => roundShare(q)) : [],
     confidence: p?.confidence ?? null,
     phase: r.personalization.phase,
     modelFittedAt: r.personalization.fittedAt,
@@ -140,20 +205,21 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
     suggestions: r.suggestions as unknown as RecommendationRow['suggestions'],
     statisticalContext: r.statisticalContext as unknown as RecommendationRow['statisticalContext'],
     coefficientComparisonsId: r.statisticalContext ? (comparisonSetOf(r.statisticalContext.coefficientComparisons)?.id ?? null) : null,
+    personalHistoryId: r.statisticalContext ? historySummaryOf(r.statisticalContext.personalHistory).id : null,
   };
 }
 
 /**
- * What the writer sends for a row: its columns with the statistical context less its comparisons (the row in hand
- * keeps them whole, for the answer being given), which coefficientComparisonsId names.
+ * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
+ * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
+ * personalHistoryId name, and its population comparisons and similar sessions as positional arrays.
  */
 function storedColumns(row: RecommendationRow): RecommendationRow {
-  const context = row.statisticalContext as unknown as StatisticalContext | null;
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   if (!context) return row;
   const stored: StoredStatisticalContext = {
-    populationComparison: context.populationComparison,
-    personalHistory: context.personalHistory,
-    similarSessions: context.similarSessions,
+    populationComparison: context.populationComparison.map(storedPopulationComparison),
+    similarSessions: context.similarSessions.map(storedSimilarSession),
     insights: context.insights,
   };
   return { ...row, statisticalContext: stored as unknown as RecommendationRow['statisticalContext'] };
@@ -189,19 +255,24 @@ const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
   ['suggestions', 'jsonb'],
   ['statisticalContext', 'jsonb'],
   ['coefficientComparisonsId', 'uuid'],
+  ['personalHistoryId', 'uuid'],
 ];
 
 /**
- * Every row of a batch in one statement with two parameters: the coefficient comparison sets its rows name that this
- * writer has not stored yet (usually none: `[]`), and the rows, each as a JSON array unpacked by the database
- * (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which a timestamp column reads as
- * Prisma writes it). A set's id is derived from its content, so a set another instance stored already is skipped
- * (ON CONFLICT DO NOTHING); the foreign key is checked at the end of the statement, after both inserts. The text
- * never changes, so PostgreSQL parses and plans it once per connection.
+ * Every row of a batch in one statement with three parameters: the coefficient comparison sets and the history
+ * summaries its rows name that this writer has not stored yet (usually none: `[]`), and the rows, each as a JSON
+ * object unpacked by the database (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which
+ * a timestamp column reads as Prisma writes it). A set's or summary's id is derived from its content, so one another
+ * instance stored already is skipped (ON CONFLICT DO NOTHING); the foreign keys are checked at the end of the
+ * statement, after the inserts. The text never changes, so PostgreSQL parses and plans it once per connection.
  */
 export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
   INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
   SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+), summaries AS (
+  INSERT INTO "history_summaries" ("id", "summary")
+  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
   ON CONFLICT ("id") DO NOTHING
 )
 INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
@@ -215,14 +286,14 @@ FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`)
  * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
  */
 const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
-export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb) RETURNS void LANGUAGE plpgsql AS $store$
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb, p_summaries jsonb) RETURNS void LANGUAGE plpgsql AS $store$
 BEGIN
-${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows')};
+${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows').replace('$3::jsonb', 'p_summaries')};
 END
 $store$`;
-const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb)`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb, $3::jsonb)`;
 
-/** How many coefficient comparison set ids a writer remembers as stored (beyond it, a set is sent again: a no-op). */
+/** How many coefficient comparison set and history summary ids a writer remembers as stored (beyond it, one is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
 
 /** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
@@ -288,7 +359,7 @@ export class RecommendationWriter {
   /** performance.now() when the oldest queued row was queued. */
   private oldestQueuedAt = 0;
   private readonly log: (msg: string) => void;
-  /** Coefficient comparison sets this writer has stored (oldest first; at most REMEMBERED_SETS). */
+  /** Coefficient comparison sets and history summaries this writer has stored (oldest first; at most REMEMBERED_SETS). */
   private readonly storedSets = new Set<string>();
   private readonly deferWhile: () => boolean;
   /** The statement each write sends; with `sessionFunction`, made (the function created) by the first write. */
@@ -414,21 +485,32 @@ export class RecommendationWriter {
     });
   }
 
-  /** The comparison sets these rows name that this writer has not stored yet (each once). */
-  private newComparisonSets(rows: readonly RecommendationRow[]): ComparisonSet[] {
-    const out: ComparisonSet[] = [];
+  /**
+   * The comparison sets and history summaries these rows name that this writer has not stored yet (each once). A row
+   * read back from the table (its parts by reference only) names parts already stored: nothing to send for it.
+   */
+  private newSets(rows: readonly RecommendationRow[]): { comparisons: StoredPart[]; summaries: StoredPart[] } {
+    const comparisons: StoredPart[] = [];
+    const summaries: StoredPart[] = [];
     const seen = new Set<string>();
     for (const row of rows) {
-      const id = row.coefficientComparisonsId;
-      if (!id || this.storedSets.has(id) || seen.has(id)) continue;
-      const context = row.statisticalContext as unknown as StatisticalContext | null;
-      const set = context && comparisonSetOf(context.coefficientComparisons);
-      if (set) {
-        seen.add(id);
-        out.push(set);
+      const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+      if (!context) continue;
+      const setId = row.coefficientComparisonsId;
+      if (setId && context.coefficientComparisons && !this.storedSets.has(setId) && !seen.has(setId)) {
+        const set = comparisonSetOf(context.coefficientComparisons);
+        if (set) {
+          seen.add(setId);
+          comparisons.push(set);
+        }
+      }
+      const summaryId = row.personalHistoryId;
+      if (summaryId && context.personalHistory && !this.storedSets.has(summaryId) && !seen.has(summaryId)) {
+        seen.add(summaryId);
+        summaries.push(historySummaryOf(context.personalHistory));
       }
     }
-    return out;
+    return { comparisons, summaries };
   }
 
   private rememberSet(id: string): void {
@@ -462,13 +544,15 @@ export class RecommendationWriter {
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
         if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
         const part = rows.slice(i, i + ROWS_PER_INSERT);
-        const sets = this.newComparisonSets(part);
-        const setsJson = sets.length ? `[${sets.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const { comparisons, summaries } = this.newSets(part);
+        const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
+        const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
         const json = await this.rowsJson(part);
-        await this.sql.execute(await this.insertStatement(), [setsJson, json]);
-        for (const set of sets) this.rememberSet(set.id);
+        await this.sql.execute(await this.insertStatement(), [setsJson, json, summariesJson]);
+        for (const set of comparisons) this.rememberSet(set.id);
+        for (const set of summaries) this.rememberSet(set.id);
         this.totals.inserts++;
-        this.totals.bytes += json.length + setsJson.length;
+        this.totals.bytes += json.length + setsJson.length + summariesJson.length;
       }
       this.totals.writeMs += performance.now() - started;
       this.totals.rows += rows.length;

@@ -216,7 +216,8 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
       type: StatisticalContextRef,
       nullable: true,
       description: 'The check-in in context; null after a rule override',
-      resolve: (r, _args, ctx) => statisticalContextOf(r, (id) => ctx.loaders.coefficientComparisons.load(id)),
+      resolve: (r, _args, ctx) =>
+        statisticalContextOf(r, { coefficientComparisons: (id) => ctx.loaders.coefficientComparisons.load(id), historySummary: (id) => ctx.loaders.historySummaries.load(id) }),
     }),
     personalization: t.field({
       type: PersonalizationRef,

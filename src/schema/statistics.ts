@@ -43,10 +43,10 @@ const PopulationComparisonRef = builder.objectRef<PopulationComparison>('Populat
   fields: (t) => ({
     variable: t.exposeString('variable', { description: 'The check-in variable (camelCase name)' }),
     value: t.exposeFloat('value', { description: "Today's value" }),
-    populationMean: t.exposeFloat('populationMean', { description: 'Mean over all completed sessions' }),
-    populationStd: t.exposeFloat('populationStd', { description: 'Standard deviation over all completed sessions' }),
-    zScore: t.exposeFloat('zScore', { description: '(value - populationMean) / populationStd' }),
-    percentile: t.exposeFloat('percentile', { description: '0-100' }),
+    populationMean: t.exposeFloat('populationMean', { description: 'Mean over all completed sessions (4 decimals)' }),
+    populationStd: t.exposeFloat('populationStd', { description: 'Standard deviation over all completed sessions (4 decimals)' }),
+    zScore: t.exposeFloat('zScore', { description: '(value - populationMean) / populationStd, 4 decimals; descriptor reads this value' }),
+    percentile: t.exposeFloat('percentile', { description: '0-100 (2 decimals)' }),
     descriptor: t.field({ type: DescriptorEnum, description: 'The z-score in words', resolve: (c) => DESCRIPTOR_VALUES[c.descriptor] }),
   }),
 });
@@ -55,7 +55,7 @@ const GroupStatRef = builder.objectRef<GroupStat>('GroupStat').implement({
   description: 'Sessions in a group and their mean quality (null when none)',
   fields: (t) => ({
     n: t.exposeInt('n', { description: 'Rated sessions in the group' }),
-    mean: t.exposeFloat('mean', { nullable: true, description: 'Their mean session quality (1-10); null when n = 0' }),
+    mean: t.exposeFloat('mean', { nullable: true, description: 'Their mean session quality (1-10, 2 decimals); null when n = 0' }),
   }),
 });
 
@@ -81,11 +81,11 @@ const PersonalHistoryRef = builder.objectRef<PersonalHistory>('PersonalHistory')
   description: "The athlete's last completed, rated sessions (at most 30)",
   fields: (t) => ({
     n: t.exposeInt('n', { description: 'Sessions counted (0-30)' }),
-    mean: t.exposeFloat('mean', { nullable: true, description: 'Mean session quality (1-10); null when n = 0' }),
-    sd: t.exposeFloat('sd', { nullable: true, description: 'Standard deviation of the quality; null below 2 sessions' }),
+    mean: t.exposeFloat('mean', { nullable: true, description: 'Mean session quality (1-10, 2 decimals); null when n = 0' }),
+    sd: t.exposeFloat('sd', { nullable: true, description: 'Standard deviation of the quality (2 decimals); null below 2 sessions' }),
     best: t.exposeFloat('best', { nullable: true, description: 'Highest quality; null when n = 0' }),
     worst: t.exposeFloat('worst', { nullable: true, description: 'Lowest quality; null when n = 0' }),
-    trendPerSession: t.exposeFloat('trendPerSession', { nullable: true, description: 'Least-squares slope of quality per session' }),
+    trendPerSession: t.exposeFloat('trendPerSession', { nullable: true, description: 'Least-squares slope of quality per session (4 decimals)' }),
     sleep: t.field({ type: SleepGroupsRef, description: 'By sleep before the session', resolve: (h) => h.sleep }),
     stress: t.field({ type: StressGroupsRef, description: 'By stress at check-in', resolve: (h) => h.stress }),
     caffeine: t.field({ type: CaffeineGroupsRef, description: 'By caffeine planned', resolve: (h) => h.caffeine }),
@@ -98,7 +98,7 @@ const SimilarSessionRef = builder.objectRef<SimilarSession>('SimilarSession').im
   fields: (t) => ({
     sessionId: t.exposeID('sessionId', { description: 'The past session (uuid)' }),
     date: t.field({ type: 'DateTime', description: 'When it started', resolve: (s) => new Date(s.date) }),
-    similarity: t.exposeFloat('similarity', { description: '1 / (1 + distance), in (0, 1]' }),
+    similarity: t.exposeFloat('similarity', { description: '1 / (1 + distance), in (0, 1] (4 decimals)' }),
     sharedFeatures: t.exposeInt('sharedFeatures', { description: 'Check-in variables given in both check-ins (the distance is over these)' }),
     sessionQuality: t.exposeFloat('sessionQuality', { description: 'Its rating (1-10)' }),
   }),

@@ -523,7 +523,9 @@ describe('personalised path', () => {
     expect([...byVariable.keys()]).toEqual(['sleepHours', 'energyLevel', 'stressLevel']);
     const sleep = byVariable.get('sleepHours')!;
     expect(sleep.value).toBe(4);
-    expect(sleep.zScore).toBeCloseTo((4 - sleep.populationMean) / sleep.populationStd, 12);
+    // Each made once with 4 decimals (the z-score from the unrounded mean and SD): what the API shows and the row keeps.
+    for (const x of [sleep.zScore, sleep.populationMean, sleep.populationStd]) expect(Math.round(x * 10_000) / 10_000).toBe(x);
+    expect(sleep.zScore).toBeCloseTo((4 - sleep.populationMean) / sleep.populationStd, 3);
     expect(sleep.zScore).toBeLessThan(0);
     expect(sleep.percentile).toBeGreaterThan(0);
     expect(sleep.percentile).toBeLessThan(50);
@@ -546,11 +548,12 @@ describe('personalised path', () => {
     }
     expect(eventOf(again.events, 'STATS').context!.coefficientComparisons).toEqual(stats.coefficientComparisons);
 
-    // The comparisons, the same for both answers (one model version), are stored once; each row names them and
-    // keeps the rest of its statistical context, a third of its former size.
+    // The comparisons, the same for both answers (one model version), are stored once, and so is the history
+    // summary (one history version); each row names them and keeps the rest of its statistical context.
     const ids = [out, again].map((answer) => eventOf(answer.events, 'DONE').recommendationId as string);
-    const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; inline: boolean; bytes: number }[]>(
-      `SELECT "coefficientComparisonsId"::text AS "setId", "statisticalContext" ? 'coefficientComparisons' AS inline,
+    const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; summaryId: string | null; inline: boolean; historyInline: boolean; bytes: number }[]>(
+      `SELECT "coefficientComparisonsId"::text AS "setId", "personalHistoryId"::text AS "summaryId",
+              "statisticalContext" ? 'coefficientComparisons' AS inline, "statisticalContext" ? 'personalHistory' AS "historyInline",
               octet_length("statisticalContext"::text) AS bytes
        FROM recommendations WHERE id = ANY($1::uuid[])`,
       ids,
@@ -559,14 +562,38 @@ describe('personalised path', () => {
     expect(rows[0].setId).not.toBeNull();
     expect(rows.map((r) => r.setId)).toEqual([rows[0].setId, rows[0].setId]);
     expect(rows.map((r) => r.inline)).toEqual([false, false]);
+    expect(rows[0].summaryId).not.toBeNull();
+    expect(rows.map((r) => r.summaryId)).toEqual([rows[0].summaryId, rows[0].summaryId]);
+    expect(rows.map((r) => r.historyInline)).toEqual([false, false]);
+    const summaries = await server.services.prisma.$queryRawUnsafe<{ summary: unknown }[]>(`SELECT summary FROM history_summaries WHERE id = $1::uuid`, rows[0].summaryId);
+    expect(summaries.map((h) => h.summary)).toEqual([stats.personalHistory]);
     const [set] = await server.services.prisma.$queryRawUnsafe<{ comparisons: unknown }[]>(`SELECT comparisons FROM coefficient_comparison_sets WHERE id = $1::uuid`, rows[0].setId);
     expect((set.comparisons as { variable: string }[]).map((c) => c.variable)).toEqual(stats.coefficientComparisons.map((c: { variable: string }) => c.variable));
     for (const r of rows) expect(r.bytes).toBeLessThan(JSON.stringify(set.comparisons).length);
 
-    // A row written before the sets existed carries its comparisons inline: it reads back the same.
+    // Each row keeps its population comparisons and similar sessions as positional arrays (no field names).
+    const [stored] = await server.services.prisma.$queryRawUnsafe<{ context: { populationComparison: unknown[][]; similarSessions: unknown[] } }[]>(
+      `SELECT "statisticalContext" AS context FROM recommendations WHERE id = $1::uuid`,
+      ids[0],
+    );
+    // (the descriptor is stored as the engine's words, the API answers its enum name)
+    expect(stored.context.populationComparison.map((e) => e.slice(0, 6))).toEqual(
+      stats.populationComparison.map((c: Record<string, unknown>) => [c.variable, c.value, c.populationMean, c.populationStd, c.zScore, c.percentile]),
+    );
+    expect(stored.context.similarSessions).toHaveLength(stats.similarSessions.length);
+
+    // A row written before the sets existed carries its comparisons inline, one written before the summaries its
+    // history summary, and one written before the positional arrays the API's objects: it reads back the same.
+    const objects = (path: string, fields: string[]) =>
+      `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i)
+        FROM jsonb_array_elements(r."statisticalContext"->'${path}') WITH ORDINALITY AS x(e, i))`;
     await server.services.prisma.$executeRawUnsafe(
-      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons), "coefficientComparisonsId" = NULL
-       FROM coefficient_comparison_sets s WHERE s.id = r."coefficientComparisonsId" AND r.id = $1::uuid`,
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary,
+                'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
+                'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
+              "coefficientComparisonsId" = NULL, "personalHistoryId" = NULL
+       FROM coefficient_comparison_sets s, history_summaries h
+       WHERE s.id = r."coefficientComparisonsId" AND h.id = r."personalHistoryId" AND r.id = $1::uuid`,
       ids[1],
     );
     const { startSession } = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
@@ -576,5 +603,22 @@ describe('personalised path', () => {
       token,
     );
     expect(startSession.recommendation.statisticalContext).toEqual(eventOf(again.events, 'STATS').context);
+
+    // A row written between the two (its comparisons by reference, its history summary and arrays inline as objects).
+    await server.services.prisma.$executeRawUnsafe(
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('personalHistory', h.summary,
+                'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
+                'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
+              "personalHistoryId" = NULL
+       FROM history_summaries h WHERE h.id = r."personalHistoryId" AND r.id = $1::uuid`,
+      ids[0],
+    );
+    const first = await gqlOk<{ startSession: { recommendation: { statisticalContext: unknown } } }>(
+      server.url,
+      `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { statisticalContext { ${STATISTICAL_CONTEXT} } } } }`,
+      { input: { recommendationId: ids[0] } },
+      token,
+    );
+    expect(first.startSession.recommendation.statisticalContext).toEqual(stats);
   });
 });

@@ -39,12 +39,29 @@ describe('population comparison', () => {
     expect(ctx.populationComparison.map((c) => c.variable)).toEqual(['sleepHours', 'energyLevel', 'stressLevel', 'hydrationStatus']);
     const [sleep, energy, stress, hydration] = ctx.populationComparison;
     expect(sleep).toMatchObject({ value: 5, populationMean: 7, populationStd: 1, zScore: -2, descriptor: 'well below average' });
-    expect(sleep.percentile).toBeCloseTo(2.275, 3); // Phi(-2) = 0.02275
+    expect(sleep.percentile).toBe(2.28); // Phi(-2) = 0.02275, as a percentile with 2 decimals
     expect(energy).toMatchObject({ zScore: 0, descriptor: 'about average' });
-    expect(energy.percentile).toBeCloseTo(50, 6);
+    expect(energy.percentile).toBe(50);
     expect(stress).toMatchObject({ zScore: 1, descriptor: 'above average' });
-    expect(stress.percentile).toBeCloseTo(84.134, 3);
+    expect(stress.percentile).toBe(84.13); // Phi(1) = 0.841345
     expect(hydration).toMatchObject({ zScore: 1.5, descriptor: 'above average' });
+  });
+
+  it('makes its figures once at the precision the API shows (and a stored answer keeps), the descriptor reading the z-score shown', () => {
+    const ctx = buildStatisticalContext(input({ checkIn: { sleepHours: 7.4 }, populationStats: [stat('sleepHours', 6.612345678, 1.575987654)] }));
+    // z = 0.787654.../1.575987... = 0.49977...: 0.4998 shown, about average either way
+    expect(ctx.populationComparison[0]).toEqual({
+      variable: 'sleepHours',
+      value: 7.4,
+      populationMean: 6.6123,
+      populationStd: 1.576,
+      zScore: 0.4998,
+      percentile: 69.14,
+      descriptor: 'about average',
+    });
+    // z = 0.50002... shows as 0.5000: the descriptor reads the shown value (|z| <= 0.5 is about average)
+    const edge = buildStatisticalContext(input({ checkIn: { sleepHours: 7.50002 }, populationStats: [stat('sleepHours', 7, 1)] })).populationComparison[0];
+    expect(edge).toMatchObject({ zScore: 0.5, descriptor: 'about average' });
   });
 
   it('is skipped when no statistics exist', () => {
@@ -82,7 +99,7 @@ describe('personal history', () => {
     expect(h.n).toBe(5);
     expect(h.mean).toBeCloseTo(6, 12);
     // deviations -2 -1 0 2 1: ss = 10, sd = sqrt(10 / 4)
-    expect(h.sd).toBeCloseTo(Math.sqrt(2.5), 12);
+    expect(h.sd).toBe(1.58); // sqrt(2.5) = 1.5811, with the rating scale's 2 decimals
     expect(h.best).toBe(8);
     expect(h.worst).toBe(4);
     // t = 0..4 oldest first: sum (t - 2)(q - 6) = 4 + 1 + 0 + 2 + 2 = 9; sum (t - 2)² = 10
@@ -113,7 +130,7 @@ describe('personal history', () => {
     expect(empty).toMatchObject({ n: 0, mean: null, sd: null, best: null, worst: null, trendPerSession: null });
     const two = buildStatisticalContext(input({ history: history([{ q: 5 }, { q: 7 }]) })).personalHistory;
     expect(two).toMatchObject({ n: 2, mean: 6, best: 7, worst: 5, trendPerSession: null });
-    expect(two.sd).toBeCloseTo(Math.SQRT2, 12);
+    expect(two.sd).toBe(1.41); // sqrt(2), 2 decimals
     // 5, 7, 6 oldest first: slope = ((-1)(-1) + 0 + (1)(0)) / 2 = 0.5
     const three = buildStatisticalContext(input({ history: history([{ q: 5 }, { q: 7 }, { q: 6 }]) })).personalHistory;
     expect(three.trendPerSession).toBeCloseTo(0.5, 12);
@@ -138,7 +155,7 @@ describe('similar sessions', () => {
     expect(a).toMatchObject({ similarity: 1, sharedFeatures: 3, sessionQuality: 7, date: new Date(day0 + 5 * 86_400_000).toISOString() });
     expect(b).toMatchObject({ similarity: 1, sessionQuality: 8 });
     // sleep differs by 1.5 h = one fallback scale: rms = sqrt(1 / 3)
-    expect(c.similarity).toBeCloseTo(1 / (1 + Math.sqrt(1 / 3)), 12);
+    expect(c.similarity).toBe(0.634); // 1 / (1 + sqrt(1 / 3)) = 0.63397, 4 decimals
   });
 
   it('uses the population std as the scale when a statistic exists', () => {
