@@ -29,4 +29,4 @@ export { type BoundedRows, type SufficientStats, addObservation, addRatedSession
 export { type Hyperparameters, parseHyperparameters, priorHyperparameters } from './hyperparameters.ts';
 export { type UserPosteriorResult, coefficientsRecord, credibleIntervals, phaseFor, predictiveVariance, shrinkageFactor } from './conjugate-posterior.ts';
 export { addRatingLinearised, linearisedStats, populationUserModel, servedModel, userPosterior } from './user-posterior.ts';
-export { type FitDiagnostics, type FitOptions, type HierarchicalFit, type ServingFit, type Tau2Prior, fitHierarchical, fitHierarchicalServing, TAU_PRIOR_NOTE } from './variational-fit.ts';
+export { type FitDiagnostics, type FitOptions, type HierarchicalFit, type ServingFit, type Tau2Prior, fitHierarchical, fitHierarchicalServing, MEAN_FIELD_SPREADS, SERVED_TAU_ZERO_POWER, TAU_PRIOR_NOTE } from './variational-fit.ts';
