@@ -63,8 +63,10 @@ export function addRatingLinearised(stats: SufficientStats, x: ArrayLike<number>
 export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<number>, hyper: Hyperparameters): UserPosteriorResult {
   const servedMean = Array.from(mean);
   const { logTau2Cov } = hyper;
-  const corrected = n > 0 && logTau2Cov ? withHyperparameterUncertainty(mean, cov, { ...hyper, logTau2Cov }, new Float64Array(P * P)) : null;
+  const withSpreads = n > 0 && logTau2Cov ? { ...hyper, logTau2Cov } : null;
+  const corrected = withSpreads ? withHyperparameterUncertainty(mean, cov, withSpreads, new Float64Array(P * P)) : null;
   const servedCov = Array.from(corrected ?? cov);
+  const intervals = withSpreads && corrected ? mixedIntervals(servedMean, spreadMixtureHalfWidths(mean, cov, corrected, withSpreads, new Float64Array(P))) : credibleIntervals(servedMean, servedCov);
   return {
     phase: phaseFor(n),
     mean: servedMean,
@@ -72,7 +74,7 @@ export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<n
     sigma2: hyper.sigma2,
     sessionsIncluded: n,
     shrinkageFactor: shrinkageFactor(cov, hyper.tau2),
-    credibleIntervals: corrected && logTau2Cov ? mixedIntervals(servedMean, spreadMixtureHalfWidths(mean, cov, corrected, { ...hyper, logTau2Cov }, new Float64Array(P))) : credibleIntervals(servedMean, servedCov),
+    credibleIntervals: intervals,
     coefficients: coefficientsRecord(servedMean),
   };
 }

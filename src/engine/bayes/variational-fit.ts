@@ -24,9 +24,11 @@ const P = TERM_COUNT;
  * models"). A half-Cauchy with scale sqrt(individualVariance_j) keeps the seed value as the prior median of
  * tau_j, puts no pressure away from small tau, and stays conditionally conjugate through the auxiliary
  * variable tau_j² | a_j ~ InvGamma(1/2, 1/a_j), a_j ~ InvGamma(1/2, 1/A_j²) (Wand et al. 2011).
- * 'inverseGamma' (shape 3, mode individualVariance_j) is kept as an option for comparison.
+ * 'inverseGamma' (shape 3, mode individualVariance_j) is kept as an option for comparison. Served times
+ * tau_j^-7/8 (FitOptions.tauZeroPower): the half-Cauchy's flat density at zero weighs like one athlete's tau_j² in
+ * the spread's update, which set the fitted value of a spread the data hardly identify (BENCHMARKS.md, issue 22 §1).
  */
-export const TAU_PRIOR_NOTE = 'tau_j ~ half-Cauchy(0, sqrt(individualVariance_j))';
+export const TAU_PRIOR_NOTE = 'tau_j ~ half-Cauchy(0, sqrt(individualVariance_j)) x tau_j^-7/8';
 
 export type Tau2Prior = 'halfCauchy' | 'inverseGamma';
 
