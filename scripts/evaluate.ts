@@ -1,7 +1,7 @@
 // Offline evaluation of the model on synthetic athletes (no database).
 //
 //   npx tsx scripts/evaluate.ts [--seed 20240601] [--per-group 200] [--groups 3,5,10,20,30,60] [--holdout 20]
-//                               [--replicates 24] [--no-write] [--as-before]
+//                               [--replicates 24] [--no-write] [--reml-mu]
 //
 // Three scenarios: ratings that pile at the bounds of the 1-10 scale (about 27 % at 1 or 10), the default
 // synthetic athletes (about 8 %), and an unbounded control (the latent value itself, unrounded). For every
@@ -17,7 +17,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { addRatedSession, addSession, emptyStats, fitHierarchical, MEAN_FIELD_SPREADS, userPosterior, type SufficientStats } from '../src/engine/bayes/index.ts';
+import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior, type SufficientStats } from '../src/engine/bayes/index.ts';
 import { ratingOfLatent, Z95 } from '../src/engine/normal.ts';
 import { predict } from '../src/engine/prediction.ts';
 import { compileRules, evaluateRules, validateRuleDefinition } from '../src/engine/rules.ts';
@@ -34,10 +34,8 @@ const { values: args } = parseArgs({
     holdout: { type: 'string', default: '20' },
     replicates: { type: 'string', default: '24' },
     'no-write': { type: 'boolean', default: false },
-    // For comparison only (with --no-write): the hierarchical fits with the spreads' update served before issue 22
-    // §1's seventh round (MEAN_FIELD_SPREADS) and the coefficients' intervals of that time (Kass-Steffey's
-    // covariance alone, m ± 1.96 sd, instead of each term mixed over its spread's uncertainty)
-    'as-before': { type: 'boolean', default: false },
+    // fitHierarchical's remlMu for the served (bounded) fit, for comparison only: with --no-write
+    'reml-mu': { type: 'boolean', default: false },
   },
 });
 
@@ -47,16 +45,7 @@ function wholeNumber(name: string, text: string | undefined, min: number): numbe
   if (!Number.isInteger(value) || value < min) throw new Error(`--${name}: expected a whole number >= ${min}, got ${text}`);
   return value;
 }
-if (args['as-before'] && !args['no-write']) throw new Error('--as-before: only with --no-write (the block in BENCHMARKS.md describes the served fit)');
-const spreadOptions = args['as-before'] ? MEAN_FIELD_SPREADS : {};
-/** Whether coefficient b is inside model f's 95 % interval for term j: the served interval, or (--as-before, and the LMM) m ± 1.96 sd. */
-function inside(f: { mean: number[]; covariance: number[]; credibleIntervals?: Record<string, [number, number]> }, j: number, b: number): boolean {
-  if (f.credibleIntervals && !args['as-before']) {
-    const [lo, hi] = f.credibleIntervals[TERM_NAMES[j]];
-    return b >= lo && b <= hi;
-  }
-  return Math.abs(b - f.mean[j]) <= Z95 * Math.sqrt(f.covariance[j * P + j]);
-}
+if (args['reml-mu'] && !args['no-write']) throw new Error('--reml-mu: only with --no-write (the block in BENCHMARKS.md describes the served fit)');
 const seed = wholeNumber('seed', args.seed, 0);
 const perGroup = wholeNumber('per-group', args['per-group'], 1);
 const groups = args.groups!.split(',').map((g) => wholeNumber('groups', g, 1));
@@ -216,13 +205,11 @@ function runScenario(scenario: Scenario): ScenarioResult {
     }
     const gaussianStats = trainStats(athletes, addSession);
     const boundedStats = trainStats(athletes, addRatedSession);
-    const fitB = fitHierarchical(boundedStats, spreadOptions);
-    const fitG = fitHierarchical(gaussianStats, spreadOptions);
+    const fitB = fitHierarchical(boundedStats, { remlMu: args['reml-mu'] });
+    const fitG = fitHierarchical(gaussianStats);
     const t = performance.now();
-    // Started at the gaussian hierarchical fit's hyperparameters (the same likelihood's maximum, fewer EM steps), the
-    // fit with mean-field spreads as before issue 22 §1's seventh round: an LMM that stops short of its maximum (a
-    // spread heading to zero) stops where it did.
-    const lmm = fitLmm(gaussianStats, { start: args['as-before'] ? fitG.hyper : fitHierarchical(gaussianStats, MEAN_FIELD_SPREADS).hyper });
+    // Started at the gaussian hierarchical fit's hyperparameters (the same likelihood's maximum, fewer EM steps).
+    const lmm = fitLmm(gaussianStats, { start: fitG.hyper });
     fits.push({
       bounded: {
         sweeps: fitB.diagnostics.iterations,
@@ -236,7 +223,7 @@ function runScenario(scenario: Scenario): ScenarioResult {
     const conditionalHyper = { ...fitB.hyper, logTau2Cov: undefined };
     const trueSpreadHyper = { ...conditionalHyper, tau2: scenario.population.sd.map((sd) => sd * sd) };
     const replicateTerm = new Array<number>(P).fill(0);
-    const fitted: Record<Model, { mean: number[]; covariance: number[]; credibleIntervals?: Record<string, [number, number]> }[]> = { bounded: fitB.users, gaussian: fitG.users, lmm: lmm.users };
+    const fitted: Record<Model, { mean: number[]; covariance: number[] }[]> = { bounded: fitB.users, gaussian: fitG.users, lmm: lmm.users };
     const covered: Record<Model, number> = { bounded: 0, gaussian: 0, lmm: 0 };
 
     athletes.forEach((a, u) => {
@@ -292,7 +279,7 @@ function runScenario(scenario: Scenario): ScenarioResult {
       const atTrueSpread = userPosterior(boundedStats[u], trueSpreadHyper);
       a.trueCoefficients.forEach((b, j) => {
         acc.coefficients++;
-        if (inside(bm, j, b)) {
+        if (Math.abs(b - bm.mean[j]) <= Z95 * Math.sqrt(bm.covariance[j * P + j])) {
           acc.coveredByTerm[j]++;
           replicateTerm[j]++;
         }
@@ -300,7 +287,7 @@ function runScenario(scenario: Scenario): ScenarioResult {
         if (Math.abs(b - atTrueSpread.mean[j]) <= Z95 * Math.sqrt(atTrueSpread.covariance[j * P + j])) acc.coveredByTermAtTrueSpread[j]++;
         for (const model of MODELS) {
           const f = fitted[model][u];
-          if (inside(f, j, b)) {
+          if (Math.abs(b - f.mean[j]) <= Z95 * Math.sqrt(f.covariance[j * P + j])) {
             acc.covered[model]++;
             covered[model]++;
           }

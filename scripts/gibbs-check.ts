@@ -15,7 +15,7 @@
 import { parseArgs } from 'node:util';
 import { addRatedSession, emptyStats, fitHierarchical } from '../src/engine/bayes/index.ts';
 import { cholesky } from '../src/engine/linalg.ts';
-import { LOWER_CUT, UPPER_CUT } from '../src/engine/normal.ts';
+import { LOWER_CUT, UPPER_CUT, Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, Random, simulateAthletes } from './lib/synthetic.ts';
 
@@ -269,8 +269,7 @@ for (let j = 0; j < P; j++) {
   let sampled = 0;
   for (let u = 0; u < U; u++) {
     const b = athletes[u].trueCoefficients[j];
-    const [lo, hi] = fit.users[u].credibleIntervals[TERM_NAMES[j]];
-    if (b >= lo && b <= hi) served++;
+    if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) served++;
     for (let k = 0; k < stored; k++) column95[k] = draws[(k * U + u) * P + j];
     column95.sort();
     if (b >= column95[Math.floor(0.025 * stored)] && b <= column95[Math.ceil(0.975 * stored) - 1]) sampled++;

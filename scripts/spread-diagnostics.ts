@@ -1,36 +1,34 @@
 // How well the nightly fit recovers each term's between-athlete spread, and what that does to the coefficient
 // intervals' coverage (issue 22 section 1): the bounded model alone, fitted to the evaluation's synthetic athletes
 // over many seeds (no LMM, so a seed takes seconds), per term:
-//   served        - share of the athletes' true coefficients inside the served 95 % interval (modelOutput's
-//                   lower / upper: each term mixed over its spread's uncertainty), pooled over seeds (± its
-//                   standard error over the seeds, in points); with --as-before, the fit and intervals served
-//                   before issue 22 §1's seventh round (MEAN_FIELD_SPREADS, Kass-Steffey's covariance alone)
-//   K-S alone     - m ± 1.96 sd of the served covariance (Kass-Steffey's first-order correction alone)
+//   served        - share of the athletes' true coefficients inside the served 95 % interval, pooled over seeds
+//                   (± its standard error over the seeds, in points)
 //   at true tau   - the same intervals at the true spreads (tau² = the truth's, fitted mu and sigma²)
 //   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
 //   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
 //   without K-S   - the served intervals without Kass-Steffey's term (conditional on the fitted spreads)
+//   mixed         - with --mixture: each term's interval mixed over its spread's uncertainty
+//                   (spreadMixtureHalfWidths; issue 22 §1's seventh round, measured, not served)
 //   grid          - with --grid: the intervals integrated over each spread's own posterior on a grid
 //                   (scripts/lib/spread-grid.ts), in place of Kass-Steffey's Gaussian in log tau²
 //
 //   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
 //                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
 //                                         [--spread-equals-mean sleepHours,warmupMin] [--grid [--grid-anchor]]
-//                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu] [--as-before]
+//                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu] [--mixture]
 //                                         [--skew-shift C] [--grid-median relative|absolute]
 //
-// Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md): --scale-from-data F sets each
+// Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
 // half-Cauchy's scale from the data, A_j = F sd(rating) / rms(x_j) (the same rule for every term); --tau-zero-power K
-// and --reml-mu are fitHierarchical's options of those names (served since the seventh round: 1/8 and on; with
-// --as-before they start from the mean-field 1 and off); --skew-shift C serves each spread at
+// and --reml-mu are fitHierarchical's options of those names; --skew-shift C serves each spread at
 // log tau² - C Var(log tau²); --grid-median serves it at its grid posterior's median (absolute) or moved from the fit
 // by the grid's median - mode (relative); --grid-anchor moves each grid so that its mode is the fit's value.
 // --zero-spreads draws every slope with no between-athlete spread (all athletes share it; caffeine keeps its own):
 // what the fit reports for spreads that are zero. --spread-equals-mean gives the named terms caffeine's truth, a
 // between-athlete sd equal to the population effect (the others keep half of it).
 import { parseArgs } from 'node:util';
-import { addRatedSession, addSession, emptyStats, fitHierarchical, MEAN_FIELD_SPREADS, userPosterior, type UserPosteriorResult } from '../src/engine/bayes/index.ts';
-import { withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
+import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
+import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
 import { SpreadPosterior, withSpreadPosterior } from './lib/spread-grid.ts';
@@ -45,13 +43,13 @@ const { values: args } = parseArgs({
     'zero-spreads': { type: 'boolean', default: false },
     'spread-equals-mean': { type: 'string', default: '' },
     grid: { type: 'boolean', default: false },
-    'tau-zero-power': { type: 'string', default: '' },
+    'tau-zero-power': { type: 'string', default: '1' },
     'scale-from-data': { type: 'string', default: '' },
     'skew-shift': { type: 'string', default: '' },
     'grid-median': { type: 'string', default: '' },
     'grid-anchor': { type: 'boolean', default: false },
     'reml-mu': { type: 'boolean', default: false },
-    'as-before': { type: 'boolean', default: false },
+    mixture: { type: 'boolean', default: false },
   },
 });
 
@@ -105,20 +103,16 @@ const chosen = args.scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.n
 if (chosen.length === 0) throw new Error(`--scenario: expected piled, default, unbounded or all, got ${args.scenario}`);
 
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
-/** Whether b is inside the served 95 % interval of term j (modelOutput.coefficients' lower / upper). */
-const inServed = (model: UserPosteriorResult, j: number, b: number) => {
-  const [lo, hi] = model.credibleIntervals[TERM_NAMES[j]];
-  return b >= lo && b <= hi;
-};
 const started = performance.now();
 console.log(
   `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}${fullSpread.length ? `; between-athlete sd = the population effect for caffeineMg, ${fullSpread.map((j) => TERM_NAMES[j]).join(', ')}` : ''}.`,
 );
 for (const sc of chosen) {
+  const served = new Array<number>(P).fill(0);
   /** Per seed, per term: the served coverage (for the pooled figure's standard error). */
   const servedBySeed: number[][] = [];
-  /** Per seed, per term: the coverage of m ± 1.96 sd of the served covariance (Kass-Steffey to first order alone). */
-  const firstOrderBySeed: number[][] = [];
+  /** Per seed, per term: the coverage of the intervals mixed over each spread's uncertainty (--mixture). */
+  const mixtureBySeed: number[][] = [];
   const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
   const noKs = new Array<number>(P).fill(0);
@@ -164,12 +158,7 @@ for (const sc of chosen) {
       terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
       if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
     }
-    const fit = fitHierarchical(stats, {
-      ...(args['as-before'] ? MEAN_FIELD_SPREADS : {}),
-      ...(args['tau-zero-power'] ? { tauZeroPower: Number(args['tau-zero-power']) } : {}),
-      ...(args['reml-mu'] ? { remlMu: true } : {}),
-      terms,
-    });
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'] });
     if (args['grid-median']) {
       // EXPERIMENT: each spread served at its grid posterior's median ('absolute'), or at the fit moved by the grid's
       // median - mode in log tau² ('relative': the skew of the spread's posterior, not the grid's own peak).
@@ -260,18 +249,26 @@ for (const sc of chosen) {
     }
     const seedServed = new Array<number>(P).fill(0);
     servedBySeed.push(seedServed);
-    const seedFirstOrder = new Array<number>(P).fill(0);
-    firstOrderBySeed.push(seedFirstOrder);
+    const seedMixture = new Array<number>(P).fill(0);
+    mixtureBySeed.push(seedMixture);
+    const halfWidths = new Float64Array(P);
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
       const plain = userPosterior(stats[u], { ...fit.hyper, logTau2Cov: undefined });
+      if (args.mixture && fit.hyper.logTau2Cov) {
+        spreadMixtureHalfWidths(plain.mean, plain.covariance, fit.users[u].covariance, { ...fit.hyper, logTau2Cov: fit.hyper.logTau2Cov }, halfWidths);
+        a.trueCoefficients.forEach((b, j) => {
+          if (Math.abs(b - plain.mean[j]) <= halfWidths[j]) seedMixture[j] += 1 / athletes.length;
+        });
+      }
       a.trueCoefficients.forEach((b, j) => {
         if (Math.abs(b - plain.mean[j]) <= Z95 * Math.sqrt(plain.covariance[j * P + j])) noKs[j]++;
       });
       a.trueCoefficients.forEach((b, j) => {
-        const firstOrder = Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j]);
-        if (firstOrder) seedFirstOrder[j] += 1 / athletes.length;
-        if (args['as-before'] ? firstOrder : inServed(fit.users[u], j, b)) seedServed[j] += 1 / athletes.length;
+        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) {
+          served[j]++;
+          seedServed[j] += 1 / athletes.length;
+        }
         if (Math.abs(b - known.mean[j]) <= Z95 * Math.sqrt(known.covariance[j * P + j])) atTrue[j]++;
       });
     });
@@ -287,9 +284,9 @@ for (const sc of chosen) {
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
   console.log(
-    `| Term | Served | Kass-Steffey's covariance alone | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}`,
+    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}`,
   );
-  console.log(`|---|---:|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}`);
+  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}`);
   /** Pooled coverage over the seeds ± its standard error (the seeds' sd / sqrt(seeds)), in points. */
   const pooled = (perSeed: number[]) => {
     const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
@@ -302,8 +299,9 @@ for (const sc of chosen) {
     const show = (v: number) => (zero ? Math.exp(v).toPrecision(2) : Math.exp(v).toFixed(2));
     const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
     const gridColumn = args.grid ? ` ${pct(gridServed[j] / athletesTotal)} |` : '';
+    const mixtureColumn = args.mixture ? ` ${pooled(mixtureBySeed.map((c) => c[j]))} |` : '';
     console.log(
-      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pooled(firstOrderBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`,
+      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}`,
     );
   }
 }

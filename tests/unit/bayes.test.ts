@@ -10,7 +10,6 @@ import {
   credibleIntervals,
   emptyStats,
   fitHierarchical,
-  MEAN_FIELD_SPREADS,
   mergeStats,
   parseHyperparameters,
   parseStats,
@@ -23,9 +22,9 @@ import {
   withoutStats,
   type Hyperparameters,
   type SufficientStats,
-  type UserPosteriorResult,
 } from '../../src/engine/bayes/index.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
+import { spreadMixtureHalfWidths } from '../../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_TRUTH_POPULATION, mulberry32, simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
 
@@ -73,12 +72,6 @@ function statsOf(athlete: SimulatedAthlete, count = athlete.sessions.length): Su
   const s = emptyStats();
   for (const row of athlete.sessions.slice(0, count)) addSession(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
   return s;
-}
-
-/** Whether b is inside the served 95 % interval of term j (modelOutput.coefficients' lower / upper). */
-function inServed(model: UserPosteriorResult, j: number, b: number): boolean {
-  const [lo, hi] = model.credibleIntervals[TERM_NAMES[j]];
-  return b >= lo && b <= hi;
 }
 
 function relClose(a: number, b: number, rel: number, abs = 1e-12): void {
@@ -421,13 +414,10 @@ describe('fitHierarchical', () => {
   });
 
   it('the accelerated scheme reaches the fixed point of plain coordinate ascent, whose ELBO never decreases', () => {
-    // The mean-field objective's own spreads' update (the ELBO is its objective; the served remlMu counts mu's
-    // uncertainty as a restricted likelihood in the collapsed step, which coordinate ascent does not have).
     const small = stats.filter((s) => s.n >= 20).slice(0, 150);
-    const fast = fitHierarchical(small, { ...MEAN_FIELD_SPREADS, tolerance: 1e-9 });
+    const fast = fitHierarchical(small, { tolerance: 1e-9 });
     const progress: number[] = [];
     const plain = fitHierarchical(small, {
-      ...MEAN_FIELD_SPREADS,
       accelerate: false,
       tau2Step: 'coordinate',
       tolerance: 1e-9,
@@ -529,11 +519,11 @@ describe('the bounded rating scale (ratings at 1 or 10 censored)', () => {
   it('recovers known coefficients within their 95 % intervals (92-98 % here), where the Gaussian fit falls short', () => {
     const fit = fitHierarchical(boundedStats);
     const gaussian = fitHierarchical(athletes.map((a) => statsOf(a)));
-    const coverage = (users: UserPosteriorResult[]) => {
+    const coverage = (users: { mean: number[]; covariance: number[] }[]) => {
       let covered = 0;
       athletes.forEach((a, u) => {
         a.trueCoefficients.forEach((b, j) => {
-          covered += inServed(users[u], j, b) ? 1 : 0;
+          covered += Math.abs(b - users[u].mean[j]) <= Z * Math.sqrt(users[u].covariance[j * P + j]) ? 1 : 0;
         });
       });
       return covered / (athletes.length * P);
@@ -638,11 +628,12 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
     expect(served.mean).toEqual(base.mean);
   });
 
-  it("each term's interval mixes the athlete's posterior over its spread's uncertainty (checked against a brute-force mixture)", () => {
-    // Only term j's spread uncertain (sd of log tau_j² 0.9, about sleep hours' and warm-up's), mu known: the served
-    // interval m_j ± h must hold 95 % of the mixture over log tau_j² ~ N(log tau_j², 0.81) of the conditional
-    // posteriors, each solved in full here at its own tau_j² (no rank-1 shortcut), on a fine grid (no Gauss-Hermite).
+  it("spreadMixtureHalfWidths mixes the athlete's posterior over each spread's uncertainty (checked against a brute-force mixture)", () => {
+    // Only term j's spread uncertain (sd of log tau_j² 0.9, about sleep hours' and warm-up's), mu known: m_j ± h must
+    // hold 95 % of the mixture over log tau_j² ~ N(log tau_j², 0.81) of the conditional posteriors, each solved in
+    // full here at its own tau_j² (no rank-1 shortcut), on a fine grid (no Gauss-Hermite).
     const c = 0.81;
+    const halfWidths = new Float64Array(P);
     for (const [name, u] of [
       ['warmupMin', athletes.findIndex((a) => a.sessions.length <= 4)],
       ['caffeineMg', athletes.findIndex((a) => a.sessions.length >= 50)],
@@ -651,11 +642,12 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
       const j = TERM_NAMES.indexOf(name);
       const logTau2Cov = new Array<number>(P * P).fill(0);
       logTau2Cov[j * P + j] = c;
+      const post = userPosterior(stats[u], conditional);
+      // No other hyperparameter uncertain: the served covariance is V plus term j's own first-order share.
       const served = userPosterior(stats[u], { ...conditional, muSd: new Array<number>(P).fill(0), logTau2Cov });
-      const [lo, hi] = served.credibleIntervals[name];
-      const m = served.mean[j];
-      expect((lo + hi) / 2).toBeCloseTo(m, 12);
-      const h = (hi - lo) / 2;
+      spreadMixtureHalfWidths(post.mean, post.covariance, served.covariance, { ...conditional, logTau2Cov }, halfWidths);
+      const m = post.mean[j];
+      const h = halfWidths[j];
       let mass = 0;
       let weight = 0;
       for (let k = -800; k <= 800; k++) {
@@ -663,42 +655,36 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
         const w = Math.exp(-0.5 * z * z);
         const hy: Hyperparameters = { ...conditional, tau2: [...conditional.tau2] };
         hy.tau2[j] *= Math.exp(Math.sqrt(c) * z);
-        const post = userPosterior(stats[u], hy);
-        const sd = Math.sqrt(post.covariance[j * P + j]);
-        mass += w * (normalCdf((m + h - post.mean[j]) / sd) - normalCdf((m - h - post.mean[j]) / sd));
+        const at = userPosterior(stats[u], hy);
+        const sd = Math.sqrt(at.covariance[j * P + j]);
+        mass += w * (normalCdf((m + h - at.mean[j]) / sd) - normalCdf((m - h - at.mean[j]) / sd));
         weight += w;
       }
       expect(Math.abs(mass / weight - 0.95), name).toBeLessThan(2e-3);
       // Wider than the conditional interval by as much as the spread matters to this athlete's coefficient.
-      const conditionalSd = Math.sqrt(userPosterior(stats[u], conditional).covariance[j * P + j]);
-      expect(h, name).toBeGreaterThan(Z * conditionalSd);
+      expect(h, name).toBeGreaterThan(Z * Math.sqrt(post.covariance[j * P + j]));
     }
     // A spread known exactly: the conditional interval, m ± 1.96 sd.
     const u = athletes.findIndex((a) => a.sessions.length <= 4);
-    const exact = userPosterior(stats[u], { ...conditional, muSd: new Array<number>(P).fill(0), logTau2Cov: new Array<number>(P * P).fill(0) });
-    const plain = userPosterior(stats[u], conditional);
-    for (const [j, name] of TERM_NAMES.entries()) {
-      expect(exact.credibleIntervals[name][0]).toBeCloseTo(plain.mean[j] - Z * Math.sqrt(plain.covariance[j * P + j]), 10);
-      expect(exact.credibleIntervals[name][1]).toBeCloseTo(plain.mean[j] + Z * Math.sqrt(plain.covariance[j * P + j]), 10);
-    }
+    const post = userPosterior(stats[u], conditional);
+    spreadMixtureHalfWidths(post.mean, post.covariance, post.covariance, { ...conditional, logTau2Cov: new Array<number>(P * P).fill(0) }, halfWidths);
+    for (let j = 0; j < P; j++) expect(halfWidths[j]).toBeCloseTo(Z * Math.sqrt(post.covariance[j * P + j]), 10);
   });
 
   it("the weakly identified slope's intervals cover 93-97 % of the true coefficients, all terms together 93-97 %; the quick update serves the same", () => {
     const covered = new Array<number>(P).fill(0);
     athletes.forEach((a, u) => {
       a.trueCoefficients.forEach((b, j) => {
-        covered[j] += inServed(fit.users[u], j, b) ? 1 : 0;
+        covered[j] += Math.abs(b - fit.users[u].mean[j]) <= Z * Math.sqrt(fit.users[u].covariance[j * P + j]) ? 1 : 0;
       });
     });
     const share = covered.map((c) => c / athletes.length);
     expect(share[caffeine]).toBeGreaterThanOrEqual(0.93);
     expect(share[caffeine]).toBeLessThanOrEqual(0.97);
-    // Not every term on its own: a weakly identified term's coverage is one draw per set of athletes (BENCHMARKS.md,
-    // coverage by term: 24 sets of 1,200). On this one set of 400 the served spreads' update fits stress at 0.32x
-    // its truth (the mean-field update at 0.66x), which the mixture over its spread's uncertainty (sd of log tau²
-    // 1.3 here) lifts from 49 % to 69 %: pooled over the terms 92.3 % (93.5-95.5 % over 24 sets of 1,200).
+    // Not every term on its own: with ratings this piled up, correlated terms (stress, soreness) can have their
+    // spreads fitted low and cover less (BENCHMARKS.md, coverage by term).
     const pooled = covered.reduce((a, b) => a + b, 0) / (athletes.length * P);
-    expect(pooled).toBeGreaterThanOrEqual(0.92);
+    expect(pooled).toBeGreaterThanOrEqual(0.93);
     expect(pooled).toBeLessThanOrEqual(0.97);
     // Every term whose spread the data identify (sd of log tau² under 0.3: the intercept, days since a hard
     // session, caffeine here) covers 93-97 % on its own.
@@ -715,10 +701,6 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
       for (let j = 0; j < P; j++) {
         expect(quick.covariance[j * P + j]).toBeCloseTo(fit.users[u].covariance[j * P + j], 12);
         expect(quick.covariance[j * P + j]).toBeGreaterThanOrEqual(cond.covariance[j * P + j]);
-        const [lo, hi] = quick.credibleIntervals[TERM_NAMES[j]];
-        expect(lo).toBeCloseTo(fit.users[u].credibleIntervals[TERM_NAMES[j]][0], 12);
-        expect(hi).toBeCloseTo(fit.users[u].credibleIntervals[TERM_NAMES[j]][1], 12);
-        expect(hi - lo).toBeGreaterThanOrEqual(2 * Z * Math.sqrt(cond.covariance[j * P + j]) * (1 - 1e-12));
       }
     }
   });

@@ -104,6 +104,7 @@ export function withHyperparameterUncertainty(
 }
 
 /**
+ * Measured in issue 22 §1's seventh round (BENCHMARKS.md; scripts/spread-diagnostics.ts --mixture), not served.
  * Each term's 95 % interval with its own spread's uncertainty integrated over, not linearised: the athlete's
  * coefficient beta_uj given log tau_j² = l is normal (the conditional posterior with term j's prior precision moved
  * from 1/tau_j² to e^-l: a rank-1 change, m_j' = m_j + V_jj δ (mu_j - m_j) / (1 + δ V_jj), V_jj' = V_jj / (1 + δ V_jj),

@@ -2,7 +2,7 @@
 //
 //   quality_ui = beta_u · (x_ui - c) + e,  e ~ N(0, sigma²)
 //   beta_u ~ N(mu, diag(tau²)),  mu_j ~ N(priorMean_j, priorStd_j²)
-//   tau_j ~ half-Cauchy(0, sqrt(individualVariance_j)) x tau_j^-7/8   (default; see TAU_PRIOR_NOTE)
+//   tau_j ~ half-Cauchy(0, sqrt(individualVariance_j))   (default; see TAU_PRIOR_NOTE)
 //   sigma² ~ InvGamma(3, 2 · 1.5²)                        (prior mean 1.5²)
 //
 // The quick update is the exact conjugate posterior of beta_u given cached hyperparameters; the nightly fit
@@ -29,15 +29,4 @@ export { type BoundedRows, type SufficientStats, addObservation, addRatedSession
 export { type Hyperparameters, parseHyperparameters, priorHyperparameters } from './hyperparameters.ts';
 export { type UserPosteriorResult, coefficientsRecord, credibleIntervals, phaseFor, predictiveVariance, shrinkageFactor } from './conjugate-posterior.ts';
 export { addRatingLinearised, linearisedStats, populationUserModel, servedModel, userPosterior } from './user-posterior.ts';
-export {
-  type FitDiagnostics,
-  type FitOptions,
-  type HierarchicalFit,
-  type ServingFit,
-  type Tau2Prior,
-  fitHierarchical,
-  fitHierarchicalServing,
-  MEAN_FIELD_SPREADS,
-  SERVED_TAU_ZERO_POWER,
-  TAU_PRIOR_NOTE,
-} from './variational-fit.ts';
+export { type FitDiagnostics, type FitOptions, type HierarchicalFit, type ServingFit, type Tau2Prior, fitHierarchical, fitHierarchicalServing, TAU_PRIOR_NOTE } from './variational-fit.ts';

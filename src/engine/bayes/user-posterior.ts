@@ -1,12 +1,12 @@
 // The quick update: an athlete's served model from their statistics and the cached hyperparameters, the
 // statistics to store for it, and the step for one new rating.
-import { P as TERM_COUNT, TERM_NAMES } from '../variables.ts';
+import { P as TERM_COUNT } from '../variables.ts';
 import { isBoundedRating, RATING_MAX } from '../normal.ts';
 import { coefficientsRecord, credibleIntervals, phaseFor, shrinkageFactor, workspace, type UserPosteriorResult } from './conjugate-posterior.ts';
 import { athletePosteriorInto, censoredScratch, hasBounded, linearise } from './censored-newton.ts';
 import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts';
 import { addObservation, emptyStats, type SufficientStats } from './sufficient-stats.ts';
-import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from './hyperparameter-uncertainty.ts';
+import { withHyperparameterUncertainty } from './hyperparameter-uncertainty.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -56,17 +56,13 @@ export function addRatingLinearised(stats: SufficientStats, x: ArrayLike<number>
 /**
  * The served model of an athlete with n rated sessions from their posterior mean and covariance given the
  * hyperparameters. When the fit measured how uncertain the between-athlete spreads are (hyper.logTau2Cov), the
- * served covariance, and so the predictions' x'Vx, carry that uncertainty and mu's to first order (Kass-Steffey),
- * and each coefficient's interval carries its own spread's uncertainty in full (mixed over log tau_j²:
- * spreadMixtureHalfWidths); the shrinkage factor stays the conditional posterior's.
+ * served covariance, and so the intervals and predictions, carry that uncertainty and mu's (Kass-Steffey); the
+ * shrinkage factor stays the conditional posterior's.
  */
 export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<number>, hyper: Hyperparameters): UserPosteriorResult {
   const servedMean = Array.from(mean);
   const { logTau2Cov } = hyper;
-  const withSpreads = n > 0 && logTau2Cov ? { ...hyper, logTau2Cov } : null;
-  const corrected = withSpreads ? withHyperparameterUncertainty(mean, cov, withSpreads, new Float64Array(P * P)) : null;
-  const servedCov = Array.from(corrected ?? cov);
-  const intervals = withSpreads && corrected ? mixedIntervals(servedMean, spreadMixtureHalfWidths(mean, cov, corrected, withSpreads, new Float64Array(P))) : credibleIntervals(servedMean, servedCov);
+  const servedCov = Array.from(n > 0 && logTau2Cov ? withHyperparameterUncertainty(mean, cov, { ...hyper, logTau2Cov }, new Float64Array(P * P)) : cov);
   return {
     phase: phaseFor(n),
     mean: servedMean,
@@ -74,16 +70,9 @@ export function servedModel(n: number, mean: ArrayLike<number>, cov: ArrayLike<n
     sigma2: hyper.sigma2,
     sessionsIncluded: n,
     shrinkageFactor: shrinkageFactor(cov, hyper.tau2),
-    credibleIntervals: intervals,
+    credibleIntervals: credibleIntervals(servedMean, servedCov),
     coefficients: coefficientsRecord(servedMean),
   };
-}
-
-/** mean ± each term's half-width, keyed by term (credibleIntervals' shape). */
-function mixedIntervals(mean: readonly number[], halfWidths: Float64Array): Record<string, [number, number]> {
-  const out: Record<string, [number, number]> = {};
-  for (let j = 0; j < P; j++) out[TERM_NAMES[j]] = [mean[j] - halfWidths[j], mean[j] + halfWidths[j]];
-  return out;
 }
 
 /** The model served to an athlete with no data (fallback when no ModelOutput exists or it is stale). */

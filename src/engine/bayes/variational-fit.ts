@@ -24,11 +24,9 @@ const P = TERM_COUNT;
  * models"). A half-Cauchy with scale sqrt(individualVariance_j) keeps the seed value as the prior median of
  * tau_j, puts no pressure away from small tau, and stays conditionally conjugate through the auxiliary
  * variable tau_j² | a_j ~ InvGamma(1/2, 1/a_j), a_j ~ InvGamma(1/2, 1/A_j²) (Wand et al. 2011).
- * 'inverseGamma' (shape 3, mode individualVariance_j) is kept as an option for comparison. Served times
- * tau_j^-7/8 (FitOptions.tauZeroPower): the half-Cauchy's flat density at zero weighs like one athlete's tau_j² in
- * the spread's update, which set the fitted value of a spread the data hardly identify (BENCHMARKS.md, issue 22 §1).
+ * 'inverseGamma' (shape 3, mode individualVariance_j) is kept as an option for comparison.
  */
-export const TAU_PRIOR_NOTE = 'tau_j ~ half-Cauchy(0, sqrt(individualVariance_j)) x tau_j^-7/8';
+export const TAU_PRIOR_NOTE = 'tau_j ~ half-Cauchy(0, sqrt(individualVariance_j))';
 
 export type Tau2Prior = 'halfCauchy' | 'inverseGamma';
 
@@ -60,27 +58,19 @@ export interface FitOptions {
   /** The terms' hyperpriors (priorMean, priorStd, individualVariance): the PopulationPrior table. Default: the seed. */
   terms?: readonly FeatureSpec[];
   /**
-   * The half-Cauchy prior on tau_j times tau_j^(k-1), so that near zero the prior weighs like k pseudo-athletes in
-   * the spread's update instead of one (k in (0, 1]). Default 1/8: with remlMu, a spread the data hardly identify
-   * is then fitted from what the athletes say rather than from the two pseudo-athletes' floor, and the served
-   * intervals carry its uncertainty (hyperparameter-uncertainty.ts, spreadMixtureHalfWidths). 1 is the
-   * half-Cauchy itself, the fit served before issue 22 §1's seventh round (BENCHMARKS.md).
+   * For comparison (BENCHMARKS.md, issue 22 §1, sixth round): the half-Cauchy prior on tau_j times tau_j^(k-1), so
+   * that near zero the prior weighs like k pseudo-athletes in the spread's update instead of one (k in (0, 1]).
+   * Default 1 (the half-Cauchy itself).
    */
   tauZeroPower?: number;
   /**
-   * In the collapsed tau² step, mu's uncertainty counted as a restricted likelihood counts it,
-   * sum_u r_u² / (1/priorStd² + sum_u r_u / tau²) with r_u = tau² / (tau² + v_u) each athlete's share of
+   * For comparison (same section): in the collapsed tau² step, mu's uncertainty counted as a restricted likelihood
+   * counts it, sum_u r_u² / (1/priorStd² + sum_u r_u / tau²) with r_u = tau² / (tau² + v_u) each athlete's share of
    * information about the term, instead of mean-field's U sMu2 = U / (1/priorStd² + U / tau²), which is about one
-   * athlete's worth of tau² whatever the athletes say about the term. Default true (false: the fit served before
-   * issue 22 §1's seventh round).
+   * athlete's worth of tau² whatever the athletes say about the term. Default false.
    */
   remlMu?: boolean;
 }
-
-/** The spreads' update as served (FitOptions.tauZeroPower, remlMu). */
-export const SERVED_TAU_ZERO_POWER = 0.125;
-/** The fit served before issue 22 §1's seventh round, for comparisons: the half-Cauchy itself, mean-field q(mu). */
-export const MEAN_FIELD_SPREADS: Readonly<Pick<FitOptions, 'tauZeroPower' | 'remlMu'>> = { tauZeroPower: 1, remlMu: false };
 
 export interface FitDiagnostics {
   /** Variational sweeps over all users (each costs users x p³). */
@@ -583,7 +573,7 @@ function fitPopulation(
   const tauPrior: Tau2Prior = opts.tau2Prior ?? 'halfCauchy';
   const accelerate = opts.accelerate ?? false;
   const terms = opts.terms ?? MODEL_TERMS;
-  const tauZeroPower = opts.tauZeroPower ?? SERVED_TAU_ZERO_POWER;
+  const tauZeroPower = opts.tauZeroPower ?? 1;
   if (!(tauZeroPower > 0 && tauZeroPower <= 1)) throw new RangeError(`fitHierarchical: tauZeroPower must be in (0, 1], got ${opts.tauZeroPower}`);
 
   const activeIndex: number[] = [];
@@ -597,7 +587,7 @@ function fitPopulation(
     opts.tau2Step ?? 'fixedPoint',
     terms,
     tauZeroPower,
-    opts.remlMu ?? true,
+    opts.remlMu,
   );
 
   const trace: number[] = [];
