@@ -108,7 +108,6 @@ console.log(
   `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}${fullSpread.length ? `; between-athlete sd = the population effect for caffeineMg, ${fullSpread.map((j) => TERM_NAMES[j]).join(', ')}` : ''}.`,
 );
 for (const sc of chosen) {
-  const served = new Array<number>(P).fill(0);
   /** Per seed, per term: the served coverage (for the pooled figure's standard error). */
   const servedBySeed: number[][] = [];
   /** Per seed, per term: the coverage of the intervals mixed over each spread's uncertainty (--mixture). */
@@ -265,10 +264,7 @@ for (const sc of chosen) {
         if (Math.abs(b - plain.mean[j]) <= Z95 * Math.sqrt(plain.covariance[j * P + j])) noKs[j]++;
       });
       a.trueCoefficients.forEach((b, j) => {
-        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) {
-          served[j]++;
-          seedServed[j] += 1 / athletes.length;
-        }
+        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) seedServed[j] += 1 / athletes.length;
         if (Math.abs(b - known.mean[j]) <= Z95 * Math.sqrt(known.covariance[j * P + j])) atTrue[j]++;
       });
     });
