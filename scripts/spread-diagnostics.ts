@@ -7,13 +7,15 @@
 //   tau / true    - fitted tau over the sample sd of the athletes' true coefficients: geometric mean and range
 //   sd log tau²   - how well the data identify the spread (the fit's observed information), mean over seeds
 //   without K-S   - the served intervals without Kass-Steffey's term (conditional on the fitted spreads)
+//   mixed         - with --mixture: each term's interval mixed over its spread's uncertainty
+//                   (spreadMixtureHalfWidths; issue 22 §1's seventh round, measured, not served)
 //   grid          - with --grid: the intervals integrated over each spread's own posterior on a grid
 //                   (scripts/lib/spread-grid.ts), in place of Kass-Steffey's Gaussian in log tau²
 //
 //   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
 //                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
 //                                         [--spread-equals-mean sleepHours,warmupMin] [--grid [--grid-anchor]]
-//                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu]
+//                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu] [--mixture]
 //                                         [--skew-shift C] [--grid-median relative|absolute]
 //
 // Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
@@ -26,7 +28,7 @@
 // between-athlete sd equal to the population effect (the others keep half of it).
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
-import { withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
+import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
 import { SpreadPosterior, withSpreadPosterior } from './lib/spread-grid.ts';
@@ -47,6 +49,7 @@ const { values: args } = parseArgs({
     'grid-median': { type: 'string', default: '' },
     'grid-anchor': { type: 'boolean', default: false },
     'reml-mu': { type: 'boolean', default: false },
+    mixture: { type: 'boolean', default: false },
   },
 });
 
@@ -105,9 +108,10 @@ console.log(
   `Seeds ${seeds.join(', ')}; ${perGroup} athletes per group x ${groups.length} groups (${groups.join(', ')} sessions)${args['zero-spreads'] ? '; every slope without a between-athlete spread (caffeine keeps its own)' : ''}${fullSpread.length ? `; between-athlete sd = the population effect for caffeineMg, ${fullSpread.map((j) => TERM_NAMES[j]).join(', ')}` : ''}.`,
 );
 for (const sc of chosen) {
-  const served = new Array<number>(P).fill(0);
   /** Per seed, per term: the served coverage (for the pooled figure's standard error). */
   const servedBySeed: number[][] = [];
+  /** Per seed, per term: the coverage of the intervals mixed over each spread's uncertainty (--mixture). */
+  const mixtureBySeed: number[][] = [];
   const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
   const noKs = new Array<number>(P).fill(0);
@@ -244,17 +248,23 @@ for (const sc of chosen) {
     }
     const seedServed = new Array<number>(P).fill(0);
     servedBySeed.push(seedServed);
+    const seedMixture = new Array<number>(P).fill(0);
+    mixtureBySeed.push(seedMixture);
+    const halfWidths = new Float64Array(P);
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
       const plain = userPosterior(stats[u], { ...fit.hyper, logTau2Cov: undefined });
+      if (args.mixture && fit.hyper.logTau2Cov) {
+        spreadMixtureHalfWidths(plain.mean, plain.covariance, fit.users[u].covariance, { ...fit.hyper, logTau2Cov: fit.hyper.logTau2Cov }, halfWidths);
+        a.trueCoefficients.forEach((b, j) => {
+          if (Math.abs(b - plain.mean[j]) <= halfWidths[j]) seedMixture[j] += 1 / athletes.length;
+        });
+      }
       a.trueCoefficients.forEach((b, j) => {
         if (Math.abs(b - plain.mean[j]) <= Z95 * Math.sqrt(plain.covariance[j * P + j])) noKs[j]++;
       });
       a.trueCoefficients.forEach((b, j) => {
-        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) {
-          served[j]++;
-          seedServed[j] += 1 / athletes.length;
-        }
+        if (Math.abs(b - fit.users[u].mean[j]) <= Z95 * Math.sqrt(fit.users[u].covariance[j * P + j])) seedServed[j] += 1 / athletes.length;
         if (Math.abs(b - known.mean[j]) <= Z95 * Math.sqrt(known.covariance[j * P + j])) atTrue[j]++;
       });
     });
@@ -269,19 +279,25 @@ for (const sc of chosen) {
     }
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
-  console.log(`| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}`);
-  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}`);
+  console.log(
+    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}`,
+  );
+  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}`);
+  /** Pooled coverage over the seeds ± its standard error (the seeds' sd / sqrt(seeds)), in points. */
+  const pooled = (perSeed: number[]) => {
+    const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
+    const se = perSeed.length > 1 ? ` ± ${(100 * Math.sqrt(perSeed.reduce((t, v) => t + (v - m) ** 2, 0) / (perSeed.length - 1) / perSeed.length)).toFixed(1)}` : '';
+    return `${pct(m)}${se}`;
+  };
   for (let j = 0; j < P; j++) {
     const zero = args['zero-spreads'] && j > 0 && j !== CAFFEINE;
     const r = zero ? logTau[j] : logRatios[j];
     const show = (v: number) => (zero ? Math.exp(v).toPrecision(2) : Math.exp(v).toFixed(2));
     const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
     const gridColumn = args.grid ? ` ${pct(gridServed[j] / athletesTotal)} |` : '';
-    const perSeed = servedBySeed.map((c) => c[j]);
-    const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
-    const se = perSeed.length > 1 ? ` ± ${(100 * Math.sqrt(perSeed.reduce((t, v) => t + (v - m) ** 2, 0) / (perSeed.length - 1) / perSeed.length)).toFixed(1)}` : '';
+    const mixtureColumn = args.mixture ? ` ${pooled(mixtureBySeed.map((c) => c[j]))} |` : '';
     console.log(
-      `| ${TERM_NAMES[j]} | ${pct(served[j] / athletesTotal)}${se} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}`,
+      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}`,
     );
   }
 }

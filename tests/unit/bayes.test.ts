@@ -24,6 +24,7 @@ import {
   type SufficientStats,
 } from '../../src/engine/bayes/index.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
+import { spreadMixtureHalfWidths } from '../../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_TRUTH_POPULATION, mulberry32, simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synthetic.ts';
 import { CHECK_IN_VARIABLES, DEFAULT_SIGMA2, MODEL_TERMS, P, TERM_NAMES, designRow, validateVariable } from '../../src/engine/variables.ts';
 
@@ -625,6 +626,49 @@ describe('intervals that carry the uncertainty of the spreads (Kass-Steffey)', (
       }
     }
     expect(served.mean).toEqual(base.mean);
+  });
+
+  it("spreadMixtureHalfWidths mixes the athlete's posterior over each spread's uncertainty (checked against a brute-force mixture)", () => {
+    // Only term j's spread uncertain (sd of log tau_j² 0.9, about sleep hours' and warm-up's), mu known: m_j ± h must
+    // hold 95 % of the mixture over log tau_j² ~ N(log tau_j², 0.81) of the conditional posteriors, each solved in
+    // full here at its own tau_j² (no rank-1 shortcut), on a fine grid (no Gauss-Hermite).
+    const c = 0.81;
+    const halfWidths = new Float64Array(P);
+    for (const [name, u] of [
+      ['warmupMin', athletes.findIndex((a) => a.sessions.length <= 4)],
+      ['caffeineMg', athletes.findIndex((a) => a.sessions.length >= 50)],
+      ['stressLevel', athletes.findIndex((a) => a.sessions.length >= 20)],
+    ] as const) {
+      const j = TERM_NAMES.indexOf(name);
+      const logTau2Cov = new Array<number>(P * P).fill(0);
+      logTau2Cov[j * P + j] = c;
+      const post = userPosterior(stats[u], conditional);
+      // No other hyperparameter uncertain: the served covariance is V plus term j's own first-order share.
+      const served = userPosterior(stats[u], { ...conditional, muSd: new Array<number>(P).fill(0), logTau2Cov });
+      spreadMixtureHalfWidths(post.mean, post.covariance, served.covariance, { ...conditional, logTau2Cov }, halfWidths);
+      const m = post.mean[j];
+      const h = halfWidths[j];
+      let mass = 0;
+      let weight = 0;
+      for (let k = -800; k <= 800; k++) {
+        const z = k / 100; // log tau_j² = fit + sqrt(c) z, z from -8 to 8
+        const w = Math.exp(-0.5 * z * z);
+        const hy: Hyperparameters = { ...conditional, tau2: [...conditional.tau2] };
+        hy.tau2[j] *= Math.exp(Math.sqrt(c) * z);
+        const at = userPosterior(stats[u], hy);
+        const sd = Math.sqrt(at.covariance[j * P + j]);
+        mass += w * (normalCdf((m + h - at.mean[j]) / sd) - normalCdf((m - h - at.mean[j]) / sd));
+        weight += w;
+      }
+      expect(Math.abs(mass / weight - 0.95), name).toBeLessThan(2e-3);
+      // Wider than the conditional interval by as much as the spread matters to this athlete's coefficient.
+      expect(h, name).toBeGreaterThan(Z * Math.sqrt(post.covariance[j * P + j]));
+    }
+    // A spread known exactly: the conditional interval, m ± 1.96 sd.
+    const u = athletes.findIndex((a) => a.sessions.length <= 4);
+    const post = userPosterior(stats[u], conditional);
+    spreadMixtureHalfWidths(post.mean, post.covariance, post.covariance, { ...conditional, logTau2Cov: new Array<number>(P * P).fill(0) }, halfWidths);
+    for (let j = 0; j < P; j++) expect(halfWidths[j]).toBeCloseTo(Z * Math.sqrt(post.covariance[j * P + j]), 10);
   });
 
   it("the weakly identified slope's intervals cover 93-97 % of the true coefficients, all terms together 93-97 %; the quick update serves the same", () => {

@@ -141,8 +141,8 @@ export function boundedOuterProduct(b: BoundedRows): Float64Array {
 }
 
 /** 5-point Gauss-Hermite rule (7 points give the same sigma² to 1e-3) for E[f(eta)], eta ~ N(m, v): eta = m + sqrt(2 v) t, weights w / sqrt(pi). */
-const GH_NODES = [-2.020182870456086, -0.958572464613819, 0, 0.958572464613819, 2.020182870456086];
-const GH_WEIGHTS = [0.019953242059046, 0.393619323152241, 0.945308720482942, 0.393619323152241, 0.019953242059046].map((w) => w / Math.sqrt(Math.PI));
+export const GH_NODES = [-2.020182870456086, -0.958572464613819, 0, 0.958572464613819, 2.020182870456086];
+export const GH_WEIGHTS = [0.019953242059046, 0.393619323152241, 0.945308720482942, 0.393619323152241, 0.019953242059046].map((w) => w / Math.sqrt(Math.PI));
 
 /**
  * Bounded rows' share of the expected residual sum of squares, and the entropy of their latent values' truncated

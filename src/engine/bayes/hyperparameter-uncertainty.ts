@@ -19,6 +19,8 @@
 // corrected the same way as the nightly fit's.
 import { P as TERM_COUNT } from '../variables.ts';
 import { cholesky, choleskyInverse } from '../linalg.ts';
+import { normalCdf, normalPdf, Z95 } from '../normal.ts';
+import { GH_NODES, GH_WEIGHTS } from './censored-newton.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -99,4 +101,77 @@ export function withHyperparameterUncertainty(
     }
   }
   return out;
+}
+
+/**
+ * Measured in issue 22 §1's seventh round (BENCHMARKS.md; scripts/spread-diagnostics.ts --mixture), not served.
+ * Each term's 95 % interval with its own spread's uncertainty integrated over, not linearised: the athlete's
+ * coefficient beta_uj given log tau_j² = l is normal (the conditional posterior with term j's prior precision moved
+ * from 1/tau_j² to e^-l: a rank-1 change, m_j' = m_j + V_jj δ (mu_j - m_j) / (1 + δ V_jj), V_jj' = V_jj / (1 + δ V_jj),
+ * δ = e^-l - 1/tau_j²), and l ~ N(log tau_j², Cov(log tau²)_jj) is mixed over by 5-point Gauss-Hermite; the other
+ * hyperparameters' share (the other spreads' and mu's, `served`'s Kass-Steffey terms less term j's own) is added to
+ * every component. The interval is centred on the served mean m_j with the half-width at which the mixture holds
+ * 95 %: an athlete who says nothing about the term gets the population's mu ± the quantile of a normal whose scale
+ * is uncertain (wider than 1.96 tau_j by as much as the spread is unknown), one whose data pin the coefficient keeps
+ * about m ± 1.96 sqrt(V_jj). Writes each term's half-width into `out`.
+ */
+export function spreadMixtureHalfWidths(
+  mean: ArrayLike<number>,
+  cov: ArrayLike<number>,
+  served: ArrayLike<number>,
+  hyper: { mu: ArrayLike<number>; tau2: ArrayLike<number>; logTau2Cov: ArrayLike<number> },
+  out: Float64Array,
+): Float64Array {
+  const shift = new Float64Array(GH_NODES.length);
+  const sd = new Float64Array(GH_NODES.length);
+  for (let j = 0; j < P; j++) {
+    const t0 = hyper.tau2[j];
+    const vjj = cov[j * P + j];
+    const c = Math.max(0, hyper.logTau2Cov[j * P + j]);
+    const gap = hyper.mu[j] - mean[j];
+    // Kass-Steffey's own first-order share for term j, which the mixture replaces: (V_jj (m_j - mu_j) / tau_j²)² C_jj.
+    const own = ((vjj * gap) / t0) ** 2 * c;
+    const others = Math.max(0, served[j * P + j] - vjj - own);
+    let spread = 0;
+    for (let k = 0; k < GH_NODES.length; k++) {
+      const delta = Math.exp(-Math.SQRT2 * Math.sqrt(c) * GH_NODES[k]) / t0 - 1 / t0;
+      const denom = 1 + delta * vjj;
+      shift[k] = (vjj * delta * gap) / denom;
+      sd[k] = Math.sqrt(vjj / denom + others);
+      spread = Math.max(spread, Math.abs(shift[k]) + 6 * sd[k]);
+    }
+    out[j] = mixtureHalfWidth(shift, sd, spread);
+  }
+  return out;
+}
+
+/** The two-sided level of Z95 itself (0.950004), so that a term whose spread is certain keeps m ± 1.96 sd exactly. */
+const MIXTURE_LEVEL = 2 * normalCdf(Z95) - 1;
+
+/**
+ * The h at which Σ_k w_k P(|N(shift_k, sd_k²)| <= h) = MIXTURE_LEVEL: Newton's steps from 1.96 times the mixture's sd,
+ * kept inside a bracket [lo, hi] that each step narrows (the coverage is increasing in h), to 1e-9 of h.
+ */
+function mixtureHalfWidth(shift: Float64Array, sd: Float64Array, hi: number): number {
+  let lo = 0;
+  let second = 0;
+  for (let k = 0; k < GH_NODES.length; k++) second += GH_WEIGHTS[k] * (shift[k] ** 2 + sd[k] ** 2);
+  let h = Math.min(Z95 * Math.sqrt(second), hi);
+  for (let it = 0; it < 100; it++) {
+    let p = 0;
+    let dp = 0;
+    for (let k = 0; k < GH_NODES.length; k++) {
+      const a = (h - shift[k]) / sd[k];
+      const b = (-h - shift[k]) / sd[k];
+      p += GH_WEIGHTS[k] * (normalCdf(a) - normalCdf(b));
+      dp += (GH_WEIGHTS[k] * (normalPdf(a) + normalPdf(b))) / sd[k];
+    }
+    if (p < MIXTURE_LEVEL) lo = h;
+    else hi = h;
+    let next = h - (p - MIXTURE_LEVEL) / dp;
+    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
+    if (Math.abs(next - h) <= 1e-9 * h) return next;
+    h = next;
+  }
+  return h;
 }
