@@ -23,8 +23,8 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
-import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
-import { cpuMs, forkChild, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
+import { cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 
 const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
@@ -184,13 +184,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
 
     const climbiq: Target = { name: 'ClimbIQ', payload: { query: STREAM, variables: { input: OPERATOR } }, field: 'preSessionRecommendation' };
     const trivial: Target = { name: 'floor', payload: { query: COUNTDOWN }, field: 'countdown' };
-    const open = async (wsUrl: string) => {
-      const out: Client[] = [];
-      for (let k = 0; k < signed.length; k += 100) out.push(...(await Promise.all(signed.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
-      return out;
-    };
-    const floorClients = await open(floor.wsUrl);
-    const serverClients = await open(server.wsUrl);
+    const floorClients = await openClients(floor.wsUrl, signed);
+    const serverClients = await openClients(server.wsUrl, signed);
     const burst = (clients: Client[], target: Target) => Promise.all(clients.map((c) => timedSubscription(c, target.payload, target.field)));
 
     // Warm-up: every connection once on each server (caches, JIT), 100 at a time, not timed.

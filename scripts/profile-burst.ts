@@ -21,9 +21,8 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import type { Client } from 'graphql-ws';
-import { createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM } from './lib/benchmarking.ts';
-import { cpuMs, forkChild, timedSubscription } from './lib/bench-child.ts';
+import { createDatabase, dropDatabase, OPERATOR, percentile, STREAM } from './lib/benchmarking.ts';
+import { cpuMs, forkChild, openClients, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 
@@ -108,13 +107,8 @@ async function main(): Promise<void> {
     const { TokenService } = await import('../src/auth.ts');
     const tokens = new TokenService(SECRET);
     const signed = await Promise.all(ids.map((sub) => tokens.sign({ sub, role: 'athlete' })));
-    const open = async (wsUrl: string) => {
-      const out: Client[] = [];
-      for (let k = 0; k < signed.length; k += 100) out.push(...(await Promise.all(signed.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
-      return out;
-    };
-    const floorClients = await open(floor.wsUrl);
-    const serverClients = await open(server.wsUrl);
+    const floorClients = await openClients(floor.wsUrl, signed);
+    const serverClients = await openClients(server.wsUrl, signed);
     const countdown = { query: 'subscription { countdown { type sequence } }' };
     const stream = { query: STREAM, variables: { input: OPERATOR } };
     for (let k = 0; k < subscribers; k += 100) {

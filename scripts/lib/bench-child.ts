@@ -5,6 +5,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import type { Client } from 'graphql-ws';
+import { openClient } from './benchmarking.ts';
 import { startEnv } from './start-flags.ts';
 
 export interface Child {
@@ -79,4 +80,11 @@ export function timedSubscription(client: Client, payload: { query: string; vari
       complete: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: !failed && lastType === 'DONE' }),
     });
   });
+}
+
+/** One graphql-ws connection per token, opened 100 at a time (the subscribers of a burst). */
+export async function openClients(wsUrl: string, tokens: readonly string[]): Promise<Client[]> {
+  const out: Client[] = [];
+  for (let k = 0; k < tokens.length; k += 100) out.push(...(await Promise.all(tokens.slice(k, k + 100).map((t) => openClient(wsUrl, t)))));
+  return out;
 }
