@@ -24,10 +24,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
-import { cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
+import { BENCH_SECRET, cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
   options: {
     postgres: { type: 'string' },
@@ -175,7 +174,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
   const server = await forkChild(new URL('./bench.ts', import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
   try {
     const { TokenService } = await import('../src/auth.ts');
-    const tokens = new TokenService(SECRET);
+    const tokens = new TokenService(BENCH_SECRET);
     const ids = Array.from({ length: subscribers + 1 }, () => randomUUID());
     const seeded = await server.request('seed', { userIds: ids, sessionsPerUser: 30 });
     console.log(`[bench-floor] seeded ${seeded.sessions} sessions, nightly fit ${seeded.fitStatus}`);

@@ -26,8 +26,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, openClient, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
+import { BENCH_SECRET } from './lib/bench-child.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
 const { values: args } = parseArgs({
   options: {
     serve: { type: 'boolean', default: false },
@@ -63,7 +63,7 @@ async function serve(): Promise<void> {
   const config = loadConfig({
     PORT: '0',
     HOST: '127.0.0.1',
-    JWT_SECRET: SECRET,
+    JWT_SECRET: BENCH_SECRET,
     PGLITE_DIR: 'memory://',
     // The bench drives a few athletes back to back as fast as the server answers: measured is the engine, not
     // the per-viewer limit that would refuse them.
@@ -546,7 +546,7 @@ async function serverBench({ label, databaseUrl, subscribers, loops, seconds }: 
     return { rss: m.rss as number, heap: m.heapUsed as number };
   };
   const { TokenService } = await import('../src/auth.ts');
-  const tokens = new TokenService(SECRET);
+  const tokens = new TokenService(BENCH_SECRET);
   const subscriberIds = Array.from({ length: subscribers }, () => randomUUID());
   const loopIds = Array.from({ length: loops }, () => randomUUID());
   const seeded = await child.request('seed', { userIds: [...subscriberIds, ...loopIds], sessionsPerUser: 30 });

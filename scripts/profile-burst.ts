@@ -22,11 +22,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { createDatabase, dropDatabase, OPERATOR, percentile, STREAM } from './lib/benchmarking.ts';
-import { cpuMs, forkChild, openClients, timedSubscription } from './lib/bench-child.ts';
+import { BENCH_SECRET, cpuMs, forkChild, openClients, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
   options: {
     postgres: { type: 'string' },
@@ -105,7 +104,7 @@ async function main(): Promise<void> {
     const ids = Array.from({ length: subscribers }, () => randomUUID());
     await server.request('seed', { userIds: ids, sessionsPerUser: 30 });
     const { TokenService } = await import('../src/auth.ts');
-    const tokens = new TokenService(SECRET);
+    const tokens = new TokenService(BENCH_SECRET);
     const signed = await Promise.all(ids.map((sub) => tokens.sign({ sub, role: 'athlete' })));
     const floorClients = await openClients(floor.wsUrl, signed);
     const serverClients = await openClients(server.wsUrl, signed);

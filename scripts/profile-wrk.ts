@@ -28,8 +28,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
 import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
+import { BENCH_SECRET } from './lib/bench-child.ts';
 
-const SECRET = 'bench-secret-bench-secret-bench-secret-0123456789'; // scripts/bench.ts's child signs with it
 const { values: args } = parseArgs({
   options: {
     postgres: { type: 'string' },
@@ -104,7 +104,7 @@ async function startServer(benchScript: string, execArgv: string[]) {
     const athletes = [randomUUID(), randomUUID()];
     await request('seed', { userIds: athletes, sessionsPerUser: 30 });
     const { TokenService } = await import('../src/auth.ts');
-    const token = await new TokenService(SECRET).sign({ sub: athletes[0], role: 'athlete' });
+    const token = await new TokenService(BENCH_SECRET).sign({ sub: athletes[0], role: 'athlete' });
     const finished = async () => {
       await request('stop').catch(() => {});
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));

@@ -8,6 +8,9 @@ import type { Client } from 'graphql-ws';
 import { openClient } from './benchmarking.ts';
 import { startEnv } from './start-flags.ts';
 
+/** The JWT secret scripts/bench.ts's server signs and verifies with (its child's tokens are signed with it too). */
+export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
+
 export interface Child {
   proc: ChildProcess;
   url: string;
