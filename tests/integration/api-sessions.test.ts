@@ -20,6 +20,7 @@ import {
   type SessionRecord,
 } from '../support/foundation.ts';
 import type { Connection, Page } from '../support/client.ts';
+import type { PopulationModelView } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 
 /** What RECORD_BASELINE selects. */
@@ -462,14 +463,7 @@ describe('models and population', () => {
       update: { mean: 7.1, std: 1.2, min: 3, max: 10, n: 340 },
     });
     const data = await gqlOk<{
-      populationModel: {
-        usersIncluded: number;
-        sessionsIncluded: number;
-        sigma: number;
-        modelVersion: string;
-        coefficients: { variable: string; value: number; lower: number; upper: number }[];
-        betweenAthleteSd: { variable: string; value: number }[];
-      };
+      populationModel: Omit<PopulationModelView, 'fittedAt'>;
       populationStatistics: { variable: string; mean: number; std: number; min: number; max: number; n: number; computedAt: string }[];
     }>(
       server.url,

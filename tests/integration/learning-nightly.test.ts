@@ -8,7 +8,19 @@ import { simulateAthletes, type SimulatedAthlete } from '../../scripts/lib/synth
 import { designRow, termArray, TERM_NAMES } from '../../src/engine/variables.ts';
 import { insertBulkAthletes } from '../../scripts/lib/bulk-sessions.ts';
 import { gql, gqlOk } from '../support/client.ts';
-import { coefficient, dropWhenIdle, insertAthletes, logAthlete, modelOutput, RUN_NIGHTLY, sessionRow, trainingRuns, type ModelOutputView, type TrainingRunView } from '../support/learning.ts';
+import {
+  coefficient,
+  dropWhenIdle,
+  insertAthletes,
+  logAthlete,
+  modelOutput,
+  RUN_NIGHTLY,
+  sessionRow,
+  trainingRuns,
+  type ModelOutputView,
+  type PopulationModelView,
+  type TrainingRunView,
+} from '../support/learning.ts';
 import { createMigratedTestDatabase, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 const POPULATION = `{ populationModel { fittedAt usersIncluded sessionsIncluded sigma modelVersion
@@ -18,15 +30,6 @@ const MODELS = `query($after: String) { modelOutputs(first: 100, after: $after) 
   edges { node { phase sessionsIncluded shrinkageFactor lastTrainedAt user { id } coefficients { variable value lower upper } } }
   pageInfo { hasNextPage endCursor } } }`;
 
-interface PopulationModelView {
-  fittedAt: string;
-  usersIncluded: number;
-  sessionsIncluded: number;
-  sigma: number;
-  modelVersion: string;
-  coefficients: { variable: string; value: number; lower: number; upper: number }[];
-  betweenAthleteSd: { variable: string; value: number }[];
-}
 interface StatView {
   variable: string;
   mean: number;

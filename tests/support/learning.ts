@@ -84,6 +84,17 @@ export interface Coefficient {
   upper: number;
 }
 
+/** The population model as `populationModel` answers it. */
+export interface PopulationModelView {
+  fittedAt: string;
+  usersIncluded: number;
+  sessionsIncluded: number;
+  sigma: number;
+  modelVersion: string;
+  coefficients: { variable: string; value: number; lower: number; upper: number }[];
+  betweenAthleteSd: { variable: string; value: number }[];
+}
+
 export interface ModelOutputView {
   phase: 'COLD_START' | 'LEARNING' | 'PERSONALIZED';
   sessionsIncluded: number;
