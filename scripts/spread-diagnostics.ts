@@ -32,6 +32,8 @@ import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/e
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
 import { SpreadPosterior, withSpreadPosterior } from './lib/spread-grid.ts';
+import { profileMixtureHalfWidths, SpreadProfile } from './lib/spread-profile.ts';
+import { hasBounded } from '../src/engine/bayes/censored-newton.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type TruthPopulation } from './lib/synthetic.ts';
 
 const { values: args } = parseArgs({
@@ -50,6 +52,14 @@ const { values: args } = parseArgs({
     'grid-anchor': { type: 'boolean', default: false },
     'reml-mu': { type: 'boolean', default: false },
     mixture: { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    'profile-reml': { type: 'boolean', default: false },
+    'profile-nodes': { type: 'string', default: '61' },
+    'profile-relinearise': { type: 'boolean', default: false },
+    'profile-prior-power': { type: 'string', default: '1' },
+    fade: { type: 'string', default: '' },
+    grow: { type: 'string', default: '' },
+    'weight-floor': { type: 'string', default: '0.125' },
   },
 });
 
@@ -102,6 +112,15 @@ const SCENARIOS = [
 const chosen = args.scenario === 'all' ? SCENARIOS : SCENARIOS.filter((s) => s.name === args.scenario);
 if (chosen.length === 0) throw new Error(`--scenario: expected piled, default, unbounded or all, got ${args.scenario}`);
 
+// EXPERIMENT (eighth round): the spread's two pseudo-athletes weighted by what the athletes say about the term,
+// J = sum_u r_u²: --fade J0 gives w = J0 / (J0 + J) (fading as the term is identified), --grow J0 w = J / (J0 + J);
+// never below --weight-floor.
+const weightFloor = Number(args['weight-floor']);
+const pseudoAthleteWeight = args.fade
+  ? (info: number) => Math.max(weightFloor, Number(args.fade) / (Number(args.fade) + info))
+  : args.grow
+    ? (info: number) => Math.max(weightFloor, info / (Number(args.grow) + info))
+    : undefined;
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 const started = performance.now();
 console.log(
@@ -112,6 +131,10 @@ for (const sc of chosen) {
   const servedBySeed: number[][] = [];
   /** Per seed, per term: the coverage of the intervals mixed over each spread's uncertainty (--mixture). */
   const mixtureBySeed: number[][] = [];
+  /** Per seed, per term: the coverage of the intervals mixed over each spread's grid posterior (--profile). */
+  const profileBySeed: number[][] = [];
+  /** Per term, per seed: log of the grid posterior's median tau over the true sd (--profile). */
+  const profileRatios: number[][] = Array.from({ length: P }, () => []);
   const gridServed = new Array<number>(P).fill(0);
   const atTrue = new Array<number>(P).fill(0);
   const noKs = new Array<number>(P).fill(0);
@@ -157,7 +180,7 @@ for (const sc of chosen) {
       terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
       if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
     }
-    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'] });
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'], pseudoAthleteWeight });
     if (args['grid-median']) {
       // EXPERIMENT: each spread served at its grid posterior's median ('absolute'), or at the fit moved by the grid's
       // median - mode in log tau² ('relative': the skew of the spread's posterior, not the grid's own peak).
@@ -251,6 +274,47 @@ for (const sc of chosen) {
     const seedMixture = new Array<number>(P).fill(0);
     mixtureBySeed.push(seedMixture);
     const halfWidths = new Float64Array(P);
+    const seedProfile = new Array<number>(P).fill(0);
+    profileBySeed.push(seedProfile);
+    if (args.profile && fit.hyper.logTau2Cov) {
+      const logTau2Cov = fit.hyper.logTau2Cov;
+      const profile = new SpreadProfile(
+        fit.hyper.mu,
+        fit.hyper.tau2,
+        Array.from({ length: P }, (_, j) => Math.sqrt(logTau2Cov[j * P + j])),
+        { reml: args['profile-reml'], nodes: Number(args['profile-nodes']), priorPower: Number(args['profile-prior-power']) },
+      );
+      const plainHyper = { ...fit.hyper, logTau2Cov: undefined };
+      const conditional = stats.map((st) => userPosterior(st, plainHyper));
+      const relinearise = args['profile-relinearise'];
+      const moments = conditional.map((post, u) => {
+        if (stats[u].n === 0) return undefined;
+        if (relinearise && hasBounded(stats[u])) return profile.addCensored(stats[u], post.mean, fit.hyper.sigma2);
+        profile.add(post.mean, post.covariance);
+        return undefined;
+      });
+      const nodes = profile.posteriors(
+        terms.map((t) => t.individualVariance),
+        terms.map((t) => t.priorStd ** 2),
+      );
+      nodes.forEach((nd, j) => {
+        let acc = 0;
+        let k = 0;
+        while (k < nd.weight.length - 1 && acc + nd.weight[k] < 0.5) acc += nd.weight[k++];
+        const values = athletes.map((a) => a.trueCoefficients[j]);
+        const m = values.reduce((s, v) => s + v, 0) / values.length;
+        const sampleSd = Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / values.length);
+        profileRatios[j].push(0.5 * nd.logTau2[k] - Math.log(sampleSd));
+      });
+      const widths = new Float64Array(P);
+      athletes.forEach((a, u) => {
+        const post = conditional[u];
+        profileMixtureHalfWidths(post.mean, post.covariance, fit.users[u].covariance, { ...fit.hyper, logTau2Cov }, nodes, widths, moments[u], Number(args['profile-nodes']));
+        a.trueCoefficients.forEach((b, j) => {
+          if (Math.abs(b - post.mean[j]) <= widths[j]) seedProfile[j] += 1 / athletes.length;
+        });
+      });
+    }
     athletes.forEach((a, u) => {
       const known = userPosterior(stats[u], trueSpread);
       const plain = userPosterior(stats[u], { ...fit.hyper, logTau2Cov: undefined });
@@ -280,9 +344,9 @@ for (const sc of chosen) {
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
   console.log(
-    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}`,
+    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}`,
   );
-  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}`);
+  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}${args.profile ? '---:|---:|' : ''}`);
   /** Pooled coverage over the seeds ± its standard error (the seeds' sd / sqrt(seeds)), in points. */
   const pooled = (perSeed: number[]) => {
     const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
@@ -296,8 +360,10 @@ for (const sc of chosen) {
     const ratio = `${zero ? 'true sd 0, fitted tau ' : ''}${show(r.reduce((s, v) => s + v, 0) / r.length)} (${show(Math.min(...r))}-${show(Math.max(...r))})`;
     const gridColumn = args.grid ? ` ${pct(gridServed[j] / athletesTotal)} |` : '';
     const mixtureColumn = args.mixture ? ` ${pooled(mixtureBySeed.map((c) => c[j]))} |` : '';
+    const pr = profileRatios[j];
+    const profileColumn = args.profile ? ` ${pooled(profileBySeed.map((c) => c[j]))} | ${Math.exp(pr.reduce((s, v) => s + v, 0) / pr.length).toFixed(2)} |` : '';
     console.log(
-      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}`,
+      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}${profileColumn}`,
     );
   }
 }

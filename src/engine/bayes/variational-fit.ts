@@ -70,6 +70,13 @@ export interface FitOptions {
    * athlete's worth of tau² whatever the athletes say about the term. Default false.
    */
   remlMu?: boolean;
+  /**
+   * For comparison (BENCHMARKS.md, issue 22 §1, eighth round): the weight w_j in [0, 1] of the spread's two
+   * pseudo-athletes as a function of what the athletes say about the term, J_j = sum_u r_u² (r_u as in remlMu):
+   * q(mu)'s counted w_j parts mean-field's and 1 - w_j the restricted likelihood's, the half-Cauchy's as with
+   * tauZeroPower w_j. Default: none (the served fit; remlMu and tauZeroPower as given).
+   */
+  pseudoAthleteWeight?: (information: number) => number;
 }
 
 export interface FitDiagnostics {
@@ -197,6 +204,7 @@ class VariationalFit {
     terms: readonly FeatureSpec[],
     readonly tauZeroPower = 1,
     readonly remlMu = false,
+    readonly pseudoAthleteWeight?: (information: number) => number,
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -473,7 +481,23 @@ class VariationalFit {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
     let S = 0;
-    if (this.remlMu) {
+    let target = 2 * aTau;
+    if (this.pseudoAthleteWeight) {
+      let sumR = 0;
+      let sumR2 = 0;
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+        const r = h * k;
+        sumR += r;
+        sumR2 += r * r;
+      }
+      const w = Math.min(1, Math.max(0, this.pseudoAthleteWeight(sumR2)));
+      S += w * (U / (1 / s02[j] + U * t)) + (1 - w) * (sumR2 / (1 / s02[j] + t * sumR));
+      target += 1 - w;
+    } else if (this.remlMu) {
       // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
       let sumR = 0;
       let sumR2 = 0;
@@ -497,7 +521,7 @@ class VariationalFit {
       S += U / (1 / s02[j] + U * t);
     }
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
-    return x + Math.log(S) - Math.log(2 * aTau);
+    return x + Math.log(S) - Math.log(target);
   }
 
   private collapsedMu(): Float64Array {
@@ -588,6 +612,7 @@ function fitPopulation(
     terms,
     tauZeroPower,
     opts.remlMu,
+    opts.pseudoAthleteWeight,
   );
 
   const trace: number[] = [];
