@@ -11,12 +11,19 @@
 //                   (spreadMixtureHalfWidths; issue 22 §1's seventh round, measured, not served)
 //   grid          - with --grid: the intervals integrated over each spread's own posterior on a grid
 //                   (scripts/lib/spread-grid.ts), in place of Kass-Steffey's Gaussian in log tau²
+//   profile       - with --profile: each term's interval mixed over its spread's own posterior on a grid, the other
+//                   spreads' and mu's first-order share kept (scripts/lib/spread-profile.ts; eighth round, not served),
+//                   and that posterior's median tau over the true sd; with --mixture too, the wider of the two
+//                   mixtures' intervals (their union)
 //
 //   npx tsx scripts/spread-diagnostics.ts [--seeds 101-112] [--per-group 200] [--groups 3,5,10,20,30,60]
 //                                         [--scenario piled|default|unbounded|all] [--zero-spreads]
 //                                         [--spread-equals-mean sleepHours,warmupMin] [--grid [--grid-anchor]]
 //                                         [--scale-from-data F] [--tau-zero-power K] [--reml-mu] [--mixture]
-//                                         [--skew-shift C] [--grid-median relative|absolute]
+//                                         [--skew-shift C] [--grid-median relative|absolute] [--holdout N]
+//                                         [--profile [--profile-prior-power C] [--profile-reml] [--profile-nodes 61]
+//                                                    [--profile-relinearise]]
+//                                         [--fade J0 | --grow J0] [--weight-power N] [--weight-floor W]
 //
 // Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
 // half-Cauchy's scale from the data, A_j = F sd(rating) / rms(x_j) (the same rule for every term); --tau-zero-power K
@@ -26,6 +33,13 @@
 // --zero-spreads draws every slope with no between-athlete spread (all athletes share it; caffeine keeps its own):
 // what the fit reports for spreads that are zero. --spread-equals-mean gives the named terms caffeine's truth, a
 // between-athlete sd equal to the population effect (the others keep half of it).
+//
+// Measured in the eighth round (BENCHMARKS.md), none served: --profile's prior is p(log tau²) ∝ tau^C / (1 + tau²/A²)
+// (C = 1: the model's half-Cauchy), --profile-reml integrates mu_j out of it, --profile-relinearise finds the
+// censored athletes' mode and curvature again at every grid value (Laplace; 6x the time); --fade / --grow weight the
+// spread's two pseudo-athletes by J = sum_u r_u² (fitHierarchical's pseudoAthleteWeight). --holdout N adds N sessions
+// per athlete left out of the fit: with --seeds 20240601-20240624 --holdout 20 the bounded fit and its served
+// coverage per term are the evaluation's (scripts/evaluate.ts), replicate for replicate, in 2 minutes.
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
 import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
@@ -41,6 +55,7 @@ const { values: args } = parseArgs({
     seeds: { type: 'string', default: '101-112' },
     'per-group': { type: 'string', default: '200' },
     groups: { type: 'string', default: '3,5,10,20,30,60' },
+    holdout: { type: 'string', default: '0' },
     scenario: { type: 'string', default: 'all' },
     'zero-spreads': { type: 'boolean', default: false },
     'spread-equals-mean': { type: 'string', default: '' },
@@ -60,6 +75,7 @@ const { values: args } = parseArgs({
     fade: { type: 'string', default: '' },
     grow: { type: 'string', default: '' },
     'weight-floor': { type: 'string', default: '0.125' },
+    'weight-power': { type: 'string', default: '1' },
   },
 });
 
@@ -86,6 +102,10 @@ for (const [flag, text] of [
 if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
+// --holdout N: N more sessions per athlete, left out of the fit (scripts/evaluate.ts's athletes: with its seeds,
+// 20240601-20240624, and --holdout 20 the bounded fit is the evaluation's, replicate for replicate).
+const holdout = Number(args.holdout);
+if (!Number.isInteger(holdout) || holdout < 0) throw new Error(`--holdout: expected a whole number >= 0, got ${args.holdout}`);
 const groups = args.groups!.split(',').map(Number);
 if (!Number.isInteger(perGroup) || perGroup < 1) throw new Error(`--per-group: expected a positive integer, got ${args['per-group']}`);
 if (groups.some((g) => !Number.isInteger(g) || g < 1)) throw new Error(`--groups: expected positive integers, got ${args.groups}`);
@@ -114,12 +134,13 @@ if (chosen.length === 0) throw new Error(`--scenario: expected piled, default, u
 
 // EXPERIMENT (eighth round): the spread's two pseudo-athletes weighted by what the athletes say about the term,
 // J = sum_u r_u²: --fade J0 gives w = J0 / (J0 + J) (fading as the term is identified), --grow J0 w = J / (J0 + J);
-// never below --weight-floor.
+// never below --weight-floor; with --weight-power n the ratios of J^n and J0^n (a steeper step at J0).
 const weightFloor = Number(args['weight-floor']);
+const weightPower = Number(args['weight-power']);
 const pseudoAthleteWeight = args.fade
-  ? (info: number) => Math.max(weightFloor, Number(args.fade) / (Number(args.fade) + info))
+  ? (info: number) => Math.max(weightFloor, Number(args.fade) ** weightPower / (Number(args.fade) ** weightPower + info ** weightPower))
   : args.grow
-    ? (info: number) => Math.max(weightFloor, info / (Number(args.grow) + info))
+    ? (info: number) => Math.max(weightFloor, info ** weightPower / (Number(args.grow) ** weightPower + info ** weightPower))
     : undefined;
 const pct = (v: number) => `${(100 * v).toFixed(1)} %`;
 const started = performance.now();
@@ -133,6 +154,8 @@ for (const sc of chosen) {
   const mixtureBySeed: number[][] = [];
   /** Per seed, per term: the coverage of the intervals mixed over each spread's grid posterior (--profile). */
   const profileBySeed: number[][] = [];
+  /** Per seed, per term: the coverage of the wider of the two (--mixture with --profile). */
+  const unionBySeed: number[][] = [];
   /** Per term, per seed: log of the grid posterior's median tau over the true sd (--profile). */
   const profileRatios: number[][] = Array.from({ length: P }, () => []);
   const gridServed = new Array<number>(P).fill(0);
@@ -147,7 +170,7 @@ for (const sc of chosen) {
     const athletes = simulateAthletes({
       seed,
       athletes: perGroup * groups.length,
-      sessionsPerAthlete: (i) => groups[i % groups.length],
+      sessionsPerAthlete: (i) => groups[i % groups.length] + holdout,
       population: sc.population,
       noiseSd: sc.noiseSd,
       outcome: sc.outcome,
@@ -156,7 +179,7 @@ for (const sc of chosen) {
     const add = sc.outcome === 'rated' ? addRatedSession : addSession;
     const stats = athletes.map((a) => {
       const s = emptyStats();
-      for (const row of a.sessions) add(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
+      for (const row of a.sessions.slice(0, a.sessions.length - holdout)) add(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
       return s;
     });
     let terms = MODEL_TERMS;
@@ -276,6 +299,10 @@ for (const sc of chosen) {
     const halfWidths = new Float64Array(P);
     const seedProfile = new Array<number>(P).fill(0);
     profileBySeed.push(seedProfile);
+    const seedUnion = new Array<number>(P).fill(0);
+    unionBySeed.push(seedUnion);
+    /** Each athlete's profile half-widths (P per athlete), for the union with the mixture (--profile with --mixture). */
+    const profileWidths = new Float64Array(athletes.length * P);
     if (args.profile && fit.hyper.logTau2Cov) {
       const logTau2Cov = fit.hyper.logTau2Cov;
       const profile = new SpreadProfile(
@@ -306,9 +333,9 @@ for (const sc of chosen) {
         const sampleSd = Math.sqrt(values.reduce((s, v) => s + (v - m) ** 2, 0) / values.length);
         profileRatios[j].push(0.5 * nd.logTau2[k] - Math.log(sampleSd));
       });
-      const widths = new Float64Array(P);
       athletes.forEach((a, u) => {
         const post = conditional[u];
+        const widths = profileWidths.subarray(u * P, (u + 1) * P);
         profileMixtureHalfWidths(post.mean, post.covariance, fit.users[u].covariance, { ...fit.hyper, logTau2Cov }, nodes, widths, moments[u], Number(args['profile-nodes']));
         a.trueCoefficients.forEach((b, j) => {
           if (Math.abs(b - post.mean[j]) <= widths[j]) seedProfile[j] += 1 / athletes.length;
@@ -322,6 +349,7 @@ for (const sc of chosen) {
         spreadMixtureHalfWidths(plain.mean, plain.covariance, fit.users[u].covariance, { ...fit.hyper, logTau2Cov: fit.hyper.logTau2Cov }, halfWidths);
         a.trueCoefficients.forEach((b, j) => {
           if (Math.abs(b - plain.mean[j]) <= halfWidths[j]) seedMixture[j] += 1 / athletes.length;
+          if (args.profile && Math.abs(b - plain.mean[j]) <= Math.max(halfWidths[j], profileWidths[u * P + j])) seedUnion[j] += 1 / athletes.length;
         });
       }
       a.trueCoefficients.forEach((b, j) => {
@@ -344,9 +372,9 @@ for (const sc of chosen) {
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
   console.log(
-    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}`,
+    `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}${args.profile && args.mixture ? ' The wider of the two mixtures |' : ''}`,
   );
-  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}${args.profile ? '---:|---:|' : ''}`);
+  console.log(`|---|---:|---:|---:|---|---:|${args.grid ? '---:|' : ''}${args.mixture ? '---:|' : ''}${args.profile ? '---:|---:|' : ''}${args.profile && args.mixture ? '---:|' : ''}`);
   /** Pooled coverage over the seeds ± its standard error (the seeds' sd / sqrt(seeds)), in points. */
   const pooled = (perSeed: number[]) => {
     const m = perSeed.reduce((t, v) => t + v, 0) / perSeed.length;
@@ -362,8 +390,9 @@ for (const sc of chosen) {
     const mixtureColumn = args.mixture ? ` ${pooled(mixtureBySeed.map((c) => c[j]))} |` : '';
     const pr = profileRatios[j];
     const profileColumn = args.profile ? ` ${pooled(profileBySeed.map((c) => c[j]))} | ${Math.exp(pr.reduce((s, v) => s + v, 0) / pr.length).toFixed(2)} |` : '';
+    const unionColumn = args.profile && args.mixture ? ` ${pooled(unionBySeed.map((c) => c[j]))} |` : '';
     console.log(
-      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}${profileColumn}`,
+      `| ${TERM_NAMES[j]} | ${pooled(servedBySeed.map((c) => c[j]))} | ${pct(noKs[j] / athletesTotal)} | ${pct(atTrue[j] / athletesTotal)} | ${ratio} | ${logTau2Sd[j].toFixed(2)} |${gridColumn}${mixtureColumn}${profileColumn}${unionColumn}`,
     );
   }
 }
