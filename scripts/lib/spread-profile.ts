@@ -15,7 +15,8 @@
 // the other hyperparameters' first-order share (Kass-Steffey's served covariance less term j's own part); the interval
 // is the served mean m_j ± the half-width at which the mixture over the grid holds 95 %.
 import { P as TERM_COUNT } from '../../src/engine/variables.ts';
-import { LOWER_CUT, normalCdf, normalPdf, UPPER_CUT, Z95 } from '../../src/engine/normal.ts';
+import { LOWER_CUT, normalCdf, UPPER_CUT } from '../../src/engine/normal.ts';
+import { mixtureComponent, mixtureHalfWidth, otherHyperparameterShare } from '../../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { athletePosteriorInto, censoredScratch, hasBounded } from '../../src/engine/bayes/censored-newton.ts';
 import { workspace } from '../../src/engine/bayes/conjugate-posterior.ts';
 import type { SufficientStats } from '../../src/engine/bayes/sufficient-stats.ts';
@@ -174,9 +175,6 @@ export class SpreadProfile {
   }
 }
 
-/** The two-sided level of Z95 itself, so that a term whose spread is certain keeps m ± 1.96 sd exactly. */
-const LEVEL = 2 * normalCdf(Z95) - 1;
-
 /**
  * Each term's 95 % half-width about the served mean m_j: the athlete's conditional posterior of beta_uj mixed over
  * the term's grid posterior (`nodes`), each component widened by the other hyperparameters' share of `served`
@@ -193,54 +191,23 @@ export function profileMixtureHalfWidths(
   gridSize = 0,
 ): Float64Array {
   for (let j = 0; j < P; j++) {
-    const t0 = hyper.tau2[j];
-    const vjj = cov[j * P + j];
-    const gap = hyper.mu[j] - mean[j];
-    const own = ((vjj * gap) / t0) ** 2 * Math.max(0, hyper.logTau2Cov[j * P + j]);
-    const others = Math.max(0, served[j * P + j] - vjj - own);
-    const { logTau2, weight } = nodes[j];
+    const others = otherHyperparameterShare(j, mean, cov, served, hyper);
+    const { logTau2, weight, index } = nodes[j];
     const shift = new Float64Array(weight.length);
     const sd = new Float64Array(weight.length);
     let hi = 0;
     for (let k = 0; k < weight.length; k++) {
       if (moments) {
-        const at = (j * gridSize + nodes[j].index[k]) * 2;
+        // the censored athlete's posterior re-solved at the node (addCensored)
+        const at = (j * gridSize + index[k]) * 2;
         shift[k] = moments[at] - mean[j];
         sd[k] = Math.sqrt(moments[at + 1] + others);
+        hi = Math.max(hi, Math.abs(shift[k]) + 6 * sd[k]);
       } else {
-        const delta = Math.exp(-logTau2[k]) - 1 / t0;
-        const denom = 1 + delta * vjj;
-        shift[k] = (vjj * delta * gap) / denom;
-        sd[k] = Math.sqrt(vjj / denom + others);
+        hi = Math.max(hi, mixtureComponent(j, mean, cov, hyper, others, Math.exp(-logTau2[k]), shift, sd, k));
       }
-      hi = Math.max(hi, Math.abs(shift[k]) + 6 * sd[k]);
     }
     out[j] = mixtureHalfWidth(shift, sd, weight, hi);
   }
   return out;
-}
-
-/** The h at which Σ_k w_k P(|N(shift_k, sd_k²)| <= h) = LEVEL: safeguarded Newton in [0, hi], to 1e-9 of h. */
-export function mixtureHalfWidth(shift: ArrayLike<number>, sd: ArrayLike<number>, weight: ArrayLike<number>, hi: number): number {
-  let lo = 0;
-  let second = 0;
-  for (let k = 0; k < weight.length; k++) second += weight[k] * (shift[k] ** 2 + sd[k] ** 2);
-  let h = Math.min(Z95 * Math.sqrt(second), hi);
-  for (let it = 0; it < 100; it++) {
-    let p = 0;
-    let dp = 0;
-    for (let k = 0; k < weight.length; k++) {
-      const a = (h - shift[k]) / sd[k];
-      const b = (-h - shift[k]) / sd[k];
-      p += weight[k] * (normalCdf(a) - normalCdf(b));
-      dp += (weight[k] * (normalPdf(a) + normalPdf(b))) / sd[k];
-    }
-    if (p < LEVEL) lo = h;
-    else hi = h;
-    let next = h - (p - LEVEL) / dp;
-    if (!(next > lo && next < hi)) next = 0.5 * (lo + hi);
-    if (Math.abs(next - h) <= 1e-9 * h) return next;
-    h = next;
-  }
-  return h;
 }

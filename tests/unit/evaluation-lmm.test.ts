@@ -3,9 +3,9 @@
 // that `npm run evaluate`'s LMM columns are maximum likelihood however the EM was started or stopped.
 import { describe, expect, it } from 'vitest';
 import { addSession, emptyStats, type Hyperparameters } from '../../src/engine/bayes/index.ts';
-import { cholesky, choleskyLogDet, choleskySolve } from '../../src/engine/linalg.ts';
 import { designRow, P } from '../../src/engine/variables.ts';
 import { fitLmm } from '../../scripts/lib/lmm.ts';
+import { denseLogLik as denseLogLikOf } from '../support/mixed-model.ts';
 import { DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes } from '../../scripts/lib/synthetic.ts';
 
 // Spreads the 80 athletes identify (each slope's between-athlete sd twice its effect), so that the likelihood's
@@ -20,25 +20,7 @@ const stats = athletes.map((a) => {
   return s;
 });
 
-/** log N(y_u; X_u mu, X_u diag(tau²) X_u' + sigma² I) summed over the athletes, from the rows (dense n x n). */
-function denseLogLik(h: Pick<Hyperparameters, 'mu' | 'tau2' | 'sigma2'>): number {
-  let total = 0;
-  for (const athlete of rows) {
-    const n = athlete.length;
-    const cov = new Float64Array(n * n);
-    const r = new Float64Array(n);
-    athlete.forEach((a, i) => {
-      r[i] = a.y - a.x.reduce((s, v, j) => s + v * h.mu[j], 0);
-      athlete.forEach((b, k) => {
-        cov[i * n + k] = a.x.reduce((s, v, j) => s + v * h.tau2[j] * b.x[j], 0) + (i === k ? h.sigma2 : 0);
-      });
-    });
-    cholesky(cov, n);
-    const solved = choleskySolve(cov, n, r);
-    total += -0.5 * (n * Math.log(2 * Math.PI) + choleskyLogDet(cov, n) + r.reduce((s, v, i) => s + v * solved[i], 0));
-  }
-  return total;
-}
+const denseLogLik = (h: Pick<Hyperparameters, 'mu' | 'tau2' | 'sigma2'>) => denseLogLikOf(rows, h);
 
 describe('the evaluation LMM (scripts/lib/lmm.ts)', () => {
   const fit = fitLmm(stats);

@@ -3,9 +3,10 @@
 // Checked against the linear mixed model's likelihood computed from the rows, and against the mixture integrated.
 import { describe, expect, it } from 'vitest';
 import { addSession, emptyStats, fitHierarchical, userPosterior } from '../../src/engine/bayes/index.ts';
-import { cholesky, choleskyLogDet, choleskySolve } from '../../src/engine/linalg.ts';
 import { designRow, P, TERM_NAMES } from '../../src/engine/variables.ts';
-import { mixtureHalfWidth, SpreadProfile } from '../../scripts/lib/spread-profile.ts';
+import { mixtureHalfWidth } from '../../src/engine/bayes/hyperparameter-uncertainty.ts';
+import { SpreadProfile } from '../../scripts/lib/spread-profile.ts';
+import { denseLogLik } from '../support/mixed-model.ts';
 import { DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes } from '../../scripts/lib/synthetic.ts';
 
 const athletes = simulateAthletes({ seed: 11, athletes: 60, sessionsPerAthlete: (i) => 3 + (i % 5) * 6, population: DEFAULT_TRUTH_POPULATION, noiseSd: DEFAULT_NOISE_SD, outcome: 'linear' });
@@ -15,26 +16,6 @@ const stats = athletes.map((a) => {
   for (const row of a.sessions) addSession(s, row.checkIn as Record<string, unknown>, row.sessionQuality);
   return s;
 });
-
-/** log N(y_u; X_u mu, X_u diag(tau²) X_u' + sigma² I) summed over the athletes, from the rows (dense n x n). */
-function denseLogLik(mu: readonly number[], tau2: readonly number[], sigma2: number): number {
-  let total = 0;
-  for (const athlete of rows) {
-    const n = athlete.length;
-    const cov = new Float64Array(n * n);
-    const r = new Float64Array(n);
-    athlete.forEach((a, i) => {
-      r[i] = a.y - a.x.reduce((s, v, j) => s + v * mu[j], 0);
-      athlete.forEach((b, k) => {
-        cov[i * n + k] = a.x.reduce((s, v, j) => s + v * tau2[j] * b.x[j], 0) + (i === k ? sigma2 : 0);
-      });
-    });
-    cholesky(cov, n);
-    const solved = choleskySolve(cov, n, r);
-    total += -0.5 * (n * Math.log(2 * Math.PI) + choleskyLogDet(cov, n) + r.reduce((s, v, i) => s + v * solved[i], 0));
-  }
-  return total;
-}
 
 describe("each spread's likelihood on a grid (scripts/lib/spread-profile.ts)", () => {
   const { hyper } = fitHierarchical(stats);
@@ -48,13 +29,7 @@ describe("each spread's likelihood on a grid (scripts/lib/spread-profile.ts)", (
       const j = TERM_NAMES.indexOf(name);
       const nodes = profile.nodesOf(j);
       const ll = profile.logLikelihoodOf(j);
-      const dense = Array.from(nodes, (g) =>
-        denseLogLik(
-          hyper.mu,
-          hyper.tau2.map((t, k) => (k === j ? Math.exp(g) : t)),
-          hyper.sigma2,
-        ),
-      );
+      const dense = Array.from(nodes, (g) => denseLogLik(rows, { ...hyper, tau2: hyper.tau2.map((t, k) => (k === j ? Math.exp(g) : t)) }));
       for (let i = 1; i < nodes.length; i++) expect(ll[i] - ll[0], `${name} node ${i}`).toBeCloseTo(dense[i] - dense[0], 6);
     }
   });

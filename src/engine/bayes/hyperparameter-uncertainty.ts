@@ -126,45 +126,79 @@ export function spreadMixtureHalfWidths(
   const sd = new Float64Array(GH_NODES.length);
   for (let j = 0; j < P; j++) {
     const t0 = hyper.tau2[j];
-    const vjj = cov[j * P + j];
     const c = Math.max(0, hyper.logTau2Cov[j * P + j]);
-    const gap = hyper.mu[j] - mean[j];
-    // Kass-Steffey's own first-order share for term j, which the mixture replaces: (V_jj (m_j - mu_j) / tau_j²)² C_jj.
-    const own = ((vjj * gap) / t0) ** 2 * c;
-    const others = Math.max(0, served[j * P + j] - vjj - own);
+    const others = otherHyperparameterShare(j, mean, cov, served, hyper);
     let spread = 0;
     for (let k = 0; k < GH_NODES.length; k++) {
-      const delta = Math.exp(-Math.SQRT2 * Math.sqrt(c) * GH_NODES[k]) / t0 - 1 / t0;
-      const denom = 1 + delta * vjj;
-      shift[k] = (vjj * delta * gap) / denom;
-      sd[k] = Math.sqrt(vjj / denom + others);
-      spread = Math.max(spread, Math.abs(shift[k]) + 6 * sd[k]);
+      spread = Math.max(spread, mixtureComponent(j, mean, cov, hyper, others, Math.exp(-Math.SQRT2 * Math.sqrt(c) * GH_NODES[k]) / t0, shift, sd, k));
     }
-    out[j] = mixtureHalfWidth(shift, sd, spread);
+    out[j] = mixtureHalfWidth(shift, sd, GH_WEIGHTS, spread);
   }
   return out;
+}
+
+/**
+ * What `served`'s variance of term j holds besides the conditional V_jj and the term's own spread's first-order part
+ * (Kass-Steffey's (V_jj (m_j - mu_j) / tau_j²)² Cov(log tau²)_jj, which a mixture over that spread replaces): the other
+ * spreads' and mu's share, added to every component of the mixture.
+ */
+export function otherHyperparameterShare(
+  j: number,
+  mean: ArrayLike<number>,
+  cov: ArrayLike<number>,
+  served: ArrayLike<number>,
+  hyper: { mu: ArrayLike<number>; tau2: ArrayLike<number>; logTau2Cov: ArrayLike<number> },
+): number {
+  const vjj = cov[j * P + j];
+  const own = ((vjj * (hyper.mu[j] - mean[j])) / hyper.tau2[j]) ** 2 * Math.max(0, hyper.logTau2Cov[j * P + j]);
+  return Math.max(0, served[j * P + j] - vjj - own);
+}
+
+/**
+ * The mixture's component k for term j at 1/tau_j² = `invTau2`: the conditional posterior's shift from m_j (a rank-1
+ * change, V_jj δ (mu_j - m_j) / (1 + δ V_jj), δ = invTau2 - 1/tau_j²) and its sd (V_jj / (1 + δ V_jj) plus `others`),
+ * written at index k. Returns |shift| + 6 sd, a bound on the half-width that holds it.
+ */
+export function mixtureComponent(
+  j: number,
+  mean: ArrayLike<number>,
+  cov: ArrayLike<number>,
+  hyper: { mu: ArrayLike<number>; tau2: ArrayLike<number> },
+  others: number,
+  invTau2: number,
+  shift: Float64Array,
+  sd: Float64Array,
+  k: number,
+): number {
+  const vjj = cov[j * P + j];
+  const delta = invTau2 - 1 / hyper.tau2[j];
+  const denom = 1 + delta * vjj;
+  shift[k] = (vjj * delta * (hyper.mu[j] - mean[j])) / denom;
+  sd[k] = Math.sqrt(vjj / denom + others);
+  return Math.abs(shift[k]) + 6 * sd[k];
 }
 
 /** The two-sided level of Z95 itself (0.950004), so that a term whose spread is certain keeps m ± 1.96 sd exactly. */
 const MIXTURE_LEVEL = 2 * normalCdf(Z95) - 1;
 
 /**
- * The h at which Σ_k w_k P(|N(shift_k, sd_k²)| <= h) = MIXTURE_LEVEL: Newton's steps from 1.96 times the mixture's sd,
- * kept inside a bracket [lo, hi] that each step narrows (the coverage is increasing in h), to 1e-9 of h.
+ * The h at which Σ_k w_k P(|N(shift_k, sd_k²)| <= h) = MIXTURE_LEVEL (weights summing to 1): Newton's steps from 1.96
+ * times the mixture's sd, kept inside a bracket [0, hi] that each step narrows (the coverage is increasing in h), to
+ * 1e-9 of h. `hi` must hold at least MIXTURE_LEVEL (e.g. the largest |shift_k| + 6 sd_k).
  */
-function mixtureHalfWidth(shift: Float64Array, sd: Float64Array, hi: number): number {
+export function mixtureHalfWidth(shift: ArrayLike<number>, sd: ArrayLike<number>, weight: ArrayLike<number>, hi: number): number {
   let lo = 0;
   let second = 0;
-  for (let k = 0; k < GH_NODES.length; k++) second += GH_WEIGHTS[k] * (shift[k] ** 2 + sd[k] ** 2);
+  for (let k = 0; k < weight.length; k++) second += weight[k] * (shift[k] ** 2 + sd[k] ** 2);
   let h = Math.min(Z95 * Math.sqrt(second), hi);
   for (let it = 0; it < 100; it++) {
     let p = 0;
     let dp = 0;
-    for (let k = 0; k < GH_NODES.length; k++) {
+    for (let k = 0; k < weight.length; k++) {
       const a = (h - shift[k]) / sd[k];
       const b = (-h - shift[k]) / sd[k];
-      p += GH_WEIGHTS[k] * (normalCdf(a) - normalCdf(b));
-      dp += (GH_WEIGHTS[k] * (normalPdf(a) + normalPdf(b))) / sd[k];
+      p += weight[k] * (normalCdf(a) - normalCdf(b));
+      dp += (weight[k] * (normalPdf(a) + normalPdf(b))) / sd[k];
     }
     if (p < MIXTURE_LEVEL) lo = h;
     else hi = h;

@@ -73,8 +73,8 @@ export interface FitOptions {
   /**
    * For comparison (BENCHMARKS.md, issue 22 §1, eighth round): the weight w_j in [0, 1] of the spread's two
    * pseudo-athletes as a function of what the athletes say about the term, J_j = sum_u r_u² (r_u as in remlMu):
-   * q(mu)'s counted w_j parts mean-field's and 1 - w_j the restricted likelihood's, the half-Cauchy's as with
-   * tauZeroPower w_j. Default: none (the served fit; remlMu and tauZeroPower as given).
+   * q(mu)'s counted w_j parts mean-field's and 1 - w_j the restricted likelihood's (in place of remlMu's choice), the
+   * half-Cauchy's as with tauZeroPower w_j (on top of tauZeroPower). Default: none (the served fit).
    */
   pseudoAthleteWeight?: (information: number) => number;
 }
@@ -482,22 +482,7 @@ class VariationalFit {
     const t = Math.exp(x);
     let S = 0;
     let target = 2 * aTau;
-    if (this.pseudoAthleteWeight) {
-      let sumR = 0;
-      let sumR2 = 0;
-      for (let u = 0; u < U; u++) {
-        const h = hs[u];
-        const k = 1 / (h + t);
-        const g = devs[u] * (h + tOld) * k;
-        S += g * g + k;
-        const r = h * k;
-        sumR += r;
-        sumR2 += r * r;
-      }
-      const w = Math.min(1, Math.max(0, this.pseudoAthleteWeight(sumR2)));
-      S += w * (U / (1 / s02[j] + U * t)) + (1 - w) * (sumR2 / (1 / s02[j] + t * sumR));
-      target += 1 - w;
-    } else if (this.remlMu) {
+    if (this.remlMu || this.pseudoAthleteWeight) {
       // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
       let sumR = 0;
       let sumR2 = 0;
@@ -510,7 +495,15 @@ class VariationalFit {
         sumR += r;
         sumR2 += r * r;
       }
-      S += sumR2 / (1 / s02[j] + t * sumR);
+      const restricted = sumR2 / (1 / s02[j] + t * sumR);
+      if (this.pseudoAthleteWeight) {
+        // w parts mean-field's count and 1 - w the restricted one; the half-Cauchy's pseudo-athlete as tauZeroPower w
+        const w = Math.min(1, Math.max(0, this.pseudoAthleteWeight(sumR2)));
+        S += w * (U / (1 / s02[j] + U * t)) + (1 - w) * restricted;
+        target += 1 - w;
+      } else {
+        S += restricted;
+      }
     } else {
       for (let u = 0; u < U; u++) {
         const h = hs[u];
