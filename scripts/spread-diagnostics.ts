@@ -96,9 +96,17 @@ for (const [flag, text] of [
   ['--scale-from-data', args['scale-from-data']],
   ['--skew-shift', args['skew-shift']],
   ['--tau-zero-power', args['tau-zero-power']],
+  ['--profile-prior-power', args['profile-prior-power']],
+  ['--fade', args.fade],
+  ['--grow', args.grow],
+  ['--weight-floor', args['weight-floor']],
+  ['--weight-power', args['weight-power']],
 ] as const) {
   if (text && !(Number(text) >= 0)) throw new Error(`${flag}: expected a non-negative number, got ${text}`);
 }
+if (!(Number.isInteger(Number(args['profile-nodes'])) && Number(args['profile-nodes']) >= 3)) throw new Error(`--profile-nodes: expected a whole number >= 3, got ${args['profile-nodes']}`);
+for (const flag of ['profile-reml', 'profile-relinearise'] as const) if (args[flag] && !args.profile) throw new Error(`--${flag}: only with --profile`);
+if (args.fade && args.grow) throw new Error('--fade, --grow: one or the other');
 if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);

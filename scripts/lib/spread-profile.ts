@@ -7,10 +7,11 @@
 //
 // each athlete's factor relative to the fit's t0 exact from their posterior N(m, V) at the fit (only beta_uj's prior
 // precision changes, a rank-1 change: sqrt(t0/t) (1 + V_jj δ)^-½ exp(-(m_j - mu_j)² δ / (2 (1 + V_jj δ))),
-// δ = 1/t - 1/t0; exact for athletes without ratings at 1 or 10, their Gaussian at the fit otherwise), p(g) the
-// half-Cauchy(0, A_j) on tau_j in g (log tau - log(1 + tau²/A²)), and with `reml` mu_j integrated out as a restricted
-// likelihood counts it (h_u = 1/(1/V_jj - 1/t0), the athlete's own sampling variance of beta_uj): the profile with mu
-// held at the fit peaks below the fit by about that term (BENCHMARKS "Continued" 2). Each athlete's coefficient given
+// δ = 1/t - 1/t0; exact for athletes without ratings at 1 or 10, their Gaussian at the fit otherwise, or with
+// addCensored their posterior re-solved at every node), p(g) the half-Cauchy(0, A_j) on tau_j in g (log tau -
+// log(1 + tau²/A²)) times tau^(C-1) (`priorPower` C), and with `reml` mu_j integrated out as a restricted likelihood
+// counts it (h_u = 1/(1/V_jj - 1/t0), the athlete's own sampling variance of beta_uj; measured: within 0.2 point of
+// mu held at the fit, BENCHMARKS "Eighth round"). Each athlete's coefficient given
 // g is the conditional posterior (m_j' = m_j + V_jj δ (mu_j - m_j) / (1 + δ V_jj), V_jj' = V_jj / (1 + δ V_jj)), plus
 // the other hyperparameters' first-order share (Kass-Steffey's served covariance less term j's own part); the interval
 // is the served mean m_j ± the half-width at which the mixture over the grid holds 95 %.
@@ -126,7 +127,8 @@ export class SpreadProfile {
   }
 
   /**
-   * Adds an athlete with ratings at 1 or 10, re-linearised at every grid value (with `relinearise`): the censored
+   * Adds an athlete with ratings at 1 or 10, re-linearised at every grid value (spread-diagnostics'
+   * --profile-relinearise; for an athlete without such ratings it gives add's likelihood, the unit test): the censored
    * posterior's mode and curvature found again with tau_j² at the node (Newton from the fit's mode), the athlete's
    * factor the Laplace approximation ℓ(m) - ½ Σ (m - mu)² / tau² - ½ Σ log tau² + ½ log det V. Returns, per term
    * and node, the conditional posterior's mean and variance of beta_uj there (P x nodes x 2), for the mixture.
@@ -178,7 +180,9 @@ export class SpreadProfile {
 /**
  * Each term's 95 % half-width about the served mean m_j: the athlete's conditional posterior of beta_uj mixed over
  * the term's grid posterior (`nodes`), each component widened by the other hyperparameters' share of `served`
- * (Kass-Steffey's covariance less V_jj and term j's own first-order part, Cov(log tau²)_jj = `logTau2Var[j]`).
+ * (Kass-Steffey's covariance less V_jj and term j's own first-order part). The components are the rank-1 steps from
+ * the posterior at the fit (`mean`, `cov`), or with `moments` (addCensored's, on a grid of `gridSize` nodes) the
+ * posteriors re-solved at each node.
  */
 export function profileMixtureHalfWidths(
   mean: ArrayLike<number>,
