@@ -25,6 +25,7 @@ import { createDatabase, dropDatabase, OPERATOR, percentile, STREAM } from './li
 import { BENCH_SECRET, cpuMs, forkChild, openClients, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
+import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,44 +38,6 @@ const { values: args } = parseArgs({
     heap: { type: 'boolean', default: false },
   },
 });
-
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
-/** Bytes allocated per stream: by allocating function, and by the innermost src/ function on its stack. */
-function printHeap(head: HeapNode, streams: number, top: number): void {
-  const self = new Map<string, number>();
-  const bySrc = new Map<string, number>();
-  const pairs = new Map<string, number>();
-  let total = 0;
-  const name = (n: HeapNode) =>
-    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/')}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
-  const walk = (n: HeapNode, src: string | null) => {
-    const here = n.callFrame.url.includes('/src/') ? name(n) : src;
-    if (n.selfSize > 0) {
-      total += n.selfSize;
-      self.set(name(n), (self.get(name(n)) ?? 0) + n.selfSize);
-      bySrc.set(here ?? '(no src/ frame)', (bySrc.get(here ?? '(no src/ frame)') ?? 0) + n.selfSize);
-      const pair = `${here ?? '(no src/ frame)'}  <-  ${name(n)}`;
-      pairs.set(pair, (pairs.get(pair) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c, here);
-  };
-  walk(head, null);
-  const kb = (b: number) => (b / 1024 / streams).toFixed(2).padStart(8);
-  console.log(`\n[profile-burst] sampled allocations, ClimbIQ's API thread: ${kb(total).trim()} KB per stream`);
-  for (const [title, m] of [
-    ['by allocating function', self],
-    ['by the innermost src/ function on the stack', bySrc],
-    ['by that src/ function and the allocating one', pairs],
-  ] as const) {
-    console.log(`\nKB / stream ${title}:`);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(v)}  ${k}`);
-  }
-}
 
 const p99 = (xs: number[]) =>
   percentile(
