@@ -11,7 +11,8 @@
 // the scavenges collected included): bytes allocated per stream by the function that allocated them, and by the
 // first of the server's own functions (src/) on the stack.
 // --no-profile: no profiler, only each round's server CPU µs per stream (user + system of each process, the rows'
-// writes included) and the p99s: an A/B of two trees, run from each, alternated.
+// writes included) and the p99s: an A/B of two trees, run from each, alternated. Each round also counts the streams
+// whose DONE reached the client before the burst's last first event (later phases run ahead of a first event).
 //
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume). Library functions (graphql-ws, ws, Yoga, graphql-js) carry the same names in both profiles, so their
@@ -102,9 +103,12 @@ async function main(): Promise<void> {
       const ratio = (a: number, b: number) => (a / b).toFixed(2);
       const ff = { first: p99(f.map((t) => t.firstMs)), last: p99(f.map((t) => t.lastMs)) };
       const sf = { first: p99(s.map((t) => t.firstMs)), last: p99(s.map((t) => t.lastMs)) };
+      // Streams whose DONE arrived before the burst's last first event: later phases that ran ahead of a first event.
+      const lastFirst = Math.max(...s.map((t) => t.firstMs));
+      const doneAhead = s.filter((t) => t.lastMs < lastFirst).length;
       console.log(
         `[profile-burst] round ${round}: CPU µs / stream floor ${((1000 * floorCpu) / f.length).toFixed(1)}, ClimbIQ ${((1000 * serverCpu) / s.length).toFixed(1)} (${ratio(serverCpu, floorCpu)}x); ` +
-          `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
+          `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); ${doneAhead} DONE before the last first event; failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
       );
     }
     console.log(
