@@ -5,11 +5,13 @@
 // seeding, the nightly fit or the warm-up), so every function gets its CPU µs per stream in each server.
 //
 //   npx tsx scripts/profile-burst.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--subscribers 1000]
-//       [--rounds 3] [--top 40] [--dir /tmp/climbiq-burst-profile] [--no-profile] [--heap]
+//       [--rounds 3] [--top 40] [--dir /tmp/climbiq-burst-profile] [--no-profile] [--heap] [--survivors]
 //
 // --heap: instead of the CPU profiles, V8's sampling heap profiler in ClimbIQ's server over its burst rounds (objects
 // the scavenges collected included): bytes allocated per stream by the function that allocated them, and by the
 // first of the server's own functions (src/) on the stack.
+// --survivors: the same, keeping only the objects no scavenge freed: what the streams of a burst hold while they wait
+// (every scavenge of the burst copies it, and the second promotes it).
 // --no-profile: no profiler, only each round's server CPU µs per stream (user + system of each process, the rows'
 // writes included) and the p99s: an A/B of two trees, run from each, alternated. Each round also counts the streams
 // whose DONE reached the client before the burst's last first event (later phases run ahead of a first event).
@@ -37,6 +39,7 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
+    survivors: { type: 'boolean', default: false },
   },
 });
 
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
   const subscribers = Number(args.subscribers);
   const rounds = Number(args.rounds);
   const top = Number(args.top);
-  const heap = args.heap;
+  const heap = args.heap || args.survivors;
   const profile = !args['no-profile'] && !heap;
   const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-burst-profile-'));
   const floorDir = path.join(dir, 'floor');
@@ -90,7 +93,7 @@ async function main(): Promise<void> {
       windows.floor.push({ from, to: monotonicMicros() });
       const floorCpu = (await cpuMs(floor)) - f0;
       await new Promise((r) => setTimeout(r, 300));
-      if (heap && round === 1) await server.request('heap-start');
+      if (heap && round === 1) await server.request('heap-start', { survivors: args.survivors });
       const s0 = await cpuMs(server);
       from = monotonicMicros();
       const s = await Promise.all(serverClients.map((c) => timedSubscription(c, stream, 'preSessionRecommendation')));
@@ -120,7 +123,7 @@ async function main(): Promise<void> {
     floor.proc.kill('SIGTERM');
     await new Promise<void>((resolve) => (floor.proc.exitCode !== null ? resolve() : floor.proc.once('exit', () => resolve())));
     const streams = rounds * subscribers;
-    if (heapHead) printHeap(heapHead, streams, top);
+    if (heapHead) printHeap(heapHead, streams, top, args.survivors ? "sampled objects that survived a scavenge, ClimbIQ's API thread" : undefined);
     if (!profile) return;
     const floorProfile = readProfiles(floorDir).find((p) => p.thread === 0);
     if (!floorProfile) throw new Error(`no floor profile in ${floorDir}`);
