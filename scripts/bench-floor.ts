@@ -151,7 +151,7 @@ function steadyPausesNote(p: Record<string, unknown>, streams: number): string {
   const minor = p.gcMinor as PauseSummary;
   const major = p.gcMajor as PauseSummary;
   const writer = p.writer as { batches: number; rows: number; jsonMs: number; maxJsonMs: number };
-  const young = p.young as { scavenges: number; allocatedBytes: number; promotedBytes: number };
+  const young = p.young as { scavenges: number; allocatedBytes: number; promotedBytes: number; oldAllocatedBytes: number };
   const f = (x: number) => x.toFixed(1);
   const kbPerStream = (bytes: number) => f(bytes / 1024 / Math.max(1, streams));
   return (
@@ -159,7 +159,7 @@ function steadyPausesNote(p: Record<string, unknown>, streams: number): string {
     `GC pauses: ${minor.n} minor (${f(minor.totalMs)} ms in all, longest ${f(minor.maxMs)} ms, ${minor.over10} over 10 ms), ` +
     `${major.n} major or incremental (${f(major.totalMs)} ms, longest ${f(major.maxMs)} ms, ${major.over10} over 10 ms); ` +
     `the writer: ${writer.rows} rows in ${writer.batches} batches, their JSON ${f(writer.jsonMs)} ms in all (longest ${f(writer.maxJsonMs)} ms); ` +
-    `per stream, ${kbPerStream(young.allocatedBytes)} KB allocated in the young generation and ${kbPerStream(young.promotedBytes)} KB promoted by its ${young.scavenges} scavenges.`
+    `per stream, ${kbPerStream(young.allocatedBytes)} KB allocated in the young generation and ${kbPerStream(young.promotedBytes)} KB promoted by its ${young.scavenges} scavenges, ${kbPerStream(young.oldAllocatedBytes)} KB allocated directly in the old generation (pretenured).`
   );
 }
 
