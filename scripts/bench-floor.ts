@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
-//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads]
+//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
 //    the same server, alternated twice.
@@ -13,6 +13,9 @@
 // 3. Steady arrivals: `--rate` check-ins per second for `--seconds` over `--connections` connections (one athlete
 //    each), seeded uniform arrival times; then ClimbIQ alone at each of `--rates` to find the highest rate whose
 //    DONE p99 stays within 100 ms.
+//    --survivors: V8's sampling heap profiler in ClimbIQ's server over its steady run at `--rate`, keeping only the
+//    objects no scavenge freed (what is promoted), printed per stream by allocating function and src/ frame (`--top`
+//    rows each); the profiler's own cost is in that run's figures.
 // ClimbIQ's server is scripts/bench.ts's child (in-memory PGlite, or a fresh database on the PostgreSQL server,
 // dropped afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
 import { execFile } from 'node:child_process';
@@ -25,6 +28,7 @@ import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
 import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
 import { BENCH_SECRET, cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
+import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 import { startFlags } from './lib/start-flags.ts';
 
 const { values: args } = parseArgs({
@@ -41,6 +45,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     /** Also measure the embedded database on the API's thread (PGLITE_THREAD=false) before the default, in the same run. */
     'pglite-both-threads': { type: 'boolean', default: false },
+    survivors: { type: 'boolean', default: false },
+    top: { type: 'string', default: '30' },
   },
 });
 
@@ -145,7 +151,7 @@ function steadyPausesNote(p: Record<string, unknown>, streams: number): string {
   const minor = p.gcMinor as PauseSummary;
   const major = p.gcMajor as PauseSummary;
   const writer = p.writer as { batches: number; rows: number; jsonMs: number; maxJsonMs: number };
-  const young = p.young as { scavenges: number; allocatedBytes: number; promotedBytes: number };
+  const young = p.young as { scavenges: number; allocatedBytes: number; promotedBytes: number; oldAllocatedBytes: number };
   const f = (x: number) => x.toFixed(1);
   const kbPerStream = (bytes: number) => f(bytes / 1024 / Math.max(1, streams));
   return (
@@ -153,7 +159,7 @@ function steadyPausesNote(p: Record<string, unknown>, streams: number): string {
     `GC pauses: ${minor.n} minor (${f(minor.totalMs)} ms in all, longest ${f(minor.maxMs)} ms, ${minor.over10} over 10 ms), ` +
     `${major.n} major or incremental (${f(major.totalMs)} ms, longest ${f(major.maxMs)} ms, ${major.over10} over 10 ms); ` +
     `the writer: ${writer.rows} rows in ${writer.batches} batches, their JSON ${f(writer.jsonMs)} ms in all (longest ${f(writer.maxJsonMs)} ms); ` +
-    `per stream, ${kbPerStream(young.allocatedBytes)} KB allocated in the young generation and ${kbPerStream(young.promotedBytes)} KB promoted by its ${young.scavenges} scavenges.`
+    `per stream, ${kbPerStream(young.allocatedBytes)} KB allocated in the young generation and ${kbPerStream(young.promotedBytes)} KB promoted by its ${young.scavenges} scavenges, ${kbPerStream(young.oldAllocatedBytes)} KB allocated directly in the old generation (pretenured).`
   );
 }
 
@@ -233,7 +239,12 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sc0 = await cpuMs(server);
     const sm0 = await mainThreadMs(server);
     await server.request('pauses'); // reset: the steady run's own event-loop delay, GC pauses and writes below
+    if (args.survivors) await server.request('heap-start', { survivors: true });
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
+    if (args.survivors) {
+      const { head } = (await server.request('heap-stop')).profile as { head: HeapNode };
+      printHeap(head, ss.n, Number(args.top), `${label}: sampled objects that survived a scavenge during the steady run`, '[bench-floor]');
+    }
     await server.request('store');
     const pauses = await server.request('pauses');
     cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;

@@ -53,6 +53,8 @@ interface ChildRequest {
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
+  /** heap-start: sample only the objects that survive a scavenge. */
+  survivors?: boolean;
 }
 
 async function serve(): Promise<void> {
@@ -117,23 +119,30 @@ async function serve(): Promise<void> {
   const { GCProfiler } = await import('node:v8');
   let gcProfiler = new GCProfiler();
   gcProfiler.start();
-  const youngGeneration = (): { scavenges: number; allocatedBytes: number; promotedBytes: number } => {
+  // oldAllocatedBytes: the old space's growth between two collections, i.e. objects V8 allocated there directly
+  // (allocation-site pretenuring) rather than promoted by a scavenge; a lower bound (concurrent sweeping frees
+  // old-space memory meanwhile).
+  const youngGeneration = (): { scavenges: number; allocatedBytes: number; promotedBytes: number; oldAllocatedBytes: number } => {
     const used = (spaces: import('node:v8').HeapSpaceStatistics[], name: string) => spaces.find((x) => x.spaceName === name)?.spaceUsedSize ?? 0;
     let scavenges = 0;
     let allocatedBytes = 0;
     let promotedBytes = 0;
+    let oldAllocatedBytes = 0;
     let newSpaceAfterLast: number | null = null;
+    let oldSpaceAfterLast: number | null = null;
     for (const e of gcProfiler.stop().statistics) {
       const newBefore = used(e.beforeGC.heapSpaceStatistics, 'new_space');
       if (newSpaceAfterLast !== null) allocatedBytes += Math.max(0, newBefore - newSpaceAfterLast);
       newSpaceAfterLast = used(e.afterGC.heapSpaceStatistics, 'new_space');
+      if (oldSpaceAfterLast !== null) oldAllocatedBytes += Math.max(0, used(e.beforeGC.heapSpaceStatistics, 'old_space') - oldSpaceAfterLast);
+      oldSpaceAfterLast = used(e.afterGC.heapSpaceStatistics, 'old_space');
       if (e.gcType !== 'Scavenge') continue;
       scavenges++;
       promotedBytes += Math.max(0, used(e.afterGC.heapSpaceStatistics, 'old_space') - used(e.beforeGC.heapSpaceStatistics, 'old_space'));
     }
     gcProfiler = new GCProfiler();
     gcProfiler.start();
-    return { scavenges, allocatedBytes, promotedBytes };
+    return { scavenges, allocatedBytes, promotedBytes, oldAllocatedBytes };
   };
 
   let heapSession: import('node:inspector/promises').Session | null = null;
@@ -205,9 +214,16 @@ async function serve(): Promise<void> {
           break;
         }
         case 'heap-start': // V8's sampling heap profiler, collected objects included: where a measurement allocates
+          // survivors: only the objects no scavenge freed (those promoted to the old generation, the major GCs'
+          // garbage included): what a stream keeps alive past a scavenge.
           heapSession ??= new (await import('node:inspector/promises')).Session();
           heapSession.connect();
-          await heapSession.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+          // (Sampled 4x more sparsely then: the profiler's own cost would otherwise queue the streams it watches.)
+          await heapSession.post('HeapProfiler.startSampling', {
+            samplingInterval: req.survivors ? 16_384 : 4096,
+            includeObjectsCollectedByMajorGC: true,
+            includeObjectsCollectedByMinorGC: !req.survivors,
+          });
           send({ id: req.id, ok: true });
           break;
         case 'heap-stop': {

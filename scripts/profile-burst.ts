@@ -5,13 +5,16 @@
 // seeding, the nightly fit or the warm-up), so every function gets its CPU µs per stream in each server.
 //
 //   npx tsx scripts/profile-burst.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--subscribers 1000]
-//       [--rounds 3] [--top 40] [--dir /tmp/climbiq-burst-profile] [--no-profile] [--heap]
+//       [--rounds 3] [--top 40] [--dir /tmp/climbiq-burst-profile] [--no-profile] [--heap] [--survivors]
 //
 // --heap: instead of the CPU profiles, V8's sampling heap profiler in ClimbIQ's server over its burst rounds (objects
 // the scavenges collected included): bytes allocated per stream by the function that allocated them, and by the
 // first of the server's own functions (src/) on the stack.
+// --survivors: the same, keeping only the objects no scavenge freed: what the streams of a burst hold while they wait
+// (every scavenge of the burst copies it, and the second promotes it).
 // --no-profile: no profiler, only each round's server CPU µs per stream (user + system of each process, the rows'
-// writes included) and the p99s: an A/B of two trees, run from each, alternated.
+// writes included) and the p99s: an A/B of two trees, run from each, alternated. Each round also counts the streams
+// whose DONE reached the client before the burst's last first event (later phases run ahead of a first event).
 //
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume). Library functions (graphql-ws, ws, Yoga, graphql-js) carry the same names in both profiles, so their
@@ -25,6 +28,7 @@ import { createDatabase, dropDatabase, OPERATOR, percentile, STREAM } from './li
 import { BENCH_SECRET, cpuMs, forkChild, openClients, timedSubscription } from './lib/bench-child.ts';
 import { startFlags } from './lib/start-flags.ts';
 import { cpuPerUnit, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
+import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,46 +39,9 @@ const { values: args } = parseArgs({
     dir: { type: 'string' },
     'no-profile': { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
+    survivors: { type: 'boolean', default: false },
   },
 });
-
-interface HeapNode {
-  callFrame: { functionName: string; url: string; lineNumber: number };
-  selfSize: number;
-  children: HeapNode[];
-}
-
-/** Bytes allocated per stream: by allocating function, and by the innermost src/ function on its stack. */
-function printHeap(head: HeapNode, streams: number, top: number): void {
-  const self = new Map<string, number>();
-  const bySrc = new Map<string, number>();
-  const pairs = new Map<string, number>();
-  let total = 0;
-  const name = (n: HeapNode) =>
-    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(src|scripts)\//, '$1/')}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
-  const walk = (n: HeapNode, src: string | null) => {
-    const here = n.callFrame.url.includes('/src/') ? name(n) : src;
-    if (n.selfSize > 0) {
-      total += n.selfSize;
-      self.set(name(n), (self.get(name(n)) ?? 0) + n.selfSize);
-      bySrc.set(here ?? '(no src/ frame)', (bySrc.get(here ?? '(no src/ frame)') ?? 0) + n.selfSize);
-      const pair = `${here ?? '(no src/ frame)'}  <-  ${name(n)}`;
-      pairs.set(pair, (pairs.get(pair) ?? 0) + n.selfSize);
-    }
-    for (const c of n.children) walk(c, here);
-  };
-  walk(head, null);
-  const kb = (b: number) => (b / 1024 / streams).toFixed(2).padStart(8);
-  console.log(`\n[profile-burst] sampled allocations, ClimbIQ's API thread: ${kb(total).trim()} KB per stream`);
-  for (const [title, m] of [
-    ['by allocating function', self],
-    ['by the innermost src/ function on the stack', bySrc],
-    ['by that src/ function and the allocating one', pairs],
-  ] as const) {
-    console.log(`\nKB / stream ${title}:`);
-    for (const [k, v] of [...m].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${kb(v)}  ${k}`);
-  }
-}
 
 const p99 = (xs: number[]) =>
   percentile(
@@ -86,7 +53,7 @@ async function main(): Promise<void> {
   const subscribers = Number(args.subscribers);
   const rounds = Number(args.rounds);
   const top = Number(args.top);
-  const heap = args.heap;
+  const heap = args.heap || args.survivors;
   const profile = !args['no-profile'] && !heap;
   const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-burst-profile-'));
   const floorDir = path.join(dir, 'floor');
@@ -126,7 +93,7 @@ async function main(): Promise<void> {
       windows.floor.push({ from, to: monotonicMicros() });
       const floorCpu = (await cpuMs(floor)) - f0;
       await new Promise((r) => setTimeout(r, 300));
-      if (heap && round === 1) await server.request('heap-start');
+      if (heap && round === 1) await server.request('heap-start', { survivors: args.survivors });
       const s0 = await cpuMs(server);
       from = monotonicMicros();
       const s = await Promise.all(serverClients.map((c) => timedSubscription(c, stream, 'preSessionRecommendation')));
@@ -139,9 +106,12 @@ async function main(): Promise<void> {
       const ratio = (a: number, b: number) => (a / b).toFixed(2);
       const ff = { first: p99(f.map((t) => t.firstMs)), last: p99(f.map((t) => t.lastMs)) };
       const sf = { first: p99(s.map((t) => t.firstMs)), last: p99(s.map((t) => t.lastMs)) };
+      // Streams whose DONE arrived before the burst's last first event: later phases that ran ahead of a first event.
+      const lastFirst = Math.max(...s.map((t) => t.firstMs));
+      const doneAhead = s.filter((t) => t.lastMs < lastFirst).length;
       console.log(
         `[profile-burst] round ${round}: CPU µs / stream floor ${((1000 * floorCpu) / f.length).toFixed(1)}, ClimbIQ ${((1000 * serverCpu) / s.length).toFixed(1)} (${ratio(serverCpu, floorCpu)}x); ` +
-          `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
+          `first p99 ${sf.first.toFixed(1)} / ${ff.first.toFixed(1)} ms (${ratio(sf.first, ff.first)}x), DONE p99 ${sf.last.toFixed(1)} / last ${ff.last.toFixed(1)} ms (${ratio(sf.last, ff.last)}x); ${doneAhead} DONE before the last first event; failed ${s.filter((t) => !t.ok).length}${profile ? ' (profiled)' : ''}`,
       );
     }
     console.log(
@@ -153,7 +123,7 @@ async function main(): Promise<void> {
     floor.proc.kill('SIGTERM');
     await new Promise<void>((resolve) => (floor.proc.exitCode !== null ? resolve() : floor.proc.once('exit', () => resolve())));
     const streams = rounds * subscribers;
-    if (heapHead) printHeap(heapHead, streams, top);
+    if (heapHead) printHeap(heapHead, streams, top, args.survivors ? "sampled objects that survived a scavenge, ClimbIQ's API thread" : undefined);
     if (!profile) return;
     const floorProfile = readProfiles(floorDir).find((p) => p.thread === 0);
     if (!floorProfile) throw new Error(`no floor profile in ${floorDir}`);

@@ -121,13 +121,12 @@ const PredictionRef = builder.objectRef<Prediction>('Prediction').implement({
         'The predictive distribution of the rating the athlete will give, P(rating = k) for k = 1..10 in order, after rule multipliers; sums to 1. Empty on a recommendation stored before distributions were kept',
       resolve: (p) => p.distribution.map((probability, i) => ({ rating: i + 1, probability })),
     }),
-    contributions: t.field({ type: [VariableValueRef], description: 'Per feature, largest effect first', resolve: (p) => p.contributions }),
+    contributions: t.expose('contributions', { type: [VariableValueRef], description: 'Per feature, largest effect first' }),
     phase: t.expose('phase', { type: ModelPhaseEnum, description: 'The model phase that predicted' }),
     confidence: t.expose('confidence', { type: ConfidenceEnum, description: 'How much to trust it' }),
-    assumed: t.field({
+    assumed: t.expose('assumed', {
       type: [AssumedValueRef],
       description: 'The model variables the check-in left out, taken at their reference value, the ones that could change the prediction most first (empty when every one was given)',
-      resolve: (p) => p.assumed,
     }),
   }),
 });
@@ -271,8 +270,8 @@ builder.objectRef<EventOf<'RULES_APPLIED'>>('RulesAppliedEvent').implement({
   interfaces: [EventRef],
   fields: (t) => ({
     rules: t.exposeStringList('rules', { description: 'Names of the matched rules, in evaluation order' }),
-    warnings: t.field({ type: [RuleWarningRef], description: 'One per matched rule', resolve: (e) => e.warnings }),
-    constraints: t.field({ type: ConstraintsRef, description: 'What they impose on the session', resolve: (e) => e.constraints }),
+    warnings: t.expose('warnings', { type: [RuleWarningRef], description: 'One per matched rule' }),
+    constraints: t.expose('constraints', { type: ConstraintsRef, description: 'What they impose on the session' }),
   }),
 });
 builder.objectRef<EventOf<'RULE_OVERRIDE'>>('RuleOverrideEvent').implement({
@@ -283,27 +282,27 @@ builder.objectRef<EventOf<'RULE_OVERRIDE'>>('RuleOverrideEvent').implement({
     category: t.expose('category', { type: RuleCategoryEnum, description: "The rule's category" }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The session type it imposes' }),
     message: t.exposeString('message', { description: 'Why, for the athlete' }),
-    warnings: t.field({ type: [RuleWarningRef], description: 'Every matched rule', resolve: (e) => e.warnings }),
+    warnings: t.expose('warnings', { type: [RuleWarningRef], description: 'Every matched rule' }),
   }),
 });
 builder.objectRef<EventOf<'PREDICTION'>>('PredictionEvent').implement({
   description: "The model's predicted session quality",
   interfaces: [EventRef],
-  fields: (t) => ({ prediction: t.field({ type: PredictionRef, description: 'The prediction', resolve: (e) => e.prediction }) }),
+  fields: (t) => ({ prediction: t.expose('prediction', { type: PredictionRef, description: 'The prediction' }) }),
 });
 builder.objectRef<EventOf<'RECOMMENDATIONS'>>('RecommendationsEvent').implement({
   description: 'The recommended session type and suggestions',
   interfaces: [EventRef],
   fields: (t) => ({
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
-    suggestions: t.field({ type: [SuggestionRef], description: 'Changes that would raise the expected quality, largest gain first', resolve: (e) => e.suggestions }),
-    constraints: t.field({ type: ConstraintsRef, description: 'What the matched rules impose', resolve: (e) => e.constraints }),
+    suggestions: t.expose('suggestions', { type: [SuggestionRef], description: 'Changes that would raise the expected quality, largest gain first' }),
+    constraints: t.expose('constraints', { type: ConstraintsRef, description: 'What the matched rules impose' }),
   }),
 });
 builder.objectRef<EventOf<'STATS'>>('StatsEvent').implement({
   description: 'The statistical context of the check-in',
   interfaces: [EventRef],
-  fields: (t) => ({ context: t.field({ type: StatisticalContextRef, description: 'The check-in in context', resolve: (e) => e.context }) }),
+  fields: (t) => ({ context: t.expose('context', { type: StatisticalContextRef, description: 'The check-in in context' }) }),
 });
 builder.objectRef<EventOf<'DONE'>>('DoneEvent').implement({
   description: 'Last: the answer, stored',

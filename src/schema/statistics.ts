@@ -1,6 +1,7 @@
 // The statistical context of a check-in (domain.md section 7), typed field by field.
 import type { CoefficientComparison, Descriptor, GroupStat, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import { builder } from './builder.ts';
+import { SHARED_EVENT_RESULT } from './subscription-events.ts';
 
 export const IntervalRef = builder.objectRef<{ low: number; high: number }>('Interval').implement({
   description: 'A range of values, both ends inclusive',
@@ -86,10 +87,10 @@ const PersonalHistoryRef = builder.objectRef<PersonalHistory>('PersonalHistory')
     best: t.exposeFloat('best', { nullable: true, description: 'Highest quality; null when n = 0' }),
     worst: t.exposeFloat('worst', { nullable: true, description: 'Lowest quality; null when n = 0' }),
     trendPerSession: t.exposeFloat('trendPerSession', { nullable: true, description: 'Least-squares slope of quality per session (4 decimals)' }),
-    sleep: t.field({ type: SleepGroupsRef, description: 'By sleep before the session', resolve: (h) => h.sleep }),
-    stress: t.field({ type: StressGroupsRef, description: 'By stress at check-in', resolve: (h) => h.stress }),
-    caffeine: t.field({ type: CaffeineGroupsRef, description: 'By caffeine planned', resolve: (h) => h.caffeine }),
-    daysSinceHardSession: t.field({ type: RestGroupsRef, description: 'By rest since the last hard session', resolve: (h) => h.daysSinceHardSession }),
+    sleep: t.expose('sleep', { type: SleepGroupsRef, description: 'By sleep before the session' }),
+    stress: t.expose('stress', { type: StressGroupsRef, description: 'By stress at check-in' }),
+    caffeine: t.expose('caffeine', { type: CaffeineGroupsRef, description: 'By caffeine planned' }),
+    daysSinceHardSession: t.expose('daysSinceHardSession', { type: RestGroupsRef, description: 'By rest since the last hard session' }),
   }),
 });
 
@@ -125,14 +126,18 @@ const CoefficientComparisonRef = builder.objectRef<CoefficientComparison>('Coeff
 export const StatisticalContextRef = builder.objectRef<StatisticalContext>('StatisticalContext').implement({
   description: "Numbers that put today's check-in in context: the population, the athlete's own history and model",
   fields: (t) => ({
-    populationComparison: t.field({
+    populationComparison: t.expose('populationComparison', {
       type: [PopulationComparisonRef],
       description: 'Each given check-in variable against the population (variables without statistics left out)',
-      resolve: (c) => c.populationComparison,
     }),
-    personalHistory: t.field({ type: PersonalHistoryRef, description: "The athlete's recent rated sessions", resolve: (c) => c.personalHistory }),
-    similarSessions: t.field({ type: [SimilarSessionRef], description: 'The most similar past sessions, most similar first', resolve: (c) => c.similarSessions }),
-    coefficientComparisons: t.field({ type: [CoefficientComparisonRef], description: "Each model variable's effect for the athlete against the population", resolve: (c) => c.coefficientComparisons }),
+    personalHistory: t.expose('personalHistory', { type: PersonalHistoryRef, description: "The athlete's recent rated sessions" }),
+    similarSessions: t.expose('similarSessions', { type: [SimilarSessionRef], description: 'The most similar past sessions, most similar first' }),
+    coefficientComparisons: t.expose('coefficientComparisons', {
+      type: [CoefficientComparisonRef],
+      description: "Each model variable's effect for the athlete against the population",
+      // The engine's array, one per model version (src/engine/statistics.ts): a stream's events share its result.
+      extensions: { [SHARED_EVENT_RESULT]: true },
+    }),
     insights: t.exposeStringList('insights', { description: 'The notable findings above as sentences for the athlete' }),
   }),
 });
