@@ -77,10 +77,10 @@ interface ResponsePath {
 /** The shared fields met while one event's compiled result is made (synchronously; null between events). */
 interface EventSharing {
   payload: unknown;
-  /** Results already made: each left empty by graphql-jit and put in place afterwards (made on the first). */
-  hits?: { path: ResponsePath; result: unknown }[];
+  /** Results already made: each left empty by graphql-jit and put in place afterwards. */
+  hits: { path: ResponsePath; result: unknown }[];
   /** Values met for the first time at that place: their results are kept once the event is made without errors. */
-  misses?: { path: ResponsePath; value: object; place: readonly FieldNode[] }[];
+  misses: { path: ResponsePath; value: object; place: readonly FieldNode[] }[];
 }
 
 let currentEvent: EventSharing | null = null;
@@ -128,11 +128,9 @@ function shareMarkedResults(schema: GraphQLSchema, extension: string): void {
         if (!event || info.rootValue !== event.payload || !Array.isArray(value) || !shareable(info.fieldNodes)) return value;
         const made = sharedResults.get(value)?.get(info.fieldNodes);
         if (made !== undefined) {
-          event.hits ??= [];
           event.hits.push({ path: info.path, result: made });
           return []; // graphql-jit makes nothing for it; the result made before goes in its place
         }
-        event.misses ??= [];
         event.misses.push({ path: info.path, value, place: info.fieldNodes });
         return value;
       };
@@ -168,12 +166,12 @@ function deepFreeze<T>(value: T): T {
 
 /** The shared results put in place in an event's result, and the new ones kept (only from an event without errors). */
 function withSharedResults(result: ExecutionResult, event: EventSharing): ExecutionResult {
-  for (const hit of event.hits ?? []) {
+  for (const hit of event.hits) {
     const slot = slotAt(result.data, hit.path);
     if (slot) slot.holder[slot.key] = hit.result;
   }
   if (!result.errors?.length) {
-    for (const miss of event.misses ?? []) {
+    for (const miss of event.misses) {
       const slot = slotAt(result.data, miss.path);
       if (!slot) continue;
       let byPlace = sharedResults.get(miss.value);
@@ -293,7 +291,7 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
         if (!isAsyncIterable(source)) return source;
         const share = options.sharedResultExtension !== undefined;
         return mapAsyncIterator(source, (payload) => {
-          const sharing: EventSharing | null = share ? { payload } : null;
+          const sharing: EventSharing | null = share ? { payload, hits: [], misses: [] } : null;
           currentEvent = sharing;
           let result: ReturnType<CompiledQuery['query']>;
           try {
@@ -301,7 +299,7 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
           } finally {
             currentEvent = null;
           }
-          const event = (made: ExecutionResult) => withGraphqlJsErrors(args.document, sharing?.hits || sharing?.misses ? withSharedResults(made, sharing) : made);
+          const event = (made: ExecutionResult) => withGraphqlJsErrors(args.document, sharing ? withSharedResults(made, sharing) : made);
           return result instanceof Promise ? result.then(event) : event(result);
         });
       }) as typeof subscribeFn);
