@@ -28,7 +28,6 @@ import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
-import { SHARED_EVENT_RESULT } from './schema/subscription-events.ts';
 import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './http/graphiql-examples.ts';
 
 export interface StartOptions {
@@ -166,10 +165,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useIntrospectionSetting(config),
       useInputGuard(),
       useSubscriptionExpiry(),
-      useJitExecution({
-        onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`),
-        sharedResultExtension: SHARED_EVENT_RESULT,
-      }),
+      useJitExecution({ onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`) }),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
       useRequestBodyLimit(config.maxRequestBodyBytes),
     ],

@@ -20,32 +20,21 @@
 //   each checked leaf's error locations and path eagerly: two arrays per leaf, about 80 per stream of five events,
 //   20 µs of a stream's CPU and its largest allocation (BENCHMARKS.md issue 19, seventh round). The difference is
 //   for a value of the wrong type only: it would go out as it is (a NaN Float as null) where the checked leaf
-//   answers an error;
-// - a list field marked with `sharedResultExtension` (its value an object its producer memoises, e.g. the engine's
-//   coefficient comparisons, the same array for every answer of one model version; its result a function of that
-//   value and the selection alone) is made once per value and place in a document by graphql-jit and shared by the
-//   later events that select it there: the same JSON, frozen, not a dozen new objects per event. Built per event,
-//   V8 judged those objects long-lived and allocated them in the old generation (BENCHMARKS.md issue 19, eighth
-//   round). A selection under the field that uses a variable or a named fragment is made per event, as before.
+//   answers an error.
 import {
   BREAK,
   createSourceEventStream,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
-  defaultFieldResolver,
   type FieldNode,
-  getNullableType,
   GraphQLError,
   type GraphQLSchema,
   getLocation,
   getNamedType,
   isEnumType,
-  isListType,
-  isObjectType,
   Kind,
   locatedError,
-  type SelectionSetNode,
   type SourceLocation,
   TypeInfo,
   visit,
@@ -61,128 +50,6 @@ import type { Plugin } from 'graphql-yoga';
 export interface JitExecutionOptions {
   /** Called with the errors of a document graphql-jit cannot compile (that operation then runs on the default executor). Default: nothing. */
   onCompileError?: (errors: readonly { message: string }[]) => void;
-  /**
-   * The name of a field extension (`extensions: { [name]: true }`) marking list fields whose result, in a subscription's
-   * events, is made once per value and shared (see above). Default: none (every result made per event).
-   */
-  sharedResultExtension?: string;
-}
-
-/** graphql-js's response path (graphql-jit passes the same shape): the keys from the root down. */
-interface ResponsePath {
-  readonly prev: ResponsePath | undefined;
-  readonly key: string | number;
-}
-
-/** The shared fields met while one event's compiled result is made (synchronously; null between events). */
-interface EventSharing {
-  payload: unknown;
-  /** Results already made: each left empty by graphql-jit and put in place afterwards. */
-  hits: { path: ResponsePath; result: unknown }[];
-  /** Values met for the first time at that place: their results are kept once the event is made without errors. */
-  misses: { path: ResponsePath; value: object; place: readonly FieldNode[] }[];
-}
-
-let currentEvent: EventSharing | null = null;
-/** value -> place in a document (graphql-jit's field nodes of that field, one array per compiled field) -> its result. */
-const sharedResults = new WeakMap<object, WeakMap<readonly FieldNode[], unknown>>();
-/** Whether a place's selection can be shared: no variable and no named fragment under it. */
-const shareablePlaces = new WeakMap<readonly FieldNode[], boolean>();
-const schemasShared = new WeakSet<GraphQLSchema>();
-
-function shareable(place: readonly FieldNode[]): boolean {
-  let known = shareablePlaces.get(place);
-  if (known === undefined) {
-    known = true;
-    for (const node of place) {
-      if (!node.selectionSet) continue;
-      visit(node.selectionSet as SelectionSetNode, {
-        [Kind.VARIABLE]: () => {
-          known = false;
-          return BREAK;
-        },
-        [Kind.FRAGMENT_SPREAD]: () => {
-          known = false;
-          return BREAK;
-        },
-      });
-    }
-    shareablePlaces.set(place, known);
-  }
-  return known;
-}
-
-/** Wraps the resolve of every field marked with `extension` (once per schema): during an event, it meets the shared results. */
-function shareMarkedResults(schema: GraphQLSchema, extension: string): void {
-  if (schemasShared.has(schema)) return;
-  schemasShared.add(schema);
-  for (const type of Object.values(schema.getTypeMap())) {
-    if (!isObjectType(type) || type.name.startsWith('__')) continue;
-    for (const field of Object.values(type.getFields())) {
-      if (field.extensions[extension] !== true) continue;
-      if (!isListType(getNullableType(field.type))) throw new Error(`${type.name}.${field.name}: only a list field's result is shared (${extension})`);
-      const resolve = field.resolve ?? defaultFieldResolver;
-      field.resolve = (source, args, context, info) => {
-        const value: unknown = resolve(source, args, context, info);
-        const event = currentEvent;
-        if (!event || info.rootValue !== event.payload || !Array.isArray(value) || !shareable(info.fieldNodes)) return value;
-        const made = sharedResults.get(value)?.get(info.fieldNodes);
-        if (made !== undefined) {
-          event.hits.push({ path: info.path, result: made });
-          return []; // graphql-jit makes nothing for it; the result made before goes in its place
-        }
-        event.misses.push({ path: info.path, value, place: info.fieldNodes });
-        return value;
-      };
-    }
-  }
-}
-
-function keysOf(path: ResponsePath): (string | number)[] {
-  const keys: (string | number)[] = [];
-  for (let p: ResponsePath | undefined = path; p; p = p.prev) keys.push(p.key);
-  return keys.reverse();
-}
-
-/** The object holding the value at `path` in an event's data, and its key there; null when a parent is null. */
-function slotAt(data: unknown, path: ResponsePath): { holder: Record<string | number, unknown>; key: string | number } | null {
-  const keys = keysOf(path);
-  let holder = data;
-  for (const key of keys.slice(0, -1)) {
-    if (holder === null || typeof holder !== 'object') return null;
-    holder = (holder as Record<string | number, unknown>)[key];
-  }
-  if (holder === null || typeof holder !== 'object') return null;
-  return { holder: holder as Record<string | number, unknown>, key: keys[keys.length - 1]! };
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
-}
-
-/** The shared results put in place in an event's result, and the new ones kept (only from an event without errors). */
-function withSharedResults(result: ExecutionResult, event: EventSharing): ExecutionResult {
-  for (const hit of event.hits) {
-    const slot = slotAt(result.data, hit.path);
-    if (slot) slot.holder[slot.key] = hit.result;
-  }
-  if (!result.errors?.length) {
-    for (const miss of event.misses) {
-      const slot = slotAt(result.data, miss.path);
-      if (!slot) continue;
-      let byPlace = sharedResults.get(miss.value);
-      if (!byPlace) {
-        byPlace = new WeakMap();
-        sharedResults.set(miss.value, byPlace);
-      }
-      byPlace.set(miss.place, deepFreeze(slot.holder[slot.key]));
-    }
-  }
-  return result;
 }
 
 type Compiled = CompiledQuery | null;
@@ -259,8 +126,6 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
     const name = `${events ? 'events:' : ''}${args.operationName ?? ''}`;
     let entry = byName.get(name);
     if (entry === undefined) {
-      // Before the first compile: graphql-jit takes each field's resolve when it compiles.
-      if (options.sharedResultExtension) shareMarkedResults(args.schema, options.sharedResultExtension);
       const disableLeafSerialization = events && leavesPassThrough(args.schema, args.document);
       const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, { disableLeafSerialization });
       if (isCompiledQuery(result)) entry = result;
@@ -289,17 +154,9 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
         if (!query) return subscribeFn(args);
         const source = await createSourceEventStream(args);
         if (!isAsyncIterable(source)) return source;
-        const share = options.sharedResultExtension !== undefined;
+        const event = (result: ExecutionResult) => withGraphqlJsErrors(args.document, result);
         return mapAsyncIterator(source, (payload) => {
-          const sharing: EventSharing | null = share ? { payload, hits: [], misses: [] } : null;
-          currentEvent = sharing;
-          let result: ReturnType<CompiledQuery['query']>;
-          try {
-            result = query.query(payload, args.contextValue, args.variableValues);
-          } finally {
-            currentEvent = null;
-          }
-          const event = (made: ExecutionResult) => withGraphqlJsErrors(args.document, sharing ? withSharedResults(made, sharing) : made);
+          const result = query.query(payload, args.contextValue, args.variableValues);
           return result instanceof Promise ? result.then(event) : event(result);
         });
       }) as typeof subscribeFn);

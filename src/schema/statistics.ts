@@ -1,7 +1,6 @@
 // The statistical context of a check-in (domain.md section 7), typed field by field.
 import type { CoefficientComparison, Descriptor, GroupStat, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import { builder } from './builder.ts';
-import { SHARED_EVENT_RESULT } from './subscription-events.ts';
 
 export const IntervalRef = builder.objectRef<{ low: number; high: number }>('Interval').implement({
   description: 'A range of values, both ends inclusive',
@@ -132,12 +131,7 @@ export const StatisticalContextRef = builder.objectRef<StatisticalContext>('Stat
     }),
     personalHistory: t.expose('personalHistory', { type: PersonalHistoryRef, description: "The athlete's recent rated sessions" }),
     similarSessions: t.expose('similarSessions', { type: [SimilarSessionRef], description: 'The most similar past sessions, most similar first' }),
-    coefficientComparisons: t.expose('coefficientComparisons', {
-      type: [CoefficientComparisonRef],
-      description: "Each model variable's effect for the athlete against the population",
-      // The engine's array, one per model version (src/engine/statistics.ts): a stream's events share its result.
-      extensions: { [SHARED_EVENT_RESULT]: true },
-    }),
+    coefficientComparisons: t.expose('coefficientComparisons', { type: [CoefficientComparisonRef], description: "Each model variable's effect for the athlete against the population" }),
     insights: t.exposeStringList('insights', { description: 'The notable findings above as sentences for the athlete' }),
   }),
 });

@@ -17,11 +17,3 @@ export function passEventsThrough(schema: GraphQLSchema): GraphQLSchema {
   }
   return schema;
 }
-
-/**
- * `extensions: { [SHARED_EVENT_RESULT]: true }` on a list field whose value its producer memoises (the same array for
- * every answer of one model version) and whose result depends on that value and the selection alone (no viewer,
- * no variable): in a subscription's events graphql-jit makes its result once per value and the later events share it
- * (src/http/jit-execution.ts).
- */
-export const SHARED_EVENT_RESULT = 'climbiqSharedEventResult';

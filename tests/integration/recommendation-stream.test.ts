@@ -512,34 +512,6 @@ describe('personalised path', () => {
   });
 
   // Last in the file: the nightly fit replaces the priors with a fitted population for everyone after it.
-  it("shares STATS's coefficient comparisons between the streams of one model version, and makes them anew for the next version", async () => {
-    const { token } = await tokenFor('athlete');
-    await completeSessions(token, HISTORY, 1);
-    expect((await server.training.runNightly('MANUAL')).status).toBe('SUCCEEDED');
-    const storedContext = async (answer: { events: StreamEvent[] }) => {
-      const { startSession } = await gqlOk<{ startSession: { recommendation: { statisticalContext: { coefficientComparisons: unknown[] } } } }>(
-        server.url,
-        `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { statisticalContext { ${STATISTICAL_CONTEXT} } } } }`,
-        { input: { recommendationId: eventOf(answer.events, 'DONE').recommendationId } },
-        token,
-      );
-      return startSession.recommendation.statisticalContext;
-    };
-    // One model version: the second stream's comparisons are the first's result, shared; both as stored.
-    const first = await streamWs(server.wsUrl, token, OPERATOR);
-    const second = await streamWs(server.wsUrl, token, { ...OPERATOR, sleepHours: 9 });
-    const comparisons = eventOf(first.events, 'STATS').context!.coefficientComparisons;
-    expect(comparisons).toHaveLength(9);
-    expect(eventOf(second.events, 'STATS').context!.coefficientComparisons).toEqual(comparisons);
-    expect((await storedContext(second)).coefficientComparisons).toEqual(comparisons);
-    // A completed session updates the model (quick update): the next stream's comparisons are the new version's.
-    await completeSessions(token, [{ ...HISTORY[0]!, quality: 2 }], 20);
-    const next = await streamWs(server.wsUrl, token, OPERATOR);
-    const updated = eventOf(next.events, 'STATS').context!.coefficientComparisons;
-    expect(updated).not.toEqual(comparisons);
-    expect((await storedContext(next)).coefficientComparisons).toEqual(updated);
-  });
-
   it('after the nightly fit, STATS compares today against PopulationStatistic and the fitted coefficients', async () => {
     const { token } = await tokenFor('athlete');
     await completeSessions(token, HISTORY, 1);
