@@ -21,6 +21,7 @@ import type { PopulationStat } from '../engine/types.ts';
 import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
 import { readNightlyInput, type NightlyInput } from './training-data.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from '../db/worker-module.ts';
+import { jsonbBytes } from '../db/jsonb-param.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
@@ -287,7 +288,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
           // Models to write come only from an 'input' worker; a server worker has written them itself.
-          yield 'json' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
+          yield 'jsonb' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
         } else if (failure) throw failure;
         else if (ended) return;
         else await new Promise<void>((resolve) => (wake = resolve));
@@ -325,7 +326,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
       fitted.resolve({ hyper: m.hyper, diagnostics: m.diagnostics, written: written(), heldOut: heldOut.promise });
     } else if (m.type === 'heldOut') heldOut.resolve({ error: m.error, ms: m.ms });
     else if (m.type === 'models') {
-      chunks.push({ userIds: m.userIds, json: m.json });
+      chunks.push({ userIds: m.userIds, jsonb: m.jsonb });
       signal();
     } else if (m.type === 'written') {
       chunks.push({ userIds: m.userIds, changed: m.changed });
@@ -440,7 +441,7 @@ async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk
       const stats = linearisedStats(users[i], result.mean, fit.hyper);
       records.push(JSON.stringify(modelOutputRecord({ userId: ids[j], result, stats, dataThrough: Number.isNaN(through) ? null : new Date(through), trainingDurationMs: perUserMs })));
     }
-    await emit({ userIds: ids, json: `[${records.join(',')}]` }, k);
+    await emit({ userIds: ids, jsonb: jsonbBytes(`[${records.join(',')}]`) }, k);
     measureHeldOut(Math.ceil(heldOut.remaining / (chunks - k)));
   }
   measureHeldOut();
@@ -518,7 +519,8 @@ async function runFromInput(request: FitRequest): Promise<void> {
   const input = { userIds: source.userIds, users: unpackStats(source), dataThrough: source.dataThrough, heldOut: source.heldOut };
   await fitAndBuild(request, input, (chunk, k) => {
     for (let seen = Atomics.load(request.taken, 0); k - seen >= CHUNKS_AHEAD; seen = Atomics.load(request.taken, 0)) Atomics.wait(request.taken, 0, seen);
-    parentPort!.postMessage({ type: 'models', ...chunk } satisfies FitMessage);
+    // The bytes move to the main thread (transferred, not copied).
+    parentPort!.postMessage({ type: 'models', ...chunk } satisfies FitMessage, [chunk.jsonb.buffer as ArrayBuffer]);
   });
 }
 
