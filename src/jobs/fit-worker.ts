@@ -1,12 +1,13 @@
 // The nightly fit in a worker thread (node:worker_threads), so that the instance running it keeps serving:
 // fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: startNightlyFit (main
 // thread) starts a worker on this same file, which fits, then builds every athlete's stored model (the served
-// posterior, the linearised statistics) as JSON, a chunk of athletes at a time, and measures the held-out error of
-// the fit in slices between the chunks, while the database writes them. On a PostgreSQL server the worker also reads the training data and writes the models on its
-// own connection, so neither passes through the API's thread (parsing them there, and the garbage they left,
-// doubled the first-event latency of streams during the run). An embedded PGlite lives on the API's thread: there
-// the worker starts while the main thread reads, which then posts the statistics packed into transferable buffers,
-// and writes each chunk the worker posts.
+// posterior, the linearised statistics) as JSON (jsonb's binary format), a chunk of athletes at a time, and
+// measures the held-out error of the fit in slices between the chunks, while the database writes them. On a
+// PostgreSQL server the worker also reads the training data and writes the models on its own connection, so
+// neither passes through the API's thread (parsing them there, and the garbage they left, doubled the first-event
+// latency of streams during the run). An embedded PGlite lives on the API's thread: there the worker starts while
+// the main thread reads, which then posts the statistics packed into transferable buffers, and writes each chunk
+// the worker posts (transferred), the next chunk's transaction asked for while one is written.
 // The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
 // database), the requests come first.
 //
