@@ -188,12 +188,6 @@ interface FitRequest {
 
 /** Model chunks the worker builds ahead of the main thread's writes (the rest wait in the worker, not in the API's heap). */
 const CHUNKS_AHEAD = 2;
-/**
- * Chunk writes under way at once on an 'input' source: the next chunk's transaction is asked for while the current
- * one is written, so the database starts it as soon as the current one commits instead of waiting for this thread
- * to take the commit's answer, report the chunk and ask again (each chunk is still its own transaction, in order).
- */
-const WRITES_IN_FLIGHT = 2;
 
 type FitMessage =
   | ({ type: 'read' } & NightlyReadSummary)
@@ -287,47 +281,20 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     signal();
     await worker.terminate();
   };
-  // The chunks whose write has started (an 'input' source: at most WRITES_IN_FLIGHT), in order; writes start once
-  // the caller iterates `written`, as chunks arrive and as earlier writes end.
-  const writing: { userIds: string[]; changed: Promise<string[]> }[] = [];
-  let iterating = false;
-  const startWrites = () => {
-    while (iterating && writing.length < WRITES_IN_FLIGHT && chunks.length > 0) {
-      const next = chunks.shift()!;
-      Atomics.add(taken, 0, 1);
-      Atomics.notify(taken, 0);
-      // Models to write come only from an 'input' worker; a server worker has written them itself.
-      const changed = 'jsonb' in next ? writeHere!(next) : Promise.resolve(next.changed);
-      // Awaited in order below; a failure meanwhile is not an unhandled rejection.
-      changed.catch(() => {});
-      writing.push({ userIds: next.userIds, changed });
-    }
-  };
   async function* written(): AsyncGenerator<WrittenChunk> {
-    iterating = true;
     try {
       for (;;) {
-        startWrites();
-        const head = writing.shift();
-        if (head) {
-          const changed = await head.changed.catch((err: Error) => err);
-          if (changed instanceof Error) {
-            iterating = false;
-            // The writes already under way end as they end (each its own transaction): those that committed are
-            // reported, so the caller refreshes their athletes' cached models, then the failure.
-            for (const other of writing.splice(0)) {
-              const otherChanged = await other.changed.catch(() => null);
-              if (otherChanged) yield { userIds: other.userIds, changed: otherChanged };
-            }
-            throw changed;
-          }
-          yield { userIds: head.userIds, changed };
+        const next = chunks.shift();
+        if (next) {
+          Atomics.add(taken, 0, 1);
+          Atomics.notify(taken, 0);
+          // Models to write come only from an 'input' worker; a server worker has written them itself.
+          yield 'jsonb' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
         } else if (failure) throw failure;
         else if (ended) return;
         else await new Promise<void>((resolve) => (wake = resolve));
       }
     } finally {
-      iterating = false;
       await dispose();
     }
   }
@@ -361,7 +328,6 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     } else if (m.type === 'heldOut') heldOut.resolve({ error: m.error, ms: m.ms });
     else if (m.type === 'models') {
       chunks.push({ userIds: m.userIds, jsonb: m.jsonb });
-      startWrites();
       signal();
     } else if (m.type === 'written') {
       chunks.push({ userIds: m.userIds, changed: m.changed });

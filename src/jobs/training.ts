@@ -360,13 +360,7 @@ export class TrainingService {
           this.log(`[TRAIN] trainingData: reading while the fit worker starts (its heap limit ${heapLimitMb} MB)`);
           const input = this.prisma.$transaction((tx) => readNightlyInput(prismaSql(tx), { populationStats: false }), { maxWait: 60_000, timeout: 60 * 60_000 });
           nightly = startNightlyFit(
-            {
-              kind: 'input',
-              input,
-              // The next chunk's transaction is asked for while one is written (fit-worker.ts): it waits for that
-              // one's commit, longer than Prisma's default 2 s on a loaded machine.
-              write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions), { maxWait: 60_000 }),
-            },
+            { kind: 'input', input, write: (chunk, versions) => this.prisma.$transaction((tx) => writeModelChunk(prismaSql(tx), chunk, versions)) },
             { ...options, heapLimitMb },
           );
           await input;

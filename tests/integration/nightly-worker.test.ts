@@ -135,43 +135,6 @@ describe("the fit worker's input, read while the worker starts (an embedded PGli
     }
   }, 60_000);
 
-  it('asks for the next chunk while one is written; when a write fails, reports the chunks stored meanwhile, then the failure', async () => {
-    const data = users(40);
-    const input: NightlyInput = { versionsAtRead: new Map(), held: [], data: { users: data, sessions: 200, populationStats: [] } };
-    let started = 0;
-    const stored: string[][] = [];
-    let secondStored!: () => void;
-    const second = new Promise<void>((resolve) => (secondStored = resolve));
-    const write = async (chunk: { userIds: string[] }) => {
-      const k = started++;
-      // The first chunk's write is still open when the second is asked for, which commits; then the first fails.
-      if (k === 0) {
-        await second;
-        throw new Error('the database refused chunk 1');
-      }
-      stored.push(chunk.userIds);
-      if (k === 1) secondStored();
-      return [];
-    };
-    const fit = startNightlyFit({ kind: 'input', input, write }, { chunk: 10 });
-    try {
-      const fitted = await fit.fitted;
-      const reported: string[][] = [];
-      await expect(
-        (async () => {
-          for await (const chunk of fitted.written) reported.push(chunk.userIds);
-        })(),
-      ).rejects.toThrow('the database refused chunk 1');
-      // Every chunk that was stored is reported (its athletes' cached models are then refreshed), in order.
-      expect(reported).toEqual(stored);
-      expect(reported[0]).toEqual([...data.keys()].slice(10, 20));
-      // No more than two writes under way, and none started after the failure: the last chunk was never written.
-      expect(started).toBeLessThanOrEqual(3);
-    } finally {
-      await fit.dispose();
-    }
-  }, 60_000);
-
   it('a read that fails fails the fit with its error and ends the worker', async () => {
     const fit = startNightlyFit({ kind: 'input', input: Promise.reject(new Error('the read failed')), write: async () => [] });
     await expect(fit.read).rejects.toThrow('the read failed');
