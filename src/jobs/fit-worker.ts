@@ -7,7 +7,7 @@
 // neither passes through the API's thread (parsing them there, and the garbage they left, doubled the first-event
 // latency of streams during the run). An embedded PGlite lives on the API's thread: there the worker starts while
 // the main thread reads, which then posts the statistics packed into transferable buffers, and writes each chunk
-// the worker posts (transferred), the next chunk's transaction asked for while one is written.
+// the worker posts (transferred).
 // The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
 // database), the requests come first.
 //
