@@ -9,6 +9,7 @@ import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage, pgliteFsBundle, pgliteFsBundleShared, pgliteWasmModuleShared } from './pglite-image.ts';
+import { pgliteSerializers } from './jsonb-param.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
@@ -149,11 +150,12 @@ const PGLITE_START_SETTINGS = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
 
 /**
  * PGlite's options: its own start parameters plus the smaller shared buffers, also while initdb runs (its bootstrap
- * instance otherwise grows its WASM heap for 128 MB of shared buffers: about 40 MB more at initdb's peak).
+ * instance otherwise grows its WASM heap for 128 MB of shared buffers: about 40 MB more at initdb's peak),
+ * and jsonb parameters that may come as bytes (jsonb-param.ts).
  */
 export async function pgliteOptions(): Promise<PGliteOptions> {
-  const { PGlite } = await import('@electric-sql/pglite');
-  return { startParams: [...PGlite.defaultStartParams, ...PGLITE_START_SETTINGS], initDbStartParams: PGLITE_START_SETTINGS };
+  const { PGlite, types } = await import('@electric-sql/pglite');
+  return { startParams: [...PGlite.defaultStartParams, ...PGLITE_START_SETTINGS], initDbStartParams: PGLITE_START_SETTINGS, serializers: pgliteSerializers(types) };
 }
 
 /** What runs PGlite, on this thread or on one of its own; openPglite wraps either in the same Database. */

@@ -28,6 +28,7 @@ import {
   type Transaction,
   type TransactionOptions,
 } from '@prisma/driver-adapter-utils';
+import { pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
 import type { SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
@@ -229,10 +230,11 @@ export async function runPgliteThread(): Promise<void> {
   let factory: SqlMigrationAwareDriverAdapterFactory;
   let adapter: SqlDriverAdapter;
   try {
-    const [{ PGlite }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
+    const [{ PGlite, types }, { PrismaPGlite }] = await Promise.all([import('@electric-sql/pglite'), import('pglite-prisma-adapter')]);
     const options: PGliteOptions = {
       startParams: [...PGlite.defaultStartParams, ...target.extraStartParams],
       initDbStartParams: target.extraStartParams,
+      serializers: pgliteSerializers(types),
       ...(target.image ? { loadDataDir: new Blob([target.image.bytes], { type: target.image.type }) } : {}),
       ...(target.fsBundle ? { fsBundle: new Blob([new Uint8Array(target.fsBundle).slice()]) } : {}),
       ...(target.wasmModule ? { pgliteWasmModule: target.wasmModule } : {}),

@@ -1,12 +1,13 @@
 // The nightly fit in a worker thread (node:worker_threads), so that the instance running it keeps serving:
 // fitHierarchical is pure CPU for seconds at 10,000 athletes. This module is both sides: startNightlyFit (main
-// thread) starts a worker on this same file, which fits, measures the held-out error of the fit (heldOutError),
-// then builds every athlete's stored model (the served posterior, the linearised statistics) as JSON, a chunk of
-// athletes at a time. On a PostgreSQL server the worker also reads the training data and writes the models on its
-// own connection, so neither passes through the API's thread (parsing them there, and the garbage they left,
-// doubled the first-event latency of streams during the run). An embedded PGlite lives on the API's thread: there
-// the worker starts while the main thread reads, which then posts the statistics packed into transferable buffers,
-// and writes each chunk the worker posts.
+// thread) starts a worker on this same file, which fits, then builds every athlete's stored model (the served
+// posterior, the linearised statistics) as JSON (jsonb's binary format), a chunk of athletes at a time, and
+// measures the held-out error of the fit in slices between the chunks, while the database writes them. On a
+// PostgreSQL server the worker also reads the training data and writes the models on its own connection, so
+// neither passes through the API's thread (parsing them there, and the garbage they left, doubled the first-event
+// latency of streams during the run). An embedded PGlite lives on the API's thread: there the worker starts while
+// the main thread reads, which then posts the statistics packed into transferable buffers, and writes each chunk
+// the worker posts (transferred).
 // The worker runs at the lowest CPU priority: where it shares the cores with the API's thread (and the
 // database), the requests come first.
 //
@@ -14,13 +15,14 @@
 // does not know .ts, and `--import tsx` in a worker's execArgv does not reach the worker's entry module on Node 20.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { fitHierarchicalServing, linearisedStats, type FitDiagnostics, type Hyperparameters, type SufficientStats } from '../engine/bayes/index.ts';
-import { heldOutError, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
+import { HeldOutMeasure, type HeldOutError, type HeldOutSession } from '../engine/held-out.ts';
 import { P, type FeatureSpec } from '../engine/variables.ts';
 import { connectSql } from '../db/sql.ts';
 import type { PopulationStat } from '../engine/types.ts';
 import { modelOutputRecord, writeModelChunk, type ModelChunk } from './model-store.ts';
 import { readNightlyInput, type NightlyInput } from './training-data.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from '../db/worker-module.ts';
+import { jsonbBytes } from '../db/jsonb-param.ts';
 
 /** Numbers per athlete in the packed statistics: n, X'X, X'y, y'y, the number of bounded rows. */
 const STATS_WIDTH = 1 + P * P + P + 1 + 1;
@@ -135,14 +137,22 @@ export interface WrittenChunk {
   changed: string[];
 }
 
+/** The held-out error of the fit (null when nothing was held out) and the milliseconds the worker spent on it. */
+export interface WorkerHeldOut {
+  error: HeldOutError | null;
+  ms: number;
+}
+
 export interface WorkerFit {
   hyper: Hyperparameters;
   diagnostics: FitDiagnostics;
-  /** The held-out error of the fit (null when nothing was held out) and the milliseconds it took in the worker. */
-  heldOut: HeldOutError | null;
-  heldOutMs: number;
   /** Every athlete's model written, a chunk at a time, in the order of the input; it ends when every chunk is written. */
   written: AsyncIterable<WrittenChunk>;
+  /**
+   * The held-out error, measured between the chunks of models (while the database writes them, not before the
+   * first): settled by the time `written` ends.
+   */
+  heldOut: Promise<WorkerHeldOut>;
 }
 
 export interface NightlyFit {
@@ -182,7 +192,8 @@ const CHUNKS_AHEAD = 2;
 type FitMessage =
   | ({ type: 'read' } & NightlyReadSummary)
   | { type: 'progress'; iteration: number; delta: number }
-  | { type: 'fitted'; hyper: Hyperparameters; diagnostics: FitDiagnostics; heldOut: HeldOutError | null; heldOutMs: number }
+  | { type: 'fitted'; hyper: Hyperparameters; diagnostics: FitDiagnostics }
+  | ({ type: 'heldOut' } & WorkerHeldOut)
   | ({ type: 'models' } & ModelChunk)
   | ({ type: 'written' } & WrittenChunk)
   | { type: 'end' };
@@ -278,7 +289,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
           Atomics.add(taken, 0, 1);
           Atomics.notify(taken, 0);
           // Models to write come only from an 'input' worker; a server worker has written them itself.
-          yield 'json' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
+          yield 'jsonb' in next ? { userIds: next.userIds, changed: await writeHere!(next) } : next;
         } else if (failure) throw failure;
         else if (ended) return;
         else await new Promise<void>((resolve) => (wake = resolve));
@@ -290,9 +301,11 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
 
   const read = deferred<NightlyReadSummary>();
   const fitted = deferred<WorkerFit>();
+  const heldOut = deferred<WorkerHeldOut>();
   // The caller awaits `fitted` only when there is something to fit: a failure nobody awaits is not unhandled.
   read.promise.catch(() => {});
   fitted.promise.catch(() => {});
+  heldOut.promise.catch(() => {});
   let wasFitted = false;
   const fail = (thrown: Error) => {
     // Node ends a worker over its heap limit with this code and a message that names no limit.
@@ -302,6 +315,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
         : thrown;
     failure ??= err;
     read.reject(err);
+    heldOut.reject(err);
     if (wasFitted) signal();
     else fitted.reject(err);
   };
@@ -310,9 +324,10 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     else if (m.type === 'progress') opts.onProgress?.(m.iteration, m.delta);
     else if (m.type === 'fitted') {
       wasFitted = true;
-      fitted.resolve({ hyper: m.hyper, diagnostics: m.diagnostics, heldOut: m.heldOut, heldOutMs: m.heldOutMs, written: written() });
-    } else if (m.type === 'models') {
-      chunks.push({ userIds: m.userIds, json: m.json });
+      fitted.resolve({ hyper: m.hyper, diagnostics: m.diagnostics, written: written(), heldOut: heldOut.promise });
+    } else if (m.type === 'heldOut') heldOut.resolve({ error: m.error, ms: m.ms });
+    else if (m.type === 'models') {
+      chunks.push({ userIds: m.userIds, jsonb: m.jsonb });
       signal();
     } else if (m.type === 'written') {
       chunks.push({ userIds: m.userIds, changed: m.changed });
@@ -320,6 +335,7 @@ export function startNightlyFit(source: NightlySource, opts: WorkerFitOptions = 
     } else {
       ended = true;
       if (!wasFitted) fitted.reject(new Error('the fit worker ended without fitting (no rated sessions)'));
+      heldOut.reject(new Error('the fit worker ended without measuring the held-out error'));
       signal();
     }
   });
@@ -366,18 +382,23 @@ interface WorkerInput {
   heldOut: readonly HeldOutSession[] | null;
 }
 
-/** The held-out error of the fit; the held-out sessions are let go (the models' writes do not need them). */
-function measureHeldOut(input: WorkerInput, hyper: Hyperparameters): HeldOutError | null {
+/** The held-out error of the fit, to measure; the input lets go of the held-out sessions (the measure keeps them until done). */
+function heldOutMeasure(input: WorkerInput, hyper: Hyperparameters): HeldOutMeasure {
   const byId = new Map(input.userIds.map((id, i) => [id, input.users[i]]));
   const held = input.heldOut ?? [];
   input.heldOut = null;
-  return heldOutError(held, (id) => byId.get(id), hyper);
+  return new HeldOutMeasure(held, (id) => byId.get(id), hyper);
 }
 
 /** Stored models built between two turns of the worker's event loop (fitAndBuild). */
 const YIELD_EVERY = 10;
 
-/** Fits, measures the held-out error, posts 'fitted'; then hands each chunk of stored models to `emit`, in order. */
+/**
+ * Fits, posts 'fitted'; then hands each chunk of stored models to `emit`, in order, and after each a slice of the
+ * held-out error's athletes is measured (posted as 'heldOut' after the last chunk). The slices fill the time the
+ * worker would wait for the database to write the chunks handed over: measured before the first chunk, the
+ * held-out error kept the database idle for as long (some 0.2 s at 3,000 athletes).
+ */
 async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk: ModelChunk, index: number) => Promise<void> | void): Promise<void> {
   const { flags } = request;
   const { users, userIds } = input;
@@ -395,11 +416,16 @@ async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk
     },
   });
   const perUserMs = (performance.now() - t0) / Math.max(1, users.length);
-  const t1 = performance.now();
-  const heldOut = measureHeldOut(input, fit.hyper);
-  const heldOutMs = performance.now() - t1;
-  parentPort!.postMessage({ type: 'fitted', hyper: fit.hyper, diagnostics: fit.diagnostics, heldOut, heldOutMs } satisfies FitMessage);
+  parentPort!.postMessage({ type: 'fitted', hyper: fit.hyper, diagnostics: fit.diagnostics } satisfies FitMessage);
+  const heldOut = heldOutMeasure(input, fit.hyper);
+  let heldOutMs = 0;
+  const measureHeldOut = (count?: number) => {
+    const t = performance.now();
+    heldOut.measure(count);
+    heldOutMs += performance.now() - t;
+  };
 
+  const chunks = Math.ceil(users.length / request.chunk);
   for (let start = 0, k = 0; start < users.length; start += request.chunk, k++) {
     const ids = userIds.slice(start, start + request.chunk);
     // The chunk's JSON array (as JSON.stringify of the records' array writes it), built a few records at a time
@@ -416,8 +442,11 @@ async function fitAndBuild(request: FitRequest, input: WorkerInput, emit: (chunk
       const stats = linearisedStats(users[i], result.mean, fit.hyper);
       records.push(JSON.stringify(modelOutputRecord({ userId: ids[j], result, stats, dataThrough: Number.isNaN(through) ? null : new Date(through), trainingDurationMs: perUserMs })));
     }
-    await emit({ userIds: ids, json: `[${records.join(',')}]` }, k);
+    await emit({ userIds: ids, jsonb: jsonbBytes(`[${records.join(',')}]`) }, k);
+    measureHeldOut(Math.ceil(heldOut.remaining / (chunks - k)));
   }
+  measureHeldOut();
+  parentPort!.postMessage({ type: 'heldOut', error: heldOut.result(), ms: heldOutMs } satisfies FitMessage);
 }
 
 /**
@@ -491,7 +520,8 @@ async function runFromInput(request: FitRequest): Promise<void> {
   const input = { userIds: source.userIds, users: unpackStats(source), dataThrough: source.dataThrough, heldOut: source.heldOut };
   await fitAndBuild(request, input, (chunk, k) => {
     for (let seen = Atomics.load(request.taken, 0); k - seen >= CHUNKS_AHEAD; seen = Atomics.load(request.taken, 0)) Atomics.wait(request.taken, 0, seen);
-    parentPort!.postMessage({ type: 'models', ...chunk } satisfies FitMessage);
+    // The bytes move to the main thread (transferred, not copied).
+    parentPort!.postMessage({ type: 'models', ...chunk } satisfies FitMessage, [chunk.jsonb.buffer as ArrayBuffer]);
   });
 }
 

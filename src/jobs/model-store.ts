@@ -64,7 +64,10 @@ const RECORD_COLUMNS: Record<keyof ReturnType<typeof modelOutputColumns>, string
 };
 const UPDATED = Object.keys(RECORD_COLUMNS) as (keyof typeof RECORD_COLUMNS)[];
 
-/** Upserts a JSON array of modelOutputRecord ($1), leaving out the athletes of $2. One parameter per chunk: no per-value work here. */
+/**
+ * Upserts a JSON array of modelOutputRecord ($1: jsonb, given as bytes in its binary format: jsonb-param.ts), leaving
+ * out the athletes of $2. One parameter per chunk: no per-value work here.
+ */
 const BULK_UPSERT_SQL = `
   INSERT INTO model_outputs (id, "userId", ${UPDATED.map((c) => `"${c}"`).join(', ')}, "createdAt", "updatedAt")
   SELECT gen_random_uuid(), r."userId", ${UPDATED.map((c) => `r."${c}"`).join(', ')}, now(), now()
@@ -107,10 +110,10 @@ export async function insertModelOutputIfAbsent(sql: SqlRunner, userId: string, 
   return row?.userExists === true;
 }
 
-/** A chunk of the nightly fit's models: the athletes, and their modelOutputRecords as one JSON array. */
+/** A chunk of the nightly fit's models: the athletes, and their modelOutputRecords as one JSON array in jsonb's binary format (jsonbBytes). */
 export interface ModelChunk {
   userIds: string[];
-  json: string;
+  jsonb: Uint8Array;
 }
 
 /**
@@ -123,7 +126,7 @@ export async function writeModelChunk(sql: SqlRunner, chunk: ModelChunk, version
   await sql.execute(`SELECT pg_advisory_xact_lock(hashtext(id)) FROM unnest($1::text[]) AS id`, [chunk.userIds]);
   const current = await sql.query<{ userId: string; version: string }>(`SELECT "userId"::text AS "userId", xmin::text AS version FROM model_outputs WHERE "userId" = ANY($1::uuid[])`, [chunk.userIds]);
   const changed = current.filter((r) => versionsAtRead.get(r.userId) !== r.version).map((r) => r.userId);
-  await sql.execute(BULK_UPSERT_SQL, [chunk.json, changed]);
+  await sql.execute(BULK_UPSERT_SQL, [chunk.jsonb, changed]);
   return changed;
 }
 

@@ -57,7 +57,7 @@ describe('the nightly fit in its worker thread', () => {
     expect(logs).toContain('[TRAIN] trainingData: 24 sessions from 2 athletes, 2 to hold out');
     expect(logs).toContain('[TRAIN] trainedModel: fitting 2 athletes in a worker thread');
     expect(logs.some((l) => /^\[TRAIN\] trainedModel: fit done in [\d.]+ s, \d+ sweeps$/.test(l))).toBe(true);
-    expect(logs.some((l) => /^\[TRAIN\] heldOutError: 2 sessions predicted in [\d.]+ s \(in the worker\)$/.test(l))).toBe(true);
+    expect(logs.some((l) => /^\[TRAIN\] heldOutError: 2 sessions predicted in [\d.]+ s \(in the worker, while the models were written\)$/.test(l))).toBe(true);
     expect(final.heldOutN).toBe(2);
     expect(logs).toContain('[TRAIN] trainedModel: 2 of 2 athlete models written');
     // The worker's heap limit, sized by the athletes (on a PostgreSQL server: by the users, an upper bound).

@@ -1,0 +1,31 @@
+// A large jsonb parameter sent as bytes in jsonb's binary wire format instead of as text: the nightly fit's chunks
+// of models (some 570 KB of JSON per 100 athletes). As text, PGlite's protocol writer measured the UTF-8 length of
+// every such string with a JavaScript loop, twice, and the string was copied on each hop between threads (the fit's
+// worker, the API's thread, PGlite's); as bytes it is encoded once where it is made (natively), transferred, and
+// written into the Bind message as it is. PostgreSQL reads it with jsonb_recv: the same parser as the text's, the
+// same stored values. node-postgres sends a Uint8Array parameter in binary format by itself; PGlite's serializers
+// are told to (pgliteSerializers). Imported by the fit's worker and PGlite's thread: nothing imported at run time.
+import type { SerializerOptions, types as PgliteTypes } from '@electric-sql/pglite';
+
+/** jsonb's binary format version (the first byte jsonb_recv reads). */
+const JSONB_BINARY_VERSION = 1;
+
+/** JSON text as a jsonb parameter in binary format: the version byte, then the text in UTF-8. */
+export function jsonbBytes(json: string): Uint8Array {
+  const text = new TextEncoder().encode(json);
+  const bytes = new Uint8Array(text.length + 1);
+  bytes[0] = JSONB_BINARY_VERSION;
+  bytes.set(text, 1);
+  return bytes;
+}
+
+/**
+ * PGlite's serializers for its `serializers` option: a jsonb parameter given as bytes (jsonbBytes) is passed as it
+ * is (PGlite's Bind writer sends an ArrayBuffer view in binary format), any other value as PGlite's own jsonb
+ * serializer writes it.
+ */
+export function pgliteSerializers(types: typeof PgliteTypes): SerializerOptions {
+  const jsonb = types.serializers[types.JSONB];
+  // PGlite's Serializer type says string; its Bind writer takes a view too (BufferParameter), which this returns.
+  return { [types.JSONB]: (value: unknown) => (value instanceof Uint8Array ? (value as unknown as string) : jsonb(value)) };
+}
