@@ -29,6 +29,18 @@ function recomputedWrite(userId: string, data: UserData, hyper: Hyperparameters)
 }
 
 /** Advisory lock key of the nightly fit: one instance trains at a time across every instance. */
+/** The tables whose rows are replaced or deleted in use (PGlite's vacuum after a nightly run, vacuumEmbedded). */
+const EMBEDDED_VACUUMED_TABLES = [
+  'model_outputs',
+  'population_statistics',
+  'model_snapshots',
+  'climbing_sessions',
+  'session_quality_days',
+  'session_rule_days',
+  'session_prediction_days',
+  'training_runs',
+];
+
 export const NIGHTLY_LOCK_KEY = 0x636c6d62; // "clmb"
 const PAUSE_SETTING = 'trainingSchedule.paused';
 const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
@@ -417,6 +429,8 @@ export class TrainingService {
         await this.prisma.$transaction([this.prisma.populationStatistic.deleteMany({}), this.prisma.populationStatistic.createMany({ data: stats.map((s) => ({ ...s, computedAt })) })]);
       });
 
+      if (this.services.db.kind === 'pglite') await stage('vacuum', () => this.vacuumEmbedded());
+
       timings.totalMs = Math.round(performance.now() - t0);
       this.services.engine.invalidate({ kind: 'population' });
       return await this.finish(run.id, 'SUCCEEDED', { usersTrained: fitted.users, sessionsUsed: read.sessions, stageTimings: json(timings), ...heldOutColumns(fitted.heldOut) });
@@ -426,6 +440,20 @@ export class TrainingService {
     } finally {
       await (nightly as NightlyFit | null)?.dispose();
       await lock.release();
+    }
+  }
+
+  /**
+   * PGlite runs no autovacuum: the rows a nightly run replaces (every athlete's model, the population statistics,
+   * pruned snapshots) and the day's quick updates, completed sessions and rollups would stay as dead rows, and the
+   * embedded database would grow by the size of every model each night. A plain VACUUM of those tables once the run
+   * has written makes their space reusable. Everything is already written: a failure here is logged, not the run's.
+   */
+  private async vacuumEmbedded(): Promise<void> {
+    try {
+      await this.prisma.$executeRawUnsafe(`VACUUM ${EMBEDDED_VACUUMED_TABLES.map((t) => `"${t}"`).join(', ')}`);
+    } catch (err) {
+      this.log(`[TRAIN] WARNING: VACUUM of the embedded database failed (the run's writes stand): ${(err as Error).message}`);
     }
   }
 
