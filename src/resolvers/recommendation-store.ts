@@ -300,7 +300,7 @@ const REMEMBERED_SETS = 50_000;
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
 
-/** Rows whose JSON is made in one event-loop turn (about 0.1 ms a row): the longest the writer holds the thread. */
+/** Rows queued before a write goes out without its coalescing wait. */
 const ROWS_PER_JSON_TURN = 25;
 
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
@@ -343,8 +343,34 @@ export interface RecommendationWriterOptions {
  * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
  * instead of missing it.
  */
+/**
+ * A row waiting for its write, as the writer sends it: its JSON (made in the event-loop iteration it was answered in,
+ * so the answer's objects are garbage before the young generation's next scavenge, and only one flat string waits),
+ * and the stored parts it names (kept once by the engine's memo whatever the row).
+ */
+interface QueuedRow {
+  id: string;
+  json: string;
+  comparisons: StoredPart | null;
+  summary: StoredPart | null;
+}
+
+/** A row as the writer sends it: its JSON (storedColumns) and the parts its statistical context names. */
+function queuedRow(row: RecommendationRow): QueuedRow {
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+  return {
+    id: row.id,
+    json: JSON.stringify(storedColumns(row)),
+    // A row read back from the table (its parts by reference only) names parts already stored: nothing to send.
+    comparisons: row.coefficientComparisonsId && context?.coefficientComparisons ? comparisonSetOf(context.coefficientComparisons) : null,
+    summary: row.personalHistoryId && context?.personalHistory ? historySummaryOf(context.personalHistory) : null,
+  };
+}
+
 export class RecommendationWriter {
-  private queued: RecommendationRow[] = [];
+  private queued: QueuedRow[] = [];
+  /** Rows queued in this event-loop iteration, their JSON not made yet (queuedRow, in the iteration's check phase). */
+  private fresh: RecommendationRow[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
@@ -404,12 +430,28 @@ export class RecommendationWriter {
       this.batch = { promise, resolve, reject };
       this.oldestQueuedAt = performance.now();
     }
-    this.queued.push(row);
+    if (this.fresh.length === 0) setImmediate(this.serializeFresh);
+    this.fresh.push(row);
     this.unsettled.set(row.id, this.batch.promise);
     if (this.inFlight) return; // written when the write under way ends
-    if (this.queued.length >= ROWS_PER_JSON_TURN) this.expedite();
+    if (this.queued.length + this.fresh.length >= ROWS_PER_JSON_TURN) this.expedite();
     else this.schedule();
   }
+
+  /**
+   * The JSON of the rows queued in this event-loop iteration, made once its answers have gone out (in its check
+   * phase): the answers' objects (a statistical context, a prediction) are then garbage at the next scavenge, instead
+   * of being copied by every scavenge while the batch waits and promoted to the old generation.
+   */
+  private readonly serializeFresh = (): void => {
+    if (this.fresh.length === 0) return;
+    const started = performance.now();
+    for (const row of this.fresh) this.queued.push(queuedRow(row));
+    this.fresh = [];
+    const ms = performance.now() - started;
+    this.totals.jsonMs += ms;
+    if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
+  };
 
   /**
    * The next write: once the oldest queued row has waited WRITE_COALESCE_MS, in a later event-loop iteration (after
@@ -474,6 +516,7 @@ export class RecommendationWriter {
       this.coalescing = null;
       this.scheduled = false;
     }
+    this.serializeFresh(); // a write due before its rows' iteration ended (flush, close)
     const rows = this.queued;
     const batch = this.batch;
     this.queued = [];
@@ -485,29 +528,19 @@ export class RecommendationWriter {
     });
   }
 
-  /**
-   * The comparison sets and history summaries these rows name that this writer has not stored yet (each once). A row
-   * read back from the table (its parts by reference only) names parts already stored: nothing to send for it.
-   */
-  private newSets(rows: readonly RecommendationRow[]): { comparisons: StoredPart[]; summaries: StoredPart[] } {
+  /** The comparison sets and history summaries these rows name that this writer has not stored yet (each once). */
+  private newSets(rows: readonly QueuedRow[]): { comparisons: StoredPart[]; summaries: StoredPart[] } {
     const comparisons: StoredPart[] = [];
     const summaries: StoredPart[] = [];
     const seen = new Set<string>();
-    for (const row of rows) {
-      const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
-      if (!context) continue;
-      const setId = row.coefficientComparisonsId;
-      if (setId && context.coefficientComparisons && !this.storedSets.has(setId) && !seen.has(setId)) {
-        const set = comparisonSetOf(context.coefficientComparisons);
-        if (set) {
-          seen.add(setId);
-          comparisons.push(set);
-        }
+    for (const { comparisons: set, summary } of rows) {
+      if (set && !this.storedSets.has(set.id) && !seen.has(set.id)) {
+        seen.add(set.id);
+        comparisons.push(set);
       }
-      const summaryId = row.personalHistoryId;
-      if (summaryId && context.personalHistory && !this.storedSets.has(summaryId) && !seen.has(summaryId)) {
-        seen.add(summaryId);
-        summaries.push(historySummaryOf(context.personalHistory));
+      if (summary && !this.storedSets.has(summary.id) && !seen.has(summary.id)) {
+        seen.add(summary.id);
+        summaries.push(summary);
       }
     }
     return { comparisons, summaries };
@@ -518,27 +551,7 @@ export class RecommendationWriter {
     this.storedSets.add(id);
   }
 
-  /**
-   * The rows' JSON, made ROWS_PER_JSON_TURN rows at a time with a turn of the event loop between two slices: a large
-   * batch (after a pause, or a burst) never holds the thread for its whole JSON at once while streams wait.
-   */
-  private async rowsJson(rows: readonly RecommendationRow[]): Promise<string> {
-    // Each slice is one JSON.stringify of its rows (a JSON array); a batch of one slice (most) is sent as it is, so a
-    // row's JSON is not copied again into a concatenation (half the bytes this path allocated per row).
-    const slices: string[] = [];
-    for (let j = 0; j < rows.length; j += ROWS_PER_JSON_TURN) {
-      if (j > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const started = performance.now();
-      slices.push(JSON.stringify(rows.slice(j, j + ROWS_PER_JSON_TURN).map(storedColumns)));
-      const ms = performance.now() - started;
-      this.totals.jsonMs += ms;
-      if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
-    }
-    if (slices.length === 1) return slices[0];
-    return `[${slices.map((slice) => slice.slice(1, -1)).join(',')}]`;
-  }
-
-  private async write(rows: RecommendationRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+  private async write(rows: QueuedRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
       for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
@@ -547,7 +560,7 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(part);
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        const json = await this.rowsJson(part);
+        const json = `[${part.map((row) => row.json).join(',')}]`;
         await this.sql.execute(await this.insertStatement(), [setsJson, json, summariesJson]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
