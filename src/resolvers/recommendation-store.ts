@@ -209,20 +209,32 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
   };
 }
 
+/** A row as the writer sends it (storedColumns). */
+type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statisticalContext'> & {
+  createdAt: string;
+  modelFittedAt: string | null;
+  statisticalContext: StoredStatisticalContext | null;
+};
+
 /**
  * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
  * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
- * personalHistoryId name, and its population comparisons and similar sessions as positional arrays.
+ * personalHistoryId name, and its population comparisons and similar sessions as positional arrays. Its times are
+ * their ISO text already (what JSON.stringify makes of a Date): one Date in an object takes V8's JSON.stringify off
+ * its fast path for the whole row (about a third of the row's JSON time on Node 24).
  */
-function storedColumns(row: RecommendationRow): RecommendationRow {
+function storedColumns(row: RecommendationRow): StoredRow {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
-  if (!context) return row;
-  const stored: StoredStatisticalContext = {
-    populationComparison: context.populationComparison.map(storedPopulationComparison),
-    similarSessions: context.similarSessions.map(storedSimilarSession),
-    insights: context.insights,
+  return {
+    ...row,
+    createdAt: row.createdAt.toISOString(),
+    modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
+    statisticalContext: context && {
+      populationComparison: context.populationComparison.map(storedPopulationComparison),
+      similarSessions: context.similarSessions.map(storedSimilarSession),
+      insights: context.insights,
+    },
   };
-  return { ...row, statisticalContext: stored as unknown as RecommendationRow['statisticalContext'] };
 }
 
 /** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
