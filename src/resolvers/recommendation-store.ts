@@ -355,34 +355,75 @@ export interface RecommendationWriterOptions {
  * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
  * instead of missing it.
  */
-/**
- * A row waiting for its write, as the writer sends it: its JSON (made in the event-loop iteration it was answered in,
- * so the answer's objects are garbage before the young generation's next scavenge, and only one flat string waits),
- * and the stored parts it names (kept once by the engine's memo whatever the row).
- */
+/** A row waiting for its write: its id and the stored parts its statistical context names (the engine keeps each once). */
 interface QueuedRow {
   id: string;
-  json: string;
   comparisons: StoredPart | null;
   summary: StoredPart | null;
 }
 
-/** A row as the writer sends it: its JSON (storedColumns) and the parts its statistical context names. */
 function queuedRow(row: RecommendationRow): QueuedRow {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   return {
     id: row.id,
-    json: JSON.stringify(storedColumns(row)),
     // A row read back from the table (its parts by reference only) names parts already stored: nothing to send.
     comparisons: row.coefficientComparisonsId && context?.coefficientComparisons ? comparisonSetOf(context.coefficientComparisons) : null,
     summary: row.personalHistoryId && context?.personalHistory ? historySummaryOf(context.personalHistory) : null,
   };
 }
 
+/**
+ * The rows of one statement as its parameter: a JSON array in jsonb's binary form (a version byte, 1, then the text:
+ * PostgreSQL's jsonb_recv), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
+ * so while a batch waits (the coalescing wait, the write before it) neither the answer's objects nor its JSON are in
+ * the young generation for its scavenges to copy and promote; and the pg driver sends a Buffer as it is (binary),
+ * without encoding a string of the whole batch again.
+ */
+class StatementRows {
+  private buffer: Buffer;
+  /** Bytes written (the version byte, then the array so far). */
+  private length = 1;
+  rows = 0;
+
+  constructor(capacity: number) {
+    // Its own memory (not Node's shared pool), a few hundred kB at most: ROWS_PER_INSERT rows.
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(capacity, 4096));
+    this.buffer[0] = 1;
+  }
+
+  add(json: string): void {
+    const room = 3 * json.length + 2; // UTF-8's most bytes per UTF-16 unit, the separator and the closing bracket
+    if (this.length + room > this.buffer.length) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.length + room));
+      this.buffer.copy(grown, 0, 0, this.length);
+      this.buffer = grown;
+    }
+    this.buffer[this.length++] = this.rows === 0 ? 0x5b : 0x2c; // '[' or ','
+    this.length += this.buffer.write(json, this.length);
+    this.rows++;
+  }
+
+  /** The parameter: jsonb's binary form (`binary`), or the JSON text. */
+  parameter(binary: boolean): Buffer | string {
+    const end = this.length;
+    this.buffer[end] = 0x5d; // ']'
+    return binary ? this.buffer.subarray(0, end + 1) : this.buffer.toString('utf8', 1, end + 1);
+  }
+
+  /** The JSON's bytes (the array's text). */
+  get bytes(): number {
+    return this.length;
+  }
+}
+
 export class RecommendationWriter {
   private queued: QueuedRow[] = [];
-  /** Rows queued in this event-loop iteration, their JSON not made yet (queuedRow, in the iteration's check phase). */
+  /** The queued rows' JSON, one StatementRows per ROWS_PER_INSERT rows. */
+  private statements: StatementRows[] = [];
+  /** Rows queued in this event-loop iteration, their JSON not made yet (serializeFresh, in the iteration's check phase). */
   private fresh: RecommendationRow[] = [];
+  /** The last statement's bytes: the next one's buffer starts at that size. */
+  private lastStatementBytes = 0;
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
@@ -458,7 +499,15 @@ export class RecommendationWriter {
   private readonly serializeFresh = (): void => {
     if (this.fresh.length === 0) return;
     const started = performance.now();
-    for (const row of this.fresh) this.queued.push(queuedRow(row));
+    for (const row of this.fresh) {
+      let statement = this.statements.at(-1);
+      if (!statement || statement.rows >= ROWS_PER_INSERT) {
+        statement = new StatementRows(this.lastStatementBytes);
+        this.statements.push(statement);
+      }
+      statement.add(JSON.stringify(storedColumns(row)));
+      this.queued.push(queuedRow(row));
+    }
     this.fresh = [];
     const ms = performance.now() - started;
     this.totals.jsonMs += ms;
@@ -530,13 +579,15 @@ export class RecommendationWriter {
     }
     this.serializeFresh(); // a write due before its rows' iteration ended (flush, close)
     const rows = this.queued;
+    const statements = this.statements;
     const batch = this.batch;
     this.queued = [];
+    this.statements = [];
     this.batch = null;
     this.readerWaiting = false;
-    this.inFlight = this.write(rows, batch).finally(() => {
+    this.inFlight = this.write(rows, statements, batch).finally(() => {
       this.inFlight = null;
-      if (this.batch) this.schedule(this.readerWaiting || this.queued.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(this.readerWaiting || this.queued.length + this.fresh.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
     });
   }
 
@@ -563,21 +614,20 @@ export class RecommendationWriter {
     this.storedSets.add(id);
   }
 
-  private async write(rows: QueuedRow[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+  private async write(rows: QueuedRow[], statements: readonly StatementRows[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
-      for (let i = 0; i < rows.length; i += ROWS_PER_INSERT) {
-        if (i > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
-        const part = rows.slice(i, i + ROWS_PER_INSERT);
-        const { comparisons, summaries } = this.newSets(part);
+      for (const [k, statement] of statements.entries()) {
+        if (k > 0) await new Promise<void>((resolve) => setImmediate(resolve)); // sockets are read between two statements
+        const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        const json = `[${part.map((row) => row.json).join(',')}]`;
-        await this.sql.execute(await this.insertStatement(), [setsJson, json, summariesJson]);
+        await this.sql.execute(await this.insertStatement(), [setsJson, statement.parameter(this.sql.binaryBuffers === true), summariesJson]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
+        this.lastStatementBytes = statement.bytes;
         this.totals.inserts++;
-        this.totals.bytes += json.length + setsJson.length + summariesJson.length;
+        this.totals.bytes += statement.bytes + setsJson.length + summariesJson.length;
       }
       this.totals.writeMs += performance.now() - started;
       this.totals.rows += rows.length;
