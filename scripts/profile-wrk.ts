@@ -165,7 +165,11 @@ async function main(): Promise<void> {
           const to = monotonicMicros();
           const stored = await server.request('store'); // the answers' rows written: their cost is the request's
           const c1 = await server.cpuMs();
-          const { young, gcMinor, gcMajor } = (await server.request('pauses')) as { young: { allocatedBytes: number; promotedBytes: number }; gcMinor: { totalMs: number }; gcMajor: { totalMs: number } };
+          const { young, gcMinor, gcMajor } = (await server.request('pauses')) as {
+            young: { allocatedBytes: number; promotedBytes: number };
+            gcMinor: { totalMs: number };
+            gcMajor: { totalMs: number };
+          };
           const rows = (stored.rows as number) - server.written.rows;
           const inserts = (stored.inserts as number) - server.written.inserts;
           const bytes = (stored.bytes as number) - server.written.bytes;

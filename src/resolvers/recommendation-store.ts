@@ -500,12 +500,25 @@ export class RecommendationWriter {
     if (this.fresh.length === 0) return;
     const started = performance.now();
     for (const row of this.fresh) {
+      let json: string;
+      try {
+        json = JSON.stringify(storedColumns(row));
+      } catch (err) {
+        // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
+        this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
+        const failed = Promise.reject(err);
+        failed.catch(() => {});
+        this.unsettled.set(row.id, failed);
+        const forget = () => this.unsettled.delete(row.id);
+        this.batch?.promise.then(forget, forget);
+        continue;
+      }
       let statement = this.statements.at(-1);
       if (!statement || statement.rows >= ROWS_PER_INSERT) {
         statement = new StatementRows(this.lastStatementBytes);
         this.statements.push(statement);
       }
-      statement.add(JSON.stringify(storedColumns(row)));
+      statement.add(json);
       this.queued.push(queuedRow(row));
     }
     this.fresh = [];
@@ -545,6 +558,7 @@ export class RecommendationWriter {
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
   written(id: string): Promise<void> {
+    this.serializeFresh(); // a row whose JSON fails is settled (rejected) then
     const pending = this.unsettled.get(id);
     if (!pending) return Promise.resolve();
     if (pending === this.batch?.promise) {

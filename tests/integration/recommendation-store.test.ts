@@ -230,7 +230,7 @@ describe('stored recommendations', () => {
   });
 });
 
-describe('a batch larger than one slice of the JSON the writer makes per event-loop turn (25 rows)', () => {
+describe("the writer's batches (each row's JSON made in the event-loop turn it was answered in, written into a statement's buffer)", () => {
   it('sixty answers queued in one turn are stored in one statement, each row whole', async () => {
     const { token } = await tokenFor('athlete');
     const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
@@ -251,6 +251,50 @@ describe('a batch larger than one slice of the JSON the writer makes per event-l
       expect(checkIn).toEqual({ ...OPERATOR, sleepHours: 5 + i / 20 });
       expect(rest).toEqual(expected);
     }
+  });
+
+  it('a batch of more than 200 rows goes out as several statements; text beyond ASCII reads back as it was', async () => {
+    const { token } = await tokenFor('athlete');
+    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
+      .recommendation;
+    const writer = server.services.recommendations;
+    await writer.close();
+    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const message = 'Über 35 °C — trink ≥ 0,5 l/h 🧗 "quoted" \\ back\nslash';
+    const ids = Array.from({ length: 230 }, () => newRecommendationId());
+    const statementsBefore = writer.totals.inserts;
+    for (const [i, id] of ids.entries()) writer.enqueue({ ...original, id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] });
+    await writer.close();
+    expect(writer.totals.inserts - statementsBefore).toBe(2); // 200 rows a statement at most
+    const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } }, select: { id: true, overrideMessage: true, matchedRules: true } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    expect(ids.map((id) => byId.get(id))).toEqual(ids.map((id, i) => ({ id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] })));
+  });
+
+  it('a failed write: the log says so, a reader waiting for one of its rows gets the error, and the next batch is stored', async () => {
+    const { token } = await tokenFor('athlete');
+    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
+      .recommendation;
+    await server.services.recommendations.close();
+    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const { db } = server.services;
+    const logged: string[] = [];
+    const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', log: (msg) => logged.push(msg) });
+    // The first row's user does not exist: the foreign key fails the whole statement.
+    const lost = [newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: lost[0], userId: '00000000-0000-4000-8000-00000000dead' });
+    writer.enqueue({ ...original, id: lost[1] });
+    await expect(writer.written(lost[1])).rejects.toThrow(/foreign key/);
+    expect(logged).toEqual([expect.stringMatching(/^\[ENGINE\] 2 recommendation\(s\) could not be stored: .*foreign key/)]);
+    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it are.
+    const [unwritable, next] = [newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: unwritable, checkIn: { sleepHours: 10n } as unknown as typeof original.checkIn });
+    writer.enqueue({ ...original, id: next });
+    await expect(writer.written(unwritable)).rejects.toThrow(/BigInt/);
+    await writer.written(next);
+    expect(logged[1]).toMatch(/^\[ENGINE\] 1 recommendation\(s\) could not be stored: .*BigInt/);
+    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable, next] } } })).toBe(1);
+    await writer.close();
   });
 });
 
