@@ -9,7 +9,9 @@
 // --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
 // rows' writes included): an A/B of two trees, run from each, alternated. Every run also prints the kB a request
 // allocated in the API thread's young generation (V8's GC profiler, scripts/bench.ts's `pauses`): what the garbage
-// collector will have to scavenge, set by the code and not by the machine's load.
+// collector will have to scavenge, set by the code and not by the machine's load; beside it, the kB a request's
+// scavenges promoted to the old generation (what lived through two of them: what a scavenge copies, and what fills the
+// old generation for its collections) and the collector's pauses in µs a request.
 // --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
 // compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
 // round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
