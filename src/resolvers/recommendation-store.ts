@@ -312,14 +312,14 @@ const REMEMBERED_SETS = 50_000;
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
 
-/** Rows queued before a write goes out without its coalescing wait. */
-const ROWS_PER_JSON_TURN = 25;
+/** Rows queued that have their batch written at once, without the coalescing wait. */
+const ROWS_WRITTEN_AT_ONCE = 25;
 
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
 export const MAX_WRITE_DEFER_MS = 200;
 
 /**
- * How long the first row of a batch waits for others before the batch is written (unless ROWS_PER_JSON_TURN rows
+ * How long the first row of a batch waits for others before the batch is written (unless ROWS_WRITTEN_AT_ONCE rows
  * are queued first, or a reader waits for one of them): a statement costs the same whatever its few rows (on PGlite
  * about 0.3 ms of its thread a statement, on PostgreSQL the driver's round trip on this one), and at a few thousand
  * answers a second, writing every event-loop iteration sent one or two rows a statement. No answer waits for it.
@@ -344,17 +344,6 @@ export interface RecommendationWriterOptions {
   coalesceMs?: number;
 }
 
-/**
- * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
- * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
- * first row are written together (at once when a slice's worth is queued or a reader waits), and every row queued
- * while a write is under way goes out in one statement as soon as it ends, so the busier the server, the more rows
- * each statement carries (and the fewer statements it pays for).
- * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
- * rows queued behind it, all answered within the last write's round trip and the coalescing wait (plus, while
- * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
- * instead of missing it.
- */
 /** A row waiting for its write: its id and the stored parts its statistical context names (the engine keeps each once). */
 interface QueuedRow {
   id: string;
@@ -416,6 +405,17 @@ class StatementRows {
   }
 }
 
+/**
+ * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
+ * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
+ * first row are written together (at once when ROWS_WRITTEN_AT_ONCE are queued or a reader waits), and every row queued
+ * while a write is under way goes out in one statement as soon as it ends, so the busier the server, the more rows
+ * each statement carries (and the fewer statements it pays for).
+ * What a hard kill (kill -9, power loss) can lose is bounded by that: the rows in the statement in flight and the
+ * rows queued behind it, all answered within the last write's round trip and the coalescing wait (plus, while
+ * streams wait for their turn, at most MAX_WRITE_DEFER_MS); a graceful stop (`close`) writes them all. `written(id)` lets a reader that needs the row (startSession right after DONE) wait for its batch
+ * instead of missing it.
+ */
 export class RecommendationWriter {
   private queued: QueuedRow[] = [];
   /** The queued rows' JSON, one StatementRows per ROWS_PER_INSERT rows. */
@@ -487,7 +487,7 @@ export class RecommendationWriter {
     this.fresh.push(row);
     this.unsettled.set(row.id, this.batch.promise);
     if (this.inFlight) return; // written when the write under way ends
-    if (this.queued.length + this.fresh.length >= ROWS_PER_JSON_TURN) this.expedite();
+    if (this.queued.length + this.fresh.length >= ROWS_WRITTEN_AT_ONCE) this.expedite();
     else this.schedule();
   }
 
@@ -601,7 +601,7 @@ export class RecommendationWriter {
     this.readerWaiting = false;
     this.inFlight = this.write(rows, statements, batch).finally(() => {
       this.inFlight = null;
-      if (this.batch) this.schedule(this.readerWaiting || this.queued.length + this.fresh.length >= ROWS_PER_JSON_TURN); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(this.readerWaiting || this.queued.length + this.fresh.length >= ROWS_WRITTEN_AT_ONCE); // what queued up meanwhile, in one statement
     });
   }
 
