@@ -221,46 +221,19 @@ type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statis
  * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
  * personalHistoryId name, and its population comparisons and similar sessions as positional arrays. Its times are
  * their ISO text already (what JSON.stringify makes of a Date): one Date in an object takes V8's JSON.stringify off
- * its fast path for the whole row. An object literal, not a spread of the row: the spread's copy of some thirty
- * properties, then overwritten, made an object V8's JSON.stringify walks about 1.8x slower (Node 24). Typed as a
- * whole row, so a column added to the table and not here fails to compile.
+ * its fast path for the whole row (about a third of the row's JSON time on Node 24).
  */
-function storedColumns(r: RecommendationRow): StoredRow {
-  const context = r.statisticalContext as unknown as StoredStatisticalContext | null;
+function storedColumns(row: RecommendationRow): StoredRow {
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   return {
-    id: r.id,
-    userId: r.userId,
-    createdAt: r.createdAt.toISOString(),
-    source: r.source,
-    sessionType: r.sessionType,
-    expectedQuality: r.expectedQuality,
-    rawQuality: r.rawQuality,
-    intervalLow: r.intervalLow,
-    intervalHigh: r.intervalHigh,
-    distribution: r.distribution,
-    confidence: r.confidence,
-    phase: r.phase,
-    modelFittedAt: r.modelFittedAt?.toISOString() ?? null,
-    modelSessionsIncluded: r.modelSessionsIncluded,
-    hasBaseline: r.hasBaseline,
-    hasPersonalization: r.hasPersonalization,
-    checkIn: r.checkIn,
-    matchedRules: r.matchedRules,
-    overrideRule: r.overrideRule,
-    overrideCategory: r.overrideCategory,
-    overrideMessage: r.overrideMessage,
-    constraints: r.constraints,
-    predictionMultiplier: r.predictionMultiplier,
-    warnings: r.warnings,
-    contributions: r.contributions,
-    suggestions: r.suggestions,
+    ...row,
+    createdAt: row.createdAt.toISOString(),
+    modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
     statisticalContext: context && {
       populationComparison: context.populationComparison.map(storedPopulationComparison),
       similarSessions: context.similarSessions.map(storedSimilarSession),
       insights: context.insights,
     },
-    coefficientComparisonsId: r.coefficientComparisonsId,
-    personalHistoryId: r.personalHistoryId,
   };
 }
 
