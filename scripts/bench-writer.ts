@@ -13,19 +13,17 @@
 // `npm start`'s young-generation size (--max-semi-space-size=4) unless NODE_OPTIONS says otherwise: run it as
 // `node_modules/.bin/node --max-semi-space-size=4 --import tsx scripts/bench-writer.ts ...` to match it exactly.
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import { GCProfiler, type HeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { openMigratedDatabase } from '../src/db/migrate-child.ts';
-import { compileRules, validateRuleDefinition } from '../src/engine/rules.ts';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../src/engine/recommend.ts';
-import { addSession, emptyStats, priorHyperparameters, userPosterior } from '../src/engine/bayes/index.ts';
-import { CHECK_IN_VARIABLES, MODEL_TERMS, type CheckIn } from '../src/engine/variables.ts';
+import { MODEL_TERMS, type CheckIn } from '../src/engine/variables.ts';
 import { newRecommendationId, recommendationRow, RecommendationWriter, type RecommendationRow } from '../src/resolvers/recommendation-store.ts';
 import { createDatabase, dropDatabase } from './lib/benchmarking.ts';
-import { Random, simulateAthlete } from './lib/synthetic.ts';
+import { benchAthlete } from './lib/engine-athlete.ts';
+import { Random } from './lib/synthetic.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,25 +38,7 @@ const rate = Number(args.rate);
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);
 
-// The engine's inputs, as bench.ts's engine benchmark makes them.
-const rules = compileRules(
-  (JSON.parse(readFileSync(new URL('../prisma/seed/expert-rules.json', import.meta.url), 'utf8')) as Record<string, unknown>[]).map((r) => validateRuleDefinition(r as never)),
-);
-const athlete = simulateAthlete(0, 30, { seed: 7 });
-const stats = emptyStats();
-for (const s of athlete.sessions) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
-const hyper = priorHyperparameters();
-const model = userPosterior(stats, hyper);
-const origin = Date.UTC(2026, 0, 1);
-const history = athlete.sessions.map((s, i) => ({ id: randomUUID(), startedAt: new Date(origin + s.day * 86_400_000), sessionQuality: s.sessionQuality, checkIn: s.checkIn, index: i })).reverse();
-const populationStats = CHECK_IN_VARIABLES.filter((v) => v.statistic).map((v) => {
-  const xs = simulateAthlete(1, 200, { seed: 9 })
-    .sessions.map((s) => (s.checkIn as Record<string, unknown>)[v.name])
-    .filter((x): x is number => typeof x === 'number');
-  const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-  return { variable: v.name, mean, std, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
-});
+const { rules, hyper, model, history, populationStats } = benchAthlete();
 const rng = new Random(20261206);
 // The bench's 3-field check-in and a 10-field one, varied.
 const checkIns: CheckIn[] = Array.from({ length: 500 }, (_, i) =>

@@ -71,6 +71,14 @@ const startOk = async (token: string, input: Record<string, unknown>) => (await 
 const storedCount = (userId: string) => server.services.prisma.recommendation.count({ where: { userId } });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** A new athlete's `recommendation` answer as stored (the server's writer drained): a row to enqueue copies of. */
+async function storedAnswer() {
+  const { token } = await tokenFor('athlete');
+  const { recommendation } = await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token);
+  await server.services.recommendations.close();
+  return server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: recommendation.id } });
+}
+
 describe('stored recommendations', () => {
   it('a MODEL stream: DONE names the stored record, whose typed fields are what the stream said', async () => {
     const { token, id } = await tokenFor('athlete');
@@ -232,12 +240,8 @@ describe('stored recommendations', () => {
 
 describe("the writer's batches (each row's JSON made in the event-loop turn it was answered in, written into a statement's buffer)", () => {
   it('sixty answers queued in one turn are stored in one statement, each row whole', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
+    const original = await storedAnswer();
     const writer = server.services.recommendations;
-    await writer.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
     const ids = Array.from({ length: 60 }, () => newRecommendationId());
     const statementsBefore = writer.totals.inserts;
     for (const [i, id] of ids.entries()) writer.enqueue({ ...original, id, checkIn: { ...OPERATOR, sleepHours: 5 + i / 20 } });
@@ -254,12 +258,8 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
   });
 
   it('a batch of more than 200 rows goes out as several statements; text beyond ASCII reads back as it was', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
+    const original = await storedAnswer();
     const writer = server.services.recommendations;
-    await writer.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
     const message = 'Über 35 °C — trink ≥ 0,5 l/h 🧗 "quoted" \\ back\nslash';
     const ids = Array.from({ length: 230 }, () => newRecommendationId());
     const statementsBefore = writer.totals.inserts;
@@ -272,11 +272,7 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
   });
 
   it('a failed write: the log says so, a reader waiting for one of its rows gets the error, and the next batch is stored', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
-    await server.services.recommendations.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const original = await storedAnswer();
     const { db } = server.services;
     const logged: string[] = [];
     const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', log: (msg) => logged.push(msg) });
@@ -300,11 +296,7 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
 
 describe("the writer's coalescing wait (WRITE_COALESCE_MS)", () => {
   it('answers queued in consecutive event-loop turns share one statement; a reader waiting for a row has it written at once', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
-    await server.services.recommendations.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const original = await storedAnswer();
     const { db } = server.services;
     // The server's writer waits 5 ms; this one a second, so that the machine's load cannot split the batch.
     const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', coalesceMs: 1_000, log: () => {} });
