@@ -502,10 +502,10 @@ export class RecommendationWriter {
    * statement, each waiting for the INSERT before it) the answers' objects are garbage at the next scavenge instead of
    * being copied by every scavenge while the batch waits and promoted to the old generation.
    */
-  private readonly serializeFresh = (force = false): void => {
+  private readonly serializeFresh = (): void => {
+    // Not deferred while streams wait (PGlite's `deferWhile`): the rows would pile up and the write due after
+    // MAX_WRITE_DEFER_MS would make all their JSON at once, in the middle of the burst.
     if (this.fresh.length === 0) return;
-    // While streams wait for their turn (PGlite: `deferWhile`), answering goes first, as for the write itself.
-    if (!force && this.deferWhile()) return;
     const started = performance.now();
     for (const row of this.fresh) {
       let json: string;
@@ -566,7 +566,7 @@ export class RecommendationWriter {
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
   written(id: string): Promise<void> {
-    this.serializeFresh(true); // a row whose JSON fails is settled (rejected) then
+    this.serializeFresh(); // a row whose JSON fails is settled (rejected) then
     const pending = this.unsettled.get(id);
     if (!pending) return Promise.resolve();
     if (pending === this.batch?.promise) {
@@ -599,7 +599,7 @@ export class RecommendationWriter {
       this.coalescing = null;
       this.scheduled = false;
     }
-    this.serializeFresh(true); // the rows not made yet (fewer than ROWS_PER_SERIALIZATION, or deferred)
+    this.serializeFresh(); // the rows not made yet (fewer than ROWS_PER_SERIALIZATION)
     const rows = this.queued;
     const statements = this.statements;
     const batch = this.batch;
