@@ -19,7 +19,6 @@
 // Bounded loops only; loopback only.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -274,15 +273,14 @@ const f2 = (x: number) => x.toFixed(2);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function engineBench(iterations: number) {
-  const { compileRules, validateRuleDefinition } = await import('../src/engine/rules.ts');
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
-  const { addSession, emptyStats, populationUserModel, priorHyperparameters, userPosterior } = await import('../src/engine/bayes/index.ts');
-  const { Random, simulateAthlete } = await import('./lib/synthetic.ts');
-  const { CHECK_IN_VARIABLES, MODEL_TERMS } = await import('../src/engine/variables.ts');
+  const { populationUserModel } = await import('../src/engine/bayes/index.ts');
+  const { Random } = await import('./lib/synthetic.ts');
+  const { MODEL_TERMS } = await import('../src/engine/variables.ts');
+  const { benchAthlete } = await import('./lib/engine-athlete.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;
 
-  const seedRules = JSON.parse(readFileSync(new URL('../prisma/seed/expert-rules.json', import.meta.url), 'utf8')) as Record<string, unknown>[];
-  const rules = compileRules(seedRules.map((r) => validateRuleDefinition(r as never)));
+  const { rules, hyper, model, history, populationStats } = benchAthlete();
 
   // Varied check-ins touching every rule field, so every branch of the rule set is exercised.
   const rng = new Random(20240601);
@@ -312,23 +310,7 @@ async function engineBench(iterations: number) {
     trainingLoadChange: Math.round((rng.uniform() * 0.5 - 0.2) * 100) / 100,
   }));
 
-  // A personalised athlete with 30 completed sessions, and population statistics for every statistic variable.
-  const athlete = simulateAthlete(0, 30, { seed: 7 });
-  const stats = emptyStats();
-  for (const s of athlete.sessions) addSession(stats, s.checkIn as Record<string, unknown>, s.sessionQuality);
-  const hyper = priorHyperparameters();
-  const model = userPosterior(stats, hyper);
   const coldModel = populationUserModel(hyper);
-  const origin = Date.UTC(2026, 0, 1);
-  const history = athlete.sessions.map((s, i) => ({ id: `s${i}`, startedAt: new Date(origin + s.day * 86_400_000), sessionQuality: s.sessionQuality, checkIn: s.checkIn })).reverse(); // newest first, as the resolver reads them
-  const populationStats = CHECK_IN_VARIABLES.filter((v) => v.statistic).map((v) => {
-    const xs = simulateAthlete(1, 200, { seed: 9 })
-      .sessions.map((s) => (s.checkIn as Record<string, unknown>)[v.name])
-      .filter((x): x is number => typeof x === 'number');
-    const mean = xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-    const std = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, xs.length - 1));
-    return { variable: v.name, mean, std, min: Math.min(...xs), max: Math.max(...xs), n: xs.length };
-  });
   const evaluations = checkIns.map((c) => rulesPhase(rules, c, null));
   const overrides = evaluations.filter((e) => e.override).length;
 

@@ -9,7 +9,9 @@
 // --no-profile: no profiler, only each run's server CPU time per request (user + system of the server process, the
 // rows' writes included): an A/B of two trees, run from each, alternated. Every run also prints the kB a request
 // allocated in the API thread's young generation (V8's GC profiler, scripts/bench.ts's `pauses`): what the garbage
-// collector will have to scavenge, set by the code and not by the machine's load.
+// collector will have to scavenge, set by the code and not by the machine's load; beside it, the kB a request's
+// scavenges promoted to the old generation (what lived through two of them: what a scavenge copies, and what fills the
+// old generation for its collections) and the collector's pauses in µs a request.
 // --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
 // compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
 // round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
@@ -149,7 +151,7 @@ async function main(): Promise<void> {
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
-    type Run = { cpu: number; main: number; rps: number; kB: number };
+    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number };
     const runs = trees.map(() => ({ recommendation: [] as Run[], __typename: [] as Run[] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of ['__typename', 'recommendation'] as const) {
@@ -165,7 +167,11 @@ async function main(): Promise<void> {
           const to = monotonicMicros();
           const stored = await server.request('store'); // the answers' rows written: their cost is the request's
           const c1 = await server.cpuMs();
-          const { young } = (await server.request('pauses')) as { young: { allocatedBytes: number } };
+          const { young, gcMinor, gcMajor } = (await server.request('pauses')) as {
+            young: { allocatedBytes: number; promotedBytes: number };
+            gcMinor: { totalMs: number };
+            gcMajor: { totalMs: number };
+          };
           const rows = (stored.rows as number) - server.written.rows;
           const inserts = (stored.inserts as number) - server.written.inserts;
           const bytes = (stored.bytes as number) - server.written.bytes;
@@ -174,9 +180,13 @@ async function main(): Promise<void> {
           const cpu = (1000 * (c1.process - c0.process)) / run.requests;
           const main = (1000 * (c1.main - c0.main)) / run.requests;
           const kB = young.allocatedBytes / 1024 / run.requests;
-          runs[i][operation].push({ cpu, main, rps: run.rps, kB });
+          // What survived the scavenges into the old generation, and the collector's pauses (scavenges and the old
+          // generation's), per request: what a request's allocations cost the collector, not only their size.
+          const promoted = young.promotedBytes / 1024 / run.requests;
+          const gc = (1000 * (gcMinor.totalMs + gcMajor.totalMs)) / run.requests;
+          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc });
           console.log(
-            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row` : ''}`,
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row` : ''}`,
           );
         }
       }
@@ -187,7 +197,7 @@ async function main(): Promise<void> {
         const cpuRatios = r.recommendation.map((x, k) => r.__typename[k].cpu / x.cpu);
         const rpsRatios = r.recommendation.map((x, k) => x.rps / r.__typename[k].rps);
         console.log(
-          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB); CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
+          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
       }
     }

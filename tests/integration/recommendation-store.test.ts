@@ -71,6 +71,14 @@ const startOk = async (token: string, input: Record<string, unknown>) => (await 
 const storedCount = (userId: string) => server.services.prisma.recommendation.count({ where: { userId } });
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
+/** A new athlete's `recommendation` answer as stored (the server's writer drained): a row to enqueue copies of. */
+async function storedAnswer() {
+  const { token } = await tokenFor('athlete');
+  const { recommendation } = await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token);
+  await server.services.recommendations.close();
+  return server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: recommendation.id } });
+}
+
 describe('stored recommendations', () => {
   it('a MODEL stream: DONE names the stored record, whose typed fields are what the stream said', async () => {
     const { token, id } = await tokenFor('athlete');
@@ -230,14 +238,10 @@ describe('stored recommendations', () => {
   });
 });
 
-describe('a batch larger than one slice of the JSON the writer makes per event-loop turn (25 rows)', () => {
+describe("the writer's batches (each row's JSON made in the event-loop turn it was answered in, written into a statement's buffer)", () => {
   it('sixty answers queued in one turn are stored in one statement, each row whole', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
+    const original = await storedAnswer();
     const writer = server.services.recommendations;
-    await writer.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
     const ids = Array.from({ length: 60 }, () => newRecommendationId());
     const statementsBefore = writer.totals.inserts;
     for (const [i, id] of ids.entries()) writer.enqueue({ ...original, id, checkIn: { ...OPERATOR, sleepHours: 5 + i / 20 } });
@@ -252,15 +256,47 @@ describe('a batch larger than one slice of the JSON the writer makes per event-l
       expect(rest).toEqual(expected);
     }
   });
+
+  it('a batch of more than 200 rows goes out as several statements; text beyond ASCII reads back as it was', async () => {
+    const original = await storedAnswer();
+    const writer = server.services.recommendations;
+    const message = 'Über 35 °C — trink ≥ 0,5 l/h 🧗 "quoted" \\ back\nslash';
+    const ids = Array.from({ length: 230 }, () => newRecommendationId());
+    const statementsBefore = writer.totals.inserts;
+    for (const [i, id] of ids.entries()) writer.enqueue({ ...original, id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] });
+    await writer.close();
+    expect(writer.totals.inserts - statementsBefore).toBe(2); // 200 rows a statement at most
+    const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: ids } }, select: { id: true, overrideMessage: true, matchedRules: true } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    expect(ids.map((id) => byId.get(id))).toEqual(ids.map((id, i) => ({ id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] })));
+  });
+
+  it('a failed write: the log says so, a reader waiting for one of its rows gets the error, and the next batch is stored', async () => {
+    const original = await storedAnswer();
+    const { db } = server.services;
+    const logged: string[] = [];
+    const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', log: (msg) => logged.push(msg) });
+    // The first row's user does not exist: the foreign key fails the whole statement.
+    const lost = [newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: lost[0], userId: '00000000-0000-4000-8000-00000000dead' });
+    writer.enqueue({ ...original, id: lost[1] });
+    await expect(writer.written(lost[1])).rejects.toThrow(/foreign key/);
+    expect(logged).toEqual([expect.stringMatching(/^\[ENGINE\] 2 recommendation\(s\) could not be stored: .*foreign key/)]);
+    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it are.
+    const [unwritable, next] = [newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: unwritable, checkIn: { sleepHours: 10n } as unknown as typeof original.checkIn });
+    writer.enqueue({ ...original, id: next });
+    await expect(writer.written(unwritable)).rejects.toThrow(/BigInt/);
+    await writer.written(next);
+    expect(logged[1]).toMatch(/^\[ENGINE\] 1 recommendation\(s\) could not be stored: .*BigInt/);
+    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable, next] } } })).toBe(1);
+    await writer.close();
+  });
 });
 
 describe("the writer's coalescing wait (WRITE_COALESCE_MS)", () => {
   it('answers queued in consecutive event-loop turns share one statement; a reader waiting for a row has it written at once', async () => {
-    const { token } = await tokenFor('athlete');
-    const answered = (await gqlOk<{ recommendation: { id: string } }>(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR }, token))
-      .recommendation;
-    await server.services.recommendations.close();
-    const original = await server.services.prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    const original = await storedAnswer();
     const { db } = server.services;
     // The server's writer waits 5 ms; this one a second, so that the machine's load cannot split the batch.
     const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', coalesceMs: 1_000, log: () => {} });
