@@ -8,7 +8,7 @@
 import type { SerializerOptions, types as PgliteTypes } from '@electric-sql/pglite';
 
 /** jsonb's binary format version (the first byte jsonb_recv reads). */
-const JSONB_BINARY_VERSION = 1;
+export const JSONB_BINARY_VERSION = 1;
 
 /** JSON text as a jsonb parameter in binary format: the version byte, then the text in UTF-8. */
 export function jsonbBytes(json: string): Uint8Array {

@@ -7,6 +7,7 @@ import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
+import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -365,8 +366,8 @@ function queuedRow(row: RecommendationRow): QueuedRow {
 }
 
 /**
- * The rows of one statement as its parameter: a JSON array in jsonb's binary form (a version byte, 1, then the text:
- * PostgreSQL's jsonb_recv), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
+ * The rows of one statement as its parameter: a JSON array in jsonb's binary form (the version byte, then the text:
+ * PostgreSQL's jsonb_recv; src/db/jsonb-param.ts), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
  * so while a batch waits (the coalescing wait, the write before it) neither the answer's objects nor its JSON are in
  * the young generation for its scavenges to copy and promote; and the pg driver sends a Buffer as it is (binary),
  * without encoding a string of the whole batch again.
@@ -380,7 +381,7 @@ class StatementRows {
   constructor(capacity: number) {
     // Its own memory (not Node's shared pool), a few hundred kB at most: ROWS_PER_INSERT rows.
     this.buffer = Buffer.allocUnsafeSlow(Math.max(capacity, 4096));
-    this.buffer[0] = 1;
+    this.buffer[0] = JSONB_BINARY_VERSION;
   }
 
   add(json: string): void {
