@@ -4,7 +4,8 @@
 // worker, the API's thread, PGlite's); as bytes it is encoded once where it is made (natively), transferred, and
 // written into the Bind message as it is. PostgreSQL reads it with jsonb_recv: the same parser as the text's, the
 // same stored values. node-postgres sends a Uint8Array parameter in binary format by itself; PGlite's serializers
-// are told to (pgliteSerializers). Imported by the fit's worker and PGlite's thread: nothing imported at run time.
+// are told to (pgliteSerializers). Imported by the fit's worker, PGlite's thread and the recommendation writer (its
+// statements' rows in the same format): nothing imported at run time.
 import type { SerializerOptions, types as PgliteTypes } from '@electric-sql/pglite';
 
 /** jsonb's binary format version (the first byte jsonb_recv reads). */
