@@ -10,8 +10,6 @@ export interface SqlRunner {
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** A statement without rows (DECLARE, SET, INSERT): the number of rows it touched. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
-  /** A Buffer parameter is sent as it is, in binary form (the pg driver); otherwise parameters go as text. */
-  binaryBuffers?: boolean;
 }
 
 export function prismaSql(client: Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>): SqlRunner {
@@ -50,7 +48,6 @@ export function poolSql(pool: pg.Pool, onQuery?: (sql: string) => void): SqlRunn
   return {
     query: async <T>(text: string, params: readonly unknown[] = []) => (await run(text, params)).rows as T[],
     execute: async (text, params = []) => (await run(text, params)).rowCount ?? 0,
-    binaryBuffers: true,
   };
 }
 

@@ -369,7 +369,7 @@ function queuedRow(row: RecommendationRow): QueuedRow {
  * The rows of one statement as its parameter: a JSON array in jsonb's binary form (the version byte, then the text:
  * PostgreSQL's jsonb_recv; src/db/jsonb-param.ts), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
  * so while a batch waits (the coalescing wait, the write before it) neither the answer's objects nor its JSON are in
- * the young generation for its scavenges to copy and promote; and the pg driver sends a Buffer as it is (binary),
+ * the young generation for its scavenges to copy and promote; and the database drivers send it as it is (binary),
  * without encoding a string of the whole batch again.
  */
 class StatementRows {
@@ -396,11 +396,15 @@ class StatementRows {
     this.rows++;
   }
 
-  /** The parameter: jsonb's binary form (`binary`), or the JSON text. */
-  parameter(binary: boolean): Buffer | string {
+  /**
+   * The parameter, jsonb's binary form: node-postgres sends bytes as they are, and so does PGlite with the
+   * serializers of src/db/jsonb-param.ts (where its protocol writer otherwise measures a string's UTF-8 length in a
+   * JavaScript loop, twice, on its thread).
+   */
+  parameter(): Buffer {
     const end = this.length;
     this.buffer[end] = 0x5d; // ']'
-    return binary ? this.buffer.subarray(0, end + 1) : this.buffer.toString('utf8', 1, end + 1);
+    return this.buffer.subarray(0, end + 1);
   }
 
   /** The JSON's bytes (the array's text). */
@@ -645,7 +649,7 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        await this.sql.execute(await this.insertStatement(), [setsJson, statement.parameter(this.sql.binaryBuffers === true), summariesJson]);
+        await this.sql.execute(await this.insertStatement(), [setsJson, statement.parameter(), summariesJson]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
         this.lastStatementBytes = statement.bytes;
