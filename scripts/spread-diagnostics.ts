@@ -42,6 +42,7 @@
 // coverage per term are the evaluation's (scripts/evaluate.ts), replicate for replicate, in 2 minutes.
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
+import type { SharedSpreadEstimate, SharedSpreadUnit } from '../src/engine/bayes/variational-fit.ts';
 import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
@@ -76,6 +77,8 @@ const { values: args } = parseArgs({
     grow: { type: 'string', default: '' },
     'weight-floor': { type: 'string', default: '0.125' },
     'weight-power': { type: 'string', default: '1' },
+    'shared-spread': { type: 'string', default: '' },
+    'as-before': { type: 'boolean', default: false },
   },
 });
 
@@ -108,6 +111,13 @@ if (!(Number.isInteger(Number(args['profile-nodes'])) && Number(args['profile-no
 for (const flag of ['profile-reml', 'profile-relinearise'] as const) if (args[flag] && !args.profile) throw new Error(`--${flag}: only with --profile`);
 if (args.fade && args.grow) throw new Error('--fade, --grow: one or the other');
 if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
+if (args['shared-spread'] && !['effect', 'individual'].includes(args['shared-spread'])) throw new Error(`--shared-spread: expected effect or individual, got ${args['shared-spread']}`);
+if (args['shared-spread'] && args['as-before']) throw new Error('--shared-spread, --as-before: one or the other');
+// The served fit shares one prior across the slopes' spreads (unit 'effect') and counts mu's uncertainty as a
+// restricted likelihood; --as-before is the fit before the ninth round (each slope's half-Cauchy, mean-field q(mu)),
+// which every earlier round's flags were measured against (--reml-mu on top of it: the sixth round's).
+const sharedSpreadPrior: SharedSpreadUnit | 'none' | undefined = args['as-before'] ? 'none' : ((args['shared-spread'] || undefined) as SharedSpreadUnit | undefined);
+const remlMu = args['reml-mu'] ? true : undefined;
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
 // --holdout N: N more sessions per athlete, left out of the fit (scripts/evaluate.ts's athletes: with its seeds,
@@ -174,6 +184,8 @@ for (const sc of chosen) {
   const logTau2Sd = new Array<number>(P).fill(0);
   let athletesTotal = 0;
   let sweeps = 0;
+  /** Per seed: the shared prior's phi and omega² (--shared-spread). */
+  const sharedEstimates: SharedSpreadEstimate[] = [];
   for (const seed of seeds) {
     const athletes = simulateAthletes({
       seed,
@@ -211,7 +223,9 @@ for (const sc of chosen) {
       terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
       if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
     }
-    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'], pseudoAthleteWeight });
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu, pseudoAthleteWeight, sharedSpreadPrior });
+    const shared = fit.diagnostics.sharedSpread;
+    if (shared) sharedEstimates.push(shared);
     if (args['grid-median']) {
       // EXPERIMENT: each spread served at its grid posterior's median ('absolute'), or at the fit moved by the grid's
       // median - mode in log tau² ('relative': the skew of the spread's posterior, not the grid's own peak).
@@ -379,6 +393,12 @@ for (const sc of chosen) {
     }
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
+  if (sharedEstimates.length > 0) {
+    const range = (v: number[]) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
+    console.log(
+      `Shared prior (${args['shared-spread'] || 'effect, as served'}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
+    );
+  }
   console.log(
     `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}${args.profile && args.mixture ? ' The wider of the two mixtures |' : ''}`,
   );
