@@ -24,6 +24,12 @@
 //                                         [--profile [--profile-prior-power C] [--profile-reml] [--profile-nodes 61]
 //                                                    [--profile-relinearise]]
 //                                         [--fade J0 | --grow J0] [--weight-power N] [--weight-floor W]
+//                                         [--shared-spread effect|individual [--mean-field-mu]]
+//
+// Measured in the ninth round (BENCHMARKS.md), not served: --shared-spread U gives the slopes' spreads one shared
+// prior, log tau_j² ~ N(phi + 2 log unit_j, omega²), phi and omega² estimated across the slopes (fitHierarchical's
+// sharedSpreadPrior), unit_j = sqrt(priorMean_j² + priorStd_j²) ('effect') or sqrt(individualVariance_j)
+// ('individual'), mu's uncertainty counted as a restricted likelihood (remlMu) unless --mean-field-mu.
 //
 // Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
 // half-Cauchy's scale from the data, A_j = F sd(rating) / rms(x_j) (the same rule for every term); --tau-zero-power K
@@ -78,7 +84,7 @@ const { values: args } = parseArgs({
     'weight-floor': { type: 'string', default: '0.125' },
     'weight-power': { type: 'string', default: '1' },
     'shared-spread': { type: 'string', default: '' },
-    'as-before': { type: 'boolean', default: false },
+    'mean-field-mu': { type: 'boolean', default: false },
   },
 });
 
@@ -112,12 +118,11 @@ for (const flag of ['profile-reml', 'profile-relinearise'] as const) if (args[fl
 if (args.fade && args.grow) throw new Error('--fade, --grow: one or the other');
 if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
 if (args['shared-spread'] && !['effect', 'individual'].includes(args['shared-spread'])) throw new Error(`--shared-spread: expected effect or individual, got ${args['shared-spread']}`);
-if (args['shared-spread'] && args['as-before']) throw new Error('--shared-spread, --as-before: one or the other');
-// The served fit shares one prior across the slopes' spreads (unit 'effect') and counts mu's uncertainty as a
-// restricted likelihood; --as-before is the fit before the ninth round (each slope's half-Cauchy, mean-field q(mu)),
-// which every earlier round's flags were measured against (--reml-mu on top of it: the sixth round's).
-const sharedSpreadPrior: SharedSpreadUnit | 'none' | undefined = args['as-before'] ? 'none' : ((args['shared-spread'] || undefined) as SharedSpreadUnit | undefined);
-const remlMu = args['reml-mu'] ? true : undefined;
+if (args['mean-field-mu'] && !args['shared-spread']) throw new Error('--mean-field-mu: only with --shared-spread');
+if (args['reml-mu'] && args['mean-field-mu']) throw new Error('--reml-mu, --mean-field-mu: one or the other');
+// EXPERIMENT (ninth round): the slopes' spreads under one shared prior (with remlMu, unless --mean-field-mu).
+const sharedSpreadPrior = (args['shared-spread'] || undefined) as SharedSpreadUnit | undefined;
+const remlMu = args['reml-mu'] ? true : args['mean-field-mu'] ? false : undefined;
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
 // --holdout N: N more sessions per athlete, left out of the fit (scripts/evaluate.ts's athletes: with its seeds,
@@ -396,7 +401,7 @@ for (const sc of chosen) {
   if (sharedEstimates.length > 0) {
     const range = (v: number[]) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
     console.log(
-      `Shared prior (${args['shared-spread'] || 'effect, as served'}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
+      `Shared prior (${args['shared-spread']}${args['mean-field-mu'] ? ', mean-field q(mu)' : ''}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
     );
   }
   console.log(
