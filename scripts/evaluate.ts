@@ -1,7 +1,7 @@
 // Offline evaluation of the model on synthetic athletes (no database).
 //
 //   npx tsx scripts/evaluate.ts [--seed 20240601] [--per-group 200] [--groups 3,5,10,20,30,60] [--holdout 20]
-//                               [--replicates 24] [--no-write] [--reml-mu]
+//                               [--replicates 24] [--no-write] [--reml-mu] [--shared-spread effect|individual]
 //
 // Three scenarios: ratings that pile at the bounds of the 1-10 scale (about 27 % at 1 or 10), the default
 // synthetic athletes (about 8 %), and an unbounded control (the latent value itself, unrounded). For every
@@ -36,6 +36,9 @@ const { values: args } = parseArgs({
     'no-write': { type: 'boolean', default: false },
     // fitHierarchical's remlMu for the served (bounded) fit, for comparison only: with --no-write
     'reml-mu': { type: 'boolean', default: false },
+    // fitHierarchical's sharedSpreadPrior for the hierarchical fits (bounded and gaussian), for comparison only: with
+    // --no-write (issue 22 §1's ninth round; with it mu's uncertainty is counted as a restricted likelihood)
+    'shared-spread': { type: 'string', default: '' },
   },
 });
 
@@ -46,6 +49,9 @@ function wholeNumber(name: string, text: string | undefined, min: number): numbe
   return value;
 }
 if (args['reml-mu'] && !args['no-write']) throw new Error('--reml-mu: only with --no-write (the block in BENCHMARKS.md describes the served fit)');
+if (args['shared-spread'] && !args['no-write']) throw new Error('--shared-spread: only with --no-write (the block in BENCHMARKS.md describes the served fit)');
+if (args['shared-spread'] && !['effect', 'individual'].includes(args['shared-spread'])) throw new Error(`--shared-spread: expected effect or individual, got ${args['shared-spread']}`);
+const sharedSpreadPrior = (args['shared-spread'] || undefined) as 'effect' | 'individual' | undefined;
 const seed = wholeNumber('seed', args.seed, 0);
 const perGroup = wholeNumber('per-group', args['per-group'], 1);
 const groups = args.groups!.split(',').map((g) => wholeNumber('groups', g, 1));
@@ -205,8 +211,8 @@ function runScenario(scenario: Scenario): ScenarioResult {
     }
     const gaussianStats = trainStats(athletes, addSession);
     const boundedStats = trainStats(athletes, addRatedSession);
-    const fitB = fitHierarchical(boundedStats, { remlMu: args['reml-mu'] });
-    const fitG = fitHierarchical(gaussianStats);
+    const fitB = fitHierarchical(boundedStats, { remlMu: args['reml-mu'] || undefined, sharedSpreadPrior });
+    const fitG = fitHierarchical(gaussianStats, { sharedSpreadPrior });
     const t = performance.now();
     // Started at the gaussian hierarchical fit's hyperparameters (the same likelihood's maximum, fewer EM steps).
     const lmm = fitLmm(gaussianStats, { start: fitG.hyper });

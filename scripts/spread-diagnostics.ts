@@ -24,6 +24,12 @@
 //                                         [--profile [--profile-prior-power C] [--profile-reml] [--profile-nodes 61]
 //                                                    [--profile-relinearise]]
 //                                         [--fade J0 | --grow J0] [--weight-power N] [--weight-floor W]
+//                                         [--shared-spread effect|individual [--mean-field-mu]]
+//
+// Measured in the ninth round (BENCHMARKS.md), not served: --shared-spread U gives the slopes' spreads one shared
+// prior, log tau_j² ~ N(phi + 2 log unit_j, omega²), phi and omega² estimated across the slopes (fitHierarchical's
+// sharedSpreadPrior), unit_j = sqrt(priorMean_j² + priorStd_j²) ('effect') or sqrt(individualVariance_j)
+// ('individual'), mu's uncertainty counted as a restricted likelihood (remlMu) unless --mean-field-mu.
 //
 // Remedies measured in issue 22 §1's sixth round (BENCHMARKS.md), none served: --scale-from-data F sets each
 // half-Cauchy's scale from the data, A_j = F sd(rating) / rms(x_j) (the same rule for every term); --tau-zero-power K
@@ -42,6 +48,7 @@
 // coverage per term are the evaluation's (scripts/evaluate.ts), replicate for replicate, in 2 minutes.
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
+import type { SharedSpreadEstimate, SharedSpreadUnit } from '../src/engine/bayes/variational-fit.ts';
 import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
@@ -76,6 +83,8 @@ const { values: args } = parseArgs({
     grow: { type: 'string', default: '' },
     'weight-floor': { type: 'string', default: '0.125' },
     'weight-power': { type: 'string', default: '1' },
+    'shared-spread': { type: 'string', default: '' },
+    'mean-field-mu': { type: 'boolean', default: false },
   },
 });
 
@@ -108,6 +117,12 @@ if (!(Number.isInteger(Number(args['profile-nodes'])) && Number(args['profile-no
 for (const flag of ['profile-reml', 'profile-relinearise'] as const) if (args[flag] && !args.profile) throw new Error(`--${flag}: only with --profile`);
 if (args.fade && args.grow) throw new Error('--fade, --grow: one or the other');
 if (args['grid-median'] && !['relative', 'absolute'].includes(args['grid-median'])) throw new Error(`--grid-median: expected relative or absolute, got ${args['grid-median']}`);
+if (args['shared-spread'] && !['effect', 'individual'].includes(args['shared-spread'])) throw new Error(`--shared-spread: expected effect or individual, got ${args['shared-spread']}`);
+if (args['mean-field-mu'] && !args['shared-spread']) throw new Error('--mean-field-mu: only with --shared-spread');
+if (args['reml-mu'] && args['mean-field-mu']) throw new Error('--reml-mu, --mean-field-mu: one or the other');
+// EXPERIMENT (ninth round): the slopes' spreads under one shared prior (with remlMu, unless --mean-field-mu).
+const sharedSpreadPrior = (args['shared-spread'] || undefined) as SharedSpreadUnit | undefined;
+const remlMu = args['reml-mu'] ? true : args['mean-field-mu'] ? false : undefined;
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
 // --holdout N: N more sessions per athlete, left out of the fit (scripts/evaluate.ts's athletes: with its seeds,
@@ -174,6 +189,8 @@ for (const sc of chosen) {
   const logTau2Sd = new Array<number>(P).fill(0);
   let athletesTotal = 0;
   let sweeps = 0;
+  /** Per seed: the shared prior's phi and omega² (--shared-spread). */
+  const sharedEstimates: SharedSpreadEstimate[] = [];
   for (const seed of seeds) {
     const athletes = simulateAthletes({
       seed,
@@ -211,7 +228,9 @@ for (const sc of chosen) {
       terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
       if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
     }
-    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu: args['reml-mu'], pseudoAthleteWeight });
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu, pseudoAthleteWeight, sharedSpreadPrior });
+    const shared = fit.diagnostics.sharedSpread;
+    if (shared) sharedEstimates.push(shared);
     if (args['grid-median']) {
       // EXPERIMENT: each spread served at its grid posterior's median ('absolute'), or at the fit moved by the grid's
       // median - mode in log tau² ('relative': the skew of the spread's posterior, not the grid's own peak).
@@ -379,6 +398,12 @@ for (const sc of chosen) {
     }
   }
   console.log(`\n${sc.title}: ${athletesTotal.toLocaleString('en')} athletes, ${(sweeps / seeds.length).toFixed(0)} sweeps per fit`);
+  if (sharedEstimates.length > 0) {
+    const range = (v: number[]) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
+    console.log(
+      `Shared prior (${args['shared-spread']}${args['mean-field-mu'] ? ', mean-field q(mu)' : ''}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
+    );
+  }
   console.log(
     `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}${args.profile && args.mixture ? ' The wider of the two mixtures |' : ''}`,
   );

@@ -51,11 +51,15 @@ export class LogTau2Information {
     }
   }
 
-  /** Cov(log tau²) = the information's inverse, P x P row-major (both triangles). */
-  covariance(): number[] {
+  /**
+   * Cov(log tau²) = the information's inverse, P x P row-major (both triangles). `priorInformation[j]`, where given
+   * and not NaN, is term j's prior's information in place of the half-Cauchy's (the slopes' shared prior: 1/omega²).
+   */
+  covariance(priorInformation?: ArrayLike<number>): number[] {
     const a = new Float64Array(P * P);
     for (let j = 0; j < P; j++) {
-      for (let k = 0; k <= j; k++) a[j * P + k] = this.info[j * P + k] + (j === k ? PRIOR_INFORMATION : 0);
+      const prior = priorInformation && !Number.isNaN(priorInformation[j]) ? priorInformation[j] : PRIOR_INFORMATION;
+      for (let k = 0; k <= j; k++) a[j * P + k] = this.info[j * P + k] + (j === k ? prior : 0);
     }
     cholesky(a, P);
     return Array.from(choleskyInverse(a, P));

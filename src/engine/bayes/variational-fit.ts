@@ -67,7 +67,8 @@ export interface FitOptions {
    * For comparison (same section): in the collapsed tau² step, mu's uncertainty counted as a restricted likelihood
    * counts it, sum_u r_u² / (1/priorStd² + sum_u r_u / tau²) with r_u = tau² / (tau² + v_u) each athlete's share of
    * information about the term, instead of mean-field's U sMu2 = U / (1/priorStd² + U / tau²), which is about one
-   * athlete's worth of tau² whatever the athletes say about the term. Default false.
+   * athlete's worth of tau² whatever the athletes say about the term. Default: false (true with sharedSpreadPrior,
+   * as the ninth round measured it).
    */
   remlMu?: boolean;
   /**
@@ -77,6 +78,26 @@ export interface FitOptions {
    * half-Cauchy's as with tauZeroPower w_j (on top of tauZeroPower). Default: none (the served fit).
    */
   pseudoAthleteWeight?: (information: number) => number;
+  /**
+   * For comparison (BENCHMARKS.md, issue 22 §1, ninth round; measured, not served): the slopes' spreads share a prior
+   * one level up, log tau_j² ~ N(phi + 2 log unit_j, omega²) for every slope, in place of its half-Cauchy (the
+   * intercept, a level rather than an effect, keeps its own), phi and omega² estimated across the slopes at every
+   * sweep (empirical Bayes, omega half-Cauchy(0, 1)), so that the well-identified slopes set the scale of the weakly
+   * identified ones. unit_j: 'effect' the size the PopulationPrior expects of the term's effect,
+   * sqrt(priorMean_j² + priorStd_j²) (slopes whose spread is alike relative to their effect); 'individual' the
+   * half-Cauchy's scale sqrt(individualVariance_j). Not served: it brings every term of the evaluation into 93-97 %
+   * because the evaluation's truths are alike in that unit (each slope's sd half its mean), and where two weakly
+   * identified slopes' sd is their whole mean it covers them 77-91 % (the served fit: 94-95 %). Default 'none'.
+   */
+  sharedSpreadPrior?: SharedSpreadUnit | 'none';
+}
+
+export type SharedSpreadUnit = 'effect' | 'individual';
+
+/** The shared prior's estimates across the slopes (sharedSpreadPrior): log tau_j² ~ N(phi + 2 log unit_j, omega2). */
+export interface SharedSpreadEstimate {
+  phi: number;
+  omega2: number;
 }
 
 export interface FitDiagnostics {
@@ -92,6 +113,8 @@ export interface FitDiagnostics {
   elboTrace: number[];
   /** The sweep at which the collapsed steps were found in a 2-cycle and coordinate ascent took over, or null. */
   cycleBrokenAt: number | null;
+  /** With FitOptions.sharedSpreadPrior: its phi and omega² at the fit. */
+  sharedSpread?: SharedSpreadEstimate;
   /** Users with at least one session, and their sessions. */
   usersWithData: number;
   sessions: number;
@@ -140,6 +163,12 @@ const CYCLE_MIN_STEP = 0.05;
 const CYCLE_RETURN = 0.1;
 const RESTART = Symbol('restart the fit guarded');
 const LOG2PI = Math.log(2 * Math.PI);
+/** sharedSpreadPrior: omega² at the start (sd 2 in log tau²: hardly a constraint), and its inner iterations' end. */
+const SHARED_OMEGA2_START = 4;
+/** omega ~ half-Cauchy(0, 1) in log tau²: the slopes' spreads relative to their units alike within about e^(1/2). */
+const SHARED_OMEGA_SCALE2 = 1;
+const SHARED_TOLERANCE = 1e-9;
+const SHARED_MAX_ROUNDS = 10;
 
 /*
  * Variational state, packed so that sweeps can be extrapolated (SQUAREM):
@@ -193,8 +222,25 @@ class VariationalFit {
   private readonly muNew = new Float64Array(P);
   private readonly sumM = new Float64Array(P);
   /** Per athlete, for one term at a time: the deviation from mu, the data's precision about the term. */
-  private readonly devs: Float64Array;
-  private readonly hs: Float64Array;
+  private devs: Float64Array;
+  private hs: Float64Array;
+  private readonly devsOne: Float64Array;
+  private readonly hsOne: Float64Array;
+  /** Per term, between the sweep's two passes over the terms. */
+  private readonly termS = new Float64Array(P);
+  private readonly termC = new Float64Array(P);
+  private readonly termDev = new Float64Array(P);
+  private readonly termDenom = new Float64Array(P);
+  private readonly termMu = new Float64Array(P);
+  private readonly termT = new Float64Array(P);
+  /** sharedSpreadPrior: 2 log unit_j per term (NaN: the term keeps its own prior), per-term scratch, phi and omega². */
+  private readonly sharedLogUnit2: Float64Array | null = null;
+  private readonly devsAll: Float64Array | null = null;
+  private readonly hsAll: Float64Array | null = null;
+  sharedPhi = 0;
+  sharedOmega2 = 0;
+  /** E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + this (log aTau - digamma(aTau)). */
+  private readonly sharedLogShift: number;
 
   constructor(
     private readonly active: readonly SufficientStats[],
@@ -205,6 +251,7 @@ class VariationalFit {
     readonly tauZeroPower = 1,
     readonly remlMu = false,
     readonly pseudoAthleteWeight?: (information: number) => number,
+    sharedSpreadPrior?: SharedSpreadUnit,
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -229,8 +276,39 @@ class VariationalFit {
     }
     for (let j = 0; j < P; j++) this.featureSd[j] = Math.sqrt(this.featureSd[j] / Math.max(1, n));
     this.vdiag = new Float64Array(this.U * P);
-    this.devs = new Float64Array(this.U);
-    this.hs = new Float64Array(this.U);
+    this.sharedLogShift = Math.log(this.aTau) - digamma(this.aTau);
+    this.devsOne = new Float64Array(this.U);
+    this.hsOne = new Float64Array(this.U);
+    this.devs = this.devsOne;
+    this.hs = this.hsOne;
+    if (sharedSpreadPrior) {
+      this.sharedLogUnit2 = Float64Array.from(terms, (t, j) =>
+        j === 0 ? Number.NaN : Math.log(sharedSpreadPrior === 'effect' ? t.priorMean * t.priorMean + t.priorStd * t.priorStd : t.individualVariance),
+      );
+      this.devsAll = new Float64Array(this.U * P);
+      this.hsAll = new Float64Array(this.U * P);
+      this.resetShared();
+    }
+  }
+
+  /** The shared prior's start (with the state's start): phi from the priors' individual variances, omega² wide. */
+  resetShared(): void {
+    const lu = this.sharedLogUnit2;
+    if (!lu) return;
+    let sum = 0;
+    let k = 0;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      sum += Math.log(this.iv[j]) - lu[j];
+      k++;
+    }
+    this.sharedPhi = sum / k;
+    this.sharedOmega2 = SHARED_OMEGA2_START;
+  }
+
+  /** The shared prior's estimates (sharedSpreadPrior), or undefined. */
+  sharedEstimate(): SharedSpreadEstimate | undefined {
+    return this.sharedLogUnit2 ? { phi: this.sharedPhi, omega2: this.sharedOmega2 } : undefined;
   }
 
   /** Starting point: the seed priors. */
@@ -320,7 +398,8 @@ class VariationalFit {
     let delta = 0;
     const psiATau = digamma(aTau);
     const muNew = collapsed ? this.collapsedMu() : this.plainMu();
-    const { devs, hs } = this;
+    const { termS, termC, termDev, termDenom, termMu, termT } = this;
+    const lu = this.sharedLogUnit2;
     for (let j = 0; j < P; j++) {
       // q(mu_j) = N(mMu_j, sMu2_j)
       const prec = 1 / s02[j] + U * eInvTau[j];
@@ -336,6 +415,11 @@ class VariationalFit {
       // user says little about beta_uj (W / tau² close to U).
       // The deviations are those once the athletes' means follow mu's move (to first order, each by its shrinkage
       // V_ujj / tau²_j times the move), which is what the next sweep will find; the ELBO's own is trueDev.
+      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
+      const devs = sharedTerm ? this.devsAll!.subarray(j * U, (j + 1) * U) : this.devsOne;
+      const hs = sharedTerm ? this.hsAll!.subarray(j * U, (j + 1) * U) : this.hsOne;
+      this.devs = devs;
+      this.hs = hs;
       let dev = 0;
       let trueDev = 0;
       let within = U * sMu2[j];
@@ -349,21 +433,36 @@ class VariationalFit {
         devs[u] = e;
         hs[u] = Math.max(0, 1 / v - eInvTau[j]);
       }
-      const s = trueDev + within;
-      const bLamIn = Math.exp(tin[2 * P + j]);
-      const c = halfCauchy ? 1 / bLamIn : this.bTau0[j];
-      let bTau = c + s / 2;
+      termS[j] = trueDev + within;
+      termC[j] = halfCauchy && !sharedTerm ? 1 / Math.exp(tin[2 * P + j]) : halfCauchy ? 0 : this.bTau0[j];
+      termDev[j] = dev;
       // 2 aTau - W / tau²_old is 1 + (effective number of users informative about term j) for the half-Cauchy;
       // when hardly any user informs the term (a feature nobody records), the plain step is the stable one.
-      const denom = 2 * aTau - within * eInvTau[j];
+      termDenom[j] = 2 * aTau - within * eInvTau[j];
+      termMu[j] = muJ;
+      termT[j] = collapsed && !sharedTerm ? this.collapsedTau(j, eInvTau[j]) : 0;
+    }
+    // sharedSpreadPrior: the slopes' spreads solved together with the prior they share (phi, omega²).
+    if (collapsed && lu) this.solveShared(eInvTau, termT);
+    for (let j = 0; j < P; j++) {
+      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
+      const s = termS[j];
+      const c = termC[j];
+      const muJ = termMu[j];
+      const bLamIn = Math.exp(tin[2 * P + j]);
+      let bTau = c + s / 2;
+      if (sharedTerm && !collapsed) {
+        termT[j] = this.sharedCoordinate(s, lu[j]);
+        bTau = aTau / termT[j];
+      }
       if (collapsed) {
-        const t = this.collapsedTau(j, eInvTau[j]);
+        const t = termT[j];
         if (t > 0) bTau = aTau / t;
-        else if (denom >= 2) bTau = (aTau * (2 * c + dev)) / denom;
+        else if (termDenom[j] >= 2) bTau = (aTau * (2 * c + termDev[j])) / termDenom[j];
       }
       bTau = Math.max(bTau, aTau * iv[j] * TAU2_FLOOR_FRACTION);
       const eInvTauNew = aTau / bTau;
-      const bLam = halfCauchy ? eInvTauNew + 1 / iv[j] : bLamIn;
+      const bLam = halfCauchy && !sharedTerm ? eInvTauNew + 1 / iv[j] : bLamIn;
 
       tout[j] = muJ / this.ivSd[j];
       tout[P + j] = Math.log(bTau / aTau);
@@ -375,7 +474,13 @@ class VariationalFit {
       elbo += -0.5 * U * (LOG2PI + eLogTau) - 0.5 * eInvTauNew * s;
       elbo += -0.5 * Math.log(2 * Math.PI * s02[j]) - ((muJ - mu0[j]) ** 2 + sMu2[j]) / (2 * s02[j]);
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
-      if (halfCauchy) {
+      if (sharedTerm) {
+        // log tau_j² ~ N(phi + 2 log unit_j, omega²); Var(log tau²) under q is trigamma(aTau) ≈ 1/aTau + 1/(2 aTau²)
+        const omega2 = this.sharedOmega2;
+        const varL = 1 / aTau + 1 / (2 * aTau * aTau);
+        // (a density in log tau²: its Jacobian, -E[log tau²], makes it one in tau²)
+        elbo += -0.5 * Math.log(2 * Math.PI * omega2) - ((eLogTau - this.sharedPhi - lu[j]) ** 2 + varL) / (2 * omega2) - eLogTau;
+      } else if (halfCauchy) {
         const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
         elbo += -0.5 * eLogLam - lgamma(0.5) - 1.5 * eLogTau - eInvLam * eInvTauNew;
@@ -388,6 +493,8 @@ class VariationalFit {
       }
       elbo += invGammaEntropy(aTau, bTau);
     }
+
+    if (!collapsed && lu) this.sharedCoordinateUpdate(termT);
 
     // q(sigma²) = InvGamma(aSig, bSig)
     const bSig = Math.max(SIGMA2_PRIOR_SCALE + sumRss / 2, aSig * SIGMA2_FLOOR);
@@ -476,6 +583,115 @@ class VariationalFit {
     return Math.exp((a * fb - b * fa) / (fb - fa));
   }
 
+  /**
+   * sharedSpreadPrior: every slope's E[1/tau_j²] solved with the prior log tau_j² ~ N(phi + 2 log unit_j, omega²)
+   * (tauCondition), then phi and omega² re-estimated from the slopes' solutions (EM: phi their mean, omega² from the
+   * squared deviations plus each log tau_j²'s posterior variance 1 / (J_j / 2 + 1 / omega²), J_j = sum_u r_u² the
+   * athletes' information about it (the collapsed count, not mean-field q(tau²)'s 2 / U), with omega's half-Cauchy),
+   * until they settle. Writes each slope's t into `out`.
+   */
+  private solveShared(tOld: Float64Array, out: Float64Array): void {
+    const lu = this.sharedLogUnit2!;
+    const { U } = this;
+    let k = 0;
+    for (let j = 0; j < P; j++) if (!Number.isNaN(lu[j])) k++;
+    for (let round = 0; round < SHARED_MAX_ROUNDS; round++) {
+      let sumL = 0;
+      let sumV = 0;
+      const omega2 = this.sharedOmega2;
+      for (let j = 0; j < P; j++) {
+        if (Number.isNaN(lu[j])) continue;
+        this.devs = this.devsAll!.subarray(j * U, (j + 1) * U);
+        this.hs = this.hsAll!.subarray(j * U, (j + 1) * U);
+        const t = this.collapsedTau(j, tOld[j]);
+        out[j] = t;
+        const tt = t > 0 ? t : tOld[j];
+        let info = 0;
+        for (let u = 0; u < U; u++) {
+          const r = this.hs[u] / (this.hs[u] + tt);
+          info += 0.5 * r * r;
+        }
+        sumL += -Math.log(tt) + this.sharedLogShift - lu[j];
+        sumV += 1 / (info + 1 / omega2);
+      }
+      const moved = this.sharedUpdate(out, tOld, sumL, sumV, k);
+      if (moved < SHARED_TOLERANCE) break;
+    }
+    this.devs = this.devsOne;
+    this.hs = this.hsOne;
+  }
+
+  /**
+   * phi and omega² from the slopes' t (or `fallback`'s where t is 0): phi the mean of E[log tau_j²] - 2 log unit_j
+   * (`sumL` their sum), and q(omega²) = InvGamma((k + 1) / 2, E[1/b] + (sq + sumV) / 2) with omega's half-Cauchy
+   * auxiliary b, E[1/b] = 1 / (1/omega² + 1/A²), omega² its 1 / E[1/omega²] (bounded, about A², when no slope is
+   * identified). Returns how far they moved.
+   */
+  private sharedUpdate(t: Float64Array, fallback: Float64Array, sumL: number, sumV: number, k: number): number {
+    const lu = this.sharedLogUnit2!;
+    const omega2 = this.sharedOmega2;
+    const phi = sumL / k;
+    let sq = 0;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      const tt = t[j] > 0 ? t[j] : fallback[j];
+      sq += (-Math.log(tt) + this.sharedLogShift - lu[j] - phi) ** 2;
+    }
+    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + (sq + sumV) / 2) / ((k + 1) / 2);
+    const moved = Math.abs(phi - this.sharedPhi) + Math.abs(Math.log(omega2New / omega2));
+    this.sharedPhi = phi;
+    this.sharedOmega2 = omega2New;
+    return moved;
+  }
+
+  /** Coordinate ascent's sweeps (sharedSpreadPrior): phi and omega² once from the slopes' new E[1/tau²], `t`. */
+  sharedCoordinateUpdate(t: Float64Array): void {
+    const lu = this.sharedLogUnit2!;
+    const { U } = this;
+    let k = 0;
+    let sumL = 0;
+    let sumV = 0;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      const hs = this.hsAll!.subarray(j * U, (j + 1) * U);
+      let info = 0;
+      for (let u = 0; u < U; u++) {
+        const r = hs[u] / (hs[u] + t[j]);
+        info += 0.5 * r * r;
+      }
+      sumL += -Math.log(t[j]) + this.sharedLogShift - lu[j];
+      sumV += 1 / (info + 1 / this.sharedOmega2);
+      k++;
+    }
+    this.sharedUpdate(t, t, sumL, sumV, k);
+  }
+
+  /**
+   * sharedSpreadPrior, coordinate ascent's step (the athletes held, phi and omega² held): the t = E[1/tau_j²] at
+   * which q(tau_j²) maximises the ELBO, t S = U + 2 (E[log tau²] - m) / omega², by Newton in log t (the left side
+   * minus the right rises with log t).
+   */
+  private sharedCoordinate(S: number, logUnit2: number): number {
+    const { U } = this;
+    const m = this.sharedPhi + logUnit2;
+    const k = 2 / (U * this.sharedOmega2);
+    let x = Math.log(U / S);
+    for (let iter = 0; iter < 60; iter++) {
+      const ts = (Math.exp(x) * S) / U;
+      const step = (ts - 1 + k * (x - this.sharedLogShift + m)) / (ts + k);
+      x -= Math.max(-2, Math.min(2, step));
+      if (Math.abs(step) < 1e-12) break;
+    }
+    return Math.exp(x);
+  }
+
+  /** Each term's prior information about log tau_j² for the served intervals: 1/omega² for the shared prior's slopes, else undefined. */
+  sharedPriorInformation(): number[] | undefined {
+    const lu = this.sharedLogUnit2;
+    if (!lu) return undefined;
+    return Array.from(lu, (v) => (Number.isNaN(v) ? Number.NaN : 1 / this.sharedOmega2));
+  }
+
   /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
   private tauCondition(j: number, tOld: number, x: number): number {
     const { U, devs, hs, aTau, s02, iv } = this;
@@ -512,6 +728,13 @@ class VariationalFit {
         S += g * g + k;
       }
       S += U / (1 / s02[j] + U * t);
+    }
+    const lu = this.sharedLogUnit2;
+    if (lu && !Number.isNaN(lu[j])) {
+      // sharedSpreadPrior: no half-Cauchy; q(tau²)'s stationarity with the prior N(E[log tau²]; m, omega²) on
+      // log tau² (its Jacobian cancels the entropy's), t S = U + 2 (E[log tau²] - m) / omega² (the sign of the
+      // log form's wherever the right side is positive).
+      return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j])) / (U * this.sharedOmega2);
     }
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
     return x + Math.log(S) - Math.log(target);
@@ -591,6 +814,9 @@ function fitPopulation(
   const accelerate = opts.accelerate ?? false;
   const terms = opts.terms ?? MODEL_TERMS;
   const tauZeroPower = opts.tauZeroPower ?? 1;
+  const sharedSpreadPrior = opts.sharedSpreadPrior ?? 'none';
+  const shared = sharedSpreadPrior === 'none' || tauPrior !== 'halfCauchy' ? undefined : sharedSpreadPrior;
+  const remlMu = opts.remlMu ?? shared !== undefined;
   if (!(tauZeroPower > 0 && tauZeroPower <= 1)) throw new RangeError(`fitHierarchical: tauZeroPower must be in (0, 1], got ${opts.tauZeroPower}`);
 
   const activeIndex: number[] = [];
@@ -604,8 +830,9 @@ function fitPopulation(
     opts.tau2Step ?? 'fixedPoint',
     terms,
     tauZeroPower,
-    opts.remlMu,
+    remlMu,
     opts.pseudoAthleteWeight,
+    shared,
   );
 
   const trace: number[] = [];
@@ -710,6 +937,7 @@ function fitPopulation(
       } catch (err) {
         if (err !== RESTART) throw err;
         theta = vb.initial();
+        vb.resetShared();
         elbo = Number.NaN;
       }
     }
@@ -739,7 +967,7 @@ function fitPopulation(
     if (st.n > 0) information?.add(cov);
     onPosterior?.(i, mean, cov);
   });
-  if (information) hyper.logTau2Cov = information.covariance();
+  if (information) hyper.logTau2Cov = information.covariance(vb.sharedPriorInformation());
 
   return {
     hyper,
@@ -751,6 +979,7 @@ function fitPopulation(
       elbo,
       elboTrace: trace,
       cycleBrokenAt,
+      sharedSpread: vb.sharedEstimate(),
       usersWithData: vb.U,
       sessions: vb.N,
       tau2Prior: tauPrior,
