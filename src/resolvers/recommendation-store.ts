@@ -148,6 +148,26 @@ const idRandom = new Uint8Array(16 * ID_POOL);
 let idRandomAt = idRandom.length;
 /** The last id's time and counter: ids of one millisecond count up from a random start, as uuid's v7 makes them. */
 const idClock = { msecs: Number.NEGATIVE_INFINITY, seq: 0 };
+/** The id's 16 bytes as uuid's v7 lays them out, and its text (written in place, then read as one string). */
+const idBytes = new Uint8Array(16);
+const idText = Buffer.from('00000000-0000-0000-0000-000000000000', 'latin1');
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** Where byte i's two hex digits go in the text (the dashes between). */
+const ID_TEXT_AT = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
+/**
+ * The bytes' text, lower-case hex with dashes, as uuid's stringify makes it, in one string: uuid's joins 36 pieces
+ * (about 1 kB of intermediate strings an id) and lower-cases the result (0.4-0.7 µs an id against 0.2).
+ */
+function uuidText(bytes: Uint8Array): string {
+  for (let i = 0; i < 16; i++) {
+    const b = bytes[i];
+    const at = ID_TEXT_AT[i];
+    idText[at] = HEX_DIGITS[b >> 4];
+    idText[at + 1] = HEX_DIGITS[b & 15];
+  }
+  return idText.toString('latin1', 0, 36);
+}
 
 /** A new recommendation id: a UUIDv7 (its first 48 bits the time it was given, in order within this process). */
 export function newRecommendationId(): string {
@@ -165,7 +185,7 @@ export function newRecommendationId(): string {
     idClock.seq = (idClock.seq + 1) | 0;
     if (idClock.seq === 0) idClock.msecs++;
   }
-  return uuidv7({ random, msecs: idClock.msecs, seq: idClock.seq });
+  return uuidText(uuidv7({ random, msecs: idClock.msecs, seq: idClock.seq }, idBytes));
 }
 
 export function recommendationRow(id: string, createdAt: Date, r: RecommendationParts): RecommendationRow {
