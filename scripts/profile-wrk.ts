@@ -12,9 +12,16 @@
 // collector will have to scavenge, set by the code and not by the machine's load; beside it, the kB a request's
 // scavenges promoted to the old generation (what lived through two of them: what a scavenge copies, and what fills the
 // old generation for its collections) and the collector's pauses in µs a request.
-// --before <dir> (with --no-profile): a second server from that tree's scripts/bench.ts (a checkout of the commit to
-// compare with, its node_modules linked), both started and seeded alike, wrk taking turns between them within each
-// round (the first of each pair alternating), so a loaded machine's drift falls on both; medians per tree at the end.
+// --before <dir>[,<dir>...] (with --no-profile): a server from each of those trees' scripts/bench.ts (a checkout of
+// the commit to compare with, its node_modules linked) beside this tree's, all started and seeded alike, wrk taking
+// turns between them within each round (the order reversed every other round), so a loaded machine's drift falls on
+// all; medians per tree at the end.
+// --survivors (with --no-profile): V8's sampling heap profiler in this tree's server over its `recommendation` runs,
+// keeping only the objects that outlived a scavenge: KB per request by allocating function and by `src/` frame.
+// --heap (with --no-profile): the same, every sampled allocation (what the young generation has to scavenge).
+// --variables: a third operation in every round, `{ __typename }` sent with the `recommendation`'s variables (coerced,
+// for the field beside it, which is skipped: its resolver never runs): what a larger body, a larger document and its
+// variables cost Yoga and the executor, apart from the field.
 // The server started second measured slower on a loaded machine (the same `{ __typename }` code 1.3-1.9x), so run
 // each comparison both ways. --connections: wrk's (-c; 10 as the issue's): 1 sends one request at a time.
 //
@@ -31,6 +38,7 @@ import { parseArgs, promisify } from 'node:util';
 import { createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
 import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 import { BENCH_SECRET } from './lib/bench-child.ts';
+import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -42,6 +50,9 @@ const { values: args } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     before: { type: 'string' },
     connections: { type: 'string', default: '10' },
+    variables: { type: 'boolean', default: false },
+    survivors: { type: 'boolean', default: false },
+    heap: { type: 'boolean', default: false },
   },
 });
 
@@ -50,9 +61,16 @@ const RECOMMENDATION = JSON.stringify({
   variables: { input: OPERATOR },
 });
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
+// The variables must be used (else the document does not validate): by the field, skipped, so its resolver never runs.
+const TYPENAME_WITH_VARIABLES = JSON.stringify({
+  query: 'query($input: PreSessionInput!) { __typename recommendation(input: $input) @skip(if: true) { id } }',
+  variables: { input: OPERATOR },
+});
+
+type Operation = 'recommendation' | '__typename' | '__typename+variables';
 
 interface Window extends TimeWindow {
-  operation: 'recommendation' | '__typename';
+  operation: Operation;
   requests: number;
 }
 
@@ -137,7 +155,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const execArgv = [...process.execArgv, '--expose-gc', ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
   const trees = [{ name: 'this tree', bench: fileURLToPath(new URL('./bench.ts', import.meta.url)) }];
-  if (compare) trees.push({ name: 'before', bench: path.resolve(args.before as string, 'scripts', 'bench.ts') });
+  if (compare)
+    for (const dir of (args.before as string).split(',')) trees.push({ name: trees.length === 1 && !args.before?.includes(',') ? 'before' : dir, bench: path.resolve(dir, 'scripts', 'bench.ts') });
+  const operations: readonly Operation[] = args.variables ? ['__typename', '__typename+variables', 'recommendation'] : ['__typename', 'recommendation'];
   const servers: Server[] = [];
   const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
   try {
@@ -147,14 +167,20 @@ async function main(): Promise<void> {
       writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`);
       return at;
     };
-    const bodies = servers.map((server) => ({ recommendation: script(server, RECOMMENDATION, 'recommendation.lua'), __typename: script(server, TYPENAME, 'typename.lua') }) as const);
+    const bodies = servers.map(
+      (server): Record<Operation, string> => ({
+        recommendation: script(server, RECOMMENDATION, 'recommendation.lua'),
+        __typename: script(server, TYPENAME, 'typename.lua'),
+        '__typename+variables': script(server, TYPENAME_WITH_VARIABLES, 'typename-variables.lua'),
+      }),
+    );
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
     type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number };
-    const runs = trees.map(() => ({ recommendation: [] as Run[], __typename: [] as Run[] }));
+    const runs = trees.map((): Record<Operation, Run[]> => ({ recommendation: [], __typename: [], '__typename+variables': [] }));
     for (let round = 1; round <= rounds; round++) {
-      for (const operation of ['__typename', 'recommendation'] as const) {
+      for (const operation of operations) {
         // With --before, the two servers take turns, the first of each pair alternating by round.
         const order = servers.map((_, i) => i);
         if (round % 2 === 0) order.reverse();
@@ -162,9 +188,16 @@ async function main(): Promise<void> {
           const server = servers[i];
           await server.request('pauses'); // resets the server's young-generation tally
           const c0 = await server.cpuMs();
+          const sampled = (args.survivors || args.heap) && i === 0 && operation === 'recommendation';
+          if (sampled) await server.request('heap-start', { survivors: args.survivors });
           const from = monotonicMicros();
           const run = await wrk(server.url, bodies[i][operation], seconds);
           const to = monotonicMicros();
+          if (sampled) {
+            const { head } = (await server.request('heap-stop')).profile as { head: HeapNode };
+            const what = args.survivors ? 'sampled objects that outlived a scavenge' : 'sampled allocations';
+            printHeap(head, run.requests, top, `round ${round}: ${what} during the recommendation run, KB per request`, '[profile-wrk]');
+          }
           const stored = await server.request('store'); // the answers' rows written: their cost is the request's
           const c1 = await server.cpuMs();
           const { young, gcMinor, gcMajor } = (await server.request('pauses')) as {
@@ -191,11 +224,16 @@ async function main(): Promise<void> {
         }
       }
     }
-    if (compare) {
+    if (compare || args.variables) {
       for (const [i, tree] of trees.entries()) {
         const r = runs[i];
         const cpuRatios = r.recommendation.map((x, k) => r.__typename[k].cpu / x.cpu);
         const rpsRatios = r.recommendation.map((x, k) => x.rps / r.__typename[k].rps);
+        const v = r['__typename+variables'];
+        if (v.length)
+          console.log(
+            `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: __typename with the variables ${median(v.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(v.map((x) => x.main)).toFixed(1)}, ${median(v.map((x) => x.kB)).toFixed(1)} kB young); API thread above __typename ${median(v.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs, req/s ratio ${(100 * median(v.map((x, k) => x.rps / r.__typename[k].rps))).toFixed(0)} %`,
+          );
         console.log(
           `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
@@ -203,26 +241,35 @@ async function main(): Promise<void> {
     }
     for (const server of servers) await server.finished();
     if (args['no-profile']) return;
-    // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile): the API's (thread 0), and PGlite's
-    // when it runs on a thread of its own; each is read over the same wrk windows.
+    // One profile per thread (CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: the API's, thread 0, and PGlite's when it
+    // runs on a thread of its own), each read over
+    // the same wrk windows: `recommendation` against `{ __typename }`, and with --variables the variables' run too.
+    const pairs: [Operation, Operation][] = args.variables
+      ? [
+          ['recommendation', '__typename'],
+          ['__typename+variables', '__typename'],
+        ]
+      : [['recommendation', '__typename']];
     for (const { file, thread, profile } of readProfiles(dir)) {
-      const rec = perRequest(
-        profile,
-        windows.filter((w) => w.operation === 'recommendation'),
-      );
-      const floor = perRequest(
-        profile,
-        windows.filter((w) => w.operation === '__typename'),
-      );
-      if (rec.busy + floor.busy < 1) continue; // a thread idle during wrk (the fit's worker)
-      console.log(
-        `\n[profile-wrk] ${args.postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per request: recommendation ${rec.busy.toFixed(1)} µs (${rec.requests} requests), __typename ${floor.busy.toFixed(1)} µs (${floor.requests}), difference ${(rec.busy - floor.busy).toFixed(1)} µs`,
-      );
-      for (const kind of ['self', 'inclusive'] as const) {
-        const keys = new Set([...rec[kind].keys(), ...floor[kind].keys()]);
-        const rows = [...keys].map((k) => ({ k, a: rec[kind].get(k) ?? 0, b: floor[kind].get(k) ?? 0 })).sort((x, y) => y.a - y.b - (x.a - x.b));
-        console.log(`\n${kind} µs / request: recommendation, __typename, difference (largest differences first)`);
-        for (const { k, a, b } of rows.slice(0, top)) console.log(`${a.toFixed(1).padStart(8)} ${b.toFixed(1).padStart(8)} ${(a - b).toFixed(1).padStart(8)}  ${k}`);
+      for (const [a, b] of pairs) {
+        const rec = perRequest(
+          profile,
+          windows.filter((w) => w.operation === a),
+        );
+        const floor = perRequest(
+          profile,
+          windows.filter((w) => w.operation === b),
+        );
+        if (rec.busy + floor.busy < 1) continue; // a thread idle during wrk (the fit's worker)
+        console.log(
+          `\n[profile-wrk] ${args.postgres ? 'PostgreSQL' : 'embedded PGlite'}, ${thread === 0 ? "the API's thread" : `thread ${thread}`} (${file}); busy samples per request: ${a} ${rec.busy.toFixed(1)} µs (${rec.requests} requests), ${b} ${floor.busy.toFixed(1)} µs (${floor.requests}), difference ${(rec.busy - floor.busy).toFixed(1)} µs`,
+        );
+        for (const kind of ['self', 'inclusive'] as const) {
+          const keys = new Set([...rec[kind].keys(), ...floor[kind].keys()]);
+          const rows = [...keys].map((k) => ({ k, a: rec[kind].get(k) ?? 0, b: floor[kind].get(k) ?? 0 })).sort((x, y) => y.a - y.b - (x.a - x.b));
+          console.log(`\n${kind} µs / request: ${a}, ${b}, difference (largest differences first)`);
+          for (const { k, a, b } of rows.slice(0, top)) console.log(`${a.toFixed(1).padStart(8)} ${b.toFixed(1).padStart(8)} ${(a - b).toFixed(1).padStart(8)}  ${k}`);
+        }
       }
     }
     console.log(`\n[profile-wrk] ${((Date.now() - started) / 1000).toFixed(0)} s`);

@@ -231,30 +231,42 @@ function summariseHistory(sessions: readonly PastSession[]): PersonalHistory {
 
 // ---------------------------------------------------------------- (c) similar sessions
 
+/**
+ * findSimilar's working memory, reused by every call (it is synchronous): today's present terms and values, and the
+ * nearest sessions kept so far (their index, distance and shared feature count), so a check-in's search allocates
+ * nothing but its answer (arrays grown and spliced per call were about 1.9 KB a check-in).
+ */
+const similarScratch = {
+  terms: new Int32Array(P),
+  values: new Float64Array(P),
+  nearest: new Int32Array(SIMILAR_SESSION_COUNT),
+  distances: new Float64Array(SIMILAR_SESSION_COUNT),
+  shared: new Int32Array(SIMILAR_SESSION_COUNT),
+};
+
 function findSimilar(checkIn: CheckIn, history: HistoryMemo, scales: Float64Array): SimilarSession[] {
   const today = checkIn as Readonly<Record<string, unknown>>;
+  const { terms, values, nearest, distances, shared: sharedCounts } = similarScratch;
   // Today's present features (their term index) and values, read once.
-  const terms: number[] = [];
-  const values: number[] = [];
+  let present = 0;
   for (let j = 1; j < P; j++) {
     const v = num(today[MODEL_TERMS[j].name]);
     if (v === null) continue;
-    terms.push(j);
-    values.push(v);
+    terms[present] = j;
+    values[present] = v;
+    present++;
   }
-  if (terms.length === 0) return [];
+  if (present === 0) return [];
 
   // The nearest SIMILAR_SESSION_COUNT, nearest first, kept as the sessions are read (newest first): a session goes
   // before the kept ones only when strictly nearer, so equal distances keep newest first (as a stable sort did).
-  const nearest: number[] = [];
-  const distances: number[] = [];
-  const sharedCounts: number[] = [];
+  let kept = 0;
   const { sessions, features } = history;
   for (let i = 0; i < sessions.length; i++) {
     const row = i * P;
     let sq = 0;
     let shared = 0;
-    for (let k = 0; k < terms.length; k++) {
+    for (let k = 0; k < present; k++) {
       const j = terms[k];
       const v = features[row + j];
       if (Number.isNaN(v)) continue;
@@ -265,20 +277,22 @@ function findSimilar(checkIn: CheckIn, history: HistoryMemo, scales: Float64Arra
     if (shared === 0) continue;
     // Root-mean-square over the shared features, so sessions that share fewer features are comparable.
     const distance = Math.sqrt(sq / shared);
-    let at = nearest.length;
+    let at = kept;
     while (at > 0 && distances[at - 1] > distance) at--;
     if (at >= SIMILAR_SESSION_COUNT) continue;
-    nearest.splice(at, 0, i);
-    distances.splice(at, 0, distance);
-    sharedCounts.splice(at, 0, shared);
-    if (nearest.length > SIMILAR_SESSION_COUNT) {
-      nearest.pop();
-      distances.pop();
-      sharedCounts.pop();
+    // The kept ones from `at` move down a place (the last falls off when all are kept).
+    for (let m = Math.min(kept, SIMILAR_SESSION_COUNT - 1); m > at; m--) {
+      nearest[m] = nearest[m - 1];
+      distances[m] = distances[m - 1];
+      sharedCounts[m] = sharedCounts[m - 1];
     }
+    nearest[at] = i;
+    distances[at] = distance;
+    sharedCounts[at] = shared;
+    if (kept < SIMILAR_SESSION_COUNT) kept++;
   }
   const out: SimilarSession[] = [];
-  for (let n = 0; n < nearest.length; n++) {
+  for (let n = 0; n < kept; n++) {
     const index = nearest[n];
     out.push({
       sessionId: sessions[index].id,

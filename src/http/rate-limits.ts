@@ -28,6 +28,11 @@ export class RateLimits {
     return limits;
   }
 
+  /** Whether `operation` has a budget at all (RATE_LIMIT_<NAME> not `off`). */
+  limits(operation: RateLimitedOperation): boolean {
+    return this.limiters.has(operation);
+  }
+
   /** Counts one call of `operation` by the viewer; throws RATE_LIMITED (HTTP 429, Retry-After) over the budget. */
   async consume(viewer: Viewer, operation: RateLimitedOperation): Promise<void> {
     const entry = this.limiters.get(operation);
