@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
-import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
 import type { SqlRunner } from '../db/sql.ts';
@@ -102,20 +102,6 @@ interface StoredStatisticalContext {
 const storedPopulationComparison = (c: StoredPopulationComparison | PopulationComparison): StoredPopulationComparison =>
   Array.isArray(c) ? c : [c.variable, c.value, c.populationMean, c.populationStd, c.zScore, c.percentile, c.descriptor];
 const storedSimilarSession = (s: StoredSimilarSession | SimilarSession): StoredSimilarSession => (Array.isArray(s) ? s : [s.sessionId, s.date, s.similarity, s.sharedFeatures, s.sessionQuality]);
-
-/** A prediction's contribution as a row stores it: [variable, value] (the field names were 190 of a row's 2,400 bytes). */
-type StoredContribution = [Contribution['variable'], Contribution['value']];
-const storedContribution = (c: StoredContribution | Contribution): StoredContribution => (Array.isArray(c) ? c : [c.variable, c.value]);
-
-/**
- * A row's contributions as the API answers them: the engine's objects of a row in hand, a stored row's pairs (rows
- * written before they were stored so hold the objects: both read alike).
- */
-export function contributionsOf(row: Pick<RecommendationRow, 'contributions'>): Contribution[] {
-  const stored = (row.contributions ?? []) as unknown as StoredContribution[] | Contribution[];
-  if (stored.length === 0 || !Array.isArray(stored[0])) return stored as Contribution[];
-  return (stored as StoredContribution[]).map(([variable, value]) => ({ variable, value }));
-}
 
 const populationComparisonOf = (c: StoredPopulationComparison | PopulationComparison): PopulationComparison =>
   Array.isArray(c) ? { variable: c[0], value: c[1], populationMean: c[2], populationStd: c[3], zScore: c[4], percentile: c[5], descriptor: c[6] } : c;
@@ -245,18 +231,16 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
 }
 
 /** A row as the writer sends it (storedColumns). */
-type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'contributions' | 'statisticalContext'> & {
+type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statisticalContext'> & {
   createdAt: string;
   modelFittedAt: string | null;
-  contributions: StoredContribution[] | null;
   statisticalContext: StoredStatisticalContext | null;
 };
 
 /**
  * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
  * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
- * personalHistoryId name, its population comparisons and similar sessions as positional arrays, and its prediction's
- * contributions as [variable, value] pairs (read back by contributionsOf). Its times are
+ * personalHistoryId name, and its population comparisons and similar sessions as positional arrays. Its times are
  * their ISO text already (what JSON.stringify makes of a Date): one Date in an object takes V8's JSON.stringify off
  * its fast path for the whole row (a row's JSON took 9.3 µs with its Dates, 8.1 without, on Node 24).
  */
@@ -266,7 +250,6 @@ function storedColumns(row: RecommendationRow): StoredRow {
     ...row,
     createdAt: row.createdAt.toISOString(),
     modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
-    contributions: row.contributions ? (row.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution) : null,
     statisticalContext: context && {
       populationComparison: context.populationComparison.map(storedPopulationComparison),
       similarSessions: context.similarSessions.map(storedSimilarSession),

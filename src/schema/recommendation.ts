@@ -1,7 +1,7 @@
 import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
-import { assumedInAnswer, contributionsOf, statisticalContextOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { assumedInAnswer, statisticalContextOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
@@ -167,7 +167,7 @@ function predictionOf(r: RecommendationRow): Prediction | null {
     rawQuality: r.rawQuality,
     interval: { low: r.intervalLow, high: r.intervalHigh },
     distribution: r.distribution ?? [],
-    contributions: contributionsOf(r),
+    contributions: (r.contributions ?? []) as unknown as Contribution[],
     phase: r.phase,
     confidence: r.confidence,
     // The variables its check-in left out, at their reference values; how much each mattered is known for the
