@@ -7,11 +7,12 @@
 // bytes a row, and the statement's wall time a row.
 //
 //   npx tsx scripts/bench-row-db.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--rows 2000]
-//       [--rounds 4] [--batch 200] [--variants as-is,no-gin,...] [--pglite-dir <dir>]
+//       [--rounds 4] [--batch 200] [--variants as-is,no-gin,batch-25,toast-target-3000+lz4,...] [--pglite-dir <dir>]
 //
-// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer, then read back as
-// the JSON the database has of them (row_to_json) and inserted again under new ids: the same bytes a row as the
-// writer's, give or take the numbers' and keys' order. Before the rounds it prints what a stored row occupies
+// A variant: a name of VARIANTS below, `toast-target-<bytes>`, `batch-<rows a statement>`, or several joined by '+'
+// (`toast-target-3000+lz4`); `parse-only` runs only the parameter's unpacking. `as-is` is the table as migrated.
+// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer, their JSON taken from
+// its statements as it sent them, and inserted again under new ids: the writer's bytes. Before the rounds it prints what a stored row occupies
 // (pg_column_size of each jsonb column and of the whole row) and whether any of it went to the TOAST table.
 // Embedded PGlite runs on this thread (not on a thread of its own as the server's), in memory unless --pglite-dir.
 import { randomUUID } from 'node:crypto';
@@ -19,6 +20,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { openMigratedDatabase } from '../src/db/migrate-child.ts';
 import { JSONB_BINARY_VERSION } from '../src/db/jsonb-param.ts';
+import type { SqlRunner } from '../src/db/sql.ts';
 import { INSERT_RECOMMENDATIONS_SQL, RecommendationWriter } from '../src/resolvers/recommendation-store.ts';
 import { createDatabase, dropDatabase } from './lib/benchmarking.ts';
 import { answer, checkIns } from './lib/writer-rows.ts';
@@ -38,6 +40,8 @@ const JSONB_COLUMNS = ['checkIn', 'constraints', 'warnings', 'contributions', 's
 /** Each variant: the DDL that makes its table differ from `recommendations` (run on a copy named by the variant). */
 const VARIANTS: Record<string, (t: string) => string[]> = {
   'as-is': () => [],
+  // PostgreSQL's default toast_tuple_target (the table before migration 20261206235500).
+  'default-toast-target': (t) => [`ALTER TABLE "${t}" RESET (toast_tuple_target)`],
   'no-gin': (t) => [`DROP INDEX "${t}_matchedRules_idx"`],
   'gin-no-fastupdate': (t) => [`ALTER INDEX "${t}_matchedRules_idx" SET (fastupdate = off)`],
   'no-createdAt-index': (t) => [`DROP INDEX "${t}_createdAt_idx"`],
@@ -46,6 +50,7 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   // Rows under 8,160 bytes are neither compressed nor moved out of line.
   uncompressed: (t) => [`ALTER TABLE "${t}" SET (toast_tuple_target = 8160)`, ...JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET STORAGE EXTERNAL`)],
   lz4: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
+  pglz: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
   'no-foreign-keys': () => [],
   // The rows' parameter as json (validated on input, parsed by json_to_recordset) instead of jsonb.
   'json-param': () => [],
@@ -53,6 +58,7 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
 /** The DDL of a variant: one of VARIANTS, `toast-target-<bytes>` (the table's toast_tuple_target), or several joined by '+'. */
 function variantDdl(name: string, table: string): string[] {
   return name.split('+').flatMap((part) => {
+    if (/^batch-\d+$/.test(part)) return []; // the variant's rows a statement (variantBatch)
     const target = /^toast-target-(\d+)$/.exec(part)?.[1];
     if (target) return [`ALTER TABLE "${table}" SET (toast_tuple_target = ${target})`];
     const ddl = VARIANTS[part];
@@ -60,12 +66,13 @@ function variantDdl(name: string, table: string): string[] {
     return ddl(table);
   });
 }
+/** A variant's rows a statement: its `batch-<n>` part, or --batch. */
+const variantBatch = (name: string) => Number(/(?:^|\+)batch-(\d+)/.exec(name)?.[1] ?? args.batch);
 /** Not a stored row: the statement's parameter parsed and unpacked (jsonb_to_recordset), nothing inserted. */
 const PARSE_ONLY = 'parse-only';
 
 const rowsPerRound = Number(args.rows);
 const rounds = Number(args.rounds);
-const batch = Number(args.batch);
 const variantNames = (args.variants ?? 'as-is,no-gin,gin-no-fastupdate,no-createdAt-index,uncompressed,parse-only').split(',');
 for (const v of variantNames) if (v !== PARSE_ONLY) variantDdl(v, 'check');
 
@@ -102,7 +109,17 @@ async function main(): Promise<void> {
     // The rows, stored once by the real writer (their comparison sets and history summary with them).
     const userId = randomUUID();
     await sql.execute(`INSERT INTO "users" ("id", "role") VALUES ($1, 'ATHLETE')`, [userId]);
-    const writer = new RecommendationWriter(sql, { log: console.log, sessionFunction: db.kind === 'pglite' });
+    // The writer's own rows' JSON, as its statements carried them (the second parameter: jsonb's binary form).
+    const sent: Record<string, unknown>[] = [];
+    const recording: SqlRunner = {
+      query: (text, params) => sql.query(text, params),
+      execute: (text, params = []) => {
+        const rows = params[1];
+        if (rows instanceof Uint8Array) sent.push(...(JSON.parse(Buffer.from(rows.subarray(1)).toString()) as Record<string, unknown>[]));
+        return sql.execute(text, params);
+      },
+    };
+    const writer = new RecommendationWriter(recording, { log: console.log, sessionFunction: db.kind === 'pglite' });
     const fittedAt = new Date();
     for (let i = 0; i < 400; i++) writer.enqueue(answer(userId, checkIns[i % checkIns.length], fittedAt));
     await writer.close();
@@ -113,8 +130,14 @@ async function main(): Promise<void> {
          pg_relation_size('recommendations') AS "heap bytes"
        FROM "recommendations" r`,
     );
+    const compression = await sql.query<{ attname: string; c: string }>(
+      `SELECT attname, attcompression::text AS c FROM pg_attribute WHERE attrelid = 'recommendations'::regclass AND atttypid = 'jsonb'::regtype`,
+    );
+    const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
+    console.log(`[bench-row-db] recommendations as migrated: ${JSON.stringify(reloptions)}, jsonb columns' compression ${compression.map((x) => `${x.attname} ${x.c || 'default'}`).join(', ')}`);
     console.log(`[bench-row-db] ${db.kind}: a stored row (bytes, averages over the writer's rows; a column's pg_column_size is as stored, compressed or not):`, JSON.stringify(sizes[0]));
-    const templates = (await sql.query<{ json: string }>(`SELECT row_to_json(r)::text AS json FROM "recommendations" r`)).map((r) => JSON.parse(r.json) as Record<string, unknown>);
+    const templates = sent;
+    console.log(`[bench-row-db] the writer's JSON: ${(Buffer.byteLength(JSON.stringify(sent)) / sent.length).toFixed(0)} bytes a row`);
 
     // One copy of the table per variant (its indexes, defaults, storage and constraints; the foreign keys added).
     const tables: { name: string; table: string; statement: string }[] = [];
@@ -126,6 +149,9 @@ async function main(): Promise<void> {
         statement = `SELECT count(*) FROM jsonb_to_recordset($2::jsonb) AS r(${columns}) WHERE $1::jsonb IS NOT NULL AND $3::jsonb IS NOT NULL`;
       } else {
         await sql.execute(`CREATE TABLE "${table}" (LIKE "recommendations" INCLUDING ALL)`);
+        // LIKE copies the columns' storage and compression, not the table's storage parameters (toast_tuple_target).
+        const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
+        if (reloptions?.length) await sql.execute(`ALTER TABLE "${table}" SET (${reloptions.join(', ')})`);
         // LIKE names the copies' indexes after the table and columns: <table>_userId_createdAt_idx, <table>_createdAt_idx, <table>_matchedRules_idx.
         if (!name.split('+').includes('no-foreign-keys')) {
           await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`);
@@ -161,11 +187,12 @@ async function main(): Promise<void> {
     const walBytes = async (from: string) => Number((await sql.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS d', [from]))[0].d);
 
     const results = tables.map(() => ({ cpu: [] as number[], wall: [] as number[], wal: [] as number[] }));
-    const statements = Math.ceil(rowsPerRound / batch);
     for (let round = 0; round <= rounds; round++) {
       const order = tables.map((_, i) => i);
       if (round % 2) order.reverse();
       for (const i of order) {
+        const batch = variantBatch(tables[i].name);
+        const statements = Math.ceil(rowsPerRound / batch);
         const params = Array.from({ length: statements }, () => parameter(batch)); // made before the clock starts
         const lsn = await walLsn();
         const c0 = cpu();
@@ -191,7 +218,7 @@ async function main(): Promise<void> {
     for (const [i, t] of tables.entries()) {
       const r = results[i];
       console.log(
-        `[bench-row-db] ${db.kind} ${t.name} (${batch} rows a statement): medians of ${rounds} rounds of ${statements * batch} rows: ${median(r.cpu).toFixed(1)} µs CPU a row (${r.cpu.map((x) => x.toFixed(1)).join(', ')}), ${median(r.wall).toFixed(1)} µs wall, ${median(r.wal).toFixed(0)} WAL bytes`,
+        `[bench-row-db] ${db.kind} ${t.name} (${variantBatch(t.name)} rows a statement): medians of ${rounds} rounds of ${rowsPerRound} rows: ${median(r.cpu).toFixed(1)} µs CPU a row (${r.cpu.map((x) => x.toFixed(1)).join(', ')}), ${median(r.wall).toFixed(1)} µs wall, ${median(r.wal).toFixed(0)} WAL bytes`,
       );
     }
     for (const t of tables) {
