@@ -59,6 +59,7 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
 function variantDdl(name: string, table: string): string[] {
   return name.split('+').flatMap((part) => {
     if (/^batch-\d+$/.test(part)) return []; // the variant's rows a statement (variantBatch)
+    if (part === WAL_INIT_ZERO_OFF) return []; // a setting of the session while the variant's rows are written
     const target = /^toast-target-(\d+)$/.exec(part)?.[1];
     if (target) return [`ALTER TABLE "${table}" SET (toast_tuple_target = ${target})`];
     const ddl = VARIANTS[part];
@@ -66,6 +67,8 @@ function variantDdl(name: string, table: string): string[] {
     return ddl(table);
   });
 }
+/** A variant part: new WAL segment files not filled with zeros (wal_init_zero = off) while its rows are written. */
+const WAL_INIT_ZERO_OFF = 'wal-init-zero-off';
 /** A variant's rows a statement: its `batch-<n>` part, or --batch. */
 const variantBatch = (name: string) => Number(/(?:^|\+)batch-(\d+)/.exec(name)?.[1] ?? args.batch);
 /** Not a stored row: the statement's parameter parsed and unpacked (jsonb_to_recordset), nothing inserted. */
@@ -194,6 +197,8 @@ async function main(): Promise<void> {
         const batch = variantBatch(tables[i].name);
         const statements = Math.ceil(rowsPerRound / batch);
         const params = Array.from({ length: statements }, () => parameter(batch)); // made before the clock starts
+        const walInitZeroOff = tables[i].name.split('+').includes(WAL_INIT_ZERO_OFF);
+        if (walInitZeroOff) await sql.execute('SET wal_init_zero = off');
         const lsn = await walLsn();
         const c0 = cpu();
         const p0 = process.cpuUsage();
@@ -205,6 +210,7 @@ async function main(): Promise<void> {
         const c1 = cpu();
         const p1 = process.cpuUsage(p0);
         const wal = await walBytes(lsn);
+        if (walInitZeroOff) await sql.execute('RESET wal_init_zero');
         const rows = statements * batch;
         if (round === 0) continue; // warm-up: plans, caches, the tables' first pages
         results[i].cpu.push((c1 - c0) / rows);
