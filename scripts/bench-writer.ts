@@ -18,12 +18,9 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { GCProfiler, type HeapSpaceStatistics } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { openMigratedDatabase } from '../src/db/migrate-child.ts';
-import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../src/engine/recommend.ts';
-import { MODEL_TERMS, type CheckIn } from '../src/engine/variables.ts';
-import { newRecommendationId, recommendationRow, RecommendationWriter, type RecommendationRow } from '../src/resolvers/recommendation-store.ts';
+import { RecommendationWriter, type RecommendationRow } from '../src/resolvers/recommendation-store.ts';
 import { createDatabase, dropDatabase } from './lib/benchmarking.ts';
-import { benchAthlete } from './lib/engine-athlete.ts';
-import { Random } from './lib/synthetic.ts';
+import { answer, checkIns } from './lib/writer-rows.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,48 +34,6 @@ const { values: args } = parseArgs({
 const rate = Number(args.rate);
 const seconds = Number(args.seconds);
 const rounds = Number(args.rounds);
-
-const { rules, hyper, model, history, populationStats } = benchAthlete();
-const rng = new Random(20261206);
-// The bench's 3-field check-in and a 10-field one, varied.
-const checkIns: CheckIn[] = Array.from({ length: 500 }, (_, i) =>
-  i % 2
-    ? { sleepHours: 6 + rng.int(0, 30) / 10, energyLevel: rng.int(1, 10), stressLevel: rng.int(1, 10) }
-    : {
-        sleepHours: 5 + rng.int(0, 40) / 10,
-        sleepQuality: rng.int(1, 10),
-        energyLevel: rng.int(1, 10),
-        stressLevel: rng.int(1, 10),
-        motivationLevel: rng.int(1, 10),
-        sorenessLevel: rng.int(1, 10),
-        daysSinceHardSession: rng.int(0, 7),
-        caffeineMg: rng.int(0, 3) * 100,
-        warmupMin: rng.int(0, 30),
-        hydrationStatus: rng.int(1, 10),
-      },
-);
-
-function answer(userId: string, checkIn: CheckIn, fittedAt: Date): RecommendationRow {
-  const evaluation = rulesPhase(rules, checkIn, null);
-  const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
-  const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, MODEL_TERMS);
-  const context = statsPhase({ checkIn, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
-  return recommendationRow(newRecommendationId(), new Date(), {
-    userId,
-    checkIn,
-    source: 'MODEL',
-    sessionType: advice.sessionType,
-    override: null,
-    prediction,
-    predictionMultiplier: evaluation.predictionMultiplier,
-    matchedRules: evaluation.matched,
-    warnings: evaluation.warnings,
-    constraints: advice.constraints,
-    suggestions: advice.suggestions,
-    statisticalContext: context,
-    personalization: { phase: 'PERSONALIZED', sessionsIncluded: 30, hasBaseline: false, hasPersonalization: true, fittedAt },
-  });
-}
 
 interface Writer {
   enqueue(row: RecommendationRow): void;

@@ -12,6 +12,9 @@
 // collector will have to scavenge, set by the code and not by the machine's load; beside it, the kB a request's
 // scavenges promoted to the old generation (what lived through two of them: what a scavenge copies, and what fills the
 // old generation for its collections) and the collector's pauses in µs a request.
+// Every run also prints the database's CPU time per request: embedded PGlite's thread (its name, `pglite`, in
+// /proc/<server>/task), or on PostgreSQL the backends of the server's database and, beside them, every process of the
+// PostgreSQL server (pg_stat_activity's pids: the WAL writer, the checkpointer, autovacuum), from /proc/<pid>/schedstat.
 // --before <dir>[,<dir>...] (with --no-profile): a server from each of those trees' scripts/bench.ts (a checkout of
 // the commit to compare with, its node_modules linked) beside this tree's, all started and seeded alike, wrk taking
 // turns between them within each round (the order reversed every other round), so a loaded machine's drift falls on
@@ -30,12 +33,12 @@
 // read them against each other; the wrk line per run gives the process's CPU time per request without the split.
 import { execFile, fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
+import { adminQuery, createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
 import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 import { BENCH_SECRET } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
@@ -90,6 +93,48 @@ function perRequest(profile: CpuProfile, windows: readonly Window[]) {
   return { requests, ...cpuPerUnit(profile, windows, requests) };
 }
 
+/** A task's CPU time so far in ms (/proc/.../schedstat: nanoseconds on a CPU); 0 once it has gone. */
+function schedstatMs(path: string): number {
+  try {
+    return Number(readFileSync(path, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * The database's CPU time so far (ms), by pid (thread id for PGlite's thread): embedded PGlite's thread in the server
+ * process `pid`; on PostgreSQL, the backends of the database `databaseUrl` names (`database`) and every process of
+ * the server (`server`). A backend gone between two readings loses what it ran since the first.
+ */
+async function databaseCpu(pid: number, databaseUrl: string | null): Promise<{ database: Map<number, number>; server: Map<number, number> }> {
+  if (!databaseUrl || !args.postgres) {
+    const threads = new Map<number, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const comm = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      if (comm === 'pglite') threads.set(Number(tid), schedstatMs(`/proc/${pid}/task/${tid}/schedstat`));
+    }
+    return { database: threads, server: threads };
+  }
+  const name = new URL(databaseUrl).pathname.slice(1);
+  const { rows } = await adminQuery(args.postgres, 'SELECT pid, datname FROM pg_stat_activity WHERE pid <> pg_backend_pid()');
+  const database = new Map<number, number>();
+  const server = new Map<number, number>();
+  for (const row of rows as { pid: number; datname: string | null }[]) {
+    const ms = schedstatMs(`/proc/${row.pid}/schedstat`);
+    server.set(row.pid, ms);
+    if (row.datname === name) database.set(row.pid, ms);
+  }
+  return { database, server };
+}
+
+/** CPU ms run between two readings of databaseCpu, over the pids of either (one absent from the first started at 0). */
+function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+  let ms = 0;
+  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  return ms;
+}
+
 /** A server child (scripts/bench.ts --serve of `benchScript`) on its own database, seeded, with a token of its athlete. */
 async function startServer(benchScript: string, execArgv: string[]) {
   const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
@@ -131,7 +176,8 @@ async function startServer(benchScript: string, execArgv: string[]) {
     };
     /** The writer's totals after the last run: rows stored, INSERT statements and the JSON they carried. */
     const written = { rows: 0, inserts: 0, bytes: 0 };
-    return { url: ready.url, request, cpuMs, token, finished, stop, databaseUrl, written };
+    const databaseCpuMs = () => databaseCpu(child.pid as number, databaseUrl);
+    return { url: ready.url, request, cpuMs, databaseCpuMs, token, finished, stop, databaseUrl, written };
   } catch (err) {
     await stop();
     throw err;
@@ -177,7 +223,7 @@ async function main(): Promise<void> {
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
-    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number };
+    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number; database: number; server: number };
     const runs = trees.map((): Record<Operation, Run[]> => ({ recommendation: [], __typename: [], '__typename+variables': [] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of operations) {
@@ -190,6 +236,7 @@ async function main(): Promise<void> {
           const c0 = await server.cpuMs();
           const sampled = (args.survivors || args.heap) && i === 0 && operation === 'recommendation';
           if (sampled) await server.request('heap-start', { survivors: args.survivors });
+          const d0 = await server.databaseCpuMs();
           const from = monotonicMicros();
           const run = await wrk(server.url, bodies[i][operation], seconds);
           const to = monotonicMicros();
@@ -200,6 +247,7 @@ async function main(): Promise<void> {
           }
           const stored = await server.request('store'); // the answers' rows written: their cost is the request's
           const c1 = await server.cpuMs();
+          const d1 = await server.databaseCpuMs();
           const { young, gcMinor, gcMajor } = (await server.request('pauses')) as {
             young: { allocatedBytes: number; promotedBytes: number };
             gcMinor: { totalMs: number };
@@ -217,9 +265,12 @@ async function main(): Promise<void> {
           // generation's), per request: what a request's allocations cost the collector, not only their size.
           const promoted = young.promotedBytes / 1024 / run.requests;
           const gc = (1000 * (gcMinor.totalMs + gcMajor.totalMs)) / run.requests;
-          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc });
+          // The database's CPU per request (PGlite's thread: inside the server process's; PostgreSQL's: outside it).
+          const database = (1000 * cpuBetween(d0.database, d1.database)) / run.requests;
+          const postgresServer = (1000 * cpuBetween(d0.server, d1.server)) / run.requests;
+          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc, database, server: postgresServer });
           console.log(
-            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs)${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row` : ''}`,
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs; ${args.postgres ? `PostgreSQL: its backends ${database.toFixed(1)} µs, all its processes ${postgresServer.toFixed(1)}` : `PGlite's thread ${database.toFixed(1)} µs`})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row, the database's CPU per stored row (the requests' reads included) ${((database * run.requests) / rows).toFixed(1)} µs` : ''}`,
           );
         }
       }
@@ -235,7 +286,7 @@ async function main(): Promise<void> {
             `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: __typename with the variables ${median(v.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(v.map((x) => x.main)).toFixed(1)}, ${median(v.map((x) => x.kB)).toFixed(1)} kB young); API thread above __typename ${median(v.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs, req/s ratio ${(100 * median(v.map((x, k) => x.rps / r.__typename[k].rps))).toFixed(0)} %`,
           );
         console.log(
-          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
+          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs, the database ${median(r.recommendation.map((x) => x.database)).toFixed(1)} µs${args.postgres ? `, all of PostgreSQL ${median(r.recommendation.map((x) => x.server)).toFixed(1)} µs` : ''}), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs, the database ${median(r.__typename.map((x) => x.database)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
       }
     }

@@ -145,8 +145,14 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
  */
 export const PGLITE_SHARED_BUFFERS = '32MB';
 
-/** The settings ClimbIQ adds to PGlite's start parameters (and initdb's). */
-const PGLITE_START_SETTINGS = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
+/**
+ * The settings ClimbIQ adds to PGlite's start parameters (and initdb's). `wal_init_zero=off`: a new 16 MB WAL segment
+ * (one every ~5,000 stored recommendations, about 3 KB of WAL each) is not first written full of zeros, 8 kB at a
+ * time, on PGlite's thread (through Node's file system for a directory, by growing an array again and again in
+ * memory), the space allocation that zero-filling buys being moot for PGlite, which runs with fsync off already (-F).
+ * 4-5 % of PGlite's CPU a stored row (BENCHMARKS.md "Issue 19, ninth round").
+ */
+const PGLITE_START_SETTINGS = ['-c', `shared_buffers=${PGLITE_SHARED_BUFFERS}`, '-c', 'wal_init_zero=off'];
 
 /**
  * PGlite's options: its own start parameters plus the smaller shared buffers, also while initdb runs (its bootstrap

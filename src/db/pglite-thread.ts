@@ -82,12 +82,17 @@ export class PgliteThreadError extends Error {}
 
 const ADAPTER_NAME = 'pglite-prisma-adapter';
 
+/** The worker thread's name (Node >= 22 gives it to the operating system's thread as well). */
+export const PGLITE_THREAD_NAME = 'pglite';
+
 /** Starts the worker, opens PGlite in it and resolves once it answers (rejects with the worker's open failure). */
 export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}): Promise<PgliteThread> {
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'pglite-thread');
   const worker = new Worker(`${NO_SOURCE_MAPS}\n${load}.then((m) => m.runPgliteThread())`, {
     eval: true,
+    // The thread's name in the operating system (/proc/<pid>/task/<tid>/comm): scripts/profile-wrk.ts reads its CPU time.
+    name: PGLITE_THREAD_NAME,
     workerData: target,
     transferList: target.image ? [target.image.bytes] : [],
   });
