@@ -40,16 +40,23 @@ import {
   visit,
   visitWithTypeInfo,
 } from 'graphql';
-// graphql-js's own event mapping (its subscribe's): native promises, about half the garbage per event of
-// @whatwg-node/promise-helpers' mapAsyncIterator (about 5 KB less per stream of five events, BENCHMARKS.md issue 19,
-// seventh round); return() closes the source at once, as before (a long-lived stream ends when its client leaves).
-import { mapAsyncIterator } from 'graphql/execution/mapAsyncIterator.js';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+
+/** Yoga's `maskedErrors` (the same function and message the server gives Yoga). */
+export interface MaskedErrors {
+  maskError: (error: unknown, message: string) => Error;
+  errorMessage: string;
+}
 
 export interface JitExecutionOptions {
   /** Called with the errors of a document graphql-jit cannot compile (that operation then runs on the default executor). Default: nothing. */
   onCompileError?: (errors: readonly { message: string }[]) => void;
+  /**
+   * The masking a compiled subscription's errors get here, in place of Yoga's (see onSubscribe below): the errors of
+   * each event, of a stream that could not start, and one a stream fails with.
+   */
+  maskedErrors: MaskedErrors;
 }
 
 type Compiled = CompiledQuery | null;
@@ -111,7 +118,67 @@ function withGraphqlJsErrors(document: DocumentNode, result: ExecutionResult): E
   return { ...result, errors: result.errors.map((e) => asGraphqlJsError(document, e)) };
 }
 
-export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
+/** An abort is passed on as it is, never masked (as Yoga's own hook before its masking does). */
+const isAbortError = (error: unknown): boolean =>
+  typeof error === 'object' && error?.constructor?.name === 'DOMException' && ((error as DOMException).name === 'AbortError' || (error as DOMException).name === 'TimeoutError');
+
+/**
+ * A compiled subscription's events as one iterator: each source value mapped by `map` (which masks the event's
+ * errors), and an error the stream fails with (the source's, or the mapping's) masked by `fail`. This is
+ * graphql-js's own mapAsyncIterator (its subscribe's: native promises) with the masking envelop would otherwise
+ * add as two more iterator layers per stream; return() closes the source at once, as before (a long-lived stream
+ * ends when its client leaves).
+ */
+function eventsOf<T>(source: AsyncIterable<T>, map: (value: T) => ExecutionResult | Promise<ExecutionResult>, fail: (error: unknown) => unknown): AsyncIterableIterator<ExecutionResult> {
+  const iterator = source[Symbol.asyncIterator]();
+  const closeIgnoringErrors = async () => {
+    try {
+      await iterator.return?.();
+    } catch {
+      // Keep the first error when closing the source also fails.
+    }
+  };
+  const mapped = async (step: IteratorResult<T>): Promise<IteratorResult<ExecutionResult>> => {
+    if (step.done) return step;
+    try {
+      return { value: await map(step.value), done: false };
+    } catch (error) {
+      await closeIgnoringErrors();
+      throw fail(error);
+    }
+  };
+  return {
+    async next() {
+      let step: IteratorResult<T>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        throw fail(error);
+      }
+      return mapped(step);
+    },
+    async return() {
+      return iterator.return ? mapped(await iterator.return()) : { value: undefined, done: true };
+    },
+    async throw(error: unknown) {
+      if (iterator.throw) return mapped(await iterator.throw(error));
+      await closeIgnoringErrors();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+export function useJitExecution(options: JitExecutionOptions): Plugin {
+  const { maskError, errorMessage } = options.maskedErrors;
+  const mask = (error: unknown): unknown => (isAbortError(error) ? error : maskError(error, errorMessage));
+  const masked = (errors: readonly GraphQLError[]) => errors.map((e) => maskError(e, errorMessage) as GraphQLError);
+  /** An event's errors as graphql-js would have made them, masked as Yoga's masking would have. */
+  const maskedEvent = (document: DocumentNode, result: ExecutionResult): ExecutionResult =>
+    result.errors?.length ? { ...result, errors: masked(result.errors.map((e) => asGraphqlJsError(document, e))) } : result;
+
   /**
    * document -> operation name ('' for the only one; a subscription's events under 'events:' and the name) -> its
    * compiled form, or null when it does not compile.
@@ -148,18 +215,35 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
         return result instanceof Promise ? result.then(answer) : answer(result);
       }) as typeof executeFn);
     },
-    onSubscribe({ subscribeFn, setSubscribeFn }) {
-      setSubscribeFn((async (args: ExecutionArgs) => {
-        const query = compiledFor(args, true);
-        if (!query) return subscribeFn(args);
+    // A compiled subscription is started here and its result handed to envelop with setResultAndStopExecution: the
+    // onSubscribe hooks of the plugins after this one are not called for it. Those are Yoga's own, registered after
+    // every user plugin: the one that passes an abort on unmasked, and its error masking, whose onSubscribeResult
+    // wraps every stream in envelop's per-event onNext mapping and error iterator (@whatwg-node/promise-helpers'
+    // fake promises: about 20 KB per stream of five events, the stream's largest allocation, though an event
+    // almost never carries an error; BENCHMARKS.md issue 19, ninth round). The masking is done here instead, with
+    // the same function and message: each event's errors, those of a stream that could not start, and an error the
+    // stream fails with (an abort passed on as it is). This plugin is therefore the last one with an onSubscribe hook
+    // (src/server.ts). A document that does not compile runs on the default subscribe under Yoga's masking, as before.
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const query = compiledFor(args, true);
+      if (!query) return;
+      const subscribed = (async () => {
         const source = await createSourceEventStream(args);
-        if (!isAsyncIterable(source)) return source;
-        const event = (result: ExecutionResult) => withGraphqlJsErrors(args.document, result);
-        return mapAsyncIterator(source, (payload) => {
-          const result = query.query(payload, args.contextValue, args.variableValues);
-          return result instanceof Promise ? result.then(event) : event(result);
-        });
-      }) as typeof subscribeFn);
+        // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are.
+        if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masked(source.errors) } : source;
+        const event = (result: ExecutionResult) => maskedEvent(args.document, result);
+        return eventsOf(
+          source,
+          (payload) => {
+            const result = query.query(payload, args.contextValue, args.variableValues);
+            return result instanceof Promise ? result.then(event) : event(result);
+          },
+          mask,
+        );
+      })();
+      // envelop awaits a promise given here as it awaits the subscribe function's (handleMaybePromise); its type
+      // names the settled value only.
+      setResultAndStopExecution(subscribed as unknown as Parameters<typeof setResultAndStopExecution>[0]);
     },
   };
 }
