@@ -138,10 +138,12 @@ function eventsOf<T>(source: AsyncIterable<T>, map: (value: T) => ExecutionResul
       // Keep the first error when closing the source also fails.
     }
   };
+  // One promise per event (next's own): the mapping is inline, and a result computed synchronously is not awaited.
   const mapped = async (step: IteratorResult<T>): Promise<IteratorResult<ExecutionResult>> => {
     if (step.done) return step;
     try {
-      return { value: await map(step.value), done: false };
+      const value = map(step.value);
+      return { value: value instanceof Promise ? await value : value, done: false };
     } catch (error) {
       await closeIgnoringErrors();
       throw fail(error);
@@ -155,7 +157,14 @@ function eventsOf<T>(source: AsyncIterable<T>, map: (value: T) => ExecutionResul
       } catch (error) {
         throw fail(error);
       }
-      return mapped(step);
+      if (step.done) return step;
+      try {
+        const value = map(step.value);
+        return { value: value instanceof Promise ? await value : value, done: false };
+      } catch (error) {
+        await closeIgnoringErrors();
+        throw fail(error);
+      }
     },
     async return() {
       return iterator.return ? mapped(await iterator.return()) : { value: undefined, done: true };
