@@ -122,71 +122,102 @@ function withGraphqlJsErrors(document: DocumentNode, result: ExecutionResult): E
 const isAbortError = (error: unknown): boolean =>
   typeof error === 'object' && error?.constructor?.name === 'DOMException' && ((error as DOMException).name === 'AbortError' || (error as DOMException).name === 'TimeoutError');
 
+/** Yoga's masking for the compiled subscriptions: one per plugin, shared by their streams. */
+class Masking {
+  constructor(private readonly options: MaskedErrors) {}
+  errors(errors: readonly GraphQLError[]): GraphQLError[] {
+    return errors.map((e) => this.options.maskError(e, this.options.errorMessage) as GraphQLError);
+  }
+  /** An event's errors as graphql-js would have made them, masked. */
+  event(document: DocumentNode, result: ExecutionResult): ExecutionResult {
+    return result.errors?.length ? { ...result, errors: this.errors(result.errors.map((e) => asGraphqlJsError(document, e))) } : result;
+  }
+  /** The error a stream fails with. */
+  failure(error: unknown): unknown {
+    return isAbortError(error) ? error : this.options.maskError(error, this.options.errorMessage);
+  }
+}
+
 /**
- * A compiled subscription's events as one iterator: each source value mapped by `map` (which masks the event's
- * errors), and an error the stream fails with (the source's, or the mapping's) masked by `fail`. This is
- * graphql-js's own mapAsyncIterator (its subscribe's: native promises) with the masking envelop would otherwise
- * add as two more iterator layers per stream; return() closes the source at once, as before (a long-lived stream
- * ends when its client leaves).
+ * A compiled subscription's events as one iterator: each source value's compiled result with its errors masked, and
+ * an error the stream fails with (the source's, or the mapping's) masked. This is graphql-js's own mapAsyncIterator
+ * (its subscribe's: native promises) with the masking envelop would otherwise add as two more iterator layers per
+ * stream, as an object without closures of its own (it lives as long as the stream: a waiting stream is copied by
+ * every scavenge and then promoted with it). One promise per event (next's own: a result computed synchronously is
+ * not awaited). return() closes the source at once, as before (a long-lived stream ends when its client leaves).
  */
-function eventsOf<T>(source: AsyncIterable<T>, map: (value: T) => ExecutionResult | Promise<ExecutionResult>, fail: (error: unknown) => unknown): AsyncIterableIterator<ExecutionResult> {
-  const iterator = source[Symbol.asyncIterator]();
-  const closeIgnoringErrors = async () => {
+class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
+  private readonly iterator: AsyncIterator<unknown>;
+  constructor(
+    source: AsyncIterable<unknown>,
+    private readonly query: CompiledQuery,
+    private readonly args: ExecutionArgs,
+    private readonly masking: Masking,
+  ) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    let step: IteratorResult<unknown>;
     try {
-      await iterator.return?.();
+      step = await this.iterator.next();
+    } catch (error) {
+      throw this.masking.failure(error);
+    }
+    if (step.done) return step;
+    // mapped()'s body inline: no second promise per event.
+    try {
+      const { args } = this;
+      const result = this.query.query(step.value, args.contextValue, args.variableValues);
+      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+    } catch (error) {
+      await this.closeIgnoringErrors();
+      throw this.masking.failure(error);
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    if (!this.iterator.return) return { value: undefined, done: true };
+    const step = await this.iterator.return();
+    return step.done ? step : this.mapped(step.value);
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    if (this.iterator.throw) {
+      const step = await this.iterator.throw(error);
+      return step.done ? step : this.mapped(step.value);
+    }
+    await this.closeIgnoringErrors();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** A value the source gave back on return() or throw(), as next() maps an event. */
+  private async mapped(payload: unknown): Promise<IteratorResult<ExecutionResult>> {
+    try {
+      const { args } = this;
+      const result = this.query.query(payload, args.contextValue, args.variableValues);
+      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+    } catch (error) {
+      await this.closeIgnoringErrors();
+      throw this.masking.failure(error);
+    }
+  }
+
+  private async closeIgnoringErrors(): Promise<void> {
+    try {
+      await this.iterator.return?.();
     } catch {
       // Keep the first error when closing the source also fails.
     }
-  };
-  // One promise per event (next's own): the mapping is inline, and a result computed synchronously is not awaited.
-  const mapped = async (step: IteratorResult<T>): Promise<IteratorResult<ExecutionResult>> => {
-    if (step.done) return step;
-    try {
-      const value = map(step.value);
-      return { value: value instanceof Promise ? await value : value, done: false };
-    } catch (error) {
-      await closeIgnoringErrors();
-      throw fail(error);
-    }
-  };
-  return {
-    async next() {
-      let step: IteratorResult<T>;
-      try {
-        step = await iterator.next();
-      } catch (error) {
-        throw fail(error);
-      }
-      if (step.done) return step;
-      try {
-        const value = map(step.value);
-        return { value: value instanceof Promise ? await value : value, done: false };
-      } catch (error) {
-        await closeIgnoringErrors();
-        throw fail(error);
-      }
-    },
-    async return() {
-      return iterator.return ? mapped(await iterator.return()) : { value: undefined, done: true };
-    },
-    async throw(error: unknown) {
-      if (iterator.throw) return mapped(await iterator.throw(error));
-      await closeIgnoringErrors();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  }
 }
 
 export function useJitExecution(options: JitExecutionOptions): Plugin {
-  const { maskError, errorMessage } = options.maskedErrors;
-  const mask = (error: unknown): unknown => (isAbortError(error) ? error : maskError(error, errorMessage));
-  const masked = (errors: readonly GraphQLError[]) => errors.map((e) => maskError(e, errorMessage) as GraphQLError);
-  /** An event's errors as graphql-js would have made them, masked as Yoga's masking would have. */
-  const maskedEvent = (document: DocumentNode, result: ExecutionResult): ExecutionResult =>
-    result.errors?.length ? { ...result, errors: masked(result.errors.map((e) => asGraphqlJsError(document, e))) } : result;
+  const masking = new Masking(options.maskedErrors);
 
   /**
    * document -> operation name ('' for the only one; a subscription's events under 'events:' and the name) -> its
@@ -239,16 +270,8 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
       const subscribed = (async () => {
         const source = await createSourceEventStream(args);
         // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are.
-        if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masked(source.errors) } : source;
-        const event = (result: ExecutionResult) => maskedEvent(args.document, result);
-        return eventsOf(
-          source,
-          (payload) => {
-            const result = query.query(payload, args.contextValue, args.variableValues);
-            return result instanceof Promise ? result.then(event) : event(result);
-          },
-          mask,
-        );
+        if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
+        return new CompiledEvents(source, query, args, masking);
       })();
       // envelop awaits a promise given here as it awaits the subscribe function's (handleMaybePromise); its type
       // names the settled value only.
