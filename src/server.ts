@@ -6,7 +6,6 @@ import { GraphQLError, type DocumentNode, type ExecutionArgs } from 'graphql';
 import type { OperationResult } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { wsErrors, wsResult } from './http/graphql-ws-errors.ts';
-import { sharedDocumentTexts } from './http/graphql-ws-messages.ts';
 import { createYoga, type YogaInitialContext } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
 import { isTokenExpired } from './auth.ts';
@@ -219,8 +218,6 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       },
       // No HTTP over a WebSocket: errors go without extensions.http (src/http/graphql-ws-errors.ts).
       onNext: (_ctx, _id, _params, _args, result) => wsResult(result),
-      // The messages it keeps while their streams run share their document's text (src/http/graphql-ws-messages.ts).
-      jsonMessageReviver: sharedDocumentTexts(),
       onError: (_ctx, _id, _params, errors) => wsErrors(errors),
       onSubscribe: async (ctx, _id, params) => {
         // ctx.subscriptions already holds this operation.
