@@ -112,6 +112,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     return { analyst: await graphiqlTokens.analyst, athlete: await graphiqlTokens.athlete };
   };
 
+  // Yoga's masking, and the same for the subscriptions useJitExecution starts (it masks their errors itself).
+  const maskedErrors = { maskError: config.production ? maskErrorWithoutSuggestions : maskError, errorMessage: 'Unexpected error.' };
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
     graphqlEndpoint: GRAPHQL_ENDPOINT,
@@ -142,7 +144,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     maxRequestBodySize: false,
     multipart: false,
     logging: false,
-    maskedErrors: { maskError: config.production ? maskErrorWithoutSuggestions : maskError },
+    maskedErrors,
     // Yoga's own health check answers an empty 200 to any URL ending in its endpoint; useHealthChecks answers
     // /health and /ready instead (JSON saying what was checked). No request URL ends in NUL (it is always escaped).
     healthCheckEndpoint: '\u0000',
@@ -165,9 +167,13 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useIntrospectionSetting(config),
       useInputGuard(),
       useSubscriptionExpiry(),
-      useJitExecution({ onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`) }),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
       useRequestBodyLimit(config.maxRequestBodyBytes),
+      // Last: the plugins after it get no onSubscribe call for the subscriptions it starts (src/http/jit-execution.ts).
+      useJitExecution({
+        maskedErrors,
+        onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`),
+      }),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {
       const fromHeader = initial.request?.headers.get('authorization');

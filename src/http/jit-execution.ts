@@ -40,16 +40,23 @@ import {
   visit,
   visitWithTypeInfo,
 } from 'graphql';
-// graphql-js's own event mapping (its subscribe's): native promises, about half the garbage per event of
-// @whatwg-node/promise-helpers' mapAsyncIterator (about 5 KB less per stream of five events, BENCHMARKS.md issue 19,
-// seventh round); return() closes the source at once, as before (a long-lived stream ends when its client leaves).
-import { mapAsyncIterator } from 'graphql/execution/mapAsyncIterator.js';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+
+/** Yoga's `maskedErrors` (the same function and message the server gives Yoga). */
+export interface MaskedErrors {
+  maskError: (error: unknown, message: string) => Error;
+  errorMessage: string;
+}
 
 export interface JitExecutionOptions {
   /** Called with the errors of a document graphql-jit cannot compile (that operation then runs on the default executor). Default: nothing. */
   onCompileError?: (errors: readonly { message: string }[]) => void;
+  /**
+   * The masking a compiled subscription's errors get here, in place of Yoga's (see onSubscribe below): the errors of
+   * each event, of a stream that could not start, and one a stream fails with.
+   */
+  maskedErrors: MaskedErrors;
 }
 
 type Compiled = CompiledQuery | null;
@@ -111,7 +118,107 @@ function withGraphqlJsErrors(document: DocumentNode, result: ExecutionResult): E
   return { ...result, errors: result.errors.map((e) => asGraphqlJsError(document, e)) };
 }
 
-export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
+/** An abort is passed on as it is, never masked (as Yoga's own hook before its masking does). */
+const isAbortError = (error: unknown): boolean =>
+  typeof error === 'object' && error?.constructor?.name === 'DOMException' && ((error as DOMException).name === 'AbortError' || (error as DOMException).name === 'TimeoutError');
+
+/** Yoga's masking for the compiled subscriptions: one per plugin, shared by their streams. */
+class Masking {
+  constructor(private readonly options: MaskedErrors) {}
+  errors(errors: readonly GraphQLError[]): GraphQLError[] {
+    return errors.map((e) => this.options.maskError(e, this.options.errorMessage) as GraphQLError);
+  }
+  /** An event's errors as graphql-js would have made them, masked. */
+  event(document: DocumentNode, result: ExecutionResult): ExecutionResult {
+    return result.errors?.length ? { ...result, errors: this.errors(result.errors.map((e) => asGraphqlJsError(document, e))) } : result;
+  }
+  /** The error a stream fails with. */
+  failure(error: unknown): unknown {
+    return isAbortError(error) ? error : this.options.maskError(error, this.options.errorMessage);
+  }
+}
+
+/**
+ * A compiled subscription's events as one iterator: each source value's compiled result with its errors masked, and
+ * an error the stream fails with (the source's, or the mapping's) masked. This is graphql-js's own mapAsyncIterator
+ * (its subscribe's: native promises) with the masking envelop would otherwise add as two more iterator layers per
+ * stream, as an object without closures of its own (it lives as long as the stream: a waiting stream is copied by
+ * every scavenge and then promoted with it). One promise per event (next's own: a result computed synchronously is
+ * not awaited). return() closes the source at once, as before (a long-lived stream ends when its client leaves).
+ */
+class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
+  private readonly iterator: AsyncIterator<unknown>;
+  constructor(
+    source: AsyncIterable<unknown>,
+    private readonly query: CompiledQuery,
+    private readonly args: ExecutionArgs,
+    private readonly masking: Masking,
+  ) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  async next(): Promise<IteratorResult<ExecutionResult>> {
+    let step: IteratorResult<unknown>;
+    try {
+      step = await this.iterator.next();
+    } catch (error) {
+      throw this.masking.failure(error);
+    }
+    if (step.done) return step;
+    // mapped()'s body inline: no second promise per event.
+    try {
+      const { args } = this;
+      const result = this.query.query(step.value, args.contextValue, args.variableValues);
+      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+    } catch (error) {
+      await this.closeIgnoringErrors();
+      throw this.masking.failure(error);
+    }
+  }
+
+  async return(): Promise<IteratorResult<ExecutionResult>> {
+    if (!this.iterator.return) return { value: undefined, done: true };
+    const step = await this.iterator.return();
+    return step.done ? step : this.mapped(step.value);
+  }
+
+  async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
+    if (this.iterator.throw) {
+      const step = await this.iterator.throw(error);
+      return step.done ? step : this.mapped(step.value);
+    }
+    await this.closeIgnoringErrors();
+    throw error;
+  }
+
+  [Symbol.asyncIterator]() {
+    return this;
+  }
+
+  /** A value the source gave back on return() or throw(), as next() maps an event. */
+  private async mapped(payload: unknown): Promise<IteratorResult<ExecutionResult>> {
+    try {
+      const { args } = this;
+      const result = this.query.query(payload, args.contextValue, args.variableValues);
+      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+    } catch (error) {
+      await this.closeIgnoringErrors();
+      throw this.masking.failure(error);
+    }
+  }
+
+  private async closeIgnoringErrors(): Promise<void> {
+    try {
+      await this.iterator.return?.();
+    } catch {
+      // Keep the first error when closing the source also fails.
+    }
+  }
+}
+
+export function useJitExecution(options: JitExecutionOptions): Plugin {
+  const masking = new Masking(options.maskedErrors);
+
   /**
    * document -> operation name ('' for the only one; a subscription's events under 'events:' and the name) -> its
    * compiled form, or null when it does not compile.
@@ -148,18 +255,27 @@ export function useJitExecution(options: JitExecutionOptions = {}): Plugin {
         return result instanceof Promise ? result.then(answer) : answer(result);
       }) as typeof executeFn);
     },
-    onSubscribe({ subscribeFn, setSubscribeFn }) {
-      setSubscribeFn((async (args: ExecutionArgs) => {
-        const query = compiledFor(args, true);
-        if (!query) return subscribeFn(args);
+    // A compiled subscription is started here and its result handed to envelop with setResultAndStopExecution: the
+    // onSubscribe hooks of the plugins after this one are not called for it. Those are Yoga's own, registered after
+    // every user plugin: the one that passes an abort on unmasked, and its error masking, whose onSubscribeResult
+    // wraps every stream in envelop's per-event onNext mapping and error iterator (@whatwg-node/promise-helpers'
+    // fake promises: about 20 KB per stream of five events, the stream's largest allocation, though an event
+    // almost never carries an error; BENCHMARKS.md issue 19, ninth round). The masking is done here instead, with
+    // the same function and message: each event's errors, those of a stream that could not start, and an error the
+    // stream fails with (an abort passed on as it is). This plugin is therefore the last one with an onSubscribe hook
+    // (src/server.ts). A document that does not compile runs on the default subscribe under Yoga's masking, as before.
+    onSubscribe({ args, setResultAndStopExecution }) {
+      const query = compiledFor(args, true);
+      if (!query) return;
+      const subscribed = (async () => {
         const source = await createSourceEventStream(args);
-        if (!isAsyncIterable(source)) return source;
-        const event = (result: ExecutionResult) => withGraphqlJsErrors(args.document, result);
-        return mapAsyncIterator(source, (payload) => {
-          const result = query.query(payload, args.contextValue, args.variableValues);
-          return result instanceof Promise ? result.then(event) : event(result);
-        });
-      }) as typeof subscribeFn);
+        // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are.
+        if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
+        return new CompiledEvents(source, query, args, masking);
+      })();
+      // envelop awaits a promise given here as it awaits the subscribe function's (handleMaybePromise); its type
+      // names the settled value only.
+      setResultAndStopExecution(subscribed as unknown as Parameters<typeof setResultAndStopExecution>[0]);
     },
   };
 }
