@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { gql, wsClient } from '../support/client.ts';
 import { eventOf, expectWellFormed, OPERATOR, recommendation, RECOMMENDATION_QUERY, streamSse, streamWs, types } from '../support/recommendation.ts';
-import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, tokenFor, withTableMissing } from '../support/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -16,8 +16,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const rename = (from: string, to: string) => server.services.db.prisma.$executeRawUnsafe(`ALTER TABLE ${from} RENAME TO ${to}`);
-
 describe('engine failure', () => {
   it('streams ..., PREDICTION, RECOMMENDATIONS, ERROR (INTERNAL_SERVER_ERROR) and no DONE when the history read fails', async () => {
     const { token, id } = await tokenFor('athlete');
@@ -25,8 +23,7 @@ describe('engine failure', () => {
     const before = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(before.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
 
-    await rename('climbing_sessions', 'climbing_sessions_x');
-    try {
+    await withTableMissing(server, 'climbing_sessions', async () => {
       server.services.engine.invalidate({ kind: 'history', userId: id }); // as a session write would: the next stream reads it
       for (const out of [await streamWs(server.wsUrl, token, OPERATOR), await streamSse(server.url, token, OPERATOR)]) {
         expect(out.errors).toEqual([]); // the failure is an event of the stream, not a GraphQL error
@@ -46,9 +43,7 @@ describe('engine failure', () => {
       // An override never reads the history: it still answers.
       const override = await streamWs(server.wsUrl, token, { ...OPERATOR, pulleyInjuryGrade: 3 });
       expect(types(override.events)).toEqual(['CONTEXT_LOADED', 'RULE_OVERRIDE', 'DONE']);
-    } finally {
-      await rename('climbing_sessions_x', 'climbing_sessions');
-    }
+    });
 
     const after = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(after.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
@@ -56,16 +51,13 @@ describe('engine failure', () => {
 
   it('ends with a lone ERROR (no CONTEXT_LOADED, no DONE) when the rule set cannot be loaded', async () => {
     const { token } = await tokenFor('athlete');
-    await rename('expert_rules', 'expert_rules_x');
-    try {
+    await withTableMissing(server, 'expert_rules', async () => {
       server.services.engine.invalidate({ kind: 'rules' }); // as an admin write would: the next request reloads
       const out = await streamWs(server.wsUrl, token, OPERATOR);
       // CONTEXT_LOADED needs the rules: the stream fails before it, as its first and only event.
       expect(types(out.events)).toEqual(['ERROR']);
       expect(out.events[0]).toMatchObject({ sequence: 1, code: 'INTERNAL_SERVER_ERROR' });
-    } finally {
-      await rename('expert_rules_x', 'expert_rules');
-    }
+    });
     const after = await streamWs(server.wsUrl, token, OPERATOR);
     expect(types(after.events)).toEqual(['CONTEXT_LOADED', 'PREDICTION', 'RECOMMENDATIONS', 'STATS', 'DONE']);
   });

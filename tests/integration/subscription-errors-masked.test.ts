@@ -5,7 +5,7 @@
 // must never see the renamed table.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gqlOk, wsClient } from '../support/client.ts';
-import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
+import { startTestServer, type TestServer, tokenFor, withTableMissing } from '../support/server.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -15,7 +15,6 @@ afterAll(async () => {
   await server?.close();
 });
 
-const rename = (from: string, to: string) => server.services.db.prisma.$executeRawUnsafe(`ALTER TABLE ${from} RENAME TO ${to}`);
 const MODEL_UPDATED = 'subscription { modelUpdated { sessionsIncluded user { id } } }';
 type Masked = { message: string; extensions?: { code?: string }; path?: unknown[] };
 
@@ -56,8 +55,7 @@ describe('a subscription that fails inside the server', () => {
     const before = await firstModelEvent(cached.token);
     expect(before).toMatchObject({ data: { modelUpdated: { sessionsIncluded: 0, user: { id: cached.id } } } });
 
-    await rename('model_outputs', 'model_outputs_x');
-    try {
+    await withTableMissing(server, 'model_outputs', async () => {
       const event = await firstModelEvent(cached.token);
       expect(event).not.toHaveProperty('closedWith');
       const { data, errors } = event as { data?: unknown; errors?: readonly Masked[] };
@@ -77,9 +75,7 @@ describe('a subscription that fails inside the server', () => {
       } finally {
         await client.dispose();
       }
-    } finally {
-      await rename('model_outputs_x', 'model_outputs');
-    }
+    });
 
     const after = await firstModelEvent(cached.token);
     expect(after).toMatchObject({ data: { modelUpdated: { sessionsIncluded: 0, user: { id: cached.id } } } });

@@ -173,6 +173,20 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   };
 }
 
+/**
+ * Runs `fn` while the table `table` is missing (renamed away), then puts it back: a database failure a user can meet
+ * (a migration gone wrong, a dropped table), met by the real queries of the server.
+ */
+export async function withTableMissing<T>(server: TestServer, table: string, fn: () => Promise<T>): Promise<T> {
+  const rename = (from: string, to: string) => server.services.db.prisma.$executeRawUnsafe(`ALTER TABLE ${from} RENAME TO ${to}`);
+  await rename(table, `${table}_away`);
+  try {
+    return await fn();
+  } finally {
+    await rename(`${table}_away`, table);
+  }
+}
+
 export async function tokenFor(role: Lowercase<Role> = 'athlete', sub: string = randomUUID()): Promise<{ token: string; id: string }> {
   return { token: await tokens.sign({ sub, role }), id: sub };
 }
