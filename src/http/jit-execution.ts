@@ -118,7 +118,7 @@ function withGraphqlJsErrors(document: DocumentNode, result: ExecutionResult): E
   return { ...result, errors: result.errors.map((e) => asGraphqlJsError(document, e)) };
 }
 
-/** An abort is passed on as it is, never masked (as Yoga's own hook before its masking does). */
+/** An abort is passed on as it is, never masked (as Yoga's own hook before its masking does; Yoga's isAbortError, which its package does not export). */
 const isAbortError = (error: unknown): boolean =>
   typeof error === 'object' && error?.constructor?.name === 'DOMException' && ((error as DOMException).name === 'AbortError' || (error as DOMException).name === 'TimeoutError');
 
@@ -165,11 +165,10 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
       throw this.masking.failure(error);
     }
     if (step.done) return step;
-    // mapped()'s body inline: no second promise per event.
+    // The event mapped in this function (not by awaiting mapped()): no second promise per event.
     try {
-      const { args } = this;
-      const result = this.query.query(step.value, args.contextValue, args.variableValues);
-      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+      const event = this.event(step.value);
+      return { value: event instanceof Promise ? await event : event, done: false };
     } catch (error) {
       await this.closeIgnoringErrors();
       throw this.masking.failure(error);
@@ -198,13 +197,18 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
   /** A value the source gave back on return() or throw(), as next() maps an event. */
   private async mapped(payload: unknown): Promise<IteratorResult<ExecutionResult>> {
     try {
-      const { args } = this;
-      const result = this.query.query(payload, args.contextValue, args.variableValues);
-      return { value: this.masking.event(args.document, result instanceof Promise ? await result : result), done: false };
+      return { value: await this.event(payload), done: false };
     } catch (error) {
       await this.closeIgnoringErrors();
       throw this.masking.failure(error);
     }
+  }
+
+  /** A source value's compiled result, its errors masked: synchronous when graphql-jit's result is. */
+  private event(payload: unknown): ExecutionResult | Promise<ExecutionResult> {
+    const { args } = this;
+    const result = this.query.query(payload, args.contextValue, args.variableValues);
+    return result instanceof Promise ? result.then((r) => this.masking.event(args.document, r)) : this.masking.event(args.document, result);
   }
 
   private async closeIgnoringErrors(): Promise<void> {
