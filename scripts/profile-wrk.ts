@@ -15,6 +15,10 @@
 // Every run also prints the database's CPU time per request: embedded PGlite's thread (its name, `pglite`, in
 // /proc/<server>/task), or on PostgreSQL the backends of the server's database and, beside them, every process of the
 // PostgreSQL server (pg_stat_activity's pids: the WAL writer, the checkpointer, autovacuum), from /proc/<pid>/schedstat.
+// Under it, which resource each run saturated: the cores each thread of the server process kept busy over the run
+// (/proc/<server>/task/*/schedstat grouped by the thread's name: the API thread, `pglite`, libuv's pool, V8's helpers),
+// wrk's own (its CPU time once reaped), PostgreSQL's, and the machine's busy cores (/proc/stat) with the part none of
+// these account for (other work on the machine); with --before, the medians of the API thread's and the machine's.
 // --before <dir>[,<dir>...] (with --no-profile): a server from each of those trees' scripts/bench.ts (a checkout of
 // the commit to compare with, its node_modules linked) beside this tree's, all started and seeded alike, wrk taking
 // turns between them within each round (the order reversed every other round), so a loaded machine's drift falls on
@@ -128,10 +132,50 @@ async function databaseCpu(pid: number, databaseUrl: string | null): Promise<{ d
   return { database, server };
 }
 
+/**
+ * Every thread of the server process by its name (/proc/<pid>/task/<tid>/comm; the API's thread, tid = pid, as
+ * 'API thread'): its CPU time so far in ms, summed over the threads of one name (libuv's pool, V8's helpers).
+ */
+function threadCpu(pid: number): Map<string, number> {
+  const byName = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return byName;
+  }
+  for (const tid of tids) {
+    let name: string;
+    try {
+      name = Number(tid) === pid ? 'API thread' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+    } catch {
+      continue; // gone between the listing and the read
+    }
+    byName.set(name, (byName.get(name) ?? 0) + schedstatMs(`/proc/${pid}/task/${tid}/schedstat`));
+  }
+  return byName;
+}
+
+/** This process's reaped children's CPU time so far (ms): wrk's, once each run has exited (/proc/self/stat's cutime + cstime, in clock ticks). */
+function reapedChildrenMs(): number {
+  const stat = readFileSync('/proc/self/stat', 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from the third (state) on
+  return ((Number(fields[13]) + Number(fields[14])) * 1000) / CLOCK_TICKS;
+}
+const CLOCK_TICKS = 100; // USER_HZ on Linux (getconf CLK_TCK)
+
+/** The machine's CPU time so far (ms): busy (every state but idle and iowait) and in all, over every core (/proc/stat). */
+function machineCpuMs(): { busy: number; total: number } {
+  const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const t = ticks.slice(0, 8).map(Number); // user nice system idle iowait irq softirq steal
+  const total = t.reduce((a, b) => a + b, 0);
+  return { busy: ((total - t[3] - t[4]) * 1000) / CLOCK_TICKS, total: (total * 1000) / CLOCK_TICKS };
+}
+
 /** CPU ms run between two readings of databaseCpu, over the pids of either (one absent from the first started at 0). */
-function cpuBetween(before: Map<number, number>, after: Map<number, number>): number {
+function cpuBetween<K>(before: Map<K, number>, after: Map<K, number>): number {
   let ms = 0;
-  for (const [pid, now] of after) ms += now - (before.get(pid) ?? 0);
+  for (const [key, now] of after) ms += now - (before.get(key) ?? 0);
   return ms;
 }
 
@@ -177,13 +221,64 @@ async function startServer(benchScript: string, execArgv: string[]) {
     /** The writer's totals after the last run: rows stored, INSERT statements and the JSON they carried. */
     const written = { rows: 0, inserts: 0, bytes: 0 };
     const databaseCpuMs = () => databaseCpu(child.pid as number, databaseUrl);
-    return { url: ready.url, request, cpuMs, databaseCpuMs, token, finished, stop, databaseUrl, written };
+    return { url: ready.url, pid: child.pid as number, request, cpuMs, databaseCpuMs, token, finished, stop, databaseUrl, written };
   } catch (err) {
     await stop();
     throw err;
   }
 }
 type Server = Awaited<ReturnType<typeof startServer>>;
+
+/**
+ * Which resource a wrk run saturated: the cores each thread of the server process kept busy over the run (CPU ms /
+ * wall ms; 1.00 is one core the whole run), wrk's, PostgreSQL's (its backends of this database, and all its
+ * processes), and the machine's busy cores with what none of these account for (other work on the machine).
+ */
+function cores(
+  server: Server,
+  threads0: Map<string, number>,
+  machine0: { busy: number; total: number },
+  children0: number,
+  database0: { database: Map<number, number>; server: Map<number, number> },
+  database1: { database: Map<number, number>; server: Map<number, number> },
+  wallMs: number,
+): BusyCores {
+  const threads1 = threadCpu(server.pid);
+  const machine1 = machineCpuMs();
+  const wrkMs = reapedChildrenMs() - children0;
+  const byThread = [...threads1].map(([name, ms]) => ({ name, cores: (ms - (threads0.get(name) ?? 0)) / wallMs })).sort((a, b) => b.cores - a.cores);
+  const processCores = byThread.reduce((sum, t) => sum + t.cores, 0);
+  const postgres = server.databaseUrl ? { backends: cpuBetween(database0.database, database1.database) / wallMs, all: cpuBetween(database0.server, database1.server) / wallMs } : null;
+  // /proc/stat's busy time over the run, in cores (its wall time is the run's, within the readings' microseconds).
+  const machine = (machine1.busy - machine0.busy) / wallMs;
+  const accounted = processCores + wrkMs / wallMs + (postgres?.all ?? 0);
+  const named = (name: string) => byThread.filter((t) => t.name === name).reduce((sum, t) => sum + t.cores, 0);
+  const api = named('API thread');
+  const shown = byThread.filter((t) => t.cores >= 0.005).map((t) => `${t.name} ${t.cores.toFixed(2)}`);
+  const line = `server process ${processCores.toFixed(2)} (${shown.join(', ')}); wrk ${(wrkMs / wallMs).toFixed(2)}${postgres ? `; PostgreSQL backends ${postgres.backends.toFixed(2)} (all its processes ${postgres.all.toFixed(2)})` : ''}; the machine ${machine.toFixed(2)} (not these: ${(machine - accounted).toFixed(2)})`;
+  return {
+    api,
+    pglite: named('pglite'),
+    rest: processCores - api - named('pglite'),
+    wrk: wrkMs / wallMs,
+    postgres: postgres?.all ?? 0,
+    machine,
+    others: machine - accounted,
+    line,
+  };
+}
+
+/** A run's busy cores (cores()): the API thread, PGlite's thread, the process's other threads, wrk, PostgreSQL, the machine and what none of them account for. */
+interface BusyCores {
+  api: number;
+  pglite: number;
+  rest: number;
+  wrk: number;
+  postgres: number;
+  machine: number;
+  others: number;
+  line: string;
+}
 
 const median = (xs: readonly number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -223,7 +318,7 @@ async function main(): Promise<void> {
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
-    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number; database: number; server: number };
+    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number; database: number; server: number; busy: BusyCores };
     const runs = trees.map((): Record<Operation, Run[]> => ({ recommendation: [], __typename: [], '__typename+variables': [] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of operations) {
@@ -237,9 +332,13 @@ async function main(): Promise<void> {
           const sampled = (args.survivors || args.heap) && i === 0 && operation === 'recommendation';
           if (sampled) await server.request('heap-start', { survivors: args.survivors });
           const d0 = await server.databaseCpuMs();
+          const threads0 = threadCpu(server.pid);
+          const machine0 = machineCpuMs();
+          const children0 = reapedChildrenMs();
           const from = monotonicMicros();
           const run = await wrk(server.url, bodies[i][operation], seconds);
           const to = monotonicMicros();
+          const busy = cores(server, threads0, machine0, children0, d0, await server.databaseCpuMs(), (to - from) / 1000);
           if (sampled) {
             const { head } = (await server.request('heap-stop')).profile as { head: HeapNode };
             const what = args.survivors ? 'sampled objects that outlived a scavenge' : 'sampled allocations';
@@ -268,13 +367,24 @@ async function main(): Promise<void> {
           // The database's CPU per request (PGlite's thread: inside the server process's; PostgreSQL's: outside it).
           const database = (1000 * cpuBetween(d0.database, d1.database)) / run.requests;
           const postgresServer = (1000 * cpuBetween(d0.server, d1.server)) / run.requests;
-          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc, database, server: postgresServer });
+          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc, database, server: postgresServer, busy });
           console.log(
             `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs; ${args.postgres ? `PostgreSQL: its backends ${database.toFixed(1)} µs, all its processes ${postgresServer.toFixed(1)}` : `PGlite's thread ${database.toFixed(1)} µs`})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row, the database's CPU per stored row (the requests' reads included) ${((database * run.requests) / rows).toFixed(1)} µs` : ''}`,
           );
+          console.log(`[profile-wrk]   cores busy during that run (the machine has ${os.cpus().length}): ${busy.line}`);
         }
       }
     }
+    // Which resource the runs saturated: each part's busy cores, medians over the rounds, per tree and operation.
+    for (const [i, tree] of trees.entries())
+      for (const operation of operations) {
+        const r = runs[i][operation];
+        // Busy cores, and beside them the same CPU time per request (µs: cores / req/s), which the load moves less.
+        const m = (pick: (x: BusyCores) => number) => `${median(r.map((x) => pick(x.busy))).toFixed(2)} (${median(r.map((x) => (1e6 * pick(x.busy)) / x.rps)).toFixed(0)} µs)`;
+        console.log(
+          `[profile-wrk] ${tree.name} ${operation}: busy cores (µs a request), medians over ${rounds} rounds: API thread ${m((x) => x.api)}, PGlite's thread ${m((x) => x.pglite)}, the process's other threads ${m((x) => x.rest)}, wrk ${m((x) => x.wrk)}, PostgreSQL ${m((x) => x.postgres)}; the machine ${m((x) => x.machine)} of ${os.cpus().length}, not these ${m((x) => x.others)}`,
+        );
+      }
     if (compare || args.variables) {
       for (const [i, tree] of trees.entries()) {
         const r = runs[i];
