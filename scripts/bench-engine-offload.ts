@@ -16,6 +16,8 @@
 //
 //   npx tsx scripts/bench-engine-offload.ts [--calls 20000] [--in-flight 10] [--rounds 3]
 //
+// Beside each variant, the worker's own µs a check-in (the work, and its side of the clone): what the machine's cores
+// pay in all, which matters where they, not the API thread, are saturated (PGlite beside wrk on 2 cores).
 // Each round runs every variant in turn (inline first in odd rounds, last in even ones); medians at the end.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -24,6 +26,8 @@ import type { RecommendationRow } from '../src/resolvers/recommendation-store.ts
 import { answer, checkIns } from './lib/writer-rows.ts';
 
 type Mode = 'echo' | 'row' | 'parts' | 'json';
+/** The worker's own CPU time so far (µs), asked for around each run. */
+type CpuAsk = { k: -1; mode: 'cpu' };
 interface Ask {
   k: number;
   mode: Mode;
@@ -34,11 +38,23 @@ interface Ask {
 const USER = '00000000-0000-4000-8000-0000000000aa';
 const FITTED_AT = new Date(Date.UTC(2026, 11, 6, 2));
 
+/** This thread's CPU time so far, µs. */
+function threadMicros(): number {
+  const threadCpuUsage = (process as NodeJS.Process & { threadCpuUsage?(): NodeJS.CpuUsage }).threadCpuUsage;
+  if (!threadCpuUsage) throw new Error("bench-engine-offload needs Node >= 23.9 (process.threadCpuUsage): run it with the project's node (npx tsx)");
+  const u = threadCpuUsage.call(process);
+  return u.user + u.system;
+}
+
 if (!isMainThread) {
   // The worker: the same engine and athlete, answering each check-in it is sent.
   const port = parentPort;
   if (!port) throw new Error('bench-engine-offload: no parent port');
-  port.on('message', (ask: Ask) => {
+  port.on('message', (ask: Ask | CpuAsk) => {
+    if (ask.mode === 'cpu') {
+      port.postMessage({ k: -1, cpu: threadMicros() });
+      return;
+    }
     if (ask.mode === 'echo') {
       port.postMessage({ k: ask.k });
       return;
@@ -55,12 +71,6 @@ if (!isMainThread) {
   const calls = Number(args.calls);
   const inFlight = Number(args['in-flight']);
   const rounds = Number(args.rounds);
-  const threadCpuUsage = (process as NodeJS.Process & { threadCpuUsage?(): NodeJS.CpuUsage }).threadCpuUsage;
-  if (!threadCpuUsage) throw new Error("bench-engine-offload needs Node >= 23.9 (process.threadCpuUsage): run it with the project's node (npx tsx)");
-  const threadMicros = () => {
-    const u = threadCpuUsage.call(process);
-    return u.user + u.system;
-  };
 
   const self = import.meta.url;
   const tsx = import.meta.resolve('tsx/esm/api');
@@ -68,18 +78,33 @@ if (!isMainThread) {
   worker.unref();
 
   /** The API thread's µs a check-in answered in this thread. */
-  const inline = (): { cpu: number; wall: number } => {
+  const inline = (): { cpu: number; wall: number; worker: number } => {
     let sink = 0;
     const c0 = threadMicros();
     const t0 = performance.now();
     for (let i = 0; i < calls; i++) sink += (answer(USER, checkIns[i % checkIns.length], FITTED_AT) as RecommendationRow).id.length;
     const wall = ((performance.now() - t0) * 1000) / calls;
     if (sink < 0) console.log(sink);
-    return { cpu: (threadMicros() - c0) / calls, wall };
+    return { cpu: (threadMicros() - c0) / calls, wall, worker: 0 };
   };
 
-  /** The API thread's µs a round trip to the worker, `inFlight` outstanding at once. */
-  const offload = (mode: Mode): Promise<{ cpu: number; wall: number }> =>
+  const workerMicros = (): Promise<number> =>
+    new Promise((resolve) => {
+      const onCpu = (reply: { k: number; cpu?: number }) => {
+        if (reply.k !== -1) return;
+        worker.off('message', onCpu);
+        resolve(reply.cpu as number);
+      };
+      worker.on('message', onCpu);
+      worker.postMessage({ k: -1, mode: 'cpu' } satisfies CpuAsk);
+    });
+  /** The API thread's and the worker's µs a round trip, `inFlight` outstanding at once. */
+  const offload = async (mode: Mode): Promise<{ cpu: number; wall: number; worker: number }> => {
+    const w0 = await workerMicros();
+    const r = await roundTrips(mode);
+    return { ...r, worker: ((await workerMicros()) - w0) / calls };
+  };
+  const roundTrips = (mode: Mode): Promise<{ cpu: number; wall: number }> =>
     new Promise((resolve) => {
       let sent = 0;
       let received = 0;
@@ -112,13 +137,13 @@ if (!isMainThread) {
   for (const mode of ['echo', 'row', 'parts', 'json'] as const) await offload(mode);
 
   const variants = ['inline', 'echo', 'row', 'parts', 'json'] as const;
-  const results: Record<(typeof variants)[number], { cpu: number; wall: number }[]> = { inline: [], echo: [], row: [], parts: [], json: [] };
+  const results: Record<(typeof variants)[number], { cpu: number; wall: number; worker: number }[]> = { inline: [], echo: [], row: [], parts: [], json: [] };
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? [...variants] : [...variants].reverse();
     for (const v of order) {
       const r = v === 'inline' ? inline() : await offload(v);
       results[v].push(r);
-      console.log(`[bench-engine-offload] round ${round} ${v}: the API thread ${r.cpu.toFixed(2)} µs a check-in (wall ${r.wall.toFixed(2)} µs a check-in)`);
+      console.log(`[bench-engine-offload] round ${round} ${v}: the API thread ${r.cpu.toFixed(2)} µs a check-in, the worker ${r.worker.toFixed(2)} (wall ${r.wall.toFixed(2)} µs a check-in)`);
     }
   }
   const median = (xs: number[]) => {
@@ -126,7 +151,7 @@ if (!isMainThread) {
     return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
   };
   console.log(
-    `[bench-engine-offload] medians over ${rounds} rounds of ${calls} check-ins (${inFlight} in flight), the API thread's µs a check-in: ${variants.map((v) => `${v} ${median(results[v].map((r) => r.cpu)).toFixed(2)}`).join(', ')}`,
+    `[bench-engine-offload] medians over ${rounds} rounds of ${calls} check-ins (${inFlight} in flight), the API thread's µs a check-in (and the worker's): ${variants.map((v) => `${v} ${median(results[v].map((r) => r.cpu)).toFixed(2)} (${median(results[v].map((r) => r.worker)).toFixed(2)})`).join(', ')}`,
   );
   await worker.terminate();
 }
