@@ -16,7 +16,8 @@
 // /proc/<server>/task), or on PostgreSQL the backends of the server's database and, beside them, every process of the
 // PostgreSQL server (pg_stat_activity's pids: the WAL writer, the checkpointer, autovacuum), from /proc/<pid>/schedstat.
 // Under it, which resource each run saturated: the cores each thread of the server process kept busy over the run
-// (/proc/<server>/task/*/schedstat grouped by the thread's name: the API thread, `pglite`, libuv's pool, V8's helpers),
+// (/proc/<server>/task/*/schedstat grouped by the thread's name: the API thread, `pglite`, libuv's pool, V8's helpers;
+// for the API thread and PGlite's, beside it the time they were runnable but waited for a CPU: schedstat's run_delay),
 // wrk's own (its CPU time once reaped), PostgreSQL's, and the machine's busy cores (/proc/stat) with the part none of
 // these account for (other work on the machine); with --before, the medians of the API thread's and the machine's.
 // --before <dir>[,<dir>...] (with --no-profile): a server from each of those trees' scripts/bench.ts (a checkout of
@@ -132,12 +133,23 @@ async function databaseCpu(pid: number, databaseUrl: string | null): Promise<{ d
   return { database, server };
 }
 
+/** A task's time so far in ms (/proc/.../schedstat): on a CPU, and runnable but waiting for one (run_delay); 0 once it has gone. */
+function schedstatTimes(path: string): { cpu: number; wait: number } {
+  try {
+    const [cpu, wait] = readFileSync(path, 'utf8').split(' ');
+    return { cpu: Number(cpu) / 1e6, wait: Number(wait) / 1e6 };
+  } catch {
+    return { cpu: 0, wait: 0 };
+  }
+}
+
 /**
  * Every thread of the server process by its name (/proc/<pid>/task/<tid>/comm; the API's thread, tid = pid, as
- * 'API thread'): its CPU time so far in ms, summed over the threads of one name (libuv's pool, V8's helpers).
+ * 'API thread'): its time so far in ms on a CPU and waiting for one, summed over the threads of one name (libuv's
+ * pool, V8's helpers).
  */
-function threadCpu(pid: number): Map<string, number> {
-  const byName = new Map<string, number>();
+function threadCpu(pid: number): Map<string, { cpu: number; wait: number }> {
+  const byName = new Map<string, { cpu: number; wait: number }>();
   let tids: string[] = [];
   try {
     tids = readdirSync(`/proc/${pid}/task`);
@@ -151,7 +163,9 @@ function threadCpu(pid: number): Map<string, number> {
     } catch {
       continue; // gone between the listing and the read
     }
-    byName.set(name, (byName.get(name) ?? 0) + schedstatMs(`/proc/${pid}/task/${tid}/schedstat`));
+    const t = schedstatTimes(`/proc/${pid}/task/${tid}/schedstat`);
+    const sum = byName.get(name) ?? { cpu: 0, wait: 0 };
+    byName.set(name, { cpu: sum.cpu + t.cpu, wait: sum.wait + t.wait });
   }
   return byName;
 }
@@ -236,7 +250,7 @@ type Server = Awaited<ReturnType<typeof startServer>>;
  */
 function cores(
   server: Server,
-  threads0: Map<string, number>,
+  threads0: Map<string, { cpu: number; wait: number }>,
   machine0: { busy: number; total: number },
   children0: number,
   database0: { database: Map<number, number>; server: Map<number, number> },
@@ -246,19 +260,28 @@ function cores(
   const threads1 = threadCpu(server.pid);
   const machine1 = machineCpuMs();
   const wrkMs = reapedChildrenMs() - children0;
-  const byThread = [...threads1].map(([name, ms]) => ({ name, cores: (ms - (threads0.get(name) ?? 0)) / wallMs })).sort((a, b) => b.cores - a.cores);
+  const byThread = [...threads1]
+    .map(([name, t]) => ({ name, cores: (t.cpu - (threads0.get(name)?.cpu ?? 0)) / wallMs, waiting: (t.wait - (threads0.get(name)?.wait ?? 0)) / wallMs }))
+    .sort((a, b) => b.cores - a.cores);
   const processCores = byThread.reduce((sum, t) => sum + t.cores, 0);
   const postgres = server.databaseUrl ? { backends: cpuBetween(database0.database, database1.database) / wallMs, all: cpuBetween(database0.server, database1.server) / wallMs } : null;
   // /proc/stat's busy time over the run, in cores (its wall time is the run's, within the readings' microseconds).
   const machine = (machine1.busy - machine0.busy) / wallMs;
   const accounted = processCores + wrkMs / wallMs + (postgres?.all ?? 0);
   const named = (name: string) => byThread.filter((t) => t.name === name).reduce((sum, t) => sum + t.cores, 0);
+  const waiting = (name: string) => byThread.filter((t) => t.name === name).reduce((sum, t) => sum + t.waiting, 0);
   const api = named('API thread');
-  const shown = byThread.filter((t) => t.cores >= 0.005).map((t) => `${t.name} ${t.cores.toFixed(2)}`);
+  // A thread's time runnable but not on a CPU beside its busy cores: busy + waiting near 1 is a thread that always
+  // had work (its own ceiling, or the machine's cores, set the rate); well below 1, it waited for something else.
+  const shown = byThread
+    .filter((t) => t.cores >= 0.005)
+    .map((t) => `${t.name} ${t.cores.toFixed(2)}${t.name === 'API thread' || t.name === 'pglite' ? ` + ${t.waiting.toFixed(2)} waiting for a CPU` : ''}`);
   const line = `server process ${processCores.toFixed(2)} (${shown.join(', ')}); wrk ${(wrkMs / wallMs).toFixed(2)}${postgres ? `; PostgreSQL backends ${postgres.backends.toFixed(2)} (all its processes ${postgres.all.toFixed(2)})` : ''}; the machine ${machine.toFixed(2)} (not these: ${(machine - accounted).toFixed(2)})`;
   return {
     api,
+    apiWaiting: waiting('API thread'),
     pglite: named('pglite'),
+    pgliteWaiting: waiting('pglite'),
     rest: processCores - api - named('pglite'),
     wrk: wrkMs / wallMs,
     postgres: postgres?.all ?? 0,
@@ -271,7 +294,10 @@ function cores(
 /** A run's busy cores (cores()): the API thread, PGlite's thread, the process's other threads, wrk, PostgreSQL, the machine and what none of them account for. */
 interface BusyCores {
   api: number;
+  /** The API thread runnable but not on a CPU (cores). */
+  apiWaiting: number;
   pglite: number;
+  pgliteWaiting: number;
   rest: number;
   wrk: number;
   postgres: number;
@@ -382,7 +408,7 @@ async function main(): Promise<void> {
         // Busy cores, and beside them the same CPU time per request (µs: cores / req/s), which the load moves less.
         const m = (pick: (x: BusyCores) => number) => `${median(r.map((x) => pick(x.busy))).toFixed(2)} (${median(r.map((x) => (1e6 * pick(x.busy)) / x.rps)).toFixed(0)} µs)`;
         console.log(
-          `[profile-wrk] ${tree.name} ${operation}: busy cores (µs a request), medians over ${rounds} rounds: API thread ${m((x) => x.api)}, PGlite's thread ${m((x) => x.pglite)}, the process's other threads ${m((x) => x.rest)}, wrk ${m((x) => x.wrk)}, PostgreSQL ${m((x) => x.postgres)}; the machine ${m((x) => x.machine)} of ${os.cpus().length}, not these ${m((x) => x.others)}`,
+          `[profile-wrk] ${tree.name} ${operation}: busy cores (µs a request), medians over ${rounds} rounds: API thread ${m((x) => x.api)} + ${median(r.map((x) => x.busy.apiWaiting)).toFixed(2)} waiting for a CPU, PGlite's thread ${m((x) => x.pglite)} + ${median(r.map((x) => x.busy.pgliteWaiting)).toFixed(2)} waiting, the process's other threads ${m((x) => x.rest)}, wrk ${m((x) => x.wrk)}, PostgreSQL ${m((x) => x.postgres)}; the machine ${m((x) => x.machine)} of ${os.cpus().length}, not these ${m((x) => x.others)}`,
         );
       }
     if (compare || args.variables) {
