@@ -12,7 +12,10 @@
 //       parts  a check-in posted, the row back less its statistical context (the part of the answer a query selects
 //              least, and half the row's objects): the lower bound of any design that still brings the row back;
 //       json   a check-in posted, the row's JSON text back (one string: its clone is a copy), parsed by the API thread
-//              (JSON.parse instead of the structured clone's deserializer; its Dates come back as text).
+//              (JSON.parse instead of the structured clone's deserializer; its Dates come back as text);
+//       state  as row, the check-in posted with the athlete's state a worker without caches of its own would need (the
+//              model, the 30 sessions of history, the population statistics and mu; the compiled rules are closures
+//              and cannot travel): the worker receives it (its CPU counts the clone) and answers from its own equal copy.
 //
 //   npx tsx scripts/bench-engine-offload.ts [--calls 20000] [--in-flight 10] [--rounds 3]
 //
@@ -23,9 +26,10 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { isMainThread, parentPort, Worker } from 'node:worker_threads';
 import type { RecommendationRow } from '../src/resolvers/recommendation-store.ts';
+import { benchAthlete } from './lib/engine-athlete.ts';
 import { answer, checkIns } from './lib/writer-rows.ts';
 
-type Mode = 'echo' | 'row' | 'parts' | 'json';
+type Mode = 'echo' | 'row' | 'parts' | 'json' | 'state';
 /** The worker's own CPU time so far (µs), asked for around each run. */
 type CpuAsk = { k: -1; mode: 'cpu' };
 interface Ask {
@@ -33,6 +37,8 @@ interface Ask {
   mode: Mode;
   userId: string;
   checkIn: (typeof checkIns)[number];
+  /** With `state`: what the engine reads of the athlete and the population. */
+  state?: unknown;
 }
 
 const USER = '00000000-0000-4000-8000-0000000000aa';
@@ -60,7 +66,7 @@ if (!isMainThread) {
       return;
     }
     const row = answer(ask.userId, ask.checkIn, FITTED_AT);
-    if (ask.mode === 'row') port.postMessage({ k: ask.k, row });
+    if (ask.mode === 'row' || ask.mode === 'state') port.postMessage({ k: ask.k, row });
     else if (ask.mode === 'json') port.postMessage({ k: ask.k, json: JSON.stringify(row) });
     else port.postMessage({ k: ask.k, row: { ...row, statisticalContext: null } });
   });
@@ -72,6 +78,8 @@ if (!isMainThread) {
   const inFlight = Number(args['in-flight']);
   const rounds = Number(args.rounds);
 
+  const { model, history, populationStats, hyper } = benchAthlete();
+  const athleteState = { model, history, populationStats, mu: hyper.mu };
   const self = import.meta.url;
   const tsx = import.meta.resolve('tsx/esm/api');
   const worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ tsImport }) => tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}))`, { eval: true });
@@ -113,7 +121,7 @@ if (!isMainThread) {
       const t0 = performance.now();
       const post = () => {
         const k = sent++;
-        worker.postMessage({ k, mode, userId: USER, checkIn: checkIns[k % checkIns.length] } satisfies Ask);
+        worker.postMessage({ k, mode, userId: USER, checkIn: checkIns[k % checkIns.length], ...(mode === 'state' ? { state: athleteState } : {}) } satisfies Ask);
       };
       const onMessage = (reply: { k: number; row?: RecommendationRow; json?: string }) => {
         received++;
@@ -134,10 +142,10 @@ if (!isMainThread) {
 
   // Warm-up: both sides' JIT, the worker's module loaded.
   inline();
-  for (const mode of ['echo', 'row', 'parts', 'json'] as const) await offload(mode);
+  for (const mode of ['echo', 'row', 'parts', 'json', 'state'] as const) await offload(mode);
 
-  const variants = ['inline', 'echo', 'row', 'parts', 'json'] as const;
-  const results: Record<(typeof variants)[number], { cpu: number; wall: number; worker: number }[]> = { inline: [], echo: [], row: [], parts: [], json: [] };
+  const variants = ['inline', 'echo', 'row', 'parts', 'json', 'state'] as const;
+  const results: Record<(typeof variants)[number], { cpu: number; wall: number; worker: number }[]> = { inline: [], echo: [], row: [], parts: [], json: [], state: [] };
   for (let round = 1; round <= rounds; round++) {
     const order = round % 2 ? [...variants] : [...variants].reverse();
     for (const v of order) {
