@@ -90,14 +90,33 @@ export interface FitOptions {
    * identified slopes' sd is their whole mean it covers them 77-91 % (the served fit: 94-95 %). Default 'none'.
    */
   sharedSpreadPrior?: SharedSpreadUnit | 'none';
+  /**
+   * For comparison (BENCHMARKS.md, issue 22 §1, tenth round; with sharedSpreadPrior): the shared prior made robust,
+   * so that a slope whose data say its spread is not the others' share can leave the shared level. 'student': log
+   * tau_j² - phi - 2 log unit_j ~ Student-t(df, 0, omega²) as a scale mixture, each slope's weight lambda_j = (df + 1)
+   * / (df + E[(log tau_j² - m_j)²] / omega²) (EM; phi the lambda-weighted mean). 'mixture': a two-component prior,
+   * with prior probability `narrowShare` N(m_j, omega²) (the shared level) and otherwise N(m_j, omega² + wideSd²)
+   * (the slope's own, wide), each slope's responsibility from its data's own estimate of log tau_j² (the marginal,
+   * the fit's prior taken back out: per-term model averaging by evidence), omega² from the narrow component's slopes.
+   * 'halfCauchy': per-term model averaging between the shared prior (prior probability `narrowShare`) and the slope's
+   * own half-Cauchy as served (with mean-field q(mu)'s pseudo-athlete): q(tau_j²)'s stationarity is the two priors'
+   * conditions mixed with weights rho_j and 1 - rho_j (mean-field over which prior holds), rho_j the shared prior's
+   * posterior probability from each one's marginal likelihood of the data's own estimate of log tau_j² (one scoring
+   * step from the fit's, N(l̂_j, 1/I_j)): N(l̂_j; m_j, omega² + 1/I_j) against the half-Cauchy's density in log tau²
+   * averaged over N(l̂_j, 1/I_j). Default: none (the ninth round's Gaussian).
+   */
+  sharedSpreadTail?: SharedSpreadTail;
 }
 
 export type SharedSpreadUnit = 'effect' | 'individual';
+export type SharedSpreadTail = { kind: 'student'; df: number } | { kind: 'mixture'; wideSd: number; narrowShare: number } | { kind: 'halfCauchy'; narrowShare: number };
 
 /** The shared prior's estimates across the slopes (sharedSpreadPrior): log tau_j² ~ N(phi + 2 log unit_j, omega2). */
 export interface SharedSpreadEstimate {
   phi: number;
   omega2: number;
+  /** With FitOptions.sharedSpreadTail: each term's prior precision on log tau_j² relative to 1/omega² (NaN: its own prior). */
+  weights?: number[];
 }
 
 export interface FitDiagnostics {
@@ -239,6 +258,13 @@ class VariationalFit {
   private readonly hsAll: Float64Array | null = null;
   sharedPhi = 0;
   sharedOmega2 = 0;
+  /** sharedSpreadTail: each slope's prior precision on log tau_j², its data's information J_j / 2, and E[log tau_j²] - 2 log unit_j. */
+  private readonly sharedPrec = new Float64Array(P);
+  private readonly sharedInfo = new Float64Array(P);
+  private readonly sharedL = new Float64Array(P);
+  /** sharedSpreadTail 'halfCauchy': each slope's weight on the shared prior, and the data's score in log tau_j² at its t. */
+  private readonly sharedRho = new Float64Array(P);
+  private readonly sharedScore = new Float64Array(P);
   /** E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + this (log aTau - digamma(aTau)). */
   private readonly sharedLogShift: number;
 
@@ -252,6 +278,7 @@ class VariationalFit {
     readonly remlMu = false,
     readonly pseudoAthleteWeight?: (information: number) => number,
     sharedSpreadPrior?: SharedSpreadUnit,
+    readonly sharedTail?: SharedSpreadTail,
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -304,11 +331,22 @@ class VariationalFit {
     }
     this.sharedPhi = sum / k;
     this.sharedOmega2 = SHARED_OMEGA2_START;
+    this.sharedPrec.fill(1 / SHARED_OMEGA2_START);
+    this.sharedRho.fill(this.sharedTail?.kind === 'halfCauchy' ? this.sharedTail.narrowShare : 1);
+  }
+
+  /** The shared prior's precision on slope j's log tau² (1/omega² without sharedSpreadTail). */
+  private sharedPrecision(j: number): number {
+    return this.sharedTail ? this.sharedPrec[j] : 1 / this.sharedOmega2;
   }
 
   /** The shared prior's estimates (sharedSpreadPrior), or undefined. */
   sharedEstimate(): SharedSpreadEstimate | undefined {
-    return this.sharedLogUnit2 ? { phi: this.sharedPhi, omega2: this.sharedOmega2 } : undefined;
+    const lu = this.sharedLogUnit2;
+    if (!lu) return undefined;
+    const estimate: SharedSpreadEstimate = { phi: this.sharedPhi, omega2: this.sharedOmega2 };
+    if (this.sharedTail) estimate.weights = Array.from(lu, (v, j) => (Number.isNaN(v) ? Number.NaN : this.sharedPrec[j] * this.sharedOmega2));
+    return estimate;
   }
 
   /** Starting point: the seed priors. */
@@ -452,7 +490,7 @@ class VariationalFit {
       const bLamIn = Math.exp(tin[2 * P + j]);
       let bTau = c + s / 2;
       if (sharedTerm && !collapsed) {
-        termT[j] = this.sharedCoordinate(s, lu[j]);
+        termT[j] = this.sharedCoordinate(s, lu[j], j);
         bTau = aTau / termT[j];
       }
       if (collapsed) {
@@ -476,7 +514,7 @@ class VariationalFit {
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
       if (sharedTerm) {
         // log tau_j² ~ N(phi + 2 log unit_j, omega²); Var(log tau²) under q is trigamma(aTau) ≈ 1/aTau + 1/(2 aTau²)
-        const omega2 = this.sharedOmega2;
+        const omega2 = this.sharedTail ? 1 / this.sharedPrec[j] : this.sharedOmega2;
         const varL = 1 / aTau + 1 / (2 * aTau * aTau);
         // (a density in log tau²: its Jacobian, -E[log tau²], makes it one in tau²)
         elbo += -0.5 * Math.log(2 * Math.PI * omega2) - ((eLogTau - this.sharedPhi - lu[j]) ** 2 + varL) / (2 * omega2) - eLogTau;
@@ -613,8 +651,11 @@ class VariationalFit {
         }
         sumL += -Math.log(tt) + this.sharedLogShift - lu[j];
         sumV += 1 / (info + 1 / omega2);
+        this.sharedL[j] = -Math.log(tt) + this.sharedLogShift - lu[j];
+        this.sharedInfo[j] = info;
+        if (this.sharedTail?.kind === 'halfCauchy') this.sharedScore[j] = this.dataScore(j, tOld[j], tt);
       }
-      const moved = this.sharedUpdate(out, tOld, sumL, sumV, k);
+      const moved = this.sharedTail ? this.sharedRobustUpdate() : this.sharedUpdate(out, tOld, sumL, sumV, k);
       if (moved < SHARED_TOLERANCE) break;
     }
     this.devs = this.devsOne;
@@ -644,6 +685,147 @@ class VariationalFit {
     return moved;
   }
 
+  /**
+   * sharedSpreadTail: phi, omega² and each slope's prior precision p_j from the slopes' E[log tau_j²] - 2 log unit_j
+   * (L_j) and their data's information I_j, each L_j's posterior variance 1 / (I_j + p_j). 'student': lambda_j = (df +
+   * 1) / (df + ((L_j - phi)² + V_j) / omega²), p_j = lambda_j / omega², phi = sum lambda_j L_j / sum lambda_j, omega²
+   * as sharedUpdate's with lambda_j-weighted squares. 'mixture': the data's own estimate l̂_j = phi + (L_j - phi)
+   * (I_j + p_j) / I_j (the prior taken back out), responsibility of the narrow component rho_j from l̂_j's marginal
+   * under each, N(l̂_j; phi, omega² + 1/I_j) against N(l̂_j; phi, omega² + W² + 1/I_j), p_j = rho_j / omega² + (1 -
+   * rho_j) / (omega² + W²), phi the p-weighted mean, omega² from the rho-weighted squares. Returns how far they moved.
+   */
+  private sharedRobustUpdate(): number {
+    const lu = this.sharedLogUnit2!;
+    const tail = this.sharedTail!;
+    if (tail.kind === 'halfCauchy') return this.sharedAveragingUpdate(tail.narrowShare);
+    const { sharedL: L, sharedInfo: I, sharedPrec: prec } = this;
+    const omega2 = this.sharedOmega2;
+    const phiOld = this.sharedPhi;
+    const wide2 = tail.kind === 'mixture' ? tail.wideSd * tail.wideSd : 0;
+    const rhos = new Float64Array(P);
+    let sumW = 0;
+    let sumWL = 0;
+    let sumSq = 0;
+    let count = 0;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      const v = 1 / (I[j] + prec[j]);
+      const d = L[j] - phiOld;
+      let w: number;
+      let narrow: number;
+      if (tail.kind === 'student') {
+        w = (tail.df + 1) / (tail.df + (d * d + v) / omega2);
+        narrow = w;
+      } else {
+        const dHat = I[j] > 0 ? (d * (I[j] + prec[j])) / I[j] : 0;
+        const s2 = I[j] > 0 ? 1 / I[j] : Number.POSITIVE_INFINITY;
+        const vn = omega2 + s2;
+        const vw = omega2 + wide2 + s2;
+        // the two components' marginal densities at dHat, weighted by their prior shares (in logs)
+        const ln = Math.log(tail.narrowShare) - 0.5 * Math.log(vn) - (dHat * dHat) / (2 * vn);
+        const lw = Math.log(1 - tail.narrowShare) - 0.5 * Math.log(vw) - (dHat * dHat) / (2 * vw);
+        const rho = Number.isFinite(s2) ? 1 / (1 + Math.exp(lw - ln)) : tail.narrowShare;
+        rhos[j] = rho;
+        w = (rho / omega2 + (1 - rho) / (omega2 + wide2)) * omega2;
+        narrow = rho;
+      }
+      sumW += w;
+      sumWL += w * L[j];
+      sumSq += narrow * (d * d + v);
+      count += narrow;
+    }
+    const phi = sumWL / sumW;
+    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + sumSq / 2) / ((count + 1) / 2);
+    const moved = Math.abs(phi - phiOld) + Math.abs(Math.log(omega2New / omega2));
+    this.sharedPhi = phi;
+    this.sharedOmega2 = omega2New;
+    // each slope's precision at the new omega², its weight (lambda_j or rho_j) held
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      if (tail.kind === 'student') {
+        const d = L[j] - phiOld;
+        const v = 1 / (I[j] + prec[j]);
+        prec[j] = (tail.df + 1) / (tail.df + (d * d + v) / omega2) / omega2New;
+      } else {
+        prec[j] = rhos[j] / omega2New + (1 - rhos[j]) / (omega2New + wide2);
+      }
+    }
+    return moved;
+  }
+
+  /**
+   * sharedSpreadTail 'halfCauchy': each slope's rho_j (the shared prior's posterior probability) from its data's own
+   * estimate l̂_j = E[log tau_j²] + score_j / I_j, s² = 1 / I_j; phi and omega² from the slopes weighted by rho_j.
+   */
+  private sharedAveragingUpdate(narrowShare: number): number {
+    const lu = this.sharedLogUnit2!;
+    const { sharedL: L, sharedInfo: I, sharedRho: rho, sharedScore: score, iv } = this;
+    const omega2 = this.sharedOmega2;
+    const phiOld = this.sharedPhi;
+    let sumRho = 0;
+    let sumRhoL = 0;
+    let sumSq = 0;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      if (!(I[j] > 0)) {
+        rho[j] = narrowShare;
+      } else {
+        const s2 = 1 / I[j];
+        const lHat = L[j] + lu[j] + score[j] / I[j];
+        const vn = omega2 + s2;
+        const dn = lHat - phiOld - lu[j];
+        const narrow = Math.exp(-(dn * dn) / (2 * vn)) / Math.sqrt(2 * Math.PI * vn);
+        // the half-Cauchy(0, A) on tau as a density in l = log tau², (1/pi) (tau/A) / (1 + tau²/A²), averaged over N(l̂, s²)
+        const sd = Math.sqrt(s2);
+        let own = 0;
+        let wsum = 0;
+        for (let i = -30; i <= 30; i++) {
+          const z = i / 5;
+          const w = Math.exp(-0.5 * z * z);
+          const tau2OverA2 = Math.exp(lHat + sd * z) / iv[j];
+          own += (w * Math.sqrt(tau2OverA2)) / (Math.PI * (1 + tau2OverA2));
+          wsum += w;
+        }
+        own /= wsum;
+        rho[j] = (narrowShare * narrow) / (narrowShare * narrow + (1 - narrowShare) * own);
+      }
+      sumRho += rho[j];
+      sumRhoL += rho[j] * L[j];
+    }
+    if (!(sumRho > 1e-9)) return 0;
+    const phi = sumRhoL / sumRho;
+    for (let j = 0; j < P; j++) {
+      if (Number.isNaN(lu[j])) continue;
+      const v = 1 / (I[j] + rho[j] / omega2);
+      sumSq += rho[j] * ((L[j] - phi) ** 2 + v);
+    }
+    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + sumSq / 2) / ((sumRho + 1) / 2);
+    const moved = Math.abs(phi - phiOld) + Math.abs(Math.log(omega2New / omega2));
+    this.sharedPhi = phi;
+    this.sharedOmega2 = omega2New;
+    for (let j = 0; j < P; j++) if (!Number.isNaN(lu[j])) this.sharedPrec[j] = rho[j] / omega2New;
+    return moved;
+  }
+
+  /** The data's score in log tau_j² at t (the restricted likelihood's, the athletes following t): ½ (t S(t) - U). */
+  private dataScore(j: number, tOld: number, t: number): number {
+    const { U, devs, hs, s02 } = this;
+    let S = 0;
+    let sumR = 0;
+    let sumR2 = 0;
+    for (let u = 0; u < U; u++) {
+      const h = hs[u];
+      const k = 1 / (h + t);
+      const g = devs[u] * (h + tOld) * k;
+      S += g * g + k;
+      const r = h * k;
+      sumR += r;
+      sumR2 += r * r;
+    }
+    S += sumR2 / (1 / s02[j] + t * sumR);
+    return 0.5 * (t * S - U);
+  }
+
   /** Coordinate ascent's sweeps (sharedSpreadPrior): phi and omega² once from the slopes' new E[1/tau²], `t`. */
   sharedCoordinateUpdate(t: Float64Array): void {
     const lu = this.sharedLogUnit2!;
@@ -661,9 +843,12 @@ class VariationalFit {
       }
       sumL += -Math.log(t[j]) + this.sharedLogShift - lu[j];
       sumV += 1 / (info + 1 / this.sharedOmega2);
+      this.sharedL[j] = -Math.log(t[j]) + this.sharedLogShift - lu[j];
+      this.sharedInfo[j] = info;
       k++;
     }
-    this.sharedUpdate(t, t, sumL, sumV, k);
+    if (this.sharedTail) this.sharedRobustUpdate();
+    else this.sharedUpdate(t, t, sumL, sumV, k);
   }
 
   /**
@@ -671,10 +856,10 @@ class VariationalFit {
    * which q(tau_j²) maximises the ELBO, t S = U + 2 (E[log tau²] - m) / omega², by Newton in log t (the left side
    * minus the right rises with log t).
    */
-  private sharedCoordinate(S: number, logUnit2: number): number {
+  private sharedCoordinate(S: number, logUnit2: number, j: number): number {
     const { U } = this;
     const m = this.sharedPhi + logUnit2;
-    const k = 2 / (U * this.sharedOmega2);
+    const k = this.sharedTail ? (2 * this.sharedPrec[j]) / U : 2 / (U * this.sharedOmega2);
     let x = Math.log(U / S);
     for (let iter = 0; iter < 60; iter++) {
       const ts = (Math.exp(x) * S) / U;
@@ -689,14 +874,36 @@ class VariationalFit {
   sharedPriorInformation(): number[] | undefined {
     const lu = this.sharedLogUnit2;
     if (!lu) return undefined;
-    return Array.from(lu, (v) => (Number.isNaN(v) ? Number.NaN : 1 / this.sharedOmega2));
+    // model averaging ('halfCauchy'): the half-Cauchy's own information (0.5) for its share 1 - rho_j
+    const own = this.sharedTail?.kind === 'halfCauchy' ? 0.5 : 0;
+    return Array.from(lu, (v, j) => (Number.isNaN(v) ? Number.NaN : this.sharedPrecision(j) + (own ? (1 - this.sharedRho[j]) * own : 0)));
   }
 
   /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
   private tauCondition(j: number, tOld: number, x: number): number {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
+    const luJ = this.sharedLogUnit2?.[j] ?? Number.NaN;
     let S = 0;
+    if (this.sharedTail?.kind === 'halfCauchy' && !Number.isNaN(luJ)) {
+      // the shared prior's condition (restricted q(mu)) and the served half-Cauchy's (mean-field q(mu), its auxiliary
+      // collapsed), mixed with weights rho and 1 - rho: t S = U + rho 2 (E[log tau²] - m) p + (1 - rho) (1 - 2 c t)
+      const rho = this.sharedRho[j];
+      let sumR = 0;
+      let sumR2 = 0;
+      for (let u = 0; u < U; u++) {
+        const h = hs[u];
+        const k = 1 / (h + t);
+        const g = devs[u] * (h + tOld) * k;
+        S += g * g + k;
+        const r = h * k;
+        sumR += r;
+        sumR2 += r * r;
+      }
+      S += rho * (sumR2 / (1 / s02[j] + t * sumR)) + (1 - rho) * (U / (1 / s02[j] + U * t) + 2 / (t + 1 / iv[j]));
+      const prior = (2 * (x - this.sharedLogShift + this.sharedPhi + luJ)) / this.sharedOmega2;
+      return (t * S - U - (1 - rho) + rho * prior) / U;
+    }
     let target = 2 * aTau;
     if (this.remlMu || this.pseudoAthleteWeight) {
       // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
@@ -734,6 +941,7 @@ class VariationalFit {
       // sharedSpreadPrior: no half-Cauchy; q(tau²)'s stationarity with the prior N(E[log tau²]; m, omega²) on
       // log tau² (its Jacobian cancels the entropy's), t S = U + 2 (E[log tau²] - m) / omega² (the sign of the
       // log form's wherever the right side is positive).
+      if (this.sharedTail) return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j]) * this.sharedPrec[j]) / U;
       return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j])) / (U * this.sharedOmega2);
     }
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
@@ -833,6 +1041,7 @@ function fitPopulation(
     remlMu,
     opts.pseudoAthleteWeight,
     shared,
+    shared ? opts.sharedSpreadTail : undefined,
   );
 
   const trace: number[] = [];
