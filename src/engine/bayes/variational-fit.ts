@@ -11,6 +11,7 @@ import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts
 import type { SufficientStats } from './sufficient-stats.ts';
 import { servedModel, userPosterior } from './user-posterior.ts';
 import { LogTau2Information } from './hyperparameter-uncertainty.ts';
+import { SharedSpreadPrior, type SharedSpreadEstimate, type SharedSpreadHost, type SharedSpreadTail, type SharedSpreadUnit } from './shared-spread-prior.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -108,16 +109,7 @@ export interface FitOptions {
   sharedSpreadTail?: SharedSpreadTail;
 }
 
-export type SharedSpreadUnit = 'effect' | 'individual';
-export type SharedSpreadTail = { kind: 'student'; df: number } | { kind: 'mixture'; wideSd: number; narrowShare: number } | { kind: 'halfCauchy'; narrowShare: number };
-
-/** The shared prior's estimates across the slopes (sharedSpreadPrior): log tau_j² ~ N(phi + 2 log unit_j, omega2). */
-export interface SharedSpreadEstimate {
-  phi: number;
-  omega2: number;
-  /** With FitOptions.sharedSpreadTail: each term's prior precision on log tau_j² relative to 1/omega² (NaN: its own prior). */
-  weights?: number[];
-}
+export type { SharedSpreadEstimate, SharedSpreadTail, SharedSpreadUnit } from './shared-spread-prior.ts';
 
 export interface FitDiagnostics {
   /** Variational sweeps over all users (each costs users x p³). */
@@ -182,12 +174,6 @@ const CYCLE_MIN_STEP = 0.05;
 const CYCLE_RETURN = 0.1;
 const RESTART = Symbol('restart the fit guarded');
 const LOG2PI = Math.log(2 * Math.PI);
-/** sharedSpreadPrior: omega² at the start (sd 2 in log tau²: hardly a constraint), and its inner iterations' end. */
-const SHARED_OMEGA2_START = 4;
-/** omega ~ half-Cauchy(0, 1) in log tau²: the slopes' spreads relative to their units alike within about e^(1/2). */
-const SHARED_OMEGA_SCALE2 = 1;
-const SHARED_TOLERANCE = 1e-9;
-const SHARED_MAX_ROUNDS = 10;
 
 /*
  * Variational state, packed so that sweeps can be extrapolated (SQUAREM):
@@ -252,21 +238,8 @@ class VariationalFit {
   private readonly termDenom = new Float64Array(P);
   private readonly termMu = new Float64Array(P);
   private readonly termT = new Float64Array(P);
-  /** sharedSpreadPrior: 2 log unit_j per term (NaN: the term keeps its own prior), per-term scratch, phi and omega². */
-  private readonly sharedLogUnit2: Float64Array | null = null;
-  private readonly devsAll: Float64Array | null = null;
-  private readonly hsAll: Float64Array | null = null;
-  sharedPhi = 0;
-  sharedOmega2 = 0;
-  /** sharedSpreadTail: each slope's prior precision on log tau_j², its data's information J_j / 2, and E[log tau_j²] - 2 log unit_j. */
-  private readonly sharedPrec = new Float64Array(P);
-  private readonly sharedInfo = new Float64Array(P);
-  private readonly sharedL = new Float64Array(P);
-  /** sharedSpreadTail 'halfCauchy': each slope's weight on the shared prior, and the data's score in log tau_j² at its t. */
-  private readonly sharedRho = new Float64Array(P);
-  private readonly sharedScore = new Float64Array(P);
-  /** E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + this (log aTau - digamma(aTau)). */
-  private readonly sharedLogShift: number;
+  /** FitOptions.sharedSpreadPrior (for comparison, shared-spread-prior.ts), or null: the served fit. */
+  readonly shared: SharedSpreadPrior | null = null;
 
   constructor(
     private readonly active: readonly SufficientStats[],
@@ -277,8 +250,7 @@ class VariationalFit {
     readonly tauZeroPower = 1,
     readonly remlMu = false,
     readonly pseudoAthleteWeight?: (information: number) => number,
-    sharedSpreadPrior?: SharedSpreadUnit,
-    readonly sharedTail?: SharedSpreadTail,
+    shared?: { unit: SharedSpreadUnit; tail?: SharedSpreadTail },
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -303,50 +275,21 @@ class VariationalFit {
     }
     for (let j = 0; j < P; j++) this.featureSd[j] = Math.sqrt(this.featureSd[j] / Math.max(1, n));
     this.vdiag = new Float64Array(this.U * P);
-    this.sharedLogShift = Math.log(this.aTau) - digamma(this.aTau);
     this.devsOne = new Float64Array(this.U);
     this.hsOne = new Float64Array(this.U);
     this.devs = this.devsOne;
     this.hs = this.hsOne;
-    if (sharedSpreadPrior) {
-      this.sharedLogUnit2 = Float64Array.from(terms, (t, j) =>
-        j === 0 ? Number.NaN : Math.log(sharedSpreadPrior === 'effect' ? t.priorMean * t.priorMean + t.priorStd * t.priorStd : t.individualVariance),
-      );
-      this.devsAll = new Float64Array(this.U * P);
-      this.hsAll = new Float64Array(this.U * P);
-      this.resetShared();
+    if (shared) {
+      // E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + log aTau - digamma(aTau)
+      this.shared = new SharedSpreadPrior(terms, shared.unit, shared.tail, this.U, this.iv, this.s02, Math.log(this.aTau) - digamma(this.aTau));
     }
   }
 
-  /** The shared prior's start (with the state's start): phi from the priors' individual variances, omega² wide. */
-  resetShared(): void {
-    const lu = this.sharedLogUnit2;
-    if (!lu) return;
-    let sum = 0;
-    let k = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      sum += Math.log(this.iv[j]) - lu[j];
-      k++;
-    }
-    this.sharedPhi = sum / k;
-    this.sharedOmega2 = SHARED_OMEGA2_START;
-    this.sharedPrec.fill(1 / SHARED_OMEGA2_START);
-    this.sharedRho.fill(this.sharedTail?.kind === 'halfCauchy' ? this.sharedTail.narrowShare : 1);
-  }
-
-  /** The shared prior's precision on slope j's log tau² (1/omega² without sharedSpreadTail). */
-  private sharedPrecision(j: number): number {
-    return this.sharedTail ? this.sharedPrec[j] : 1 / this.sharedOmega2;
-  }
-
-  /** The shared prior's estimates (sharedSpreadPrior), or undefined. */
-  sharedEstimate(): SharedSpreadEstimate | undefined {
-    const lu = this.sharedLogUnit2;
-    if (!lu) return undefined;
-    const estimate: SharedSpreadEstimate = { phi: this.sharedPhi, omega2: this.sharedOmega2 };
-    if (this.sharedTail) estimate.weights = Array.from(lu, (v, j) => (Number.isNaN(v) ? Number.NaN : this.sharedPrec[j] * this.sharedOmega2));
-    return estimate;
+  /** SharedSpreadHost: term j's collapsed tau² step with the athletes' deviations and precisions given. */
+  solveTau(j: number, tOld: number, devs: Float64Array, hs: Float64Array): number {
+    this.devs = devs;
+    this.hs = hs;
+    return this.collapsedTau(j, tOld);
   }
 
   /** Starting point: the seed priors. */
@@ -437,7 +380,7 @@ class VariationalFit {
     const psiATau = digamma(aTau);
     const muNew = collapsed ? this.collapsedMu() : this.plainMu();
     const { termS, termC, termDev, termDenom, termMu, termT } = this;
-    const lu = this.sharedLogUnit2;
+    const sh = this.shared;
     for (let j = 0; j < P; j++) {
       // q(mu_j) = N(mMu_j, sMu2_j)
       const prec = 1 / s02[j] + U * eInvTau[j];
@@ -453,9 +396,9 @@ class VariationalFit {
       // user says little about beta_uj (W / tau² close to U).
       // The deviations are those once the athletes' means follow mu's move (to first order, each by its shrinkage
       // V_ujj / tau²_j times the move), which is what the next sweep will find; the ELBO's own is trueDev.
-      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
-      const devs = sharedTerm ? this.devsAll!.subarray(j * U, (j + 1) * U) : this.devsOne;
-      const hs = sharedTerm ? this.hsAll!.subarray(j * U, (j + 1) * U) : this.hsOne;
+      const sharedTerm = sh?.has(j) === true;
+      const devs = sharedTerm ? sh!.devsAll.subarray(j * U, (j + 1) * U) : this.devsOne;
+      const hs = sharedTerm ? sh!.hsAll.subarray(j * U, (j + 1) * U) : this.hsOne;
       this.devs = devs;
       this.hs = hs;
       let dev = 0;
@@ -481,16 +424,20 @@ class VariationalFit {
       termT[j] = collapsed && !sharedTerm ? this.collapsedTau(j, eInvTau[j]) : 0;
     }
     // sharedSpreadPrior: the slopes' spreads solved together with the prior they share (phi, omega²).
-    if (collapsed && lu) this.solveShared(eInvTau, termT);
+    if (collapsed && sh) {
+      sh.solve(this satisfies SharedSpreadHost, eInvTau, termT);
+      this.devs = this.devsOne;
+      this.hs = this.hsOne;
+    }
     for (let j = 0; j < P; j++) {
-      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
+      const sharedTerm = sh?.has(j) === true;
       const s = termS[j];
       const c = termC[j];
       const muJ = termMu[j];
       const bLamIn = Math.exp(tin[2 * P + j]);
       let bTau = c + s / 2;
       if (sharedTerm && !collapsed) {
-        termT[j] = this.sharedCoordinate(s, lu[j], j);
+        termT[j] = sh!.coordinate(s, j);
         bTau = aTau / termT[j];
       }
       if (collapsed) {
@@ -513,11 +460,7 @@ class VariationalFit {
       elbo += -0.5 * Math.log(2 * Math.PI * s02[j]) - ((muJ - mu0[j]) ** 2 + sMu2[j]) / (2 * s02[j]);
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
       if (sharedTerm) {
-        // log tau_j² ~ N(phi + 2 log unit_j, omega²); Var(log tau²) under q is trigamma(aTau) ≈ 1/aTau + 1/(2 aTau²)
-        const omega2 = this.sharedTail ? 1 / this.sharedPrec[j] : this.sharedOmega2;
-        const varL = 1 / aTau + 1 / (2 * aTau * aTau);
-        // (a density in log tau²: its Jacobian, -E[log tau²], makes it one in tau²)
-        elbo += -0.5 * Math.log(2 * Math.PI * omega2) - ((eLogTau - this.sharedPhi - lu[j]) ** 2 + varL) / (2 * omega2) - eLogTau;
+        elbo += sh!.elbo(j, eLogTau, aTau);
       } else if (halfCauchy) {
         const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
@@ -532,7 +475,7 @@ class VariationalFit {
       elbo += invGammaEntropy(aTau, bTau);
     }
 
-    if (!collapsed && lu) this.sharedCoordinateUpdate(termT);
+    if (!collapsed && sh) sh.coordinateUpdate(termT);
 
     // q(sigma²) = InvGamma(aSig, bSig)
     const bSig = Math.max(SIGMA2_PRIOR_SCALE + sumRss / 2, aSig * SIGMA2_FLOOR);
@@ -621,289 +564,14 @@ class VariationalFit {
     return Math.exp((a * fb - b * fa) / (fb - fa));
   }
 
-  /**
-   * sharedSpreadPrior: every slope's E[1/tau_j²] solved with the prior log tau_j² ~ N(phi + 2 log unit_j, omega²)
-   * (tauCondition), then phi and omega² re-estimated from the slopes' solutions (EM: phi their mean, omega² from the
-   * squared deviations plus each log tau_j²'s posterior variance 1 / (J_j / 2 + 1 / omega²), J_j = sum_u r_u² the
-   * athletes' information about it (the collapsed count, not mean-field q(tau²)'s 2 / U), with omega's half-Cauchy),
-   * until they settle. Writes each slope's t into `out`.
-   */
-  private solveShared(tOld: Float64Array, out: Float64Array): void {
-    const lu = this.sharedLogUnit2!;
-    const { U } = this;
-    let k = 0;
-    for (let j = 0; j < P; j++) if (!Number.isNaN(lu[j])) k++;
-    for (let round = 0; round < SHARED_MAX_ROUNDS; round++) {
-      let sumL = 0;
-      let sumV = 0;
-      const omega2 = this.sharedOmega2;
-      for (let j = 0; j < P; j++) {
-        if (Number.isNaN(lu[j])) continue;
-        this.devs = this.devsAll!.subarray(j * U, (j + 1) * U);
-        this.hs = this.hsAll!.subarray(j * U, (j + 1) * U);
-        const t = this.collapsedTau(j, tOld[j]);
-        out[j] = t;
-        const tt = t > 0 ? t : tOld[j];
-        let info = 0;
-        for (let u = 0; u < U; u++) {
-          const r = this.hs[u] / (this.hs[u] + tt);
-          info += 0.5 * r * r;
-        }
-        sumL += -Math.log(tt) + this.sharedLogShift - lu[j];
-        sumV += 1 / (info + 1 / omega2);
-        this.sharedL[j] = -Math.log(tt) + this.sharedLogShift - lu[j];
-        this.sharedInfo[j] = info;
-        if (this.sharedTail?.kind === 'halfCauchy') this.sharedScore[j] = this.dataScore(j, tOld[j], tt);
-      }
-      const moved = this.sharedTail ? this.sharedRobustUpdate() : this.sharedUpdate(out, tOld, sumL, sumV, k);
-      if (moved < SHARED_TOLERANCE) break;
-    }
-    this.devs = this.devsOne;
-    this.hs = this.hsOne;
-  }
-
-  /**
-   * phi and omega² from the slopes' t (or `fallback`'s where t is 0): phi the mean of E[log tau_j²] - 2 log unit_j
-   * (`sumL` their sum), and q(omega²) = InvGamma((k + 1) / 2, E[1/b] + (sq + sumV) / 2) with omega's half-Cauchy
-   * auxiliary b, E[1/b] = 1 / (1/omega² + 1/A²), omega² its 1 / E[1/omega²] (bounded, about A², when no slope is
-   * identified). Returns how far they moved.
-   */
-  private sharedUpdate(t: Float64Array, fallback: Float64Array, sumL: number, sumV: number, k: number): number {
-    const lu = this.sharedLogUnit2!;
-    const omega2 = this.sharedOmega2;
-    const phi = sumL / k;
-    let sq = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const tt = t[j] > 0 ? t[j] : fallback[j];
-      sq += (-Math.log(tt) + this.sharedLogShift - lu[j] - phi) ** 2;
-    }
-    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + (sq + sumV) / 2) / ((k + 1) / 2);
-    const moved = Math.abs(phi - this.sharedPhi) + Math.abs(Math.log(omega2New / omega2));
-    this.sharedPhi = phi;
-    this.sharedOmega2 = omega2New;
-    return moved;
-  }
-
-  /**
-   * sharedSpreadTail: phi, omega² and each slope's prior precision p_j from the slopes' E[log tau_j²] - 2 log unit_j
-   * (L_j) and their data's information I_j, each L_j's posterior variance 1 / (I_j + p_j). 'student': lambda_j = (df +
-   * 1) / (df + ((L_j - phi)² + V_j) / omega²), p_j = lambda_j / omega², phi = sum lambda_j L_j / sum lambda_j, omega²
-   * as sharedUpdate's with lambda_j-weighted squares. 'mixture': the data's own estimate l̂_j = phi + (L_j - phi)
-   * (I_j + p_j) / I_j (the prior taken back out), responsibility of the narrow component rho_j from l̂_j's marginal
-   * under each, N(l̂_j; phi, omega² + 1/I_j) against N(l̂_j; phi, omega² + W² + 1/I_j), p_j = rho_j / omega² + (1 -
-   * rho_j) / (omega² + W²), phi the p-weighted mean, omega² from the rho-weighted squares. Returns how far they moved.
-   */
-  private sharedRobustUpdate(): number {
-    const lu = this.sharedLogUnit2!;
-    const tail = this.sharedTail!;
-    if (tail.kind === 'halfCauchy') return this.sharedAveragingUpdate(tail.narrowShare);
-    const { sharedL: L, sharedInfo: I, sharedPrec: prec } = this;
-    const omega2 = this.sharedOmega2;
-    const phiOld = this.sharedPhi;
-    const wide2 = tail.kind === 'mixture' ? tail.wideSd * tail.wideSd : 0;
-    const rhos = new Float64Array(P);
-    let sumW = 0;
-    let sumWL = 0;
-    let sumSq = 0;
-    let count = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const v = 1 / (I[j] + prec[j]);
-      const d = L[j] - phiOld;
-      let w: number;
-      let narrow: number;
-      if (tail.kind === 'student') {
-        w = (tail.df + 1) / (tail.df + (d * d + v) / omega2);
-        narrow = w;
-      } else {
-        const dHat = I[j] > 0 ? (d * (I[j] + prec[j])) / I[j] : 0;
-        const s2 = I[j] > 0 ? 1 / I[j] : Number.POSITIVE_INFINITY;
-        const vn = omega2 + s2;
-        const vw = omega2 + wide2 + s2;
-        // the two components' marginal densities at dHat, weighted by their prior shares (in logs)
-        const ln = Math.log(tail.narrowShare) - 0.5 * Math.log(vn) - (dHat * dHat) / (2 * vn);
-        const lw = Math.log(1 - tail.narrowShare) - 0.5 * Math.log(vw) - (dHat * dHat) / (2 * vw);
-        const rho = Number.isFinite(s2) ? 1 / (1 + Math.exp(lw - ln)) : tail.narrowShare;
-        rhos[j] = rho;
-        w = (rho / omega2 + (1 - rho) / (omega2 + wide2)) * omega2;
-        narrow = rho;
-      }
-      sumW += w;
-      sumWL += w * L[j];
-      sumSq += narrow * (d * d + v);
-      count += narrow;
-    }
-    const phi = sumWL / sumW;
-    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + sumSq / 2) / ((count + 1) / 2);
-    const moved = Math.abs(phi - phiOld) + Math.abs(Math.log(omega2New / omega2));
-    this.sharedPhi = phi;
-    this.sharedOmega2 = omega2New;
-    // each slope's precision at the new omega², its weight (lambda_j or rho_j) held
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      if (tail.kind === 'student') {
-        const d = L[j] - phiOld;
-        const v = 1 / (I[j] + prec[j]);
-        prec[j] = (tail.df + 1) / (tail.df + (d * d + v) / omega2) / omega2New;
-      } else {
-        prec[j] = rhos[j] / omega2New + (1 - rhos[j]) / (omega2New + wide2);
-      }
-    }
-    return moved;
-  }
-
-  /**
-   * sharedSpreadTail 'halfCauchy': each slope's rho_j (the shared prior's posterior probability) from its data's own
-   * estimate l̂_j = E[log tau_j²] + score_j / I_j, s² = 1 / I_j; phi and omega² from the slopes weighted by rho_j.
-   */
-  private sharedAveragingUpdate(narrowShare: number): number {
-    const lu = this.sharedLogUnit2!;
-    const { sharedL: L, sharedInfo: I, sharedRho: rho, sharedScore: score, iv } = this;
-    const omega2 = this.sharedOmega2;
-    const phiOld = this.sharedPhi;
-    let sumRho = 0;
-    let sumRhoL = 0;
-    let sumSq = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      if (!(I[j] > 0)) {
-        rho[j] = narrowShare;
-      } else {
-        const s2 = 1 / I[j];
-        const lHat = L[j] + lu[j] + score[j] / I[j];
-        const vn = omega2 + s2;
-        const dn = lHat - phiOld - lu[j];
-        const narrow = Math.exp(-(dn * dn) / (2 * vn)) / Math.sqrt(2 * Math.PI * vn);
-        // the half-Cauchy(0, A) on tau as a density in l = log tau², (1/pi) (tau/A) / (1 + tau²/A²), averaged over N(l̂, s²)
-        const sd = Math.sqrt(s2);
-        let own = 0;
-        let wsum = 0;
-        for (let i = -30; i <= 30; i++) {
-          const z = i / 5;
-          const w = Math.exp(-0.5 * z * z);
-          const tau2OverA2 = Math.exp(lHat + sd * z) / iv[j];
-          own += (w * Math.sqrt(tau2OverA2)) / (Math.PI * (1 + tau2OverA2));
-          wsum += w;
-        }
-        own /= wsum;
-        rho[j] = (narrowShare * narrow) / (narrowShare * narrow + (1 - narrowShare) * own);
-      }
-      sumRho += rho[j];
-      sumRhoL += rho[j] * L[j];
-    }
-    if (!(sumRho > 1e-9)) return 0;
-    const phi = sumRhoL / sumRho;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const v = 1 / (I[j] + rho[j] / omega2);
-      sumSq += rho[j] * ((L[j] - phi) ** 2 + v);
-    }
-    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + sumSq / 2) / ((sumRho + 1) / 2);
-    const moved = Math.abs(phi - phiOld) + Math.abs(Math.log(omega2New / omega2));
-    this.sharedPhi = phi;
-    this.sharedOmega2 = omega2New;
-    for (let j = 0; j < P; j++) if (!Number.isNaN(lu[j])) this.sharedPrec[j] = rho[j] / omega2New;
-    return moved;
-  }
-
-  /** The data's score in log tau_j² at t (the restricted likelihood's, the athletes following t): ½ (t S(t) - U). */
-  private dataScore(j: number, tOld: number, t: number): number {
-    const { U, devs, hs, s02 } = this;
-    let S = 0;
-    let sumR = 0;
-    let sumR2 = 0;
-    for (let u = 0; u < U; u++) {
-      const h = hs[u];
-      const k = 1 / (h + t);
-      const g = devs[u] * (h + tOld) * k;
-      S += g * g + k;
-      const r = h * k;
-      sumR += r;
-      sumR2 += r * r;
-    }
-    S += sumR2 / (1 / s02[j] + t * sumR);
-    return 0.5 * (t * S - U);
-  }
-
-  /** Coordinate ascent's sweeps (sharedSpreadPrior): phi and omega² once from the slopes' new E[1/tau²], `t`. */
-  sharedCoordinateUpdate(t: Float64Array): void {
-    const lu = this.sharedLogUnit2!;
-    const { U } = this;
-    let k = 0;
-    let sumL = 0;
-    let sumV = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const hs = this.hsAll!.subarray(j * U, (j + 1) * U);
-      let info = 0;
-      for (let u = 0; u < U; u++) {
-        const r = hs[u] / (hs[u] + t[j]);
-        info += 0.5 * r * r;
-      }
-      sumL += -Math.log(t[j]) + this.sharedLogShift - lu[j];
-      sumV += 1 / (info + 1 / this.sharedOmega2);
-      this.sharedL[j] = -Math.log(t[j]) + this.sharedLogShift - lu[j];
-      this.sharedInfo[j] = info;
-      k++;
-    }
-    if (this.sharedTail) this.sharedRobustUpdate();
-    else this.sharedUpdate(t, t, sumL, sumV, k);
-  }
-
-  /**
-   * sharedSpreadPrior, coordinate ascent's step (the athletes held, phi and omega² held): the t = E[1/tau_j²] at
-   * which q(tau_j²) maximises the ELBO, t S = U + 2 (E[log tau²] - m) / omega², by Newton in log t (the left side
-   * minus the right rises with log t).
-   */
-  private sharedCoordinate(S: number, logUnit2: number, j: number): number {
-    const { U } = this;
-    const m = this.sharedPhi + logUnit2;
-    const k = this.sharedTail ? (2 * this.sharedPrec[j]) / U : 2 / (U * this.sharedOmega2);
-    let x = Math.log(U / S);
-    for (let iter = 0; iter < 60; iter++) {
-      const ts = (Math.exp(x) * S) / U;
-      const step = (ts - 1 + k * (x - this.sharedLogShift + m)) / (ts + k);
-      x -= Math.max(-2, Math.min(2, step));
-      if (Math.abs(step) < 1e-12) break;
-    }
-    return Math.exp(x);
-  }
-
-  /** Each term's prior information about log tau_j² for the served intervals: 1/omega² for the shared prior's slopes, else undefined. */
-  sharedPriorInformation(): number[] | undefined {
-    const lu = this.sharedLogUnit2;
-    if (!lu) return undefined;
-    // model averaging ('halfCauchy'): the half-Cauchy's own information (0.5) for its share 1 - rho_j
-    const own = this.sharedTail?.kind === 'halfCauchy' ? 0.5 : 0;
-    return Array.from(lu, (v, j) => (Number.isNaN(v) ? Number.NaN : this.sharedPrecision(j) + (own ? (1 - this.sharedRho[j]) * own : 0)));
-  }
-
   /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
   private tauCondition(j: number, tOld: number, x: number): number {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
-    const luJ = this.sharedLogUnit2?.[j] ?? Number.NaN;
+    const sh = this.shared;
+    const sharedTerm = sh?.has(j) === true;
+    if (sharedTerm && sh!.averaging) return sh!.averagingCondition(j, tOld, t, x, devs, hs);
     let S = 0;
-    if (this.sharedTail?.kind === 'halfCauchy' && !Number.isNaN(luJ)) {
-      // the shared prior's condition (restricted q(mu)) and the served half-Cauchy's (mean-field q(mu), its auxiliary
-      // collapsed), mixed with weights rho and 1 - rho: t S = U + rho 2 (E[log tau²] - m) p + (1 - rho) (1 - 2 c t)
-      const rho = this.sharedRho[j];
-      let sumR = 0;
-      let sumR2 = 0;
-      for (let u = 0; u < U; u++) {
-        const h = hs[u];
-        const k = 1 / (h + t);
-        const g = devs[u] * (h + tOld) * k;
-        S += g * g + k;
-        const r = h * k;
-        sumR += r;
-        sumR2 += r * r;
-      }
-      S += rho * (sumR2 / (1 / s02[j] + t * sumR)) + (1 - rho) * (U / (1 / s02[j] + U * t) + 2 / (t + 1 / iv[j]));
-      const prior = (2 * (x - this.sharedLogShift + this.sharedPhi + luJ)) / this.sharedOmega2;
-      return (t * S - U - (1 - rho) + rho * prior) / U;
-    }
     let target = 2 * aTau;
     if (this.remlMu || this.pseudoAthleteWeight) {
       // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
@@ -936,14 +604,8 @@ class VariationalFit {
       }
       S += U / (1 / s02[j] + U * t);
     }
-    const lu = this.sharedLogUnit2;
-    if (lu && !Number.isNaN(lu[j])) {
-      // sharedSpreadPrior: no half-Cauchy; q(tau²)'s stationarity with the prior N(E[log tau²]; m, omega²) on
-      // log tau² (its Jacobian cancels the entropy's), t S = U + 2 (E[log tau²] - m) / omega² (the sign of the
-      // log form's wherever the right side is positive).
-      if (this.sharedTail) return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j]) * this.sharedPrec[j]) / U;
-      return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j])) / (U * this.sharedOmega2);
-    }
+    // sharedSpreadPrior: no half-Cauchy, the shared prior's condition (shared-spread-prior.ts)
+    if (sharedTerm) return sh!.condition(j, t, x, S);
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
     return x + Math.log(S) - Math.log(target);
   }
@@ -1040,8 +702,7 @@ function fitPopulation(
     tauZeroPower,
     remlMu,
     opts.pseudoAthleteWeight,
-    shared,
-    shared ? opts.sharedSpreadTail : undefined,
+    shared ? { unit: shared, tail: opts.sharedSpreadTail } : undefined,
   );
 
   const trace: number[] = [];
@@ -1146,7 +807,7 @@ function fitPopulation(
       } catch (err) {
         if (err !== RESTART) throw err;
         theta = vb.initial();
-        vb.resetShared();
+        vb.shared?.reset();
         elbo = Number.NaN;
       }
     }
@@ -1176,7 +837,7 @@ function fitPopulation(
     if (st.n > 0) information?.add(cov);
     onPosterior?.(i, mean, cov);
   });
-  if (information) hyper.logTau2Cov = information.covariance(vb.sharedPriorInformation());
+  if (information) hyper.logTau2Cov = information.covariance(vb.shared?.priorInformation());
 
   return {
     hyper,
@@ -1188,7 +849,7 @@ function fitPopulation(
       elbo,
       elboTrace: trace,
       cycleBrokenAt,
-      sharedSpread: vb.sharedEstimate(),
+      sharedSpread: vb.shared?.estimate(),
       usersWithData: vb.U,
       sessions: vb.N,
       tau2Prior: tauPrior,
