@@ -24,7 +24,8 @@
 //                                         [--profile [--profile-prior-power C] [--profile-reml] [--profile-nodes 61]
 //                                                    [--profile-relinearise]]
 //                                         [--fade J0 | --grow J0] [--weight-power N] [--weight-floor W]
-//                                         [--shared-spread effect|individual [--mean-field-mu]]
+//                                         [--shared-spread effect|individual [--mean-field-mu]
+//                                          [--shared-tail student:DF|mixture:W:PI|halfCauchy:PI]]
 //
 // Measured in the ninth round (BENCHMARKS.md), not served: --shared-spread U gives the slopes' spreads one shared
 // prior, log tau_j² ~ N(phi + 2 log unit_j, omega²), phi and omega² estimated across the slopes (fitHierarchical's
@@ -124,9 +125,10 @@ if (args['reml-mu'] && args['mean-field-mu']) throw new Error('--reml-mu, --mean
 // EXPERIMENT (ninth round): the slopes' spreads under one shared prior (with remlMu, unless --mean-field-mu).
 const sharedSpreadPrior = (args['shared-spread'] || undefined) as SharedSpreadUnit | undefined;
 const remlMu = args['reml-mu'] ? true : args['mean-field-mu'] ? false : undefined;
-// EXPERIMENT (tenth round): the shared prior made robust, --shared-tail student:DF or mixture:W:PI (fitHierarchical's
-// sharedSpreadTail: a Student-t with DF degrees of freedom, or the shared N(m, omega²) with prior share PI beside a
-// wide N(m, omega² + W²), each slope's responsibility from its data's own estimate).
+// EXPERIMENT (tenth round; measured, not served): the shared prior made robust, --shared-tail student:DF, mixture:W:PI
+// or halfCauchy:PI (fitHierarchical's sharedSpreadTail: a Student-t with DF degrees of freedom; the shared N(m, omega²)
+// with prior share PI beside a wide N(m, omega² + W²), each slope's responsibility from its data's own estimate; or
+// per-term model averaging, with prior share PI, between the shared prior and the slope's own half-Cauchy by evidence).
 function parseTail(text: string): SharedSpreadTail | undefined {
   if (!text) return undefined;
   const [kind, a, b] = text.split(':');
