@@ -24,7 +24,8 @@
 //                                         [--profile [--profile-prior-power C] [--profile-reml] [--profile-nodes 61]
 //                                                    [--profile-relinearise]]
 //                                         [--fade J0 | --grow J0] [--weight-power N] [--weight-floor W]
-//                                         [--shared-spread effect|individual [--mean-field-mu]]
+//                                         [--shared-spread effect|individual [--mean-field-mu]
+//                                          [--shared-tail student:DF|mixture:W:PI|halfCauchy:PI]]
 //
 // Measured in the ninth round (BENCHMARKS.md), not served: --shared-spread U gives the slopes' spreads one shared
 // prior, log tau_j² ~ N(phi + 2 log unit_j, omega²), phi and omega² estimated across the slopes (fitHierarchical's
@@ -48,7 +49,7 @@
 // coverage per term are the evaluation's (scripts/evaluate.ts), replicate for replicate, in 2 minutes.
 import { parseArgs } from 'node:util';
 import { addRatedSession, addSession, emptyStats, fitHierarchical, userPosterior } from '../src/engine/bayes/index.ts';
-import type { SharedSpreadEstimate, SharedSpreadUnit } from '../src/engine/bayes/variational-fit.ts';
+import type { SharedSpreadEstimate, SharedSpreadTail, SharedSpreadUnit } from '../src/engine/bayes/variational-fit.ts';
 import { spreadMixtureHalfWidths, withHyperparameterUncertainty } from '../src/engine/bayes/hyperparameter-uncertainty.ts';
 import { Z95 } from '../src/engine/normal.ts';
 import { designRow, MODEL_TERMS, P, TERM_NAMES } from '../src/engine/variables.ts';
@@ -85,6 +86,7 @@ const { values: args } = parseArgs({
     'weight-power': { type: 'string', default: '1' },
     'shared-spread': { type: 'string', default: '' },
     'mean-field-mu': { type: 'boolean', default: false },
+    'shared-tail': { type: 'string', default: '' },
   },
 });
 
@@ -123,6 +125,20 @@ if (args['reml-mu'] && args['mean-field-mu']) throw new Error('--reml-mu, --mean
 // EXPERIMENT (ninth round): the slopes' spreads under one shared prior (with remlMu, unless --mean-field-mu).
 const sharedSpreadPrior = (args['shared-spread'] || undefined) as SharedSpreadUnit | undefined;
 const remlMu = args['reml-mu'] ? true : args['mean-field-mu'] ? false : undefined;
+// EXPERIMENT (tenth round; measured, not served): the shared prior made robust, --shared-tail student:DF, mixture:W:PI
+// or halfCauchy:PI (fitHierarchical's sharedSpreadTail: a Student-t with DF degrees of freedom; the shared N(m, omega²)
+// with prior share PI beside a wide N(m, omega² + W²), each slope's responsibility from its data's own estimate; or
+// per-term model averaging, with prior share PI, between the shared prior and the slope's own half-Cauchy by evidence).
+function parseTail(text: string): SharedSpreadTail | undefined {
+  if (!text) return undefined;
+  const [kind, a, b] = text.split(':');
+  if (kind === 'student' && Number(a) > 0) return { kind, df: Number(a) };
+  if (kind === 'mixture' && Number(a) > 0 && Number(b) > 0 && Number(b) < 1) return { kind, wideSd: Number(a), narrowShare: Number(b) };
+  if (kind === 'halfCauchy' && Number(a) > 0 && Number(a) < 1) return { kind, narrowShare: Number(a) };
+  throw new Error(`--shared-tail: expected student:DF, mixture:W:PI or halfCauchy:PI (PI in (0, 1)), got ${text}`);
+}
+const sharedSpreadTail = parseTail(args['shared-tail']!);
+if (sharedSpreadTail && !sharedSpreadPrior) throw new Error('--shared-tail: only with --shared-spread');
 if (args['grid-anchor'] && !args.grid) throw new Error('--grid-anchor: only with --grid');
 const perGroup = Number(args['per-group']);
 // --holdout N: N more sessions per athlete, left out of the fit (scripts/evaluate.ts's athletes: with its seeds,
@@ -228,7 +244,7 @@ for (const sc of chosen) {
       terms = MODEL_TERMS.map((t, j) => ({ ...t, individualVariance: (f * sdY) ** 2 / (j === 0 ? 1 : sq[j] / n) }));
       if (seed === seeds[0]) console.log(`A_j: ${terms.map((t) => Math.sqrt(t.individualVariance).toPrecision(2)).join(', ')}`);
     }
-    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu, pseudoAthleteWeight, sharedSpreadPrior });
+    const fit = fitHierarchical(stats, { tauZeroPower: Number(args['tau-zero-power']), terms, remlMu, pseudoAthleteWeight, sharedSpreadPrior, sharedSpreadTail });
     const shared = fit.diagnostics.sharedSpread;
     if (shared) sharedEstimates.push(shared);
     if (args['grid-median']) {
@@ -401,8 +417,14 @@ for (const sc of chosen) {
   if (sharedEstimates.length > 0) {
     const range = (v: number[]) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
     console.log(
-      `Shared prior (${args['shared-spread']}${args['mean-field-mu'] ? ', mean-field q(mu)' : ''}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
+      `Shared prior (${args['shared-spread']}${args['mean-field-mu'] ? ', mean-field q(mu)' : ''}${args['shared-tail'] ? `, tail ${args['shared-tail']}` : ''}): tau_j / unit_j = exp(phi / 2) ${range(sharedEstimates.map((e) => Math.exp(e.phi / 2)))}, omega (sd of log tau²) ${range(sharedEstimates.map((e) => Math.sqrt(e.omega2)))} over the seeds`,
     );
+    const weighted = sharedEstimates.filter((e) => e.weights);
+    if (weighted.length > 0) {
+      // each slope's prior precision on log tau_j² relative to 1/omega² (student: lambda_j; mixture: about rho_j)
+      const cells = TERM_NAMES.map((name, j) => (Number.isNaN(weighted[0].weights![j]) ? null : `${name} ${range(weighted.map((e) => e.weights![j]))}`)).filter((c) => c !== null);
+      console.log(`Each slope's weight in the shared prior (precision x omega², range over the seeds): ${cells.join(', ')}`);
+    }
   }
   console.log(
     `| Term | Served | Served without K-S | At the true spread | Fitted tau / true sd: geometric mean (range) | sd of log tau² |${args.grid ? ' Grid |' : ''}${args.mixture ? ' Mixed over the spread |' : ''}${args.profile ? ' Mixed over its grid posterior | Grid median tau / true sd |' : ''}${args.profile && args.mixture ? ' The wider of the two mixtures |' : ''}`,

@@ -11,6 +11,7 @@ import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts
 import type { SufficientStats } from './sufficient-stats.ts';
 import { servedModel, userPosterior } from './user-posterior.ts';
 import { LogTau2Information } from './hyperparameter-uncertainty.ts';
+import { SharedSpreadPrior, type SharedSpreadEstimate, type SharedSpreadHost, type SharedSpreadTail, type SharedSpreadUnit } from './shared-spread-prior.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -90,15 +91,25 @@ export interface FitOptions {
    * identified slopes' sd is their whole mean it covers them 77-91 % (the served fit: 94-95 %). Default 'none'.
    */
   sharedSpreadPrior?: SharedSpreadUnit | 'none';
+  /**
+   * For comparison (BENCHMARKS.md, issue 22 §1, tenth round; with sharedSpreadPrior): the shared prior made robust,
+   * so that a slope whose data say its spread is not the others' share can leave the shared level. 'student': log
+   * tau_j² - phi - 2 log unit_j ~ Student-t(df, 0, omega²) as a scale mixture, each slope's weight lambda_j = (df + 1)
+   * / (df + E[(log tau_j² - m_j)²] / omega²) (EM; phi the lambda-weighted mean). 'mixture': a two-component prior,
+   * with prior probability `narrowShare` N(m_j, omega²) (the shared level) and otherwise N(m_j, omega² + wideSd²)
+   * (the slope's own, wide), each slope's responsibility from its data's own estimate of log tau_j² (the marginal,
+   * the fit's prior taken back out: per-term model averaging by evidence), omega² from the narrow component's slopes.
+   * 'halfCauchy': per-term model averaging between the shared prior (prior probability `narrowShare`) and the slope's
+   * own half-Cauchy as served (with mean-field q(mu)'s pseudo-athlete): q(tau_j²)'s stationarity is the two priors'
+   * conditions mixed with weights rho_j and 1 - rho_j (mean-field over which prior holds), rho_j the shared prior's
+   * posterior probability from each one's marginal likelihood of the data's own estimate of log tau_j² (one scoring
+   * step from the fit's, N(l̂_j, 1/I_j)): N(l̂_j; m_j, omega² + 1/I_j) against the half-Cauchy's density in log tau²
+   * averaged over N(l̂_j, 1/I_j). Default: none (the ninth round's Gaussian).
+   */
+  sharedSpreadTail?: SharedSpreadTail;
 }
 
-export type SharedSpreadUnit = 'effect' | 'individual';
-
-/** The shared prior's estimates across the slopes (sharedSpreadPrior): log tau_j² ~ N(phi + 2 log unit_j, omega2). */
-export interface SharedSpreadEstimate {
-  phi: number;
-  omega2: number;
-}
+export type { SharedSpreadEstimate, SharedSpreadTail, SharedSpreadUnit } from './shared-spread-prior.ts';
 
 export interface FitDiagnostics {
   /** Variational sweeps over all users (each costs users x p³). */
@@ -163,12 +174,6 @@ const CYCLE_MIN_STEP = 0.05;
 const CYCLE_RETURN = 0.1;
 const RESTART = Symbol('restart the fit guarded');
 const LOG2PI = Math.log(2 * Math.PI);
-/** sharedSpreadPrior: omega² at the start (sd 2 in log tau²: hardly a constraint), and its inner iterations' end. */
-const SHARED_OMEGA2_START = 4;
-/** omega ~ half-Cauchy(0, 1) in log tau²: the slopes' spreads relative to their units alike within about e^(1/2). */
-const SHARED_OMEGA_SCALE2 = 1;
-const SHARED_TOLERANCE = 1e-9;
-const SHARED_MAX_ROUNDS = 10;
 
 /*
  * Variational state, packed so that sweeps can be extrapolated (SQUAREM):
@@ -233,14 +238,8 @@ class VariationalFit {
   private readonly termDenom = new Float64Array(P);
   private readonly termMu = new Float64Array(P);
   private readonly termT = new Float64Array(P);
-  /** sharedSpreadPrior: 2 log unit_j per term (NaN: the term keeps its own prior), per-term scratch, phi and omega². */
-  private readonly sharedLogUnit2: Float64Array | null = null;
-  private readonly devsAll: Float64Array | null = null;
-  private readonly hsAll: Float64Array | null = null;
-  sharedPhi = 0;
-  sharedOmega2 = 0;
-  /** E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + this (log aTau - digamma(aTau)). */
-  private readonly sharedLogShift: number;
+  /** FitOptions.sharedSpreadPrior (for comparison, shared-spread-prior.ts), or null: the served fit. */
+  readonly shared: SharedSpreadPrior | null = null;
 
   constructor(
     private readonly active: readonly SufficientStats[],
@@ -251,7 +250,7 @@ class VariationalFit {
     readonly tauZeroPower = 1,
     readonly remlMu = false,
     readonly pseudoAthleteWeight?: (information: number) => number,
-    sharedSpreadPrior?: SharedSpreadUnit,
+    shared?: { unit: SharedSpreadUnit; tail?: SharedSpreadTail },
   ) {
     this.mu0 = terms.map((t) => t.priorMean);
     this.s02 = terms.map((t) => t.priorStd * t.priorStd);
@@ -276,39 +275,21 @@ class VariationalFit {
     }
     for (let j = 0; j < P; j++) this.featureSd[j] = Math.sqrt(this.featureSd[j] / Math.max(1, n));
     this.vdiag = new Float64Array(this.U * P);
-    this.sharedLogShift = Math.log(this.aTau) - digamma(this.aTau);
     this.devsOne = new Float64Array(this.U);
     this.hsOne = new Float64Array(this.U);
     this.devs = this.devsOne;
     this.hs = this.hsOne;
-    if (sharedSpreadPrior) {
-      this.sharedLogUnit2 = Float64Array.from(terms, (t, j) =>
-        j === 0 ? Number.NaN : Math.log(sharedSpreadPrior === 'effect' ? t.priorMean * t.priorMean + t.priorStd * t.priorStd : t.individualVariance),
-      );
-      this.devsAll = new Float64Array(this.U * P);
-      this.hsAll = new Float64Array(this.U * P);
-      this.resetShared();
+    if (shared) {
+      // E[log tau²] under q(tau²) = InvGamma(aTau, aTau / t) is -log t + log aTau - digamma(aTau)
+      this.shared = new SharedSpreadPrior(terms, shared.unit, shared.tail, this.U, this.iv, this.s02, Math.log(this.aTau) - digamma(this.aTau));
     }
   }
 
-  /** The shared prior's start (with the state's start): phi from the priors' individual variances, omega² wide. */
-  resetShared(): void {
-    const lu = this.sharedLogUnit2;
-    if (!lu) return;
-    let sum = 0;
-    let k = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      sum += Math.log(this.iv[j]) - lu[j];
-      k++;
-    }
-    this.sharedPhi = sum / k;
-    this.sharedOmega2 = SHARED_OMEGA2_START;
-  }
-
-  /** The shared prior's estimates (sharedSpreadPrior), or undefined. */
-  sharedEstimate(): SharedSpreadEstimate | undefined {
-    return this.sharedLogUnit2 ? { phi: this.sharedPhi, omega2: this.sharedOmega2 } : undefined;
+  /** SharedSpreadHost: term j's collapsed tau² step with the athletes' deviations and precisions given. */
+  solveTau(j: number, tOld: number, devs: Float64Array, hs: Float64Array): number {
+    this.devs = devs;
+    this.hs = hs;
+    return this.collapsedTau(j, tOld);
   }
 
   /** Starting point: the seed priors. */
@@ -399,7 +380,7 @@ class VariationalFit {
     const psiATau = digamma(aTau);
     const muNew = collapsed ? this.collapsedMu() : this.plainMu();
     const { termS, termC, termDev, termDenom, termMu, termT } = this;
-    const lu = this.sharedLogUnit2;
+    const sh = this.shared;
     for (let j = 0; j < P; j++) {
       // q(mu_j) = N(mMu_j, sMu2_j)
       const prec = 1 / s02[j] + U * eInvTau[j];
@@ -415,9 +396,9 @@ class VariationalFit {
       // user says little about beta_uj (W / tau² close to U).
       // The deviations are those once the athletes' means follow mu's move (to first order, each by its shrinkage
       // V_ujj / tau²_j times the move), which is what the next sweep will find; the ELBO's own is trueDev.
-      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
-      const devs = sharedTerm ? this.devsAll!.subarray(j * U, (j + 1) * U) : this.devsOne;
-      const hs = sharedTerm ? this.hsAll!.subarray(j * U, (j + 1) * U) : this.hsOne;
+      const sharedTerm = sh?.has(j) === true;
+      const devs = sharedTerm ? sh!.devsAll.subarray(j * U, (j + 1) * U) : this.devsOne;
+      const hs = sharedTerm ? sh!.hsAll.subarray(j * U, (j + 1) * U) : this.hsOne;
       this.devs = devs;
       this.hs = hs;
       let dev = 0;
@@ -443,16 +424,20 @@ class VariationalFit {
       termT[j] = collapsed && !sharedTerm ? this.collapsedTau(j, eInvTau[j]) : 0;
     }
     // sharedSpreadPrior: the slopes' spreads solved together with the prior they share (phi, omega²).
-    if (collapsed && lu) this.solveShared(eInvTau, termT);
+    if (collapsed && sh) {
+      sh.solve(this satisfies SharedSpreadHost, eInvTau, termT);
+      this.devs = this.devsOne;
+      this.hs = this.hsOne;
+    }
     for (let j = 0; j < P; j++) {
-      const sharedTerm = lu !== null && !Number.isNaN(lu[j]);
+      const sharedTerm = sh?.has(j) === true;
       const s = termS[j];
       const c = termC[j];
       const muJ = termMu[j];
       const bLamIn = Math.exp(tin[2 * P + j]);
       let bTau = c + s / 2;
       if (sharedTerm && !collapsed) {
-        termT[j] = this.sharedCoordinate(s, lu[j]);
+        termT[j] = sh!.coordinate(s, j);
         bTau = aTau / termT[j];
       }
       if (collapsed) {
@@ -475,11 +460,7 @@ class VariationalFit {
       elbo += -0.5 * Math.log(2 * Math.PI * s02[j]) - ((muJ - mu0[j]) ** 2 + sMu2[j]) / (2 * s02[j]);
       elbo += 0.5 * Math.log(2 * Math.PI * Math.E * sMu2[j]);
       if (sharedTerm) {
-        // log tau_j² ~ N(phi + 2 log unit_j, omega²); Var(log tau²) under q is trigamma(aTau) ≈ 1/aTau + 1/(2 aTau²)
-        const omega2 = this.sharedOmega2;
-        const varL = 1 / aTau + 1 / (2 * aTau * aTau);
-        // (a density in log tau²: its Jacobian, -E[log tau²], makes it one in tau²)
-        elbo += -0.5 * Math.log(2 * Math.PI * omega2) - ((eLogTau - this.sharedPhi - lu[j]) ** 2 + varL) / (2 * omega2) - eLogTau;
+        elbo += sh!.elbo(j, eLogTau, aTau);
       } else if (halfCauchy) {
         const eLogLam = Math.log(bLam) - digamma(1);
         const eInvLam = 1 / bLam;
@@ -494,7 +475,7 @@ class VariationalFit {
       elbo += invGammaEntropy(aTau, bTau);
     }
 
-    if (!collapsed && lu) this.sharedCoordinateUpdate(termT);
+    if (!collapsed && sh) sh.coordinateUpdate(termT);
 
     // q(sigma²) = InvGamma(aSig, bSig)
     const bSig = Math.max(SIGMA2_PRIOR_SCALE + sumRss / 2, aSig * SIGMA2_FLOOR);
@@ -583,119 +564,13 @@ class VariationalFit {
     return Math.exp((a * fb - b * fa) / (fb - fa));
   }
 
-  /**
-   * sharedSpreadPrior: every slope's E[1/tau_j²] solved with the prior log tau_j² ~ N(phi + 2 log unit_j, omega²)
-   * (tauCondition), then phi and omega² re-estimated from the slopes' solutions (EM: phi their mean, omega² from the
-   * squared deviations plus each log tau_j²'s posterior variance 1 / (J_j / 2 + 1 / omega²), J_j = sum_u r_u² the
-   * athletes' information about it (the collapsed count, not mean-field q(tau²)'s 2 / U), with omega's half-Cauchy),
-   * until they settle. Writes each slope's t into `out`.
-   */
-  private solveShared(tOld: Float64Array, out: Float64Array): void {
-    const lu = this.sharedLogUnit2!;
-    const { U } = this;
-    let k = 0;
-    for (let j = 0; j < P; j++) if (!Number.isNaN(lu[j])) k++;
-    for (let round = 0; round < SHARED_MAX_ROUNDS; round++) {
-      let sumL = 0;
-      let sumV = 0;
-      const omega2 = this.sharedOmega2;
-      for (let j = 0; j < P; j++) {
-        if (Number.isNaN(lu[j])) continue;
-        this.devs = this.devsAll!.subarray(j * U, (j + 1) * U);
-        this.hs = this.hsAll!.subarray(j * U, (j + 1) * U);
-        const t = this.collapsedTau(j, tOld[j]);
-        out[j] = t;
-        const tt = t > 0 ? t : tOld[j];
-        let info = 0;
-        for (let u = 0; u < U; u++) {
-          const r = this.hs[u] / (this.hs[u] + tt);
-          info += 0.5 * r * r;
-        }
-        sumL += -Math.log(tt) + this.sharedLogShift - lu[j];
-        sumV += 1 / (info + 1 / omega2);
-      }
-      const moved = this.sharedUpdate(out, tOld, sumL, sumV, k);
-      if (moved < SHARED_TOLERANCE) break;
-    }
-    this.devs = this.devsOne;
-    this.hs = this.hsOne;
-  }
-
-  /**
-   * phi and omega² from the slopes' t (or `fallback`'s where t is 0): phi the mean of E[log tau_j²] - 2 log unit_j
-   * (`sumL` their sum), and q(omega²) = InvGamma((k + 1) / 2, E[1/b] + (sq + sumV) / 2) with omega's half-Cauchy
-   * auxiliary b, E[1/b] = 1 / (1/omega² + 1/A²), omega² its 1 / E[1/omega²] (bounded, about A², when no slope is
-   * identified). Returns how far they moved.
-   */
-  private sharedUpdate(t: Float64Array, fallback: Float64Array, sumL: number, sumV: number, k: number): number {
-    const lu = this.sharedLogUnit2!;
-    const omega2 = this.sharedOmega2;
-    const phi = sumL / k;
-    let sq = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const tt = t[j] > 0 ? t[j] : fallback[j];
-      sq += (-Math.log(tt) + this.sharedLogShift - lu[j] - phi) ** 2;
-    }
-    const omega2New = (1 / (1 / omega2 + 1 / SHARED_OMEGA_SCALE2) + (sq + sumV) / 2) / ((k + 1) / 2);
-    const moved = Math.abs(phi - this.sharedPhi) + Math.abs(Math.log(omega2New / omega2));
-    this.sharedPhi = phi;
-    this.sharedOmega2 = omega2New;
-    return moved;
-  }
-
-  /** Coordinate ascent's sweeps (sharedSpreadPrior): phi and omega² once from the slopes' new E[1/tau²], `t`. */
-  sharedCoordinateUpdate(t: Float64Array): void {
-    const lu = this.sharedLogUnit2!;
-    const { U } = this;
-    let k = 0;
-    let sumL = 0;
-    let sumV = 0;
-    for (let j = 0; j < P; j++) {
-      if (Number.isNaN(lu[j])) continue;
-      const hs = this.hsAll!.subarray(j * U, (j + 1) * U);
-      let info = 0;
-      for (let u = 0; u < U; u++) {
-        const r = hs[u] / (hs[u] + t[j]);
-        info += 0.5 * r * r;
-      }
-      sumL += -Math.log(t[j]) + this.sharedLogShift - lu[j];
-      sumV += 1 / (info + 1 / this.sharedOmega2);
-      k++;
-    }
-    this.sharedUpdate(t, t, sumL, sumV, k);
-  }
-
-  /**
-   * sharedSpreadPrior, coordinate ascent's step (the athletes held, phi and omega² held): the t = E[1/tau_j²] at
-   * which q(tau_j²) maximises the ELBO, t S = U + 2 (E[log tau²] - m) / omega², by Newton in log t (the left side
-   * minus the right rises with log t).
-   */
-  private sharedCoordinate(S: number, logUnit2: number): number {
-    const { U } = this;
-    const m = this.sharedPhi + logUnit2;
-    const k = 2 / (U * this.sharedOmega2);
-    let x = Math.log(U / S);
-    for (let iter = 0; iter < 60; iter++) {
-      const ts = (Math.exp(x) * S) / U;
-      const step = (ts - 1 + k * (x - this.sharedLogShift + m)) / (ts + k);
-      x -= Math.max(-2, Math.min(2, step));
-      if (Math.abs(step) < 1e-12) break;
-    }
-    return Math.exp(x);
-  }
-
-  /** Each term's prior information about log tau_j² for the served intervals: 1/omega² for the shared prior's slopes, else undefined. */
-  sharedPriorInformation(): number[] | undefined {
-    const lu = this.sharedLogUnit2;
-    if (!lu) return undefined;
-    return Array.from(lu, (v) => (Number.isNaN(v) ? Number.NaN : 1 / this.sharedOmega2));
-  }
-
   /** log t + log(2c(t) + D(t) + W(t)) - log(2 aTau) for term j at x = log t (collapsedTau's condition). */
   private tauCondition(j: number, tOld: number, x: number): number {
     const { U, devs, hs, aTau, s02, iv } = this;
     const t = Math.exp(x);
+    const sh = this.shared;
+    const sharedTerm = sh?.has(j) === true;
+    if (sharedTerm && sh!.averaging) return sh!.averagingCondition(j, tOld, t, x, devs, hs);
     let S = 0;
     let target = 2 * aTau;
     if (this.remlMu || this.pseudoAthleteWeight) {
@@ -729,13 +604,8 @@ class VariationalFit {
       }
       S += U / (1 / s02[j] + U * t);
     }
-    const lu = this.sharedLogUnit2;
-    if (lu && !Number.isNaN(lu[j])) {
-      // sharedSpreadPrior: no half-Cauchy; q(tau²)'s stationarity with the prior N(E[log tau²]; m, omega²) on
-      // log tau² (its Jacobian cancels the entropy's), t S = U + 2 (E[log tau²] - m) / omega² (the sign of the
-      // log form's wherever the right side is positive).
-      return (t * S) / U - 1 + (2 * (x - this.sharedLogShift + this.sharedPhi + lu[j])) / (U * this.sharedOmega2);
-    }
+    // sharedSpreadPrior: no half-Cauchy, the shared prior's condition (shared-spread-prior.ts)
+    if (sharedTerm) return sh!.condition(j, t, x, S);
     S += this.tauPrior === 'halfCauchy' ? 2 / (t + 1 / iv[j]) : 2 * this.bTau0[j];
     return x + Math.log(S) - Math.log(target);
   }
@@ -832,7 +702,7 @@ function fitPopulation(
     tauZeroPower,
     remlMu,
     opts.pseudoAthleteWeight,
-    shared,
+    shared ? { unit: shared, tail: opts.sharedSpreadTail } : undefined,
   );
 
   const trace: number[] = [];
@@ -937,7 +807,7 @@ function fitPopulation(
       } catch (err) {
         if (err !== RESTART) throw err;
         theta = vb.initial();
-        vb.resetShared();
+        vb.shared?.reset();
         elbo = Number.NaN;
       }
     }
@@ -967,7 +837,7 @@ function fitPopulation(
     if (st.n > 0) information?.add(cov);
     onPosterior?.(i, mean, cov);
   });
-  if (information) hyper.logTau2Cov = information.covariance(vb.sharedPriorInformation());
+  if (information) hyper.logTau2Cov = information.covariance(vb.shared?.priorInformation());
 
   return {
     hyper,
@@ -979,7 +849,7 @@ function fitPopulation(
       elbo,
       elboTrace: trace,
       cycleBrokenAt,
-      sharedSpread: vb.sharedEstimate(),
+      sharedSpread: vb.shared?.estimate(),
       usersWithData: vb.U,
       sessions: vb.N,
       tau2Prior: tauPrior,
