@@ -72,6 +72,8 @@ export interface Config {
   allowEmbeddedDatabaseInProduction: boolean;
   /** PGLITE_THREAD: the embedded database runs on a worker thread of its own (true) or on the API's thread. */
   pgliteThread: boolean;
+  /** PGLITE_REOPEN_ATTEMPTS: times the embedded database's thread is opened again after it ends unexpectedly (0: never; the server then exits 1). */
+  pgliteReopenAttempts: number;
   /** PG_POOL_MAX: connections in each PostgreSQL pool (the primary's, each replica's). */
   pgPoolMax: number;
 }
@@ -314,6 +316,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownTimeoutSeconds: integer(env, 'SHUTDOWN_TIMEOUT_SECONDS', 10, 1, 3600),
     allowEmbeddedDatabaseInProduction,
     pgliteThread: flag(env, 'PGLITE_THREAD', true),
+    pgliteReopenAttempts: integer(env, 'PGLITE_REOPEN_ATTEMPTS', 3, 0, 10),
     pgPoolMax: integer(env, 'PG_POOL_MAX', 10, 1, 1000),
   };
 }

@@ -5,6 +5,8 @@
 // A stop that takes longer than SHUTDOWN_TIMEOUT_SECONDS exits with 1 (the lock file is still removed on exit).
 // A signal during the start stops the server as soon as it has started. A second signal meanwhile is ignored:
 // Ctrl-C in a terminal reaches this process twice (from the terminal, and forwarded by npm).
+// The embedded database lost (its thread ended and could not be opened again: src/db/pglite-thread.ts) stops the
+// server the same way, then exits with 1, for the supervisor to restart it on a fresh process.
 import { loadConfig, type Config } from './config.ts';
 import { releaseUnusedMemory, youngGenerationForThisThreadOnly } from './heap.ts';
 import { startServer, type RunningServer } from './server.ts';
@@ -33,7 +35,8 @@ try {
 }
 
 let stopping = false;
-function shutdown(signal: NodeJS.Signals): void {
+/** Stops the server gracefully, then exits with `exitCode` (1 whatever it was when the stop fails or times out). */
+function shutdown(signal: NodeJS.Signals | 'database lost', exitCode = 0): void {
   if (stopping) return;
   stopping = true;
   const started = Date.now();
@@ -48,7 +51,7 @@ function shutdown(signal: NodeJS.Signals): void {
     .then(
       () => {
         console.log(`[API] stopped in ${Date.now() - started} ms`);
-        process.exit(0);
+        process.exit(exitCode);
       },
       (err: unknown) => {
         console.error(startupFailure(err));
@@ -56,11 +59,15 @@ function shutdown(signal: NodeJS.Signals): void {
       },
     );
 }
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));
 
 try {
-  await starting;
+  const server = await starting;
+  server.db.thread?.onLost((reason) => {
+    console.error(`[API] stopping with exit code 1 for the supervisor to restart the process: the embedded database is lost (${reason})`);
+    shutdown('database lost', 1);
+  });
 } catch (err) {
   console.error(startupFailure(err));
   process.exit(1);

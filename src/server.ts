@@ -151,7 +151,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     plugins: [
       useHealthChecks({
         started: () => ready,
-        database: { kind: db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL', ping: () => db.ping() },
+        database: { kind: db.kind === 'pglite' ? 'embedded PGlite' : 'PostgreSQL', ping: () => db.ping(), thread: db.thread },
         pendingMigrations: () => pendingMigrations(prisma, migrations),
         redis: opened.pingRedis ? { ping: opened.pingRedis } : null,
         replicas: services.replicas ? () => services.replicas?.status() ?? [] : null,

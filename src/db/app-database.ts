@@ -32,6 +32,7 @@ export async function openAppDatabase(config: Config, opts: AppDatabaseOptions):
     holder: opts.holder,
     pgliteImage: opts.pgliteImage,
     pgliteThread: config.pgliteThread,
+    pgliteReopenAttempts: config.pgliteReopenAttempts,
     poolMax: config.pgPoolMax,
   });
   try {

@@ -11,6 +11,7 @@ import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage, pgliteFsBundle, pgliteFsBundleShared, pgliteWasmModuleShared } from './pglite-image.ts';
 import { pgliteSerializers } from './jsonb-param.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
+import type { PgliteThreadState } from './pglite-thread.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
 
 export type DatabaseKind = 'pglite' | 'postgres';
@@ -37,6 +38,18 @@ export interface DatabaseOptions {
   pgliteThread?: boolean;
   /** Connections in the PostgreSQL server's pool (PG_POOL_MAX; default 10). */
   poolMax?: number;
+  /**
+   * How many times PGlite's thread is opened again on its directory after it ends unexpectedly
+   * (PGLITE_REOPEN_ATTEMPTS; default 0: never, the database is then lost: pglite-thread.ts).
+   */
+  pgliteReopenAttempts?: number;
+}
+
+/** The embedded database's thread, as /ready and /health report it and the server watches it. */
+export interface DatabaseThread {
+  state(): PgliteThreadState;
+  /** Called once if the database is lost (the thread ended and was not opened again); at once if it already is. */
+  onLost(listener: (reason: string) => void): void;
 }
 
 /** A held advisory lock; release() gives it back. */
@@ -53,6 +66,8 @@ export interface Database {
   sql: SqlRunner;
   /** The PGlite directory's lock (null for PostgreSQL and in-memory PGlite). */
   directoryLock: DirectoryLock | null;
+  /** PGlite on a thread of its own (null for PostgreSQL and PGlite on the calling thread). */
+  thread: DatabaseThread | null;
   migrate(): Promise<MigrationResult>;
   /** Session-level advisory lock on its own connection: one holder across every instance sharing the database. */
   tryLock(key: number): Promise<HeldLock | null>;
@@ -89,6 +104,7 @@ async function openPostgres(url: string, opts: DatabaseOptions, log: (msg: strin
     prisma,
     sql: poolSql(pool, opts.onQuery),
     directoryLock: null,
+    thread: null,
     async migrate() {
       // One connection, so the runner's session-level advisory lock and its statements share it.
       const migrationPool = new pg.Pool({ connectionString: url, max: 1 });
@@ -172,6 +188,7 @@ interface PgliteEngine {
   migrate(): Promise<MigrationResult>;
   /** A statement not counted by onQuery (/ready's check). */
   ping(): Promise<void>;
+  thread: DatabaseThread | null;
   close(): Promise<void>;
 }
 
@@ -251,6 +268,7 @@ async function openPglite(dir: string, opts: DatabaseOptions, log: (msg: string)
     prisma,
     sql: engine.sql,
     directoryLock,
+    thread: engine.thread,
     migrate: () => engine.migrate(),
     tryLock: inProcessLocks(),
     async ping() {
@@ -306,6 +324,7 @@ async function startPgliteHere(target: PgliteTarget, opts: DatabaseOptions, log:
     ping: async () => {
       await client.query('SELECT 1');
     },
+    thread: null,
     close: () => client.close(),
   };
 }
@@ -322,7 +341,7 @@ async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, 
   // process's compiled PostgreSQL module (which the calling thread's PGlite keeps by itself).
   const shared = target.dir.startsWith('memory://') && target.image;
   const [fsBundle, wasmModule] = shared ? await Promise.all([pgliteFsBundleShared(), pgliteWasmModuleShared()]) : [undefined, undefined];
-  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle, wasmModule }, log);
+  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle, wasmModule }, log, opts.pgliteReopenAttempts ?? 0);
   const { onQuery } = opts;
   return {
     factory: thread.factory,
@@ -335,11 +354,16 @@ async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, 
         onQuery?.(text);
         return thread.sql.execute(text, params);
       },
+      prepareSession(text) {
+        onQuery?.(text);
+        return thread.sql.prepareSession(text);
+      },
     },
     migrate: () => thread.migrate(),
     ping: async () => {
       await thread.sql.query('SELECT 1');
     },
+    thread,
     close: () => thread.close(),
   };
 }

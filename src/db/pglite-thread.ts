@@ -30,7 +30,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import { pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
-import type { SqlRunner } from './sql.ts';
+import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
 
 /** What the worker opens. */
@@ -70,9 +70,13 @@ export interface PgliteThread {
   /** Prisma's driver adapter factory: every statement and transaction runs in the worker. */
   factory: SqlMigrationAwareDriverAdapterFactory;
   /** PGlite's query API in the worker (rows decoded by PGlite's parsers: timestamps as Dates, JSON parsed). */
-  sql: SqlRunner;
+  sql: SqlRunner & Required<Pick<SqlRunner, 'prepareSession'>>;
   /** Applies the pending migrations in the worker (the schema engine is loaded there, not here). */
   migrate(): Promise<MigrationResult>;
+  /** Where the thread is: open, being reopened after it ended, lost, closed (/ready and /health say it). */
+  state(): PgliteThreadState;
+  /** `listener` is called once if the database is lost (at once if it is already): the thread ended and was not opened again. */
+  onLost(listener: (reason: string) => void): void;
   /** Closes PGlite (its files flushed) and ends the thread; pending statements finish first. */
   close(): Promise<void>;
 }
@@ -80,13 +84,34 @@ export interface PgliteThread {
 /** Error of an open that failed in the worker, its name kept (client.ts explains a damaged directory from it). */
 export class PgliteThreadError extends Error {}
 
+/** Where the embedded database's thread is. */
+export type PgliteThreadState =
+  | { state: 'open' }
+  /** It ended unexpectedly and is being opened again on the same directory; new statements wait for it. */
+  | { state: 'reopening'; cause: string; since: Date; attempt: number; attempts: number }
+  /** It ended and was not opened again (an in-memory database, no attempts allowed, or every attempt failed). */
+  | { state: 'lost'; reason: string }
+  | { state: 'closed' };
+
+/** The wait before attempt `attempt` (from 1) of a series: none before the first, then 0.5 s doubling, at most 8 s. */
+export function reopenDelayMs(attempt: number): number {
+  return attempt <= 1 ? 0 : Math.min(8000, 500 * 2 ** (attempt - 2));
+}
+
+/**
+ * A thread that ends again within this time of being reopened continues the same series of attempts (a statement
+ * that kills the thread each time it runs, a process short of memory): the attempts bound the whole series, and the
+ * process is then stopped for its supervisor to restart, instead of reopening forever.
+ */
+const STABLE_AFTER_MS = 60_000;
+
 const ADAPTER_NAME = 'pglite-prisma-adapter';
 
 /** The worker thread's name (Node >= 22 gives it to the operating system's thread as well). */
 export const PGLITE_THREAD_NAME = 'pglite';
 
-/** Starts the worker, opens PGlite in it and resolves once it answers (rejects with the worker's open failure). */
-export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}): Promise<PgliteThread> {
+/** Starts a worker on `target` and resolves once PGlite has opened in it (rejects with the worker's open failure). */
+async function startWorker(target: PgliteThreadTarget): Promise<Worker> {
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'pglite-thread');
   const worker = new Worker(`${NO_SOURCE_MAPS}\n${load}.then((m) => m.runPgliteThread())`, {
@@ -96,13 +121,6 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     workerData: target,
     transferList: target.image ? [target.image.bytes] : [],
   });
-  const pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
-  let nextId = 1;
-  let openTransactions = 0;
-  let ended: Error | null = null;
-  // The thread keeps the process alive only while something waits on it (a CLI that forgot close() still exits).
-  const keepAlive = () => (pending.size > 0 || openTransactions > 0 ? worker.ref() : worker.unref());
-
   await new Promise<void>((resolve, reject) => {
     const onExit = (code: number) => reject(new PgliteThreadError(`The embedded database's thread ended before it opened (exit code ${code})`));
     worker.once('error', reject);
@@ -121,71 +139,200 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     await worker.terminate();
     throw err;
   });
+  return worker;
+}
 
-  const fail = (err: Error) => {
-    ended ??= err;
-    for (const { reject } of pending.values()) reject(err);
-    pending.clear();
-  };
-  worker.on('message', (reply: Reply) => {
-    const waiter = pending.get(reply.id);
-    if (!waiter) return;
-    pending.delete(reply.id);
-    keepAlive();
-    if (reply.ok) waiter.resolve(reply.value);
-    else waiter.reject(wireToError(reply.error));
-  });
-  worker.on('error', (err) => {
-    log(`[DB] the embedded database's thread failed: ${err.message}`);
-    fail(err);
-  });
-  worker.on('exit', (code) => fail(new PgliteThreadError(`The embedded database's thread has ended (exit code ${code})`)));
-  keepAlive();
+/** One opened worker and the calls waiting on it; a reopened thread is a new link. */
+class ThreadLink {
+  private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+  private nextId = 1;
+  openTransactions = 0;
+  /** Set when the worker has ended: every call then fails with it. */
+  ended: Error | null = null;
 
-  const call = <T>(request: Request): Promise<T> => {
-    if (ended) return Promise.reject(ended);
-    const id = nextId++;
-    return new Promise<T>((resolve, reject) => {
-      pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
-      keepAlive();
-      worker.postMessage({ id, request });
+  constructor(readonly worker: Worker) {
+    worker.on('message', (reply: Reply) => {
+      const waiter = this.pending.get(reply.id);
+      if (!waiter) return;
+      this.pending.delete(reply.id);
+      this.keepAlive();
+      if (reply.ok) waiter.resolve(reply.value);
+      else waiter.reject(wireToError(reply.error));
     });
+    this.keepAlive();
+  }
+
+  // The thread keeps the process alive only while something waits on it (a CLI that forgot close() still exits).
+  keepAlive(): void {
+    if (this.pending.size > 0 || this.openTransactions > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  call<T>(request: Request): Promise<T> {
+    if (this.ended) return Promise.reject(this.ended);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.keepAlive();
+      this.worker.postMessage({ id, request });
+    });
+  }
+
+  fail(err: Error): void {
+    this.ended ??= err;
+    for (const { reject } of this.pending.values()) reject(err);
+    this.pending.clear();
+  }
+}
+
+/**
+ * Starts the worker, opens PGlite in it and resolves once it answers (rejects with the worker's open failure).
+ *
+ * Should the thread end while the database is open (a WebAssembly trap or abort inside PostgreSQL, an out-of-memory
+ * in the thread), a directory is opened again in a new thread, up to `reopenAttempts` times with a growing wait: the
+ * directory's lock stays this process's, PostgreSQL's crash recovery replays its WAL (what had committed is kept, an
+ * open transaction is rolled back). The statements running at the end fail with a SessionEndedError, and so does a
+ * transaction open then; statements sent meanwhile wait and run on the new thread, after the session statements
+ * (`sql.prepareSession`) are run again. When no attempt is allowed or every one fails, the database is lost: every
+ * statement fails, and `onLost`'s listeners are told (the server stops then, for its supervisor to restart it).
+ */
+export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}, reopenAttempts = 0): Promise<PgliteThread> {
+  // An in-memory database was the thread's memory: it cannot be opened again.
+  const reopenable = !target.dir.startsWith('memory://') && reopenAttempts > 0;
+  // A directory opened again as it is now (its initdb image, if any, was unpacked by the first open).
+  const again: PgliteThreadTarget = { ...target, image: undefined };
+  let state: PgliteThreadState = { state: 'open' };
+  let closing: Promise<void> | null = null;
+  /** While reopening: settles when the thread is open again (or lost). */
+  let reopened: Promise<void> | null = null;
+  let lostError: Error = new PgliteThreadError('The embedded database is closed');
+  const lostListeners: ((reason: string) => void)[] = [];
+  /** Statements that set up the database session, run again on a reopened thread (sql.prepareSession). */
+  const sessionStatements: string[] = [];
+  /** The current series of attempts: how many were made, and when the last succeeded. */
+  let attemptsMade = 0;
+  let reopenedAt = Number.NEGATIVE_INFINITY;
+
+  const lose = (reason: string) => {
+    state = { state: 'lost', reason };
+    lostError = new PgliteThreadError(`The embedded database is unavailable: ${reason}`);
+    log(`[DB] ${reason}`);
+    for (const listener of lostListeners.splice(0)) listener(reason);
   };
 
-  const queryable = (tx?: number) => ({
+  const attach = (worker: Worker): ThreadLink => {
+    const attached = new ThreadLink(worker);
+    let error: Error | null = null;
+    worker.on('error', (err) => {
+      error = err;
+      log(`[DB] the embedded database's thread failed: ${err.message}`);
+    });
+    worker.on('exit', (code) => {
+      const cause = `exit code ${code}${error ? `, ${error.name}: ${error.message.split('\n')[0]}` : ''}`;
+      attached.fail(new SessionEndedError(`The embedded database's thread ended (${cause}): a statement running then is kept only if it had committed, and a transaction open then was rolled back`));
+      if (attached === link && !closing) onEnd(cause);
+    });
+    return attached;
+  };
+
+  const onEnd = (cause: string) => {
+    if (!reopenable) {
+      lose(`the embedded database's thread ended (${cause}) and is not reopened (${target.dir.startsWith('memory://') ? 'an in-memory database went with it' : 'PGLITE_REOPEN_ATTEMPTS=0'})`);
+      return;
+    }
+    if (Date.now() - reopenedAt > STABLE_AFTER_MS) attemptsMade = 0;
+    log(`[DB] the embedded database's thread ended (${cause}): reopening ${target.dir}`);
+    reopened = reopen(cause, new Date()).finally(() => {
+      reopened = null;
+    });
+    reopened.catch(() => {});
+  };
+
+  const reopen = async (cause: string, since: Date): Promise<void> => {
+    let failure = attemptsMade > 0 ? `it ended again within ${STABLE_AFTER_MS / 1000} s of its last reopen` : '';
+    while (attemptsMade < reopenAttempts) {
+      const attempt = ++attemptsMade;
+      state = { state: 'reopening', cause, since, attempt, attempts: reopenAttempts };
+      const delay = reopenDelayMs(attempt);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (closing) break;
+      log(`[DB] reopening the embedded database, attempt ${attempt} of ${reopenAttempts}${delay > 0 ? ` (after ${delay} ms)` : ''}`);
+      const started = performance.now();
+      let fresh: ThreadLink | null = null;
+      try {
+        fresh = attach(await startWorker(again));
+        for (const text of sessionStatements) await fresh.call({ op: 'execute', text, params: [] });
+      } catch (err) {
+        await fresh?.worker.terminate();
+        failure = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+        log(`[DB] reopening the embedded database failed (attempt ${attempt} of ${reopenAttempts}): ${failure}`);
+        continue;
+      }
+      if (closing) {
+        await fresh.worker.terminate();
+        break;
+      }
+      link = fresh;
+      state = { state: 'open' };
+      reopenedAt = Date.now();
+      log(`[DB] the embedded database is open again in ${Math.round(performance.now() - started)} ms (attempt ${attempt} of ${reopenAttempts}; down ${Date.now() - since.getTime()} ms)`);
+      return;
+    }
+    if (closing) {
+      state = { state: 'closed' };
+      throw lostError;
+    }
+    lose(`the embedded database's thread ended (${cause}) and could not be reopened after ${reopenAttempts} attempt(s)${failure ? ` (${failure})` : ''}`);
+    throw lostError;
+  };
+
+  let link = attach(await startWorker(target));
+
+  /** The link to send to, once the thread is open (again). */
+  const current = async (): Promise<ThreadLink> => {
+    while (state.state === 'reopening') await reopened;
+    if (state.state === 'open') return link;
+    throw lostError;
+  };
+  // The usual case sends at once; only while reopening does a statement wait.
+  const call = <T>(request: Request): Promise<T> => (state.state === 'open' ? link.call<T>(request) : current().then((open) => open.call<T>(request)));
+
+  const queryable = (send: <T>(request: Request) => Promise<T>, tx?: number) => ({
     provider: 'postgres' as const,
     adapterName: ADAPTER_NAME,
-    queryRaw: (query: SqlQuery) => call<SqlResultSet>({ op: 'queryRaw', query, tx }),
-    executeRaw: (query: SqlQuery) => call<number>({ op: 'executeRaw', query, tx }),
+    queryRaw: (query: SqlQuery) => send<SqlResultSet>({ op: 'queryRaw', query, tx }),
+    executeRaw: (query: SqlQuery) => send<number>({ op: 'executeRaw', query, tx }),
   });
-  const transaction = (id: number, options: TransactionOptions): Transaction => {
+  // A transaction lives in the thread that opened it: after a reopen its statements fail with that thread's end.
+  const transaction = (on: ThreadLink, id: number, options: TransactionOptions): Transaction => {
     let done = false;
+    const send = <T>(request: Request) => on.call<T>(request);
     const finish = async (op: 'commit' | 'rollback') => {
       try {
-        await call({ op, tx: id });
+        await send({ op, tx: id });
       } finally {
         if (!done) {
           done = true;
-          openTransactions--;
-          keepAlive();
+          on.openTransactions--;
+          on.keepAlive();
         }
       }
     };
-    return { ...queryable(id), options, commit: () => finish('commit'), rollback: () => finish('rollback') };
+    return { ...queryable(send, id), options, commit: () => finish('commit'), rollback: () => finish('rollback') };
   };
   const adapter: SqlDriverAdapter = {
-    ...queryable(),
+    ...queryable(call),
     executeScript: (script) => call<void>({ op: 'executeScript', script }),
     async startTransaction(isolationLevel) {
-      const { tx, options } = await call<{ tx: number; options: TransactionOptions }>({ op: 'startTransaction', isolationLevel });
-      openTransactions++;
-      keepAlive();
-      return transaction(tx, options);
+      const on = await current();
+      const { tx, options } = await on.call<{ tx: number; options: TransactionOptions }>({ op: 'startTransaction', isolationLevel });
+      on.openTransactions++;
+      on.keepAlive();
+      return transaction(on, tx, options);
     },
     getConnectionInfo: () => ({ supportsRelationJoins: true }),
     dispose: async () => {},
   };
-  let closing: Promise<void> | null = null;
   return {
     factory: {
       provider: 'postgres',
@@ -196,12 +343,24 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     sql: {
       query: <T>(text: string, params: readonly unknown[] = []) => call<T[]>({ op: 'query', text, params }),
       execute: (text, params = []) => call<number>({ op: 'execute', text, params }),
+      async prepareSession(text) {
+        await call({ op: 'execute', text, params: [] });
+        if (!sessionStatements.includes(text)) sessionStatements.push(text);
+      },
     },
     migrate: () => call<MigrationResult>({ op: 'migrate' }),
+    state: () => state,
+    onLost(listener) {
+      if (state.state === 'lost') listener(state.reason);
+      else lostListeners.push(listener);
+    },
     close() {
       closing ??= (async () => {
-        if (!ended) await call({ op: 'close' });
-        await worker.terminate();
+        // An attempt under way finishes (or the wait before the next one ends) first.
+        await reopened?.catch(() => {});
+        if (!link.ended) await link.call({ op: 'close' });
+        await link.worker.terminate();
+        state = { state: 'closed' };
       })();
       return closing;
     },

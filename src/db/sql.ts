@@ -10,6 +10,20 @@ export interface SqlRunner {
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** A statement without rows (DECLARE, SET, INSERT): the number of rows it touched. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * A statement that sets up the database session (a temporary function): run now, and again first on every session
+   * that later replaces this one (the embedded database's thread reopened: pglite-thread.ts). Absent: only `execute`.
+   */
+  prepareSession?(sql: string): Promise<void>;
+}
+
+/**
+ * A statement whose database session ended under it (the embedded database's thread ended): it is kept only if it
+ * had committed, and a transaction open then was rolled back. The next statements run on a new session once the
+ * database is opened again (or fail, if it is not).
+ */
+export class SessionEndedError extends Error {
+  override name = 'SessionEndedError';
 }
 
 export function prismaSql(client: Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>): SqlRunner {

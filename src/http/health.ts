@@ -1,19 +1,22 @@
 // GET /health (liveness) and GET /ready (readiness), each a JSON body that says what it checked, for a container's
 // HEALTHCHECK, an orchestrator's probes and a load balancer (docs/operations.md "Health checks").
-//   /health: 200 while this process serves HTTP; nothing else is checked (a database outage must not get a
-//            live process restarted).
+//   /health: 200 while this process serves HTTP; a database outage must not get a live process restarted, so
+//            nothing else is checked, except the embedded database's own thread (PGlite in this process): 503 once
+//            it has ended and could not be opened again, which no wait cures (while it is being reopened, 200).
 //   /ready:  200 when every check passes, else 503: started (migrations applied at start, listening, not
 //            stopping), the database answers, every migration of this build is recorded as applied, and Redis
 //            answers when REDIS_URL is set. With DATABASE_REPLICA_URLS it also lists each read replica's state and
 //            lag (its last periodic check): a replica that is down or lagging does not make the instance unready,
 //            since its reads go to the primary meanwhile.
 import type { Plugin } from 'graphql-yoga';
+import type { PgliteThreadState } from '../db/pglite-thread.ts';
 import type { ReplicaStatus } from '../db/replicas.ts';
 
 export interface ReadinessChecks {
   /** The server has started (migrated, listening) and is not stopping. */
   started: () => boolean;
-  database: { kind: string; ping: () => Promise<boolean> };
+  /** `thread`: the embedded database's thread in this process, when PGlite runs on one (null otherwise). */
+  database: { kind: string; ping: () => Promise<boolean>; thread?: { state(): PgliteThreadState } | null };
   /** Migrations of this build not recorded as applied in the database (empty: up to date). */
   pendingMigrations: () => Promise<string[]>;
   /** Null when REDIS_URL is unset. */
@@ -45,10 +48,22 @@ async function timed(run: () => Promise<{ ok: boolean; detail?: string }>): Prom
   }
 }
 
+/** The embedded database's thread when it cannot answer (reopening or lost), said as a failed check; null when open. */
+function threadCheck(kind: string, thread: PgliteThreadState): Check | null {
+  if (thread.state === 'reopening') {
+    const seconds = ((Date.now() - thread.since.getTime()) / 1000).toFixed(1);
+    return { ok: false, detail: `${kind}: its thread ended ${seconds} s ago (${thread.cause}); reopening, attempt ${thread.attempt} of ${thread.attempts}` };
+  }
+  if (thread.state === 'lost') return { ok: false, detail: `${kind}: ${thread.reason}` };
+  if (thread.state === 'closed') return { ok: false, detail: `${kind}: closed` };
+  return null;
+}
+
 export async function readiness(checks: ReadinessChecks): Promise<{ ready: boolean; checks: Record<string, Check>; replicas?: ReplicaStatus[] }> {
   const started = checks.started();
   const [database, migrations, redis] = await Promise.all([
-    timed(async () => ({ ok: await checks.database.ping(), detail: checks.database.kind })),
+    // While the thread is being reopened a ping would only wait for it: said at once instead.
+    (checks.database.thread && threadCheck(checks.database.kind, checks.database.thread.state())) ?? timed(async () => ({ ok: await checks.database.ping(), detail: checks.database.kind })),
     timed(async () => {
       const pending = await checks.pendingMigrations();
       return pending.length ? { ok: false, detail: `pending: ${pending.join(', ')}` } : { ok: true, detail: 'all applied' };
@@ -68,7 +83,11 @@ export function useHealthChecks(checks: ReadinessChecks, endpoints = { health: '
       const json = (status: number, body: unknown) =>
         new fetchAPI.Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'private, no-store' } });
       if (url.pathname === endpoints.health) {
-        endResponse(json(200, { status: 'ok', checked: ['process'], uptimeSeconds: Math.round((Date.now() - startedAt) / 1000) }));
+        const uptimeSeconds = Math.round((Date.now() - startedAt) / 1000);
+        const thread = checks.database.thread?.state();
+        if (!thread) endResponse(json(200, { status: 'ok', checked: ['process'], uptimeSeconds }));
+        else if (thread.state === 'lost') endResponse(json(503, { status: 'failing', checked: ['process', 'databaseThread'], databaseThread: thread.state, detail: thread.reason, uptimeSeconds }));
+        else endResponse(json(200, { status: 'ok', checked: ['process', 'databaseThread'], databaseThread: thread.state, uptimeSeconds }));
       } else if (url.pathname === endpoints.ready) {
         const { ready, checks: results, replicas } = await readiness(checks);
         endResponse(json(ready ? 200 : 503, { status: ready ? 'ready' : 'not ready', checks: results, ...(replicas ? { replicas } : {}) }));

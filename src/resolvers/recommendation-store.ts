@@ -8,7 +8,7 @@ import type { CoefficientComparison, PersonalHistory, PopulationComparison, Simi
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
-import type { SqlRunner } from '../db/sql.ts';
+import { SessionEndedError, type SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
 export type { RecommendationRow };
@@ -489,7 +489,8 @@ export class RecommendationWriter {
   /** The statement to send: the function's call once it exists (a failed creation is tried again by the next write). */
   private insertStatement(): Promise<string> {
     if (!this.sessionFunction) return Promise.resolve(INSERT_RECOMMENDATIONS_SQL);
-    this.statement ??= this.sql.execute(CREATE_STORE_FUNCTION_SQL).then(
+    // Made again on a session that replaces this one (the embedded database's thread reopened): prepareSession.
+    this.statement ??= (this.sql.prepareSession?.(CREATE_STORE_FUNCTION_SQL) ?? this.sql.execute(CREATE_STORE_FUNCTION_SQL)).then(
       () => CALL_STORE_FUNCTION_SQL,
       (err: unknown) => {
         this.statement = null;
@@ -661,6 +662,19 @@ export class RecommendationWriter {
     this.storedSets.add(id);
   }
 
+  /** One statement, sent once more if the database's session ended under it (a reopened thread): a duplicate id then means it had committed. */
+  private async send(params: unknown[]): Promise<void> {
+    try {
+      await this.sql.execute(await this.insertStatement(), params);
+    } catch (err) {
+      if (!(err instanceof SessionEndedError)) throw err;
+      this.log(`[ENGINE] ${err.message}: sending a write of recommendations again`);
+      await this.sql.execute(await this.insertStatement(), params).catch((again: unknown) => {
+        if ((again as { code?: unknown }).code !== '23505') throw again;
+      });
+    }
+  }
+
   private async write(rows: QueuedRow[], statements: readonly StatementRows[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
@@ -669,7 +683,7 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        await this.sql.execute(await this.insertStatement(), [setsJson, statement.parameter(), summariesJson]);
+        await this.send([setsJson, statement.parameter(), summariesJson]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
         this.lastStatementBytes = statement.bytes;

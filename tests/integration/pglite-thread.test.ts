@@ -1,10 +1,37 @@
 // The embedded database on a thread of its own (src/db/pglite-thread.ts, PGLITE_THREAD): a statement PGlite is busy
 // with no longer holds up the API's thread, and what the database says reaches Prisma as before (its error codes,
 // transactions and their rollback). PGlite only: a PostgreSQL server is always another process.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import workerThreads from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PGLITE_THREAD_NAME } from '../../src/db/pglite-thread.ts';
 import { Prisma } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from '../support/client.ts';
 import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+
+/** Starts a server on a PGlite directory and keeps its PGlite thread (worker_threads' Worker wrapped while it starts). */
+async function serverWithItsThread(dir: string): Promise<{ server: TestServer; thread: workerThreads.Worker }> {
+  const Original = workerThreads.Worker;
+  let thread: workerThreads.Worker | null = null;
+  workerThreads.Worker = class extends Original {
+    constructor(...params: ConstructorParameters<typeof Original>) {
+      super(...params);
+      if (params[1]?.name === PGLITE_THREAD_NAME) thread = this;
+    }
+  };
+  syncBuiltinESMExports();
+  try {
+    const server = await startTestServer({ pgliteDir: dir });
+    if (!thread) throw new Error('no PGlite thread started');
+    return { server, thread };
+  } finally {
+    workerThreads.Worker = Original;
+    syncBuiltinESMExports();
+  }
+}
 
 /** Which ends first: a 2-second statement in the database, or a request to the API sent just after it. */
 async function slowStatementAgainstRequest(server: TestServer): Promise<string[]> {
@@ -57,6 +84,62 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
     // The answer of the API reads the same database.
     const { token: coachToken } = await tokenFor('coach', other);
     expect((await gqlOk<{ me: { id: string } }>(server.url, '{ me { id } }', {}, coachToken)).me.id).toBe(other);
+  });
+
+  it('a thread that ends is reopened on its directory: the statement running then and an open transaction fail, what is sent meanwhile waits and runs', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-thread-'));
+    const { server: onDir, thread } = await serverWithItsThread(path.join(tmp, 'pglite'));
+    try {
+      const prisma = onDir.db.prisma;
+      const kept = crypto.randomUUID();
+      await prisma.user.create({ data: { id: kept, role: 'ATHLETE' } });
+      // A transaction open at the end (its insert not committed), and a statement running then.
+      const rolledBack = crypto.randomUUID();
+      let proceed!: () => void;
+      const resumed = new Promise<void>((resolve) => {
+        proceed = resolve;
+      });
+      let inserted!: () => void;
+      const insertedInTransaction = new Promise<void>((resolve) => {
+        inserted = resolve;
+      });
+      const transaction = prisma
+        .$transaction(async (tx) => {
+          await tx.user.create({ data: { id: rolledBack, role: 'ATHLETE' } });
+          inserted();
+          await resumed;
+          return tx.user.count();
+        })
+        .then(
+          () => 'committed',
+          (err: Error) => err.message,
+        );
+      await insertedInTransaction;
+      const running = onDir.db.sql.query('SELECT pg_sleep(30)').then(
+        () => null,
+        (err: Error) => err,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await thread.terminate();
+      const runningError = await running;
+      expect(runningError?.name).toBe('SessionEndedError');
+      expect(runningError?.message).toMatch(/^The embedded database's thread ended \(exit code 1\)/);
+      expect(onDir.db.thread?.state().state).toBe('reopening');
+      const ready = await fetch(new URL('/ready', onDir.url));
+      expect(ready.status).toBe(503);
+      expect(JSON.stringify(await ready.json())).toMatch(/embedded PGlite: its thread ended [\d.]+ s ago \(exit code 1\); reopening, attempt 1 of 3/);
+      // Sent while the thread is reopened: waits for it, then runs there.
+      const sentMeanwhile = prisma.user.count({ where: { id: { in: [kept, rolledBack] } } });
+      proceed();
+      expect(await transaction).toMatch(/The embedded database's thread ended/);
+      expect(await sentMeanwhile).toBe(1);
+      expect(onDir.db.thread?.state().state).toBe('open');
+      expect(await prisma.user.findUnique({ where: { id: rolledBack } })).toBeNull();
+      expect((await fetch(new URL('/ready', onDir.url))).status).toBe(200);
+    } finally {
+      await onDir.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
   });
 
   it("with PGLITE_THREAD=false the database runs on the API's thread, which waits for it", async () => {

@@ -21,6 +21,13 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ SHUTDOWN_TIMEOUT_SECONDS: '0' })).toThrow(/^SHUTDOWN_TIMEOUT_SECONDS must be a whole number between 1 and 3600/);
   });
 
+  it('PGLITE_REOPEN_ATTEMPTS: 3 by default, 0 (never reopen) to 10, anything else refused naming it', () => {
+    expect(loadConfig({}).pgliteReopenAttempts).toBe(3);
+    expect(loadConfig({ PGLITE_REOPEN_ATTEMPTS: '0' }).pgliteReopenAttempts).toBe(0);
+    expect(() => loadConfig({ PGLITE_REOPEN_ATTEMPTS: '11' })).toThrow(/^PGLITE_REOPEN_ATTEMPTS must be a whole number between 0 and 10 \(got "11"\)/);
+    expect(() => loadConfig({ PGLITE_REOPEN_ATTEMPTS: 'always' })).toThrow(/^PGLITE_REOPEN_ATTEMPTS must be a whole number/);
+  });
+
   it('the shared model cache and the population data caching: defaults, and bad values refused naming the setting', () => {
     expect(loadConfig({})).toMatchObject({ redisModelCacheTtlSeconds: 1800, redisCacheTimeoutMs: 500, populationCacheMaxAgeSeconds: 0 });
     expect(loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: '0', POPULATION_CACHE_MAX_AGE_SECONDS: '600' })).toMatchObject({ redisModelCacheTtlSeconds: 0, populationCacheMaxAgeSeconds: 600 });
