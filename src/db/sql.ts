@@ -10,6 +10,8 @@ export interface SqlRunner {
   query<T>(sql: string, params?: readonly unknown[]): Promise<T[]>;
   /** A statement without rows (DECLARE, SET, INSERT): the number of rows it touched. */
   execute(sql: string, params?: readonly unknown[]): Promise<number>;
+  /** `COPY ... FROM '/dev/blob'` with `data` as the file (embedded PGlite on this thread only: scripts/bench-row-db.ts). */
+  copyFrom?(sql: string, data: Uint8Array): Promise<number>;
 }
 
 export function prismaSql(client: Pick<PrismaClient, '$queryRawUnsafe' | '$executeRawUnsafe'>): SqlRunner {
@@ -60,6 +62,10 @@ export function pgliteSql(client: PGlite, onQuery?: (sql: string) => void): SqlR
   return {
     query: async <T>(text: string, params: readonly unknown[] = []) => (await run(text, params)).rows as T[],
     execute: async (text, params = []) => (await run(text, params)).affectedRows ?? 0,
+    copyFrom: async (text, data) => {
+      onQuery?.(text);
+      return (await client.query(text, [], { blob: new Blob([data as Uint8Array<ArrayBuffer>]) })).affectedRows ?? 0;
+    },
   };
 }
 

@@ -8,6 +8,7 @@ import type { CoefficientComparison, PersonalHistory, PopulationComparison, Simi
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
+import { arrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -245,17 +246,24 @@ type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statis
  * its fast path for the whole row (a row's JSON took 9.3 µs with its Dates, 8.1 without, on Node 24).
  */
 function storedColumns(row: RecommendationRow): StoredRow {
-  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   return {
     ...row,
     createdAt: row.createdAt.toISOString(),
     modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
-    statisticalContext: context && {
+    statisticalContext: storedContext(row),
+  };
+}
+
+/** The statistical context as a row stores it: without its comparisons and history summary, its lists positional. */
+export function storedContext(row: RecommendationRow): StoredStatisticalContext | null {
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+  return (
+    context && {
       populationComparison: context.populationComparison.map(storedPopulationComparison),
       similarSessions: context.similarSessions.map(storedSimilarSession),
       insights: context.insights,
-    },
-  };
+    }
+  );
 }
 
 /** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
@@ -311,6 +319,125 @@ export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
 INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
 SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
 FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+
+/**
+ * How each column travels in the statement that takes one array parameter per column (INSERT_COLUMNS_SQL): the array's
+ * element type on the wire (binary: src/db/pg-arrays.ts), the cast the statement applies to an element (an enum from
+ * its text; a column holding an array per row from its text form, arrayLiteral), and the element of a row.
+ */
+export type ColumnWire = readonly [column: keyof RecommendationRow, wire: PgElementType, cast: string, put: (a: PgArrayWriter, r: RecommendationRow) => void];
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+export const COLUMN_WIRES: readonly ColumnWire[] = [
+  ['id', 'uuid', '', (a, r) => a.uuid(r.id)],
+  ['userId', 'uuid', '', (a, r) => a.uuid(r.userId)],
+  ['createdAt', 'timestamp', '', (a, r) => a.timestamp(r.createdAt)],
+  ['source', 'text', '"RecommendationSource"', (a, r) => a.text(r.source)],
+  ['sessionType', 'text', '"SessionType"', (a, r) => a.text(r.sessionType)],
+  ['expectedQuality', 'float8', '', (a, r) => a.float8(r.expectedQuality)],
+  ['rawQuality', 'float8', '', (a, r) => a.float8(r.rawQuality)],
+  ['intervalLow', 'float8', '', (a, r) => a.float8(r.intervalLow)],
+  ['intervalHigh', 'float8', '', (a, r) => a.float8(r.intervalHigh)],
+  ['distribution', 'text', 'double precision[]', (a, r) => a.text(arrayLiteral(r.distribution))],
+  ['confidence', 'text', '"Confidence"', (a, r) => a.text(r.confidence)],
+  ['phase', 'text', '"ModelPhase"', (a, r) => a.text(r.phase)],
+  ['modelFittedAt', 'timestamp', '', (a, r) => a.timestamp(r.modelFittedAt)],
+  ['modelSessionsIncluded', 'int4', '', (a, r) => a.int4(r.modelSessionsIncluded)],
+  ['hasBaseline', 'bool', '', (a, r) => a.bool(r.hasBaseline)],
+  ['hasPersonalization', 'bool', '', (a, r) => a.bool(r.hasPersonalization)],
+  ['checkIn', 'jsonb', '', (a, r) => a.jsonb(json(r.checkIn))],
+  ['matchedRules', 'text', 'text[]', (a, r) => a.text(arrayLiteral(r.matchedRules))],
+  ['overrideRule', 'text', '', (a, r) => a.text(r.overrideRule)],
+  ['overrideCategory', 'text', '"RuleCategory"', (a, r) => a.text(r.overrideCategory)],
+  ['overrideMessage', 'text', '', (a, r) => a.text(r.overrideMessage)],
+  ['constraints', 'jsonb', '', (a, r) => a.jsonb(json(r.constraints))],
+  ['predictionMultiplier', 'float8', '', (a, r) => a.float8(r.predictionMultiplier)],
+  ['warnings', 'jsonb', '', (a, r) => a.jsonb(json(r.warnings))],
+  ['contributions', 'jsonb', '', (a, r) => a.jsonb(json(r.contributions))],
+  ['suggestions', 'jsonb', '', (a, r) => a.jsonb(json(r.suggestions))],
+  ['statisticalContext', 'jsonb', '', (a, r) => a.jsonb(json(storedContext(r)))],
+  ['coefficientComparisonsId', 'uuid', '', (a, r) => a.uuid(r.coefficientComparisonsId)],
+  ['personalHistoryId', 'uuid', '', (a, r) => a.uuid(r.personalHistoryId)],
+];
+
+/** The parameters' SQL types in INSERT_COLUMNS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
+export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
+
+/** The statement with one array per column, its parameters named by `param` (the k-th, from 1, and its SQL type). */
+function insertColumnsSql(param: (k: number, type: string) => string): string {
+  const p = (k: number) => param(k, INSERT_COLUMNS_PARAMETER_TYPES[k - 1]);
+  return `WITH sets AS (
+  INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
+  SELECT s."id", s."comparisons" FROM jsonb_to_recordset(${p(1)}) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+), summaries AS (
+  INSERT INTO "history_summaries" ("id", "summary")
+  SELECT h."id", h."summary" FROM jsonb_to_recordset(${p(2)}) AS h("id" uuid, "summary" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+)
+INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMN_WIRES.map(([c, , cast]) => (cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
+FROM unnest(${COLUMN_WIRES.map((_, i) => p(i + 3)).join(', ')}) AS r(${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})`;
+}
+
+/**
+ * Every row of a batch in one statement, each column one array parameter in binary form (StatementColumns):
+ * unnest reads them row by row, so the database parses only the jsonb columns' JSON (jsonb_recv, each column's text
+ * alone) and reads every other value as it is (a uuid's 16 bytes, a double's 8), instead of parsing the whole row as
+ * one JSON object and converting each field from it (jsonb_to_recordset). The comparison sets and history summaries
+ * go as before ($1, $2: usually `[]`). The text never changes, so PostgreSQL parses and plans it once per connection.
+ */
+export const INSERT_COLUMNS_SQL = insertColumnsSql((k, type) => `$${k}::${type}`);
+
+/** The same as a function of the database session (PGlite: see CREATE_STORE_FUNCTION_SQL). */
+const STORE_COLUMNS_FUNCTION = 'pg_temp.climbiq_store_recommendation_columns';
+export const CREATE_STORE_COLUMNS_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_COLUMNS_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `p${i + 1} ${t}`).join(', ')}) RETURNS void LANGUAGE plpgsql AS $store$
+BEGIN
+${insertColumnsSql((k) => `p${k}`)};
+END
+$store$`;
+export const CALL_STORE_COLUMNS_FUNCTION_SQL = `SELECT ${STORE_COLUMNS_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
+
+/**
+ * One statement's rows as its column arrays (INSERT_COLUMNS_SQL's parameters from the third): each row's values
+ * written as soon as it is made, into buffers outside V8's heap, in the arrays' binary form, so the drivers send them as
+ * they are. A row whose values cannot be written (its JSON throws) leaves no part of itself in any array.
+ */
+export class StatementColumns {
+  private readonly arrays: PgArrayWriter[];
+  rows = 0;
+
+  constructor(capacities?: readonly number[]) {
+    this.arrays = COLUMN_WIRES.map(([, wire], i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+  }
+
+  add(row: RecommendationRow): void {
+    const marks = this.arrays.map((a) => a.mark());
+    try {
+      for (let i = 0; i < COLUMN_WIRES.length; i++) COLUMN_WIRES[i][3](this.arrays[i], row);
+    } catch (err) {
+      for (let i = 0; i < this.arrays.length; i++) this.arrays[i].reset(marks[i]);
+      throw err;
+    }
+    this.rows++;
+  }
+
+  /** The column arrays' binary forms, in COLUMN_WIRES' order (views of the buffers: valid until the next add). */
+  parameters(): Buffer[] {
+    return this.arrays.map((a) => a.bytes());
+  }
+
+  /** Each array's bytes (the next statement's buffers start at these sizes). */
+  get capacities(): number[] {
+    return this.arrays.map((a) => a.byteLength);
+  }
+
+  /** The bytes of all the arrays. */
+  get bytes(): number {
+    let n = 0;
+    for (const a of this.arrays) n += a.byteLength;
+    return n;
+  }
+}
 
 /**
  * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
