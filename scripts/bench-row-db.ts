@@ -28,9 +28,8 @@ import { parseArgs } from 'node:util';
 import type { Submittable } from 'pg';
 import { openMigratedDatabase } from '../src/db/migrate-child.ts';
 import { JSONB_BINARY_VERSION } from '../src/db/jsonb-param.ts';
-import type { SqlRunner } from '../src/db/sql.ts';
 import { arrayLiteral } from '../src/db/pg-arrays.ts';
-import { COLUMN_WIRES, INSERT_COLUMNS_SQL, INSERT_RECOMMENDATIONS_SQL, type RecommendationRow, RecommendationWriter, StatementColumns, storedContext } from '../src/resolvers/recommendation-store.ts';
+import { COLUMN_WIRES, INSERT_RECOMMENDATIONS_SQL, type RecommendationRow, RecommendationWriter, StatementColumns, storedContext } from '../src/resolvers/recommendation-store.ts';
 import { createDatabase, dropDatabase } from './lib/benchmarking.ts';
 import { answer, checkIns } from './lib/writer-rows.ts';
 
@@ -99,8 +98,30 @@ const has = (name: string, part: string) => name.split('+').includes(part);
 /** The statement's format, by the variant's parts: the rows as one jsonb (as the writer sent them before step 81), column arrays, or COPY text. */
 const formatOf = (name: string): 'json' | 'columns' | 'copy' => (has(name, COPY_TEXT) ? 'copy' : has(name, COLUMNS) || name === COLUMNS_PARSE_ONLY ? 'columns' : 'json');
 
-/** The rows as one jsonb parameter unpacked by jsonb_to_recordset: the writer's statement before step 81 (kept here to compare). */
-const INSERT_JSON_ROWS_SQL = INSERT_RECOMMENDATIONS_SQL;
+/** The writer's statement with one array parameter per column (from step 81). */
+const INSERT_COLUMNS_SQL = INSERT_RECOMMENDATIONS_SQL;
+
+/** Each column's SQL type, as jsonb_to_recordset reads it. */
+const SQL_TYPES: Record<string, string> = { uuid: 'uuid', timestamp: 'timestamp(3)', float8: 'double precision', int4: 'integer', bool: 'boolean', jsonb: 'jsonb', text: 'text' };
+/**
+ * The writer's statement before step 81 (kept here to compare): the rows as one jsonb parameter ($2, an array of
+ * objects, jsonRow) unpacked by jsonb_to_recordset; $1 and $3 the comparison sets and history summaries.
+ */
+const INSERT_JSON_ROWS_SQL = `WITH sets AS (
+  INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
+  SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+), summaries AS (
+  INSERT INTO "history_summaries" ("id", "summary")
+  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+)
+INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMN_WIRES.map(([c]) => `r."${c}"`).join(', ')}
+FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMN_WIRES.map(([c, wire, cast]) => `"${c}" ${cast || SQL_TYPES[wire]}`).join(', ')})`;
+
+/** A row as the writer before step 81 sent it: its columns as one JSON object, its times as ISO text, its context as stored. */
+const jsonRow = (r: RecommendationRow) => JSON.stringify({ ...r, createdAt: r.createdAt.toISOString(), modelFittedAt: r.modelFittedAt?.toISOString() ?? null, statisticalContext: storedContext(r) });
 
 /** A row in COPY's text format (tab between columns, \N for NULL, backslash, tab, newline and carriage return escaped). */
 function copyTextLine(r: RecommendationRow): string {
@@ -162,17 +183,7 @@ async function main(): Promise<void> {
     // The rows, stored once by the real writer (their comparison sets and history summary with them).
     const userId = randomUUID();
     await sql.execute(`INSERT INTO "users" ("id", "role") VALUES ($1, 'ATHLETE')`, [userId]);
-    // The writer's own rows' JSON, as its statements carried them (the second parameter: jsonb's binary form).
-    const sent: Record<string, unknown>[] = [];
-    const recording: SqlRunner = {
-      query: (text, params) => sql.query(text, params),
-      execute: (text, params = []) => {
-        const rows = params[1];
-        if (rows instanceof Uint8Array) sent.push(...(JSON.parse(Buffer.from(rows.subarray(1)).toString()) as Record<string, unknown>[]));
-        return sql.execute(text, params);
-      },
-    };
-    const writer = new RecommendationWriter(recording, { log: console.log, sessionFunction: db.kind === 'pglite' });
+    const writer = new RecommendationWriter(sql, { log: console.log, sessionFunction: db.kind === 'pglite' });
     // A connection of its own for COPY on PostgreSQL (pg-copy-streams, not a dependency of the project: `npm install
     // --no-save pg-copy-streams` first); its backend's CPU is read for the COPY variants.
     const copying = db.kind === 'postgres' && variantNames.some((v) => has(v, COPY_TEXT)) ? await copyConnection(url!) : null;
@@ -197,8 +208,9 @@ async function main(): Promise<void> {
     const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
     console.log(`[bench-row-db] recommendations as migrated: ${JSON.stringify(reloptions)}, jsonb columns' compression ${compression.map((x) => `${x.attname} ${x.c || 'default'}`).join(', ')}`);
     console.log(`[bench-row-db] ${db.kind}: a stored row (bytes, averages over the writer's rows; a column's pg_column_size is as stored, compressed or not):`, JSON.stringify(sizes[0]));
-    const templates = sent;
-    console.log(`[bench-row-db] the writer's JSON: ${(Buffer.byteLength(JSON.stringify(sent)) / sent.length).toFixed(0)} bytes a row`);
+    // The rows as the writer before step 81 sent them (one JSON object a row).
+    const templates = engineRows.map((r) => JSON.parse(jsonRow(r)) as Record<string, unknown>);
+    console.log(`[bench-row-db] the rows' JSON (the writer's before step 81): ${(Buffer.byteLength(JSON.stringify(templates)) / templates.length).toFixed(0)} bytes a row`);
 
     // One copy of the table per variant (its indexes, defaults, storage and constraints; the foreign keys added).
     const tables: { name: string; table: string; statement: string }[] = [];
@@ -209,7 +221,7 @@ async function main(): Promise<void> {
         const select = /\n(SELECT [\s\S]*)$/.exec(INSERT_COLUMNS_SQL)?.[1];
         statement = `SELECT count(*) FROM (${select}) x WHERE $1::jsonb IS NOT NULL AND $2::jsonb IS NOT NULL`;
       } else if (name === PARSE_ONLY) {
-        const columns = /AS r\((.*)\)$/s.exec(INSERT_RECOMMENDATIONS_SQL)?.[1];
+        const columns = /AS r\((.*)\)$/s.exec(INSERT_JSON_ROWS_SQL)?.[1];
         statement = `SELECT count(*) FROM jsonb_to_recordset($2::jsonb) AS r(${columns}) WHERE $1::jsonb IS NOT NULL AND $3::jsonb IS NOT NULL`;
       } else {
         await sql.execute(`CREATE TABLE "${table}" (LIKE "recommendations" INCLUDING ALL)`);
@@ -399,9 +411,8 @@ function apiThreadCost(rows: readonly RecommendationRow[]): void {
       const buffer = Buffer.allocUnsafeSlow(1 << 20);
       let at = 1;
       for (const r of batch) {
-        const json = JSON.stringify({ ...r, createdAt: r.createdAt.toISOString(), modelFittedAt: r.modelFittedAt?.toISOString() ?? null, statisticalContext: storedContext(r) });
         buffer[at++] = 0x2c;
-        at += buffer.write(json, at);
+        at += buffer.write(jsonRow(r), at);
       }
       return at;
     },

@@ -7,7 +7,6 @@ import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
-import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
 import { arrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
@@ -231,29 +230,6 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
   };
 }
 
-/** A row as the writer sends it (storedColumns). */
-type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statisticalContext'> & {
-  createdAt: string;
-  modelFittedAt: string | null;
-  statisticalContext: StoredStatisticalContext | null;
-};
-
-/**
- * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
- * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
- * personalHistoryId name, and its population comparisons and similar sessions as positional arrays. Its times are
- * their ISO text already (what JSON.stringify makes of a Date): one Date in an object takes V8's JSON.stringify off
- * its fast path for the whole row (a row's JSON took 9.3 µs with its Dates, 8.1 without, on Node 24).
- */
-function storedColumns(row: RecommendationRow): StoredRow {
-  return {
-    ...row,
-    createdAt: row.createdAt.toISOString(),
-    modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
-    statisticalContext: storedContext(row),
-  };
-}
-
 /** The statistical context as a row stores it: without its comparisons and history summary, its lists positional. */
 export function storedContext(row: RecommendationRow): StoredStatisticalContext | null {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
@@ -266,62 +242,8 @@ export function storedContext(row: RecommendationRow): StoredStatisticalContext 
   );
 }
 
-/** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
-const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
-  ['id', 'uuid'],
-  ['userId', 'uuid'],
-  ['createdAt', 'timestamp(3)'],
-  ['source', '"RecommendationSource"'],
-  ['sessionType', '"SessionType"'],
-  ['expectedQuality', 'double precision'],
-  ['rawQuality', 'double precision'],
-  ['intervalLow', 'double precision'],
-  ['intervalHigh', 'double precision'],
-  ['distribution', 'double precision[]'],
-  ['confidence', '"Confidence"'],
-  ['phase', '"ModelPhase"'],
-  ['modelFittedAt', 'timestamp(3)'],
-  ['modelSessionsIncluded', 'integer'],
-  ['hasBaseline', 'boolean'],
-  ['hasPersonalization', 'boolean'],
-  ['checkIn', 'jsonb'],
-  ['matchedRules', 'text[]'],
-  ['overrideRule', 'text'],
-  ['overrideCategory', '"RuleCategory"'],
-  ['overrideMessage', 'text'],
-  ['constraints', 'jsonb'],
-  ['predictionMultiplier', 'double precision'],
-  ['warnings', 'jsonb'],
-  ['contributions', 'jsonb'],
-  ['suggestions', 'jsonb'],
-  ['statisticalContext', 'jsonb'],
-  ['coefficientComparisonsId', 'uuid'],
-  ['personalHistoryId', 'uuid'],
-];
-
 /**
- * Every row of a batch in one statement with three parameters: the coefficient comparison sets and the history
- * summaries its rows name that this writer has not stored yet (usually none: `[]`), and the rows, each as a JSON
- * object unpacked by the database (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which
- * a timestamp column reads as Prisma writes it). A set's or summary's id is derived from its content, so one another
- * instance stored already is skipped (ON CONFLICT DO NOTHING); the foreign keys are checked at the end of the
- * statement, after the inserts. The text never changes, so PostgreSQL parses and plans it once per connection.
- */
-export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
-  INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
-  SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
-  ON CONFLICT ("id") DO NOTHING
-), summaries AS (
-  INSERT INTO "history_summaries" ("id", "summary")
-  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
-  ON CONFLICT ("id") DO NOTHING
-)
-INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
-SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
-FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
-
-/**
- * How each column travels in the statement that takes one array parameter per column (INSERT_COLUMNS_SQL): the array's
+ * How each column travels in the writer's statement, one array parameter per column (INSERT_RECOMMENDATIONS_SQL): the array's
  * element type on the wire (binary: src/db/pg-arrays.ts), the cast the statement applies to an element (an enum from
  * its text; a column holding an array per row from its text form, arrayLiteral), and the element of a row.
  */
@@ -359,7 +281,7 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['personalHistoryId', 'uuid', '', (a, r) => a.uuid(r.personalHistoryId)],
 ];
 
-/** The parameters' SQL types in INSERT_COLUMNS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
+/** The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
 export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
 
 /** The statement with one array per column, its parameters named by `param` (the k-th, from 1, and its SQL type). */
@@ -380,25 +302,34 @@ FROM unnest(${COLUMN_WIRES.map((_, i) => p(i + 3)).join(', ')}) AS r(${COLUMN_WI
 }
 
 /**
- * Every row of a batch in one statement, each column one array parameter in binary form (StatementColumns):
+ * Every row of a batch in one statement (the writer's), each column one array parameter in binary form (StatementColumns):
  * unnest reads them row by row, so the database parses only the jsonb columns' JSON (jsonb_recv, each column's text
  * alone) and reads every other value as it is (a uuid's 16 bytes, a double's 8), instead of parsing the whole row as
- * one JSON object and converting each field from it (jsonb_to_recordset). The comparison sets and history summaries
- * go as before ($1, $2: usually `[]`). The text never changes, so PostgreSQL parses and plans it once per connection.
+ * one JSON object and converting each field from it (jsonb_to_recordset, the statement before). $1 and $2 are the
+ * coefficient comparison sets and the history summaries its rows name that this writer has not stored yet (usually
+ * none: `[]`); a set's or summary's id is derived from its content, so one another instance stored already is skipped
+ * (ON CONFLICT DO NOTHING), and the foreign keys are checked at the end of the statement, after the inserts. A NULL
+ * element is SQL NULL; a timestamp is UTC, as Prisma writes it. The text never changes, so PostgreSQL parses and plans
+ * it once per connection.
  */
-export const INSERT_COLUMNS_SQL = insertColumnsSql((k, type) => `$${k}::${type}`);
+export const INSERT_RECOMMENDATIONS_SQL = insertColumnsSql((k, type) => `$${k}::${type}`);
 
-/** The same as a function of the database session (PGlite: see CREATE_STORE_FUNCTION_SQL). */
-const STORE_COLUMNS_FUNCTION = 'pg_temp.climbiq_store_recommendation_columns';
-export const CREATE_STORE_COLUMNS_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_COLUMNS_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `p${i + 1} ${t}`).join(', ')}) RETURNS void LANGUAGE plpgsql AS $store$
+/**
+ * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
+ * schema), for embedded PGlite: PGlite parses and plans every statement its query API is given (no named prepared
+ * statements), about 0.3 ms of its thread for this one, while PL/pgSQL plans a function's statement once per session.
+ * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
+ */
+const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `p${i + 1} ${t}`).join(', ')}) RETURNS void LANGUAGE plpgsql AS $store$
 BEGIN
 ${insertColumnsSql((k) => `p${k}`)};
 END
 $store$`;
-export const CALL_STORE_COLUMNS_FUNCTION_SQL = `SELECT ${STORE_COLUMNS_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
 
 /**
- * One statement's rows as its column arrays (INSERT_COLUMNS_SQL's parameters from the third): each row's values
+ * One statement's rows as its column arrays (INSERT_RECOMMENDATIONS_SQL's parameters from the third): each row's values
  * written as soon as it is made, into buffers outside V8's heap, in the arrays' binary form, so the drivers send them as
  * they are. A row whose values cannot be written (its JSON throws) leaves no part of itself in any array.
  */
@@ -438,20 +369,6 @@ export class StatementColumns {
     return n;
   }
 }
-
-/**
- * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
- * schema), for embedded PGlite: PGlite parses and plans every statement its query API is given (no named prepared
- * statements), about 0.3 ms of its thread for this one, while PL/pgSQL plans a function's statement once per session.
- * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
- */
-const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
-export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb, p_summaries jsonb) RETURNS void LANGUAGE plpgsql AS $store$
-BEGIN
-${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows').replace('$3::jsonb', 'p_summaries')};
-END
-$store$`;
-const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb, $3::jsonb)`;
 
 /** How many coefficient comparison set and history summary ids a writer remembers as stored (beyond it, one is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
@@ -513,54 +430,6 @@ function queuedRow(row: RecommendationRow): QueuedRow {
 }
 
 /**
- * The rows of one statement as its parameter: a JSON array in jsonb's binary form (the version byte, then the text:
- * PostgreSQL's jsonb_recv; src/db/jsonb-param.ts), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
- * so while a batch waits (the coalescing wait, the write before it) neither the answer's objects nor its JSON are in
- * the young generation for its scavenges to copy and promote; and the database drivers send it as it is (binary),
- * without encoding a string of the whole batch again.
- */
-class StatementRows {
-  private buffer: Buffer;
-  /** Bytes written (the version byte, then the array so far). */
-  private length = 1;
-  rows = 0;
-
-  constructor(capacity: number) {
-    // Its own memory (not Node's shared pool), a few hundred kB at most: ROWS_PER_INSERT rows.
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(capacity, 4096));
-    this.buffer[0] = JSONB_BINARY_VERSION;
-  }
-
-  add(json: string): void {
-    const room = 3 * json.length + 2; // UTF-8's most bytes per UTF-16 unit, the separator and the closing bracket
-    if (this.length + room > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.length + room));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.buffer[this.length++] = this.rows === 0 ? 0x5b : 0x2c; // '[' or ','
-    this.length += this.buffer.write(json, this.length);
-    this.rows++;
-  }
-
-  /**
-   * The parameter, jsonb's binary form: node-postgres sends bytes as they are, and so does PGlite with the
-   * serializers of src/db/jsonb-param.ts (where its protocol writer otherwise measures a string's UTF-8 length in a
-   * JavaScript loop, twice, on its thread).
-   */
-  parameter(): Buffer {
-    const end = this.length;
-    this.buffer[end] = 0x5d; // ']'
-    return this.buffer.subarray(0, end + 1);
-  }
-
-  /** The JSON's bytes (the array's text). */
-  get bytes(): number {
-    return this.length;
-  }
-}
-
-/**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
  * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
  * first row are written together (at once when ROWS_WRITTEN_AT_ONCE are queued or a reader waits), and every row queued
@@ -573,12 +442,12 @@ class StatementRows {
  */
 export class RecommendationWriter {
   private queued: QueuedRow[] = [];
-  /** The queued rows' JSON, one StatementRows per ROWS_PER_INSERT rows. */
-  private statements: StatementRows[] = [];
+  /** The queued rows' columns, one StatementColumns per ROWS_PER_INSERT rows. */
+  private statements: StatementColumns[] = [];
   /** Queued rows whose JSON is not made yet (serializeFresh: ROWS_PER_SERIALIZATION at a time, or at their write). */
   private fresh: RecommendationRow[] = [];
-  /** The last statement's bytes: the next one's buffer starts at that size. */
-  private lastStatementBytes = 0;
+  /** The last statement's arrays' bytes: the next one's buffers start at those sizes. */
+  private lastCapacities: number[] | undefined;
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
@@ -660,10 +529,15 @@ export class RecommendationWriter {
     if (this.fresh.length === 0) return;
     const started = performance.now();
     for (const row of this.fresh) {
-      let json: string;
+      let statement = this.statements.at(-1);
+      if (!statement || statement.rows >= ROWS_PER_INSERT) {
+        statement = new StatementColumns(this.lastCapacities);
+        this.statements.push(statement);
+      }
       try {
-        json = JSON.stringify(storedColumns(row));
+        statement.add(row);
       } catch (err) {
+        if (statement.rows === 0) this.statements.pop();
         // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
         this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
         const failed = Promise.reject(err);
@@ -673,12 +547,6 @@ export class RecommendationWriter {
         this.batch?.promise.then(forget, forget);
         continue;
       }
-      let statement = this.statements.at(-1);
-      if (!statement || statement.rows >= ROWS_PER_INSERT) {
-        statement = new StatementRows(this.lastStatementBytes);
-        this.statements.push(statement);
-      }
-      statement.add(json);
       this.queued.push(queuedRow(row));
     }
     this.fresh = [];
@@ -788,7 +656,7 @@ export class RecommendationWriter {
     this.storedSets.add(id);
   }
 
-  private async write(rows: QueuedRow[], statements: readonly StatementRows[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+  private async write(rows: QueuedRow[], statements: readonly StatementColumns[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
       for (const [k, statement] of statements.entries()) {
@@ -796,10 +664,10 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        await this.sql.execute(await this.insertStatement(), [setsJson, statement.parameter(), summariesJson]);
+        await this.sql.execute(await this.insertStatement(), [setsJson, summariesJson, ...statement.parameters()]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
-        this.lastStatementBytes = statement.bytes;
+        this.lastCapacities = statement.capacities;
         this.totals.inserts++;
         this.totals.bytes += statement.bytes + setsJson.length + summariesJson.length;
       }
