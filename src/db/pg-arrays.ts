@@ -184,15 +184,16 @@ export class PgArrayWriter {
     this.count++;
   }
 
-  /** Where the array stands (reset: back to it, the elements written since dropped). */
-  mark(): { length: number; count: number; nulls: boolean } {
-    return { length: this.length, count: this.count, nulls: this.nulls };
+  /** Whether a NULL element has been written (with byteLength and the elements' count: where the array stands). */
+  get hasNulls(): boolean {
+    return this.nulls;
   }
 
-  reset(mark: { length: number; count: number; nulls: boolean }): void {
-    this.length = mark.length;
-    this.count = mark.count;
-    this.nulls = mark.nulls;
+  /** Back to where the array stood (byteLength, size, hasNulls then): the elements written since are dropped. */
+  reset(byteLength: number, size: number, hasNulls: boolean): void {
+    this.length = byteLength;
+    this.count = size;
+    this.nulls = hasNulls;
   }
 
   /** The array's binary form (a view of the writer's buffer: valid until the writer is written to again). */
@@ -217,6 +218,11 @@ export class PgArrayWriter {
   get byteLength(): number {
     return this.length;
   }
+}
+
+/** A float8[]'s text form (array_in's input) for a column that holds an array of numbers per row (see arrayLiteral). */
+export function numberArrayLiteral(values: readonly number[]): string {
+  return `{${values.join(',')}}`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
-import { arrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
+import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import type { SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -244,42 +244,78 @@ export function storedContext(row: RecommendationRow): StoredStatisticalContext 
 
 /**
  * How each column travels in the writer's statement, one array parameter per column (INSERT_RECOMMENDATIONS_SQL): the array's
- * element type on the wire (binary: src/db/pg-arrays.ts), the cast the statement applies to an element (an enum from
- * its text; a column holding an array per row from its text form, arrayLiteral), and the element of a row.
+ * element type on the wire (binary: src/db/pg-arrays.ts), and the cast the statement applies to an element (an enum
+ * from its text; a column holding an array per row from its text form, arrayLiteral); writeRow writes a row's elements.
  */
-export type ColumnWire = readonly [column: keyof RecommendationRow, wire: PgElementType, cast: string, put: (a: PgArrayWriter, r: RecommendationRow) => void];
 const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+export type ColumnWire = readonly [column: keyof RecommendationRow, wire: PgElementType, cast: string];
 export const COLUMN_WIRES: readonly ColumnWire[] = [
-  ['id', 'uuid', '', (a, r) => a.uuid(r.id)],
-  ['userId', 'uuid', '', (a, r) => a.uuid(r.userId)],
-  ['createdAt', 'timestamp', '', (a, r) => a.timestamp(r.createdAt)],
-  ['source', 'text', '"RecommendationSource"', (a, r) => a.text(r.source)],
-  ['sessionType', 'text', '"SessionType"', (a, r) => a.text(r.sessionType)],
-  ['expectedQuality', 'float8', '', (a, r) => a.float8(r.expectedQuality)],
-  ['rawQuality', 'float8', '', (a, r) => a.float8(r.rawQuality)],
-  ['intervalLow', 'float8', '', (a, r) => a.float8(r.intervalLow)],
-  ['intervalHigh', 'float8', '', (a, r) => a.float8(r.intervalHigh)],
-  ['distribution', 'text', 'double precision[]', (a, r) => a.text(arrayLiteral(r.distribution))],
-  ['confidence', 'text', '"Confidence"', (a, r) => a.text(r.confidence)],
-  ['phase', 'text', '"ModelPhase"', (a, r) => a.text(r.phase)],
-  ['modelFittedAt', 'timestamp', '', (a, r) => a.timestamp(r.modelFittedAt)],
-  ['modelSessionsIncluded', 'int4', '', (a, r) => a.int4(r.modelSessionsIncluded)],
-  ['hasBaseline', 'bool', '', (a, r) => a.bool(r.hasBaseline)],
-  ['hasPersonalization', 'bool', '', (a, r) => a.bool(r.hasPersonalization)],
-  ['checkIn', 'jsonb', '', (a, r) => a.jsonb(json(r.checkIn))],
-  ['matchedRules', 'text', 'text[]', (a, r) => a.text(arrayLiteral(r.matchedRules))],
-  ['overrideRule', 'text', '', (a, r) => a.text(r.overrideRule)],
-  ['overrideCategory', 'text', '"RuleCategory"', (a, r) => a.text(r.overrideCategory)],
-  ['overrideMessage', 'text', '', (a, r) => a.text(r.overrideMessage)],
-  ['constraints', 'jsonb', '', (a, r) => a.jsonb(json(r.constraints))],
-  ['predictionMultiplier', 'float8', '', (a, r) => a.float8(r.predictionMultiplier)],
-  ['warnings', 'jsonb', '', (a, r) => a.jsonb(json(r.warnings))],
-  ['contributions', 'jsonb', '', (a, r) => a.jsonb(json(r.contributions))],
-  ['suggestions', 'jsonb', '', (a, r) => a.jsonb(json(r.suggestions))],
-  ['statisticalContext', 'jsonb', '', (a, r) => a.jsonb(json(storedContext(r)))],
-  ['coefficientComparisonsId', 'uuid', '', (a, r) => a.uuid(r.coefficientComparisonsId)],
-  ['personalHistoryId', 'uuid', '', (a, r) => a.uuid(r.personalHistoryId)],
+  ['id', 'uuid', ''],
+  ['userId', 'uuid', ''],
+  ['createdAt', 'timestamp', ''],
+  ['source', 'text', '"RecommendationSource"'],
+  ['sessionType', 'text', '"SessionType"'],
+  ['expectedQuality', 'float8', ''],
+  ['rawQuality', 'float8', ''],
+  ['intervalLow', 'float8', ''],
+  ['intervalHigh', 'float8', ''],
+  ['distribution', 'text', 'double precision[]'],
+  ['confidence', 'text', '"Confidence"'],
+  ['phase', 'text', '"ModelPhase"'],
+  ['modelFittedAt', 'timestamp', ''],
+  ['modelSessionsIncluded', 'int4', ''],
+  ['hasBaseline', 'bool', ''],
+  ['hasPersonalization', 'bool', ''],
+  ['checkIn', 'jsonb', ''],
+  ['matchedRules', 'text', 'text[]'],
+  ['overrideRule', 'text', ''],
+  ['overrideCategory', 'text', '"RuleCategory"'],
+  ['overrideMessage', 'text', ''],
+  ['constraints', 'jsonb', ''],
+  ['predictionMultiplier', 'float8', ''],
+  ['warnings', 'jsonb', ''],
+  ['contributions', 'jsonb', ''],
+  ['suggestions', 'jsonb', ''],
+  ['statisticalContext', 'jsonb', ''],
+  ['coefficientComparisonsId', 'uuid', ''],
+  ['personalHistoryId', 'uuid', ''],
 ];
+
+/**
+ * A row's element in each column array, in COLUMN_WIRES' order: written out call by call (one call site a column),
+ * which measured about 1 µs a row less than calling a function a column from a table (29 targets at one site).
+ */
+function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
+  a[0].uuid(r.id); // id
+  a[1].uuid(r.userId); // userId
+  a[2].timestamp(r.createdAt); // createdAt
+  a[3].text(r.source); // source
+  a[4].text(r.sessionType); // sessionType
+  a[5].float8(r.expectedQuality); // expectedQuality
+  a[6].float8(r.rawQuality); // rawQuality
+  a[7].float8(r.intervalLow); // intervalLow
+  a[8].float8(r.intervalHigh); // intervalHigh
+  a[9].text(numberArrayLiteral(r.distribution)); // distribution
+  a[10].text(r.confidence); // confidence
+  a[11].text(r.phase); // phase
+  a[12].timestamp(r.modelFittedAt); // modelFittedAt
+  a[13].int4(r.modelSessionsIncluded); // modelSessionsIncluded
+  a[14].bool(r.hasBaseline); // hasBaseline
+  a[15].bool(r.hasPersonalization); // hasPersonalization
+  a[16].jsonb(json(r.checkIn)); // checkIn
+  a[17].text(arrayLiteral(r.matchedRules)); // matchedRules
+  a[18].text(r.overrideRule); // overrideRule
+  a[19].text(r.overrideCategory); // overrideCategory
+  a[20].text(r.overrideMessage); // overrideMessage
+  a[21].jsonb(json(r.constraints)); // constraints
+  a[22].float8(r.predictionMultiplier); // predictionMultiplier
+  a[23].jsonb(json(r.warnings)); // warnings
+  a[24].jsonb(json(r.contributions)); // contributions
+  a[25].jsonb(json(r.suggestions)); // suggestions
+  a[26].jsonb(json(storedContext(r))); // statisticalContext
+  a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
+  a[28].uuid(r.personalHistoryId); // personalHistoryId
+}
 
 /** The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
 export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
@@ -335,6 +371,9 @@ const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAM
  */
 export class StatementColumns {
   private readonly arrays: PgArrayWriter[];
+  /** Where each array stood before the row being added (its bytes, whether it had a NULL): reused for every row. */
+  private readonly lengths = new Float64Array(COLUMN_WIRES.length);
+  private readonly nulls = new Uint8Array(COLUMN_WIRES.length);
   rows = 0;
 
   constructor(capacities?: readonly number[]) {
@@ -342,11 +381,15 @@ export class StatementColumns {
   }
 
   add(row: RecommendationRow): void {
-    const marks = this.arrays.map((a) => a.mark());
+    const { arrays, lengths, nulls } = this;
+    for (let i = 0; i < arrays.length; i++) {
+      lengths[i] = arrays[i].byteLength;
+      nulls[i] = arrays[i].hasNulls ? 1 : 0;
+    }
     try {
-      for (let i = 0; i < COLUMN_WIRES.length; i++) COLUMN_WIRES[i][3](this.arrays[i], row);
+      writeRow(arrays, row);
     } catch (err) {
-      for (let i = 0; i < this.arrays.length; i++) this.arrays[i].reset(marks[i]);
+      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], this.rows, nulls[i] === 1);
       throw err;
     }
     this.rows++;
