@@ -323,14 +323,18 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     writer.enqueue({ ...original, id: lost[1] });
     await expect(writer.written(lost[1])).rejects.toThrow(/foreign key/);
     expect(logged).toEqual([expect.stringMatching(/^\[ENGINE\] 2 recommendation\(s\) could not be stored: .*foreign key/)]);
-    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it are.
-    const [unwritable, next] = [newRecommendationId(), newRecommendationId()];
+    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it, before and after it
+    // in its statement, are, whole (none of its columns is left behind in the statement's column arrays).
+    const [previous, unwritable, next] = [newRecommendationId(), newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: previous });
     writer.enqueue({ ...original, id: unwritable, checkIn: { sleepHours: 10n } as unknown as typeof original.checkIn });
     writer.enqueue({ ...original, id: next });
     await expect(writer.written(unwritable)).rejects.toThrow(/BigInt/);
     await writer.written(next);
     expect(logged[1]).toMatch(/^\[ENGINE\] 1 recommendation\(s\) could not be stored: .*BigInt/);
-    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable, next] } } })).toBe(1);
+    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable] } } })).toBe(0);
+    const beside = await server.services.prisma.recommendation.findMany({ where: { id: { in: [previous, next] } }, orderBy: { id: 'asc' } });
+    expect(beside).toEqual([previous, next].map((id) => ({ ...original, id })));
     await writer.close();
   });
 });
