@@ -1,5 +1,5 @@
 // What one stored recommendation costs inside the database (issue 19): the recommendation writer's statement
-// (INSERT_RECOMMENDATIONS_SQL, rows as a jsonb parameter in binary form, ROWS_PER_INSERT a statement) run against
+// (INSERT_RECOMMENDATIONS_SQL, one binary array parameter a column, ROWS_PER_INSERT a statement) run against
 // copies of the `recommendations` table that differ in one thing each (an index dropped, the GIN's fastupdate, the
 // jsonb columns' storage or compression), taking turns in rounds, so the table sizes and the machine's load fall on
 // every variant alike. Per variant: the database's CPU µs per row (PostgreSQL: the backend process's, from
@@ -10,13 +10,15 @@
 //       [--rounds 4] [--batch 200] [--variants as-is,no-gin,batch-25,toast-target-3000+lz4,...] [--pglite-dir <dir>]
 //
 // A variant: a name of VARIANTS below, `toast-target-<bytes>`, `batch-<rows a statement>`, or several joined by '+'
-// (`toast-target-3000+lz4`); `parse-only` runs only the parameter's unpacking. `as-is` is the table as migrated.
-// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer, their JSON taken from
-// its statements as it sent them, and inserted again under new ids: the writer's bytes. Before the rounds it prints what a stored row occupies
+// (`toast-target-3000+lz4`); `parse-only` runs only the one-jsonb parameter's unpacking (json-rows). `as-is` is the
+// table as migrated.
+// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer (their comparison sets
+// and history summaries with them), then sent again under new ids in each variant's format. Before the rounds it prints what a stored row occupies
 // (pg_column_size of each jsonb column and of the whole row) and whether any of it went to the TOAST table.
 // Embedded PGlite runs on this thread (not on a thread of its own as the server's), in memory unless --pglite-dir.
-// Wire formats (issue 19, step 80): `columns` sends the rows as one binary array parameter per column
-// (INSERT_COLUMNS_SQL, StatementColumns), `copy-text` as COPY's text format (PostgreSQL: pg-copy-streams, installed
+// Wire formats (issue 19, step 80): by default (or `columns`) the rows go as the writer sends them since step 81, one
+// binary array parameter per column (StatementColumns); `json-rows` as it sent them before, one jsonb array of row
+// objects unpacked by jsonb_to_recordset; `copy-text` as COPY's text format (PostgreSQL: pg-copy-streams, installed
 // for the run with `npm install --no-save pg-copy-streams`, on a connection of its own whose backend's CPU is read;
 // PGlite: COPY FROM '/dev/blob'), `json-columns` makes the copy's jsonb columns json (with `columns`, sent as json[]),
 // `direct` sends PGlite the statement itself instead of a session function's call; `columns-parse-only` runs the
@@ -62,9 +64,10 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   'no-foreign-keys': () => [],
   // The rows' parameter as json (validated on input, parsed by json_to_recordset) instead of jsonb.
   'json-param': () => [],
-  // Wire formats of the rows (step 80): one binary array parameter per column, unnest (INSERT_COLUMNS_SQL); COPY in
-  // text format (PostgreSQL: pg-copy-streams on a connection of its own; PGlite: COPY FROM '/dev/blob').
+  // Wire formats of the rows (step 80): one binary array parameter per column, unnest (INSERT_COLUMNS_SQL, the
+  // writer's, the default); the rows as one jsonb (the writer's before step 81); COPY in text format (PostgreSQL: pg-copy-streams on a connection of its own; PGlite: COPY FROM '/dev/blob').
   columns: () => [],
+  'json-rows': () => [],
   'copy-text': () => [],
   // PGlite: the statement sent as it is (parsed and planned each time), not through a function of the session.
   direct: () => [],
@@ -92,11 +95,12 @@ const variantBatch = (name: string) => Number(/(?:^|\+)batch-(\d+)/.exec(name)?.
 const PARSE_ONLY = 'parse-only';
 /** The same for the column arrays: unnest and the casts of INSERT_COLUMNS_SQL's SELECT, nothing inserted. */
 const COLUMNS_PARSE_ONLY = 'columns-parse-only';
-const COLUMNS = 'columns';
+/** The writer's format before step 81: the rows as one jsonb array of row objects. */
+const JSON_ROWS = 'json-rows';
 const COPY_TEXT = 'copy-text';
 const has = (name: string, part: string) => name.split('+').includes(part);
 /** The statement's format, by the variant's parts: the rows as one jsonb (as the writer sent them before step 81), column arrays, or COPY text. */
-const formatOf = (name: string): 'json' | 'columns' | 'copy' => (has(name, COPY_TEXT) ? 'copy' : has(name, COLUMNS) || name === COLUMNS_PARSE_ONLY ? 'columns' : 'json');
+const formatOf = (name: string): 'json' | 'columns' | 'copy' => (has(name, COPY_TEXT) ? 'copy' : has(name, JSON_ROWS) || has(name, 'json-param') || name === PARSE_ONLY ? 'json' : 'columns');
 
 /** The writer's statement with one array parameter per column (from step 81). */
 const INSERT_COLUMNS_SQL = INSERT_RECOMMENDATIONS_SQL;
