@@ -403,13 +403,17 @@ async function copyConnection(url: string): Promise<{ copy(sql: string, data: Bu
 }
 
 /**
- * What each format costs the API's thread to build for a statement of the writer's rows (this process, min of 40
- * runs of 200 rows, the formats taking turns): the rows' JSON into one jsonb buffer (the writer before step 81:
- * one JSON.stringify a row of its columns, dates as ISO text, the context stored), the column arrays (StatementColumns),
- * COPY's text.
+ * What each format costs the API's thread to build for a statement of the writer's rows (this process, min of 35
+ * runs of 200 rows after 5 warm-up runs, the formats taking turns): the rows' JSON into one jsonb buffer (the writer
+ * before step 81: one JSON.stringify a row of its columns, dates as ISO text, the context stored), the column arrays
+ * (StatementColumns, its buffers sized from a statement before, as the writer's are), COPY's text.
  */
 function apiThreadCost(rows: readonly RecommendationRow[]): void {
   const batch = rows.slice(0, 200);
+  // The column arrays sized as the writer sizes them, from its last statement's.
+  const sized = new StatementColumns();
+  for (const r of batch) sized.add(r);
+  const capacities = sized.capacities;
   const formats: Record<string, () => number> = {
     'json rows (before)': () => {
       const buffer = Buffer.allocUnsafeSlow(1 << 20);
@@ -421,7 +425,7 @@ function apiThreadCost(rows: readonly RecommendationRow[]): void {
       return at;
     },
     columns: () => {
-      const columns = new StatementColumns();
+      const columns = new StatementColumns(capacities);
       for (const r of batch) columns.add(r);
       return columns.parameters().reduce((n, b) => n + b.length, 0);
     },
