@@ -247,7 +247,6 @@ export function storedContext(row: RecommendationRow): StoredStatisticalContext 
  * element type on the wire (binary: src/db/pg-arrays.ts), and the cast the statement applies to an element (an enum
  * from its text; a column holding an array per row from its text form, arrayLiteral); writeRow writes a row's elements.
  */
-const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
 export type ColumnWire = readonly [column: keyof RecommendationRow, wire: PgElementType, cast: string];
 export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['id', 'uuid', ''],
@@ -281,9 +280,12 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['personalHistoryId', 'uuid', ''],
 ];
 
+/** A jsonb column's value as its JSON text; null (SQL NULL) for none. */
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
 /**
  * A row's element in each column array, in COLUMN_WIRES' order: written out call by call (one call site a column),
- * which measured about 1 µs a row less than calling a function a column from a table (29 targets at one site).
+ * which measured about 0.5 µs a row less than calling a function a column from a table (29 targets at one site).
  */
 function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[0].uuid(r.id); // id
