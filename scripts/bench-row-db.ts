@@ -71,6 +71,8 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   'copy-text': () => [],
   // PGlite: the statement sent as it is (parsed and planned each time), not through a function of the session.
   direct: () => [],
+  // The column arrays unnested in FROM (step 81's statement) instead of in the select list (step 83's).
+  'from-unnest': () => [],
   // The jsonb columns as json (their text kept as it is, validated on input: not parsed into jsonb), with `columns`
   // sent as json[] (step 80 (d): measured, not a migration).
   'json-columns': (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" TYPE json`),
@@ -97,6 +99,8 @@ const PARSE_ONLY = 'parse-only';
 const COLUMNS_PARSE_ONLY = 'columns-parse-only';
 /** The writer's format before step 81: the rows as one jsonb array of row objects. */
 const JSON_ROWS = 'json-rows';
+/** The column arrays unnested in FROM (a function scan each: step 81's statement) instead of in the select list. */
+const FROM_UNNEST = 'from-unnest';
 const COPY_TEXT = 'copy-text';
 const has = (name: string, part: string) => name.split('+').includes(part);
 /** The statement's format, by the variant's parts: the rows as one jsonb (as the writer sent them before step 81), column arrays, or COPY text. */
@@ -244,6 +248,14 @@ async function main(): Promise<void> {
           format === 'copy'
             ? `COPY "${table}" (${COPY_COLUMNS}) FROM ${db.kind === 'pglite' ? "'/dev/blob'" : 'STDIN'}`
             : (format === 'columns' ? INSERT_COLUMNS_SQL : INSERT_JSON_ROWS_SQL).replace('INSERT INTO "recommendations"', `INSERT INTO "${table}"`);
+        if (has(name, FROM_UNNEST) && format === 'columns') {
+          // Step 81's statement: one unnest of every array in FROM (a function scan an array, each filling a
+          // tuplestore with its elements first) instead of unnest in the select list (the arrays read in step).
+          const from = /FROM \(SELECT (.*)\) AS r$/.exec(statement);
+          if (!from) throw new Error('no unnest in the select list');
+          const params = [...from[1].matchAll(/unnest\(([^)]*)\)/g)].map((m) => m[1]);
+          statement = statement.replace(from[0], `FROM unnest(${params.join(', ')}) AS r(${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})`);
+        }
         if (has(name, 'json-columns') && format === 'columns') statement = statement.replace(/(\$\d+)::jsonb\[\]/g, '$1::json[]');
         if (name.split('+').includes('json-param')) statement = statement.replace('jsonb_to_recordset($2::jsonb)', 'json_to_recordset($2::json)');
       }

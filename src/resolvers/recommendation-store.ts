@@ -336,12 +336,14 @@ function insertColumnsSql(param: (k: number, type: string) => string): string {
 )
 INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
 SELECT ${COLUMN_WIRES.map(([c, , cast]) => (cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
-FROM unnest(${COLUMN_WIRES.map((_, i) => p(i + 3)).join(', ')}) AS r(${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})`;
+FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}) AS r`;
 }
 
 /**
  * Every row of a batch in one statement (the writer's), each column one array parameter in binary form (StatementColumns):
- * unnest reads them row by row, so the database parses only the jsonb columns' JSON (jsonb_recv, each column's text
+ * unnest reads them row by row (in the select list, where PostgreSQL 10 and later read the arrays in step, one row at a
+ * time, where a multi-array unnest in FROM is a function scan an array, each copying its elements into a tuplestore
+ * first: 8-10 % of the database's CPU a row, BENCHMARKS.md step 83), so the database parses only the jsonb columns' JSON (jsonb_recv, each column's text
  * alone) and reads every other value as it is (a uuid's 16 bytes, a double's 8), instead of parsing the whole row as
  * one JSON object and converting each field from it (jsonb_to_recordset, the statement before). $1 and $2 are the
  * coefficient comparison sets and the history summaries its rows name that this writer has not stored yet (usually
