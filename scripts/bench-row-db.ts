@@ -1,5 +1,5 @@
 // What one stored recommendation costs inside the database (issue 19): the recommendation writer's statement
-// (INSERT_RECOMMENDATIONS_SQL, rows as a jsonb parameter in binary form, ROWS_PER_INSERT a statement) run against
+// (INSERT_RECOMMENDATIONS_SQL, one binary array parameter a column, ROWS_PER_INSERT a statement) run against
 // copies of the `recommendations` table that differ in one thing each (an index dropped, the GIN's fastupdate, the
 // jsonb columns' storage or compression), taking turns in rounds, so the table sizes and the machine's load fall on
 // every variant alike. Per variant: the database's CPU µs per row (PostgreSQL: the backend process's, from
@@ -10,18 +10,28 @@
 //       [--rounds 4] [--batch 200] [--variants as-is,no-gin,batch-25,toast-target-3000+lz4,...] [--pglite-dir <dir>]
 //
 // A variant: a name of VARIANTS below, `toast-target-<bytes>`, `batch-<rows a statement>`, or several joined by '+'
-// (`toast-target-3000+lz4`); `parse-only` runs only the parameter's unpacking. `as-is` is the table as migrated.
-// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer, their JSON taken from
-// its statements as it sent them, and inserted again under new ids: the writer's bytes. Before the rounds it prints what a stored row occupies
+// (`toast-target-3000+lz4`); `parse-only` runs only the one-jsonb parameter's unpacking (json-rows). `as-is` is the
+// table as migrated.
+// The rows: engine-made rows (scripts/lib/writer-rows.ts) stored once through the real writer (their comparison sets
+// and history summaries with them), then sent again under new ids in each variant's format. Before the rounds it prints what a stored row occupies
 // (pg_column_size of each jsonb column and of the whole row) and whether any of it went to the TOAST table.
 // Embedded PGlite runs on this thread (not on a thread of its own as the server's), in memory unless --pglite-dir.
+// Wire formats (issue 19, step 80): by default (or `columns`) the rows go as the writer sends them since step 81, one
+// binary array parameter per column (StatementColumns); `json-rows` as it sent them before, one jsonb array of row
+// objects unpacked by jsonb_to_recordset; `copy-text` as COPY's text format (PostgreSQL: pg-copy-streams, installed
+// for the run with `npm install --no-save pg-copy-streams`, on a connection of its own whose backend's CPU is read;
+// PostgreSQL only: PGlite's COPY FROM '/dev/blob' measured 200-500 µs a row in the tenth round), `json-columns` makes the copy's jsonb columns json (with `columns`, sent as json[]),
+// `direct` sends PGlite the statement itself instead of a session function's call; `columns-parse-only` runs the
+// column arrays' unnest and casts alone. After the rounds it prints what building each format costs this thread for
+// 200 of the writer's rows.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import type { Submittable } from 'pg';
 import { openMigratedDatabase } from '../src/db/migrate-child.ts';
 import { JSONB_BINARY_VERSION } from '../src/db/jsonb-param.ts';
-import type { SqlRunner } from '../src/db/sql.ts';
-import { INSERT_RECOMMENDATIONS_SQL, RecommendationWriter } from '../src/resolvers/recommendation-store.ts';
+import { arrayLiteral } from '../src/db/pg-arrays.ts';
+import { COLUMN_WIRES, INSERT_RECOMMENDATIONS_SQL, type RecommendationRow, RecommendationWriter, StatementColumns, storedContext } from '../src/resolvers/recommendation-store.ts';
 import { createDatabase, dropDatabase } from './lib/benchmarking.ts';
 import { answer, checkIns } from './lib/writer-rows.ts';
 
@@ -54,6 +64,18 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   'no-foreign-keys': () => [],
   // The rows' parameter as json (validated on input, parsed by json_to_recordset) instead of jsonb.
   'json-param': () => [],
+  // Wire formats of the rows (step 80): one binary array parameter per column, unnest (INSERT_COLUMNS_SQL, the
+  // writer's, the default); the rows as one jsonb (the writer's before step 81); COPY in text format (PostgreSQL: pg-copy-streams on a connection of its own; PGlite: COPY FROM '/dev/blob').
+  columns: () => [],
+  'json-rows': () => [],
+  'copy-text': () => [],
+  // PGlite: the statement sent as it is (parsed and planned each time), not through a function of the session.
+  direct: () => [],
+  // The column arrays unnested in FROM (step 81's statement) instead of in the select list (step 83's).
+  'from-unnest': () => [],
+  // The jsonb columns as json (their text kept as it is, validated on input: not parsed into jsonb), with `columns`
+  // sent as json[] (step 80 (d): measured, not a migration).
+  'json-columns': (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" TYPE json`),
 };
 /** The DDL of a variant: one of VARIANTS, `toast-target-<bytes>` (the table's toast_tuple_target), or several joined by '+'. */
 function variantDdl(name: string, table: string): string[] {
@@ -73,11 +95,68 @@ const WAL_INIT_ZERO_OFF = 'wal-init-zero-off';
 const variantBatch = (name: string) => Number(/(?:^|\+)batch-(\d+)/.exec(name)?.[1] ?? args.batch);
 /** Not a stored row: the statement's parameter parsed and unpacked (jsonb_to_recordset), nothing inserted. */
 const PARSE_ONLY = 'parse-only';
+/** The same for the column arrays: unnest and the casts of INSERT_COLUMNS_SQL's SELECT, nothing inserted. */
+const COLUMNS_PARSE_ONLY = 'columns-parse-only';
+/** The writer's format before step 81: the rows as one jsonb array of row objects. */
+const JSON_ROWS = 'json-rows';
+/** The column arrays unnested in FROM (a function scan each: step 81's statement) instead of in the select list. */
+const FROM_UNNEST = 'from-unnest';
+const COPY_TEXT = 'copy-text';
+const has = (name: string, part: string) => name.split('+').includes(part);
+/** The statement's format, by the variant's parts: the rows as one jsonb (as the writer sent them before step 81), column arrays, or COPY text. */
+const formatOf = (name: string): 'json' | 'columns' | 'copy' => (has(name, COPY_TEXT) ? 'copy' : has(name, JSON_ROWS) || has(name, 'json-param') || name === PARSE_ONLY ? 'json' : 'columns');
+
+/** The writer's statement with one array parameter per column (from step 81). */
+const INSERT_COLUMNS_SQL = INSERT_RECOMMENDATIONS_SQL;
+
+/** Each column's SQL type, as jsonb_to_recordset reads it. */
+const SQL_TYPES: Record<string, string> = { uuid: 'uuid', timestamp: 'timestamp(3)', float8: 'double precision', int4: 'integer', bool: 'boolean', jsonb: 'jsonb', text: 'text' };
+/**
+ * The writer's statement before step 81 (kept here to compare): the rows as one jsonb parameter ($2, an array of
+ * objects, jsonRow) unpacked by jsonb_to_recordset; $1 and $3 the comparison sets and history summaries.
+ */
+const INSERT_JSON_ROWS_SQL = `WITH sets AS (
+  INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
+  SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+), summaries AS (
+  INSERT INTO "history_summaries" ("id", "summary")
+  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
+  ON CONFLICT ("id") DO NOTHING
+)
+INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMN_WIRES.map(([c]) => `r."${c}"`).join(', ')}
+FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMN_WIRES.map(([c, wire, cast]) => `"${c}" ${cast || SQL_TYPES[wire]}`).join(', ')})`;
+
+/** A row as the writer before step 81 sent it: its columns as one JSON object, its times as ISO text, its context as stored. */
+const jsonRow = (r: RecommendationRow) => JSON.stringify({ ...r, createdAt: r.createdAt.toISOString(), modelFittedAt: r.modelFittedAt?.toISOString() ?? null, statisticalContext: storedContext(r) });
+
+/** A row in COPY's text format (tab between columns, \N for NULL, backslash, tab, newline and carriage return escaped). */
+function copyTextLine(r: RecommendationRow): string {
+  const fields: string[] = [];
+  for (const [column, wire] of COLUMN_WIRES) {
+    const v = column === 'statisticalContext' ? storedContext(r) : (r[column] as unknown);
+    let text: string;
+    if (v === null || v === undefined) {
+      fields.push('\\N');
+      continue;
+    }
+    if (v instanceof Date) text = v.toISOString();
+    else if (wire === 'jsonb') text = JSON.stringify(v);
+    else if (Array.isArray(v)) text = arrayLiteral(v as (string | number)[]);
+    else if (typeof v === 'boolean') text = v ? 't' : 'f';
+    else text = String(v);
+    fields.push(/[\\\t\n\r]/.test(text) ? text.replace(/[\\\t\n\r]/g, (c) => COPY_ESCAPES[c]) : text);
+  }
+  return `${fields.join('\t')}\n`;
+}
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+const COPY_COLUMNS = COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ');
 
 const rowsPerRound = Number(args.rows);
 const rounds = Number(args.rounds);
 const variantNames = (args.variants ?? 'as-is,no-gin,gin-no-fastupdate,no-createdAt-index,uncompressed,parse-only').split(',');
-for (const v of variantNames) if (v !== PARSE_ONLY) variantDdl(v, 'check');
+for (const v of variantNames) if (v !== PARSE_ONLY && v !== COLUMNS_PARSE_ONLY) variantDdl(v, 'check');
 
 /** CPU time (µs) of the process that runs the statements: PGlite's (this thread) or the PostgreSQL backend's. */
 function cpuClock(backendPid: number | null): () => number {
@@ -106,25 +185,24 @@ async function main(): Promise<void> {
   const url = args.postgres ? await createDatabase(args.postgres) : null;
   const { db } = await openMigratedDatabase({ url, pgliteDir: args['pglite-dir'] as string, pgliteThread: false, poolMax: 1 });
   try {
+    if (db.kind === 'pglite' && variantNames.some((v) => has(v, COPY_TEXT))) throw new Error(`--variants: ${COPY_TEXT} runs on PostgreSQL only (--postgres)`);
     const sql = db.sql;
     const [{ pid }] = await sql.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
     const cpu = cpuClock(db.kind === 'postgres' ? pid : null);
     // The rows, stored once by the real writer (their comparison sets and history summary with them).
     const userId = randomUUID();
     await sql.execute(`INSERT INTO "users" ("id", "role") VALUES ($1, 'ATHLETE')`, [userId]);
-    // The writer's own rows' JSON, as its statements carried them (the second parameter: jsonb's binary form).
-    const sent: Record<string, unknown>[] = [];
-    const recording: SqlRunner = {
-      query: (text, params) => sql.query(text, params),
-      execute: (text, params = []) => {
-        const rows = params[1];
-        if (rows instanceof Uint8Array) sent.push(...(JSON.parse(Buffer.from(rows.subarray(1)).toString()) as Record<string, unknown>[]));
-        return sql.execute(text, params);
-      },
-    };
-    const writer = new RecommendationWriter(recording, { log: console.log, sessionFunction: db.kind === 'pglite' });
+    const writer = new RecommendationWriter(sql, { log: console.log, sessionFunction: db.kind === 'pglite' });
+    // A connection of its own for COPY on PostgreSQL (pg-copy-streams, not a dependency of the project: `npm install
+    // --no-save pg-copy-streams` first); its backend's CPU is read for the COPY variants.
+    const copying = db.kind === 'postgres' && variantNames.some((v) => has(v, COPY_TEXT)) ? await copyConnection(url!) : null;
     const fittedAt = new Date();
-    for (let i = 0; i < 400; i++) writer.enqueue(answer(userId, checkIns[i % checkIns.length], fittedAt));
+    const engineRows: RecommendationRow[] = [];
+    for (let i = 0; i < 400; i++) {
+      const row = answer(userId, checkIns[i % checkIns.length], fittedAt);
+      engineRows.push(row);
+      writer.enqueue(row);
+    }
     await writer.close();
     const sizes = await sql.query<Record<string, number | string>>(
       `SELECT count(*)::int AS rows, avg(pg_column_size(r.*))::int AS "row", ${JSONB_COLUMNS.map((c) => `avg(pg_column_size(r."${c}"))::int AS "${c}", avg(octet_length(r."${c}"::text))::int AS "${c} as text"`).join(', ')},
@@ -139,16 +217,20 @@ async function main(): Promise<void> {
     const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
     console.log(`[bench-row-db] recommendations as migrated: ${JSON.stringify(reloptions)}, jsonb columns' compression ${compression.map((x) => `${x.attname} ${x.c || 'default'}`).join(', ')}`);
     console.log(`[bench-row-db] ${db.kind}: a stored row (bytes, averages over the writer's rows; a column's pg_column_size is as stored, compressed or not):`, JSON.stringify(sizes[0]));
-    const templates = sent;
-    console.log(`[bench-row-db] the writer's JSON: ${(Buffer.byteLength(JSON.stringify(sent)) / sent.length).toFixed(0)} bytes a row`);
+    // The rows as the writer before step 81 sent them (one JSON object a row).
+    const templates = engineRows.map((r) => JSON.parse(jsonRow(r)) as Record<string, unknown>);
+    console.log(`[bench-row-db] the rows' JSON (the writer's before step 81): ${(Buffer.byteLength(JSON.stringify(templates)) / templates.length).toFixed(0)} bytes a row`);
 
     // One copy of the table per variant (its indexes, defaults, storage and constraints; the foreign keys added).
     const tables: { name: string; table: string; statement: string }[] = [];
     for (const [k, name] of variantNames.entries()) {
       const table = `rec_v${k}`;
       let statement: string;
-      if (name === PARSE_ONLY) {
-        const columns = /AS r\((.*)\)$/s.exec(INSERT_RECOMMENDATIONS_SQL)?.[1];
+      if (name === COLUMNS_PARSE_ONLY) {
+        const select = /\n(SELECT [\s\S]*)$/.exec(INSERT_COLUMNS_SQL)?.[1];
+        statement = `SELECT count(*) FROM (${select}) x WHERE $1::jsonb IS NOT NULL AND $2::jsonb IS NOT NULL`;
+      } else if (name === PARSE_ONLY) {
+        const columns = /AS r\((.*)\)$/s.exec(INSERT_JSON_ROWS_SQL)?.[1];
         statement = `SELECT count(*) FROM jsonb_to_recordset($2::jsonb) AS r(${columns}) WHERE $1::jsonb IS NOT NULL AND $3::jsonb IS NOT NULL`;
       } else {
         await sql.execute(`CREATE TABLE "${table}" (LIKE "recommendations" INCLUDING ALL)`);
@@ -162,11 +244,34 @@ async function main(): Promise<void> {
           await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("personalHistoryId") REFERENCES "history_summaries"("id") ON DELETE RESTRICT ON UPDATE CASCADE`);
         }
         for (const ddl of variantDdl(name, table)) await sql.execute(ddl);
-        statement = INSERT_RECOMMENDATIONS_SQL.replace('INSERT INTO "recommendations"', `INSERT INTO "${table}"`);
+        const format = formatOf(name);
+        statement =
+          format === 'copy'
+            ? `COPY "${table}" (${COPY_COLUMNS}) FROM ${db.kind === 'pglite' ? "'/dev/blob'" : 'STDIN'}`
+            : (format === 'columns' ? INSERT_COLUMNS_SQL : INSERT_JSON_ROWS_SQL).replace('INSERT INTO "recommendations"', `INSERT INTO "${table}"`);
+        if (has(name, FROM_UNNEST) && format === 'columns') {
+          // Step 81's statement: one unnest of every array in FROM (a function scan an array, each filling a
+          // tuplestore with its elements first) instead of unnest in the select list (the arrays read in step).
+          const from = /FROM \(SELECT (.*)\) AS r$/.exec(statement);
+          if (!from) throw new Error('no unnest in the select list');
+          const params = [...from[1].matchAll(/unnest\(([^)]*)\)/g)].map((m) => m[1]);
+          statement = statement.replace(from[0], `FROM unnest(${params.join(', ')}) AS r(${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})`);
+        }
+        if (has(name, 'json-columns') && format === 'columns') statement = statement.replace(/(\$\d+)::jsonb\[\]/g, '$1::json[]');
         if (name.split('+').includes('json-param')) statement = statement.replace('jsonb_to_recordset($2::jsonb)', 'json_to_recordset($2::json)');
       }
-      if (db.kind === 'pglite') {
+      if (db.kind === 'pglite' && formatOf(name) === 'columns' && !has(name, 'direct')) {
         // As the writer does on PGlite: the statement in a function of the session, planned once.
+        const fn = `pg_temp.bench_store_${k}`;
+        const types = [...statement.matchAll(/\$(\d+)::([a-z0-9[\]]+)/g)].sort((a, b) => Number(a[1]) - Number(b[1]));
+        const declared = [...new Map(types.map((t) => [t[1], t[2]])).entries()];
+        const body = statement.replace(/\$(\d+)::[a-z0-9[\]]+/g, 'p$1');
+        await sql.execute(
+          `CREATE FUNCTION ${fn}(${declared.map(([n, t]) => `p${n} ${t}`).join(', ')}) RETURNS void LANGUAGE plpgsql AS $f$ BEGIN ${name === COLUMNS_PARSE_ONLY ? `PERFORM ${body.slice('SELECT '.length)}` : body}; END $f$`,
+        );
+        statement = `SELECT ${fn}(${declared.map(([n, t]) => `$${n}::${t}`).join(', ')})`;
+      } else if (db.kind === 'pglite' && formatOf(name) === 'json') {
+        // As the writer did on PGlite: the statement in a function of the session, planned once.
         const fn = `pg_temp.bench_store_${k}`;
         const rowsType = name.split('+').includes('json-param') ? 'json' : 'jsonb';
         const body = statement.replace('$1::jsonb', 'p_sets').replace(`$2::${rowsType}`, 'p_rows').replace('$3::jsonb', 'p_summaries');
@@ -186,6 +291,20 @@ async function main(): Promise<void> {
       const text = Buffer.from(`[${rows.join(',')}]`);
       return Buffer.concat([Buffer.from([JSONB_BINARY_VERSION]), text]);
     };
+    /** The same rows (engine-made, under new ids) as column arrays, or as COPY's text. */
+    let nextRow = 0;
+    const freshRow = () => ({ ...engineRows[nextRow++ % engineRows.length], id: randomUUID() });
+    const columnParameters = (n: number): unknown[] => {
+      const columns = new StatementColumns();
+      for (let i = 0; i < n; i++) columns.add(freshRow());
+      // Copies: a StatementColumns' parameters are views of buffers it reuses.
+      return ['[]', '[]', ...columns.parameters().map((b) => Buffer.from(b))];
+    };
+    const copyText = (n: number): Buffer => {
+      let text = '';
+      for (let i = 0; i < n; i++) text += copyTextLine(freshRow());
+      return Buffer.from(text);
+    };
     const walLsn = async () => (await sql.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn;
     const walBytes = async (from: string) => Number((await sql.query<{ d: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1)::text AS d', [from]))[0].d);
 
@@ -196,18 +315,28 @@ async function main(): Promise<void> {
       for (const i of order) {
         const batch = variantBatch(tables[i].name);
         const statements = Math.ceil(rowsPerRound / batch);
-        const params = Array.from({ length: statements }, () => parameter(batch)); // made before the clock starts
+        const format = formatOf(tables[i].name);
+        // Made before the clock starts.
+        const params = Array.from({ length: statements }, () => (format === 'columns' ? columnParameters(batch) : format === 'copy' ? copyText(batch) : parameter(batch)));
         const walInitZeroOff = tables[i].name.split('+').includes(WAL_INIT_ZERO_OFF);
         if (walInitZeroOff) await sql.execute('SET wal_init_zero = off');
         const lsn = await walLsn();
-        const c0 = cpu();
+        const clock = format === 'copy' && copying ? copying.cpu : cpu;
+        const c0 = clock();
         const p0 = process.cpuUsage();
         const t0 = performance.now();
         // json's binary form is its text (no version byte).
         const json = tables[i].name.split('+').includes('json-param');
-        for (const p of params) await sql.execute(tables[i].statement, ['[]', json ? (db.kind === 'pglite' ? p.subarray(1).toString() : p.subarray(1)) : p, '[]']);
+        for (const p of params) {
+          if (format === 'columns') await sql.execute(tables[i].statement, has(tables[i].name, 'json-columns') ? (p as Buffer[]).map((b, k) => (k < 2 ? b : jsonbToJsonArray(b))) : (p as unknown[]));
+          else if (format === 'copy') await copying!.copy(tables[i].statement, p as Buffer);
+          else {
+            const rowsJson = p as Buffer;
+            await sql.execute(tables[i].statement, ['[]', json ? (db.kind === 'pglite' ? rowsJson.subarray(1).toString() : rowsJson.subarray(1)) : rowsJson, '[]']);
+          }
+        }
         const wall = performance.now() - t0;
-        const c1 = cpu();
+        const c1 = clock();
         const p1 = process.cpuUsage(p0);
         const wal = await walBytes(lsn);
         if (walInitZeroOff) await sql.execute('RESET wal_init_zero');
@@ -228,16 +357,109 @@ async function main(): Promise<void> {
       );
     }
     for (const t of tables) {
-      if (t.name === PARSE_ONLY) continue;
+      if (t.name === PARSE_ONLY || t.name === COLUMNS_PARSE_ONLY) continue;
       const [s] = await sql.query<Record<string, string>>(
         `SELECT pg_relation_size('"${t.table}"')::text AS heap, (SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = '${t.table}')::text AS toast, pg_indexes_size('"${t.table}"')::text AS indexes, avg(pg_column_size(r.*))::int::text AS "row" FROM "${t.table}" r`,
       );
       console.log(`[bench-row-db] ${t.name}: heap ${s.heap} bytes, TOAST ${s.toast}, indexes ${s.indexes}, a row ${s.row} bytes`);
     }
+    await copying?.close();
+    apiThreadCost(engineRows);
   } finally {
     await db.close();
     if (url && args.postgres) await dropDatabase(args.postgres, url);
   }
+}
+
+/** A jsonb[] parameter's binary form as json[]: the element type json (114), each element without jsonb's version byte. */
+function jsonbToJsonArray(array: Buffer): Buffer {
+  if (typeof array === 'string' || array.readUInt32BE(8) !== 3802) return array;
+  const ndim = array.readInt32BE(0);
+  if (ndim === 0) return Buffer.concat([array.subarray(0, 8), Buffer.from([0, 0, 0, 114])]);
+  const parts: Buffer[] = [Buffer.from(array.subarray(0, 20))];
+  parts[0].writeUInt32BE(114, 8);
+  for (let at = 20; at < array.length; ) {
+    const n = array.readInt32BE(at);
+    if (n < 0) {
+      parts.push(array.subarray(at, at + 4));
+      at += 4;
+      continue;
+    }
+    const head = Buffer.alloc(4);
+    head.writeInt32BE(n - 1);
+    parts.push(head, array.subarray(at + 5, at + 4 + n));
+    at += 4 + n;
+  }
+  return Buffer.concat(parts);
+}
+
+/** COPY ... FROM STDIN on a connection of its own (pg-copy-streams), and its backend's CPU clock. */
+async function copyConnection(url: string): Promise<{ copy(sql: string, data: Buffer): Promise<void>; cpu: () => number; close(): Promise<void> }> {
+  const { default: pg } = await import('pg');
+  const { from: copyFrom } = (await import('pg-copy-streams' as string)) as { from(sql: string): NodeJS.WritableStream & Submittable };
+  const client = new pg.Client({ connectionString: url });
+  client.on('error', () => {}); // terminated by dropDatabase at the end
+  await client.connect();
+  const [{ pid }] = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
+  return {
+    async copy(sql, data) {
+      const stream = client.query(copyFrom(sql));
+      await new Promise<void>((resolve, reject) => {
+        stream.on('error', reject);
+        stream.on('finish', () => resolve());
+        stream.end(data);
+      });
+    },
+    cpu: cpuClock(pid),
+    close: () => client.end(),
+  };
+}
+
+/**
+ * What each format costs the API's thread to build for a statement of the writer's rows (this process, min of 35
+ * runs of 200 rows after 5 warm-up runs, the formats taking turns): the rows' JSON into one jsonb buffer (the writer
+ * before step 81: one JSON.stringify a row of its columns, dates as ISO text, the context stored), the column arrays
+ * (StatementColumns, its buffers sized from a statement before, as the writer's are), COPY's text.
+ */
+function apiThreadCost(rows: readonly RecommendationRow[]): void {
+  const batch = rows.slice(0, 200);
+  // The column arrays sized as the writer sizes them, from its last statement's.
+  const sized = new StatementColumns();
+  for (const r of batch) sized.add(r);
+  const capacities = sized.capacities;
+  const formats: Record<string, () => number> = {
+    'json rows (before)': () => {
+      const buffer = Buffer.allocUnsafeSlow(1 << 20);
+      let at = 1;
+      for (const r of batch) {
+        buffer[at++] = 0x2c;
+        at += buffer.write(jsonRow(r), at);
+      }
+      return at;
+    },
+    columns: () => {
+      const columns = new StatementColumns(capacities);
+      for (const r of batch) columns.add(r);
+      return columns.parameters().reduce((n, b) => n + b.length, 0);
+    },
+    'copy text': () => {
+      let text = '';
+      for (const r of batch) text += copyTextLine(r);
+      return Buffer.byteLength(text);
+    },
+  };
+  const best: Record<string, number> = {};
+  const bytes: Record<string, number> = {};
+  for (let run = 0; run < 40; run++) {
+    for (const [name, build] of Object.entries(formats)) {
+      const t0 = performance.now();
+      bytes[name] = build();
+      const us = ((performance.now() - t0) * 1000) / batch.length;
+      if (run >= 5) best[name] = Math.min(best[name] ?? Number.POSITIVE_INFINITY, us);
+    }
+  }
+  for (const name of Object.keys(formats))
+    console.log(`[bench-row-db] API thread, building ${name}: ${best[name].toFixed(2)} µs a row (min of 35 runs of ${batch.length}), ${(bytes[name] / batch.length).toFixed(0)} bytes a row`);
 }
 
 await main();

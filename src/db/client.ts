@@ -9,7 +9,7 @@ import pg from 'pg';
 import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage, pgliteFsBundle, pgliteFsBundleShared, pgliteWasmModuleShared } from './pglite-image.ts';
-import { pgliteSerializers } from './jsonb-param.ts';
+import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import type { PgliteThreadState } from './pglite-thread.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
@@ -314,6 +314,7 @@ async function startPgliteHere(target: PgliteTarget, opts: DatabaseOptions, log:
   const withImage = target.image ? { ...options, loadDataDir: target.image, ...fsBundle } : options;
   const client = inMemory ? new PGlite(withImage) : new PGlite(target.dir, withImage);
   await client.waitReady;
+  passBinaryArrays(client);
   // A damaged directory may open and fail only at its first statement.
   await client.query('SELECT 1');
   const factory: SqlMigrationAwareDriverAdapterFactory = new PrismaPGlite(client);

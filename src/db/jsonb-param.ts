@@ -30,3 +30,18 @@ export function pgliteSerializers(types: typeof PgliteTypes): SerializerOptions 
   // PGlite's Serializer type says string; its Bind writer takes a view too (BufferParameter), which this returns.
   return { [types.JSONB]: (value: unknown) => (value instanceof Uint8Array ? (value as unknown as string) : jsonb(value)) };
 }
+
+/** The array types whose parameters may come as bytes in binary form (src/db/pg-arrays.ts's PG_ARRAY_OID, and json[] for scripts/bench-row-db.ts). */
+const BINARY_ARRAY_OIDS = [199, 1000, 1007, 1009, 1022, 1115, 2951, 3807];
+
+/**
+ * On an open PGlite: an array parameter given as bytes (src/db/pg-arrays.ts: the recommendation writer's column
+ * arrays) is passed as it is, in binary format; any other value as PGlite's own array serializer writes it. After
+ * waitReady: PGlite makes its array serializers then (from pg_type), over any given as the `serializers` option.
+ */
+export function passBinaryArrays(client: { serializers: Record<number | string, PgliteTypes.Serializer> }): void {
+  for (const oid of BINARY_ARRAY_OIDS) {
+    const own = client.serializers[oid];
+    client.serializers[oid] = (value: unknown) => (value instanceof Uint8Array ? (value as unknown as string) : own ? own(value) : String(value));
+  }
+}

@@ -28,7 +28,7 @@ import {
   type Transaction,
   type TransactionOptions,
 } from '@prisma/driver-adapter-utils';
-import { pgliteSerializers } from './jsonb-param.ts';
+import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
 import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
@@ -405,6 +405,7 @@ export async function runPgliteThread(): Promise<void> {
     };
     client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;
+    passBinaryArrays(client);
     // A damaged directory may open and fail only at its first statement.
     await client.query('SELECT 1');
     factory = new PrismaPGlite(client);

@@ -7,7 +7,7 @@ import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
-import { JSONB_BINARY_VERSION } from '../db/jsonb-param.ts';
+import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import { SessionEndedError, type SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -230,87 +230,129 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
   };
 }
 
-/** A row as the writer sends it (storedColumns). */
-type StoredRow = Omit<RecommendationRow, 'createdAt' | 'modelFittedAt' | 'statisticalContext'> & {
-  createdAt: string;
-  modelFittedAt: string | null;
-  statisticalContext: StoredStatisticalContext | null;
-};
-
-/**
- * What the writer sends for a row: its columns with the statistical context less its comparisons and its history
- * summary (the row in hand keeps them whole, for the answer being given), which coefficientComparisonsId and
- * personalHistoryId name, and its population comparisons and similar sessions as positional arrays. Its times are
- * their ISO text already (what JSON.stringify makes of a Date): one Date in an object takes V8's JSON.stringify off
- * its fast path for the whole row (a row's JSON took 9.3 µs with its Dates, 8.1 without, on Node 24).
- */
-function storedColumns(row: RecommendationRow): StoredRow {
+/** The statistical context as a row stores it: without its comparisons and history summary, its lists positional. */
+export function storedContext(row: RecommendationRow): StoredStatisticalContext | null {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
-  return {
-    ...row,
-    createdAt: row.createdAt.toISOString(),
-    modelFittedAt: row.modelFittedAt?.toISOString() ?? null,
-    statisticalContext: context && {
+  return (
+    context && {
       populationComparison: context.populationComparison.map(storedPopulationComparison),
       similarSessions: context.similarSessions.map(storedSimilarSession),
       insights: context.insights,
-    },
-  };
+    }
+  );
 }
 
-/** Each column of `recommendations` and its SQL type: the row objects above, read back from JSON by the database. */
-const COLUMNS: readonly (readonly [keyof RecommendationRow, string])[] = [
-  ['id', 'uuid'],
-  ['userId', 'uuid'],
-  ['createdAt', 'timestamp(3)'],
-  ['source', '"RecommendationSource"'],
-  ['sessionType', '"SessionType"'],
-  ['expectedQuality', 'double precision'],
-  ['rawQuality', 'double precision'],
-  ['intervalLow', 'double precision'],
-  ['intervalHigh', 'double precision'],
-  ['distribution', 'double precision[]'],
-  ['confidence', '"Confidence"'],
-  ['phase', '"ModelPhase"'],
-  ['modelFittedAt', 'timestamp(3)'],
-  ['modelSessionsIncluded', 'integer'],
-  ['hasBaseline', 'boolean'],
-  ['hasPersonalization', 'boolean'],
-  ['checkIn', 'jsonb'],
-  ['matchedRules', 'text[]'],
-  ['overrideRule', 'text'],
-  ['overrideCategory', '"RuleCategory"'],
-  ['overrideMessage', 'text'],
-  ['constraints', 'jsonb'],
-  ['predictionMultiplier', 'double precision'],
-  ['warnings', 'jsonb'],
-  ['contributions', 'jsonb'],
-  ['suggestions', 'jsonb'],
-  ['statisticalContext', 'jsonb'],
-  ['coefficientComparisonsId', 'uuid'],
-  ['personalHistoryId', 'uuid'],
+/**
+ * How each column travels in the writer's statement, one array parameter per column (INSERT_RECOMMENDATIONS_SQL): the array's
+ * element type on the wire (binary: src/db/pg-arrays.ts), and the cast the statement applies to an element (an enum
+ * from its text; a column holding an array per row from its text form, arrayLiteral); writeRow writes a row's elements.
+ */
+export type ColumnWire = readonly [column: keyof RecommendationRow, wire: PgElementType, cast: string];
+export const COLUMN_WIRES: readonly ColumnWire[] = [
+  ['id', 'uuid', ''],
+  ['userId', 'uuid', ''],
+  ['createdAt', 'timestamp', ''],
+  ['source', 'text', '"RecommendationSource"'],
+  ['sessionType', 'text', '"SessionType"'],
+  ['expectedQuality', 'float8', ''],
+  ['rawQuality', 'float8', ''],
+  ['intervalLow', 'float8', ''],
+  ['intervalHigh', 'float8', ''],
+  ['distribution', 'text', 'double precision[]'],
+  ['confidence', 'text', '"Confidence"'],
+  ['phase', 'text', '"ModelPhase"'],
+  ['modelFittedAt', 'timestamp', ''],
+  ['modelSessionsIncluded', 'int4', ''],
+  ['hasBaseline', 'bool', ''],
+  ['hasPersonalization', 'bool', ''],
+  ['checkIn', 'jsonb', ''],
+  ['matchedRules', 'text', 'text[]'],
+  ['overrideRule', 'text', ''],
+  ['overrideCategory', 'text', '"RuleCategory"'],
+  ['overrideMessage', 'text', ''],
+  ['constraints', 'jsonb', ''],
+  ['predictionMultiplier', 'float8', ''],
+  ['warnings', 'jsonb', ''],
+  ['contributions', 'jsonb', ''],
+  ['suggestions', 'jsonb', ''],
+  ['statisticalContext', 'jsonb', ''],
+  ['coefficientComparisonsId', 'uuid', ''],
+  ['personalHistoryId', 'uuid', ''],
 ];
 
+/** A jsonb column's value as its JSON text; null (SQL NULL) for none. */
+const json = (value: unknown) => (value === null || value === undefined ? null : JSON.stringify(value));
+
 /**
- * Every row of a batch in one statement with three parameters: the coefficient comparison sets and the history
- * summaries its rows name that this writer has not stored yet (usually none: `[]`), and the rows, each as a JSON
- * object unpacked by the database (jsonb_to_recordset; a JSON null is SQL NULL, a Date is its ISO text in UTC, which
- * a timestamp column reads as Prisma writes it). A set's or summary's id is derived from its content, so one another
- * instance stored already is skipped (ON CONFLICT DO NOTHING); the foreign keys are checked at the end of the
- * statement, after the inserts. The text never changes, so PostgreSQL parses and plans it once per connection.
+ * A row's element in each column array, in COLUMN_WIRES' order: written out call by call (one call site a column),
+ * which measured about 0.5 µs a row less than calling a function a column from a table (29 targets at one site).
  */
-export const INSERT_RECOMMENDATIONS_SQL = `WITH sets AS (
+function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
+  a[0].uuid(r.id); // id
+  a[1].uuid(r.userId); // userId
+  a[2].timestamp(r.createdAt); // createdAt
+  a[3].text(r.source); // source
+  a[4].text(r.sessionType); // sessionType
+  a[5].float8(r.expectedQuality); // expectedQuality
+  a[6].float8(r.rawQuality); // rawQuality
+  a[7].float8(r.intervalLow); // intervalLow
+  a[8].float8(r.intervalHigh); // intervalHigh
+  a[9].text(numberArrayLiteral(r.distribution)); // distribution
+  a[10].text(r.confidence); // confidence
+  a[11].text(r.phase); // phase
+  a[12].timestamp(r.modelFittedAt); // modelFittedAt
+  a[13].int4(r.modelSessionsIncluded); // modelSessionsIncluded
+  a[14].bool(r.hasBaseline); // hasBaseline
+  a[15].bool(r.hasPersonalization); // hasPersonalization
+  a[16].jsonb(json(r.checkIn)); // checkIn
+  a[17].text(arrayLiteral(r.matchedRules)); // matchedRules
+  a[18].text(r.overrideRule); // overrideRule
+  a[19].text(r.overrideCategory); // overrideCategory
+  a[20].text(r.overrideMessage); // overrideMessage
+  a[21].jsonb(json(r.constraints)); // constraints
+  a[22].float8(r.predictionMultiplier); // predictionMultiplier
+  a[23].jsonb(json(r.warnings)); // warnings
+  a[24].jsonb(json(r.contributions)); // contributions
+  a[25].jsonb(json(r.suggestions)); // suggestions
+  a[26].jsonb(json(storedContext(r))); // statisticalContext
+  a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
+  a[28].uuid(r.personalHistoryId); // personalHistoryId
+}
+
+/** The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
+export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
+
+/** The statement with one array per column, its parameters named by `param` (the k-th, from 1, and its SQL type). */
+function insertColumnsSql(param: (k: number, type: string) => string): string {
+  const p = (k: number) => param(k, INSERT_COLUMNS_PARAMETER_TYPES[k - 1]);
+  return `WITH sets AS (
   INSERT INTO "coefficient_comparison_sets" ("id", "comparisons")
-  SELECT s."id", s."comparisons" FROM jsonb_to_recordset($1::jsonb) AS s("id" uuid, "comparisons" jsonb)
+  SELECT s."id", s."comparisons" FROM jsonb_to_recordset(${p(1)}) AS s("id" uuid, "comparisons" jsonb)
   ON CONFLICT ("id") DO NOTHING
 ), summaries AS (
   INSERT INTO "history_summaries" ("id", "summary")
-  SELECT h."id", h."summary" FROM jsonb_to_recordset($3::jsonb) AS h("id" uuid, "summary" jsonb)
+  SELECT h."id", h."summary" FROM jsonb_to_recordset(${p(2)}) AS h("id" uuid, "summary" jsonb)
   ON CONFLICT ("id") DO NOTHING
 )
-INSERT INTO "recommendations" (${COLUMNS.map(([c]) => `"${c}"`).join(', ')})
-SELECT ${COLUMNS.map(([c]) => `r."${c}"`).join(', ')}
-FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`).join(', ')})`;
+INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
+SELECT ${COLUMN_WIRES.map(([c, , cast]) => (cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
+FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}) AS r`;
+}
+
+/**
+ * Every row of a batch in one statement (the writer's), each column one array parameter in binary form (StatementColumns):
+ * unnest reads them row by row (in the select list, where PostgreSQL 10 and later read the arrays in step, one row at a
+ * time, where a multi-array unnest in FROM is a function scan an array, each copying its elements into a tuplestore
+ * first: 8-10 % of the database's CPU a row, BENCHMARKS.md step 83), so the database parses only the jsonb columns' JSON (jsonb_recv, each column's text
+ * alone) and reads every other value as it is (a uuid's 16 bytes, a double's 8), instead of parsing the whole row as
+ * one JSON object and converting each field from it (jsonb_to_recordset, the statement before). $1 and $2 are the
+ * coefficient comparison sets and the history summaries its rows name that this writer has not stored yet (usually
+ * none: `[]`); a set's or summary's id is derived from its content, so one another instance stored already is skipped
+ * (ON CONFLICT DO NOTHING), and the foreign keys are checked at the end of the statement, after the inserts. A NULL
+ * element is SQL NULL; a timestamp is UTC, as Prisma writes it. The text never changes, so PostgreSQL parses and plans
+ * it once per connection.
+ */
+export const INSERT_RECOMMENDATIONS_SQL = insertColumnsSql((k, type) => `$${k}::${type}`);
 
 /**
  * The same statement kept as a function of the database session (pg_temp: it goes with the session, nothing in the
@@ -319,12 +361,61 @@ FROM jsonb_to_recordset($2::jsonb) AS r(${COLUMNS.map(([c, t]) => `"${c}" ${t}`)
  * A PostgreSQL pool prepares the statement itself (named, once per connection), so it sends it as it is.
  */
 const STORE_FUNCTION = 'pg_temp.climbiq_store_recommendations';
-export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(p_sets jsonb, p_rows jsonb, p_summaries jsonb) RETURNS void LANGUAGE plpgsql AS $store$
+export const CREATE_STORE_FUNCTION_SQL = `CREATE OR REPLACE FUNCTION ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `p${i + 1} ${t}`).join(', ')}) RETURNS void LANGUAGE plpgsql AS $store$
 BEGIN
-${INSERT_RECOMMENDATIONS_SQL.replace('$1::jsonb', 'p_sets').replace('$2::jsonb', 'p_rows').replace('$3::jsonb', 'p_summaries')};
+${insertColumnsSql((k) => `p${k}`)};
 END
 $store$`;
-const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}($1::jsonb, $2::jsonb, $3::jsonb)`;
+const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAMETER_TYPES.map((t, i) => `$${i + 1}::${t}`).join(', ')})`;
+
+/**
+ * One statement's rows as its column arrays (INSERT_RECOMMENDATIONS_SQL's parameters from the third): each row's values
+ * written as soon as it is made, into buffers outside V8's heap, in the arrays' binary form, so the drivers send them as
+ * they are. A row whose values cannot be written (its JSON throws) leaves no part of itself in any array.
+ */
+export class StatementColumns {
+  private readonly arrays: PgArrayWriter[];
+  /** Where each array stood before the row being added (its bytes, whether it had a NULL): reused for every row. */
+  private readonly lengths = new Float64Array(COLUMN_WIRES.length);
+  private readonly nulls = new Uint8Array(COLUMN_WIRES.length);
+  rows = 0;
+
+  constructor(capacities?: readonly number[]) {
+    this.arrays = COLUMN_WIRES.map(([, wire], i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+  }
+
+  add(row: RecommendationRow): void {
+    const { arrays, lengths, nulls } = this;
+    for (let i = 0; i < arrays.length; i++) {
+      lengths[i] = arrays[i].byteLength;
+      nulls[i] = arrays[i].hasNulls ? 1 : 0;
+    }
+    try {
+      writeRow(arrays, row);
+    } catch (err) {
+      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], this.rows, nulls[i] === 1);
+      throw err;
+    }
+    this.rows++;
+  }
+
+  /** The column arrays' binary forms, in COLUMN_WIRES' order (views of the buffers: valid until the next add). */
+  parameters(): Buffer[] {
+    return this.arrays.map((a) => a.bytes());
+  }
+
+  /** Each array's bytes (the next statement's buffers start at these sizes). */
+  get capacities(): number[] {
+    return this.arrays.map((a) => a.byteLength);
+  }
+
+  /** The bytes of all the arrays. */
+  get bytes(): number {
+    let n = 0;
+    for (const a of this.arrays) n += a.byteLength;
+    return n;
+  }
+}
 
 /** How many coefficient comparison set and history summary ids a writer remembers as stored (beyond it, one is sent again: a no-op). */
 const REMEMBERED_SETS = 50_000;
@@ -386,54 +477,6 @@ function queuedRow(row: RecommendationRow): QueuedRow {
 }
 
 /**
- * The rows of one statement as its parameter: a JSON array in jsonb's binary form (the version byte, then the text:
- * PostgreSQL's jsonb_recv; src/db/jsonb-param.ts), in a buffer outside V8's heap. Each row's JSON is written into it as soon as it is made,
- * so while a batch waits (the coalescing wait, the write before it) neither the answer's objects nor its JSON are in
- * the young generation for its scavenges to copy and promote; and the database drivers send it as it is (binary),
- * without encoding a string of the whole batch again.
- */
-class StatementRows {
-  private buffer: Buffer;
-  /** Bytes written (the version byte, then the array so far). */
-  private length = 1;
-  rows = 0;
-
-  constructor(capacity: number) {
-    // Its own memory (not Node's shared pool), a few hundred kB at most: ROWS_PER_INSERT rows.
-    this.buffer = Buffer.allocUnsafeSlow(Math.max(capacity, 4096));
-    this.buffer[0] = JSONB_BINARY_VERSION;
-  }
-
-  add(json: string): void {
-    const room = 3 * json.length + 2; // UTF-8's most bytes per UTF-16 unit, the separator and the closing bracket
-    if (this.length + room > this.buffer.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.length + room));
-      this.buffer.copy(grown, 0, 0, this.length);
-      this.buffer = grown;
-    }
-    this.buffer[this.length++] = this.rows === 0 ? 0x5b : 0x2c; // '[' or ','
-    this.length += this.buffer.write(json, this.length);
-    this.rows++;
-  }
-
-  /**
-   * The parameter, jsonb's binary form: node-postgres sends bytes as they are, and so does PGlite with the
-   * serializers of src/db/jsonb-param.ts (where its protocol writer otherwise measures a string's UTF-8 length in a
-   * JavaScript loop, twice, on its thread).
-   */
-  parameter(): Buffer {
-    const end = this.length;
-    this.buffer[end] = 0x5d; // ']'
-    return this.buffer.subarray(0, end + 1);
-  }
-
-  /** The JSON's bytes (the array's text). */
-  get bytes(): number {
-    return this.length;
-  }
-}
-
-/**
  * Write-behind queue for recommendations: a stream hands its row over when its answer is complete and sends
  * DONE without waiting. One INSERT is in flight at a time: the rows queued within WRITE_COALESCE_MS of a batch's
  * first row are written together (at once when ROWS_WRITTEN_AT_ONCE are queued or a reader waits), and every row queued
@@ -446,12 +489,12 @@ class StatementRows {
  */
 export class RecommendationWriter {
   private queued: QueuedRow[] = [];
-  /** The queued rows' JSON, one StatementRows per ROWS_PER_INSERT rows. */
-  private statements: StatementRows[] = [];
+  /** The queued rows' columns, one StatementColumns per ROWS_PER_INSERT rows. */
+  private statements: StatementColumns[] = [];
   /** Queued rows whose JSON is not made yet (serializeFresh: ROWS_PER_SERIALIZATION at a time, or at their write). */
   private fresh: RecommendationRow[] = [];
-  /** The last statement's bytes: the next one's buffer starts at that size. */
-  private lastStatementBytes = 0;
+  /** The last statement's arrays' bytes: the next one's buffers start at those sizes. */
+  private lastCapacities: number[] | undefined;
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
@@ -534,10 +577,15 @@ export class RecommendationWriter {
     if (this.fresh.length === 0) return;
     const started = performance.now();
     for (const row of this.fresh) {
-      let json: string;
+      let statement = this.statements.at(-1);
+      if (!statement || statement.rows >= ROWS_PER_INSERT) {
+        statement = new StatementColumns(this.lastCapacities);
+        this.statements.push(statement);
+      }
       try {
-        json = JSON.stringify(storedColumns(row));
+        statement.add(row);
       } catch (err) {
+        if (statement.rows === 0) this.statements.pop();
         // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
         this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
         const failed = Promise.reject(err);
@@ -547,12 +595,6 @@ export class RecommendationWriter {
         this.batch?.promise.then(forget, forget);
         continue;
       }
-      let statement = this.statements.at(-1);
-      if (!statement || statement.rows >= ROWS_PER_INSERT) {
-        statement = new StatementRows(this.lastStatementBytes);
-        this.statements.push(statement);
-      }
-      statement.add(json);
       this.queued.push(queuedRow(row));
     }
     this.fresh = [];
@@ -675,7 +717,7 @@ export class RecommendationWriter {
     }
   }
 
-  private async write(rows: QueuedRow[], statements: readonly StatementRows[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
+  private async write(rows: QueuedRow[], statements: readonly StatementColumns[], batch: NonNullable<RecommendationWriter['batch']>): Promise<void> {
     try {
       const started = performance.now();
       for (const [k, statement] of statements.entries()) {
@@ -683,10 +725,10 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        await this.send([setsJson, statement.parameter(), summariesJson]);
+        await this.send([setsJson, summariesJson, ...statement.parameters()]);
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
-        this.lastStatementBytes = statement.bytes;
+        this.lastCapacities = statement.capacities;
         this.totals.inserts++;
         this.totals.bytes += statement.bytes + setsJson.length + summariesJson.length;
       }

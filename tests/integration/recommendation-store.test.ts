@@ -271,6 +271,47 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     expect(ids.map((id) => byId.get(id))).toEqual(ids.map((id, i) => ({ id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] })));
   });
 
+  it("the column arrays carry every value as it was: array elements that need quoting, control characters, NULLs, a double's extremes", async () => {
+    const original = await storedAnswer();
+    const writer = server.services.recommendations;
+    const awkward = 'tab\there, "quote" \\ back\\slash {brace} NULL\nnew line\r\n ünïcödé 🧗';
+    const rules = ['say "hi"', 'back\\slash', 'a,b{c}', 'NULL', '', ' padded ', awkward];
+    const context = original.statisticalContext as { insights: string[] };
+    const variants: Partial<typeof original>[] = [
+      {
+        matchedRules: rules,
+        overrideRule: awkward,
+        overrideMessage: awkward,
+        overrideCategory: 'SAFETY',
+        distribution: [5e-324, 0.1 + 0.2, 1e21, -1.5e-7, 1],
+        statisticalContext: { ...context, insights: [awkward, ''] } as typeof original.statisticalContext,
+        warnings: [{ rule: awkward, category: 'SAFETY', message: awkward }] as unknown as typeof original.warnings,
+      },
+      // Every nullable column NULL, empty arrays.
+      {
+        matchedRules: [],
+        distribution: [],
+        expectedQuality: null,
+        rawQuality: null,
+        intervalLow: null,
+        intervalHigh: null,
+        confidence: null,
+        modelFittedAt: null,
+        overrideRule: null,
+        overrideCategory: null,
+        overrideMessage: null,
+        constraints: null,
+        contributions: null,
+      },
+    ];
+    const rows = variants.map((v) => ({ ...original, ...v, id: newRecommendationId() }));
+    for (const row of rows) writer.enqueue(row);
+    await writer.close();
+    const stored = await server.services.prisma.recommendation.findMany({ where: { id: { in: rows.map((r) => r.id) } } });
+    const byId = new Map(stored.map((r) => [r.id, r]));
+    for (const row of rows) expect(byId.get(row.id)).toEqual(row);
+  });
+
   it('a failed write: the log says so, a reader waiting for one of its rows gets the error, and the next batch is stored', async () => {
     const original = await storedAnswer();
     const { db } = server.services;
@@ -282,14 +323,18 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     writer.enqueue({ ...original, id: lost[1] });
     await expect(writer.written(lost[1])).rejects.toThrow(/foreign key/);
     expect(logged).toEqual([expect.stringMatching(/^\[ENGINE\] 2 recommendation\(s\) could not be stored: .*foreign key/)]);
-    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it are.
-    const [unwritable, next] = [newRecommendationId(), newRecommendationId()];
+    // A row whose JSON cannot be made (a BigInt) is not stored, the same way; the rows beside it, before and after it
+    // in its statement, are, whole (none of its columns is left behind in the statement's column arrays).
+    const [previous, unwritable, next] = [newRecommendationId(), newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...original, id: previous });
     writer.enqueue({ ...original, id: unwritable, checkIn: { sleepHours: 10n } as unknown as typeof original.checkIn });
     writer.enqueue({ ...original, id: next });
     await expect(writer.written(unwritable)).rejects.toThrow(/BigInt/);
     await writer.written(next);
     expect(logged[1]).toMatch(/^\[ENGINE\] 1 recommendation\(s\) could not be stored: .*BigInt/);
-    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable, next] } } })).toBe(1);
+    expect(await server.services.prisma.recommendation.count({ where: { id: { in: [...lost, unwritable] } } })).toBe(0);
+    const beside = await server.services.prisma.recommendation.findMany({ where: { id: { in: [previous, next] } }, orderBy: { id: 'asc' } });
+    expect(beside).toEqual([previous, next].map((id) => ({ ...original, id })));
     await writer.close();
   });
 });
