@@ -29,6 +29,29 @@ const OMEGA_SCALE2 = 1;
 const TOLERANCE = 1e-9;
 const MAX_ROUNDS = 10;
 
+/**
+ * The athletes' sums in log tau_j²'s collapsed condition at tau_j² = t (their posteriors followed from tOld), into
+ * out: [0] sum of g_u² + k_u, [1] sum of r_u, [2] sum of r_u², with k_u = 1 / (h_u + t) and r_u = h_u k_u (the
+ * restricted likelihood's weights). Shared by the fit's restricted conditions and this prior's.
+ */
+export function restrictedSums(U: number, tOld: number, t: number, devs: Float64Array, hs: Float64Array, out: Float64Array): void {
+  let S = 0;
+  let sumR = 0;
+  let sumR2 = 0;
+  for (let u = 0; u < U; u++) {
+    const h = hs[u];
+    const k = 1 / (h + t);
+    const g = devs[u] * (h + tOld) * k;
+    S += g * g + k;
+    const r = h * k;
+    sumR += r;
+    sumR2 += r * r;
+  }
+  out[0] = S;
+  out[1] = sumR;
+  out[2] = sumR2;
+}
+
 export class SharedSpreadPrior {
   /** 2 log unit_j per term (NaN: the term keeps its own prior). */
   readonly logUnit2: Float64Array;
@@ -44,6 +67,8 @@ export class SharedSpreadPrior {
   /** sharedSpreadTail 'halfCauchy': each slope's weight on the shared prior, and the data's score in log tau_j² at its t. */
   private readonly rho = new Float64Array(P);
   private readonly score = new Float64Array(P);
+  /** restrictedSums' output. */
+  private readonly sums = new Float64Array(3);
   /** Model averaging with each slope's own half-Cauchy (sharedSpreadTail 'halfCauchy'). */
   readonly averaging: boolean;
 
@@ -121,19 +146,12 @@ export class SharedSpreadPrior {
   averagingCondition(j: number, tOld: number, t: number, x: number, devs: Float64Array, hs: Float64Array): number {
     const { U, s02, iv } = this;
     const luJ = this.logUnit2[j];
-    let S = 0;
     const rho = this.rho[j];
-    let sumR = 0;
-    let sumR2 = 0;
-    for (let u = 0; u < U; u++) {
-      const h = hs[u];
-      const k = 1 / (h + t);
-      const g = devs[u] * (h + tOld) * k;
-      S += g * g + k;
-      const r = h * k;
-      sumR += r;
-      sumR2 += r * r;
-    }
+    const sums = this.sums;
+    restrictedSums(U, tOld, t, devs, hs, sums);
+    let S = sums[0];
+    const sumR = sums[1];
+    const sumR2 = sums[2];
     S += rho * (sumR2 / (1 / s02[j] + t * sumR)) + (1 - rho) * (U / (1 / s02[j] + U * t) + 2 / (t + 1 / iv[j]));
     const prior = (2 * (x - this.logShift + this.phi + luJ)) / this.omega2;
     return (t * S - U - (1 - rho) + rho * prior) / U;
@@ -335,19 +353,9 @@ export class SharedSpreadPrior {
   /** The data's score in log tau_j² at t (the restricted likelihood's, the athletes following t): ½ (t S(t) - U). */
   private dataScore(j: number, tOld: number, t: number, devs: Float64Array, hs: Float64Array): number {
     const { U, s02 } = this;
-    let S = 0;
-    let sumR = 0;
-    let sumR2 = 0;
-    for (let u = 0; u < U; u++) {
-      const h = hs[u];
-      const k = 1 / (h + t);
-      const g = devs[u] * (h + tOld) * k;
-      S += g * g + k;
-      const r = h * k;
-      sumR += r;
-      sumR2 += r * r;
-    }
-    S += sumR2 / (1 / s02[j] + t * sumR);
+    const sums = this.sums;
+    restrictedSums(U, tOld, t, devs, hs, sums);
+    const S = sums[0] + sums[2] / (1 / s02[j] + t * sums[1]);
     return 0.5 * (t * S - U);
   }
 

@@ -11,7 +11,7 @@ import { priorHyperparameters, type Hyperparameters } from './hyperparameters.ts
 import type { SufficientStats } from './sufficient-stats.ts';
 import { servedModel, userPosterior } from './user-posterior.ts';
 import { LogTau2Information } from './hyperparameter-uncertainty.ts';
-import { SharedSpreadPrior, type SharedSpreadEstimate, type SharedSpreadHost, type SharedSpreadTail, type SharedSpreadUnit } from './shared-spread-prior.ts';
+import { restrictedSums, SharedSpreadPrior, type SharedSpreadEstimate, type SharedSpreadHost, type SharedSpreadTail, type SharedSpreadUnit } from './shared-spread-prior.ts';
 
 /** Number of terms, as a module-local constant (an imported binding is a property read in hot loops under tsx). */
 const P = TERM_COUNT;
@@ -218,6 +218,8 @@ class VariationalFit {
   private lastChange = Number.POSITIVE_INFINITY;
   private readonly eInvTau = new Float64Array(P);
   private readonly mMu = new Float64Array(P);
+  /** restrictedSums' output (remlMu, pseudoAthleteWeight). */
+  private readonly restricted = new Float64Array(3);
   readonly sMu2 = new Float64Array(P);
   /** Sum of the athletes' posterior covariances (lower triangle), and the collapsed mu update's scratch. */
   private readonly sumV = new Float64Array(P * P);
@@ -575,17 +577,11 @@ class VariationalFit {
     let target = 2 * aTau;
     if (this.remlMu || this.pseudoAthleteWeight) {
       // mu's uncertainty as a restricted likelihood counts it: sum_u r_u² Var(mu_j), r_u = h_u / (h_u + t)
-      let sumR = 0;
-      let sumR2 = 0;
-      for (let u = 0; u < U; u++) {
-        const h = hs[u];
-        const k = 1 / (h + t);
-        const g = devs[u] * (h + tOld) * k;
-        S += g * g + k;
-        const r = h * k;
-        sumR += r;
-        sumR2 += r * r;
-      }
+      const sums = this.restricted;
+      restrictedSums(U, tOld, t, devs, hs, sums);
+      S = sums[0];
+      const sumR = sums[1];
+      const sumR2 = sums[2];
       const restricted = sumR2 / (1 / s02[j] + t * sumR);
       if (this.pseudoAthleteWeight) {
         // w parts mean-field's count and 1 - w the restricted one; the half-Cauchy's pseudo-athlete as tauZeroPower w
