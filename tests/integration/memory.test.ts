@@ -4,15 +4,14 @@
 // setup makes it, as `npm run build` does) instead of running initdb, so the migration process stays small; a restart
 // on the same PGlite directory stays within a 512 MB container (peak) and 350 MB idle; GraphiQL's page, loaded on
 // first use, is still served. Resident sizes are read from /proc (Linux).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startFlags } from '../../scripts/lib/start-flags.ts';
 import { gqlOk } from '../support/client.ts';
-import { nodeArgs } from '../support/processes.ts';
-import { createTestDatabase, dropTestDatabase, TEST_JWT_SECRET, tokenFor, usingPostgres } from '../support/server.ts';
+import { type ServerProcess, startServerProcess } from '../support/pglite-processes.ts';
+import { createTestDatabase, dropTestDatabase, tokenFor, usingPostgres } from '../support/server.ts';
 
 const MB = 1024 * 1024;
 const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-memory-'));
@@ -22,28 +21,8 @@ afterAll(async () => {
   for (const url of dropLater) await dropTestDatabase(url);
 });
 
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  log: string;
-  exited: Promise<number | null>;
-}
-
-function startServerProcess(database: { PGLITE_DIR: string } | { DATABASE_URL: string }): Promise<ServerProcess> {
-  const env = { ...process.env, PORT: '0', HOST: '127.0.0.1', DATABASE_URL: '', JWT_SECRET: TEST_JWT_SECRET, NODE_ENV: 'test', ...database };
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...startFlags().filter((f) => f !== '--enable-source-maps'), ...nodeArgs('src/main.ts')], { cwd: process.cwd(), env });
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    child.stdout.on('data', (d) => {
-      out += d;
-      const match = /GraphiQL at (http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(out);
-      if (match) resolve({ child, url: match[1], log: out, exited });
-    });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before it was ready: ${out}`)));
-  });
-}
+/** The server process with `npm start`'s flags, on a PGlite directory or (env DATABASE_URL) a PostgreSQL server. */
+const startWithFlags = (dir: string, env: Record<string, string> = {}) => startServerProcess(dir, { nodeFlags: startFlags().filter((f) => f !== '--enable-source-maps'), env });
 
 async function stop(server: ServerProcess): Promise<void> {
   server.child.kill('SIGTERM');
@@ -69,12 +48,12 @@ async function appliedMigrations(url: string): Promise<number> {
 describe('the server process in a small container', () => {
   it('a fresh PGlite directory is unpacked from the initdb image and migrated in a child that peaks far under 512 MB; a restart starts none, peaks under 512 MB, idles under 350 MB and still serves GraphiQL', async () => {
     const dir = path.join(tmp, 'pglite');
-    const first = await startServerProcess({ PGLITE_DIR: dir });
+    const first = await startWithFlags(dir);
     try {
-      expect(first.log).toContain(`${dir}: a new directory, unpacked from the build's initdb image`);
-      expect(first.log).toMatch(/migrations applied: \S+.* \(schema-engine\)/);
+      expect(first.output()).toContain(`${dir}: a new directory, unpacked from the build's initdb image`);
+      expect(first.output()).toMatch(/migrations applied: \S+.* \(schema-engine\)/);
       // With initdb (no image) this child peaked at 550-580 MB; unpacked from the image, at about 280-330 MB.
-      const childPeak = Number(/migration process: peak RSS (\d+) MB/.exec(first.log)?.[1]);
+      const childPeak = Number(/migration process: peak RSS (\d+) MB/.exec(first.output())?.[1]);
       expect(childPeak).toBeGreaterThan(0);
       expect(childPeak).toBeLessThanOrEqual(400);
       expect(residentMb(first.child.pid!).peak).toBeLessThanOrEqual(512);
@@ -83,9 +62,9 @@ describe('the server process in a small container', () => {
       await stop(first);
     }
 
-    const second = await startServerProcess({ PGLITE_DIR: dir });
+    const second = await startWithFlags(dir);
     try {
-      expect(second.log).toMatch(/migrations up to date\n/);
+      expect(second.output()).toMatch(/migrations up to date\n/);
       await sleep(2000);
       const idle = residentMb(second.child.pid!);
       expect(idle.peak).toBeLessThanOrEqual(512);
@@ -107,16 +86,16 @@ describe('the server process in a small container', () => {
     async () => {
       const url = await createTestDatabase();
       dropLater.push(url);
-      const first = await startServerProcess({ DATABASE_URL: url });
+      const first = await startWithFlags(tmp, { DATABASE_URL: url });
       try {
-        expect(first.log).toMatch(/PostgreSQL server; migrations applied: \S+.* \(schema-engine\)/);
+        expect(first.output()).toMatch(/PostgreSQL server; migrations applied: \S+.* \(schema-engine\)/);
         expect(await appliedMigrations(first.url)).toBe(18);
       } finally {
         await stop(first);
       }
-      const second = await startServerProcess({ DATABASE_URL: url });
+      const second = await startWithFlags(tmp, { DATABASE_URL: url });
       try {
-        expect(second.log).toMatch(/PostgreSQL server; migrations up to date\n/);
+        expect(second.output()).toMatch(/PostgreSQL server; migrations up to date\n/);
         expect(await appliedMigrations(second.url)).toBe(18);
       } finally {
         await stop(second);

@@ -29,7 +29,7 @@ describe('a zombie owner of a PGlite directory', () => {
           const pid = /server pid (\d+)/.exec(out);
           const match = /GraphiQL at (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/.exec(out);
           if (pid && !servers.includes(Number(pid[1]))) servers.push(Number(pid[1]));
-          if (pid && match) resolve({ child: parent, pid: Number(pid[1]), url: match[1], port: Number(match[2]), exited });
+          if (pid && match) resolve({ child: parent, pid: Number(pid[1]), url: match[1], port: Number(match[2]), exited, output: () => out });
           if (/Cannot open the embedded database/.test(out)) reject(new Error(out));
         };
         parent.stdout.on('data', seen);

@@ -5,26 +5,18 @@
 // and a new stream answer, and what was answered before it is still stored; /health stays 200 meanwhile. With
 // PGLITE_REOPEN_ATTEMPTS=0 the process stops with exit code 1 instead, saying why, and the next start serves the
 // same data. PGlite only: a PostgreSQL server's backends are other processes.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { gqlOk, wsClient } from '../support/client.ts';
-import { processEnv } from '../support/pglite-processes.ts';
-import { nodeArgs } from '../support/processes.ts';
+import { type ServerProcess, startServerProcess } from '../support/pglite-processes.ts';
 import { OPERATOR, streamWs } from '../support/recommendation.ts';
 import { migratedPgliteDir, tokenFor, usingPostgres } from '../support/server.ts';
 
 const PRELOAD = fileURLToPath(new URL('../support/end-pglite-thread.mjs', import.meta.url));
-
-interface ServerProcess {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<number | null>;
-}
 
 const running = new Set<ChildProcess>();
 afterEach(() => {
@@ -33,23 +25,10 @@ afterEach(() => {
 });
 
 /** The server on `dir` with the preload, in its own process; resolves once it listens. */
-function startServer(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', PRELOAD, ...nodeArgs('src/main.ts')], {
-      cwd: process.cwd(),
-      env: { ...processEnv(dir), RATE_LIMIT_RECOMMENDATION: 'off', ...env },
-    });
-    running.add(child);
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    let out = '';
-    child.stderr.on('data', (d) => (out += d));
-    child.stdout.on('data', (d) => {
-      out += d;
-      const match = /GraphiQL at (http:\/\/127\.0\.0\.1:\d+\/graphql)/.exec(out);
-      if (match) resolve({ child, url: match[1], output: () => out, exited });
-    });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before it was ready: ${out}`)));
-  });
+async function startServer(dir: string, env: Record<string, string> = {}): Promise<ServerProcess> {
+  const server = await startServerProcess(dir, { nodeFlags: ['--import', PRELOAD], env: { RATE_LIMIT_RECOMMENDATION: 'off', ...env } });
+  running.add(server.child);
+  return server;
 }
 
 const CHECK_IN = 'query($input: PreSessionInput!) { recommendation(input: $input) { id } }';

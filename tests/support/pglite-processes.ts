@@ -39,22 +39,30 @@ export interface ServerProcess {
   url: string;
   port: number;
   exited: Promise<number | null>;
+  /** Everything it printed so far (stdout and stderr). */
+  output(): string;
+}
+
+export interface ServerProcessOptions {
+  /** Node options before the entry point (e.g. `npm start`'s flags, a preload with `--import`). */
+  nodeFlags?: readonly string[];
+  /** Added to processEnv(dir), overriding it (e.g. DATABASE_URL for a PostgreSQL server). */
+  env?: Record<string, string>;
 }
 
 /** `npm start` on `dir` in its own process; resolves once it prints its GraphiQL address. */
-export function startServerProcess(dir: string): Promise<ServerProcess> {
+export function startServerProcess(dir: string, opts: ServerProcessOptions = {}): Promise<ServerProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, nodeArgs('src/main.ts'), { cwd: process.cwd(), env: processEnv(dir) });
+    const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...nodeArgs('src/main.ts')], { cwd: process.cwd(), env: { ...processEnv(dir), ...opts.env } });
     const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
     let out = '';
-    let err = '';
-    child.stderr.on('data', (d) => (err += d));
+    child.stderr.on('data', (d) => (out += d));
     child.stdout.on('data', (d) => {
       out += d;
       const match = /GraphiQL at (http:\/\/127\.0\.0\.1:(\d+)\/graphql)/.exec(out);
-      if (match) resolve({ child, pid: child.pid!, url: match[1], port: Number(match[2]), exited });
+      if (match) resolve({ child, pid: child.pid!, url: match[1], port: Number(match[2]), exited, output: () => out });
     });
-    void exited.then((code) => reject(new Error(`server exited (${code}) before it was ready: ${out}${err}`)));
+    void exited.then((code) => reject(new Error(`server exited (${code}) before it was ready: ${out}`)));
   });
 }
 
