@@ -40,6 +40,9 @@
 // each isolate's collections, or --single-threaded-gc to keep the collector off V8's helper threads. Every run prints
 // the API isolate's scavenges and major collections per 10,000 requests.
 //
+// --pglite-dir <dir>: each server's PGlite in a fresh data directory under <dir> (on disk, as npm start's default
+// ./data/pglite) instead of in memory (memory://, the default here and in bench-floor).
+//
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume, not under the function that awaited). Times are the profiler's (sampling adds its own overhead), so
 // read them against each other; the wrk line per run gives the process's CPU time per request without the split.
@@ -70,6 +73,7 @@ const { values: args } = parseArgs({
     survivors: { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
     flags: { type: 'string' },
+    'pglite-dir': { type: 'string' },
     'before-flags': { type: 'string' },
   },
 });
@@ -207,9 +211,18 @@ function cpuBetween<K>(before: Map<K, number>, after: Map<K, number>): number {
 async function startServer(benchScript: string, execArgv: string[]) {
   const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
   const env = { ...process.env, ...startEnv() };
-  const child = fork(benchScript, ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // --pglite-dir <parent>: PGlite in a fresh data directory of its own under it (on disk, as npm start's default
+  // ./data/pglite), not in memory (memory://: Emscripten's in-memory files, grown and copied as JavaScript buffers).
+  const dataParent = !databaseUrl && args['pglite-dir'] ? mkdtempSync(path.join(args['pglite-dir'], 'profile-wrk-')) : null;
+  const pgliteDir = dataParent ? ['--pglite-dir', path.join(dataParent, 'pglite')] : [];
+  const child = fork(benchScript, ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...pgliteDir], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      if (dataParent) await exited;
+    }
+    if (dataParent) rmSync(dataParent, { recursive: true, force: true });
     if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
   };
   try {
