@@ -6,7 +6,7 @@
 // bundled by esbuild the same way and run by the same `node` with the same flags.
 //
 //   npx tsx scripts/bench-memory.ts [--postgres postgresql://…/postgres] [--athletes 10000] [--sessions 20]
-//                                   [--subscribers 1000] [--idle-seconds 5] [--no-write]
+//                                   [--subscribers 1000] [--idle-seconds 5] [--no-write] [--flags "<node flags>"]
 //
 // Without --postgres (nor BENCH_DATABASE_URL / TEST_DATABASE_URL) only the floor and PGlite run.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -36,6 +36,8 @@ const { values: args } = parseArgs({
     /** Skip the PGlite rows (the floor still runs: the ratios need it). */
     'skip-pglite': { type: 'boolean', default: false },
     'no-write': { type: 'boolean', default: false },
+    /** Node flags instead of npm start's (a candidate measured before it goes into package.json); implies nothing written. */
+    flags: { type: 'string' },
   },
 });
 
@@ -301,7 +303,8 @@ async function main(): Promise<void> {
   const athletes = Number(args.athletes);
   const sessions = Number(args.sessions);
   const subscribers = Number(args.subscribers);
-  const flags = startFlags();
+  const flags = args.flags === undefined ? startFlags() : args.flags.split(/\s+/).filter(Boolean);
+  console.log(`servers run with ${flags.join(' ') || 'no Node flags'}`);
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'climbiq-bench-memory-'));
   const rows: StartFigures[] = [];
   let postgres: PostgresFigures | null = null;
@@ -352,7 +355,7 @@ async function main(): Promise<void> {
   }
   const body = lines.join('\n');
   console.log(`\n${body}`);
-  if (!args['no-write']) writeBlock(BENCHMARKS_FILE, 'memory', body);
+  if (!args['no-write'] && args.flags === undefined) writeBlock(BENCHMARKS_FILE, 'memory', body);
 }
 
 main().catch((err) => {

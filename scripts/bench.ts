@@ -41,6 +41,8 @@ const { values: args } = parseArgs({
     'database-url': { type: 'string' },
     /** (child) PGLITE_THREAD for the server: `false` runs PGlite on the API's thread (the comparison in bench-floor). */
     'pglite-thread': { type: 'string' },
+    /** (child) PGlite's data directory (as npm start's default, ./data/pglite, keeps it on disk); in memory when absent. */
+    'pglite-dir': { type: 'string' },
   },
 });
 
@@ -65,14 +67,14 @@ async function serve(): Promise<void> {
     PORT: '0',
     HOST: '127.0.0.1',
     JWT_SECRET: BENCH_SECRET,
-    PGLITE_DIR: 'memory://',
+    PGLITE_DIR: args['pglite-dir'] ?? 'memory://',
     // The bench drives a few athletes back to back as fast as the server answers: measured is the engine, not
     // the per-viewer limit that would refuse them.
     RATE_LIMIT_RECOMMENDATION: 'off',
     ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
     ...(args['pglite-thread'] ? { PGLITE_THREAD: args['pglite-thread'] } : {}),
   });
-  config.pgliteDir = 'memory://';
+  config.pgliteDir = args['pglite-dir'] ?? 'memory://';
   // As src/main.ts (npm start) does: the young generation of the flags is this thread's, PGlite's and the fit's threads get a small one.
   const { youngGenerationForThisThreadOnly, releaseUnusedMemory } = await import('../src/heap.ts');
   youngGenerationForThisThreadOnly();

@@ -33,6 +33,16 @@
 // The server started second measured slower on a loaded machine (the same `{ __typename }` code 1.3-1.9x), so run
 // each comparison both ways. --connections: wrk's (-c; 10 as the issue's): 1 sends one request at a time.
 //
+// The servers run with npm start's Node flags and MALLOC_ARENA_MAX (package.json's start script: scripts/lib/start-flags.ts,
+// as bench-floor's), so V8's helper threads do what they do in production (no TurboFan tier-up of PGlite's WASM under
+// --liftoff-only, its young generation's size); --flags "<node flags>" replaces them for this tree's server, and
+// --before-flags for the --before trees' ("a|b" one set a tree; "" for none: the tenth round's first runs had none), e.g. --trace-gc to see
+// each isolate's collections, or --single-threaded-gc to keep the collector off V8's helper threads. Every run prints
+// the API isolate's scavenges and major collections per 10,000 requests.
+//
+// --pglite-dir <dir>: each server's PGlite in a fresh data directory under <dir> (on disk, as npm start's default
+// ./data/pglite) instead of in memory (memory://, the default here and in bench-floor).
+//
 // Self time: samples in the function itself; inclusive: with everything it called (async continuations count where
 // they resume, not under the function that awaited). Times are the profiler's (sampling adds its own overhead), so
 // read them against each other; the wrk line per run gives the process's CPU time per request without the split.
@@ -47,6 +57,7 @@ import { adminQuery, createDatabase, dropDatabase, OPERATOR } from './lib/benchm
 import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 import { BENCH_SECRET } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
+import { startEnv, startFlags } from './lib/start-flags.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -61,6 +72,9 @@ const { values: args } = parseArgs({
     variables: { type: 'boolean', default: false },
     survivors: { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
+    flags: { type: 'string' },
+    'pglite-dir': { type: 'string' },
+    'before-flags': { type: 'string' },
   },
 });
 
@@ -196,9 +210,19 @@ function cpuBetween<K>(before: Map<K, number>, after: Map<K, number>): number {
 /** A server child (scripts/bench.ts --serve of `benchScript`) on its own database, seeded, with a token of its athlete. */
 async function startServer(benchScript: string, execArgv: string[]) {
   const databaseUrl = args.postgres ? await createDatabase(args.postgres) : null;
-  const child = fork(benchScript, ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const env = { ...process.env, ...startEnv() };
+  // --pglite-dir <parent>: PGlite in a fresh data directory of its own under it (on disk, as npm start's default
+  // ./data/pglite), not in memory (memory://: Emscripten's in-memory files, grown and copied as JavaScript buffers).
+  const dataParent = !databaseUrl && args['pglite-dir'] ? mkdtempSync(path.join(args['pglite-dir'], 'profile-wrk-')) : null;
+  const pgliteDir = dataParent ? ['--pglite-dir', path.join(dataParent, 'pglite')] : [];
+  const child = fork(benchScript, ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...pgliteDir], { execArgv, env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      if (dataParent) await exited;
+    }
+    if (dataParent) rmSync(dataParent, { recursive: true, force: true });
     if (databaseUrl && args.postgres) await dropDatabase(args.postgres, databaseUrl);
   };
   try {
@@ -320,15 +344,23 @@ async function main(): Promise<void> {
   const dir = args.dir ?? mkdtempSync(path.join(os.tmpdir(), 'climbiq-profile-'));
   mkdirSync(dir, { recursive: true });
   const started = Date.now();
-  const execArgv = [...process.execArgv, '--expose-gc', ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
-  const trees = [{ name: 'this tree', bench: fileURLToPath(new URL('./bench.ts', import.meta.url)) }];
+  const nodeFlags = (given: string | undefined) => (given === undefined ? startFlags() : given.split(/\s+/).filter(Boolean));
+  const execArgv = (flags: string[]) => [...process.execArgv, '--expose-gc', ...flags, ...(args['no-profile'] ? [] : ['--cpu-prof', `--cpu-prof-dir=${dir}`])];
+  const trees = [{ name: 'this tree', bench: fileURLToPath(new URL('./bench.ts', import.meta.url)), flags: nodeFlags(args.flags) }];
+  // --before-flags "a|b|…": one set of flags for each --before tree in turn (the same tree may be given more than once).
+  const beforeFlags = args['before-flags']?.split('|');
   if (compare)
-    for (const dir of (args.before as string).split(',')) trees.push({ name: trees.length === 1 && !args.before?.includes(',') ? 'before' : dir, bench: path.resolve(dir, 'scripts', 'bench.ts') });
+    for (const [k, dir] of (args.before as string).split(',').entries()) {
+      const flags = nodeFlags(beforeFlags ? beforeFlags[Math.min(k, beforeFlags.length - 1)] : undefined);
+      const name = trees.length === 1 && !args.before?.includes(',') ? 'before' : `${dir} [${flags.join(' ') || 'no flags'}]`;
+      trees.push({ name, bench: path.resolve(dir, 'scripts', 'bench.ts'), flags });
+    }
+  for (const tree of trees) console.log(`[profile-wrk] ${tree.name}'s server runs with ${tree.flags.join(' ') || 'no Node flags'} (MALLOC_ARENA_MAX=${startEnv().MALLOC_ARENA_MAX})`);
   const operations: readonly Operation[] = args.variables ? ['__typename', '__typename+variables', 'recommendation'] : ['__typename', 'recommendation'];
   const servers: Server[] = [];
   const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
   try {
-    for (const tree of trees) servers.push(await startServer(tree.bench, execArgv));
+    for (const tree of trees) servers.push(await startServer(tree.bench, execArgv(tree.flags)));
     const script = (server: Server, body: string, file: string) => {
       const at = path.join(scripts, `${servers.indexOf(server)}-${file}`);
       writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`);
@@ -344,7 +376,7 @@ async function main(): Promise<void> {
     for (const [i, server] of servers.entries()) await wrk(server.url, bodies[i].recommendation, 3); // warm-up: caches, JIT
     const windows: Window[] = [];
     /** Per tree and operation: each run's server CPU µs per request (process, API thread) and req/s. */
-    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number; database: number; server: number; busy: BusyCores };
+    type Run = { cpu: number; main: number; rps: number; kB: number; promoted: number; gc: number; majors: number; database: number; server: number; busy: BusyCores };
     const runs = trees.map((): Record<Operation, Run[]> => ({ recommendation: [], __typename: [], '__typename+variables': [] }));
     for (let round = 1; round <= rounds; round++) {
       for (const operation of operations) {
@@ -375,8 +407,8 @@ async function main(): Promise<void> {
           const d1 = await server.databaseCpuMs();
           const { young, gcMinor, gcMajor } = (await server.request('pauses')) as {
             young: { allocatedBytes: number; promotedBytes: number };
-            gcMinor: { totalMs: number };
-            gcMajor: { totalMs: number };
+            gcMinor: { n: number; totalMs: number };
+            gcMajor: { n: number; totalMs: number };
           };
           const rows = (stored.rows as number) - server.written.rows;
           const inserts = (stored.inserts as number) - server.written.inserts;
@@ -390,12 +422,15 @@ async function main(): Promise<void> {
           // generation's), per request: what a request's allocations cost the collector, not only their size.
           const promoted = young.promotedBytes / 1024 / run.requests;
           const gc = (1000 * (gcMinor.totalMs + gcMajor.totalMs)) / run.requests;
+          // The API isolate's collections per 10,000 requests (the PGlite worker's isolate has its own: --flags --trace-gc).
+          const scavenges = (1e4 * gcMinor.n) / run.requests;
+          const majors = (1e4 * gcMajor.n) / run.requests;
           // The database's CPU per request (PGlite's thread: inside the server process's; PostgreSQL's: outside it).
           const database = (1000 * cpuBetween(d0.database, d1.database)) / run.requests;
           const postgresServer = (1000 * cpuBetween(d0.server, d1.server)) / run.requests;
-          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc, database, server: postgresServer, busy });
+          runs[i][operation].push({ cpu, main, rps: run.rps, kB, promoted, gc, majors, database, server: postgresServer, busy });
           console.log(
-            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs; ${args.postgres ? `PostgreSQL: its backends ${database.toFixed(1)} µs, all its processes ${postgresServer.toFixed(1)}` : `PGlite's thread ${database.toFixed(1)} µs`})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row, the database's CPU per stored row (the requests' reads included) ${((database * run.requests) / rows).toFixed(1)} µs` : ''}`,
+            `[profile-wrk] round ${round}${compare ? ` ${trees[i].name}` : ''} ${operation}: ${run.rps.toFixed(0)} req/s, server CPU ${cpu.toFixed(1)} µs / request (API thread ${main.toFixed(1)}, ${kB.toFixed(1)} kB allocated in its young generation, ${promoted.toFixed(2)} kB promoted, GC pauses ${gc.toFixed(1)} µs, ${scavenges.toFixed(0)} scavenges and ${majors.toFixed(1)} major GCs per 10,000 requests; ${args.postgres ? `PostgreSQL: its backends ${database.toFixed(1)} µs, all its processes ${postgresServer.toFixed(1)}` : `PGlite's thread ${database.toFixed(1)} µs`})${args['no-profile'] ? '' : ' (profiled)'}${rows ? `, ${(rows / Math.max(1, inserts)).toFixed(1)} rows per INSERT, ${(bytes / rows).toFixed(0)} bytes of JSON a row, the database's CPU per stored row (the requests' reads included) ${((database * run.requests) / rows).toFixed(1)} µs` : ''}`,
           );
           console.log(`[profile-wrk]   cores busy during that run (the machine has ${os.cpus().length}): ${busy.line}`);
         }
@@ -422,7 +457,7 @@ async function main(): Promise<void> {
             `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: __typename with the variables ${median(v.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(v.map((x) => x.main)).toFixed(1)}, ${median(v.map((x) => x.kB)).toFixed(1)} kB young); API thread above __typename ${median(v.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs, req/s ratio ${(100 * median(v.map((x, k) => x.rps / r.__typename[k].rps))).toFixed(0)} %`,
           );
         console.log(
-          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs, the database ${median(r.recommendation.map((x) => x.database)).toFixed(1)} µs${args.postgres ? `, all of PostgreSQL ${median(r.recommendation.map((x) => x.server)).toFixed(1)} µs` : ''}), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs, the database ${median(r.__typename.map((x) => x.database)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
+          `[profile-wrk] ${tree.name}: medians over ${rounds} rounds: recommendation ${median(r.recommendation.map((x) => x.cpu)).toFixed(1)} µs (API thread ${median(r.recommendation.map((x) => x.main)).toFixed(1)}, ${median(r.recommendation.map((x) => x.kB)).toFixed(1)} kB young, ${median(r.recommendation.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.recommendation.map((x) => x.gc)).toFixed(1)} µs, ${median(r.recommendation.map((x) => x.majors)).toFixed(1)} major GCs / 10k, the database ${median(r.recommendation.map((x) => x.database)).toFixed(1)} µs${args.postgres ? `, all of PostgreSQL ${median(r.recommendation.map((x) => x.server)).toFixed(1)} µs` : ''}), __typename ${median(r.__typename.map((x) => x.cpu)).toFixed(1)} µs (${median(r.__typename.map((x) => x.main)).toFixed(1)}, ${median(r.__typename.map((x) => x.kB)).toFixed(1)} kB, ${median(r.__typename.map((x) => x.promoted)).toFixed(2)} kB promoted, GC ${median(r.__typename.map((x) => x.gc)).toFixed(1)} µs, the database ${median(r.__typename.map((x) => x.database)).toFixed(1)} µs); API thread above __typename ${median(r.recommendation.map((x, k) => x.main - r.__typename[k].main)).toFixed(1)} µs; CPU ratio __typename / recommendation ${(100 * median(cpuRatios)).toFixed(0)} %, req/s ratio ${(100 * median(rpsRatios)).toFixed(0)} %`,
         );
       }
     }
