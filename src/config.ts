@@ -74,6 +74,8 @@ export interface Config {
   pgliteThread: boolean;
   /** PGLITE_REOPEN_ATTEMPTS: times the embedded database's thread is opened again after it ends unexpectedly (0: never; the server then exits 1). */
   pgliteReopenAttempts: number;
+  /** PGLITE_REOPEN_TIMEOUT_SECONDS: how long one attempt to reopen it may take before its thread is ended and the attempt counts as failed. */
+  pgliteReopenTimeoutSeconds: number;
   /** PG_POOL_MAX: connections in each PostgreSQL pool (the primary's, each replica's). */
   pgPoolMax: number;
 }
@@ -317,6 +319,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     allowEmbeddedDatabaseInProduction,
     pgliteThread: flag(env, 'PGLITE_THREAD', true),
     pgliteReopenAttempts: integer(env, 'PGLITE_REOPEN_ATTEMPTS', 3, 0, 10),
+    pgliteReopenTimeoutSeconds: integer(env, 'PGLITE_REOPEN_TIMEOUT_SECONDS', 60, 1, 3600),
     pgPoolMax: integer(env, 'PG_POOL_MAX', 10, 1, 1000),
   };
 }

@@ -33,6 +33,7 @@ export async function openAppDatabase(config: Config, opts: AppDatabaseOptions):
     pgliteImage: opts.pgliteImage,
     pgliteThread: config.pgliteThread,
     pgliteReopenAttempts: config.pgliteReopenAttempts,
+    pgliteReopenTimeoutSeconds: config.pgliteReopenTimeoutSeconds,
     poolMax: config.pgPoolMax,
   });
   try {

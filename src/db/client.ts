@@ -43,6 +43,8 @@ export interface DatabaseOptions {
    * (PGLITE_REOPEN_ATTEMPTS; default 0: never, the database is then lost: pglite-thread.ts).
    */
   pgliteReopenAttempts?: number;
+  /** How long one of those attempts may take before it counts as failed (PGLITE_REOPEN_TIMEOUT_SECONDS; default 60). */
+  pgliteReopenTimeoutSeconds?: number;
 }
 
 /** The embedded database's thread, as /ready and /health report it and the server watches it. */
@@ -342,7 +344,12 @@ async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, 
   // process's compiled PostgreSQL module (which the calling thread's PGlite keeps by itself).
   const shared = target.dir.startsWith('memory://') && target.image;
   const [fsBundle, wasmModule] = shared ? await Promise.all([pgliteFsBundleShared(), pgliteWasmModuleShared()]) : [undefined, undefined];
-  const thread = await openPgliteThread({ dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle, wasmModule }, log, opts.pgliteReopenAttempts ?? 0);
+  const thread = await openPgliteThread(
+    { dir: target.dir, extraStartParams: PGLITE_START_SETTINGS, image: await imageBytes(target.image), fsBundle, wasmModule },
+    log,
+    opts.pgliteReopenAttempts ?? 0,
+    (opts.pgliteReopenTimeoutSeconds ?? 60) * 1000,
+  );
   const { onQuery } = opts;
   return {
     factory: thread.factory,

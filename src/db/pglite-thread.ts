@@ -110,8 +110,11 @@ const ADAPTER_NAME = 'pglite-prisma-adapter';
 /** The worker thread's name (Node >= 22 gives it to the operating system's thread as well). */
 export const PGLITE_THREAD_NAME = 'pglite';
 
-/** Starts a worker on `target` and resolves once PGlite has opened in it (rejects with the worker's open failure). */
-async function startWorker(target: PgliteThreadTarget): Promise<Worker> {
+/**
+ * Starts a worker on `target` and resolves once PGlite has opened in it (rejects with the worker's open failure, or
+ * with `signal`'s reason once it aborts: the worker is then terminated, whatever it was doing).
+ */
+async function startWorker(target: PgliteThreadTarget, signal?: AbortSignal): Promise<Worker> {
   // From the build its own bundle beside the caller's, from source the `.ts` file through tsx (worker-module.ts).
   const load = importWorkerModule(import.meta.url, 'pglite-thread');
   const worker = new Worker(`${NO_SOURCE_MAPS}\n${load}.then((m) => m.runPgliteThread())`, {
@@ -123,11 +126,14 @@ async function startWorker(target: PgliteThreadTarget): Promise<Worker> {
   });
   await new Promise<void>((resolve, reject) => {
     const onExit = (code: number) => reject(new PgliteThreadError(`The embedded database's thread ended before it opened (exit code ${code})`));
+    const onAbort = () => reject(signal?.reason);
     worker.once('error', reject);
     worker.once('exit', onExit);
+    signal?.addEventListener('abort', onAbort, { once: true });
     worker.once('message', (message: Ready) => {
       worker.off('error', reject);
       worker.off('exit', onExit);
+      signal?.removeEventListener('abort', onAbort);
       if (message.ready) resolve();
       else {
         const err = new PgliteThreadError(message.error.message);
@@ -196,7 +202,7 @@ class ThreadLink {
  * (`sql.prepareSession`) are run again. When no attempt is allowed or every one fails, the database is lost: every
  * statement fails, and `onLost`'s listeners are told (the server stops then, for its supervisor to restart it).
  */
-export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}, reopenAttempts = 0): Promise<PgliteThread> {
+export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: string) => void = () => {}, reopenAttempts = 0, reopenTimeoutMs = 60_000): Promise<PgliteThread> {
   // An in-memory database was the thread's memory: it cannot be opened again.
   const reopenable = !target.dir.startsWith('memory://') && reopenAttempts > 0;
   // A directory opened again as it is now (its initdb image, if any, was unpacked by the first open).
@@ -212,6 +218,8 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
   /** The current series of attempts: how many were made, and when the last succeeded. */
   let attemptsMade = 0;
   let reopenedAt = Number.NEGATIVE_INFINITY;
+  /** While an attempt runs: ends it (its thread terminated), for its bound or for close(). */
+  let endAttempt: ((reason: Error) => void) | null = null;
 
   const lose = (reason: string) => {
     state = { state: 'lost', reason };
@@ -259,14 +267,31 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
       log(`[DB] reopening the embedded database, attempt ${attempt} of ${reopenAttempts}${delay > 0 ? ` (after ${delay} ms)` : ''}`);
       const started = performance.now();
       let fresh: ThreadLink | null = null;
+      // An attempt that does not end (a directory on a stalled disk, a PGlite that never answers) would hold up the
+      // series, and the database would never be lost for the supervisor to restart the process: it is bounded, its
+      // thread ended, and it counts as a failed attempt.
+      const timedOut = new PgliteThreadError(`The embedded database's thread did not open within ${reopenTimeoutMs / 1000} s (PGLITE_REOPEN_TIMEOUT_SECONDS)`);
+      const bound = new AbortController();
+      endAttempt = (reason: Error) => {
+        bound.abort(reason);
+        void fresh?.worker.terminate();
+      };
+      const timer = setTimeout(() => endAttempt?.(timedOut), reopenTimeoutMs);
       try {
-        fresh = attach(await startWorker(again));
+        fresh = attach(await startWorker(again, bound.signal));
         for (const text of sessionStatements) await fresh.call({ op: 'execute', text, params: [] });
+        // The thread ended by the bound fails its session statement with its end: the bound is the cause.
+        if (bound.signal.aborted) throw bound.signal.reason;
       } catch (err) {
         await fresh?.worker.terminate();
-        failure = err instanceof Error ? `${err.name}: ${err.message.split('\n')[0]}` : String(err);
+        if (closing) break;
+        const cause = bound.signal.aborted ? bound.signal.reason : err;
+        failure = cause instanceof Error ? `${cause.name}: ${cause.message.split('\n')[0]}` : String(cause);
         log(`[DB] reopening the embedded database failed (attempt ${attempt} of ${reopenAttempts}): ${failure}`);
         continue;
+      } finally {
+        clearTimeout(timer);
+        endAttempt = null;
       }
       if (closing) {
         await fresh.worker.terminate();
@@ -356,7 +381,8 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     },
     close() {
       closing ??= (async () => {
-        // An attempt under way finishes (or the wait before the next one ends) first.
+        // An attempt under way is ended (its thread terminated), or the wait before the next one ends, first.
+        endAttempt?.(new PgliteThreadError('The server is stopping'));
         await reopened?.catch(() => {});
         if (!link.ended) await link.call({ op: 'close' });
         await link.worker.terminate();

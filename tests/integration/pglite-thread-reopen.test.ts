@@ -4,7 +4,7 @@
 // reopening (the default) the same process serves again: queries, a graphql-ws subscription opened before the end
 // and a new stream answer, and what was answered before it is still stored; /health stays 200 meanwhile. With
 // PGLITE_REOPEN_ATTEMPTS=0 the process stops with exit code 1 instead, saying why, and the next start serves the
-// same data. PGlite only: a PostgreSQL server's backends are other processes.
+// same data; so it does, within its bound, when every attempt hangs (PGLITE_REOPEN_TIMEOUT_SECONDS). PGlite only: a PostgreSQL server's backends are other processes.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -157,5 +157,34 @@ describe.skipIf(usingPostgres)("the embedded database's thread ends under a runn
     expect(sessions.sessions.edges.map((e) => e.node)).toContainEqual({ id: before, status: 'COMPLETED' });
     again.child.kill('SIGTERM');
     expect(await again.exited).toBe(0);
+  }, 180_000);
+
+  it('whose reopen hangs: each attempt is ended at PGLITE_REOPEN_TIMEOUT_SECONDS and counted as failed, and the process exits 1 within the bound, saying why', async () => {
+    const dir = await migratedPgliteDir(path.join(tmp, 'hang', 'pglite'));
+    // Both attempts to reopen it hang (their threads never answer), each bounded at 3 s: above /ready's 2 s per check.
+    const server = await startServer(dir, { PGLITE_REOPEN_ATTEMPTS: '2', PGLITE_REOPEN_TIMEOUT_SECONDS: '3', HANG_PGLITE_THREAD_REOPENS: '2' });
+    const { token } = await tokenFor('athlete');
+    await completedSession(server.url, token, 7);
+    const ended = Date.now();
+    server.child.kill('SIGUSR2');
+    await waitFor(() => server.output().includes('[DB] reopening the embedded database, attempt 1 of 2'));
+    const ready = await health(server.url, '/ready');
+    expect(ready.status).toBe(503);
+    const reopening = { ok: false, detail: expect.stringMatching(/^embedded PGlite: its thread ended [\d.]+ s ago \(exit code 1\); reopening, attempt [12] of 2$/) };
+    expect(ready.body).toMatchObject({ status: 'not ready', checks: { database: reopening } });
+    expect((await health(server.url, '/health')).body).toMatchObject({ status: 'ok', databaseThread: 'reopening' });
+
+    // Two attempts of 3 s and the 0.5 s wait between them, then the stop (at most SHUTDOWN_TIMEOUT_SECONDS, 10 s).
+    const bound = 2 * 3_000 + 500 + 10_000;
+    const code = await Promise.race([server.exited, new Promise((r) => setTimeout(() => r('still running'), bound + 5_000))]);
+    expect(code, server.output()).toBe(1);
+    expect(Date.now() - ended).toBeLessThan(bound);
+    const output = server.output();
+    const timedOut = "The embedded database's thread did not open within 3 s \\(PGLITE_REOPEN_TIMEOUT_SECONDS\\)";
+    expect(output).toMatch(new RegExp(`\\[DB\\] reopening the embedded database failed \\(attempt 1 of 2\\): Error: ${timedOut}`));
+    expect(output).toMatch(new RegExp(`\\[DB\\] reopening the embedded database failed \\(attempt 2 of 2\\): Error: ${timedOut}`));
+    expect(output).toMatch(new RegExp(`could not be reopened after 2 attempt\\(s\\) \\(Error: ${timedOut}\\)`));
+    expect(output).toMatch(/\[API\] stopping with exit code 1 for the supervisor to restart the process: the embedded database is lost/);
+    expect(existsSync(`${dir}.lock`)).toBe(false);
   }, 180_000);
 });

@@ -28,6 +28,13 @@ describe('loadConfig: hardening settings', () => {
     expect(() => loadConfig({ PGLITE_REOPEN_ATTEMPTS: 'always' })).toThrow(/^PGLITE_REOPEN_ATTEMPTS must be a whole number/);
   });
 
+  it('PGLITE_REOPEN_TIMEOUT_SECONDS: 60 by default, 1 to 3600, anything else refused naming it', () => {
+    expect(loadConfig({}).pgliteReopenTimeoutSeconds).toBe(60);
+    expect(loadConfig({ PGLITE_REOPEN_TIMEOUT_SECONDS: '5' }).pgliteReopenTimeoutSeconds).toBe(5);
+    expect(() => loadConfig({ PGLITE_REOPEN_TIMEOUT_SECONDS: '0' })).toThrow(/^PGLITE_REOPEN_TIMEOUT_SECONDS must be a whole number between 1 and 3600 \(got "0"\)/);
+    expect(() => loadConfig({ PGLITE_REOPEN_TIMEOUT_SECONDS: '2.5' })).toThrow(/^PGLITE_REOPEN_TIMEOUT_SECONDS must be a whole number/);
+  });
+
   it('the shared model cache and the population data caching: defaults, and bad values refused naming the setting', () => {
     expect(loadConfig({})).toMatchObject({ redisModelCacheTtlSeconds: 1800, redisCacheTimeoutMs: 500, populationCacheMaxAgeSeconds: 0 });
     expect(loadConfig({ REDIS_MODEL_CACHE_TTL_SECONDS: '0', POPULATION_CACHE_MAX_AGE_SECONDS: '600' })).toMatchObject({ redisModelCacheTtlSeconds: 0, populationCacheMaxAgeSeconds: 600 });
