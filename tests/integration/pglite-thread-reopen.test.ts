@@ -159,7 +159,7 @@ describe.skipIf(usingPostgres)("the embedded database's thread ends under a runn
     expect(await again.exited).toBe(0);
   }, 180_000);
 
-  it('whose reopen hangs: each attempt is ended at PGLITE_REOPEN_TIMEOUT_SECONDS and counted as failed, and the process exits 1 within the bound, saying why', async () => {
+  it('whose reopen hangs: each attempt is ended at PGLITE_REOPEN_TIMEOUT_SECONDS and counted as failed, /ready says at once that it is being reopened, and the process exits 1 within the bound, saying why', async () => {
     const dir = await migratedPgliteDir(path.join(tmp, 'hang', 'pglite'));
     // Both attempts to reopen it hang (their threads never answer), each bounded at 3 s: above /ready's 2 s per check.
     const server = await startServer(dir, { PGLITE_REOPEN_ATTEMPTS: '2', PGLITE_REOPEN_TIMEOUT_SECONDS: '3', HANG_PGLITE_THREAD_REOPENS: '2' });
@@ -168,10 +168,11 @@ describe.skipIf(usingPostgres)("the embedded database's thread ends under a runn
     const ended = Date.now();
     server.child.kill('SIGUSR2');
     await waitFor(() => server.output().includes('[DB] reopening the embedded database, attempt 1 of 2'));
+    // Every check that needs the database says it is being reopened, instead of waiting for it.
     const ready = await health(server.url, '/ready');
     expect(ready.status).toBe(503);
     const reopening = { ok: false, detail: expect.stringMatching(/^embedded PGlite: its thread ended [\d.]+ s ago \(exit code 1\); reopening, attempt [12] of 2$/) };
-    expect(ready.body).toMatchObject({ status: 'not ready', checks: { database: reopening } });
+    expect(ready.body).toMatchObject({ status: 'not ready', checks: { database: reopening, migrations: reopening } });
     expect((await health(server.url, '/health')).body).toMatchObject({ status: 'ok', databaseThread: 'reopening' });
 
     // Two attempts of 3 s and the 0.5 s wait between them, then the stop (at most SHUTDOWN_TIMEOUT_SECONDS, 10 s).
