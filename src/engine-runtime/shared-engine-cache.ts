@@ -219,6 +219,9 @@ export class SharedEngineCache {
   }
 
   async close(): Promise<void> {
-    await this.redis.quit().catch(() => {});
+    // A connection that is not ready (Redis down, or connected but not answering) is dropped at once: QUIT would be
+    // written to a Redis that does not answer, and wait (src/pubsub.ts's close does the same).
+    if (this.redis.status === 'ready') await this.redis.quit().catch(() => {});
+    else this.redis.disconnect();
   }
 }

@@ -48,6 +48,9 @@ export class RateLimits {
   }
 
   async close(): Promise<void> {
-    await this.redis?.quit().catch(() => {});
+    // A connection that is not ready (Redis down, or connected but not answering) is dropped at once: QUIT would be
+    // written to a Redis that does not answer, and wait for as long as the stop allows.
+    if (this.redis?.status === 'ready') await this.redis.quit().catch(() => {});
+    else this.redis?.disconnect();
   }
 }
