@@ -90,23 +90,29 @@ export function createAppPubSub(redisUrl: string | null, log: (msg: string) => v
   const subscribeClient = new Redis(redisUrl, { lazyConnect: false, maxRetriesPerRequest: null });
   // ioredis reconnects by itself; an outage is logged once when it starts and once when Redis answers again (without
   // an 'error' listener ioredis prints every failed reconnection as an unhandled error event).
-  for (const [role, client] of [
-    ['publish', publishClient],
-    ['subscribe', subscribeClient],
-  ] as const) {
+  const watched = (role: 'publish' | 'subscribe', client: Redis): Redis => {
     let failing = false;
+    let commandFailed = false;
     client.on('error', (err: Error) => {
       if (failing) return;
       failing = true;
       log(`[PUBSUB] Redis ${role} connection failed (${err.message}); events to and from other instances wait until it is back`);
     });
     client.on('ready', () => {
+      commandFailed = false;
       if (!failing) return;
       failing = false;
       log(`[PUBSUB] Redis ${role} connection answering again`);
     });
-  }
-  const pubsub = createPubSub<Topics>({ eventTarget: createRedisEventTarget({ publishClient, subscribeClient }) });
+    // The first failed command until the connection is ready again is logged (a long outage's queued publishes fail together).
+    return withHandledCommands(client, (command, err) => {
+      if (commandFailed) return;
+      commandFailed = true;
+      log(`[PUBSUB] Redis ${role} connection: ${command.toUpperCase()} failed (${err.message}); the event or subscription did not reach other instances`);
+    });
+  };
+  const eventTarget = createRedisEventTarget({ publishClient: watched('publish', publishClient), subscribeClient: watched('subscribe', subscribeClient) });
+  const pubsub = createPubSub<Topics>({ eventTarget });
   return {
     // Another instance may be listening: every event goes out.
     pubsub: Object.assign(pubsub, { heard: (_topic: HeardTopic) => true }),
@@ -122,3 +128,25 @@ export function createAppPubSub(redisUrl: string | null, log: (msg: string) => v
 }
 
 export type AppPubSub = ReturnType<typeof createAppPubSub>['pubsub'];
+
+/**
+ * `client` as yoga's Redis event target uses it, each PUBLISH, SUBSCRIBE and UNSUBSCRIBE's failure handled: the event
+ * target neither awaits nor catches them, and ioredis rejects the commands still queued when the connection is closed
+ * ("Connection is closed.": the server stopping while Redis is down, or connected but not answering, or a command sent
+ * after that), which was an unhandled rejection. The command's own promise is returned, still rejecting for a caller
+ * that awaits it.
+ */
+function withHandledCommands(client: Redis, onFailure: (command: string, err: Error) => void): Redis {
+  const commands = new Set<PropertyKey>(['publish', 'subscribe', 'unsubscribe']);
+  return new Proxy(client, {
+    get(target, property) {
+      const value: unknown = Reflect.get(target, property, target);
+      if (!commands.has(property) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const sent = value.apply(target, args) as Promise<unknown>;
+        sent.catch((err: unknown) => onFailure(String(property), err instanceof Error ? err : new Error(String(err))));
+        return sent;
+      };
+    },
+  });
+}

@@ -1,7 +1,7 @@
 // What an operator's probes and a browser see (docs/operations.md "Health checks"): /health and /ready answer JSON
 // saying what they checked, /ready turns 503 naming a migration the database lacks, and GET /graphql from a browser
 // without GraphiQL (production) gets a page explaining the endpoint instead of a bare 406.
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer, tokenFor } from '../support/server.ts';
@@ -79,6 +79,45 @@ describe('readiness with Redis', () => {
       expect(((await res.json()) as { checks: Record<string, { ok: boolean }> }).checks.redis).toMatchObject({ ok: true });
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe('REDIS_URL set, a Redis that accepts the connection but never answers (stalled, or behind a proxy whose Redis is down)', () => {
+  it('stops promptly and without an unhandled rejection: the pub/sub commands still queued fail with a log line', async () => {
+    // A TCP server that reads and never answers: ioredis connects, and its commands wait for a ready that never comes.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => {});
+      socket.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const logs: string[] = [];
+    try {
+      const server = await startTestServer({ env: { REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` }, log: (m) => logs.push(m) });
+      const athlete = await tokenFor('athlete');
+      const res = await fetch(server.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
+        body: JSON.stringify({ query: '{ me { id } }' }),
+      });
+      expect(await res.json()).toEqual({ data: { me: { id: athlete.id } } });
+      // The stop closes the connections (at once: a QUIT would wait for an answer that never comes), and ioredis
+      // rejects the commands it had queued ("Connection is closed.").
+      const stopping = Date.now();
+      await server.close();
+      expect(Date.now() - stopping).toBeLessThan(5_000);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(unhandled).toEqual([]);
+      expect(logs).toContainEqual(expect.stringMatching(/^\[PUBSUB\] Redis subscribe connection: SUBSCRIBE failed \(Connection is closed\.\)/));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+      for (const socket of sockets) socket.destroy();
+      silent.close();
     }
   });
 });
