@@ -4,7 +4,9 @@
 // the migrations run in a worker; the API's thread sends each statement as one message and gets the rows back as
 // Prisma's driver-adapter interface wants them (already converted by the adapter in the worker) or as PGlite's query
 // API gives them (the SqlRunner). Transactions are the adapter's own, held in the worker by id: while one is open,
-// PGlite's single connection serves only it, as on the API's thread before.
+// PGlite's single connection serves only it, as on the API's thread before. The recommendation writer's statement
+// (sql.executeBinary) comes as its wire messages built on the API's thread (pg-wire.ts), transferred, and run by
+// PGlite's execProtocolRaw under the same locks as PGlite's query().
 //
 // Neither of PGlite's own routes fitted (BENCHMARKS.md "Issue 19: PGlite on a worker thread"): PGliteWorker
 // (@electric-sql/pglite/worker) runs under worker_threads with two small shims, but answers each statement over
