@@ -362,6 +362,10 @@ async function startPgliteOnThread(target: PgliteTarget, opts: DatabaseOptions, 
         onQuery?.(text);
         return thread.sql.execute(text, params);
       },
+      executeBinary(text, params) {
+        onQuery?.(text);
+        return thread.sql.executeBinary(text, params);
+      },
       prepareSession(text) {
         onQuery?.(text);
         return thread.sql.prepareSession(text);

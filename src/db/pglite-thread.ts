@@ -4,7 +4,9 @@
 // the migrations run in a worker; the API's thread sends each statement as one message and gets the rows back as
 // Prisma's driver-adapter interface wants them (already converted by the adapter in the worker) or as PGlite's query
 // API gives them (the SqlRunner). Transactions are the adapter's own, held in the worker by id: while one is open,
-// PGlite's single connection serves only it, as on the API's thread before.
+// PGlite's single connection serves only it, as on the API's thread before. The recommendation writer's statement
+// (sql.executeBinary) comes as its wire messages built on the API's thread (pg-wire.ts), transferred, and run by
+// PGlite's execProtocolRaw under the same locks as PGlite's query().
 //
 // Neither of PGlite's own routes fitted (BENCHMARKS.md "Issue 19: PGlite on a worker thread"): PGliteWorker
 // (@electric-sql/pglite/worker) runs under worker_threads with two small shims, but answers each statement over
@@ -30,6 +32,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
+import { bindExecuteSyncMessage, type ErrorFields, parseMessage, readReply } from './pg-wire.ts';
 import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
 
@@ -54,6 +57,8 @@ type Request =
   | { op: 'startTransaction'; isolationLevel?: IsolationLevel }
   | { op: 'commit' | 'rollback'; tx: number }
   | { op: 'query' | 'execute'; text: string; params: readonly unknown[] }
+  /** `message`: Bind, Execute and Sync of the named statement `name` (pg-wire.ts), parsed from `text` once per session. */
+  | { op: 'executeBinary'; name: string; text: string; message: Uint8Array }
   | { op: 'migrate' }
   | { op: 'close' };
 
@@ -70,7 +75,7 @@ export interface PgliteThread {
   /** Prisma's driver adapter factory: every statement and transaction runs in the worker. */
   factory: SqlMigrationAwareDriverAdapterFactory;
   /** PGlite's query API in the worker (rows decoded by PGlite's parsers: timestamps as Dates, JSON parsed). */
-  sql: SqlRunner & Required<Pick<SqlRunner, 'prepareSession'>>;
+  sql: SqlRunner & Required<Pick<SqlRunner, 'prepareSession' | 'executeBinary'>>;
   /** Applies the pending migrations in the worker (the schema engine is loaded there, not here). */
   migrate(): Promise<MigrationResult>;
   /** Where the thread is: open, being reopened after it ended, lost, closed (/ready and /health say it). */
@@ -174,13 +179,14 @@ class ThreadLink {
     else this.worker.unref();
   }
 
-  call<T>(request: Request): Promise<T> {
+  /** `transfer`: buffers of the request moved to the thread instead of copied (detached here). */
+  call<T>(request: Request, transfer?: readonly ArrayBuffer[]): Promise<T> {
     if (this.ended) return Promise.reject(this.ended);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       this.keepAlive();
-      this.worker.postMessage({ id, request });
+      this.worker.postMessage({ id, request }, transfer);
     });
   }
 
@@ -320,7 +326,10 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     throw lostError;
   };
   // The usual case sends at once; only while reopening does a statement wait.
-  const call = <T>(request: Request): Promise<T> => (state.state === 'open' ? link.call<T>(request) : current().then((open) => open.call<T>(request)));
+  const call = <T>(request: Request, transfer?: readonly ArrayBuffer[]): Promise<T> =>
+    state.state === 'open' ? link.call<T>(request, transfer) : current().then((open) => open.call<T>(request, transfer));
+  /** The named statements of executeBinary, by text (the same names on a reopened thread, which parses each again). */
+  const statementNames = new Map<string, string>();
 
   const queryable = (send: <T>(request: Request) => Promise<T>, tx?: number) => ({
     provider: 'postgres' as const,
@@ -368,6 +377,16 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     sql: {
       query: <T>(text: string, params: readonly unknown[] = []) => call<T[]>({ op: 'query', text, params }),
       execute: (text, params = []) => call<number>({ op: 'execute', text, params }),
+      executeBinary(text, params) {
+        let name = statementNames.get(text);
+        if (!name) {
+          name = `climbiq_wire_${statementNames.size + 1}`;
+          statementNames.set(text, name);
+        }
+        // Built anew for each call (a statement sent again after a reopen): the parameters stay the caller's.
+        const message = bindExecuteSyncMessage(name, params);
+        return call<number>({ op: 'executeBinary', name, text, message }, [message.buffer as ArrayBuffer]);
+      },
       async prepareSession(text) {
         await call({ op: 'execute', text, params: [] });
         if (!sessionStatements.includes(text)) sessionStatements.push(text);
@@ -398,6 +417,14 @@ function wireToError(error: WireError): Error {
   const err = new Error(error.message) as Error & { code?: string };
   err.name = error.name;
   if (error.code) err.code = error.code;
+  return err;
+}
+
+/** A database error of a raw exchange, as PGlite's query() throws it (pg-protocol's DatabaseError: name 'error', the SQLSTATE as `code`). */
+function exchangeError(fields: ErrorFields): Error {
+  const err = new Error(fields.M ?? 'database error') as Error & { code?: string };
+  err.name = 'error';
+  if (fields.C) err.code = fields.C;
   return err;
 }
 
@@ -444,6 +471,20 @@ export async function runPgliteThread(): Promise<void> {
   }
   const transactions = new Map<number, Transaction>();
   let nextTx = 1;
+  /** The named statements this session has parsed (executeBinary). */
+  const parsed = new Set<string>();
+  /**
+   * One raw exchange, serialised as PGlite's query() is (after any transaction Prisma has open on the one connection,
+   * and alone among the statements): execProtocolRaw takes neither lock by itself.
+   */
+  const exchange = (message: Uint8Array): Promise<number> =>
+    client._runExclusiveTransaction(() =>
+      client._runExclusiveQuery(async () => {
+        const { affectedRows, error } = readReply(await client.execProtocolRaw(message, { syncToFs: true }));
+        if (error) throw exchangeError(error);
+        return affectedRows;
+      }),
+    );
   const queryableOf = (tx?: number) => {
     if (tx === undefined) return adapter;
     const found = transactions.get(tx);
@@ -474,6 +515,13 @@ export async function runPgliteThread(): Promise<void> {
         return (await client.query(request.text, request.params as unknown[])).rows;
       case 'execute':
         return (await client.query(request.text, request.params as unknown[])).affectedRows ?? 0;
+      case 'executeBinary':
+        await client._checkReady();
+        if (!parsed.has(request.name)) {
+          await exchange(parseMessage(request.name, request.text));
+          parsed.add(request.name);
+        }
+        return exchange(request.message);
       case 'migrate': {
         const { applyMigrations } = await import('./migrate.ts');
         return applyMigrations(factory);

@@ -15,6 +15,12 @@ export interface SqlRunner {
    * that later replaces this one (the embedded database's thread reopened: pglite-thread.ts). Absent: only `execute`.
    */
   prepareSession?(sql: string): Promise<void>;
+  /**
+   * A statement without rows whose every parameter is given in its binary wire format (a column array of pg-arrays.ts,
+   * a jsonb of jsonb-param.ts; null: NULL), sent as it is: the number of rows it touched. Absent: `execute` (whose
+   * drivers send a Uint8Array in binary too). PGlite's thread has it (pglite-thread.ts: one exchange, no copies).
+   */
+  executeBinary?(sql: string, params: readonly (Uint8Array | null)[]): Promise<number>;
 }
 
 /**

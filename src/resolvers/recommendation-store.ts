@@ -7,6 +7,7 @@ import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
+import { jsonbBytes } from '../db/jsonb-param.ts';
 import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import { SessionEndedError, type SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
@@ -705,13 +706,17 @@ export class RecommendationWriter {
   }
 
   /** One statement, sent once more if the database's session ended under it (a reopened thread): a duplicate id then means it had committed. */
-  private async send(params: unknown[]): Promise<void> {
+  private async send(setsJson: string, summariesJson: string, columns: readonly Uint8Array[]): Promise<void> {
+    // With a driver that takes every parameter in its binary form (PGlite's thread) the two JSON ones go as jsonb's
+    // binary form too, and the statement as it is (pg-wire.ts); otherwise as text (PostgreSQL's pool: unchanged).
+    const binary = this.sql.executeBinary ? [jsonbBytes(setsJson), jsonbBytes(summariesJson), ...columns] : null;
+    const execute = (text: string) => (binary && this.sql.executeBinary ? this.sql.executeBinary(text, binary) : this.sql.execute(text, [setsJson, summariesJson, ...columns]));
     try {
-      await this.sql.execute(await this.insertStatement(), params);
+      await execute(await this.insertStatement());
     } catch (err) {
       if (!(err instanceof SessionEndedError)) throw err;
       this.log(`[ENGINE] ${err.message}: sending a write of recommendations again`);
-      await this.sql.execute(await this.insertStatement(), params).catch((again: unknown) => {
+      await execute(await this.insertStatement()).catch((again: unknown) => {
         if ((again as { code?: unknown }).code !== '23505') throw again;
       });
     }
@@ -725,7 +730,7 @@ export class RecommendationWriter {
         const { comparisons, summaries } = this.newSets(rows.slice(k * ROWS_PER_INSERT, (k + 1) * ROWS_PER_INSERT));
         const setsJson = comparisons.length ? `[${comparisons.map((set) => `{"id":"${set.id}","comparisons":${set.json}}`).join(',')}]` : '[]';
         const summariesJson = summaries.length ? `[${summaries.map((set) => `{"id":"${set.id}","summary":${set.json}}`).join(',')}]` : '[]';
-        await this.send([setsJson, summariesJson, ...statement.parameters()]);
+        await this.send(setsJson, summariesJson, statement.parameters());
         for (const set of comparisons) this.rememberSet(set.id);
         for (const set of summaries) this.rememberSet(set.id);
         this.lastCapacities = statement.capacities;

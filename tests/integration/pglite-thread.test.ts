@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import workerThreads from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PgArrayWriter } from '../../src/db/pg-arrays.ts';
 import { PGLITE_THREAD_NAME } from '../../src/db/pglite-thread.ts';
 import { Prisma } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from '../support/client.ts';
@@ -84,6 +85,40 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
     // The answer of the API reads the same database.
     const { token: coachToken } = await tokenFor('coach', other);
     expect((await gqlOk<{ me: { id: string } }>(server.url, '{ me { id } }', {}, coachToken)).me.id).toBe(other);
+  });
+
+  it("runs a statement of binary parameters (the recommendation writer's) after an open transaction, not inside it; sent again with the same parameters, it fails with its SQLSTATE", async () => {
+    const { sql, prisma } = server.db;
+    if (!sql.executeBinary) throw new Error("PGlite's thread has no executeBinary");
+    const id = crypto.randomUUID();
+    const ids = new PgArrayWriter('uuid');
+    ids.uuid(id);
+    const params = [ids.bytes()];
+    const insert = `INSERT INTO "users" ("id", "role") SELECT u, 'ATHLETE' FROM unnest($1::uuid[]) AS u`;
+    const order: string[] = [];
+    let sent: Promise<number> | null = null;
+    const rolledBack = await prisma
+      .$transaction(async (tx) => {
+        await tx.user.create({ data: { id: crypto.randomUUID(), role: 'ATHLETE' } });
+        sent = sql.executeBinary!(insert, params).then((rows) => {
+          order.push('statement');
+          return rows;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        order.push('transaction');
+        throw new Error('rolled back');
+      })
+      .catch((err: Error) => err.message);
+    expect(rolledBack).toBe('rolled back');
+    // Run once the transaction had ended: its row is not rolled back with it.
+    expect(await sent).toBe(1);
+    expect(order).toEqual(['transaction', 'statement']);
+    expect(await prisma.user.count({ where: { id } })).toBe(1);
+    // The same parameters again (the writer's statement sent again after a reopen): the duplicate's SQLSTATE reaches the caller.
+    const again = await sql.executeBinary(insert, params).catch((err: unknown) => err);
+    expect(again).toBeInstanceOf(Error);
+    expect((again as { code?: string }).code).toBe('23505');
+    expect(await prisma.user.count({ where: { id } })).toBe(1);
   });
 
   it('a thread that ends is reopened on its directory: the statement running then and an open transaction fail, what is sent meanwhile waits and runs', async () => {

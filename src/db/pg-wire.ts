@@ -1,0 +1,128 @@
+// A statement as PostgreSQL's extended-protocol messages, every parameter in binary (issue 19, tenth round, step 100):
+// the recommendation writer's statement to PGlite's thread. Built on the API's thread into one buffer of the exact size
+// (Bind, Execute, Sync: the parameters copied in once), transferred to the thread (no copy), and run there by
+// PGlite's execProtocolRaw as it is; the statement itself is parsed once per session (Parse of a named statement).
+// PGlite's query() instead clones the parameters to the thread (each view's whole backing buffer), then runs Parse,
+// Describe, Bind, Describe, Execute and Sync as six exchanges, its protocol writer growing by copies for each message
+// and its Bind copying every parameter again: some 3 MB of short-lived ArrayBuffers a 200-row statement in the thread,
+// which set off its isolate's major collections (BENCHMARKS.md step 90). Nothing imported at run time.
+//
+// The messages (PostgreSQL's protocol-message-formats): a type byte, an int32 length counting itself, the body.
+
+const encoder = new TextEncoder();
+
+function cstringLength(text: string): number {
+  return encoder.encode(text).length + 1;
+}
+
+/** Parse of `text` as the named statement `name` (its parameters' types from the text's casts), then Sync. */
+export function parseMessage(name: string, text: string): Uint8Array {
+  const nameBytes = encoder.encode(name);
+  const textBytes = encoder.encode(text);
+  const parseLength = 4 + nameBytes.length + 1 + textBytes.length + 1 + 2;
+  const out = new Uint8Array(1 + parseLength + 5);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = 0x50; // 'P'
+  view.setInt32(at, parseLength);
+  at += 4;
+  out.set(nameBytes, at);
+  at += nameBytes.length + 1;
+  out.set(textBytes, at);
+  at += textBytes.length + 1;
+  view.setInt16(at, 0); // no parameter types given
+  at += 2;
+  out[at++] = 0x53; // 'S'
+  view.setInt32(at, 4);
+  return out;
+}
+
+/**
+ * Bind of the named statement `name` with every parameter in binary format (null: SQL NULL), results in text, then
+ * Execute and Sync: one buffer of the exact size, its own ArrayBuffer (transferable).
+ */
+export function bindExecuteSyncMessage(name: string, params: readonly (Uint8Array | null)[]): Uint8Array {
+  const nameLength = cstringLength(name);
+  let valuesLength = 0;
+  for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
+  // portal "" \0, name, 1 format code (binary), the parameters' count, the values, 0 result format codes
+  const bindLength = 4 + 1 + nameLength + 2 + 2 + 2 + valuesLength + 2;
+  const out = new Uint8Array(1 + bindLength + 10 + 5);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  out[at++] = 0x42; // 'B'
+  view.setInt32(at, bindLength);
+  at += 4;
+  at += 1; // the unnamed portal
+  encoder.encodeInto(name, out.subarray(at));
+  at += nameLength;
+  view.setInt16(at, 1);
+  view.setInt16(at + 2, 1); // every parameter binary
+  view.setInt16(at + 4, params.length);
+  at += 6;
+  for (const p of params) {
+    if (p === null) {
+      view.setInt32(at, -1);
+      at += 4;
+      continue;
+    }
+    view.setInt32(at, p.byteLength);
+    out.set(p, at + 4);
+    at += 4 + p.byteLength;
+  }
+  view.setInt16(at, 0); // every result column in text
+  at += 2;
+  out[at++] = 0x45; // 'E'
+  view.setInt32(at, 9);
+  at += 4;
+  at += 1; // the unnamed portal
+  view.setInt32(at, 0); // all rows
+  at += 4;
+  out[at++] = 0x53; // 'S'
+  view.setInt32(at, 4);
+  return out;
+}
+
+/** An ErrorResponse's fields by their code letter (S severity, C SQLSTATE, M message, D detail, n constraint, t table, ...). */
+export type ErrorFields = Record<string, string>;
+
+/** What a reply to one exchange (up to its Sync's ReadyForQuery) said: the rows its commands reported, or its first error. */
+export interface ExchangeReply {
+  /** The rows of the last INSERT / UPDATE / DELETE / MERGE / COPY command tag (0 for other commands). */
+  affectedRows: number;
+  error: ErrorFields | null;
+}
+
+const decoder = new TextDecoder();
+
+/** Reads a backend reply: CommandComplete's tag and ErrorResponse's fields; every other message is skipped. */
+export function readReply(bytes: Uint8Array): ExchangeReply {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let affectedRows = 0;
+  let error: ErrorFields | null = null;
+  let at = 0;
+  while (at + 5 <= bytes.length) {
+    const type = bytes[at];
+    const length = view.getInt32(at + 1);
+    const body = at + 5;
+    const end = at + 1 + length;
+    if (type === 0x43 /* 'C' */) {
+      const tag = decoder.decode(bytes.subarray(body, end - 1));
+      const [command] = tag.split(' ', 1);
+      if (command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE' || command === 'COPY') {
+        affectedRows = Number(tag.slice(tag.lastIndexOf(' ') + 1)) || 0;
+      }
+    } else if (type === 0x45 /* 'E' */ && !error) {
+      error = {};
+      let f = body;
+      while (f < end && bytes[f] !== 0) {
+        const code = String.fromCharCode(bytes[f]);
+        const stop = bytes.indexOf(0, f + 1);
+        error[code] = decoder.decode(bytes.subarray(f + 1, stop));
+        f = stop + 1;
+      }
+    }
+    at = end;
+  }
+  return { affectedRows, error };
+}
