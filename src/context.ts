@@ -1,5 +1,4 @@
 // What every resolver receives: the viewer (from the JWT) and the application's services.
-import type { contextCacheSymbol } from '@pothos/core';
 import type { Viewer } from './auth.ts';
 import type { TokenService } from './auth.ts';
 import type { Config } from './config.ts';
@@ -40,6 +39,4 @@ export interface Context {
   expiryClosesConnection?: boolean;
   services: Services;
   loaders: Loaders;
-  /** The key of Pothos' per-request caches, let go once an HTTP request's result is made (src/http/request-cache-release.ts). */
-  [contextCacheSymbol]?: object;
 }

@@ -26,7 +26,6 @@ import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
-import { contextCacheSymbol } from '@pothos/core';
 import { useRequestCacheRelease } from './http/request-cache-release.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
@@ -184,7 +183,6 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       const authenticated = await tokens.authenticate(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
       if (authenticated) await ensureUser(authenticated.viewer);
       return {
-        [contextCacheSymbol]: {},
         viewer: authenticated?.viewer ?? null,
         viewerExpiresAt: authenticated?.expiresAt ?? null,
         services,
