@@ -182,12 +182,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
       const authenticated = await tokens.authenticate(fromHeader ?? (typeof fromParams === 'string' ? fromParams : null));
       if (authenticated) await ensureUser(authenticated.viewer);
-      return {
-        viewer: authenticated?.viewer ?? null,
-        viewerExpiresAt: authenticated?.expiresAt ?? null,
-        services,
-        loaders: createLoaders(prisma, lagTolerantReads),
-      };
+      return { viewer: authenticated?.viewer ?? null, viewerExpiresAt: authenticated?.expiresAt ?? null, services, loaders: createLoaders(prisma, lagTolerantReads) };
     },
   });
 
