@@ -26,7 +26,6 @@ import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
-import { useRequestCacheRelease } from './http/request-cache-release.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
 import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './http/graphiql-examples.ts';
@@ -170,7 +169,6 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useSubscriptionExpiry(),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
       useRequestBodyLimit(config.maxRequestBodyBytes),
-      useRequestCacheRelease(),
       // Last: the plugins after it get no onSubscribe call for the subscriptions it starts (src/http/jit-execution.ts).
       useJitExecution({
         maskedErrors,
