@@ -4,6 +4,7 @@
 import { createServer, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gqlOk } from '../support/client.ts';
 import { startTestServer, type TestServer, tokenFor } from '../support/server.ts';
 
 let dev: TestServer;
@@ -100,12 +101,7 @@ describe('REDIS_URL set, a Redis that accepts the connection but never answers (
     try {
       const server = await startTestServer({ env: { REDIS_URL: `redis://127.0.0.1:${(silent.address() as AddressInfo).port}` }, log: (m) => logs.push(m) });
       const athlete = await tokenFor('athlete');
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
-        body: JSON.stringify({ query: '{ me { id } }' }),
-      });
-      expect(await res.json()).toEqual({ data: { me: { id: athlete.id } } });
+      expect(await gqlOk(server.url, '{ me { id } }', undefined, athlete.token)).toEqual({ me: { id: athlete.id } });
       // The stop closes the connections (at once: a QUIT would wait for an answer that never comes), and ioredis
       // rejects the commands it had queued ("Connection is closed.").
       const stopping = Date.now();
@@ -137,12 +133,7 @@ describe('REDIS_URL set, Redis unreachable', () => {
       // SUBSCRIBE used to reject unhandled and end the process.
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const athlete = await tokenFor('athlete');
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${athlete.token}` },
-        body: JSON.stringify({ query: '{ me { id } }' }),
-      });
-      expect(await res.json()).toEqual({ data: { me: { id: athlete.id } } });
+      expect(await gqlOk(server.url, '{ me { id } }', undefined, athlete.token)).toEqual({ me: { id: athlete.id } });
     } finally {
       const started = Date.now();
       await server.close();
