@@ -226,6 +226,8 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
   let reopenedAt = Number.NEGATIVE_INFINITY;
   /** While an attempt runs: ends it (its thread terminated), for its bound or for close(). */
   let endAttempt: ((reason: Error) => void) | null = null;
+  /** While waiting before an attempt (up to 8 s): ends the wait, for close(). */
+  let endPause: (() => void) | null = null;
 
   const lose = (reason: string) => {
     state = { state: 'lost', reason };
@@ -268,7 +270,16 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
       const attempt = ++attemptsMade;
       state = { state: 'reopening', cause, since, attempt, attempts: reopenAttempts };
       const delay = reopenDelayMs(attempt);
-      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      if (delay > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          endPause = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        endPause = null;
+      }
       if (closing) break;
       log(`[DB] reopening the embedded database, attempt ${attempt} of ${reopenAttempts}${delay > 0 ? ` (after ${delay} ms)` : ''}`);
       const started = performance.now();
@@ -402,6 +413,7 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
       closing ??= (async () => {
         // An attempt under way is ended (its thread terminated), or the wait before the next one ends, first.
         endAttempt?.(new PgliteThreadError('The server is stopping'));
+        endPause?.();
         await reopened?.catch(() => {});
         if (!link.ended) await link.call({ op: 'close' });
         await link.worker.terminate();

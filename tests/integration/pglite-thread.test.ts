@@ -8,10 +8,10 @@ import path from 'node:path';
 import workerThreads from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgArrayWriter } from '../../src/db/pg-arrays.ts';
-import { PGLITE_THREAD_NAME } from '../../src/db/pglite-thread.ts';
+import { openPgliteThread, PGLITE_THREAD_NAME, reopenDelayMs } from '../../src/db/pglite-thread.ts';
 import { Prisma } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from '../support/client.ts';
-import { startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
+import { migratedPgliteDir, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
 /** Starts a server on a PGlite directory and keeps its PGlite thread (worker_threads' Worker wrapped while it starts). */
 async function serverWithItsThread(dir: string): Promise<{ server: TestServer; thread: workerThreads.Worker }> {
@@ -173,6 +173,43 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
       expect((await fetch(new URL('/ready', onDir.url))).status).toBe(200);
     } finally {
       await onDir.close();
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+
+  it('a stop while it waits before the next reopen attempt ends the wait at once (the waits grow to 8 s)', async () => {
+    const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-thread-'));
+    const Original = workerThreads.Worker;
+    const threads: workerThreads.Worker[] = [];
+    workerThreads.Worker = class extends Original {
+      constructor(...params: ConstructorParameters<typeof Original>) {
+        super(...params);
+        if (params[1]?.name === PGLITE_THREAD_NAME) threads.push(this);
+      }
+    };
+    syncBuiltinESMExports();
+    const logs: string[] = [];
+    try {
+      const dir = await migratedPgliteDir(path.join(tmp, 'pglite'));
+      const database = await openPgliteThread({ dir, extraStartParams: [] }, (m) => logs.push(m), 5);
+      // Ended again each time within a minute of its reopen, the series goes on: attempts 1-3 wait 0, 0.5 and 1 s.
+      for (let attempt = 1; attempt <= 3; attempt++) {
+        await threads.at(-1)!.terminate();
+        while (database.state().state !== 'open') await new Promise((resolve) => setTimeout(resolve, 20));
+        expect(await database.sql.query<{ one: number }>('SELECT 1 AS one')).toEqual([{ one: 1 }]);
+      }
+      // Attempt 4 waits 2 s first: the stop comes during that wait.
+      await threads.at(-1)!.terminate();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(database.state()).toMatchObject({ state: 'reopening', attempt: 4 });
+      const stopping = performance.now();
+      await database.close();
+      expect(performance.now() - stopping).toBeLessThan(reopenDelayMs(4) - 500);
+      expect(database.state().state).toBe('closed');
+      expect(logs.join('\n')).not.toMatch(/attempt 4 of 5/);
+    } finally {
+      workerThreads.Worker = Original;
+      syncBuiltinESMExports();
       rmSync(tmp, { recursive: true, force: true });
     }
   });
