@@ -13,24 +13,36 @@ import { Prisma } from '../../src/generated/prisma/client.ts';
 import { gqlOk } from '../support/client.ts';
 import { migratedPgliteDir, startTestServer, tokenFor, usingPostgres, type TestServer } from '../support/server.ts';
 
-/** Starts a server on a PGlite directory and keeps its PGlite thread (worker_threads' Worker wrapped while it starts). */
-async function serverWithItsThread(dir: string): Promise<{ server: TestServer; thread: workerThreads.Worker }> {
+/** Every PGlite thread started until restore() (worker_threads' Worker wrapped meanwhile). */
+function capturePgliteThreads(): { threads: workerThreads.Worker[]; restore(): void } {
   const Original = workerThreads.Worker;
-  let thread: workerThreads.Worker | null = null;
+  const threads: workerThreads.Worker[] = [];
   workerThreads.Worker = class extends Original {
     constructor(...params: ConstructorParameters<typeof Original>) {
       super(...params);
-      if (params[1]?.name === PGLITE_THREAD_NAME) thread = this;
+      if (params[1]?.name === PGLITE_THREAD_NAME) threads.push(this);
     }
   };
   syncBuiltinESMExports();
+  return {
+    threads,
+    restore() {
+      workerThreads.Worker = Original;
+      syncBuiltinESMExports();
+    },
+  };
+}
+
+/** Starts a server on a PGlite directory and keeps its PGlite thread. */
+async function serverWithItsThread(dir: string): Promise<{ server: TestServer; thread: workerThreads.Worker }> {
+  const capture = capturePgliteThreads();
   try {
     const server = await startTestServer({ pgliteDir: dir });
+    const thread = capture.threads.at(-1);
     if (!thread) throw new Error('no PGlite thread started');
     return { server, thread };
   } finally {
-    workerThreads.Worker = Original;
-    syncBuiltinESMExports();
+    capture.restore();
   }
 }
 
@@ -179,15 +191,7 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
 
   it('a stop while it waits before the next reopen attempt ends the wait at once (the waits grow to 8 s)', async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-thread-'));
-    const Original = workerThreads.Worker;
-    const threads: workerThreads.Worker[] = [];
-    workerThreads.Worker = class extends Original {
-      constructor(...params: ConstructorParameters<typeof Original>) {
-        super(...params);
-        if (params[1]?.name === PGLITE_THREAD_NAME) threads.push(this);
-      }
-    };
-    syncBuiltinESMExports();
+    const { threads, restore } = capturePgliteThreads();
     const logs: string[] = [];
     try {
       const dir = await migratedPgliteDir(path.join(tmp, 'pglite'));
@@ -208,8 +212,7 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
       expect(database.state().state).toBe('closed');
       expect(logs.join('\n')).not.toMatch(/attempt 4 of 5/);
     } finally {
-      workerThreads.Worker = Original;
-      syncBuiltinESMExports();
+      restore();
       rmSync(tmp, { recursive: true, force: true });
     }
   });
