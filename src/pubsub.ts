@@ -5,6 +5,7 @@ import { createRedisEventTarget } from '@graphql-yoga/redis-event-target';
 import { createPubSub } from '@graphql-yoga/subscription';
 import { getEventListeners, setMaxListeners } from 'node:events';
 import { Redis } from 'ioredis';
+import { closeRedis } from './redis.ts';
 
 export type CacheScope =
   | { kind: 'rules' }
@@ -122,7 +123,7 @@ export function createAppPubSub(redisUrl: string | null, log: (msg: string) => v
       // Let unsubscriptions issued by closing iterators go out first, then close politely (QUIT waits for replies).
       await new Promise((resolve) => setTimeout(resolve, 10));
       // A client without a connection (Redis down) is dropped at once: QUIT would wait for the reconnection.
-      await Promise.allSettled([publishClient, subscribeClient].map((c) => (c.status === 'ready' ? c.quit() : c.disconnect())));
+      await Promise.all([publishClient, subscribeClient].map(closeRedis));
     },
   };
 }

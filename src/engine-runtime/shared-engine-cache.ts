@@ -12,6 +12,7 @@
 // below), so a value that outlived its invalidation is never served.
 import { deserialize, serialize } from 'node:v8';
 import { Redis } from 'ioredis';
+import { closeRedis } from '../redis.ts';
 
 export type SharedEngineKind = 'model' | 'baseline' | 'history';
 
@@ -219,9 +220,6 @@ export class SharedEngineCache {
   }
 
   async close(): Promise<void> {
-    // A connection that is not ready (Redis down, or connected but not answering) is dropped at once: QUIT would be
-    // written to a Redis that does not answer, and wait (src/pubsub.ts's close does the same).
-    if (this.redis.status === 'ready') await this.redis.quit().catch(() => {});
-    else this.redis.disconnect();
+    await closeRedis(this.redis);
   }
 }

@@ -1,6 +1,7 @@
 // Per-viewer budgets of the expensive operations (rate-limiter-flexible): counted in Redis when REDIS_URL is set,
 // so every instance draws on the same budget, otherwise in this process.
 import { Redis } from 'ioredis';
+import { closeRedis } from '../redis.ts';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Viewer } from '../auth.ts';
 import type { Config, RateLimit, RateLimitedOperation } from '../config.ts';
@@ -48,9 +49,6 @@ export class RateLimits {
   }
 
   async close(): Promise<void> {
-    // A connection that is not ready (Redis down, or connected but not answering) is dropped at once: QUIT would be
-    // written to a Redis that does not answer, and wait for as long as the stop allows.
-    if (this.redis?.status === 'ready') await this.redis.quit().catch(() => {});
-    else this.redis?.disconnect();
+    if (this.redis) await closeRedis(this.redis);
   }
 }
