@@ -5,6 +5,7 @@
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
 //       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30]
+//       [--pglite-dir <parent> | --pglite-dir memory://]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
 //    the same server, alternated twice.
@@ -16,8 +17,11 @@
 //    --survivors: V8's sampling heap profiler in ClimbIQ's server over its steady run at `--rate`, keeping only the
 //    objects no scavenge freed (what is promoted), printed per stream by allocating function and src/ frame (`--top`
 //    rows each); the profiler's own cost is in that run's figures.
-// ClimbIQ's server is scripts/bench.ts's child (in-memory PGlite, or a fresh database on the PostgreSQL server,
-// dropped afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
+// ClimbIQ's server is scripts/bench.ts's child (PGlite, or a fresh database on the PostgreSQL server, dropped
+// afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
+// PGlite keeps its data in a fresh directory on disk, as `npm start` does (./data/pglite), under --pglite-dir's parent
+// (default: the OS's temporary directory), removed afterwards; `--pglite-dir memory://` keeps it in memory instead
+// (Emscripten's in-memory files, as the tests run it: their arrays grown by copying, dearer per stored row).
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,8 +51,13 @@ const { values: args } = parseArgs({
     'pglite-both-threads': { type: 'boolean', default: false },
     survivors: { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
+    'pglite-dir': { type: 'string', default: os.tmpdir() },
   },
 });
+
+const pgliteInMemory = args['pglite-dir'] === 'memory://';
+/** Where PGlite keeps its data, as the section's title says it. */
+const pgliteWhere = pgliteInMemory ? 'in memory' : 'in a data directory, as npm start';
 
 const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
@@ -177,7 +186,14 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
   // (e.g. --cpu-prof, or --max-semi-space-size=N to override npm start's), as in bench-nightly-streams.
   const childArgs = [...startFlags(), ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
   console.log(`[bench-floor] ${label}: ClimbIQ's server runs with ${childArgs.join(' ')}`);
-  const server = await forkChild(new URL('./bench.ts', import.meta.url), ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...serverArgs], ['--expose-gc', ...childArgs]);
+  // A fresh PGlite directory of its own (npm start's ./data/pglite), removed once the server has exited.
+  const dataParent = !databaseUrl && !pgliteInMemory ? mkdtempSync(path.join(args['pglite-dir'], 'bench-floor-')) : null;
+  const pgliteDir = databaseUrl ? [] : ['--pglite-dir', dataParent ? path.join(dataParent, 'pglite') : 'memory://'];
+  const server = await forkChild(
+    new URL('./bench.ts', import.meta.url),
+    ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : []), ...pgliteDir, ...serverArgs],
+    ['--expose-gc', ...childArgs],
+  );
   try {
     const { TokenService } = await import('../src/auth.ts');
     const tokens = new TokenService(BENCH_SECRET);
@@ -346,7 +362,12 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
       storedNote,
     ];
   } finally {
+    const exited = new Promise((resolve) => (server.proc.exitCode === null ? server.proc.once('exit', resolve) : resolve(null)));
     await server.request('stop').catch(() => {});
+    if (dataParent) {
+      await exited;
+      rmSync(dataParent, { recursive: true, force: true });
+    }
   }
 }
 
@@ -368,9 +389,9 @@ async function main(): Promise<void> {
   const floor = await forkChild(new URL('./floor-server.ts', import.meta.url), []);
   try {
     if (args.only !== 'postgres' && args['pglite-both-threads']) {
-      lines.push(...(await run("Embedded PGlite (in memory) on the API's thread (PGLITE_THREAD=false)", null, floor, ['--pglite-thread', 'false'])), '');
+      lines.push(...(await run(`Embedded PGlite (${pgliteWhere}) on the API's thread (PGLITE_THREAD=false)`, null, floor, ['--pglite-thread', 'false'])), '');
     }
-    if (args.only !== 'postgres') lines.push(...(await run('Embedded PGlite (in memory) on its own thread (PGLITE_THREAD, the default)', null, floor)), '');
+    if (args.only !== 'postgres') lines.push(...(await run(`Embedded PGlite (${pgliteWhere}) on its own thread (PGLITE_THREAD, the default)`, null, floor)), '');
     if (postgres && args.only !== 'pglite') {
       const url = await createDatabase(postgres);
       try {
