@@ -5,7 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
-import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { jsonbBytes } from '../db/jsonb-param.ts';
 import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
@@ -108,6 +108,48 @@ const populationComparisonOf = (c: StoredPopulationComparison | PopulationCompar
   Array.isArray(c) ? { variable: c[0], value: c[1], populationMean: c[2], populationStd: c[3], zScore: c[4], percentile: c[5], descriptor: c[6] } : c;
 const similarSessionOf = (s: StoredSimilarSession | SimilarSession): SimilarSession =>
   Array.isArray(s) ? { sessionId: s[0], date: s[1], similarity: s[2], sharedFeatures: s[3], sessionQuality: s[4] } : s;
+
+/** A contribution as a row stores it: its fields in a fixed order, without their names (as the statistical context's lists). */
+type StoredContribution = [Contribution['variable'], Contribution['value']];
+/** A suggestion as a row stores it, the same way. */
+type StoredSuggestion = [Suggestion['variable'], Suggestion['from'], Suggestion['to'], Suggestion['expectedGain'], Suggestion['message']];
+/** The constraints as a row stores them, the same way (most answers' are the empty ones: 185 bytes of names as objects). */
+type StoredConstraints = [
+  Constraints['sessionTypeCeiling'],
+  Constraints['suggestedSessionType'],
+  Constraints['avoid'],
+  Constraints['include'],
+  Constraints['warmupMin'],
+  Constraints['maxDurationMin'],
+  Constraints['reduceVolume'],
+  Constraints['hydrationBreaks'],
+];
+
+// Both ways take either form, as for the statistical context: a row read back may be written again or answered from.
+const storedContribution = (c: StoredContribution | Contribution): StoredContribution => (Array.isArray(c) ? c : [c.variable, c.value]);
+const storedSuggestion = (s: StoredSuggestion | Suggestion): StoredSuggestion => (Array.isArray(s) ? s : [s.variable, s.from, s.to, s.expectedGain, s.message]);
+const storedConstraints = (c: StoredConstraints | Constraints): StoredConstraints =>
+  Array.isArray(c) ? c : [c.sessionTypeCeiling, c.suggestedSessionType, c.avoid, c.include, c.warmupMin, c.maxDurationMin, c.reduceVolume, c.hydrationBreaks];
+const contributionOf = (c: StoredContribution | Contribution): Contribution => (Array.isArray(c) ? { variable: c[0], value: c[1] } : c);
+const suggestionOf = (s: StoredSuggestion | Suggestion): Suggestion => (Array.isArray(s) ? { variable: s[0], from: s[1], to: s[2], expectedGain: s[3], message: s[4] } : s);
+
+/** A row's contributions as the API answers them (a row in hand, or one written before, holds the objects). */
+export function contributionsOf(row: Pick<RecommendationRow, 'contributions'>): Contribution[] {
+  const stored = row.contributions as unknown as (StoredContribution | Contribution)[] | null;
+  return stored ? stored.map(contributionOf) : [];
+}
+
+/** A row's suggestions as the API answers them. */
+export function suggestionsOf(row: Pick<RecommendationRow, 'suggestions'>): Suggestion[] {
+  return (row.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(suggestionOf);
+}
+
+/** A row's constraints as the API answers them; null after a rule override. */
+export function constraintsOf(row: Pick<RecommendationRow, 'constraints'>): Constraints | null {
+  const c = row.constraints as unknown as StoredConstraints | Constraints | null;
+  if (!Array.isArray(c)) return c;
+  return { sessionTypeCeiling: c[0], suggestedSessionType: c[1], avoid: c[2], include: c[3], warmupMin: c[4], maxDurationMin: c[5], reduceVolume: c[6], hydrationBreaks: c[7] };
+}
 
 /** What the stored references are read back with (DataLoaders of the request). */
 export interface StoredContextLoaders {
@@ -310,11 +352,11 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[18].text(r.overrideRule); // overrideRule
   a[19].text(r.overrideCategory); // overrideCategory
   a[20].text(r.overrideMessage); // overrideMessage
-  a[21].jsonb(json(r.constraints)); // constraints
+  a[21].jsonb(json(r.constraints && storedConstraints(r.constraints as unknown as StoredConstraints | Constraints))); // constraints
   a[22].float8(r.predictionMultiplier); // predictionMultiplier
   a[23].jsonb(json(r.warnings)); // warnings
-  a[24].jsonb(json(r.contributions)); // contributions
-  a[25].jsonb(json(r.suggestions)); // suggestions
+  a[24].jsonb(json(r.contributions && (r.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution))); // contributions
+  a[25].jsonb(json((r.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(storedSuggestion))); // suggestions
   a[26].jsonb(json(storedContext(r))); // statisticalContext
   a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
   a[28].uuid(r.personalHistoryId); // personalHistoryId
