@@ -8,7 +8,7 @@ import type { CoefficientComparison, PersonalHistory, PopulationComparison, Simi
 import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { jsonbBytes } from '../db/jsonb-param.ts';
-import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
+import { arrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import { SessionEndedError, type SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -301,7 +301,8 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['rawQuality', 'float8', ''],
   ['intervalLow', 'float8', ''],
   ['intervalHigh', 'float8', ''],
-  ['distribution', 'text', 'double precision[]'],
+  // The row's first position in the statement's flat array of distributions (DISTRIBUTION_SQL).
+  ['distribution', 'int4', ''],
   ['confidence', 'text', '"Confidence"'],
   ['phase', 'text', '"ModelPhase"'],
   ['modelFittedAt', 'timestamp', ''],
@@ -340,7 +341,9 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[6].float8(r.rawQuality); // rawQuality
   a[7].float8(r.intervalLow); // intervalLow
   a[8].float8(r.intervalHigh); // intervalHigh
-  a[9].text(numberArrayLiteral(r.distribution)); // distribution
+  a[9].int4(a[DISTRIBUTION_VALUES].size + 1); // distribution: its first position in the flat array, then its last
+  for (const q of r.distribution) a[DISTRIBUTION_VALUES].float8(q);
+  a[DISTRIBUTION_TO].int4(a[DISTRIBUTION_VALUES].size);
   a[10].text(r.confidence); // confidence
   a[11].text(r.phase); // phase
   a[12].timestamp(r.modelFittedAt); // modelFittedAt
@@ -362,8 +365,21 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[28].uuid(r.personalHistoryId); // personalHistoryId
 }
 
-/** The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
-export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
+/**
+ * A row's `distribution` (an array a row) travels as its values in one flat float8 array of the statement (binary, each
+ * double its 8 bytes) and the row's first and last positions in it: the statement takes the slice. Sent as each row's
+ * array text (cast to double precision[]), every value went through float8in, whose strtod in PGlite's WebAssembly
+ * works in software 128-bit floating point: about 20 µs of PGlite's thread a row (BENCHMARKS.md step 143).
+ * The two parameters after the column arrays: each row's last position (unnested with them), and the flat values.
+ */
+const DISTRIBUTION_TO = COLUMN_WIRES.length;
+const DISTRIBUTION_VALUES = COLUMN_WIRES.length + 1;
+
+/**
+ * The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries,
+ * then one array per column, then the distributions' last positions and their flat values.
+ */
+export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`), 'int4[]', 'float8[]'];
 
 /** The statement with one array per column, its parameters named by `param` (the k-th, from 1, and its SQL type). */
 function insertColumnsSql(param: (k: number, type: string) => string): string {
@@ -378,8 +394,8 @@ function insertColumnsSql(param: (k: number, type: string) => string): string {
   ON CONFLICT ("id") DO NOTHING
 )
 INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
-SELECT ${COLUMN_WIRES.map(([c, , cast]) => (cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
-FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}) AS r`;
+SELECT ${COLUMN_WIRES.map(([c, , cast]) => (c === 'distribution' ? `(${p(DISTRIBUTION_VALUES + 3)})[r."distribution":r."distributionTo"]` : cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
+FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}, unnest(${p(DISTRIBUTION_TO + 3)}) AS "distributionTo") AS r`;
 }
 
 /**
@@ -419,24 +435,30 @@ const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAM
 export class StatementColumns {
   private readonly arrays: PgArrayWriter[];
   /** Where each array stood before the row being added (its bytes, whether it had a NULL): reused for every row. */
-  private readonly lengths = new Float64Array(COLUMN_WIRES.length);
-  private readonly nulls = new Uint8Array(COLUMN_WIRES.length);
+  private readonly lengths: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly nulls: Uint8Array;
   rows = 0;
 
   constructor(capacities?: readonly number[]) {
-    this.arrays = COLUMN_WIRES.map(([, wire], i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+    const wires: PgElementType[] = [...COLUMN_WIRES.map(([, wire]) => wire), 'int4', 'float8'];
+    this.arrays = wires.map((wire, i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+    this.lengths = new Float64Array(this.arrays.length);
+    this.counts = new Float64Array(this.arrays.length);
+    this.nulls = new Uint8Array(this.arrays.length);
   }
 
   add(row: RecommendationRow): void {
-    const { arrays, lengths, nulls } = this;
+    const { arrays, lengths, counts, nulls } = this;
     for (let i = 0; i < arrays.length; i++) {
       lengths[i] = arrays[i].byteLength;
+      counts[i] = arrays[i].size;
       nulls[i] = arrays[i].hasNulls ? 1 : 0;
     }
     try {
       writeRow(arrays, row);
     } catch (err) {
-      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], this.rows, nulls[i] === 1);
+      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], counts[i], nulls[i] === 1);
       throw err;
     }
     this.rows++;
