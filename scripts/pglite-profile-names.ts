@@ -5,6 +5,8 @@
 // prints, for one .cpuprofile (profile-wrk's PGlite thread), each function's self and inclusive share of the busy
 // samples, scaled to µs a request by the given busy µs (profile-wrk's "busy samples per request" of that thread).
 // Functions that are not exported keep V8's `wasm-function[N]` (their time still counts in their exported callers).
+// A body exported under several names (identical code folded by the linker) shows the first one: a name that cannot
+// be where the time is (e.g. `add_real_reloption` around the whole executor) is one of those.
 //
 //   npx tsx scripts/profile-wrk.ts --seconds 5 --rounds 1 --pglite-dir /tmp/pgl --dir /tmp/prof
 //   npx tsx scripts/pglite-profile-names.ts /tmp/prof/CPU.<...>.cpuprofile 236.9 [--top 40]
