@@ -220,11 +220,6 @@ export class PgArrayWriter {
   }
 }
 
-/** A float8[]'s text form (array_in's input) for a column that holds an array of numbers per row (see arrayLiteral). */
-export function numberArrayLiteral(values: readonly number[]): string {
-  return `{${values.join(',')}}`;
-}
-
 /**
  * An array's text form (array_in's input) for a column that holds an array per row, sent as one text element of a
  * text[] parameter and cast by the statement: each element double-quoted, its `"` and `\` escaped; null elements as NULL.

@@ -5,10 +5,10 @@ import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
-import type { AssumedValue, Constraints, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
+import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import type { CheckIn, SessionType } from '../engine/variables.ts';
 import { jsonbBytes } from '../db/jsonb-param.ts';
-import { arrayLiteral, numberArrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
+import { arrayLiteral, PgArrayWriter, type PgElementType } from '../db/pg-arrays.ts';
 import { SessionEndedError, type SqlRunner } from '../db/sql.ts';
 import type { Recommendation as RecommendationRow } from '../generated/prisma/client.ts';
 
@@ -108,6 +108,48 @@ const populationComparisonOf = (c: StoredPopulationComparison | PopulationCompar
   Array.isArray(c) ? { variable: c[0], value: c[1], populationMean: c[2], populationStd: c[3], zScore: c[4], percentile: c[5], descriptor: c[6] } : c;
 const similarSessionOf = (s: StoredSimilarSession | SimilarSession): SimilarSession =>
   Array.isArray(s) ? { sessionId: s[0], date: s[1], similarity: s[2], sharedFeatures: s[3], sessionQuality: s[4] } : s;
+
+/** A contribution as a row stores it: its fields in a fixed order, without their names (as the statistical context's lists). */
+type StoredContribution = [Contribution['variable'], Contribution['value']];
+/** A suggestion as a row stores it, the same way. */
+type StoredSuggestion = [Suggestion['variable'], Suggestion['from'], Suggestion['to'], Suggestion['expectedGain'], Suggestion['message']];
+/** The constraints as a row stores them, the same way (most answers' are the empty ones: 185 bytes of names as objects). */
+type StoredConstraints = [
+  Constraints['sessionTypeCeiling'],
+  Constraints['suggestedSessionType'],
+  Constraints['avoid'],
+  Constraints['include'],
+  Constraints['warmupMin'],
+  Constraints['maxDurationMin'],
+  Constraints['reduceVolume'],
+  Constraints['hydrationBreaks'],
+];
+
+// Both ways take either form, as for the statistical context: a row read back may be written again or answered from.
+const storedContribution = (c: StoredContribution | Contribution): StoredContribution => (Array.isArray(c) ? c : [c.variable, c.value]);
+const storedSuggestion = (s: StoredSuggestion | Suggestion): StoredSuggestion => (Array.isArray(s) ? s : [s.variable, s.from, s.to, s.expectedGain, s.message]);
+const storedConstraints = (c: StoredConstraints | Constraints): StoredConstraints =>
+  Array.isArray(c) ? c : [c.sessionTypeCeiling, c.suggestedSessionType, c.avoid, c.include, c.warmupMin, c.maxDurationMin, c.reduceVolume, c.hydrationBreaks];
+const contributionOf = (c: StoredContribution | Contribution): Contribution => (Array.isArray(c) ? { variable: c[0], value: c[1] } : c);
+const suggestionOf = (s: StoredSuggestion | Suggestion): Suggestion => (Array.isArray(s) ? { variable: s[0], from: s[1], to: s[2], expectedGain: s[3], message: s[4] } : s);
+
+/** A row's contributions as the API answers them (a row in hand, or one written before, holds the objects). */
+export function contributionsOf(row: Pick<RecommendationRow, 'contributions'>): Contribution[] {
+  const stored = row.contributions as unknown as (StoredContribution | Contribution)[] | null;
+  return stored ? stored.map(contributionOf) : [];
+}
+
+/** A row's suggestions as the API answers them. */
+export function suggestionsOf(row: Pick<RecommendationRow, 'suggestions'>): Suggestion[] {
+  return (row.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(suggestionOf);
+}
+
+/** A row's constraints as the API answers them; null after a rule override. */
+export function constraintsOf(row: Pick<RecommendationRow, 'constraints'>): Constraints | null {
+  const c = row.constraints as unknown as StoredConstraints | Constraints | null;
+  if (!Array.isArray(c)) return c;
+  return { sessionTypeCeiling: c[0], suggestedSessionType: c[1], avoid: c[2], include: c[3], warmupMin: c[4], maxDurationMin: c[5], reduceVolume: c[6], hydrationBreaks: c[7] };
+}
 
 /** What the stored references are read back with (DataLoaders of the request). */
 export interface StoredContextLoaders {
@@ -259,7 +301,8 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['rawQuality', 'float8', ''],
   ['intervalLow', 'float8', ''],
   ['intervalHigh', 'float8', ''],
-  ['distribution', 'text', 'double precision[]'],
+  // The row's first position in the statement's flat array of distributions (DISTRIBUTION_SQL).
+  ['distribution', 'int4', ''],
   ['confidence', 'text', '"Confidence"'],
   ['phase', 'text', '"ModelPhase"'],
   ['modelFittedAt', 'timestamp', ''],
@@ -298,7 +341,9 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[6].float8(r.rawQuality); // rawQuality
   a[7].float8(r.intervalLow); // intervalLow
   a[8].float8(r.intervalHigh); // intervalHigh
-  a[9].text(numberArrayLiteral(r.distribution)); // distribution
+  a[9].int4(a[DISTRIBUTION_VALUES].size + 1); // distribution: its first position in the flat array, then its last
+  for (const q of r.distribution) a[DISTRIBUTION_VALUES].float8(q);
+  a[DISTRIBUTION_TO].int4(a[DISTRIBUTION_VALUES].size);
   a[10].text(r.confidence); // confidence
   a[11].text(r.phase); // phase
   a[12].timestamp(r.modelFittedAt); // modelFittedAt
@@ -310,18 +355,31 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[18].text(r.overrideRule); // overrideRule
   a[19].text(r.overrideCategory); // overrideCategory
   a[20].text(r.overrideMessage); // overrideMessage
-  a[21].jsonb(json(r.constraints)); // constraints
+  a[21].jsonb(json(r.constraints && storedConstraints(r.constraints as unknown as StoredConstraints | Constraints))); // constraints
   a[22].float8(r.predictionMultiplier); // predictionMultiplier
   a[23].jsonb(json(r.warnings)); // warnings
-  a[24].jsonb(json(r.contributions)); // contributions
-  a[25].jsonb(json(r.suggestions)); // suggestions
+  a[24].jsonb(json(r.contributions && (r.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution))); // contributions
+  a[25].jsonb(json((r.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(storedSuggestion))); // suggestions
   a[26].jsonb(json(storedContext(r))); // statisticalContext
   a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
   a[28].uuid(r.personalHistoryId); // personalHistoryId
 }
 
-/** The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries, then one array per column. */
-export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`)];
+/**
+ * A row's `distribution` (an array a row) travels as its values in one flat float8 array of the statement (binary, each
+ * double its 8 bytes) and the row's first and last positions in it: the statement takes the slice. Sent as each row's
+ * array text (cast to double precision[]), every value went through float8in, whose strtod in PGlite's WebAssembly
+ * works in software 128-bit floating point: about 20 µs of PGlite's thread a row (BENCHMARKS.md step 143).
+ * The two parameters after the column arrays: each row's last position (unnested with them), and the flat values.
+ */
+const DISTRIBUTION_TO = COLUMN_WIRES.length;
+const DISTRIBUTION_VALUES = COLUMN_WIRES.length + 1;
+
+/**
+ * The parameters' SQL types in INSERT_RECOMMENDATIONS_SQL: $1 the new comparison sets, $2 the new history summaries,
+ * then one array per column, then the distributions' last positions and their flat values.
+ */
+export const INSERT_COLUMNS_PARAMETER_TYPES: readonly string[] = ['jsonb', 'jsonb', ...COLUMN_WIRES.map(([, wire]) => `${wire}[]`), 'int4[]', 'float8[]'];
 
 /** The statement with one array per column, its parameters named by `param` (the k-th, from 1, and its SQL type). */
 function insertColumnsSql(param: (k: number, type: string) => string): string {
@@ -336,8 +394,8 @@ function insertColumnsSql(param: (k: number, type: string) => string): string {
   ON CONFLICT ("id") DO NOTHING
 )
 INSERT INTO "recommendations" (${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})
-SELECT ${COLUMN_WIRES.map(([c, , cast]) => (cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
-FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}) AS r`;
+SELECT ${COLUMN_WIRES.map(([c, , cast]) => (c === 'distribution' ? `(${p(DISTRIBUTION_VALUES + 3)})[r."distribution":r."distributionTo"]` : cast ? `r."${c}"::${cast}` : `r."${c}"`)).join(', ')}
+FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).join(', ')}, unnest(${p(DISTRIBUTION_TO + 3)}) AS "distributionTo") AS r`;
 }
 
 /**
@@ -377,24 +435,30 @@ const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAM
 export class StatementColumns {
   private readonly arrays: PgArrayWriter[];
   /** Where each array stood before the row being added (its bytes, whether it had a NULL): reused for every row. */
-  private readonly lengths = new Float64Array(COLUMN_WIRES.length);
-  private readonly nulls = new Uint8Array(COLUMN_WIRES.length);
+  private readonly lengths: Float64Array;
+  private readonly counts: Float64Array;
+  private readonly nulls: Uint8Array;
   rows = 0;
 
   constructor(capacities?: readonly number[]) {
-    this.arrays = COLUMN_WIRES.map(([, wire], i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+    const wires: PgElementType[] = [...COLUMN_WIRES.map(([, wire]) => wire), 'int4', 'float8'];
+    this.arrays = wires.map((wire, i) => new PgArrayWriter(wire, capacities?.[i] ?? 1024));
+    this.lengths = new Float64Array(this.arrays.length);
+    this.counts = new Float64Array(this.arrays.length);
+    this.nulls = new Uint8Array(this.arrays.length);
   }
 
   add(row: RecommendationRow): void {
-    const { arrays, lengths, nulls } = this;
+    const { arrays, lengths, counts, nulls } = this;
     for (let i = 0; i < arrays.length; i++) {
       lengths[i] = arrays[i].byteLength;
+      counts[i] = arrays[i].size;
       nulls[i] = arrays[i].hasNulls ? 1 : 0;
     }
     try {
       writeRow(arrays, row);
     } catch (err) {
-      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], this.rows, nulls[i] === 1);
+      for (let i = 0; i < arrays.length; i++) arrays[i].reset(lengths[i], counts[i], nulls[i] === 1);
       throw err;
     }
     this.rows++;

@@ -1,7 +1,7 @@
 import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
 import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
-import { assumedInAnswer, statisticalContextOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
+import { assumedInAnswer, constraintsOf, contributionsOf, statisticalContextOf, suggestionsOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
@@ -167,7 +167,7 @@ function predictionOf(r: RecommendationRow): Prediction | null {
     rawQuality: r.rawQuality,
     interval: { low: r.intervalLow, high: r.intervalHigh },
     distribution: r.distribution ?? [],
-    contributions: (r.contributions ?? []) as unknown as Contribution[],
+    contributions: contributionsOf(r),
     phase: r.phase,
     confidence: r.confidence,
     // The variables its check-in left out, at their reference values; how much each mattered is known for the
@@ -204,12 +204,12 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
       type: ConstraintsRef,
       nullable: true,
       description: 'What the matched rules impose; null after a rule override',
-      resolve: (r) => r.constraints as unknown as Constraints | null,
+      resolve: constraintsOf,
     }),
     suggestions: t.field({
       type: [SuggestionRef],
       description: 'Changes that would raise the expected quality, largest gain first; empty after a rule override',
-      resolve: (r) => r.suggestions as unknown as Suggestion[],
+      resolve: suggestionsOf,
     }),
     statisticalContext: t.field({
       type: StatisticalContextRef,

@@ -236,6 +236,63 @@ describe('stored recommendations', () => {
       await client.dispose();
     }
   });
+
+  it("a MODEL answer's contributions, suggestions and constraints are stored without their field names and read back as answered; a row written before (objects) reads the same", async () => {
+    const { token } = await tokenFor('athlete');
+    const input = { ...MULTIPLIER_CHECK_IN, warmupMin: 0, caffeineMg: 0 };
+    const ADVICE = `prediction { contributions { variable value } }
+      constraints { sessionTypeCeiling suggestedSessionType avoid include warmupMin maxDurationMin reduceVolume hydrationBreaks }
+      suggestions { variable from to expectedGain message }`;
+    const answered = (
+      await gqlOk<{ recommendation: { id: string; prediction: { contributions: unknown[] } } & Record<string, unknown> }>(
+        server.url,
+        `query($input: PreSessionInput!) { recommendation(input: $input) { id ${ADVICE} } }`,
+        { input },
+        token,
+      )
+    ).recommendation;
+    expect(answered.prediction.contributions).toHaveLength(9);
+    expect(answered.suggestions).not.toEqual([]);
+    expect(answered.constraints).not.toBeNull();
+    const { id, ...advice } = answered;
+    const readBack = async () =>
+      (
+        await gqlOk<{ startSession: { recommendation: Record<string, unknown> } }>(
+          server.url,
+          `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { ${ADVICE} } } }`,
+          { input: { recommendationId: id } },
+          token,
+        )
+      ).startSession.recommendation;
+    expect(await readBack()).toEqual(advice);
+
+    // As stored: positional arrays, in the fields' order ([variable, value]; [variable, from, to, expectedGain, message]).
+    const [stored] = await server.services.prisma.$queryRawUnsafe<{ contributions: unknown[][]; suggestions: unknown[][]; constraints: unknown[] }[]>(
+      `SELECT contributions, suggestions, constraints FROM recommendations WHERE id = $1::uuid`,
+      id,
+    );
+    expect(stored.contributions).toEqual((answered.prediction.contributions as { variable: string; value: number }[]).map((c) => [c.variable, c.value]));
+    expect(stored.suggestions).toEqual((advice.suggestions as Record<string, unknown>[]).map((x) => [x.variable, x.from, x.to, x.expectedGain, x.message]));
+    expect(Array.isArray(stored.constraints)).toBe(true);
+
+    // A row written before: the API's objects, as the writer stored them until then.
+    const objects = (column: string, fields: string[]) =>
+      `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i) FROM jsonb_array_elements(r."${column}") WITH ORDINALITY AS x(e, i))`;
+    const constraintFields = ['sessionTypeCeiling', 'suggestedSessionType', 'avoid', 'include', 'warmupMin', 'maxDurationMin', 'reduceVolume', 'hydrationBreaks'];
+    await server.services.prisma.$executeRawUnsafe(
+      `UPDATE recommendations r SET contributions = ${objects('contributions', ['variable', 'value'])},
+         suggestions = ${objects('suggestions', ['variable', 'from', 'to', 'expectedGain', 'message'])},
+         constraints = jsonb_build_object(${constraintFields.map((f, i) => `'${f}', r.constraints->${i}`).join(', ')})
+       WHERE id = $1::uuid`,
+      id,
+    );
+    const [before] = await server.services.prisma.$queryRawUnsafe<{ kinds: string[] }[]>(
+      `SELECT ARRAY[jsonb_typeof(contributions->0), jsonb_typeof(suggestions->0), jsonb_typeof(constraints)] AS kinds FROM recommendations WHERE id = $1::uuid`,
+      id,
+    );
+    expect(before.kinds).toEqual(['object', 'object', 'object']);
+    expect(await readBack()).toEqual(advice);
+  });
 });
 
 describe("the writer's batches (each row's JSON made in the event-loop turn it was answered in, written into a statement's buffer)", () => {
