@@ -78,7 +78,8 @@ async function main(): Promise<void> {
   const server = await forkChild(
     new URL('./bench.ts', import.meta.url),
     ['--serve', ...(databaseUrl ? ['--database-url', databaseUrl] : [])],
-    ['--expose-gc', ...startFlags(), ...traced, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : [])],
+    // BENCH_CHILD_ARGS adds Node options after npm start's (e.g. --max-semi-space-size=N to override its), as in bench-floor.
+    ['--expose-gc', ...startFlags(), ...(process.env.BENCH_CHILD_ARGS?.split(/\s+/).filter(Boolean) ?? []), ...traced, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${serverDir}`] : [])],
   );
   delete process.env.BURST_TRACE;
   const epochWindows = { floor: [] as Window[], server: [] as Window[] };

@@ -82,6 +82,19 @@ export function printBurst(label: string, trace: Trace, window: Window, rows = 4
       `later events sent before the last first event ${laterBeforeLastFirst} (after the last read ${laterAfterLastRead}); ` +
       `GCs reading ${gcSum(gcIn(t0, lastRead[1]))}, last read -> last first ${gcSum(gcIn(lastRead[1], lastFirst[1]))}, after ${gcSum(gcIn(lastFirst[1], to))}`,
   );
+  // The longest pause of the reading span: between two records, with the thread's CPU in it (little CPU: the thread
+  // was not running; much: work that sent nothing) and the collections that started in it.
+  const span = recs.filter((r) => r[1] >= firstRead[1] && r[1] <= lastFirst[1]);
+  let gap = 0;
+  for (let i = 1; i < span.length; i++) if (gap === 0 || span[i][1] - span[i - 1][1] > span[gap][1] - span[gap - 1][1]) gap = i;
+  if (gap > 0) {
+    const [a, b] = [span[gap - 1], span[gap]];
+    const gcs = gcIn(a[1], b[1]);
+    console.log(
+      `[timeline]   longest pause of the reading span: ${ms(b[1] - a[1])} ms at ${ms(a[1] - t0)} ms (iterations ${a[2] - firstRead[2]} -> ${b[2] - firstRead[2]}), the thread's CPU in it ${ms(b[4] - a[4] + b[5] - a[5])} ms, ` +
+        `GCs starting in it ${gcSum(gcs)}${gcs.length ? ` (V8 kinds ${gcs.map((g) => g[2]).join(',')}, longest ${ms(Math.max(...gcs.map((g) => g[1])))} ms)` : ''}`,
+    );
+  }
   // Per iteration: reads, firsts, laters, the iteration's first and last record (ms from the first read).
   const per = new Map<number, { r: number; f: number; l: number; a: number; b: number }>();
   for (const r of recs) {
