@@ -18,7 +18,8 @@
 //    rows each); the profiler's own cost is in that run's figures.
 //    --timeline: what the slowest 1 % of that run's streams waited for: the API thread's stalls over 5 ms (event-loop
 //    iterations a 1 ms timer could not run in), the GC pauses and a CPU profile's samples in each, matched with each
-//    stream's subscribe-to-DONE interval (scripts/lib/stall-timeline.ts); the profiler's cost is in that run's figures.
+//    stream's subscribe-to-DONE interval (scripts/lib/stall-timeline.ts); the profiler's cost is in that run's figures
+//    (`--timeline-sample-us 0`: no profile; default 1000).
 // ClimbIQ's server is scripts/bench.ts's child (in-memory PGlite, or a fresh database on the PostgreSQL server,
 // dropped afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
 import { execFile } from 'node:child_process';
@@ -52,6 +53,8 @@ const { values: args } = parseArgs({
     survivors: { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
     timeline: { type: 'boolean', default: false },
+    /** --timeline's CPU profile: its sampling interval in µs (0: no profile, stalls and GC pauses only). */
+    'timeline-sample-us': { type: 'string', default: '1000' },
   },
 });
 
@@ -247,7 +250,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sm0 = await mainThreadMs(server);
     await server.request('pauses'); // reset: the steady run's own event-loop delay, GC pauses and writes below
     if (args.survivors) await server.request('heap-start', { survivors: true });
-    if (args.timeline) await server.request('timeline-start');
+    if (args.timeline) await server.request('timeline-start', { sampleUs: Number(args['timeline-sample-us']) });
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     if (args.timeline) {
       const { timeline } = (await server.request('timeline-stop')) as unknown as { timeline: Timeline };

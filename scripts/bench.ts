@@ -54,6 +54,8 @@ interface ChildRequest {
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
+  /** timeline-start: the CPU profile's sampling interval (µs; 0: none). */
+  sampleUs?: number;
   /** heap-start: sample only the objects that survive a scavenge. */
   survivors?: boolean;
 }
@@ -235,7 +237,7 @@ async function serve(): Promise<void> {
           break;
         }
         case 'timeline-start': // bench-floor --timeline: stalls, GC pauses and a CPU profile of the steady run
-          stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline();
+          stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline(5, req.sampleUs);
           send({ id: req.id, ok: true });
           break;
         case 'timeline-stop':

@@ -15,6 +15,8 @@ export interface Stall {
   endMs: number;
   /** The profile's samples inside it, ms by what ran (category), largest first. */
   ran: [string, number][];
+  /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running (another process or thread had the core). */
+  cpuMs: number;
   /** GC pauses inside it: minor / major ms. */
   gcMinorMs: number;
   gcMajorMs: number;
@@ -83,7 +85,8 @@ function categorizer(nodes: ProfileNode[]): (id: number) => string {
         }
       }
       const lib = top ? where(top.callFrame.url) : null;
-      label = src ? (lib ? `${src} > ${lib}` : src) : (lib ?? `${fn || '(anonymous)'} ${top?.callFrame.url.split('/').pop() ?? ''}`.trim());
+      const libFn = lib && `${lib} ${fn || '(anonymous)'}`;
+      label = src ? (libFn ? `${src} > ${libFn}` : src) : (lib ?? `${fn || '(anonymous)'} ${top?.callFrame.url.split('/').pop() ?? ''}`.trim());
     }
     memo.set(id, label);
     return label;
@@ -93,15 +96,17 @@ function categorizer(nodes: ProfileNode[]): (id: number) => string {
 const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
 
 /**
- * Starts watching this thread: stalls over `stallMs`, GC pauses, and V8's sampling profiler (every `sampleUs`).
- * The returned stop ends it and returns the timeline.
+ * Starts watching this thread: stalls over `stallMs`, GC pauses, and V8's sampling profiler (every `sampleUs`; 0: no
+ * profile, nothing said of what ran). The returned stop ends it and returns the timeline.
  */
-export async function startTimeline(stallMs = 5, sampleUs = 500): Promise<() => Promise<Timeline>> {
-  const session = new Session();
-  session.connect();
-  await session.post('Profiler.enable');
-  await session.post('Profiler.setSamplingInterval', { interval: sampleUs });
-  await session.post('Profiler.start');
+export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() => Promise<Timeline>> {
+  const session = sampleUs > 0 ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: sampleUs });
+    await session.post('Profiler.start');
+  }
   // performance.now() to the monotonic clock.
   const offset = monotonicMs() - performance.now();
   const gc: GcPause[] = [];
@@ -112,19 +117,28 @@ export async function startTimeline(stallMs = 5, sampleUs = 500): Promise<() => 
     }
   });
   observer.observe({ entryTypes: ['gc'] });
-  const raw: [number, number][] = [];
+  const raw: [number, number, number][] = [];
+  const threadCpuMs = () => {
+    // Node >= 23.9 (the project's 24); @types/node does not declare it yet.
+    const u = (process as NodeJS.Process & { threadCpuUsage(): NodeJS.CpuUsage }).threadCpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   let last = monotonicMs();
+  let lastCpu = threadCpuMs();
   const started = last;
   const timer = setInterval(() => {
     const now = monotonicMs();
-    if (now - last > stallMs) raw.push([last, now]);
+    const cpu = threadCpuMs();
+    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu]);
     last = now;
+    lastCpu = cpu;
   }, 1);
   return async () => {
     clearInterval(timer);
     observer.disconnect();
-    const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: Profile };
-    session.disconnect();
+    const empty: Profile = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [] };
+    const { profile } = session ? ((await session.post('Profiler.stop')) as unknown as { profile: Profile }) : { profile: empty };
+    session?.disconnect();
     const label = categorizer(profile.nodes);
     // The samples' times: the profile's µs on the same monotonic clock.
     const times: number[] = [];
@@ -139,7 +153,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 500): Promise<() => 
       const k = label(profile.samples[i]);
       all.set(k, (all.get(k) ?? 0) + sampleMs(i));
     }
-    const stalls: Stall[] = raw.map(([startMs, endMs]) => {
+    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs]) => {
       const ran = new Map<string, number>();
       // The samples in the stall: a binary search for the first.
       let lo = 0;
@@ -161,7 +175,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 500): Promise<() => 
         if (g.major) gcMajorMs += o;
         else gcMinorMs += o;
       }
-      return { startMs, endMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
+      return { startMs, endMs, cpuMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
     });
     return { stalls, gc, all: sorted(all).slice(0, 25), windowMs: monotonicMs() - started };
   };
@@ -187,22 +201,25 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   const stalledIn = (s: TimedStream) => {
     const end = s.startAt + s.lastMs;
     let ms = 0;
+    let cpu = 0;
     let count = 0;
     for (const st of timeline.stalls) {
       const o = Math.min(end, st.endMs) - Math.max(s.startAt, st.startMs);
       if (o > 0) {
         ms += o;
+        cpu += (st.cpuMs * o) / (st.endMs - st.startMs);
         count++;
       }
     }
-    return { ms, count };
+    return { ms, cpu, count };
   };
   const summary = (group: TimedStream[], name: string) => {
     const st = group.map(stalledIn);
     const withStall = st.filter((x) => x.count > 0).length;
     const stalledMs = st.reduce((a, x) => a + x.ms, 0) / Math.max(1, group.length);
+    const runningMs = st.reduce((a, x) => a + x.cpu, 0) / Math.max(1, group.length);
     const meanMs = group.reduce((a, x) => a + x.lastMs, 0) / Math.max(1, group.length);
-    return `${prefix} ${name} (${group.length} streams, DONE ${f1(group[0]?.lastMs ?? 0)}-${f1(group.at(-1)?.lastMs ?? 0)} ms, mean ${f1(meanMs)}): ${withStall} overlap a stall over 5 ms; the API thread stalled ${f1(stalledMs)} ms of each one's time on average (${f1((100 * stalledMs) / Math.max(1e-9, meanMs))} %)`;
+    return `${prefix} ${name} (${group.length} streams, DONE ${f1(group[0]?.lastMs ?? 0)}-${f1(group.at(-1)?.lastMs ?? 0)} ms, mean ${f1(meanMs)}): ${withStall} overlap a stall over 5 ms; the API thread stalled ${f1(stalledMs)} ms of each one's time on average (${f1((100 * stalledMs) / Math.max(1e-9, meanMs))} %), running ${f1(runningMs)} ms of it`;
   };
   const out = [summary(tail, 'slowest 1 %'), summary(middle, 'median 10 %')];
   const totalStall = timeline.stalls.reduce((a, s) => a + (s.endMs - s.startMs), 0);
@@ -216,7 +233,7 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   for (const st of [...met].sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs)).slice(0, 12)) {
     const streamsIn = tail.filter((s) => Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)).length;
     out.push(
-      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
+      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread's CPU ${f1(st.cpuMs)} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
     );
   }
   // What the stalls ran in all, against the window's.
