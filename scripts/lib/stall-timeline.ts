@@ -15,7 +15,7 @@ export interface Stall {
   endMs: number;
   /** The profile's samples inside it, ms by what ran (category), largest first. */
   ran: [string, number][];
-  /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running (another process or thread had the core). */
+  /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running: waiting for a core (other processes or threads had them) or blocked (e.g. a GC pause waiting for V8's helper threads). */
   cpuMs: number;
   /** GC pauses inside it: minor / major ms. */
   gcMinorMs: number;
