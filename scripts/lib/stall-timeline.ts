@@ -3,6 +3,7 @@
 // clock (CLOCK_MONOTONIC in ms, as process.hrtime and V8's profiler read it), matched against each stream's subscribe
 // time and DONE from the client's process on the same clock. bench-floor's `--timeline`; the server half runs in
 // scripts/bench.ts's child.
+import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 
@@ -17,6 +18,11 @@ export interface Stall {
   ran: [string, number][];
   /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running: waiting for a core (other processes or threads had them) or blocked (e.g. a GC pause waiting for V8's helper threads). */
   cpuMs: number;
+  /**
+   * The API thread's context switches in it (Linux, /proc/thread-self/status): voluntary (it blocked: a futex, e.g. a
+   * GC pause waiting for V8's helper threads) and involuntary (the kernel took the core from it: other runnable threads).
+   */
+  switches: { voluntary: number; involuntary: number };
   /** GC pauses inside it: minor / major ms. */
   gcMinorMs: number;
   gcMajorMs: number;
@@ -117,7 +123,19 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
     }
   });
   observer.observe({ entryTypes: ['gc'] });
-  const raw: [number, number, number][] = [];
+  const raw: [number, number, number, number, number][] = [];
+  // The thread's context switches so far (Linux only; zeros elsewhere).
+  let statusReadable = true;
+  const switches = (): [number, number] => {
+    if (!statusReadable) return [0, 0];
+    try {
+      const text = readFileSync('/proc/thread-self/status', 'latin1');
+      return [Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0), Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0)];
+    } catch {
+      statusReadable = false;
+      return [0, 0];
+    }
+  };
   const threadCpuMs = () => {
     // Node >= 23.9 (the project's 24); @types/node does not declare it yet.
     const u = (process as NodeJS.Process & { threadCpuUsage(): NodeJS.CpuUsage }).threadCpuUsage();
@@ -125,13 +143,16 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
   };
   let last = monotonicMs();
   let lastCpu = threadCpuMs();
+  let lastSwitches = switches();
   const started = last;
   const timer = setInterval(() => {
     const now = monotonicMs();
     const cpu = threadCpuMs();
-    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu]);
+    const sw = switches();
+    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu, sw[0] - lastSwitches[0], sw[1] - lastSwitches[1]]);
     last = now;
     lastCpu = cpu;
+    lastSwitches = sw;
   }, 1);
   return async () => {
     clearInterval(timer);
@@ -153,7 +174,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
       const k = label(profile.samples[i]);
       all.set(k, (all.get(k) ?? 0) + sampleMs(i));
     }
-    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs]) => {
+    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs, voluntary, involuntary]) => {
       const ran = new Map<string, number>();
       // The samples in the stall: a binary search for the first.
       let lo = 0;
@@ -175,7 +196,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
         if (g.major) gcMajorMs += o;
         else gcMinorMs += o;
       }
-      return { startMs, endMs, cpuMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
+      return { startMs, endMs, cpuMs, switches: { voluntary, involuntary }, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
     });
     return { stalls, gc, all: sorted(all).slice(0, 25), windowMs: monotonicMs() - started };
   };
@@ -233,7 +254,7 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   for (const st of [...met].sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs)).slice(0, 12)) {
     const streamsIn = tail.filter((s) => Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)).length;
     out.push(
-      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread's CPU ${f1(st.cpuMs)} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
+      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread's CPU ${f1(st.cpuMs)} ms, ${st.switches.voluntary} voluntary / ${st.switches.involuntary} involuntary switches (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
     );
   }
   // What the stalls ran in all, against the window's.
