@@ -244,8 +244,11 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   };
   const out = [summary(tail, 'slowest 1 %'), summary(middle, 'median 10 %')];
   const totalStall = timeline.stalls.reduce((a, s) => a + (s.endMs - s.startMs), 0);
+  const stallCpu = timeline.stalls.reduce((a, s) => a + s.cpuMs, 0);
+  const vol = timeline.stalls.reduce((a, s) => a + s.switches.voluntary, 0);
+  const invol = timeline.stalls.reduce((a, s) => a + s.switches.involuntary, 0);
   out.push(
-    `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window; GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
+    `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window, the API thread running ${f1(stallCpu)} ms of it, switched out ${vol} times voluntarily / ${invol} involuntarily; GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
   );
   // The stalls the slowest streams met, longest first, with what ran in them.
   const met = new Set<Stall>();
