@@ -19,10 +19,11 @@ export interface Stall {
   /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running: waiting for a core (other processes or threads had them) or blocked (e.g. a GC pause waiting for V8's helper threads). */
   cpuMs: number;
   /**
-   * The API thread's context switches in it (Linux, /proc/thread-self/status): voluntary (it blocked: a futex, e.g. a
-   * GC pause waiting for V8's helper threads) and involuntary (the kernel took the core from it: other runnable threads).
+   * The API thread's time in it waiting for a core, runnable (ms; Linux's /proc/thread-self/schedstat run_delay): what
+   * the kernel gave other threads. The rest of the stall, neither running nor waiting, the thread was blocked (e.g. a
+   * GC pause waiting for V8's helper threads).
    */
-  switches: { voluntary: number; involuntary: number };
+  waitingMs: number;
   /** GC pauses inside it: minor / major ms. */
   gcMinorMs: number;
   gcMajorMs: number;
@@ -123,17 +124,16 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
     }
   });
   observer.observe({ entryTypes: ['gc'] });
-  const raw: [number, number, number, number, number][] = [];
-  // The thread's context switches so far (Linux only; zeros elsewhere).
-  let statusReadable = true;
-  const switches = (): [number, number] => {
-    if (!statusReadable) return [0, 0];
+  const raw: [number, number, number, number][] = [];
+  // The thread's time waiting for a core so far, ms (Linux only; 0 elsewhere).
+  let schedstatReadable = true;
+  const waitedMs = (): number => {
+    if (!schedstatReadable) return 0;
     try {
-      const text = readFileSync('/proc/thread-self/status', 'latin1');
-      return [Number(/^voluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0), Number(/^nonvoluntary_ctxt_switches:\s+(\d+)/m.exec(text)?.[1] ?? 0)];
+      return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[1]) / 1e6;
     } catch {
-      statusReadable = false;
-      return [0, 0];
+      schedstatReadable = false;
+      return 0;
     }
   };
   const threadCpuMs = () => {
@@ -143,16 +143,16 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
   };
   let last = monotonicMs();
   let lastCpu = threadCpuMs();
-  let lastSwitches = switches();
+  let lastWaited = waitedMs();
   const started = last;
   const timer = setInterval(() => {
     const now = monotonicMs();
     const cpu = threadCpuMs();
-    const sw = switches();
-    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu, sw[0] - lastSwitches[0], sw[1] - lastSwitches[1]]);
+    const waited = waitedMs();
+    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu, waited - lastWaited]);
     last = now;
     lastCpu = cpu;
-    lastSwitches = sw;
+    lastWaited = waited;
   }, 1);
   return async () => {
     clearInterval(timer);
@@ -174,7 +174,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
       const k = label(profile.samples[i]);
       all.set(k, (all.get(k) ?? 0) + sampleMs(i));
     }
-    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs, voluntary, involuntary]) => {
+    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs, waitingMs]) => {
       const ran = new Map<string, number>();
       // The samples in the stall: a binary search for the first.
       let lo = 0;
@@ -196,7 +196,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
         if (g.major) gcMajorMs += o;
         else gcMinorMs += o;
       }
-      return { startMs, endMs, cpuMs, switches: { voluntary, involuntary }, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
+      return { startMs, endMs, cpuMs, waitingMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
     });
     return { stalls, gc, all: sorted(all).slice(0, 25), windowMs: monotonicMs() - started };
   };
@@ -223,32 +223,35 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
     const end = s.startAt + s.lastMs;
     let ms = 0;
     let cpu = 0;
+    let waiting = 0;
     let count = 0;
     for (const st of timeline.stalls) {
       const o = Math.min(end, st.endMs) - Math.max(s.startAt, st.startMs);
       if (o > 0) {
         ms += o;
         cpu += (st.cpuMs * o) / (st.endMs - st.startMs);
+        waiting += (st.waitingMs * o) / (st.endMs - st.startMs);
         count++;
       }
     }
-    return { ms, cpu, count };
+    return { ms, cpu, waiting, count };
   };
   const summary = (group: TimedStream[], name: string) => {
     const st = group.map(stalledIn);
     const withStall = st.filter((x) => x.count > 0).length;
     const stalledMs = st.reduce((a, x) => a + x.ms, 0) / Math.max(1, group.length);
     const runningMs = st.reduce((a, x) => a + x.cpu, 0) / Math.max(1, group.length);
+    const waitingMs = st.reduce((a, x) => a + x.waiting, 0) / Math.max(1, group.length);
     const meanMs = group.reduce((a, x) => a + x.lastMs, 0) / Math.max(1, group.length);
-    return `${prefix} ${name} (${group.length} streams, DONE ${f1(group[0]?.lastMs ?? 0)}-${f1(group.at(-1)?.lastMs ?? 0)} ms, mean ${f1(meanMs)}): ${withStall} overlap a stall over 5 ms; the API thread stalled ${f1(stalledMs)} ms of each one's time on average (${f1((100 * stalledMs) / Math.max(1e-9, meanMs))} %), running ${f1(runningMs)} ms of it`;
+    return `${prefix} ${name} (${group.length} streams, DONE ${f1(group[0]?.lastMs ?? 0)}-${f1(group.at(-1)?.lastMs ?? 0)} ms, mean ${f1(meanMs)}): ${withStall} overlap a stall over 5 ms; the API thread stalled ${f1(stalledMs)} ms of each one's time on average (${f1((100 * stalledMs) / Math.max(1e-9, meanMs))} %), running ${f1(runningMs)} ms of it, waiting for a core ${f1(waitingMs)} ms, blocked ${f1(stalledMs - runningMs - waitingMs)} ms`;
   };
   const out = [summary(tail, 'slowest 1 %'), summary(middle, 'median 10 %')];
   const totalStall = timeline.stalls.reduce((a, s) => a + (s.endMs - s.startMs), 0);
   const stallCpu = timeline.stalls.reduce((a, s) => a + s.cpuMs, 0);
-  const vol = timeline.stalls.reduce((a, s) => a + s.switches.voluntary, 0);
-  const invol = timeline.stalls.reduce((a, s) => a + s.switches.involuntary, 0);
+  const stallWaiting = timeline.stalls.reduce((a, s) => a + s.waitingMs, 0);
+  const blockedInGc = timeline.stalls.filter((s) => s.gcMinorMs + s.gcMajorMs > 0).reduce((a, s) => a + Math.max(0, s.endMs - s.startMs - s.cpuMs - s.waitingMs), 0);
   out.push(
-    `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window, the API thread running ${f1(stallCpu)} ms of it, switched out ${vol} times voluntarily / ${invol} involuntarily; GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
+    `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window, the API thread running ${f1(stallCpu)} ms of it, waiting for a core ${f1(stallWaiting)} ms, blocked ${f1(totalStall - stallCpu - stallWaiting)} ms (${f1(blockedInGc)} ms of it in stalls with a GC pause); GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
   );
   // The stalls the slowest streams met, longest first, with what ran in them.
   const met = new Set<Stall>();
@@ -257,7 +260,7 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   for (const st of [...met].sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs)).slice(0, 12)) {
     const streamsIn = tail.filter((s) => Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)).length;
     out.push(
-      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread's CPU ${f1(st.cpuMs)} ms, ${st.switches.voluntary} voluntary / ${st.switches.involuntary} involuntary switches (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
+      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread running ${f1(st.cpuMs)} / waiting for a core ${f1(st.waitingMs)} / blocked ${f1(Math.max(0, st.endMs - st.startMs - st.cpuMs - st.waitingMs))} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
     );
   }
   // What the stalls ran in all, against the window's.
