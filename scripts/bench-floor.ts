@@ -4,7 +4,7 @@
 //
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
-//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30]
+//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30] [--timeline]
 //       [--pglite-dir <parent> | --pglite-dir memory://]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
@@ -17,6 +17,10 @@
 //    --survivors: V8's sampling heap profiler in ClimbIQ's server over its steady run at `--rate`, keeping only the
 //    objects no scavenge freed (what is promoted), printed per stream by allocating function and src/ frame (`--top`
 //    rows each); the profiler's own cost is in that run's figures.
+//    --timeline: what the slowest 1 % of that run's streams waited for: the API thread's stalls over 5 ms (event-loop
+//    iterations a 1 ms timer could not run in), the GC pauses and a CPU profile's samples in each, matched with each
+//    stream's subscribe-to-DONE interval (scripts/lib/stall-timeline.ts); the profiler's cost is in that run's figures
+//    (`--timeline-sample-us 0`: no profile; default 1000).
 // ClimbIQ's server is scripts/bench.ts's child (PGlite, or a fresh database on the PostgreSQL server, dropped
 // afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
 // PGlite keeps its data in a fresh directory on disk, as `npm start` does (./data/pglite), under --pglite-dir's parent
@@ -34,6 +38,7 @@ import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, ST
 import { BENCH_SECRET, cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 import { startFlags } from './lib/start-flags.ts';
+import { type Timeline, tailReport } from './lib/stall-timeline.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,6 +57,9 @@ const { values: args } = parseArgs({
     survivors: { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
     'pglite-dir': { type: 'string', default: os.tmpdir() },
+    timeline: { type: 'boolean', default: false },
+    /** --timeline's CPU profile: its sampling interval in µs (0: no profile, stalls and GC pauses only). */
+    'timeline-sample-us': { type: 'string', default: '1000' },
   },
 });
 
@@ -87,6 +95,8 @@ interface Target {
 }
 
 interface Figures {
+  /** Every stream's times (for --timeline). */
+  all: Timed[];
   n: number;
   firstP50: number;
   firstP99: number;
@@ -97,7 +107,7 @@ interface Figures {
 const figures = (all: Timed[]): Figures => {
   const first = all.map((t) => t.firstMs);
   const last = all.map((t) => t.lastMs);
-  return { n: all.length, firstP50: p(first, 50), firstP99: p(first, 99), lastP50: p(last, 50), lastP99: p(last, 99), failed: all.filter((t) => !t.ok).length };
+  return { all, n: all.length, firstP50: p(first, 50), firstP99: p(first, 99), lastP50: p(last, 50), lastP99: p(last, 99), failed: all.filter((t) => !t.ok).length };
 };
 
 /** `count` check-ins at seeded uniform moments of `seconds`, dealt round-robin over the connections. */
@@ -256,7 +266,12 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sm0 = await mainThreadMs(server);
     await server.request('pauses'); // reset: the steady run's own event-loop delay, GC pauses and writes below
     if (args.survivors) await server.request('heap-start', { survivors: true });
+    if (args.timeline) await server.request('timeline-start', { sampleUs: Number(args['timeline-sample-us']) });
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
+    if (args.timeline) {
+      const { timeline } = (await server.request('timeline-stop')) as unknown as { timeline: Timeline };
+      for (const line of tailReport(ss.all, timeline, '[bench-floor] timeline:')) console.log(line);
+    }
     if (args.survivors) {
       const { head } = (await server.request('heap-stop')).profile as { head: HeapNode };
       printHeap(head, ss.n, Number(args.top), `${label}: sampled objects that survived a scavenge during the steady run`, '[bench-floor]');

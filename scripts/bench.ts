@@ -50,10 +50,12 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'heap-start' | 'heap-stop' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'heap-start' | 'heap-stop' | 'timeline-start' | 'timeline-stop' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
+  /** timeline-start: the CPU profile's sampling interval (µs; 0: none). */
+  sampleUs?: number;
   /** heap-start: sample only the objects that survive a scavenge. */
   survivors?: boolean;
 }
@@ -147,6 +149,7 @@ async function serve(): Promise<void> {
   };
 
   let heapSession: import('node:inspector/promises').Session | null = null;
+  let stopTimeline: (() => Promise<import('./lib/stall-timeline.ts').Timeline>) | null = null;
   process.on('message', async (raw) => {
     const req = raw as ChildRequest;
     try {
@@ -233,6 +236,14 @@ async function serve(): Promise<void> {
           send({ id: req.id, ok: true, profile });
           break;
         }
+        case 'timeline-start': // bench-floor --timeline: stalls, GC pauses and a CPU profile of the steady run
+          stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline(5, req.sampleUs);
+          send({ id: req.id, ok: true });
+          break;
+        case 'timeline-stop':
+          send({ id: req.id, ok: true, timeline: await stopTimeline!() });
+          stopTimeline = null;
+          break;
         case 'store':
           await server.services.recommendations.flush();
           send({ id: req.id, ok: true, ...server.services.recommendations.totals });

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Client } from 'graphql-ws';
 import { openClient } from './benchmarking.ts';
 import { startEnv } from './start-flags.ts';
+import { monotonicMs } from './stall-timeline.ts';
 
 /** The JWT secret scripts/bench.ts's server signs and verifies with (its child's tokens are signed with it too). */
 export const BENCH_SECRET = 'bench-secret-bench-secret-bench-secret-0123456789';
@@ -61,6 +62,8 @@ export interface Timed {
   firstMs: number;
   lastMs: number;
   ok: boolean;
+  /** When subscribe() was called, on the machine's monotonic clock (ms; scripts/lib/stall-timeline.ts). */
+  startAt: number;
 }
 
 /**
@@ -69,6 +72,7 @@ export interface Timed {
  */
 export function timedSubscription(client: Client, payload: { query: string; variables?: Record<string, unknown> }, field: string): Promise<Timed> {
   return new Promise((resolve) => {
+    const startAt = monotonicMs();
     const t0 = performance.now();
     let firstMs = -1;
     let lastType: string | undefined;
@@ -79,8 +83,8 @@ export function timedSubscription(client: Client, payload: { query: string; vari
         if (v.errors) failed = true;
         lastType = v.data?.[field]?.type;
       },
-      error: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: false }),
-      complete: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: !failed && lastType === 'DONE' }),
+      error: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: false, startAt }),
+      complete: () => resolve({ firstMs, lastMs: performance.now() - t0, ok: !failed && lastType === 'DONE', startAt }),
     });
   });
 }

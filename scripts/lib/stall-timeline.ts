@@ -1,0 +1,282 @@
+// What the slowest streams of a steady run waited for (issue 19 §3): the server's API thread's long event-loop
+// iterations (a 1 ms timer's lateness), its GC pauses and a CPU profile of the window, all on the machine's monotonic
+// clock (CLOCK_MONOTONIC in ms, as process.hrtime and V8's profiler read it), matched against each stream's subscribe
+// time and DONE from the client's process on the same clock. bench-floor's `--timeline`; the server half runs in
+// scripts/bench.ts's child.
+import { readFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
+
+/** The machine's monotonic clock in ms (the same in every process: CLOCK_MONOTONIC). */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
+
+/** An interval of the API thread the 1 ms timer could not run in: [startMs, endMs] on the monotonic clock. */
+export interface Stall {
+  startMs: number;
+  endMs: number;
+  /** The profile's samples inside it, ms by what ran (category), largest first. */
+  ran: [string, number][];
+  /** The API thread's own CPU time in it (ms; process.threadCpuUsage): well under its length, the thread was not running: waiting for a core (other processes or threads had them) or blocked (e.g. a GC pause waiting for V8's helper threads). */
+  cpuMs: number;
+  /**
+   * The API thread's time in it waiting for a core, runnable (ms; Linux's /proc/thread-self/schedstat run_delay): what
+   * the kernel gave other threads. The rest of the stall, neither running nor waiting, the thread was blocked (e.g. a
+   * GC pause waiting for V8's helper threads).
+   */
+  waitingMs: number;
+  /** GC pauses inside it: minor / major ms. */
+  gcMinorMs: number;
+  gcMajorMs: number;
+}
+
+export interface GcPause {
+  startMs: number;
+  ms: number;
+  major: boolean;
+}
+
+export interface Timeline {
+  stalls: Stall[];
+  gc: GcPause[];
+  /** The window's samples, ms by category (what the thread did in all, for comparison with the stalls'). */
+  all: [string, number][];
+  windowMs: number;
+}
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
+
+/**
+ * What a sample's stack ran, as one label: V8's own nodes ((garbage collector), (program), (idle)), else the innermost
+ * frame of the application's src/ with its function, else the innermost frame's package (node_modules) or node: module.
+ */
+function categorizer(nodes: ProfileNode[]): (id: number) => string {
+  const parent = new Map<number, number>();
+  const byId = new Map<number, ProfileNode>();
+  for (const n of nodes) {
+    byId.set(n.id, n);
+    for (const c of n.children ?? []) parent.set(c, n.id);
+  }
+  const memo = new Map<number, string>();
+  const where = (url: string): string | null => {
+    const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (pkg) return pkg[1];
+    if (url.startsWith('node:')) return url;
+    return null;
+  };
+  return (id) => {
+    const known = memo.get(id);
+    if (known) return known;
+    const top = byId.get(id);
+    let label: string;
+    const fn = top?.callFrame.functionName ?? '';
+    if (fn.startsWith('(') && fn.endsWith(')')) label = fn;
+    else {
+      let src: string | null = null;
+      for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+        const f = byId.get(at)?.callFrame;
+        const m = f && /\/(src\/[^?]+)$/.exec(f.url);
+        if (m) {
+          src = `${m[1]} ${f.functionName || '(anonymous)'}`;
+          break;
+        }
+      }
+      const lib = top ? where(top.callFrame.url) : null;
+      const libFn = lib && `${lib} ${fn || '(anonymous)'}`;
+      label = src ? (libFn ? `${src} > ${libFn}` : src) : (lib ?? `${fn || '(anonymous)'} ${top?.callFrame.url.split('/').pop() ?? ''}`.trim());
+    }
+    memo.set(id, label);
+    return label;
+  };
+}
+
+const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b) => b[1] - a[1]);
+
+/**
+ * Starts watching this thread: stalls over `stallMs`, GC pauses, and V8's sampling profiler (every `sampleUs`; 0: no
+ * profile, nothing said of what ran). The returned stop ends it and returns the timeline.
+ */
+export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() => Promise<Timeline>> {
+  const session = sampleUs > 0 ? new Session() : null;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.setSamplingInterval', { interval: sampleUs });
+    await session.post('Profiler.start');
+  }
+  // performance.now() to the monotonic clock.
+  const offset = monotonicMs() - performance.now();
+  const gc: GcPause[] = [];
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+      gc.push({ startMs: e.startTime + offset, ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL });
+    }
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  const raw: [number, number, number, number][] = [];
+  // The thread's time waiting for a core so far, ms (Linux only; 0 elsewhere).
+  let schedstatReadable = true;
+  const waitedMs = (): number => {
+    if (!schedstatReadable) return 0;
+    try {
+      return Number(readFileSync('/proc/thread-self/schedstat', 'latin1').split(' ')[1]) / 1e6;
+    } catch {
+      schedstatReadable = false;
+      return 0;
+    }
+  };
+  const threadCpuMs = () => {
+    // Node >= 23.9 (the project's 24); @types/node does not declare it yet.
+    const u = (process as NodeJS.Process & { threadCpuUsage(): NodeJS.CpuUsage }).threadCpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let last = monotonicMs();
+  let lastCpu = threadCpuMs();
+  let lastWaited = waitedMs();
+  const started = last;
+  const timer = setInterval(() => {
+    const now = monotonicMs();
+    const cpu = threadCpuMs();
+    const waited = waitedMs();
+    if (now - last > stallMs) raw.push([last, now, cpu - lastCpu, waited - lastWaited]);
+    last = now;
+    lastCpu = cpu;
+    lastWaited = waited;
+  }, 1);
+  return async () => {
+    clearInterval(timer);
+    observer.disconnect();
+    const empty: Profile = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [] };
+    const { profile } = session ? ((await session.post('Profiler.stop')) as unknown as { profile: Profile }) : { profile: empty };
+    session?.disconnect();
+    const label = categorizer(profile.nodes);
+    // The samples' times: the profile's µs on the same monotonic clock.
+    const times: number[] = [];
+    let t = profile.startTime;
+    for (const d of profile.timeDeltas) {
+      t += d;
+      times.push(t / 1000);
+    }
+    const all = new Map<string, number>();
+    const sampleMs = (i: number) => (i + 1 < times.length ? Math.min(times[i + 1] - times[i], 50) : sampleUs / 1000);
+    for (let i = 0; i < profile.samples.length; i++) {
+      const k = label(profile.samples[i]);
+      all.set(k, (all.get(k) ?? 0) + sampleMs(i));
+    }
+    const stalls: Stall[] = raw.map(([startMs, endMs, cpuMs, waitingMs]) => {
+      const ran = new Map<string, number>();
+      // The samples in the stall: a binary search for the first.
+      let lo = 0;
+      let hi = times.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (times[mid] < startMs) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < times.length && times[i] <= endMs; i++) {
+        const k = label(profile.samples[i]);
+        ran.set(k, (ran.get(k) ?? 0) + sampleMs(i));
+      }
+      const overlap = (g: GcPause) => Math.max(0, Math.min(endMs, g.startMs + g.ms) - Math.max(startMs, g.startMs));
+      let gcMinorMs = 0;
+      let gcMajorMs = 0;
+      for (const g of gc) {
+        const o = overlap(g);
+        if (g.major) gcMajorMs += o;
+        else gcMinorMs += o;
+      }
+      return { startMs, endMs, cpuMs, waitingMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
+    });
+    return { stalls, gc, all: sorted(all).slice(0, 25), windowMs: monotonicMs() - started };
+  };
+}
+
+/** A stream of the steady run: when it was subscribed (monotonic ms) and how long until DONE. */
+export interface TimedStream {
+  startAt: number;
+  lastMs: number;
+}
+
+const f1 = (x: number) => x.toFixed(1);
+
+/**
+ * The slowest 1 % of the streams against the stalls of their own interval (subscribe to DONE), beside the median
+ * streams': how much of each stream's time the API thread was stalled, and by what.
+ */
+export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: string): string[] {
+  const bySpeed = [...streams].sort((a, b) => a.lastMs - b.lastMs);
+  const n = bySpeed.length;
+  const tail = bySpeed.slice(Math.floor(n * 0.99));
+  const middle = bySpeed.slice(Math.floor(n * 0.45), Math.floor(n * 0.55));
+  const stalledIn = (s: TimedStream) => {
+    const end = s.startAt + s.lastMs;
+    let ms = 0;
+    let cpu = 0;
+    let waiting = 0;
+    let count = 0;
+    for (const st of timeline.stalls) {
+      const o = Math.min(end, st.endMs) - Math.max(s.startAt, st.startMs);
+      if (o > 0) {
+        ms += o;
+        cpu += (st.cpuMs * o) / (st.endMs - st.startMs);
+        waiting += (st.waitingMs * o) / (st.endMs - st.startMs);
+        count++;
+      }
+    }
+    return { ms, cpu, waiting, count };
+  };
+  const summary = (group: TimedStream[], name: string) => {
+    const st = group.map(stalledIn);
+    const withStall = st.filter((x) => x.count > 0).length;
+    const stalledMs = st.reduce((a, x) => a + x.ms, 0) / Math.max(1, group.length);
+    const runningMs = st.reduce((a, x) => a + x.cpu, 0) / Math.max(1, group.length);
+    const waitingMs = st.reduce((a, x) => a + x.waiting, 0) / Math.max(1, group.length);
+    const meanMs = group.reduce((a, x) => a + x.lastMs, 0) / Math.max(1, group.length);
+    return `${prefix} ${name} (${group.length} streams, DONE ${f1(group[0]?.lastMs ?? 0)}-${f1(group.at(-1)?.lastMs ?? 0)} ms, mean ${f1(meanMs)}): ${withStall} overlap a stall over 5 ms; the API thread stalled ${f1(stalledMs)} ms of each one's time on average (${f1((100 * stalledMs) / Math.max(1e-9, meanMs))} %), running ${f1(runningMs)} ms of it, waiting for a core ${f1(waitingMs)} ms, blocked ${f1(stalledMs - runningMs - waitingMs)} ms`;
+  };
+  const out = [summary(tail, 'slowest 1 %'), summary(middle, 'median 10 %')];
+  const totalStall = timeline.stalls.reduce((a, s) => a + (s.endMs - s.startMs), 0);
+  const stallCpu = timeline.stalls.reduce((a, s) => a + s.cpuMs, 0);
+  const stallWaiting = timeline.stalls.reduce((a, s) => a + s.waitingMs, 0);
+  const blockedInGc = timeline.stalls.filter((s) => s.gcMinorMs + s.gcMajorMs > 0).reduce((a, s) => a + Math.max(0, s.endMs - s.startMs - s.cpuMs - s.waitingMs), 0);
+  out.push(
+    `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window, the API thread running ${f1(stallCpu)} ms of it, waiting for a core ${f1(stallWaiting)} ms, blocked ${f1(totalStall - stallCpu - stallWaiting)} ms (${f1(blockedInGc)} ms of it in stalls with a GC pause); GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
+  );
+  // The stalls the slowest streams met, longest first, with what ran in them.
+  const met = new Set<Stall>();
+  for (const s of tail) for (const st of timeline.stalls) if (Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)) met.add(st);
+  const t0 = timeline.stalls[0]?.startMs ?? 0;
+  for (const st of [...met].sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs)).slice(0, 12)) {
+    const streamsIn = tail.filter((s) => Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)).length;
+    out.push(
+      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread running ${f1(st.cpuMs)} / waiting for a core ${f1(st.waitingMs)} / blocked ${f1(Math.max(0, st.endMs - st.startMs - st.cpuMs - st.waitingMs))} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
+    );
+  }
+  // What the stalls ran in all, against the window's.
+  const inStalls = new Map<string, number>();
+  for (const st of timeline.stalls) for (const [k, ms] of st.ran) inStalls.set(k, (inStalls.get(k) ?? 0) + ms);
+  out.push(
+    `${prefix} in all stalls (top 8 a stall): ${sorted(inStalls)
+      .slice(0, 15)
+      .map(([k, ms]) => `${k} ${f1(ms)}`)
+      .join('; ')}`,
+  );
+  out.push(
+    `${prefix} the whole window: ${timeline.all
+      .slice(0, 15)
+      .map(([k, ms]) => `${k} ${f1(ms)}`)
+      .join('; ')}`,
+  );
+  return out;
+}
