@@ -62,6 +62,11 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   lz4: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
   pglz: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
   'no-foreign-keys': () => [],
+  // The table before step 144: its rows' coefficient comparison set and history summary checked by foreign keys too.
+  'part-foreign-keys': (t) => [
+    `ALTER TABLE "${t}" ADD FOREIGN KEY ("coefficientComparisonsId") REFERENCES "coefficient_comparison_sets"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
+    `ALTER TABLE "${t}" ADD FOREIGN KEY ("personalHistoryId") REFERENCES "history_summaries"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
+  ],
   // The rows' parameter as json (validated on input, parsed by json_to_recordset) instead of jsonb.
   'json-param': () => [],
   // Wire formats of the rows (step 80): one binary array parameter per column, unnest (INSERT_COLUMNS_SQL, the
@@ -238,10 +243,9 @@ async function main(): Promise<void> {
         const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
         if (reloptions?.length) await sql.execute(`ALTER TABLE "${table}" SET (${reloptions.join(', ')})`);
         // LIKE names the copies' indexes after the table and columns: <table>_userId_createdAt_idx, <table>_createdAt_idx, <table>_matchedRules_idx.
+        // The migrated table's foreign key (its user's; the stored parts' are not checked since step 144: part-foreign-keys).
         if (!name.split('+').includes('no-foreign-keys')) {
           await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`);
-          await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("coefficientComparisonsId") REFERENCES "coefficient_comparison_sets"("id") ON DELETE RESTRICT ON UPDATE CASCADE`);
-          await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("personalHistoryId") REFERENCES "history_summaries"("id") ON DELETE RESTRICT ON UPDATE CASCADE`);
         }
         for (const ddl of variantDdl(name, table)) await sql.execute(ddl);
         const format = formatOf(name);

@@ -174,7 +174,8 @@ export async function statisticalContextOf(
     context.coefficientComparisons ?? (row.coefficientComparisonsId ? load.coefficientComparisons(row.coefficientComparisonsId) : null),
     context.personalHistory ?? (row.personalHistoryId ? load.historySummary(row.personalHistoryId) : null),
   ]);
-  // Never without: the writer stores the summary with the row, and the foreign key keeps it.
+  // Never without: the writer stores the summary in the row's statement, and nothing deletes summaries (no foreign key
+  // checks it: prisma/schema.prisma's HistorySummary).
   if (!personalHistory) throw new Error(`recommendation history summary ${row.personalHistoryId} not found`);
   return {
     populationComparison: context.populationComparison.map(populationComparisonOf),
@@ -407,7 +408,8 @@ FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).joi
  * one JSON object and converting each field from it (jsonb_to_recordset, the statement before). $1 and $2 are the
  * coefficient comparison sets and the history summaries its rows name that this writer has not stored yet (usually
  * none: `[]`); a set's or summary's id is derived from its content, so one another instance stored already is skipped
- * (ON CONFLICT DO NOTHING), and the foreign keys are checked at the end of the statement, after the inserts. A NULL
+ * (ON CONFLICT DO NOTHING); the rows' user is checked by its foreign key at the end of the statement (the sets and
+ * summaries are not: they are never deleted, BENCHMARKS.md step 144). A NULL
  * element is SQL NULL; a timestamp is UTC, as Prisma writes it. The text never changes, so PostgreSQL parses and plans
  * it once per connection.
  */
