@@ -135,7 +135,10 @@ export function maskError(error: unknown, message: string): Error {
   }
   if (error instanceof GraphQLError && typeof error.extensions.code === 'string' && !error.originalError) return error;
   console.error('[API] unexpected error', original ?? error);
-  return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+  // Where it happened stays (the field's path and the query's locations, as Yoga's own masking keeps them): a client
+  // can tell which field is null because of it. What happened does not.
+  const located = error instanceof GraphQLError ? { nodes: error.nodes, source: error.source, positions: error.positions, path: error.path } : {};
+  return new GraphQLError(message, { ...located, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
 }
 
 /** GraphQL's "Did you mean ...?" hints, which name schema members a client did not ask about. */

@@ -293,6 +293,38 @@ describe('stored recommendations', () => {
     expect(before.kinds).toEqual(['object', 'object', 'object']);
     expect(await readBack()).toEqual(advice);
   });
+
+  it('a stored answer whose history summary was deleted by hand answers its statisticalContext with a masked error and its other fields as stored (docs/operations.md: no foreign key keeps the summary)', async () => {
+    const { token } = await tokenFor('athlete');
+    const { recommendation: answered } = await gqlOk<{ recommendation: { id: string; sessionType: string; statisticalContext: { personalHistory: { n: number } } | null } }>(
+      server.url,
+      `query($input: PreSessionInput!) { recommendation(input: $input) { id sessionType statisticalContext { personalHistory { n } } } }`,
+      { input: OPERATOR },
+      token,
+    );
+    expect(answered.statisticalContext).not.toBeNull();
+    await server.services.recommendations.flush();
+    const { prisma } = server.services;
+    const { personalHistoryId } = await prisma.recommendation.findUniqueOrThrow({ where: { id: answered.id } });
+    expect(personalHistoryId).toMatch(UUID);
+    // The summary is shared by every answer of the same history (new athletes': the same one): put back afterwards.
+    const summary = await prisma.historySummary.findUniqueOrThrow({ where: { id: personalHistoryId as string } });
+    await prisma.historySummary.delete({ where: { id: summary.id } });
+    try {
+      const read = await gql<{ startSession: { recommendation: { id: string; sessionType: string; statisticalContext: unknown } } }>(
+        server.url,
+        `mutation($input: StartSessionInput!) { startSession(input: $input) { recommendation { id sessionType statisticalContext { personalHistory { n } } } } }`,
+        { input: { recommendationId: answered.id } },
+        token,
+      );
+      expect(read.data?.startSession.recommendation).toEqual({ id: answered.id, sessionType: answered.sessionType, statisticalContext: null });
+      expect(read.errors).toHaveLength(1);
+      expect(read.errors?.[0].path).toEqual(['startSession', 'recommendation', 'statisticalContext']);
+      expect(read.errors?.[0].message).toBe('Unexpected error.');
+    } finally {
+      await prisma.historySummary.create({ data: { id: summary.id, summary: summary.summary as object, createdAt: summary.createdAt } });
+    }
+  });
 });
 
 describe("the writer's batches (each row's JSON made in the event-loop turn it was answered in, written into a statement's buffer)", () => {
