@@ -302,7 +302,7 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['rawQuality', 'float8', ''],
   ['intervalLow', 'float8', ''],
   ['intervalHigh', 'float8', ''],
-  // The row's first position in the statement's flat array of distributions (DISTRIBUTION_SQL).
+  // The row's first position in the statement's flat array of distributions (DISTRIBUTION_VALUES: insertColumnsSql takes the slice).
   ['distribution', 'int4', ''],
   ['confidence', 'text', '"Confidence"'],
   ['phase', 'text', '"ModelPhase"'],
@@ -436,7 +436,7 @@ const CALL_STORE_FUNCTION_SQL = `SELECT ${STORE_FUNCTION}(${INSERT_COLUMNS_PARAM
  */
 export class StatementColumns {
   private readonly arrays: PgArrayWriter[];
-  /** Where each array stood before the row being added (its bytes, whether it had a NULL): reused for every row. */
+  /** Where each array stood before the row being added (its bytes, its elements, whether it had a NULL): reused for every row. */
   private readonly lengths: Float64Array;
   private readonly counts: Float64Array;
   private readonly nulls: Uint8Array;
@@ -775,8 +775,12 @@ export class RecommendationWriter {
   private async send(setsJson: string, summariesJson: string, columns: readonly Uint8Array[]): Promise<void> {
     // With a driver that takes every parameter in its binary form (PGlite's thread) the two JSON ones go as jsonb's
     // binary form too, and the statement as it is (pg-wire.ts); otherwise as text (PostgreSQL's pool: unchanged).
-    const binary = this.sql.executeBinary ? [jsonbBytes(setsJson), jsonbBytes(summariesJson), ...columns] : null;
-    const execute = (text: string) => (binary && this.sql.executeBinary ? this.sql.executeBinary(text, binary) : this.sql.execute(text, [setsJson, summariesJson, ...columns]));
+    const { executeBinary } = this.sql;
+    let execute: (text: string) => Promise<number>;
+    if (executeBinary) {
+      const binary = [jsonbBytes(setsJson), jsonbBytes(summariesJson), ...columns];
+      execute = (text) => executeBinary.call(this.sql, text, binary);
+    } else execute = (text) => this.sql.execute(text, [setsJson, summariesJson, ...columns]);
     try {
       await execute(await this.insertStatement());
     } catch (err) {
