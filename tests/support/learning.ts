@@ -159,7 +159,7 @@ export async function logSession(url: string, token: string, checkIn: CheckIn, o
 }
 
 /** Logs every session of a simulated athlete through the API, oldest first, one day apart ending today. */
-export async function logAthlete(url: string, token: string, athlete: SimulatedAthlete, count = athlete.sessions.length): Promise<string[]> {
+export async function logAthlete(url: string, token: string, athlete: SimulatedAthlete, count = athlete.sessions.length, between?: () => Promise<void>): Promise<string[]> {
   const ids: string[] = [];
   const now = Date.now();
   const sessions = athlete.sessions.slice(0, count);
@@ -167,6 +167,7 @@ export async function logAthlete(url: string, token: string, athlete: SimulatedA
     const startedAt = new Date(now - (sessions.length - i) * 86_400_000);
     const { id } = await logSession(url, token, s.checkIn, { sessionQuality: s.sessionQuality }, startedAt);
     ids.push(id);
+    await between?.();
   }
   return ids;
 }
