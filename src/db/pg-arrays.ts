@@ -47,7 +47,7 @@ for (let i = 0; i < 6; i++) {
 
 /**
  * An array of one element type, written element by element into a buffer outside V8's heap (grown by doubling), read
- * as its binary form once complete (`bytes`). A writer is used for one statement.
+ * as its binary form once complete (`bytes`). `clear` empties it for another statement, keeping its buffer.
  */
 export class PgArrayWriter {
   private buffer: Buffer;
@@ -187,6 +187,16 @@ export class PgArrayWriter {
   /** Whether a NULL element has been written (with byteLength and the elements' count: where the array stands). */
   get hasNulls(): boolean {
     return this.nulls;
+  }
+
+  /** Empty again (no element), its buffer kept: for the next statement once this one's bytes have been sent. */
+  clear(): void {
+    this.reset(HEADER, 0, false);
+  }
+
+  /** The buffer's size (what the writer holds outside V8's heap). */
+  get capacity(): number {
+    return this.buffer.length;
   }
 
   /** Back to where the array stood (byteLength, size, hasNulls then): the elements written since are dropped. */

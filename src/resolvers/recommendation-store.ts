@@ -466,6 +466,19 @@ export class StatementColumns {
     this.rows++;
   }
 
+  /** Empty again for another statement, the arrays' buffers kept (once this statement's parameters have been sent). */
+  clear(): void {
+    for (const a of this.arrays) a.clear();
+    this.rows = 0;
+  }
+
+  /** The bytes of the arrays' buffers (what the writer holds outside V8's heap while keeping this set for reuse). */
+  get capacity(): number {
+    let n = 0;
+    for (const a of this.arrays) n += a.capacity;
+    return n;
+  }
+
   /** The column arrays' binary forms, in COLUMN_WIRES' order (views of the buffers: valid until the next add). */
   parameters(): Buffer[] {
     return this.arrays.map((a) => a.bytes());
@@ -490,6 +503,15 @@ const REMEMBERED_SETS = 50_000;
 /** Rows per INSERT: bounds one statement's parameter (a few kB of JSON a row) and, on PGlite, how long one
  * statement holds the event loop; the writer lets the loop turn between two statements of a batch. */
 const ROWS_PER_INSERT = 200;
+
+/**
+ * Column sets a writer keeps for its next statements once their own have been sent (RecommendationWriter.spare): one
+ * statement is in flight while the next one's rows are written, so two sets alternate instead of 31 buffers
+ * allocated outside V8's heap for every statement; a set grown past SPARE_SET_BYTES (a burst's 200-row statement)
+ * is dropped, as every set was before.
+ */
+const SPARE_SETS = 2;
+const SPARE_SET_BYTES = 256 * 1024;
 
 /** Rows queued that have their batch written at once, without the coalescing wait. */
 const ROWS_WRITTEN_AT_ONCE = 25;
@@ -560,8 +582,10 @@ export class RecommendationWriter {
   private statements: StatementColumns[] = [];
   /** Queued rows whose JSON is not made yet (serializeFresh: ROWS_PER_SERIALIZATION at a time, or at their write). */
   private fresh: RecommendationRow[] = [];
-  /** The last statement's arrays' bytes: the next one's buffers start at those sizes. */
+  /** The last statement's arrays' bytes: a new set's buffers start at those sizes. */
   private lastCapacities: number[] | undefined;
+  /** Column sets whose statement has been sent, emptied for the next ones (at most SPARE_SETS). */
+  private readonly spare: StatementColumns[] = [];
   private batch: { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } | null = null;
   /** id -> the write of its batch, until it has settled. */
   private readonly unsettled = new Map<string, Promise<void>>();
@@ -646,7 +670,7 @@ export class RecommendationWriter {
     for (const row of this.fresh) {
       let statement = this.statements.at(-1);
       if (!statement || statement.rows >= ROWS_PER_INSERT) {
-        statement = new StatementColumns(this.lastCapacities);
+        statement = this.spare.pop() ?? new StatementColumns(this.lastCapacities);
         this.statements.push(statement);
       }
       try {
@@ -816,6 +840,12 @@ export class RecommendationWriter {
       batch.reject(err);
     } finally {
       for (const row of rows) this.unsettled.delete(row.id);
+      // Sent (or never to be): their buffers are free for the next statements.
+      for (const statement of statements) {
+        if (this.spare.length >= SPARE_SETS || statement.capacity > SPARE_SET_BYTES) continue;
+        statement.clear();
+        this.spare.push(statement);
+      }
     }
   }
 }

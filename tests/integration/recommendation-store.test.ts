@@ -360,6 +360,30 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     expect(ids.map((id) => byId.get(id))).toEqual(ids.map((id, i) => ({ id, overrideMessage: i % 2 ? message : null, matchedRules: [`régle-${i}`] })));
   });
 
+  it("a statement's column buffers, used again for the statements after it, carry only their own rows", async () => {
+    const original = await storedAnswer();
+    const { db } = server.services;
+    const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', coalesceMs: 0 });
+    const long = 'x'.repeat(3000);
+    // Statement after statement, each written before the next is queued: larger rows with NULLs first, then smaller
+    // ones without, then an empty distribution, so anything one left in a reused buffer would show in the next.
+    const batches = [
+      Array.from({ length: 12 }, (_, i) => ({ ...original, id: newRecommendationId(), overrideMessage: i % 2 ? long : null, matchedRules: [`rule-${i}`, long], expectedQuality: null })),
+      Array.from({ length: 3 }, (_, i) => ({ ...original, id: newRecommendationId(), overrideMessage: `short ${i}`, matchedRules: [] })),
+      [{ ...original, id: newRecommendationId(), distribution: [], contributions: null }],
+      Array.from({ length: 5 }, () => ({ ...original, id: newRecommendationId() })),
+    ];
+    for (const rows of batches) {
+      for (const row of rows) writer.enqueue(row);
+      await writer.written(rows[rows.length - 1].id);
+    }
+    expect(writer.totals.inserts).toBe(batches.length);
+    const rows = batches.flat();
+    const stored = await server.services.prisma.recommendation.findMany({ where: { userId: original.userId, id: { not: original.id } }, orderBy: { id: 'asc' } });
+    expect(stored).toEqual([...rows].sort((a, b) => a.id.localeCompare(b.id)));
+    await writer.close();
+  });
+
   it("the column arrays carry every value as it was: array elements that need quoting, control characters, NULLs, a double's extremes", async () => {
     const original = await storedAnswer();
     const writer = server.services.recommendations;
