@@ -67,9 +67,7 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   // The athlete's key checked once per statement for its distinct athletes (a statement-level trigger over the
   // inserted rows, each athlete's users row locked FOR KEY SHARE as the foreign key's check locks it) instead of the
   // foreign key's check of every row (the variant's table has no foreign key).
-  'user-check-per-statement': (t) => [
-    `CREATE TRIGGER "${t}_user_check" AFTER INSERT ON "${t}" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${USER_CHECK_FUNCTION}()`,
-  ],
+  'user-check-per-statement': (t) => [`CREATE TRIGGER "${t}_user_check" AFTER INSERT ON "${t}" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${USER_CHECK_FUNCTION}()`],
   // The table before step 144: its rows' coefficient comparison set and history summary checked by foreign keys too.
   'part-foreign-keys': (t) => [
     `ALTER TABLE "${t}" ADD FOREIGN KEY ("coefficientComparisonsId") REFERENCES "coefficient_comparison_sets"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
@@ -356,7 +354,9 @@ async function main(): Promise<void> {
         const statements = Math.ceil(rowsPerRound / batch);
         const format = formatOf(tables[i].name);
         // Made before the clock starts.
-        const params = Array.from({ length: statements }, () => (format === 'columns' ? columnParameters(batch, has(tables[i].name, MANY_USERS)) : format === 'copy' ? copyText(batch) : parameter(batch)));
+        const params = Array.from({ length: statements }, () =>
+          format === 'columns' ? columnParameters(batch, has(tables[i].name, MANY_USERS)) : format === 'copy' ? copyText(batch) : parameter(batch),
+        );
         const walInitZeroOff = tables[i].name.split('+').includes(WAL_INIT_ZERO_OFF);
         if (walInitZeroOff) await sql.execute('SET wal_init_zero = off');
         const lsn = await walLsn();
