@@ -22,9 +22,9 @@
 // for the run with `npm install --no-save pg-copy-streams`, on a connection of its own whose backend's CPU is read;
 // PostgreSQL only: PGlite's COPY FROM '/dev/blob' measured 200-500 µs a row in the tenth round), `json-columns` makes the copy's jsonb columns json (with `columns`, sent as json[]),
 // `direct` sends PGlite the statement itself instead of a session function's call; `columns-parse-only` runs the
-// column arrays' unnest and casts alone. `user-check-per-statement` checks the rows' athlete once per statement (a
-// statement-level trigger over the inserted rows) instead of by the foreign key; `many-users` draws each row's athlete
-// from 5,000 (a real instance's rows; by default every row is one athlete's). After the rounds it prints what building each format costs this thread for
+// column arrays' unnest and casts alone. `user-foreign-key` checks the rows' athlete by the foreign key (every row: the
+// table before step 190) instead of the migrated table's trigger (once per statement); `many-users` draws each row's
+// athlete from 5,000 (a real instance's rows; by default every row is one athlete's). After the rounds it prints what building each format costs this thread for
 // 200 of the writer's rows.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -63,12 +63,12 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   uncompressed: (t) => [`ALTER TABLE "${t}" SET (toast_tuple_target = 8160)`, ...JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET STORAGE EXTERNAL`)],
   lz4: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
   pglz: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
+  // No check of the rows' athlete at all (for the share).
   'no-foreign-keys': () => [],
-  // The athlete's key checked once per statement for its distinct athletes (a statement-level trigger over the
-  // inserted rows, each athlete's users row locked FOR KEY SHARE as the foreign key's check locks it) instead of the
-  // foreign key's check of every row (the variant's table has no foreign key).
-  'user-check-per-statement': (t) => [`CREATE TRIGGER "${t}_user_check" AFTER INSERT ON "${t}" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ${USER_CHECK_FUNCTION}()`],
-  // The table before step 144: its rows' coefficient comparison set and history summary checked by foreign keys too.
+  // The table before step 190: the athlete checked by the foreign key, every row (the variant's table has no trigger).
+  'user-foreign-key': (t) => [`ALTER TABLE "${t}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`],
+  // The stored parts checked by foreign keys too (their rows' coefficient comparison set and history summary): with
+  // user-foreign-key, the table before step 144.
   'part-foreign-keys': (t) => [
     `ALTER TABLE "${t}" ADD FOREIGN KEY ("coefficientComparisonsId") REFERENCES "coefficient_comparison_sets"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
     `ALTER TABLE "${t}" ADD FOREIGN KEY ("personalHistoryId") REFERENCES "history_summaries"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
@@ -101,19 +101,6 @@ function variantDdl(name: string, table: string): string[] {
     return ddl(table);
   });
 }
-/** The statement-level check of user-check-per-statement (bench-row-db's own, made once). */
-const USER_CHECK_FUNCTION = 'bench_recommendations_user_check';
-const CREATE_USER_CHECK_FUNCTION = `CREATE OR REPLACE FUNCTION ${USER_CHECK_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $f$
-DECLARE missing uuid;
-BEGIN
-  SELECT n."userId" INTO missing FROM (SELECT DISTINCT "userId" FROM new_rows) n
-  WHERE NOT EXISTS (SELECT 1 FROM "users" u WHERE u."id" = n."userId" FOR KEY SHARE OF u) LIMIT 1;
-  IF FOUND THEN
-    RAISE foreign_key_violation USING MESSAGE = format('no user %s', missing);
-  END IF;
-  RETURN NULL;
-END
-$f$`;
 /** A variant part: each row's athlete drawn from MANY_USERS athletes (a real instance's rows) instead of the one athlete of every row. */
 const MANY_USERS = 'many-users';
 const MANY_USERS_COUNT = 5000;
@@ -220,7 +207,6 @@ async function main(): Promise<void> {
     // The rows, stored once by the real writer (their comparison sets and history summary with them).
     const userId = randomUUID();
     await sql.execute(`INSERT INTO "users" ("id", "role") VALUES ($1, 'ATHLETE')`, [userId]);
-    if (variantNames.some((v) => has(v, 'user-check-per-statement'))) await sql.execute(CREATE_USER_CHECK_FUNCTION);
     const manyUsers: string[] = [];
     if (variantNames.some((v) => has(v, MANY_USERS))) {
       for (let i = 0; i < MANY_USERS_COUNT; i++) manyUsers.push(randomUUID());
@@ -272,9 +258,10 @@ async function main(): Promise<void> {
         const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
         if (reloptions?.length) await sql.execute(`ALTER TABLE "${table}" SET (${reloptions.join(', ')})`);
         // LIKE names the copies' indexes after the table and columns: <table>_userId_createdAt_idx, <table>_createdAt_idx, <table>_matchedRules_idx.
-        // The migrated table's foreign key (its user's; the stored parts' are not checked since step 144: part-foreign-keys).
-        if (!has(name, 'no-foreign-keys') && !has(name, 'user-check-per-statement')) {
-          await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`);
+        // The migrated table's check of its rows' athlete (a trigger once per statement since step 190: migration
+        // 20261207064044; LIKE copies no trigger), unless the variant checks it otherwise or not at all.
+        if (!has(name, 'no-foreign-keys') && !has(name, 'user-foreign-key')) {
+          await sql.execute(`CREATE TRIGGER "${table}_user_check" AFTER INSERT ON "${table}" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "recommendations_user_check"()`);
         }
         for (const ddl of variantDdl(name, table)) await sql.execute(ddl);
         const format = formatOf(name);
