@@ -452,6 +452,44 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     expect(await prisma.recommendation.count({ where: { userId: renamed } })).toBe(1);
     await writer.close();
   });
+
+  // PostgreSQL only (two connections): the trigger locks the athletes' rows as the foreign key's check did.
+  it.runIf(usingPostgres)('an athlete deleted while their answer is being stored: the delete waits and takes it along, or the store fails', async () => {
+    const [first, second] = [await storedAnswer(), await storedAnswer()];
+    const writing = new pg.Client({ connectionString: server.databaseUrl! });
+    const deleting = new pg.Client({ connectionString: server.databaseUrl! });
+    await writing.connect();
+    await deleting.connect();
+    // A copy of a stored answer under a new id, as one statement.
+    const copy = (from: { id: string }) =>
+      writing.query(`INSERT INTO "recommendations" SELECT (json_populate_record(r, json_build_object('id', $1::uuid))).* FROM "recommendations" r WHERE "id" = $2`, [newRecommendationId(), from.id]);
+    try {
+      // The store first (not committed yet), then the athlete's delete: it waits for the store, then deletes its row too.
+      await writing.query('BEGIN');
+      await copy(first);
+      let deleted = false;
+      const deletion = deleting.query('DELETE FROM "users" WHERE "id" = $1', [first.userId]).then(() => (deleted = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(deleted).toBe(false);
+      await writing.query('COMMIT');
+      await deletion;
+      expect(await storedCount(first.userId)).toBe(0);
+      // The delete first (not committed yet), then a store for that athlete: it waits, then fails.
+      await deleting.query('BEGIN');
+      await deleting.query('DELETE FROM "users" WHERE "id" = $1', [second.userId]);
+      const storing = copy(second).then(
+        () => 'stored',
+        (err: Error & { code?: string }) => err.code,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await deleting.query('COMMIT');
+      expect(await storing).toBe('23503');
+      expect(await storedCount(second.userId)).toBe(0);
+    } finally {
+      await writing.end();
+      await deleting.end();
+    }
+  });
 });
 
 describe("the writer's coalescing wait (WRITE_COALESCE_MS)", () => {
