@@ -22,7 +22,9 @@
 // for the run with `npm install --no-save pg-copy-streams`, on a connection of its own whose backend's CPU is read;
 // PostgreSQL only: PGlite's COPY FROM '/dev/blob' measured 200-500 µs a row in the tenth round), `json-columns` makes the copy's jsonb columns json (with `columns`, sent as json[]),
 // `direct` sends PGlite the statement itself instead of a session function's call; `columns-parse-only` runs the
-// column arrays' unnest and casts alone. After the rounds it prints what building each format costs this thread for
+// column arrays' unnest and casts alone. `user-foreign-key` checks the rows' athlete by the foreign key (every row: the
+// table before step 190) instead of the migrated table's trigger (once per statement); `many-users` draws each row's
+// athlete from 5,000 (a real instance's rows; by default every row is one athlete's). After the rounds it prints what building each format costs this thread for
 // 200 of the writer's rows.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -61,8 +63,12 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   uncompressed: (t) => [`ALTER TABLE "${t}" SET (toast_tuple_target = 8160)`, ...JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET STORAGE EXTERNAL`)],
   lz4: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
   pglz: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
+  // No check of the rows' athlete at all (for the share).
   'no-foreign-keys': () => [],
-  // The table before step 144: its rows' coefficient comparison set and history summary checked by foreign keys too.
+  // The table before step 190: the athlete checked by the foreign key, every row (the variant's table has no trigger).
+  'user-foreign-key': (t) => [`ALTER TABLE "${t}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`],
+  // The stored parts checked by foreign keys too (their rows' coefficient comparison set and history summary): with
+  // user-foreign-key, the table before step 144.
   'part-foreign-keys': (t) => [
     `ALTER TABLE "${t}" ADD FOREIGN KEY ("coefficientComparisonsId") REFERENCES "coefficient_comparison_sets"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
     `ALTER TABLE "${t}" ADD FOREIGN KEY ("personalHistoryId") REFERENCES "history_summaries"("id") ON DELETE RESTRICT ON UPDATE CASCADE`,
@@ -86,6 +92,7 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
 function variantDdl(name: string, table: string): string[] {
   return name.split('+').flatMap((part) => {
     if (/^batch-\d+$/.test(part)) return []; // the variant's rows a statement (variantBatch)
+    if (part === MANY_USERS) return []; // the rows' athletes (freshRow)
     if (part === WAL_INIT_ZERO_OFF) return []; // a setting of the session while the variant's rows are written
     const target = /^toast-target-(\d+)$/.exec(part)?.[1];
     if (target) return [`ALTER TABLE "${table}" SET (toast_tuple_target = ${target})`];
@@ -94,6 +101,9 @@ function variantDdl(name: string, table: string): string[] {
     return ddl(table);
   });
 }
+/** A variant part: each row's athlete drawn from MANY_USERS athletes (a real instance's rows) instead of the one athlete of every row. */
+const MANY_USERS = 'many-users';
+const MANY_USERS_COUNT = 5000;
 /** A variant part: new WAL segment files not filled with zeros (wal_init_zero = off) while its rows are written. */
 const WAL_INIT_ZERO_OFF = 'wal-init-zero-off';
 /** A variant's rows a statement: its `batch-<n>` part, or --batch. */
@@ -197,6 +207,11 @@ async function main(): Promise<void> {
     // The rows, stored once by the real writer (their comparison sets and history summary with them).
     const userId = randomUUID();
     await sql.execute(`INSERT INTO "users" ("id", "role") VALUES ($1, 'ATHLETE')`, [userId]);
+    const manyUsers: string[] = [];
+    if (variantNames.some((v) => has(v, MANY_USERS))) {
+      for (let i = 0; i < MANY_USERS_COUNT; i++) manyUsers.push(randomUUID());
+      await sql.execute(`INSERT INTO "users" ("id", "role") SELECT u, 'ATHLETE' FROM unnest($1::uuid[]) AS u`, [arrayLiteral(manyUsers)]);
+    }
     const writer = new RecommendationWriter(sql, { log: console.log, sessionFunction: db.kind === 'pglite' });
     // A connection of its own for COPY on PostgreSQL (pg-copy-streams, not a dependency of the project: `npm install
     // --no-save pg-copy-streams` first); its backend's CPU is read for the COPY variants.
@@ -243,9 +258,10 @@ async function main(): Promise<void> {
         const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
         if (reloptions?.length) await sql.execute(`ALTER TABLE "${table}" SET (${reloptions.join(', ')})`);
         // LIKE names the copies' indexes after the table and columns: <table>_userId_createdAt_idx, <table>_createdAt_idx, <table>_matchedRules_idx.
-        // The migrated table's foreign key (its user's; the stored parts' are not checked since step 144: part-foreign-keys).
-        if (!name.split('+').includes('no-foreign-keys')) {
-          await sql.execute(`ALTER TABLE "${table}" ADD FOREIGN KEY ("userId") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE`);
+        // The migrated table's check of its rows' athlete (a trigger once per statement since step 190: migration
+        // 20261207064044; LIKE copies no trigger), unless the variant checks it otherwise or not at all.
+        if (!has(name, 'no-foreign-keys') && !has(name, 'user-foreign-key')) {
+          await sql.execute(`CREATE TRIGGER "${table}_user_check" AFTER INSERT ON "${table}" REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION "recommendations_user_check"()`);
         }
         for (const ddl of variantDdl(name, table)) await sql.execute(ddl);
         const format = formatOf(name);
@@ -297,10 +313,14 @@ async function main(): Promise<void> {
     };
     /** The same rows (engine-made, under new ids) as column arrays, or as COPY's text. */
     let nextRow = 0;
-    const freshRow = () => ({ ...engineRows[nextRow++ % engineRows.length], id: randomUUID() });
-    const columnParameters = (n: number): unknown[] => {
+    const freshRow = (spread = false) => {
+      const row = { ...engineRows[nextRow++ % engineRows.length], id: randomUUID() };
+      if (spread) row.userId = manyUsers[Math.floor(Math.random() * manyUsers.length)];
+      return row;
+    };
+    const columnParameters = (n: number, spread: boolean): unknown[] => {
       const columns = new StatementColumns();
-      for (let i = 0; i < n; i++) columns.add(freshRow());
+      for (let i = 0; i < n; i++) columns.add(freshRow(spread));
       // Copies: a StatementColumns' parameters are views of buffers it reuses.
       return ['[]', '[]', ...columns.parameters().map((b) => Buffer.from(b))];
     };
@@ -321,7 +341,9 @@ async function main(): Promise<void> {
         const statements = Math.ceil(rowsPerRound / batch);
         const format = formatOf(tables[i].name);
         // Made before the clock starts.
-        const params = Array.from({ length: statements }, () => (format === 'columns' ? columnParameters(batch) : format === 'copy' ? copyText(batch) : parameter(batch)));
+        const params = Array.from({ length: statements }, () =>
+          format === 'columns' ? columnParameters(batch, has(tables[i].name, MANY_USERS)) : format === 'copy' ? copyText(batch) : parameter(batch),
+        );
         const walInitZeroOff = tables[i].name.split('+').includes(WAL_INIT_ZERO_OFF);
         if (walInitZeroOff) await sql.execute('SET wal_init_zero = off');
         const lsn = await walLsn();

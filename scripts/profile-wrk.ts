@@ -40,6 +40,8 @@
 // each isolate's collections, or --single-threaded-gc to keep the collector off V8's helper threads. Every run prints
 // the API isolate's scavenges and major collections per 10,000 requests.
 //
+// --athletes <n>: the `recommendation` requests take turns among n seeded athletes (wrk's Lua `request`), so a writer's
+// statement holds many athletes' rows as a real instance's does; 1 (the default): one athlete, as bench.ts.
 // --pglite-dir <dir>: each server's PGlite in a fresh data directory under <dir> (on disk, as npm start's default
 // ./data/pglite) instead of in memory (memory://, the default here and in bench-floor).
 //
@@ -69,6 +71,7 @@ const { values: args } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     before: { type: 'string' },
     connections: { type: 'string', default: '10' },
+    athletes: { type: 'string', default: '1' },
     variables: { type: 'boolean', default: false },
     survivors: { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
@@ -248,10 +251,13 @@ async function startServer(benchScript: string, execArgv: string[]) {
       const main = u.mainThread as { user: number; system: number };
       return { process: ((u.user as number) + (u.system as number)) / 1000, main: (main.user + main.system) / 1000 };
     };
-    const athletes = [randomUUID(), randomUUID()];
+    const athletes = Array.from({ length: Math.max(2, Number(args.athletes)) }, () => randomUUID());
     await request('seed', { userIds: athletes, sessionsPerUser: 30 });
     const { TokenService } = await import('../src/auth.ts');
-    const token = await new TokenService(BENCH_SECRET).sign({ sub: athletes[0], role: 'athlete' });
+    const tokens = new TokenService(BENCH_SECRET);
+    // --athletes N: the `recommendation` runs take turns among N athletes' tokens (1: the first athlete's only).
+    const athleteTokens = await Promise.all(athletes.slice(0, Number(args.athletes)).map((sub) => tokens.sign({ sub, role: 'athlete' })));
+    const token = athleteTokens[0];
     const finished = async () => {
       await request('stop').catch(() => {});
       await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
@@ -259,7 +265,7 @@ async function startServer(benchScript: string, execArgv: string[]) {
     /** The writer's totals after the last run: rows stored, INSERT statements and the JSON they carried. */
     const written = { rows: 0, inserts: 0, bytes: 0 };
     const databaseCpuMs = () => databaseCpu(child.pid as number, databaseUrl);
-    return { url: ready.url, pid: child.pid as number, request, cpuMs, databaseCpuMs, token, finished, stop, databaseUrl, written };
+    return { url: ready.url, pid: child.pid as number, request, cpuMs, databaseCpuMs, token, athleteTokens, finished, stop, databaseUrl, written };
   } catch (err) {
     await stop();
     throw err;
@@ -361,14 +367,18 @@ async function main(): Promise<void> {
   const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
   try {
     for (const tree of trees) servers.push(await startServer(tree.bench, execArgv(tree.flags)));
-    const script = (server: Server, body: string, file: string) => {
+    const script = (server: Server, body: string, file: string, rotate = false) => {
       const at = path.join(scripts, `${servers.indexOf(server)}-${file}`);
-      writeFileSync(at, `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`);
+      let lua = `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`;
+      // Each request as the next athlete (wrk -t1: one Lua state, so a plain turn through the list).
+      if (rotate && server.athleteTokens.length > 1)
+        lua += `local tokens = { ${server.athleteTokens.map((t) => JSON.stringify(t)).join(', ')} }\nlocal n = 0\nrequest = function()\n  n = n % #tokens + 1\n  wrk.headers["Authorization"] = "Bearer " .. tokens[n]\n  return wrk.format()\nend\n`;
+      writeFileSync(at, lua);
       return at;
     };
     const bodies = servers.map(
       (server): Record<Operation, string> => ({
-        recommendation: script(server, RECOMMENDATION, 'recommendation.lua'),
+        recommendation: script(server, RECOMMENDATION, 'recommendation.lua', true),
         __typename: script(server, TYPENAME, 'typename.lua'),
         '__typename+variables': script(server, TYPENAME_WITH_VARIABLES, 'typename-variables.lua'),
       }),

@@ -4,7 +4,7 @@ import DataLoader from 'dataloader';
 import type { Viewer } from '../auth.ts';
 import type { AppPrisma } from '../db/session-hook.ts';
 import type { CoefficientComparison, PersonalHistory } from '../engine/statistics.ts';
-import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase, type Recommendation } from '../generated/prisma/client.ts';
+import { Prisma, type BaselineAssessment, type ModelOutput, type ModelPhase, type Recommendation, type User } from '../generated/prisma/client.ts';
 
 /**
  * Options of the loaders shared across requests. Node runs the promise jobs after each I/O callback, and each
@@ -40,6 +40,8 @@ export interface Loaders {
   coefficientComparisons: DataLoader<string, CoefficientComparison[] | null>;
   /** A stored recommendation's history summary, by its id (history_summaries). */
   historySummaries: DataLoader<string, PersonalHistory | null>;
+  /** Users by id (a stored recommendation's athlete: no Prisma relation since its foreign key became a trigger). */
+  user: DataLoader<string, User | null>;
 }
 
 export interface CoachedPair {
@@ -179,6 +181,11 @@ class RequestLoaders implements Loaders {
           return byKey(ids, summaries, (s) => s.id).map((s) => (s ? (s.summary as unknown as PersonalHistory) : null));
         }),
     );
+  }
+
+  get user(): Loaders['user'] {
+    const prisma = this.prisma;
+    return this.once('user', () => new DataLoader(async (ids) => byKey(ids, await prisma.user.findMany({ where: { id: { in: [...ids] } } }), (u) => u.id)));
   }
 }
 

@@ -408,8 +408,8 @@ FROM (SELECT ${COLUMN_WIRES.map(([c], i) => `unnest(${p(i + 3)}) AS "${c}"`).joi
  * one JSON object and converting each field from it (jsonb_to_recordset, the statement before). $1 and $2 are the
  * coefficient comparison sets and the history summaries its rows name that this writer has not stored yet (usually
  * none: `[]`); a set's or summary's id is derived from its content, so one another instance stored already is skipped
- * (ON CONFLICT DO NOTHING); the rows' user is checked by its foreign key at the end of the statement (the sets and
- * summaries are not: they are never deleted, BENCHMARKS.md step 144). A NULL
+ * (ON CONFLICT DO NOTHING); the rows' athletes are checked at the end of the statement, once each, by the table's trigger
+ * (recommendations_user_check: BENCHMARKS.md step 190; the sets and summaries are not: they are never deleted, step 144). A NULL
  * element is SQL NULL; a timestamp is UTC, as Prisma writes it. The text never changes, so PostgreSQL parses and plans
  * it once per connection.
  */

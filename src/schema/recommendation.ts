@@ -11,6 +11,7 @@ import { selectsAny } from './selection.ts';
 import { CheckInRef, PreSessionInput } from './check-in.ts';
 import { ModelPhaseEnum, RecommendationSourceEnum, RuleCategoryEnum, SessionTypeEnum } from './enums.ts';
 import { IntervalRef, StatisticalContextRef } from './statistics.ts';
+import { UserRef } from './user.ts';
 
 export const VariableValueRef = builder.objectRef<Contribution>('VariableValue').implement({
   description: 'A number for one model variable (its meaning and unit: see the field that lists it)',
@@ -185,7 +186,16 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
   fields: (t) => ({
     id: t.exposeID('id', { description: 'The recommendation id (uuid): pass it to startSession' }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was given' }),
-    user: t.relation('user', { description: 'The athlete it was given to' }),
+    // Not a Prisma relation: the athlete is checked by a trigger, not a foreign key (migration 20261207064044).
+    user: t.field({
+      type: UserRef,
+      description: 'The athlete it was given to',
+      resolve: async (r, _args, ctx) => {
+        const user = await ctx.loaders.user.load(r.userId);
+        if (!user) throw new Error(`recommendation ${r.id}: its athlete ${r.userId} does not exist`);
+        return user;
+      },
+    }),
     source: t.expose('source', { type: RecommendationSourceEnum, description: 'Rule override or model' }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
     checkIn: t.field({ type: CheckInRef, description: 'The check-in it answered', resolve: (r) => r.checkIn as CheckIn }),

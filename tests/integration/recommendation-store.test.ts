@@ -1,6 +1,7 @@
 // Issue 8 section 1 through the real server: every recommendation (stream or query, MODEL or RULE_OVERRIDE)
 // is stored as a typed record, DONE names it, a session started with it links to it (idempotently, only the
 // athlete's own), and a start sent right after DONE waits for the batch that stores it.
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, gql, gqlOk, wsClient, type Collected, type Counted } from '../support/client.ts';
@@ -430,7 +431,7 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     const { db } = server.services;
     const logged: string[] = [];
     const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', log: (msg) => logged.push(msg) });
-    // The first row's user does not exist: the foreign key fails the whole statement.
+    // The first row's user does not exist: the check of its athlete (a trigger, no longer a foreign key) fails the whole statement.
     const lost = [newRecommendationId(), newRecommendationId()];
     writer.enqueue({ ...original, id: lost[0], userId: '00000000-0000-4000-8000-00000000dead' });
     writer.enqueue({ ...original, id: lost[1] });
@@ -449,6 +450,69 @@ describe("the writer's batches (each row's JSON made in the event-loop turn it w
     const beside = await server.services.prisma.recommendation.findMany({ where: { id: { in: [previous, next] } }, orderBy: { id: 'asc' } });
     expect(beside).toEqual([previous, next].map((id) => ({ ...original, id })));
     await writer.close();
+  });
+
+  it("a stored answer's athlete is kept as a foreign key kept it (now a trigger per statement): a row of a missing athlete is refused, an athlete's new id moves their answers, deleting an athlete deletes theirs", async () => {
+    const [mine, theirs] = [await storedAnswer(), await storedAnswer()];
+    const { db, prisma } = server.services;
+    const writer = new RecommendationWriter(db.sql, { sessionFunction: db.kind === 'pglite', log: () => {} });
+    // One statement of two athletes' rows and a third whose athlete does not exist: none is stored.
+    const missing = '00000000-0000-4000-8000-00000000beef';
+    const ids = [newRecommendationId(), newRecommendationId(), newRecommendationId()];
+    writer.enqueue({ ...mine, id: ids[0] });
+    writer.enqueue({ ...theirs, id: ids[1] });
+    writer.enqueue({ ...mine, id: ids[2], userId: missing });
+    await expect(writer.written(ids[0])).rejects.toThrow(/foreign key check "recommendations_user_check"/);
+    expect(await prisma.recommendation.count({ where: { id: { in: ids } } })).toBe(0);
+    // Nor can a stored answer be moved to a missing athlete.
+    await expect(prisma.recommendation.update({ where: { id: mine.id }, data: { userId: missing } })).rejects.toThrow(/foreign key check/);
+    // An athlete's id changed in the database takes their answers along (the foreign key's ON UPDATE CASCADE).
+    const renamed = randomUUID();
+    await prisma.$executeRaw`UPDATE "users" SET "id" = ${renamed}::uuid WHERE "id" = ${theirs.userId}::uuid`;
+    expect(await prisma.recommendation.findUniqueOrThrow({ where: { id: theirs.id } })).toEqual({ ...theirs, userId: renamed });
+    // Deleting an athlete deletes their answers (ON DELETE CASCADE), and only theirs.
+    await prisma.user.delete({ where: { id: mine.userId } });
+    expect(await prisma.recommendation.count({ where: { userId: mine.userId } })).toBe(0);
+    expect(await prisma.recommendation.count({ where: { userId: renamed } })).toBe(1);
+    await writer.close();
+  });
+
+  // PostgreSQL only (two connections): the trigger locks the athletes' rows as the foreign key's check did.
+  it.runIf(usingPostgres)('an athlete deleted while their answer is being stored: the delete waits and takes it along, or the store fails', async () => {
+    const [first, second] = [await storedAnswer(), await storedAnswer()];
+    const writing = new pg.Client({ connectionString: server.databaseUrl! });
+    const deleting = new pg.Client({ connectionString: server.databaseUrl! });
+    await writing.connect();
+    await deleting.connect();
+    // A copy of a stored answer under a new id, as one statement.
+    const copy = (from: { id: string }) =>
+      writing.query(`INSERT INTO "recommendations" SELECT (json_populate_record(r, json_build_object('id', $1::uuid))).* FROM "recommendations" r WHERE "id" = $2`, [newRecommendationId(), from.id]);
+    try {
+      // The store first (not committed yet), then the athlete's delete: it waits for the store, then deletes its row too.
+      await writing.query('BEGIN');
+      await copy(first);
+      let deleted = false;
+      const deletion = deleting.query('DELETE FROM "users" WHERE "id" = $1', [first.userId]).then(() => (deleted = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(deleted).toBe(false);
+      await writing.query('COMMIT');
+      await deletion;
+      expect(await storedCount(first.userId)).toBe(0);
+      // The delete first (not committed yet), then a store for that athlete: it waits, then fails.
+      await deleting.query('BEGIN');
+      await deleting.query('DELETE FROM "users" WHERE "id" = $1', [second.userId]);
+      const storing = copy(second).then(
+        () => 'stored',
+        (err: Error & { code?: string }) => err.code,
+      );
+      await new Promise((r) => setTimeout(r, 300));
+      await deleting.query('COMMIT');
+      expect(await storing).toBe('23503');
+      expect(await storedCount(second.userId)).toBe(0);
+    } finally {
+      await writing.end();
+      await deleting.end();
+    }
   });
 });
 
