@@ -104,10 +104,18 @@ class Subscription<C> {
     }
     // Each handler list as envelop applies it (@envelop/core's orchestrator.js, its subscribe).
     if (onNext.length && isAsyncIterable(result)) {
-      result = mapAsyncIterator(result, async (event: ExecutionResult) => {
+      result = mapAsyncIterator(result, (event: ExecutionResult) => {
         let value = event;
-        for (const handler of onNext) await handler({ args: args as Payload<C>['args'], result: value, setResult: (next: ExecutionResult) => (value = next) });
-        return value;
+        const setResult = (next: ExecutionResult) => (value = next);
+        // Synchronous while the handlers are (as envelop's iterateAsync is): no promise per event for them.
+        const from = (k: number): ExecutionResult | Promise<ExecutionResult> => {
+          for (let i = k; i < onNext.length; i++) {
+            const returned = onNext[i]!({ args: args as Payload<C>['args'], result: value, setResult });
+            if (isThenable(returned)) return Promise.resolve(returned).then(() => from(i + 1));
+          }
+          return value;
+        };
+        return from(0);
       }) as SubscribeResult;
     }
     if (onEnd.length && isAsyncIterable(result)) {
