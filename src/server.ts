@@ -113,10 +113,10 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     return { analyst: await graphiqlTokens.analyst, athlete: await graphiqlTokens.athlete };
   };
 
-  // Yoga's masking, and the same for the subscriptions useJitExecution starts (it masks their errors itself).
   // graphql-ws operations' subscribe: every plugin's onSubscribe hook as envelop runs them, without its per-hook
   // promise plumbing (src/http/ws-subscribe.ts).
   const wsSubscribe = useDirectSubscribe<Context>();
+  // Yoga's masking, and the same for the subscriptions useJitExecution starts (it masks their errors itself).
   const maskedErrors = { maskError: config.production ? maskErrorWithoutSuggestions : maskError, errorMessage: 'Unexpected error.' };
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
     schema,
