@@ -22,6 +22,7 @@ import { useHealthChecks } from './http/health.ts';
 import { usePopulationCaching } from './http/population-cache.ts';
 import { useJitExecution } from './http/jit-execution.ts';
 import { validateOnce } from './http/validated-documents.ts';
+import { useDirectSubscribe } from './http/ws-subscribe.ts';
 import { pendingMigrations, shippedMigrations } from './db/migration-status.ts';
 import { loadPersistedOperations, persistedDocument, usePersistedOperationsOnly } from './http/persisted-operations.ts';
 import { openServices } from './services.ts';
@@ -112,6 +113,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
     return { analyst: await graphiqlTokens.analyst, athlete: await graphiqlTokens.athlete };
   };
 
+  // graphql-ws operations' subscribe: every plugin's onSubscribe hook as envelop runs them, without its per-hook
+  // promise plumbing (src/http/ws-subscribe.ts).
+  const wsSubscribe = useDirectSubscribe<Context>();
   // Yoga's masking, and the same for the subscriptions useJitExecution starts (it masks their errors itself).
   const maskedErrors = { maskError: config.production ? maskErrorWithoutSuggestions : maskError, errorMessage: 'Unexpected error.' };
   const yoga = createYoga<{ connectionParams?: Record<string, unknown> }, Context>({
@@ -169,6 +173,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useSubscriptionExpiry(),
       ...(config.insightsEnabled ? [useInsightsPage({ persistedOperations: persistedOperations !== null })] : []),
       useRequestBodyLimit(config.maxRequestBodyBytes),
+      wsSubscribe.plugin,
       // Last: the plugins after it get no onSubscribe call for the subscriptions it starts (src/http/jit-execution.ts).
       useJitExecution({
         maskedErrors,
@@ -197,7 +202,7 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
   const wsCleanup = useServer(
     {
       execute: (args) => (args as EnvelopedExecutionArgs).execute(args),
-      subscribe: (args) => (args as EnvelopedExecutionArgs).subscribe(args),
+      subscribe: (args) => wsSubscribe.subscribe(args, (args as EnvelopedExecutionArgs).subscribe) as OperationResult,
       onConnect: async (ctx) => {
         // A token that is present but invalid closes the socket at once (4403), an expired one with the code that
         // tells the client to reconnect with a fresh token; no token may still run public fields. The connection

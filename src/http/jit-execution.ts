@@ -12,8 +12,10 @@
 // - an error in a compiled result (graphql-jit's own error object: locations, no AST nodes) is made again the
 //   way graphql-js makes it (`locatedError` with the field's nodes and path), so its masking, code and
 //   `locations` read exactly as before;
-// - a subscription's source stream is created by graphql-js (graphql-jit would hand the subscribe resolver the
-//   operation's variables instead of the field's arguments); only each event's result is compiled code;
+// - a subscription's source stream is created as graphql-js's createSourceEventStream creates it (graphql-jit's own
+//   would hand the subscribe resolver the operation's variables instead of the field's arguments), with what depends
+//   on the document alone (its operation, fragments and root field) found once per document, and its variables
+//   coerced by graphql-jit's compiled coercion (below); each event's result is compiled code;
 // - a subscription's events skip graphql-jit's leaf serializers when every leaf the operation selects would come
 //   out as it went in: the built-in scalars and enums whose values are their names (a custom scalar is serialized
 //   either way). An event is the engine's own typed values, not a row read back from SQL, and graphql-jit builds
@@ -21,27 +23,45 @@
 //   20 µs of a stream's CPU and its largest allocation (BENCHMARKS.md issue 19, seventh round). The difference is
 //   for a value of the wrong type only: it would go out as it is (a NaN Float as null) where the checked leaf
 //   answers an error.
+import { createRequire } from 'node:module';
 import {
   BREAK,
   createSourceEventStream,
+  defaultFieldResolver,
   type DocumentNode,
   type ExecutionArgs,
   type ExecutionResult,
   type FieldNode,
+  type FragmentDefinitionNode,
+  getArgumentValues,
   GraphQLError,
+  type GraphQLField,
+  type GraphQLInputType,
+  type GraphQLObjectType,
+  type GraphQLResolveInfo,
   type GraphQLSchema,
   getLocation,
   getNamedType,
   isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
   Kind,
   locatedError,
+  type OperationDefinitionNode,
   type SourceLocation,
   TypeInfo,
+  typeFromAST,
   visit,
   visitWithTypeInfo,
 } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
 import type { Plugin } from 'graphql-yoga';
+
+// graphql-jit's compiled variable coercion (what its compiled queries run). Its ES module build of this file does not
+// load (dist/variables.mjs imports a CommonJS module as a default export), so it is required, as graphql-jit's own
+// index.mjs requires its CommonJS files.
+const { compileVariableParsing } = createRequire(import.meta.url)('graphql-jit/dist/variables') as typeof import('graphql-jit/dist/variables');
 
 /** Yoga's `maskedErrors` (the same function and message the server gives Yoga). */
 export interface MaskedErrors {
@@ -220,6 +240,124 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
   }
 }
 
+/**
+ * Whether `value` gives an array where `type` (or an input object within it) wants an input object. graphql-js refuses
+ * that ("to be an object"); graphql-jit's coercion takes an empty array for an object of optional fields. Walks the
+ * value given, not the type: a few keys for a check-in.
+ */
+function arrayForInputObject(type: GraphQLInputType, value: unknown): boolean {
+  if (isNonNullType(type)) return arrayForInputObject(type.ofType, value);
+  if (value === null || typeof value !== 'object') return false;
+  if (isListType(type)) return Array.isArray(value) ? value.some((item) => arrayForInputObject(type.ofType, item)) : arrayForInputObject(type.ofType, value);
+  if (!isInputObjectType(type)) return false;
+  if (Array.isArray(value)) return true;
+  const fields = type.getFields();
+  for (const key of Object.keys(value)) {
+    const field = fields[key];
+    if (field && arrayForInputObject(field.type, (value as Record<string, unknown>)[key])) return true;
+  }
+  return false;
+}
+
+/**
+ * What starting a subscription needs from its document alone, found once per document and operation name (graphql-js's
+ * buildExecutionContext and executeSubscription find it again for every operation): the operation, its fragments, its
+ * one root field, and its variables' compiled coercion.
+ */
+interface SubscriptionStart {
+  operation: OperationDefinitionNode;
+  fragments: Record<string, FragmentDefinitionNode>;
+  rootType: GraphQLObjectType;
+  responseName: string;
+  fieldNodes: readonly FieldNode[];
+  fieldDef: GraphQLField<unknown, unknown>;
+  /** Each variable's type, for arrayForInputObject. */
+  variableTypes: ReadonlyMap<string, GraphQLInputType>;
+  coerce: ReturnType<typeof compileVariableParsing>;
+}
+
+/**
+ * The start of a subscription document, or null where graphql-js's createSourceEventStream is left to do it (and to
+ * answer what is wrong): no such operation, more than one root selection, a directive on it (whether it is selected
+ * depends on the variables), an introspection or unknown root field.
+ */
+function subscriptionStart(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): SubscriptionStart | null {
+  let operation: OperationDefinitionNode | undefined;
+  const fragments: Record<string, FragmentDefinitionNode> = Object.create(null);
+  for (const definition of document.definitions) {
+    if (definition.kind === Kind.OPERATION_DEFINITION) {
+      if (operationName == null) {
+        if (operation) return null;
+        operation = definition;
+      } else if (definition.name?.value === operationName) operation = definition;
+    } else if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+  }
+  const rootType = schema.getSubscriptionType();
+  if (operation?.operation !== 'subscription' || !rootType) return null;
+  const selections = operation.selectionSet.selections;
+  const field = selections[0];
+  if (selections.length !== 1 || field?.kind !== Kind.FIELD || field.directives?.length || field.name.value.startsWith('__')) return null;
+  const fieldDef = rootType.getFields()[field.name.value];
+  if (!fieldDef) return null;
+  const variableTypes = new Map<string, GraphQLInputType>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    const type = typeFromAST(schema, definition.type);
+    if (!type) return null;
+    variableTypes.set(definition.variable.name.value, type as GraphQLInputType);
+  }
+  return {
+    operation,
+    fragments,
+    rootType,
+    responseName: field.alias?.value ?? field.name.value,
+    fieldNodes: [field],
+    fieldDef,
+    variableTypes,
+    coerce: compileVariableParsing(schema, operation.variableDefinitions ?? []),
+  };
+}
+
+/**
+ * graphql-js's createSourceEventStream with the start found once per document: the variables coerced by the compiled
+ * coercion, the root field's arguments by graphql-js's getArgumentValues, its subscribe resolver called with the same
+ * arguments, info and error locating. Variables the compiled coercion refuses (or an array given for an input
+ * object) go to graphql-js's createSourceEventStream itself, whose errors (messages, paths) the client gets as before.
+ */
+async function sourceEventStream(args: ExecutionArgs, start: SubscriptionStart): Promise<AsyncIterable<unknown> | ExecutionResult> {
+  const raw = args.variableValues ?? {};
+  const coerced = start.coerce(raw);
+  let refused = !('coerced' in coerced) || !coerced.coerced;
+  for (const [name, type] of start.variableTypes) refused ||= arrayForInputObject(type, raw[name]);
+  if (refused || !('coerced' in coerced)) return createSourceEventStream(args) as Promise<AsyncIterable<unknown> | ExecutionResult>;
+  const variableValues = coerced.coerced;
+  const { fieldDef, fieldNodes, rootType, responseName } = start;
+  const path = { prev: undefined, key: responseName, typename: rootType.name };
+  const info: GraphQLResolveInfo = {
+    fieldName: fieldDef.name,
+    fieldNodes,
+    returnType: fieldDef.type,
+    parentType: rootType,
+    path,
+    schema: args.schema,
+    fragments: start.fragments,
+    rootValue: args.rootValue,
+    operation: start.operation,
+    variableValues,
+  };
+  let eventStream: unknown;
+  try {
+    const fieldArgs = getArgumentValues(fieldDef, fieldNodes[0]!, variableValues);
+    const resolve = fieldDef.subscribe ?? args.subscribeFieldResolver ?? defaultFieldResolver;
+    eventStream = await resolve(args.rootValue, fieldArgs, args.contextValue, info);
+    if (eventStream instanceof Error) throw eventStream;
+  } catch (error) {
+    const located = locatedError(error, fieldNodes, [responseName]);
+    return { errors: [located] };
+  }
+  if (!isAsyncIterable(eventStream)) throw new Error(`Subscription field must return Async Iterable. Received: ${String(eventStream)}.`);
+  return eventStream;
+}
+
 export function useJitExecution(options: JitExecutionOptions): Plugin {
   const masking = new Masking(options.maskedErrors);
 
@@ -249,6 +387,23 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     return entry;
   };
 
+  /** document -> operation name -> its subscription start, or null (graphql-js's createSourceEventStream starts it). */
+  const starts = new WeakMap<DocumentNode, Map<string, SubscriptionStart | null>>();
+  const startFor = (args: ExecutionArgs): SubscriptionStart | null => {
+    let byName = starts.get(args.document);
+    if (!byName) {
+      byName = new Map();
+      starts.set(args.document, byName);
+    }
+    const name = args.operationName ?? '';
+    let entry = byName.get(name);
+    if (entry === undefined) {
+      entry = subscriptionStart(args.schema, args.document, args.operationName);
+      byName.set(name, entry);
+    }
+    return entry;
+  };
+
   return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(((args: ExecutionArgs) => {
@@ -271,8 +426,9 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     onSubscribe({ args, setResultAndStopExecution }) {
       const query = compiledFor(args, true);
       if (!query) return;
+      const start = startFor(args);
       const subscribed = (async () => {
-        const source = await createSourceEventStream(args);
+        const source = await (start ? sourceEventStream(args, start) : createSourceEventStream(args));
         // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are.
         if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
         return new CompiledEvents(source, query, args, masking);

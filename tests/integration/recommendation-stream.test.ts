@@ -266,6 +266,19 @@ describe('refused requests', () => {
     }
   });
 
+  // graphql-js's coercion refuses an array for an input object; graphql-jit's compiled coercion (which starts a compiled
+  // subscription) would take an empty one for a check-in of optional fields, and stream an empty check-in's answer.
+  it('refuses an array given as the check-in over graphql-ws and SSE, before anything runs', async () => {
+    const { token } = await tokenFor('athlete');
+    const ws = await streamWs(server.wsUrl, token, [] as unknown as typeof OPERATOR);
+    const viaSse = await streamSse(server.url, token, [] as unknown as typeof OPERATOR);
+    for (const out of [ws, viaSse]) {
+      expect(out.events).toEqual([]);
+      expect(out.errors).toHaveLength(1);
+      expect(out.errors[0].message).toMatch(/to be an object/);
+    }
+  });
+
   it('validates an inline (literal) subscription argument too', async () => {
     const { token } = await tokenFor('athlete');
     const client = wsClient(server.wsUrl, token);
