@@ -259,6 +259,30 @@ function arrayForInputObject(type: GraphQLInputType, value: unknown): boolean {
   return false;
 }
 
+/** Each variable's type in the operation (for arrayForInputObject), or null when one names no type of the schema. */
+function variableTypesOf(schema: GraphQLSchema, operation: OperationDefinitionNode): Map<string, GraphQLInputType> | null {
+  const types = new Map<string, GraphQLInputType>();
+  for (const definition of operation.variableDefinitions ?? []) {
+    const type = typeFromAST(schema, definition.type);
+    if (!type) return null;
+    types.set(definition.variable.name.value, type as GraphQLInputType);
+  }
+  return types;
+}
+
+/** The operation `operationName` names in the document (the only one when no name is given), as graphql-js picks it. */
+function operationOf(document: DocumentNode, operationName: string | null | undefined): OperationDefinitionNode | undefined {
+  let operation: OperationDefinitionNode | undefined;
+  for (const definition of document.definitions) {
+    if (definition.kind !== Kind.OPERATION_DEFINITION) continue;
+    if (operationName == null) {
+      if (operation) return undefined;
+      operation = definition;
+    } else if (definition.name?.value === operationName) operation = definition;
+  }
+  return operation;
+}
+
 /**
  * What starting a subscription needs from its document alone, found once per document and operation name (graphql-js's
  * buildExecutionContext and executeSubscription find it again for every operation): the operation, its fragments, its
@@ -282,16 +306,9 @@ interface SubscriptionStart {
  * depends on the variables), an introspection or unknown root field.
  */
 function subscriptionStart(schema: GraphQLSchema, document: DocumentNode, operationName: string | null | undefined): SubscriptionStart | null {
-  let operation: OperationDefinitionNode | undefined;
+  const operation = operationOf(document, operationName);
   const fragments: Record<string, FragmentDefinitionNode> = Object.create(null);
-  for (const definition of document.definitions) {
-    if (definition.kind === Kind.OPERATION_DEFINITION) {
-      if (operationName == null) {
-        if (operation) return null;
-        operation = definition;
-      } else if (definition.name?.value === operationName) operation = definition;
-    } else if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-  }
+  for (const definition of document.definitions) if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
   const rootType = schema.getSubscriptionType();
   if (operation?.operation !== 'subscription' || !rootType) return null;
   const selections = operation.selectionSet.selections;
@@ -299,12 +316,8 @@ function subscriptionStart(schema: GraphQLSchema, document: DocumentNode, operat
   if (selections.length !== 1 || field?.kind !== Kind.FIELD || field.directives?.length || field.name.value.startsWith('__')) return null;
   const fieldDef = rootType.getFields()[field.name.value];
   if (!fieldDef) return null;
-  const variableTypes = new Map<string, GraphQLInputType>();
-  for (const definition of operation.variableDefinitions ?? []) {
-    const type = typeFromAST(schema, definition.type);
-    if (!type) return null;
-    variableTypes.set(definition.variable.name.value, type as GraphQLInputType);
-  }
+  const variableTypes = variableTypesOf(schema, operation);
+  if (!variableTypes) return null;
   return {
     operation,
     fragments,
@@ -404,11 +417,34 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     return entry;
   };
 
+  /** document -> operation name -> its variables' types, or null (no such operation: graphql-js answers that). */
+  const variableTypes = new WeakMap<DocumentNode, Map<string, ReadonlyMap<string, GraphQLInputType> | null>>();
+  const arrayForInputObjectIn = (args: ExecutionArgs): boolean => {
+    const raw = args.variableValues;
+    if (!raw) return false;
+    let byName = variableTypes.get(args.document);
+    if (!byName) {
+      byName = new Map();
+      variableTypes.set(args.document, byName);
+    }
+    const name = args.operationName ?? '';
+    let types = byName.get(name);
+    if (types === undefined) {
+      const operation = operationOf(args.document, args.operationName);
+      types = operation ? variableTypesOf(args.schema, operation) : null;
+      byName.set(name, types);
+    }
+    if (!types) return false;
+    for (const [variable, type] of types) if (arrayForInputObject(type, raw[variable])) return true;
+    return false;
+  };
+
   return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(((args: ExecutionArgs) => {
         const query = compiledFor(args);
-        if (!query) return executeFn(args);
+        // An array given for an input object: graphql-js refuses it ("to be an object"), graphql-jit would answer it.
+        if (!query || arrayForInputObjectIn(args)) return executeFn(args);
         const answer = (result: ExecutionResult) => (refusedVariables(result) ? executeFn(args) : withGraphqlJsErrors(args.document, result));
         const result = query.query(args.rootValue, args.contextValue, args.variableValues);
         return result instanceof Promise ? result.then(answer) : answer(result);

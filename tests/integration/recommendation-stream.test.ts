@@ -2,7 +2,7 @@
 // real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, the recommendation
 // startSession stores and links, and the personalised path (sessions completed through the API, quick updates, nightly fit).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gqlOk, sse, wsClient, collect } from '../support/client.ts';
+import { gql, gqlOk, sse, wsClient, collect } from '../support/client.ts';
 import {
   boundedExpectation,
   coldStartPrediction,
@@ -277,6 +277,24 @@ describe('refused requests', () => {
       expect(out.errors).toHaveLength(1);
       expect(out.errors[0].message).toMatch(/to be an object/);
     }
+  });
+
+  it('refuses an array given as the check-in of the recommendation query and of startSession, storing nothing', async () => {
+    const { token, id } = await tokenFor('athlete');
+    const query = `query($input: PreSessionInput!) { recommendation(input: $input) { id source } }`;
+    const start = `mutation($input: StartSessionInput!) { startSession(input: $input) { id } }`;
+    for (const [document, field] of [
+      [query, 'recommendation'],
+      [start, 'startSession'],
+    ]) {
+      const out = await gql<Record<string, unknown>>(server.url, document, { input: [] }, token);
+      expect(out.data?.[field] ?? null, field).toBeNull();
+      expect(out.errors, field).toHaveLength(1);
+      expect(out.errors![0].message, field).toMatch(/^input: .*to be an object/);
+    }
+    await server.services.recommendations.flush();
+    const [{ n }] = await server.services.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM recommendations WHERE "userId" = $1::uuid`, id);
+    expect(n).toBe(0);
   });
 
   it('validates an inline (literal) subscription argument too', async () => {
