@@ -171,7 +171,7 @@ async function steady(clients: Client[], target: Target, rate: number, seconds: 
           const i = order[next++];
           pending[i] = timedSubscription(clients[i % clients.length], target.payload, target.field);
         }
-        if (next < count) setTimeout(wake, offsets[order[next]] - (performance.now() - t0));
+        if (next < count) setTimeout(wake, Math.max(0, offsets[order[next]] - (performance.now() - t0)));
         else allStarted();
       };
       wake();
