@@ -308,6 +308,11 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sb = figures(serverBurst);
 
     // 3. Steady arrivals over `connections` connections: the floor, then ClimbIQ at the same rate, then ClimbIQ's ladder.
+    // `pauses` resets the server's GC records here too: its first call returns V8's GCProfiler's records of every
+    // collection since the server started (700 or so: about 30 ms of the API thread and 7 MB of objects, promoted),
+    // which, made just before ClimbIQ's steady window, brought the old generation to its limit in the window's first
+    // 400 ms. Made here, before the floor's run, the second call covers only the floor's 10 s.
+    await server.request('pauses');
     await sleep(500);
     const fc0 = await cpuMs(floor);
     const fs = await steady(floorClients.slice(0, connections), trivial, rate, seconds);
