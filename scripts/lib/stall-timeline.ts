@@ -36,6 +36,8 @@ export interface GcPause {
   major: boolean;
   /** V8's new space (the young generation: both semi-spaces) after it, kB, read when the observer ran (just after). */
   newSpaceKb: number;
+  /** V8's old space in use after it, kB (read as newSpaceKb): its growth from one scavenge to the next is what they promoted and V8 allocated there directly, less what concurrent sweeping freed meanwhile. */
+  oldSpaceKb: number;
 }
 
 export interface Timeline {
@@ -46,8 +48,9 @@ export interface Timeline {
   /** The window's start (monotonic ms) and length. */
   startMs: number;
   windowMs: number;
-  /** V8's new space at the window's start, kB. */
+  /** V8's new space at the window's start, kB, and its old space in use. */
   newSpaceKbAtStart: number;
+  oldSpaceKbAtStart: number;
 }
 
 interface ProfileNode {
@@ -124,13 +127,19 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
   // performance.now() to the monotonic clock.
   const offset = monotonicMs() - performance.now();
   const gc: GcPause[] = [];
-  const newSpaceKb = () => (v8.getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024;
-  const newSpaceKbAtStart = newSpaceKb();
+  const spaces = () => {
+    const all = v8.getHeapSpaceStatistics();
+    return {
+      newSpaceKb: (all.find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024,
+      oldSpaceKb: (all.find((s) => s.space_name === 'old_space')?.space_used_size ?? 0) / 1024,
+    };
+  };
+  const atStart = spaces();
   const observer = new PerformanceObserver((list) => {
-    const kb = newSpaceKb();
+    const now = spaces();
     for (const e of list.getEntries()) {
       const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-      gc.push({ startMs: e.startTime + offset, ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL, newSpaceKb: kb });
+      gc.push({ startMs: e.startTime + offset, ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL, ...now });
     }
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -208,7 +217,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
       }
       return { startMs, endMs, cpuMs, waitingMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
     });
-    return { stalls, gc, all: sorted(all).slice(0, 25), startMs: started, windowMs: monotonicMs() - started, newSpaceKbAtStart };
+    return { stalls, gc, all: sorted(all).slice(0, 25), startMs: started, windowMs: monotonicMs() - started, newSpaceKbAtStart: atStart.newSpaceKb, oldSpaceKbAtStart: atStart.oldSpaceKb };
   };
 }
 
@@ -219,6 +228,7 @@ export interface TimedStream {
 }
 
 const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
 /** The window's head: issue 19 §3's slowest streams fell in the steady window's first 400 ms (BENCHMARKS, eleventh round). */
 const HEAD_MS = 400;
 
@@ -277,8 +287,21 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   const first = scavenges.filter((g) => head(g.startMs - t0));
   const rest = scavenges.filter((g) => !head(g.startMs - t0));
   const restPerHead = (rest.length * HEAD_MS) / Math.max(1, timeline.windowMs - HEAD_MS);
+  // The old space's growth over scavenges (a major GC's fall not counted): what reached it, MB per 100 ms.
+  let grewHead = 0;
+  let grewRest = 0;
+  let previous = timeline.oldSpaceKbAtStart;
+  for (const g of timeline.gc) {
+    if (!g.major) {
+      const grew = Math.max(0, g.oldSpaceKb - previous);
+      if (head(g.startMs - t0)) grewHead += grew;
+      else grewRest += grew;
+    }
+    previous = g.oldSpaceKb;
+  }
+  const restMs = Math.max(1, timeline.windowMs - HEAD_MS);
   out.push(
-    `${prefix} young generation: new space ${f1(timeline.newSpaceKbAtStart / 1024)} MB at the window's start; scavenges in its first ${HEAD_MS} ms ${first.length} (${f1(first.reduce((a, g) => a + g.ms, 0))} ms of pauses; new space after them ${kb(first)}), in the rest ${f1(restPerHead)} a ${HEAD_MS} ms (new space ${kb(rest)}); major GCs ${
+    `${prefix} young generation: new space ${f1(timeline.newSpaceKbAtStart / 1024)} MB at the window's start; scavenges in its first ${HEAD_MS} ms ${first.length} (${f1(first.reduce((a, g) => a + g.ms, 0))} ms of pauses; new space after them ${kb(first)}), in the rest ${f1(restPerHead)} a ${HEAD_MS} ms (new space ${kb(rest)}); the old space grew over scavenges ${f2((100 * grewHead) / 1024 / HEAD_MS)} MB a 100 ms in the first ${HEAD_MS} ms, ${f2((100 * grewRest) / 1024 / restMs)} in the rest; major GCs ${
       timeline.gc
         .filter((g) => g.major)
         .map((g) => `+${f1(g.startMs - t0)} (${f1(g.ms)} ms)`)
