@@ -300,8 +300,14 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
     previous = g.oldSpaceKb;
   }
   const restMs = Math.max(1, timeline.windowMs - HEAD_MS);
+  // The scavenges before the new space was back at its largest size of the window (after an idle period V8 has shrunk it).
+  const largest = Math.max(0, ...scavenges.map((g) => g.newSpaceKb));
+  const regrowing = scavenges.slice(
+    0,
+    scavenges.findIndex((g) => g.newSpaceKb >= largest),
+  );
   out.push(
-    `${prefix} young generation: new space ${f1(timeline.newSpaceKbAtStart / 1024)} MB at the window's start; scavenges in its first ${HEAD_MS} ms ${first.length} (${f1(first.reduce((a, g) => a + g.ms, 0))} ms of pauses; new space after them ${kb(first)}), in the rest ${f1(restPerHead)} a ${HEAD_MS} ms (new space ${kb(rest)}); the old space grew over scavenges ${f2((100 * grewHead) / 1024 / HEAD_MS)} MB a 100 ms in the first ${HEAD_MS} ms, ${f2((100 * grewRest) / 1024 / restMs)} in the rest; major GCs ${
+    `${prefix} young generation: new space ${f1(timeline.newSpaceKbAtStart / 1024)} MB at the window's start; scavenges in its first ${HEAD_MS} ms ${first.length} (${f1(first.reduce((a, g) => a + g.ms, 0))} ms of pauses; new space after them ${kb(first)}), in the rest ${f1(restPerHead)} a ${HEAD_MS} ms (new space ${kb(rest)}); ${regrowing.length} scavenges (${f1(regrowing.reduce((a, g) => a + g.ms, 0))} ms) before it was back at ${f1(largest / 1024)} MB, at +${f1((scavenges[regrowing.length]?.startMs ?? t0) - t0)} ms; the old space grew over scavenges ${f2((100 * grewHead) / 1024 / HEAD_MS)} MB a 100 ms in the first ${HEAD_MS} ms, ${f2((100 * grewRest) / 1024 / restMs)} in the rest; major GCs ${
       timeline.gc
         .filter((g) => g.major)
         .map((g) => `+${f1(g.startMs - t0)} (${f1(g.ms)} ms)`)
