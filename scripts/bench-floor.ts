@@ -5,7 +5,7 @@
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
 //       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30] [--timeline]
-//       [--pglite-dir <parent> | --pglite-dir memory://]
+//       [--pglite-dir <parent> | --pglite-dir memory://] [--eager-client]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
 //    the same server, alternated twice.
@@ -13,7 +13,10 @@
 //    `--rounds` warm rounds, alternating floor and ClimbIQ; first event and last event (DONE) p99.
 // 3. Steady arrivals: `--rate` check-ins per second for `--seconds` over `--connections` connections (one athlete
 //    each), seeded uniform arrival times; then ClimbIQ alone at each of `--rates` to find the highest rate whose
-//    DONE p99 stays within 100 ms.
+//    DONE p99 stays within 100 ms. The client keeps one timer: each wake starts every arrival due, then sleeps until
+//    the next (`--eager-client`: the client before, every arrival's timer and promise made at the start, whose set-up
+//    delayed the first 400 ms' arrivals by tens of ms). It prints how late it started the arrivals (and, with
+//    --timeline, its own event-loop stalls) in the window's first 400 ms and in all of it.
 //    --survivors: V8's sampling heap profiler in ClimbIQ's server over its steady run at `--rate`, keeping only the
 //    objects no scavenge freed (what is promoted), printed per stream by allocating function and src/ frame (`--top`
 //    rows each); the profiler's own cost is in that run's figures.
@@ -38,7 +41,7 @@ import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, ST
 import { BENCH_SECRET, cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 import { startFlags } from './lib/start-flags.ts';
-import { type Timeline, tailReport } from './lib/stall-timeline.ts';
+import { monotonicMs, type Timeline, tailReport } from './lib/stall-timeline.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -60,10 +63,13 @@ const { values: args } = parseArgs({
     timeline: { type: 'boolean', default: false },
     /** --timeline's CPU profile: its sampling interval in µs (0: no profile, stalls and GC pauses only). */
     'timeline-sample-us': { type: 'string', default: '1000' },
+    /** The steady client before the twelfth round: every arrival's timer and promise created at the run's start (for comparison). */
+    'eager-client': { type: 'boolean', default: false },
   },
 });
 
 const pgliteInMemory = args['pglite-dir'] === 'memory://';
+const eagerClient = args['eager-client'];
 /** Where PGlite keeps its data, as the section's title says it. */
 const pgliteWhere = pgliteInMemory ? 'in memory' : 'in a data directory, as npm start';
 
@@ -110,8 +116,31 @@ const figures = (all: Timed[]): Figures => {
   return { all, n: all.length, firstP50: p(first, 50), firstP99: p(first, 99), lastP50: p(last, 50), lastP99: p(last, 99), failed: all.filter((t) => !t.ok).length };
 };
 
-/** `count` check-ins at seeded uniform moments of `seconds`, dealt round-robin over the connections. */
-async function steady(clients: Client[], target: Target, rate: number, seconds: number): Promise<Figures> {
+/** The client's own delays over a steady run: how late each arrival was subscribed, and its event loop's stalls. */
+interface ClientDelay {
+  /** Each arrival's subscribe() after its scheduled moment, ms, by scheduled time. */
+  late: { at: number; ms: number }[];
+  /** The client's event-loop stalls over 5 ms (a 1 ms timer's gaps, with --timeline): [start, end] ms from the run's start. */
+  stalls: [number, number][];
+}
+
+/** The client's delays in the window's first 400 ms and in all of it: what it adds to the streams, not the server. */
+function clientDelayNote(d: ClientDelay, headMs = 400): string {
+  const part = (inHead: boolean | null) => {
+    const late = d.late.filter((x) => inHead === null || x.at < headMs === inHead).map((x) => x.ms);
+    const stalls = d.stalls.filter(([a]) => inHead === null || a < headMs === inHead);
+    const total = stalls.reduce((a, [x, y]) => a + y - x, 0);
+    const longest = Math.max(0, ...stalls.map(([x, y]) => y - x));
+    return `arrivals late p50 ${f1(p(late, 50))} / p99 ${f1(p(late, 99))} / max ${f1(Math.max(0, ...late))} ms${args.timeline ? `; event-loop stalls over 5 ms ${stalls.length} (${f1(total)} ms, longest ${f1(longest)})` : ''}`;
+  };
+  return `the client: in the first ${headMs} ms ${part(true)}; in all ${part(null)}`;
+}
+
+/**
+ * `count` check-ins at seeded uniform moments of `seconds`, dealt round-robin over the connections. One timer at a
+ * time: each wake starts every arrival due by then and sleeps until the next, so the client sets up nothing ahead.
+ */
+async function steady(clients: Client[], target: Target, rate: number, seconds: number): Promise<Figures & { client: ClientDelay }> {
   const count = Math.round(rate * seconds);
   let seed = rate * 7919 + 17;
   const rand = () => {
@@ -119,16 +148,45 @@ async function steady(clients: Client[], target: Target, rate: number, seconds: 
     return seed / 2147483648;
   };
   const offsets = Array.from({ length: count }, () => rand() * seconds * 1000);
+  const stalls: [number, number][] = [];
   const t0 = performance.now();
-  const all = await Promise.all(
-    offsets.map(
-      (offset, i) =>
-        new Promise<Timed>((resolve) => {
-          setTimeout(() => void timedSubscription(clients[i % clients.length], target.payload, target.field).then(resolve), Math.max(0, offset - (performance.now() - t0)));
-        }),
-    ),
-  );
-  return figures(all);
+  const t0Monotonic = monotonicMs();
+  let lastTick = t0;
+  // The client's event loop, watched by a 1 ms timer with --timeline only (otherwise the client does no work of its own).
+  const ticker = args.timeline
+    ? setInterval(() => {
+        const now = performance.now();
+        if (now - lastTick > 5) stalls.push([lastTick - t0, now - t0]);
+        lastTick = now;
+      }, 1)
+    : undefined;
+  const pending: Promise<Timed>[] = new Array(count);
+  if (eagerClient) {
+    for (const [i, offset] of offsets.entries()) {
+      pending[i] = new Promise<Timed>((resolve) => {
+        setTimeout(() => void timedSubscription(clients[i % clients.length], target.payload, target.field).then(resolve), Math.max(0, offset - (performance.now() - t0)));
+      });
+    }
+  } else {
+    const order = offsets.map((_, i) => i).sort((a, b) => offsets[a] - offsets[b]);
+    let next = 0;
+    await new Promise<void>((allStarted) => {
+      const wake = () => {
+        const now = performance.now() - t0;
+        while (next < count && offsets[order[next]] <= now) {
+          const i = order[next++];
+          pending[i] = timedSubscription(clients[i % clients.length], target.payload, target.field);
+        }
+        if (next < count) setTimeout(wake, Math.max(0, offsets[order[next]] - (performance.now() - t0)));
+        else allStarted();
+      };
+      wake();
+    });
+  }
+  const all = await Promise.all(pending);
+  clearInterval(ticker);
+  const late = all.map((t, i) => ({ at: offsets[i], ms: t.startAt - t0Monotonic - offsets[i] })).sort((a, b) => a.at - b.at);
+  return { ...figures(all), client: { late, stalls } };
 }
 
 // ---------------------------------------------------------------- wrk
@@ -256,11 +314,17 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sb = figures(serverBurst);
 
     // 3. Steady arrivals over `connections` connections: the floor, then ClimbIQ at the same rate, then ClimbIQ's ladder.
+    // `pauses` resets the server's GC records here too: its first call returns V8's GCProfiler's records of every
+    // collection since the server started (about 700 with 400 subscribers; a standalone check: 513 records took 24 ms
+    // and left 5 MB of objects), which, made just before ClimbIQ's steady window, grew its young generation back and
+    // brought its old generation near the limit that starts a mark-compact in the window's first 400 ms. Made here,
+    // before the floor's run, the second call covers only the floor's 10 s.
+    await server.request('pauses');
     await sleep(500);
     const fc0 = await cpuMs(floor);
     const fs = await steady(floorClients.slice(0, connections), trivial, rate, seconds);
     cpu.floorSteady = (await cpuMs(floor)) - fc0;
-    console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms`);
+    console.log(`[bench-floor] steady ${rate}/s floor: first p99 ${f1(fs.firstP99)} last p50 ${f1(fs.lastP50)} p99 ${f1(fs.lastP99)} ms; ${clientDelayNote(fs.client)}`);
     await sleep(500);
     const sc0 = await cpuMs(server);
     const sm0 = await mainThreadMs(server);
@@ -280,7 +344,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const pauses = await server.request('pauses');
     cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;
     cpu.serverSteady = (await cpuMs(server)) - sc0;
-    console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}`);
+    console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}; ${clientDelayNote(ss.client)}`);
     const pausesNote = steadyPausesNote(pauses, rate * seconds);
     console.log(`[bench-floor] ${pausesNote}`);
     const ladder: { rate: number; f: Figures }[] = [];

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
 
 /** The machine's monotonic clock in ms (the same in every process: CLOCK_MONOTONIC). */
 export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6;
@@ -33,6 +34,10 @@ export interface GcPause {
   startMs: number;
   ms: number;
   major: boolean;
+  /** V8's new space (the young generation: both semi-spaces) after it, kB, read when the observer ran (just after). */
+  newSpaceKb: number;
+  /** V8's old space in use after it, kB (read as newSpaceKb): its growth from one scavenge to the next is what they promoted and V8 allocated there directly, less what concurrent sweeping freed meanwhile. */
+  oldSpaceKb: number;
 }
 
 export interface Timeline {
@@ -40,7 +45,12 @@ export interface Timeline {
   gc: GcPause[];
   /** The window's samples, ms by category (what the thread did in all, for comparison with the stalls'). */
   all: [string, number][];
+  /** The window's start (monotonic ms) and length. */
+  startMs: number;
   windowMs: number;
+  /** V8's new space at the window's start, kB, and its old space in use. */
+  newSpaceKbAtStart: number;
+  oldSpaceKbAtStart: number;
 }
 
 interface ProfileNode {
@@ -117,10 +127,19 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
   // performance.now() to the monotonic clock.
   const offset = monotonicMs() - performance.now();
   const gc: GcPause[] = [];
+  const spaces = () => {
+    const all = v8.getHeapSpaceStatistics();
+    return {
+      newSpaceKb: (all.find((s) => s.space_name === 'new_space')?.space_size ?? 0) / 1024,
+      oldSpaceKb: (all.find((s) => s.space_name === 'old_space')?.space_used_size ?? 0) / 1024,
+    };
+  };
+  const atStart = spaces();
   const observer = new PerformanceObserver((list) => {
+    const now = spaces();
     for (const e of list.getEntries()) {
       const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
-      gc.push({ startMs: e.startTime + offset, ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL });
+      gc.push({ startMs: e.startTime + offset, ms: e.duration, major: kind === constants.NODE_PERFORMANCE_GC_MAJOR || kind === constants.NODE_PERFORMANCE_GC_INCREMENTAL, ...now });
     }
   });
   observer.observe({ entryTypes: ['gc'] });
@@ -198,7 +217,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
       }
       return { startMs, endMs, cpuMs, waitingMs, ran: sorted(ran).slice(0, 8), gcMinorMs, gcMajorMs };
     });
-    return { stalls, gc, all: sorted(all).slice(0, 25), windowMs: monotonicMs() - started };
+    return { stalls, gc, all: sorted(all).slice(0, 25), startMs: started, windowMs: monotonicMs() - started, newSpaceKbAtStart: atStart.newSpaceKb, oldSpaceKbAtStart: atStart.oldSpaceKb };
   };
 }
 
@@ -209,6 +228,9 @@ export interface TimedStream {
 }
 
 const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+/** The window's head: issue 19 §3's slowest streams fell in the steady window's first 400 ms (BENCHMARKS, eleventh round). */
+const HEAD_MS = 400;
 
 /**
  * The slowest 1 % of the streams against the stalls of their own interval (subscribe to DONE), beside the median
@@ -253,14 +275,52 @@ export function tailReport(streams: TimedStream[], timeline: Timeline, prefix: s
   out.push(
     `${prefix} stalls over 5 ms: ${timeline.stalls.length}, ${f1(totalStall)} ms of the ${f1(timeline.windowMs)} ms window, the API thread running ${f1(stallCpu)} ms of it, waiting for a core ${f1(stallWaiting)} ms, blocked ${f1(totalStall - stallCpu - stallWaiting)} ms (${f1(blockedInGc)} ms of it in stalls with a GC pause); GC pauses ${timeline.gc.filter((g) => !g.major).length} minor / ${timeline.gc.filter((g) => g.major).length} major`,
   );
+  // When in the window the slowest streams arrived, and the young generation at the start against the rest.
+  const t0 = timeline.startMs;
+  const at = tail.map((s) => s.startAt - t0).sort((a, b) => a - b);
+  const head = (ms: number) => ms < HEAD_MS;
+  out.push(
+    `${prefix} the slowest 1 % subscribed at +${f1(at[0] ?? 0)} to +${f1(at.at(-1) ?? 0)} ms of the window (median +${f1(at[Math.floor(at.length / 2)] ?? 0)}), ${at.filter(head).length} of ${at.length} in its first ${HEAD_MS} ms`,
+  );
+  const scavenges = timeline.gc.filter((g) => !g.major);
+  const kb = (gs: GcPause[]) => (gs.length ? `${f1(Math.min(...gs.map((g) => g.newSpaceKb)) / 1024)}-${f1(Math.max(...gs.map((g) => g.newSpaceKb)) / 1024)} MB` : '-');
+  const first = scavenges.filter((g) => head(g.startMs - t0));
+  const rest = scavenges.filter((g) => !head(g.startMs - t0));
+  const restPerHead = (rest.length * HEAD_MS) / Math.max(1, timeline.windowMs - HEAD_MS);
+  // The old space's growth over scavenges (a major GC's fall not counted): what reached it, MB per 100 ms.
+  let grewHead = 0;
+  let grewRest = 0;
+  let previous = timeline.oldSpaceKbAtStart;
+  for (const g of timeline.gc) {
+    if (!g.major) {
+      const grew = Math.max(0, g.oldSpaceKb - previous);
+      if (head(g.startMs - t0)) grewHead += grew;
+      else grewRest += grew;
+    }
+    previous = g.oldSpaceKb;
+  }
+  const restMs = Math.max(1, timeline.windowMs - HEAD_MS);
+  // The scavenges before the new space was back at its largest size of the window (after an idle period V8 has shrunk it).
+  const largest = Math.max(0, ...scavenges.map((g) => g.newSpaceKb));
+  const regrowing = scavenges.slice(
+    0,
+    scavenges.findIndex((g) => g.newSpaceKb >= largest),
+  );
+  out.push(
+    `${prefix} young generation: new space ${f1(timeline.newSpaceKbAtStart / 1024)} MB at the window's start; scavenges in its first ${HEAD_MS} ms ${first.length} (${f1(first.reduce((a, g) => a + g.ms, 0))} ms of pauses; new space after them ${kb(first)}), in the rest ${f1(restPerHead)} a ${HEAD_MS} ms (new space ${kb(rest)}); ${regrowing.length} scavenges (${f1(regrowing.reduce((a, g) => a + g.ms, 0))} ms) before it was back at ${f1(largest / 1024)} MB, at +${f1((scavenges[regrowing.length]?.startMs ?? t0) - t0)} ms; the old space grew over scavenges ${f2((100 * grewHead) / 1024 / HEAD_MS)} MB a 100 ms in the first ${HEAD_MS} ms, ${f2((100 * grewRest) / 1024 / restMs)} in the rest; major GCs ${
+      timeline.gc
+        .filter((g) => g.major)
+        .map((g) => `+${f1(g.startMs - t0)} (${f1(g.ms)} ms)`)
+        .join(', ') || 'none'
+    }`,
+  );
   // The stalls the slowest streams met, longest first, with what ran in them.
   const met = new Set<Stall>();
   for (const s of tail) for (const st of timeline.stalls) if (Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)) met.add(st);
-  const t0 = timeline.stalls[0]?.startMs ?? 0;
   for (const st of [...met].sort((a, b) => b.endMs - b.startMs - (a.endMs - a.startMs)).slice(0, 12)) {
     const streamsIn = tail.filter((s) => Math.min(s.startAt + s.lastMs, st.endMs) > Math.max(s.startAt, st.startMs)).length;
     out.push(
-      `${prefix}   stall at +${f1(st.startMs - t0)} ms, ${f1(st.endMs - st.startMs)} ms, the API thread running ${f1(st.cpuMs)} / waiting for a core ${f1(st.waitingMs)} / blocked ${f1(Math.max(0, st.endMs - st.startMs - st.cpuMs - st.waitingMs))} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
+      `${prefix}   stall at +${f1(st.startMs - t0)} ms of the window, ${f1(st.endMs - st.startMs)} ms, the API thread running ${f1(st.cpuMs)} / waiting for a core ${f1(st.waitingMs)} / blocked ${f1(Math.max(0, st.endMs - st.startMs - st.cpuMs - st.waitingMs))} ms (${streamsIn} of the slowest streams in it): GC minor ${f1(st.gcMinorMs)} / major ${f1(st.gcMajorMs)} ms; ran ${st.ran.map(([k, ms]) => `${k} ${f1(ms)}`).join('; ')}`,
     );
   }
   // What the stalls ran in all, against the window's.
