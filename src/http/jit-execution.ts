@@ -371,70 +371,53 @@ async function sourceEventStream(args: ExecutionArgs, start: SubscriptionStart):
   return eventStream;
 }
 
+/**
+ * A value made once per document and operation name, kept while the document is (Yoga's parse cache hands back the same
+ * DocumentNode for the same text; a WeakMap lets it go with the document). `make` answers null rather than undefined.
+ */
+function perOperation<T>(make: (args: ExecutionArgs) => T): (args: ExecutionArgs) => T {
+  const made = new WeakMap<DocumentNode, Map<string, T>>();
+  return (args) => {
+    let byName = made.get(args.document);
+    if (!byName) {
+      byName = new Map();
+      made.set(args.document, byName);
+    }
+    const name = args.operationName ?? '';
+    let value = byName.get(name);
+    if (value === undefined) {
+      value = make(args);
+      byName.set(name, value);
+    }
+    return value;
+  };
+}
+
 export function useJitExecution(options: JitExecutionOptions): Plugin {
   const masking = new Masking(options.maskedErrors);
 
-  /**
-   * document -> operation name ('' for the only one; a subscription's events under 'events:' and the name) -> its
-   * compiled form, or null when it does not compile.
-   */
-  const compiled = new WeakMap<DocumentNode, Map<string, Compiled>>();
-  const compiledFor = (args: ExecutionArgs, events = false): Compiled => {
-    let byName = compiled.get(args.document);
-    if (!byName) {
-      byName = new Map();
-      compiled.set(args.document, byName);
-    }
-    const name = `${events ? 'events:' : ''}${args.operationName ?? ''}`;
-    let entry = byName.get(name);
-    if (entry === undefined) {
-      const disableLeafSerialization = events && leavesPassThrough(args.schema, args.document);
-      const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, { disableLeafSerialization });
-      if (isCompiledQuery(result)) entry = result;
-      else {
-        entry = null;
-        options.onCompileError?.(result.errors ?? []);
-      }
-      byName.set(name, entry);
-    }
-    return entry;
+  /** An operation compiled (a subscription's events without their leaves' serializers where they pass through), or null when it does not compile. */
+  const compile = (args: ExecutionArgs, events: boolean): Compiled => {
+    const disableLeafSerialization = events && leavesPassThrough(args.schema, args.document);
+    const result = compileQuery(args.schema, args.document, args.operationName ?? undefined, { disableLeafSerialization });
+    if (isCompiledQuery(result)) return result;
+    options.onCompileError?.(result.errors ?? []);
+    return null;
   };
-
-  /** document -> operation name -> its subscription start, or null (graphql-js's createSourceEventStream starts it). */
-  const starts = new WeakMap<DocumentNode, Map<string, SubscriptionStart | null>>();
-  const startFor = (args: ExecutionArgs): SubscriptionStart | null => {
-    let byName = starts.get(args.document);
-    if (!byName) {
-      byName = new Map();
-      starts.set(args.document, byName);
-    }
-    const name = args.operationName ?? '';
-    let entry = byName.get(name);
-    if (entry === undefined) {
-      entry = subscriptionStart(args.schema, args.document, args.operationName);
-      byName.set(name, entry);
-    }
-    return entry;
-  };
-
-  /** document -> operation name -> its variables' types, or null (no such operation: graphql-js answers that). */
-  const variableTypes = new WeakMap<DocumentNode, Map<string, ReadonlyMap<string, GraphQLInputType> | null>>();
+  const compiledQuery = perOperation((args) => compile(args, false));
+  const compiledEvents = perOperation((args) => compile(args, true));
+  /** A subscription's start, or null (graphql-js's createSourceEventStream starts it). */
+  const startFor = perOperation((args) => subscriptionStart(args.schema, args.document, args.operationName));
+  /** The operation's variables' types, or null (no such operation: graphql-js answers that). */
+  const variableTypesFor = perOperation((args) => {
+    const operation = operationOf(args.document, args.operationName);
+    return operation ? variableTypesOf(args.schema, operation) : null;
+  });
+  /** Whether the variables give an array where the operation wants an input object (arrayForInputObject). */
   const arrayForInputObjectIn = (args: ExecutionArgs): boolean => {
     const raw = args.variableValues;
-    if (!raw) return false;
-    let byName = variableTypes.get(args.document);
-    if (!byName) {
-      byName = new Map();
-      variableTypes.set(args.document, byName);
-    }
-    const name = args.operationName ?? '';
-    let types = byName.get(name);
-    if (types === undefined) {
-      const operation = operationOf(args.document, args.operationName);
-      types = operation ? variableTypesOf(args.schema, operation) : null;
-      byName.set(name, types);
-    }
-    if (!types) return false;
+    const types = raw ? variableTypesFor(args) : null;
+    if (!raw || !types) return false;
     for (const [variable, type] of types) if (arrayForInputObject(type, raw[variable])) return true;
     return false;
   };
@@ -442,7 +425,7 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
   return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(((args: ExecutionArgs) => {
-        const query = compiledFor(args);
+        const query = compiledQuery(args);
         // An array given for an input object: graphql-js refuses it ("to be an object"), graphql-jit would answer it.
         if (!query || arrayForInputObjectIn(args)) return executeFn(args);
         const answer = (result: ExecutionResult) => (refusedVariables(result) ? executeFn(args) : withGraphqlJsErrors(args.document, result));
@@ -460,7 +443,7 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     // stream fails with (an abort passed on as it is). This plugin is therefore the last one with an onSubscribe hook
     // (src/server.ts). A document that does not compile runs on the default subscribe under Yoga's masking, as before.
     onSubscribe({ args, setResultAndStopExecution }) {
-      const query = compiledFor(args, true);
+      const query = compiledEvents(args);
       if (!query) return;
       const start = startFor(args);
       const subscribed = (async () => {
