@@ -279,18 +279,21 @@ describe('refused requests', () => {
     }
   });
 
-  it('refuses an array given as the check-in of the recommendation query and of startSession, storing nothing', async () => {
+  it('refuses an array given as the check-in (or as a niggle in it) of the recommendation query and of startSession, storing nothing', async () => {
     const { token, id } = await tokenFor('athlete');
     const query = `query($input: PreSessionInput!) { recommendation(input: $input) { id source } }`;
     const start = `mutation($input: StartSessionInput!) { startSession(input: $input) { id } }`;
-    for (const [document, field] of [
-      [query, 'recommendation'],
-      [start, 'startSession'],
-    ]) {
-      const out = await gql<Record<string, unknown>>(server.url, document, { input: [] }, token);
+    for (const [document, field, input, named] of [
+      [query, 'recommendation', [], 'input'],
+      [start, 'startSession', [], 'input'],
+      // An array for an input object inside the check-in: a niggle.
+      [query, 'recommendation', { ...OPERATOR, currentNiggles: [[]] }, 'currentNiggles[0]'],
+    ] as const) {
+      const out = await gql<Record<string, unknown>>(server.url, document, { input }, token);
       expect(out.data?.[field] ?? null, field).toBeNull();
       expect(out.errors, field).toHaveLength(1);
-      expect(out.errors![0].message, field).toMatch(/^input: .*to be an object/);
+      expect(out.errors![0].message, field).toMatch(/to be an object/);
+      expect(out.errors![0].message.startsWith(`${named}: `), out.errors![0].message).toBe(true);
     }
     await server.services.recommendations.flush();
     const [{ n }] = await server.services.prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM recommendations WHERE "userId" = $1::uuid`, id);
