@@ -257,8 +257,8 @@ function objectFields(type: GraphQLInputObjectType): readonly (readonly [string,
 /**
  * Whether `value` gives an array where `type` (or an input object within it) wants an input object. graphql-js refuses
  * that ("to be an object"); graphql-jit's coercion takes an empty array for an object of optional fields. Looks only
- * into the fields that hold input objects (a check-in's `currentNiggles`), not every key given: about 75 ns a check-in
- * against 1.2 µs for walking its 28 keys.
+ * into the fields that hold input objects (a check-in's `currentNiggles`), not every key given: about 90 ns a 28-field
+ * check-in against 1.2 µs for walking its keys (BENCHMARKS.md, issue 19 twelfth round, subpath's section).
  */
 function arrayForInputObject(type: GraphQLInputType, value: unknown): boolean {
   if (isNonNullType(type)) return arrayForInputObject(type.ofType, value);
@@ -267,6 +267,12 @@ function arrayForInputObject(type: GraphQLInputType, value: unknown): boolean {
   if (!isInputObjectType(type)) return false;
   if (Array.isArray(value)) return true;
   for (const [name, fieldType] of objectFields(type)) if (arrayForInputObject(fieldType, (value as Record<string, unknown>)[name])) return true;
+  return false;
+}
+
+/** Whether any of the variables gives an array where its type wants an input object (arrayForInputObject). */
+function arraysForInputObjects(types: ReadonlyMap<string, GraphQLInputType>, variables: Readonly<Record<string, unknown>>): boolean {
+  for (const [name, type] of types) if (arrayForInputObject(type, variables[name])) return true;
   return false;
 }
 
@@ -350,9 +356,7 @@ function subscriptionStart(schema: GraphQLSchema, document: DocumentNode, operat
 async function sourceEventStream(args: ExecutionArgs, start: SubscriptionStart): Promise<AsyncIterable<unknown> | ExecutionResult> {
   const raw = args.variableValues ?? {};
   const coerced = start.coerce(raw);
-  let refused = !('coerced' in coerced) || !coerced.coerced;
-  for (const [name, type] of start.variableTypes) refused ||= arrayForInputObject(type, raw[name]);
-  if (refused || !('coerced' in coerced)) return createSourceEventStream(args) as Promise<AsyncIterable<unknown> | ExecutionResult>;
+  if (!('coerced' in coerced) || !coerced.coerced || arraysForInputObjects(start.variableTypes, raw)) return createSourceEventStream(args) as Promise<AsyncIterable<unknown> | ExecutionResult>;
   const variableValues = coerced.coerced;
   const { fieldDef, fieldNodes, rootType, responseName } = start;
   const path = { prev: undefined, key: responseName, typename: rootType.name };
@@ -424,13 +428,11 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     const operation = operationOf(args.document, args.operationName);
     return operation ? variableTypesOf(args.schema, operation) : null;
   });
-  /** Whether the variables give an array where the operation wants an input object (arrayForInputObject). */
+  /** Whether the variables give an array where the operation wants an input object (arraysForInputObjects). */
   const arrayForInputObjectIn = (args: ExecutionArgs): boolean => {
-    const raw = args.variableValues;
-    const types = raw ? variableTypesFor(args) : null;
-    if (!raw || !types) return false;
-    for (const [variable, type] of types) if (arrayForInputObject(type, raw[variable])) return true;
-    return false;
+    const variables = args.variableValues;
+    const types = variables ? variableTypesFor(args) : null;
+    return !!variables && types !== null && arraysForInputObjects(types, variables);
   };
 
   return {
