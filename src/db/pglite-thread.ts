@@ -32,6 +32,7 @@ import {
 } from '@prisma/driver-adapter-utils';
 import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
+import { growMemfsFilesInPlace } from './pglite-memfs.ts';
 import { bindExecuteSyncMessage, type ErrorFields, parseMessage, readReply } from './pg-wire.ts';
 import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
@@ -470,6 +471,7 @@ export async function runPgliteThread(): Promise<void> {
     };
     client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;
+    if (target.dir.startsWith('memory://')) growMemfsFilesInPlace(client.Module);
     passBinaryArrays(client);
     // A damaged directory may open and fail only at its first statement.
     await client.query('SELECT 1');
