@@ -2,11 +2,11 @@
 // In memory (`memory://`) PGlite keeps PostgreSQL's files in Emscripten's MEMFS, one Uint8Array a file. MEMFS grows a
 // file past 1 MB by allocating a new array 1.125 times as large and copying the file into it, so a table or an index
 // that grows by 8 kB pages is copied whole every eighth of its size: about 9 bytes allocated, zeroed and copied for
-// each byte it grows (the writer's 15,700 rows in 4 s: 342 MB of new arrays in the files of 5 tables and indexes),
-// which PGlite's thread spends its time on and which, as ArrayBuffers, set off its isolate's major collections.
+// each byte it grows (the writer's 15,700 rows in 4 s: 342 MB of new arrays in 13 growths of the database's relation
+// files), which PGlite's thread spends its time on and which, as ArrayBuffers, set off its isolate's major collections.
 // Here a file that grows past 1 MB is moved once into a resizable ArrayBuffer that reserves address space to grow in
 // (V8 commits pages as it grows, without a copy), so each later growth is a resize. PostgreSQL's files are at most
-// 1 GB (a relation's segment; a WAL segment is 16 MB and written whole at once, so it never comes here).
+// 1 GB (a relation's segment; a WAL segment is made at its full 16 MB by its first write, so it never comes here).
 // A directory on disk (NODEFS) does not use MEMFS for its files: nothing changes there.
 
 /** The parts of Emscripten's MEMFS this touches (PGlite's Module.MEMFS). */
