@@ -10,6 +10,7 @@ import { PrismaClient, type Prisma } from '../generated/prisma/client.ts';
 import { applyMigrations, type MigrationResult } from './migrate.ts';
 import { initdbImage, pgliteFsBundle, pgliteFsBundleShared, pgliteWasmModuleShared } from './pglite-image.ts';
 import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
+import { growMemfsFilesInPlace } from './pglite-memfs.ts';
 import { pgliteSql, poolSql, type SqlRunner } from './sql.ts';
 import type { PgliteThreadState } from './pglite-thread.ts';
 import { acquireDirectoryLock, DatabaseOpenError, type DirectoryLock, type LockHolder } from './pglite-lock.ts';
@@ -316,6 +317,7 @@ async function startPgliteHere(target: PgliteTarget, opts: DatabaseOptions, log:
   const withImage = target.image ? { ...options, loadDataDir: target.image, ...fsBundle } : options;
   const client = inMemory ? new PGlite(withImage) : new PGlite(target.dir, withImage);
   await client.waitReady;
+  if (inMemory) growMemfsFilesInPlace(client.Module);
   passBinaryArrays(client);
   // A damaged directory may open and fail only at its first statement.
   await client.query('SELECT 1');

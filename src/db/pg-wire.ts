@@ -1,7 +1,8 @@
 // A statement as PostgreSQL's extended-protocol messages, every parameter in binary (issue 19, tenth round, step 100):
-// the recommendation writer's statement to PGlite's thread. Built on the API's thread into one buffer of the exact size
-// (Bind, Execute, Sync: the parameters copied in once), transferred to the thread (no copy), and run there by
-// PGlite's execProtocolRaw as it is; the statement itself is parsed once per session (Parse of a named statement).
+// the recommendation writer's statement to PGlite's thread. Written on the API's thread (Bind, Execute, Sync: the
+// parameters copied in once) into a message buffer shared with the thread and reused (step 212; step 100 made a new
+// buffer of the exact size a statement and transferred it), and run there by PGlite's execProtocolRaw as it is; the
+// statement itself is parsed once per session (Parse of a named statement).
 // PGlite's query() instead clones the parameters to the thread (each view's whole backing buffer), then runs Parse,
 // Describe, Bind, Describe, Execute and Sync as six exchanges, its protocol writer growing by copies for each message
 // and its Bind copying every parameter again: some 3 MB of short-lived ArrayBuffers a 200-row statement in the thread,
@@ -37,25 +38,37 @@ export function parseMessage(name: string, text: string): Uint8Array {
   return out;
 }
 
-/**
- * Bind of the named statement `name` with every parameter in binary format (null: SQL NULL), results in text, then
- * Execute and Sync: one buffer of the exact size, its own ArrayBuffer (transferable).
- */
-export function bindExecuteSyncMessage(name: string, params: readonly (Uint8Array | null)[]): Uint8Array {
-  const nameLength = cstringLength(name);
+/** The bytes of bindExecuteSync's messages for `name` and `params`. */
+export function bindExecuteSyncLength(name: string, params: readonly (Uint8Array | null)[]): number {
   let valuesLength = 0;
   for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
   // portal "" \0, name, 1 format code (binary), the parameters' count, the values, 0 result format codes
-  const bindLength = 4 + 1 + nameLength + 2 + 2 + 2 + valuesLength + 2;
-  const out = new Uint8Array(1 + bindLength + 10 + 5);
-  const view = new DataView(out.buffer);
+  return 1 + bindLength(cstringLength(name), valuesLength) + 10 + 5;
+}
+
+function bindLength(nameLength: number, valuesLength: number): number {
+  return 4 + 1 + nameLength + 2 + 2 + 2 + valuesLength + 2;
+}
+
+/**
+ * Bind of the named statement `name` with every parameter in binary format (null: SQL NULL), results in text, then
+ * Execute and Sync, written into `out` from its start (`out` holds bindExecuteSyncLength's bytes, or more); returns
+ * the bytes written.
+ */
+export function writeBindExecuteSync(out: Uint8Array, name: string, params: readonly (Uint8Array | null)[]): number {
+  const nameLength = cstringLength(name);
+  let valuesLength = 0;
+  for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
+  const length = bindLength(nameLength, valuesLength);
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   out[at++] = 0x42; // 'B'
-  view.setInt32(at, bindLength);
+  view.setInt32(at, length);
   at += 4;
-  at += 1; // the unnamed portal
+  out[at++] = 0; // the unnamed portal
   encoder.encodeInto(name, out.subarray(at));
   at += nameLength;
+  out[at - 1] = 0;
   view.setInt16(at, 1);
   view.setInt16(at + 2, 1); // every parameter binary
   view.setInt16(at + 4, params.length);
@@ -75,12 +88,12 @@ export function bindExecuteSyncMessage(name: string, params: readonly (Uint8Arra
   out[at++] = 0x45; // 'E'
   view.setInt32(at, 9);
   at += 4;
-  at += 1; // the unnamed portal
+  out[at++] = 0; // the unnamed portal
   view.setInt32(at, 0); // all rows
   at += 4;
   out[at++] = 0x53; // 'S'
   view.setInt32(at, 4);
-  return out;
+  return at + 4;
 }
 
 /** An ErrorResponse's fields by their code letter (S severity, C SQLSTATE, M message, D detail, n constraint, t table, ...). */

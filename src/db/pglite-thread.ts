@@ -5,8 +5,8 @@
 // Prisma's driver-adapter interface wants them (already converted by the adapter in the worker) or as PGlite's query
 // API gives them (the SqlRunner). Transactions are the adapter's own, held in the worker by id: while one is open,
 // PGlite's single connection serves only it, as on the API's thread before. The recommendation writer's statement
-// (sql.executeBinary) comes as its wire messages built on the API's thread (pg-wire.ts), transferred, and run by
-// PGlite's execProtocolRaw under the same locks as PGlite's query().
+// (sql.executeBinary) comes as its wire messages written on the API's thread (pg-wire.ts) into a buffer shared with the
+// thread, and run by PGlite's execProtocolRaw under the same locks as PGlite's query().
 //
 // Neither of PGlite's own routes fitted (BENCHMARKS.md "Issue 19: PGlite on a worker thread"): PGliteWorker
 // (@electric-sql/pglite/worker) runs under worker_threads with two small shims, but answers each statement over
@@ -32,7 +32,8 @@ import {
 } from '@prisma/driver-adapter-utils';
 import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
-import { bindExecuteSyncMessage, type ErrorFields, parseMessage, readReply } from './pg-wire.ts';
+import { growMemfsFilesInPlace } from './pglite-memfs.ts';
+import { bindExecuteSyncLength, type ErrorFields, parseMessage, readReply, writeBindExecuteSync } from './pg-wire.ts';
 import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
 
@@ -57,8 +58,12 @@ type Request =
   | { op: 'startTransaction'; isolationLevel?: IsolationLevel }
   | { op: 'commit' | 'rollback'; tx: number }
   | { op: 'query' | 'execute'; text: string; params: readonly unknown[] }
-  /** `message`: Bind, Execute and Sync of the named statement `name` (pg-wire.ts), parsed from `text` once per session. */
-  | { op: 'executeBinary'; name: string; text: string; message: Uint8Array }
+  /**
+   * Bind, Execute and Sync of the named statement `name` (pg-wire.ts), parsed from `text` once per session: the first
+   * `length` bytes of the message buffer `buffer`, shared with the thread (`shared`: sent with the first request that
+   * uses it on this thread, kept there by its number).
+   */
+  | { op: 'executeBinary'; name: string; text: string; buffer: number; length: number; shared?: SharedArrayBuffer }
   | { op: 'migrate' }
   | { op: 'close' };
 
@@ -158,6 +163,8 @@ class ThreadLink {
   private readonly pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
   private nextId = 1;
   openTransactions = 0;
+  /** The message buffers this thread has been sent (executeBinary's `shared`). */
+  readonly sharedBuffers = new WeakSet<SharedArrayBuffer>();
   /** Set when the worker has ended: every call then fails with it. */
   ended: Error | null = null;
 
@@ -179,14 +186,13 @@ class ThreadLink {
     else this.worker.unref();
   }
 
-  /** `transfer`: buffers of the request moved to the thread instead of copied (detached here). */
-  call<T>(request: Request, transfer?: readonly ArrayBuffer[]): Promise<T> {
+  call<T>(request: Request): Promise<T> {
     if (this.ended) return Promise.reject(this.ended);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
       this.keepAlive();
-      this.worker.postMessage({ id, request }, transfer);
+      this.worker.postMessage({ id, request });
     });
   }
 
@@ -337,10 +343,17 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     throw lostError;
   };
   // The usual case sends at once; only while reopening does a statement wait.
-  const call = <T>(request: Request, transfer?: readonly ArrayBuffer[]): Promise<T> =>
-    state.state === 'open' ? link.call<T>(request, transfer) : current().then((open) => open.call<T>(request, transfer));
+  const call = <T>(request: Request): Promise<T> => (state.state === 'open' ? link.call<T>(request) : current().then((open) => open.call<T>(request)));
   /** The named statements of executeBinary, by text (the same names on a reopened thread, which parses each again). */
   const statementNames = new Map<string, string>();
+  /**
+   * executeBinary's message buffers, shared with the thread and written again for every statement: a message is about
+   * the statement's parameters' bytes (the writer's 150 rows: about 250 kB), and a new ArrayBuffer for each, made here
+   * and transferred, was that much external memory made in both isolates a statement, which counts toward V8's
+   * allocation limits and so toward their major collections (BENCHMARKS.md step 212). One buffer a statement in flight
+   * (the writer sends one at a time); a larger one replaces a buffer too small for a statement.
+   */
+  const messageBuffers: { shared: SharedArrayBuffer; busy: boolean }[] = [];
 
   const queryable = (send: <T>(request: Request) => Promise<T>, tx?: number) => ({
     provider: 'postgres' as const,
@@ -388,15 +401,33 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
     sql: {
       query: <T>(text: string, params: readonly unknown[] = []) => call<T[]>({ op: 'query', text, params }),
       execute: (text, params = []) => call<number>({ op: 'execute', text, params }),
-      executeBinary(text, params) {
+      async executeBinary(text, params) {
         let name = statementNames.get(text);
         if (!name) {
           name = `climbiq_wire_${statementNames.size + 1}`;
           statementNames.set(text, name);
         }
-        // Built anew for each call (a statement sent again after a reopen): the parameters stay the caller's.
-        const message = bindExecuteSyncMessage(name, params);
-        return call<number>({ op: 'executeBinary', name, text, message }, [message.buffer as ArrayBuffer]);
+        const on = state.state === 'open' ? link : await current();
+        const length = bindExecuteSyncLength(name, params);
+        let slot = messageBuffers.find((b) => !b.busy);
+        if (!slot) {
+          slot = { shared: new SharedArrayBuffer(0), busy: false };
+          messageBuffers.push(slot);
+        }
+        // Room for a quarter more (a statement of a few more rows), in 64 kB steps.
+        if (slot.shared.byteLength < length) slot.shared = new SharedArrayBuffer(Math.ceil((length * 1.25) / 65_536) * 65_536);
+        slot.busy = true;
+        try {
+          // Written for each call (a statement sent again after a reopen too): the parameters stay the caller's.
+          writeBindExecuteSync(new Uint8Array(slot.shared, 0, length), name, params);
+          const { shared } = slot;
+          const first = !on.sharedBuffers.has(shared);
+          on.sharedBuffers.add(shared);
+          return await on.call<number>({ op: 'executeBinary', name, text, buffer: messageBuffers.indexOf(slot), length, ...(first ? { shared } : {}) });
+        } finally {
+          // Free once the thread has answered (it read the message then) or has ended.
+          slot.busy = false;
+        }
       },
       async prepareSession(text) {
         await call({ op: 'execute', text, params: [] });
@@ -470,6 +501,7 @@ export async function runPgliteThread(): Promise<void> {
     };
     client = target.dir.startsWith('memory://') ? new PGlite(options) : new PGlite(target.dir, options);
     await client.waitReady;
+    if (target.dir.startsWith('memory://')) growMemfsFilesInPlace(client.Module);
     passBinaryArrays(client);
     // A damaged directory may open and fail only at its first statement.
     await client.query('SELECT 1');
@@ -485,6 +517,8 @@ export async function runPgliteThread(): Promise<void> {
   let nextTx = 1;
   /** The named statements this session has parsed (executeBinary). */
   const parsed = new Set<string>();
+  /** executeBinary's message buffers, by number (shared with the API's thread). */
+  const messageBuffers = new Map<number, Uint8Array>();
   /**
    * One raw exchange, serialised as PGlite's query() is (after any transaction Prisma has open on the one connection,
    * and alone among the statements): execProtocolRaw takes neither lock by itself.
@@ -527,13 +561,17 @@ export async function runPgliteThread(): Promise<void> {
         return (await client.query(request.text, request.params as unknown[])).rows;
       case 'execute':
         return (await client.query(request.text, request.params as unknown[])).affectedRows ?? 0;
-      case 'executeBinary':
+      case 'executeBinary': {
+        if (request.shared) messageBuffers.set(request.buffer, new Uint8Array(request.shared));
+        const buffer = messageBuffers.get(request.buffer);
+        if (!buffer) throw new Error(`Message buffer ${request.buffer} was not sent`);
         await client._checkReady();
         if (!parsed.has(request.name)) {
           await exchange(parseMessage(request.name, request.text));
           parsed.add(request.name);
         }
-        return exchange(request.message);
+        return exchange(buffer.subarray(0, request.length));
+      }
       case 'migrate': {
         const { applyMigrations } = await import('./migrate.ts');
         return applyMigrations(factory);
