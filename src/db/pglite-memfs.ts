@@ -34,7 +34,8 @@ const tracking = new WeakSet<Uint8Array>();
 /** Installs the in-place growth on `mod` (an open PGlite's Module) if it has MEMFS; idempotent. */
 export function growMemfsFilesInPlace(mod: unknown): void {
   const memfs = (mod as { MEMFS?: Memfs & { climbiqInPlace?: true } } | undefined)?.MEMFS;
-  if (!memfs || memfs.climbiqInPlace) return;
+  // A PGlite whose MEMFS no longer has this function (an upgrade) keeps MEMFS's own growth.
+  if (!memfs || memfs.climbiqInPlace || typeof memfs.expandFileStorage !== 'function') return;
   const expand = memfs.expandFileStorage.bind(memfs);
   memfs.expandFileStorage = (node, needed) => {
     const contents = node.contents;
