@@ -5,7 +5,7 @@
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
 //       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30] [--timeline]
-//       [--pglite-dir <parent> | --pglite-dir memory://] [--eager-client]
+//       [--pglite-dir <parent> | --pglite-dir memory://] [--eager-client] [--snapshot <file>]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
 //    the same server, alternated twice.
@@ -24,6 +24,8 @@
 //    iterations a 1 ms timer could not run in), the GC pauses and a CPU profile's samples in each, matched with each
 //    stream's subscribe-to-DONE interval (scripts/lib/stall-timeline.ts); the profiler's cost is in that run's figures
 //    (`--timeline-sample-us 0`: no profile; default 1000).
+//    --snapshot <file>: a heap snapshot of ClimbIQ's server after that run (its answers written), for
+//    scripts/heap-snapshot-summary.ts: what the old generation holds that each major collection marks.
 // ClimbIQ's server is scripts/bench.ts's child (PGlite, or a fresh database on the PostgreSQL server, dropped
 // afterwards), seeded with 30 completed sessions per athlete and one nightly fit. Loopback only; bounded.
 // PGlite keeps its data in a fresh directory on disk, as `npm start` does (./data/pglite), under --pglite-dir's parent
@@ -65,6 +67,7 @@ const { values: args } = parseArgs({
     'timeline-sample-us': { type: 'string', default: '1000' },
     /** The steady client before the twelfth round: every arrival's timer and promise created at the run's start (for comparison). */
     'eager-client': { type: 'boolean', default: false },
+    snapshot: { type: 'string' },
   },
 });
 
@@ -344,6 +347,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const pauses = await server.request('pauses');
     cpu.serverSteadyMain = (await mainThreadMs(server)) - sm0;
     cpu.serverSteady = (await cpuMs(server)) - sc0;
+    // After the CPU readings: writing it holds the server's thread for seconds.
+    if (args.snapshot) console.log(`[bench-floor] heap snapshot after ClimbIQ's steady run: ${(await server.request('heap-snapshot', { file: args.snapshot })).file}`);
     console.log(`[bench-floor] steady ${rate}/s ClimbIQ: first p99 ${f1(ss.firstP99)} DONE p50 ${f1(ss.lastP50)} p99 ${f1(ss.lastP99)} ms, failed ${ss.failed}; ${clientDelayNote(ss.client)}`);
     const pausesNote = steadyPausesNote(pauses, rate * seconds);
     console.log(`[bench-floor] ${pausesNote}`);

@@ -50,7 +50,7 @@ const { values: args } = parseArgs({
 
 interface ChildRequest {
   id: number;
-  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'heap-start' | 'heap-stop' | 'timeline-start' | 'timeline-stop' | 'stop';
+  cmd: 'seed' | 'rss' | 'train' | 'store' | 'cpu' | 'pauses' | 'heap-start' | 'heap-stop' | 'heap-snapshot' | 'timeline-start' | 'timeline-stop' | 'stop';
   userIds?: string[];
   sessionsPerUser?: number;
   userId?: string;
@@ -58,6 +58,8 @@ interface ChildRequest {
   sampleUs?: number;
   /** heap-start: sample only the objects that survive a scavenge. */
   survivors?: boolean;
+  /** heap-snapshot: the file to write. */
+  file?: string;
 }
 
 async function serve(): Promise<void> {
@@ -236,6 +238,9 @@ async function serve(): Promise<void> {
           send({ id: req.id, ok: true, profile });
           break;
         }
+        case 'heap-snapshot': // V8's heap snapshot (after a full collection: the live heap) to req.file
+          send({ id: req.id, ok: true, file: (await import('node:v8')).writeHeapSnapshot(req.file) });
+          break;
         case 'timeline-start': // bench-floor --timeline: stalls, GC pauses and a CPU profile of the steady run
           stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline(5, req.sampleUs);
           send({ id: req.id, ok: true });

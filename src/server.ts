@@ -29,6 +29,7 @@ import { openServices } from './services.ts';
 import { INSIGHTS_PATH, useInsightsPage } from './http/insights-page.ts';
 import { createLoaders, createUserRegistry } from './resolvers/loaders.ts';
 import { schema } from './schema/index.ts';
+import { releaseRequestCaches } from './schema/builder.ts';
 import { ANALYST_OPERATIONS, ATHLETE_OPERATIONS } from './http/graphiql-examples.ts';
 
 export interface StartOptions {
@@ -178,6 +179,8 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useJitExecution({
         maskedErrors,
         onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`),
+        // A stream's context (and what it holds) goes when the stream ends, not at the next major collection.
+        onStreamEnd: (context) => releaseRequestCaches(context as object),
       }),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {

@@ -78,6 +78,11 @@ export interface JitExecutionOptions {
    * each event, of a stream that could not start, and one a stream fails with.
    */
   maskedErrors: MaskedErrors;
+  /**
+   * Called once with a compiled subscription's context when its stream ends (its source done, closed by the client, or
+   * failed): what is cached per operation on the context can be let go then (src/server.ts). Default: nothing.
+   */
+  onStreamEnd?: (context: unknown) => void;
 }
 
 type Compiled = CompiledQuery | null;
@@ -174,6 +179,7 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     private readonly query: CompiledQuery,
     private readonly args: ExecutionArgs,
     private readonly masking: Masking,
+    private readonly onEnd: ((context: unknown) => void) | undefined,
   ) {
     this.iterator = source[Symbol.asyncIterator]();
   }
@@ -183,32 +189,45 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     try {
       step = await this.iterator.next();
     } catch (error) {
+      this.ended();
       throw this.masking.failure(error);
     }
-    if (step.done) return step;
+    if (step.done) {
+      this.ended();
+      return step;
+    }
     // The event mapped in this function (not by awaiting mapped()): no second promise per event.
     try {
       const event = this.event(step.value);
       return { value: event instanceof Promise ? await event : event, done: false };
     } catch (error) {
       await this.closeIgnoringErrors();
+      this.ended();
       throw this.masking.failure(error);
     }
   }
 
   async return(): Promise<IteratorResult<ExecutionResult>> {
-    if (!this.iterator.return) return { value: undefined, done: true };
-    const step = await this.iterator.return();
-    return step.done ? step : this.mapped(step.value);
+    try {
+      if (!this.iterator.return) return { value: undefined, done: true };
+      const step = await this.iterator.return();
+      return step.done ? step : await this.mapped(step.value);
+    } finally {
+      this.ended();
+    }
   }
 
   async throw(error: unknown): Promise<IteratorResult<ExecutionResult>> {
-    if (this.iterator.throw) {
-      const step = await this.iterator.throw(error);
-      return step.done ? step : this.mapped(step.value);
+    try {
+      if (this.iterator.throw) {
+        const step = await this.iterator.throw(error);
+        return step.done ? step : await this.mapped(step.value);
+      }
+      await this.closeIgnoringErrors();
+      throw error;
+    } finally {
+      this.ended();
     }
-    await this.closeIgnoringErrors();
-    throw error;
   }
 
   [Symbol.asyncIterator]() {
@@ -230,6 +249,11 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     const { args } = this;
     const result = this.query.query(payload, args.contextValue, args.variableValues);
     return result instanceof Promise ? result.then((r) => this.masking.event(args.document, r)) : this.masking.event(args.document, result);
+  }
+
+  /** The stream is over: the context's per-operation caches may go (JitExecutionOptions.onStreamEnd). */
+  private ended(): void {
+    this.onEnd?.(this.args.contextValue);
   }
 
   private async closeIgnoringErrors(): Promise<void> {
@@ -460,10 +484,19 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
       if (!query) return;
       const start = startFor(args);
       const subscribed = (async () => {
-        const source = await (start ? sourceEventStream(args, start) : createSourceEventStream(args));
-        // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are.
-        if (!isAsyncIterable(source)) return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
-        return new CompiledEvents(source, query, args, masking);
+        let source: AsyncIterable<unknown> | ExecutionResult;
+        try {
+          source = await (start ? sourceEventStream(args, start) : createSourceEventStream(args));
+        } catch (error) {
+          options.onStreamEnd?.(args.contextValue);
+          throw error;
+        }
+        // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are. No stream: ended.
+        if (!isAsyncIterable(source)) {
+          options.onStreamEnd?.(args.contextValue);
+          return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
+        }
+        return new CompiledEvents(source, query, args, masking, options.onStreamEnd);
       })();
       // envelop awaits a promise given here as it awaits the subscribe function's (handleMaybePromise); its type
       // names the settled value only.

@@ -2,7 +2,7 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
-import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure } from '@pothos/plugin-scope-auth';
+import ScopeAuthPlugin, { AuthScopeFailureType, type AuthFailure, RequestCache } from '@pothos/plugin-scope-auth';
 import ValidationPlugin from '@pothos/plugin-validation';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { Context } from '../context.ts';
@@ -31,6 +31,17 @@ function forbiddenMessage(field: string, scope: string | null, role: string): st
   return holders
     ? `${field} is for ${holders} only (you are signed in as ${role === 'ADMIN' || role === 'ATHLETE' || role === 'ANALYST' ? `an ${role.toLowerCase()}` : `a ${role.toLowerCase()}`})`
     : 'You are not allowed to do this';
+}
+
+/**
+ * Lets go of what scope-auth cached for an operation's context (its RequestCache), for when the operation is over.
+ * scope-auth keeps that cache in a WeakMap keyed by the context, and the cache holds the context: a WeakMap value that
+ * reaches its own key keeps the key alive through every scavenge (the map is in the old generation), so without this
+ * the operation's context and all it holds (its loaders, the subscribe message's parameters) are promoted and stay
+ * until a major collection (BENCHMARKS.md, issue 19 tenth round step 110, thirteenth round).
+ */
+export function releaseRequestCaches(context: object): void {
+  RequestCache.clearForContext(context);
 }
 
 export const builder = new SchemaBuilder<{

@@ -1,7 +1,8 @@
 // The phased pre-session recommendation (domain.md sections 7-8, docs/api.md "The phased stream") through the
 // real server: graphql-ws, SSE and the one-shot query; overrides, auth and input errors, the recommendation
 // startSession stores and links, and the personalised path (sessions completed through the API, quick updates, nightly fit).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RequestCache } from '@pothos/plugin-scope-auth';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { gql, gqlOk, sse, wsClient, collect } from '../support/client.ts';
 import {
   boundedExpectation,
@@ -22,6 +23,7 @@ import {
 } from '../support/recommendation.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
 import { roundRating } from '../../src/engine/rounding.ts';
+import type { Context } from '../../src/context.ts';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -309,6 +311,50 @@ describe('refused requests', () => {
     expect((out.errors.flat()[0] as { extensions?: unknown }).extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'sleepHours' });
     const viaSse = await sse(server.url, `subscription { preSessionRecommendation(input: { sleepHours: 25 }) { type } }`, {}, token);
     expect(viaSse.events.flatMap((e) => e.errors ?? [])[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'sleepHours' });
+  });
+});
+
+describe("a stream's context after the stream", () => {
+  // scope-auth keeps each operation's RequestCache in a WeakMap keyed by the context, and the cache holds the context:
+  // kept so, a stream's context (its loaders, its subscribe message's variables) outlives every scavenge until a major
+  // collection. Each stream's cache is let go as the stream ends, however it ends.
+  it("is let go from scope-auth's cache when the stream ends: after DONE, when the client leaves after the first event, and when it is refused", async () => {
+    const released = vi.spyOn(RequestCache, 'clearForContext');
+    try {
+      const athlete = await tokenFor('athlete');
+      const viewers = () => released.mock.calls.map(([context]) => (context as Context).viewer?.id ?? null);
+      const whole = await streamWs(server.wsUrl, athlete.token, OPERATOR);
+      expect(types(whole.events)).toEqual(MODEL_PATH);
+      expect(viewers()).toEqual([athlete.id]);
+
+      const client = wsClient(server.wsUrl, athlete.token);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          const leave = client.subscribe(
+            { query: STREAM_QUERY, variables: { input: OPERATOR } },
+            {
+              next: () => {
+                leave();
+                resolve();
+              },
+              error: reject,
+              complete: () => {},
+            },
+          );
+        });
+        await vi.waitFor(() => expect(viewers()).toEqual([athlete.id, athlete.id]));
+      } finally {
+        await client.dispose();
+      }
+
+      const refused = await streamWs(server.wsUrl, undefined, OPERATOR);
+      expect(refused.errors.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+      expect(viewers()).toEqual([athlete.id, athlete.id, null]);
+      // Each stream's own context, each let go once.
+      expect(new Set(released.mock.calls.map(([context]) => context)).size).toBe(3);
+    } finally {
+      released.mockRestore();
+    }
   });
 });
 
