@@ -38,16 +38,16 @@ export function parseMessage(name: string, text: string): Uint8Array {
   return out;
 }
 
-/** The bytes of bindExecuteSync's messages for `name` and `params`. */
+/** The bytes of writeBindExecuteSync's messages for `name` and `params`: the Bind message's, then Execute's 10 and Sync's 5. */
 export function bindExecuteSyncLength(name: string, params: readonly (Uint8Array | null)[]): number {
-  let valuesLength = 0;
-  for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
-  // portal "" \0, name, 1 format code (binary), the parameters' count, the values, 0 result format codes
-  return 1 + bindLength(cstringLength(name), valuesLength) + 10 + 5;
+  return 1 + bindLength(name, params) + 10 + 5;
 }
 
-function bindLength(nameLength: number, valuesLength: number): number {
-  return 4 + 1 + nameLength + 2 + 2 + 2 + valuesLength + 2;
+/** The Bind message's length field: itself, the unnamed portal, the statement's name, one format code (binary), the parameters' count and values, no result format codes. */
+function bindLength(name: string, params: readonly (Uint8Array | null)[]): number {
+  let valuesLength = 0;
+  for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
+  return 4 + 1 + cstringLength(name) + 2 + 2 + 2 + valuesLength + 2;
 }
 
 /**
@@ -56,18 +56,13 @@ function bindLength(nameLength: number, valuesLength: number): number {
  * the bytes written.
  */
 export function writeBindExecuteSync(out: Uint8Array, name: string, params: readonly (Uint8Array | null)[]): number {
-  const nameLength = cstringLength(name);
-  let valuesLength = 0;
-  for (const p of params) valuesLength += 4 + (p ? p.byteLength : 0);
-  const length = bindLength(nameLength, valuesLength);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   let at = 0;
   out[at++] = 0x42; // 'B'
-  view.setInt32(at, length);
+  view.setInt32(at, bindLength(name, params));
   at += 4;
   out[at++] = 0; // the unnamed portal
-  encoder.encodeInto(name, out.subarray(at));
-  at += nameLength;
+  at += encoder.encodeInto(name, out.subarray(at)).written + 1;
   out[at - 1] = 0;
   view.setInt16(at, 1);
   view.setInt16(at + 2, 1); // every parameter binary

@@ -179,7 +179,7 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     private readonly query: CompiledQuery,
     private readonly args: ExecutionArgs,
     private readonly masking: Masking,
-    private readonly onEnd: ((context: unknown) => void) | undefined,
+    private onEnd: ((context: unknown) => void) | undefined,
   ) {
     this.iterator = source[Symbol.asyncIterator]();
   }
@@ -251,9 +251,11 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     return result instanceof Promise ? result.then((r) => this.masking.event(args.document, r)) : this.masking.event(args.document, result);
   }
 
-  /** The stream is over: the context's per-operation caches may go (JitExecutionOptions.onStreamEnd). */
+  /** The stream is over: the context's per-operation caches may go (JitExecutionOptions.onStreamEnd), once. */
   private ended(): void {
-    this.onEnd?.(this.args.contextValue);
+    const onEnd = this.onEnd;
+    this.onEnd = undefined; // a client's return() after the source's end, or after a failed event, ends it again
+    onEnd?.(this.args.contextValue);
   }
 
   private async closeIgnoringErrors(): Promise<void> {

@@ -14,6 +14,7 @@ import {
   teamCheckIns,
 } from '../resolvers/coaching.ts';
 import { coaches, requireViewer } from '../resolvers/access.ts';
+import { existingUser } from '../resolvers/loaders.ts';
 import { forbidden } from '../errors.ts';
 import type { Recommendation } from '../generated/prisma/client.ts';
 import type { CheckInEvent } from '../pubsub.ts';
@@ -157,7 +158,7 @@ const TeamCheckInRef = builder.objectRef<TeamCheckIn>('TeamCheckIn').implement({
     athlete: t.field({
       type: UserRef,
       description: 'The athlete',
-      resolve: (c, _args, ctx) => ctx.services.prisma.user.findUniqueOrThrow({ where: { id: c.athleteId } }),
+      resolve: (c, _args, ctx) => existingUser(ctx.loaders, c.athleteId, `team check-in ${c.recommendationId}`),
     }),
     recommendationId: t.exposeID('recommendationId', { description: 'The stored recommendation' }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
