@@ -189,13 +189,6 @@ class RequestLoaders implements Loaders {
   }
 }
 
-/** A user the caller holds the id of (a stored recommendation's athlete, a team check-in's), through the request's loader; `of` names the holder in the error when the user is gone. */
-export async function existingUser(loaders: Loaders, id: string, of: string): Promise<User> {
-  const user = await loaders.user.load(id);
-  if (!user) throw new Error(`${of}: its athlete ${id} does not exist`);
-  return user;
-}
-
 /** A request's loaders (RequestLoaders: each made on its first use). */
 export function createLoaders(prisma: AppPrisma, lagTolerant?: () => AppPrisma): Loaders {
   return new RequestLoaders(prisma, lagTolerant);

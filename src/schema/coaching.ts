@@ -14,7 +14,6 @@ import {
   teamCheckIns,
 } from '../resolvers/coaching.ts';
 import { coaches, requireViewer } from '../resolvers/access.ts';
-import { existingUser } from '../resolvers/loaders.ts';
 import { forbidden } from '../errors.ts';
 import type { Recommendation } from '../generated/prisma/client.ts';
 import type { CheckInEvent } from '../pubsub.ts';
@@ -158,7 +157,7 @@ const TeamCheckInRef = builder.objectRef<TeamCheckIn>('TeamCheckIn').implement({
     athlete: t.field({
       type: UserRef,
       description: 'The athlete',
-      resolve: (c, _args, ctx) => existingUser(ctx.loaders, c.athleteId, `team check-in ${c.recommendationId}`),
+      resolve: (c, _args, ctx) => ctx.services.prisma.user.findUniqueOrThrow({ where: { id: c.athleteId } }),
     }),
     recommendationId: t.exposeID('recommendationId', { description: 'The stored recommendation' }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),

@@ -2,7 +2,6 @@ import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, R
 import { MODEL_TERMS, type CheckIn } from '../engine/variables.ts';
 import { recommend, replayRecommendation, recommendationEvents, refusedStreamEvent, type RecommendationEvent } from '../resolvers/recommendation.ts';
 import { assumedInAnswer, constraintsOf, contributionsOf, statisticalContextOf, suggestionsOf, type RecommendationRow } from '../resolvers/recommendation-store.ts';
-import { existingUser } from '../resolvers/loaders.ts';
 import { CONFIDENCE_THRESHOLDS } from '../engine/prediction.ts';
 import { roundRating, roundShare } from '../engine/rounding.ts';
 import { builder } from './builder.ts';
@@ -191,7 +190,11 @@ export const RecommendationRef = builder.prismaObject('Recommendation', {
     user: t.field({
       type: UserRef,
       description: 'The athlete it was given to',
-      resolve: (r, _args, ctx) => existingUser(ctx.loaders, r.userId, `recommendation ${r.id}`),
+      resolve: async (r, _args, ctx) => {
+        const user = await ctx.loaders.user.load(r.userId);
+        if (!user) throw new Error(`recommendation ${r.id}: its athlete ${r.userId} does not exist`);
+        return user;
+      },
     }),
     source: t.expose('source', { type: RecommendationSourceEnum, description: 'Rule override or model' }),
     sessionType: t.expose('sessionType', { type: SessionTypeEnum, description: 'The recommended session type' }),
