@@ -20,7 +20,7 @@
 // binary array parameter per column (StatementColumns); `json-rows` as it sent them before, one jsonb array of row
 // objects unpacked by jsonb_to_recordset; `copy-text` as COPY's text format (PostgreSQL: pg-copy-streams, installed
 // for the run with `npm install --no-save pg-copy-streams`, on a connection of its own whose backend's CPU is read;
-// PostgreSQL only: PGlite's COPY FROM '/dev/blob' measured 200-500 µs a row in the tenth round), `json-columns` makes the copy's jsonb columns json (with `columns`, sent as json[]),
+// PostgreSQL only: PGlite's COPY FROM '/dev/blob' measured 200-500 µs a row in the tenth round), `jsonb-columns` makes the copy's json columns jsonb, as they were before step 270 (with `columns`, sent as jsonb[]),
 // `direct` sends PGlite the statement itself instead of a session function's call; `columns-parse-only` runs the
 // column arrays' unnest and casts alone. `user-foreign-key` checks the rows' athlete by the foreign key (every row: the
 // table before step 190) instead of the migrated table's trigger (once per statement); `many-users` draws each row's
@@ -48,7 +48,10 @@ const { values: args } = parseArgs({
   },
 });
 
-const JSONB_COLUMNS = ['checkIn', 'constraints', 'warnings', 'contributions', 'suggestions', 'statisticalContext'];
+const JSON_COLUMNS = ['checkIn', 'constraints', 'warnings', 'contributions', 'suggestions', 'statisticalContext'];
+/** The variant of the table before step 270 (its JSON columns as jsonb). */
+const JSONB_COLUMNS_VARIANT = 'jsonb-columns';
+
 /** Each variant: the DDL that makes its table differ from `recommendations` (run on a copy named by the variant). */
 const VARIANTS: Record<string, (t: string) => string[]> = {
   'as-is': () => [],
@@ -60,9 +63,9 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   'no-user-index': (t) => [`DROP INDEX "${t}_userId_createdAt_idx"`],
   'no-secondary-indexes': (t) => [`DROP INDEX "${t}_matchedRules_idx"`, `DROP INDEX "${t}_createdAt_idx"`, `DROP INDEX "${t}_userId_createdAt_idx"`],
   // Rows under 8,160 bytes are neither compressed nor moved out of line.
-  uncompressed: (t) => [`ALTER TABLE "${t}" SET (toast_tuple_target = 8160)`, ...JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET STORAGE EXTERNAL`)],
-  lz4: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
-  pglz: (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
+  uncompressed: (t) => [`ALTER TABLE "${t}" SET (toast_tuple_target = 8160)`, ...JSON_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET STORAGE EXTERNAL`)],
+  lz4: (t) => JSON_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION lz4`),
+  pglz: (t) => JSON_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" SET COMPRESSION pglz`),
   // No check of the rows' athlete at all (for the share).
   'no-foreign-keys': () => [],
   // The table before step 190: the athlete checked by the foreign key, every row (the variant's table has no trigger).
@@ -84,9 +87,9 @@ const VARIANTS: Record<string, (t: string) => string[]> = {
   direct: () => [],
   // The column arrays unnested in FROM (step 81's statement) instead of in the select list (step 83's).
   'from-unnest': () => [],
-  // The jsonb columns as json (their text kept as it is, validated on input: not parsed into jsonb), with `columns`
-  // sent as json[] (step 80 (d): measured, not a migration).
-  'json-columns': (t) => JSONB_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" TYPE json`),
+  // The table before step 270: the six JSON columns as jsonb (parsed into jsonb's binary form on every insert), with
+  // `columns` sent as jsonb[] (the writer's arrays converted before the clock starts).
+  [JSONB_COLUMNS_VARIANT]: (t) => JSON_COLUMNS.map((c) => `ALTER TABLE "${t}" ALTER COLUMN "${c}" TYPE jsonb`),
 };
 /** The DDL of a variant: one of VARIANTS, `toast-target-<bytes>` (the table's toast_tuple_target), or several joined by '+'. */
 function variantDdl(name: string, table: string): string[] {
@@ -125,7 +128,7 @@ const formatOf = (name: string): 'json' | 'columns' | 'copy' => (has(name, COPY_
 const INSERT_COLUMNS_SQL = INSERT_RECOMMENDATIONS_SQL;
 
 /** Each column's SQL type, as jsonb_to_recordset reads it. */
-const SQL_TYPES: Record<string, string> = { uuid: 'uuid', timestamp: 'timestamp(3)', float8: 'double precision', int4: 'integer', bool: 'boolean', jsonb: 'jsonb', text: 'text' };
+const SQL_TYPES: Record<string, string> = { uuid: 'uuid', timestamp: 'timestamp(3)', float8: 'double precision', int4: 'integer', bool: 'boolean', json: 'json', jsonb: 'jsonb', text: 'text' };
 /**
  * The writer's statement before step 81 (kept here to compare): the rows as one jsonb parameter ($2, an array of
  * objects, jsonRow) unpacked by jsonb_to_recordset; $1 and $3 the comparison sets and history summaries.
@@ -157,7 +160,7 @@ function copyTextLine(r: RecommendationRow): string {
       continue;
     }
     if (v instanceof Date) text = v.toISOString();
-    else if (wire === 'jsonb') text = JSON.stringify(v);
+    else if (wire === 'json') text = JSON.stringify(v);
     else if (Array.isArray(v)) text = arrayLiteral(v as (string | number)[]);
     else if (typeof v === 'boolean') text = v ? 't' : 'f';
     else text = String(v);
@@ -225,17 +228,17 @@ async function main(): Promise<void> {
     }
     await writer.close();
     const sizes = await sql.query<Record<string, number | string>>(
-      `SELECT count(*)::int AS rows, avg(pg_column_size(r.*))::int AS "row", ${JSONB_COLUMNS.map((c) => `avg(pg_column_size(r."${c}"))::int AS "${c}", avg(octet_length(r."${c}"::text))::int AS "${c} as text"`).join(', ')},
+      `SELECT count(*)::int AS rows, avg(pg_column_size(r.*))::int AS "row", ${JSON_COLUMNS.map((c) => `avg(pg_column_size(r."${c}"))::int AS "${c}", avg(octet_length(r."${c}"::text))::int AS "${c} as text"`).join(', ')},
          avg(octet_length(row_to_json(r)::text))::int AS "row_to_json bytes",
          (SELECT pg_relation_size(reltoastrelid) FROM pg_class WHERE relname = 'recommendations') AS "toast table bytes",
          pg_relation_size('recommendations') AS "heap bytes"
        FROM "recommendations" r`,
     );
     const compression = await sql.query<{ attname: string; c: string }>(
-      `SELECT attname, attcompression::text AS c FROM pg_attribute WHERE attrelid = 'recommendations'::regclass AND atttypid = 'jsonb'::regtype`,
+      `SELECT attname, attcompression::text AS c FROM pg_attribute WHERE attrelid = 'recommendations'::regclass AND atttypid IN ('json'::regtype, 'jsonb'::regtype)`,
     );
     const [{ reloptions }] = await sql.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE relname = 'recommendations'`);
-    console.log(`[bench-row-db] recommendations as migrated: ${JSON.stringify(reloptions)}, jsonb columns' compression ${compression.map((x) => `${x.attname} ${x.c || 'default'}`).join(', ')}`);
+    console.log(`[bench-row-db] recommendations as migrated: ${JSON.stringify(reloptions)}, JSON columns' compression ${compression.map((x) => `${x.attname} ${x.c || 'default'}`).join(', ')}`);
     console.log(`[bench-row-db] ${db.kind}: a stored row (bytes, averages over the writer's rows; a column's pg_column_size is as stored, compressed or not):`, JSON.stringify(sizes[0]));
     // The rows as the writer before step 81 sent them (one JSON object a row).
     const templates = engineRows.map((r) => JSON.parse(jsonRow(r)) as Record<string, unknown>);
@@ -277,7 +280,7 @@ async function main(): Promise<void> {
           const params = [...from[1].matchAll(/unnest\(([^)]*)\)/g)].map((m) => m[1]);
           statement = statement.replace(from[0], `FROM unnest(${params.join(', ')}) AS r(${COLUMN_WIRES.map(([c]) => `"${c}"`).join(', ')})`);
         }
-        if (has(name, 'json-columns') && format === 'columns') statement = statement.replace(/(\$\d+)::jsonb\[\]/g, '$1::json[]');
+        if (has(name, JSONB_COLUMNS_VARIANT) && format === 'columns') statement = statement.replace(/(\$\d+)::json\[\]/g, '$1::jsonb[]');
         if (name.split('+').includes('json-param')) statement = statement.replace('jsonb_to_recordset($2::jsonb)', 'json_to_recordset($2::json)');
       }
       if (db.kind === 'pglite' && formatOf(name) === 'columns' && !has(name, 'direct')) {
@@ -354,7 +357,8 @@ async function main(): Promise<void> {
         // json's binary form is its text (no version byte).
         const json = tables[i].name.split('+').includes('json-param');
         for (const p of params) {
-          if (format === 'columns') await sql.execute(tables[i].statement, has(tables[i].name, 'json-columns') ? (p as Buffer[]).map((b, k) => (k < 2 ? b : jsonbToJsonArray(b))) : (p as unknown[]));
+          if (format === 'columns')
+            await sql.execute(tables[i].statement, has(tables[i].name, JSONB_COLUMNS_VARIANT) ? (p as Buffer[]).map((b, k) => (k < 2 ? b : jsonToJsonbArray(b))) : (p as unknown[]));
           else if (format === 'copy') await copying!.copy(tables[i].statement, p as Buffer);
           else {
             const rowsJson = p as Buffer;
@@ -397,13 +401,13 @@ async function main(): Promise<void> {
   }
 }
 
-/** A jsonb[] parameter's binary form as json[]: the element type json (114), each element without jsonb's version byte. */
-function jsonbToJsonArray(array: Buffer): Buffer {
-  if (typeof array === 'string' || array.readUInt32BE(8) !== 3802) return array;
+/** A json[] parameter's binary form as jsonb[]: the element type jsonb (3802), each element with jsonb's version byte first. */
+function jsonToJsonbArray(array: Buffer): Buffer {
+  if (typeof array === 'string' || array.readUInt32BE(8) !== 114) return array;
   const ndim = array.readInt32BE(0);
-  if (ndim === 0) return Buffer.concat([array.subarray(0, 8), Buffer.from([0, 0, 0, 114])]);
+  if (ndim === 0) return Buffer.concat([array.subarray(0, 8), Buffer.from([0, 0, 0x0e, 0xda])]);
   const parts: Buffer[] = [Buffer.from(array.subarray(0, 20))];
-  parts[0].writeUInt32BE(114, 8);
+  parts[0].writeUInt32BE(3802, 8);
   for (let at = 20; at < array.length; ) {
     const n = array.readInt32BE(at);
     if (n < 0) {
@@ -411,9 +415,10 @@ function jsonbToJsonArray(array: Buffer): Buffer {
       at += 4;
       continue;
     }
-    const head = Buffer.alloc(4);
-    head.writeInt32BE(n - 1);
-    parts.push(head, array.subarray(at + 5, at + 4 + n));
+    const head = Buffer.alloc(5);
+    head.writeInt32BE(n + 1);
+    head[4] = JSONB_BINARY_VERSION;
+    parts.push(head, array.subarray(at + 4, at + 4 + n));
     at += 4 + n;
   }
   return Buffer.concat(parts);

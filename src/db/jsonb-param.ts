@@ -31,7 +31,7 @@ export function pgliteSerializers(types: typeof PgliteTypes): SerializerOptions 
   return { [types.JSONB]: (value: unknown) => (value instanceof Uint8Array ? (value as unknown as string) : jsonb(value)) };
 }
 
-/** The array types whose parameters may come as bytes in binary form (src/db/pg-arrays.ts's PG_ARRAY_OID, and json[] for scripts/bench-row-db.ts). */
+/** The array types whose parameters may come as bytes in binary form (src/db/pg-arrays.ts's PG_ARRAY_OID, and jsonb[] for scripts/bench-row-db.ts's table before step 270). */
 const BINARY_ARRAY_OIDS = [199, 1000, 1007, 1009, 1022, 1115, 2951, 3807];
 
 /**

@@ -1,14 +1,13 @@
 // One-dimensional PostgreSQL arrays in their binary wire format (what array_recv reads), for a statement that takes
-// one array parameter per column (`INSERT ... SELECT * FROM unnest($1::uuid[], $2::jsonb[], ...)`): the recommendation
+// one array parameter per column (`INSERT ... SELECT * FROM unnest($1::uuid[], $2::json[], ...)`): the recommendation
 // writer's rows. Binary, so nothing is quoted or escaped on this thread and nothing is unquoted by the database: a
-// uuid is its 16 bytes, a double its 8, a timestamp its microseconds, a text its UTF-8, a jsonb its version byte and
-// its JSON text (the only part the database parses). node-postgres sends a Buffer parameter in binary format as it is;
+// uuid is its 16 bytes, a double its 8, a timestamp its microseconds, a text its UTF-8, a json its
+// JSON text (the only part the database reads as text: it checks it as JSON and keeps it as written). node-postgres sends a Buffer parameter in binary format as it is;
 // PGlite does with the serializers of src/db/jsonb-param.ts. Nothing imported at run time.
 //
 // The format (PostgreSQL's src/backend/utils/adt/arrayfuncs.c, array_recv): int32 dimensions (1, or 0 for an empty
 // array), int32 has-nulls flag, uint32 element type OID, then per dimension int32 length and int32 lower bound (1),
 // then per element int32 byte length (-1 for NULL) and the element's binary form.
-import { JSONB_BINARY_VERSION } from './jsonb-param.ts';
 
 /** Built-in type OIDs (pg_type.h; fixed in every PostgreSQL): an element's and its array's. */
 export const PG_OID = {
@@ -18,7 +17,7 @@ export const PG_OID = {
   float8: 701,
   timestamp: 1114,
   uuid: 2950,
-  jsonb: 3802,
+  json: 114,
 } as const;
 export const PG_ARRAY_OID = {
   bool: 1000,
@@ -27,7 +26,7 @@ export const PG_ARRAY_OID = {
   float8: 1022,
   timestamp: 1115,
   uuid: 2951,
-  jsonb: 3807,
+  json: 199,
 } as const;
 export type PgElementType = keyof typeof PG_OID;
 
@@ -162,25 +161,20 @@ export class PgArrayWriter {
       this.null();
       return;
     }
-    this.variable(value, 0);
+    this.variable(value);
   }
 
-  /** A jsonb from its JSON text: the version byte, then the text (parsed by the database's jsonb_recv). */
-  jsonb(json: string | null): void {
-    if (json === null) {
-      this.null();
-      return;
-    }
-    this.variable(json, 1);
+  /** A json from its JSON text: the text as it is (only checked by the database's json_recv, kept as written). */
+  json(json: string | null): void {
+    this.text(json);
   }
 
-  private variable(value: string, versionByte: 0 | 1): void {
-    this.room(4 + versionByte + 3 * value.length); // UTF-8's most bytes per UTF-16 unit
+  private variable(value: string): void {
+    this.room(4 + 3 * value.length); // UTF-8's most bytes per UTF-16 unit
     const at = this.length + 4;
-    if (versionByte) this.buffer[at] = JSONB_BINARY_VERSION;
-    const written = this.buffer.write(value, at + versionByte);
-    this.buffer.writeInt32BE(versionByte + written, this.length);
-    this.length = at + versionByte + written;
+    const written = this.buffer.write(value, at);
+    this.buffer.writeInt32BE(written, this.length);
+    this.length = at + written;
     this.count++;
   }
 

@@ -310,17 +310,17 @@ export const COLUMN_WIRES: readonly ColumnWire[] = [
   ['modelSessionsIncluded', 'int4', ''],
   ['hasBaseline', 'bool', ''],
   ['hasPersonalization', 'bool', ''],
-  ['checkIn', 'jsonb', ''],
+  ['checkIn', 'json', ''],
   ['matchedRules', 'text', 'text[]'],
   ['overrideRule', 'text', ''],
   ['overrideCategory', 'text', '"RuleCategory"'],
   ['overrideMessage', 'text', ''],
-  ['constraints', 'jsonb', ''],
+  ['constraints', 'json', ''],
   ['predictionMultiplier', 'float8', ''],
-  ['warnings', 'jsonb', ''],
-  ['contributions', 'jsonb', ''],
-  ['suggestions', 'jsonb', ''],
-  ['statisticalContext', 'jsonb', ''],
+  ['warnings', 'json', ''],
+  ['contributions', 'json', ''],
+  ['suggestions', 'json', ''],
+  ['statisticalContext', 'json', ''],
   ['coefficientComparisonsId', 'uuid', ''],
   ['personalHistoryId', 'uuid', ''],
 ];
@@ -351,17 +351,17 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[13].int4(r.modelSessionsIncluded); // modelSessionsIncluded
   a[14].bool(r.hasBaseline); // hasBaseline
   a[15].bool(r.hasPersonalization); // hasPersonalization
-  a[16].jsonb(json(r.checkIn)); // checkIn
+  a[16].json(json(r.checkIn)); // checkIn
   a[17].text(arrayLiteral(r.matchedRules)); // matchedRules
   a[18].text(r.overrideRule); // overrideRule
   a[19].text(r.overrideCategory); // overrideCategory
   a[20].text(r.overrideMessage); // overrideMessage
-  a[21].jsonb(json(r.constraints && storedConstraints(r.constraints as unknown as StoredConstraints | Constraints))); // constraints
+  a[21].json(json(r.constraints && storedConstraints(r.constraints as unknown as StoredConstraints | Constraints))); // constraints
   a[22].float8(r.predictionMultiplier); // predictionMultiplier
-  a[23].jsonb(json(r.warnings)); // warnings
-  a[24].jsonb(json(r.contributions && (r.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution))); // contributions
-  a[25].jsonb(json((r.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(storedSuggestion))); // suggestions
-  a[26].jsonb(json(storedContext(r))); // statisticalContext
+  a[23].json(json(r.warnings)); // warnings
+  a[24].json(json(r.contributions && (r.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution))); // contributions
+  a[25].json(json((r.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(storedSuggestion))); // suggestions
+  a[26].json(json(storedContext(r))); // statisticalContext
   a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
   a[28].uuid(r.personalHistoryId); // personalHistoryId
 }

@@ -186,6 +186,56 @@ describe.each(KINDS)('migrations on %s', (kind) => {
     }
   }, 120_000); // a fresh database and three migration files applied by hand: over a minute on a loaded shared machine
 
+  it('the json-columns migration keeps every stored answer as it was, and an instance still sending jsonb writes into the new columns', async () => {
+    const target = await freshTarget(kind);
+    try {
+      const list = await loadMigrationList();
+      const sql = list.migrationDirectories.map((d) => ({ name: d.path, text: d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '' }));
+      const split = sql.findIndex((m) => m.name.endsWith('_recommendations_json_columns'));
+      expect(split).toBeGreaterThan(0);
+      for (const m of sql.slice(0, split)) await target.exec(m.text);
+      const user = '22222222-2222-4222-8222-222222222222';
+      await target.exec(`INSERT INTO users (id) VALUES ('${user}')`);
+      // Awkward values: keys out of jsonb's order, a small and a large number, unicode, quotes and a backslash, nulls.
+      const values = {
+        checkIn: { sleepHours: 7.25, energyLevel: 4, plannedLocation: 'Céüse "north" \\ sector', zeta: null },
+        constraints: [null, 'VOLUME', ['campus'], [], 15, null, false, true],
+        warnings: [{ rule: 'dehydration_warning', message: 'Drink 💧', reason: 'hydrationStatus <= 4 (3)' }],
+        contributions: [
+          ['sleepHours', 1e-7],
+          ['energyLevel', -123456789.125],
+        ],
+        suggestions: [],
+        statisticalContext: { insights: ['x'], populationComparison: [['sleepHours', 7.25, 7, 1, 0.25, 60]] },
+      };
+      const columns = Object.keys(values);
+      const insert = (id: string, cast: string) =>
+        target.query(
+          `INSERT INTO recommendations (id, "userId", source, "sessionType", confidence, phase, "modelSessionsIncluded", "hasBaseline", "hasPersonalization", ${columns.map((c) => `"${c}"`).join(', ')})
+           VALUES ($1::uuid, '${user}', 'MODEL', 'VOLUME', 'MEDIUM', 'LEARNING', 3, true, true, ${columns.map((_, i) => `$${i + 2}::${cast}`).join(', ')})`,
+          [id, ...columns.map((c) => JSON.stringify(values[c as keyof typeof values]))],
+        );
+      const before = 'b0000000-0000-4000-8000-000000000001';
+      await insert(before, 'jsonb');
+      const read = async (id: string) => (await target.query(`SELECT ${columns.map((c) => `"${c}"`).join(', ')} FROM recommendations WHERE id = $1::uuid`, [id]))[0];
+      const asJsonb = await read(before);
+      expect(asJsonb).toEqual(values);
+
+      for (const m of sql.slice(split)) await target.exec(m.text);
+      const types = await target.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'recommendations' AND column_name = ANY($1::text[]) ORDER BY column_name`, [
+        columns,
+      ]);
+      expect(types).toEqual([...columns].sort().map((c) => ({ column_name: c, data_type: 'json' })));
+      expect(await read(before)).toEqual(values);
+      // The code before this migration sends jsonb: the assignment cast takes it into the json columns.
+      const during = 'b0000000-0000-4000-8000-000000000002';
+      await insert(during, 'jsonb');
+      expect(await read(during)).toEqual(values);
+    } finally {
+      await target.close();
+    }
+  }, 120_000);
+
   it('openDatabase().migrate() applies every migration to an empty database, then is a no-op', async () => {
     const expected = await expectedMigrations();
     expect(expected.length).toBeGreaterThan(0);

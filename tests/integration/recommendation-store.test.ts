@@ -278,17 +278,17 @@ describe('stored recommendations', () => {
 
     // A row written before: the API's objects, as the writer stored them until then.
     const objects = (column: string, fields: string[]) =>
-      `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i) FROM jsonb_array_elements(r."${column}") WITH ORDINALITY AS x(e, i))`;
+      `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i) FROM jsonb_array_elements(r."${column}"::jsonb) WITH ORDINALITY AS x(e, i))`;
     const constraintFields = ['sessionTypeCeiling', 'suggestedSessionType', 'avoid', 'include', 'warmupMin', 'maxDurationMin', 'reduceVolume', 'hydrationBreaks'];
     await server.services.prisma.$executeRawUnsafe(
       `UPDATE recommendations r SET contributions = ${objects('contributions', ['variable', 'value'])},
          suggestions = ${objects('suggestions', ['variable', 'from', 'to', 'expectedGain', 'message'])},
-         constraints = jsonb_build_object(${constraintFields.map((f, i) => `'${f}', r.constraints->${i}`).join(', ')})
+         constraints = jsonb_build_object(${constraintFields.map((f, i) => `'${f}', r.constraints::jsonb->${i}`).join(', ')})
        WHERE id = $1::uuid`,
       id,
     );
     const [before] = await server.services.prisma.$queryRawUnsafe<{ kinds: string[] }[]>(
-      `SELECT ARRAY[jsonb_typeof(contributions->0), jsonb_typeof(suggestions->0), jsonb_typeof(constraints)] AS kinds FROM recommendations WHERE id = $1::uuid`,
+      `SELECT ARRAY[json_typeof(contributions->0), json_typeof(suggestions->0), json_typeof(constraints)] AS kinds FROM recommendations WHERE id = $1::uuid`,
       id,
     );
     expect(before.kinds).toEqual(['object', 'object', 'object']);

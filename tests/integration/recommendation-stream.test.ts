@@ -633,7 +633,7 @@ describe('personalised path', () => {
     const ids = [out, again].map((answer) => eventOf(answer.events, 'DONE').recommendationId as string);
     const rows = await server.services.prisma.$queryRawUnsafe<{ setId: string | null; summaryId: string | null; inline: boolean; historyInline: boolean; bytes: number }[]>(
       `SELECT "coefficientComparisonsId"::text AS "setId", "personalHistoryId"::text AS "summaryId",
-              "statisticalContext" ? 'coefficientComparisons' AS inline, "statisticalContext" ? 'personalHistory' AS "historyInline",
+              "statisticalContext"::jsonb ? 'coefficientComparisons' AS inline, "statisticalContext"::jsonb ? 'personalHistory' AS "historyInline",
               octet_length("statisticalContext"::text) AS bytes
        FROM recommendations WHERE id = ANY($1::uuid[])`,
       ids,
@@ -666,9 +666,9 @@ describe('personalised path', () => {
     // history summary, and one written before the positional arrays the API's objects: it reads back the same.
     const objects = (path: string, fields: string[]) =>
       `(SELECT jsonb_agg(jsonb_build_object(${fields.map((f, i) => `'${f}', e->${i}`).join(', ')}) ORDER BY i)
-        FROM jsonb_array_elements(r."statisticalContext"->'${path}') WITH ORDINALITY AS x(e, i))`;
+        FROM jsonb_array_elements(r."statisticalContext"::jsonb->'${path}') WITH ORDINALITY AS x(e, i))`;
     await server.services.prisma.$executeRawUnsafe(
-      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary,
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext"::jsonb || jsonb_build_object('coefficientComparisons', s.comparisons, 'personalHistory', h.summary,
                 'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
                 'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
               "coefficientComparisonsId" = NULL, "personalHistoryId" = NULL
@@ -686,7 +686,7 @@ describe('personalised path', () => {
 
     // A row written between the two (its comparisons by reference, its history summary and arrays inline as objects).
     await server.services.prisma.$executeRawUnsafe(
-      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext" || jsonb_build_object('personalHistory', h.summary,
+      `UPDATE recommendations r SET "statisticalContext" = r."statisticalContext"::jsonb || jsonb_build_object('personalHistory', h.summary,
                 'populationComparison', ${objects('populationComparison', ['variable', 'value', 'populationMean', 'populationStd', 'zScore', 'percentile', 'descriptor'])},
                 'similarSessions', ${objects('similarSessions', ['sessionId', 'date', 'similarity', 'sharedFeatures', 'sessionQuality'])}),
               "personalHistoryId" = NULL
