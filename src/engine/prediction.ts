@@ -48,11 +48,11 @@ export function confidenceLabel(width: number, phase: ModelPhase): Prediction['c
 const scratchRow = new Float64Array(P);
 
 /**
- * Predicted session quality for a check-in (its values by the registry's index), on the bounded 1-10 scale (domain.md section 7). The latent quality
- * is N(eta, s²): eta = beta · (x - c) (rawQuality) and s² = x'Vx + sigma², the predictive variance (the posterior's
- * uncertainty and the session noise). A rating of 1 means a latent value <= 1.5 and a 10 one >= 9.5, as the
- * bounded model fits them, so expectedQuality = E[rating | bounds] (normal.ts), times the rule multiplier,
- * clamped to 1-10.
+ * Predicted session quality for a check-in (its values by the registry's index, checkInValues), on the bounded 1-10
+ * scale (domain.md section 7). The latent quality is N(eta, s²): eta = beta · (x - c) (rawQuality) and
+ * s² = x'Vx + sigma², the predictive variance (the posterior's uncertainty and the session noise). A rating of 1
+ * means a latent value <= 1.5 and a 10 one >= 9.5, as the bounded model fits them, so expectedQuality =
+ * E[rating | bounds] (normal.ts), times the rule multiplier, clamped to 1-10.
  * The distribution is P(rating = k), k = 1..10, of the whole number the athlete will report (predictive-
  * distribution.ts): the latent value N(eta, x'Vx + sigma² - 1/12) rounded and censored (the fitted sigma² holds
  * the rounding's 1/12 already). Under a rule multiplier the latent value is moved until its expected rating is
