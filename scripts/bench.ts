@@ -294,7 +294,7 @@ async function engineBench(iterations: number) {
   const { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } = await import('../src/engine/recommend.ts');
   const { populationUserModel } = await import('../src/engine/bayes/index.ts');
   const { Random } = await import('./lib/synthetic.ts');
-  const { MODEL_TERMS } = await import('../src/engine/variables.ts');
+  const { MODEL_TERMS, checkInValues } = await import('../src/engine/variables.ts');
   const { benchAthlete } = await import('./lib/engine-athlete.ts');
   type CheckIn = import('../src/engine/variables.ts').CheckIn;
 
@@ -328,8 +328,9 @@ async function engineBench(iterations: number) {
     trainingLoadChange: Math.round((rng.uniform() * 0.5 - 0.2) * 100) / 100,
   }));
 
+  const values = checkIns.map((c) => checkInValues(c));
   const coldModel = populationUserModel(hyper);
-  const evaluations = checkIns.map((c) => rulesPhase(rules, c, null));
+  const evaluations = values.map((c) => rulesPhase(rules, c, null));
   const overrides = evaluations.filter((e) => e.override).length;
 
   const time = (fn: (i: number) => unknown): Stat => {
@@ -346,18 +347,18 @@ async function engineBench(iterations: number) {
   };
   const n = checkIns.length;
   const results = {
-    rules: time((i) => rulesPhase(rules, checkIns[i % n], null)),
-    prediction: time((i) => predictionPhase(model, checkIns[i % n], evaluations[i % n])),
-    predictionCold: time((i) => predictionPhase(coldModel, checkIns[i % n], evaluations[i % n])),
-    recommendations: time((i) => recommendationsPhase(model, checkIns[i % n], evaluations[i % n], 'VOLUME', MODEL_TERMS)),
-    statistics: time((i) => statsPhase({ checkIn: checkIns[i % n], model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS })),
+    rules: time((i) => rulesPhase(rules, values[i % n], null)),
+    prediction: time((i) => predictionPhase(model, values[i % n], evaluations[i % n])),
+    predictionCold: time((i) => predictionPhase(coldModel, values[i % n], evaluations[i % n])),
+    recommendations: time((i) => recommendationsPhase(model, values[i % n], evaluations[i % n], 'VOLUME', MODEL_TERMS)),
+    statistics: time((i) => statsPhase({ values: values[i % n], model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS })),
     all: time((i) => {
-      const c = checkIns[i % n];
+      const c = values[i % n];
       const e = rulesPhase(rules, c, null);
       if (e.override) return e;
       const p = predictionPhase(model, c, e);
       recommendationsPhase(model, c, e, p.modelSessionType, MODEL_TERMS);
-      return statsPhase({ checkIn: c, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
+      return statsPhase({ values: c, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
     }),
   };
   return { results, overrides, checkIns: n, ruleCount: rules.rules.length, historyLength: history.length };

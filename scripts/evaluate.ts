@@ -22,7 +22,7 @@ import { ratingOfLatent, Z95 } from '../src/engine/normal.ts';
 import { predict } from '../src/engine/prediction.ts';
 import { compileRules, evaluateRules, validateRuleDefinition } from '../src/engine/rules.ts';
 import { BOUNDED_NOISE_SD, BOUNDED_TRUTH_POPULATION, DEFAULT_NOISE_SD, DEFAULT_TRUTH_POPULATION, simulateAthletes, type SimulatedAthlete, type TruthPopulation } from './lib/synthetic.ts';
-import { P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
+import { checkInValues, P, TERM_NAMES, designRow } from '../src/engine/variables.ts';
 import { writeBlock } from './lib/benchmarking.ts';
 import { fitLmm, type LmmFit } from './lib/lmm.ts';
 
@@ -244,8 +244,9 @@ function runScenario(scenario: Scenario): ScenarioResult {
       for (const row of a.sessions.slice(n)) {
         designRow(row.checkIn as Record<string, unknown>, x);
         const y = row.sessionQuality;
-        const prediction = predict(bm, row.checkIn);
-        acc.servedVsPosterior = Math.max(acc.servedVsPosterior, Math.abs(prediction.expectedQuality - predict(posterior, row.checkIn).expectedQuality));
+        const values = checkInValues(row.checkIn);
+        const prediction = predict(bm, values);
+        acc.servedVsPosterior = Math.max(acc.servedVsPosterior, Math.abs(prediction.expectedQuality - predict(posterior, values).expectedQuality));
         // On the unbounded control there are no bounds to expect: every model predicts its linear predictor.
         const served = rated ? prediction.expectedQuality : prediction.rawQuality;
         acc.sse.bounded += (served - y) ** 2;
@@ -268,10 +269,10 @@ function runScenario(scenario: Scenario): ScenarioResult {
         if (y === 1) pa.ones++;
         if (y === 10) pa.tens++;
         // The adjustPrediction rules multiply the prediction (clamp(clamp(q) * multiplier)); no override rows.
-        const evaluation = evaluateRules(rules, { checkIn: row.checkIn, baseline: null });
+        const evaluation = evaluateRules(rules, { values, baseline: null });
         if (evaluation.override) continue;
         const m = evaluation.predictionMultiplier;
-        const withRules = predict(bm, row.checkIn, m).expectedQuality;
+        const withRules = predict(bm, values, m).expectedQuality;
         rulesCost.rows++;
         rulesCost.sseWithout += (served - y) ** 2;
         rulesCost.sseWith += (withRules - y) ** 2;

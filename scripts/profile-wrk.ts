@@ -42,6 +42,9 @@
 //
 // --athletes <n>: the `recommendation` requests take turns among n seeded athletes (wrk's Lua `request`), so a writer's
 // statement holds many athletes' rows as a real instance's does; 1 (the default): one athlete, as bench.ts.
+// --shapes <n>: the `recommendation` requests take turns among n check-ins, each a different subset (2-16 fields) of
+// the registry's variables with ordinary values (seeded: the same bodies in every tree and run), as an instance's
+// athletes send different fields; 1 (the default): the bench's 3-field check-in (OPERATOR) in every request.
 // --pglite-dir <dir>: each server's PGlite in a fresh data directory under <dir> (on disk, as npm start's default
 // ./data/pglite) instead of in memory (memory://, the default here and in bench-floor).
 //
@@ -56,6 +59,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { adminQuery, createDatabase, dropDatabase, OPERATOR } from './lib/benchmarking.ts';
+import { variedCheckIns } from './lib/varied-check-ins.ts';
 import { cpuPerUnit, type CpuProfile, monotonicMicros, readProfiles, type TimeWindow } from './lib/cpu-profile.ts';
 import { BENCH_SECRET } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
@@ -72,6 +76,7 @@ const { values: args } = parseArgs({
     before: { type: 'string' },
     connections: { type: 'string', default: '10' },
     athletes: { type: 'string', default: '1' },
+    shapes: { type: 'string', default: '1' },
     variables: { type: 'boolean', default: false },
     survivors: { type: 'boolean', default: false },
     heap: { type: 'boolean', default: false },
@@ -86,6 +91,9 @@ const RECOMMENDATION = JSON.stringify({
   variables: { input: OPERATOR },
 });
 const TYPENAME = JSON.stringify({ query: '{ __typename }' });
+
+/** --shapes: n `recommendation` bodies, each check-in a different subset of the variables (the first is the bench's). */
+const variedRecommendations = (n: number): string[] => variedCheckIns(n).map((input) => JSON.stringify({ query: JSON.parse(RECOMMENDATION).query, variables: { input } }));
 // The variables must be used (else the document does not validate): by the field, skipped, so its resolver never runs.
 const TYPENAME_WITH_VARIABLES = JSON.stringify({
   query: 'query($input: PreSessionInput!) { __typename recommendation(input: $input) @skip(if: true) { id } }',
@@ -367,12 +375,16 @@ async function main(): Promise<void> {
   const scripts = mkdtempSync(path.join(os.tmpdir(), 'climbiq-wrk-'));
   try {
     for (const tree of trees) servers.push(await startServer(tree.bench, execArgv(tree.flags)));
+    const shapes = variedRecommendations(Number(args.shapes));
     const script = (server: Server, body: string, file: string, rotate = false) => {
       const at = path.join(scripts, `${servers.indexOf(server)}-${file}`);
       let lua = `wrk.method = "POST"\nwrk.body = ${JSON.stringify(body)}\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer ${server.token}"\n`;
-      // Each request as the next athlete (wrk -t1: one Lua state, so a plain turn through the list).
-      if (rotate && server.athleteTokens.length > 1)
-        lua += `local tokens = { ${server.athleteTokens.map((t) => JSON.stringify(t)).join(', ')} }\nlocal n = 0\nrequest = function()\n  n = n % #tokens + 1\n  wrk.headers["Authorization"] = "Bearer " .. tokens[n]\n  return wrk.format()\nend\n`;
+      // Each request as the next athlete, and with --shapes the next check-in (wrk -t1: one Lua state, so a plain
+      // turn through each list).
+      if (rotate && (server.athleteTokens.length > 1 || shapes.length > 1))
+        lua +=
+          `local tokens = { ${server.athleteTokens.map((t) => JSON.stringify(t)).join(', ')} }\nlocal bodies = { ${shapes.map((b) => JSON.stringify(b)).join(',\n')} }\n` +
+          `local n = 0\nrequest = function()\n  n = n + 1\n  wrk.headers["Authorization"] = "Bearer " .. tokens[(n - 1) % #tokens + 1]\n  return wrk.format(nil, nil, nil, bodies[(n - 1) % #bodies + 1])\nend\n`;
       writeFileSync(at, lua);
       return at;
     };

@@ -3,7 +3,7 @@
 // scripts/bench-writer.ts (the writer's cost on its thread) and scripts/bench-row-db.ts (a stored row's cost inside
 // the database).
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase } from '../../src/engine/recommend.ts';
-import { MODEL_TERMS, type CheckIn } from '../../src/engine/variables.ts';
+import { checkInValues, MODEL_TERMS, type CheckIn } from '../../src/engine/variables.ts';
 import { newRecommendationId, recommendationRow, type RecommendationRow } from '../../src/resolvers/recommendation-store.ts';
 import { benchAthlete } from './engine-athlete.ts';
 import { Random } from './synthetic.ts';
@@ -30,10 +30,11 @@ export const checkIns: CheckIn[] = Array.from({ length: 500 }, (_, i) =>
 
 /** The row a `recommendation` of `userId` with this check-in stores (a personalised model fitted at `fittedAt`). */
 export function answer(userId: string, checkIn: CheckIn, fittedAt: Date): RecommendationRow {
-  const evaluation = rulesPhase(rules, checkIn, null);
-  const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
-  const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, MODEL_TERMS);
-  const context = statsPhase({ checkIn, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
+  const values = checkInValues(checkIn);
+  const evaluation = rulesPhase(rules, values, null);
+  const { prediction, modelSessionType } = predictionPhase(model, values, evaluation);
+  const advice = recommendationsPhase(model, values, evaluation, modelSessionType, MODEL_TERMS);
+  const context = statsPhase({ values, model, population: { mu: hyper.mu }, populationStats, history, terms: MODEL_TERMS });
   return recommendationRow(newRecommendationId(), new Date(), {
     userId,
     checkIn,

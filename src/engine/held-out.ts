@@ -6,7 +6,7 @@
 // all of them, a small optimism that a full refit per athlete would remove at many times the cost.
 import { addRatedSession, emptyStats, userPosterior, withoutStats, type Hyperparameters, type SufficientStats } from './bayes/index.ts';
 import { predict } from './prediction.ts';
-import type { CheckIn } from './variables.ts';
+import { checkInValues, type CheckIn } from './variables.ts';
 
 export interface HeldOutSession {
   userId: string;
@@ -73,7 +73,7 @@ export class HeldOutMeasure {
       for (const s of sessions) addRatedSession(heldStats, s.values as Readonly<Record<string, unknown>>, s.quality);
       const model = userPosterior(withoutStats(stats, heldStats), this.hyper);
       for (const s of sessions) {
-        const p = predict(model, s.values);
+        const p = predict(model, checkInValues(s.values));
         const e = p.expectedQuality - s.quality;
         this.n += 1;
         this.sq += e * e;

@@ -4,7 +4,7 @@ import { expectedBoundedRating, RATING_MAX, RATING_MIN, Z95 } from './normal.ts'
 import { latentForExpectedRating, latentRatingSd, ratingDistribution, ratingInterval } from './predictive-distribution.ts';
 import { roundRating } from './rounding.ts';
 import type { AssumedValue, Contribution, ModelPhase, Prediction, UserModel } from './types.ts';
-import { designRow, FEATURES, MODEL_TERMS, P, type CheckIn, type SessionType } from './variables.ts';
+import { checkInIndex, FEATURES, MODEL_TERMS, P, TERM_VARIABLE_INDEX, valuesDesignRow, type CheckInValues, type SessionType } from './variables.ts';
 
 /** A typical difference of each feature (in its unit), for how much a missing one could matter. */
 const TYPICAL_DIFFERENCE: ReadonlyMap<string, number> = new Map(FEATURES.map((spec) => [spec.name, spec.typicalDifference ?? 1]));
@@ -48,11 +48,11 @@ export function confidenceLabel(width: number, phase: ModelPhase): Prediction['c
 const scratchRow = new Float64Array(P);
 
 /**
- * Predicted session quality for a check-in, on the bounded 1-10 scale (domain.md section 7). The latent quality
- * is N(eta, s²): eta = beta · (x - c) (rawQuality) and s² = x'Vx + sigma², the predictive variance (the posterior's
- * uncertainty and the session noise). A rating of 1 means a latent value <= 1.5 and a 10 one >= 9.5, as the
- * bounded model fits them, so expectedQuality = E[rating | bounds] (normal.ts), times the rule multiplier,
- * clamped to 1-10.
+ * Predicted session quality for a check-in (its values by the registry's index, checkInValues), on the bounded 1-10
+ * scale (domain.md section 7). The latent quality is N(eta, s²): eta = beta · (x - c) (rawQuality) and
+ * s² = x'Vx + sigma², the predictive variance (the posterior's uncertainty and the session noise). A rating of 1
+ * means a latent value <= 1.5 and a 10 one >= 9.5, as the bounded model fits them, so expectedQuality =
+ * E[rating | bounds] (normal.ts), times the rule multiplier, clamped to 1-10.
  * The distribution is P(rating = k), k = 1..10, of the whole number the athlete will report (predictive-
  * distribution.ts): the latent value N(eta, x'Vx + sigma² - 1/12) rounded and censored (the fitted sigma² holds
  * the rounding's 1/12 already). Under a rule multiplier the latent value is moved until its expected rating is
@@ -63,24 +63,23 @@ const scratchRow = new Float64Array(P);
  * Contributions are beta_j (x_j - c_j) for the 9 features (the intercept is the baseline, not a
  * contribution), sorted by absolute size, ties in model-term order.
  */
-export function predict(model: UserModel, checkIn: CheckIn, multiplier = 1): Prediction {
+export function predict(model: UserModel, values: CheckInValues, multiplier = 1): Prediction {
   const beta = model.mean;
   const cov = model.covariance;
   if (beta.length !== P || cov.length !== P * P) {
     throw new ModelShapeError(`model has ${beta.length} coefficients and ${cov.length} covariance entries; expected ${P} and ${P * P}`);
   }
-  const x = designRow(checkIn as Readonly<Record<string, unknown>>, scratchRow);
+  const x = valuesDesignRow(values, scratchRow);
   const { eta: raw, xVx } = latentMoments(model, x);
 
   const contributions: Contribution[] = [];
   for (let j = 1; j < P; j++) insertByLargest(contributions, { variable: MODEL_TERMS[j].name, value: beta[j] * x[j] + 0 }, contributionSize); // + 0 turns -0 into 0
 
   // Left out of the check-in: taken at the reference value (x - c = 0), and how much asking for it could change the answer.
-  const given = checkIn as Readonly<Record<string, unknown>>;
   const assumed: AssumedValue[] = [];
   for (let j = 1; j < P; j++) {
     const term = MODEL_TERMS[j];
-    const value = given[term.name];
+    const value = values[TERM_VARIABLE_INDEX[j]];
     if (typeof value === 'number' && Number.isFinite(value)) continue;
     const sensitivity = Math.abs(beta[j]) * (TYPICAL_DIFFERENCE.get(term.name) ?? 1);
     insertByLargest(assumed, { variable: term.name, value: term.reference, sensitivity }, assumedSensitivity);
@@ -146,20 +145,24 @@ function latentMoments(model: UserModel, x: ArrayLike<number>): { eta: number; x
 }
 
 /** The latent prediction for a check-in: eta = beta · (x - c) and the predictive sd sqrt(x'Vx + sigma²). */
-export function latentPrediction(model: UserModel, checkIn: CheckIn): { eta: number; sd: number } {
-  const { eta, xVx } = latentMoments(model, designRow(checkIn as Readonly<Record<string, unknown>>, scratchRow));
+export function latentPrediction(model: UserModel, values: CheckInValues): { eta: number; sd: number } {
+  const { eta, xVx } = latentMoments(model, valuesDesignRow(values, scratchRow));
   return { eta, sd: Math.sqrt(Math.max(0, xVx) + model.sigma2) };
 }
+
+const ENERGY = checkInIndex('energyLevel');
+const MOTIVATION = checkInIndex('motivationLevel');
+const SORENESS = checkInIndex('sorenessLevel');
 
 /**
  * The model's session type for a quality (before rule ceilings), domain.md section 7.
  * A missing energy, motivation or soreness does not meet its ">=" condition.
  */
-export function sessionTypeFromQuality(q: number, checkIn: CheckIn): SessionType {
-  const atLeast = (value: number | null | undefined, threshold: number) => typeof value === 'number' && value >= threshold;
-  if (q >= 7.5 && atLeast(checkIn.energyLevel, 7) && atLeast(checkIn.motivationLevel, 7)) return 'PROJECT';
+export function sessionTypeFromQuality(q: number, values: CheckInValues): SessionType {
+  const atLeast = (value: unknown, threshold: number) => typeof value === 'number' && value >= threshold;
+  if (q >= 7.5 && atLeast(values[ENERGY], 7) && atLeast(values[MOTIVATION], 7)) return 'PROJECT';
   if (q >= 6.5) return 'VOLUME';
-  if (q >= 5.5) return atLeast(checkIn.sorenessLevel, 6) ? 'TECHNIQUE' : 'VOLUME';
+  if (q >= 5.5) return atLeast(values[SORENESS], 6) ? 'TECHNIQUE' : 'VOLUME';
   if (q >= 4.5) return 'LIGHT_SESSION';
   if (q >= 3.0) return 'ACTIVE_RECOVERY';
   return 'REST_DAY';

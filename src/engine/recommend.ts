@@ -5,10 +5,13 @@ import { evaluateRules, finalSessionType, type CompiledRuleSet } from './rules.t
 import { buildStatisticalContext, type StatisticalContext } from './statistics.ts';
 import { suggestImprovements } from './suggestions.ts';
 import type { Constraints, PastSession, PopulationStat, Prediction, RuleEvaluation, Suggestion, UserModel } from './types.ts';
-import type { CheckIn, FeatureSpec, SessionType } from './variables.ts';
+import type { CheckInValues, FeatureSpec, SessionType } from './variables.ts';
 
-export function rulesPhase(rules: CompiledRuleSet, checkIn: CheckIn, baseline: Readonly<Record<string, unknown>> | null): RuleEvaluation {
-  return evaluateRules(rules, { checkIn, baseline });
+// Every phase reads the check-in through its values by the registry's index (variables.ts's checkInValues, made once
+// a check-in): the check-in object itself is stored and answered as given.
+
+export function rulesPhase(rules: CompiledRuleSet, values: CheckInValues, baseline: Readonly<Record<string, unknown>> | null): RuleEvaluation {
+  return evaluateRules(rules, { values, baseline });
 }
 
 export interface ModelPhaseResult {
@@ -17,9 +20,9 @@ export interface ModelPhaseResult {
   modelSessionType: SessionType;
 }
 
-export function predictionPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation): ModelPhaseResult {
-  const prediction = predict(model, checkIn, evaluation.predictionMultiplier);
-  return { prediction, modelSessionType: sessionTypeFromQuality(prediction.expectedQuality, checkIn) };
+export function predictionPhase(model: UserModel, values: CheckInValues, evaluation: RuleEvaluation): ModelPhaseResult {
+  const prediction = predict(model, values, evaluation.predictionMultiplier);
+  return { prediction, modelSessionType: sessionTypeFromQuality(prediction.expectedQuality, values) };
 }
 
 export interface RecommendationsPhaseResult {
@@ -29,16 +32,16 @@ export interface RecommendationsPhaseResult {
 }
 
 /** `terms`: the model's terms with the optimal ranges of the PopulationPrior table. */
-export function recommendationsPhase(model: UserModel, checkIn: CheckIn, evaluation: RuleEvaluation, modelSessionType: SessionType, terms: readonly FeatureSpec[]): RecommendationsPhaseResult {
+export function recommendationsPhase(model: UserModel, values: CheckInValues, evaluation: RuleEvaluation, modelSessionType: SessionType, terms: readonly FeatureSpec[]): RecommendationsPhaseResult {
   return {
     sessionType: finalSessionType(modelSessionType, evaluation.constraints),
-    suggestions: suggestImprovements(model, checkIn, terms),
+    suggestions: suggestImprovements(model, values, terms),
     constraints: evaluation.constraints,
   };
 }
 
 export function statsPhase(input: {
-  checkIn: CheckIn;
+  values: CheckInValues;
   model: UserModel;
   population: { mu: number[] } | null;
   populationStats: PopulationStat[];

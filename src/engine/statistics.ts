@@ -4,7 +4,7 @@
 import { normalCdf, Z95 } from './normal.ts';
 import { roundPercentile, roundRating, roundStatistic } from './rounding.ts';
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
-import { CHECK_IN_VARIABLES, FEATURES, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from './variables.ts';
+import { CHECK_IN_VARIABLES, checkInValues, FEATURES, MODEL_TERMS, P, TERM_VARIABLE_INDEX, type CheckInValues, type FeatureSpec } from './variables.ts';
 
 /** At most this many of the newest completed sessions are read. */
 export const HISTORY_WINDOW = 30;
@@ -96,7 +96,8 @@ export interface StatisticalContext {
 }
 
 export interface StatisticalContextInput {
-  checkIn: CheckIn;
+  /** The check-in's values by the registry's index. */
+  values: CheckInValues;
   model: UserModel;
   /** Population mean coefficients in MODEL_TERMS order (intercept first); null when no fit exists. */
   population: { mu: number[] } | null;
@@ -123,19 +124,21 @@ const one = (n: number) => n.toFixed(1);
 
 // ---------------------------------------------------------------- (a) population comparison
 
-function comparePopulation(checkIn: CheckIn, stats: ReadonlyMap<string, PopulationStat>): PopulationComparison[] {
+/** The variables the statistics summarise (VariableSpec.statistic): their index in CheckInValues, in registry order. */
+const STATISTIC_INDICES: readonly number[] = CHECK_IN_VARIABLES.flatMap((spec, i) => (spec.statistic ? [i] : []));
+
+/** `statAt`: each variable's population statistic by its index in CheckInValues (PopulationStatsMemo.statAt). */
+function comparePopulation(values: CheckInValues, statAt: readonly (PopulationStat | undefined)[]): PopulationComparison[] {
   const out: PopulationComparison[] = [];
-  if (stats.size === 0) return out;
-  const values = checkIn as Readonly<Record<string, unknown>>;
-  for (const spec of CHECK_IN_VARIABLES) {
-    if (!spec.statistic) continue;
-    const value = num(values[spec.name]);
-    const stat = stats.get(spec.name);
-    if (value === null || !stat || !(stat.std > 0)) continue;
+  for (let k = 0; k < STATISTIC_INDICES.length; k++) {
+    const i = STATISTIC_INDICES[k];
+    const value = num(values[i]);
+    const stat = statAt[i];
+    if (value === null || stat === undefined || !(stat.std > 0)) continue;
     const z = (value - stat.mean) / stat.std;
     const zScore = roundStatistic(z);
     out.push({
-      variable: spec.name,
+      variable: stat.variable,
       value,
       populationMean: roundStatistic(stat.mean),
       populationStd: roundStatistic(stat.std),
@@ -244,13 +247,12 @@ const similarScratch = {
   shared: new Int32Array(SIMILAR_SESSION_COUNT),
 };
 
-function findSimilar(checkIn: CheckIn, history: HistoryMemo, scales: Float64Array): SimilarSession[] {
-  const today = checkIn as Readonly<Record<string, unknown>>;
+function findSimilar(today: CheckInValues, history: HistoryMemo, scales: Float64Array): SimilarSession[] {
   const { terms, values, nearest, distances, shared: sharedCounts } = similarScratch;
   // Today's present features (their term index) and values, read once.
   let present = 0;
   for (let j = 1; j < P; j++) {
-    const v = num(today[MODEL_TERMS[j].name]);
+    const v = num(today[TERM_VARIABLE_INDEX[j]]);
     if (v === null) continue;
     terms[present] = j;
     values[present] = v;
@@ -424,7 +426,7 @@ function historySentences(history: PersonalHistory, coefficients: readonly Coeff
 }
 
 function buildInsights(
-  checkIn: CheckIn,
+  values: CheckInValues,
   phase: UserModel['phase'],
   population: readonly PopulationComparison[],
   history: PersonalHistory,
@@ -460,7 +462,7 @@ function buildInsights(
     push('Predictions use population averages until you have rated 10 sessions.');
   }
   if (out.length < 2 && history.n === 0) push('Rate each session after climbing to unlock personal statistics.');
-  if (out.length < 2 && Object.keys(checkIn).length === 0) push('Fill in more of the check-in for a sharper prediction.');
+  if (out.length < 2 && values.every((v) => v === undefined)) push('Fill in more of the check-in for a sharper prediction.');
   if (out.length < 2) push('More rated sessions will sharpen these comparisons.');
   return out;
 }
@@ -473,7 +475,8 @@ function buildInsights(
 // between. The parts they hand out are shared between answers and never changed after they are made.
 /** One population statistics version: by variable, and the similarity distance's scale of each model term (index j). */
 interface PopulationStatsMemo {
-  byVariable: ReadonlyMap<string, PopulationStat>;
+  /** Each check-in variable's statistic by its index in CheckInValues (undefined: none). */
+  statAt: readonly (PopulationStat | undefined)[];
   /** The population's sd of term j, else (none, or not positive) the registry's typical between-day difference. */
   scales: Float64Array;
 }
@@ -503,7 +506,8 @@ function populationStatsOf(populationStats: readonly PopulationStat[]): Populati
       const std = byVariable.get(name)?.std;
       scales[j] = std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1);
     }
-    memo = { byVariable, scales };
+    const statAt = CHECK_IN_VARIABLES.map((spec) => byVariable.get(spec.name));
+    memo = { statAt, scales };
     populationStatsMemo.set(populationStats, memo);
   }
   return memo;
@@ -518,9 +522,10 @@ function historyOf(history: readonly PastSession[]): HistoryMemo {
       if (Number.isFinite(s.sessionQuality)) sessions.push(s);
     }
     const features = new Float64Array(sessions.length * P).fill(Number.NaN);
+    let past: unknown[] | undefined; // each session's values in turn, in one array
     sessions.forEach((session, i) => {
-      const past = session.checkIn as Readonly<Record<string, unknown>>;
-      for (let j = 1; j < P; j++) features[i * P + j] = num(past[MODEL_TERMS[j].name]) ?? Number.NaN;
+      past = checkInValues(session.checkIn, past);
+      for (let j = 1; j < P; j++) features[i * P + j] = num(past[TERM_VARIABLE_INDEX[j]]) ?? Number.NaN;
     });
     const dates = sessions.map((session) => session.startedAt.toISOString());
     memo = { sessions, summary: summariseHistory(sessions), features, dates, sentences: new WeakMap() };
@@ -550,15 +555,15 @@ function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly
 }
 
 export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {
-  const { checkIn, model, population, populationStats } = input;
+  const { values, model, population, populationStats } = input;
   const stats = populationStatsOf(populationStats);
   const history = historyOf(input.history);
   const personalHistory = history.summary;
 
-  const populationComparison = comparePopulation(checkIn, stats.byVariable);
-  const similarSessions = findSimilar(checkIn, history, stats.scales);
+  const populationComparison = comparePopulation(values, stats.statAt);
+  const similarSessions = findSimilar(values, history, stats.scales);
   const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : NO_COMPARISONS;
-  const insights = buildInsights(checkIn, model.phase, populationComparison, personalHistory, similarSessions, sentencesOf(history, coefficientComparisons));
+  const insights = buildInsights(values, model.phase, populationComparison, personalHistory, similarSessions, sentencesOf(history, coefficientComparisons));
 
   return { populationComparison, personalHistory, similarSessions, coefficientComparisons, insights };
 }

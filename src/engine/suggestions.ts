@@ -3,7 +3,7 @@
 import { expectedBoundedRating } from './normal.ts';
 import { latentPrediction } from './prediction.ts';
 import type { Suggestion, UserModel } from './types.ts';
-import { CHECK_IN_VARIABLES, type CheckIn, type FeatureSpec } from './variables.ts';
+import { CHECK_IN_VARIABLES, TERM_VARIABLE_INDEX, type CheckInValues, type FeatureSpec } from './variables.ts';
 
 export const MAX_SUGGESTIONS = 3;
 /** Smallest expected gain (quality points) worth telling the athlete about. */
@@ -37,10 +37,10 @@ function suggestionMessage(variable: string, from: number, to: number, gain: num
  * nothing (a rating cannot rise above 10): an athlete already expected at 9.5 gains little.
  * The spread is the check-in's: how uncertain the coefficient is says nothing about which way to move.
  * A move that would lower q (e.g. already above optimalMax with a positive coefficient) is dropped.
- * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table).
+ * Features without an optimal range are never suggested. The ranges are the terms' (the PopulationPrior table), in
+ * MODEL_TERMS order (term j reads the check-in's value of its variable, TERM_VARIABLE_INDEX[j]).
  */
-export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: readonly FeatureSpec[], actionable: readonly string[] = ACTIONABLE_FEATURES): Suggestion[] {
-  const values = checkIn as Readonly<Record<string, unknown>>;
+export function suggestImprovements(model: UserModel, values: CheckInValues, terms: readonly FeatureSpec[], actionable: readonly string[] = ACTIONABLE_FEATURES): Suggestion[] {
   const out: Suggestion[] = [];
   let latent: { eta: number; sd: number; expected: number } | null = null;
   for (let j = 1; j < terms.length; j++) {
@@ -49,13 +49,13 @@ export function suggestImprovements(model: UserModel, checkIn: CheckIn, terms: r
     if (term.optimalMin === undefined || term.optimalMax === undefined) continue;
     const beta = model.mean[j];
     if (!Number.isFinite(beta) || beta === 0) continue;
-    const raw = values[term.name];
+    const raw = values[TERM_VARIABLE_INDEX[j]];
     const from = typeof raw === 'number' && Number.isFinite(raw) ? raw : term.reference;
     const to = beta > 0 ? term.optimalMax : term.optimalMin;
     const latentGain = beta * (to - from);
     if (latentGain <= 0) continue;
     if (latent === null) {
-      const { eta, sd } = latentPrediction(model, checkIn);
+      const { eta, sd } = latentPrediction(model, values);
       latent = { eta, sd, expected: expectedBoundedRating(eta, sd) };
     }
     const gain = expectedBoundedRating(latent.eta + latentGain, latent.sd) - latent.expected;

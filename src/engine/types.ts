@@ -1,6 +1,6 @@
 // Shapes shared by the engine's modules (rules, prediction, recommendation, statistics, Bayesian model).
 import type { ModelPhase, RuleCategory, SessionType } from './enums.ts';
-import type { CheckIn } from './variables.ts';
+import type { CheckIn, CheckInValues } from './variables.ts';
 
 export type { ModelPhase, RuleCategory };
 
@@ -81,9 +81,9 @@ export interface RuleEvaluation {
   predictionMultiplier: number;
 }
 
-/** What rules may read: the check-in plus the current baseline (for `baseline.<field>`). */
+/** What rules may read: the check-in's values (by the registry's index) plus the current baseline (for `baseline.<field>`). */
 export interface RuleContext {
-  checkIn: CheckIn;
+  values: CheckInValues;
   baseline: Readonly<Record<string, unknown>> | null;
 }
 

@@ -133,6 +133,47 @@ interface KindValues {
 /** A check-in, one optional field per registry variable; missing means "unknown" (features fall back to the reference value). */
 export type CheckIn = { [S in (typeof CHECK_IN_VARIABLES)[number] as S['name']]?: KindValues[S['kind']] | null };
 
+/** Each check-in variable's index in CHECK_IN_VARIABLES (the registry's order): where CheckInValues holds it. */
+export const CHECK_IN_INDEX: ReadonlyMap<string, number> = new Map(CHECK_IN_VARIABLES.map((spec, i) => [spec.name, i]));
+
+/** A check-in variable's index in the registry; throws for a name that is not one. */
+export function checkInIndex(name: string): number {
+  const i = CHECK_IN_INDEX.get(name);
+  if (i === undefined) throw new Error(`${name} is not a check-in variable`);
+  return i;
+}
+
+/**
+ * A check-in's values by the registry's index (CHECK_IN_VARIABLES order; undefined for a variable not given): one
+ * array shape (28 elements, the same elements kind) whatever fields the athlete sent. The engine reads a check-in
+ * through it, each read an element load at an index fixed when the rule or the model's variable list is compiled,
+ * not a keyed load by a computed name, which V8 can only look up in its global stub cache once one site has seen
+ * many names and check-in shapes (BENCHMARKS.md, issue 19, fourteenth round).
+ */
+export type CheckInValues = readonly unknown[];
+
+/** A packed array of undefined, one per variable: copied (slice keeps its elements kind) for each check-in's values. */
+const NO_VALUES: readonly unknown[] = CHECK_IN_VARIABLES.map(() => undefined);
+
+/**
+ * The check-in's values by index (CheckInValues): its own keys walked once (a field that is no variable is
+ * skipped). `out` (a CheckInValues of the registry's length) is reused when given, e.g. over many past sessions.
+ */
+export function checkInValues(checkIn: CheckIn | Readonly<Record<string, unknown>>, out?: unknown[]): unknown[] {
+  let values: unknown[];
+  if (out === undefined) values = NO_VALUES.slice();
+  else {
+    values = out;
+    values.fill(undefined);
+  }
+  const record = checkIn as Readonly<Record<string, unknown>>;
+  for (const name in record) {
+    const i = CHECK_IN_INDEX.get(name);
+    if (i !== undefined) values[i] = record[name];
+  }
+  return values;
+}
+
 type CheckInColumns = { [K in Exclude<keyof CheckIn, 'currentNiggles'>]-?: NonNullable<CheckIn[K]> | null };
 
 /** A check-in as session columns: every scalar variable is its own column, null when the check-in lacks it. */
@@ -231,6 +272,8 @@ export function termsWithPriors(rows: readonly PriorRow[]): readonly FeatureSpec
 
 export const P = MODEL_TERMS.length;
 export const TERM_NAMES: readonly string[] = MODEL_TERMS.map((t) => t.name);
+/** Term j's variable: its index in CheckInValues (j >= 1; -1 for the intercept, which reads none). */
+export const TERM_VARIABLE_INDEX: Int32Array = Int32Array.from(MODEL_TERMS, (t, j) => (j === 0 ? -1 : checkInIndex(t.name)));
 
 /** Term-keyed record -> array in MODEL_TERMS order; null when a term is missing or not a number. */
 export function termArray(record: unknown): number[] | null {
@@ -247,17 +290,24 @@ export const termRecord = (values: ArrayLike<number>): Record<string, number> =>
 export const DEFAULT_SIGMA2 = 1.5 * 1.5;
 
 /**
- * Centred design row for a check-in: [1, x1 - c1, ...]. A missing feature contributes 0
+ * Centred design row for a check-in's values: [1, x1 - c1, ...]. A missing feature contributes 0
  * (it is taken at its reference value); a legitimate 0 is a value.
  */
-export function designRow(values: Readonly<Record<string, unknown>>, out: Float64Array = new Float64Array(P)): Float64Array {
+export function valuesDesignRow(values: CheckInValues, out: Float64Array = new Float64Array(P)): Float64Array {
   out[0] = 1;
   for (let j = 1; j < P; j++) {
-    const term = MODEL_TERMS[j];
-    const x = values[term.name];
-    out[j] = typeof x === 'number' && Number.isFinite(x) ? x - term.reference : 0;
+    const x = values[TERM_VARIABLE_INDEX[j]];
+    out[j] = typeof x === 'number' && Number.isFinite(x) ? x - MODEL_TERMS[j].reference : 0;
   }
   return out;
+}
+
+// Safe to share: designRow is synchronous.
+const recordValues: unknown[] = NO_VALUES.slice();
+
+/** valuesDesignRow for a check-in-like record (a stored check-in, a training row's values). */
+export function designRow(values: Readonly<Record<string, unknown>>, out: Float64Array = new Float64Array(P)): Float64Array {
+  return valuesDesignRow(checkInValues(values, recordValues), out);
 }
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ import { GraphQLError } from 'graphql';
 import { predictionPhase, recommendationsPhase, rulesPhase, statsPhase, type RecommendationsPhaseResult } from '../engine/recommend.ts';
 import type { StatisticalContext } from '../engine/statistics.ts';
 import type { Constraints, ModelPhase, PastSession, Prediction, RuleEvaluation, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
-import type { CheckIn, SessionType } from '../engine/variables.ts';
+import { checkInValues, type CheckIn, type CheckInValues, type SessionType } from '../engine/variables.ts';
 import type { Context } from '../context.ts';
 import type { AppError } from '../errors.ts';
 import type { BaselineAssessment } from '../generated/prisma/client.ts';
@@ -77,6 +77,8 @@ class CheckInAnswer {
   private history: Promise<PastSession[]> | null = null;
   private sequence = 0;
   private readonly personalization: Personalization;
+  /** The check-in's values by the registry's index, as every phase reads them (made once). */
+  private readonly values: CheckInValues;
   private evaluation: RuleEvaluation | null = null;
   private advised: { prediction: Prediction; advice: RecommendationsPhaseResult } | null = null;
 
@@ -88,6 +90,7 @@ class CheckInAnswer {
     private readonly started: number,
     private readonly read: CheckInContext,
   ) {
+    this.values = checkInValues(checkIn);
     const { model, personalized, fittedAt } = read.loaded;
     this.personalization = {
       phase: model.phase,
@@ -118,7 +121,7 @@ class CheckInAnswer {
   opening(out: EventSink): void {
     const p = this.personalization;
     out?.push(this.event({ type: 'CONTEXT_LOADED', phase: p.phase, sessionsAvailable: p.sessionsIncluded, hasBaseline: p.hasBaseline, hasPersonalization: p.hasPersonalization }));
-    const evaluation = rulesPhase(this.read.rules, this.checkIn, baselineRecord(this.read.baseline));
+    const evaluation = rulesPhase(this.read.rules, this.values, baselineRecord(this.read.baseline));
     this.evaluation = evaluation;
     const o = evaluation.override;
     if (o) {
@@ -136,25 +139,25 @@ class CheckInAnswer {
 
   /** PREDICTION and RECOMMENDATIONS (after the opening, when it did not answer): they never wait for the history. */
   modelPhases(out: EventSink): void {
-    const { checkIn } = this;
+    const { values } = this;
     const evaluation = this.ruled();
     const { model } = this.read.loaded;
-    const { prediction, modelSessionType } = predictionPhase(model, checkIn, evaluation);
+    const { prediction, modelSessionType } = predictionPhase(model, values, evaluation);
     out?.push(this.event({ type: 'PREDICTION', prediction }));
-    const advice = recommendationsPhase(model, checkIn, evaluation, modelSessionType, this.read.population.terms);
+    const advice = recommendationsPhase(model, values, evaluation, modelSessionType, this.read.population.terms);
     out?.push(this.event({ type: 'RECOMMENDATIONS', sessionType: advice.sessionType, suggestions: advice.suggestions, constraints: advice.constraints }));
     this.advised = { prediction, advice };
   }
 
   /** STATS and DONE, the history read (after modelPhases). */
   closing(history: PastSession[], out: EventSink): void {
-    const { checkIn } = this;
+    const { values } = this;
     const { population } = this.read;
     const { model } = this.read.loaded;
     if (!this.advised) throw new Error('CheckInAnswer: closing before modelPhases');
     const { prediction, advice } = this.advised;
     const context = statsPhase({
-      checkIn,
+      values,
       model,
       population: population.source === 'FIT' ? { mu: population.hyper.mu } : null,
       populationStats: population.stats,

@@ -6,7 +6,7 @@ import { addRatedSession, emptyStats, userPosterior } from '../../src/engine/bay
 import { parseFittedModel } from '../../src/engine-runtime/engine-store.ts';
 import { predict } from '../../src/engine/prediction.ts';
 import { effectiveCheckIn } from '../../src/engine/training-row.ts';
-import { TERM_NAMES } from '../../src/engine/variables.ts';
+import { checkInValues, TERM_NAMES } from '../../src/engine/variables.ts';
 import { gql, gqlOk, type Connection } from '../support/client.ts';
 import { insertAthletes, sessionRow, sleepStressAthlete } from '../support/learning.ts';
 import { startTestServer, tokenFor, type TestServer } from '../support/server.ts';
@@ -68,7 +68,7 @@ describe('nightly held-out error and model history', () => {
       const last = sessions.at(-1)!;
       const stats = emptyStats();
       for (const s of sessions.slice(0, -1)) addRatedSession(stats, effectiveCheckIn(s) as Record<string, unknown>, s.sessionQuality!);
-      const p = predict(userPosterior(stats, hyper), effectiveCheckIn(last));
+      const p = predict(userPosterior(stats, hyper), checkInValues(effectiveCheckIn(last)));
       errors.push(p.expectedQuality - last.sessionQuality!);
       if (last.sessionQuality! >= p.interval.low && last.sessionQuality! <= p.interval.high) covered += 1;
     }

@@ -1,8 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { predict, sessionTypeFromQuality, ModelShapeError } from '../../src/engine/prediction.ts';
-import { ACTIONABLE_FEATURES, suggestImprovements } from '../../src/engine/suggestions.ts';
+import { predict as predictValues, sessionTypeFromQuality as sessionTypeOfValues, ModelShapeError } from '../../src/engine/prediction.ts';
+import { ACTIONABLE_FEATURES, suggestImprovements as suggestForValues } from '../../src/engine/suggestions.ts';
 import type { ModelPhase, UserModel } from '../../src/engine/types.ts';
-import { DEFAULT_SIGMA2, designRow, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
+import { checkInValues, DEFAULT_SIGMA2, designRow, MODEL_TERMS, P, type CheckIn, type FeatureSpec } from '../../src/engine/variables.ts';
+
+// The engine reads a check-in by its values (checkInValues): these take the check-in as the API gets it.
+const predict = (model: UserModel, checkIn: CheckIn, multiplier?: number) => predictValues(model, checkInValues(checkIn), multiplier);
+const sessionTypeFromQuality = (q: number, checkIn: CheckIn) => sessionTypeOfValues(q, checkInValues(checkIn));
+const suggestImprovements = (model: UserModel, checkIn: CheckIn, terms: readonly FeatureSpec[], actionable?: readonly string[]) => suggestForValues(model, checkInValues(checkIn), terms, actionable);
 import { boundedExpectation, ratingIntervalOf, ratingProbabilities } from '../support/recommendation.ts';
 
 /** The cold-start model built by hand: mean = prior means, V = diag(individual variance + prior std²). */
@@ -222,6 +227,32 @@ describe('sessionTypeFromQuality', () => {
     [1, fit, 'REST_DAY'],
   ] as const)('q = %s with %o -> %s', (q, checkIn, expected) => {
     expect(sessionTypeFromQuality(q, checkIn as CheckIn)).toBe(expected);
+  });
+});
+
+describe('the model reads each variable of the check-in at its own index', () => {
+  it('a feature given alone moves only its own contribution, and every other feature is assumed', () => {
+    const model = priorModel();
+    for (let j = 1; j < P; j++) {
+      const term = MODEL_TERMS[j];
+      const p = predict(model, { [term.name]: term.reference + 2 });
+      for (const c of p.contributions) expect(c.value).toBeCloseTo(c.variable === term.name ? 2 * model.mean[j] : 0, 12);
+      expect(p.assumed.map((a) => a.variable).sort()).toEqual(
+        MODEL_TERMS.slice(1)
+          .map((t) => t.name)
+          .filter((name) => name !== term.name)
+          .sort(),
+      );
+    }
+  });
+
+  it('suggests from the actionable variable given, each read at its own index', () => {
+    const model = modelWith('PERSONALIZED', 0, 0.25);
+    expect(suggestImprovements(model, { caffeineMg: 50 }, MODEL_TERMS).map((s) => [s.variable, s.from])).toEqual([['caffeineMg', 50]]);
+    expect(suggestImprovements(model, { warmupMin: 1 }, MODEL_TERMS).map((s) => [s.variable, s.from])).toEqual([
+      ['caffeineMg', 0],
+      ['warmupMin', 1],
+    ]);
   });
 });
 

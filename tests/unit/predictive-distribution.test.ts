@@ -7,6 +7,7 @@ import { predict } from '../../src/engine/prediction.ts';
 import { expectedBoundedRating } from '../../src/engine/normal.ts';
 import { distributionMean, latentForExpectedRating, latentRatingSd, ratingDistribution, ratingInterval } from '../../src/engine/predictive-distribution.ts';
 import { ratingIntervalOf, ratingProbabilities } from '../support/recommendation.ts';
+import { checkInValues } from '../../src/engine/variables.ts';
 
 describe('ratingDistribution', () => {
   it('is the latent normal rounded to whole ratings and censored at 1 and 10: sums to 1, matches integration', () => {
@@ -78,7 +79,7 @@ describe('predictive coverage on a fixed synthetic set', () => {
     byPhase.set(model.phase, acc);
     for (const row of a.sessions.slice(a.sessions.length - holdout)) {
       const y = row.sessionQuality;
-      const p = predict(model, row.checkIn);
+      const p = predict(model, checkInValues(row.checkIn));
       acc.n++;
       if (y >= p.interval.low && y <= p.interval.high) acc.inside++;
       acc.stated += p.distribution.slice(p.interval.low - 1, p.interval.high).reduce((s, q) => s + q, 0);

@@ -12,7 +12,7 @@ import {
   type RuleDefinitionInput,
 } from '../../src/engine/rules.ts';
 import type { Rule, RuleContext } from '../../src/engine/types.ts';
-import { BASELINE_NUMERIC_FIELDS, type CheckIn } from '../../src/engine/variables.ts';
+import { BASELINE_NUMERIC_FIELDS, CHECK_IN_VARIABLES, checkInValues, type CheckIn } from '../../src/engine/variables.ts';
 
 const SEED: Rule[] = (seedRules as RuleDefinitionInput[]).map((r) => validateRuleDefinition(r));
 const SEED_SET = compileRules(SEED);
@@ -22,7 +22,7 @@ const seedRule = (name: string): Rule => {
   return r;
 };
 
-const ctx = (checkIn: CheckIn, baseline: Record<string, unknown> | null = null): RuleContext => ({ checkIn, baseline });
+const ctx = (checkIn: CheckIn, baseline: Record<string, unknown> | null = null): RuleContext => ({ values: checkInValues(checkIn), baseline });
 const evalSeed = (checkIn: CheckIn, baseline: Record<string, unknown> | null = null) => evaluateRules(SEED_SET, ctx(checkIn, baseline));
 
 /** A valid rule definition; override any part. */
@@ -584,5 +584,36 @@ describe('validateRuleDefinition', () => {
     expect(err.code).toBe('INVALID_RULE');
     expect(err.message.startsWith(`${path}: `)).toBe(true);
     if (message) expect(err.message).toMatch(message);
+  });
+});
+
+describe('a leaf reads its own variable of the check-in (by its index in the values)', () => {
+  /** A value of the variable's kind, and a leaf that holds exactly for it. */
+  const probe = (spec: (typeof CHECK_IN_VARIABLES)[number]): { value: unknown; leaf: { field: string; op: string; value: unknown } } => {
+    switch (spec.kind) {
+      case 'int':
+      case 'float':
+        return { value: spec.max, leaf: { field: spec.name, op: '>=', value: spec.max } };
+      case 'boolean':
+        return { value: true, leaf: { field: spec.name, op: '==', value: true } };
+      case 'sessionType':
+        return { value: 'PROJECT', leaf: { field: spec.name, op: '==', value: 'PROJECT' } };
+      case 'intensity':
+        return { value: 'HIGH', leaf: { field: spec.name, op: '==', value: 'HIGH' } };
+      case 'timeOfDay':
+        return { value: 'EVENING', leaf: { field: spec.name, op: '==', value: 'EVENING' } };
+      case 'niggles':
+        return { value: [{ location: 'left knee', severity: 2 }], leaf: { field: spec.name, op: 'containsLocation', value: 'knee' } };
+    }
+  };
+
+  it.each(CHECK_IN_VARIABLES.map((spec) => [spec.name, spec] as const))('%s', (name, spec) => {
+    const { value, leaf } = probe(spec);
+    const set = compileRules([rule({ name: 'reads', conditions: leaf })]);
+    // Every other variable given the value its own leaf would hold for: only this variable's value may match.
+    const others = Object.fromEntries(CHECK_IN_VARIABLES.filter((s) => s.name !== name).map((s) => [s.name, probe(s).value])) as CheckIn;
+    expect(evaluateRules(set, ctx({ [name]: value } as CheckIn)).matched).toEqual(['reads']);
+    expect(evaluateRules(set, ctx(others)).matched).toEqual([]);
+    expect(evaluateRules(set, ctx({ ...others, [name]: value } as CheckIn)).warnings[0].reason).toContain('(was ');
   });
 });

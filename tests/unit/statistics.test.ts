@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { buildStatisticalContext, describeZ, type StatisticalContextInput } from '../../src/engine/statistics.ts';
 import { normalCdf } from '../../src/engine/normal.ts';
 import type { ModelPhase, PastSession, PopulationStat, UserModel } from '../../src/engine/types.ts';
-import { DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
+import { CHECK_IN_VARIABLES, checkInValues, DEFAULT_SIGMA2, MODEL_TERMS, P, type CheckIn } from '../../src/engine/variables.ts';
 
 const termIndex = (name: string) => MODEL_TERMS.findIndex((t) => t.name === name);
 const MU = MODEL_TERMS.map((t) => t.priorMean);
@@ -21,8 +21,10 @@ function history(rows: { q: number; c?: CheckIn }[]): PastSession[] {
   return rows.map((r, i) => ({ id: `s${i}`, startedAt: new Date(day0 + i * 86_400_000), sessionQuality: r.q, checkIn: r.c ?? {} })).reverse();
 }
 
-function input(partial: Partial<StatisticalContextInput>): StatisticalContextInput {
-  return { checkIn: {}, model: model('COLD_START'), population: null, populationStats: [], history: [], terms: MODEL_TERMS, ...partial };
+/** The context's input, the check-in as the API gets it (the engine reads its values, checkInValues). */
+function input(partial: Partial<Omit<StatisticalContextInput, 'values'>> & { checkIn?: CheckIn }): StatisticalContextInput {
+  const { checkIn = {}, ...rest } = partial;
+  return { values: checkInValues(checkIn), model: model('COLD_START'), population: null, populationStats: [], history: [], terms: MODEL_TERMS, ...rest };
 }
 
 const stat = (variable: string, mean: number, std: number): PopulationStat => ({ variable, mean, std, min: 0, max: 100, n: 500 });
@@ -267,5 +269,32 @@ describe('insights and the whole context', () => {
     const ctx = buildStatisticalContext(args);
     expect(JSON.parse(JSON.stringify(ctx))).toEqual(ctx);
     expect(ctx.similarSessions).toHaveLength(3);
+  });
+});
+
+describe('the statistics read each variable of the check-in at its own index', () => {
+  it('compares a variable given alone with its own population statistic', () => {
+    const numeric = CHECK_IN_VARIABLES.filter((spec) => spec.statistic);
+    const populationStats = numeric.map((spec, k) => stat(spec.name, k, 1));
+    for (const spec of numeric) {
+      const value = (spec.min ?? 0) + 1;
+      const [only, ...rest] = buildStatisticalContext(input({ checkIn: { [spec.name]: value }, populationStats })).populationComparison;
+      expect(rest).toEqual([]);
+      expect(only).toMatchObject({ variable: spec.name, value, populationMean: numeric.indexOf(spec) });
+    }
+  });
+
+  it("finds the past session that shares the feature given, by that feature's value", () => {
+    for (let j = 1; j < P; j++) {
+      const name = MODEL_TERMS[j].name;
+      const neighbour = MODEL_TERMS[j === 1 ? 2 : j - 1].name;
+      // s0 holds the feature at today's value, s1 another feature only: only s0 shares a feature with today.
+      const rows = [
+        { q: 4, c: { [name]: 3 } },
+        { q: 9, c: { [neighbour]: 3 } },
+      ];
+      const similar = buildStatisticalContext(input({ checkIn: { [name]: 3 }, history: history(rows) })).similarSessions;
+      expect(similar).toEqual([expect.objectContaining({ sessionId: 's0', similarity: 1, sharedFeatures: 1, sessionQuality: 4 })]);
+    }
   });
 });

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest';
 import { effectiveCheckIn, FEATURE_COLUMNS, type SessionFeatures } from '../../src/engine/training-row.ts';
-import { CHECK_IN_VARIABLES, checkInColumns, designRow, FEATURES, TERM_NAMES, validateVariable, VariableRangeError } from '../../src/engine/variables.ts';
+import {
+  CHECK_IN_VARIABLES,
+  checkInColumns,
+  checkInIndex,
+  checkInValues,
+  designRow,
+  FEATURES,
+  MODEL_TERMS,
+  TERM_NAMES,
+  TERM_VARIABLE_INDEX,
+  validateVariable,
+  VariableRangeError,
+} from '../../src/engine/variables.ts';
 
 const spec = (name: string) => CHECK_IN_VARIABLES.find((v) => v.name === name)!;
 
@@ -53,5 +65,33 @@ describe('variable registry', () => {
     };
     expect(effectiveCheckIn(session)).toMatchObject({ sleepHours: 6.5, caffeineMg: 100, warmupMin: 20, energyLevel: null });
     expect(effectiveCheckIn({ ...session, deviatedFromPlan: true })).toMatchObject({ sleepHours: 6.5, caffeineMg: 300, warmupMin: 5 });
+  });
+});
+
+describe("a check-in's values by the registry's index (checkInValues)", () => {
+  it('puts each variable given at its own index in the registry, and nothing at any other', () => {
+    CHECK_IN_VARIABLES.forEach((spec, i) => {
+      const values = checkInValues({ [spec.name]: `the value of ${spec.name}` });
+      expect(values).toHaveLength(CHECK_IN_VARIABLES.length);
+      expect(values.findIndex((v) => v !== undefined)).toBe(i);
+      expect(values[i]).toBe(`the value of ${spec.name}`);
+      expect(checkInIndex(spec.name)).toBe(i);
+    });
+  });
+
+  it('keeps a field given as null, skips a key that is no variable, and clears a reused array first', () => {
+    const all = Object.fromEntries(CHECK_IN_VARIABLES.map((spec, i) => [spec.name, i]));
+    const values = checkInValues({ ...all, sleepHours: null, notAVariable: 'x' });
+    expect(values).toEqual(CHECK_IN_VARIABLES.map((spec, i) => (spec.name === 'sleepHours' ? null : i)));
+    expect(checkInValues({ energyLevel: 5 }, values)).toEqual(CHECK_IN_VARIABLES.map((spec) => (spec.name === 'energyLevel' ? 5 : undefined)));
+  });
+
+  it("reads each model term's own variable into the design row", () => {
+    for (let j = 1; j < TERM_NAMES.length; j++) {
+      const term = MODEL_TERMS[j];
+      const row = designRow({ [term.name]: term.reference + 1 });
+      expect(Array.from(row)).toEqual(TERM_NAMES.map((_, k) => (k === 0 || k === j ? 1 : 0)));
+      expect(TERM_VARIABLE_INDEX[j]).toBe(checkInIndex(term.name));
+    }
   });
 });

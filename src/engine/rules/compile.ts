@@ -1,6 +1,6 @@
 // Compilation of validated rules into closures, once per rule set: evaluation then only calls them.
 import type { ComparisonOp, Condition, ConditionLeaf, Rule, RuleContext } from '../types.ts';
-import type { Niggle } from '../variables.ts';
+import { checkInIndex, type Niggle } from '../variables.ts';
 import { BASELINE_PREFIX, FIELD_KINDS, NUMERIC_OPS, fail, quote } from './grammar.ts';
 
 type Getter = (ctx: RuleContext) => unknown;
@@ -32,8 +32,10 @@ function getterFor(field: string): Getter {
     const key = field.slice(BASELINE_PREFIX.length);
     return (ctx) => (ctx.baseline ? ctx.baseline[key] : undefined);
   }
-  // Bare names read the check-in only: no fallback to the baseline.
-  return (ctx) => (ctx.checkIn as Record<string, unknown>)[field];
+  // Bare names read the check-in only (no fallback to the baseline), by the variable's index in its values: an
+  // element load of one array shape whatever fields the check-in holds.
+  const i = checkInIndex(field);
+  return (ctx) => ctx.values[i];
 }
 
 function formatValue(value: unknown): string {
