@@ -5,6 +5,13 @@
 // bench-floor's steady run the same figure also counts every stream the load kept waiting.
 //
 //   npx tsx scripts/streams-one-at-a-time.ts --postgres postgresql://…/postgres [--streams 3000] [--survivors] [--top 25]
+//       [--burst 1000 [--burst-rounds 2]]
+//
+// --burst N: first N athletes (one connection each) subscribe in the same tick, `--burst-rounds` times (bench-floor's
+// burst; an instance's busy minute), before the uncounted streams; the streams one at a time then run over the first
+// 100 of them. V8 decides whether an allocation site's objects are born in the old generation (pretenured) from how
+// many of them survive a scavenge, once per site, and a burst keeps nearly all of them alive: what the steady streams
+// then pretenure because of the burst shows here, where the load cannot move it.
 //
 // Prints KB per stream allocated in the young generation, promoted by its scavenges and allocated directly in the old
 // generation (pretenured), and the major GCs over the streams; `--survivors`: the sampled objects no scavenge freed, KB
@@ -25,6 +32,8 @@ const { values: args } = parseArgs({
     streams: { type: 'string', default: '3000' },
     survivors: { type: 'boolean', default: false },
     top: { type: 'string', default: '25' },
+    burst: { type: 'string', default: '0' },
+    'burst-rounds': { type: 'string', default: '2' },
   },
 });
 if (!args.postgres) throw new Error('--postgres postgresql://…/postgres is required');
@@ -36,16 +45,22 @@ const server = await forkChild(
   ['--expose-gc', ...startFlags(), ...(process.env.SEQ_ARGS?.split(/\s+/).filter(Boolean) ?? [])],
 );
 try {
-  const ids = Array.from({ length: 100 }, () => randomUUID());
+  const burst = Number(args.burst);
+  const ids = Array.from({ length: Math.max(100, burst) }, () => randomUUID());
   await server.request('seed', { userIds: ids, sessionsPerUser: 30 });
   const tokens = new TokenService(BENCH_SECRET);
   const clients = await openClients(server.wsUrl, await Promise.all(ids.map((sub) => tokens.sign({ sub, role: 'athlete' }))));
   const payload = { query: STREAM, variables: { input: OPERATOR } };
   const run = async (n: number) => {
     let failed = 0;
-    for (let i = 0; i < n; i++) if (!(await timedSubscription(clients[i % clients.length]!, payload, 'preSessionRecommendation')).ok) failed++;
+    for (let i = 0; i < n; i++) if (!(await timedSubscription(clients[i % 100]!, payload, 'preSessionRecommendation')).ok) failed++;
     return failed;
   };
+  for (let round = 0; round < (burst > 0 ? Number(args['burst-rounds']) : 0); round++) {
+    const done = await Promise.all(clients.slice(0, burst).map((c) => timedSubscription(c, payload, 'preSessionRecommendation')));
+    await server.request('store');
+    console.log(`[streams-one-at-a-time] burst ${round + 1}: ${burst} streams at once, failed ${done.filter((t) => !t.ok).length}`);
+  }
   await run(1000);
   await server.request('store');
   const n = Number(args.streams);
