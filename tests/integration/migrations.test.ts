@@ -107,6 +107,21 @@ async function freshTarget(kind: TargetKind): Promise<Target> {
   };
 }
 
+/**
+ * Applies by hand (each file's SQL as it is) every migration before the one whose name ends with `suffix`, and
+ * returns what applies that one and every later one.
+ */
+async function applyMigrationsBefore(target: Target, suffix: string): Promise<() => Promise<void>> {
+  const list = await loadMigrationList();
+  const sql = list.migrationDirectories.map((d) => ({ name: d.path, text: d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '' }));
+  const split = sql.findIndex((m) => m.name.endsWith(suffix));
+  if (split < 1) throw new Error(`no migration ending with ${suffix} after the first`);
+  for (const m of sql.slice(0, split)) await target.exec(m.text);
+  return async () => {
+    for (const m of sql.slice(split)) await target.exec(m.text);
+  };
+}
+
 async function migrationRows(query: Target['query']) {
   return query(MIGRATION_ROWS);
 }
@@ -119,10 +134,7 @@ describe.each(KINDS)('migrations on %s', (kind) => {
   it('the stored-recommendations migration turns each recommendationShown snapshot into a linked, typed record', async () => {
     const target = await freshTarget(kind);
     try {
-      const list = await loadMigrationList();
-      const sql = list.migrationDirectories.map((d) => ({ name: d.path, text: d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '' }));
-      const split = sql.findIndex((m) => m.name.endsWith('_stored_recommendations'));
-      for (const m of sql.slice(0, split)) await target.exec(m.text);
+      const applyFrom = await applyMigrationsBefore(target, '_stored_recommendations');
       const user = '11111111-1111-4111-8111-111111111111';
       const shown = {
         source: 'MODEL',
@@ -151,7 +163,7 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       await target.query(insert, [ids[1], JSON.stringify(override)]);
       await target.query(insert, [ids[2], JSON.stringify({ error: 'engine down' })]);
       await target.query(insert, [ids[3], null]);
-      for (const m of sql.slice(split)) await target.exec(m.text);
+      await applyFrom();
 
       const rows = await target.query(`SELECT s.id AS "sessionId", r.* FROM climbing_sessions s LEFT JOIN recommendations r ON r.id = s."recommendationId" ORDER BY s.id`);
       expect(rows.map((r) => r.source)).toEqual(['MODEL', 'RULE_OVERRIDE', null, null]);
@@ -189,11 +201,7 @@ describe.each(KINDS)('migrations on %s', (kind) => {
   it('the json-columns migration keeps every stored answer as it was, and an instance still sending jsonb writes into the new columns', async () => {
     const target = await freshTarget(kind);
     try {
-      const list = await loadMigrationList();
-      const sql = list.migrationDirectories.map((d) => ({ name: d.path, text: d.migrationFile.content.tag === 'ok' ? d.migrationFile.content.value : '' }));
-      const split = sql.findIndex((m) => m.name.endsWith('_recommendations_json_columns'));
-      expect(split).toBeGreaterThan(0);
-      for (const m of sql.slice(0, split)) await target.exec(m.text);
+      const applyFrom = await applyMigrationsBefore(target, '_recommendations_json_columns');
       const user = '22222222-2222-4222-8222-222222222222';
       await target.exec(`INSERT INTO users (id) VALUES ('${user}')`);
       // Awkward values: keys out of jsonb's order, a small and a large number, unicode, quotes and a backslash, nulls.
@@ -221,7 +229,7 @@ describe.each(KINDS)('migrations on %s', (kind) => {
       const asJsonb = await read(before);
       expect(asJsonb).toEqual(values);
 
-      for (const m of sql.slice(split)) await target.exec(m.text);
+      await applyFrom();
       const types = await target.query(`SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'recommendations' AND column_name = ANY($1::text[]) ORDER BY column_name`, [
         columns,
       ]);
