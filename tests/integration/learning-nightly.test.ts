@@ -334,8 +334,11 @@ describe.runIf(!usingPostgres)('the embedded database', () => {
       expect(run.stageTimings.stages.map((s) => s.stage)).toContain('vacuum');
       sizes.push(await size());
     }
-    // Every run rewrites every athlete's model (several KB each): without the vacuum each night adds them again.
-    expect(sizes[4], `model_outputs bytes after each run: ${sizes.join(', ')}`).toBeLessThanOrEqual(sizes[1]);
+    // Every run rewrites every athlete's model (several KB each): without the vacuum each night adds them again. With
+    // it the table settles within a page of where it stands after the first nights (the free space map's choice of
+    // page alternates between nights: 352,256 and 344,064 bytes by turns was seen), so night 5 is compared with the
+    // larger of nights 1 and 2.
+    expect(sizes[4], `model_outputs bytes after each run: ${sizes.join(', ')}`).toBeLessThanOrEqual(Math.max(sizes[0], sizes[1]));
   });
 });
 
