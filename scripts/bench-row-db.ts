@@ -48,7 +48,8 @@ const { values: args } = parseArgs({
   },
 });
 
-const JSON_COLUMNS = ['checkIn', 'constraints', 'warnings', 'contributions', 'suggestions', 'statisticalContext'];
+/** The table's JSON columns (COLUMN_WIRES' json ones). */
+const JSON_COLUMNS = COLUMN_WIRES.filter(([, wire]) => wire === 'json').map(([column]) => column);
 /** The variant of the table before step 270 (its JSON columns as jsonb). */
 const JSONB_COLUMNS_VARIANT = 'jsonb-columns';
 
@@ -401,13 +402,17 @@ async function main(): Promise<void> {
   }
 }
 
+/** Element type OIDs (pg_type.h). */
+const JSON_OID = 114;
+const JSONB_OID = 3802;
+
 /** A json[] parameter's binary form as jsonb[]: the element type jsonb (3802), each element with jsonb's version byte first. */
 function jsonToJsonbArray(array: Buffer): Buffer {
-  if (typeof array === 'string' || array.readUInt32BE(8) !== 114) return array;
+  if (typeof array === 'string' || array.readUInt32BE(8) !== JSON_OID) return array;
   const ndim = array.readInt32BE(0);
-  if (ndim === 0) return Buffer.concat([array.subarray(0, 8), Buffer.from([0, 0, 0x0e, 0xda])]);
-  const parts: Buffer[] = [Buffer.from(array.subarray(0, 20))];
-  parts[0].writeUInt32BE(3802, 8);
+  const parts: Buffer[] = [Buffer.from(array.subarray(0, ndim === 0 ? 12 : 20))];
+  parts[0].writeUInt32BE(JSONB_OID, 8);
+  if (ndim === 0) return parts[0];
   for (let at = 20; at < array.length; ) {
     const n = array.readInt32BE(at);
     if (n < 0) {
