@@ -3,6 +3,7 @@
 // invalidate at once, on every instance (the invalidation travels through the shared pub/sub).
 import { randomUUID } from 'node:crypto';
 import { parseHyperparameters, populationUserModel, priorHyperparameters, type Hyperparameters } from '../engine/bayes/index.ts';
+import { keepMemo, memoOf, memoSlot } from '../engine/memo.ts';
 import { compileRules, validateRuleDefinition, type CompiledRuleSet } from '../engine/rules.ts';
 import { TtlCache } from '../engine/ttl-cache.ts';
 import type { PopulationStat, Rule, UserModel } from '../engine/types.ts';
@@ -57,6 +58,8 @@ export function parseCovariance(json: unknown): number[] | null {
 /** The ModelOutput columns a prediction reads (not the sufficient statistics or intervals: less to read and parse). */
 const SERVED_MODEL_SELECT = { userId: true, coefficients: true, covariance: true, phase: true, sessionsIncluded: true, shrinkageFactor: true, lastTrainedAt: true } as const;
 type ServedModel = Pick<ModelOutput, keyof typeof SERVED_MODEL_SELECT>;
+/** servedModelOf's memo: kept on the cached row, gone with it (memo.ts). */
+const SERVED_MODEL = memoSlot<{ hyper: Hyperparameters; model: UserModel | null }>('servedModel');
 
 /** A stored ModelOutput as the engine's UserModel; null for a stale or broken shape (the caller falls back to priors). */
 export function userModelFromOutput(output: ServedModel, hyper: Hyperparameters): UserModel | null {
@@ -85,8 +88,6 @@ export class EngineStore {
   private readonly modelLoader: DataLoader<string, ServedModel | null>;
   private readonly baselineLoader: DataLoader<string, BaselineAssessment | null>;
   private readonly historyLoader: DataLoader<string, PastSession[]>;
-  /** servedModelOf's memo: keyed by the cached row, gone with it. */
-  private readonly servedModels = new WeakMap<ServedModel, { hyper: Hyperparameters; model: UserModel | null }>();
   private stopListening: (() => void) | null = null;
   /**
    * Other instances can hear this one's invalidations (REDIS_URL). Without Redis the pub/sub is this process's own,
@@ -236,11 +237,9 @@ export class EngineStore {
    * (statistics.ts's memos, the stored coefficient comparison set) is computed once, not on every check-in.
    */
   private servedModelOf(output: ServedModel, hyper: Hyperparameters): UserModel | null {
-    const memo = this.servedModels.get(output);
+    const memo = memoOf(output, SERVED_MODEL);
     if (memo && memo.hyper === hyper) return memo.model;
-    const model = userModelFromOutput(output, hyper);
-    this.servedModels.set(output, { hyper, model });
-    return model;
+    return keepMemo(output, SERVED_MODEL, { hyper, model: userModelFromOutput(output, hyper) }).model;
   }
 
   /** The athlete's current baseline assessment (cached; dropped when a new one is recorded). */

@@ -1,6 +1,7 @@
 // Statistical context of a check-in (domain.md section 7): today against the population, the athlete's own
 // history, the most similar past check-ins, the athlete's coefficients against the population's, and a few
 // insight sentences. Pure, linear in the (at most 30) sessions read; runs in microseconds.
+import { keepMemo, memoised, memoOf, memoSlot } from './memo.ts';
 import { normalCdf, Z95 } from './normal.ts';
 import { roundPercentile, roundRating, roundStatistic } from './rounding.ts';
 import type { PastSession, PopulationStat, UserModel } from './types.ts';
@@ -471,8 +472,8 @@ function buildInsights(
 
 // What changes only with the athlete's history, model or the population is computed once per version of it: the
 // engine-runtime caches hand out the same history array, model and population objects until a session, a fit
-// or an update replaces them, so these memos (keyed by those objects, gone with them) serve every check-in in
-// between. The parts they hand out are shared between answers and never changed after they are made.
+// or an update replaces them, so these memos (kept on those objects, gone with them: memo.ts) serve every
+// check-in in between. The parts they hand out are shared between answers and never changed after they are made.
 /** One population statistics version: by variable, and the similarity distance's scale of each model term (index j). */
 interface PopulationStatsMemo {
   /** Each check-in variable's statistic by its index in CheckInValues (undefined: none). */
@@ -480,7 +481,7 @@ interface PopulationStatsMemo {
   /** The population's sd of term j, else (none, or not positive) the registry's typical between-day difference. */
   scales: Float64Array;
 }
-const populationStatsMemo = new WeakMap<readonly PopulationStat[], PopulationStatsMemo>();
+const POPULATION_STATS_MEMO = memoSlot<PopulationStatsMemo>('populationStatsMemo');
 /**
  * One history version as the statistics read it: its sessions (newest first, rated, at most HISTORY_WINDOW), their
  * summary, each session's model features as numbers (row i, column j: term j of session i; NaN when not given) and
@@ -491,14 +492,14 @@ interface HistoryMemo {
   summary: PersonalHistory;
   features: Float64Array;
   dates: readonly string[];
-  sentences: WeakMap<readonly CoefficientComparison[], HistorySentences>;
+  /** The sentences of the summary for the last coefficient set asked for (an athlete has one model at a time). */
+  sentences: { coefficients: readonly CoefficientComparison[]; sentences: HistorySentences } | null;
 }
-const historyMemo = new WeakMap<readonly PastSession[], HistoryMemo>();
-const coefficientsMemo = new WeakMap<UserModel, { mu: readonly number[]; terms: readonly FeatureSpec[]; comparisons: CoefficientComparison[] }>();
+const HISTORY_MEMO = memoSlot<HistoryMemo>('historyMemo');
+const COEFFICIENTS_MEMO = memoSlot<{ mu: readonly number[]; terms: readonly FeatureSpec[]; comparisons: CoefficientComparison[] }>('coefficientsMemo');
 
 function populationStatsOf(populationStats: readonly PopulationStat[]): PopulationStatsMemo {
-  let memo = populationStatsMemo.get(populationStats);
-  if (!memo) {
+  return memoised(populationStats, POPULATION_STATS_MEMO, () => {
     const byVariable = new Map(populationStats.map((s) => [s.variable, s]));
     const scales = new Float64Array(P).fill(1);
     for (let j = 1; j < P; j++) {
@@ -507,15 +508,12 @@ function populationStatsOf(populationStats: readonly PopulationStat[]): Populati
       scales[j] = std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1);
     }
     const statAt = CHECK_IN_VARIABLES.map((spec) => byVariable.get(spec.name));
-    memo = { statAt, scales };
-    populationStatsMemo.set(populationStats, memo);
-  }
-  return memo;
+    return { statAt, scales };
+  });
 }
 
 function historyOf(history: readonly PastSession[]): HistoryMemo {
-  let memo = historyMemo.get(history);
-  if (!memo) {
+  return memoised(history, HISTORY_MEMO, () => {
     const sessions: PastSession[] = [];
     for (const s of history) {
       if (sessions.length >= HISTORY_WINDOW) break;
@@ -528,30 +526,22 @@ function historyOf(history: readonly PastSession[]): HistoryMemo {
       for (let j = 1; j < P; j++) features[i * P + j] = num(past[TERM_VARIABLE_INDEX[j]]) ?? Number.NaN;
     });
     const dates = sessions.map((session) => session.startedAt.toISOString());
-    memo = { sessions, summary: summariseHistory(sessions), features, dates, sentences: new WeakMap() };
-    historyMemo.set(history, memo);
-  }
-  return memo;
+    return { sessions, summary: summariseHistory(sessions), features, dates, sentences: null };
+  });
 }
 
 function sentencesOf(history: HistoryMemo, coefficients: readonly CoefficientComparison[]): HistorySentences {
-  let sentences = history.sentences.get(coefficients);
-  if (!sentences) {
-    sentences = historySentences(history.summary, coefficients);
-    history.sentences.set(coefficients, sentences);
-  }
-  return sentences;
+  if (history.sentences?.coefficients !== coefficients) history.sentences = { coefficients, sentences: historySentences(history.summary, coefficients) };
+  return history.sentences.sentences;
 }
 
 /** A COLD_START answer's comparisons: none (one shared empty set, so its sentences are memoised like any other). */
 const NO_COMPARISONS: CoefficientComparison[] = [];
 
 function coefficientsOf(model: UserModel, mu: readonly number[], terms: readonly FeatureSpec[]): CoefficientComparison[] {
-  const memo = coefficientsMemo.get(model);
+  const memo = memoOf(model, COEFFICIENTS_MEMO);
   if (memo && memo.mu === mu && memo.terms === terms) return memo.comparisons;
-  const comparisons = compareCoefficients(model, mu, terms);
-  coefficientsMemo.set(model, { mu, terms, comparisons });
-  return comparisons;
+  return keepMemo(model, COEFFICIENTS_MEMO, { mu, terms, comparisons: compareCoefficients(model, mu, terms) }).comparisons;
 }
 
 export function buildStatisticalContext(input: StatisticalContextInput): StatisticalContext {

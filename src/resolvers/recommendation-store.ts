@@ -3,6 +3,7 @@
 import { randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { memoised, memoSlot } from '../engine/memo.ts';
 import { roundShare } from '../engine/rounding.ts';
 import type { CoefficientComparison, PersonalHistory, PopulationComparison, SimilarSession, StatisticalContext } from '../engine/statistics.ts';
 import type { AssumedValue, Constraints, Contribution, ModelPhase, Prediction, RuleOverride, RuleWarning, Suggestion } from '../engine/types.ts';
@@ -51,16 +52,12 @@ export interface StoredPart {
  * history version (the summary) (statistics.ts): their JSON and id are made once per object, not per answer.
  */
 function contentAddressed<T extends object>(namespace: string): (part: T) => StoredPart {
-  const made = new WeakMap<T, StoredPart>();
-  return (part) => {
-    let stored = made.get(part);
-    if (!stored) {
+  const slot = memoSlot<StoredPart>(`stored part ${namespace}`);
+  return (part) =>
+    memoised(part, slot, () => {
       const json = JSON.stringify(part);
-      stored = { id: uuidv5(json, namespace), json };
-      made.set(part, stored);
-    }
-    return stored;
-  };
+      return { id: uuidv5(json, namespace), json };
+    });
 }
 
 const comparisonSet = contentAddressed<readonly CoefficientComparison[]>('5b0f9a3e-6c1d-4f7e-9a2b-0c3d4e5f6a7b');
