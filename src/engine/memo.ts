@@ -2,7 +2,7 @@
 //
 // A WeakMap keyed by the object would free the result with it too, but every entry of a WeakMap is an ephemeron for
 // V8's collector: a major collection cannot mark an entry's value until it has marked the key, and what the
-// concurrent marker could not settle is marked in the collection's final pause, on the API's thread. With a memo a
+// concurrent marker could not settle is marked in the collection's final pause, on the API's thread. With a memo per
 // cached athlete (a few KB each: summaries, features, comparisons), that was 3-8 ms of every major pause at 1,000
 // check-ins/s over 1,000 athletes, and none once the results hang from the objects themselves (BENCHMARKS.md,
 // step 280). A slot is a non-enumerable symbol-keyed property: JSON, Object.keys, spreads and structured clones do
