@@ -1,7 +1,7 @@
 // src/http/ws-frames.ts on real sockets: graphql-ws over `ws` on loopback, the server's TCP socket watched for the
 // writes it makes, a graphql-transport-ws client reading the other end (or not reading: a slow client).
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type ClientRequestArgs, createServer, type IncomingMessage, type Server } from 'node:http';
+import { type AddressInfo, createConnection, type NetConnectOpts, type Socket } from 'node:net';
 import { GraphQLInt, GraphQLList, GraphQLObjectType, GraphQLSchema, GraphQLString } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -59,18 +59,23 @@ async function start(coalesce: boolean): Promise<{ url: string; writes: Writes }
   return { url: `ws://127.0.0.1:${(httpServer.address() as AddressInfo).port}/graphql`, writes };
 }
 
-/** A client that subscribes and collects the events' numbers until `complete`; `paused` keeps it from reading. */
-function subscribe(url: string, query: string, onAck?: (client: WebSocket) => void): Promise<{ client: WebSocket; done: Promise<number[]> }> {
+/** A client that subscribes and collects the events' numbers until `complete`; `tcp` is its TCP socket. */
+function subscribe(url: string, query: string): Promise<{ client: WebSocket; tcp: Socket; done: Promise<number[]> }> {
   return new Promise((resolveClient, reject) => {
-    const client = new WebSocket(url, 'graphql-transport-ws');
+    let tcp: Socket | null = null;
+    const client = new WebSocket(url, 'graphql-transport-ws', {
+      createConnection: (options: ClientRequestArgs) => {
+        tcp = createConnection(options as NetConnectOpts);
+        return tcp;
+      },
+    });
     const numbers: number[] = [];
     const done = new Promise<number[]>((resolve) => {
       client.on('message', (data) => {
         const message = JSON.parse(String(data)) as { type: string; payload?: { data?: { events?: { n: number } } } };
         if (message.type === 'connection_ack') {
-          onAck?.(client);
           client.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query } }));
-          resolveClient({ client, done });
+          resolveClient({ client, tcp: tcp!, done });
         } else if (message.type === 'next') numbers.push(message.payload?.data?.events?.n ?? -1);
         else if (message.type === 'complete') resolve(numbers);
       });
@@ -99,18 +104,19 @@ describe('the frames a WebSocket sends in one turn', () => {
     const { url } = await start(true);
     const count = 3000; // 30 MB of events: more than the kernel's socket buffers on both ends take
     produced = 0;
-    let tcp: Socket | null = null;
-    const { client, done } = await subscribe(url, `subscription { events(count: ${count}, large: 1) { n text } }`, (c) => {
-      tcp = (c as unknown as { _socket: Socket })._socket;
-    });
-    tcp!.pause();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    // The kernel's buffers take some (tcp_wmem's and tcp_rmem's largest, 4 and 6 MB here); past them the server holds
-    // at most about UNSENT_LIMIT of frames before its sends wait.
+    const { client, tcp, done } = await subscribe(url, `subscription { events(count: ${count}, large: 1) { n text } }`);
+    tcp.pause();
+    // Until the server stops making events (none for 200 ms) or has made them all.
+    for (let last = -1; produced !== last && produced < count; ) {
+      last = produced;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    // The kernel's buffers take some (a socket's send buffer, and the receive buffer of a client that does not read);
+    // past them the server holds at most about UNSENT_LIMIT of frames before its sends wait.
     const made = produced;
     expect(made).toBeLessThan(count);
     expect(made * PAYLOAD.length).toBeLessThan(UNSENT_LIMIT + 12 * 1024 * 1024);
-    tcp!.resume();
+    tcp.resume();
     const numbers = await done;
     expect(numbers).toEqual(Array.from({ length: count }, (_, i) => i + 1));
     client.close();
