@@ -23,7 +23,8 @@
 //    --timeline: what the slowest 1 % of that run's streams waited for: the API thread's stalls over 5 ms (event-loop
 //    iterations a 1 ms timer could not run in), the GC pauses and a CPU profile's samples in each, matched with each
 //    stream's subscribe-to-DONE interval (scripts/lib/stall-timeline.ts); the profiler's cost is in that run's figures
-//    (`--timeline-sample-us 0`: no profile; default 1000).
+//    (`--timeline-sample-us 0`: no profile; default 1000; `--timeline-profile <file>`: that profile written to <file>
+//    as well, a .cpuprofile for DevTools).
 //    --snapshot <file>: a heap snapshot of ClimbIQ's server after that run (its answers written), for
 //    scripts/heap-snapshot-summary.ts: what the old generation holds that each major collection marks.
 // ClimbIQ's server is scripts/bench.ts's child (PGlite, or a fresh database on the PostgreSQL server, dropped
@@ -65,6 +66,8 @@ const { values: args } = parseArgs({
     timeline: { type: 'boolean', default: false },
     /** --timeline's CPU profile: its sampling interval in µs (0: no profile, stalls and GC pauses only). */
     'timeline-sample-us': { type: 'string', default: '1000' },
+    /** --timeline's CPU profile written to this file too (a .cpuprofile). */
+    'timeline-profile': { type: 'string' },
     /** The steady client before the twelfth round: every arrival's timer and promise created at the run's start (for comparison). */
     'eager-client': { type: 'boolean', default: false },
     snapshot: { type: 'string' },
@@ -333,7 +336,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const sm0 = await mainThreadMs(server);
     await server.request('pauses'); // reset: the steady run's own event-loop delay, GC pauses and writes below
     if (args.survivors) await server.request('heap-start', { survivors: true });
-    if (args.timeline) await server.request('timeline-start', { sampleUs: Number(args['timeline-sample-us']) });
+    if (args.timeline) await server.request('timeline-start', { sampleUs: Number(args['timeline-sample-us']), profileFile: args['timeline-profile'] });
     const ss = await steady(serverClients.slice(0, connections), climbiq, rate, seconds);
     if (args.timeline) {
       const { timeline } = (await server.request('timeline-stop')) as unknown as { timeline: Timeline };

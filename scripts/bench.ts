@@ -56,6 +56,8 @@ interface ChildRequest {
   userId?: string;
   /** timeline-start: the CPU profile's sampling interval (µs; 0: none). */
   sampleUs?: number;
+  /** timeline-start: where to write that profile too (bench-floor --timeline-profile). */
+  profileFile?: string;
   /** heap-start: sample only the objects that survive a scavenge. */
   survivors?: boolean;
   /** heap-snapshot: the file to write. */
@@ -242,7 +244,7 @@ async function serve(): Promise<void> {
           send({ id: req.id, ok: true, file: (await import('node:v8')).writeHeapSnapshot(req.file) });
           break;
         case 'timeline-start': // bench-floor --timeline: stalls, GC pauses and a CPU profile of the steady run
-          stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline(5, req.sampleUs);
+          stopTimeline = await (await import('./lib/stall-timeline.ts')).startTimeline(5, req.sampleUs, req.profileFile);
           send({ id: req.id, ok: true });
           break;
         case 'timeline-stop':

@@ -3,7 +3,7 @@
 // clock (CLOCK_MONOTONIC in ms, as process.hrtime and V8's profiler read it), matched against each stream's subscribe
 // time and DONE from the client's process on the same clock. bench-floor's `--timeline`; the server half runs in
 // scripts/bench.ts's child.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { constants, PerformanceObserver, performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
@@ -114,9 +114,10 @@ const sorted = (m: Map<string, number>): [string, number][] => [...m].sort((a, b
 
 /**
  * Starts watching this thread: stalls over `stallMs`, GC pauses, and V8's sampling profiler (every `sampleUs`; 0: no
- * profile, nothing said of what ran). The returned stop ends it and returns the timeline.
+ * profile, nothing said of what ran). The returned stop ends it and returns the timeline; with `profileFile`, it also
+ * writes the profile there (a .cpuprofile: Chrome DevTools' Performance panel opens it).
  */
-export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() => Promise<Timeline>> {
+export async function startTimeline(stallMs = 5, sampleUs = 1000, profileFile?: string): Promise<() => Promise<Timeline>> {
   const session = sampleUs > 0 ? new Session() : null;
   if (session) {
     session.connect();
@@ -179,6 +180,7 @@ export async function startTimeline(stallMs = 5, sampleUs = 1000): Promise<() =>
     const empty: Profile = { nodes: [], startTime: 0, endTime: 0, samples: [], timeDeltas: [] };
     const { profile } = session ? ((await session.post('Profiler.stop')) as unknown as { profile: Profile }) : { profile: empty };
     session?.disconnect();
+    if (session && profileFile) writeFileSync(profileFile, JSON.stringify(profile));
     const label = categorizer(profile.nodes);
     // The samples' times: the profile's µs on the same monotonic clock.
     const times: number[] = [];
