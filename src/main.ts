@@ -22,6 +22,7 @@ if (process.versions.node.split('.')[0] !== RUNTIME_MAJOR) {
 }
 
 // npm start's young generation (--max-semi-space-size) is the API thread's; the threads started below get a small one.
+// (--min-semi-space-size, which keeps it from shrinking below 4 MB while idle, applies to every isolate alike.)
 youngGenerationForThisThreadOnly();
 
 let config: Config;

@@ -20,6 +20,8 @@ describe("the API thread's young generation", () => {
     const heap = moduleImport('src/heap.ts');
     // npm start's own flag is the workers' size; an operator's larger one is what the API thread keeps to itself.
     expect(startFlags()).toContain(`--max-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
+    // ...and the young generation does not shrink below that while the server idles (BENCHMARKS.md step 295).
+    expect(startFlags()).toContain(`--min-semi-space-size=${WORKER_SEMI_SPACE_MB}`);
     const semiSpaceMb = 32;
     const semiSpaceFlag = `--max-semi-space-size=${semiSpaceMb}`;
     const code = `
