@@ -30,10 +30,11 @@ export function coalesceFrames(socket: WebSocket, request: IncomingMessage): voi
     corked = false;
     raw.uncork();
   };
-  const send = socket.send.bind(socket) as (data: Parameters<WebSocket['send']>[0], options: object, cb?: SendCallback) => void;
+  const send = socket.send.bind(socket) as (data: Parameters<WebSocket['send']>[0], options: object | undefined, cb?: SendCallback) => void;
   socket.send = ((data: Parameters<WebSocket['send']>[0], options?: object | SendCallback, cb?: SendCallback) => {
     const callback: SendCallback | undefined = typeof options === 'function' ? (options as SendCallback) : cb;
-    const opts = typeof options === 'object' ? options : {};
+    // ws copies the options it is given (undefined: its defaults), so nothing is allocated here per frame.
+    const opts = typeof options === 'object' ? options : undefined;
     if (!corked && !raw.destroyed) {
       corked = true;
       raw.cork();
@@ -41,7 +42,7 @@ export function coalesceFrames(socket: WebSocket, request: IncomingMessage): voi
     }
     if (callback && socket.readyState === socket.OPEN && raw.writableLength < UNSENT_LIMIT) {
       send(data, opts, ignoreWriteResult);
-      queueMicrotask(() => callback());
+      queueMicrotask(callback);
     } else send(data, opts, callback);
   }) as WebSocket['send'];
 }
