@@ -1,10 +1,11 @@
 // V8's young generation and the memory the API's thread keeps (docs/operations.md "Memory and the young generation").
 //
-// `npm start` runs with 4 MB semi-spaces (`--max-semi-space-size=4`, package.json's start script): on a quiet machine
-// PostgreSQL's steady 1,000 check-ins/s gave DONE p99 12.8-53.2 ms with it against 20.5-23.7 ms with 32 MB, while
-// 32 MB took the nightly fit's peak beside 1,000 subscriptions from 241-253 MB to about 300 (BENCHMARKS.md "Issue 19
-// §3 and issue 26 after the fifth round's merge"). An operator may still give the API a larger
-// young generation (docs/operations.md); two things keep that, and any size, from costing memory it does not need:
+// `npm start` gives the API's thread semi-spaces of up to 8 MB (`--max-semi-space-size=8`, package.json's start script):
+// beside 4 MB it cut the server's CPU per stream of a synchronized burst (on PostgreSQL 0.99-1.07x the bare floor's
+// against mostly 1.21-1.29x) and left the steady tail, §1's ratio and the nightly fit's peak beside 1,000 subscriptions
+// (240-246 MB) within their spread; 16 MB took that peak to 255-264 MB, 32 MB to about 300 (BENCHMARKS.md step 300).
+// An operator may still give the API a larger young generation (docs/operations.md); two things keep that, and any
+// size, from costing memory it does not need:
 // - V8 reads the flag for every isolate it creates, so the embedded database's thread and the nightly fit's worker
 //   would get it too. `youngGenerationForThisThreadOnly` sets it back for the isolates created from then on.
 // - Start-up (migrations, the schema, warming the caches) allocates fast, so the young generation has grown to its
@@ -17,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 
-/** Semi-space (MB) of the isolates created after `youngGenerationForThisThreadOnly`: npm start's own size. */
+/** Semi-space (MB) of the isolates created after `youngGenerationForThisThreadOnly`, and npm start's minimum for the API's. */
 export const WORKER_SEMI_SPACE_MB = 4;
 
 /**
