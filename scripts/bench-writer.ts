@@ -10,8 +10,8 @@
 //       [--rate 3000] [--seconds 3] [--rounds 4]
 //
 // Without --postgres: an in-memory PGlite on its own thread (the server's default). The process runs with
-// `npm start`'s young-generation size (--max-semi-space-size=4) unless NODE_OPTIONS says otherwise: run it as
-// `node_modules/.bin/node --max-semi-space-size=4 --import tsx scripts/bench-writer.ts ...` to match it exactly.
+// `npm start`'s young-generation size (--max-semi-space-size=8 --min-semi-space-size=4) unless NODE_OPTIONS says otherwise: run it as
+// `node_modules/.bin/node --max-semi-space-size=8 --min-semi-space-size=4 --import tsx scripts/bench-writer.ts ...` to match it exactly.
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
