@@ -1,9 +1,8 @@
 // V8's young generation and the memory the API's thread keeps (docs/operations.md "Memory and the young generation").
 //
-// `npm start` gives the API's thread semi-spaces of up to 8 MB (`--max-semi-space-size=8`, package.json's start script):
-// beside 4 MB it cut the server's CPU per stream of a synchronized burst (on PostgreSQL 0.99-1.07x the bare floor's
-// against mostly 1.21-1.29x) and left the steady tail, §1's ratio and the nightly fit's peak beside 1,000 subscriptions
-// (240-246 MB) within their spread; 16 MB took that peak to 255-264 MB, 32 MB to about 300 (BENCHMARKS.md step 300).
+// `npm start` gives the API's thread semi-spaces of up to 8 MB (`--max-semi-space-size=8`, package.json's start script)
+// and the threads it starts 4 MB: the trade between a burst's CPU and the nightly fit's peak is measured in
+// docs/operations.md "Memory and the young generation" (BENCHMARKS.md step 300).
 // An operator may still give the API a larger young generation (docs/operations.md); two things keep that, and any
 // size, from costing memory it does not need:
 // - V8 reads the flag for every isolate it creates, so the embedded database's thread and the nightly fit's worker
