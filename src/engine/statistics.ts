@@ -128,27 +128,45 @@ const one = (n: number) => n.toFixed(1);
 /** The variables the statistics summarise (VariableSpec.statistic): their index in CheckInValues, in registry order. */
 const STATISTIC_INDICES: readonly number[] = CHECK_IN_VARIABLES.flatMap((spec, i) => (spec.statistic ? [i] : []));
 
-/** `statAt`: each variable's population statistic by its index in CheckInValues (PopulationStatsMemo.statAt). */
-function comparePopulation(values: CheckInValues, statAt: readonly (PopulationStat | undefined)[]): PopulationComparison[] {
+/**
+ * Comparisons kept per variable and population statistics version, by value: a comparison is a function of those two
+ * alone, and a check-in's values mostly come from small sets (1-10 scales, whole minutes and milligrams, tenths of an
+ * hour), so every athlete's answer under one version shares them (and their stored JSON: recommendation-store.ts).
+ * Bounded: a variable's values past this many are compared afresh, not kept.
+ */
+const KEPT_COMPARISONS_PER_VARIABLE = 1024;
+
+/** Today's value of each variable against the population's statistic (the PopulationStatsMemo of one version). */
+function comparePopulation(values: CheckInValues, stats: PopulationStatsMemo): PopulationComparison[] {
   const out: PopulationComparison[] = [];
   for (let k = 0; k < STATISTIC_INDICES.length; k++) {
     const i = STATISTIC_INDICES[k];
     const value = num(values[i]);
-    const stat = statAt[i];
+    const stat = stats.statAt[i];
     if (value === null || stat === undefined || !(stat.std > 0)) continue;
-    const z = (value - stat.mean) / stat.std;
-    const zScore = roundStatistic(z);
-    out.push({
-      variable: stat.variable,
-      value,
-      populationMean: roundStatistic(stat.mean),
-      populationStd: roundStatistic(stat.std),
-      zScore,
-      percentile: roundPercentile(100 * normalCdf(z)),
-      descriptor: describeZ(zScore), // the z-score as the API shows it, so the two never disagree at a boundary
-    });
+    const kept = stats.comparisonsAt[i];
+    let comparison = kept.get(value);
+    if (comparison === undefined) {
+      comparison = comparisonOf(stat, value);
+      if (kept.size < KEPT_COMPARISONS_PER_VARIABLE) kept.set(value, comparison);
+    }
+    out.push(comparison);
   }
   return out;
+}
+
+function comparisonOf(stat: PopulationStat, value: number): PopulationComparison {
+  const z = (value - stat.mean) / stat.std;
+  const zScore = roundStatistic(z);
+  return {
+    variable: stat.variable,
+    value,
+    populationMean: roundStatistic(stat.mean),
+    populationStd: roundStatistic(stat.std),
+    zScore,
+    percentile: roundPercentile(100 * normalCdf(z)),
+    descriptor: describeZ(zScore), // the z-score as the API shows it, so the two never disagree at a boundary
+  };
 }
 
 // ---------------------------------------------------------------- (b) personal history
@@ -480,6 +498,8 @@ interface PopulationStatsMemo {
   statAt: readonly (PopulationStat | undefined)[];
   /** The population's sd of term j, else (none, or not positive) the registry's typical between-day difference. */
   scales: Float64Array;
+  /** Each check-in variable's comparisons made under this version, by value (comparePopulation). */
+  comparisonsAt: readonly Map<number, PopulationComparison>[];
 }
 const POPULATION_STATS_MEMO = memoSlot<PopulationStatsMemo>('populationStatsMemo');
 /**
@@ -508,7 +528,7 @@ function populationStatsOf(populationStats: readonly PopulationStat[]): Populati
       scales[j] = std !== undefined && std > 0 ? std : (FEATURE_SCALES.get(name) ?? 1);
     }
     const statAt = CHECK_IN_VARIABLES.map((spec) => byVariable.get(spec.name));
-    return { statAt, scales };
+    return { statAt, scales, comparisonsAt: CHECK_IN_VARIABLES.map(() => new Map<number, PopulationComparison>()) };
   });
 }
 
@@ -550,7 +570,7 @@ export function buildStatisticalContext(input: StatisticalContextInput): Statist
   const history = historyOf(input.history);
   const personalHistory = history.summary;
 
-  const populationComparison = comparePopulation(values, stats.statAt);
+  const populationComparison = comparePopulation(values, stats);
   const similarSessions = findSimilar(values, history, stats.scales);
   const coefficientComparisons = model.phase !== 'COLD_START' && population && population.mu.length === P ? coefficientsOf(model, population.mu, input.terms) : NO_COMPARISONS;
   const insights = buildInsights(values, model.phase, populationComparison, personalHistory, similarSessions, sentencesOf(history, coefficientComparisons));

@@ -284,6 +284,24 @@ export function storedContext(row: RecommendationRow): StoredStatisticalContext 
 }
 
 /**
+ * A population comparison's stored JSON, kept on it: the engine shares one comparison object between every answer with
+ * the same value under one population statistics version (statistics.ts), so its JSON is made once, not per answer.
+ */
+const populationComparisonJson = memoSlot<string>('stored population comparison JSON');
+
+/** storedContext's JSON text (JSON.stringify of it, byte for byte), its population comparisons' parts made once each. */
+export function storedContextJson(row: RecommendationRow): string | null {
+  const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
+  if (!context) return null;
+  let comparisons = '';
+  for (const c of context.populationComparison) {
+    const part = Array.isArray(c) ? JSON.stringify(c) : memoised(c, populationComparisonJson, () => JSON.stringify(storedPopulationComparison(c)));
+    comparisons = comparisons === '' ? part : `${comparisons},${part}`;
+  }
+  return `{"populationComparison":[${comparisons}],"similarSessions":${JSON.stringify(context.similarSessions.map(storedSimilarSession))},"insights":${JSON.stringify(context.insights)}}`;
+}
+
+/**
  * How each column travels in the writer's statement, one array parameter per column (INSERT_RECOMMENDATIONS_SQL): the array's
  * element type on the wire (binary: src/db/pg-arrays.ts), and the cast the statement applies to an element (an enum
  * from its text; a column holding an array per row from its text form, arrayLiteral); writeRow writes a row's elements.
@@ -358,7 +376,7 @@ function writeRow(a: readonly PgArrayWriter[], r: RecommendationRow): void {
   a[23].json(json(r.warnings)); // warnings
   a[24].json(json(r.contributions && (r.contributions as unknown as (StoredContribution | Contribution)[]).map(storedContribution))); // contributions
   a[25].json(json((r.suggestions as unknown as (StoredSuggestion | Suggestion)[]).map(storedSuggestion))); // suggestions
-  a[26].json(json(storedContext(r))); // statisticalContext
+  a[26].json(storedContextJson(r)); // statisticalContext
   a[27].uuid(r.coefficientComparisonsId); // coefficientComparisonsId
   a[28].uuid(r.personalHistoryId); // personalHistoryId
 }

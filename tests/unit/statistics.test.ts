@@ -66,6 +66,25 @@ describe('population comparison', () => {
     expect(edge).toMatchObject({ zScore: 0.5, descriptor: 'about average' });
   });
 
+  it('compares each value against the statistics it is given: a value seen before under one version, a new version, and more values than are kept', () => {
+    const v1 = [stat('sleepHours', 7, 1), stat('caffeineMg', 100, 50)];
+    const v2 = [stat('sleepHours', 6, 2), stat('caffeineMg', 100, 50)];
+    const compare = (populationStats: PopulationStat[], checkIn: CheckIn) => buildStatisticalContext(input({ checkIn, populationStats })).populationComparison;
+    const first = compare(v1, { sleepHours: 5, caffeineMg: 200 });
+    expect(first.map((c) => c.zScore)).toEqual([-2, 2]);
+    // The same value again under the same statistics, beside another: the same figures.
+    expect(compare(v1, { sleepHours: 5, caffeineMg: 0 })).toEqual([first[0], { ...first[1], value: 0, zScore: -2, percentile: 2.28, descriptor: 'well below average' }]);
+    // New statistics (a nightly fit's): the same value compares against them, not against the earlier ones.
+    expect(compare(v2, { sleepHours: 5 })[0]).toMatchObject({ value: 5, populationMean: 6, populationStd: 2, zScore: -0.5, descriptor: 'about average' });
+    expect(compare(v1, { sleepHours: 5 })[0]).toEqual(first[0]);
+    // Past the values kept for a variable (statistics.ts's bound), each value is still compared as it is.
+    for (let mg = 0; mg < 1500; mg++) {
+      const [c] = compare(v1, { caffeineMg: mg });
+      expect(c.value).toBe(mg);
+      expect(c.zScore).toBe(Math.round(((mg - 100) / 50) * 10_000) / 10_000);
+    }
+  });
+
   it('is skipped when no statistics exist', () => {
     const ctx = buildStatisticalContext(input({ checkIn: { sleepHours: 5, energyLevel: 6 } }));
     expect(ctx.populationComparison).toEqual([]);
