@@ -271,7 +271,10 @@ function recommendationColumns(id: string, createdAt: Date, r: RecommendationPar
   };
 }
 
-/** The statistical context as a row stores it: without its comparisons and history summary, its lists positional. */
+/**
+ * The statistical context as a row stores it: without its comparisons and history summary, its lists positional. The
+ * writer writes its JSON with storedContextJson (the same text, made from parts kept on the shared comparisons).
+ */
 export function storedContext(row: RecommendationRow): StoredStatisticalContext | null {
   const context = row.statisticalContext as unknown as StoredStatisticalContext | null;
   return (
