@@ -132,9 +132,11 @@ const STATISTIC_INDICES: readonly number[] = CHECK_IN_VARIABLES.flatMap((spec, i
  * Comparisons kept per variable and population statistics version, by value: a comparison is a function of those two
  * alone, and a check-in's values mostly come from small sets (1-10 scales, whole minutes and milligrams, tenths of an
  * hour), so every athlete's answer under one version shares them (and their stored JSON: recommendation-store.ts).
- * Bounded: a variable's values past this many are compared afresh, not kept.
+ * Bounded: a variable's values past this many are compared afresh, not kept. 256 holds a 1-10 scale, sleep in tenths
+ * of an hour, caffeine in 5 mg steps; a kept comparison is about 350 bytes with its stored JSON, so one version keeps
+ * at most about 1.6 MB (18 variables).
  */
-const KEPT_COMPARISONS_PER_VARIABLE = 1024;
+const KEPT_COMPARISONS_PER_VARIABLE = 256;
 
 /** Today's value of each variable against the population's statistic (the PopulationStatsMemo of one version). */
 function comparePopulation(values: CheckInValues, stats: PopulationStatsMemo): PopulationComparison[] {
