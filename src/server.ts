@@ -179,8 +179,9 @@ export async function startServer(opts: StartOptions = {}): Promise<RunningServe
       useJitExecution({
         maskedErrors,
         onCompileError: (errors) => log(`[API] an operation runs on the default executor (not compiled): ${errors.map((e) => e.message).join('; ')}`),
-        // A stream's context (and what it holds) goes when the stream ends, not at the next major collection.
-        onStreamEnd: (context) => releaseRequestCaches(context as object),
+        // An operation's context (and what it holds) goes when its result is made or its stream ends, not at the next
+        // major collection.
+        onOperationEnd: (context) => releaseRequestCaches(context as object),
       }),
     ],
     context: async (initial: YogaInitialContext & { connectionParams?: Record<string, unknown> }): Promise<Context> => {

@@ -57,7 +57,7 @@ import {
   visitWithTypeInfo,
 } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
-import type { Plugin } from 'graphql-yoga';
+import { isPromise, type Plugin } from 'graphql-yoga';
 
 // graphql-jit's compiled variable coercion (what its compiled queries run). Its ES module build of this file does not
 // load (dist/variables.mjs imports a CommonJS module as a default export), so it is required, as graphql-jit's own
@@ -79,13 +79,16 @@ export interface JitExecutionOptions {
    */
   maskedErrors: MaskedErrors;
   /**
-   * Called once with a compiled subscription's context when its stream ends (its source done, closed by the client, or
-   * failed): what is cached per operation on the context can be let go then (src/server.ts). Default: nothing.
+   * Called once with an operation's context when the operation is over: a query's or mutation's result made (or its
+   * execution failed), a compiled subscription's stream ended (its source done, closed by the client, or failed).
+   * What is cached per operation on the context can be let go then (src/server.ts). Default: nothing.
    */
-  onStreamEnd?: (context: unknown) => void;
+  onOperationEnd?: (context: unknown) => void;
 }
 
 type Compiled = CompiledQuery | null;
+/** The executor envelop hands an onExecute hook (graphql-js's execute, as wrapped by the plugins before). */
+type ExecuteFn = Parameters<NonNullable<Plugin['onExecute']>>[0]['executeFn'];
 
 const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> => value != null && typeof value === 'object' && Symbol.asyncIterator in value;
 
@@ -251,7 +254,7 @@ class CompiledEvents implements AsyncIterableIterator<ExecutionResult> {
     return result instanceof Promise ? result.then((r) => this.masking.event(args.document, r)) : this.masking.event(args.document, result);
   }
 
-  /** The stream is over: the context's per-operation caches may go (JitExecutionOptions.onStreamEnd), once. */
+  /** The stream is over: the context's per-operation caches may go (JitExecutionOptions.onOperationEnd), once. */
   private ended(): void {
     const onEnd = this.onEnd;
     this.onEnd = undefined; // a client's return() after the source's end, or after a failed event, ends it again
@@ -461,15 +464,27 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
     return !!variables && types !== null && arraysForInputObjects(types, variables);
   };
 
+  /** An operation's result: compiled, or graphql-js's executor's (`executeFn`). */
+  const execute = (executeFn: ExecuteFn, args: ExecutionArgs): ReturnType<ExecuteFn> => {
+    const query = compiledQuery(args);
+    // An array given for an input object: graphql-js refuses it ("to be an object"), graphql-jit would answer it.
+    if (!query || arrayForInputObjectIn(args)) return executeFn(args);
+    const answer = (result: ExecutionResult) => (refusedVariables(result) ? executeFn(args) : withGraphqlJsErrors(args.document, result));
+    const result = query.query(args.rootValue, args.contextValue, args.variableValues);
+    return result instanceof Promise ? result.then(answer) : answer(result);
+  };
+
   return {
     onExecute({ executeFn, setExecuteFn }) {
       setExecuteFn(((args: ExecutionArgs) => {
-        const query = compiledQuery(args);
-        // An array given for an input object: graphql-js refuses it ("to be an object"), graphql-jit would answer it.
-        if (!query || arrayForInputObjectIn(args)) return executeFn(args);
-        const answer = (result: ExecutionResult) => (refusedVariables(result) ? executeFn(args) : withGraphqlJsErrors(args.document, result));
-        const result = query.query(args.rootValue, args.contextValue, args.variableValues);
-        return result instanceof Promise ? result.then(answer) : answer(result);
+        const result = execute(executeFn, args);
+        const onEnd = options.onOperationEnd;
+        if (!onEnd) return result;
+        if (!isPromise(result)) {
+          onEnd(args.contextValue);
+          return result;
+        }
+        return Promise.resolve(result).finally(() => onEnd(args.contextValue));
       }) as typeof executeFn);
     },
     // A compiled subscription is started here and its result handed to envelop with setResultAndStopExecution: the
@@ -490,15 +505,15 @@ export function useJitExecution(options: JitExecutionOptions): Plugin {
         try {
           source = await (start ? sourceEventStream(args, start) : createSourceEventStream(args));
         } catch (error) {
-          options.onStreamEnd?.(args.contextValue);
+          options.onOperationEnd?.(args.contextValue);
           throw error;
         }
         // graphql-js's own errors (a refused variable, the subscribe resolver's): masked as they are. No stream: ended.
         if (!isAsyncIterable(source)) {
-          options.onStreamEnd?.(args.contextValue);
+          options.onOperationEnd?.(args.contextValue);
           return source.errors ? { ...source, errors: masking.errors(source.errors) } : source;
         }
-        return new CompiledEvents(source, query, args, masking, options.onStreamEnd);
+        return new CompiledEvents(source, query, args, masking, options.onOperationEnd);
       })();
       // envelop awaits a promise given here as it awaits the subscribe function's (handleMaybePromise); its type
       // names the settled value only.

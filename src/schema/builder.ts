@@ -37,8 +37,9 @@ function forbiddenMessage(field: string, scope: string | null, role: string): st
  * Lets go of what scope-auth cached for an operation's context (its RequestCache), for when the operation is over.
  * scope-auth keeps that cache in a WeakMap keyed by the context, and the cache holds the context: a WeakMap value that
  * reaches its own key keeps the key alive through every scavenge (the map is in the old generation), so without this
- * the operation's context and all it holds (its loaders, the subscribe message's parameters) are promoted and stay
- * until a major collection (BENCHMARKS.md, issue 19 tenth round step 110, thirteenth round).
+ * the operation's context and all it holds (its loaders, the HTTP request or the subscribe message's parameters) are
+ * promoted and stay until a major collection (BENCHMARKS.md, issue 19 tenth round step 110, thirteenth round, and
+ * step 304 for queries and mutations: about 8 kB a `recommendation` request promoted without it).
  */
 export function releaseRequestCaches(context: object): void {
   RequestCache.clearForContext(context);

@@ -314,10 +314,11 @@ describe('refused requests', () => {
   });
 });
 
-describe("a stream's context after the stream", () => {
+describe("an operation's context after the operation", () => {
   // scope-auth keeps each operation's RequestCache in a WeakMap keyed by the context, and the cache holds the context:
-  // kept so, a stream's context (its loaders, its subscribe message's variables) outlives every scavenge until a major
-  // collection. Each stream's cache is let go as the stream ends, however it ends.
+  // kept so, an operation's context (its loaders, the request or subscribe message it came with) outlives every
+  // scavenge until a major collection. Each cache is let go as its operation ends, however it ends: a query's or
+  // mutation's when its result is made, a stream's when the stream ends.
   it("is let go from scope-auth's cache when the stream ends: after DONE, when the client leaves after the first event, and when it is refused", async () => {
     const released = vi.spyOn(RequestCache, 'clearForContext');
     try {
@@ -352,6 +353,38 @@ describe("a stream's context after the stream", () => {
       expect(viewers()).toEqual([athlete.id, athlete.id, null]);
       // Each stream's own context, each let go once.
       expect(new Set(released.mock.calls.map(([context]) => context)).size).toBe(3);
+    } finally {
+      released.mockRestore();
+    }
+  });
+
+  it("is let go from scope-auth's cache when a query's or mutation's result is made: over HTTP and graphql-ws, answered or refused", async () => {
+    const released = vi.spyOn(RequestCache, 'clearForContext');
+    try {
+      const athlete = await tokenFor('athlete');
+      const viewers = () => released.mock.calls.map(([context]) => (context as Context).viewer?.id ?? null);
+      const answered = await recommendation(server.url, athlete.token, OPERATOR);
+      expect(answered.source).toBe('MODEL');
+      expect(viewers()).toEqual([athlete.id]);
+
+      const started = await gqlOk<{ startSession: { status: string } }>(server.url, `mutation($input: StartSessionInput!) { startSession(input: $input) { status } }`, { input: OPERATOR }, athlete.token);
+      expect(started.startSession.status).toBe('ACTIVE');
+      expect(viewers()).toEqual([athlete.id, athlete.id]);
+
+      const refused = await gql(server.url, `query($input: PreSessionInput!) { recommendation(input: $input) { id } }`, { input: OPERATOR });
+      expect(refused.errors?.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
+      expect(viewers()).toEqual([athlete.id, athlete.id, null]);
+
+      const client = wsClient(server.wsUrl, athlete.token);
+      try {
+        const overWs = await collect<{ recommendation: { source: string } }>(client, `query($input: PreSessionInput!) { recommendation(input: $input) { source } }`, { input: OPERATOR });
+        expect(overWs.events.map((e) => e.recommendation.source)).toEqual(['MODEL']);
+      } finally {
+        await client.dispose();
+      }
+      expect(viewers()).toEqual([athlete.id, athlete.id, null, athlete.id]);
+      // Each operation's own context, each let go once.
+      expect(new Set(released.mock.calls.map(([context]) => context)).size).toBe(4);
     } finally {
       released.mockRestore();
     }
