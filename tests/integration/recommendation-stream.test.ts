@@ -367,7 +367,12 @@ describe("an operation's context after the operation", () => {
       expect(answered.source).toBe('MODEL');
       expect(viewers()).toEqual([athlete.id]);
 
-      const started = await gqlOk<{ startSession: { status: string } }>(server.url, `mutation($input: StartSessionInput!) { startSession(input: $input) { status } }`, { input: OPERATOR }, athlete.token);
+      const started = await gqlOk<{ startSession: { status: string } }>(
+        server.url,
+        `mutation($input: StartSessionInput!) { startSession(input: $input) { status } }`,
+        { input: OPERATOR },
+        athlete.token,
+      );
       expect(started.startSession.status).toBe('ACTIVE');
       expect(viewers()).toEqual([athlete.id, athlete.id]);
 
