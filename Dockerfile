@@ -26,4 +26,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
 # Exec form: node is PID 1 and receives docker stop's SIGTERM itself (SHUTDOWN_TIMEOUT_SECONDS, default 10,
 # fits docker's default 10 s grace period... set `docker stop -t 15` or stop_grace_period to leave a margin).
 STOPSIGNAL SIGTERM
-CMD ["node", "--enable-source-maps", "--liftoff-only", "--max-semi-space-size=8", "--min-semi-space-size=4", "dist/src/main.js"]
+CMD ["node", "--enable-source-maps", "--liftoff-only", "--max-semi-space-size=8", "--min-semi-space-size=4", "--no-allocation-site-pretenuring", "dist/src/main.js"]

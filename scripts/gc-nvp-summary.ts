@@ -5,7 +5,7 @@
 // sweeping), µs a request.
 //
 //   npx tsx scripts/profile-wrk.ts --no-profile --seconds 3 --rounds 2 \
-//       "--flags=--enable-source-maps --liftoff-only --max-semi-space-size=8 --min-semi-space-size=4 --trace-gc-nvp" > /tmp/run.txt 2>&1
+//       "--flags=--enable-source-maps --liftoff-only --max-semi-space-size=8 --min-semi-space-size=4 --no-allocation-site-pretenuring --trace-gc-nvp" > /tmp/run.txt 2>&1
 //   npx tsx scripts/gc-nvp-summary.ts /tmp/run.txt 3
 //
 // The lines between two of profile-wrk's "round N ...: R req/s" lines are that run's (the first block also holds the

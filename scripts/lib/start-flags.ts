@@ -12,7 +12,7 @@ function startScript(): RegExpExecArray {
   return match;
 }
 
-/** The flags of package.json's start script, e.g. ['--enable-source-maps', '--liftoff-only', '--max-semi-space-size=8', '--min-semi-space-size=4']. */
+/** The flags of package.json's start script, e.g. ['--enable-source-maps', '--liftoff-only', '--max-semi-space-size=8', '--min-semi-space-size=4', '--no-allocation-site-pretenuring']. */
 export function startFlags(): string[] {
   return startScript()[2].split(/\s+/).filter(Boolean);
 }
