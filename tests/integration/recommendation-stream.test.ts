@@ -319,11 +319,20 @@ describe("an operation's context after the operation", () => {
   // kept so, an operation's context (its loaders, the request or subscribe message it came with) outlives every
   // scavenge until a major collection. Each cache is let go as its operation ends, however it ends: a query's or
   // mutation's when its result is made, a stream's when the stream ends.
-  it("is let go from scope-auth's cache when the stream ends: after DONE, when the client leaves after the first event, and when it is refused", async () => {
+  /** scope-auth's caches let go from here on: each one's viewer (null: none), in order, and how many contexts. */
+  function watchReleases() {
     const released = vi.spyOn(RequestCache, 'clearForContext');
+    return {
+      viewers: () => released.mock.calls.map(([context]) => (context as Context).viewer?.id ?? null),
+      contexts: () => new Set(released.mock.calls.map(([context]) => context)).size,
+      stop: () => released.mockRestore(),
+    };
+  }
+
+  it("is let go from scope-auth's cache when the stream ends: after DONE, when the client leaves after the first event, and when it is refused", async () => {
+    const { viewers, contexts, stop } = watchReleases();
     try {
       const athlete = await tokenFor('athlete');
-      const viewers = () => released.mock.calls.map(([context]) => (context as Context).viewer?.id ?? null);
       const whole = await streamWs(server.wsUrl, athlete.token, OPERATOR);
       expect(types(whole.events)).toEqual(MODEL_PATH);
       expect(viewers()).toEqual([athlete.id]);
@@ -352,17 +361,16 @@ describe("an operation's context after the operation", () => {
       expect(refused.errors.map((e) => e.extensions?.code)).toEqual(['UNAUTHENTICATED']);
       expect(viewers()).toEqual([athlete.id, athlete.id, null]);
       // Each stream's own context, each let go once.
-      expect(new Set(released.mock.calls.map(([context]) => context)).size).toBe(3);
+      expect(contexts()).toBe(3);
     } finally {
-      released.mockRestore();
+      stop();
     }
   });
 
   it("is let go from scope-auth's cache when a query's or mutation's result is made: over HTTP and graphql-ws, answered or refused", async () => {
-    const released = vi.spyOn(RequestCache, 'clearForContext');
+    const { viewers, contexts, stop } = watchReleases();
     try {
       const athlete = await tokenFor('athlete');
-      const viewers = () => released.mock.calls.map(([context]) => (context as Context).viewer?.id ?? null);
       const answered = await recommendation(server.url, athlete.token, OPERATOR);
       expect(answered.source).toBe('MODEL');
       expect(viewers()).toEqual([athlete.id]);
@@ -389,9 +397,9 @@ describe("an operation's context after the operation", () => {
       }
       expect(viewers()).toEqual([athlete.id, athlete.id, null, athlete.id]);
       // Each operation's own context, each let go once.
-      expect(new Set(released.mock.calls.map(([context]) => context)).size).toBe(4);
+      expect(contexts()).toBe(4);
     } finally {
-      released.mockRestore();
+      stop();
     }
   });
 });
