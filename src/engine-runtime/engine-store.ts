@@ -107,8 +107,8 @@ export class EngineStore {
     private readonly shared: SharedEngineCache | null = null,
   ) {
     this.broadcast = Boolean(config.redisUrl);
-    this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000 });
-    this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000 });
+    this.rulesCache = new TtlCache({ ttlMs: config.rulesCacheTtlSeconds * 1000, maxEntries: 1 });
+    this.populationCache = new TtlCache({ ttlMs: config.priorsCacheTtlSeconds * 1000, maxEntries: 1 });
     this.modelCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
     this.baselineCache = new TtlCache({ ttlMs: config.modelCacheTtlSeconds * 1000, maxEntries: 100_000 });
     // ~30 sessions per athlete (some 15 KB): fewer entries than the small per-athlete rows above.
