@@ -44,12 +44,18 @@ for (let i = 0; i < 6; i++) {
   HEX[97 + i] = 10 + i;
 }
 
+/** Where each byte's two hex digits start in a uuid's canonical text (8-4-4-4-12 digits, dashes between). */
+const CANONICAL_UUID_DIGITS = [0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34];
+
 /**
  * An array of one element type, written element by element into a buffer outside V8's heap (grown by doubling), read
- * as its binary form once complete (`bytes`). `clear` empties it for another statement, keeping its buffer.
+ * as its binary form once complete (`bytes`). `clear` empties it for another statement, keeping its buffer. Numbers
+ * are written through a DataView of the buffer (one store each once optimised; Buffer's write methods check their
+ * arguments in JavaScript first).
  */
 export class PgArrayWriter {
   private buffer: Buffer;
+  private view: DataView;
   private length = HEADER;
   private count = 0;
   private nulls = false;
@@ -59,6 +65,7 @@ export class PgArrayWriter {
     capacity = 1024,
   ) {
     this.buffer = Buffer.allocUnsafeSlow(Math.max(capacity, 64));
+    this.view = new DataView(this.buffer.buffer, this.buffer.byteOffset, this.buffer.length);
   }
 
   /** Elements written so far. */
@@ -71,12 +78,13 @@ export class PgArrayWriter {
     const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.buffer.length, this.length + bytes));
     this.buffer.copy(grown, 0, 0, this.length);
     this.buffer = grown;
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.length);
   }
 
   /** A fixed-size element: its length, then `write` fills its bytes at the offset returned. */
   private fixed(bytes: number): number {
     this.room(4 + bytes);
-    this.buffer.writeInt32BE(bytes, this.length);
+    this.view.setInt32(this.length, bytes);
     const at = this.length + 4;
     this.length = at + bytes;
     this.count++;
@@ -85,7 +93,7 @@ export class PgArrayWriter {
 
   null(): void {
     this.room(4);
-    this.buffer.writeInt32BE(-1, this.length);
+    this.view.setInt32(this.length, -1);
     this.length += 4;
     this.count++;
     this.nulls = true;
@@ -105,8 +113,9 @@ export class PgArrayWriter {
       this.null();
       return;
     }
+    if ((value | 0) !== value) throw new RangeError(`int4 out of range: ${value}`);
     const at = this.fixed(4);
-    this.buffer.writeInt32BE(value, at);
+    this.view.setInt32(at, value);
   }
 
   float8(value: number | null): void {
@@ -115,7 +124,7 @@ export class PgArrayWriter {
       return;
     }
     const at = this.fixed(8);
-    this.buffer.writeDoubleBE(value, at);
+    this.view.setFloat64(at, value);
   }
 
   /** A timestamp without time zone holding UTC (Prisma's convention): microseconds since 2000-01-01, as int64. */
@@ -128,8 +137,8 @@ export class PgArrayWriter {
     if (!Number.isSafeInteger(micros)) throw new RangeError(`timestamp out of range: ${value.toISOString()}`);
     const at = this.fixed(8);
     const high = Math.floor(micros / TWO_32);
-    this.buffer.writeInt32BE(high, at);
-    this.buffer.writeUInt32BE(micros - high * TWO_32, at + 4);
+    this.view.setInt32(at, high);
+    this.view.setUint32(at + 4, micros - high * TWO_32);
   }
 
   /** A uuid from its text (hex digits, dashes anywhere between them, as uuid_in reads it): its 16 bytes. */
@@ -139,6 +148,7 @@ export class PgArrayWriter {
       return;
     }
     const at = this.fixed(16);
+    if (value.length === 36 && this.canonicalUuid(value, at)) return;
     let k = 0;
     let high = -1;
     for (let i = 0; i < value.length; i++) {
@@ -153,6 +163,20 @@ export class PgArrayWriter {
       }
     }
     if (k !== 16 || high >= 0) throw new TypeError(`invalid uuid: ${JSON.stringify(value)}`);
+  }
+
+  /** A uuid's canonical text (dashes after digits 8, 12, 16 and 20) as its bytes at `at`; false when it is not one. */
+  private canonicalUuid(value: string, at: number): boolean {
+    if (value.charCodeAt(8) !== 45 || value.charCodeAt(13) !== 45 || value.charCodeAt(18) !== 45 || value.charCodeAt(23) !== 45) return false;
+    let invalid = 0;
+    for (let k = 0; k < 16; k++) {
+      const i = CANONICAL_UUID_DIGITS[k];
+      const high = HEX[value.charCodeAt(i) & 127] | (value.charCodeAt(i) >> 7 ? -1 : 0);
+      const low = HEX[value.charCodeAt(i + 1) & 127] | (value.charCodeAt(i + 1) >> 7 ? -1 : 0);
+      invalid |= high | low; // negative once any character is not a hex digit
+      this.buffer[at + k] = (high << 4) | low;
+    }
+    return invalid >= 0;
   }
 
   /** A text (UTF-8, as it is: the binary form is not escaped). */
@@ -173,7 +197,7 @@ export class PgArrayWriter {
     this.room(4 + 3 * value.length); // UTF-8's most bytes per UTF-16 unit
     const at = this.length + 4;
     const written = this.buffer.write(value, at);
-    this.buffer.writeInt32BE(written, this.length);
+    this.view.setInt32(this.length, written);
     this.length = at + written;
     this.count++;
   }
