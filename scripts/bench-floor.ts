@@ -4,11 +4,12 @@
 //
 //   npx tsx scripts/bench-floor.ts [--postgres postgresql://postgres@127.0.0.1:55432/postgres] [--no-write]
 //       [--subscribers 1000] [--rounds 3] [--connections 400] [--rate 1000] [--seconds 10] [--rates 1000,1500,2000,3000]
-//       [--wrk-seconds 10] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30] [--timeline]
+//       [--wrk-seconds 10] [--wrk-rounds 4] [--only pglite|postgres] [--pglite-both-threads] [--survivors] [--top 30] [--timeline]
 //       [--pglite-dir <parent> | --pglite-dir memory://] [--eager-client] [--snapshot <file>]
 //
 // 1. wrk -t1 -c10: `recommendation` (one athlete, rate limit off; every answer stored) against `{ __typename }` on
-//    the same server, alternated twice.
+//    the same server, `--wrk-rounds` rounds, the one run first taking turns (the median of the rounds' ratios beside
+//    each round: on a shared machine one round's ratio moved 57-84 % between two rounds of one run).
 // 2. A synchronized burst: `--subscribers` graphql-ws connections (one athlete each) subscribe in the same tick,
 //    `--rounds` warm rounds, alternating floor and ClimbIQ; first event and last event (DONE) p99.
 // 3. Steady arrivals: `--rate` check-ins per second for `--seconds` over `--connections` connections (one athlete
@@ -40,7 +41,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 import type { Client } from 'graphql-ws';
-import { BENCHMARKS_FILE, createDatabase, dropDatabase, OPERATOR, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
+import { BENCHMARKS_FILE, createDatabase, dropDatabase, median, OPERATOR, percentile, STREAM, writeBlock } from './lib/benchmarking.ts';
 import { BENCH_SECRET, cpuMs, forkChild, openClients, type Child, type Timed, timedSubscription } from './lib/bench-child.ts';
 import { type HeapNode, printHeap } from './lib/heap-profile.ts';
 import { startFlags } from './lib/start-flags.ts';
@@ -57,6 +58,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '10' },
     rates: { type: 'string', default: '1000,1500,2000,3000' },
     'wrk-seconds': { type: 'string', default: '10' },
+    'wrk-rounds': { type: 'string', default: '4' },
     only: { type: 'string' },
     /** Also measure the embedded database on the API's thread (PGLITE_THREAD=false) before the default, in the same run. */
     'pglite-both-threads': { type: 'boolean', default: false },
@@ -376,6 +378,8 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
 
     // 1. wrk, alternating.
     const wrkSeconds = Number(args['wrk-seconds']);
+    const wrkRounds = Number(args['wrk-rounds']);
+    if (!Number.isInteger(wrkRounds) || wrkRounds < 1) throw new Error(`--wrk-rounds must be a whole number >= 1 (got ${args['wrk-rounds']})`);
     const rec = JSON.stringify({
       query: `query($input: PreSessionInput!) { recommendation(input: $input) { id source sessionType prediction { expectedQuality interval { low high } } suggestions { message } warnings { rule message } } }`,
       variables: { input: OPERATOR },
@@ -383,16 +387,21 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
     const typename = JSON.stringify({ query: '{ __typename }' });
     await wrk(server.url, wrkToken, rec, 2); // warm-up
     const wrkRows: { rec: number; typename: number; recErrors: number; recP99: string; typenameP99: string; recCpu: number; typenameCpu: number }[] = [];
-    for (let i = 0; i < 2; i++) {
+    // Each operation timed with the server's CPU time around it (the stored rows' write included for `recommendation`).
+    const timed = async (body: string, store: boolean) => {
       const c0 = await cpuMs(server);
-      const t = await wrk(server.url, wrkToken, typename, wrkSeconds);
-      const c1 = await cpuMs(server);
-      const r = await wrk(server.url, wrkToken, rec, wrkSeconds);
-      await server.request('store');
-      const c2 = await cpuMs(server);
-      // The server's CPU time per request (µs, the stored row's write included): its ratio is the throughput ratio
-      // a server with a core of its own would reach, which the machine's load moves far less than req/s.
-      wrkRows.push({ rec: r.rps, typename: t.rps, recErrors: r.non2xx, recP99: r.p99, typenameP99: t.p99, recCpu: (1000 * (c2 - c1)) / r.requests, typenameCpu: (1000 * (c1 - c0)) / t.requests });
+      const result = await wrk(server.url, wrkToken, body, wrkSeconds);
+      if (store) await server.request('store');
+      return { ...result, cpu: (1000 * ((await cpuMs(server)) - c0)) / result.requests };
+    };
+    for (let i = 0; i < wrkRounds; i++) {
+      // The operation run first takes turns, so what the machine does over a pair of runs falls on both alike.
+      const first = i % 2 === 0 ? await timed(typename, false) : null;
+      const r = await timed(rec, true);
+      const t = first ?? (await timed(typename, false));
+      // The server's CPU time per request (µs): its ratio is the throughput ratio a server with a core of its own
+      // would reach, which the machine's load moves far less than req/s.
+      wrkRows.push({ rec: r.rps, typename: t.rps, recErrors: r.non2xx, recP99: r.p99, typenameP99: t.p99, recCpu: r.cpu, typenameCpu: t.cpu });
       const w = wrkRows.at(-1)!;
       console.log(
         `[bench-floor] wrk: recommendation ${f1(r.rps)} req/s vs __typename ${f1(t.rps)} req/s (${((100 * r.rps) / t.rps).toFixed(0)} %), server CPU ${f1(w.recCpu)} vs ${f1(w.typenameCpu)} µs/request (${((100 * w.typenameCpu) / w.recCpu).toFixed(0)} %), errors ${r.non2xx}`,
@@ -421,6 +430,7 @@ async function run(label: string, databaseUrl: string | null, floor: Child, serv
         (w, i) =>
           `| ${i + 1} | ${f1(w.rec)} (${w.recP99}) | ${f1(w.typename)} (${w.typenameP99}) | **${((100 * w.rec) / w.typename).toFixed(0)} %** | ${f1(w.recCpu)}, ${f1(w.typenameCpu)} (${((100 * w.typenameCpu) / w.recCpu).toFixed(0)} %) | ${w.recErrors} |`,
       ),
+      `| median | | | **${median(wrkRows.map((w) => (100 * w.rec) / w.typename)).toFixed(0)} %** | (${median(wrkRows.map((w) => (100 * w.typenameCpu) / w.recCpu)).toFixed(0)} %) | |`,
       '',
       `Burst: ${subscribers.toLocaleString('en')} graphql-ws connections (one athlete each) subscribing in the same tick, ${rounds} warm rounds each, floor and ClimbIQ alternated (ms; ClimbIQ's last event is DONE):`,
       '',
