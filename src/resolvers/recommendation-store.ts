@@ -534,9 +534,6 @@ const SPARE_SET_BYTES = 256 * 1024;
 /** Rows queued that have their batch written at once, without the coalescing wait. */
 const ROWS_WRITTEN_AT_ONCE = 25;
 
-/** Rows whose JSON is made together, in the check phase of the iteration the last of them was answered in. */
-const ROWS_PER_SERIALIZATION = 8;
-
 /** How long queued rows may wait for the streams (`deferWhile`) before they are written regardless. */
 export const MAX_WRITE_DEFER_MS = 200;
 
@@ -598,8 +595,6 @@ export class RecommendationWriter {
   private queued: QueuedRow[] = [];
   /** The queued rows' columns, one StatementColumns per ROWS_PER_INSERT rows. */
   private statements: StatementColumns[] = [];
-  /** Queued rows whose JSON is not made yet (serializeFresh: ROWS_PER_SERIALIZATION at a time, or at their write). */
-  private fresh: RecommendationRow[] = [];
   /** The last statement's arrays' bytes: a new set's buffers start at those sizes. */
   private lastCapacities: number[] | undefined;
   /** Column sets whose statement has been sent, emptied for the next ones (at most SPARE_SETS). */
@@ -664,53 +659,47 @@ export class RecommendationWriter {
       this.batch = { promise, resolve, reject };
       this.oldestQueuedAt = performance.now();
     }
-    this.fresh.push(row);
-    // A few rows at a time: one row's JSON made alone measured about twice a row's in a group (bench-writer at
-    // 1,000 rows a second), and fewer rows wait at most until their write, as they did before.
-    if (this.fresh.length % ROWS_PER_SERIALIZATION === 0) setImmediate(this.serializeFresh);
+    // Its values go into the statement's column arrays now, while the answer's objects are still in the CPU's caches
+    // (made eight rows at a time after the answers had gone out, they cost the server's thread about twice as much:
+    // BENCHMARKS.md step 308), and the answer's objects are garbage at the next scavenge whatever the write waits for.
+    const started = performance.now();
+    try {
+      this.add(row);
+    } catch (err) {
+      // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
+      this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
+      const failed = Promise.reject(err);
+      failed.catch(() => {});
+      this.unsettled.set(row.id, failed);
+      const forget = () => this.unsettled.delete(row.id);
+      this.batch.promise.then(forget, forget);
+      return;
+    } finally {
+      const ms = performance.now() - started;
+      this.totals.jsonMs += ms;
+      if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
+    }
     this.unsettled.set(row.id, this.batch.promise);
     if (this.inFlight) return; // written when the write under way ends
-    if (this.queued.length + this.fresh.length >= ROWS_WRITTEN_AT_ONCE) this.expedite();
+    if (this.queued.length >= ROWS_WRITTEN_AT_ONCE) this.expedite();
     else this.schedule();
   }
 
-  /**
-   * The JSON of the rows not made yet, made once ROWS_PER_SERIALIZATION of them are queued, in the check phase of the
-   * iteration that answered the last (its answers have gone out), or at their write: under load (many rows a
-   * statement, each waiting for the INSERT before it) the answers' objects are garbage at the next scavenge instead of
-   * being copied by every scavenge while the batch waits and promoted to the old generation.
-   */
-  private readonly serializeFresh = (): void => {
-    // Not deferred while streams wait (PGlite's `deferWhile`): the rows would pile up and the write due after
-    // MAX_WRITE_DEFER_MS would make all their JSON at once, in the middle of the burst.
-    if (this.fresh.length === 0) return;
-    const started = performance.now();
-    for (const row of this.fresh) {
-      let statement = this.statements.at(-1);
-      if (!statement || statement.rows >= ROWS_PER_INSERT) {
-        statement = this.spare.pop() ?? new StatementColumns(this.lastCapacities);
-        this.statements.push(statement);
-      }
-      try {
-        statement.add(row);
-      } catch (err) {
-        if (statement.rows === 0) this.statements.pop();
-        // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
-        this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
-        const failed = Promise.reject(err);
-        failed.catch(() => {});
-        this.unsettled.set(row.id, failed);
-        const forget = () => this.unsettled.delete(row.id);
-        this.batch?.promise.then(forget, forget);
-        continue;
-      }
-      this.queued.push(queuedRow(row));
+  /** The row's values written into the last statement's column arrays (a new set once it holds ROWS_PER_INSERT rows). */
+  private add(row: RecommendationRow): void {
+    let statement = this.statements.at(-1);
+    if (!statement || statement.rows >= ROWS_PER_INSERT) {
+      statement = this.spare.pop() ?? new StatementColumns(this.lastCapacities);
+      this.statements.push(statement);
     }
-    this.fresh = [];
-    const ms = performance.now() - started;
-    this.totals.jsonMs += ms;
-    if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
-  };
+    try {
+      statement.add(row);
+    } catch (err) {
+      if (statement.rows === 0) this.statements.pop();
+      throw err;
+    }
+    this.queued.push(queuedRow(row));
+  }
 
   /**
    * The next write: once the oldest queued row has waited WRITE_COALESCE_MS, in a later event-loop iteration (after
@@ -743,7 +732,6 @@ export class RecommendationWriter {
 
   /** Resolves once the row is stored (at once when it is not waiting here); rejects when its batch failed. */
   written(id: string): Promise<void> {
-    this.serializeFresh(); // a row whose JSON fails is settled (rejected) then
     const pending = this.unsettled.get(id);
     if (!pending) return Promise.resolve();
     if (pending === this.batch?.promise) {
@@ -776,7 +764,6 @@ export class RecommendationWriter {
       this.coalescing = null;
       this.scheduled = false;
     }
-    this.serializeFresh(); // the rows not made yet (fewer than ROWS_PER_SERIALIZATION)
     const rows = this.queued;
     const statements = this.statements;
     const batch = this.batch;
@@ -786,7 +773,7 @@ export class RecommendationWriter {
     this.readerWaiting = false;
     this.inFlight = this.write(rows, statements, batch).finally(() => {
       this.inFlight = null;
-      if (this.batch) this.schedule(this.readerWaiting || this.queued.length + this.fresh.length >= ROWS_WRITTEN_AT_ONCE); // what queued up meanwhile, in one statement
+      if (this.batch) this.schedule(this.readerWaiting || this.queued.length >= ROWS_WRITTEN_AT_ONCE); // what queued up meanwhile, in one statement
     });
   }
 
