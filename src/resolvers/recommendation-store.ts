@@ -665,6 +665,7 @@ export class RecommendationWriter {
     const started = performance.now();
     try {
       this.add(row);
+      this.unsettled.set(row.id, this.batch.promise);
     } catch (err) {
       // Not stored, as a failed write: logged, and a reader waiting for it gets the error (until its batch settles).
       this.log(`[ENGINE] 1 recommendation(s) could not be stored: ${(err as Error).message}`);
@@ -673,13 +674,10 @@ export class RecommendationWriter {
       this.unsettled.set(row.id, failed);
       const forget = () => this.unsettled.delete(row.id);
       this.batch.promise.then(forget, forget);
-      return;
-    } finally {
-      const ms = performance.now() - started;
-      this.totals.jsonMs += ms;
-      if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
     }
-    this.unsettled.set(row.id, this.batch.promise);
+    const ms = performance.now() - started;
+    this.totals.jsonMs += ms;
+    if (ms > this.totals.maxJsonMs) this.totals.maxJsonMs = ms;
     if (this.inFlight) return; // written when the write under way ends
     if (this.queued.length >= ROWS_WRITTEN_AT_ONCE) this.expedite();
     else this.schedule();
