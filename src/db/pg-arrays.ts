@@ -171,8 +171,10 @@ export class PgArrayWriter {
     let invalid = 0;
     for (let k = 0; k < 16; k++) {
       const i = CANONICAL_UUID_DIGITS[k];
-      const high = HEX[value.charCodeAt(i) & 127] | (value.charCodeAt(i) >> 7 ? -1 : 0);
-      const low = HEX[value.charCodeAt(i + 1) & 127] | (value.charCodeAt(i + 1) >> 7 ? -1 : 0);
+      const h = value.charCodeAt(i);
+      const l = value.charCodeAt(i + 1);
+      const high = h < 128 ? HEX[h] : -1;
+      const low = l < 128 ? HEX[l] : -1;
       invalid |= high | low; // negative once any character is not a hex digit
       this.buffer[at + k] = (high << 4) | low;
     }
