@@ -1,12 +1,17 @@
 // A statement as PostgreSQL's extended-protocol messages, every parameter in binary (issue 19, tenth round, step 100):
-// the recommendation writer's statement to PGlite's thread. Written on the API's thread (Bind, Execute, Sync: the
-// parameters copied in once) into a message buffer shared with the thread and reused (step 212; step 100 made a new
-// buffer of the exact size a statement and transferred it), and run there by PGlite's execProtocolRaw as it is; the
-// statement itself is parsed once per session (Parse of a named statement).
-// PGlite's query() instead clones the parameters to the thread (each view's whole backing buffer), then runs Parse,
-// Describe, Bind, Describe, Execute and Sync as six exchanges, its protocol writer growing by copies for each message
-// and its Bind copying every parameter again: some 3 MB of short-lived ArrayBuffers a 200-row statement in the thread,
-// which set off its isolate's major collections (BENCHMARKS.md step 90). Nothing imported at run time.
+// the recommendation writer's statement, to either database.
+// - To PGlite's thread: written on the API's thread (Bind, Execute, Sync: the parameters copied in once) into a
+//   message buffer shared with the thread and reused (step 212; step 100 made a new buffer of the exact size a
+//   statement and transferred it), and run there by PGlite's execProtocolRaw as it is; the statement itself is parsed
+//   once per session (Parse of a named statement). PGlite's query() instead clones the parameters to the thread (each
+//   view's whole backing buffer), then runs Parse, Describe, Bind, Describe, Execute and Sync as six exchanges, its
+//   protocol writer growing by copies for each message and its Bind copying every parameter again: some 3 MB of
+//   short-lived ArrayBuffers a 200-row statement in the thread, which set off its isolate's major collections
+//   (BENCHMARKS.md step 90).
+// - To a PostgreSQL server: the same messages (Parse first on a connection that has not parsed the statement) in one
+//   buffer, written to a pooled connection's socket by node-postgres as a query of its own (sql.ts, step 309), where
+//   its own query copied the parameters three times into its growing writers and asked for a Describe too.
+// Nothing imported at run time.
 //
 // The messages (PostgreSQL's protocol-message-formats): a type byte, an int32 length counting itself, the body.
 
@@ -16,25 +21,34 @@ function cstringLength(text: string): number {
   return encoder.encode(text).length + 1;
 }
 
-/** Parse of `text` as the named statement `name` (its parameters' types from the text's casts), then Sync. */
-export function parseMessage(name: string, text: string): Uint8Array {
-  const nameBytes = encoder.encode(name);
-  const textBytes = encoder.encode(text);
-  const parseLength = 4 + nameBytes.length + 1 + textBytes.length + 1 + 2;
-  const out = new Uint8Array(1 + parseLength + 5);
-  const view = new DataView(out.buffer);
-  let at = 0;
+/** The bytes of writeParse's message for `name` and `text`. */
+export function parseLength(name: string, text: string): number {
+  return 1 + 4 + cstringLength(name) + cstringLength(text) + 2;
+}
+
+/**
+ * Parse of `text` as the named statement `name` (its parameters' types from the text's casts), written into `out`
+ * from `at` (parseLength's bytes): the position after it.
+ */
+export function writeParse(out: Uint8Array, at: number, name: string, text: string): number {
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[at++] = 0x50; // 'P'
-  view.setInt32(at, parseLength);
+  view.setInt32(at, parseLength(name, text) - 1);
   at += 4;
-  out.set(nameBytes, at);
-  at += nameBytes.length + 1;
-  out.set(textBytes, at);
-  at += textBytes.length + 1;
+  at += encoder.encodeInto(name, out.subarray(at)).written;
+  out[at++] = 0;
+  at += encoder.encodeInto(text, out.subarray(at)).written;
+  out[at++] = 0;
   view.setInt16(at, 0); // no parameter types given
-  at += 2;
-  out[at++] = 0x53; // 'S'
-  view.setInt32(at, 4);
+  return at + 2;
+}
+
+/** Parse of `text` as the named statement `name`, then Sync: an exchange of its own. */
+export function parseMessage(name: string, text: string): Uint8Array {
+  const out = new Uint8Array(parseLength(name, text) + 5);
+  const at = writeParse(out, 0, name, text);
+  out[at] = 0x53; // 'S'
+  new DataView(out.buffer).setInt32(at + 1, 4);
   return out;
 }
 
@@ -52,12 +66,11 @@ function bindLength(name: string, params: readonly (Uint8Array | null)[]): numbe
 
 /**
  * Bind of the named statement `name` with every parameter in binary format (null: SQL NULL), results in text, then
- * Execute and Sync, written into `out` from its start (`out` holds bindExecuteSyncLength's bytes, or more); returns
- * the bytes written.
+ * Execute and Sync, written into `out` from `at` (0 by default; `out` holds bindExecuteSyncLength's bytes after it,
+ * or more); returns the position after them.
  */
-export function writeBindExecuteSync(out: Uint8Array, name: string, params: readonly (Uint8Array | null)[]): number {
+export function writeBindExecuteSync(out: Uint8Array, name: string, params: readonly (Uint8Array | null)[], at = 0): number {
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  let at = 0;
   out[at++] = 0x42; // 'B'
   view.setInt32(at, bindLength(name, params));
   at += 4;
@@ -103,6 +116,13 @@ export interface ExchangeReply {
 
 const decoder = new TextDecoder();
 
+/** The rows a CommandComplete's tag reports: INSERT / UPDATE / DELETE / MERGE / COPY's count, 0 for other commands. */
+export function affectedRowsOf(tag: string): number {
+  const [command] = tag.split(' ', 1);
+  if (command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE' || command === 'COPY') return Number(tag.slice(tag.lastIndexOf(' ') + 1)) || 0;
+  return 0;
+}
+
 /** Reads a backend reply: CommandComplete's tag and ErrorResponse's fields; every other message is skipped. */
 export function readReply(bytes: Uint8Array): ExchangeReply {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -115,11 +135,7 @@ export function readReply(bytes: Uint8Array): ExchangeReply {
     const body = at + 5;
     const end = at + 1 + length;
     if (type === 0x43 /* 'C' */) {
-      const tag = decoder.decode(bytes.subarray(body, end - 1));
-      const [command] = tag.split(' ', 1);
-      if (command === 'INSERT' || command === 'UPDATE' || command === 'DELETE' || command === 'MERGE' || command === 'COPY') {
-        affectedRows = Number(tag.slice(tag.lastIndexOf(' ') + 1)) || 0;
-      }
+      affectedRows = affectedRowsOf(decoder.decode(bytes.subarray(body, end - 1)));
     } else if (type === 0x45 /* 'E' */ && !error) {
       error = {};
       let f = body;

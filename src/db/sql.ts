@@ -4,6 +4,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
+import { affectedRowsOf, bindExecuteSyncLength, parseLength, writeBindExecuteSync, writeParse } from './pg-wire.ts';
 
 /** Positional-parameter SQL ($1, $2, ...); rows decode as Prisma's raw queries decode them (timestamps as UTC Dates). */
 export interface SqlRunner {
@@ -18,7 +19,8 @@ export interface SqlRunner {
   /**
    * A statement without rows whose every parameter is given in its binary wire format (a column array of pg-arrays.ts,
    * a jsonb of jsonb-param.ts; null: NULL), sent as it is: the number of rows it touched. Absent: `execute` (whose
-   * drivers send a Uint8Array in binary too). PGlite's thread has it (pglite-thread.ts: one exchange, no copies).
+   * drivers send a Uint8Array in binary too). PGlite's thread (pglite-thread.ts) and the PostgreSQL pool (poolSql)
+   * have it: the messages written once by pg-wire.ts, each parameter copied in once.
    */
   executeBinary?(sql: string, params: readonly (Uint8Array | null)[]): Promise<number>;
 }
@@ -56,19 +58,123 @@ const utcTimestamps = {
  */
 export function poolSql(pool: pg.Pool, onQuery?: (sql: string) => void): SqlRunner {
   const names = new Map<string, string>();
-  const run = (text: string, params: readonly unknown[]) => {
-    onQuery?.(text);
+  const nameOf = (text: string) => {
     let name = names.get(text);
     if (!name) {
       name = `climbiq_sql_${names.size + 1}`;
       names.set(text, name);
     }
-    return pool.query({ name, text, values: params as unknown[], types: utcTimestamps });
+    return name;
+  };
+  const messageBuffers = new MessageBuffers();
+  const run = (text: string, params: readonly unknown[]) => {
+    onQuery?.(text);
+    return pool.query({ name: nameOf(text), text, values: params as unknown[], types: utcTimestamps });
   };
   return {
     query: async <T>(text: string, params: readonly unknown[] = []) => (await run(text, params)).rows as T[],
     execute: async (text, params = []) => (await run(text, params)).rowCount ?? 0,
+    async executeBinary(text, params) {
+      onQuery?.(text);
+      const client = await pool.connect();
+      let failure: Error | undefined;
+      try {
+        return await new Promise<number>((resolve, reject) => client.query(new BinaryExchange(nameOf(text), text, params, messageBuffers, resolve, reject)));
+      } catch (err) {
+        failure = err as Error;
+        throw err;
+      } finally {
+        // As pg-pool's own query does: a connection whose statement failed is closed, not reused.
+        client.release(failure);
+      }
+    },
   };
+}
+
+/**
+ * The message buffer of a statement sent, kept for the next once the socket has taken its bytes: a statement's buffer
+ * (some 35 kB at 20 rows) allocated anew every time cost the API's thread about 20 µs (BENCHMARKS.md step 309). One is
+ * kept, of at most KEPT_BYTES (a burst's 200-row statement's is dropped).
+ */
+class MessageBuffers {
+  private static readonly KEPT_BYTES = 256 * 1024;
+  private kept: Buffer | null = null;
+
+  take(length: number): Buffer {
+    const kept = this.kept;
+    if (kept && kept.length >= length) {
+      this.kept = null;
+      return kept;
+    }
+    // Room for a quarter more (a statement of a few more rows), in 16 kB steps.
+    return Buffer.allocUnsafe(Math.ceil((length * 1.25) / 16_384) * 16_384);
+  }
+
+  give(buffer: Buffer): void {
+    if (buffer.length <= MessageBuffers.KEPT_BYTES && (!this.kept || this.kept.length < buffer.length)) this.kept = buffer;
+  }
+}
+
+/** node-postgres' record, per connection, of the named statements it has parsed or sent a Parse for (what its own queries consult). */
+interface NamedStatements {
+  parsedStatements: Record<string, string | undefined>;
+  submittedNamedStatements: Record<string, string | undefined>;
+}
+
+/**
+ * A named statement run with every parameter in its binary wire format, as one query of a node-postgres connection
+ * (its Submittable interface): Bind, Execute and Sync written by pg-wire.ts into one buffer with each parameter copied
+ * in once, after a Parse when this connection has not parsed the statement yet. The client records the Parse by the
+ * `name` and `text` given here, as for its own queries, and answers with the messages handled below. What it replaces,
+ * pg's own query, copied every parameter three times as its writers grew and asked for a Describe the statement does
+ * not need (BENCHMARKS.md step 309).
+ */
+class BinaryExchange implements pg.Submittable {
+  private affectedRows = 0;
+
+  constructor(
+    readonly name: string,
+    readonly text: string,
+    private readonly params: readonly (Uint8Array | null)[],
+    private readonly buffers: MessageBuffers,
+    private readonly resolve: (affectedRows: number) => void,
+    private readonly reject: (err: Error) => void,
+  ) {}
+
+  submit(connection: pg.Connection): void {
+    const named = connection as unknown as NamedStatements;
+    const parsed = named.parsedStatements[this.name] !== undefined || named.submittedNamedStatements[this.name] !== undefined;
+    const parse = parsed ? 0 : parseLength(this.name, this.text);
+    const out = this.buffers.take(parse + bindExecuteSyncLength(this.name, this.params));
+    if (!parsed) {
+      writeParse(out, 0, this.name, this.text);
+      named.submittedNamedStatements[this.name] = this.text;
+    }
+    const length = writeBindExecuteSync(out, this.name, this.params, parse);
+    // The socket holds the bytes until its callback (queued while the kernel's buffer is full): reused only after it.
+    connection.stream.write(out.subarray(0, length), () => this.buffers.give(out));
+  }
+
+  handleCommandComplete(msg: { text: string }): void {
+    this.affectedRows = affectedRowsOf(msg.text);
+  }
+
+  /** The exchange's end (the client has dropped this query after an error, so this comes only without one). */
+  handleReadyForQuery(): void {
+    this.resolve(this.affectedRows);
+  }
+
+  handleError(err: Error): void {
+    this.reject(err);
+  }
+
+  // The statement returns no rows, copies nothing and runs to its end: these messages never come for it.
+  handleRowDescription(): void {}
+  handleDataRow(): void {}
+  handleEmptyQuery(): void {}
+  handlePortalSuspended(): void {}
+  handleCopyInResponse(): void {}
+  handleCopyData(): void {}
 }
 
 /** The same on embedded PGlite: its query API, which waits for any transaction Prisma has open on the one connection. */

@@ -800,8 +800,8 @@ export class RecommendationWriter {
 
   /** One statement, sent once more if the database's session ended under it (a reopened thread): a duplicate id then means it had committed. */
   private async send(setsJson: string, summariesJson: string, columns: readonly Uint8Array[]): Promise<void> {
-    // With a driver that takes every parameter in its binary form (PGlite's thread) the two JSON ones go as jsonb's
-    // binary form too, and the statement as it is (pg-wire.ts); otherwise as text (PostgreSQL's pool: unchanged).
+    // With a driver that takes every parameter in its binary form (PGlite's thread, PostgreSQL's pool) the two JSON
+    // ones go as jsonb's binary form too, and the statement as it is (pg-wire.ts); otherwise as text.
     const { executeBinary } = this.sql;
     let execute: (text: string) => Promise<number>;
     if (executeBinary) {

@@ -133,26 +133,6 @@ describe.skipIf(usingPostgres)('PGlite on its own thread', () => {
     expect(await prisma.user.count({ where: { id } })).toBe(1);
   });
 
-  it('statements of binary parameters sent together, and a larger one after them, each store their own rows (their message buffers shared with the thread)', async () => {
-    const { sql, prisma } = server.db;
-    if (!sql.executeBinary) throw new Error("PGlite's thread has no executeBinary");
-    const insert = `INSERT INTO "users" ("id", "role") SELECT u, 'ATHLETE' FROM unnest($1::uuid[]) AS u`;
-    const batch = (rows: number) => {
-      const ids = Array.from({ length: rows }, () => crypto.randomUUID());
-      const writer = new PgArrayWriter('uuid');
-      for (const id of ids) writer.uuid(id);
-      return { ids, params: [writer.bytes()] };
-    };
-    // Three in flight at once (three buffers), then one larger than any of them (a buffer replaced), then a small one.
-    const together = [batch(3), batch(50), batch(7)];
-    expect(await Promise.all(together.map((b) => sql.executeBinary!(insert, b.params)))).toEqual([3, 50, 7]);
-    const large = batch(5_000);
-    expect(await sql.executeBinary(insert, large.params)).toBe(5_000);
-    const small = batch(2);
-    expect(await sql.executeBinary(insert, small.params)).toBe(2);
-    for (const { ids } of [...together, large, small]) expect(await prisma.user.count({ where: { id: { in: ids } } })).toBe(ids.length);
-  });
-
   it('a thread that ends is reopened on its directory: the statement running then and an open transaction fail, what is sent meanwhile waits and runs', async () => {
     const tmp = mkdtempSync(path.join(tmpdir(), 'climbiq-thread-'));
     const { server: onDir, thread } = await serverWithItsThread(path.join(tmp, 'pglite'));
