@@ -93,8 +93,8 @@ export function poolSql(pool: pg.Pool, onQuery?: (sql: string) => void): SqlRunn
 
 /**
  * The message buffer of a statement sent, kept for the next once the socket has taken its bytes: a statement's buffer
- * (some 35 kB at 20 rows) allocated anew every time cost the API's thread about 20 µs (BENCHMARKS.md step 309). One is
- * kept, of at most KEPT_BYTES (a burst's 200-row statement's is dropped).
+ * (some 35 kB at 20 rows) allocated anew every time cost the API's thread about 20 µs a statement (BENCHMARKS.md step
+ * 309). One is kept, of at most KEPT_BYTES (a burst's 200-row statement's is dropped).
  */
 class MessageBuffers {
   private static readonly KEPT_BYTES = 256 * 1024;
