@@ -15,8 +15,8 @@
 // 3. Steady arrivals: `--rate` check-ins per second for `--seconds` over `--connections` connections (one athlete
 //    each), seeded uniform arrival times; then ClimbIQ alone at each of `--rates` in turn, up to the first whose DONE
 //    p99 exceeds 100 ms, to find the highest rate that stays within it (the default ladder starts below 1,000/s, so
-//    a run whose 1,000/s is over still names one). The client keeps one timer: each wake starts every arrival due, then sleeps until
-//    the next (`--eager-client`: the client before, every arrival's timer and promise made at the start, whose set-up
+//    a run whose 1,000/s is over still names one). The client keeps one timer: each wake starts every arrival due,
+//    then sleeps until the next (`--eager-client`: the client before, every arrival's timer and promise made at the start, whose set-up
 //    delayed the first 400 ms' arrivals by tens of ms). It prints how late it started the arrivals (and, with
 //    --timeline, its own event-loop stalls) in the window's first 400 ms and in all of it.
 //    --survivors: V8's sampling heap profiler in ClimbIQ's server over its steady run at `--rate`, keeping only the
