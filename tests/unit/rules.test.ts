@@ -257,6 +257,14 @@ describe('condition semantics', () => {
       expect(evaluateRules(set, ctx({})).matched, `missing, ${op}`).toEqual([]);
       expect(evaluateRules(set, ctx({ energyLevel: null })).matched, `null, ${op}`).toEqual([]);
     }
+    // A boolean compared with true or false (its own test, a reference comparison): missing or null is neither.
+    for (const value of [true, false]) {
+      const set = compileRules([rule({ conditions: { field: 'alcoholLast24h', op: '==', value } })]);
+      expect(evaluateRules(set, ctx({})).matched, `missing, == ${value}`).toEqual([]);
+      expect(evaluateRules(set, ctx({ alcoholLast24h: null })).matched, `null, == ${value}`).toEqual([]);
+      expect(evaluateRules(set, ctx({ alcoholLast24h: value })).matched, `${value} == ${value}`).toEqual(['test_rule']);
+      expect(evaluateRules(set, ctx({ alcoholLast24h: !value })).matched, `${!value} == ${value}`).toEqual([]);
+    }
     const inSet = compileRules([rule({ conditions: { field: 'timeOfDay', op: 'in', value: ['MORNING'] } })]);
     expect(evaluateRules(inSet, ctx({ timeOfDay: null })).matched).toEqual([]);
     const niggles = compileRules([rule({ conditions: { field: 'currentNiggles', op: 'containsLocation', value: 'finger' } })]);

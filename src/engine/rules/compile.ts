@@ -107,7 +107,14 @@ function leafTest(leaf: ConditionLeaf, get: Getter): Test {
         };
     }
   }
-  if (leaf.op === '==' && e !== null && e !== undefined) return (ctx) => get(ctx) === e; // missing/null never equals e
+  if (leaf.op === '==') {
+    // A comparison with a literal `true` or `false` is a reference test for V8 (no type feedback). `get(ctx) === e` with
+    // e a boolean was optimized for the types it had seen and dropped again at once, over and over, under the server's
+    // load: about 9 times a second, each a recompilation on V8's helper threads (BENCHMARKS.md step 310).
+    if (e === true) return (ctx) => get(ctx) === true;
+    if (e === false) return (ctx) => get(ctx) === false;
+    if (e !== null && e !== undefined) return (ctx) => get(ctx) === e; // missing/null never equals e
+  }
   const predicate = leafPredicate(leaf.op, e);
   return (ctx) => {
     const x = get(ctx);
