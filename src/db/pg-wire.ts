@@ -52,6 +52,14 @@ export function parseMessage(name: string, text: string): Uint8Array {
   return out;
 }
 
+/**
+ * The size of a message buffer that is kept and reused for `length` bytes of messages: room for a quarter more (a
+ * statement of a few more rows), in 64 kB steps.
+ */
+export function messageBufferBytes(length: number): number {
+  return Math.ceil((length * 1.25) / 65_536) * 65_536;
+}
+
 /** The bytes of writeBindExecuteSync's messages for `name` and `params`: the Bind message's, then Execute's 10 and Sync's 5. */
 export function bindExecuteSyncLength(name: string, params: readonly (Uint8Array | null)[]): number {
   return 1 + bindLength(name, params) + 10 + 5;

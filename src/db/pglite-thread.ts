@@ -33,7 +33,7 @@ import {
 import { passBinaryArrays, pgliteSerializers } from './jsonb-param.ts';
 import type { MigrationResult } from './migrate.ts';
 import { growMemfsFilesInPlace } from './pglite-memfs.ts';
-import { bindExecuteSyncLength, type ErrorFields, parseMessage, readReply, writeBindExecuteSync } from './pg-wire.ts';
+import { bindExecuteSyncLength, type ErrorFields, messageBufferBytes, parseMessage, readReply, writeBindExecuteSync } from './pg-wire.ts';
 import { SessionEndedError, type SqlRunner } from './sql.ts';
 import { importWorkerModule, NO_SOURCE_MAPS } from './worker-module.ts';
 
@@ -414,8 +414,7 @@ export async function openPgliteThread(target: PgliteThreadTarget, log: (msg: st
           slot = { shared: new SharedArrayBuffer(0), busy: false };
           messageBuffers.push(slot);
         }
-        // Room for a quarter more (a statement of a few more rows), in 64 kB steps.
-        if (slot.shared.byteLength < length) slot.shared = new SharedArrayBuffer(Math.ceil((length * 1.25) / 65_536) * 65_536);
+        if (slot.shared.byteLength < length) slot.shared = new SharedArrayBuffer(messageBufferBytes(length));
         slot.busy = true;
         try {
           // Written for each call (a statement sent again after a reopen too): the parameters stay the caller's.

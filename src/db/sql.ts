@@ -4,7 +4,7 @@
 import type { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { PrismaClient } from '../generated/prisma/client.ts';
-import { affectedRowsOf, bindExecuteSyncLength, parseLength, writeBindExecuteSync, writeParse } from './pg-wire.ts';
+import { affectedRowsOf, bindExecuteSyncLength, messageBufferBytes, parseLength, writeBindExecuteSync, writeParse } from './pg-wire.ts';
 
 /** Positional-parameter SQL ($1, $2, ...); rows decode as Prisma's raw queries decode them (timestamps as UTC Dates). */
 export interface SqlRunner {
@@ -77,15 +77,14 @@ export function poolSql(pool: pg.Pool, onQuery?: (sql: string) => void): SqlRunn
     async executeBinary(text, params) {
       onQuery?.(text);
       const client = await pool.connect();
-      let failure: Error | undefined;
       try {
-        return await new Promise<number>((resolve, reject) => client.query(new BinaryExchange(nameOf(text), text, params, messageBuffers, resolve, reject)));
+        const rows = await new Promise<number>((resolve, reject) => client.query(new BinaryExchange(nameOf(text), text, params, messageBuffers, resolve, reject)));
+        client.release();
+        return rows;
       } catch (err) {
-        failure = err as Error;
-        throw err;
-      } finally {
         // As pg-pool's own query does: a connection whose statement failed is closed, not reused.
-        client.release(failure);
+        client.release(err as Error);
+        throw err;
       }
     },
   };
@@ -106,8 +105,7 @@ class MessageBuffers {
       this.kept = null;
       return kept;
     }
-    // Room for a quarter more (a statement of a few more rows), in 16 kB steps.
-    return Buffer.allocUnsafe(Math.ceil((length * 1.25) / 16_384) * 16_384);
+    return Buffer.allocUnsafe(messageBufferBytes(length));
   }
 
   give(buffer: Buffer): void {
